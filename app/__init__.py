@@ -1,0 +1,71 @@
+"""Application factory."""
+
+import logging
+
+from flask import Flask
+
+from config import Config, ProdConfig, config_from_env
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    config = config or config_from_env()
+    if config is ProdConfig:
+        ProdConfig.check()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config)
+    app.config.update(overrides)
+    logging.basicConfig(level=logging.INFO)
+
+    from . import extensions, jinja, security
+
+    extensions.db.init_app(app)
+    with app.app_context():
+        extensions.configure_engine(extensions.db.engine)
+    extensions.migrate.init_app(app, extensions.db, directory=str(app.root_path + "/../migrations"))
+    extensions.csrf.init_app(app)
+    extensions.htmx.init_app(app)
+    extensions.login_manager.init_app(app)
+    from . import models  # noqa: F401  (register every model on the metadata)
+    from . import auth_session
+
+    auth_session.init_app(app)
+    jinja.init_app(app)
+    security.init_app(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_error_handlers(app)
+    if app.config["AUTO_MIGRATE"] and not app.testing:
+        _upgrade_database(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .routes import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+
+def _register_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.init_app(app)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from .routes.errors import init_app
+
+    init_app(app)
+
+
+def _upgrade_database(app: Flask) -> None:
+    """Development convenience: bring the schema up to date on start."""
+    from pathlib import Path
+
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        uri = app.config["SQLALCHEMY_DATABASE_URI"]
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        upgrade(directory=str(Path(app.root_path).parent / "migrations"))

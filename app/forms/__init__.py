@@ -1,0 +1,1 @@
+"""Flask-WTF forms; they validate input, never write to the database."""

@@ -1,0 +1,79 @@
+"""Jinja setup: filters (Markdown, dates, euros), globals (vendor assets, permission predicates)."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import markdown as markdown_lib
+import nh3
+from flask import url_for
+from jinja2 import StrictUndefined
+from markupsafe import Markup
+
+from . import permissions
+from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
+
+PARIS = ZoneInfo("Europe/Paris")
+ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "a", "h3", "h4",
+                "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "hr"}
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre"]
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Markdown → HTML sanitised by nh3 (links get rel=noopener noreferrer)."""
+    html = markdown_lib.markdown(text or "", extensions=["sane_lists", "tables"], output_format="html")
+    return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer"))
+
+
+def besoin_markdown(text: str | None) -> Markup:
+    """The annex texts use blank lines for paragraphs and "- " lines for lists; make lists start cleanly."""
+    lines, previous = [], ""
+    for line in (text or "").split("\n"):
+        if line.startswith("- ") and previous and not previous.startswith("- "):
+            lines.append("")
+        lines.append(line)
+        previous = line
+    return render_markdown("\n".join(lines))
+
+
+def format_datetime(value: datetime | None, with_time: bool = True) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(PARIS)
+    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+    return text + (f" à {local:%H:%M}" if with_time else "")
+
+
+def format_euros(value) -> str:
+    if value is None:
+        return ""
+    return f"{int(round(value)):,}".replace(",", "\u202f") + "\u00a0€"
+
+
+def format_number(value) -> str:
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
+def init_app(app) -> None:
+    if app.testing:
+        app.jinja_env.undefined = StrictUndefined
+    manifest_path = Path(app.static_folder) / "vendor" / "manifest.json"
+    versions = json.loads(manifest_path.read_text())
+
+    def vendor(package: str, path: str) -> str:
+        return url_for("static", filename=f"vendor/{package}-{versions[package]}/{path}")
+
+    app.jinja_env.filters.update(markdown=render_markdown, besoin=besoin_markdown, datetime=format_datetime,
+                                 euros=format_euros, number=format_number)
+    app.jinja_env.globals.update(
+        vendor=vendor,
+        can=permissions,
+        OpportunityStatus=OpportunityStatus,
+        STATUS_LABELS=STATUS_LABELS,
+        Moscow=Moscow,
+        BackingRole=BackingRole,
+        service_name="Mutualisation DSI",
+    )

@@ -1,0 +1,262 @@
+"""The portfolio of interministerial mutualisation opportunities (M001…) and the strategy's actions."""
+
+import enum
+import re
+import unicodedata
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+CODE_PATTERN = re.compile(r"^M\d{3,5}$")
+BRIQUE_MAX = 200
+BESOIN_MAX = 10_000
+
+
+class OpportunityStatus(enum.StrEnum):
+    IDENTIFIEE = "identifiee"
+    EN_CRIBLAGE = "en_criblage"
+    QUALIFIEE = "qualifiee"
+    VALIDEE_CSIC_TECH = "validee_csic_tech"
+    PROPOSEE_CSIC = "proposee_csic"
+    LANCEE = "lancee"
+    ECARTEE = "ecartee"
+    FUSIONNEE = "fusionnee"
+    DOUBLON = "doublon"
+    DEJA_COUVERTE = "deja_couverte"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    OpportunityStatus.IDENTIFIEE: "Identifiée",
+    OpportunityStatus.EN_CRIBLAGE: "En criblage",
+    OpportunityStatus.QUALIFIEE: "Qualifiée",
+    OpportunityStatus.VALIDEE_CSIC_TECH: "Validée CSIC-Tech",
+    OpportunityStatus.PROPOSEE_CSIC: "Proposée CSIC",
+    OpportunityStatus.LANCEE: "Lancée",
+    OpportunityStatus.ECARTEE: "Écartée",
+    OpportunityStatus.FUSIONNEE: "Fusionnée",
+    OpportunityStatus.DOUBLON: "Doublon",
+    OpportunityStatus.DEJA_COUVERTE: "Déjà couverte",
+}
+
+S = OpportunityStatus
+_SIDE_EXITS = {S.ECARTEE, S.FUSIONNEE, S.DOUBLON, S.DEJA_COUVERTE}
+
+# Allowed transitions: from → to. Side exits are possible until launch; an écartée opportunity can be
+# reopened for screening. Merged, duplicate and already-covered ones are terminal.
+TRANSITIONS: dict[OpportunityStatus, set[OpportunityStatus]] = {
+    S.IDENTIFIEE: {S.EN_CRIBLAGE} | _SIDE_EXITS,
+    S.EN_CRIBLAGE: {S.QUALIFIEE, S.IDENTIFIEE} | _SIDE_EXITS,
+    S.QUALIFIEE: {S.VALIDEE_CSIC_TECH, S.EN_CRIBLAGE} | _SIDE_EXITS,
+    S.VALIDEE_CSIC_TECH: {S.PROPOSEE_CSIC, S.QUALIFIEE} | _SIDE_EXITS,
+    S.PROPOSEE_CSIC: {S.LANCEE, S.QUALIFIEE} | _SIDE_EXITS,
+    S.LANCEE: set(),
+    S.ECARTEE: {S.EN_CRIBLAGE},
+    S.FUSIONNEE: set(),
+    S.DOUBLON: set(),
+    S.DEJA_COUVERTE: set(),
+}
+REASON_REQUIRED = {S.ECARTEE, S.DEJA_COUVERTE}
+TARGET_REQUIRED = {S.FUSIONNEE, S.DOUBLON}
+PIPELINE = [S.IDENTIFIEE, S.EN_CRIBLAGE, S.QUALIFIEE, S.VALIDEE_CSIC_TECH, S.PROPOSEE_CSIC, S.LANCEE]
+
+
+class Moscow(enum.StrEnum):
+    MUST = "must"
+    SHOULD = "should"
+    COULD = "could"
+    WONT = "wont"
+
+    @property
+    def label(self) -> str:
+        return {"must": "Must", "should": "Should", "could": "Could", "wont": "Won't"}[self.value]
+
+
+class BackingRole(enum.StrEnum):
+    PILOTE = "pilote"
+    CONTRIBUTEUR = "contributeur"
+    INTERESSE = "interesse"
+
+    @property
+    def label(self) -> str:
+        return {"pilote": "Pilote", "contributeur": "Contributeur", "interesse": "Intéressé"}[self.value]
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form used for searching ("Messagerie" → "messagerie", "é" → "e")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+action_opportunities = Table(
+    "action_opportunities",
+    db.metadata,
+    Column("action_id", ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True),
+    Column("opportunity_id", ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Opportunity(db.Model):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(OpportunityStatus)})", name="status_known"),
+        CheckConstraint(
+            f"status NOT IN ({_in(TARGET_REQUIRED)}) OR target_id IS NOT NULL", name="merged_has_target"
+        ),
+        CheckConstraint("target_id IS NULL OR target_id <> id", name="target_not_self"),
+        CheckConstraint(f"priority IS NULL OR priority IN ({_in(Moscow)})", name="priority_known"),
+        Index("ix_opportunities_status_number", "status", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(unique=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    brique: Mapped[str] = mapped_column(String(BRIQUE_MAX))
+    besoin: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32), default=OpportunityStatus.IDENTIFIEE)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    priority: Mapped[str | None] = mapped_column(String(8), index=True)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __mapper_args__ = {"version_id_col": version}
+
+    target: Mapped["Opportunity | None"] = relationship(remote_side=[id], back_populates="absorbed")
+    absorbed: Mapped[list["Opportunity"]] = relationship(back_populates="target", order_by="Opportunity.number")
+    actions: Mapped[list["Action"]] = relationship(
+        secondary=action_opportunities, back_populates="opportunities", order_by="Action.code"
+    )
+    backings: Mapped[list["Backing"]] = relationship(
+        back_populates="opportunity", cascade="all, delete-orphan", order_by="Backing.id"
+    )
+    comments: Mapped[list["Comment"]] = relationship(
+        back_populates="opportunity", cascade="all, delete-orphan", order_by="Comment.created_at"
+    )
+    transitions: Mapped[list["OpportunityTransition"]] = relationship(
+        back_populates="opportunity", cascade="all, delete-orphan", order_by="OpportunityTransition.id"
+    )
+
+    @property
+    def status_enum(self) -> OpportunityStatus:
+        return OpportunityStatus(self.status)
+
+    @property
+    def priority_enum(self) -> Moscow | None:
+        return Moscow(self.priority) if self.priority else None
+
+    def allowed_transitions(self) -> list[OpportunityStatus]:
+        return sorted(TRANSITIONS[self.status_enum], key=list(OpportunityStatus).index)
+
+    @staticmethod
+    def code_for(number: int) -> str:
+        return f"M{number:03d}"
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.brique}"
+
+
+@event.listens_for(Opportunity, "before_insert")
+@event.listens_for(Opportunity, "before_update")
+def _refresh_search_text(mapper, connection, target: Opportunity) -> None:
+    target.search_text = fold(f"{target.code} {target.brique} {target.besoin}")
+
+
+class OpportunityTransition(db.Model):
+    __tablename__ = "opportunity_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    target_code: Mapped[str | None] = mapped_column(String(8))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    opportunity: Mapped[Opportunity] = relationship(back_populates="transitions")
+    actor = relationship("User", lazy="joined")
+
+    @property
+    def from_label(self) -> str:
+        return OpportunityStatus(self.from_status).label
+
+    @property
+    def to_label(self) -> str:
+        return OpportunityStatus(self.to_status).label
+
+
+class Action(db.Model):
+    """An action of the 2018 strategy (sections 2–5), carrying some opportunities."""
+
+    __tablename__ = "actions"
+    __table_args__ = (CheckConstraint(f"moscow IS NULL OR moscow IN ({_in(Moscow)})", name="moscow_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    chantier: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    portage: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[str] = mapped_column(Text, default="")
+    duration: Mapped[str] = mapped_column(Text, default="")
+    moscow: Mapped[str | None] = mapped_column(String(8))
+
+    opportunities: Mapped[list[Opportunity]] = relationship(
+        secondary=action_opportunities, back_populates="actions", order_by=Opportunity.number
+    )
+
+    @property
+    def moscow_enum(self) -> Moscow | None:
+        return Moscow(self.moscow) if self.moscow else None
+
+
+class Backing(db.Model):
+    """A ministry (organisation) backing an opportunity, with its role."""
+
+    __tablename__ = "backings"
+    __table_args__ = (
+        UniqueConstraint("opportunity_id", "organisation_id"),
+        CheckConstraint(f"role IN ({_in(BackingRole)})", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    opportunity: Mapped[Opportunity] = relationship(back_populates="backings")
+    organisation = relationship("Organisation", lazy="joined")
+
+    @property
+    def role_enum(self) -> BackingRole:
+        return BackingRole(self.role)
+
+
+class Comment(db.Model):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    opportunity: Mapped[Opportunity] = relationship(back_populates="comments")
+    author = relationship("User", lazy="joined")

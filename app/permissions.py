@@ -1,0 +1,114 @@
+"""Who may do what.
+
+Route rules: every view declares one with a decorator below (`public`, `portfolio_readable`,
+`authenticated`, `requires_role`); `enforce_route_rule` runs before each request and refuses a view
+that declared none. Object rules: `can_<verb>_<noun>(user, obj)` predicates, used by routes (403),
+services (defence in depth) and templates (to show or hide buttons). Scoped queries
+`<nouns>_visible_to(user)` make an object the user may not see a 404.
+"""
+
+from functools import wraps
+
+from flask import current_app, request
+from flask_login import current_user
+
+from .models import Opportunity, Role
+from .models.portfolio import TARGET_REQUIRED
+
+RULE_ATTR = "access_rule"
+
+
+def _declare(rule: str, roles: tuple[str, ...] = ()):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            return view(*args, **kwargs)
+
+        setattr(wrapper, RULE_ATTR, (rule, roles))
+        return wrapper
+
+    return decorator
+
+
+public = _declare("public")
+portfolio_readable = _declare("portfolio")
+authenticated = _declare("authenticated")
+
+
+def requires_role(*roles: Role):
+    return _declare("role", tuple(roles))
+
+
+def route_rule(endpoint: str | None):
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    if view is None:
+        return ("public", ())  # 404s, static files
+    if endpoint == "static":
+        return ("public", ())
+    return getattr(view, RULE_ATTR, ("authenticated", ()))
+
+
+def enforce_route_rule():
+    """before_request hook: returns None when allowed, else ("login" | "forbidden")."""
+    rule, roles = route_rule(request.endpoint)
+    user = current_user
+    if rule == "public":
+        return None
+    if rule == "portfolio" and current_app.config["PUBLIC_PORTFOLIO"]:
+        return None
+    if not user.is_authenticated:
+        return "login"
+    if rule == "role" and not any(user.has_role(r) for r in roles):
+        return "forbidden"
+    return None
+
+
+# --- predicates -----------------------------------------------------------------------------------
+
+def _is(user, role: Role) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_role(role))
+
+
+def is_secretariat(user) -> bool:
+    return _is(user, Role.SECRETARIAT)
+
+
+def can_create_opportunity(user) -> bool:
+    return is_secretariat(user) or _is(user, Role.DSI)
+
+
+def can_edit_opportunity(user, opportunity: Opportunity) -> bool:
+    if opportunity.status in {s.value for s in TARGET_REQUIRED}:
+        return False
+    if is_secretariat(user):
+        return True
+    return (_is(user, Role.DSI) and opportunity.created_by_id == user.id
+            and opportunity.status == "identifiee")
+
+
+def can_change_opportunity_status(user, opportunity: Opportunity) -> bool:
+    return is_secretariat(user) and bool(opportunity.allowed_transitions())
+
+
+def can_comment_opportunity(user, opportunity: Opportunity) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def can_back_opportunity(user, opportunity: Opportunity, organisation=None) -> bool:
+    if is_secretariat(user):
+        return True
+    if not _is(user, Role.DSI):
+        return False
+    return organisation is None or organisation.id in user.ministries()
+
+
+def can_view_audit(user) -> bool:
+    return is_secretariat(user)
+
+
+def can_import_portfolio(user) -> bool:
+    return is_secretariat(user)
+
+
+def can_administer(user) -> bool:
+    return is_secretariat(user)

@@ -1,0 +1,170 @@
+"""Portfolio list: search, filters, sort and pagination, with the same parameters for page and exports."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Action, Backing, Opportunity, OpportunityStatus, Organisation
+from ..models.portfolio import Moscow, action_opportunities, fold
+
+SORTS = {
+    "code": (Opportunity.number.asc(),),
+    "-code": (Opportunity.number.desc(),),
+    "brique": (Opportunity.brique.asc(), Opportunity.number.asc()),
+    "statut": (Opportunity.status.asc(), Opportunity.number.asc()),
+    "maj": (Opportunity.updated_at.desc(), Opportunity.number.asc()),
+}
+SORT_LABELS = {"code": "Code croissant", "-code": "Code décroissant", "brique": "Brique (A→Z)",
+               "statut": "Statut", "maj": "Dernière modification"}
+
+
+@dataclass
+class PortfolioFilters:
+    q: str = ""
+    statuses: list[str] = field(default_factory=list)
+    chantier: str = ""
+    moscow: str = ""
+    ministere: str = ""
+    priorite: str = ""
+    sort: str = "code"
+    page: int = 1
+    notices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args, chantiers: list[str], ministry_codes: list[str]) -> "PortfolioFilters":
+        """Parse query parameters; unknown values are dropped with a French notice."""
+        f = cls(q=(args.get("q") or "").strip()[:200])
+        for status in args.getlist("statut"):
+            if status in OpportunityStatus.__members__.values():
+                f.statuses.append(status)
+            elif status:
+                f.notices.append(f"Statut inconnu ignoré : « {status} ».")
+        f.chantier = f._known(args.get("chantier", ""), chantiers, "Chantier")
+        f.moscow = f._known(args.get("moscow", ""), [m.value for m in Moscow], "Priorité MoSCoW d'action")
+        f.priorite = f._known(args.get("priorite", ""), [m.value for m in Moscow], "Priorité")
+        f.ministere = f._known(args.get("ministere", ""), ministry_codes, "Ministère")
+        f.sort = f._known(args.get("tri", ""), list(SORTS), "Tri") or "code"
+        page = args.get("page", "1")
+        f.page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+        if page not in ("", "1") and f.page == 1:
+            f.notices.append(f"Numéro de page invalide ignoré : « {page} ».")
+        return f
+
+    def _known(self, value: str, allowed: list[str], label: str) -> str:
+        if value and value not in allowed:
+            self.notices.append(f"{label} inconnu ignoré : « {value} ».")
+            return ""
+        return value
+
+    def as_args(self, **overrides) -> dict:
+        """Query parameters reproducing these filters (for links, pagination and exports)."""
+        args = {"q": self.q, "statut": self.statuses, "chantier": self.chantier, "moscow": self.moscow,
+                "ministere": self.ministere, "priorite": self.priorite, "tri": self.sort, "page": self.page}
+        args.update(overrides)
+        return {k: v for k, v in args.items() if v not in ("", [], None) and not (k == "tri" and v == "code")
+                and not (k == "page" and v == 1)}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.statuses or self.chantier or self.moscow or self.ministere or self.priorite)
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered(filters: PortfolioFilters) -> Select:
+    query = select(Opportunity)
+    for term in fold(filters.q).split():
+        query = query.where(Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
+    if filters.statuses:
+        query = query.where(Opportunity.status.in_(filters.statuses))
+    if filters.priorite:
+        query = query.where(Opportunity.priority == filters.priorite)
+    action_conditions = []
+    if filters.chantier:
+        action_conditions.append(Action.chantier == filters.chantier)
+    if filters.moscow:
+        action_conditions.append(Action.moscow == filters.moscow)
+    if action_conditions:
+        query = query.where(exists(
+            select(action_opportunities.c.action_id)
+            .join(Action, Action.id == action_opportunities.c.action_id)
+            .where(action_opportunities.c.opportunity_id == Opportunity.id, and_(*action_conditions))
+        ))
+    if filters.ministere:
+        query = query.where(exists(
+            select(Backing.id).join(Organisation, Organisation.id == Backing.organisation_id)
+            .where(Backing.opportunity_id == Opportunity.id, Organisation.code == filters.ministere)
+        ))
+    return query
+
+
+def with_list_relations(query: Select) -> Select:
+    return query.options(selectinload(Opportunity.actions), selectinload(Opportunity.backings),
+                         selectinload(Opportunity.target))
+
+
+@dataclass
+class Page:
+    items: list[Opportunity]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def paginate(filters: PortfolioFilters, per_page: int) -> Page:
+    query = filtered(filters)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(filters.page, pages)
+    rows = db.session.scalars(
+        with_list_relations(query).order_by(*SORTS[filters.sort]).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+
+
+def all_rows(filters: PortfolioFilters) -> list[Opportunity]:
+    return list(db.session.scalars(filtered(filters).order_by(*SORTS[filters.sort])))
+
+
+def chantiers() -> list[str]:
+    return list(db.session.scalars(select(Action.chantier).distinct().order_by(Action.chantier)))
+
+
+def organisations() -> list[Organisation]:
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.code)))
+
+
+def similar(brique: str, limit: int = 5, exclude_id: int | None = None) -> list[Opportunity]:
+    """Most similar existing opportunities by shared words of the brique (duplicate hint)."""
+    words = {w for w in fold(brique).replace("/", " ").replace("-", " ").split() if len(w) > 2}
+    if not words:
+        return []
+    rows = db.session.execute(select(Opportunity.id, Opportunity.brique)).all()
+    scored = []
+    for opp_id, other in rows:
+        if opp_id == exclude_id:
+            continue
+        other_words = {w for w in fold(other).replace("/", " ").replace("-", " ").split() if len(w) > 2}
+        common = words & other_words
+        if common:
+            scored.append((len(common) / len(words | other_words), opp_id))
+    best = [opp_id for _, opp_id in sorted(scored, reverse=True)[:limit]]
+    by_id = {o.id: o for o in db.session.scalars(select(Opportunity).where(Opportunity.id.in_(best)))}
+    return [by_id[i] for i in best]
+
+
+def by_code(code: str) -> Opportunity | None:
+    return db.session.scalar(
+        select(Opportunity).where(Opportunity.code == code)
+        .options(selectinload(Opportunity.actions), selectinload(Opportunity.backings),
+                 selectinload(Opportunity.absorbed), selectinload(Opportunity.transitions),
+                 selectinload(Opportunity.comments))
+    )

@@ -1,0 +1,237 @@
+"""The portfolio of opportunities: list, detail, create, edit, status, comments, backings, exports."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.routing import BaseConverter
+
+from .. import permissions
+from ..extensions import db
+from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StatusForm
+from ..htmx import hx_redirect, is_htmx, render
+from ..models import AuditEntry, Opportunity, Organisation
+from ..queries import portfolio as queries
+from ..services import portfolio as service
+from ..services.errors import NotAllowed, StaleVersion, ValidationFailed
+from ..tabular import PORTFOLIO_COLUMNS, tabular_response
+
+bp = Blueprint("portfolio", __name__, url_prefix="/opportunites")
+
+
+class CodeConverter(BaseConverter):
+    """Opportunity codes: M followed by 3 to 5 digits; anything else is a 404."""
+
+    regex = r"M\d{3,5}"
+
+
+@bp.record_once
+def _register_converter(state):
+    state.app.url_map.converters["code"] = CodeConverter
+
+
+def _filters() -> queries.PortfolioFilters:
+    ministries = [o.code for o in queries.organisations()]
+    return queries.PortfolioFilters.from_args(request.args, queries.chantiers(), ministries), ministries
+
+
+def _load(code: str) -> Opportunity:
+    opportunity = queries.by_code(code)
+    if opportunity is None:
+        abort(404)
+    return opportunity
+
+
+def _apply_errors(form, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)
+
+
+@bp.get("")
+@permissions.portfolio_readable
+def index():
+    filters, ministries = _filters()
+    page = queries.paginate(filters, per_page=current_app.config["PER_PAGE"])
+    response = render("portfolio/index.html", block="results", filters=filters, page=page,
+                      chantiers=queries.chantiers(), organisations=queries.organisations(),
+                      sort_labels=queries.SORT_LABELS)
+    return response
+
+
+@bp.get("/export.<any(csv, xlsx):fmt>")
+@permissions.portfolio_readable
+def export(fmt: str):
+    filters, _ = _filters()
+    rows = [[o.code, o.brique, o.besoin] for o in queries.all_rows(filters)]
+    return tabular_response(PORTFOLIO_COLUMNS, rows, fmt, "opportunites")
+
+
+@bp.get("/similaires")
+@permissions.authenticated
+def similar():
+    brique = (request.args.get("brique") or "")[:200]
+    exclude = request.args.get("exclude", type=int)
+    return render("portfolio/_similar.html", matches=queries.similar(brique, exclude_id=exclude))
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+@permissions.authenticated
+def create():
+    if not permissions.can_create_opportunity(current_user):
+        abort(403)
+    form = OpportunityForm()
+    if form.validate_on_submit():
+        try:
+            opportunity = service.create_opportunity(brique=form.brique.data, besoin=form.besoin.data or "",
+                                                     actor=current_user)
+        except ValidationFailed as error:
+            _apply_errors(form, error.errors)
+        else:
+            db.session.commit()
+            flash(f"Opportunité {opportunity.code} créée.", "success")
+            return _redirect(url_for(".show", code=opportunity.code))
+    status = 422 if form.is_submitted() else 200
+    return render("portfolio/form.html", block="form", status=status, form=form, opportunity=None, stale=None)
+
+
+@bp.get("/<code:code>")
+@permissions.portfolio_readable
+def show(code: str):
+    opportunity = _load(code)
+    return _render_show(opportunity)
+
+
+def _render_show(opportunity, status=200, status_form=None, comment_form=None, backing_form=None, block=None):
+    audit = []
+    if permissions.can_view_audit(current_user):
+        audit = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.object_type == "opportunities",
+                                     AuditEntry.object_id == str(opportunity.id)).order_by(AuditEntry.id.desc())
+        ).all()
+    return render("portfolio/show.html", block=block, status=status, opportunity=opportunity, audit=audit,
+                  status_form=status_form or _status_form(opportunity),
+                  comment_form=comment_form or CommentForm(formdata=None),
+                  backing_form=backing_form or _backing_form())
+
+
+def _status_form(opportunity, formdata=None) -> StatusForm:
+    form = StatusForm(formdata=formdata)
+    form.status.choices = [("", "— Choisir —")] + [(s.value, s.label) for s in opportunity.allowed_transitions()]
+    return form
+
+
+def _backing_form(formdata=None) -> BackingForm:
+    form = BackingForm(formdata=formdata)
+    organisations = queries.organisations()
+    if not permissions.is_secretariat(current_user) and current_user.is_authenticated:
+        mine = set(current_user.ministries())
+        organisations = [o for o in organisations if o.id in mine]
+    form.organisation.choices = [(o.code, f"{o.code} — {o.name}") for o in organisations]
+    return form
+
+
+@bp.route("/<code:code>/modifier", methods=["GET", "POST"])
+@permissions.authenticated
+def edit(code: str):
+    opportunity = _load(code)
+    if not permissions.can_edit_opportunity(current_user, opportunity):
+        abort(403)
+    form = OpportunityForm(obj=opportunity)
+    stale = None
+    if form.validate_on_submit():
+        try:
+            service.update_opportunity(opportunity, brique=form.brique.data, besoin=form.besoin.data or "",
+                                       version=form.version.data or 0, actor=current_user)
+        except ValidationFailed as error:
+            _apply_errors(form, error.errors)
+        except StaleVersion as error:
+            stale = error
+            form.version.data = error.current.version
+        else:
+            db.session.commit()
+            flash(f"Opportunité {opportunity.code} enregistrée.", "success")
+            return _redirect(url_for(".show", code=opportunity.code))
+    status = 409 if stale else (422 if form.is_submitted() else 200)
+    return render("portfolio/form.html", block="form", status=status, form=form, opportunity=opportunity,
+                  stale=stale)
+
+
+@bp.post("/<code:code>/statut")
+@permissions.authenticated
+def change_status(code: str):
+    opportunity = _load(code)
+    if not permissions.can_change_opportunity_status(current_user, opportunity):
+        abort(403)
+    form = _status_form(opportunity, formdata=request.form)
+    if form.validate_on_submit():
+        try:
+            service.change_status(opportunity, to=form.status.data, reason=form.reason.data or "",
+                                  target_code=form.target_code.data or "", actor=current_user)
+        except ValidationFailed as error:
+            _apply_errors(form, error.errors)
+        else:
+            db.session.commit()
+            flash(f"Statut de {opportunity.code} : {opportunity.status_enum.label}.", "success")
+            return _redirect(url_for(".show", code=opportunity.code))
+    return _render_show(opportunity, status=422, status_form=form, block="status_panel")
+
+
+@bp.post("/<code:code>/commentaires")
+@permissions.authenticated
+def comment(code: str):
+    opportunity = _load(code)
+    if not permissions.can_comment_opportunity(current_user, opportunity):
+        abort(403)
+    form = CommentForm()
+    if form.validate_on_submit():
+        try:
+            service.add_comment(opportunity, body=form.body.data, actor=current_user)
+        except ValidationFailed as error:
+            _apply_errors(form, error.errors)
+        else:
+            db.session.commit()
+            flash("Commentaire publié.", "success")
+            return _redirect(url_for(".show", code=opportunity.code, _anchor="commentaires"))
+    return _render_show(opportunity, status=422, comment_form=form, block="comments")
+
+
+@bp.post("/<code:code>/soutiens")
+@permissions.authenticated
+def back(code: str):
+    opportunity = _load(code)
+    if not permissions.can_back_opportunity(current_user, opportunity):
+        abort(403)
+    form = _backing_form(formdata=request.form)
+    if form.validate_on_submit():
+        organisation = db.session.scalar(select(Organisation).where(Organisation.code == form.organisation.data))
+        try:
+            service.set_backing(opportunity, organisation=organisation, role=form.role.data, actor=current_user)
+        except (ValidationFailed, NotAllowed) as error:
+            form.organisation.errors = [error.message]
+        else:
+            db.session.commit()
+            flash(f"Soutien de {organisation.code} enregistré.", "success")
+            return _redirect(url_for(".show", code=opportunity.code, _anchor="soutiens"))
+    return _render_show(opportunity, status=422, backing_form=form, block="backings")
+
+
+@bp.post("/<code:code>/soutiens/<org_code>/retirer")
+@permissions.authenticated
+def unback(code: str, org_code: str):
+    opportunity = _load(code)
+    organisation = db.session.scalar(select(Organisation).where(Organisation.code == org_code))
+    if organisation is None:
+        abort(404)
+    if not permissions.can_back_opportunity(current_user, opportunity, organisation):
+        abort(403)
+    service.remove_backing(opportunity, organisation=organisation, actor=current_user)
+    db.session.commit()
+    flash(f"Soutien de {organisation.code} retiré.", "success")
+    return _redirect(url_for(".show", code=opportunity.code, _anchor="soutiens"))
+
+
+def _redirect(location: str):
+    return hx_redirect(location) if is_htmx() else redirect(location, 303)

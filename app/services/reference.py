@@ -1,0 +1,95 @@
+"""Load the reference data in data/ (idempotent: a second run changes nothing)."""
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Action, Committee, Guichet, Opportunity, Organisation
+from ..models.portfolio import Moscow
+from . import audit
+from .portfolio import import_rows
+
+
+@dataclass
+class LoadReport:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, kind: str, outcome: str) -> None:
+        self.counts.setdefault(kind, {"créés": 0, "mis à jour": 0, "inchangés": 0})[outcome] += 1
+
+    def lines(self) -> list[str]:
+        return [f"{kind} : " + ", ".join(f"{n} {label}" for label, n in outcomes.items())
+                for kind, outcomes in self.counts.items()]
+
+
+def _read(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _upsert(model, key: str, values: dict, report: LoadReport, kind: str, actor):
+    obj = db.session.scalar(select(model).where(getattr(model, key) == values[key]))
+    if obj is None:
+        obj = model(**values)
+        db.session.add(obj)
+        audit.record(f"{model.__tablename__[:-1]}.imported", obj, actor=actor, summary=f"{values[key]} importé")
+        report.add(kind, "créés")
+        return obj
+    changes = audit.diff(obj, values)
+    if changes:
+        for name, value in values.items():
+            setattr(obj, name, value)
+        audit.record(f"{model.__tablename__[:-1]}.updated", obj, actor=actor,
+                     summary=f"{values[key]} mis à jour par le chargement", changes=changes)
+        report.add(kind, "mis à jour")
+    else:
+        report.add(kind, "inchangés")
+    return obj
+
+
+def load_all(data_dir: Path, *, actor=None) -> LoadReport:
+    report = LoadReport()
+    for row in _read(data_dir / "organisations.csv"):
+        _upsert(Organisation, "code", {"code": row["code"], "name": row["name"], "kind": row["kind"]},
+                report, "organisations", actor)
+    rows = list(enumerate(_read(data_dir / "opportunities.csv"), start=2))
+    portfolio = import_rows(rows, actor=actor)
+    report.counts["opportunités"] = {"créés": len(portfolio.created), "mis à jour": len(portfolio.updated),
+                                     "inchangés": len(portfolio.unchanged)}
+    _load_actions(data_dir, report, actor)
+    _load_guichets(data_dir, report, actor)
+    for row in _read(data_dir / "committees.csv"):
+        _upsert(Committee, "code", {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
+                report, "comités", actor)
+    db.session.flush()
+    return report
+
+
+def _load_actions(data_dir: Path, report: LoadReport, actor) -> None:
+    by_code = {o.code: o for o in db.session.scalars(select(Opportunity))}
+    for row in _read(data_dir / "actions.csv"):
+        moscow = row["moscow"].strip().lower() or None
+        values = {k: row[k].strip() for k in ("code", "chantier", "title", "detail", "portage", "cost", "duration")}
+        values["moscow"] = Moscow(moscow).value if moscow else None
+        action = _upsert(Action, "code", values, report, "actions", actor)
+        wanted = [by_code[c] for c in row["opportunities"].split() if c in by_code]
+        if [o.code for o in action.opportunities] != [o.code for o in wanted]:
+            action.opportunities = wanted
+
+
+def _load_guichets(data_dir: Path, report: LoadReport, actor) -> None:
+    rows = _read(data_dir / "guichets.csv")
+    loaded = {}
+    for row in rows:
+        values = {k: row[k].strip() for k in ("code", "name", "fund", "mode", "description", "criteria", "amounts",
+                                             "source")}
+        loaded[row["code"]] = _upsert(Guichet, "code", values, report, "guichets", actor)
+    db.session.flush()
+    for row in rows:
+        parent = loaded.get(row["parent"].strip()) if row["parent"].strip() else None
+        guichet = loaded[row["code"]]
+        if guichet.parent_id != (parent.id if parent else None):
+            guichet.parent = parent
