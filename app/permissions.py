@@ -87,7 +87,7 @@ def can_edit_opportunity(user, opportunity: Opportunity) -> bool:
 
 
 def can_change_opportunity_status(user, opportunity: Opportunity) -> bool:
-    return is_secretariat(user) and bool(opportunity.allowed_transitions())
+    return is_secretariat(user)
 
 
 def can_comment_opportunity(user, opportunity: Opportunity) -> bool:

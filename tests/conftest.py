@@ -81,6 +81,17 @@ def app(tmp_path_factory):
     return app
 
 
+def _connection_session(connection):
+    """Flask-SQLAlchemy's Session picks an engine itself; pin it to the test's connection."""
+    from flask_sqlalchemy.session import Session
+
+    class ConnectionSession(Session):
+        def get_bind(self, *args, **kwargs):
+            return connection
+
+    return ConnectionSession
+
+
 @pytest.fixture
 def db_session(app):
     """The test's database session, inside a transaction rolled back at the end."""
@@ -88,7 +99,8 @@ def db_session(app):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        db.session = db._make_scoped_session({"class_": _connection_session(connection),
+                                               "join_transaction_mode": "create_savepoint"})
         try:
             yield db.session
         finally:

@@ -13,7 +13,7 @@ class Guichet(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("guichets.id"))
-    fund: Mapped[str] = mapped_column(String(32), default="")
+    fund: Mapped[str] = mapped_column(String(200), default="")
     mode: Mapped[str] = mapped_column(String(64), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     criteria: Mapped[str] = mapped_column(Text, default="")

@@ -1,18 +1,20 @@
 """foundation: users, portfolio, reference data, audit
 
-Revision ID: 6cc55851ce5b
+Revision ID: bab164520d3c
 Revises: 
-Create Date: 2026-11-22 07:42:24.202777
+Create Date: 2026-11-22 07:47:39.279494
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-import app.models.base
+import app.models.base  # noqa: F401  (custom column types)
+
+import app.models.base  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = '6cc55851ce5b'
+revision = 'bab164520d3c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -53,7 +55,7 @@ def upgrade():
     sa.Column('code', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('fund', sa.String(length=32), nullable=False),
+    sa.Column('fund', sa.String(length=200), nullable=False),
     sa.Column('mode', sa.String(length=64), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('criteria', sa.Text(), nullable=False),
@@ -123,7 +125,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("priority IS NULL OR priority IN ('must', 'should', 'could', 'wont')", name=op.f('ck_opportunities_priority_known')),
     sa.CheckConstraint("status IN ('identifiee', 'en_criblage', 'qualifiee', 'validee_csic_tech', 'proposee_csic', 'lancee', 'ecartee', 'fusionnee', 'doublon', 'deja_couverte')", name=op.f('ck_opportunities_status_known')),
-    sa.CheckConstraint("status NOT IN ('fusionnee', 'doublon') OR target_id IS NOT NULL", name=op.f('ck_opportunities_merged_has_target')),
+    sa.CheckConstraint("status NOT IN ('doublon', 'fusionnee') OR target_id IS NOT NULL", name=op.f('ck_opportunities_merged_has_target')),
     sa.CheckConstraint('target_id IS NULL OR target_id <> id', name=op.f('ck_opportunities_target_not_self')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_opportunities_created_by_id_users')),
     sa.ForeignKeyConstraint(['target_id'], ['opportunities.id'], name=op.f('fk_opportunities_target_id_opportunities')),

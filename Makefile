@@ -1,0 +1,44 @@
+# Two commands: `make run` (the app with everything it needs, embedded defaults) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
+PORT ?= 5000
+TEST_DATABASE_URL ?=
+
+.PHONY: run test test-sqlite test-postgres venv chromium lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 est requis ($(PYTHON) introuvable)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: venv
+	$(BIN)/python scripts/dev.py --port $(PORT)
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: venv chromium
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi
+
+test-sqlite:
+	TEST_BACKEND=sqlite $(BIN)/pytest
+
+test-postgres:
+	TEST_BACKEND=postgres TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check app tests bench scripts config.py wsgi.py
+
+bench: venv
+	$(BIN)/python bench/portfolio.py
+
+clean:
+	rm -rf $(VENV) instance/app.sqlite3 .pytest_cache

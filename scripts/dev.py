@@ -1,0 +1,60 @@
+"""`make run`: migrate, load the reference data and demo accounts, start every local service, serve.
+
+Local services (all on 127.0.0.1): the ProConnect-compatible test provider, the mail catcher,
+the scheduler and the web server. Ctrl-C stops them all.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+
+def flask(*args: str, env: dict) -> None:
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    options = parser.parse_args()
+    env = dict(os.environ, PORT=str(options.port), APP_ENV=os.environ.get("APP_ENV", "development"))
+    env.setdefault("BASE_URL", f"http://127.0.0.1:{options.port}")
+
+    from scripts.services import start_local_services
+
+    flask("data", "load", env=env)  # the app migrates the database on start in development
+    processes = start_local_services(env)
+    flask("demo", "accounts", env=env)
+    web = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1",
+                            "--port", str(options.port), "--with-threads"], cwd=ROOT, env=env)
+    processes.append(web)
+    print(f"\n  Mutualisation DSI : {env['BASE_URL']}\n", flush=True)
+
+    def stop(*_):
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while all(p.poll() is None for p in processes):
+        time.sleep(1)
+    print("Un des services s'est arrêté ; arrêt des autres.", file=sys.stderr)
+    stop()
+
+
+if __name__ == "__main__":
+    main()
