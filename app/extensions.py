@@ -47,4 +47,12 @@ def configure_engine(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # SQLite has one writer at a time: a request that may write takes the write lock up front, so two
+        # concurrent writers queue (busy_timeout) instead of failing on a stale read snapshot.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    from flask import has_request_context, request
+
+    return not has_request_context() or request.method not in {"GET", "HEAD", "OPTIONS"}
