@@ -25,6 +25,8 @@ from config import TestConfig
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Parallel runs on one PostgreSQL server (several developers' suites) each set their own suffix.
+DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
 
 
 def pytest_report_header(config):
@@ -34,6 +36,7 @@ def pytest_report_header(config):
 def database_url(tmp_dir: Path, suffix: str = "") -> str:
     if BACKEND == "postgres":
         url = make_url(PG_URL)
+        suffix = DB_SUFFIX + suffix
         if suffix:
             url = url.set(database=f"{url.database}{suffix}")
             _ensure_pg_database(url)
