@@ -20,6 +20,11 @@ const packages = [
     ['LICENSE.md', 'LICENSE.md'], // CGU §19: keep the licence and notices
   ]],
   ['htmx.org', 'htmx', 'htmx', [['dist/htmx.min.js', 'htmx.min.js'], ['LICENSE', 'LICENSE']]],
+  // Dashboard charts only (web components; the full bundle carries the Vue runtime once).
+  ['@gouvfr/dsfr-chart', 'dsfr-chart', 'dsfr-chart', [
+    ['dist/DSFRChart/DSFRChart.js', 'DSFRChart.js'], ['dist/DSFRChart/DSFRChart.css', 'DSFRChart.css'],
+    ['LICENSE', 'LICENSE'],
+  ]],
   // Used only by browser accessibility tests; never referenced by app templates.
   ['axe-core', 'axe-core', 'axe-core', [
     ['axe.min.js', 'axe.min.js'], ['LICENSE', 'LICENSE'], ['LICENSE-3RD-PARTY.txt', 'LICENSE-3RD-PARTY.txt'],
