@@ -112,3 +112,54 @@ def can_import_portfolio(user) -> bool:
 
 def can_administer(user) -> bool:
     return is_secretariat(user)
+
+
+# --- voting (MoSCoW prioritisation campaigns) -----------------------------------------------------------
+# Drafts are seen by the secretariat only. While a campaign is open nobody sees anybody else's votes; results
+# (and their exports) are seen by the secretariat once the campaign is closed and by every signed-in user once
+# published; named ballots only for `named` campaigns; vote audit entries by the secretariat only when the
+# campaign is anonymous, by every results reader when it is named, never while open.
+
+def can_manage_campaigns(user) -> bool:
+    return is_secretariat(user)
+
+
+def campaigns_visible_to(user):
+    from sqlalchemy import select
+
+    from .models.voting import Campaign, CampaignState
+
+    query = select(Campaign)
+    if not is_secretariat(user):
+        query = query.where(Campaign.state != CampaignState.BROUILLON)
+    return query
+
+
+def can_edit_campaign(user, campaign) -> bool:
+    return is_secretariat(user) and campaign.state == "brouillon"
+
+
+def can_vote_in_campaign(user, campaign) -> bool:
+    from .services.voting import elector_ministry
+
+    return campaign.state == "ouverte" and elector_ministry(user, campaign)[0]
+
+
+def can_view_campaign_results(user, campaign) -> bool:
+    if campaign.state == "publiee":
+        return bool(user is not None and getattr(user, "is_authenticated", False))
+    return campaign.state == "close" and is_secretariat(user)
+
+
+def can_view_named_ballots(user, campaign) -> bool:
+    return campaign.visibility == "named" and can_view_campaign_results(user, campaign)
+
+
+def can_view_vote_audit(user, campaign) -> bool:
+    if campaign.visibility == "anonymous":
+        return campaign.state in ("close", "publiee") and is_secretariat(user)
+    return can_view_campaign_results(user, campaign)
+
+
+def can_override_priority(user, campaign) -> bool:
+    return is_secretariat(user) and campaign.state == "publiee"

@@ -14,8 +14,26 @@ from .portfolio import (
     OpportunityTransition,
 )
 from .users import Role, User, UserRole
+from .voting import (
+    Campaign,
+    CampaignMinistryResult,
+    CampaignParticipation,
+    CampaignResult,
+    CampaignState,
+    CampaignTransition,
+    Visibility,
+    Vote,
+)
 
 __all__ = [
+    "Campaign",
+    "CampaignMinistryResult",
+    "CampaignParticipation",
+    "CampaignResult",
+    "CampaignState",
+    "CampaignTransition",
+    "Visibility",
+    "Vote",
     "Action",
     "AuditEntry",
     "Backing",

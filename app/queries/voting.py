@@ -1,0 +1,240 @@
+"""Read-only queries of the voting pages: campaign lists, a voter's ballot, participation, frozen results."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import AuditEntry, Opportunity, Organisation, User
+from ..models.portfolio import Moscow
+from ..models.voting import (
+    Campaign,
+    CampaignMinistryResult,
+    CampaignParticipation,
+    CampaignResult,
+    CampaignState,
+    Vote,
+    campaign_opportunities,
+)
+from ..permissions import campaigns_visible_to
+from ..services import voting as service
+
+
+def visible_campaigns(user) -> list[Campaign]:
+    return list(db.session.scalars(campaigns_visible_to(user).order_by(Campaign.opens_at.desc(), Campaign.id.desc())))
+
+
+def load_campaign(user, campaign_id: int) -> Campaign | None:
+    return db.session.scalar(campaigns_visible_to(user).where(Campaign.id == campaign_id)
+                             .options(selectinload(Campaign.ministries)))
+
+
+def scope(campaign: Campaign) -> list[Opportunity]:
+    return list(db.session.scalars(
+        select(Opportunity).join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
+        .where(campaign_opportunities.c.campaign_id == campaign.id).order_by(Opportunity.number)
+    ))
+
+
+def in_scope(campaign: Campaign, code: str) -> Opportunity | None:
+    return db.session.scalar(
+        select(Opportunity).join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
+        .where(campaign_opportunities.c.campaign_id == campaign.id, Opportunity.code == code)
+    )
+
+
+def scope_size(campaign_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(campaign_opportunities)
+                             .where(campaign_opportunities.c.campaign_id == campaign_id))
+
+
+def my_votes(campaign_id: int, user_id: int, opportunity_ids: list[int] | None = None) -> dict[int, Vote]:
+    query = select(Vote).where(Vote.campaign_id == campaign_id, Vote.voter_id == user_id)
+    if opportunity_ids is not None:
+        query = query.where(Vote.opportunity_id.in_(opportunity_ids))
+    return {v.opportunity_id: v for v in db.session.scalars(query)}
+
+
+@dataclass
+class Progress:
+    campaign_id: int
+    done: int
+    total: int
+    musts: int = 0
+    budget: int | None = None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def progress(campaign: Campaign, user_id: int) -> Progress:
+    """How much of the scope this voter has covered, and their "Must" count: one aggregate query + scope size."""
+    done, musts = db.session.execute(
+        select(func.count(), func.count().filter(Vote.value == Moscow.MUST))
+        .where(Vote.campaign_id == campaign.id, Vote.voter_id == user_id)
+    ).one()
+    return Progress(campaign.id, done, scope_size(campaign.id), musts, campaign.must_budget)
+
+
+@dataclass
+class ParticipationRow:
+    label: str
+    name: str
+    electors: int
+    voters: int
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.voters / self.electors)) if self.electors else 0
+
+
+def _organisations() -> dict[int, Organisation]:
+    return {o.id: o for o in db.session.scalars(select(Organisation))}
+
+
+def _participation_rows(pairs: list[tuple[int | None, int, int]]) -> list[ParticipationRow]:
+    organisations = _organisations()
+    rows = []
+    for organisation_id, electors, voters in pairs:
+        organisation = organisations.get(organisation_id)
+        rows.append(ParticipationRow(organisation.code if organisation else "—",
+                                     organisation.name if organisation else "Membres DSI sans ministère",
+                                     electors, voters))
+    return sorted(rows, key=lambda r: (r.label == "—", r.label))
+
+
+def live_participation(campaign: Campaign) -> list[ParticipationRow]:
+    """Participation while open (counts of people, never their votes): two aggregate queries."""
+    electors = service.electorate_by_ministry(campaign)
+    voters = service.voters_by_ministry(campaign.id)
+    keys = set(electors) | set(voters)
+    return _participation_rows([(k, max(electors.get(k, 0), voters.get(k, 0)), voters.get(k, 0)) for k in keys])
+
+
+def frozen_participation(campaign: Campaign) -> list[ParticipationRow]:
+    rows = db.session.execute(select(CampaignParticipation.organisation_id, CampaignParticipation.electors,
+                                     CampaignParticipation.voters)
+                              .where(CampaignParticipation.campaign_id == campaign.id)).all()
+    return _participation_rows([tuple(r) for r in rows])
+
+
+@dataclass
+class ResultRow:
+    result: CampaignResult
+    opportunity: Opportunity
+    ministry_medians: dict[int, Moscow] = field(default_factory=dict)
+
+    @property
+    def counts(self):
+        return self.result.counts
+
+    @property
+    def total(self) -> int:
+        return self.result.total
+
+    def percent(self, value: Moscow) -> int:
+        return round(100 * self.result.counts[value] / self.total) if self.total else 0
+
+    @property
+    def at_or_above(self) -> int:
+        return round(100 * service.share_at_or_above(self.counts, self.result.median_enum))
+
+    @property
+    def modal_share(self) -> int:
+        return round(100 * service.modal_share(self.counts))
+
+    @property
+    def dispersion(self) -> int:
+        return service.dispersion(self.counts)
+
+
+@dataclass
+class Results:
+    rows: list[ResultRow]
+    ministries: list[Organisation]
+    participation: list[ParticipationRow]
+
+    @property
+    def electors(self) -> int:
+        return sum(p.electors for p in self.participation)
+
+    @property
+    def voters(self) -> int:
+        return sum(p.voters for p in self.participation)
+
+
+def results(campaign: Campaign) -> Results:
+    """The frozen results: a constant number of queries whatever the number of voters (snapshot tables)."""
+    rows = [ResultRow(r, r.opportunity) for r in db.session.scalars(
+        select(CampaignResult).where(CampaignResult.campaign_id == campaign.id).order_by(CampaignResult.rank))]
+    by_id = {row.opportunity.id: row for row in rows}
+    ministry_ids = set()
+    for opportunity_id, organisation_id, median in db.session.execute(
+        select(CampaignMinistryResult.opportunity_id, CampaignMinistryResult.organisation_id,
+               CampaignMinistryResult.median).where(CampaignMinistryResult.campaign_id == campaign.id)
+    ):
+        by_id[opportunity_id].ministry_medians[organisation_id] = Moscow(median)
+        ministry_ids.add(organisation_id)
+    organisations = _organisations()
+    ministries = sorted((organisations[i] for i in ministry_ids), key=lambda o: o.code)
+    participation = []
+    for organisation_id, electors, voters in db.session.execute(
+        select(CampaignParticipation.organisation_id, CampaignParticipation.electors, CampaignParticipation.voters)
+        .where(CampaignParticipation.campaign_id == campaign.id)
+    ):
+        organisation = organisations.get(organisation_id)
+        participation.append(ParticipationRow(organisation.code if organisation else "—",
+                                              organisation.name if organisation else "Membres DSI sans ministère",
+                                              electors, voters))
+    participation.sort(key=lambda r: (r.label == "—", r.label))
+    return Results(rows, ministries, participation)
+
+
+def named_ballots(campaign: Campaign, opportunity_id: int | None = None) -> list[tuple]:
+    """(opportunity code, voter name, ministry code, class, justification), for named campaigns after close."""
+    query = (
+        select(Opportunity.code, User.given_name, User.usual_name, User.email, Organisation.code, Vote.value,
+               Vote.justification)
+        .select_from(Vote).join(Opportunity, Opportunity.id == Vote.opportunity_id)
+        .join(User, User.id == Vote.voter_id).outerjoin(Organisation, Organisation.id == Vote.organisation_id)
+        .where(Vote.campaign_id == campaign.id).order_by(Opportunity.number, User.usual_name, User.id)
+    )
+    if opportunity_id is not None:
+        query = query.where(Vote.opportunity_id == opportunity_id)
+    return [(code, f"{given} {usual}".strip() or email, org or "—", Moscow(value), justification)
+            for code, given, usual, email, org, value, justification in db.session.execute(query)]
+
+
+def vote_audit(campaign: Campaign, limit: int = 200) -> list[AuditEntry]:
+    return list(db.session.scalars(
+        select(AuditEntry).where(AuditEntry.object_type == "campaigns", AuditEntry.object_id == str(campaign.id),
+                                 AuditEntry.action.like("vote.%"))
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    ))
+
+
+# --- inline ballot in the portfolio list ----------------------------------------------------------------
+
+@dataclass
+class PortfolioBallot:
+    campaign: Campaign
+    scope_ids: set[int]
+    votes: dict[int, Vote]
+    progress: Progress
+
+
+def portfolio_ballot(user, opportunities: list[Opportunity]) -> PortfolioBallot | None:
+    """The open campaign the user can vote in (the one closing first), with their votes on the listed page."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_role("dsi"):
+        return None
+    campaigns = db.session.scalars(select(Campaign).where(Campaign.state == CampaignState.OUVERTE)
+                                   .options(selectinload(Campaign.ministries)).order_by(Campaign.closes_at))
+    campaign = next((c for c in campaigns if service.elector_ministry(user, c)[0]), None)
+    if campaign is None:
+        return None
+    ids = [o.id for o in opportunities]
+    scope_ids = set(db.session.scalars(select(campaign_opportunities.c.opportunity_id).where(
+        campaign_opportunities.c.campaign_id == campaign.id, campaign_opportunities.c.opportunity_id.in_(ids))))
+    return PortfolioBallot(campaign, scope_ids, my_votes(campaign.id, user.id, ids), progress(campaign, user.id))

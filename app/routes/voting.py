@@ -1,0 +1,371 @@
+"""MoSCoW prioritisation campaigns: list, create/edit, states, ballot (one htmx request per vote), results, exports."""
+
+import io
+import logging
+
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from openpyxl import Workbook
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from .. import permissions
+from ..auth_session import safe_next
+from ..extensions import db
+from ..forms.voting import CampaignForm, OverrideForm, TransitionForm, VoteForm
+from ..htmx import hx_redirect, is_htmx, render
+from ..models import Opportunity, Organisation, Role
+from ..models.base import utcnow
+from ..models.voting import DEFINITIONS, SCALE, CampaignState, Visibility
+from ..queries import voting as queries
+from ..services import voting as service
+from ..services.errors import DomainError, NotAllowed, ValidationFailed
+from ..tabular import XLSX_MIME, csv_bytes
+from .errors import render_error
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voting", __name__, url_prefix="/campagnes")
+
+
+@bp.before_request
+def apply_due_transitions():
+    """Until the scheduler runs the same service every minute, open/close due campaigns on the next request."""
+    try:
+        if service.apply_due_transitions(utcnow()):
+            db.session.commit()
+    except OperationalError:  # another request holds the write lock and is doing it: carry on
+        log.warning("due campaign transitions postponed", exc_info=True)
+        db.session.rollback()
+
+
+@bp.context_processor
+def voting_globals():
+    return {"SCALE": SCALE, "DEFINITIONS": DEFINITIONS, "CampaignState": CampaignState, "Visibility": Visibility}
+
+
+def _load(campaign_id: int):
+    campaign = queries.load_campaign(current_user, campaign_id)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _redirect(location: str):
+    return hx_redirect(location) if is_htmx() else redirect(location, 303)
+
+
+def _apply_errors(form, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)
+
+
+# --- list, create, edit -------------------------------------------------------------------------------
+
+@bp.get("")
+@permissions.authenticated
+def index():
+    return render("voting/index.html", campaigns=queries.visible_campaigns(current_user))
+
+
+def _campaign_form(campaign=None, formdata=None) -> CampaignForm:
+    form = CampaignForm(formdata=formdata, obj=campaign if formdata is None else None)
+    opportunities = db.session.scalars(select(Opportunity).order_by(Opportunity.number))
+    form.opportunities.choices = [(o.id, f"{o.code} — {o.brique} ({o.status_enum.label.lower()})")
+                                  for o in opportunities]
+    form.ministries.choices = [(o.id, f"{o.code} — {o.name}")
+                               for o in db.session.scalars(select(Organisation).order_by(Organisation.code))]
+    if formdata is None:
+        if campaign is None:
+            form.opportunities.data = service.default_scope_ids()
+            form.ministries.data = []
+        else:
+            form.opportunities.data = [o.id for o in campaign.opportunities]
+            form.ministries.data = [m.id for m in campaign.ministries]
+    return form
+
+
+def _input(form: CampaignForm) -> service.CampaignInput:
+    return service.CampaignInput(
+        title=form.title.data or "", description=form.description.data or "", opens_at=form.opens_at.data,
+        closes_at=form.closes_at.data, visibility=form.visibility.data or "", must_budget=form.must_budget.data,
+        ministry_ids=form.ministries.data or [], opportunity_ids=form.opportunities.data or [],
+    )
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+@permissions.requires_role(Role.SECRETARIAT)
+def create():
+    form = _campaign_form(formdata=request.form if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.validate():
+            try:
+                campaign = service.create_campaign(_input(form), actor=current_user)
+            except ValidationFailed as error:
+                _apply_errors(form, error.errors)
+            else:
+                db.session.commit()
+                flash(f"Campagne « {campaign.title} » créée en brouillon.", "success")
+                return _redirect(url_for(".show", campaign_id=campaign.id))
+    status = 422 if request.method == "POST" else 200
+    return render("voting/form.html", block="form", status=status, form=form, campaign=None)
+
+
+@bp.route("/<int:campaign_id>/modifier", methods=["GET", "POST"])
+@permissions.requires_role(Role.SECRETARIAT)
+def edit(campaign_id: int):
+    campaign = _load(campaign_id)
+    if not permissions.can_edit_campaign(current_user, campaign):
+        abort(403)
+    form = _campaign_form(campaign, formdata=request.form if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.validate():
+            try:
+                service.update_campaign(campaign, _input(form), actor=current_user)
+            except ValidationFailed as error:
+                _apply_errors(form, error.errors)
+            else:
+                db.session.commit()
+                flash("Campagne enregistrée.", "success")
+                return _redirect(url_for(".show", campaign_id=campaign.id))
+    status = 422 if request.method == "POST" else 200
+    return render("voting/form.html", block="form", status=status, form=form, campaign=campaign)
+
+
+# --- campaign page and states -------------------------------------------------------------------------
+
+def _render_show(campaign, status=200, errors=None, drafts=None, transition_form=None):
+    can_vote = permissions.can_vote_in_campaign(current_user, campaign)
+    is_elector = service.elector_ministry(current_user, campaign)[0]
+    ballot = scope = progress = None
+    if is_elector and campaign.state != CampaignState.BROUILLON:
+        scope = queries.scope(campaign)
+        ballot = queries.my_votes(campaign.id, current_user.id)
+        progress = queries.progress(campaign, current_user.id)
+    participation = queries.live_participation(campaign) if campaign.state == CampaignState.OUVERTE else None
+    audit = queries.vote_audit(campaign) if permissions.can_view_vote_audit(current_user, campaign) else None
+    return render("voting/show.html", status=status, campaign=campaign, can_vote=can_vote, scope=scope,
+                  ballot=ballot, progress=progress, participation=participation, audit=audit,
+                  errors=errors or {}, drafts=drafts or {}, scope_count=queries.scope_size(campaign.id),
+                  transition_form=transition_form or TransitionForm(formdata=None))
+
+
+@bp.get("/<int:campaign_id>")
+@permissions.authenticated
+def show(campaign_id: int):
+    return _render_show(_load(campaign_id))
+
+
+@bp.post("/<int:campaign_id>/etat")
+@permissions.requires_role(Role.SECRETARIAT)
+def move(campaign_id: int):
+    campaign = _load(campaign_id)
+    form = TransitionForm()
+    if form.validate():
+        try:
+            service.transition(campaign, to=form.to.data, reason=form.reason.data or "", actor=current_user)
+        except ValidationFailed as error:
+            form.to.errors = list(error.errors.values())
+        except DomainError as error:
+            db.session.rollback()
+            form.to.errors = [error.message]
+        else:
+            db.session.commit()
+            flash(f"Campagne « {campaign.title} » : {campaign.state_enum.label.lower()}.", "success")
+            return _redirect(url_for(".show", campaign_id=campaign.id))
+    else:
+        form.to.errors = form.to.errors or ["Action invalide."]
+    return _render_show(_load(campaign_id), status=422, transition_form=form)
+
+
+# --- ballot ---------------------------------------------------------------------------------------------
+
+def _vote_target(campaign_id: int, code: str):
+    campaign = _load(campaign_id)
+    opportunity = queries.in_scope(campaign, code)
+    if opportunity is None:
+        abort(404)
+    return campaign, opportunity
+
+
+def _vote_reply(campaign, opportunity, *, status=200, error=None, draft=None):
+    context = "ballot" if request.form.get("contexte") == "ballot" else "vote"
+    if not is_htmx():
+        if status == 200:
+            default = url_for(".show", campaign_id=campaign.id, _anchor=f"vote-{opportunity.code}")
+            return redirect(safe_next(request.form.get("next")) or default, 303)
+        return _render_show(campaign, status=status, errors={opportunity.id: error},
+                            drafts={opportunity.id: draft})
+    vote = queries.my_votes(campaign.id, current_user.id, [opportunity.id]).get(opportunity.id)
+    return render("voting/_vote_reply.html", status=status, campaign=campaign, o=opportunity, vote=vote,
+                  context=context, error=error, draft=draft, can_vote=campaign.is_open,
+                  progress=queries.progress(campaign, current_user.id))
+
+
+@bp.post("/<int:campaign_id>/votes/<string:code>")
+@permissions.requires_role(Role.DSI)
+def vote(campaign_id: int, code: str):
+    campaign, opportunity = _vote_target(campaign_id, code)
+    form = VoteForm()
+    value = request.form.get("value", "")
+    if not form.validate():
+        return _vote_reply(campaign, opportunity, status=422, draft=form.justification.data,
+                           error=" ".join(form.justification.errors) or "Requête invalide, rechargez la page.")
+    try:
+        service.cast_vote(campaign, opportunity, value=value, justification=form.justification.data or "",
+                          actor=current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        return render_error(403, error.message)
+    except DomainError as error:
+        db.session.rollback()
+        return _vote_reply(_load(campaign_id), opportunity, status=422, error=error.message,
+                           draft=form.justification.data)
+    db.session.commit()
+    return _vote_reply(campaign, opportunity)
+
+
+@bp.post("/<int:campaign_id>/votes/<string:code>/retirer")
+@permissions.requires_role(Role.DSI)
+def withdraw(campaign_id: int, code: str):
+    campaign, opportunity = _vote_target(campaign_id, code)
+    form = VoteForm()
+    if not form.validate():
+        return _vote_reply(campaign, opportunity, status=422, error="Requête invalide, rechargez la page.")
+    try:
+        service.withdraw_vote(campaign, opportunity, actor=current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        return render_error(403, error.message)
+    except DomainError as error:
+        db.session.rollback()
+        return _vote_reply(_load(campaign_id), opportunity, status=422, error=error.message)
+    db.session.commit()
+    return _vote_reply(campaign, opportunity)
+
+
+# --- results, ballots, exports, overrides ---------------------------------------------------------------
+
+def _results_campaign(campaign_id: int):
+    campaign = _load(campaign_id)
+    if not permissions.can_view_campaign_results(current_user, campaign):
+        abort(403)
+    return campaign
+
+
+@bp.get("/<int:campaign_id>/resultats")
+@permissions.authenticated
+def results(campaign_id: int):
+    campaign = _results_campaign(campaign_id)
+    data = queries.results(campaign)
+    return render("voting/results.html", campaign=campaign, results=data,
+                  override_form=OverrideForm(formdata=None), override_code="")
+
+
+@bp.post("/<int:campaign_id>/priorites")
+@permissions.requires_role(Role.SECRETARIAT)
+def override(campaign_id: int):
+    campaign = _results_campaign(campaign_id)
+    if not permissions.can_override_priority(current_user, campaign):
+        abort(403)
+    form = OverrideForm()
+    code = (request.form.get("code") or "").strip().upper()
+    opportunity = queries.in_scope(campaign, code)
+    if form.validate():
+        if opportunity is None:
+            form.form_errors.append("Choisissez une opportunité de la campagne.")
+        else:
+            try:
+                service.override_priority(campaign, opportunity, value=form.value.data, reason=form.reason.data or "",
+                                          actor=current_user)
+            except ValidationFailed as error:
+                _apply_errors(form, error.errors)
+            else:
+                db.session.commit()
+                flash(f"Priorité de {opportunity.code} corrigée.", "success")
+                return _redirect(url_for(".results", campaign_id=campaign.id, _anchor=f"result-{opportunity.code}"))
+    return render("voting/results.html", block="override", status=422, campaign=campaign,
+                  results=queries.results(campaign), override_form=form, override_code=code)
+
+
+RESULT_COLUMNS = ["rang", "code", "brique", "must", "should", "could", "wont", "votes", "mediane",
+                  "part_au_moins_mediane_pct", "part_classe_modale_pct", "ecart_interquartile_classes",
+                  "mediane_des_ministeres", "priorite_retenue", "motif_correction"]
+BALLOT_COLUMNS = ["code", "votant", "ministere", "vote", "justification"]
+
+
+def _result_table(campaign):
+    data = queries.results(campaign)
+    columns = RESULT_COLUMNS + [f"mediane_{m.code}" for m in data.ministries]
+    rows = []
+    for row in data.rows:
+        r = row.result
+        rows.append([
+            r.rank, row.opportunity.code, row.opportunity.brique, r.must, r.should, r.could, r.wont, r.total,
+            r.median_enum.label if r.median_enum else "", row.at_or_above, row.modal_share, row.dispersion,
+            r.ministry_median_enum.label if r.ministry_median_enum else "",
+            r.retained.label if r.retained else "", r.override_reason or "",
+        ] + [row.ministry_medians[m.id].label if m.id in row.ministry_medians else "" for m in data.ministries])
+    return columns, rows
+
+
+def _ballot_table(campaign):
+    return BALLOT_COLUMNS, [[code, name, org, value.label, justification]
+                            for code, name, org, value, justification in queries.named_ballots(campaign)]
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/<int:campaign_id>/resultats.<any(csv, xlsx):fmt>")
+@permissions.authenticated
+def export_results(campaign_id: int, fmt: str):
+    """Same visibility as the results page; the XLSX adds the named ballots sheet for named campaigns."""
+    campaign = _results_campaign(campaign_id)
+    columns, rows = _result_table(campaign)
+    basename = f"campagne-{campaign.id}-resultats"
+    if fmt == "csv":
+        return _download(csv_bytes(columns, rows), "text/csv; charset=utf-8", f"{basename}.csv")
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("resultats")
+    sheet.append(columns)
+    for row in rows:
+        sheet.append(row)
+    if permissions.can_view_named_ballots(current_user, campaign):
+        columns, rows = _ballot_table(campaign)
+        sheet = workbook.create_sheet("bulletins")
+        sheet.append(columns)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _download(buffer.getvalue(), XLSX_MIME, f"{basename}.xlsx")
+
+
+@bp.get("/<int:campaign_id>/bulletins")
+@permissions.authenticated
+def ballots(campaign_id: int):
+    campaign = _results_campaign(campaign_id)
+    if not permissions.can_view_named_ballots(current_user, campaign):
+        abort(403)
+    scope = queries.scope(campaign)
+    code = request.args.get("code", "")
+    selected = next((o for o in scope if o.code == code), scope[0] if scope else None)
+    rows = queries.named_ballots(campaign, selected.id) if selected else []
+    return render("voting/ballots.html", campaign=campaign, scope=scope, selected=selected, rows=rows)
+
+
+@bp.get("/<int:campaign_id>/bulletins.csv")
+@permissions.authenticated
+def export_ballots(campaign_id: int):
+    campaign = _results_campaign(campaign_id)
+    if not permissions.can_view_named_ballots(current_user, campaign):
+        abort(403)
+    columns, rows = _ballot_table(campaign)
+    return _download(csv_bytes(columns, rows), "text/csv; charset=utf-8", f"campagne-{campaign.id}-bulletins.csv")
