@@ -39,6 +39,11 @@ class Config:
     PROCONNECT_USERINFO_FORMAT = os.environ.get("PROCONNECT_USERINFO_FORMAT", "jwt")  # jwt | json
     PROCONNECT_MIN_ACR = os.environ.get("PROCONNECT_MIN_ACR", "")
     PROCONNECT_IS_MOCK = env_bool("PROCONNECT_IS_MOCK", True)
+    # Login and callback routes: at most AUTH_RATE_LIMIT requests per AUTH_RATE_WINDOW seconds per IP
+    # (0 disables); TRUSTED_PROXIES = number of reverse proxies whose X-Forwarded-For is trusted.
+    AUTH_RATE_LIMIT = int(os.environ.get("AUTH_RATE_LIMIT", "10"))
+    AUTH_RATE_WINDOW = int(os.environ.get("AUTH_RATE_WINDOW", "60"))
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
     SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))

@@ -16,7 +16,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     logging.basicConfig(level=logging.INFO)
 
-    from . import extensions, jinja, security
+    from . import extensions, jinja, ratelimit, security
 
     extensions.db.init_app(app)
     with app.app_context():
@@ -31,6 +31,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     auth_session.init_app(app)
     jinja.init_app(app)
     security.init_app(app)
+    ratelimit.init_app(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_error_handlers(app)

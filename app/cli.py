@@ -67,3 +67,6 @@ def portfolio_export(path: Path):
 def init_app(app) -> None:
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
+    from . import cli_users
+
+    cli_users.init_app(app)

@@ -218,3 +218,38 @@ def live_server(live_app):
     live_app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     yield live_app.config["BASE_URL"]
     server.shutdown()
+
+
+# --- the local ProConnect test provider, as a real process ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """scripts/oidc_provider.py on a free 127.0.0.1 port, test faults enabled; yields its base URL."""
+    import socket
+    import subprocess
+    import sys
+
+    from scripts.services import wait_until_up
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, OIDC_PROVIDER_PORT=str(port), OIDC_PROVIDER_TEST_FAULTS="1",
+               OIDC_PROVIDER_APP_URLS="http://127.0.0.1:*,http://localhost:*",
+               PROCONNECT_CLIENT_ID=TestConfig.PROCONNECT_CLIENT_ID,
+               PROCONNECT_CLIENT_SECRET=TestConfig.PROCONNECT_CLIENT_SECRET)
+    log = (tmp_path_factory.mktemp("oidc") / "provider.log").open("w")
+    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "oidc_provider.py")], cwd=ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base_url}/.well-known/openid-configuration", process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,21 +1,107 @@
-"""Login with ProConnect (OIDC), logout. (Being completed: see issue 3.)"""
+"""Login with ProConnect (OpenID Connect), logout.
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_login import logout_user
+GET  /connexion                 login page (ProConnect button; demo accounts when the provider is the mock)
+POST /connexion/proconnect      → 303 to ProConnect's authorization endpoint (rate limited)
+GET  /connexion/retour          the registered redirect URI: callback (rate limited)
+POST /deconnexion               local logout in every case, then → ProConnect's end-session endpoint
+GET  /deconnexion/retour        the registered post-logout URI: state checked, back home logged out
+"""
 
+import logging
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from .. import oidc
+from ..auth_session import safe_next
+from ..demo import DEMO_ACCOUNTS
+from ..extensions import db
 from ..permissions import public
+from ..ratelimit import limit
+from ..services import users as users_service
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/connexion")
 @public
 def login():
-    return render_template("auth/login.html", next=request.args.get("next", ""))
+    nxt = safe_next(request.args.get("next")) or ""
+    if current_user.is_authenticated:
+        return redirect(nxt or url_for("main.home"))
+    return render_template("auth/login.html", next=nxt, is_mock=current_app.config["PROCONNECT_IS_MOCK"],
+                           demo_accounts=DEMO_ACCOUNTS)
+
+
+@bp.post("/connexion/proconnect")
+@public
+@limit("login")
+def start():
+    try:
+        url = oidc.begin_login(safe_next(request.form.get("next")))
+    except oidc.LoginFailed as failure:
+        return _failed(failure)
+    return redirect(url, 303)
+
+
+@bp.get("/connexion/retour")
+@public
+@limit("login")
+def callback():
+    try:
+        identity = oidc.complete_login(request.args)
+    except oidc.LoginFailed as failure:
+        return _failed(failure)
+    try:
+        user = users_service.sign_in(identity.claims, issuer=identity.issuer)
+    except users_service.LoginRefused as refusal:
+        db.session.rollback()
+        return _failed(oidc.LoginFailed(refusal.reason, f"user id {refusal.user.id}", status=403),
+                       user=refusal.user)
+    db.session.commit()
+    session.clear()  # nothing from before the login survives (pending states, anonymous data)
+    session.permanent = True  # PERMANENT_SESSION_LIFETIME (12 h, like ProConnect's session)
+    login_user(user)
+    session[oidc.ID_TOKEN_KEY] = identity.id_token  # for the logout's id_token_hint
+    log.info("login: user %s (%s)", user.id, user.email)
+    return redirect(safe_next(identity.next_url) or url_for("main.home"), 303)
+
+
+def _failed(failure: oidc.LoginFailed, user=None):
+    """French error page; nothing stored but the audit entry; a log line with the technical reason."""
+    db.session.rollback()
+    log.warning("login failed: %s", failure)
+    users_service.record_failed_login(failure.reason, email=failure.email, user=user, detail=failure.detail)
+    db.session.commit()
+    return render_template("auth/error.html", message=failure.message, reason=failure.reason), failure.status
 
 
 @bp.post("/deconnexion")
 @public
 def logout():
+    id_token = session.get(oidc.ID_TOKEN_KEY)
+    was_logged_in = current_user.is_authenticated
     logout_user()
-    return redirect(url_for("main.home"), 303)
+    session.clear()  # the local session ends whatever the provider does next
+    if not was_logged_in:
+        return redirect(url_for("main.home"), 303)
+    url = oidc.logout_url(id_token)
+    if url is None:
+        flash("Vous êtes déconnecté de ce service. ProConnect n'a pas pu être joint : fermez votre "
+              "navigateur pour terminer aussi votre session ProConnect.", "warning")
+        return redirect(url_for("main.home"), 303)
+    return redirect(url, 303)
+
+
+@bp.get("/deconnexion/retour")
+@public
+def logout_return():
+    valid = oidc.logout_state_valid(request.args.get("state"))
+    logout_user()
+    if valid:
+        flash("Vous êtes déconnecté.", "success")
+    else:
+        log.warning("logout return with a missing, unknown or expired state")
+        flash("Vous êtes déconnecté de ce service.", "info")
+    return redirect(url_for("main.home"))
