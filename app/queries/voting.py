@@ -1,12 +1,15 @@
 """Read-only queries of the voting pages: campaign lists, a voter's ballot, participation, frozen results."""
 
+import time
+
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import AuditEntry, Opportunity, Organisation, User
+from ..models.base import utcnow
 from ..models.portfolio import Moscow
 from ..models.voting import (
     Campaign,
@@ -15,6 +18,7 @@ from ..models.voting import (
     CampaignResult,
     CampaignState,
     Vote,
+    campaign_ministries,
     campaign_opportunities,
 )
 from ..permissions import campaigns_visible_to
@@ -70,12 +74,14 @@ class Progress:
 
 
 def progress(campaign: Campaign, user_id: int) -> Progress:
-    """How much of the scope this voter has covered, and their "Must" count: one aggregate query + scope size."""
-    done, musts = db.session.execute(
-        select(func.count(), func.count().filter(Vote.value == Moscow.MUST))
+    """How much of the scope this voter has covered, and their "Must" count: one aggregate query."""
+    size = (select(func.count()).select_from(campaign_opportunities)
+            .where(campaign_opportunities.c.campaign_id == campaign.id).scalar_subquery())
+    done, musts, total = db.session.execute(
+        select(func.count(Vote.id), func.count(Vote.id).filter(Vote.value == Moscow.MUST), size)
         .where(Vote.campaign_id == campaign.id, Vote.voter_id == user_id)
     ).one()
-    return Progress(campaign.id, done, scope_size(campaign.id), musts, campaign.must_budget)
+    return Progress(campaign.id, done, total, musts, campaign.must_budget)
 
 
 @dataclass
@@ -217,6 +223,24 @@ def vote_audit(campaign: Campaign, limit: int = 200) -> list[AuditEntry]:
 
 # --- inline ballot in the portfolio list ----------------------------------------------------------------
 
+OPEN_CACHE_SECONDS = 30
+_open_cache: dict = {"ids": None, "until": 0.0}
+
+
+def open_campaign_ids() -> list[int]:
+    """Ids of the open campaigns, cached per process for OPEN_CACHE_SECONDS (forgotten at once by this process's
+    own changes): the portfolio list, read by everyone, pays no query when no campaign is open."""
+    now = time.monotonic()
+    if _open_cache["ids"] is None or now >= _open_cache["until"]:
+        ids = list(db.session.scalars(select(Campaign.id).where(Campaign.state == CampaignState.OUVERTE)))
+        _open_cache.update(ids=ids, until=now + OPEN_CACHE_SECONDS)
+    return _open_cache["ids"]
+
+
+def forget_open_campaigns() -> None:
+    _open_cache["ids"] = None
+
+
 @dataclass
 class PortfolioBallot:
     campaign: Campaign
@@ -226,15 +250,31 @@ class PortfolioBallot:
 
 
 def portfolio_ballot(user, opportunities: list[Opportunity]) -> PortfolioBallot | None:
-    """The open campaign the user can vote in (the one closing first), with their votes on the listed page."""
+    """The open campaign the user can vote in (the one closing first), with their votes on the listed page.
+
+    No query when no campaign is open (cache) or the user is no DSI member; otherwise three."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.has_role("dsi"):
         return None
-    campaigns = db.session.scalars(select(Campaign).where(Campaign.state == CampaignState.OUVERTE)
-                                   .options(selectinload(Campaign.ministries)).order_by(Campaign.closes_at))
-    campaign = next((c for c in campaigns if service.elector_ministry(user, c)[0]), None)
+    ids = open_campaign_ids()
+    if not ids:
+        return None
+    now = utcnow()
+    ministries = [r.organisation_id for r in user.roles if r.role == "dsi" and r.organisation_id is not None]
+    limited = exists().where(campaign_ministries.c.campaign_id == Campaign.id)
+    admitted = exists().where(campaign_ministries.c.campaign_id == Campaign.id,
+                              campaign_ministries.c.organisation_id.in_(ministries))
+    campaign = db.session.scalar(
+        select(Campaign).where(Campaign.id.in_(ids), Campaign.state == CampaignState.OUVERTE,
+                               Campaign.opens_at <= now, Campaign.closes_at > now, or_(~limited, admitted))
+        .order_by(Campaign.closes_at, Campaign.id).limit(1))
     if campaign is None:
         return None
-    ids = [o.id for o in opportunities]
-    scope_ids = set(db.session.scalars(select(campaign_opportunities.c.opportunity_id).where(
-        campaign_opportunities.c.campaign_id == campaign.id, campaign_opportunities.c.opportunity_id.in_(ids))))
-    return PortfolioBallot(campaign, scope_ids, my_votes(campaign.id, user.id, ids), progress(campaign, user.id))
+    rows = db.session.execute(
+        select(campaign_opportunities.c.opportunity_id, Vote)
+        .outerjoin(Vote, and_(Vote.campaign_id == campaign.id, Vote.voter_id == user.id,
+                              Vote.opportunity_id == campaign_opportunities.c.opportunity_id))
+        .where(campaign_opportunities.c.campaign_id == campaign.id,
+               campaign_opportunities.c.opportunity_id.in_([o.id for o in opportunities]))
+    ).all()
+    votes = {opportunity_id: vote for opportunity_id, vote in rows if vote is not None}
+    return PortfolioBallot(campaign, {r[0] for r in rows}, votes, progress(campaign, user.id))

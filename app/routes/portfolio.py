@@ -11,6 +11,7 @@ from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StatusF
 from ..htmx import hx_redirect, is_htmx, render
 from ..models import AuditEntry, Opportunity, Organisation
 from ..queries import portfolio as queries
+from ..queries import voting as voting_queries
 from ..services import portfolio as service
 from ..services.errors import NotAllowed, StaleVersion, ValidationFailed
 from ..tabular import PORTFOLIO_COLUMNS, tabular_response
@@ -57,7 +58,8 @@ def index():
     page = queries.paginate(filters, per_page=current_app.config["PER_PAGE"])
     response = render("portfolio/index.html", block="results", filters=filters, page=page,
                       chantiers=queries.chantiers(), organisations=queries.organisations(),
-                      sort_labels=queries.SORT_LABELS)
+                      sort_labels=queries.SORT_LABELS,
+                      ballot=voting_queries.portfolio_ballot(current_user, page.items))
     return response
 
 

@@ -54,9 +54,11 @@ def _redirect(location: str):
     return hx_redirect(location) if is_htmx() else redirect(location, 303)
 
 
-def _apply_errors(form, errors: dict[str, str]) -> None:
+def _apply_errors(form, errors: dict[str, str], only_clean: bool = False) -> None:
     for name, message in errors.items():
         field = getattr(form, name, None)
+        if only_clean and field is not None and field.errors:
+            continue  # the form already explains what is wrong with this field
         if field is not None:
             field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
         else:
@@ -101,7 +103,9 @@ def _input(form: CampaignForm) -> service.CampaignInput:
 def create():
     form = _campaign_form(formdata=request.form if request.method == "POST" else None)
     if request.method == "POST":
-        if form.validate():
+        if not form.validate():
+            _apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
+        else:
             try:
                 campaign = service.create_campaign(_input(form), actor=current_user)
             except ValidationFailed as error:
@@ -122,7 +126,9 @@ def edit(campaign_id: int):
         abort(403)
     form = _campaign_form(campaign, formdata=request.form if request.method == "POST" else None)
     if request.method == "POST":
-        if form.validate():
+        if not form.validate():
+            _apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
+        else:
             try:
                 service.update_campaign(campaign, _input(form), actor=current_user)
             except ValidationFailed as error:

@@ -7,7 +7,7 @@ distribution, so it can be checked by hand; the counts come from one aggregate q
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -211,6 +211,15 @@ def _validate(data: CampaignInput, *, visibility_fixed: bool) -> tuple[dict, lis
     return {"title": title, "description": description}, opportunities, ministries
 
 
+def campaign_errors(data: CampaignInput) -> dict[str, str]:
+    """The French messages create_campaign would raise, so a form can show them all at once."""
+    try:
+        _validate(data, visibility_fixed=False)
+    except ValidationFailed as error:
+        return error.errors
+    return {}
+
+
 def create_campaign(data: CampaignInput, *, actor) -> Campaign:
     from ..permissions import can_manage_campaigns
 
@@ -301,6 +310,7 @@ def _move(campaign: Campaign, old: CampaignState, new: CampaignState, values: di
     )
     if result.rowcount != 1:
         raise DomainError("La campagne a changé d'état entre-temps ; rechargez la page.")
+    _forget_open_campaigns()
     db.session.refresh(campaign)
     db.session.add(CampaignTransition(campaign=campaign, from_state=old, to_state=new, reason=reason,
                                       actor_id=getattr(actor, "id", None)))
@@ -312,6 +322,14 @@ def _move(campaign: Campaign, old: CampaignState, new: CampaignState, values: di
         freeze_results(campaign)
     elif new == CampaignState.PUBLIEE:
         _apply_priorities(campaign, actor=actor)
+
+
+@event.listens_for(Campaign, "after_insert")
+@event.listens_for(Campaign, "after_update")
+def _forget_open_campaigns(*_args) -> None:
+    from ..queries.voting import forget_open_campaigns
+
+    forget_open_campaigns()
 
 
 def due_campaign_ids(now: datetime) -> list[tuple[int, str]]:
