@@ -64,9 +64,62 @@ def portfolio_export(path: Path):
     click.echo(f"{len(rows)} opportunités exportées dans {path}")
 
 
+# --- committees -------------------------------------------------------------------------------------------
+
+committees_cli = AppGroup("committees", help="Comités : séances récurrentes, registre des décisions.")
+
+
+@committees_cli.command("verify-register")
+def committees_verify_register():
+    """Recompute the decision register's hash chain; exit code 1 when it was tampered with."""
+    from .services.committees import verify_register
+
+    check = verify_register()
+    if check.ok:
+        click.echo(f"Registre intègre : {check.entries} entrée(s), dernière empreinte {check.last_hash}")
+        return
+    for position, message in check.problems:
+        click.echo(f"entrée {position} : {message}" if position else message, err=True)
+    raise click.ClickException(f"Registre altéré : {len(check.problems)} anomalie(s).")
+
+
+@committees_cli.command("generate-sessions")
+@click.option("--until", "until", help="Dernière date (AAAA-MM-JJ) ; par défaut dans 6 mois.")
+@click.option("--committee", "codes", multiple=True, help="Code du comité (répétable) ; par défaut tous ceux "
+                                                          "qui ont une récurrence.")
+def committees_generate_sessions(until, codes):
+    """Create the planned sessions of the committees' recurrence rules (idempotent)."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from .models import Committee
+    from .services.committees import generate_sessions
+
+    try:
+        last = date.fromisoformat(until) if until else date.today() + timedelta(days=183)
+    except ValueError:
+        raise click.ClickException("Date attendue au format AAAA-MM-JJ.") from None
+    query = select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
+    if codes:
+        query = select(Committee).where(Committee.code.in_([c.upper() for c in codes])).order_by(Committee.code)
+    committees = list(db.session.scalars(query))
+    if codes and len(committees) != len(set(codes)):
+        raise click.ClickException("Comité inconnu : " + ", ".join(
+            sorted({c.upper() for c in codes} - {c.code for c in committees})))
+    for committee in committees:
+        try:
+            created = generate_sessions(committee, until=last, actor=None)
+        except portfolio_service.DomainError as error:
+            raise click.ClickException(f"{committee.code} : {error.message}") from None
+        click.echo(f"{committee.code} : {len(created)} séance(s) créée(s)")
+    db.session.commit()
+
+
 def init_app(app) -> None:
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
+    app.cli.add_command(committees_cli)
     from . import cli_users
 
     cli_users.init_app(app)

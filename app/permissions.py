@@ -163,3 +163,72 @@ def can_view_vote_audit(user, campaign) -> bool:
 
 def can_override_priority(user, campaign) -> bool:
     return is_secretariat(user) and campaign.state == "publiee"
+
+
+# --- committees (sessions, agenda, votes, decisions, register, minutes) ---------------------------------------
+# Committees and published agendas are readable by every signed-in user; a planned (unpublished) or cancelled
+# session only by the secretariat and the committee's members. The secretariat, and the président or secrétaire
+# of the committee, run its sessions. Named votes and draft minutes are seen by the committee and the
+# secretariat; published minutes and decisions by every signed-in user.
+
+def committee_function(user, committee):
+    from .services.committees import function_of
+
+    return function_of(user, committee)
+
+
+def is_committee_member(user, committee) -> bool:
+    return committee_function(user, committee) is not None
+
+
+def can_manage_committee(user, committee=None) -> bool:
+    return is_secretariat(user)
+
+
+def can_plan_session(user, committee) -> bool:
+    return is_secretariat(user) or committee_function(user, committee) in ("president", "secretaire")
+
+
+def can_run_session(user, session) -> bool:
+    return can_plan_session(user, session.committee)
+
+
+def can_record_decision(user, session) -> bool:
+    return can_run_session(user, session)
+
+
+def can_review_minutes(user, session) -> bool:
+    return is_secretariat(user) or committee_function(user, session.committee) == "president"
+
+
+def can_view_session(user, session) -> bool:
+    if is_secretariat(user) or is_committee_member(user, session.committee):
+        return True
+    return bool(getattr(user, "is_authenticated", False)) and session.state in ("odj_publie", "tenue", "pv_publie")
+
+
+def sessions_visible_to(user):
+    from sqlalchemy import or_, select
+
+    from .models.committees import CommitteeSession
+
+    query = select(CommitteeSession)
+    if is_secretariat(user):
+        return query
+    mine = [r.committee_id for r in getattr(user, "roles", []) if r.role == Role.COMITE and r.committee_id]
+    return query.where(or_(CommitteeSession.state.in_(["odj_publie", "tenue", "pv_publie"]),
+                           CommitteeSession.committee_id.in_(mine or [-1])))
+
+
+def can_view_named_votes(user, session) -> bool:
+    return is_secretariat(user) or is_committee_member(user, session.committee)
+
+
+def can_view_minutes(user, session) -> bool:
+    if session.state == "pv_publie":
+        return bool(getattr(user, "is_authenticated", False))
+    return session.minutes is not None and (is_secretariat(user) or is_committee_member(user, session.committee))
+
+
+def can_view_register(user) -> bool:
+    return is_secretariat(user) or _is(user, Role.COMITE)

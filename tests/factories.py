@@ -57,3 +57,34 @@ def make_campaign(opportunities=None, *, state: str = "ouverte", visibility: str
     db.session.add(campaign)
     db.session.commit()
     return campaign
+
+
+# --- committees -------------------------------------------------------------------------------------------
+
+def make_committee_members(code: str = "CSIC-TECH", functions=("president", "secretaire", "membre", "membre",
+                                                                  "invite")):
+    """Give the committee `code` one new user per function; returns (committee, users in that order)."""
+    from app.models import Committee
+
+    committee = db.session.scalar(select(Committee).where(Committee.code == code))
+    users = []
+    for function in functions:
+        user = make_user(Role.COMITE, usual_name=f"{function.capitalize()}{next(_seq)}")
+        user.roles[0].committee_id = committee.id
+        user.roles[0].function = function
+        users.append(user)
+    db.session.commit()
+    return committee, users
+
+
+def make_committee_session(code: str = "CSIC-TECH", *, starts_at=None, **kw):
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import Committee, CommitteeSession
+
+    committee = db.session.scalar(select(Committee).where(Committee.code == code))
+    session = CommitteeSession(committee=committee, starts_at=starts_at or datetime.now(UTC) + timedelta(days=7),
+                               duration_minutes=kw.pop("duration_minutes", 120), **kw)
+    db.session.add(session)
+    db.session.commit()
+    return session

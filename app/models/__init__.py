@@ -1,7 +1,19 @@
 """All models, imported so that they are registered on the metadata."""
 
 from .audit import AuditEntry
-from .committees import Committee
+from .committees import (
+    AgendaDocument,
+    AgendaItem,
+    Attendance,
+    Committee,
+    CommitteeSession,
+    Decision,
+    DecisionAmount,
+    ItemVote,
+    Minutes,
+    RegisterEntry,
+    SessionTransition,
+)
 from .guichets import Guichet
 from .organisations import Organisation
 from .portfolio import (
@@ -39,7 +51,17 @@ __all__ = [
     "Backing",
     "BackingRole",
     "Comment",
+    "AgendaDocument",
+    "AgendaItem",
+    "Attendance",
     "Committee",
+    "CommitteeSession",
+    "Decision",
+    "DecisionAmount",
+    "ItemVote",
+    "Minutes",
+    "RegisterEntry",
+    "SessionTransition",
     "Guichet",
     "Opportunity",
     "OpportunityStatus",

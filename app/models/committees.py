@@ -1,13 +1,127 @@
-"""Committees (COPIL, CINUM, CSIC, CSIC-Tech, comité d'investissement FTAP, COSINUM…)."""
+"""Committees (COPIL, CINUM, CSIC, CSIC-Tech, comité d'investissement FTAP, COSINUM…), their sessions,
+agendas, attendance, votes, decisions, the hash-chained decision register and the minutes.
 
-from sqlalchemy import String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+Members are read from `UserRole(role='comite', committee_id, function)` (app/models/users.py).
+"""
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    true,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+# --- rules ----------------------------------------------------------------------------------------------
+
+
+class QuorumRule(enum.StrEnum):
+    AUCUN = "aucun"
+    TIERS = "tiers"
+    MOITIE = "moitie"
+    MAJORITE = "majorite"
+    DEUX_TIERS = "deux_tiers"
+
+    @property
+    def label(self) -> str:
+        return {
+            "aucun": "Aucun quorum (au moins un membre votant présent)",
+            "tiers": "Au moins un tiers des membres votants",
+            "moitie": "Au moins la moitié des membres votants",
+            "majorite": "Plus de la moitié des membres votants",
+            "deux_tiers": "Au moins deux tiers des membres votants",
+        }[self.value]
+
+    def required(self, voting_members: int) -> int:
+        """Smallest number of voting members present (or represented) that reaches the quorum."""
+        n = voting_members
+        if n <= 0:
+            return 1
+        return {
+            "aucun": 1,
+            "tiers": -(-n // 3),
+            "moitie": -(-n // 2),
+            "majorite": n // 2 + 1,
+            "deux_tiers": -(-2 * n // 3),
+        }[self.value]
+
+
+class MajorityRule(enum.StrEnum):
+    SIMPLE = "simple"
+    ABSOLUE = "absolue"
+    DEUX_TIERS = "deux_tiers"
+
+    @property
+    def label(self) -> str:
+        return {
+            "simple": "Majorité simple (plus de voix pour que contre, abstentions non comptées)",
+            "absolue": "Majorité absolue (plus de la moitié des membres votants présents ou représentés)",
+            "deux_tiers": "Majorité des deux tiers des suffrages exprimés (pour + contre)",
+        }[self.value]
+
+    @property
+    def short(self) -> str:
+        return {
+            "simple": "Majorité simple",
+            "absolue": "Majorité absolue",
+            "deux_tiers": "Majorité des deux tiers",
+        }[self.value]
+
+
+class MemberFunction(enum.StrEnum):
+    PRESIDENT = "president"
+    SECRETAIRE = "secretaire"
+    MEMBRE = "membre"
+    INVITE = "invite"
+
+    @property
+    def label(self) -> str:
+        return {
+            "president": "Président",
+            "secretaire": "Secrétaire",
+            "membre": "Membre",
+            "invite": "Invité (sans voix délibérative)",
+        }[self.value]
+
+    @property
+    def votes(self) -> bool:
+        return self is not MemberFunction.INVITE
+
+
+committee_guichets = Table(
+    "committee_guichets",
+    db.metadata,
+    Column("committee_id", ForeignKey("committees.id", ondelete="CASCADE"), primary_key=True),
+    Column("guichet_id", ForeignKey("guichets.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class Committee(db.Model):
     __tablename__ = "committees"
+    __table_args__ = (
+        CheckConstraint(f"quorum_rule IN ({_in(QuorumRule)})", name="quorum_rule_known"),
+        CheckConstraint(f"majority_rule IN ({_in(MajorityRule)})", name="majority_rule_known"),
+        CheckConstraint("session_minutes > 0", name="session_minutes_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -16,3 +130,605 @@ class Committee(db.Model):
     cadence: Mapped[str] = mapped_column(Text, default="")
     members: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text, default="")
+    # Deliberation rules (défaut : décret n° 2006-672, art. 11 et 12 — quorum de la moitié, mandats comptés,
+    # majorité des voix, voix prépondérante du président en cas de partage égal).
+    quorum_rule: Mapped[str] = mapped_column(String(16), default=QuorumRule.MOITIE, server_default="moitie")
+    proxies_count_for_quorum: Mapped[bool] = mapped_column(default=True, server_default=true())
+    majority_rule: Mapped[str] = mapped_column(
+        String(16), default=MajorityRule.SIMPLE, server_default="simple"
+    )
+    casting_vote: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Recurrence: "FREQ=MONTHLY;BYDAY=1TU" (first Tuesday), "FREQ=WEEKLY;BYDAY=WE",
+    # "FREQ=MONTHLY;INTERVAL=4;BYDAY=2TH"
+    recurrence: Mapped[str | None] = mapped_column(String(100))
+    recurrence_time: Mapped[str | None] = mapped_column(String(5))  # "14:00", Europe/Paris
+    session_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
+    default_place: Mapped[str] = mapped_column(Text, default="", server_default="")
+    opportunity_stages: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Set when the secretariat edits the rules: the reference loader then leaves them alone.
+    rules_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    guichets = relationship("Guichet", secondary=committee_guichets, order_by="Guichet.code")
+    sessions: Mapped[list["CommitteeSession"]] = relationship(
+        back_populates="committee", order_by="CommitteeSession.starts_at"
+    )
+
+    @property
+    def quorum_enum(self) -> QuorumRule:
+        return QuorumRule(self.quorum_rule)
+
+    @property
+    def majority_enum(self) -> MajorityRule:
+        return MajorityRule(self.majority_rule)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- sessions -------------------------------------------------------------------------------------------
+
+
+class SessionState(enum.StrEnum):
+    PLANIFIEE = "planifiee"
+    ODJ_PUBLIE = "odj_publie"
+    TENUE = "tenue"
+    PV_PUBLIE = "pv_publie"
+    ANNULEE = "annulee"
+
+    @property
+    def label(self) -> str:
+        return {
+            "planifiee": "Planifiée",
+            "odj_publie": "Ordre du jour publié",
+            "tenue": "Tenue",
+            "pv_publie": "Procès-verbal publié",
+            "annulee": "Annulée",
+        }[self.value]
+
+
+SS = SessionState
+SESSION_TRANSITIONS: dict[SessionState, set[SessionState]] = {
+    SS.PLANIFIEE: {SS.ODJ_PUBLIE, SS.ANNULEE},
+    SS.ODJ_PUBLIE: {SS.TENUE, SS.ANNULEE},
+    SS.TENUE: {SS.PV_PUBLIE},
+    SS.PV_PUBLIE: set(),
+    SS.ANNULEE: set(),
+}
+
+
+class CommitteeSession(db.Model):
+    __tablename__ = "committee_sessions"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_in(SessionState)})", name="state_known"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("state <> 'annulee' OR cancel_reason IS NOT NULL", name="cancelled_has_reason"),
+        # A generated occurrence is unique per committee, even once moved or cancelled: regenerating
+        # never brings back a session that the secretariat cancelled or moved.
+        UniqueConstraint("committee_id", "occurrence"),
+        Index("ix_committee_sessions_starts_at", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(default=120)
+    place: Mapped[str] = mapped_column(Text, default="")
+    visio_url: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(16), default=SessionState.PLANIFIEE)
+    occurrence: Mapped[str | None] = mapped_column(String(10))  # "2026-12-01" for generated sessions
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    committee: Mapped[Committee] = relationship(back_populates="sessions", lazy="joined")
+    items: Mapped[list["AgendaItem"]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="AgendaItem.position"
+    )
+    attendances: Mapped[list["Attendance"]] = relationship(
+        back_populates="session",
+        cascade="all, delete-orphan",
+        order_by="Attendance.id",
+        foreign_keys="Attendance.session_id",
+    )
+    transitions: Mapped[list["SessionTransition"]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="SessionTransition.id"
+    )
+    minutes: Mapped["Minutes | None"] = relationship(
+        back_populates="session", cascade="all, delete-orphan", uselist=False
+    )
+
+    @property
+    def state_enum(self) -> SessionState:
+        return SessionState(self.state)
+
+    @property
+    def ends_at(self) -> datetime:
+        from datetime import timedelta
+
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    def allowed_transitions(self) -> list[SessionState]:
+        return sorted(SESSION_TRANSITIONS[self.state_enum], key=list(SessionState).index)
+
+    @property
+    def label(self) -> str:
+        from ..jinja import format_datetime
+
+        return self.title or f"{self.committee.name} — {format_datetime(self.starts_at)}"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SessionTransition(db.Model):
+    __tablename__ = "committee_session_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[CommitteeSession] = relationship(back_populates="transitions")
+    actor = relationship("User", lazy="joined")
+
+    @property
+    def from_label(self) -> str:
+        return SessionState(self.from_state).label
+
+    @property
+    def to_label(self) -> str:
+        return SessionState(self.to_state).label
+
+
+# --- agenda ---------------------------------------------------------------------------------------------
+
+
+class ItemKind(enum.StrEnum):
+    DOSSIER = "dossier"
+    OPPORTUNITE = "opportunite"
+    SUIVI = "suivi"
+    LIBRE = "libre"
+
+    @property
+    def label(self) -> str:
+        return {
+            "dossier": "Dossier",
+            "opportunite": "Opportunité",
+            "suivi": "Revue de suivi",
+            "libre": "Point libre",
+        }[self.value]
+
+
+class AgendaItem(db.Model):
+    __tablename__ = "agenda_items"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(ItemKind)})", name="kind_known"),
+        CheckConstraint(
+            "kind <> 'opportunite' OR opportunity_id IS NOT NULL", name="opportunity_item_has_opportunity"
+        ),
+        CheckConstraint("kind <> 'dossier' OR dossier_id IS NOT NULL", name="dossier_item_has_dossier"),
+        CheckConstraint("kind <> 'suivi' OR dossier_id IS NOT NULL", name="followup_item_has_dossier"),
+        UniqueConstraint("session_id", "position"),
+        Index("ix_agenda_items_opportunity_id", "opportunity_id"),
+        Index("ix_agenda_items_dossier_id", "dossier_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    proposal: Mapped[str] = mapped_column(Text, default="")  # what the committee is asked to decide
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"))
+    dossier_id: Mapped[int | None] = mapped_column()  # dossiers.id (FK added with the dossier domain)
+    followup_flags: Mapped[list] = mapped_column(JSON, default=list)  # for kind 'suivi'
+    notes: Mapped[str] = mapped_column(Text, default="")  # minutes notes (Markdown)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[CommitteeSession] = relationship(back_populates="items")
+    opportunity = relationship("Opportunity", lazy="joined")
+    votes: Mapped[list["ItemVote"]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="ItemVote.id"
+    )
+    decisions: Mapped[list["Decision"]] = relationship(back_populates="item", order_by="Decision.id")
+    documents: Mapped[list["AgendaDocument"]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="AgendaDocument.id"
+    )
+
+    @property
+    def kind_enum(self) -> ItemKind:
+        return ItemKind(self.kind)
+
+    @property
+    def decision(self) -> "Decision | None":
+        """The decision in force on this item: the last of its rectification chain."""
+        return self.decisions[-1] if self.decisions else None
+
+
+class AgendaDocument(db.Model):
+    """A document carried by an agenda item: a link or an uploaded PDF."""
+
+    __tablename__ = "agenda_documents"
+    __table_args__ = (CheckConstraint("url <> '' OR stored_name <> ''", name="has_target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500), default="")
+    stored_name: Mapped[str] = mapped_column(String(100), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[AgendaItem] = relationship(back_populates="documents")
+
+
+# --- attendance and votes -------------------------------------------------------------------------------
+
+
+class AttendanceStatus(enum.StrEnum):
+    PRESENT = "present"
+    EXCUSE = "excuse"
+    REPRESENTE = "represente"
+    ABSENT = "absent"
+
+    @property
+    def label(self) -> str:
+        return {
+            "present": "Présent",
+            "excuse": "Excusé",
+            "represente": "Représenté (pouvoir)",
+            "absent": "Absent",
+        }[self.value]
+
+
+class Attendance(db.Model):
+    __tablename__ = "attendances"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        CheckConstraint(f"status IN ({_in(AttendanceStatus)})", name="status_known"),
+        CheckConstraint(f"function IN ({_in(MemberFunction)})", name="function_known"),
+        CheckConstraint("(status = 'represente') = (proxy_id IS NOT NULL)", name="proxy_iff_represented"),
+        CheckConstraint("proxy_id IS NULL OR proxy_id <> user_id", name="proxy_not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    function: Mapped[str] = mapped_column(String(16))  # snapshot of the member's function
+    status: Mapped[str] = mapped_column(String(16))
+    proxy_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    session: Mapped[CommitteeSession] = relationship(back_populates="attendances", foreign_keys=[session_id])
+    user = relationship("User", foreign_keys=[user_id], lazy="joined")
+    proxy = relationship("User", foreign_keys=[proxy_id], lazy="joined")
+
+    @property
+    def status_enum(self) -> AttendanceStatus:
+        return AttendanceStatus(self.status)
+
+    @property
+    def function_enum(self) -> MemberFunction:
+        return MemberFunction(self.function)
+
+
+class VoteChoice(enum.StrEnum):
+    POUR = "pour"
+    CONTRE = "contre"
+    ABSTENTION = "abstention"
+
+    @property
+    def label(self) -> str:
+        return {"pour": "Pour", "contre": "Contre", "abstention": "Abstention"}[self.value]
+
+
+class ItemVote(db.Model):
+    __tablename__ = "item_votes"
+    __table_args__ = (
+        UniqueConstraint("item_id", "user_id"),
+        CheckConstraint(f"choice IN ({_in(VoteChoice)})", name="choice_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    choice: Mapped[str] = mapped_column(String(16))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    item: Mapped[AgendaItem] = relationship(back_populates="votes")
+    user = relationship("User", foreign_keys=[user_id], lazy="joined")
+
+    @property
+    def choice_enum(self) -> VoteChoice:
+        return VoteChoice(self.choice)
+
+
+# --- decisions ------------------------------------------------------------------------------------------
+
+
+class Outcome(enum.StrEnum):
+    # opportunities
+    VALIDEE = "validee"
+    LANCEE = "lancee"
+    RENVOYEE = "renvoyee"
+    ECARTEE = "ecartee"
+    # dossiers
+    ACCEPTE = "accepte"
+    ACCEPTE_SOUS_CONDITIONS = "accepte_sous_conditions"
+    AJOURNE = "ajourne"
+    REFUSE = "refuse"
+    # follow-up reviews
+    PRIS_ACTE = "pris_acte"
+    MESURES_DEMANDEES = "mesures_demandees"
+    SUSPENSION = "suspension"
+    # free items
+    ADOPTE = "adopte"
+    REJETE = "rejete"
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self]
+
+    @property
+    def positive(self) -> bool:
+        """Outcomes that adopt the proposal (need a favourable majority when voted)."""
+        return self in POSITIVE_OUTCOMES
+
+
+OUTCOME_LABELS = {
+    Outcome.VALIDEE: "Validée (qualification approfondie)",
+    Outcome.LANCEE: "Lancée en projet mutualisé",
+    Outcome.RENVOYEE: "Renvoyée en qualification",
+    Outcome.ECARTEE: "Écartée",
+    Outcome.ACCEPTE: "Accepté",
+    Outcome.ACCEPTE_SOUS_CONDITIONS: "Accepté sous conditions",
+    Outcome.AJOURNE: "Ajourné",
+    Outcome.REFUSE: "Refusé",
+    Outcome.PRIS_ACTE: "Pris acte",
+    Outcome.MESURES_DEMANDEES: "Mesures correctives demandées",
+    Outcome.SUSPENSION: "Suspension du financement",
+    Outcome.ADOPTE: "Adopté",
+    Outcome.REJETE: "Rejeté",
+}
+POSITIVE_OUTCOMES = {
+    Outcome.VALIDEE,
+    Outcome.LANCEE,
+    Outcome.ACCEPTE,
+    Outcome.ACCEPTE_SOUS_CONDITIONS,
+    Outcome.MESURES_DEMANDEES,
+    Outcome.SUSPENSION,
+    Outcome.ADOPTE,
+}
+OUTCOMES_BY_KIND = {
+    ItemKind.OPPORTUNITE: [Outcome.VALIDEE, Outcome.LANCEE, Outcome.RENVOYEE, Outcome.ECARTEE],
+    ItemKind.DOSSIER: [Outcome.ACCEPTE, Outcome.ACCEPTE_SOUS_CONDITIONS, Outcome.AJOURNE, Outcome.REFUSE],
+    ItemKind.SUIVI: [Outcome.PRIS_ACTE, Outcome.MESURES_DEMANDEES, Outcome.SUSPENSION],
+    ItemKind.LIBRE: [Outcome.ADOPTE, Outcome.REJETE, Outcome.PRIS_ACTE],
+}
+
+
+class DecisionMode(enum.StrEnum):
+    VOTE = "vote"
+    CONSENSUS = "consensus"
+
+    @property
+    def label(self) -> str:
+        return {"vote": "Vote", "consensus": "Consensus"}[self.value]
+
+
+class Decision(db.Model):
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({_in(Outcome)})", name="outcome_known"),
+        CheckConstraint(f"mode IN ({_in(DecisionMode)})", name="mode_known"),
+        CheckConstraint("outcome <> 'accepte_sous_conditions' OR conditions <> ''", name="conditions_listed"),
+        CheckConstraint("outcome <> 'ajourne' OR expectations <> ''", name="expectations_listed"),
+        CheckConstraint("rectifies_id IS NULL OR rectifies_id <> id", name="not_self_rectifying"),
+        CheckConstraint(
+            "votes_for >= 0 AND votes_against >= 0 AND votes_abstention >= 0", name="tally_positive"
+        ),
+        UniqueConstraint(
+            "rectifies_id"
+        ),  # a decision is rectified at most once (then rectify the rectification)
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("committee_sessions.id"), index=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    motivation: Mapped[str] = mapped_column(Text, default="")
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    expectations: Mapped[str] = mapped_column(Text, default="")
+    votes_for: Mapped[int] = mapped_column(default=0)
+    votes_against: Mapped[int] = mapped_column(default=0)
+    votes_abstention: Mapped[int] = mapped_column(default=0)
+    verdict: Mapped[str] = mapped_column(Text, default="")  # the rule applied, in French
+    quorum: Mapped[str] = mapped_column(Text, default="")  # the quorum reached, in French
+    above_request_confirmed: Mapped[bool] = mapped_column(default=False)
+    rectifies_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    locked: Mapped[bool] = mapped_column(default=False)  # set when the minutes are published
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[AgendaItem] = relationship(back_populates="decisions")
+    session: Mapped[CommitteeSession] = relationship(lazy="joined")
+    committee: Mapped[Committee] = relationship(lazy="joined")
+    rectifies: Mapped["Decision | None"] = relationship(remote_side=[id])
+    rectified_by: Mapped["Decision | None"] = relationship(
+        primaryjoin="Decision.id == foreign(Decision.rectifies_id)", uselist=False, viewonly=True
+    )
+    amounts: Mapped[list["DecisionAmount"]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan", order_by="DecisionAmount.year"
+    )
+    recorded_by = relationship("User", lazy="joined")
+
+    @property
+    def outcome_enum(self) -> Outcome:
+        return Outcome(self.outcome)
+
+    @property
+    def mode_enum(self) -> DecisionMode:
+        return DecisionMode(self.mode)
+
+    @property
+    def total_ae(self) -> int:
+        return sum(a.ae for a in self.amounts)
+
+    @property
+    def total_cp(self) -> int:
+        return sum(a.cp for a in self.amounts)
+
+    def content(self) -> dict:
+        """The canonical content hashed into the register (everything that makes the decision)."""
+        return {
+            "decision": self.id,
+            "committee": self.committee.code if self.committee else None,
+            "session": self.session_id,
+            "item": self.item_id,
+            "kind": self.item.kind if self.item else None,
+            "opportunity": self.item.opportunity.code if self.item and self.item.opportunity else None,
+            "dossier": self.item.dossier_id if self.item else None,
+            "outcome": self.outcome,
+            "mode": self.mode,
+            "motivation": self.motivation,
+            "conditions": self.conditions,
+            "expectations": self.expectations,
+            "votes": [self.votes_for, self.votes_against, self.votes_abstention],
+            "verdict": self.verdict,
+            "quorum": self.quorum,
+            "amounts": [[a.year, a.ae, a.cp] for a in self.amounts],
+            "rectifies": self.rectifies_id,
+            "recorded_by": self.recorded_by_id,
+            "recorded_at": self.recorded_at.astimezone(UTC).isoformat() if self.recorded_at else None,
+        }
+
+
+class DecisionAmount(db.Model):
+    """Amount granted by a dossier decision for one year, in euros (AE and CP)."""
+
+    __tablename__ = "decision_amounts"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "year"),
+        CheckConstraint("ae >= 0 AND cp >= 0", name="amounts_positive"),
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="year_plausible"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column()
+    ae: Mapped[int] = mapped_column(default=0)
+    cp: Mapped[int] = mapped_column(default=0)
+
+    decision: Mapped[Decision] = relationship(back_populates="amounts")
+
+
+class RegisterEntry(db.Model):
+    """One line of the decision register, shared by every committee, hash-chained.
+
+    content_hash = SHA-256(canonical JSON of `payload`);
+    entry_hash = SHA-256(position | prev_hash | content_hash).
+    """
+
+    __tablename__ = "register_entries"
+    __table_args__ = (
+        UniqueConstraint("position"),
+        UniqueConstraint("prev_hash"),
+        CheckConstraint("position >= 1", name="position_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column()
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # recorded | amended | rectified
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON
+    content_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    decision: Mapped[Decision] = relationship(lazy="joined")
+
+
+# --- minutes --------------------------------------------------------------------------------------------
+
+
+class MinutesState(enum.StrEnum):
+    BROUILLON = "brouillon"
+    RELU = "relu"
+    PUBLIE = "publie"
+
+    @property
+    def label(self) -> str:
+        return {"brouillon": "Brouillon", "relu": "Relu", "publie": "Publié"}[self.value]
+
+
+class Minutes(db.Model):
+    __tablename__ = "minutes"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_in(MinutesState)})", name="state_known"),
+        CheckConstraint("state = 'brouillon' OR reviewed_by_id IS NOT NULL", name="reviewed_has_reviewer"),
+        CheckConstraint("state <> 'publie' OR published_at IS NOT NULL", name="published_has_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("committee_sessions.id", ondelete="CASCADE"), unique=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default=MinutesState.BROUILLON)
+    notes: Mapped[str] = mapped_column(Text, default="")  # general notes (Markdown)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    session: Mapped[CommitteeSession] = relationship(back_populates="minutes")
+    reviewed_by = relationship("User", foreign_keys=[reviewed_by_id], lazy="joined")
+    published_by = relationship("User", foreign_keys=[published_by_id], lazy="joined")
+
+    @property
+    def state_enum(self) -> MinutesState:
+        return MinutesState(self.state)
+
+
+class DecisionLocked(Exception):
+    """A published decision was about to be changed in place (a bug: the services refuse it first)."""
+
+
+@event.listens_for(Session, "before_flush")
+def _published_decisions_are_immutable(session, flush_context, instances) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, Decision) and session.is_modified(obj, include_collections=False):
+            state = inspect(obj)
+            locked = state.attrs.locked.history
+            was_locked = (locked.deleted and locked.deleted[0]) or (not locked.has_changes() and obj.locked)
+            if was_locked:
+                raise DecisionLocked(f"decision {obj.id} is published and cannot be changed")
+        if isinstance(obj, DecisionAmount) and obj.decision is not None and obj.decision.locked:
+            if session.is_modified(obj, include_collections=False):
+                raise DecisionLocked(f"amounts of decision {obj.decision_id} are published")
+    for obj in session.deleted:
+        if isinstance(obj, RegisterEntry) or (isinstance(obj, Decision) and obj.locked):
+            raise DecisionLocked("published decisions and register entries are never deleted")
+        if isinstance(obj, DecisionAmount) and obj.decision is not None and obj.decision.locked:
+            raise DecisionLocked(f"amounts of decision {obj.decision_id} are published")

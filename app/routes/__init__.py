@@ -2,8 +2,9 @@
 
 from .admin import bp as admin_bp
 from .auth import bp as auth_bp
+from .committees import bp as committees_bp
 from .main import bp as main_bp
 from .portfolio import bp as portfolio_bp
 from .voting import bp as voting_bp
 
-BLUEPRINTS = [main_bp, auth_bp, portfolio_bp, admin_bp, voting_bp]
+BLUEPRINTS = [main_bp, auth_bp, portfolio_bp, admin_bp, voting_bp, committees_bp]

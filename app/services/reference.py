@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Action, Committee, Guichet, Opportunity, Organisation
 from ..models.portfolio import Moscow
 from . import audit
+from .committees import apply_reference_rules
 from .portfolio import import_rows
 
 
@@ -62,8 +63,11 @@ def load_all(data_dir: Path, *, actor=None) -> LoadReport:
     _load_actions(data_dir, report, actor)
     _load_guichets(data_dir, report, actor)
     for row in _read(data_dir / "committees.csv"):
-        _upsert(Committee, "code", {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
-                report, "comités", actor)
+        committee = _upsert(Committee, "code",
+                            {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
+                            report, "comités", actor)
+        db.session.flush()
+        apply_reference_rules(committee, actor=actor)  # default recurrence, stages, guichets (until edited)
     db.session.flush()
     return report
 

@@ -1,0 +1,459 @@
+"""Committee pages: access rules, forms (422 with French messages, input kept), htmx fragments, live session,
+decisions, minutes and PDF, register verification, ICS feeds."""
+
+import html as html_lib
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from icalendar import Calendar
+from pypdf import PdfReader
+from sqlalchemy import func, select, text
+
+from app.extensions import db
+from app.models import CommitteeSession, Decision, Opportunity
+from app.services import committees as service
+from tests.factories import make_committee_members, make_committee_session
+
+HX = {"HX-Request": "true"}
+
+
+def body(response) -> str:
+    return html_lib.unescape(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def secretariat(make_user):
+    return make_user("secretariat")
+
+
+@pytest.fixture
+def board(db_session):
+    committee, users = make_committee_members("CSIC-TECH")
+    return committee, *users  # committee, president, secretary, m1, m2, guest
+
+
+def post(client, csrf, url, data=None, headers=None):
+    return client.post(url, data={"csrf_token": csrf(client), **(data or {})}, headers=headers or {})
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    response = client.get("/comites")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/connexion")
+
+
+def test_list_shows_every_committee_in_a_bounded_number_of_queries(client, login_as, make_user, queries):
+    login_as(make_user("dsi", ministry="MI"))
+    client.get("/comites")  # warm-up
+    with queries() as statements:
+        html = body(client.get("/comites"))
+    assert "28 comités" in html and 'id="committee-CINUM"' in html
+    assert len(statements) <= 8, statements
+
+
+def test_committee_page_shows_rules_members_and_recurrence(client, login_as, board, make_user):
+    login_as(make_user("dsi", ministry="MI"))
+    html = body(client.get("/comites/CINUM"))
+    assert "le premier mardi de chaque mois à 14:00 (heure de Paris)" in html
+    html = body(client.get("/comites/csic-tech"))
+    assert "Au moins la moitié des membres votants" in html and board[1].full_name in html
+    assert "Modifier les règles" not in html
+    assert client.get("/comites/NOPE").status_code == 404
+    assert client.get("/comites/CINUM/regles").status_code == 403
+
+
+def test_rules_form_keeps_input_and_explains_errors(client, csrf, login_as, secretariat):
+    login_as(secretariat)
+    response = post(
+        client,
+        csrf,
+        "/comites/CINUM/regles",
+        {
+            "quorum_rule": "majorite",
+            "majority_rule": "absolue",
+            "recurrence": "tous les mardis",
+            "recurrence_time": "14:00",
+            "session_minutes": "90",
+            "default_place": "Ségur",
+        },
+        headers=HX,
+    )
+    assert response.status_code == 422
+    html = body(response)
+    assert "Règle non reconnue" in html and 'value="tous les mardis"' in html and "<html" not in html
+    response = post(
+        client,
+        csrf,
+        "/comites/CINUM/regles",
+        {
+            "quorum_rule": "majorite",
+            "majority_rule": "absolue",
+            "recurrence": "FREQ=MONTHLY;BYDAY=2TH",
+            "recurrence_time": "10:00",
+            "session_minutes": "90",
+            "default_place": "Ségur",
+        },
+    )
+    assert response.status_code == 303
+    assert "le deuxième jeudi de chaque mois à 10:00" in body(client.get("/comites/CINUM"))
+
+
+def test_members_are_added_by_email_and_unknown_addresses_refused(
+    client, csrf, login_as, secretariat, make_user
+):
+    login_as(secretariat)
+    agent = make_user("dsi", email="agent.cinum@example.gouv.fr")
+    response = post(
+        client,
+        csrf,
+        "/comites/CINUM/membres",
+        {"email": "inconnu@example.gouv.fr", "function": "membre"},
+        headers=HX,
+    )
+    assert response.status_code == 422 and "il doit s'être connecté une fois" in body(response)
+    response = post(
+        client,
+        csrf,
+        "/comites/CINUM/membres",
+        {"email": "Agent.CINUM@example.gouv.fr", "function": "president"},
+    )
+    assert response.status_code == 303
+    html = body(client.get("/comites/CINUM"))
+    assert agent.full_name in html and "Président" in html
+
+
+def test_planning_a_session_with_a_bad_date_keeps_the_input(client, csrf, login_as, secretariat):
+    login_as(secretariat)
+    response = post(
+        client,
+        csrf,
+        "/comites/CSIC-TECH/seances/nouvelle",
+        {"starts_at": "mardi prochain", "duration_minutes": "120", "place": "Salle 1"},
+    )
+    assert response.status_code == 422
+    html = body(response)
+    assert "Date et heure attendues au format" in html and 'value="mardi prochain"' in html
+    assert db.session.scalar(select(func.count(CommitteeSession.id))) == 0
+    response = post(
+        client,
+        csrf,
+        "/comites/CSIC-TECH/seances/nouvelle",
+        {"starts_at": "2027-01-12T14:00", "duration_minutes": "120", "place": "Salle 1"},
+    )
+    assert response.status_code == 303
+    session = db.session.scalar(select(CommitteeSession))
+    assert session.starts_at == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
+    assert "12 janvier 2027 à 14:00" in body(client.get(response.headers["Location"]))
+
+
+def test_planned_session_is_hidden_from_non_members_until_its_agenda_is_published(
+    client, csrf, login_as, board, secretariat, make_user, make_opportunity
+):
+    session = make_committee_session("CSIC-TECH")
+    outsider = login_as(make_user("dsi", ministry="MI"))
+    assert client.get(f"/comites/seances/{session.id}").status_code == 404
+    login_as(board[3])  # a simple member sees it but cannot run it
+    assert client.get(f"/comites/seances/{session.id}").status_code == 200
+    assert post(client, csrf, f"/comites/seances/{session.id}/publier").status_code == 403
+    login_as(secretariat)
+    opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
+    response = post(
+        client,
+        csrf,
+        f"/comites/seances/{session.id}/points",
+        {"kind": "opportunite", "opportunity": str(opportunity.id)},
+        headers=HX,
+    )
+    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith("#ordre-du-jour")
+    assert post(client, csrf, f"/comites/seances/{session.id}/publier").status_code == 303
+    login_as(outsider)
+    html = body(client.get(f"/comites/seances/{session.id}"))
+    assert opportunity.code in html and "Ordre du jour publié" in html
+
+
+def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
+    client, csrf, login_as, secretariat, make_opportunity
+):
+    login_as(secretariat)
+    session = make_committee_session("CSIC-TECH")
+    early = make_opportunity(brique="Trop tôt")
+    response = post(
+        client,
+        csrf,
+        f"/comites/seances/{session.id}/points",
+        {"kind": "opportunite", "opportunity": str(early.id)},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    html = body(response)
+    assert html.lstrip().startswith('<section id="ordre-du-jour"')
+    assert "ne décide que sur les opportunités au stade : qualifiée" in html
+    assert response.headers["Vary"] == "HX-Request" or "HX-Request" in response.headers["Vary"]
+
+
+@pytest.fixture
+def opened(board, secretariat, make_opportunity):
+    session = make_committee_session("CSIC-TECH")
+    opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
+    item = service.add_item(session, kind="opportunite", opportunity=opportunity, actor=secretariat)
+    service.publish_agenda(session, actor=secretariat)
+    service.open_session(session, actor=secretariat)
+    db.session.commit()
+    return session, item, opportunity
+
+
+def test_live_session_quorum_votes_and_decision(
+    client, csrf, login_as, board, secretariat, opened, make_user
+):
+    committee, president, secretary, m1, m2, guest = board
+    session, item, opportunity = opened
+    login_as(secretariat)
+    base = f"/comites/seances/{session.id}"
+    html = body(client.get(f"{base}/direct"))
+    assert "Quorum non atteint" in html and "0 / 2 requis" in html
+    response = post(
+        client, csrf, f"{base}/presence", {"user_id": president.id, "status": "present"}, headers=HX
+    )
+    assert response.status_code == 200
+    fragment = body(response)
+    assert fragment.lstrip().startswith('<div id="seance-direct">') and "1 / 2 requis" in fragment
+    decision_url = f"{base}/points/{item.id}/decision"
+    prefix = f"d{item.id}-"
+    response = post(
+        client, csrf, decision_url, {prefix + "outcome": "validee", prefix + "mode": "consensus"}, headers=HX
+    )
+    assert response.status_code == 422
+    assert "Décision impossible : Quorum non atteint" in body(response)
+    assert db.session.scalar(select(func.count(Decision.id))) == 0
+    post(client, csrf, f"{base}/presence", {"user_id": m1.id, "status": "present"})
+    post(client, csrf, f"{base}/presence", {"user_id": guest.id, "status": "present"})
+    # an invité cannot vote, an outsider gets a 403
+    response = post(
+        client, csrf, f"{base}/points/{item.id}/votes", {"voter_id": guest.id, "choice": "pour"}, headers=HX
+    )
+    assert response.status_code == 422 and "sans voix délibérative" in body(response)
+    for voter, choice in ((president, "pour"), (m1, "contre")):
+        assert (
+            post(
+                client, csrf, f"{base}/points/{item.id}/votes", {"voter_id": voter.id, "choice": choice}
+            ).status_code
+            == 303
+        )
+    html = body(client.get(f"{base}/direct"))
+    assert "voix prépondérante du président (pour) : adopté." in html
+    response = post(
+        client,
+        csrf,
+        decision_url,
+        {prefix + "outcome": "validee", prefix + "mode": "vote", prefix + "motivation": "Sujet mûr."},
+    )
+    assert response.status_code == 303
+    assert db.session.get(Opportunity, opportunity.id).status == "validee_csic_tech"
+    login_as(make_user("dsi", ministry="MI"))
+    assert (
+        post(
+            client, csrf, f"{base}/points/{item.id}/votes", {"voter_id": m1.id, "choice": "pour"}
+        ).status_code
+        == 403
+    )
+    trail = body(client.get(f"/opportunites/{opportunity.code}"))
+    assert "Parcours en comités" in trail and "Validée (qualification approfondie)" in trail
+
+
+def test_member_votes_for_themself_only(client, csrf, login_as, board, secretariat, opened):
+    committee, president, secretary, m1, m2, guest = board
+    session, item, _ = opened
+    for user in (president, m1):
+        service.record_attendance(session, user=user, status="present", actor=secretariat)
+    db.session.commit()
+    login_as(m1)
+    base = f"/comites/seances/{session.id}/points/{item.id}/votes"
+    assert post(client, csrf, base, {"voter_id": m1.id, "choice": "abstention"}).status_code == 303
+    response = post(client, csrf, base, {"voter_id": president.id, "choice": "contre"}, headers=HX)
+    assert response.status_code == 422 and "Vous ne pouvez voter que pour vous-même" in body(response)
+    assert service.tally(item) == {"pour": 0, "contre": 0, "abstention": 1}
+
+
+def publish(session, secretariat):
+    service.review_minutes(session, actor=secretariat)
+    service.publish_minutes(session, actor=secretariat)
+    db.session.commit()
+
+
+def test_minutes_notes_review_publication_and_pdf(
+    client, csrf, login_as, board, secretariat, opened, make_user
+):
+    committee, president, *_ = board
+    session, item, _ = opened
+    service.record_attendance(session, user=president, status="present", actor=secretariat)
+    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    db.session.commit()
+    outsider = make_user("dsi", ministry="MI")
+    login_as(outsider)
+    assert client.get(f"/comites/seances/{session.id}/proces-verbal").status_code == 403
+    login_as(secretariat)
+    url = f"/comites/seances/{session.id}/proces-verbal"
+    response = post(
+        client,
+        csrf,
+        url,
+        {
+            "notes": "Ouverture à 14 h.",
+            f"item-{item.id}": "Débat **nourri**.",
+            "version": session.minutes.version,
+        },
+    )
+    assert response.status_code == 303
+    assert post(client, csrf, f"{url}/publier").status_code == 303  # refused: not reviewed (flash)
+    assert session.state == "tenue"
+    assert post(client, csrf, f"{url}/relire").status_code == 303
+    assert post(client, csrf, f"{url}/publier").status_code == 303
+    db.session.expire_all()
+    assert session.state == "pv_publie"
+    login_as(outsider)
+    html = body(client.get(url))
+    assert "<strong>nourri</strong>" in html and "Publié" in html
+    pdf = client.get(f"{url}.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    text_ = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Procès-verbal" in text_ and "CSIC-Tech" in text_ and "Validée" in text_
+
+
+def test_published_decision_cannot_be_edited_but_can_be_rectified(
+    client, csrf, login_as, board, secretariat, opened
+):
+    session, item, _ = opened
+    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    publish(session, secretariat)
+    login_as(secretariat)
+    prefix = f"d{item.id}-"
+    response = post(
+        client,
+        csrf,
+        f"/comites/decisions/{decision.id}/modifier",
+        {prefix + "outcome": "validee", prefix + "mode": "consensus", prefix + "motivation": "Autre"},
+    )
+    assert response.status_code == 422
+    assert "la décision ne se modifie plus" in body(response)
+    response = post(
+        client,
+        csrf,
+        f"/comites/decisions/{decision.id}/rectifier",
+        {
+            prefix + "outcome": "validee",
+            prefix + "mode": "consensus",
+            prefix + "motivation": "Erreur matérielle.",
+        },
+    )
+    assert response.status_code == 303
+    rectification = db.session.scalar(select(Decision).where(Decision.rectifies_id == decision.id))
+    html = body(client.get(f"/comites/decisions/{decision.id}"))
+    assert f"décision n° {rectification.id}" in html
+    assert "Registre intègre" in body(client.get("/comites/registre"))
+
+
+def test_register_page_access_and_tampering_detection(
+    client, login_as, board, secretariat, opened, make_user
+):
+    session, item, _ = opened
+    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    db.session.commit()
+    login_as(make_user("dsi", ministry="MI"))
+    assert client.get("/comites/registre").status_code == 403
+    login_as(board[3])
+    assert "Registre intègre" in body(client.get("/comites/registre"))
+    db.session.execute(
+        text("UPDATE decisions SET outcome = 'ecartee', motivation = 'x' WHERE id = :id"), {"id": decision.id}
+    )
+    html = body(client.get("/comites/registre"))
+    assert "Registre altéré" in html and f"La décision n° {decision.id} a été modifiée hors registre." in html
+
+
+def test_cli_verify_register(app, db_session, board, secretariat, opened):
+    session, item, _ = opened
+    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["committees", "verify-register"])
+    assert result.exit_code == 0 and "Registre intègre : 1 entrée(s)" in result.output
+    db.session.execute(text("UPDATE register_entries SET content_hash = 'x' WHERE position = 1"))
+    result = runner.invoke(args=["committees", "verify-register"])
+    assert result.exit_code == 1 and "Registre altéré" in result.output
+
+
+def test_cli_generate_sessions_is_idempotent(app, db_session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "committees",
+            "generate-sessions",
+            "--committee",
+            "CINUM",
+            "--until",
+            (datetime.now(UTC) + timedelta(days=95)).date().isoformat(),
+        ]
+    )
+    assert result.exit_code == 0 and re.search(r"CINUM : [34] séance\(s\) créée\(s\)", result.output)
+    again = runner.invoke(
+        args=[
+            "committees",
+            "generate-sessions",
+            "--committee",
+            "CINUM",
+            "--until",
+            (datetime.now(UTC) + timedelta(days=95)).date().isoformat(),
+        ]
+    )
+    assert "CINUM : 0 séance(s) créée(s)" in again.output
+    assert runner.invoke(args=["committees", "generate-sessions", "--committee", "NOPE"]).exit_code == 1
+
+
+def test_ics_feeds_parse_and_the_token_can_be_regenerated(client, csrf, login_as, board, secretariat):
+    committee, president, *_ = board
+    session = make_committee_session(
+        "CSIC-TECH",
+        place="Salle Ségur",
+        title="CSIC-Tech de janvier",
+        starts_at=datetime(2027, 1, 12, 13, 0, tzinfo=UTC),
+    )
+    make_committee_session("CINUM")  # not one of the président's committees
+    token = president.calendar_token
+    response = client.get(f"/comites/agenda/{token}.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    events = calendar.walk("VEVENT")
+    assert [str(e["summary"]) for e in events] == ["CSIC-Tech de janvier"]
+    assert events[0].decoded("dtstart") == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
+    assert str(events[0]["location"]) == "Salle Ségur"
+    assert f"/comites/seances/{session.id}" in str(events[0]["url"])
+    committee_feed = Calendar.from_ical(client.get(f"/comites/agenda/{token}/CSIC-TECH.ics").data)
+    assert len(committee_feed.walk("VEVENT")) == 1
+    assert client.get("/comites/agenda/not-a-valid-token-at-all-xxxxxxxxxxxxxxxxxxx.ics").status_code == 404
+    login_as(president)
+    assert token in body(client.get("/comites/agenda"))
+    assert post(client, csrf, "/comites/agenda/regenerer").status_code == 303
+    assert client.get(f"/comites/agenda/{token}.ics").status_code == 404
+    db.session.expire_all()
+    assert client.get(f"/comites/agenda/{president.calendar_token}.ics").status_code == 200
+
+
+def test_cancelled_session_shows_in_the_feed_as_cancelled(client, csrf, login_as, board, secretariat):
+    session = make_committee_session("CSIC-TECH")
+    login_as(secretariat)
+    response = post(client, csrf, f"/comites/seances/{session.id}/annuler", {"reason": ""}, headers=HX)
+    assert response.status_code == 422 and "Indiquez le motif" in body(response)
+    assert (
+        post(client, csrf, f"/comites/seances/{session.id}/annuler", {"reason": "Grève"}).status_code == 303
+    )
+    events = Calendar.from_ical(client.get(f"/comites/agenda/{board[1].calendar_token}.ics").data).walk(
+        "VEVENT"
+    )
+    assert str(events[0]["status"]) == "CANCELLED"
