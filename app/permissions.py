@@ -114,6 +114,13 @@ def can_administer(user) -> bool:
     return is_secretariat(user)
 
 
+# --- reminders / notifications ------------------------------------------------------------------------------------
+
+def can_configure_reminders(user) -> bool:
+    """Offsets of the reminder kinds, retries of failed sends, the /admin/rappels page."""
+    return is_secretariat(user)
+
+
 # --- voting (MoSCoW prioritisation campaigns) -----------------------------------------------------------
 # Drafts are seen by the secretariat only. While a campaign is open nobody sees anybody else's votes; results
 # (and their exports) are seen by the secretariat once the campaign is closed and by every signed-in user once

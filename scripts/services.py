@@ -42,10 +42,43 @@ def start_oidc_provider(env: dict, **popen) -> subprocess.Popen | None:
     return process
 
 
+def start_mail_catcher(env: dict, **popen) -> subprocess.Popen | None:
+    """The local SMTP mail catcher (aiosmtpd) when SMTP_HOST is 127.0.0.1 (the default); its messages are
+    readable on /dev/courriels."""
+    import socket
+
+    host, port = env.get("SMTP_HOST", "127.0.0.1"), int(env.get("SMTP_PORT", "1025"))
+    if host not in {"127.0.0.1", "localhost"}:
+        return None  # a real SMTP relay is configured
+    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "mailcatcher.py"), "--port", str(port)],
+                               cwd=ROOT, env=env, **popen)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"smtp://{host}:{port} : le collecteur de courriels s'est arrêté au démarrage.")
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"smtp://{host}:{port} ne répond pas.")
+
+
+def start_scheduler(env: dict, **popen) -> subprocess.Popen:
+    """The scheduler in its own process, as in production: `flask --app wsgi scheduler run`."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "scheduler", "run"],
+                            cwd=ROOT, env=env, **popen)
+
+
 def start_local_services(env: dict) -> list[subprocess.Popen]:
-    """Returns the started processes. (The mail catcher and scheduler join here.)"""
+    """Returns the started processes: ProConnect test provider, mail catcher, scheduler."""
     processes = []
     provider = start_oidc_provider(env)
     if provider is not None:
         processes.append(provider)
+    catcher = start_mail_catcher(env)
+    if catcher is not None:
+        processes.append(catcher)
+    processes.append(start_scheduler(env))
     return processes

@@ -16,6 +16,16 @@ from .committees import (
 )
 from .guichets import Guichet
 from .organisations import Organisation
+from .reminders import (
+    Notification,
+    NotificationPreference,
+    OutboxMail,
+    Reminder,
+    ReminderSetting,
+    ReminderStatus,
+    SchedulerJob,
+    SchedulerLease,
+)
 from .portfolio import (
     Action,
     Backing,
@@ -38,6 +48,14 @@ from .voting import (
 )
 
 __all__ = [
+    "Notification",
+    "NotificationPreference",
+    "OutboxMail",
+    "Reminder",
+    "ReminderSetting",
+    "ReminderStatus",
+    "SchedulerJob",
+    "SchedulerLease",
     "Campaign",
     "CampaignMinistryResult",
     "CampaignParticipation",

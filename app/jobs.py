@@ -1,0 +1,270 @@
+"""The scheduler (APScheduler) and the idempotent jobs it runs.
+
+Exactly one scheduler runs the jobs at a time, whatever the number of processes that start one: each tick
+first takes or renews a lease row (`scheduler_leases`, an atomic conditional UPDATE valid on SQLite and
+PostgreSQL); the instance that does not hold an unexpired lease does nothing. Jobs are idempotent anyway
+(the reminder sweep claims rows with SKIP LOCKED), so a lease lost mid-run cannot cause a double send.
+
+Production: a dedicated process `flask --app wsgi scheduler run` (foreground). Development: `make run` starts
+the same command. With SCHEDULER_ENABLED=true, each web process also starts one in the background; the
+lease keeps it to one runner.
+
+Other domains add their jobs with `register_job(name, label, func, seconds=60)`; `func(now)` receives the
+current time and runs inside an app context; its return value is shown on the admin page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import SchedulerJob, SchedulerLease
+from .models.base import utcnow
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "scheduler"
+LEASE_SECONDS = 150
+
+
+@dataclass
+class Job:
+    name: str
+    label: str
+    func: Callable[[datetime], object]
+    seconds: int = 60
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register_job(name: str, label: str, func: Callable[[datetime], object], seconds: int = 60) -> Job:
+    job = Job(name, label, func, seconds)
+    JOBS[name] = job
+    return job
+
+
+def _send_due_reminders(now: datetime):
+    from .services import reminders
+
+    return reminders.send_due(now)
+
+
+register_job("reminders.send_due", "Envoi des rappels et des courriels en attente", _send_due_reminders)
+
+
+def _register_domain_jobs() -> None:
+    """Jobs of the other domains, wired when their service exists."""
+    try:
+        from .services import voting
+    except ImportError:
+        voting = None
+    if voting is not None and hasattr(voting, "apply_due_transitions"):
+        register_job("voting.apply_due_transitions", "Ouverture et clôture des campagnes de priorisation",
+                     voting.apply_due_transitions)
+    for module_name, func_name, label in (
+        ("dossiers", "apply_due_transitions", "Ouverture et clôture des appels à projets"),
+        ("guichets", "apply_due_transitions", "Ouverture et clôture des guichets"),
+        ("committees", "generate_recurring_sessions", "Génération des séances récurrentes"),
+    ):
+        try:
+            module = __import__(f"app.services.{module_name}", fromlist=[func_name])
+        except ImportError:
+            continue
+        func = getattr(module, func_name, None)
+        if func is not None:
+            register_job(f"{module_name}.{func_name}", label, func)
+
+
+# --- lease ------------------------------------------------------------------------------------------------------
+
+def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE_SECONDS) -> bool:
+    """Take or renew the scheduler lease for `holder`; True if `holder` is the one that runs the jobs."""
+    now = now or utcnow()
+    session = db.session
+    renewed = session.execute(
+        update(SchedulerLease).where(SchedulerLease.name == LEASE_NAME,
+                                     or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now))
+        .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
+    ).rowcount
+    if renewed:
+        session.commit()
+        return True
+    try:
+        with session.begin_nested():
+            session.add(SchedulerLease(name=LEASE_NAME, holder=holder, acquired_at=now,
+                                       expires_at=now + timedelta(seconds=seconds)))
+    except IntegrityError:
+        session.commit()
+        return False
+    session.commit()
+    # The INSERT may have raced with another holder's UPDATE: the row is what decides.
+    lease = session.get(SchedulerLease, LEASE_NAME, populate_existing=True)
+    session.commit()
+    return lease is not None and lease.holder == holder
+
+
+def release_lease(holder: str) -> None:
+    db.session.execute(update(SchedulerLease).where(SchedulerLease.name == LEASE_NAME,
+                                                    SchedulerLease.holder == holder)
+                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+# --- running ----------------------------------------------------------------------------------------------------
+
+def run_job(job: Job, now: datetime | None = None, holder: str | None = None, next_run_at: datetime | None = None):
+    """Run one job now (in the caller's app context), recording its run for the admin page."""
+    now = now or utcnow()
+    row = db.session.get(SchedulerJob, job.name)
+    if row is None:
+        row = SchedulerJob(name=job.name, label=job.label, interval_seconds=job.seconds)
+        db.session.add(row)
+    row.label, row.interval_seconds, row.holder, row.last_started_at = job.label, job.seconds, holder, utcnow()
+    db.session.commit()
+    result, error = None, None
+    try:
+        result = job.func(now)
+        db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - a failing job is recorded, the scheduler keeps running
+        log.exception("job %s failed", job.name)
+        db.session.rollback()
+        error = f"{type(exc).__name__}: {exc}"
+    row = db.session.get(SchedulerJob, job.name)
+    row.last_finished_at = utcnow()
+    row.last_result = None if result is None else str(result)[:2000]
+    row.last_error = error
+    row.next_run_at = next_run_at or (now + timedelta(seconds=job.seconds))
+    db.session.commit()
+    return result
+
+
+class Scheduler:
+    """APScheduler BackgroundScheduler running every registered job, gated by the lease."""
+
+    def __init__(self, app: Flask, holder: str | None = None, clock: Callable[[], datetime] = utcnow,
+                 interval_seconds: int | None = None, jobs: list[Job] | None = None):
+        self.app = app
+        self.jobs = jobs
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.clock = clock
+        self.interval_seconds = interval_seconds
+        self.scheduler = None
+        self._lock = threading.Lock()
+
+    def tick(self, job: Job) -> bool:
+        """One scheduled run of `job`: only by the lease holder. Returns True if it ran."""
+        with self._lock, self.app.app_context():
+            try:
+                if not acquire_lease(self.holder):
+                    return False
+                aps_job = self.scheduler.get_job(job.name) if self.scheduler else None
+                run_job(job, now=self.clock(), holder=self.holder,
+                        next_run_at=aps_job.next_run_time if aps_job else None)
+                return True
+            finally:
+                db.session.remove()
+
+    def start(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        if self.jobs is None:
+            with self.app.app_context():
+                _register_domain_jobs()
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True,
+                                                                           "max_instances": 1,
+                                                                           "misfire_grace_time": 300})
+        for job in (self.jobs if self.jobs is not None else list(JOBS.values())):
+            self.scheduler.add_job(self.tick, "interval", args=[job], id=job.name, name=job.label,
+                                   seconds=self.interval_seconds or job.seconds, next_run_time=utcnow())
+        self.scheduler.start()
+        log.info("scheduler %s started with %d job(s)", self.holder, len(self.scheduler.get_jobs()))
+
+    def shutdown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        with self.app.app_context():
+            try:
+                release_lease(self.holder)
+            finally:
+                db.session.remove()
+
+
+def start_in_background(app: Flask) -> Scheduler | None:
+    """SCHEDULER_ENABLED=true: start a scheduler in this (web) process; the lease keeps one runner overall."""
+    if not app.config.get("SCHEDULER_ENABLED") or app.testing:
+        return None
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return None  # the reloader's parent process
+    scheduler = Scheduler(app)
+    scheduler.start()
+    return scheduler
+
+
+# --- CLI -----------------------------------------------------------------------------------------------------------
+
+scheduler_cli = AppGroup("scheduler", help="Planificateur des tâches (rappels, ouvertures et clôtures).")
+reminders_cli = AppGroup("reminders", help="Rappels et courriels.")
+
+
+@scheduler_cli.command("run")
+@click.option("--interval", type=int, default=None, help="Secondes entre deux passages (défaut : 60).")
+def scheduler_run(interval):
+    """Run the scheduler in the foreground (production: one dedicated process)."""
+    import signal
+    import time
+
+    scheduler = Scheduler(current_app._get_current_object(), interval_seconds=interval)
+    scheduler.start()
+    click.echo(f"Planificateur démarré ({scheduler.holder}) : {', '.join(JOBS)}")
+    stopping = threading.Event()
+
+    def stop(*_):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping.is_set():
+        time.sleep(0.5)
+    scheduler.shutdown()
+    click.echo("Planificateur arrêté.")
+
+
+@scheduler_cli.command("jobs")
+def scheduler_jobs():
+    """List the registered jobs."""
+    _register_domain_jobs()
+    for job in JOBS.values():
+        click.echo(f"{job.name}\t{job.seconds}s\t{job.label}")
+
+
+@reminders_cli.command("send-due")
+@click.option("--now", "now_text", default=None, help="Instant de référence ISO 8601 (tests, rattrapage).")
+def reminders_send_due(now_text):
+    """Run one sweep: send the due reminders and the queued e-mails."""
+    from .services import reminders
+
+    now = datetime.fromisoformat(now_text) if now_text else utcnow()
+    if now.tzinfo is None:
+        raise click.BadParameter("indiquez un fuseau horaire, par exemple 2026-01-01T09:00:00+01:00")
+    report = reminders.send_due(now)
+    db.session.commit()
+    click.echo(f"Rappels : {report}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(reminders_cli)

@@ -1,0 +1,187 @@
+"""/admin/rappels (secretariat): upcoming reminders, sent log, failures with retry, jobs, offsets.
+/dev/courriels (development only): the messages caught by the local mail catcher."""
+
+import email
+import email.policy
+import sqlite3
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from .. import permissions
+from ..extensions import db
+from ..htmx import render
+from ..jobs import JOBS
+from ..models import OutboxMail, Reminder, ReminderStatus, Role, SchedulerJob, SchedulerLease
+from ..models.base import utcnow
+from ..services import reminders as service
+from ..services.errors import ValidationFailed
+
+bp = Blueprint("reminders_admin", __name__, url_prefix="/admin/rappels")
+LIST_LIMIT = 100
+
+
+def _objects(rows) -> dict:
+    """(object_type, object_id) → a label, loaded one query per kind."""
+    labels = {}
+    by_kind: dict[str, set[int]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, set()).add(row.object_id)
+    for kind_name, ids in by_kind.items():
+        kind = service.KINDS.get(kind_name)
+        if kind is None:
+            continue
+        model = kind.model()
+        for obj in db.session.scalars(select(model).where(model.id.in_(ids))):
+            labels[(model.__tablename__, obj.id)] = str(obj)
+    return labels
+
+
+def _context(setting_errors=None, setting_values=None):
+    now = utcnow()
+    upcoming = db.session.scalars(select(Reminder).where(Reminder.status == ReminderStatus.PENDING)
+                                  .order_by(Reminder.due_at, Reminder.id).limit(LIST_LIMIT)).all()
+    sent = db.session.scalars(select(Reminder).where(Reminder.status.in_([ReminderStatus.SENT,
+                                                                          ReminderStatus.SKIPPED]))
+                              .order_by(Reminder.updated_at.desc(), Reminder.id.desc()).limit(LIST_LIMIT)).all()
+    failures = db.session.scalars(select(Reminder).where(or_(
+        Reminder.status == ReminderStatus.FAILED,
+        (Reminder.status == ReminderStatus.PENDING) & (Reminder.attempts > 0)))
+        .order_by(Reminder.updated_at.desc()).limit(LIST_LIMIT)).all()
+    mail_failures = db.session.scalars(select(OutboxMail).where(or_(
+        OutboxMail.status == ReminderStatus.FAILED,
+        (OutboxMail.status == ReminderStatus.PENDING) & (OutboxMail.attempts > 0)))
+        .order_by(OutboxMail.id.desc()).limit(LIST_LIMIT)).all()
+    jobs = {row.name: row for row in db.session.scalars(select(SchedulerJob))}
+    lease = db.session.get(SchedulerLease, "scheduler")
+    return dict(now=now, upcoming=upcoming, sent=sent, failures=failures, mail_failures=mail_failures,
+                jobs=jobs, registered=JOBS, lease=lease, lease_active=bool(lease and lease.expires_at > now),
+                settings=service.settings(), kinds=service.KINDS,
+                labels=_objects([*upcoming, *sent, *failures]), setting_errors=setting_errors or {},
+                setting_values=setting_values or {}, ReminderStatus=ReminderStatus)
+
+
+@bp.get("")
+@permissions.requires_role(Role.SECRETARIAT)
+def index():
+    return render("reminders/admin.html", **_context())
+
+
+@bp.post("/<int:reminder_id>/relancer")
+@permissions.requires_role(Role.SECRETARIAT)
+def retry(reminder_id: int):
+    reminder = db.session.get(Reminder, reminder_id)
+    if reminder is None:
+        abort(404)
+    try:
+        service.retry(reminder, actor=current_user)
+    except ValidationFailed as error:
+        flash(error.message, "error")
+        return redirect(url_for(".index") + "#echecs", code=303)
+    db.session.commit()
+    flash(f"Le rappel à {reminder.recipient.full_name} sera renvoyé au prochain passage.", "success")
+    return redirect(url_for(".index") + "#echecs", code=303)
+
+
+@bp.post("/courriels/<int:mail_id>/relancer")
+@permissions.requires_role(Role.SECRETARIAT)
+def retry_mail(mail_id: int):
+    outbox = db.session.get(OutboxMail, mail_id)
+    if outbox is None:
+        abort(404)
+    outbox.status, outbox.next_attempt_at, outbox.claim = ReminderStatus.PENDING, utcnow(), None
+    from ..services import audit
+
+    audit.record("outbox_mail.retried", outbox, actor=current_user, summary=f"Courriel à {outbox.to_address} relancé")
+    db.session.commit()
+    flash(f"Le courriel à {outbox.to_address} sera renvoyé au prochain passage.", "success")
+    return redirect(url_for(".index") + "#echecs", code=303)
+
+
+@bp.post("/envoyer")
+@permissions.requires_role(Role.SECRETARIAT)
+def send_now():
+    """Run one sweep now (what the scheduler does every minute)."""
+    report = service.send_due(utcnow())
+    db.session.commit()
+    flash(f"Passage effectué : {report}.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/reglages")
+@permissions.requires_role(Role.SECRETARIAT)
+def save_settings():
+    errors, values = {}, {}
+    for kind_name in service.KINDS:
+        offset = request.form.get(f"offset_{kind_name}", "")
+        enabled = request.form.get(f"enabled_{kind_name}") == "1"
+        values[kind_name] = (offset, enabled)
+        try:
+            with db.session.begin_nested():
+                service.set_setting(kind_name, offset_days=offset, enabled=enabled, actor=current_user)
+        except ValidationFailed as error:
+            errors.update(error.errors)
+    if errors:
+        db.session.rollback()
+        flash("Les réglages n'ont pas été enregistrés : corrigez les champs signalés.", "error")
+        return render("reminders/admin.html", status=422, **_context(errors, values))
+    db.session.commit()
+    flash("Réglages des rappels enregistrés ; les rappels à venir ont été recalculés.", "success")
+    return redirect(url_for(".index") + "#reglages", code=303)
+
+
+# --- development mail page ----------------------------------------------------------------------------------------
+
+dev_bp = Blueprint("dev_mail", __name__, url_prefix="/dev/courriels")
+
+
+def catcher_path() -> Path:
+    configured = current_app.config.get("MAILCATCHER_DB")
+    import os
+
+    return Path(configured or os.environ.get("MAILCATCHER_DB") or Path(current_app.instance_path) / "mailcatcher.sqlite3")
+
+
+def dev_pages_enabled() -> bool:
+    return current_app.config.get("ENV_NAME") != "production" and bool(current_app.config.get("PROCONNECT_IS_MOCK"))
+
+
+@dev_bp.before_request
+def _only_in_development():
+    if not dev_pages_enabled():
+        abort(404)
+
+
+def _read(query: str, args=()) -> list[tuple]:
+    path = catcher_path()
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        return connection.execute(query, args).fetchall()
+
+
+@dev_bp.get("")
+@permissions.public
+def dev_index():
+    rows = _read("SELECT id, received_at, mail_from, rcpt_tos, subject FROM messages ORDER BY id DESC LIMIT 200")
+    return render("reminders/dev_mail.html", messages=rows, message=None, path=str(catcher_path()))
+
+
+@dev_bp.get("/<int:message_id>")
+@permissions.public
+def dev_show(message_id: int):
+    rows = _read("SELECT id, received_at, mail_from, rcpt_tos, subject, raw FROM messages WHERE id = ?", (message_id,))
+    if not rows:
+        abort(404)
+    row = rows[0]
+    parsed = email.message_from_bytes(row[5], policy=email.policy.default)
+    text = parsed.get_body(preferencelist=("plain",))
+    html = parsed.get_body(preferencelist=("html",))
+    attachments = [(part.get_filename(), part.get_content_type(), part.get_content())
+                   for part in parsed.iter_attachments()]
+    message = dict(id=row[0], received_at=row[1], mail_from=row[2], rcpt_tos=row[3], subject=row[4],
+                   headers=list(parsed.items()), text=text.get_content() if text else "",
+                   html=html.get_content() if html else "", attachments=attachments)
+    return render("reminders/dev_mail.html", messages=None, message=message, path=str(catcher_path()))

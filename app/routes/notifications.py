@@ -1,0 +1,142 @@
+"""Notification centre (/notifications), the header badge fragment and e-mail preferences.
+
+Also: after each request, the e-mails released by the request's commit are delivered (outbox), and with
+SCHEDULER_ENABLED the web process starts the (lease-gated) scheduler.
+"""
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .. import permissions
+from ..extensions import db
+from ..htmx import is_htmx, render
+from ..models import Notification
+from ..services import mail
+from ..services import notifications as service
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+PER_PAGE = 30
+
+
+@bp.record_once
+def _setup(state):
+    app = state.app
+
+    @app.after_request
+    def deliver_released_mail(response):
+        if db.session.info.get("mail_outbox_released"):
+            try:
+                mail.deliver_committed()
+            except Exception:  # noqa: BLE001 - the scheduler's outbox sweep retries
+                app.logger.exception("outbox delivery after commit failed")
+                db.session.rollback()
+        return response
+
+    from ..jobs import start_in_background
+
+    app.extensions["scheduler"] = start_in_background(app)
+
+
+def _page_args():
+    only_unread = request.args.get("filtre") == "non-lues"
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    return only_unread, page
+
+
+def _list_context(oob: bool = False):
+    only_unread, page = _page_args()
+    query = select(Notification).where(Notification.user_id == current_user.id)
+    if only_unread:
+        query = query.where(Notification.read_at.is_(None))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc())
+                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    return dict(oob=oob, items=items, only_unread=only_unread, page=page, pages=pages, total=total,
+                unread=service.unread_count(current_user))
+
+
+@bp.get("")
+@permissions.authenticated
+def index():
+    return render("notifications/index.html", block="list", **_list_context())
+
+
+@bp.get("/badge")
+@permissions.authenticated
+def badge():
+    response = render("notifications/_badge.html", unread=service.unread_count(current_user))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _after_change():
+    if is_htmx():
+        return render("notifications/index.html", block="list", **_list_context(oob=True))
+    return redirect(request.form.get("next") or url_for(".index"), code=303)
+
+
+@bp.post("/<int:notification_id>/lue")
+@permissions.authenticated
+def mark_read(notification_id: int):
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user.id:
+        abort(404)
+    service.mark_read(current_user, notification_id)
+    db.session.commit()
+    return _after_change()
+
+
+@bp.post("/<int:notification_id>/non-lue")
+@permissions.authenticated
+def mark_unread(notification_id: int):
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user.id:
+        abort(404)
+    service.mark_unread(current_user, notification_id)
+    db.session.commit()
+    return _after_change()
+
+
+@bp.post("/tout-lire")
+@permissions.authenticated
+def mark_all_read():
+    count = service.mark_read(current_user)
+    db.session.commit()
+    if not is_htmx():
+        flash(f"{count} notification(s) marquée(s) comme lue(s).", "success")
+    return _after_change()
+
+
+@bp.get("/<int:notification_id>")
+@permissions.authenticated
+def follow(notification_id: int):
+    """Open a notification: mark it read and go to what it is about."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user.id:
+        abort(404)
+    service.mark_read(current_user, notification_id)
+    db.session.commit()
+    target = notification.url or url_for(".index")
+    from ..auth_session import safe_next
+
+    base = request.host_url.rstrip("/")
+    configured = (current_app.config.get("BASE_URL") or "").rstrip("/")
+    for prefix in (configured, base):
+        if prefix and target.startswith(prefix + "/"):
+            target = target[len(prefix):]
+    return redirect(safe_next(target) or url_for(".index"), code=303)
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@permissions.authenticated
+def preferences():
+    if request.method == "POST":
+        wanted = {name: name in request.form.getlist("email") for name in service.KINDS}
+        changed = service.set_preferences(current_user, wanted, actor=current_user)
+        db.session.commit()
+        flash("Vos préférences ont été enregistrées." if changed else "Aucune modification.", "success")
+        return redirect(url_for(".preferences"), code=303)
+    return render("notifications/preferences.html", kinds=list(service.KINDS.values()),
+                  prefs=service.preferences(current_user))
