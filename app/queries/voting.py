@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import AuditEntry, Opportunity, Organisation, User
@@ -30,8 +30,9 @@ def visible_campaigns(user) -> list[Campaign]:
 
 
 def load_campaign(user, campaign_id: int) -> Campaign | None:
-    return db.session.scalar(campaigns_visible_to(user).where(Campaign.id == campaign_id)
-                             .options(selectinload(Campaign.ministries)))
+    """The campaign if the user may see it (else None → 404), with its electorate ministries: one query."""
+    return db.session.execute(campaigns_visible_to(user).where(Campaign.id == campaign_id)
+                              .options(joinedload(Campaign.ministries))).unique().scalar_one_or_none()
 
 
 def scope(campaign: Campaign) -> list[Opportunity]:
@@ -126,34 +127,37 @@ def frozen_participation(campaign: Campaign) -> list[ParticipationRow]:
     return _participation_rows([tuple(r) for r in rows])
 
 
-@dataclass
+@dataclass(slots=True)
 class ResultRow:
-    result: CampaignResult
-    opportunity: Opportunity
-    ministry_medians: dict[int, Moscow] = field(default_factory=dict)
+    """One line of the frozen results, with everything the page and the exports show precomputed."""
+
+    rank: int
+    opportunity_id: int
+    code: str
+    brique: str
+    counts: dict
+    median: Moscow | None
+    ministry_median: Moscow | None
+    override_value: str | None
+    override_reason: str | None
+    ministry_medians: dict = field(default_factory=dict)  # organisation id → Moscow
+    total: int = 0
+    cells: list = field(default_factory=list)  # "n (p %)" for Must, Should, Could, Won't
+    at_or_above: int = 0
+    modal_share: int = 0
+    dispersion: int = 0
+
+    def __post_init__(self):
+        self.total = service.total(self.counts)
+        self.cells = [f"{self.counts[m]} ({round(100 * self.counts[m] / self.total) if self.total else 0} %)"
+                      for m in Moscow]
+        self.at_or_above = round(100 * service.share_at_or_above(self.counts, self.median))
+        self.modal_share = round(100 * service.modal_share(self.counts))
+        self.dispersion = service.dispersion(self.counts)
 
     @property
-    def counts(self):
-        return self.result.counts
-
-    @property
-    def total(self) -> int:
-        return self.result.total
-
-    def percent(self, value: Moscow) -> int:
-        return round(100 * self.result.counts[value] / self.total) if self.total else 0
-
-    @property
-    def at_or_above(self) -> int:
-        return round(100 * service.share_at_or_above(self.counts, self.result.median_enum))
-
-    @property
-    def modal_share(self) -> int:
-        return round(100 * service.modal_share(self.counts))
-
-    @property
-    def dispersion(self) -> int:
-        return service.dispersion(self.counts)
+    def retained(self) -> Moscow | None:
+        return Moscow(self.override_value) if self.override_value else self.median
 
 
 @dataclass
@@ -171,18 +175,37 @@ class Results:
         return sum(p.voters for p in self.participation)
 
 
-def results(campaign: Campaign) -> Results:
-    """The frozen results: a constant number of queries whatever the number of voters (snapshot tables)."""
-    rows = [ResultRow(r, r.opportunity) for r in db.session.scalars(
-        select(CampaignResult).where(CampaignResult.campaign_id == campaign.id).order_by(CampaignResult.rank))]
-    by_id = {row.opportunity.id: row for row in rows}
+MOSCOW = {m.value: m for m in Moscow}
+
+
+def _moscow(value: str | None) -> Moscow | None:
+    return MOSCOW[value] if value else None
+
+
+def results(campaign: Campaign, with_ministries: bool = False) -> Results:
+    """The frozen results: a constant number of queries whatever the number of voters (snapshot tables);
+    plain columns rather than ORM entities, the page shows 133 rows."""
+    r = CampaignResult
+    rows = [
+        ResultRow(rank, opportunity_id, code, brique,
+                  {Moscow.MUST: must, Moscow.SHOULD: should, Moscow.COULD: could, Moscow.WONT: wont},
+                  _moscow(median), _moscow(ministry_median), override_value, override_reason)
+        for rank, opportunity_id, code, brique, must, should, could, wont, median, ministry_median,
+        override_value, override_reason in db.session.execute(
+            select(r.rank, r.opportunity_id, Opportunity.code, Opportunity.brique, r.must, r.should, r.could,
+                   r.wont, r.median, r.ministry_median, r.override_value, r.override_reason)
+            .join(Opportunity, Opportunity.id == r.opportunity_id)
+            .where(r.campaign_id == campaign.id).order_by(r.rank))
+    ]
+    by_id = {row.opportunity_id: row for row in rows}
     ministry_ids = set()
-    for opportunity_id, organisation_id, median in db.session.execute(
-        select(CampaignMinistryResult.opportunity_id, CampaignMinistryResult.organisation_id,
-               CampaignMinistryResult.median).where(CampaignMinistryResult.campaign_id == campaign.id)
-    ):
-        by_id[opportunity_id].ministry_medians[organisation_id] = Moscow(median)
-        ministry_ids.add(organisation_id)
+    if with_ministries:  # the matrix opportunity × ministry (its own page, and the exports)
+        for opportunity_id, organisation_id, median in db.session.execute(
+            select(CampaignMinistryResult.opportunity_id, CampaignMinistryResult.organisation_id,
+                   CampaignMinistryResult.median).where(CampaignMinistryResult.campaign_id == campaign.id)
+        ):
+            by_id[opportunity_id].ministry_medians[organisation_id] = MOSCOW[median]
+            ministry_ids.add(organisation_id)
     organisations = _organisations()
     ministries = sorted((organisations[i] for i in ministry_ids), key=lambda o: o.code)
     participation = []
@@ -194,7 +217,7 @@ def results(campaign: Campaign) -> Results:
         participation.append(ParticipationRow(organisation.code if organisation else "—",
                                               organisation.name if organisation else "Membres DSI sans ministère",
                                               electors, voters))
-    participation.sort(key=lambda r: (r.label == "—", r.label))
+    participation.sort(key=lambda p: (p.label == "—", p.label))
     return Results(rows, ministries, participation)
 
 

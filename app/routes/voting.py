@@ -15,6 +15,7 @@ from ..extensions import db
 from ..forms.voting import CampaignForm, OverrideForm, TransitionForm, VoteForm
 from ..htmx import hx_redirect, is_htmx, render
 from ..models import Opportunity, Organisation, Role
+from ..models.portfolio import Moscow
 from ..models.base import utcnow
 from ..models.voting import DEFINITIONS, SCALE, CampaignState, Visibility
 from ..queries import voting as queries
@@ -31,7 +32,7 @@ bp = Blueprint("voting", __name__, url_prefix="/campagnes")
 def apply_due_transitions():
     """Until the scheduler runs the same service every minute, open/close due campaigns on the next request."""
     try:
-        if service.apply_due_transitions(utcnow()):
+        if service.apply_due_transitions_if_due(utcnow()):
             db.session.commit()
     except OperationalError:  # another request holds the write lock and is doing it: carry on
         log.warning("due campaign transitions postponed", exc_info=True)
@@ -191,13 +192,15 @@ def move(campaign_id: int):
 
 def _vote_target(campaign_id: int, code: str):
     campaign = _load(campaign_id)
-    opportunity = queries.in_scope(campaign, code)
+    opportunity = db.session.scalar(select(Opportunity).where(Opportunity.code == code))
     if opportunity is None:
         abort(404)
-    return campaign, opportunity
+    return campaign, opportunity  # the service refuses an opportunity outside the scope (422)
 
 
-def _vote_reply(campaign, opportunity, *, status=200, error=None, draft=None):
+def _vote_reply(campaign, opportunity, vote=None, *, status=200, error=None, draft=None):
+    """htmx: the updated row (or portfolio cell) and the out-of-band progress bar, rendered BEFORE the commit
+    (nothing to reload afterwards); without JavaScript: 303 back, or the campaign page with the message."""
     context = "ballot" if request.form.get("contexte") == "ballot" else "vote"
     if not is_htmx():
         if status == 200:
@@ -205,7 +208,8 @@ def _vote_reply(campaign, opportunity, *, status=200, error=None, draft=None):
             return redirect(safe_next(request.form.get("next")) or default, 303)
         return _render_show(campaign, status=status, errors={opportunity.id: error},
                             drafts={opportunity.id: draft})
-    vote = queries.my_votes(campaign.id, current_user.id, [opportunity.id]).get(opportunity.id)
+    if status != 200:
+        vote = queries.my_votes(campaign.id, current_user.id, [opportunity.id]).get(opportunity.id)
     return render("voting/_vote_reply.html", status=status, campaign=campaign, o=opportunity, vote=vote,
                   context=context, error=error, draft=draft, can_vote=campaign.is_open,
                   progress=queries.progress(campaign, current_user.id))
@@ -216,13 +220,12 @@ def _vote_reply(campaign, opportunity, *, status=200, error=None, draft=None):
 def vote(campaign_id: int, code: str):
     campaign, opportunity = _vote_target(campaign_id, code)
     form = VoteForm()
-    value = request.form.get("value", "")
     if not form.validate():
         return _vote_reply(campaign, opportunity, status=422, draft=form.justification.data,
                            error=" ".join(form.justification.errors) or "Requête invalide, rechargez la page.")
     try:
-        service.cast_vote(campaign, opportunity, value=value, justification=form.justification.data or "",
-                          actor=current_user)
+        vote = service.cast_vote(campaign, opportunity, value=request.form.get("value", ""),
+                                 justification=form.justification.data or "", actor=current_user)
     except NotAllowed as error:
         db.session.rollback()
         return render_error(403, error.message)
@@ -230,8 +233,9 @@ def vote(campaign_id: int, code: str):
         db.session.rollback()
         return _vote_reply(_load(campaign_id), opportunity, status=422, error=error.message,
                            draft=form.justification.data)
+    response = _vote_reply(campaign, opportunity, vote)
     db.session.commit()
-    return _vote_reply(campaign, opportunity)
+    return response
 
 
 @bp.post("/<int:campaign_id>/votes/<string:code>/retirer")
@@ -249,8 +253,9 @@ def withdraw(campaign_id: int, code: str):
     except DomainError as error:
         db.session.rollback()
         return _vote_reply(_load(campaign_id), opportunity, status=422, error=error.message)
+    response = _vote_reply(campaign, opportunity, None)
     db.session.commit()
-    return _vote_reply(campaign, opportunity)
+    return response
 
 
 # --- results, ballots, exports, overrides ---------------------------------------------------------------
@@ -266,6 +271,9 @@ def _results_campaign(campaign_id: int):
 @permissions.authenticated
 def results(campaign_id: int):
     campaign = _results_campaign(campaign_id)
+    if request.args.get("vue") == "ministeres":  # the matrix opportunity × ministry
+        return render("voting/ministries.html", campaign=campaign,
+                      results=queries.results(campaign, with_ministries=True))
     data = queries.results(campaign)
     return render("voting/results.html", campaign=campaign, results=data,
                   override_form=OverrideForm(formdata=None), override_code="")
@@ -304,16 +312,16 @@ BALLOT_COLUMNS = ["code", "votant", "ministere", "vote", "justification"]
 
 
 def _result_table(campaign):
-    data = queries.results(campaign)
+    data = queries.results(campaign, with_ministries=True)
     columns = RESULT_COLUMNS + [f"mediane_{m.code}" for m in data.ministries]
     rows = []
     for row in data.rows:
-        r = row.result
         rows.append([
-            r.rank, row.opportunity.code, row.opportunity.brique, r.must, r.should, r.could, r.wont, r.total,
-            r.median_enum.label if r.median_enum else "", row.at_or_above, row.modal_share, row.dispersion,
-            r.ministry_median_enum.label if r.ministry_median_enum else "",
-            r.retained.label if r.retained else "", r.override_reason or "",
+            row.rank, row.code, row.brique, *(row.counts[m] for m in Moscow), row.total,
+            row.median.label if row.median else "", row.at_or_above, row.modal_share, row.dispersion,
+            row.ministry_median.label if row.ministry_median else "",
+            row.retained.label if row.retained and campaign.state == CampaignState.PUBLIEE else "",
+            row.override_reason or "",
         ] + [row.ministry_medians[m.id].label if m.id in row.ministry_medians else "" for m in data.ministries])
     return columns, rows
 

@@ -4,10 +4,11 @@ The arithmetic (median class, consensus, ranking) is a set of pure functions on 
 distribution, so it can be checked by hand; the counts come from one aggregate query over the vote rows.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import case, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -233,6 +234,7 @@ def create_campaign(data: CampaignInput, *, actor) -> Campaign:
     db.session.add(campaign)
     audit.record("campaign.created", campaign, actor=actor,
                  summary=f"Campagne « {campaign.title} » créée ({len(opportunities)} opportunités)")
+    _reschedule_reminders(campaign)
     return campaign
 
 
@@ -261,8 +263,9 @@ def update_campaign(campaign: Campaign, data: CampaignInput, *, actor) -> Campai
         for key in ("opens_at", "closes_at"):
             if key in changes:
                 changes[key] = [v.isoformat() for v in changes[key]]
-        audit.record("campaign.updated", campaign, actor=actor, summary=f"Campagne « {campaign.title} » modifiée",
-                     changes=changes)
+        audit.record("campaign.updated", campaign, actor=actor,
+                     summary=f"Campagne « {campaign.title} » modifiée", changes=changes)
+        _reschedule_reminders(campaign)
     return campaign
 
 
@@ -322,6 +325,14 @@ def _move(campaign: Campaign, old: CampaignState, new: CampaignState, values: di
         freeze_results(campaign)
     elif new == CampaignState.PUBLIEE:
         _apply_priorities(campaign, actor=actor)
+    _reschedule_reminders(campaign)
+
+
+def _reschedule_reminders(campaign: Campaign) -> None:
+    """The reminders domain plans "campaign closing" reminders from the campaign's state and dates."""
+    from . import reminders
+
+    reminders.reschedule_for(campaign)
 
 
 @event.listens_for(Campaign, "after_insert")
@@ -330,6 +341,7 @@ def _forget_open_campaigns(*_args) -> None:
     from ..queries.voting import forget_open_campaigns
 
     forget_open_campaigns()
+    _due_cache["until"] = 0.0
 
 
 def due_campaign_ids(now: datetime) -> list[tuple[int, str]]:
@@ -340,6 +352,31 @@ def due_campaign_ids(now: datetime) -> list[tuple[int, str]]:
             | ((Campaign.state == CampaignState.OUVERTE) & (Campaign.closes_at <= now))
         ).order_by(Campaign.id)
     ).all())
+
+
+DUE_CACHE_SECONDS = 30
+_due_cache: dict = {"next": None, "until": 0.0}
+
+
+def next_due_at() -> datetime | None:
+    """The next time a campaign must open or close (one query)."""
+    return db.session.scalar(select(func.min(case(
+        (Campaign.state == CampaignState.BROUILLON, Campaign.opens_at),
+        (Campaign.state == CampaignState.OUVERTE, Campaign.closes_at),
+    ))).where(Campaign.state.in_([CampaignState.BROUILLON, CampaignState.OUVERTE])))
+
+
+def apply_due_transitions_if_due(now: datetime | None = None) -> list[tuple[int, str]]:
+    """What the voting pages run before each request: apply_due_transitions, but no query at all while the
+    next due time (cached per process for DUE_CACHE_SECONDS, forgotten at once on this process's own
+    campaign changes) is in the future."""
+    now = now or utcnow()
+    clock = time.monotonic()
+    if clock < _due_cache["until"] and (_due_cache["next"] is None or now < _due_cache["next"]):
+        return []
+    done = apply_due_transitions(now)
+    _due_cache.update(next=next_due_at(), until=clock + DUE_CACHE_SECONDS)
+    return done
 
 
 def apply_due_transitions(now: datetime | None = None) -> list[tuple[int, str]]:
@@ -370,25 +407,35 @@ def apply_due_transitions(now: datetime | None = None) -> list[tuple[int, str]]:
 
 # --- votes -----------------------------------------------------------------------------------------
 
-def _check_can_vote(campaign: Campaign, opportunity: Opportunity, actor, now: datetime) -> int | None:
+def _check_can_vote(campaign: Campaign, opportunity: Opportunity, actor, now: datetime) -> tuple[int | None, Vote]:
+    """Refuse unless the actor is an elector, the window is open and the opportunity is in scope.
+    Returns (the voter's ministry, their current vote or None): scope and vote come from one query."""
     is_elector, ministry = elector_ministry(actor, campaign)
     if not is_elector:
-        raise NotAllowed("Vous ne faites pas partie du collège de cette campagne : votre vote n'est pas enregistré.")
+        raise NotAllowed("Vous ne faites pas partie du collège de cette campagne : "
+                         "votre vote n'est pas enregistré.")
     if campaign.state != CampaignState.OUVERTE or not (campaign.opens_at <= now < campaign.closes_at):
         raise DomainError("Le vote n'est pas ouvert pour cette campagne : votre vote n'est pas enregistré.")
-    in_scope = db.session.scalar(select(func.count()).select_from(campaign_opportunities).where(
-        campaign_opportunities.c.campaign_id == campaign.id,
-        campaign_opportunities.c.opportunity_id == opportunity.id))
-    if not in_scope:
+    row = db.session.execute(
+        select(campaign_opportunities.c.opportunity_id, Vote)
+        .outerjoin(Vote, (Vote.campaign_id == campaign.id) & (Vote.voter_id == actor.id)
+                   & (Vote.opportunity_id == campaign_opportunities.c.opportunity_id))
+        .where(campaign_opportunities.c.campaign_id == campaign.id,
+               campaign_opportunities.c.opportunity_id == opportunity.id)
+    ).first()
+    if row is None:
         raise DomainError(f"{opportunity.code} n'est pas soumise au vote dans cette campagne.")
-    return ministry
+    return ministry, row[1]
 
 
 def _lock(campaign: Campaign, actor) -> None:
-    """PostgreSQL: share-lock the campaign row (a close waits for the votes in flight, and a vote after the close
-    sees it) and lock the voter's row (one voter's requests run one at a time: budget, double clicks).
-    SQLite: writers are already serialised (BEGIN IMMEDIATE)."""
-    state = db.session.scalar(select(Campaign.state).where(Campaign.id == campaign.id).with_for_update(read=True))
+    """PostgreSQL: share-lock the campaign row (a close waits for the votes in flight, and a vote after the
+    close sees it) and lock the voter's row (one voter's requests run one at a time: budget, double clicks).
+    SQLite: nothing to do, writers are already serialised (BEGIN IMMEDIATE)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return
+    state = db.session.scalar(select(Campaign.state).where(Campaign.id == campaign.id)
+                              .with_for_update(read=True))
     db.session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
     if state != campaign.state:
         db.session.refresh(campaign)
@@ -407,16 +454,16 @@ def cast_vote(campaign: Campaign, opportunity: Opportunity, *, value: str, justi
         raise ValidationFailed({"justification": f"La justification ne doit pas dépasser {JUSTIFICATION_MAX} "
                                                  f"caractères (actuellement {len(justification)})."})
     _lock(campaign, actor)
-    ministry = _check_can_vote(campaign, opportunity, actor, now)
-    vote = _find(campaign, opportunity, actor)
+    ministry, vote = _check_can_vote(campaign, opportunity, actor, now)
     if value == Moscow.MUST and campaign.must_budget and (vote is None or vote.value != Moscow.MUST):
         used = db.session.scalar(select(func.count()).select_from(Vote).where(
             Vote.campaign_id == campaign.id, Vote.voter_id == actor.id, Vote.value == Moscow.MUST))
         if used >= campaign.must_budget:
             raise ValidationFailed({"value": (
-                f"Vous avez déjà attribué vos {campaign.must_budget} « Must » autorisés dans cette campagne : "
-                f"retirez ou changez l'un d'eux avant d'en attribuer un autre."
+                f"Vous avez déjà attribué vos {campaign.must_budget} « Must » autorisés dans cette "
+                f"campagne : retirez ou changez l'un d'eux avant d'en attribuer un autre."
             )})
+    summary = f"Vote sur {opportunity.code} : {value.label}"
     if vote is None:
         vote = Vote(campaign_id=campaign.id, voter_id=actor.id, opportunity_id=opportunity.id,
                     organisation_id=ministry, value=value, justification=justification)
@@ -426,22 +473,20 @@ def cast_vote(campaign: Campaign, opportunity: Opportunity, *, value: str, justi
         except IntegrityError:  # the same vote arrived twice at once (double click): update it instead
             vote = _find(campaign, opportunity, actor)
         else:
-            audit.record("vote.cast", campaign, actor=actor, summary=f"Vote sur {opportunity.code} : {value.label}",
+            audit.record("vote.cast", campaign, actor=actor, summary=summary,
                          changes={"value": [None, value.value]})
             return vote
     changes = audit.diff(vote, {"value": value.value, "justification": justification})
     if changes:
         vote.value, vote.justification = value.value, justification
-        audit.record("vote.changed", campaign, actor=actor, summary=f"Vote sur {opportunity.code} : {value.label}",
-                     changes=changes)
+        audit.record("vote.changed", campaign, actor=actor, summary=summary, changes=changes)
     return vote
 
 
 def withdraw_vote(campaign: Campaign, opportunity: Opportunity, *, actor, now: datetime | None = None) -> None:
     now = now or utcnow()
     _lock(campaign, actor)
-    _check_can_vote(campaign, opportunity, actor, now)
-    vote = _find(campaign, opportunity, actor)
+    _, vote = _check_can_vote(campaign, opportunity, actor, now)
     if vote is None:
         return
     audit.record("vote.withdrawn", campaign, actor=actor, summary=f"Vote sur {opportunity.code} retiré",

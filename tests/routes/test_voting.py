@@ -230,7 +230,9 @@ def test_refusals_store_nothing(client, csrf, login_as, make_user, make_opportun
     login_as(make_user("porteur"))
     assert post_vote(client, csrf, campaign, code, "must").status_code == 403
     login_as(make_user("dsi", ministry="MI"))
-    assert post_vote(client, csrf, campaign, make_opportunity().code, "must").status_code == 404  # out of scope
+    response = post_vote(client, csrf, campaign, make_opportunity().code, "must")  # out of scope
+    assert response.status_code == 422 and "n&#39;est pas soumise au vote" in response.get_data(as_text=True)
+    assert post_vote(client, csrf, campaign, "M99999", "must").status_code == 404
     response = post_vote(client, csrf, campaign, code, "peut-etre")
     assert response.status_code == 422 and "Choisissez Must, Should, Could ou Won" in response.get_data(as_text=True)
     response = post_vote(client, csrf, campaign, code, "must", justification="x" * 281)
@@ -402,3 +404,89 @@ def test_portfolio_list_offers_the_inline_ballot_to_electors_only(client, csrf, 
     assert response.status_code == 303 and response.headers["Location"] == f"/opportunites?q={code}"
     login_as(make_user("dsi", ministry="MJ"))
     assert "ballot-" not in client.get(f"/opportunites?q={code}").get_data(as_text=True)
+
+
+# --- concurrency (real commits on the live database) -----------------------------------------------------------
+
+VOTERS = 100
+
+
+def test_concurrent_votes_from_100_voters_give_100_rows_and_the_right_counts(live_app):
+    """100 DSI members vote at the same instant on the same opportunity (and 10 of them double-click)."""
+    import threading
+
+    from sqlalchemy import delete
+
+    from app.models import Opportunity, Organisation, Role, User, UserRole
+
+    values = ["must", "should", "could", "wont"]
+    with live_app.app_context():
+        organisations = {c: db.session.scalar(select(Organisation.id).where(Organisation.code == c))
+                         for c in ("MI", "MJ")}
+        number = (db.session.scalar(select(func.max(Opportunity.number))) or 0) + 1
+        opportunity = Opportunity(number=number, code=Opportunity.code_for(number), brique="Concurrence",
+                                  status="en_criblage")
+        users = []
+        for n in range(VOTERS):
+            user = User(email=f"vote-concurrent-{n}@example.gouv.fr", given_name="Vote", usual_name=f"C{n}")
+            user.roles.append(UserRole(role=Role.DSI, organisation_id=organisations["MI" if n % 2 else "MJ"]))
+            users.append(user)
+        campaign = Campaign(title="Concurrence", state="ouverte", opens_at=utcnow() - timedelta(hours=1),
+                            closes_at=utcnow() + timedelta(days=1), opened_at=utcnow())
+        campaign.opportunities = [opportunity]
+        db.session.add_all([opportunity, campaign, *users])
+        db.session.commit()
+        user_ids, campaign_id, opportunity_id, code = [u.id for u in users], campaign.id, opportunity.id, opportunity.code
+
+    clients, tokens = [], []
+    for user_id in user_ids:
+        client = live_app.test_client()
+        with client.session_transaction() as session_data:
+            session_data["_user_id"] = str(user_id)
+        page = client.get(f"/campagnes/{campaign_id}").get_data(as_text=True)
+        tokens.append(re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1))
+        clients.append(client)
+    jobs = [(i, clients[i], tokens[i]) for i in range(VOTERS)] + [(i, clients[i], tokens[i]) for i in range(10)]
+    barrier = threading.Barrier(len(jobs))
+    statuses: list[int] = []
+
+    def vote(i, client, token):
+        barrier.wait()
+        response = client.post(f"/campagnes/{campaign_id}/votes/{code}", headers=HX,
+                               data={"csrf_token": token, "value": values[i % 4], "contexte": "vote"})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=vote, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    try:
+        with live_app.app_context():
+            rows = db.session.execute(select(Vote.value, func.count()).where(Vote.campaign_id == campaign_id)
+                                      .group_by(Vote.value)).all()
+            cast = db.session.scalar(select(func.count(AuditEntry.id)).where(
+                AuditEntry.action == "vote.cast", AuditEntry.object_id == str(campaign_id),
+                AuditEntry.object_type == "campaigns"))
+        assert statuses == [200] * len(jobs)
+        assert dict(rows) == {"must": 25, "should": 25, "could": 25, "wont": 25}
+        assert cast == VOTERS  # the double clicks changed nothing
+    finally:
+        with live_app.app_context():
+            db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id.in_(user_ids)))
+            db.session.execute(delete(Vote).where(Vote.campaign_id == campaign_id))
+            db.session.execute(delete(Campaign).where(Campaign.id == campaign_id))
+            db.session.execute(delete(Opportunity).where(Opportunity.id == opportunity_id))
+            db.session.execute(delete(UserRole).where(UserRole.user_id.in_(user_ids)))
+            db.session.execute(delete(User).where(User.id.in_(user_ids)))
+            db.session.commit()
+
+
+def test_per_ministry_matrix_page(client, login_as, secretariat, make_user):
+    campaign, _ = _closed(secretariat, make_user)
+    login_as(secretariat)
+    html = client.get(f"/campagnes/{campaign.id}/resultats?vue=ministeres").get_data(as_text=True)
+    a = campaign.opportunities[0].code
+    # MI: Must, Must → Must; MJ: Should → Should; median of ministries (S, M) → Should (lower middle)
+    assert re.search(rf'<th scope="row">{a}</th><td>Must</td><td>Should</td><td>Should</td>', html)
