@@ -62,7 +62,15 @@ def _send_due_reminders(now: datetime):
     return reminders.send_due(now)
 
 
+def _replan_reminders(now: datetime):
+    from .services import reminders
+
+    return f"{reminders.replan_all(now)} objet(s) replanifié(s)"
+
+
 register_job("reminders.send_due", "Envoi des rappels et des courriels en attente", _send_due_reminders)
+register_job("reminders.replan", "Recalcul des rappels (nouveaux membres, électeurs, dates)", _replan_reminders,
+             seconds=900)
 
 
 def _register_domain_jobs() -> None:

@@ -134,7 +134,8 @@ def follow(notification_id: int):
 def preferences():
     if request.method == "POST":
         wanted = {name: name in request.form.getlist("email") for name in service.KINDS}
-        changed = service.set_preferences(current_user, wanted, actor=current_user)
+        user = current_user._get_current_object()
+        changed = service.set_preferences(user, wanted, actor=user)
         db.session.commit()
         flash("Vos préférences ont été enregistrées." if changed else "Aucune modification.", "success")
         return redirect(url_for(".preferences"), code=303)

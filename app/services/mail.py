@@ -92,9 +92,12 @@ def build_message(to: str, subject: str, text: str, html: str | None = None,
         message.add_alternative(html, subtype="html")
     for attachment in attachments:
         maintype, subtype = attachment.mimetype.split("/", 1)
-        params = {"method": "PUBLISH"} if attachment.mimetype == "text/calendar" else {}
-        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype,
-                               filename=attachment.filename, params=params)
+        if maintype == "text":  # text parts carry their charset (UTF-8), e.g. an invitation's accents
+            params = {"method": "PUBLISH"} if subtype == "calendar" else {}
+            message.add_attachment(attachment.data.decode("utf-8"), subtype=subtype, filename=attachment.filename,
+                                   params=params)
+        else:
+            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return message
 
 

@@ -64,6 +64,8 @@ class ReminderKind:
     ics: Callable[[object], mail.Attachment | None] | None = None
     mandatory: bool = False
     audience: str = ""
+    # Objects that may need reminders of this kind now (for the periodic re-planning safety net).
+    candidates: Callable[[datetime], Iterable[object]] | None = None
 
     @property
     def object_type(self) -> str:
@@ -82,6 +84,21 @@ def register(kind: ReminderKind) -> ReminderKind:
 def unregister(name: str) -> None:
     KINDS.pop(name, None)
     notifications.KINDS.pop(name, None)
+
+
+def replan_all(now: datetime | None = None) -> int:
+    """Re-plan every candidate object of every kind (the periodic safety net behind the services' calls:
+    new committee members, new electors, a forgotten reschedule_for). Returns how many objects were planned."""
+    now = now or utcnow()
+    count = 0
+    for kind in list(KINDS.values()):
+        if kind.candidates is None:
+            continue
+        for obj in kind.candidates(now):
+            reschedule_for(obj, kinds=[kind], now=now)
+            count += 1
+    db.session.flush()
+    return count
 
 
 def kinds_for(obj) -> list[ReminderKind]:
@@ -468,6 +485,12 @@ def _fmt(moment: datetime | None, with_time: bool = True) -> str:
     return format_datetime(moment, with_time)
 
 
+def _campaign_candidates(now):
+    Campaign = _campaign_model()
+    return db.session.scalars(select(Campaign).where(Campaign.state.in_(["brouillon", "ouverte"]),
+                                                     Campaign.closes_at > now)).all()
+
+
 def _register_voting_kinds() -> None:
     try:
         from ..models import voting  # noqa: F401
@@ -478,8 +501,148 @@ def _register_voting_kinds() -> None:
         name="campaign.closing", label="Clôture prochaine d'une campagne de priorisation (vote incomplet)",
         model=_campaign_model, template="campaign_closing", default_offset_days=3,
         offset_help="jours avant la clôture", plan=_campaign_plan, context=_campaign_context,
-        deadline=lambda campaign: campaign.closes_at,
+        deadline=lambda campaign: campaign.closes_at, candidates=_campaign_candidates,
         audience="Membres DSI du collège qui n'ont pas classé toutes les opportunités"))
 
 
 _register_voting_kinds()
+
+
+# Committee sessions (issue 6): J-7 convocation with the agenda and documents (members and porteurs invited,
+# mandatory), J-1 reminder (same people), agenda not yet published J-10 (the committee's secretary).
+
+def _session_model():
+    from ..models.committees import CommitteeSession
+
+    return CommitteeSession
+
+
+def _session_audience(session) -> list[User]:
+    """Members of the committee, and the porteurs concerned once the agenda is published; each once."""
+    from .committees import members, porteurs_concerned
+
+    people = [m.user for m in members(session.committee)]
+    if session.state == "odj_publie":
+        people += porteurs_concerned(session)
+    seen, result = set(), []
+    for person in people:
+        if person is not None and person.active and person.id not in seen:
+            seen.add(person.id)
+            result.append(person)
+    return result
+
+
+def _session_plan(session, offset_days: int):
+    if session.state not in ("planifiee", "odj_publie"):
+        return []
+    due = days_before(session.starts_at, offset_days)
+    return [Planned(user, due, session.starts_at) for user in _session_audience(session)]
+
+
+def _session_secretaries(session) -> list[User]:
+    """The committee's secretary (or, without one, its président, then the secretariat)."""
+    from .committees import members
+
+    rows = members(session.committee)
+    for function in ("secretaire", "president"):
+        people = [m.user for m in rows if m.function == function and m.user.active]
+        if people:
+            return people
+    return notifications.secretariat()
+
+
+def _agenda_missing_plan(session, offset_days: int):
+    if session.state != "planifiee":
+        return []
+    due = days_before(session.starts_at, offset_days)
+    return [Planned(user, due, session.starts_at) for user in _session_secretaries(session)]
+
+
+def _session_url(session) -> str:
+    return current_base_url() + f"/comites/seances/{session.id}"
+
+
+def current_base_url() -> str:
+    from flask import current_app
+
+    return current_app.config["BASE_URL"].rstrip("/")
+
+
+def _session_context(session, recipient, reminder, now):
+    from .committees import members
+
+    items = []
+    for item in session.items if session.state == "odj_publie" else []:
+        documents = [(d.label, d.url or _session_url(session)) for d in item.documents]
+        items.append(dict(position=item.position, title=item.title, proposal=item.proposal, documents=documents))
+    porteur = all(m.user_id != recipient.id for m in members(session.committee))
+    days = (paris_date(session.starts_at) - paris_date(now)).days
+    return dict(session=session, committee=session.committee, items=items, url=_session_url(session),
+                as_porteur=porteur, days=days, agenda_published=session.state == "odj_publie",
+                summary=f"{session.committee.code} — séance du {_fmt(session.starts_at)}"
+                        + (f", {session.place}" if session.place else "") + ".")
+
+
+def session_ics(session) -> mail.Attachment:
+    """The session as an iCalendar invitation (same UID as the calendar feed, so clients update it)."""
+    from icalendar import Calendar, Event
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//Mutualisation DSI//Rappels//FR")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"seance-{session.id}@mutualisation-dsi")
+    event.add("summary", f"{session.committee.code} — {session.label}")
+    event.add("dtstart", session.starts_at)
+    event.add("dtend", session.ends_at)
+    event.add("dtstamp", utcnow())
+    event.add("sequence", session.version or 0)
+    if session.place:
+        event.add("location", session.place)
+    event.add("url", _session_url(session))
+    lines = [f"{session.committee.name}"]
+    if session.visio_url:
+        lines.append(f"Visioconférence : {session.visio_url}")
+    if session.state == "odj_publie":
+        lines += [f"{i.position}. {i.title}" for i in session.items]
+    event.add("description", "\n".join(lines))
+    calendar.add_component(event)
+    return mail.Attachment("seance.ics", "text/calendar", calendar.to_ical())
+
+
+def _session_candidates(now):
+    CommitteeSession = _session_model()
+    return db.session.scalars(select(CommitteeSession).where(
+        CommitteeSession.state.in_(["planifiee", "odj_publie"]), CommitteeSession.starts_at > now,
+        CommitteeSession.starts_at < now + timedelta(days=120))).all()
+
+
+def _register_committee_kinds() -> None:
+    try:
+        from ..models.committees import CommitteeSession  # noqa: F401
+        from . import committees as _committees_service  # noqa: F401
+    except ImportError:
+        return
+    audience = "Membres du comité et porteurs dont un point est à l'ordre du jour"
+    register(ReminderKind(
+        name="session.convocation", label="Convocation à une séance de comité (ordre du jour et documents)",
+        model=_session_model, template="session_reminder", default_offset_days=7,
+        offset_help="jours avant la séance", plan=_session_plan, context=_session_context,
+        deadline=lambda session: session.starts_at, ics=session_ics, mandatory=True, audience=audience,
+        candidates=_session_candidates))
+    register(ReminderKind(
+        name="session.eve", label="Rappel la veille d'une séance de comité",
+        model=_session_model, template="session_reminder", default_offset_days=1,
+        offset_help="jours avant la séance", plan=_session_plan, context=_session_context,
+        deadline=lambda session: session.starts_at, ics=session_ics, audience=audience,
+        candidates=_session_candidates))
+    register(ReminderKind(
+        name="session.agenda_missing", label="Ordre du jour d'une séance pas encore publié",
+        model=_session_model, template="session_agenda_missing", default_offset_days=10,
+        offset_help="jours avant la séance", plan=_agenda_missing_plan, context=_session_context,
+        deadline=lambda session: session.starts_at, candidates=_session_candidates,
+        audience="Secrétaire du comité (à défaut son président, puis le secrétariat)"))
+
+
+_register_committee_kinds()

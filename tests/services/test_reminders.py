@@ -295,3 +295,184 @@ def test_deleted_object_or_inactive_recipient_is_skipped(planned, inbox):
     assert len(report.sent) == 1
     [bob_row] = rows(opportunity, recipient_id=bob.id)
     assert bob_row.status == "skipped" and bob_row.last_error == "Destinataire désactivé."
+
+
+# --- committee sessions -----------------------------------------------------------------------------------------
+
+SESSION_START = datetime(2027, 4, 15, 12, 0, tzinfo=UTC)  # Thursday 15 April 2027, 14:00 in Paris
+J7 = datetime(2027, 4, 8, 7, 0, tzinfo=UTC)  # 9:00 in Paris (summer time)
+J1 = datetime(2027, 4, 14, 7, 0, tzinfo=UTC)
+J10 = datetime(2027, 4, 5, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def committee_session(db_session, make_user, make_opportunity):
+    from app.models import AgendaItem, Committee, CommitteeSession, UserRole
+
+    committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC"))
+    people = {}
+    for function, name in (("president", "Paule"), ("secretaire", "Sam"), ("membre", "Marc")):
+        user = make_user(Role.PORTEUR, email=f"{name.lower()}@example.gouv.fr", given_name=name, usual_name="Comité")
+        user.roles.append(UserRole(role=Role.COMITE, committee_id=committee.id, function=function))
+        people[function] = user
+    porteur = make_user(Role.PORTEUR, email="porteur@example.gouv.fr", given_name="Pia", usual_name="Porteuse")
+    opportunity = make_opportunity(brique="Annuaire commun", created_by_id=porteur.id)
+    session = CommitteeSession(committee_id=committee.id, starts_at=SESSION_START, duration_minutes=120,
+                               place="Salle Ségur", visio_url="https://webconf.example.gouv.fr/csic")
+    db.session.add(session)
+    session.items.append(AgendaItem(position=1, kind="opportunite", title="Annuaire commun",
+                                    opportunity_id=opportunity.id))
+    db.session.commit()
+    people["porteur"] = porteur
+    return session, people
+
+
+def sent_to(inbox, address):
+    return [m for m in inbox.messages() if address in m["To"]]
+
+
+def test_session_agenda_missing_goes_to_the_secretary_at_j10(committee_session, inbox):
+    session, people = committee_session
+    reminders.reschedule_for(session)
+    db.session.commit()
+    report = reminders.send_due(J10)
+    assert len(report.sent) == 1
+    [message] = inbox.messages()
+    assert "sam@example.gouv.fr" in message["To"]
+    assert message["Subject"] == "Ordre du jour à publier : CSIC, séance du 15 avril 2027"
+    assert f"https://mutualisation.example.gouv.fr/comites/seances/{session.id}" in body_text(message)
+
+
+def test_session_published_agenda_cancels_the_j10_and_convokes_porteurs(committee_session, inbox):
+    session, people = committee_session
+    reminders.reschedule_for(session)
+    session.state = "odj_publie"
+    db.session.commit()
+    # The service forgot to re-plan: the sweep sees the agenda is published and skips the J-10.
+    assert reminders.send_due(J10).sent == [] and len(inbox) == 0
+    reminders.reschedule_for(session)
+    db.session.commit()
+    report = reminders.send_due(J7)
+    recipients = sorted(m["To"] for m in inbox.messages())
+    assert len(report.sent) == 4 and recipients == sorted([
+        "Paule Comité <paule@example.gouv.fr>", "Sam Comité <sam@example.gouv.fr>",
+        "Marc Comité <marc@example.gouv.fr>", "Pia Porteuse <porteur@example.gouv.fr>"])
+    [convocation] = sent_to(inbox, "porteur@example.gouv.fr")
+    assert convocation["Subject"] == "Convocation : CSIC, séance du 15 avril 2027 à 14:00"
+    text = body_text(convocation)
+    assert "en tant que porteur d'un point inscrit à l'ordre du jour" in text
+    assert "Lieu : Salle Ségur" in text and "1. Annuaire commun" in text
+    assert "https://webconf.example.gouv.fr/csic" in text
+    [ics] = [part for part in convocation.iter_attachments() if part.get_content_type() == "text/calendar"]
+    calendar = ics.get_content()
+    calendar = calendar.decode() if isinstance(calendar, bytes) else calendar
+    assert f"UID:seance-{session.id}@mutualisation-dsi" in calendar
+    assert "DTSTART:20270415T120000Z" in calendar and "LOCATION:Salle Ségur" in calendar
+    # J-1: the same four people, once.
+    inbox.store.clear()
+    assert len(reminders.send_due(J1).sent) == 4
+    assert all(m["Subject"].startswith("Rappel : CSIC") and "demain" in body_text(m) for m in inbox.messages())
+    assert reminders.send_due(J1 + timedelta(hours=3)).sent == []
+
+
+def test_moving_a_session_moves_its_reminders(committee_session, inbox):
+    session, people = committee_session
+    session.state = "odj_publie"
+    reminders.reschedule_for(session)
+    session.starts_at = SESSION_START + timedelta(days=7)
+    reminders.reschedule_for(session)
+    db.session.commit()
+    assert reminders.send_due(J7).sent == [] and reminders.send_due(J1).sent == []
+    assert len(reminders.send_due(J7 + timedelta(days=7)).sent) == 4
+    [message] = sent_to(inbox, "paule@example.gouv.fr")
+    assert "22 avril 2027" in message["Subject"]
+    calendar = next(message.iter_attachments()).get_content()
+    calendar = calendar.decode() if isinstance(calendar, bytes) else calendar
+    assert "DTSTART:20270422T120000Z" in calendar
+
+
+def test_cancelling_a_session_cancels_its_reminders(committee_session, inbox):
+    session, people = committee_session
+    session.state = "odj_publie"
+    reminders.reschedule_for(session)
+    session.state, session.cancel_reason = "annulee", "Report"
+    reminders.cancel_for(session, "Séance annulée")
+    db.session.commit()
+    reminders.send_due(J1)
+    assert len(inbox) == 0
+    assert {r.status for r in db.session.scalars(select(Reminder).where(Reminder.object_id == session.id,
+                                                                         Reminder.kind.like("session.%")))} == {"cancelled"}
+
+
+def test_session_reminders_after_downtime(committee_session, inbox):
+    """Down from J-7 to the eve: the convocation (still useful) and the J-1 go once; after the session, nothing."""
+    session, people = committee_session
+    session.state = "odj_publie"
+    reminders.reschedule_for(session)
+    db.session.commit()
+    report = reminders.send_due(J1 + timedelta(hours=2))
+    assert len(report.sent) == 8  # convocation + eve, to the four of them
+    inbox.store.clear()
+    session.starts_at = SESSION_START + timedelta(days=30)
+    reminders.reschedule_for(session)
+    db.session.commit()
+    report = reminders.send_due(SESSION_START + timedelta(days=31))  # down through the whole month
+    assert report.sent == [] and len(report.skipped) == 8 and len(inbox) == 0
+
+
+# --- voting campaigns -------------------------------------------------------------------------------------------
+
+def test_campaign_closing_reminds_electors_who_have_not_voted_on_everything(db_session, make_user,
+                                                                             make_opportunity, inbox):
+    from app.models import Campaign, Organisation, Vote
+
+    ministry = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
+    done = make_user(Role.DSI, ministry="MI", email="fini@example.gouv.fr")
+    half = make_user(Role.DSI, ministry="MI", email="moitie@example.gouv.fr")
+    none = make_user(Role.DSI, ministry="MI", email="rien@example.gouv.fr")
+    other = make_user(Role.DSI, ministry="MEF", email="autre-ministere@example.gouv.fr")
+    first, second = make_opportunity(brique="Un"), make_opportunity(brique="Deux")
+    closes = datetime(2027, 5, 20, 16, 0, tzinfo=UTC)
+    campaign = Campaign(title="Priorisation 2027", state="ouverte", opens_at=closes - timedelta(days=20),
+                        closes_at=closes, opened_at=closes - timedelta(days=20))
+    campaign.opportunities = [first, second]
+    campaign.ministries = [ministry]
+    db.session.add(campaign)
+    db.session.flush()
+    for voter, opportunities in ((done, [first, second]), (half, [first])):
+        for opportunity in opportunities:
+            db.session.add(Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=opportunity.id,
+                                organisation_id=ministry.id, value="must"))
+    reminders.reschedule_for(campaign)
+    db.session.commit()
+    j3 = datetime(2027, 5, 17, 7, 0, tzinfo=UTC)
+    assert reminders.send_due(j3 - timedelta(minutes=1)).sent == []
+    # Between planning and sending, "rien" votes on everything: not reminded.
+    for opportunity in (first, second):
+        db.session.add(Vote(campaign_id=campaign.id, voter_id=none.id, opportunity_id=opportunity.id,
+                            organisation_id=ministry.id, value="could"))
+    db.session.commit()
+    report = reminders.send_due(j3)
+    assert len(report.sent) == 1 and len(report.skipped) == 1
+    [message] = inbox.messages()
+    assert "moitie@example.gouv.fr" in message["To"]
+    assert message["Subject"] == "Campagne « Priorisation 2027 » : clôture le 20 mai 2027, 1 opportunité à classer"
+    assert "Il vous reste 1 opportunité à classer" in body_text(message)
+    assert f"https://mutualisation.example.gouv.fr/campagnes/{campaign.id}" in body_text(message)
+    assert not sent_to(inbox, "autre-ministere@example.gouv.fr") and not sent_to(inbox, "fini@example.gouv.fr")
+    # Closed campaign: any reminder left is obsolete.
+    assert reminders.send_due(closes + timedelta(minutes=1)).sent == []
+
+
+def test_replan_all_picks_up_new_members(committee_session, make_user, inbox):
+    from app.models import UserRole
+
+    session, people = committee_session
+    reminders.replan_all(J10 - timedelta(days=5))
+    newcomer = make_user(Role.PORTEUR, email="nouveau@example.gouv.fr")
+    newcomer.roles.append(UserRole(role=Role.COMITE, committee_id=session.committee_id, function="membre"))
+    db.session.commit()
+    reminders.replan_all(J10 - timedelta(days=4))
+    db.session.commit()
+    reminders.send_due(J7)
+    assert len(sent_to(inbox, "nouveau@example.gouv.fr")) == 1
