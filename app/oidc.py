@@ -197,8 +197,13 @@ def complete_login(args) -> Identity:
         raise LoginFailed("id_token_missing", "no id_token in the token response")
 
     id_claims = verify_id_token(token, entry["nonce"], meta)
-    check_acr(id_claims)
-    userinfo = fetch_userinfo(token, id_claims, meta)
+    try:
+        check_acr(id_claims)
+        userinfo = fetch_userinfo(token, id_claims, meta)
+    except LoginFailed as failure:  # the id_token is genuine: say who was refused
+        failure.email = failure.email or id_claims.get("email")
+        failure.detail = f"{failure.detail} (sub={id_claims['sub']})"
+        raise
     claims = {**id_claims, **userinfo}
     if not claims.get("email"):
         raise LoginFailed("email_missing", f"sub={id_claims['sub']}")

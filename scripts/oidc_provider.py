@@ -34,7 +34,10 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-warnings.simplefilter("ignore", DeprecationWarning)  # the mock imports authlib.jose (deprecated upstream)
+from authlib.deprecate import AuthlibDeprecationWarning  # noqa: E402
+
+# The mock imports authlib.jose (deprecated upstream); Authlib forces these warnings on, so filter after it.
+warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
 
 import flask  # noqa: E402
 import oidc_provider_mock  # noqa: E402

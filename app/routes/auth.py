@@ -47,7 +47,7 @@ def start():
 
 @bp.get("/connexion/retour")
 @public
-@limit("login")
+@limit("callback")
 def callback():
     try:
         identity = oidc.complete_login(request.args)

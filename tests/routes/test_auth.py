@@ -46,6 +46,7 @@ def new_agent(provider, claims=None, faults=()) -> tuple[str, str]:
     sub = f"sub-{n}-{id(provider) % 1000}"
     email = f"agent.{n}@test.gouv.fr"
     body = {"email": email, **CLAIMS} if claims is None else claims
+    email = body.get("email", email)
     assert requests.put(f"{provider}/users/{sub}", json=body, timeout=5).status_code == 204
     assert requests.put(f"{provider}/test/faults/{sub}", json=list(faults), timeout=5).status_code == 204
     return sub, email
@@ -316,6 +317,8 @@ def test_minimum_acr(app, client, csrf, provider):
         sub, email = new_agent(provider, claims)
         assert_refused(login(client, csrf, sub), "acr_insufficient", text="niveau d'authentification")
         assert db.session.scalar(select(User).where(User.email == email)) is None
+        entry = last_audit("login.failed")
+        assert email.lower() in entry.summary and sub in entry.changes["detail"][1]
     sub, email = new_agent(provider, {"email": "acr-ok@test.gouv.fr", "acr": "eidas2"})
     assert login(client, csrf, sub).status_code == 303
 
@@ -348,6 +351,7 @@ def test_login_routes_are_rate_limited(app, client, csrf, provider):
     statuses = [client.post("/connexion/proconnect", data={"csrf_token": token}).status_code
                 for _ in range(4)]
     assert statuses == [303, 303, 303, 429]
+    assert [client.get("/connexion/retour?state=x").status_code for _ in range(3)] == [400, 400, 400]
     response = client.get("/connexion/retour?state=x")
     assert response.status_code == 429 and "Trop de tentatives" in response.get_data(as_text=True)
     assert client.get("/connexion").status_code == 200  # the page itself is not limited
