@@ -239,3 +239,123 @@ def can_view_minutes(user, session) -> bool:
 
 def can_view_register(user) -> bool:
     return is_secretariat(user) or _is(user, Role.COMITE)
+
+
+# --- guichets and dossiers (issue 5) ---------------------------------------------------------------------
+# Guichets are readable by every signed-in user; the secretariat edits their rules and instructors. A
+# dossier is seen by its porteur (creator), by the référents named on it (e-mail of their account), by the
+# instructors of its guichet (or of an ancestor guichet) once submitted, and by the secretariat; anybody
+# else gets a 404. Private annotations are for the instruction side only.
+
+
+def can_edit_guichet(user, guichet=None) -> bool:
+    return is_secretariat(user)
+
+
+def instructed_guichet_ids(user) -> set[int]:
+    """Guichets the user instructs, with their descendants."""
+    from flask import g, has_request_context
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Guichet
+
+    direct = {r.guichet_id for r in getattr(user, "roles", []) if r.role == Role.INSTRUCTEUR and r.guichet_id}
+    if not direct:
+        return set()
+    cache_key = ("instructed_guichets", user.id, frozenset(direct))
+    if has_request_context() and cache_key in g.setdefault("permission_cache", {}):
+        return g.permission_cache[cache_key]
+    children: dict[int, list[int]] = {}
+    for guichet_id, parent_id in db.session.execute(select(Guichet.id, Guichet.parent_id)):
+        children.setdefault(parent_id, []).append(guichet_id)
+    result, todo = set(), list(direct)
+    while todo:
+        current = todo.pop()
+        if current not in result:
+            result.add(current)
+            todo.extend(children.get(current, []))
+    if has_request_context():
+        g.permission_cache[cache_key] = result
+    return result
+
+
+def dossiers_visible_to(user):
+    from sqlalchemy import false, or_, select
+
+    from .models import Dossier
+    from .models.dossiers import DossierReferent
+
+    query = select(Dossier)
+    if not getattr(user, "is_authenticated", False):
+        return query.where(false())
+    if is_secretariat(user):
+        return query
+    clauses = [
+        Dossier.created_by_id == user.id,
+        Dossier.id.in_(select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())),
+    ]
+    if guichets := instructed_guichet_ids(user):
+        clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != "brouillon"))
+    return query.where(or_(*clauses))
+
+
+def is_porteur_side(user, dossier) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return dossier.created_by_id == user.id or any(r.email == user.email.lower() for r in dossier.referents)
+
+
+def is_instructor_of(user, dossier) -> bool:
+    return dossier.guichet_id in instructed_guichet_ids(user)
+
+
+def can_create_dossier(user, guichet=None) -> bool:
+    """Any signed-in agent may apply (the guichet being open is checked with the other fields)."""
+    return bool(getattr(user, "is_authenticated", False))
+
+
+def can_edit_section(user, dossier, key: str) -> bool:
+    if not is_porteur_side(user, dossier):
+        return False
+    if dossier.state == "brouillon":
+        return True
+    request = dossier.open_request
+    return dossier.state == "complements_demandes" and request is not None and key in request.section_keys
+
+
+def can_submit_dossier(user, dossier) -> bool:
+    return is_porteur_side(user, dossier) and dossier.state in ("brouillon", "complements_demandes")
+
+
+def can_withdraw_dossier(user, dossier) -> bool:
+    return is_porteur_side(user, dossier) and dossier.state in (
+        "brouillon",
+        "depose",
+        "en_instruction",
+        "complements_demandes",
+        "instruit",
+        "inscrit_comite",
+    )
+
+
+def can_instruct_dossier(user, dossier, any_state: bool = False) -> bool:
+    if dossier.state == "brouillon":
+        return False
+    if not (is_secretariat(user) or is_instructor_of(user, dossier)):
+        return False
+    return any_state or dossier.state in ("depose", "en_instruction", "complements_demandes")
+
+
+def can_annotate_dossier(user, dossier) -> bool:
+    return dossier.state != "brouillon" and (is_secretariat(user) or is_instructor_of(user, dossier))
+
+
+def can_message_dossier(user, dossier) -> bool:
+    if dossier.state == "brouillon":
+        return False
+    return is_porteur_side(user, dossier) or is_secretariat(user) or is_instructor_of(user, dossier)
+
+
+def can_export_guichet(user, guichet) -> bool:
+    return is_secretariat(user) or guichet.id in instructed_guichet_ids(user)

@@ -88,3 +88,261 @@ def make_committee_session(code: str = "CSIC-TECH", *, starts_at=None, **kw):
     db.session.add(session)
     db.session.commit()
     return session
+
+
+# --- guichets and dossiers ------------------------------------------------------------------------------
+
+
+def make_instructor(guichet_code: str = "SNAP4", **kw) -> User:
+    """A user with the instructeur role on the guichet `guichet_code`."""
+    from app.models import Guichet
+
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == guichet_code))
+    user = make_user(Role.INSTRUCTEUR, **kw)
+    user.roles[0].guichet_id = guichet.id
+    db.session.commit()
+    return user
+
+
+def make_dossier(
+    owner: User | None = None,
+    guichet_code: str = "SNAP4",
+    *,
+    title: str = "Dossier de test",
+    start_year: int = 2026,
+    **kw,
+):
+    """A brouillon dossier (no section filled) on `guichet_code`, by `owner` (a new porteur by default)."""
+    from app.models import Dossier, Guichet
+
+    owner = owner or make_user(Role.PORTEUR)
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == guichet_code))
+    dossier = Dossier(guichet=guichet, title=title, start_year=start_year, created_by_id=owner.id, **kw)
+    db.session.add(dossier)
+    db.session.commit()
+    return dossier
+
+
+def complete_dossier(dossier, actor: User, *, ftap_ae: int = 600_000, porteur_ae: int = 400_000):
+    """Fill every section of `dossier` through the services (two financing lines, two indicators, a jalon)."""
+    from app.services import dossiers as service
+
+    y = dossier.start_year
+    sections = {
+        "projet": {
+            "title": dossier.title,
+            "start_year": str(y),
+            "starts_on": f"{y}-01-01",
+            "ends_on": f"{y + 2}-12-31",
+        },
+        "porteurs": {
+            "porteur_organisation": "DINUM",
+            "porteur-projet_name": "Camille Martin",
+            "porteur-projet_email": actor.email,
+        },
+        "enjeu": {"enjeu": "Les agents n'ont pas d'outil collaboratif souverain."},
+        "solution": {"solution": "Une suite collaborative interministérielle."},
+        "financement": {
+            "rows": [
+                (
+                    0,
+                    {
+                        "nature": "Développement",
+                        "category": "T5",
+                        "programme": "P349",
+                        "financer": "ftap",
+                        "phase": "experimentation",
+                        f"ae-{y}": str(ftap_ae),
+                        f"cp-{y}": str(ftap_ae),
+                    },
+                ),
+                (
+                    1,
+                    {
+                        "nature": "Équipe projet",
+                        "category": "T3",
+                        "programme": "P129",
+                        "financer": "porteur",
+                        "phase": "experimentation",
+                        f"ae-{y + 1}": str(porteur_ae),
+                        f"cp-{y + 1}": str(porteur_ae),
+                    },
+                ),
+            ]
+        },
+        "beneficiaires": {"rows": [(0, {"group": "Agents de l'État", "population": "2500000"})]},
+        "indicateurs": {
+            "rows": [
+                (
+                    0,
+                    {
+                        "objective": "Adoption",
+                        "indicator": "Utilisateurs actifs",
+                        "current_value": "500000",
+                        "target_value": "+50 %",
+                        "frequency": "trimestrielle",
+                    },
+                ),
+                (
+                    1,
+                    {
+                        "objective": "Qualité",
+                        "indicator": "Applications suivies par des KPI",
+                        "current_value": "0",
+                        "target_value": "5",
+                        "frequency": "trimestrielle",
+                    },
+                ),
+            ]
+        },
+        "economies": {
+            "rows": [
+                (
+                    0,
+                    {
+                        "nature": "Licences évitées",
+                        "category": "T3",
+                        "programme": "P129",
+                        f"y-{y + 2}": "700000",
+                        f"y-{y + 3}": "700000",
+                    },
+                )
+            ]
+        },
+        "jalons": {
+            "rows": [
+                (
+                    0,
+                    {
+                        "number": "1",
+                        "due_on": f"{y}-06-30",
+                        "description": "Prototype",
+                        "deliverables": "Version 1",
+                    },
+                )
+            ]
+        },
+        "gouvernance": {"gouvernance": "COPIL mensuel avec la DITP et la DINUM."},
+    }
+    for key, data in sections.items():
+        service.save_section(dossier, key, data, version=dossier.section_version(key), actor=actor)
+    db.session.commit()
+    return dossier
+
+
+HUB_LINES = [  # [001] §2, in euros: (nature, category, programme, financer, phase, {year: (ae, cp)})
+    ("Avant-projet — DINUM", "T5", "P129", "porteur", "cadrage", {2019: (200_000, 0), 2020: (0, 200_000)}),
+    (
+        "Investissement total (HUB + BO PSL) — FTAP",
+        "T5",
+        "P349",
+        "ftap",
+        "experimentation",
+        {2020: (1_275_000, 637_500), 2021: (0, 637_500)},
+    ),
+    (
+        "Investissement total (HUB + BO PSL) — DILA",
+        "T5",
+        "P624",
+        "co:DILA",
+        "experimentation",
+        {2020: (625_000, 312_500), 2021: (600_000, 612_500), 2022: (0, 300_000)},
+    ),
+    (
+        "Conduite du changement — DGS",
+        "T5",
+        "P204",
+        "co:DGS",
+        "generalisation",
+        {2020: (125_000, 125_000), 2021: (175_000, 175_000)},
+    ),
+    (
+        "Conduite du changement — DILA",
+        "T5",
+        "P624",
+        "co:DILA",
+        "generalisation",
+        {2021: (75_000, 75_000), 2022: (125_000, 125_000)},
+    ),
+    (
+        "Coûts de support — DILA",
+        "T5",
+        "P624",
+        "co:DILA",
+        "generalisation",
+        {2020: (50_000, 50_000), 2021: (100_000, 100_000), 2022: (100_000, 100_000)},
+    ),
+    (
+        "Coûts d'infrastructure — DINUM",
+        "T5",
+        "P129",
+        "porteur",
+        "generalisation",
+        {2020: (50_000, 50_000), 2021: (200_000, 200_000), 2022: (25_000, 25_000)},
+    ),
+    ("Coûts d'infrastructure — DILA", "T5", "P624", "co:DILA", "generalisation", {2022: (125_000, 125_000)}),
+]
+HUB_SAVINGS = [  # [001] §3: T3 savings on P624 from June 2022
+    ("Maintenance des briques applicatives", {2022: 168_000, 2023: 335_000, 2024: 335_000}),
+    ("Coûts de gestion", {2022: 290_000, 2023: 580_000, 2024: 580_000}),
+    ("Coûts d'infrastructure", {2022: 180_000, 2023: 360_000, 2024: 360_000}),
+]
+
+
+def make_hub_dossier(actor: User):
+    """The HUB transformation contract ([001]) as a dossier on the FTAP guichet, entered via the services."""
+    from app.services import dossiers as service
+
+    dossier = make_dossier(
+        actor, "FTAP", title="Nouveau HUB d'échange de données (remplacement de la PEC)", start_year=2019
+    )
+    service.save_section(
+        dossier,
+        "porteurs",
+        {
+            "porteur_organisation": "DINUM",
+            "porteur-projet_name": "Référent DINUM",
+            "porteur-projet_email": actor.email,
+            "co": [
+                (
+                    0,
+                    {
+                        "organisation": "DILA",
+                        "budget_name": "Référent DILA",
+                        "budget_email": "budget@dila.gouv.fr",
+                    },
+                ),
+                (
+                    1,
+                    {
+                        "organisation": "DGS",
+                        "projet_name": "Référent DGS",
+                        "projet_email": "projet@dgs.gouv.fr",
+                    },
+                ),
+            ],
+        },
+        version=0,
+        actor=actor,
+    )
+    rows = []
+    for i, (nature, category, programme, financer, phase, amounts) in enumerate(HUB_LINES):
+        row = {
+            "nature": nature,
+            "category": category,
+            "programme": programme,
+            "financer": financer,
+            "phase": phase,
+        }
+        for year, (ae, cp) in amounts.items():
+            row[f"ae-{year}"], row[f"cp-{year}"] = str(ae), str(cp)
+        rows.append((i, row))
+    service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=actor)
+    savings = []
+    for i, (nature, amounts) in enumerate(HUB_SAVINGS):
+        row = {"nature": nature, "category": "T3", "programme": "P624"}
+        row.update({f"y-{year}": str(value) for year, value in amounts.items()})
+        savings.append((i, row))
+    service.save_section(dossier, "economies", {"rows": savings}, version=0, actor=actor)
+    db.session.commit()
+    return dossier

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Action, Committee, Guichet, Opportunity, Organisation
 from ..models.portfolio import Moscow
 from . import audit
+from . import guichets as guichet_rules
 from .committees import apply_reference_rules
 from .portfolio import import_rows
 
@@ -69,6 +70,9 @@ def load_all(data_dir: Path, *, actor=None) -> LoadReport:
         db.session.flush()
         apply_reference_rules(committee, actor=actor)  # default recurrence, stages, guichets (until edited)
     db.session.flush()
+    for guichet in db.session.scalars(select(Guichet).order_by(Guichet.code)):
+        guichet_rules.apply_reference_rules(guichet, actor=actor)  # mode, committee, eligibility (until edited)
+    db.session.flush()
     return report
 
 
@@ -88,8 +92,8 @@ def _load_guichets(data_dir: Path, report: LoadReport, actor) -> None:
     rows = _read(data_dir / "guichets.csv")
     loaded = {}
     for row in rows:
-        values = {k: row[k].strip() for k in ("code", "name", "fund", "mode", "description", "criteria", "amounts",
-                                             "source")}
+        # "mode" belongs to the guichet's rules (services.guichets.apply_reference_rules, then the secretariat).
+        values = {k: row[k].strip() for k in ("code", "name", "fund", "description", "criteria", "amounts", "source")}
         loaded[row["code"]] = _upsert(Guichet, "code", values, report, "guichets", actor)
     db.session.flush()
     for row in rows:

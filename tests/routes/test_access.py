@@ -41,6 +41,7 @@ OK_STATUS = {
     "committees.rules": only("secretariat"),  # the sample comite user holds no function in CSIC-TECH
     "committees.plan": only("secretariat"),
     "committees.register": only("secretariat", "comite"),  # can_view_register
+    "guichets.export": {"instructeur": 403},  # the sample instructeur instructs no guichet
 }
 
 
@@ -115,6 +116,7 @@ SAMPLES_FOR = {
     "committees": {"code": "CSIC-TECH"},
     "api.get_action": {"code": "2.1.1"},
     "api.get_guichet": {"code": "SNAP4"},
+    "guichets": {"code": "SNAP4"},
 }
 
 

@@ -1,0 +1,600 @@
+"""Application dossiers to a guichet, shaped like the FTAP transformation contract ([000], [001], [004]).
+
+Amounts are integers in euros. Totals are never stored: they are computed from the rows (see
+app/services/dossiers.py `figures`).
+"""
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+YEARS = 4  # financing columns N … N+3
+SAVINGS_YEARS = 7  # savings columns N … N+6 (the ROI looks three years past the last FTAP year)
+
+
+class DossierState(enum.StrEnum):
+    BROUILLON = "brouillon"
+    DEPOSE = "depose"
+    EN_INSTRUCTION = "en_instruction"
+    COMPLEMENTS_DEMANDES = "complements_demandes"
+    INSTRUIT = "instruit"
+    INSCRIT_COMITE = "inscrit_comite"
+    DECIDE = "decide"
+    CONVENTIONNE = "conventionne"
+    EN_SUIVI = "en_suivi"
+    CLOS = "clos"
+    RETIRE = "retire"
+    CLASSE_SANS_SUITE = "classe_sans_suite"
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS = {
+    DossierState.BROUILLON: "Brouillon",
+    DossierState.DEPOSE: "Déposé",
+    DossierState.EN_INSTRUCTION: "En instruction",
+    DossierState.COMPLEMENTS_DEMANDES: "Compléments demandés",
+    DossierState.INSTRUIT: "Instruit",
+    DossierState.INSCRIT_COMITE: "Inscrit en comité",
+    DossierState.DECIDE: "Décidé",
+    DossierState.CONVENTIONNE: "Conventionné",
+    DossierState.EN_SUIVI: "En suivi",
+    DossierState.CLOS: "Clos",
+    DossierState.RETIRE: "Retiré",
+    DossierState.CLASSE_SANS_SUITE: "Classé sans suite",
+}
+
+D = DossierState
+TRANSITIONS: dict[DossierState, set[DossierState]] = {
+    D.BROUILLON: {D.DEPOSE, D.RETIRE},
+    D.DEPOSE: {D.EN_INSTRUCTION, D.COMPLEMENTS_DEMANDES, D.INSTRUIT, D.CLASSE_SANS_SUITE, D.RETIRE},
+    D.EN_INSTRUCTION: {D.COMPLEMENTS_DEMANDES, D.INSTRUIT, D.CLASSE_SANS_SUITE, D.RETIRE},
+    D.COMPLEMENTS_DEMANDES: {D.DEPOSE, D.CLASSE_SANS_SUITE, D.RETIRE},
+    D.INSTRUIT: {D.INSCRIT_COMITE, D.EN_INSTRUCTION, D.CLASSE_SANS_SUITE, D.RETIRE},
+    # Committee steps, called by the committees domain (services.dossiers.mark_on_agenda / apply_decision).
+    D.INSCRIT_COMITE: {D.DECIDE, D.INSTRUIT, D.RETIRE},
+    D.DECIDE: {D.CONVENTIONNE, D.INSCRIT_COMITE, D.CLOS},
+    D.CONVENTIONNE: {D.EN_SUIVI, D.CLOS},
+    D.EN_SUIVI: {D.CLOS},
+    D.CLOS: set(),
+    D.RETIRE: set(),
+    D.CLASSE_SANS_SUITE: set(),
+}
+PORTEUR_EDITABLE = {D.BROUILLON, D.COMPLEMENTS_DEMANDES}
+INSTRUCTION_STATES = {D.DEPOSE, D.EN_INSTRUCTION, D.COMPLEMENTS_DEMANDES}
+REASON_REQUIRED = {D.CLASSE_SANS_SUITE}
+AVIS_STATES = {D.INSTRUIT, D.INSCRIT_COMITE, D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI}
+DECIDED_STATES = {D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI}
+
+
+class Avis(enum.StrEnum):
+    FAVORABLE = "favorable"
+    RESERVE = "reserve"
+    DEFAVORABLE = "defavorable"
+
+    @property
+    def label(self) -> str:
+        return {"favorable": "Favorable", "reserve": "Réservé", "defavorable": "Défavorable"}[self.value]
+
+
+class DecisionOutcome(enum.StrEnum):
+    ACCEPTE = "accepte"
+    ACCEPTE_SOUS_CONDITIONS = "accepte_sous_conditions"
+    AJOURNE = "ajourne"
+    REFUSE = "refuse"
+
+    @property
+    def label(self) -> str:
+        return {
+            "accepte": "Accepté",
+            "accepte_sous_conditions": "Accepté sous conditions",
+            "ajourne": "Ajourné",
+            "refuse": "Refusé",
+        }[self.value]
+
+
+class ComplementReason(enum.StrEnum):
+    INCORRECT = "incorrect"
+    INCOMPLET = "incomplet"
+    OBSOLETE = "obsolete"
+
+    @property
+    def label(self) -> str:
+        return {"incorrect": "Incorrect", "incomplet": "Incomplet", "obsolete": "Obsolète"}[self.value]
+
+
+class Category(enum.StrEnum):
+    T2 = "T2"
+    T3 = "T3"
+    T5 = "T5"
+
+    @property
+    def label(self) -> str:
+        return {"T2": "T2 — personnel", "T3": "T3 — fonctionnement", "T5": "T5 — investissement"}[self.value]
+
+
+class Financer(enum.StrEnum):
+    FTAP = "ftap"
+    PORTEUR = "porteur"
+    CO_PORTEUR = "co_porteur"
+
+    @property
+    def label(self) -> str:
+        return {"ftap": "Fonds (FTAP)", "porteur": "Porteur", "co_porteur": "Co-porteur"}[self.value]
+
+
+class Phase(enum.StrEnum):
+    CADRAGE = "cadrage"
+    EXPERIMENTATION = "experimentation"
+    GENERALISATION = "generalisation"
+
+    @property
+    def label(self) -> str:
+        return {
+            "cadrage": "Cadrage",
+            "experimentation": "Expérimentation / POC / lot 1",
+            "generalisation": "Généralisation / lot 2",
+        }[self.value]
+
+
+class ReferentRole(enum.StrEnum):
+    PROJET = "projet"
+    BUDGET = "budget"
+    COMMUNICATION = "communication"
+
+    @property
+    def label(self) -> str:
+        return {
+            "projet": "Référent projet",
+            "budget": "Référent budget",
+            "communication": "Référent communication",
+        }[self.value]
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Dossier(db.Model):
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_in(DossierState)})", name="state_known"),
+        CheckConstraint(f"avis IS NULL OR avis IN ({_in(Avis)})", name="avis_known"),
+        CheckConstraint(f"state NOT IN ({_in(AVIS_STATES)}) OR avis IS NOT NULL", name="instruit_has_avis"),
+        CheckConstraint(
+            f"decision_outcome IS NULL OR decision_outcome IN ({_in(DecisionOutcome)})", name="outcome_known"
+        ),
+        CheckConstraint(
+            f"state NOT IN ({_in(DECIDED_STATES)}) OR decision_outcome IS NOT NULL",
+            name="decided_has_outcome",
+        ),
+        CheckConstraint(
+            f"state NOT IN ({_in(REASON_REQUIRED)}) OR state_reason IS NOT NULL", name="classement_has_reason"
+        ),
+        CheckConstraint(
+            "state IN ('brouillon', 'retire') OR submitted_at IS NOT NULL", name="submitted_has_date"
+        ),
+        CheckConstraint("start_year BETWEEN 2000 AND 2100", name="start_year_plausible"),
+        CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates_ordered"),
+        Index("ix_dossiers_guichet_state", "guichet_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guichet_id: Mapped[int] = mapped_column(ForeignKey("guichets.id"))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    porteur_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(32), default=DossierState.BROUILLON)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    start_year: Mapped[int] = mapped_column()
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    # §1, §2, §4.1.1, §5.3 of the contract
+    enjeu: Mapped[str] = mapped_column(Text, default="", server_default="")
+    solution: Mapped[str] = mapped_column(Text, default="", server_default="")
+    impact_indirect: Mapped[str] = mapped_column(Text, default="", server_default="")
+    gouvernance: Mapped[str] = mapped_column(Text, default="", server_default="")
+    avis: Mapped[str | None] = mapped_column(String(16))
+    avis_motivation: Mapped[str | None] = mapped_column(Text)
+    avis_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    avis_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_outcome: Mapped[str | None] = mapped_column(String(32))
+    decision_ref: Mapped[int | None] = mapped_column()  # committees' decisions.id (no FK: other domain)
+    agenda_session_ref: Mapped[int | None] = mapped_column()  # committee_sessions.id
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    guichet = relationship("Guichet", lazy="joined")
+    opportunity = relationship("Opportunity", lazy="joined")
+    created_by = relationship("User", foreign_keys=[created_by_id], lazy="joined")
+    avis_by = relationship("User", foreign_keys=[avis_by_id])
+    porteur_organisation = relationship("Organisation", lazy="joined")
+    referents: Mapped[list["DossierReferent"]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan", order_by="DossierReferent.id"
+    )
+    beneficiaries: Mapped[list["DossierBeneficiary"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierBeneficiary.position"
+    )
+    indicators: Mapped[list["DossierIndicator"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierIndicator.position"
+    )
+    financing_lines: Mapped[list["FinancingLine"]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan", order_by="FinancingLine.position"
+    )
+    savings_lines: Mapped[list["SavingsLine"]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan", order_by="SavingsLine.position"
+    )
+    staff_savings: Mapped[list["StaffSaving"]] = relationship(
+        cascade="all, delete-orphan", order_by="StaffSaving.id"
+    )
+    jalons: Mapped[list["Jalon"]] = relationship(cascade="all, delete-orphan", order_by="Jalon.number")
+    attachments: Mapped[list["DossierAttachment"]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan", order_by="DossierAttachment.id"
+    )
+    sections: Mapped[list["DossierSection"]] = relationship(cascade="all, delete-orphan")
+    transitions: Mapped[list["DossierTransition"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierTransition.id"
+    )
+    complement_requests: Mapped[list["ComplementRequest"]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan", order_by="ComplementRequest.id"
+    )
+
+    @property
+    def reference(self) -> str:
+        return f"D{self.id:04d}"
+
+    @property
+    def state_enum(self) -> DossierState:
+        return DossierState(self.state)
+
+    @property
+    def avis_enum(self) -> Avis | None:
+        return Avis(self.avis) if self.avis else None
+
+    @property
+    def outcome_enum(self) -> DecisionOutcome | None:
+        return DecisionOutcome(self.decision_outcome) if self.decision_outcome else None
+
+    @property
+    def years(self) -> list[int]:
+        return list(range(self.start_year, self.start_year + YEARS))
+
+    @property
+    def savings_years(self) -> list[int]:
+        return list(range(self.start_year, self.start_year + SAVINGS_YEARS))
+
+    @property
+    def open_request(self) -> "ComplementRequest | None":
+        return next((r for r in reversed(self.complement_requests) if r.answered_at is None), None)
+
+    def section_version(self, key: str) -> int:
+        return next((s.version for s in self.sections if s.key == key), 0)
+
+    def allowed_transitions(self) -> list[DossierState]:
+        return sorted(TRANSITIONS[self.state_enum], key=list(DossierState).index)
+
+    def __str__(self) -> str:
+        return f"{self.reference} — {self.title}"
+
+
+class DossierSection(db.Model):
+    """Version of each separately saved section (optimistic locking between co-porteurs)."""
+
+    __tablename__ = "dossier_sections"
+
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    updated_by = relationship("User", lazy="joined")
+
+
+class DossierReferent(db.Model):
+    """A named référent (project, budget, communication) of the porteur or of a co-porteur organisation."""
+
+    __tablename__ = "dossier_referents"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_in(ReferentRole)})", name="role_known"),
+        Index("ix_dossier_referents_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    is_porteur: Mapped[bool] = mapped_column(default=False)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))  # lower-case
+
+    dossier: Mapped[Dossier] = relationship(back_populates="referents")
+    organisation = relationship("Organisation", lazy="joined")
+
+    @property
+    def role_enum(self) -> ReferentRole:
+        return ReferentRole(self.role)
+
+
+class DossierBeneficiary(db.Model):
+    __tablename__ = "dossier_beneficiaries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    group_name: Mapped[str] = mapped_column(String(300))
+    population: Mapped[int | None] = mapped_column()
+
+
+class DossierIndicator(db.Model):
+    """§4.1.2: objectif, indicateur, mode de calcul, valeur actuelle, cible à T+12 mois, fréquence."""
+
+    __tablename__ = "dossier_indicators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    objective: Mapped[str] = mapped_column(Text)
+    indicator: Mapped[str] = mapped_column(Text)
+    calculation: Mapped[str] = mapped_column(Text, default="")
+    current_value: Mapped[str] = mapped_column(String(200), default="")
+    target_value: Mapped[str] = mapped_column(String(200), default="")
+    frequency: Mapped[str] = mapped_column(String(100), default="")
+
+
+class FinancingLine(db.Model):
+    """One expense line of §2/§3 « Besoins et modalités de financement »."""
+
+    __tablename__ = "financing_lines"
+    __table_args__ = (
+        CheckConstraint(f"category IN ({_in(Category)})", name="category_known"),
+        CheckConstraint(f"financer IN ({_in(Financer)})", name="financer_known"),
+        CheckConstraint(f"phase IN ({_in(Phase)})", name="phase_known"),
+        CheckConstraint(
+            "financer <> 'co_porteur' OR financer_organisation_id IS NOT NULL", name="co_porteur_named"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    nature: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(2))
+    programme: Mapped[str] = mapped_column(String(16))
+    financer: Mapped[str] = mapped_column(String(16))
+    financer_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    phase: Mapped[str] = mapped_column(String(16))
+
+    dossier: Mapped[Dossier] = relationship(back_populates="financing_lines")
+    financer_organisation = relationship("Organisation", lazy="joined")
+    amounts: Mapped[list["FinancingAmount"]] = relationship(
+        cascade="all, delete-orphan", order_by="FinancingAmount.year", lazy="selectin"
+    )
+
+    @property
+    def phase_label(self) -> str:
+        return Phase(self.phase).label
+
+    @property
+    def financer_label(self) -> str:
+        if self.financer == Financer.CO_PORTEUR and self.financer_organisation:
+            return f"Co-porteur {self.financer_organisation.code}"
+        return Financer(self.financer).label
+
+
+class FinancingAmount(db.Model):
+    __tablename__ = "financing_amounts"
+    __table_args__ = (
+        UniqueConstraint("line_id", "year"),
+        CheckConstraint("ae >= 0 AND cp >= 0", name="amounts_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("financing_lines.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column()
+    ae: Mapped[int] = mapped_column(default=0)
+    cp: Mapped[int] = mapped_column(default=0)
+
+
+class SavingsLine(db.Model):
+    """One nature of savings (§3 « Economies prévisionnelles »); recurring savings are entered every year."""
+
+    __tablename__ = "savings_lines"
+    __table_args__ = (CheckConstraint(f"category IN ({_in(Category)})", name="category_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    nature: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(2))
+    programme: Mapped[str] = mapped_column(String(16), default="")
+
+    dossier: Mapped[Dossier] = relationship(back_populates="savings_lines")
+    amounts: Mapped[list["SavingsAmount"]] = relationship(
+        cascade="all, delete-orphan", order_by="SavingsAmount.year", lazy="selectin"
+    )
+
+
+class SavingsAmount(db.Model):
+    __tablename__ = "savings_amounts"
+    __table_args__ = (
+        UniqueConstraint("line_id", "year"),
+        CheckConstraint("amount >= 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("savings_lines.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column()
+    amount: Mapped[int] = mapped_column(default=0)
+
+
+class StaffSaving(db.Model):
+    """T2 helper ([000] annex II): jobs saved in a year for a category A/B/C × average cost per job."""
+
+    __tablename__ = "staff_savings"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "category", "year"),
+        CheckConstraint("category IN ('A', 'B', 'C')", name="category_known"),
+        CheckConstraint("jobs >= 0 AND average_cost >= 0", name="values_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(1))
+    year: Mapped[int] = mapped_column()
+    jobs: Mapped[int] = mapped_column(default=0)  # ETP saved (including redeployed ones)
+    average_cost: Mapped[int] = mapped_column(default=0)  # euros per ETP and year
+
+
+class Jalon(db.Model):
+    """§5.2 key milestones: n°, date, description, livrables; a public procurement must be a jalon."""
+
+    __tablename__ = "jalons"
+    __table_args__ = (UniqueConstraint("dossier_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    due_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)
+    deliverables: Mapped[str] = mapped_column(Text, default="")
+    is_procurement: Mapped[bool] = mapped_column(default=False)
+
+
+class DossierAttachment(db.Model):
+    """A file stored under UPLOAD_DIR (never under static/), served as an attachment to allowed users."""
+
+    __tablename__ = "dossier_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dossier_messages.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(200), default="")  # one of the guichet's required attachments
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    mimetype: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column()
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="attachments")
+    uploaded_by = relationship("User", lazy="joined")
+
+
+class DossierTransition(db.Model):
+    __tablename__ = "dossier_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor = relationship("User", lazy="joined")
+
+    @property
+    def from_label(self) -> str:
+        return DossierState(self.from_state).label
+
+    @property
+    def to_label(self) -> str:
+        return DossierState(self.to_state).label
+
+
+class ComplementRequest(db.Model):
+    """An instructor reopens sections with a reason and a message; answered when the porteur resubmits."""
+
+    __tablename__ = "complement_requests"
+    __table_args__ = (CheckConstraint(f"reason IN ({_in(ComplementReason)})", name="reason_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    sections: Mapped[str] = mapped_column(Text)  # space-separated section keys
+    reason: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="complement_requests")
+    requested_by = relationship("User", lazy="joined")
+
+    @property
+    def section_keys(self) -> list[str]:
+        return self.sections.split()
+
+    @property
+    def reason_enum(self) -> ComplementReason:
+        return ComplementReason(self.reason)
+
+
+class DossierFollow(db.Model):
+    __tablename__ = "dossier_follows"
+
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DossierAnnotation(db.Model):
+    """Private note of the instruction team; never shown to porteurs."""
+
+    __tablename__ = "dossier_annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author = relationship("User", lazy="joined")
+
+
+class DossierMessage(db.Model):
+    __tablename__ = "dossier_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author = relationship("User", lazy="joined")
+    attachments: Mapped[list[DossierAttachment]] = relationship(
+        order_by="DossierAttachment.id", lazy="selectin"
+    )
+    reads: Mapped[list["MessageRead"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    def read_by(self, user) -> bool:
+        return user.id == self.author_id or any(r.user_id == user.id for r in self.reads)
+
+
+class MessageRead(db.Model):
+    __tablename__ = "dossier_message_reads"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,23 @@
+"""The dossier as a PDF in the contract's layout (WeasyPrint; needs the pango system library)."""
+
+from flask import render_template
+
+from .services import dossiers as service
+
+
+def dossier_html(dossier) -> str:
+    missing, verdicts = service.checks(dossier)
+    return render_template(
+        "dossiers/pdf.html",
+        dossier=dossier,
+        fig=service.figures(dossier),
+        verdicts=verdicts,
+        missing=missing,
+        section_labels=service.SECTION_LABELS,
+    )
+
+
+def dossier_pdf(dossier) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=dossier_html(dossier)).write_pdf()

@@ -1,0 +1,191 @@
+"""Read-only queries for dossiers: the instruction list (tabs, filters, search), "my dossiers", exports."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from .. import permissions
+from ..extensions import db
+from ..models import Dossier, Guichet
+from ..models.dossiers import (
+    DossierFollow,
+    DossierMessage,
+    DossierState,
+    FinancingLine,
+    MessageRead,
+    SavingsLine,
+)
+from ..models.portfolio import fold
+
+S = DossierState
+TABS = {
+    "a_instruire": ("À instruire", [S.DEPOSE, S.EN_INSTRUCTION]),
+    "suivis": ("Suivis", None),
+    "complements": ("En attente de compléments", [S.COMPLEMENTS_DEMANDES]),
+    "instruits": ("Instruits", [S.INSTRUIT, S.INSCRIT_COMITE, S.DECIDE, S.CONVENTIONNE, S.EN_SUIVI, S.CLOS]),
+    "tous": ("Tous", None),
+}
+PER_PAGE = 50
+
+
+@dataclass
+class DossierFilters:
+    tab: str = "a_instruire"
+    guichet: str = ""
+    state: str = ""
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "DossierFilters":
+        tab = args.get("onglet", "a_instruire")
+        state = args.get("etat", "")
+        try:
+            page = max(1, int(args.get("page", 1)))
+        except ValueError:
+            page = 1
+        return cls(
+            tab=tab if tab in TABS else "a_instruire",
+            guichet=(args.get("guichet") or "")[:32],
+            state=state if state in {s.value for s in S} else "",
+            q=(args.get("q") or "")[:200],
+            page=page,
+        )
+
+    def args(self, **overrides) -> dict:
+        values = {"onglet": self.tab, "guichet": self.guichet, "etat": self.state, "q": self.q} | overrides
+        return {k: v for k, v in values.items() if v}
+
+
+def _filtered(user, filters: DossierFilters, tab: str | None = None):
+    query = permissions.dossiers_visible_to(user).where(Dossier.state != S.BROUILLON)
+    tab = tab or filters.tab
+    states = TABS[tab][1]
+    if states:
+        query = query.where(Dossier.state.in_(states))
+    if tab == "suivis":
+        query = query.where(
+            Dossier.id.in_(select(DossierFollow.dossier_id).where(DossierFollow.user_id == user.id))
+        )
+    if filters.guichet:
+        query = query.join(Guichet, Dossier.guichet_id == Guichet.id).where(Guichet.code == filters.guichet)
+    if filters.state:
+        query = query.where(Dossier.state == filters.state)
+    if filters.q:
+        term = filters.q.strip()
+        if term.upper().startswith("D") and term[1:].isdigit():
+            query = query.where(Dossier.id == int(term[1:]))
+        else:
+            like = f"%{fold(term)}%"
+            query = query.where(
+                or_(func.lower(Dossier.title).like(f"%{term.lower()}%"), func.lower(Dossier.title).like(like))
+            )
+    return query
+
+
+def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int, dict[str, int], set[int]]:
+    """(dossiers of the page, total, count per tab, ids followed by the user)."""
+    query = _filtered(user, filters)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = list(
+        db.session.scalars(
+            query.order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
+            .offset((filters.page - 1) * PER_PAGE)
+            .limit(PER_PAGE)
+        ).unique()
+    )
+    counts = {}
+    for tab in TABS:
+        sub = _filtered(user, filters, tab=tab).subquery()
+        counts[tab] = db.session.scalar(select(func.count()).select_from(sub))
+    followed = set(
+        db.session.scalars(select(DossierFollow.dossier_id).where(DossierFollow.user_id == user.id))
+    )
+    return items, total, counts, followed
+
+
+def my_dossiers(user) -> list[Dossier]:
+    """Dossiers where the user is porteur or référent (drafts included)."""
+    query = permissions.dossiers_visible_to(user)
+    if not permissions.is_secretariat(user):
+        return list(db.session.scalars(query.order_by(Dossier.id.desc())).unique())
+    from ..models.dossiers import DossierReferent
+
+    mine = query.where(
+        or_(
+            Dossier.created_by_id == user.id,
+            Dossier.id.in_(
+                select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
+            ),
+        )
+    )
+    return list(db.session.scalars(mine.order_by(Dossier.id.desc())).unique())
+
+
+def by_id(user, dossier_id: int) -> Dossier | None:
+    return db.session.scalar(permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id))
+
+
+def unread_count(dossier: Dossier, user) -> int:
+    read = select(MessageRead.message_id).where(MessageRead.user_id == user.id)
+    return (
+        db.session.scalar(
+            select(func.count(DossierMessage.id)).where(
+                DossierMessage.dossier_id == dossier.id,
+                DossierMessage.author_id != user.id,
+                DossierMessage.id.not_in(read),
+            )
+        )
+        or 0
+    )
+
+
+def messages(dossier: Dossier) -> list[DossierMessage]:
+    return list(
+        db.session.scalars(
+            select(DossierMessage).where(DossierMessage.dossier_id == dossier.id).order_by(DossierMessage.id)
+        )
+    )
+
+
+def guichet_dossiers_for_export(guichet: Guichet) -> list[Dossier]:
+    """Every submitted dossier of the guichet, with the rows the figures need loaded up front."""
+    return list(
+        db.session.scalars(
+            select(Dossier)
+            .where(Dossier.guichet_id == guichet.id, Dossier.state != S.BROUILLON)
+            .options(
+                selectinload(Dossier.financing_lines).selectinload(FinancingLine.amounts),
+                selectinload(Dossier.savings_lines).selectinload(SavingsLine.amounts),
+                selectinload(Dossier.staff_savings),
+            )
+            .order_by(Dossier.id)
+        ).unique()
+    )
+
+
+def guichet_tree() -> list[tuple[Guichet, int]]:
+    """All guichets as (guichet, depth), depth-first in code order."""
+    guichets = list(db.session.scalars(select(Guichet).order_by(Guichet.code)))
+    children: dict[int | None, list[Guichet]] = {}
+    for guichet in guichets:
+        children.setdefault(guichet.parent_id, []).append(guichet)
+    out: list[tuple[Guichet, int]] = []
+
+    def walk(parent_id, depth):
+        for guichet in children.get(parent_id, []):
+            out.append((guichet, depth))
+            walk(guichet.id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def open_dossier_counts() -> dict[int, int]:
+    rows = db.session.execute(
+        select(Dossier.guichet_id, func.count())
+        .where(Dossier.state != S.BROUILLON)
+        .group_by(Dossier.guichet_id)
+    )
+    return dict(rows.all())

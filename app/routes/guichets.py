@@ -1,0 +1,224 @@
+"""Guichets: the fund → volet → theme tree, a guichet's page (rules, calendar, instructors), rules edited by
+the secretariat, CSV/XLSX of a guichet's dossiers with their key figures."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import permissions
+from ..extensions import db
+from ..forms.guichets import GuichetRulesForm, InstructorForm
+from ..htmx import hx_redirect, is_htmx, render
+from ..models import Committee, Guichet, Role, User
+from ..queries import dossiers as queries
+from ..services import dossiers as dossier_service
+from ..services import guichets as service
+from ..services.errors import StaleVersion, ValidationFailed
+from ..tabular import tabular_response
+
+bp = Blueprint("guichets", __name__, url_prefix="/guichets")
+PARIS = ZoneInfo("Europe/Paris")
+EXPORT_COLUMNS = [
+    "reference",
+    "intitule",
+    "porteur",
+    "etat",
+    "depose_le",
+    "montant_total_ae",
+    "montant_total_cp",
+    "financement_ftap_ae",
+    "part_ftap_pct",
+    "economies_3_ans",
+    "roi_3_ans_eur_par_eur",
+    "avis",
+    "decision",
+]
+
+
+def _load(code: str) -> Guichet:
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == code))
+    if guichet is None:
+        abort(404)
+    return guichet
+
+
+def _redirect(location: str):
+    return hx_redirect(location) if is_htmx() else redirect(location, code=303)
+
+
+@bp.get("")
+@permissions.authenticated
+def index():
+    return render("guichets/index.html", tree=queries.guichet_tree(), counts=queries.open_dossier_counts())
+
+
+@bp.get("/<code>")
+@permissions.authenticated
+def show(code: str):
+    guichet = _load(code)
+    return render(
+        "guichets/show.html",
+        guichet=guichet,
+        instructors=service.instructors(guichet),
+        instructor_form=InstructorForm(formdata=None),
+        instructor_errors={},
+        counts=queries.open_dossier_counts(),
+    )
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=PARIS).astimezone(ZoneInfo("UTC")) if value else None
+
+
+def _rules_form(guichet: Guichet, formdata=None) -> GuichetRulesForm:
+    if formdata is None:
+        form = GuichetRulesForm(
+            formdata=None,
+            data={
+                "mode": guichet.mode,
+                "committee_id": str(guichet.committee_id or ""),
+                "opens_at": guichet.opens_at.astimezone(PARIS).replace(tzinfo=None)
+                if guichet.opens_at
+                else None,
+                "closes_at": guichet.closes_at.astimezone(PARIS).replace(tzinfo=None)
+                if guichet.closes_at
+                else None,
+                "max_total_amount": str(guichet.max_total_amount or ""),
+                "min_cofinancing_pct": ""
+                if guichet.min_cofinancing_pct is None
+                else str(guichet.min_cofinancing_pct),
+                "roi_min": ""
+                if not guichet.roi_min_cents
+                else f"{guichet.roi_min_cents / 100:g}".replace(".", ","),
+                "required_attachments": guichet.required_attachments,
+                "version": guichet.version,
+            },
+        )
+    else:
+        form = GuichetRulesForm(formdata=formdata)
+    committees = db.session.scalars(select(Committee).order_by(Committee.code))
+    form.committee_id.choices = [("", "— Aucun —")] + [
+        (str(c.id), f"{c.code} — {c.name}") for c in committees
+    ]
+    return form
+
+
+@bp.route("/<code>/regles", methods=["GET", "POST"])
+@permissions.requires_role(Role.SECRETARIAT)
+def edit(code: str):
+    guichet = _load(code)
+    if not permissions.can_edit_guichet(current_user, guichet):
+        abort(403)
+    form = _rules_form(guichet, request.form if request.method == "POST" else None)
+    stale = None
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            service.update_rules(
+                guichet,
+                mode=form.mode.data or "",
+                opens_at=_to_utc(form.opens_at.data),
+                closes_at=_to_utc(form.closes_at.data),
+                committee_id=int(form.committee_id.data)
+                if (form.committee_id.data or "").isdigit()
+                else None,
+                max_total_amount=form.max_total_amount.data or "",
+                min_cofinancing_pct=form.min_cofinancing_pct.data or "",
+                roi_min=form.roi_min.data or "",
+                required_attachments=form.required_attachments.data or "",
+                version=form.version.data or 0,
+                actor=current_user,
+            )
+        except ValidationFailed as error:
+            for name, message in error.errors.items():
+                target = getattr(form, name, None)
+                if target is not None:
+                    target.errors = [*list(target.errors), message]
+                else:
+                    form.form_errors.append(message)
+        except StaleVersion as error:
+            stale = error
+            form.version.data = error.current.version
+        else:
+            db.session.commit()
+            flash(f"Règles du guichet {guichet.code} enregistrées.", "success")
+            return _redirect(url_for(".show", code=guichet.code))
+    status = 409 if stale else (422 if request.method == "POST" else 200)
+    return render("guichets/edit.html", block="form", status=status, guichet=guichet, form=form, stale=stale)
+
+
+@bp.post("/<code>/instructeurs")
+@permissions.requires_role(Role.SECRETARIAT)
+def add_instructor(code: str):
+    guichet = _load(code)
+    if not permissions.can_edit_guichet(current_user, guichet):
+        abort(403)
+    form = InstructorForm()
+    if form.validate_on_submit():
+        try:
+            service.add_instructor(guichet, email=form.email.data or "", actor=current_user)
+        except ValidationFailed as error:
+            return render(
+                "guichets/show.html",
+                block="instructors",
+                status=422,
+                guichet=guichet,
+                instructors=service.instructors(guichet),
+                instructor_form=form,
+                instructor_errors=error.errors,
+                counts=queries.open_dossier_counts(),
+            )
+        db.session.commit()
+        flash("Instructeur ajouté.", "success")
+    return _redirect(url_for(".show", code=guichet.code, _anchor="instructeurs"))
+
+
+@bp.post("/<code>/instructeurs/<int:user_id>/retirer")
+@permissions.requires_role(Role.SECRETARIAT)
+def remove_instructor(code: str, user_id: int):
+    guichet = _load(code)
+    if not permissions.can_edit_guichet(current_user, guichet):
+        abort(403)
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    service.remove_instructor(guichet, user=user, actor=current_user)
+    db.session.commit()
+    flash("Instructeur retiré.", "success")
+    return _redirect(url_for(".show", code=guichet.code, _anchor="instructeurs"))
+
+
+def export_rows(guichet: Guichet) -> list[list]:
+    rows = []
+    for dossier in queries.guichet_dossiers_for_export(guichet):
+        fig = dossier_service.figures(dossier)
+        share = fig.ftap_share_pct
+        rows.append(
+            [
+                dossier.reference,
+                dossier.title,
+                dossier.porteur_organisation.code if dossier.porteur_organisation else "",
+                dossier.state_enum.label,
+                dossier.submitted_at.astimezone(PARIS).strftime("%d/%m/%Y") if dossier.submitted_at else "",
+                fig.total_ae,
+                fig.total_cp,
+                fig.ftap_ae,
+                round(share, 1) if share is not None else "",
+                fig.roi_savings if fig.roi_years else "",
+                round(fig.roi_cents / 100, 2) if fig.roi_cents is not None else "",
+                dossier.avis_enum.label if dossier.avis_enum else "",
+                dossier.outcome_enum.label if dossier.outcome_enum else "",
+            ]
+        )
+    return rows
+
+
+@bp.get("/<code>/dossiers.<any(csv, xlsx):fmt>")
+@permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
+def export(code: str, fmt: str):
+    guichet = _load(code)
+    if not permissions.can_export_guichet(current_user, guichet):
+        abort(403)
+    return tabular_response(EXPORT_COLUMNS, export_rows(guichet), fmt, f"dossiers-{guichet.code}")

@@ -1,0 +1,264 @@
+"""Guichet services: reference defaults, rules and calendar edited by the secretariat, instructors."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..extensions import db
+from ..models import Committee, Guichet, Role, User, UserRole
+from ..models.base import utcnow
+from ..models.guichets import GuichetMode
+from . import audit
+from .errors import NotAllowed, StaleVersion, ValidationFailed
+
+# Defaults drawn from the seeds, applied by the reference load until the secretariat edits the guichet:
+# FTAP ROI of 1 € per € after 3 years ([004] §3, §4.3, [000] annex II); lean dispositif: total < 2 M€
+# and about 50 % co-financing ([004] §4.3); France Relance themes: no ROI target ([000] annex II),
+# opened as guichets continus (the seeds allow either mode, [003] §1, and give no call dates).
+REFERENCE_RULES: dict[str, dict] = {
+    "FTAP": {
+        "mode": "guichet_continu",
+        "roi_min_cents": 100,
+        "required_attachments": "Note explicative du projet",
+    },
+    "FTAP-LEAN": {
+        "mode": "guichet_continu",
+        "roi_min_cents": 100,
+        "max_total_amount": 2_000_000,
+        "min_cofinancing_pct": 50,
+        "required_attachments": "Document de cadrage",
+    },
+    "FTAP-DINUM-OPI": {"roi_min_cents": 100},
+    **{f"SNAP{i}": {"mode": "guichet_continu"} for i in range(1, 6)},
+    **{f"ITN{i}": {"mode": "guichet_continu"} for i in range(1, 9)},
+}
+# Deciding committee by guichet (nearest ancestor wins), as in the committees' reference rules.
+REFERENCE_COMMITTEES = {
+    "FTAP": "COMITE-INVEST-FTAP",
+    "FTAP-DINUM-OPI": "COPIL-SUITE",
+    "FR-MTFP": "COSINUM",
+    "FTAP-LEAN": "COPIL-DISPOSITIF",
+}
+RULE_FIELDS = (
+    "mode",
+    "opens_at",
+    "closes_at",
+    "committee_id",
+    "max_total_amount",
+    "min_cofinancing_pct",
+    "roi_min_cents",
+    "required_attachments",
+)
+
+
+def apply_reference_rules(guichet: Guichet, *, actor=None) -> bool:
+    """Set the seed defaults on a guichet never edited by the secretariat; idempotent; True if changed."""
+    if guichet.rules_edited_at is not None:
+        return False
+    values = {
+        "mode": "",
+        "opens_at": None,
+        "closes_at": None,
+        "max_total_amount": None,
+        "min_cofinancing_pct": None,
+        "roi_min_cents": None,
+        "required_attachments": "",
+    }
+    values.update(REFERENCE_RULES.get(guichet.code, {}))
+    committee_code = next(
+        (
+            REFERENCE_COMMITTEES[g.code]
+            for g in [guichet, *reversed(guichet.ancestors())]
+            if g.code in REFERENCE_COMMITTEES
+        ),
+        None,
+    )
+    committee = (
+        db.session.scalar(select(Committee).where(Committee.code == committee_code))
+        if committee_code
+        else None
+    )
+    values["committee_id"] = committee.id if committee else None
+    changes = audit.diff(guichet, values)
+    if not changes:
+        return False
+    for key, value in values.items():
+        setattr(guichet, key, value)
+    audit.record(
+        "guichet.rules_defaulted",
+        guichet,
+        actor=actor,
+        summary=f"Règles de référence de {guichet.code}",
+        changes={
+            k: [str(a) if a is not None else None, str(b) if b is not None else None]
+            for k, (a, b) in changes.items()
+        },
+    )
+    return True
+
+
+def _int(raw: str, field: str, errors: dict, *, label: str, minimum: int = 0, maximum: int | None = None):
+    raw = (raw or "").replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        errors[field] = f"{label} : saisissez un nombre entier positif (par exemple 2000000)."
+        return None
+    value = int(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        errors[field] = (
+            f"{label} : la valeur doit être comprise entre {minimum} et {maximum}."
+            if maximum
+            else f"{label} : la valeur doit être au moins {minimum}."
+        )
+        return None
+    return value
+
+
+def _roi(raw: str, errors: dict):
+    raw = (raw or "").replace(" ", "").replace("€", "").replace(",", ".").strip()
+    if not raw:
+        return None
+    try:
+        value = round(float(raw) * 100)
+    except ValueError:
+        errors["roi_min"] = "Retour sur investissement : saisissez un nombre (par exemple 1 ou 1,5)."
+        return None
+    if value <= 0 or value > 10_000:
+        errors["roi_min"] = "Retour sur investissement : la valeur doit être comprise entre 0,01 et 100."
+        return None
+    return value
+
+
+def update_rules(
+    guichet: Guichet,
+    *,
+    mode: str,
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    committee_id: int | None,
+    max_total_amount: str,
+    min_cofinancing_pct: str,
+    roi_min: str,
+    required_attachments: str,
+    version: int,
+    actor,
+) -> Guichet:
+    """The secretariat edits a guichet's mode, calendar, deciding committee and eligibility rules."""
+    from ..permissions import can_edit_guichet
+
+    if not can_edit_guichet(actor, guichet):
+        raise NotAllowed("Seul le secrétariat modifie les règles d'un guichet.")
+    errors: dict[str, str] = {}
+    if mode and mode not in {m.value for m in GuichetMode}:
+        errors["mode"] = "Mode inconnu."
+    if mode == GuichetMode.APPEL_A_PROJETS:
+        if opens_at is None:
+            errors["opens_at"] = "Un appel à projets a une date d'ouverture."
+        if closes_at is None:
+            errors["closes_at"] = "Un appel à projets a une date de clôture."
+    if opens_at and closes_at and closes_at <= opens_at:
+        errors["closes_at"] = "La clôture doit être postérieure à l'ouverture."
+    if committee_id is not None and db.session.get(Committee, committee_id) is None:
+        errors["committee_id"] = "Comité inconnu."
+    values = {
+        "mode": mode or "",
+        "opens_at": opens_at,
+        "closes_at": closes_at if mode == GuichetMode.APPEL_A_PROJETS or closes_at else None,
+        "committee_id": committee_id,
+        "max_total_amount": _int(
+            max_total_amount, "max_total_amount", errors, label="Montant total maximum", minimum=1
+        ),
+        "min_cofinancing_pct": _int(
+            min_cofinancing_pct,
+            "min_cofinancing_pct",
+            errors,
+            label="Part minimale de cofinancement",
+            maximum=100,
+        ),
+        "roi_min_cents": _roi(roi_min, errors),
+        "required_attachments": "\n".join(
+            line.strip() for line in (required_attachments or "").splitlines() if line.strip()
+        ),
+    }
+    if errors:
+        raise ValidationFailed(errors)
+    if version != guichet.version:
+        raise StaleVersion(guichet)
+    changes = audit.diff(guichet, values)
+    if not changes:
+        return guichet
+    for key, value in values.items():
+        setattr(guichet, key, value)
+    guichet.rules_edited_at = utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise StaleVersion(db.session.get(Guichet, guichet.id)) from None
+    audit.record(
+        "guichet.rules_updated",
+        guichet,
+        actor=actor,
+        summary=f"Règles de {guichet.code} modifiées",
+        changes={
+            k: [str(a) if a is not None else None, str(b) if b is not None else None]
+            for k, (a, b) in changes.items()
+        },
+    )
+    return guichet
+
+
+def instructors(guichet: Guichet) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(UserRole)
+            .where(UserRole.role == Role.INSTRUCTEUR, UserRole.guichet_id == guichet.id)
+            .order_by(User.usual_name, User.email)
+        )
+    )
+
+
+def add_instructor(guichet: Guichet, *, email: str, actor) -> UserRole:
+    from ..permissions import can_edit_guichet
+
+    if not can_edit_guichet(actor, guichet):
+        raise NotAllowed("Seul le secrétariat désigne les instructeurs.")
+    email = (email or "").strip().lower()
+    user = db.session.scalar(select(User).where(User.email == email)) if email else None
+    if user is None:
+        raise ValidationFailed(
+            {"email": "Aucun compte ne porte cette adresse : l'agent doit s'être connecté une première fois."}
+        )
+    existing = next(
+        (r for r in user.roles if r.role == Role.INSTRUCTEUR and r.guichet_id == guichet.id), None
+    )
+    if existing:
+        return existing
+    role = UserRole(role=Role.INSTRUCTEUR, guichet_id=guichet.id)
+    user.roles.append(role)
+    audit.record(
+        "guichet.instructor_added",
+        guichet,
+        actor=actor,
+        summary=f"{user.full_name} instructeur de {guichet.code}",
+    )
+    return role
+
+
+def remove_instructor(guichet: Guichet, *, user: User, actor) -> None:
+    from ..permissions import can_edit_guichet
+
+    if not can_edit_guichet(actor, guichet):
+        raise NotAllowed("Seul le secrétariat désigne les instructeurs.")
+    for role in list(user.roles):
+        if role.role == Role.INSTRUCTEUR and role.guichet_id == guichet.id:
+            user.roles.remove(role)
+            audit.record(
+                "guichet.instructor_removed",
+                guichet,
+                actor=actor,
+                summary=f"{user.full_name} n'instruit plus {guichet.code}",
+            )

@@ -1,0 +1,512 @@
+"""Dossier pages: creation, sections saved by htmx (200 / 422 / 409), live checks, access (404 before 403),
+attachments, life cycle through the routes, instruction list, messages, annotations, PDF and exports."""
+
+import csv
+import html as htmllib
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Dossier, Role
+from app.services import dossiers as service
+from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
+
+HX = {"HX-Request": "true"}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def porteur(db_session):
+    return make_user(Role.PORTEUR)
+
+
+@pytest.fixture
+def dossier(porteur):
+    return make_dossier(porteur, title="Suite collaborative")
+
+
+def text_of(response) -> str:
+    """The body with entities decoded and French narrow/non-breaking spaces as plain spaces."""
+    return htmllib.unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def post(client, csrf, url, data=None, headers=None, **kw):
+    data = dict(data or {})
+    data["csrf_token"] = csrf(client)
+    return client.post(url, data=data, headers=headers or {}, **kw)
+
+
+def section_html(html: str, key: str) -> str:
+    match = re.search(rf'<section id="section-{key}".*?</section>', html, re.S)
+    return match.group(0) if match else ""
+
+
+def test_anonymous_is_sent_to_login(client, dossier):
+    response = client.get(f"/dossiers/{dossier.id}")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/connexion")
+
+
+def test_create_keeps_input_on_error_then_redirects(client, csrf, login_as, porteur):
+    login_as(porteur)
+    response = post(
+        client,
+        csrf,
+        "/dossiers/nouveau",
+        {"guichet": "SNAP4", "title": "Mon projet", "start_year": "deux mille"},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    html = text_of(response)
+    assert 'id="form"' in html and "<html" not in html
+    assert 'value="Mon projet"' in html and "saisissez un nombre entier positif" in html
+    response = post(
+        client, csrf, "/dossiers/nouveau", {"guichet": "SNAP4", "title": "Mon projet", "start_year": "2026"}
+    )
+    assert response.status_code == 303
+    created = db.session.scalar(select(Dossier).where(Dossier.title == "Mon projet"))
+    assert response.headers["Location"] == f"/dossiers/{created.id}"
+    assert created.created_by_id == porteur.id and created.guichet.code == "SNAP4"
+
+
+def test_closed_guichet_is_not_offered_and_refused(client, csrf, login_as, porteur):
+    login_as(porteur)
+    html = text_of(client.get("/dossiers/nouveau"))
+    assert 'value="SNAP4"' in html and 'value="SNAP"' not in html
+    response = post(
+        client, csrf, "/dossiers/nouveau", {"guichet": "SNAP", "title": "X", "start_year": "2026"}
+    )
+    assert response.status_code == 422 and "Ce guichet ne reçoit pas de dossiers." in text_of(response)
+
+
+def test_dossier_page_shows_every_section_and_the_checks(client, login_as, porteur, dossier):
+    login_as(porteur)
+    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    for key, label in service.SECTIONS:
+        assert f'id="section-{key}"' in html
+        assert label in html
+    assert 'id="checks"' in html and 'hx-trigger="dossierSaved from:body"' in html
+    assert "Déposer le dossier" in html
+
+
+def test_htmx_section_save_returns_the_section_and_triggers_checks(client, csrf, login_as, porteur, dossier):
+    login_as(porteur)
+    response = post(
+        client,
+        csrf,
+        f"/dossiers/{dossier.id}/sections/enjeu",
+        {"enjeu": "Un enjeu majeur", "version": "0"},
+        headers=HX,
+    )
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "dossierSaved"
+    assert "HX-Request" in response.headers["Vary"]
+    html = text_of(response)
+    assert html.lstrip().startswith('<section id="section-enjeu"') and "Section enregistrée." in html
+    assert 'name="version" value="1"' in html
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).enjeu == "Un enjeu majeur"
+
+
+def test_section_save_without_javascript_redirects(client, csrf, login_as, porteur, dossier):
+    login_as(porteur)
+    response = post(
+        client, csrf, f"/dossiers/{dossier.id}/sections/enjeu", {"enjeu": "Sans JS", "version": "0"}
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith("#section-enjeu")
+
+
+def test_invalid_financing_is_422_with_the_input_kept(client, csrf, login_as, porteur, dossier):
+    login_as(porteur)
+    data = {
+        "version": "0",
+        "rows-0-nature": "Développement",
+        "rows-0-category": "T5",
+        "rows-0-programme": "P349",
+        "rows-0-financer": "ftap",
+        "rows-0-phase": "cadrage",
+        "rows-0-ae-2026": "12,5",
+        "rows-0-cp-2026": "-3",
+    }
+    response = post(client, csrf, f"/dossiers/{dossier.id}/sections/financement", data, headers=HX)
+    assert response.status_code == 422
+    html = text_of(response)
+    assert 'value="12,5"' in html and 'value="-3"' in html and 'value="Développement"' in html
+    assert "Le montant ne peut pas être négatif." in html and 'aria-invalid="true"' in html
+    assert "HX-Trigger" not in response.headers
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).financing_lines == []
+
+
+def test_concurrent_save_is_409_with_both_versions(client, csrf, login_as, porteur, dossier):
+    co = make_user(Role.PORTEUR)
+    service.save_section(
+        dossier,
+        "porteurs",
+        {
+            "porteur_organisation": "DINUM",
+            "co": [(0, {"organisation": "DILA", "projet_name": "Co", "projet_email": co.email})],
+        },
+        version=0,
+        actor=porteur,
+    )
+    service.save_section(dossier, "enjeu", {"enjeu": "Texte du porteur"}, version=0, actor=porteur)
+    db.session.commit()
+    login_as(co)
+    response = post(
+        client,
+        csrf,
+        f"/dossiers/{dossier.id}/sections/enjeu",
+        {"enjeu": "Texte du co-porteur", "version": "0"},
+        headers=HX,
+    )
+    assert response.status_code == 409
+    html = text_of(response)
+    assert "Modification concurrente" in html
+    assert "Texte du porteur" in html and "Texte du co-porteur" in html  # saved version and the user's input
+    assert 'name="version" value="1"' in html  # saving again now overwrites knowingly
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).enjeu == "Texte du porteur"
+
+
+def test_checks_fragment_equals_the_block_of_the_full_page(client, login_as, porteur, dossier):
+    login_as(porteur)
+    fragment = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX)).strip()
+    full = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert fragment.startswith('<div id="checks"')
+    assert fragment in full
+
+
+def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
+    from app.models import Guichet
+
+    db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4")).min_cofinancing_pct = 50
+    dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=620_000, porteur_ae=380_000)
+    login_as(porteur)
+    checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
+    assert "part FTAP 62 % > 50 % autorisés" in checks and "Bloquant" in checks
+    response = post(client, csrf, f"/dossiers/{dossier.id}/deposer", headers=HX)
+    assert response.status_code == 422 and "Dépôt impossible" in text_of(response)
+    data = {
+        f"rows-0-{k}": v
+        for k, v in {
+            "nature": "Développement",
+            "category": "T5",
+            "programme": "P349",
+            "financer": "ftap",
+            "phase": "cadrage",
+            "ae-2026": "400000",
+            "cp-2026": "400000",
+        }.items()
+    }
+    data |= {
+        f"rows-1-{k}": v
+        for k, v in {
+            "nature": "Équipe",
+            "category": "T3",
+            "programme": "P129",
+            "financer": "porteur",
+            "phase": "cadrage",
+            "ae-2027": "600000",
+            "cp-2027": "600000",
+        }.items()
+    }
+    data["version"] = str(dossier.section_version("financement"))
+    assert (
+        post(client, csrf, f"/dossiers/{dossier.id}/sections/financement", data, headers=HX).status_code
+        == 200
+    )
+    checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
+    assert "part FTAP 40 % ≤ 50 % autorisés" in checks
+
+
+# --- access --------------------------------------------------------------------------------------
+
+
+def test_access_rules(client, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    url = f"/dossiers/{dossier.id}"
+    other = make_user(Role.PORTEUR)
+    snap4, snap1 = make_instructor("SNAP4"), make_instructor("SNAP1")
+    secretariat = make_user(Role.SECRETARIAT)
+    referent = make_user(Role.PORTEUR)
+    service.save_section(
+        dossier,
+        "porteurs",
+        {
+            "porteur_organisation": "DINUM",
+            "porteur-projet_name": "Camille",
+            "porteur-projet_email": porteur.email,
+            "co": [
+                (0, {"organisation": "DILA", "budget_name": "Réf", "budget_email": referent.email.upper()})
+            ],
+        },
+        version=dossier.section_version("porteurs"),
+        actor=porteur,
+    )
+    db.session.commit()
+    expected = {
+        porteur: 200,
+        referent: 200,
+        secretariat: 200,
+        other: 404,
+        snap1: 404,
+        snap4: 404,
+    }  # brouillon
+    for user, status in expected.items():
+        login_as(user)
+        assert client.get(url).status_code == status, user
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    login_as(snap4)
+    assert client.get(url).status_code == 200
+    login_as(snap1)
+    assert client.get(url).status_code == 404
+    assert client.get(f"{url}/pdf").status_code == 404
+
+
+def test_porteur_cannot_instruct_and_instructor_cannot_edit(client, csrf, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    login_as(porteur)
+    assert (
+        post(
+            client, csrf, f"/dossiers/{dossier.id}/avis", {"avis": "favorable", "motivation": "x"}
+        ).status_code
+        == 403
+    )
+    assert (
+        post(
+            client, csrf, f"/dossiers/{dossier.id}/sections/enjeu", {"enjeu": "x", "version": "1"}
+        ).status_code
+        == 403
+    )
+    login_as(make_instructor("SNAP4"))
+    assert (
+        post(
+            client, csrf, f"/dossiers/{dossier.id}/sections/enjeu", {"enjeu": "x", "version": "1"}
+        ).status_code
+        == 403
+    )
+    assert post(client, csrf, f"/dossiers/{dossier.id}/deposer").status_code == 403
+
+
+# --- life cycle through the pages -------------------------------------------------------------------
+
+
+def test_instruction_journey_through_the_routes(client, csrf, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    url = f"/dossiers/{dossier.id}"
+    login_as(porteur)
+    assert post(client, csrf, f"{url}/deposer").status_code == 303
+    instructor = login_as(make_instructor("SNAP4"))
+    assert post(client, csrf, f"{url}/instruire").status_code == 303
+    response = post(
+        client,
+        csrf,
+        f"{url}/complements",
+        {"sections": ["financement"], "reason": "incomplet", "message": ""},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    html = text_of(response)
+    assert html.lstrip().startswith('<div id="instruction">') and "Expliquez au porteur" in html
+    assert 'value="financement" checked' in html
+    assert (
+        post(
+            client,
+            csrf,
+            f"{url}/complements",
+            {"sections": ["financement"], "reason": "incomplet", "message": "Précisez la phase 2."},
+        ).status_code
+        == 303
+    )
+    login_as(porteur)
+    html = text_of(client.get(url))
+    assert "Précisez la phase 2." in html
+    assert f'action="/dossiers/{dossier.id}/sections/financement"' in html
+    assert f'action="/dossiers/{dossier.id}/sections/enjeu"' not in html
+    assert post(client, csrf, f"{url}/deposer").status_code == 303
+    login_as(instructor)
+    response = post(client, csrf, f"{url}/avis", {"avis": "favorable", "motivation": "Dossier complet."})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).state == "instruit"
+    html = text_of(client.get(url))
+    assert "Avis favorable" in html and "Dossier complet." in html
+
+
+def test_annotations_never_reach_the_porteur(client, csrf, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    login_as(make_instructor("SNAP4"))
+    assert (
+        post(
+            client, csrf, f"/dossiers/{dossier.id}/annotations", {"body": "Note interne confidentielle"}
+        ).status_code
+        == 303
+    )
+    assert "Note interne confidentielle" in text_of(client.get(f"/dossiers/{dossier.id}"))
+    login_as(porteur)
+    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Note interne confidentielle" not in html and "Annotations privées" not in html
+    assert post(client, csrf, f"/dossiers/{dossier.id}/annotations", {"body": "x"}).status_code == 403
+
+
+def test_messages_thread_with_attachment_and_read_status(client, csrf, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    login_as(make_instructor("SNAP4"))
+    response = post(
+        client,
+        csrf,
+        f"/dossiers/{dossier.id}/messages",
+        {"body": "Merci de joindre le devis.", "files": (io.BytesIO(PDF), "devis.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    login_as(porteur)
+    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Merci de joindre le devis." in html and "Nouveau" in html and "devis.pdf" in html
+    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Lu par 1 personne(s)" in html
+
+
+# --- attachments -------------------------------------------------------------------------------------
+
+
+def test_upload_checks_content_and_download_is_an_attachment(client, csrf, login_as, porteur, dossier):
+    login_as(porteur)
+    url = f"/dossiers/{dossier.id}/pieces"
+    response = post(
+        client,
+        csrf,
+        url,
+        {"kind": "Autre", "file": (io.BytesIO(b"GIF89a fake"), "faux.pdf")},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422 and "n'est pas un PDF, ODT, DOCX, XLSX ou ODS" in text_of(response)
+    response = post(
+        client,
+        csrf,
+        url,
+        {"kind": "Autre", "file": (io.BytesIO(PDF), "budget.pdf")},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200 and "budget.pdf" in text_of(response)
+    attachment = db.session.get(Dossier, dossier.id).attachments[0]
+    download = client.get(f"/dossiers/{dossier.id}/pieces/{attachment.id}")
+    assert download.status_code == 200 and download.data == PDF
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    login_as(make_user(Role.PORTEUR))
+    assert client.get(f"/dossiers/{dossier.id}/pieces/{attachment.id}").status_code == 404
+
+
+def test_upload_too_large_is_a_field_error(app, client, csrf, login_as, porteur, dossier):
+    login_as(porteur)
+    app.config["DOSSIER_ATTACHMENT_MAX_MB"] = 1
+    try:
+        response = post(
+            client,
+            csrf,
+            f"/dossiers/{dossier.id}/pieces",
+            {"kind": "Autre", "file": (io.BytesIO(PDF + b"0" * (1024 * 1024)), "gros.pdf")},
+            headers=HX,
+            content_type="multipart/form-data",
+        )
+    finally:
+        app.config.pop("DOSSIER_ATTACHMENT_MAX_MB")
+    assert response.status_code == 422 and "dépasse la taille autorisée (1 Mo)" in text_of(response)
+
+
+# --- instruction list -----------------------------------------------------------------------------------
+
+
+def test_instruction_list_tabs_search_and_bounded_queries(client, csrf, login_as, porteur, queries):
+    instructor = make_instructor("SNAP4")
+    for i in range(6):
+        dossier = complete_dossier(make_dossier(porteur, title=f"Projet {i}"), porteur)
+        service.submit(dossier, actor=porteur)
+    make_dossier(porteur, title="Brouillon invisible")
+    other = complete_dossier(make_dossier(porteur, "SNAP1", title="Autre guichet"), porteur)
+    service.submit(other, actor=porteur)
+    db.session.commit()
+    login_as(instructor)
+    with queries() as statements:
+        response = client.get("/dossiers/instruction")
+    html = text_of(response)
+    assert response.status_code == 200
+    assert "À instruire (6)" in html and "Tous (6)" in html
+    assert "Brouillon invisible" not in html and "Autre guichet" not in html
+    assert len(statements) <= 15, len(statements)
+    fragment = text_of(client.get("/dossiers/instruction?q=projet+3&onglet=tous", headers=HX))
+    assert fragment.lstrip().startswith('<div id="results">')
+    assert "Projet 3" in fragment and "Projet 2" not in fragment
+    first = db.session.scalar(select(Dossier).where(Dossier.title == "Projet 0"))
+    response = post(
+        client, csrf, "/dossiers/instruction/lot", {"dossier": [str(first.id)], "action": "instruire"}
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Dossier, first.id).state == "en_instruction"
+    assert "À instruire (6)" in text_of(client.get("/dossiers/instruction"))
+    login_as(porteur)
+    assert client.get("/dossiers/instruction").status_code == 403
+
+
+# --- documents --------------------------------------------------------------------------------------------
+
+
+def test_pdf_has_the_contract_sections_and_tables(client, login_as, porteur):
+    hub = make_hub_dossier(porteur)
+    login_as(porteur)
+    response = client.get(f"/dossiers/{hub.id}/pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    text = text.replace("\u202f", " ").replace("\u00a0", " ")
+    for heading in (
+        "1. Présentation de l'enjeu de transformation",
+        "3. Besoins et modalités de financement",
+        "4.1.2 Objectifs d'impact et indicateurs",
+        "5.2 Suivi opérationnel : jalons",
+    ):
+        assert heading in text
+    assert "Avant-projet — DINUM" in text and "Coûts de support — DILA" in text
+    assert "3 850 000" in text and "1 275 000" in text and "dont financement Co-porteur DILA" in text
+    assert "2,50 € par € investi" in text
+
+
+def test_guichet_export_has_the_key_figures(client, login_as, porteur):
+    hub = make_hub_dossier(porteur)
+    hub.state, hub.submitted_at = (
+        "depose",
+        hub.created_at,
+    )  # submitted as entered (export of dossiers déposés)
+    make_dossier(porteur, "FTAP", title="Brouillon non exporté")
+    db.session.commit()
+    secretariat = make_user(Role.SECRETARIAT)
+    login_as(secretariat)
+    response = client.get("/guichets/FTAP/dossiers.csv")
+    assert response.status_code == 200 and response.headers["Content-Disposition"].endswith(
+        'dossiers-FTAP.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["reference"] for r in rows] == [hub.reference]
+    hub_row = rows[0]
+    assert hub_row["montant_total_ae"] == "3850000" and hub_row["financement_ftap_ae"] == "1275000"
+    assert hub_row["part_ftap_pct"] == "33.1" and hub_row["roi_3_ans_eur_par_eur"] == "2.5"
+    assert hub_row["etat"] == "Déposé"
+    xlsx = client.get("/guichets/FTAP/dossiers.xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    assert [c.value for c in sheet[1]][:3] == ["reference", "intitule", "porteur"]
+    login_as(porteur)
+    assert client.get("/guichets/FTAP/dossiers.csv").status_code == 403
