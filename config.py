@@ -25,6 +25,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     BASE_URL = os.environ.get("BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '5000')}")
     PUBLIC_PORTFOLIO = env_bool("PUBLIC_PORTFOLIO", False)
+    # Open-data API (/api/v1/…) and open-data exports readable without an account (see docs/api.md).
+    PUBLIC_API = env_bool("PUBLIC_API", False)
     DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
     UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", BASE_DIR / "instance" / "uploads"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
@@ -69,6 +71,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL_ACTIVE", "sqlite://")
     AUTO_MIGRATE = False
     PUBLIC_PORTFOLIO = False
+    PUBLIC_API = False
     SERVER_NAME = None
     PROCONNECT_IS_MOCK = True
 

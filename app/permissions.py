@@ -56,6 +56,8 @@ def enforce_route_rule():
         return None
     if rule == "portfolio" and current_app.config["PUBLIC_PORTFOLIO"]:
         return None
+    if rule == "opendata" and current_app.config["PUBLIC_API"]:
+        return None
     if not user.is_authenticated:
         return "login"
     if rule == "role" and not any(user.has_role(r) for r in roles):
@@ -359,3 +361,11 @@ def can_message_dossier(user, dossier) -> bool:
 
 def can_export_guichet(user, guichet) -> bool:
     return is_secretariat(user) or guichet.id in instructed_guichet_ids(user)
+
+
+# --- open data: API, exports, dashboard (issue 8) ---------------------------------------------------------
+# The JSON API and the open-data exports are readable by anyone when PUBLIC_API is true, else by signed-in
+# users (anonymous: the login redirect, or 401 JSON for a client asking for JSON). They only carry public
+# fields: no agent's name or e-mail. In-app exports reuse the rule and the predicates of the page they export.
+
+opendata_readable = _declare("opendata")

@@ -3,13 +3,17 @@
 from .admin import bp as admin_bp
 from .admin_reminders import bp as reminders_admin_bp
 from .admin_reminders import dev_bp as dev_mail_bp
+from .api import bp as api_bp
 from .auth import bp as auth_bp
 from .committees import bp as committees_bp
+from .dashboard import bp as dashboard_bp
 from .dossiers import bp as dossiers_bp
+from .exports import bp as exports_bp
 from .guichets import bp as guichets_bp
 from .main import bp as main_bp
 from .notifications import bp as notifications_bp
 from .portfolio import bp as portfolio_bp
 from .voting import bp as voting_bp
 
-BLUEPRINTS = [main_bp, auth_bp, portfolio_bp, admin_bp, voting_bp, committees_bp, notifications_bp, reminders_admin_bp, dev_mail_bp, guichets_bp, dossiers_bp]
+BLUEPRINTS = [main_bp, auth_bp, portfolio_bp, admin_bp, voting_bp, committees_bp, notifications_bp, reminders_admin_bp, dev_mail_bp, guichets_bp, dossiers_bp,
+              dashboard_bp, exports_bp, api_bp]

@@ -1,0 +1,338 @@
+"""The OpenAPI 3.1 document of the open-data API, built from small schema dicts (no framework).
+
+`LIST_PARAMETERS` is also what app/routes/api.py accepts: a query parameter that is not declared here is
+refused with 400, so the document and the behaviour cannot drift apart.
+"""
+
+from .models.portfolio import BackingRole, Moscow, OpportunityStatus
+
+API_VERSION = "1.0.0"
+MAX_PER_PAGE = 200
+DEFAULT_PER_PAGE = 50
+MAX_PAGE = 100_000
+
+
+def _nullable(schema: dict) -> dict:
+    kind = schema["type"]
+    return {**schema, "type": [kind, "null"]} if isinstance(kind, str) else schema
+
+
+def _enum(values, nullable=False) -> dict:
+    values = [v.value if hasattr(v, "value") else v for v in values]
+    if nullable:
+        return {"type": ["string", "null"], "enum": [*values, None]}
+    return {"type": "string", "enum": values}
+
+
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+INTEGER = {"type": "integer"}
+CODES = {"type": "array", "items": STRING}
+DATETIME = {"type": "string", "format": "date-time"}
+
+
+def _object(properties: dict, description: str = "") -> dict:
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+# --- resources ----------------------------------------------------------------------------------------------
+# Each schema lists every field the API sends (additionalProperties: false): a field carrying personal data
+# could not appear without changing this document and failing the schema tests.
+
+SCHEMAS: dict[str, dict] = {
+    "Backing": _object(
+        {
+            "ministry": {
+                **STRING,
+                "description": "Code du ministère (organisation) qui soutient l'opportunité",
+            },
+            "name": {**STRING, "description": "Nom du ministère"},
+            "role": {**_enum(BackingRole), "description": "pilote, contributeur ou intéressé"},
+        }
+    ),
+    "Opportunity": _object(
+        {
+            "code": {**STRING, "pattern": r"^M\d{3,5}$", "description": "Code de l'opportunité (M001…)"},
+            "number": INTEGER,
+            "brique": {**STRING, "description": "Brique (titre court)"},
+            "besoin": {**STRING, "description": "Besoin exprimé (Markdown)"},
+            "status": {**_enum(OpportunityStatus), "description": "Statut dans le cycle de vie"},
+            "status_label": STRING,
+            "status_reason": {**NULLABLE_STRING, "description": "Motif (écartée, déjà couverte)"},
+            "priority": {**_enum(Moscow, nullable=True), "description": "Priorité MoSCoW du portefeuille"},
+            "merged_into": {
+                **NULLABLE_STRING,
+                "description": "Code de l'opportunité conservée (fusionnée, doublon)",
+            },
+            "actions": {
+                **CODES,
+                "description": "Codes des actions de la stratégie qui portent l'opportunité",
+            },
+            "backings": {"type": "array", "items": {"$ref": "#/components/schemas/Backing"}},
+            "created_at": DATETIME,
+            "updated_at": DATETIME,
+        },
+        "Opportunité de mutualisation du portefeuille interministériel",
+    ),
+    "Action": _object(
+        {
+            "code": {**STRING, "description": "Code de l'action (2.1.1…)"},
+            "chantier": STRING,
+            "title": STRING,
+            "detail": STRING,
+            "portage": STRING,
+            "cost": {**STRING, "description": "Estimation de coût (texte libre de la stratégie)"},
+            "duration": {**STRING, "description": "Estimation de durée (texte libre de la stratégie)"},
+            "moscow": {**_enum(Moscow, nullable=True), "description": "Classe MoSCoW de l'action"},
+            "opportunities": {**CODES, "description": "Codes des opportunités portées"},
+        },
+        "Action des lignes stratégiques 2018",
+    ),
+    "Guichet": _object(
+        {
+            "code": STRING,
+            "name": STRING,
+            "parent": {**NULLABLE_STRING, "description": "Code du guichet parent (fonds → volet → thème)"},
+            "children": CODES,
+            "fund": STRING,
+            "mode": STRING,
+            "description": STRING,
+            "criteria": STRING,
+            "amounts": STRING,
+            "source": STRING,
+        },
+        "Guichet de financement",
+    ),
+    "FunnelStep": _object({"status": STRING, "label": STRING, "at_stage": INTEGER, "reached": INTEGER}),
+    "PriorityRow": _object(
+        {"value": _enum(Moscow, nullable=True), "label": STRING, "opportunities": INTEGER, "actions": INTEGER}
+    ),
+    "FundRow": _object({"fund": STRING, "guichets": INTEGER}),
+    "Stats": {
+        "type": "object",
+        "description": "Chiffres du tableau de bord (mêmes calculs que la page /tableau-de-bord).",
+        "properties": {
+            "pipeline": {"type": "array", "items": {"$ref": "#/components/schemas/FunnelStep"}},
+            "side_exits": {"type": "array", "items": {"$ref": "#/components/schemas/FunnelStep"}},
+            "priorities": {"type": "array", "items": {"$ref": "#/components/schemas/PriorityRow"}},
+            "guichets_by_fund": {"type": "array", "items": {"$ref": "#/components/schemas/FundRow"}},
+        },
+        "required": ["pipeline", "side_exits", "priorities", "guichets_by_fund"],
+    },
+    "Meta": _object(
+        {
+            "page": INTEGER,
+            "per_page": INTEGER,
+            "total": INTEGER,
+            "pages": INTEGER,
+            "notices": {
+                **CODES,
+                "description": "Remarques sur la requête (par exemple per_page ramené à 200)",
+            },
+        }
+    ),
+    "Links": _object(
+        {"self": STRING, "first": STRING, "last": STRING, "prev": NULLABLE_STRING, "next": NULLABLE_STRING}
+    ),
+    "Error": {
+        "type": "object",
+        "properties": {
+            "error": STRING,
+            "detail": STRING,
+            "status": INTEGER,
+            "unknown_parameters": CODES,
+            "valid_parameters": CODES,
+            "invalid": {"type": "object", "additionalProperties": STRING},
+            "valid_values": {"type": "object", "additionalProperties": CODES},
+        },
+        "required": ["error", "detail", "status"],
+    },
+    "Index": {
+        "type": "object",
+        "properties": {"version": STRING, "endpoints": {"type": "object"}},
+        "required": ["version", "endpoints"],
+    },
+}
+
+
+def _page_schema(item: str) -> dict:
+    return _object(
+        {
+            "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+            "meta": {"$ref": "#/components/schemas/Meta"},
+            "links": {"$ref": "#/components/schemas/Links"},
+        }
+    )
+
+
+# --- parameters ---------------------------------------------------------------------------------------------
+
+# Free text: no NUL character (refused by PostgreSQL), 500 characters at most.
+TEXT = {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$"}
+
+
+def _query(name: str, description: str, schema: dict | None = None, multiple: bool = False) -> dict:
+    schema = schema or TEXT
+    if multiple:
+        schema = {"type": "array", "items": schema}
+    parameter = {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    if multiple:
+        parameter.update(style="form", explode=True)
+    return parameter
+
+
+PAGINATION = [
+    _query(
+        "page",
+        f"Numéro de page, à partir de 1 (au plus {MAX_PAGE}).",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+    ),
+    _query(
+        "per_page",
+        f"Éléments par page ({DEFAULT_PER_PAGE} par défaut). Au-delà de {MAX_PER_PAGE}, la valeur "
+        f"est ramenée à {MAX_PER_PAGE} et `meta.notices` le signale.",
+        {"type": "integer", "minimum": 1},
+    ),
+]
+
+LIST_PARAMETERS: dict[str, list[dict]] = {
+    # The same filters as the /opportunites page (app/queries/portfolio.py PortfolioFilters).
+    "opportunities": [
+        _query("q", "Recherche dans le code, la brique et le besoin (sans accents ni majuscules)."),
+        _query("statut", "Statut (répétable).", _enum(OpportunityStatus), multiple=True),
+        _query("chantier", "Chantier d'une action liée (valeurs : voir /api/v1/actions)."),
+        _query("moscow", "Classe MoSCoW d'une action liée.", _enum(Moscow)),
+        _query("priorite", "Priorité MoSCoW du portefeuille.", _enum(Moscow)),
+        _query("ministere", "Code d'un ministère qui soutient l'opportunité."),
+        _query(
+            "tri",
+            "Tri : code, -code, brique, statut, maj.",
+            _enum(["code", "-code", "brique", "statut", "maj"]),
+        ),
+        *PAGINATION,
+    ],
+    "actions": [
+        _query("chantier", "Chantier de l'action."),
+        _query("moscow", "Classe MoSCoW de l'action.", _enum(Moscow)),
+        *PAGINATION,
+    ],
+    "guichets": [
+        _query("fund", "Fonds (valeur exacte du champ `fund`)."),
+        _query("parent", "Code du guichet parent."),
+        *PAGINATION,
+    ],
+}
+
+
+def parameter_names(resource: str) -> list[str]:
+    return [p["name"] for p in LIST_PARAMETERS[resource]]
+
+
+# --- responses ----------------------------------------------------------------------------------------------
+
+
+def _json_response(description: str, schema_ref: str | dict, headers: bool = True) -> dict:
+    schema = {"$ref": f"#/components/schemas/{schema_ref}"} if isinstance(schema_ref, str) else schema_ref
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = {
+            "ETag": {"description": "Empreinte du contenu, pour If-None-Match", "schema": STRING}
+        }
+    return response
+
+
+ERRORS = {
+    "304": {"description": "Non modifié depuis l'ETag envoyé dans If-None-Match"},
+    "401": _json_response("Connexion requise (PUBLIC_API=false)", "Error", headers=False),
+}
+NOT_FOUND = {"404": _json_response("Code inconnu", "Error", headers=False)}
+BAD_REQUEST = {
+    "400": _json_response(
+        "Paramètre inconnu ou valeur invalide ; la réponse liste les valeurs acceptées",
+        "Error",
+        headers=False,
+    )
+}
+
+LIST_RESOURCES = {
+    "opportunities": ("Opportunity", "Opportunités du portefeuille", "M001"),
+    "actions": ("Action", "Actions de la stratégie", "2.1.1"),
+    "guichets": ("Guichet", "Guichets de financement", "FTAP"),
+}
+
+
+def _operation(
+    summary: str,
+    operation_id: str,
+    responses: dict,
+    parameters: list | None = None,
+    tags: list[str] | None = None,
+) -> dict:
+    operation = {"summary": summary, "operationId": operation_id, "responses": responses}
+    if parameters:
+        operation["parameters"] = parameters
+    if tags:
+        operation["tags"] = tags
+    return {"get": operation}
+
+
+def build(server_url: str = "/api/v1") -> dict:
+    paths: dict[str, dict] = {
+        "/": _operation(
+            "Liste des points d'accès",
+            "index",
+            {"200": _json_response("Points d'accès", "Index", headers=False)},
+        ),
+        "/stats": _operation(
+            "Chiffres du tableau de bord",
+            "stats",
+            {"200": _json_response("Chiffres", "Stats"), **ERRORS},
+            tags=["tableau de bord"],
+        ),
+    }
+    for resource, (schema, title, example) in LIST_RESOURCES.items():
+        paths[f"/{resource}"] = _operation(
+            title,
+            f"list_{resource}",
+            {"200": _json_response("Une page de résultats", _page_schema(schema)), **BAD_REQUEST, **ERRORS},
+            LIST_PARAMETERS[resource],
+            tags=[resource],
+        )
+        paths[f"/{resource}/{{code}}"] = _operation(
+            f"{title} : un élément par son code",
+            f"get_{resource[:-1]}",
+            {"200": _json_response("L'élément", schema), **NOT_FOUND, **ERRORS},
+            [
+                {
+                    "name": "code",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "example": example,
+                }
+            ],
+            tags=[resource],
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Mutualisation DSI — API open data",
+            "version": API_VERSION,
+            "description": "API en lecture seule du portefeuille interministériel de mutualisation : "
+            "opportunités, actions de la stratégie, guichets et chiffres du tableau de bord. "
+            "Aucune donnée personnelle (nom ou adresse électronique d'agent) n'est exposée. "
+            "Pagination `page`/`per_page` (≤ 200), ETag / If-None-Match, CORS en lecture.",
+            "license": {"name": "Licence Ouverte 2.0", "identifier": "etalab-2.0"},
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,31 @@
+"""The dashboard (/tableau-de-bord): portfolio pipeline, MoSCoW priorities, guichets, and per-role sections.
+
+Every chart is a `@gouvfr/dsfr-chart` web component fed by JSON attributes and followed by the data table it
+draws (the accessible alternative, and what a browser without JavaScript shows). The numbers come from
+app/queries/dashboard.py, the same functions as /api/v1/stats and the exports.
+"""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from ..permissions import authenticated
+from ..queries import dashboard as figures
+
+bp = Blueprint("dashboard", __name__, url_prefix="/tableau-de-bord")
+
+
+@bp.get("")
+@authenticated
+def index():
+    counts = figures.status_counts()
+    context = {
+        "funnel": figures.pipeline_funnel(counts),
+        "exits": figures.side_exits(counts),
+        "priorities": figures.priority_breakdown(),
+        "funds": figures.guichets_by_fund(),
+        "total": sum(counts.values()),
+        "pending": figures.pending_actions(current_user),
+        "sections": figures.sections_for(current_user),
+    }
+    context.update(figures.domain_figures(current_user, context["sections"]))
+    return render_template("dashboard/index.html", **context)

@@ -1,0 +1,337 @@
+"""Open-data exports (CSV UTF-8, a ';' variant, an XLSX workbook, their schema) and in-app exports.
+
+Open-data files follow PUBLIC_API (anyone when true, signed-in users otherwise) and carry public fields only.
+In-app exports take the same parameters and the same access rule as the page they export, so a file never
+shows more than the page does.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, render_template, request, url_for
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from .. import permissions
+from ..permissions import opendata_readable
+from ..queries import dashboard as figures
+from ..queries import portfolio as portfolio_queries
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LIST_SEPARATOR = "|"
+SEMICOLON_SUFFIX = "-point-virgule"
+
+
+@dataclass
+class Column:
+    name: str
+    type: str  # Table Schema type: string, integer, datetime
+    description: str
+    value: Callable
+
+
+@dataclass
+class Dataset:
+    name: str
+    title: str
+    description: str
+    columns: list[Column]
+    rows: Callable[[], list]
+    in_workbook: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def table(self, rows=None) -> list[list]:
+        return [
+            [column.value(row) for column in self.columns] for row in (self.rows() if rows is None else rows)
+        ]
+
+
+def _codes(items) -> str:
+    return LIST_SEPARATOR.join(items)
+
+
+OPPORTUNITY_COLUMNS = [
+    Column("code", "string", "Code de l'opportunité (M001…), identifiant stable", lambda o: o["code"]),
+    Column("brique", "string", "Brique : titre court", lambda o: o["brique"]),
+    Column("besoin", "string", "Besoin exprimé (texte, Markdown)", lambda o: o["besoin"]),
+    Column(
+        "statut",
+        "string",
+        "Statut (identifiee, en_criblage, qualifiee, validee_csic_tech, proposee_csic, lancee, "
+        "ecartee, fusionnee, doublon, deja_couverte)",
+        lambda o: o["status"],
+    ),
+    Column("statut_libelle", "string", "Libellé du statut", lambda o: o["status_label"]),
+    Column(
+        "motif_statut",
+        "string",
+        "Motif de l'écart ou de la couverture existante",
+        lambda o: o["status_reason"] or "",
+    ),
+    Column(
+        "priorite",
+        "string",
+        "Priorité MoSCoW du portefeuille (must, should, could, wont ; vide si non classée)",
+        lambda o: o["priority"] or "",
+    ),
+    Column(
+        "fusionnee_dans",
+        "string",
+        "Code de l'opportunité conservée (fusionnée, doublon)",
+        lambda o: o["merged_into"] or "",
+    ),
+    Column(
+        "actions",
+        "string",
+        f"Codes des actions liées, séparés par « {LIST_SEPARATOR} »",
+        lambda o: _codes(o["actions"]),
+    ),
+    Column(
+        "ministeres",
+        "string",
+        f"Codes des ministères qui soutiennent, séparés par « {LIST_SEPARATOR} »",
+        lambda o: _codes(b["ministry"] for b in o["backings"]),
+    ),
+    Column("cree_le", "datetime", "Date de création (UTC, ISO 8601)", lambda o: o["created_at"]),
+    Column(
+        "modifie_le", "datetime", "Date de dernière modification (UTC, ISO 8601)", lambda o: o["updated_at"]
+    ),
+]
+
+
+def _backing_rows():
+    return [(o, b) for o in figures.all_opportunities() for b in o["backings"]]
+
+
+def _datasets() -> dict[str, Dataset]:
+    datasets = [
+        Dataset(
+            "opportunites",
+            "Opportunités",
+            "Le portefeuille interministériel des opportunités de mutualisation, "
+            "avec leur statut et leur priorité MoSCoW.",
+            OPPORTUNITY_COLUMNS,
+            figures.all_opportunities,
+        ),
+        Dataset(
+            "actions",
+            "Actions",
+            "Les actions des lignes stratégiques 2018, avec leur classe MoSCoW et les "
+            "opportunités qu'elles portent.",
+            [
+                Column("code", "string", "Code de l'action (2.1.1…)", lambda a: a.code),
+                Column("chantier", "string", "Chantier", lambda a: a.chantier),
+                Column("titre", "string", "Intitulé", lambda a: a.title),
+                Column("detail", "string", "Détail", lambda a: a.detail),
+                Column("portage", "string", "Portage proposé", lambda a: a.portage),
+                Column("cout", "string", "Estimation de coût (texte libre)", lambda a: a.cost),
+                Column("duree", "string", "Estimation de durée (texte libre)", lambda a: a.duration),
+                Column(
+                    "moscow",
+                    "string",
+                    "Classe MoSCoW (must, should, could, wont ; vide si inconnue)",
+                    lambda a: a.moscow or "",
+                ),
+                Column(
+                    "opportunites",
+                    "string",
+                    f"Codes des opportunités portées, séparés par « {LIST_SEPARATOR} »",
+                    lambda a: _codes(o.code for o in a.opportunities),
+                ),
+            ],
+            figures.all_actions,
+        ),
+        Dataset(
+            "soutiens",
+            "Soutiens des ministères",
+            "Une ligne par ministère qui soutient une opportunité.",
+            [
+                Column("opportunite", "string", "Code de l'opportunité", lambda r: r[0]["code"]),
+                Column("ministere", "string", "Code du ministère", lambda r: r[1]["ministry"]),
+                Column("ministere_nom", "string", "Nom du ministère", lambda r: r[1]["name"]),
+                Column("role", "string", "Rôle : pilote, contributeur, interesse", lambda r: r[1]["role"]),
+            ],
+            _backing_rows,
+        ),
+        Dataset(
+            "guichets",
+            "Guichets",
+            "Les guichets de financement (fonds → volet → thème).",
+            [
+                Column("code", "string", "Code du guichet", lambda g: g.code),
+                Column("nom", "string", "Nom", lambda g: g.name),
+                Column(
+                    "parent",
+                    "string",
+                    "Code du guichet parent",
+                    lambda g: g.parent.code if g.parent_id else "",
+                ),
+                Column("fonds", "string", "Fonds", lambda g: g.fund),
+                Column("mode", "string", "Mode de sélection", lambda g: g.mode),
+                Column("description", "string", "Description", lambda g: g.description),
+                Column("criteres", "string", "Critères", lambda g: g.criteria),
+                Column("montants", "string", "Montants (texte)", lambda g: g.amounts),
+                Column("source", "string", "Sources", lambda g: g.source),
+            ],
+            figures.all_guichets,
+        ),
+    ]
+    return {d.name: d for d in datasets}
+
+
+DATASET_NAMES = ("opportunites", "actions", "soutiens", "guichets")
+
+# --- file writers -------------------------------------------------------------------------------------------
+
+
+def _spreadsheet_safe(value):
+    """';' files are opened by spreadsheets: a cell starting like a formula is prefixed with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_bytes(columns: list[str], rows: list[list], semicolon: bool = False) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";" if semicolon else ",", lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_spreadsheet_safe(v) for v in row] if semicolon else row)
+    # The ';' variant targets French spreadsheet users: a BOM makes them read UTF-8 correctly.
+    return ("\ufeff" if semicolon else "").encode("utf-8") + buffer.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
+    workbook = Workbook(write_only=True)
+    for title, columns, rows in sheets:
+        sheet = workbook.create_sheet(title[:31])
+        sheet.append(columns)
+        for row in rows:
+            sheet.append([_text_cell(sheet, v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _text_cell(sheet, value):
+    """Strings stay strings: a brique starting with '=' must not become a formula."""
+    if isinstance(value, str):
+        cell = WriteOnlyCell(sheet, value=None)
+        cell.value = value
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+# --- open data ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@opendata_readable
+def index():
+    """The open-data files and the description of their columns (the schema page)."""
+    return render_template(
+        "exports/index.html", datasets=_datasets(), separator=LIST_SEPARATOR, suffix=SEMICOLON_SUFFIX
+    )
+
+
+@bp.get(f"/donnees/<any({', '.join(DATASET_NAMES)}):dataset>.csv")
+@opendata_readable
+def dataset_csv(dataset: str):
+    """UTF-8, ',' separated (RFC 4180)."""
+    return _csv_download(dataset, semicolon=False)
+
+
+@bp.get(f"/donnees/<any({', '.join(DATASET_NAMES)}):dataset>{SEMICOLON_SUFFIX}.csv")
+@opendata_readable
+def dataset_csv_semicolon(dataset: str):
+    """UTF-8 with a BOM, ';' separated, formula-like cells neutralised: for French spreadsheet users."""
+    return _csv_download(dataset, semicolon=True)
+
+
+def _csv_download(name: str, semicolon: bool) -> Response:
+    dataset = _datasets()[name]
+    body = csv_bytes([c.name for c in dataset.columns], dataset.table(), semicolon=semicolon)
+    return _download(body, "text/csv", f"{name}{SEMICOLON_SUFFIX if semicolon else ''}.csv")
+
+
+@bp.get("/donnees/portefeuille.xlsx")
+@opendata_readable
+def workbook():
+    datasets = [d for d in _datasets().values() if d.in_workbook]
+    sheets = [(d.name, [c.name for c in d.columns], d.table()) for d in datasets]
+    sheets.append(
+        (
+            "schema",
+            ["fichier", "colonne", "type", "description"],
+            [[d.name, c.name, c.type, c.description] for d in datasets for c in d.columns],
+        )
+    )
+    return _download(xlsx_bytes(sheets), XLSX_MIME, f"portefeuille-mutualisation-{_stamp()}.xlsx")
+
+
+@bp.get("/donnees/schema.json")
+@opendata_readable
+def schema():
+    """Table Schema (frictionless) description of each CSV file."""
+    resources = [
+        {
+            "name": d.name,
+            "title": d.title,
+            "description": d.description,
+            "path": url_for("exports.dataset_csv", dataset=d.name, _external=True),
+            "format": "csv",
+            "encoding": "utf-8",
+            "schema": {
+                "fields": [{"name": c.name, "type": c.type, "description": c.description} for c in d.columns],
+                "primaryKey": "code" if d.columns[0].name == "code" else None,
+            },
+        }
+        for d in _datasets().values()
+    ]
+    body = json.dumps(
+        {"name": "mutualisation-dsi", "licenses": [{"name": "etalab-2.0"}], "resources": resources},
+        ensure_ascii=False,
+        indent=2,
+    )
+    return Response(body, mimetype="application/json")
+
+
+# --- in-app exports (same rule and parameters as the page) --------------------------------------------------
+
+
+@bp.get("/opportunites.<any(csv, xlsx):fmt>")
+@permissions.portfolio_readable
+def portfolio(fmt: str):
+    """The /opportunites list with the page's filters and sort, every public column."""
+    ministries = [o.code for o in portfolio_queries.organisations()]
+    filters = portfolio_queries.PortfolioFilters.from_args(
+        request.args, portfolio_queries.chantiers(), ministries
+    )
+    rows = figures.opportunity_public_rows(
+        portfolio_queries.filtered(filters).order_by(*portfolio_queries.SORTS[filters.sort])
+    )
+    columns = [c.name for c in OPPORTUNITY_COLUMNS]
+    table = [[c.value(o) for c in OPPORTUNITY_COLUMNS] for o in rows]
+    if fmt == "xlsx":
+        return _download(xlsx_bytes([("opportunites", columns, table)]), XLSX_MIME, "opportunites.xlsx")
+    return _download(
+        csv_bytes(columns, table, semicolon=request.args.get("sep") == ";"), "text/csv", "opportunites.csv"
+    )

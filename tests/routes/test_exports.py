@@ -1,0 +1,121 @@
+"""Open-data exports (CSV ',' and ';', XLSX with a schema sheet, Table Schema) and in-app exports."""
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def public_api(app):
+    app.config["PUBLIC_API"] = True
+    yield
+    app.config["PUBLIC_API"] = False
+
+
+def read_csv(response, delimiter=","):
+    text = response.get_data().decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=delimiter))
+
+
+def test_open_data_follows_public_api(client, public_api):
+    assert client.get("/exports/").status_code == 200
+    assert client.get("/exports/donnees/opportunites.csv").status_code == 200
+
+
+def test_open_data_needs_a_login_when_the_api_is_not_public(client):
+    assert client.get("/exports/donnees/opportunites.csv").status_code == 302
+    assert client.get("/exports/donnees/portefeuille.xlsx").status_code == 302
+
+
+def test_csv_is_utf8_comma_separated_with_every_opportunity(client, public_api, make_user, login_as):
+    response = client.get("/exports/donnees/opportunites.csv")
+    assert response.mimetype == "text/csv" and response.mimetype_params["charset"] == "utf-8"
+    assert not response.get_data().startswith(b"\xef\xbb\xbf")
+    rows = read_csv(response)
+    assert len(rows) == 132 and rows[0]["code"] == "M001"
+    assert {"code", "brique", "besoin", "statut", "priorite", "actions", "ministeres"} <= set(rows[0])
+    login_as(make_user("dsi", ministry="MI"))
+    assert "<strong>132</strong> opportunités" in client.get("/opportunites").get_data(as_text=True)
+
+
+def test_semicolon_variant_has_a_bom_and_neutralises_formulas(client, public_api, make_opportunity):
+    make_opportunity(brique='=HYPERLINK("http://x")', besoin="+1")
+    response = client.get("/exports/donnees/opportunites-point-virgule.csv")
+    assert response.get_data().startswith("\ufeffcode;".encode())
+    rows = {r["code"]: r for r in read_csv(response, delimiter=";")}
+    assert rows["M133"]["brique"] == '\'=HYPERLINK("http://x")' and rows["M133"]["besoin"] == "'+1"
+    assert rows["M043"]["brique"] == read_csv(client.get("/exports/donnees/opportunites.csv"))[42]["brique"]
+
+
+def test_workbook_has_one_sheet_per_file_plus_the_schema(client, public_api, make_opportunity):
+    make_opportunity(brique="=1+1")
+    response = client.get("/exports/donnees/portefeuille.xlsx")
+    assert response.mimetype == XLSX
+    workbook = load_workbook(io.BytesIO(response.data), read_only=True)
+    assert workbook.sheetnames == ["opportunites", "actions", "soutiens", "guichets", "schema"]
+    opportunities = list(workbook["opportunites"].iter_rows(values_only=True))
+    assert len(opportunities) == 1 + 133
+    assert opportunities[-1][1] == "=1+1"  # kept as text, not turned into a formula
+    schema = list(workbook["schema"].iter_rows(values_only=True))
+    assert schema[0] == ("fichier", "colonne", "type", "description")
+    assert ("opportunites", "priorite") in {(r[0], r[1]) for r in schema}
+    statuses = [row[3] for row in opportunities[1:]]
+    stats = client.get("/api/v1/stats").get_json()
+    assert statuses.count("identifiee") == next(
+        s["at_stage"] for s in stats["pipeline"] if s["status"] == "identifiee"
+    )
+
+
+def test_actions_and_backings_files(client, public_api):
+    actions = read_csv(client.get("/exports/donnees/actions.csv"))
+    assert len(actions) == 51
+    action = next(a for a in actions if a["code"] == "2.1.1")
+    assert {"M002", "M022", "M051"} <= set(action["opportunites"].split("|"))
+    guichets = read_csv(client.get("/exports/donnees/guichets.csv"))
+    assert {g["code"] for g in guichets} >= {"FTAP", "SNAP4"}
+
+
+def test_schema_page_and_table_schema_describe_every_column(client, public_api):
+    html = client.get("/exports/").get_data(as_text=True)
+    assert "Colonnes du fichier opportunites.csv" in html and "<code>fusionnee_dans</code>" in html
+    package = client.get("/exports/donnees/schema.json").get_json()
+    by_name = {r["name"]: r for r in package["resources"]}
+    header = list(read_csv(client.get("/exports/donnees/opportunites.csv"))[0])
+    assert [f["name"] for f in by_name["opportunites"]["schema"]["fields"]] == header
+
+
+def test_unknown_dataset_is_404(client, public_api):
+    assert client.get("/exports/donnees/utilisateurs.csv").status_code == 404
+
+
+def test_in_app_portfolio_export_follows_the_page_filters_and_access(
+    client, make_user, login_as, make_opportunity
+):
+    assert client.get("/exports/opportunites.csv").status_code == 302  # same rule as /opportunites
+    make_opportunity(brique="Écartée", status="ecartee", status_reason="Hors périmètre")
+    login_as(make_user("porteur"))
+    rows = read_csv(client.get("/exports/opportunites.csv?statut=ecartee"))
+    assert [(r["code"], r["motif_statut"]) for r in rows] == [("M133", "Hors périmètre")]
+    page = client.get("/opportunites?moscow=must").get_data(as_text=True)
+    workbook = load_workbook(
+        io.BytesIO(client.get("/exports/opportunites.xlsx?moscow=must").data), read_only=True
+    )
+    exported = len(list(workbook["opportunites"].iter_rows(values_only=True))) - 1
+    assert f"<strong>{exported}</strong> opportunit" in page
+
+
+def test_exports_never_carry_personal_data(client, public_api, make_user, make_opportunity):
+    author = make_user("dsi", ministry="MI", email="paul.zorglub@example.gouv.fr", usual_name="Zorglub")
+    make_opportunity(brique="Proposée par un agent", created_by_id=author.id)
+    for url in ("/exports/donnees/opportunites.csv", "/exports/donnees/soutiens.csv"):
+        text = client.get(url).get_data(as_text=True)
+        assert "zorglub" not in text.lower()
+    workbook = load_workbook(
+        io.BytesIO(client.get("/exports/donnees/portefeuille.xlsx").data), read_only=True
+    )
+    cells = {str(c) for sheet in workbook for row in sheet.iter_rows(values_only=True) for c in row}
+    assert not any("zorglub" in c.lower() for c in cells)
