@@ -66,6 +66,11 @@ class ReminderKind:
     audience: str = ""
     # Objects that may need reminders of this kind now (for the periodic re-planning safety net).
     candidates: Callable[[datetime], Iterable[object]] | None = None
+    # A reminder planned after its due date is still created (and sent at once) — e.g. a session planned
+    # five days ahead still gets its J-7 convocation. False for periodic kinds (no flood of past dates).
+    catch_up: bool = True
+    # An unsent reminder is obsolete once its anchor date has passed (a jalon's J-15 after the jalon's date).
+    expires_at_anchor: bool = False
 
     @property
     def object_type(self) -> str:
@@ -243,7 +248,7 @@ def reschedule_for(obj, *, kinds: Iterable[ReminderKind] | None = None, now: dat
                 row.status = ReminderStatus.CANCELLED
                 row.last_error = "Replanifié ou plus nécessaire"
         for key, planned in plan.items():
-            if key not in seen:
+            if key not in seen and (kind.catch_up or planned.due_at >= (now or utcnow())):
                 pending.append(schedule(kind.name, obj, planned.recipient, planned.due_at, planned.anchor_at))
     db.session.flush()
     return pending
@@ -354,6 +359,8 @@ def _process_safely(row: Reminder, now: datetime, report: SweepReport) -> None:
 def obsolete_reason(kind: ReminderKind, obj, reminder: Reminder, now: datetime) -> str | None:
     """Why an unsent reminder no longer makes sense, or None."""
     deadline = kind.deadline(obj)
+    if kind.expires_at_anchor and reminder.anchor_at is not None:
+        deadline = reminder.anchor_at if deadline is None else min(deadline, reminder.anchor_at)
     if deadline is not None and now >= deadline:
         return "Échéance dépassée : le rappel n'a plus lieu d'être."
     plan = wanted(kind, obj)
@@ -646,3 +653,260 @@ def _register_committee_kinds() -> None:
 
 
 _register_committee_kinds()
+
+
+# Guichets and dossiers (issue 5): complements requested and unanswered after 7 days (porteur, copy to the
+# instructor), appel à projets closing J-7 (porteurs with a draft on it), jalon due in 15 days and jalon overdue,
+# indicator reporting due (the indicator's frequency, from the signature), credits 5 months after signature
+# (before the 6-month clawback). Jalons and indicators are replaced when a dossier is edited, so their reminders
+# are about the dossier (one per due date: the jalons due the same day share one reminder).
+
+FOLLOWED_STATES = ("conventionne", "en_suivi")
+
+
+def _dossier_model():
+    from ..models.dossiers import Dossier
+
+    return Dossier
+
+
+def _guichet_model():
+    from ..models.guichets import Guichet
+
+    return Guichet
+
+
+def days_after(moment: datetime, days: int, hour: int = 9) -> datetime:
+    return at_paris(paris_date(moment) + timedelta(days=days), hour)
+
+
+def _dossier_url(dossier) -> str:
+    return current_base_url() + f"/dossiers/{dossier.id}"
+
+
+def _porteurs(dossier) -> list[User]:
+    """The dossier's creator and the référents who have an account; each once, active only."""
+    emails = {r.email.lower() for r in dossier.referents}
+    people = [dossier.created_by]
+    if emails:
+        people += db.session.scalars(select(User).where(User.email.in_(emails)).order_by(User.id)).all()
+    seen, result = set(), []
+    for person in people:
+        if person is not None and person.active and person.id not in seen:
+            seen.add(person.id)
+            result.append(person)
+    return result
+
+
+def _signed_at(dossier) -> datetime | None:
+    from ..models.dossiers import DossierTransition
+
+    return db.session.scalar(select(DossierTransition.created_at).where(
+        DossierTransition.dossier_id == dossier.id, DossierTransition.to_state == "conventionne")
+        .order_by(DossierTransition.id).limit(1))
+
+
+def _complements_plan(dossier, offset_days: int):
+    request = dossier.open_request
+    if dossier.state != "complements_demandes" or request is None:
+        return []
+    due = days_after(request.created_at, offset_days)
+    people = _porteurs(dossier)
+    if request.requested_by is not None and request.requested_by.active:
+        people = people + [request.requested_by]
+    return [Planned(user, due, request.created_at) for user in people]
+
+
+def _complements_context(dossier, recipient, reminder, now):
+    request = dossier.open_request
+    return dict(dossier=dossier, request=request, url=_dossier_url(dossier),
+                as_instructor=request is not None and request.requested_by_id == recipient.id,
+                days=(paris_date(now) - paris_date(request.created_at)).days if request else 0,
+                summary=f"{dossier.reference} : compléments demandés le {_fmt(request.created_at, False)}, "
+                        "toujours sans réponse." if request else "")
+
+
+def _guichet_closing_plan(guichet, offset_days: int):
+    if guichet.mode != "appel_a_projets" or guichet.closes_at is None:
+        return []
+    Dossier = _dossier_model()
+    drafts = db.session.scalars(select(Dossier).where(Dossier.guichet_id == guichet.id,
+                                                      Dossier.state == "brouillon").order_by(Dossier.id)).all()
+    due = days_before(guichet.closes_at, offset_days)
+    seen, planned = set(), []
+    for dossier in drafts:
+        user = dossier.created_by
+        if user is not None and user.active and user.id not in seen:
+            seen.add(user.id)
+            planned.append(Planned(user, due, guichet.closes_at))
+    return planned
+
+
+def _guichet_closing_context(guichet, recipient, reminder, now):
+    Dossier = _dossier_model()
+    drafts = db.session.scalars(select(Dossier).where(Dossier.guichet_id == guichet.id, Dossier.state == "brouillon",
+                                                      Dossier.created_by_id == recipient.id)
+                                .order_by(Dossier.id)).all()
+    return dict(guichet=guichet, drafts=[(d, _dossier_url(d)) for d in drafts],
+                url=_dossier_url(drafts[0]) if drafts else current_base_url(),
+                summary=f"L'appel à projets {guichet.code} se clôt le {_fmt(guichet.closes_at)} ; "
+                        f"{len(drafts)} brouillon(s) non déposé(s).")
+
+
+def _jalon_anchor(day) -> datetime:
+    return at_paris(day, 0)
+
+
+def _jalon_plan(dossier, offset_days: int, after: bool = False):
+    if dossier.state not in FOLLOWED_STATES:
+        return []
+    planned = []
+    for day in sorted({j.due_on for j in dossier.jalons}):
+        anchor = _jalon_anchor(day)
+        due = days_after(anchor, offset_days) if after else days_before(anchor, offset_days)
+        planned += [Planned(user, due, anchor) for user in _porteurs(dossier)]
+    return planned
+
+
+def _jalon_context(dossier, recipient, reminder, now):
+    day = paris_date(reminder.anchor_at) if reminder.anchor_at else None
+    jalons = [j for j in dossier.jalons if j.due_on == day]
+    return dict(dossier=dossier, jalons=jalons, due_on=day, url=_dossier_url(dossier),
+                overdue=reminder.kind == "jalon.overdue",
+                summary=f"{dossier.reference} : jalon(s) "
+                        + ", ".join(f"n° {j.number}" for j in jalons)
+                        + (" échu(s)" if reminder.kind == "jalon.overdue" else " à échéance")
+                        + f" le {day.day} {_month(day)} {day.year}." if day else "")
+
+
+def _month(day) -> str:
+    from ..jinja import MONTHS
+
+    return MONTHS[day.month - 1]
+
+
+INDICATOR_PERIODS = (("mensuel", 1), ("trimestr", 3), ("semestr", 6), ("annuel", 12), ("an", 12))
+INDICATOR_HORIZON_MONTHS = 60
+
+
+def indicator_months(frequency: str) -> int | None:
+    """Months between two reports for a free-text frequency ("trimestrielle", "Annuel"…), or None."""
+    text = (frequency or "").strip().lower()
+    for word, months in INDICATOR_PERIODS:
+        if word in text:
+            return months
+    return None
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    from calendar import monthrange
+
+    local = moment.astimezone(PARIS)
+    year, month = divmod(local.month - 1 + months, 12)
+    year, month = local.year + year, month + 1
+    day = min(local.day, monthrange(year, month)[1])
+    return at_paris(local.date().replace(year=year, month=month, day=day), 0)
+
+
+def _indicator_plan(dossier, offset_days: int):
+    if dossier.state not in FOLLOWED_STATES:
+        return []
+    signed = _signed_at(dossier)
+    if signed is None:
+        return []
+    dates = set()
+    for indicator in dossier.indicators:
+        months = indicator_months(indicator.frequency)
+        if months:
+            dates |= {_add_months(signed, k * months) for k in range(1, INDICATOR_HORIZON_MONTHS // months + 1)}
+    return [Planned(user, days_before(anchor, offset_days), anchor)
+            for anchor in sorted(dates) for user in _porteurs(dossier)]
+
+
+def _indicator_context(dossier, recipient, reminder, now):
+    day = paris_date(reminder.anchor_at)
+    signed = _signed_at(dossier)
+    due = [i for i in dossier.indicators if (m := indicator_months(i.frequency))
+           and any(paris_date(_add_months(signed, k * m)) == day for k in range(1, INDICATOR_HORIZON_MONTHS // m + 1))]
+    return dict(dossier=dossier, indicators=due, due_on=day, url=_dossier_url(dossier),
+                summary=f"{dossier.reference} : {len(due)} indicateur(s) à transmettre pour le "
+                        f"{day.day} {_month(day)} {day.year}.")
+
+
+def _credits_plan(dossier, offset_days: int):
+    if dossier.state not in FOLLOWED_STATES:
+        return []
+    signed = _signed_at(dossier)
+    if signed is None:
+        return []
+    clawback = _add_months(signed, 6)
+    return [Planned(user, days_after(signed, offset_days), clawback) for user in _porteurs(dossier)]
+
+
+def _credits_context(dossier, recipient, reminder, now):
+    return dict(dossier=dossier, signed_at=_signed_at(dossier), clawback_on=paris_date(reminder.anchor_at),
+                url=_dossier_url(dossier),
+                summary=f"{dossier.reference} : crédits non consommés à reprendre après 6 mois "
+                        f"(le {_fmt(reminder.anchor_at, False)}).")
+
+
+def _dossier_candidates(states):
+    def candidates(now):
+        Dossier = _dossier_model()
+        return db.session.scalars(select(Dossier).where(Dossier.state.in_(states))).all()
+
+    return candidates
+
+
+def _guichet_candidates(now):
+    Guichet = _guichet_model()
+    return db.session.scalars(select(Guichet).where(Guichet.mode == "appel_a_projets", Guichet.closes_at > now)).all()
+
+
+def _register_dossier_kinds() -> None:
+    try:
+        from ..models.dossiers import ComplementRequest, Dossier, Jalon  # noqa: F401
+        from ..models.guichets import Guichet
+
+        Guichet.closes_at  # noqa: B018  (the calendar of appels à projets)
+    except (ImportError, AttributeError):
+        return
+    porteurs = "Porteur du dossier et référents ayant un compte"
+    register(ReminderKind(
+        name="dossier.complements", label="Compléments demandés restés sans réponse",
+        model=_dossier_model, template="dossier_complements", default_offset_days=7,
+        offset_help="jours après la demande", plan=_complements_plan, context=_complements_context,
+        candidates=_dossier_candidates(["complements_demandes"]),
+        audience=porteurs + " ; copie à l'instructeur qui a fait la demande"))
+    register(ReminderKind(
+        name="guichet.closing", label="Clôture prochaine d'un appel à projets (brouillon non déposé)",
+        model=_guichet_model, template="guichet_closing", default_offset_days=7,
+        offset_help="jours avant la clôture", plan=_guichet_closing_plan, context=_guichet_closing_context,
+        deadline=lambda guichet: guichet.closes_at, candidates=_guichet_candidates,
+        audience="Porteurs ayant un brouillon sur l'appel à projets"))
+    register(ReminderKind(
+        name="jalon.due", label="Jalon à échéance prochaine",
+        model=_dossier_model, template="dossier_jalon", default_offset_days=15,
+        offset_help="jours avant l'échéance", plan=_jalon_plan, context=_jalon_context,
+        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False,
+        expires_at_anchor=True))
+    register(ReminderKind(
+        name="jalon.overdue", label="Jalon échu", model=_dossier_model, template="dossier_jalon",
+        default_offset_days=1, offset_help="jours après l'échéance",
+        plan=lambda dossier, offset: _jalon_plan(dossier, offset, after=True), context=_jalon_context,
+        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False))
+    register(ReminderKind(
+        name="dossier.indicators", label="Indicateurs à transmettre (selon leur fréquence)",
+        model=_dossier_model, template="dossier_indicators", default_offset_days=15,
+        offset_help="jours avant la date de remontée", plan=_indicator_plan, context=_indicator_context,
+        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False,
+        expires_at_anchor=True))
+    register(ReminderKind(
+        name="dossier.credits", label="Crédits à consommer avant la reprise à 6 mois",
+        model=_dossier_model, template="dossier_credits", default_offset_days=150,
+        offset_help="jours après la signature", plan=_credits_plan, context=_credits_context,
+        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False,
+        expires_at_anchor=True))
+
+
+_register_dossier_kinds()

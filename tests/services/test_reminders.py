@@ -459,7 +459,7 @@ def test_campaign_closing_reminds_electors_who_have_not_voted_on_everything(db_s
     assert message["Subject"] == "Campagne « Priorisation 2027 » : clôture le 20 mai 2027, 1 opportunité à classer"
     assert "Il vous reste 1 opportunité à classer" in body_text(message)
     assert f"https://mutualisation.example.gouv.fr/campagnes/{campaign.id}" in body_text(message)
-    assert not sent_to(inbox, "autre-ministere@example.gouv.fr") and not sent_to(inbox, "fini@example.gouv.fr")
+    assert not sent_to(inbox, other.email) and not sent_to(inbox, "fini@example.gouv.fr")
     # Closed campaign: any reminder left is obsolete.
     assert reminders.send_due(closes + timedelta(minutes=1)).sent == []
 
@@ -476,3 +476,189 @@ def test_replan_all_picks_up_new_members(committee_session, make_user, inbox):
     db.session.commit()
     reminders.send_due(J7)
     assert len(sent_to(inbox, "nouveau@example.gouv.fr")) == 1
+
+
+# --- guichets and dossiers ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def call_for_projects(db_session):
+    from app.models import Guichet
+
+    guichet = Guichet(code="AAP-RAPPELS", name="Appel à projets de test", mode="appel_a_projets",
+                      opens_at=datetime(2027, 1, 4, 8, 0, tzinfo=UTC), closes_at=datetime(2027, 6, 30, 15, 0, tzinfo=UTC))
+    db.session.add(guichet)
+    db.session.commit()
+    return guichet
+
+
+def make_dossier(guichet, porteur, state="brouillon", **kw):
+    from app.models import Dossier
+
+    extra = {}
+    if state != "brouillon":
+        extra["submitted_at"] = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+    if state in ("conventionne", "en_suivi"):
+        extra.update(avis="favorable", avis_motivation="Bon dossier", decision_outcome="accepte")
+    dossier = Dossier(guichet_id=guichet.id, created_by_id=porteur.id, title=kw.pop("title", "Dossier de test"),
+                      start_year=2027, state=state, **extra, **kw)
+    db.session.add(dossier)
+    db.session.commit()
+    return dossier
+
+
+def test_call_for_projects_closing_reminds_porteurs_with_a_draft(call_for_projects, make_user, inbox):
+    drafter = make_user(Role.PORTEUR, email="brouillon@example.gouv.fr")
+    submitter = make_user(Role.PORTEUR, email="depose@example.gouv.fr")
+    draft = make_dossier(call_for_projects, drafter, title="Mon brouillon")
+    make_dossier(call_for_projects, submitter, state="depose")
+    reminders.reschedule_for(call_for_projects)
+    db.session.commit()
+    j7 = datetime(2027, 6, 23, 7, 0, tzinfo=UTC)
+    assert reminders.send_due(j7 - timedelta(minutes=1)).sent == []
+    assert len(reminders.send_due(j7).sent) == 1
+    [message] = inbox.messages()
+    assert "brouillon@example.gouv.fr" in message["To"]
+    assert message["Subject"] == ("Appel à projets AAP-RAPPELS : clôture le 30 juin 2027 à 17:00, "
+                                  "votre dossier n'est pas déposé")
+    assert f"D{draft.id:04d} « Mon brouillon »" in body_text(message)
+    assert f"https://mutualisation.example.gouv.fr/dossiers/{draft.id}" in body_text(message)
+
+
+def test_call_for_projects_draft_submitted_meanwhile_is_not_reminded(call_for_projects, make_user, inbox):
+    drafter = make_user(Role.PORTEUR, email="brouillon2@example.gouv.fr")
+    draft = make_dossier(call_for_projects, drafter)
+    reminders.reschedule_for(call_for_projects)
+    draft.state, draft.submitted_at = "depose", datetime(2027, 6, 20, tzinfo=UTC)
+    db.session.commit()
+    report = reminders.send_due(datetime(2027, 6, 23, 7, 0, tzinfo=UTC))
+    assert report.sent == [] and len(report.skipped) == 1 and len(inbox) == 0
+
+
+def test_complements_unanswered_after_7_days_to_porteur_with_copy_to_instructor(call_for_projects, make_user,
+                                                                                inbox):
+    from app.models import ComplementRequest
+
+    porteur = make_user(Role.PORTEUR, email="porteur.dossier@example.gouv.fr", given_name="Paul", usual_name="Porteur")
+    instructor = make_user(Role.INSTRUCTEUR, email="instructrice@example.gouv.fr", given_name="Inès",
+                           usual_name="Instructrice")
+    dossier = make_dossier(call_for_projects, porteur, state="complements_demandes", title="Cloud interministériel")
+    asked = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
+    db.session.add(ComplementRequest(dossier_id=dossier.id, sections="financement", reason="incomplet",
+                                     message="Détaillez le plan de financement.", requested_by_id=instructor.id,
+                                     created_at=asked))
+    db.session.commit()
+    db.session.refresh(dossier)
+    reminders.reschedule_for(dossier)
+    db.session.commit()
+    due = datetime(2027, 3, 8, 8, 0, tzinfo=UTC)  # 7 days later, 9:00 in Paris
+    assert reminders.send_due(due - timedelta(minutes=1)).sent == []
+    assert len(reminders.send_due(due).sent) == 2
+    [to_porteur] = sent_to(inbox, "porteur.dossier@example.gouv.fr")
+    [to_instructor] = sent_to(inbox, "instructrice@example.gouv.fr")
+    assert to_porteur["Subject"] == f"D{dossier.id:04d}, compléments demandés sans réponse depuis 7 jours"
+    assert to_instructor["Subject"].startswith("Copie : ")
+    assert "Détaillez le plan de financement." in body_text(to_porteur)
+    assert "Motif : Incomplet" in body_text(to_porteur)
+
+
+def test_complements_answered_before_the_reminder_are_not_reminded(call_for_projects, make_user, inbox):
+    from app.models import ComplementRequest
+
+    porteur = make_user(Role.PORTEUR, email="rapide@example.gouv.fr")
+    dossier = make_dossier(call_for_projects, porteur, state="complements_demandes")
+    request = ComplementRequest(dossier_id=dossier.id, sections="financement", reason="incomplet", message="…",
+                                created_at=datetime(2027, 3, 1, 10, 0, tzinfo=UTC))
+    db.session.add(request)
+    db.session.commit()
+    db.session.refresh(dossier)
+    reminders.reschedule_for(dossier)
+    request.answered_at, dossier.state = datetime(2027, 3, 4, tzinfo=UTC), "depose"
+    reminders.reschedule_for(dossier)
+    db.session.commit()
+    assert reminders.send_due(datetime(2027, 3, 9, tzinfo=UTC)).sent == [] and len(inbox) == 0
+
+
+@pytest.fixture
+def signed_dossier(call_for_projects, make_user):
+    from app.models import DossierIndicator, DossierTransition, Jalon
+
+    porteur = make_user(Role.PORTEUR, email="suivi@example.gouv.fr", given_name="Sol", usual_name="Suivi")
+    dossier = make_dossier(call_for_projects, porteur, state="conventionne", title="Plateforme de suivi")
+    dossier.jalons = [Jalon(number=1, due_on=datetime(2027, 9, 15).date(), description="Marché notifié",
+                            is_procurement=True),
+                      Jalon(number=2, due_on=datetime(2027, 9, 15).date(), description="Kick-off"),
+                      Jalon(number=3, due_on=datetime(2028, 1, 10).date(), description="Mise en production")]
+    dossier.indicators = [DossierIndicator(position=1, objective="Usage", indicator="Utilisateurs actifs",
+                                           frequency="Trimestrielle", target_value="5 000"),
+                          DossierIndicator(position=2, objective="Coût", indicator="Coût par dossier",
+                                           frequency="annuelle")]
+    db.session.add(DossierTransition(dossier_id=dossier.id, from_state="decide", to_state="conventionne",
+                                     created_at=datetime(2027, 4, 1, 10, 0, tzinfo=UTC)))
+    db.session.commit()
+    return dossier
+
+
+def kinds_of(ids) -> list[str]:
+    return sorted(db.session.scalars(select(Reminder.kind).where(Reminder.id.in_(ids))))
+
+
+def test_jalons_due_and_overdue(signed_dossier, inbox):
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    due = datetime(2027, 8, 31, 7, 0, tzinfo=UTC)  # 15 days before 15 September, 9:00 in Paris
+    assert kinds_of(reminders.send_due(due - timedelta(minutes=1)).sent) == ["dossier.credits"]  # 29 August
+    inbox.store.clear()
+    assert kinds_of(reminders.send_due(due).sent) == ["jalon.due"]  # the two jalons of that day share one
+    [message] = inbox.messages()
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : jalon à échéance le 15 septembre 2027"
+    text = body_text(message)
+    assert "Jalon n° 1 (marché public) : Marché notifié" in text and "Jalon n° 2 : Kick-off" in text
+    assert "Mise en production" not in text
+    inbox.store.clear()
+    sent = reminders.send_due(datetime(2027, 9, 16, 7, 0, tzinfo=UTC)).sent
+    assert kinds_of(sent) == ["dossier.indicators", "jalon.overdue"]  # the indicators of 1 October too
+    [overdue] = [m for m in inbox.messages() if "jalon" in m["Subject"]]
+    assert overdue["Subject"] == f"D{signed_dossier.id:04d} : jalon échu le 15 septembre 2027"
+
+
+def test_jalon_reminder_after_its_date_is_skipped(signed_dossier, inbox):
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    report = reminders.send_due(datetime(2027, 9, 16, 8, 0, tzinfo=UTC))  # down from J-15 to the day after
+    assert kinds_of(report.sent) == ["dossier.credits", "dossier.indicators", "jalon.overdue"]  # 1 Oct
+    assert kinds_of(report.skipped) == ["dossier.indicators", "jalon.due"]  # 1 July and 15 Sept have passed
+
+
+def test_indicator_reporting_follows_each_frequency(signed_dossier, inbox):
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    # Quarterly from the 1 April 2027 signature: 1 July 2027, reminded 15 days before.
+    assert len(reminders.send_due(datetime(2027, 6, 16, 7, 0, tzinfo=UTC)).sent) == 1
+    [message] = inbox.messages()
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1/07/2027"
+    assert "Utilisateurs actifs (Trimestrielle)" in body_text(message)
+    assert "Coût par dossier" not in body_text(message)
+    inbox.store.clear()
+    # 1 April 2028: both the quarterly and the yearly indicator, in one reminder.
+    reminders.send_due(datetime(2028, 3, 17, 8, 0, tzinfo=UTC))  # 9:00 in Paris, winter time
+    [yearly] = [m for m in inbox.messages() if "1/04/2028" in m["Subject"]]
+    assert "Utilisateurs actifs" in body_text(yearly) and "Coût par dossier" in body_text(yearly)
+
+
+def test_periodic_kinds_do_not_flood_past_dates(signed_dossier, inbox):
+    """Planned late (the dossier was signed long ago): only future dates get reminders."""
+    reminders.reschedule_for(signed_dossier, now=datetime(2028, 2, 1, tzinfo=UTC))
+    db.session.commit()
+    report = reminders.send_due(datetime(2028, 2, 1, 1, 0, tzinfo=UTC))
+    assert report.sent == [] and len(inbox) == 0
+
+
+def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    due = datetime(2027, 8, 29, 7, 0, tzinfo=UTC)  # 150 days after 1 April, 9:00 in Paris
+    assert "dossier.credits" not in kinds_of(reminders.send_due(due - timedelta(minutes=1)).sent)
+    assert kinds_of(reminders.send_due(due).sent) == ["dossier.credits"]
+    [message] = [m for m in inbox.messages() if "crédits" in m["Subject"]]
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1/10/2027"
+    assert "signé le 1 avril 2027" in body_text(message)
