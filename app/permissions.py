@@ -243,6 +243,15 @@ def can_view_register(user) -> bool:
     return is_secretariat(user) or _is(user, Role.COMITE)
 
 
+def can_report_followup(user, dossier) -> bool:
+    """Jalons reached, indicator values and credits consumed: the porteur's side and the secretariat."""
+    if is_secretariat(user):
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return dossier.created_by_id == user.id or any(r.email == user.email.lower() for r in dossier.referents)
+
+
 # --- guichets and dossiers (issue 5) ---------------------------------------------------------------------
 # Guichets are readable by every signed-in user; the secretariat edits their rules and instructors. A
 # dossier is seen by its porteur (creator), by the référents named on it (e-mail of their account), by the

@@ -90,6 +90,27 @@ def make_committee_session(code: str = "CSIC-TECH", *, starts_at=None, **kw):
     return session
 
 
+def make_instructed_dossier(porteur, *, guichet: str = "FTAP-DINUM-OPI", title: str = "Dossier de test",
+                            requested_ae: int = 300_000, start_year: int = 2027, state: str = "instruit", **kw):
+    """A dossier already instructed (avis favorable) asking the fund for `requested_ae` over its first year."""
+    from datetime import UTC, datetime
+
+    from app.models import Guichet
+    from app.models.dossiers import Dossier, FinancingAmount, FinancingLine
+
+    kw = {"avis": "favorable", "avis_motivation": "Projet solide.", **kw}
+    dossier = Dossier(guichet_id=db.session.scalar(select(Guichet.id).where(Guichet.code == guichet)),
+                      created_by_id=porteur.id, title=title, state=state, submitted_at=datetime.now(UTC),
+                      start_year=start_year, **kw)
+    line = FinancingLine(position=1, nature="Développement", category="T3", programme="349", financer="ftap",
+                         phase="cadrage")
+    line.amounts = [FinancingAmount(year=start_year, ae=requested_ae, cp=requested_ae)]
+    dossier.financing_lines = [line]
+    db.session.add(dossier)
+    db.session.commit()
+    return dossier
+
+
 # --- guichets and dossiers ------------------------------------------------------------------------------
 
 

@@ -5,12 +5,13 @@ Members are read from `UserRole(role='comite', committee_id, function)` (app/mod
 """
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     String,
@@ -709,6 +710,61 @@ class Minutes(db.Model):
     @property
     def state_enum(self) -> MinutesState:
         return MinutesState(self.state)
+
+
+# --- follow-up of funded dossiers ----------------------------------------------------------------------
+# dossier_id / jalon_id / indicator_id point to the dossier domain's tables (no FK: other domain's migration
+# comes after this one); the services check them.
+
+
+class JalonReport(db.Model):
+    """A jalon declared reached (« atteint »), with its date and its proof."""
+
+    __tablename__ = "jalon_reports"
+    __table_args__ = (UniqueConstraint("jalon_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(index=True)
+    jalon_id: Mapped[int] = mapped_column()
+    achieved_on: Mapped[date] = mapped_column(Date)
+    proof: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IndicatorValue(db.Model):
+    """A value of an impact indicator reported on a date (compared with the indicator's target)."""
+
+    __tablename__ = "indicator_values"
+    __table_args__ = (UniqueConstraint("indicator_id", "reported_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(index=True)
+    indicator_id: Mapped[int] = mapped_column(index=True)
+    reported_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CreditConsumption(db.Model):
+    """AE and CP consumed in a year, in euros, against the amounts granted by the committee."""
+
+    __tablename__ = "credit_consumptions"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "year"),
+        CheckConstraint("ae >= 0 AND cp >= 0", name="amounts_positive"),
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="year_plausible"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(index=True)
+    year: Mapped[int] = mapped_column()
+    ae: Mapped[int] = mapped_column(default=0)
+    cp: Mapped[int] = mapped_column(default=0)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class DecisionLocked(Exception):

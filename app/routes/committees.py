@@ -61,6 +61,15 @@ def _redirect(location: str):
     return hx_redirect(location) if is_htmx() else redirect(location, 303)
 
 
+def _updated(location: str, fragment):
+    """After a successful htmx POST, swap the updated region in place (a redirect to the same page with only a
+    #fragment would not reload it); without JavaScript, 303 to the page."""
+    if is_htmx():
+        db.session.expire_all()
+        return fragment()
+    return redirect(location, 303)
+
+
 def _apply_errors(form, errors: dict[str, str]) -> None:
     for name, message in errors.items():
         target = form
@@ -195,7 +204,10 @@ def add_member(code: str):
             else:
                 db.session.commit()
                 flash(f"{user.full_name} ajouté(e) au {committee.code}.", "success")
-                return _redirect(url_for(".show", code=committee.code, _anchor="membres"))
+                return _updated(
+                    url_for(".show", code=committee.code, _anchor="membres"),
+                    lambda: _render_committee(_committee(code), block="members"),
+                )
     return _render_committee(committee, status=422, member_form=form, block="members")
 
 
@@ -231,7 +243,10 @@ def generate(code: str):
         else:
             db.session.commit()
             flash(f"{len(created)} séance(s) générée(s).", "success")
-            return _redirect(url_for(".show", code=committee.code, _anchor="seances"))
+            return _updated(
+                url_for(".show", code=committee.code, _anchor="seances"),
+                lambda: _render_committee(_committee(code), block="sessions"),
+            )
     return _render_committee(committee, status=422, generate_form=form, block="sessions")
 
 
@@ -460,7 +475,10 @@ def add_item(session_id: int):
         else:
             db.session.commit()
             flash("Point ajouté à l'ordre du jour.", "success")
-            return _redirect(url_for(".session", session_id=session.id, _anchor="ordre-du-jour"))
+            return _updated(
+                url_for(".session", session_id=session.id, _anchor="ordre-du-jour"),
+                lambda: _render_session(_session(session_id), block="agenda"),
+            )
     return _render_session(session, status=422, item_form=form, block="agenda")
 
 
@@ -918,3 +936,105 @@ def committee_feed(token: str, code: str):
     if user is None or committee is None:
         abort(404)
     return _ics(queries.calendar_sessions(user=user, committee=committee), committee.name)
+
+
+# --- follow-up of funded dossiers -----------------------------------------------------------------------
+
+
+def _followed_dossier(dossier_id: int):
+    """A dossier the user may see (dossier rules), or one on an agenda of a committee the user belongs to."""
+    from sqlalchemy import select
+
+    from ..models.committees import CommitteeSession
+    from ..models.dossiers import Dossier
+
+    visible = getattr(permissions, "dossiers_visible_to", None)
+    dossier = db.session.scalar(visible(current_user).where(Dossier.id == dossier_id)) if visible else None
+    if dossier is None:
+        committees = {r.committee_id for r in current_user.roles if r.committee_id}
+        on_their_agenda = db.session.scalar(
+            select(AgendaItem.id)
+            .join(AgendaItem.session)
+            .where(
+                AgendaItem.dossier_id == dossier_id,
+                CommitteeSession.committee_id.in_(committees or [-1]),
+            )
+            .limit(1)
+        )
+        dossier = db.session.get(Dossier, dossier_id) if on_their_agenda else None
+    if dossier is None:
+        abort(404)
+    return dossier
+
+
+def _render_followup(dossier, status=200, errors: dict | None = None, values: dict | None = None):
+    return render(
+        "committees/followup.html",
+        status=status,
+        follow=service.followup(dossier),
+        dossier=dossier,
+        errors=errors or {},
+        values=values or {},
+        can_report=permissions.can_report_followup(current_user, dossier)
+        and dossier.state in service.FOLLOWED_STATES,
+        trail=queries.trail(dossier_id=dossier.id, user=current_user),
+        empty_form=EmptyForm(),
+    )
+
+
+@bp.get("/suivi/<int:dossier_id>")
+@permissions.authenticated
+def followup(dossier_id: int):
+    return _render_followup(_followed_dossier(dossier_id))
+
+
+@bp.post("/suivi/<int:dossier_id>/<any(jalon, indicateur, consommation):what>")
+@permissions.authenticated
+def report_followup(dossier_id: int, what: str):
+    dossier = _followed_dossier(dossier_id)
+    if not permissions.can_report_followup(current_user, dossier):
+        abort(403)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    form = request.form
+    try:
+        if what == "jalon":
+            service.report_jalon(
+                dossier,
+                jalon_id=form.get("jalon"),
+                achieved_on=form.get("achieved_on"),
+                proof=form.get("proof", ""),
+                actor=current_user,
+            )
+        elif what == "indicateur":
+            service.report_indicator(
+                dossier,
+                indicator_id=form.get("indicator"),
+                reported_on=form.get("reported_on"),
+                value=form.get("value", ""),
+                comment=form.get("comment", ""),
+                actor=current_user,
+            )
+        else:
+            service.report_consumption(
+                dossier, year=form.get("year"), ae=form.get("ae"), cp=form.get("cp"), actor=current_user
+            )
+    except ValidationFailed as error:
+        db.session.rollback()
+        return _render_followup(
+            _followed_dossier(dossier_id),
+            status=422,
+            errors={f"{what}-{k}": v for k, v in error.errors.items()},
+            values={f"{what}-{k}": v for k, v in form.items()},
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return _render_followup(
+            _followed_dossier(dossier_id),
+            status=422,
+            errors={f"{what}-form": error.message},
+            values={f"{what}-{k}": v for k, v in form.items()},
+        )
+    db.session.commit()
+    flash("Suivi enregistré.", "success")
+    return _redirect(url_for(".followup", dossier_id=dossier.id, _anchor=what))

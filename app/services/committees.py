@@ -885,12 +885,12 @@ def add_item(
         info = dossier_bridge.describe(dossier_id) if dossier_id else None
         if info is None:
             errors["dossier"] = "Choisissez un dossier."
-        elif kind is ItemKind.DOSSIER and info.state != dossier_bridge.INSTRUIT:
+        elif kind is ItemKind.DOSSIER and not dossier_bridge.can_be_inscribed(info):
             errors["dossier"] = (
                 f"Le dossier {info.reference} est « {info.state_label} » : seuls les dossiers "
-                "instruits peuvent être inscrits à l'ordre du jour."
+                "instruits (ou ajournés) peuvent être inscrits à l'ordre du jour."
             )
-        elif kind is ItemKind.DOSSIER and not dossier_bridge.decided_by(session.committee, info):
+        elif not dossier_bridge.decided_by(session.committee, info):
             errors["dossier"] = (
                 f"Le dossier {info.reference} relève d'un guichet sur lequel le "
                 f"{session.committee.code} ne décide pas."
@@ -1176,8 +1176,19 @@ def _parse_amounts(lines: list, errors: dict) -> list[tuple[int, int, int]]:
         year = _int_field(
             line.year, f"amounts-{index}-year", errors, minimum=2000, maximum=2100, label="L'année"
         )
-        ae = _int_field(line.ae, f"amounts-{index}-ae", errors, label="Le montant AE")
-        cp = _int_field(line.cp, f"amounts-{index}-cp", errors, label="Le montant CP")
+        # an empty AE or CP on a filled line means 0 (e.g. CP only in a later year)
+        ae = _int_field(
+            line.ae if str(line.ae or "").strip() else "0",
+            f"amounts-{index}-ae",
+            errors,
+            label="Le montant AE",
+        )
+        cp = _int_field(
+            line.cp if str(line.cp or "").strip() else "0",
+            f"amounts-{index}-cp",
+            errors,
+            label="Le montant CP",
+        )
         if year in years:
             errors[f"amounts-{index}-year"] = f"L'année {year} figure deux fois."
         years.add(year)
@@ -1813,51 +1824,437 @@ def apply_reference_rules(committee: Committee, *, actor=None) -> bool:
     return bool(changes)
 
 
+# --- follow-up of funded dossiers ----------------------------------------------------------------------
+# Clawback triggers of the contract ([000] §5.2, §4.1.2, §8): a jalon missed on its date, indicator values not
+# sent for a year, no credit consumed six months after signature. Flags are computed, never stored.
+
+FOLLOWED_STATES = ("conventionne", "en_suivi")
+INDICATOR_MAX_DAYS = 365
+CONSUMPTION_DEADLINE_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class Flag:
+    dossier_id: int
+    kind: str  # jalon_late | indicator_missing | credits_not_consumed
+    text: str
+
+
+def _paris_today() -> date:
+    return datetime.now(PARIS).date()
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
+def _date_fr(day: date) -> str:
+    from ..jinja import MONTHS
+
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def signature_date(dossier) -> date | None:
+    """The day the dossier became « conventionné » (its contract signature)."""
+    from ..models.dossiers import DossierTransition
+
+    moment = db.session.scalar(
+        select(func.min(DossierTransition.created_at)).where(
+            DossierTransition.dossier_id == dossier.id, DossierTransition.to_state == "conventionne"
+        )
+    )
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(PARIS).date()
+
+
+@dataclass
+class FollowUp:
+    dossier: object
+    signed_on: date | None
+    jalons: list  # (jalon, report | None, status label)
+    indicators: list  # (indicator, [values newest first])
+    consumption: list  # (year, granted ae, granted cp, consumed ae, consumed cp)
+    flags: list[Flag]
+
+
+def granted_amounts(dossier_id: int) -> dict[int, tuple[int, int]]:
+    """Year → (AE, CP) of the decision in force on the dossier (the last of its rectification chain)."""
+    decision = db.session.scalar(
+        select(Decision)
+        .join(AgendaItem)
+        .where(
+            AgendaItem.dossier_id == dossier_id,
+            AgendaItem.kind == ItemKind.DOSSIER,
+            Decision.outcome.in_([Outcome.ACCEPTE, Outcome.ACCEPTE_SOUS_CONDITIONS]),
+        )
+        .order_by(Decision.id.desc())
+        .limit(1)
+    )
+    return {a.year: (a.ae, a.cp) for a in decision.amounts} if decision else {}
+
+
+def followup(dossier, *, today: date | None = None) -> FollowUp:
+    from ..models.committees import CreditConsumption, IndicatorValue, JalonReport
+
+    today = today or _paris_today()
+    signed_on = signature_date(dossier)
+    reports = {
+        r.jalon_id: r
+        for r in db.session.scalars(select(JalonReport).where(JalonReport.dossier_id == dossier.id))
+    }
+    values: dict[int, list] = {}
+    for value in db.session.scalars(
+        select(IndicatorValue)
+        .where(IndicatorValue.dossier_id == dossier.id)
+        .order_by(IndicatorValue.reported_on.desc())
+    ):
+        values.setdefault(value.indicator_id, []).append(value)
+    consumed = {
+        c.year: c
+        for c in db.session.scalars(
+            select(CreditConsumption).where(CreditConsumption.dossier_id == dossier.id)
+        )
+    }
+    granted = granted_amounts(dossier.id)
+    flags, jalons = [], []
+    followed = dossier.state in FOLLOWED_STATES
+    for jalon in dossier.jalons:
+        report = reports.get(jalon.id)
+        if report is not None:
+            status = f"Atteint le {_date_fr(report.achieved_on)}"
+        elif jalon.due_on < today:
+            status = "En retard"
+            if followed:
+                flags.append(
+                    Flag(
+                        dossier.id,
+                        "jalon_late",
+                        f"{dossier.reference} : jalon n° {jalon.number} "
+                        f"« {jalon.description} » en retard (prévu le {_date_fr(jalon.due_on)}).",
+                    )
+                )
+        else:
+            status = "À venir"
+        jalons.append((jalon, report, status))
+    indicators = []
+    for indicator in dossier.indicators:
+        history = values.get(indicator.id, [])
+        last = history[0].reported_on if history else signed_on
+        if followed and last is not None and (today - last).days > INDICATOR_MAX_DAYS:
+            since = f"depuis le {_date_fr(last)}" if history else f"depuis la signature ({_date_fr(last)})"
+            flags.append(
+                Flag(
+                    dossier.id,
+                    "indicator_missing",
+                    f"{dossier.reference} : indicateur "
+                    f"« {indicator.indicator} » sans valeur transmise {since}.",
+                )
+            )
+        indicators.append((indicator, history))
+    years = sorted(set(granted) | set(consumed) | set(getattr(dossier, "years", [])))
+    consumption = [
+        (
+            y,
+            *granted.get(y, (0, 0)),
+            consumed[y].ae if y in consumed else 0,
+            consumed[y].cp if y in consumed else 0,
+        )
+        for y in years
+    ]
+    if (
+        followed
+        and signed_on is not None
+        and _add_months(signed_on, CONSUMPTION_DEADLINE_MONTHS) < today
+        and not any(c.ae or c.cp for c in consumed.values())
+    ):
+        flags.append(
+            Flag(
+                dossier.id,
+                "credits_not_consumed",
+                f"{dossier.reference} : aucun crédit consommé "
+                f"{CONSUMPTION_DEADLINE_MONTHS} mois après la signature ({_date_fr(signed_on)}).",
+            )
+        )
+    return FollowUp(dossier, signed_on, jalons, indicators, consumption, flags)
+
+
+def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
+    """Flags of the followed dossiers of the guichets this committee decides on, not already on one of its
+    open agendas as a follow-up review."""
+    from ..models.dossiers import Dossier
+
+    on_agenda = set(
+        db.session.scalars(
+            select(AgendaItem.dossier_id)
+            .join(CommitteeSession)
+            .where(
+                AgendaItem.kind == ItemKind.SUIVI,
+                CommitteeSession.committee_id == committee.id,
+                CommitteeSession.state.in_(
+                    [SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE, SessionState.TENUE]
+                ),
+            )
+        )
+    )
+    flags = []
+    for dossier in db.session.scalars(
+        select(Dossier).where(Dossier.state.in_(FOLLOWED_STATES)).order_by(Dossier.id)
+    ):
+        if dossier.id in on_agenda or not dossier_bridge.decided_by(committee, dossier):
+            continue
+        flags.extend(followup(dossier, today=today).flags)
+    return flags
+
+
+def _check_followup(dossier, actor) -> None:
+    from ..permissions import can_report_followup
+
+    if not can_report_followup(actor, dossier):
+        raise NotAllowed("Seuls le porteur du dossier et le secrétariat renseignent le suivi.")
+    if dossier.state not in FOLLOWED_STATES:
+        raise DomainError("Le suivi se renseigne une fois le dossier conventionné.")
+
+
+def _date_field(value, name: str, errors: dict, label: str) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat((value or "").strip())
+    except ValueError:
+        errors[name] = f"{label} : date attendue au format AAAA-MM-JJ."
+        return None
+
+
+def report_jalon(dossier, *, jalon_id, achieved_on, proof: str, actor):
+    from ..models.committees import JalonReport
+
+    _check_followup(dossier, actor)
+    jalon = next((j for j in dossier.jalons if str(j.id) == str(jalon_id)), None)
+    if jalon is None:
+        raise ValidationFailed({"jalon": "Choisissez un jalon du dossier."})
+    errors = {}
+    day = _date_field(achieved_on, "achieved_on", errors, "Date d'atteinte")
+    proof = _clean(proof)
+    if not proof:
+        errors["proof"] = "Indiquez la preuve (livrable, procès-verbal de recette, lien…)."
+    elif len(proof) > 2000:
+        errors["proof"] = "La preuve ne doit pas dépasser 2000 caractères."
+    if day and day > _paris_today():
+        errors["achieved_on"] = "Un jalon ne peut pas être atteint à une date future."
+    if db.session.scalar(select(JalonReport.id).where(JalonReport.jalon_id == jalon.id)):
+        errors["jalon"] = f"Le jalon n° {jalon.number} est déjà déclaré atteint."
+    if errors:
+        raise ValidationFailed(errors)
+    report = JalonReport(
+        dossier_id=dossier.id, jalon_id=jalon.id, achieved_on=day, proof=proof, recorded_by_id=actor.id
+    )
+    db.session.add(report)
+    audit.record(
+        "jalon.reached",
+        dossier,
+        actor=actor,
+        summary=f"{dossier.reference} : jalon n° {jalon.number} atteint",
+    )
+    return report
+
+
+def report_indicator(dossier, *, indicator_id, reported_on, value: str, comment: str = "", actor):
+    from ..models.committees import IndicatorValue
+
+    _check_followup(dossier, actor)
+    indicator = next((i for i in dossier.indicators if str(i.id) == str(indicator_id)), None)
+    if indicator is None:
+        raise ValidationFailed({"indicator": "Choisissez un indicateur du dossier."})
+    errors = {}
+    day = _date_field(reported_on, "reported_on", errors, "Date de la mesure")
+    value, comment = _clean(value), _clean(comment)
+    if not value:
+        errors["value"] = "Indiquez la valeur mesurée."
+    elif len(value) > 200:
+        errors["value"] = "La valeur ne doit pas dépasser 200 caractères."
+    if len(comment) > 2000:
+        errors["comment"] = "Le commentaire ne doit pas dépasser 2000 caractères."
+    if day and db.session.scalar(
+        select(IndicatorValue.id).where(
+            IndicatorValue.indicator_id == indicator.id, IndicatorValue.reported_on == day
+        )
+    ):
+        errors["reported_on"] = "Une valeur est déjà enregistrée à cette date pour cet indicateur."
+    if errors:
+        raise ValidationFailed(errors)
+    row = IndicatorValue(
+        dossier_id=dossier.id,
+        indicator_id=indicator.id,
+        reported_on=day,
+        value=value,
+        comment=comment,
+        recorded_by_id=actor.id,
+    )
+    db.session.add(row)
+    audit.record(
+        "indicator.reported",
+        dossier,
+        actor=actor,
+        summary=f"{dossier.reference} : « {indicator.indicator} » = {value}",
+    )
+    return row
+
+
+def report_consumption(dossier, *, year, ae, cp, actor):
+    from ..models.committees import CreditConsumption
+
+    _check_followup(dossier, actor)
+    errors = {}
+    year = _int_field(year, "year", errors, minimum=2000, maximum=2100, label="L'année")
+    ae = _int_field(ae, "ae", errors, label="Le montant AE consommé")
+    cp = _int_field(cp, "cp", errors, label="Le montant CP consommé")
+    if errors:
+        raise ValidationFailed(errors)
+    row = db.session.scalar(
+        select(CreditConsumption).where(
+            CreditConsumption.dossier_id == dossier.id, CreditConsumption.year == year
+        )
+    )
+    old = [row.ae, row.cp] if row else None
+    if row is None:
+        row = CreditConsumption(dossier_id=dossier.id, year=year)
+        db.session.add(row)
+    row.ae, row.cp, row.recorded_by_id = ae, cp, actor.id
+    audit.record(
+        "consumption.reported",
+        dossier,
+        actor=actor,
+        summary=f"{dossier.reference} : consommé {year} AE {ae} €, CP {cp} €",
+        changes={"consumption": [old, [ae, cp]]},
+    )
+    return row
+
+
 # --- dossiers bridge ------------------------------------------------------------------------------------
 
 
 class _DossierBridge:
-    """What committees need from the dossier domain (app/services/dossiers.py), isolated in one place."""
+    """What committees need from the dossier domain (app/services/dossiers.py), isolated in one place.
+
+    The dossier domain owns its states; committees only call its hooks (mark_on_agenda, apply_decision).
+    """
 
     INSTRUIT = "instruit"
 
-    @dataclass
-    class Info:
-        id: int
-        reference: str
-        title: str
-        state: str
-        state_label: str
-        guichet_id: int | None
+    @staticmethod
+    def _service():
+        try:
+            from . import dossiers
+        except ImportError:  # pragma: no cover - the dossier domain is not installed
+            return None
+        return dossiers
+
+    @staticmethod
+    def _dossier(dossier_id):
+        try:
+            from ..models.dossiers import Dossier
+        except ImportError:  # pragma: no cover
+            return None
+        return db.session.get(Dossier, dossier_id) if dossier_id else None
 
     def available(self) -> bool:
-        return False
+        return self._service() is not None
 
     def describe(self, dossier_id):
-        return None
+        service = self._service()
+        return service.describe(dossier_id) if service and dossier_id else None
+
+    def can_be_inscribed(self, info) -> bool:
+        """Instruit, or décidé « ajourné » (the committee examines it again)."""
+        if info.state == self.INSTRUIT:
+            return True
+        dossier = self._dossier(info.id)
+        return dossier is not None and dossier.state == "decide" and dossier.decision_outcome == "ajourne"
 
     def decided_by(self, committee, info) -> bool:
-        return True
+        service = self._service()
+        return bool(service and service.decided_by(committee, info))
 
     def porteurs(self, dossier_id) -> list:
-        return []
+        service = self._service()
+        return service.porteurs(dossier_id) if service else []
 
     def requested_ae(self, dossier_id):
-        return None
+        service = self._service()
+        return service.requested_ae(dossier_id) if service else None
 
     def mark_on_agenda(self, dossier_id, *, session, actor) -> None:
-        return None
+        service = self._service()
+        if service is not None:
+            service.mark_on_agenda(dossier_id, session=session, actor=actor)
 
     def apply_decision(self, dossier_id, decision, *, actor, rectification: bool) -> None:
-        return None
+        service = self._service()
+        if service is not None:
+            service.apply_decision(dossier_id, decision, actor=actor, rectification=rectification)
 
     def candidates(self, session) -> list:
-        """(dossier, label) pairs that may go on the session's agenda."""
-        return []
+        """(dossier, label) pairs that may go on the session's agenda: instruits (or ajournés) of a guichet
+        the committee decides on, not already on one of its open agendas."""
+        service = self._service()
+        if service is None:
+            return []
+        from ..models.dossiers import Dossier
+
+        on_agenda = (
+            select(AgendaItem.dossier_id)
+            .join(CommitteeSession)
+            .where(
+                AgendaItem.dossier_id.is_not(None),
+                AgendaItem.kind == ItemKind.DOSSIER,
+                CommitteeSession.state.in_(
+                    [SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE, SessionState.TENUE]
+                ),
+                ~AgendaItem.decisions.any(),
+            )
+        )
+        rows = db.session.scalars(
+            select(Dossier)
+            .where(
+                (Dossier.state == self.INSTRUIT)
+                | ((Dossier.state == "decide") & (Dossier.decision_outcome == "ajourne")),
+                Dossier.id.not_in(on_agenda),
+            )
+            .order_by(Dossier.id)
+        )
+        return [
+            (d, f"{d.reference} — {d.title} ({d.state_enum.label})")
+            for d in rows
+            if service.decided_by(session.committee, d)
+        ]
+
+    def documents(self, dossier_id) -> list[tuple[str, str]]:
+        """(label, link) of what the committee reads: the dossier, its PDF and the instructor's avis."""
+        dossier = self._dossier(dossier_id)
+        if dossier is None:
+            return []
+        links = [
+            (f"Dossier {dossier.reference} — {dossier.title}", f"/dossiers/{dossier.id}"),
+            (f"Dossier {dossier.reference} (PDF)", f"/dossiers/{dossier.id}/pdf"),
+        ]
+        if dossier.avis:
+            links.append(
+                (
+                    f"Avis de l'instructeur : {dossier.avis_enum.label}"
+                    + (f" — {dossier.avis_motivation}" if dossier.avis_motivation else ""),
+                    f"/dossiers/{dossier.id}#avis",
+                )
+            )
+        return links
 
     def followup_candidates(self, session) -> list:
-        """Follow-up flags of the dossiers funded by this committee, offered for its next agenda."""
-        return []
+        """Follow-up flags of the funded dossiers this committee decides on, offered for its next agenda."""
+        return flags_for_committee(session.committee) if self.available() else []
 
 
 dossier_bridge = _DossierBridge()

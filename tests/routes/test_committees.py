@@ -165,7 +165,10 @@ def test_planned_session_is_hidden_from_non_members_until_its_agenda_is_publishe
         {"kind": "opportunite", "opportunity": str(opportunity.id)},
         headers=HX,
     )
-    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith("#ordre-du-jour")
+    assert response.status_code == 200
+    assert body(response).lstrip().startswith('<section id="ordre-du-jour"') and opportunity.code in body(
+        response
+    )
     assert post(client, csrf, f"/comites/seances/{session.id}/publier").status_code == 303
     login_as(outsider)
     html = body(client.get(f"/comites/seances/{session.id}"))
@@ -457,3 +460,106 @@ def test_cancelled_session_shows_in_the_feed_as_cancelled(client, csrf, login_as
         "VEVENT"
     )
     assert str(events[0]["status"]) == "CANCELLED"
+
+
+# --- dossiers and follow-up ----------------------------------------------------------------------------
+
+
+def test_dossier_decision_form_rejects_bad_amounts_and_asks_confirmation(
+    client, csrf, login_as, secretariat, make_user
+):
+    from tests.factories import make_instructed_dossier
+
+    _, users = make_committee_members("COMITE-INVEST-FTAP", ("president", "membre"))
+    session = make_committee_session("COMITE-INVEST-FTAP")
+    dossier = make_instructed_dossier(make_user("porteur"), requested_ae=100_000)
+    login_as(secretariat)
+    response = post(
+        client, csrf, f"/comites/seances/{session.id}/points", {"kind": "dossier", "dossier": str(dossier.id)}
+    )
+    assert response.status_code == 303
+    item = session.items[0]
+    html = body(client.get(f"/comites/seances/{session.id}"))
+    assert "Avis de l'instructeur : Favorable — Projet solide." in html
+    service.publish_agenda(session, actor=secretariat)
+    service.open_session(session, actor=secretariat)
+    for user in users:
+        service.record_attendance(session, user=user, status="present", actor=secretariat)
+    db.session.commit()
+    p = f"d{item.id}-"
+    url = f"/comites/seances/{session.id}/points/{item.id}/decision"
+    data = {
+        p + "outcome": "accepte",
+        p + "mode": "consensus",
+        p + "amounts-0-year": "2027",
+        p + "amounts-0-ae": "cent mille",
+        p + "amounts-0-cp": "-3",
+    }
+    response = post(client, csrf, url, data, headers=HX)
+    assert response.status_code == 422
+    html = body(response)
+    assert "Le montant AE doit être un nombre entier (en euros, sans décimales) : « cent mille »." in html
+    assert "Le montant CP ne peut pas être négatif." in html and 'value="cent mille"' in html
+    data.update({p + "amounts-0-ae": "120000", p + "amounts-0-cp": "120000"})
+    response = post(client, csrf, url, data, headers=HX)
+    assert response.status_code == 422 and "cochez la confirmation" in body(response)
+    assert dossier.state == "inscrit_comite"
+    data[p + "confirm_above_request"] = "y"
+    assert post(client, csrf, url, data).status_code == 303
+    db.session.expire_all()
+    assert (dossier.state, dossier.decision_outcome) == ("decide", "accepte")
+
+
+def test_followup_page_access_flags_and_reports(client, csrf, login_as, secretariat, make_user):
+    from datetime import date as date_
+
+    from app.models.dossiers import DossierTransition, Jalon
+    from tests.factories import make_instructed_dossier
+
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, state="conventionne", decision_outcome="accepte")
+    dossier.jalons = [Jalon(number=1, due_on=date_.today() - timedelta(days=3), description="Recette")]
+    db.session.add(
+        DossierTransition(
+            dossier_id=dossier.id,
+            from_state="decide",
+            to_state="conventionne",
+            created_at=datetime.now(UTC) - timedelta(days=200),
+        )
+    )
+    db.session.commit()
+    url = f"/comites/suivi/{dossier.id}"
+    login_as(make_user("dsi", ministry="MI"))
+    assert client.get(url).status_code == 404
+    login_as(porteur)
+    html = body(client.get(url))
+    assert (
+        "jalon n° 1 « Recette » en retard" in html
+        and "aucun crédit consommé 6 mois après la signature" in html
+    )
+    response = post(client, csrf, f"{url}/consommation", {"year": "2027", "ae": "dix", "cp": "0"})
+    assert response.status_code == 422
+    assert "Le montant AE consommé doit être un nombre entier" in body(response) and 'value="dix"' in body(
+        response
+    )
+    assert (
+        post(client, csrf, f"{url}/consommation", {"year": "2027", "ae": "10000", "cp": "0"}).status_code
+        == 303
+    )
+    html = body(client.get(url))
+    assert "aucun crédit consommé" not in html and "jalon n° 1" in html
+    # the secretariat sees the flag offered on the deciding committee's next session
+    session = make_committee_session("COMITE-INVEST-FTAP")
+    login_as(secretariat)
+    html = body(client.get(f"/comites/seances/{session.id}"))
+    assert "Alertes de suivi des dossiers financés" in html and f"{dossier.reference} : jalon n° 1" in html
+    response = post(
+        client,
+        csrf,
+        f"/comites/seances/{session.id}/points",
+        {"kind": "suivi", "dossier": str(dossier.id), "flags": [f"{dossier.reference} : jalon n° 1"]},
+    )
+    assert response.status_code == 303
+    assert session.items[0].kind == "suivi"
+    login_as(make_user("dsi", ministry="MI"))
+    assert post(client, csrf, f"{url}/jalon", {"jalon": "1"}).status_code == 404

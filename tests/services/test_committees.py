@@ -533,3 +533,210 @@ def test_session_cannot_skip_states(board, secretariat):
         service.cancel_session(session, reason=" ", actor=secretariat)
     assert session.state == "planifiee"
     assert session.starts_at > datetime.now(UTC) + timedelta(days=6)
+
+
+# --- dossiers: agenda, decisions with amounts, follow-up -----------------------------------------------
+
+
+@pytest.fixture
+def invest(db_session, secretariat):
+    """The FTAP investment committee with a président and two membres, a planned session."""
+    committee_, users = make_committee_members("COMITE-INVEST-FTAP", ("president", "membre", "membre"))
+    return make_committee_session("COMITE-INVEST-FTAP"), users
+
+
+def hold(session, secretariat, users):
+    service.publish_agenda(session, actor=secretariat)
+    service.open_session(session, actor=secretariat)
+    for user in users:
+        service.record_attendance(session, user=user, status="present", actor=secretariat)
+
+
+def test_only_instructed_dossiers_of_the_committees_guichets_go_on_the_agenda(invest, secretariat, make_user):
+    from tests.factories import make_instructed_dossier
+
+    session, users = invest
+    porteur = make_user("porteur")
+    submitted = make_instructed_dossier(porteur, state="depose", avis=None, avis_motivation=None)
+    with pytest.raises(ValidationFailed) as error:
+        service.add_item(session, kind="dossier", dossier_id=submitted.id, actor=secretariat)
+    assert "seuls les dossiers instruits (ou ajournés)" in error.value.errors["dossier"]
+    elsewhere = make_instructed_dossier(porteur, guichet="SNAP1")
+    with pytest.raises(ValidationFailed, match="ne décide pas"):
+        service.add_item(session, kind="dossier", dossier_id=elsewhere.id, actor=secretariat)
+    dossier = make_instructed_dossier(porteur)
+    assert [d.id for d, _ in service.dossier_bridge.candidates(session)] == [dossier.id]
+    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    assert item.title == f"Dossier {dossier.reference} — Dossier de test"
+    assert any(
+        "Avis de l'instructeur : Favorable" in label
+        for label, _ in service.dossier_bridge.documents(dossier.id)
+    )
+    service.publish_agenda(session, actor=secretariat)
+    assert dossier.state == "inscrit_comite"
+
+
+def test_dossier_decision_amounts_are_checked_and_move_the_dossier(invest, secretariat, make_user):
+    from app.models import Notification
+    from tests.factories import make_instructed_dossier
+
+    session, users = invest
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, requested_ae=300_000)
+    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    hold(session, secretariat, users)
+    bad = [service.AmountLine("2027", "-5", "douze")]
+    with pytest.raises(ValidationFailed) as error:
+        service.record_decision(item, outcome="accepte", mode="consensus", amounts=bad, actor=secretariat)
+    assert error.value.errors == {
+        "amounts-0-ae": "Le montant AE ne peut pas être négatif.",
+        "amounts-0-cp": "Le montant CP doit être un nombre entier (en euros, sans décimales) : « douze ».",
+    }
+    with pytest.raises(ValidationFailed, match="Listez les conditions"):
+        service.record_decision(
+            item,
+            outcome="accepte_sous_conditions",
+            mode="consensus",
+            amounts=[service.AmountLine("2027", "100", "100")],
+            actor=secretariat,
+        )
+    above = [service.AmountLine("2027", "350 000", "200000"), service.AmountLine("2028", "", "150000")]
+    with pytest.raises(ValidationFailed) as error:
+        service.record_decision(item, outcome="accepte", mode="consensus", amounts=above, actor=secretariat)
+    assert "dépasse la demande" in error.value.errors["confirm_above_request"]
+    assert dossier.state == "inscrit_comite"
+    above = [service.AmountLine("2027", "350 000", "200000"), service.AmountLine("2028", "0", "150000")]
+    decision = service.record_decision(
+        item,
+        outcome="accepte",
+        mode="consensus",
+        amounts=above,
+        confirm_above_request=True,
+        actor=secretariat,
+    )
+    assert [(a.year, a.ae, a.cp) for a in decision.amounts] == [(2027, 350000, 200000), (2028, 0, 150000)]
+    assert decision.above_request_confirmed
+    assert (dossier.state, dossier.decision_outcome, dossier.decision_ref) == (
+        "decide",
+        "accepte",
+        decision.id,
+    )
+    notices = db.session.scalars(select(Notification).where(Notification.user_id == porteur.id)).all()
+    assert [n.kind for n in notices] == ["committee.agenda_published", "committee.decision_recorded"]
+    # a rectifying decision corrects the amount once the minutes are published
+    service.review_minutes(session, actor=secretariat)
+    service.publish_minutes(session, actor=secretariat)
+    rectification = service.rectify_decision(
+        decision,
+        motivation="Erreur de saisie sur 2027.",
+        amounts=[service.AmountLine("2027", "300000", "200000"), service.AmountLine("2028", "0", "100000")],
+        actor=secretariat,
+    )
+    assert rectification.total_ae == 300000 and dossier.state == "decide"
+    assert service.granted_amounts(dossier.id) == {2027: (300000, 200000), 2028: (0, 100000)}
+    assert service.verify_register().ok
+
+
+def test_adjourned_dossier_needs_expectations_and_can_come_back(invest, secretariat, make_user):
+    from tests.factories import make_instructed_dossier
+
+    session, users = invest
+    dossier = make_instructed_dossier(make_user("porteur"))
+    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    hold(session, secretariat, users)
+    with pytest.raises(ValidationFailed, match="Indiquez ce qui est attendu"):
+        service.record_decision(
+            item, outcome="ajourne", mode="consensus", motivation="Incomplet", actor=secretariat
+        )
+    service.record_decision(
+        item,
+        outcome="ajourne",
+        mode="consensus",
+        motivation="Incomplet",
+        expectations="Un plan de financement pluriannuel.",
+        actor=secretariat,
+    )
+    assert (dossier.state, dossier.decision_outcome) == ("decide", "ajourne")
+    later = make_committee_session("COMITE-INVEST-FTAP")
+    service.add_item(later, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    service.publish_agenda(later, actor=secretariat)
+    assert dossier.state == "inscrit_comite"
+
+
+def _followed_dossier(porteur, signed_days_ago: int, secretariat):
+    from app.models.dossiers import DossierIndicator, DossierTransition, Jalon
+    from tests.factories import make_instructed_dossier
+
+    dossier = make_instructed_dossier(porteur, state="conventionne", decision_outcome="accepte")
+    dossier.jalons = [
+        Jalon(number=1, due_on=date.today() - timedelta(days=10), description="Recette du lot 1"),
+        Jalon(number=2, due_on=date.today() + timedelta(days=60), description="Mise en service"),
+    ]
+    dossier.indicators = [
+        DossierIndicator(
+            position=1,
+            objective="Adoption",
+            indicator="Agents utilisateurs",
+            current_value="0",
+            target_value="5000",
+        )
+    ]
+    db.session.add(
+        DossierTransition(
+            dossier_id=dossier.id,
+            from_state="decide",
+            to_state="conventionne",
+            created_at=datetime.now(UTC) - timedelta(days=signed_days_ago),
+        )
+    )
+    db.session.commit()
+    return dossier
+
+
+def test_followup_flags_follow_the_clawback_triggers(secretariat, make_user):
+    porteur = make_user("porteur")
+    dossier = _followed_dossier(porteur, signed_days_ago=400, secretariat=secretariat)
+    kinds = [f.kind for f in service.followup(dossier).flags]
+    assert kinds == ["jalon_late", "indicator_missing", "credits_not_consumed"]
+    recent = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)
+    assert [f.kind for f in service.followup(recent).flags] == ["jalon_late"]  # < 6 months, < 12 months
+    with pytest.raises(NotAllowed):
+        service.report_consumption(dossier, year=2027, ae=1, cp=0, actor=make_user("dsi"))
+    with pytest.raises(ValidationFailed) as error:
+        service.report_consumption(dossier, year="2027", ae="-1", cp="abc", actor=porteur)
+    assert set(error.value.errors) == {"ae", "cp"}
+    service.report_consumption(dossier, year="2027", ae="12 000", cp="0", actor=porteur)
+    jalon = dossier.jalons[0]
+    service.report_jalon(
+        dossier, jalon_id=jalon.id, achieved_on=date.today().isoformat(), proof="PV de recette", actor=porteur
+    )
+    indicator = dossier.indicators[0]
+    service.report_indicator(
+        dossier, indicator_id=indicator.id, reported_on=date.today().isoformat(), value="1200", actor=porteur
+    )
+    follow = service.followup(dossier)
+    assert follow.flags == []
+    assert [status for _, _, status in follow.jalons][1] == "À venir"
+    with pytest.raises(ValidationFailed, match="déjà déclaré atteint"):
+        service.report_jalon(
+            dossier, jalon_id=jalon.id, achieved_on=date.today().isoformat(), proof="x", actor=porteur
+        )
+
+
+def test_followup_flags_are_offered_once_to_the_deciding_committee(secretariat, make_user):
+    porteur = make_user("porteur")
+    dossier = _followed_dossier(porteur, signed_days_ago=400, secretariat=secretariat)
+    flags = service.flags_for_committee(committee("COMITE-INVEST-FTAP"))
+    assert {f.dossier_id for f in flags} == {dossier.id} and len(flags) == 3
+    assert service.flags_for_committee(committee("CSIC-TECH")) == []
+    session = make_committee_session("COMITE-INVEST-FTAP")
+    assert service.dossier_bridge.followup_candidates(session) == flags
+    item = service.add_item(
+        session,
+        kind="suivi",
+        dossier_id=dossier.id,
+        followup_flags=[f.text for f in flags],
+        actor=secretariat,
+    )
+    assert item.title == f"Revue de suivi — dossier {dossier.reference}" and len(item.followup_flags) == 3
+    assert service.flags_for_committee(committee("COMITE-INVEST-FTAP")) == []

@@ -1,0 +1,158 @@
+"""Committee models: database constraints, computed properties, the published-decision guard."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Committee, Decision, RegisterEntry
+from app.models.committees import (
+    SESSION_TRANSITIONS,
+    AgendaItem,
+    Attendance,
+    DecisionAmount,
+    DecisionLocked,
+    MemberFunction,
+    Outcome,
+    SessionState,
+)
+from app.services import committees as service
+from tests.factories import make_committee_members, make_committee_session
+
+
+def flush_fails(obj) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session.begin_nested():
+            db.session.add(obj)
+            db.session.flush()
+
+
+def test_committee_rules_are_checked_by_the_database(db_session):
+    committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC"))
+    committee.quorum_rule = "un_peu"
+    with pytest.raises(IntegrityError):
+        with db.session.begin_nested():
+            db.session.flush()
+
+
+def test_cancelled_session_needs_a_reason(db_session):
+    session = make_committee_session("CSIC")
+    session.state = "annulee"
+    with pytest.raises(IntegrityError):
+        with db.session.begin_nested():
+            db.session.flush()
+
+
+def test_attendance_proxy_constraints(db_session):
+    committee, (president, member) = make_committee_members("CSIC", ("president", "membre"))
+    session = make_committee_session("CSIC")
+    flush_fails(Attendance(session_id=session.id, user_id=member.id, function="membre", status="represente"))
+    flush_fails(
+        Attendance(
+            session_id=session.id,
+            user_id=member.id,
+            function="membre",
+            status="present",
+            proxy_id=president.id,
+        )
+    )
+    flush_fails(
+        Attendance(
+            session_id=session.id,
+            user_id=member.id,
+            function="membre",
+            status="represente",
+            proxy_id=member.id,
+        )
+    )
+
+
+def test_agenda_items_need_their_object_and_decisions_their_texts(db_session):
+    session = make_committee_session("CSIC-TECH")
+    flush_fails(AgendaItem(session_id=session.id, position=1, kind="opportunite", title="Sans opportunité"))
+    item = AgendaItem(session_id=session.id, position=1, kind="libre", title="Point libre")
+    db.session.add(item)
+    db.session.flush()
+    base = {
+        "item_id": item.id,
+        "session_id": session.id,
+        "committee_id": session.committee_id,
+        "mode": "consensus",
+    }
+    flush_fails(Decision(outcome="accepte_sous_conditions", **base))
+    flush_fails(Decision(outcome="ajourne", **base))
+    flush_fails(Decision(outcome="inconnu", **base))
+    decision = Decision(outcome="adopte", **base)
+    db.session.add(decision)
+    db.session.flush()
+    flush_fails(DecisionAmount(decision_id=decision.id, year=2027, ae=-1, cp=0))
+
+
+def test_register_positions_are_unique(db_session):
+    session = make_committee_session("CSIC-TECH")
+    item = AgendaItem(session_id=session.id, position=1, kind="libre", title="Point")
+    db.session.add(item)
+    db.session.flush()
+    decision = Decision(
+        item_id=item.id,
+        session_id=session.id,
+        committee_id=session.committee_id,
+        mode="consensus",
+        outcome="adopte",
+        recorded_at=datetime.now(UTC),
+    )
+    db.session.add(decision)
+    db.session.flush()
+    first = service.append_register(decision, "recorded")
+    assert first.position == 1 and first.prev_hash == service.GENESIS
+    flush_fails(
+        RegisterEntry(
+            position=1,
+            decision_id=decision.id,
+            event="recorded",
+            payload="{}",
+            content_hash="x",
+            prev_hash="y",
+            entry_hash="z",
+        )
+    )
+
+
+def test_published_decisions_and_register_entries_cannot_be_changed_through_the_orm(db_session):
+    session = make_committee_session("CSIC-TECH")
+    item = AgendaItem(session_id=session.id, position=1, kind="libre", title="Point")
+    db.session.add(item)
+    db.session.flush()
+    decision = Decision(
+        item_id=item.id,
+        session_id=session.id,
+        committee_id=session.committee_id,
+        mode="consensus",
+        outcome="adopte",
+        recorded_at=datetime.now(UTC),
+    )
+    db.session.add(decision)
+    db.session.flush()
+    entry = service.append_register(decision, "recorded")
+    decision.motivation = "Avant publication : possible"
+    db.session.flush()
+    decision.locked = True
+    db.session.flush()
+    with pytest.raises(DecisionLocked):
+        with db.session.begin_nested():
+            decision.outcome = "rejete"
+            db.session.flush()
+    with pytest.raises(DecisionLocked):
+        with db.session.begin_nested():
+            db.session.delete(db.session.get(RegisterEntry, entry.id))
+            db.session.flush()
+    assert db.session.get(Decision, decision.id).outcome == "adopte"
+
+
+def test_enums_and_transitions():
+    assert not MemberFunction.INVITE.votes and MemberFunction.SECRETAIRE.votes
+    assert Outcome.ACCEPTE_SOUS_CONDITIONS.positive and not Outcome.AJOURNE.positive
+    assert SESSION_TRANSITIONS[SessionState.PV_PUBLIE] == set()
+    assert SessionState.TENUE in SESSION_TRANSITIONS[SessionState.ODJ_PUBLIE]
