@@ -73,7 +73,7 @@ register_job("reminders.replan", "Recalcul des rappels (nouveaux membres, élect
              seconds=900)
 
 
-def _register_domain_jobs() -> None:
+def register_domain_jobs() -> None:
     """Jobs of the other domains, wired when their service exists."""
     try:
         from .services import voting
@@ -82,18 +82,37 @@ def _register_domain_jobs() -> None:
     if voting is not None and hasattr(voting, "apply_due_transitions"):
         register_job("voting.apply_due_transitions", "Ouverture et clôture des campagnes de priorisation",
                      voting.apply_due_transitions)
-    for module_name, func_name, label in (
-        ("dossiers", "apply_due_transitions", "Ouverture et clôture des appels à projets"),
-        ("guichets", "apply_due_transitions", "Ouverture et clôture des guichets"),
-        ("committees", "generate_recurring_sessions", "Génération des séances récurrentes"),
-    ):
-        try:
-            module = __import__(f"app.services.{module_name}", fromlist=[func_name])
-        except ImportError:
-            continue
-        func = getattr(module, func_name, None)
-        if func is not None:
-            register_job(f"{module_name}.{func_name}", label, func)
+    try:
+        from .services import committees
+    except ImportError:
+        committees = None
+    if committees is not None and hasattr(committees, "generate_sessions"):
+        register_job("committees.generate_sessions", "Génération des séances récurrentes des comités (6 mois)",
+                     generate_recurring_sessions, seconds=3600)
+
+
+RECURRING_HORIZON_DAYS = 183
+
+
+def generate_recurring_sessions(now: datetime) -> str:
+    """Create the sessions of every committee with a recurrence rule for the next six months (idempotent),
+    and plan their reminders."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from .models import Committee
+    from .services import committees, reminders
+
+    today = now.astimezone(ZoneInfo("Europe/Paris")).date()
+    created = []
+    for committee in db.session.scalars(select(Committee).where(Committee.recurrence.is_not(None))
+                                        .order_by(Committee.code)):
+        created += committees.generate_sessions(committee, until=today + timedelta(days=RECURRING_HORIZON_DAYS),
+                                                actor=None, today=today)
+    for session in created:
+        reminders.reschedule_for(session, now=now)
+    return f"{len(created)} séance(s) créée(s)"
 
 
 # --- lease ------------------------------------------------------------------------------------------------------
@@ -190,7 +209,7 @@ class Scheduler:
 
         if self.jobs is None:
             with self.app.app_context():
-                _register_domain_jobs()
+                register_domain_jobs()
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True,
                                                                            "max_instances": 1,
                                                                            "misfire_grace_time": 300})
@@ -215,6 +234,11 @@ def start_in_background(app: Flask) -> Scheduler | None:
     """SCHEDULER_ENABLED=true: start a scheduler in this (web) process; the lease keeps one runner overall."""
     if not app.config.get("SCHEDULER_ENABLED") or app.testing:
         return None
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        import sys
+
+        if "run" not in sys.argv[1:] or "scheduler" in sys.argv[1:]:
+            return None  # a CLI command (db upgrade, scheduler run…), not the web server
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return None  # the reloader's parent process
     scheduler = Scheduler(app)
@@ -254,7 +278,7 @@ def scheduler_run(interval):
 @scheduler_cli.command("jobs")
 def scheduler_jobs():
     """List the registered jobs."""
-    _register_domain_jobs()
+    register_domain_jobs()
     for job in JOBS.values():
         click.echo(f"{job.name}\t{job.seconds}s\t{job.label}")
 

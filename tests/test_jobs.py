@@ -191,3 +191,30 @@ def test_the_sweep_job_is_registered_and_the_cli_lists_it(app, db_session):
     assert "reminders.send_due" in jobs.JOBS
     result = app.test_cli_runner().invoke(args=["scheduler", "jobs"])
     assert result.exit_code == 0 and "reminders.send_due\t60s" in result.output
+
+
+def test_recurring_sessions_job_creates_sessions_and_plans_their_reminders(app, db_session, make_user):
+    from app.models import Committee, CommitteeSession
+
+    committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC"))
+    committee.recurrence, committee.recurrence_time = "FREQ=MONTHLY;BYDAY=1TU", "14:00"
+    member = make_user(Role.PORTEUR, email="membre.csic@example.gouv.fr")
+    member.roles.append(UserRole(role=Role.COMITE, committee_id=committee.id, function="membre"))
+    db.session.commit()
+    now = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+    jobs.register_domain_jobs()
+    assert "committees.generate_sessions" in jobs.JOBS
+    jobs.generate_recurring_sessions(now)
+    sessions = db.session.scalars(select(CommitteeSession).where(CommitteeSession.committee_id == committee.id)
+                                  .order_by(CommitteeSession.starts_at)).all()
+    assert [s.starts_at.date().isoformat() for s in sessions][:3] == ["2027-02-02", "2027-03-02", "2027-04-06"]
+    assert len(sessions) == 6  # first Tuesdays up to early July
+    convocations = db.session.scalars(select(Reminder).where(Reminder.kind == "session.convocation",
+                                                              Reminder.recipient_id == member.id)).all()
+    assert len(convocations) == 6
+    assert jobs.generate_recurring_sessions(now) == "0 séance(s) créée(s)"  # idempotent
+
+
+def test_voting_transitions_are_a_registered_job(app, db_session):
+    jobs.register_domain_jobs()
+    assert jobs.JOBS["voting.apply_due_transitions"].seconds == 60

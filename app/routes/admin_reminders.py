@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from .. import permissions
 from ..extensions import db
 from ..htmx import render
-from ..jobs import JOBS
+from ..jobs import JOBS, register_domain_jobs
 from ..models import OutboxMail, Reminder, ReminderStatus, Role, SchedulerJob, SchedulerLease
 from ..models.base import utcnow
 from ..services import reminders as service
@@ -54,6 +54,7 @@ def _context(setting_errors=None, setting_values=None):
         OutboxMail.status == ReminderStatus.FAILED,
         (OutboxMail.status == ReminderStatus.PENDING) & (OutboxMail.attempts > 0)))
         .order_by(OutboxMail.id.desc()).limit(LIST_LIMIT)).all()
+    register_domain_jobs()
     jobs = {row.name: row for row in db.session.scalars(select(SchedulerJob))}
     lease = db.session.get(SchedulerLease, "scheduler")
     return dict(now=now, upcoming=upcoming, sent=sent, failures=failures, mail_failures=mail_failures,
