@@ -563,3 +563,24 @@ def test_followup_page_access_flags_and_reports(client, csrf, login_as, secretar
     assert session.items[0].kind == "suivi"
     login_as(make_user("dsi", ministry="MI"))
     assert post(client, csrf, f"{url}/jalon", {"jalon": "1"}).status_code == 404
+
+
+def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, make_user):
+    from tests.factories import make_instructed_dossier
+
+    _, users = make_committee_members("COMITE-INVEST-FTAP", ("president", "membre"))
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur)
+    session = make_committee_session("COMITE-INVEST-FTAP")
+    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    service.publish_agenda(session, actor=secretariat)
+    service.open_session(session, actor=secretariat)
+    for user in users:
+        service.record_attendance(session, user=user, status="present", actor=secretariat)
+    service.record_decision(item, outcome="refuse", mode="consensus", motivation="Hors critères du fonds.",
+                            actor=secretariat)
+    db.session.commit()
+    login_as(porteur)
+    html = body(client.get(f"/dossiers/{dossier.id}"))
+    assert "Parcours en comités" in html and "Hors critères du fonds." in html
+    assert "Comité d'investissement du FTAP" in html
