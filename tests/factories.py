@@ -37,7 +37,8 @@ def make_opportunity(brique: str = "Brique de test", besoin: str = "Besoin de te
 
 def make_campaign(opportunities=None, *, state: str = "ouverte", visibility: str = "anonymous",
                   must_budget: int | None = None, ministries=(), title: str = "Campagne de test", **kw):
-    """A MoSCoW campaign (open by default, window around now) on the given opportunities (default: 3 new ones)."""
+    """A MoSCoW campaign (open by default, window around now) on the given opportunities (default: three
+    new ones in screening)."""
     from datetime import timedelta
 
     from app.models.base import utcnow
@@ -46,7 +47,8 @@ def make_campaign(opportunities=None, *, state: str = "ouverte", visibility: str
     now = utcnow()
     if opportunities is None:
         opportunities = [make_opportunity(brique=f"Brique votée {i}", status="en_criblage") for i in range(3)]
-    organisations = [db.session.scalar(select(Organisation).where(Organisation.code == code)) for code in ministries]
+    organisations = [db.session.scalar(select(Organisation).where(Organisation.code == code))
+                     for code in ministries]
     campaign = Campaign(title=title, state=state, visibility=visibility, must_budget=must_budget,
                         opens_at=kw.pop("opens_at", now - timedelta(hours=1)),
                         closes_at=kw.pop("closes_at", now + timedelta(days=7)), **kw)

@@ -4,7 +4,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -49,23 +57,51 @@ class CheckboxesField(SelectMultipleField):
 
 
 class CampaignForm(FlaskForm):
-    title = StringField("Titre", validators=[InputRequired(REQUIRED), Length(max=TITLE_MAX, message=f"{TITLE_MAX} caractères au maximum.")])
+    title = StringField(
+        "Titre",
+        validators=[
+            InputRequired(REQUIRED),
+            Length(max=TITLE_MAX, message=f"{TITLE_MAX} caractères au maximum."),
+        ],
+    )
     description = TextAreaField(
-        "Description", description="Markdown : objet de la campagne, consignes aux votants, calendrier.",
-        validators=[Optional(), Length(max=DESCRIPTION_MAX, message=f"{DESCRIPTION_MAX} caractères au maximum.")])
-    opens_at = ParisDateTimeField("Ouverture du vote", description="Heure de Paris. La campagne s'ouvre seule à cette date.")
-    closes_at = ParisDateTimeField("Clôture du vote", description="Heure de Paris. Le vote se ferme seul à cette date et les résultats sont figés.")
+        "Description",
+        description="Markdown : objet de la campagne, consignes aux votants, calendrier.",
+        validators=[
+            Optional(),
+            Length(max=DESCRIPTION_MAX, message=f"{DESCRIPTION_MAX} caractères au maximum."),
+        ],
+    )
+    opens_at = ParisDateTimeField(
+        "Ouverture du vote", description="Heure de Paris. La campagne s'ouvre seule à cette date."
+    )
+    closes_at = ParisDateTimeField(
+        "Clôture du vote",
+        description="Heure de Paris. Le vote se ferme seul à cette date et les résultats sont figés.",
+    )
     visibility = RadioField(
-        "Visibilité des résultats", choices=[(v.value, v.label) for v in Visibility],
-        default=Visibility.ANONYMOUS.value, validators=[InputRequired("Choisissez la règle de visibilité des résultats.")],
-        description="Fixée dès l'ouverture de la campagne.")
+        "Visibilité des résultats",
+        choices=[(v.value, v.label) for v in Visibility],
+        default=Visibility.ANONYMOUS.value,
+        validators=[InputRequired("Choisissez la règle de visibilité des résultats.")],
+        description="Fixée dès l'ouverture de la campagne.",
+    )
     must_budget = IntegerField(
-        "Nombre maximal de « Must » par votant", description="Facultatif : laissez vide pour ne pas limiter.",
-        validators=[Optional(), NumberRange(min=1, message="Indiquez un nombre entier supérieur ou égal à 1.")])
-    ministries = CheckboxesField("Ministères appelés à voter", coerce=int,
-                                 description="Aucun coché : tous les membres DSI votent.")
-    opportunities = CheckboxesField("Opportunités soumises au vote", coerce=int,
-                                    description="Par défaut, celles en criblage ou qualifiées.")
+        "Nombre maximal de « Must » par votant",
+        description="Facultatif : laissez vide pour ne pas limiter.",
+        validators=[
+            Optional(),
+            NumberRange(min=1, message="Indiquez un nombre entier supérieur ou égal à 1."),
+        ],
+    )
+    ministries = CheckboxesField(
+        "Ministères appelés à voter", coerce=int, description="Aucun coché : tous les membres DSI votent."
+    )
+    opportunities = CheckboxesField(
+        "Opportunités soumises au vote",
+        coerce=int,
+        description="Par défaut, celles en criblage ou qualifiées.",
+    )
 
     def process(self, *args, **kwargs):
         super().process(*args, **kwargs)
@@ -76,16 +112,25 @@ class CampaignForm(FlaskForm):
 
 class VoteForm(FlaskForm):
     value = HiddenField()  # filled by the clicked button (name="value")
-    justification = StringField("Justification (facultative)",
-                                validators=[Length(max=JUSTIFICATION_MAX, message=f"{JUSTIFICATION_MAX} caractères au maximum.")])
+    justification = StringField(
+        "Justification (facultative)",
+        validators=[Length(max=JUSTIFICATION_MAX, message=f"{JUSTIFICATION_MAX} caractères au maximum.")],
+    )
 
 
 class TransitionForm(FlaskForm):
     to = HiddenField(validators=[InputRequired(REQUIRED)])
-    reason = TextAreaField("Commentaire (facultatif)", validators=[Length(max=REASON_MAX, message=f"{REASON_MAX} caractères au maximum.")])
+    reason = TextAreaField(
+        "Commentaire (facultatif)",
+        validators=[Length(max=REASON_MAX, message=f"{REASON_MAX} caractères au maximum.")],
+    )
 
 
 class OverrideForm(FlaskForm):
-    value = SelectField("Priorité retenue", choices=[(m.value, m.label) for m in Moscow],
-                        validators=[InputRequired(REQUIRED)])
-    reason = TextAreaField("Motif de la correction", validators=[Length(max=REASON_MAX, message=f"{REASON_MAX} caractères au maximum.")])
+    value = SelectField(
+        "Priorité retenue", choices=[(m.value, m.label) for m in Moscow], validators=[InputRequired(REQUIRED)]
+    )
+    reason = TextAreaField(
+        "Motif de la correction",
+        validators=[Length(max=REASON_MAX, message=f"{REASON_MAX} caractères au maximum.")],
+    )

@@ -24,7 +24,9 @@ class CampaignState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"brouillon": "Brouillon", "ouverte": "Ouverte", "close": "Close", "publiee": "Publiée"}[self.value]
+        return {"brouillon": "Brouillon", "ouverte": "Ouverte", "close": "Close", "publiee": "Publiée"}[
+            self.value
+        ]
 
 
 C = CampaignState
@@ -48,7 +50,8 @@ class Visibility(enum.StrEnum):
     @property
     def hint(self) -> str:
         return {
-            "anonymous": "Après la clôture, seuls les décomptes sont publiés ; personne ne voit qui a voté quoi.",
+            "anonymous": "Après la clôture, seuls les décomptes sont publiés ; "
+            "personne ne voit qui a voté quoi.",
             "named": "Après la clôture, les bulletins (qui a voté quoi, avec la justification) sont publiés.",
         }[self.value]
 
@@ -60,7 +63,7 @@ DEFINITIONS = {
     Moscow.MUST: "vital pour la transformation numérique de l'État, doit être fait",
     Moscow.SHOULD: "essentiel, devrait être fait",
     Moscow.COULD: "utile, pourrait être fait dans la mesure où des ressources sont mobilisables sans impact "
-                  "sur les actions plus prioritaires",
+    "sur les actions plus prioritaires",
     Moscow.WONT: "peu utile ou adapté, ne sera pas traité à court/moyen terme",
 }
 
@@ -73,7 +76,9 @@ campaign_opportunities = Table(
     "campaign_opportunities",
     db.metadata,
     Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
-    Column("opportunity_id", ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "opportunity_id", ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
 )
 
 campaign_ministries = Table(
@@ -111,7 +116,9 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    opportunities = relationship("Opportunity", secondary=campaign_opportunities, order_by="Opportunity.number")
+    opportunities = relationship(
+        "Opportunity", secondary=campaign_opportunities, order_by="Opportunity.number"
+    )
     ministries = relationship("Organisation", secondary=campaign_ministries, order_by="Organisation.code")
     transitions: Mapped[list["CampaignTransition"]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignTransition.id"
@@ -197,9 +204,12 @@ class CampaignResult(db.Model):
     __table_args__ = (
         UniqueConstraint("campaign_id", "opportunity_id"),
         CheckConstraint(f"median IS NULL OR median IN ({_in(Moscow)})", name="median_known"),
-        CheckConstraint(f"ministry_median IS NULL OR ministry_median IN ({_in(Moscow)})",
-                        name="ministry_median_known"),
-        CheckConstraint(f"override_value IS NULL OR override_value IN ({_in(Moscow)})", name="override_known"),
+        CheckConstraint(
+            f"ministry_median IS NULL OR ministry_median IN ({_in(Moscow)})", name="ministry_median_known"
+        ),
+        CheckConstraint(
+            f"override_value IS NULL OR override_value IN ({_in(Moscow)})", name="override_known"
+        ),
         CheckConstraint("override_value IS NULL OR override_reason IS NOT NULL", name="override_has_reason"),
     )
 
@@ -223,8 +233,12 @@ class CampaignResult(db.Model):
 
     @property
     def counts(self) -> dict[Moscow, int]:
-        return {Moscow.MUST: self.must, Moscow.SHOULD: self.should, Moscow.COULD: self.could,
-                Moscow.WONT: self.wont}
+        return {
+            Moscow.MUST: self.must,
+            Moscow.SHOULD: self.should,
+            Moscow.COULD: self.could,
+            Moscow.WONT: self.wont,
+        }
 
     @property
     def total(self) -> int:

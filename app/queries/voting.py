@@ -1,7 +1,6 @@
 """Read-only queries of the voting pages: campaign lists, a voter's ballot, participation, frozen results."""
 
 import time
-
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -26,32 +25,49 @@ from ..services import voting as service
 
 
 def visible_campaigns(user) -> list[Campaign]:
-    return list(db.session.scalars(campaigns_visible_to(user).order_by(Campaign.opens_at.desc(), Campaign.id.desc())))
+    return list(
+        db.session.scalars(campaigns_visible_to(user).order_by(Campaign.opens_at.desc(), Campaign.id.desc()))
+    )
 
 
 def load_campaign(user, campaign_id: int) -> Campaign | None:
     """The campaign if the user may see it (else None → 404), with its electorate ministries: one query."""
-    return db.session.execute(campaigns_visible_to(user).where(Campaign.id == campaign_id)
-                              .options(joinedload(Campaign.ministries))).unique().scalar_one_or_none()
+    return (
+        db.session.execute(
+            campaigns_visible_to(user)
+            .where(Campaign.id == campaign_id)
+            .options(joinedload(Campaign.ministries))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
 
 
 def scope(campaign: Campaign) -> list[Opportunity]:
-    return list(db.session.scalars(
-        select(Opportunity).join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
-        .where(campaign_opportunities.c.campaign_id == campaign.id).order_by(Opportunity.number)
-    ))
+    return list(
+        db.session.scalars(
+            select(Opportunity)
+            .join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
+            .where(campaign_opportunities.c.campaign_id == campaign.id)
+            .order_by(Opportunity.number)
+        )
+    )
 
 
 def in_scope(campaign: Campaign, code: str) -> Opportunity | None:
     return db.session.scalar(
-        select(Opportunity).join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
+        select(Opportunity)
+        .join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
         .where(campaign_opportunities.c.campaign_id == campaign.id, Opportunity.code == code)
     )
 
 
 def scope_size(campaign_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(campaign_opportunities)
-                             .where(campaign_opportunities.c.campaign_id == campaign_id))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(campaign_opportunities)
+        .where(campaign_opportunities.c.campaign_id == campaign_id)
+    )
 
 
 def my_votes(campaign_id: int, user_id: int, opportunity_ids: list[int] | None = None) -> dict[int, Vote]:
@@ -76,11 +92,16 @@ class Progress:
 
 def progress(campaign: Campaign, user_id: int) -> Progress:
     """How much of the scope this voter has covered, and their "Must" count: one aggregate query."""
-    size = (select(func.count()).select_from(campaign_opportunities)
-            .where(campaign_opportunities.c.campaign_id == campaign.id).scalar_subquery())
+    size = (
+        select(func.count())
+        .select_from(campaign_opportunities)
+        .where(campaign_opportunities.c.campaign_id == campaign.id)
+        .scalar_subquery()
+    )
     done, musts, total = db.session.execute(
-        select(func.count(Vote.id), func.count(Vote.id).filter(Vote.value == Moscow.MUST), size)
-        .where(Vote.campaign_id == campaign.id, Vote.voter_id == user_id)
+        select(func.count(Vote.id), func.count(Vote.id).filter(Vote.value == Moscow.MUST), size).where(
+            Vote.campaign_id == campaign.id, Vote.voter_id == user_id
+        )
     ).one()
     return Progress(campaign.id, done, total, musts, campaign.must_budget)
 
@@ -106,9 +127,14 @@ def _participation_rows(pairs: list[tuple[int | None, int, int]]) -> list[Partic
     rows = []
     for organisation_id, electors, voters in pairs:
         organisation = organisations.get(organisation_id)
-        rows.append(ParticipationRow(organisation.code if organisation else "—",
-                                     organisation.name if organisation else "Membres DSI sans ministère",
-                                     electors, voters))
+        rows.append(
+            ParticipationRow(
+                organisation.code if organisation else "—",
+                organisation.name if organisation else "Membres DSI sans ministère",
+                electors,
+                voters,
+            )
+        )
     return sorted(rows, key=lambda r: (r.label == "—", r.label))
 
 
@@ -117,13 +143,19 @@ def live_participation(campaign: Campaign) -> list[ParticipationRow]:
     electors = service.electorate_by_ministry(campaign)
     voters = service.voters_by_ministry(campaign.id)
     keys = set(electors) | set(voters)
-    return _participation_rows([(k, max(electors.get(k, 0), voters.get(k, 0)), voters.get(k, 0)) for k in keys])
+    return _participation_rows(
+        [(k, max(electors.get(k, 0), voters.get(k, 0)), voters.get(k, 0)) for k in keys]
+    )
 
 
 def frozen_participation(campaign: Campaign) -> list[ParticipationRow]:
-    rows = db.session.execute(select(CampaignParticipation.organisation_id, CampaignParticipation.electors,
-                                     CampaignParticipation.voters)
-                              .where(CampaignParticipation.campaign_id == campaign.id)).all()
+    rows = db.session.execute(
+        select(
+            CampaignParticipation.organisation_id,
+            CampaignParticipation.electors,
+            CampaignParticipation.voters,
+        ).where(CampaignParticipation.campaign_id == campaign.id)
+    ).all()
     return _participation_rows([tuple(r) for r in rows])
 
 
@@ -149,8 +181,10 @@ class ResultRow:
 
     def __post_init__(self):
         self.total = service.total(self.counts)
-        self.cells = [f"{self.counts[m]} ({round(100 * self.counts[m] / self.total) if self.total else 0} %)"
-                      for m in Moscow]
+        self.cells = [
+            f"{self.counts[m]} ({round(100 * self.counts[m] / self.total) if self.total else 0} %)"
+            for m in Moscow
+        ]
         self.at_or_above = round(100 * service.share_at_or_above(self.counts, self.median))
         self.modal_share = round(100 * service.modal_share(self.counts))
         self.dispersion = service.dispersion(self.counts)
@@ -186,23 +220,29 @@ def results(campaign: Campaign, with_ministries: bool = False) -> Results:
     """The frozen results: a constant number of queries whatever the number of voters (snapshot tables);
     plain columns rather than ORM entities, the page shows 133 rows."""
     r = CampaignResult
-    rows = [
-        ResultRow(rank, opportunity_id, code, brique,
-                  {Moscow.MUST: must, Moscow.SHOULD: should, Moscow.COULD: could, Moscow.WONT: wont},
-                  _moscow(median), _moscow(ministry_median), override_value, override_reason)
-        for rank, opportunity_id, code, brique, must, should, could, wont, median, ministry_median,
-        override_value, override_reason in db.session.execute(
-            select(r.rank, r.opportunity_id, Opportunity.code, Opportunity.brique, r.must, r.should, r.could,
-                   r.wont, r.median, r.ministry_median, r.override_value, r.override_reason)
-            .join(Opportunity, Opportunity.id == r.opportunity_id)
-            .where(r.campaign_id == campaign.id).order_by(r.rank))
-    ]
+    query = (
+        select(r.rank, r.opportunity_id, Opportunity.code, Opportunity.brique, r.must, r.should, r.could,
+               r.wont, r.median, r.ministry_median, r.override_value, r.override_reason)
+        .join(Opportunity, Opportunity.id == r.opportunity_id)
+        .where(r.campaign_id == campaign.id)
+        .order_by(r.rank)
+    )
+    rows = []
+    for rank, opportunity_id, code, brique, must, should, could, wont, median, ministry_median, *override in (
+        db.session.execute(query)
+    ):
+        counts = {Moscow.MUST: must, Moscow.SHOULD: should, Moscow.COULD: could, Moscow.WONT: wont}
+        rows.append(ResultRow(rank, opportunity_id, code, brique, counts, _moscow(median),
+                              _moscow(ministry_median), *override))
     by_id = {row.opportunity_id: row for row in rows}
     ministry_ids = set()
     if with_ministries:  # the matrix opportunity × ministry (its own page, and the exports)
         for opportunity_id, organisation_id, median in db.session.execute(
-            select(CampaignMinistryResult.opportunity_id, CampaignMinistryResult.organisation_id,
-                   CampaignMinistryResult.median).where(CampaignMinistryResult.campaign_id == campaign.id)
+            select(
+                CampaignMinistryResult.opportunity_id,
+                CampaignMinistryResult.organisation_id,
+                CampaignMinistryResult.median,
+            ).where(CampaignMinistryResult.campaign_id == campaign.id)
         ):
             by_id[opportunity_id].ministry_medians[organisation_id] = MOSCOW[median]
             ministry_ids.add(organisation_id)
@@ -210,38 +250,65 @@ def results(campaign: Campaign, with_ministries: bool = False) -> Results:
     ministries = sorted((organisations[i] for i in ministry_ids), key=lambda o: o.code)
     participation = []
     for organisation_id, electors, voters in db.session.execute(
-        select(CampaignParticipation.organisation_id, CampaignParticipation.electors, CampaignParticipation.voters)
-        .where(CampaignParticipation.campaign_id == campaign.id)
+        select(
+            CampaignParticipation.organisation_id,
+            CampaignParticipation.electors,
+            CampaignParticipation.voters,
+        ).where(CampaignParticipation.campaign_id == campaign.id)
     ):
         organisation = organisations.get(organisation_id)
-        participation.append(ParticipationRow(organisation.code if organisation else "—",
-                                              organisation.name if organisation else "Membres DSI sans ministère",
-                                              electors, voters))
+        participation.append(
+            ParticipationRow(
+                organisation.code if organisation else "—",
+                organisation.name if organisation else "Membres DSI sans ministère",
+                electors,
+                voters,
+            )
+        )
     participation.sort(key=lambda p: (p.label == "—", p.label))
     return Results(rows, ministries, participation)
 
 
 def named_ballots(campaign: Campaign, opportunity_id: int | None = None) -> list[tuple]:
-    """(opportunity code, voter name, ministry code, class, justification), for named campaigns after close."""
+    """(opportunity code, voter name, ministry code, class, justification): named campaigns, after close."""
     query = (
-        select(Opportunity.code, User.given_name, User.usual_name, User.email, Organisation.code, Vote.value,
-               Vote.justification)
-        .select_from(Vote).join(Opportunity, Opportunity.id == Vote.opportunity_id)
-        .join(User, User.id == Vote.voter_id).outerjoin(Organisation, Organisation.id == Vote.organisation_id)
-        .where(Vote.campaign_id == campaign.id).order_by(Opportunity.number, User.usual_name, User.id)
+        select(
+            Opportunity.code,
+            User.given_name,
+            User.usual_name,
+            User.email,
+            Organisation.code,
+            Vote.value,
+            Vote.justification,
+        )
+        .select_from(Vote)
+        .join(Opportunity, Opportunity.id == Vote.opportunity_id)
+        .join(User, User.id == Vote.voter_id)
+        .outerjoin(Organisation, Organisation.id == Vote.organisation_id)
+        .where(Vote.campaign_id == campaign.id)
+        .order_by(Opportunity.number, User.usual_name, User.id)
     )
     if opportunity_id is not None:
         query = query.where(Vote.opportunity_id == opportunity_id)
-    return [(code, f"{given} {usual}".strip() or email, org or "—", Moscow(value), justification)
-            for code, given, usual, email, org, value, justification in db.session.execute(query)]
+    return [
+        (code, f"{given} {usual}".strip() or email, org or "—", Moscow(value), justification)
+        for code, given, usual, email, org, value, justification in db.session.execute(query)
+    ]
 
 
 def vote_audit(campaign: Campaign, limit: int = 200) -> list[AuditEntry]:
-    return list(db.session.scalars(
-        select(AuditEntry).where(AuditEntry.object_type == "campaigns", AuditEntry.object_id == str(campaign.id),
-                                 AuditEntry.action.like("vote.%"))
-        .order_by(AuditEntry.id.desc()).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.object_type == "campaigns",
+                AuditEntry.object_id == str(campaign.id),
+                AuditEntry.action.like("vote.%"),
+            )
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- inline ballot in the portfolio list ----------------------------------------------------------------
@@ -251,7 +318,8 @@ _open_cache: dict = {"ids": None, "until": 0.0}
 
 
 def open_campaign_ids() -> list[int]:
-    """Ids of the open campaigns, cached per process for OPEN_CACHE_SECONDS (forgotten at once by this process's
+    """Ids of the open campaigns, cached per process for OPEN_CACHE_SECONDS (forgotten at once by this
+    process's
     own changes): the portfolio list, read by everyone, pays no query when no campaign is open."""
     now = time.monotonic()
     if _open_cache["ids"] is None or now >= _open_cache["until"]:
@@ -284,20 +352,38 @@ def portfolio_ballot(user, opportunities: list[Opportunity]) -> PortfolioBallot 
     now = utcnow()
     ministries = [r.organisation_id for r in user.roles if r.role == "dsi" and r.organisation_id is not None]
     limited = exists().where(campaign_ministries.c.campaign_id == Campaign.id)
-    admitted = exists().where(campaign_ministries.c.campaign_id == Campaign.id,
-                              campaign_ministries.c.organisation_id.in_(ministries))
+    admitted = exists().where(
+        campaign_ministries.c.campaign_id == Campaign.id,
+        campaign_ministries.c.organisation_id.in_(ministries),
+    )
     campaign = db.session.scalar(
-        select(Campaign).where(Campaign.id.in_(ids), Campaign.state == CampaignState.OUVERTE,
-                               Campaign.opens_at <= now, Campaign.closes_at > now, or_(~limited, admitted))
-        .order_by(Campaign.closes_at, Campaign.id).limit(1))
+        select(Campaign)
+        .where(
+            Campaign.id.in_(ids),
+            Campaign.state == CampaignState.OUVERTE,
+            Campaign.opens_at <= now,
+            Campaign.closes_at > now,
+            or_(~limited, admitted),
+        )
+        .order_by(Campaign.closes_at, Campaign.id)
+        .limit(1)
+    )
     if campaign is None:
         return None
     rows = db.session.execute(
         select(campaign_opportunities.c.opportunity_id, Vote)
-        .outerjoin(Vote, and_(Vote.campaign_id == campaign.id, Vote.voter_id == user.id,
-                              Vote.opportunity_id == campaign_opportunities.c.opportunity_id))
-        .where(campaign_opportunities.c.campaign_id == campaign.id,
-               campaign_opportunities.c.opportunity_id.in_([o.id for o in opportunities]))
+        .outerjoin(
+            Vote,
+            and_(
+                Vote.campaign_id == campaign.id,
+                Vote.voter_id == user.id,
+                Vote.opportunity_id == campaign_opportunities.c.opportunity_id,
+            ),
+        )
+        .where(
+            campaign_opportunities.c.campaign_id == campaign.id,
+            campaign_opportunities.c.opportunity_id.in_([o.id for o in opportunities]),
+        )
     ).all()
     votes = {opportunity_id: vote for opportunity_id, vote in rows if vote is not None}
     return PortfolioBallot(campaign, {r[0] for r in rows}, votes, progress(campaign, user.id))

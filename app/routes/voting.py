@@ -1,4 +1,5 @@
-"""MoSCoW prioritisation campaigns: list, create/edit, states, ballot (one htmx request per vote), results, exports."""
+"""MoSCoW prioritisation campaigns: list, create/edit, states, ballot (one htmx request per vote), results,
+exports."""
 
 import io
 import logging
@@ -15,8 +16,8 @@ from ..extensions import db
 from ..forms.voting import CampaignForm, OverrideForm, TransitionForm, VoteForm
 from ..htmx import hx_redirect, is_htmx, render
 from ..models import Opportunity, Organisation, Role
-from ..models.portfolio import Moscow
 from ..models.base import utcnow
+from ..models.portfolio import Moscow
 from ..models.voting import DEFINITIONS, SCALE, CampaignState, Visibility
 from ..queries import voting as queries
 from ..services import voting as service
@@ -30,7 +31,8 @@ bp = Blueprint("voting", __name__, url_prefix="/campagnes")
 
 @bp.before_request
 def apply_due_transitions():
-    """Until the scheduler runs the same service every minute, open/close due campaigns on the next request."""
+    """Until the scheduler runs the same service every minute, open/close due campaigns on the next
+    request."""
     try:
         if service.apply_due_transitions_if_due(utcnow()):
             db.session.commit()
@@ -41,7 +43,12 @@ def apply_due_transitions():
 
 @bp.context_processor
 def voting_globals():
-    return {"SCALE": SCALE, "DEFINITIONS": DEFINITIONS, "CampaignState": CampaignState, "Visibility": Visibility}
+    return {
+        "SCALE": SCALE,
+        "DEFINITIONS": DEFINITIONS,
+        "CampaignState": CampaignState,
+        "Visibility": Visibility,
+    }
 
 
 def _load(campaign_id: int):
@@ -68,6 +75,7 @@ def _apply_errors(form, errors: dict[str, str], only_clean: bool = False) -> Non
 
 # --- list, create, edit -------------------------------------------------------------------------------
 
+
 @bp.get("")
 @permissions.authenticated
 def index():
@@ -77,10 +85,13 @@ def index():
 def _campaign_form(campaign=None, formdata=None) -> CampaignForm:
     form = CampaignForm(formdata=formdata, obj=campaign if formdata is None else None)
     opportunities = db.session.scalars(select(Opportunity).order_by(Opportunity.number))
-    form.opportunities.choices = [(o.id, f"{o.code} — {o.brique} ({o.status_enum.label.lower()})")
-                                  for o in opportunities]
-    form.ministries.choices = [(o.id, f"{o.code} — {o.name}")
-                               for o in db.session.scalars(select(Organisation).order_by(Organisation.code))]
+    form.opportunities.choices = [
+        (o.id, f"{o.code} — {o.brique} ({o.status_enum.label.lower()})") for o in opportunities
+    ]
+    form.ministries.choices = [
+        (o.id, f"{o.code} — {o.name}")
+        for o in db.session.scalars(select(Organisation).order_by(Organisation.code))
+    ]
     if formdata is None:
         if campaign is None:
             form.opportunities.data = service.default_scope_ids()
@@ -93,9 +104,14 @@ def _campaign_form(campaign=None, formdata=None) -> CampaignForm:
 
 def _input(form: CampaignForm) -> service.CampaignInput:
     return service.CampaignInput(
-        title=form.title.data or "", description=form.description.data or "", opens_at=form.opens_at.data,
-        closes_at=form.closes_at.data, visibility=form.visibility.data or "", must_budget=form.must_budget.data,
-        ministry_ids=form.ministries.data or [], opportunity_ids=form.opportunities.data or [],
+        title=form.title.data or "",
+        description=form.description.data or "",
+        opens_at=form.opens_at.data,
+        closes_at=form.closes_at.data,
+        visibility=form.visibility.data or "",
+        must_budget=form.must_budget.data,
+        ministry_ids=form.ministries.data or [],
+        opportunity_ids=form.opportunities.data or [],
     )
 
 
@@ -144,6 +160,7 @@ def edit(campaign_id: int):
 
 # --- campaign page and states -------------------------------------------------------------------------
 
+
 def _render_show(campaign, status=200, errors=None, drafts=None, transition_form=None):
     can_vote = permissions.can_vote_in_campaign(current_user, campaign)
     is_elector = service.elector_ministry(current_user, campaign)[0]
@@ -154,10 +171,21 @@ def _render_show(campaign, status=200, errors=None, drafts=None, transition_form
         progress = queries.progress(campaign, current_user.id)
     participation = queries.live_participation(campaign) if campaign.state == CampaignState.OUVERTE else None
     audit = queries.vote_audit(campaign) if permissions.can_view_vote_audit(current_user, campaign) else None
-    return render("voting/show.html", status=status, campaign=campaign, can_vote=can_vote, scope=scope,
-                  ballot=ballot, progress=progress, participation=participation, audit=audit,
-                  errors=errors or {}, drafts=drafts or {}, scope_count=queries.scope_size(campaign.id),
-                  transition_form=transition_form or TransitionForm(formdata=None))
+    return render(
+        "voting/show.html",
+        status=status,
+        campaign=campaign,
+        can_vote=can_vote,
+        scope=scope,
+        ballot=ballot,
+        progress=progress,
+        participation=participation,
+        audit=audit,
+        errors=errors or {},
+        drafts=drafts or {},
+        scope_count=queries.scope_size(campaign.id),
+        transition_form=transition_form or TransitionForm(formdata=None),
+    )
 
 
 @bp.get("/<int:campaign_id>")
@@ -190,6 +218,7 @@ def move(campaign_id: int):
 
 # --- ballot ---------------------------------------------------------------------------------------------
 
+
 def _vote_target(campaign_id: int, code: str):
     campaign = _load(campaign_id)
     opportunity = db.session.scalar(select(Opportunity).where(Opportunity.code == code))
@@ -206,13 +235,23 @@ def _vote_reply(campaign, opportunity, vote=None, *, status=200, error=None, dra
         if status == 200:
             default = url_for(".show", campaign_id=campaign.id, _anchor=f"vote-{opportunity.code}")
             return redirect(safe_next(request.form.get("next")) or default, 303)
-        return _render_show(campaign, status=status, errors={opportunity.id: error},
-                            drafts={opportunity.id: draft})
+        return _render_show(
+            campaign, status=status, errors={opportunity.id: error}, drafts={opportunity.id: draft}
+        )
     if status != 200:
         vote = queries.my_votes(campaign.id, current_user.id, [opportunity.id]).get(opportunity.id)
-    return render("voting/_vote_reply.html", status=status, campaign=campaign, o=opportunity, vote=vote,
-                  context=context, error=error, draft=draft, can_vote=campaign.is_open,
-                  progress=queries.progress(campaign, current_user.id))
+    return render(
+        "voting/_vote_reply.html",
+        status=status,
+        campaign=campaign,
+        o=opportunity,
+        vote=vote,
+        context=context,
+        error=error,
+        draft=draft,
+        can_vote=campaign.is_open,
+        progress=queries.progress(campaign, current_user.id),
+    )
 
 
 @bp.post("/<int:campaign_id>/votes/<string:code>")
@@ -221,18 +260,29 @@ def vote(campaign_id: int, code: str):
     campaign, opportunity = _vote_target(campaign_id, code)
     form = VoteForm()
     if not form.validate():
-        return _vote_reply(campaign, opportunity, status=422, draft=form.justification.data,
-                           error=" ".join(form.justification.errors) or "Requête invalide, rechargez la page.")
+        return _vote_reply(
+            campaign,
+            opportunity,
+            status=422,
+            draft=form.justification.data,
+            error=" ".join(form.justification.errors) or "Requête invalide, rechargez la page.",
+        )
     try:
-        vote = service.cast_vote(campaign, opportunity, value=request.form.get("value", ""),
-                                 justification=form.justification.data or "", actor=current_user)
+        vote = service.cast_vote(
+            campaign,
+            opportunity,
+            value=request.form.get("value", ""),
+            justification=form.justification.data or "",
+            actor=current_user,
+        )
     except NotAllowed as error:
         db.session.rollback()
         return render_error(403, error.message)
     except DomainError as error:
         db.session.rollback()
-        return _vote_reply(_load(campaign_id), opportunity, status=422, error=error.message,
-                           draft=form.justification.data)
+        return _vote_reply(
+            _load(campaign_id), opportunity, status=422, error=error.message, draft=form.justification.data
+        )
     response = _vote_reply(campaign, opportunity, vote)
     db.session.commit()
     return response
@@ -260,6 +310,7 @@ def withdraw(campaign_id: int, code: str):
 
 # --- results, ballots, exports, overrides ---------------------------------------------------------------
 
+
 def _results_campaign(campaign_id: int):
     campaign = _load(campaign_id)
     if not permissions.can_view_campaign_results(current_user, campaign):
@@ -272,11 +323,19 @@ def _results_campaign(campaign_id: int):
 def results(campaign_id: int):
     campaign = _results_campaign(campaign_id)
     if request.args.get("vue") == "ministeres":  # the matrix opportunity × ministry
-        return render("voting/ministries.html", campaign=campaign,
-                      results=queries.results(campaign, with_ministries=True))
+        return render(
+            "voting/ministries.html",
+            campaign=campaign,
+            results=queries.results(campaign, with_ministries=True),
+        )
     data = queries.results(campaign)
-    return render("voting/results.html", campaign=campaign, results=data,
-                  override_form=OverrideForm(formdata=None), override_code="")
+    return render(
+        "voting/results.html",
+        campaign=campaign,
+        results=data,
+        override_form=OverrideForm(formdata=None),
+        override_code="",
+    )
 
 
 @bp.post("/<int:campaign_id>/priorites")
@@ -293,21 +352,49 @@ def override(campaign_id: int):
             form.form_errors.append("Choisissez une opportunité de la campagne.")
         else:
             try:
-                service.override_priority(campaign, opportunity, value=form.value.data, reason=form.reason.data or "",
-                                          actor=current_user)
+                service.override_priority(
+                    campaign,
+                    opportunity,
+                    value=form.value.data,
+                    reason=form.reason.data or "",
+                    actor=current_user,
+                )
             except ValidationFailed as error:
                 _apply_errors(form, error.errors)
             else:
                 db.session.commit()
                 flash(f"Priorité de {opportunity.code} corrigée.", "success")
-                return _redirect(url_for(".results", campaign_id=campaign.id, _anchor=f"result-{opportunity.code}"))
-    return render("voting/results.html", block="override", status=422, campaign=campaign,
-                  results=queries.results(campaign), override_form=form, override_code=code)
+                return _redirect(
+                    url_for(".results", campaign_id=campaign.id, _anchor=f"result-{opportunity.code}")
+                )
+    return render(
+        "voting/results.html",
+        block="override",
+        status=422,
+        campaign=campaign,
+        results=queries.results(campaign),
+        override_form=form,
+        override_code=code,
+    )
 
 
-RESULT_COLUMNS = ["rang", "code", "brique", "must", "should", "could", "wont", "votes", "mediane",
-                  "part_au_moins_mediane_pct", "part_classe_modale_pct", "ecart_interquartile_classes",
-                  "mediane_des_ministeres", "priorite_retenue", "motif_correction"]
+RESULT_COLUMNS = [
+    "rang",
+    "code",
+    "brique",
+    "must",
+    "should",
+    "could",
+    "wont",
+    "votes",
+    "mediane",
+    "part_au_moins_mediane_pct",
+    "part_classe_modale_pct",
+    "ecart_interquartile_classes",
+    "mediane_des_ministeres",
+    "priorite_retenue",
+    "motif_correction",
+]
 BALLOT_COLUMNS = ["code", "votant", "ministere", "vote", "justification"]
 
 
@@ -316,19 +403,34 @@ def _result_table(campaign):
     columns = RESULT_COLUMNS + [f"mediane_{m.code}" for m in data.ministries]
     rows = []
     for row in data.rows:
-        rows.append([
-            row.rank, row.code, row.brique, *(row.counts[m] for m in Moscow), row.total,
-            row.median.label if row.median else "", row.at_or_above, row.modal_share, row.dispersion,
-            row.ministry_median.label if row.ministry_median else "",
-            row.retained.label if row.retained and campaign.state == CampaignState.PUBLIEE else "",
-            row.override_reason or "",
-        ] + [row.ministry_medians[m.id].label if m.id in row.ministry_medians else "" for m in data.ministries])
+        rows.append(
+            [
+                row.rank,
+                row.code,
+                row.brique,
+                *(row.counts[m] for m in Moscow),
+                row.total,
+                row.median.label if row.median else "",
+                row.at_or_above,
+                row.modal_share,
+                row.dispersion,
+                row.ministry_median.label if row.ministry_median else "",
+                row.retained.label if row.retained and campaign.state == CampaignState.PUBLIEE else "",
+                row.override_reason or "",
+            ]
+            + [
+                row.ministry_medians[m.id].label if m.id in row.ministry_medians else ""
+                for m in data.ministries
+            ]
+        )
     return columns, rows
 
 
 def _ballot_table(campaign):
-    return BALLOT_COLUMNS, [[code, name, org, value.label, justification]
-                            for code, name, org, value, justification in queries.named_ballots(campaign)]
+    return BALLOT_COLUMNS, [
+        [code, name, org, value.label, justification]
+        for code, name, org, value, justification in queries.named_ballots(campaign)
+    ]
 
 
 def _download(body: bytes, mimetype: str, filename: str) -> Response:
@@ -382,4 +484,6 @@ def export_ballots(campaign_id: int):
     if not permissions.can_view_named_ballots(current_user, campaign):
         abort(403)
     columns, rows = _ballot_table(campaign)
-    return _download(csv_bytes(columns, rows), "text/csv; charset=utf-8", f"campagne-{campaign.id}-bulletins.csv")
+    return _download(
+        csv_bytes(columns, rows), "text/csv; charset=utf-8", f"campagne-{campaign.id}-bulletins.csv"
+    )

@@ -108,6 +108,7 @@ def rank_key(median: Moscow | None, counts: Counts, number: int) -> tuple:
 
 # --- electorate ------------------------------------------------------------------------------------
 
+
 def electorate_ministry_ids(campaign: Campaign) -> set[int]:
     return {m.id for m in campaign.ministries}
 
@@ -140,19 +141,23 @@ def electorate_by_ministry(campaign: Campaign) -> dict[int | None, int]:
     if limited:
         per_user = per_user.where(UserRole.organisation_id.in_(limited))
     sub = per_user.subquery()
-    rows = db.session.execute(select(sub.c.organisation_id, func.count()).group_by(sub.c.organisation_id)).all()
+    rows = db.session.execute(
+        select(sub.c.organisation_id, func.count()).group_by(sub.c.organisation_id)
+    ).all()
     return {org: n for org, n in rows}
 
 
 def voters_by_ministry(campaign_id: int) -> dict[int | None, int]:
     rows = db.session.execute(
         select(Vote.organisation_id, func.count(func.distinct(Vote.voter_id)))
-        .where(Vote.campaign_id == campaign_id).group_by(Vote.organisation_id)
+        .where(Vote.campaign_id == campaign_id)
+        .group_by(Vote.organisation_id)
     ).all()
     return {org: n for org, n in rows}
 
 
 # --- campaigns -------------------------------------------------------------------------------------
+
 
 @dataclass
 class CampaignInput:
@@ -167,9 +172,13 @@ class CampaignInput:
 
 
 def default_scope_ids() -> list[int]:
-    return list(db.session.scalars(
-        select(Opportunity.id).where(Opportunity.status.in_(DEFAULT_SCOPE_STATUSES)).order_by(Opportunity.number)
-    ))
+    return list(
+        db.session.scalars(
+            select(Opportunity.id)
+            .where(Opportunity.status.in_(DEFAULT_SCOPE_STATUSES))
+            .order_by(Opportunity.number)
+        )
+    )
 
 
 def _validate(data: CampaignInput, *, visibility_fixed: bool) -> tuple[dict, list, list]:
@@ -189,24 +198,38 @@ def _validate(data: CampaignInput, *, visibility_fixed: bool) -> tuple[dict, lis
         errors["closes_at"] = "La clôture doit être postérieure à l'ouverture."
     if not visibility_fixed and data.visibility not in {v.value for v in Visibility}:
         errors["visibility"] = "Choisissez la règle de visibilité des résultats."
-    opportunities = list(db.session.scalars(
-        select(Opportunity).where(Opportunity.id.in_(set(data.opportunity_ids))).order_by(Opportunity.number)
-    )) if data.opportunity_ids else []
+    opportunities = (
+        list(
+            db.session.scalars(
+                select(Opportunity)
+                .where(Opportunity.id.in_(set(data.opportunity_ids)))
+                .order_by(Opportunity.number)
+            )
+        )
+        if data.opportunity_ids
+        else []
+    )
     if not opportunities:
         errors["opportunities"] = "Choisissez au moins une opportunité à prioriser."
     elif len(opportunities) != len(set(data.opportunity_ids)):
         errors["opportunities"] = "Certaines opportunités choisies n'existent pas."
-    ministries = list(db.session.scalars(
-        select(Organisation).where(Organisation.id.in_(set(data.ministry_ids)))
-    )) if data.ministry_ids else []
+    ministries = (
+        list(db.session.scalars(select(Organisation).where(Organisation.id.in_(set(data.ministry_ids)))))
+        if data.ministry_ids
+        else []
+    )
     if len(ministries) != len(set(data.ministry_ids)):
         errors["ministries"] = "Certains ministères choisis n'existent pas."
     if data.must_budget is not None:
         if data.must_budget < 1:
-            errors["must_budget"] = "Le nombre de « Must » par votant doit être au moins 1 (laissez vide pour ne pas limiter)."
+            errors["must_budget"] = (
+                "Le nombre de « Must » par votant doit être au moins 1 (laissez vide pour ne pas limiter)."
+            )
         elif opportunities and data.must_budget > len(opportunities):
-            errors["must_budget"] = (f"Le nombre de « Must » par votant ne peut pas dépasser le nombre d'opportunités "
-                                     f"soumises au vote ({len(opportunities)}).")
+            errors["must_budget"] = (
+                f"Le nombre de « Must » par votant ne peut pas dépasser le nombre d'opportunités "
+                f"soumises au vote ({len(opportunities)})."
+            )
     if errors:
         raise ValidationFailed(errors)
     return {"title": title, "description": description}, opportunities, ministries
@@ -227,13 +250,23 @@ def create_campaign(data: CampaignInput, *, actor) -> Campaign:
     if not can_manage_campaigns(actor):
         raise NotAllowed("Seul le secrétariat crée des campagnes de priorisation.")
     texts, opportunities, ministries = _validate(data, visibility_fixed=False)
-    campaign = Campaign(**texts, opens_at=data.opens_at, closes_at=data.closes_at, visibility=data.visibility,
-                        must_budget=data.must_budget, created_by_id=actor.id)
+    campaign = Campaign(
+        **texts,
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
+        visibility=data.visibility,
+        must_budget=data.must_budget,
+        created_by_id=actor.id,
+    )
     campaign.opportunities = opportunities
     campaign.ministries = ministries
     db.session.add(campaign)
-    audit.record("campaign.created", campaign, actor=actor,
-                 summary=f"Campagne « {campaign.title} » créée ({len(opportunities)} opportunités)")
+    audit.record(
+        "campaign.created",
+        campaign,
+        actor=actor,
+        summary=f"Campagne « {campaign.title} » créée ({len(opportunities)} opportunités)",
+    )
     _reschedule_reminders(campaign)
     return campaign
 
@@ -244,8 +277,12 @@ def update_campaign(campaign: Campaign, data: CampaignInput, *, actor) -> Campai
     if not can_edit_campaign(actor, campaign):
         raise NotAllowed("Une campagne ne se modifie qu'à l'état de brouillon, par le secrétariat.")
     texts, opportunities, ministries = _validate(data, visibility_fixed=False)
-    values = texts | {"opens_at": data.opens_at, "closes_at": data.closes_at, "visibility": data.visibility,
-                      "must_budget": data.must_budget}
+    values = texts | {
+        "opens_at": data.opens_at,
+        "closes_at": data.closes_at,
+        "visibility": data.visibility,
+        "must_budget": data.must_budget,
+    }
     changes = audit.diff(campaign, values)
     for key, value in values.items():
         setattr(campaign, key, value)
@@ -263,8 +300,13 @@ def update_campaign(campaign: Campaign, data: CampaignInput, *, actor) -> Campai
         for key in ("opens_at", "closes_at"):
             if key in changes:
                 changes[key] = [v.isoformat() for v in changes[key]]
-        audit.record("campaign.updated", campaign, actor=actor,
-                     summary=f"Campagne « {campaign.title} » modifiée", changes=changes)
+        audit.record(
+            "campaign.updated",
+            campaign,
+            actor=actor,
+            summary=f"Campagne « {campaign.title} » modifiée",
+            changes=changes,
+        )
         _reschedule_reminders(campaign)
     return campaign
 
@@ -272,8 +314,11 @@ def update_campaign(campaign: Campaign, data: CampaignInput, *, actor) -> Campai
 VERBS = {CampaignState.OUVERTE: "opened", CampaignState.CLOSE: "closed", CampaignState.PUBLIEE: "published"}
 
 
-def transition(campaign: Campaign, *, to: str, actor, reason: str = "", now: datetime | None = None) -> Campaign:
-    """Move the campaign to `to` (secretariat). Opening early moves opens_at to now; closing early, closes_at."""
+def transition(
+    campaign: Campaign, *, to: str, actor, reason: str = "", now: datetime | None = None
+) -> Campaign:
+    """Move the campaign to `to` (secretariat). Opening early moves opens_at to now; closing early,
+    closes_at."""
     from ..permissions import can_manage_campaigns
 
     if actor is not None and not can_manage_campaigns(actor):
@@ -289,7 +334,9 @@ def transition(campaign: Campaign, *, to: str, actor, reason: str = "", now: dat
     values: dict = {"state": new.value}
     if new == CampaignState.OUVERTE:
         if campaign.closes_at <= now:
-            raise ValidationFailed({"state": "La date de clôture est passée : modifiez-la avant d'ouvrir la campagne."})
+            raise ValidationFailed(
+                {"state": "La date de clôture est passée : modifiez-la avant d'ouvrir la campagne."}
+            )
         values["opened_at"] = now
         if campaign.opens_at > now:
             values["opens_at"] = now
@@ -308,19 +355,32 @@ def _move(campaign: Campaign, old: CampaignState, new: CampaignState, values: di
     scheduler) exactly one wins; the other is told the campaign changed meanwhile."""
     db.session.flush()
     result = db.session.execute(
-        update(Campaign).where(Campaign.id == campaign.id, Campaign.state == old.value).values(**values)
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.state == old.value)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise DomainError("La campagne a changé d'état entre-temps ; rechargez la page.")
     _forget_open_campaigns()
     db.session.refresh(campaign)
-    db.session.add(CampaignTransition(campaign=campaign, from_state=old, to_state=new, reason=reason,
-                                      actor_id=getattr(actor, "id", None)))
+    db.session.add(
+        CampaignTransition(
+            campaign=campaign,
+            from_state=old,
+            to_state=new,
+            reason=reason,
+            actor_id=getattr(actor, "id", None),
+        )
+    )
     automatic = " (automatique)" if actor is None else ""
-    audit.record(f"campaign.{VERBS[new]}", campaign, actor=actor,
-                 summary=f"Campagne « {campaign.title} » : {old.label} → {new.label}{automatic}",
-                 changes={"state": [old.value, new.value]})
+    audit.record(
+        f"campaign.{VERBS[new]}",
+        campaign,
+        actor=actor,
+        summary=f"Campagne « {campaign.title} » : {old.label} → {new.label}{automatic}",
+        changes={"state": [old.value, new.value]},
+    )
     if new == CampaignState.CLOSE:
         freeze_results(campaign)
     elif new == CampaignState.PUBLIEE:
@@ -346,12 +406,20 @@ def _forget_open_campaigns(*_args) -> None:
 
 def due_campaign_ids(now: datetime) -> list[tuple[int, str]]:
     """(id, state) of the campaigns whose opening or closing time has come: one indexed query."""
-    return list(db.session.execute(
-        select(Campaign.id, Campaign.state).where(
-            ((Campaign.state == CampaignState.BROUILLON) & (Campaign.opens_at <= now) & (Campaign.closes_at > now))
-            | ((Campaign.state == CampaignState.OUVERTE) & (Campaign.closes_at <= now))
-        ).order_by(Campaign.id)
-    ).all())
+    return list(
+        db.session.execute(
+            select(Campaign.id, Campaign.state)
+            .where(
+                (
+                    (Campaign.state == CampaignState.BROUILLON)
+                    & (Campaign.opens_at <= now)
+                    & (Campaign.closes_at > now)
+                )
+                | ((Campaign.state == CampaignState.OUVERTE) & (Campaign.closes_at <= now))
+            )
+            .order_by(Campaign.id)
+        ).all()
+    )
 
 
 DUE_CACHE_SECONDS = 30
@@ -360,10 +428,16 @@ _due_cache: dict = {"next": None, "until": 0.0}
 
 def next_due_at() -> datetime | None:
     """The next time a campaign must open or close (one query)."""
-    return db.session.scalar(select(func.min(case(
-        (Campaign.state == CampaignState.BROUILLON, Campaign.opens_at),
-        (Campaign.state == CampaignState.OUVERTE, Campaign.closes_at),
-    ))).where(Campaign.state.in_([CampaignState.BROUILLON, CampaignState.OUVERTE])))
+    return db.session.scalar(
+        select(
+            func.min(
+                case(
+                    (Campaign.state == CampaignState.BROUILLON, Campaign.opens_at),
+                    (Campaign.state == CampaignState.OUVERTE, Campaign.closes_at),
+                )
+            )
+        ).where(Campaign.state.in_([CampaignState.BROUILLON, CampaignState.OUVERTE]))
+    )
 
 
 def apply_due_transitions_if_due(now: datetime | None = None) -> list[tuple[int, str]]:
@@ -407,21 +481,31 @@ def apply_due_transitions(now: datetime | None = None) -> list[tuple[int, str]]:
 
 # --- votes -----------------------------------------------------------------------------------------
 
-def _check_can_vote(campaign: Campaign, opportunity: Opportunity, actor, now: datetime) -> tuple[int | None, Vote]:
+
+def _check_can_vote(
+    campaign: Campaign, opportunity: Opportunity, actor, now: datetime
+) -> tuple[int | None, Vote]:
     """Refuse unless the actor is an elector, the window is open and the opportunity is in scope.
     Returns (the voter's ministry, their current vote or None): scope and vote come from one query."""
     is_elector, ministry = elector_ministry(actor, campaign)
     if not is_elector:
-        raise NotAllowed("Vous ne faites pas partie du collège de cette campagne : "
-                         "votre vote n'est pas enregistré.")
+        raise NotAllowed(
+            "Vous ne faites pas partie du collège de cette campagne : votre vote n'est pas enregistré."
+        )
     if campaign.state != CampaignState.OUVERTE or not (campaign.opens_at <= now < campaign.closes_at):
         raise DomainError("Le vote n'est pas ouvert pour cette campagne : votre vote n'est pas enregistré.")
     row = db.session.execute(
         select(campaign_opportunities.c.opportunity_id, Vote)
-        .outerjoin(Vote, (Vote.campaign_id == campaign.id) & (Vote.voter_id == actor.id)
-                   & (Vote.opportunity_id == campaign_opportunities.c.opportunity_id))
-        .where(campaign_opportunities.c.campaign_id == campaign.id,
-               campaign_opportunities.c.opportunity_id == opportunity.id)
+        .outerjoin(
+            Vote,
+            (Vote.campaign_id == campaign.id)
+            & (Vote.voter_id == actor.id)
+            & (Vote.opportunity_id == campaign_opportunities.c.opportunity_id),
+        )
+        .where(
+            campaign_opportunities.c.campaign_id == campaign.id,
+            campaign_opportunities.c.opportunity_id == opportunity.id,
+        )
     ).first()
     if row is None:
         raise DomainError(f"{opportunity.code} n'est pas soumise au vote dans cette campagne.")
@@ -434,15 +518,23 @@ def _lock(campaign: Campaign, actor) -> None:
     SQLite: nothing to do, writers are already serialised (BEGIN IMMEDIATE)."""
     if db.session.get_bind().dialect.name == "sqlite":
         return
-    state = db.session.scalar(select(Campaign.state).where(Campaign.id == campaign.id)
-                              .with_for_update(read=True))
+    state = db.session.scalar(
+        select(Campaign.state).where(Campaign.id == campaign.id).with_for_update(read=True)
+    )
     db.session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
     if state != campaign.state:
         db.session.refresh(campaign)
 
 
-def cast_vote(campaign: Campaign, opportunity: Opportunity, *, value: str, justification: str = "", actor,
-              now: datetime | None = None) -> Vote:
+def cast_vote(
+    campaign: Campaign,
+    opportunity: Opportunity,
+    *,
+    value: str,
+    justification: str = "",
+    actor,
+    now: datetime | None = None,
+) -> Vote:
     """Create or change the actor's vote on one opportunity (an upsert: a double click stores one vote)."""
     now = now or utcnow()
     try:
@@ -451,30 +543,48 @@ def cast_vote(campaign: Campaign, opportunity: Opportunity, *, value: str, justi
         raise ValidationFailed({"value": "Choisissez Must, Should, Could ou Won't."}) from None
     justification = " ".join(_clean(justification).split())
     if len(justification) > JUSTIFICATION_MAX:
-        raise ValidationFailed({"justification": f"La justification ne doit pas dépasser {JUSTIFICATION_MAX} "
-                                                 f"caractères (actuellement {len(justification)})."})
+        raise ValidationFailed(
+            {
+                "justification": f"La justification ne doit pas dépasser {JUSTIFICATION_MAX} "
+                f"caractères (actuellement {len(justification)})."
+            }
+        )
     _lock(campaign, actor)
     ministry, vote = _check_can_vote(campaign, opportunity, actor, now)
     if value == Moscow.MUST and campaign.must_budget and (vote is None or vote.value != Moscow.MUST):
-        used = db.session.scalar(select(func.count()).select_from(Vote).where(
-            Vote.campaign_id == campaign.id, Vote.voter_id == actor.id, Vote.value == Moscow.MUST))
+        used = db.session.scalar(
+            select(func.count())
+            .select_from(Vote)
+            .where(Vote.campaign_id == campaign.id, Vote.voter_id == actor.id, Vote.value == Moscow.MUST)
+        )
         if used >= campaign.must_budget:
-            raise ValidationFailed({"value": (
-                f"Vous avez déjà attribué vos {campaign.must_budget} « Must » autorisés dans cette "
-                f"campagne : retirez ou changez l'un d'eux avant d'en attribuer un autre."
-            )})
+            raise ValidationFailed(
+                {
+                    "value": (
+                        f"Vous avez déjà attribué vos {campaign.must_budget} « Must » autorisés dans cette "
+                        f"campagne : retirez ou changez l'un d'eux avant d'en attribuer un autre."
+                    )
+                }
+            )
     summary = f"Vote sur {opportunity.code} : {value.label}"
     if vote is None:
-        vote = Vote(campaign_id=campaign.id, voter_id=actor.id, opportunity_id=opportunity.id,
-                    organisation_id=ministry, value=value, justification=justification)
+        vote = Vote(
+            campaign_id=campaign.id,
+            voter_id=actor.id,
+            opportunity_id=opportunity.id,
+            organisation_id=ministry,
+            value=value,
+            justification=justification,
+        )
         try:
             with db.session.begin_nested():
                 db.session.add(vote)
         except IntegrityError:  # the same vote arrived twice at once (double click): update it instead
             vote = _find(campaign, opportunity, actor)
         else:
-            audit.record("vote.cast", campaign, actor=actor, summary=summary,
-                         changes={"value": [None, value.value]})
+            audit.record(
+                "vote.cast", campaign, actor=actor, summary=summary, changes={"value": [None, value.value]}
+            )
             return vote
     changes = audit.diff(vote, {"value": value.value, "justification": justification})
     if changes:
@@ -483,24 +593,35 @@ def cast_vote(campaign: Campaign, opportunity: Opportunity, *, value: str, justi
     return vote
 
 
-def withdraw_vote(campaign: Campaign, opportunity: Opportunity, *, actor, now: datetime | None = None) -> None:
+def withdraw_vote(
+    campaign: Campaign, opportunity: Opportunity, *, actor, now: datetime | None = None
+) -> None:
     now = now or utcnow()
     _lock(campaign, actor)
     _, vote = _check_can_vote(campaign, opportunity, actor, now)
     if vote is None:
         return
-    audit.record("vote.withdrawn", campaign, actor=actor, summary=f"Vote sur {opportunity.code} retiré",
-                 changes={"value": [vote.value, None]})
+    audit.record(
+        "vote.withdrawn",
+        campaign,
+        actor=actor,
+        summary=f"Vote sur {opportunity.code} retiré",
+        changes={"value": [vote.value, None]},
+    )
     db.session.delete(vote)
     db.session.flush()
 
 
 def _find(campaign: Campaign, opportunity: Opportunity, actor) -> Vote | None:
-    return db.session.scalar(select(Vote).where(
-        Vote.campaign_id == campaign.id, Vote.voter_id == actor.id, Vote.opportunity_id == opportunity.id))
+    return db.session.scalar(
+        select(Vote).where(
+            Vote.campaign_id == campaign.id, Vote.voter_id == actor.id, Vote.opportunity_id == opportunity.id
+        )
+    )
 
 
 # --- results ---------------------------------------------------------------------------------------
+
 
 def live_counts(campaign_id: int) -> tuple[dict[int, Counts], dict[tuple[int, int | None], Counts]]:
     """Counts by opportunity, and by (opportunity, ministry), from ONE aggregate query over the vote rows."""
@@ -519,7 +640,8 @@ def live_counts(campaign_id: int) -> tuple[dict[int, Counts], dict[tuple[int, in
 
 
 def ministry_medians(by_ministry: dict[tuple[int, int | None], Counts]) -> dict[int, dict[int, Moscow]]:
-    """{opportunity: {ministry: median class of that ministry's voters}}; voters without a ministry are left out."""
+    """{opportunity: {ministry: median class of that ministry's voters}}; voters without a ministry are left
+    out."""
     medians: dict[int, dict[int, Moscow]] = {}
     for (opportunity_id, organisation_id), counts in by_ministry.items():
         if organisation_id is not None:
@@ -528,14 +650,17 @@ def ministry_medians(by_ministry: dict[tuple[int, int | None], Counts]) -> dict[
 
 
 def freeze_results(campaign: Campaign) -> None:
-    """Write the results snapshot (counts, medians, ranks, participation) at close; votes cannot change after."""
+    """Write the results snapshot (counts, medians, ranks, participation) at close; votes cannot change
+    after."""
     overall, by_ministry = live_counts(campaign.id)
     per_ministry = ministry_medians(by_ministry)
-    scope = list(db.session.execute(
-        select(Opportunity.id, Opportunity.number).join(
-            campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
-        .where(campaign_opportunities.c.campaign_id == campaign.id)
-    ).all())
+    scope = list(
+        db.session.execute(
+            select(Opportunity.id, Opportunity.number)
+            .join(campaign_opportunities, campaign_opportunities.c.opportunity_id == Opportunity.id)
+            .where(campaign_opportunities.c.campaign_id == campaign.id)
+        ).all()
+    )
     empty = dict.fromkeys(ASCENDING, 0)
     rows = []
     for opportunity_id, number in scope:
@@ -545,35 +670,60 @@ def freeze_results(campaign: Campaign) -> None:
         rows.append((rank_key(median, counts, number), opportunity_id, counts, median, median_of(medians)))
     rows.sort(key=lambda row: row[0])
     for rank, (_, opportunity_id, counts, median, ministry_median) in enumerate(rows, start=1):
-        db.session.add(CampaignResult(
-            campaign_id=campaign.id, opportunity_id=opportunity_id, rank=rank,
-            must=counts[Moscow.MUST], should=counts[Moscow.SHOULD], could=counts[Moscow.COULD],
-            wont=counts[Moscow.WONT], median=median.value if median else None,
-            ministry_median=ministry_median.value if ministry_median else None,
-        ))
+        db.session.add(
+            CampaignResult(
+                campaign_id=campaign.id,
+                opportunity_id=opportunity_id,
+                rank=rank,
+                must=counts[Moscow.MUST],
+                should=counts[Moscow.SHOULD],
+                could=counts[Moscow.COULD],
+                wont=counts[Moscow.WONT],
+                median=median.value if median else None,
+                ministry_median=ministry_median.value if ministry_median else None,
+            )
+        )
     for (opportunity_id, organisation_id), counts in by_ministry.items():
         if organisation_id is None:
             continue
-        db.session.add(CampaignMinistryResult(
-            campaign_id=campaign.id, opportunity_id=opportunity_id, organisation_id=organisation_id,
-            must=counts[Moscow.MUST], should=counts[Moscow.SHOULD], could=counts[Moscow.COULD],
-            wont=counts[Moscow.WONT], median=majority_median(counts).value,
-        ))
+        db.session.add(
+            CampaignMinistryResult(
+                campaign_id=campaign.id,
+                opportunity_id=opportunity_id,
+                organisation_id=organisation_id,
+                must=counts[Moscow.MUST],
+                should=counts[Moscow.SHOULD],
+                could=counts[Moscow.COULD],
+                wont=counts[Moscow.WONT],
+                median=majority_median(counts).value,
+            )
+        )
     electors = electorate_by_ministry(campaign)
     voters = voters_by_ministry(campaign.id)
     for organisation_id in sorted(set(electors) | set(voters), key=lambda o: (o is None, o or 0)):
-        db.session.add(CampaignParticipation(
-            campaign_id=campaign.id, organisation_id=organisation_id,
-            electors=max(electors.get(organisation_id, 0), voters.get(organisation_id, 0)),
-            voters=voters.get(organisation_id, 0),
-        ))
+        db.session.add(
+            CampaignParticipation(
+                campaign_id=campaign.id,
+                organisation_id=organisation_id,
+                electors=max(electors.get(organisation_id, 0), voters.get(organisation_id, 0)),
+                voters=voters.get(organisation_id, 0),
+            )
+        )
     db.session.flush()
 
 
 # --- priorities ------------------------------------------------------------------------------------
 
-def set_opportunity_priority(opportunity: Opportunity, value: Moscow | None, *, actor, summary: str,
-                             action: str = "opportunity.priority_set", reason: str | None = None) -> None:
+
+def set_opportunity_priority(
+    opportunity: Opportunity,
+    value: Moscow | None,
+    *,
+    actor,
+    summary: str,
+    action: str = "opportunity.priority_set",
+    reason: str | None = None,
+) -> None:
     """Set the portfolio priority of an opportunity, with an audit entry on the opportunity (its history)."""
     new = value.value if value else None
     if opportunity.priority == new and reason is None:
@@ -586,18 +736,31 @@ def set_opportunity_priority(opportunity: Opportunity, value: Moscow | None, *, 
 
 
 def _apply_priorities(campaign: Campaign, *, actor) -> None:
-    results = db.session.scalars(select(CampaignResult).where(
-        CampaignResult.campaign_id == campaign.id, CampaignResult.median.is_not(None)))
+    results = db.session.scalars(
+        select(CampaignResult).where(
+            CampaignResult.campaign_id == campaign.id, CampaignResult.median.is_not(None)
+        )
+    )
     for result in results:
         set_opportunity_priority(
-            result.opportunity, result.retained, actor=actor,
+            result.opportunity,
+            result.retained,
+            actor=actor,
             summary=f"Priorité {result.retained.label} issue de la campagne « {campaign.title} »",
         )
 
 
-def override_priority(campaign: Campaign, opportunity: Opportunity, *, value: str, reason: str, actor,
-                      now: datetime | None = None) -> CampaignResult:
-    """The secretariat replaces the priority a published campaign gave one opportunity; the reason is mandatory."""
+def override_priority(
+    campaign: Campaign,
+    opportunity: Opportunity,
+    *,
+    value: str,
+    reason: str,
+    actor,
+    now: datetime | None = None,
+) -> CampaignResult:
+    """The secretariat replaces the priority a published campaign gave one opportunity; the reason is
+    mandatory."""
     from ..permissions import can_override_priority
 
     if not can_override_priority(actor, campaign):
@@ -612,8 +775,11 @@ def override_priority(campaign: Campaign, opportunity: Opportunity, *, value: st
         errors["reason"] = "Le motif de la correction est obligatoire."
     elif len(reason) > REASON_MAX:
         errors["reason"] = f"Le motif ne doit pas dépasser {REASON_MAX} caractères."
-    result = db.session.scalar(select(CampaignResult).where(
-        CampaignResult.campaign_id == campaign.id, CampaignResult.opportunity_id == opportunity.id))
+    result = db.session.scalar(
+        select(CampaignResult).where(
+            CampaignResult.campaign_id == campaign.id, CampaignResult.opportunity_id == opportunity.id
+        )
+    )
     if result is None:
         raise DomainError(f"{opportunity.code} n'était pas soumise au vote dans cette campagne.")
     if errors:
@@ -622,9 +788,15 @@ def override_priority(campaign: Campaign, opportunity: Opportunity, *, value: st
     result.override_value, result.override_reason = value.value, reason
     result.override_by_id, result.override_at = actor.id, now or utcnow()
     set_opportunity_priority(
-        opportunity, value, actor=actor, action="opportunity.priority_overridden", reason=reason,
-        summary=(f"Priorité corrigée : {old.label if old else 'aucune'} → {value.label} "
-                 f"(campagne « {campaign.title} ») — motif : {reason}"),
+        opportunity,
+        value,
+        actor=actor,
+        action="opportunity.priority_overridden",
+        reason=reason,
+        summary=(
+            f"Priorité corrigée : {old.label if old else 'aucune'} → {value.label} "
+            f"(campagne « {campaign.title} ») — motif : {reason}"
+        ),
     )
     return result
 
@@ -633,4 +805,3 @@ def campaigns_due_report(now: datetime | None = None) -> list[str]:
     """Human-readable lines for the CLI: which campaigns would move now."""
     labels = {"brouillon": "ouverture", "ouverte": "clôture"}
     return [f"campagne {cid} : {labels[state]}" for cid, state in due_campaign_ids(now or utcnow())]
-

@@ -23,30 +23,57 @@ pytestmark = pytest.mark.e2e
 def world(live_app):
     """Three opportunities in screening, a secretariat member and two DSI members (MI, MJ); removed after."""
     with live_app.app_context():
-        orgs = {c: db.session.scalar(select(Organisation.id).where(Organisation.code == c)) for c in ("MI", "MJ")}
+        orgs = {
+            c: db.session.scalar(select(Organisation.id).where(Organisation.code == c)) for c in ("MI", "MJ")
+        }
         start = (db.session.scalar(select(func.max(Opportunity.number))) or 0) + 1
-        opportunities = [Opportunity(number=start + i, code=Opportunity.code_for(start + i), status="en_criblage",
-                                     brique=f"Brique à prioriser {i + 1}") for i in range(3)]
+        opportunities = [
+            Opportunity(
+                number=start + i,
+                code=Opportunity.code_for(start + i),
+                status="en_criblage",
+                brique=f"Brique à prioriser {i + 1}",
+            )
+            for i in range(3)
+        ]
         people = {}
-        for key, role, org in (("secretariat", Role.SECRETARIAT, None), ("first", Role.DSI, "MI"),
-                               ("second", Role.DSI, "MJ")):
-            user = User(email=f"e2e-vote-{key}@example.gouv.fr", given_name="E2E", usual_name=key.capitalize())
+        for key, role, org in (
+            ("secretariat", Role.SECRETARIAT, None),
+            ("first", Role.DSI, "MI"),
+            ("second", Role.DSI, "MJ"),
+        ):
+            user = User(
+                email=f"e2e-vote-{key}@example.gouv.fr", given_name="E2E", usual_name=key.capitalize()
+            )
             user.roles.append(UserRole(role=role, organisation_id=orgs[org] if org else None))
             people[key] = user
         db.session.add_all([*opportunities, *people.values()])
         db.session.commit()
-        data = {"codes": [o.code for o in opportunities], "ids": [o.id for o in opportunities],
-                **{k: u.id for k, u in people.items()}}
+        data = {
+            "codes": [o.code for o in opportunities],
+            "ids": [o.id for o in opportunities],
+            **{k: u.id for k, u in people.items()},
+        }
     yield data
     with live_app.app_context():
         user_ids = [data["secretariat"], data["first"], data["second"]]
-        campaign_ids = list(db.session.scalars(select(Campaign.id).where(Campaign.created_by_id.in_(user_ids))))
-        db.session.execute(delete(Reminder).where(Reminder.object_type == "campaigns",
-                                                  Reminder.object_id.in_(campaign_ids)))
-        db.session.execute(delete(AuditEntry).where(or_(
-            AuditEntry.actor_id.in_(user_ids),
-            (AuditEntry.object_type == "campaigns") & AuditEntry.object_id.in_([str(i) for i in campaign_ids]),
-            (AuditEntry.object_type == "opportunities") & AuditEntry.object_id.in_([str(i) for i in data["ids"]]))))
+        campaign_ids = list(
+            db.session.scalars(select(Campaign.id).where(Campaign.created_by_id.in_(user_ids)))
+        )
+        db.session.execute(
+            delete(Reminder).where(Reminder.object_type == "campaigns", Reminder.object_id.in_(campaign_ids))
+        )
+        db.session.execute(
+            delete(AuditEntry).where(
+                or_(
+                    AuditEntry.actor_id.in_(user_ids),
+                    (AuditEntry.object_type == "campaigns")
+                    & AuditEntry.object_id.in_([str(i) for i in campaign_ids]),
+                    (AuditEntry.object_type == "opportunities")
+                    & AuditEntry.object_id.in_([str(i) for i in data["ids"]]),
+                )
+            )
+        )
         db.session.execute(delete(Campaign).where(Campaign.id.in_(campaign_ids)))
         db.session.execute(delete(Opportunity).where(Opportunity.id.in_(data["ids"])))
         db.session.execute(delete(UserRole).where(UserRole.user_id.in_(user_ids)))
@@ -67,15 +94,16 @@ def signed_in(new_page, live_app, base_url, user_id):
 
 
 def idle(page):
-    """No htmx request, swap or settle in progress in the page's main content (the header polls on its own)."""
-    page.wait_for_function("() => !document.querySelector("
-                           "'main .htmx-request, main .htmx-settling, main .htmx-swapping')")
+    """No htmx request, swap or settle in progress in the main content (the header polls on its own)."""
+    page.wait_for_function(
+        "() => !document.querySelector('main .htmx-request, main .htmx-settling, main .htmx-swapping')"
+    )
 
 
 def vote(page, code, label):
     row = page.locator(f"#vote-{code}")
     row.get_by_role("button", name=label, exact=True).click()
-    page.locator(f"#vote-{code} button[aria-label=\"{label}\"][aria-pressed=true]").wait_for()
+    page.locator(f'#vote-{code} button[aria-label="{label}"][aria-pressed=true]').wait_for()
     idle(page)
 
 
@@ -110,7 +138,10 @@ def test_a_campaign_from_opening_to_published_priorities(new_page, live_app, bas
     assert re.search(r"3</strong> opportunités sur 3 \(100 %\)", first.locator("#vote-progress").inner_html())
     vote(first, b, "Won't")
     assert first.locator(f"#vote-{b} button[aria-pressed='true']").count() == 1
-    assert first.locator(f"#vote-{a} input[name=justification]").input_value() == "Attendu par tous les ministères"
+    assert (
+        first.locator(f"#vote-{a} input[name=justification]").input_value()
+        == "Attendu par tous les ministères"
+    )
     assert first.evaluate("() => window.__sameDocument === true")  # swaps, no navigation
     assert first.locator("progress").get_attribute("value") == "3"
 

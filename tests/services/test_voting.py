@@ -1,4 +1,5 @@
-"""Voting services: the arithmetic by hand, campaign states, votes and their refusals, frozen results, priorities."""
+"""Voting services: the arithmetic by hand, campaign states, votes and their refusals, frozen results,
+priorities."""
 
 from datetime import timedelta
 
@@ -14,7 +15,6 @@ from app.models.voting import (
     CampaignMinistryResult,
     CampaignParticipation,
     CampaignResult,
-    CampaignTransition,
     Vote,
 )
 from app.services import voting as service
@@ -35,17 +35,21 @@ def counts(must=0, should=0, could=0, wont=0):
 
 # --- arithmetic, hand-computed ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("distribution", "expected"), [
-    (counts(), None),
-    (counts(must=1), M),
-    (counts(must=1, wont=1), W),                       # W, M → even: lower of the two middles
-    (counts(must=1, should=1, could=1, wont=1), C),    # W, C, S, M → C
-    (counts(must=2, should=1), M),                     # S, M, M → M
-    (counts(must=2, wont=2), W),                       # W, W, M, M → W
-    (counts(must=3, could=2, wont=2), C),              # W, W, C, C, M, M, M → 4th = C
-    (counts(must=5, could=2), M),                      # C, C, M, M, M, M, M → 4th = M
-    (counts(should=2, could=1, wont=1), C),            # W, C, S, S → 2nd = C
-])
+
+@pytest.mark.parametrize(
+    ("distribution", "expected"),
+    [
+        (counts(), None),
+        (counts(must=1), M),
+        (counts(must=1, wont=1), W),  # W, M → even: lower of the two middles
+        (counts(must=1, should=1, could=1, wont=1), C),  # W, C, S, M → C
+        (counts(must=2, should=1), M),  # S, M, M → M
+        (counts(must=2, wont=2), W),  # W, W, M, M → W
+        (counts(must=3, could=2, wont=2), C),  # W, W, C, C, M, M, M → 4th = C
+        (counts(must=5, could=2), M),  # C, C, M, M, M, M, M → 4th = M
+        (counts(should=2, could=1, wont=1), C),  # W, C, S, S → 2nd = C
+    ],
+)
 def test_majority_median_takes_the_lower_middle_vote(distribution, expected):
     assert service.majority_median(distribution) == expected
 
@@ -64,8 +68,8 @@ def test_dispersion_is_the_interquartile_distance_in_classes():
 def test_modal_share_and_share_at_or_above_the_median():
     distribution = counts(must=2, should=1, could=1)
     assert service.modal_share(distribution) == 0.5
-    assert service.majority_median(distribution) == S          # C, S, M, M → 2nd = S
-    assert service.share_at_or_above(distribution, S) == 0.75   # S, M, M out of 4
+    assert service.majority_median(distribution) == S  # C, S, M, M → 2nd = S
+    assert service.share_at_or_above(distribution, S) == 0.75  # S, M, M out of 4
     assert service.modal_share(counts()) == 0.0
 
 
@@ -76,22 +80,32 @@ def test_median_of_ministry_medians():
 
 
 def test_ranking_orders_by_median_then_share_at_or_above_then_code():
-    a = counts(must=1, should=1, could=1)      # median S, at or above 2/3
-    b = counts(must=2, could=1)                # median M, 2/3
-    c = counts(should=3)                       # median S, 3/3
-    d = counts()                               # no vote
-    ranked = sorted([("A", a, 1), ("B", b, 2), ("C", c, 3), ("D", d, 0)],
-                    key=lambda r: service.rank_key(service.majority_median(r[1]), r[1], r[2]))
+    a = counts(must=1, should=1, could=1)  # median S, at or above 2/3
+    b = counts(must=2, could=1)  # median M, 2/3
+    c = counts(should=3)  # median S, 3/3
+    d = counts()  # no vote
+    ranked = sorted(
+        [("A", a, 1), ("B", b, 2), ("C", c, 3), ("D", d, 0)],
+        key=lambda r: service.rank_key(service.majority_median(r[1]), r[1], r[2]),
+    )
     assert [r[0] for r in ranked] == ["B", "C", "A", "D"]
 
 
 # --- campaigns ------------------------------------------------------------------------------------------
 
+
 def _input(**kw):
     now = utcnow()
-    values = dict(title="Priorisation 2026", description="Voter **avant** vendredi.", opens_at=now + timedelta(days=1),
-                  closes_at=now + timedelta(days=8), visibility="anonymous", must_budget=None, ministry_ids=[],
-                  opportunity_ids=[])
+    values = dict(
+        title="Priorisation 2026",
+        description="Voter **avant** vendredi.",
+        opens_at=now + timedelta(days=1),
+        closes_at=now + timedelta(days=8),
+        visibility="anonymous",
+        must_budget=None,
+        ministry_ids=[],
+        opportunity_ids=[],
+    )
     values.update(kw)
     return service.CampaignInput(**values)
 
@@ -100,8 +114,9 @@ def test_secretariat_creates_a_draft_with_its_scope_and_audit(make_user, make_op
     secretariat = make_user("secretariat")
     scope = [make_opportunity(status="en_criblage"), make_opportunity(status="qualifiee")]
     mi = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
-    campaign = service.create_campaign(_input(opportunity_ids=[o.id for o in scope], ministry_ids=[mi.id],
-                                              must_budget=1), actor=secretariat)
+    campaign = service.create_campaign(
+        _input(opportunity_ids=[o.id for o in scope], ministry_ids=[mi.id], must_budget=1), actor=secretariat
+    )
     assert campaign.state == "brouillon"
     assert [o.code for o in campaign.opportunities] == [o.code for o in scope]
     assert [m.code for m in campaign.ministries] == ["MI"]
@@ -122,14 +137,24 @@ def test_campaign_creation_refuses_bad_input_with_french_messages(make_user, mak
     opportunity = make_opportunity()
     now = utcnow()
     with pytest.raises(ValidationFailed) as error:
-        service.create_campaign(_input(title=" ", opens_at=now, closes_at=now - timedelta(hours=1), visibility="x",
-                                       must_budget=5, opportunity_ids=[opportunity.id]), actor=secretariat)
+        service.create_campaign(
+            _input(
+                title=" ",
+                opens_at=now,
+                closes_at=now - timedelta(hours=1),
+                visibility="x",
+                must_budget=5,
+                opportunity_ids=[opportunity.id],
+            ),
+            actor=secretariat,
+        )
     assert error.value.errors == {
         "title": "Le titre est obligatoire.",
         "closes_at": "La clôture doit être postérieure à l'ouverture.",
         "visibility": "Choisissez la règle de visibilité des résultats.",
-        "must_budget": "Le nombre de « Must » par votant ne peut pas dépasser le nombre d'opportunités soumises au "
-                       "vote (1).",
+        "must_budget": "Le nombre de « Must » par votant ne peut pas dépasser le nombre d'opportunités "
+        "soumises au "
+        "vote (1).",
     }
     with pytest.raises(ValidationFailed) as error:
         service.create_campaign(_input(opportunity_ids=[]), actor=secretariat)
@@ -139,22 +164,27 @@ def test_campaign_creation_refuses_bad_input_with_french_messages(make_user, mak
 
 def test_only_the_secretariat_creates_campaigns(make_user, make_opportunity):
     with pytest.raises(NotAllowed):
-        service.create_campaign(_input(opportunity_ids=[make_opportunity().id]), actor=make_user("dsi", ministry="MI"))
+        service.create_campaign(
+            _input(opportunity_ids=[make_opportunity().id]), actor=make_user("dsi", ministry="MI")
+        )
 
 
 def test_visibility_and_scope_are_fixed_once_open(make_user):
     secretariat = make_user("secretariat")
     campaign = make_campaign(state="ouverte")
     with pytest.raises(NotAllowed):
-        service.update_campaign(campaign, _input(visibility="named",
-                                                 opportunity_ids=[o.id for o in campaign.opportunities]),
-                                actor=secretariat)
+        service.update_campaign(
+            campaign,
+            _input(visibility="named", opportunity_ids=[o.id for o in campaign.opportunities]),
+            actor=secretariat,
+        )
 
 
 def test_manual_transitions_follow_the_table_and_are_logged(make_user):
     secretariat = make_user("secretariat")
-    campaign = make_campaign(state="brouillon", opens_at=utcnow() + timedelta(days=1),
-                             closes_at=utcnow() + timedelta(days=2))
+    campaign = make_campaign(
+        state="brouillon", opens_at=utcnow() + timedelta(days=1), closes_at=utcnow() + timedelta(days=2)
+    )
     with pytest.raises(ValidationFailed) as error:
         service.transition(campaign, to="publiee", actor=secretariat)
     assert error.value.errors["state"] == "Passage de « Brouillon » à « Publiée » non autorisé."
@@ -164,10 +194,14 @@ def test_manual_transitions_follow_the_table_and_are_logged(make_user):
     assert campaign.state == "close" and campaign.closed_at is not None and campaign.closes_at <= utcnow()
     service.transition(campaign, to="publiee", actor=secretariat)
     log = [(t.from_state, t.to_state, t.actor_id) for t in campaign.transitions]
-    assert log == [("brouillon", "ouverte", secretariat.id), ("ouverte", "close", secretariat.id),
-                   ("close", "publiee", secretariat.id)]
-    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "campaigns")
-                                 .order_by(AuditEntry.id)).all()
+    assert log == [
+        ("brouillon", "ouverte", secretariat.id),
+        ("ouverte", "close", secretariat.id),
+        ("close", "publiee", secretariat.id),
+    ]
+    actions = db.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.object_type == "campaigns").order_by(AuditEntry.id)
+    ).all()
     assert actions == ["campaign.opened", "campaign.closed", "campaign.published"]
 
 
@@ -178,22 +212,39 @@ def test_non_secretariat_cannot_move_a_campaign(make_user):
 
 def test_apply_due_transitions_opens_and_closes_at_the_set_times():
     now = utcnow()
-    due_draft = make_campaign(state="brouillon", opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=1))
-    future_draft = make_campaign(state="brouillon", opens_at=now + timedelta(hours=1), closes_at=now + timedelta(days=1))
-    stale_draft = make_campaign(state="brouillon", opens_at=now - timedelta(days=2), closes_at=now - timedelta(days=1))
-    ending = make_campaign(state="ouverte", opens_at=now - timedelta(days=2), closes_at=now - timedelta(seconds=1))
+    due_draft = make_campaign(
+        state="brouillon", opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=1)
+    )
+    future_draft = make_campaign(
+        state="brouillon", opens_at=now + timedelta(hours=1), closes_at=now + timedelta(days=1)
+    )
+    stale_draft = make_campaign(
+        state="brouillon", opens_at=now - timedelta(days=2), closes_at=now - timedelta(days=1)
+    )
+    ending = make_campaign(
+        state="ouverte", opens_at=now - timedelta(days=2), closes_at=now - timedelta(seconds=1)
+    )
     done = service.apply_due_transitions(now)
     assert sorted(done) == sorted([(due_draft.id, "ouverte"), (ending.id, "close")])
     db.session.expire_all()
     assert (due_draft.state, future_draft.state, stale_draft.state, ending.state) == (
-        "ouverte", "brouillon", "brouillon", "close")
+        "ouverte",
+        "brouillon",
+        "brouillon",
+        "close",
+    )
     assert [(t.to_state, t.actor_id) for t in ending.transitions] == [("close", None)]
-    assert db.session.scalar(select(func.count()).select_from(CampaignResult)
-                             .where(CampaignResult.campaign_id == ending.id)) == 3
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(CampaignResult).where(CampaignResult.campaign_id == ending.id)
+        )
+        == 3
+    )
     assert service.apply_due_transitions(now) == []  # idempotent
 
 
 # --- votes ----------------------------------------------------------------------------------------------
+
 
 def _votes(campaign, user=None):
     query = select(Vote).where(Vote.campaign_id == campaign.id)
@@ -206,19 +257,28 @@ def test_cast_change_and_withdraw_a_vote_with_audit(make_user):
     voter = make_user("dsi", ministry="MI")
     campaign = make_campaign()
     opportunity = campaign.opportunities[0]
-    vote = service.cast_vote(campaign, opportunity, value="must", justification="  Urgent  pour tous ", actor=voter)
+    vote = service.cast_vote(
+        campaign, opportunity, value="must", justification="  Urgent  pour tous ", actor=voter
+    )
     assert (vote.value, vote.justification, vote.organisation_id) == (
-        "must", "Urgent pour tous", db.session.scalar(select(Organisation.id).where(Organisation.code == "MI")))
+        "must",
+        "Urgent pour tous",
+        db.session.scalar(select(Organisation.id).where(Organisation.code == "MI")),
+    )
     service.cast_vote(campaign, opportunity, value="should", actor=voter)
     assert [(v.value, v.justification) for v in _votes(campaign)] == [("should", "")]
     service.withdraw_vote(campaign, opportunity, actor=voter)
     assert _votes(campaign) == []
-    entries = db.session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.changes)
-                                 .where(AuditEntry.action.like("vote.%")).order_by(AuditEntry.id)).all()
-    assert entries == [("vote.cast", voter.id, {"value": [None, "must"]}),
-                       ("vote.changed", voter.id, {"value": ["must", "should"],
-                                                   "justification": ["Urgent pour tous", ""]}),
-                       ("vote.withdrawn", voter.id, {"value": ["should", None]})]
+    entries = db.session.execute(
+        select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.changes)
+        .where(AuditEntry.action.like("vote.%"))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert entries == [
+        ("vote.cast", voter.id, {"value": [None, "must"]}),
+        ("vote.changed", voter.id, {"value": ["must", "should"], "justification": ["Urgent pour tous", ""]}),
+        ("vote.withdrawn", voter.id, {"value": ["should", None]}),
+    ]
 
 
 def test_the_same_vote_twice_stores_one_row_and_one_audit_entry(make_user):
@@ -237,14 +297,25 @@ def test_unique_constraint_refuses_a_second_row_for_the_same_voter_and_opportuni
     campaign = make_campaign()
     service.cast_vote(campaign, campaign.opportunities[0], value="could", actor=voter)
     with pytest.raises(IntegrityError), db.session.begin_nested():
-        db.session.add(Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=campaign.opportunities[0].id,
-                            value="must"))
+        db.session.add(
+            Vote(
+                campaign_id=campaign.id,
+                voter_id=voter.id,
+                opportunity_id=campaign.opportunities[0].id,
+                value="must",
+            )
+        )
 
 
-@pytest.mark.parametrize("case", ["not_dsi", "other_ministry", "draft", "closed_window", "out_of_scope", "bad_value"])
+@pytest.mark.parametrize(
+    "case", ["not_dsi", "other_ministry", "draft", "closed_window", "out_of_scope", "bad_value"]
+)
 def test_refused_votes_store_nothing(make_user, make_opportunity, case):
-    voter = make_user("porteur") if case == "not_dsi" else make_user(
-        "dsi", ministry="MJ" if case == "other_ministry" else "MI")
+    voter = (
+        make_user("porteur")
+        if case == "not_dsi"
+        else make_user("dsi", ministry="MJ" if case == "other_ministry" else "MI")
+    )
     now = utcnow()
     kw = {"ministries": ["MI"]}
     if case == "draft":
@@ -253,10 +324,18 @@ def test_refused_votes_store_nothing(make_user, make_opportunity, case):
         kw.update(opens_at=now - timedelta(days=2), closes_at=now - timedelta(minutes=1))
     campaign = make_campaign(**kw)
     opportunity = make_opportunity() if case == "out_of_scope" else campaign.opportunities[0]
-    expected = {"not_dsi": NotAllowed, "other_ministry": NotAllowed, "draft": DomainError,
-                "closed_window": DomainError, "out_of_scope": DomainError, "bad_value": ValidationFailed}[case]
+    expected = {
+        "not_dsi": NotAllowed,
+        "other_ministry": NotAllowed,
+        "draft": DomainError,
+        "closed_window": DomainError,
+        "out_of_scope": DomainError,
+        "bad_value": ValidationFailed,
+    }[case]
     with pytest.raises(expected) as error:
-        service.cast_vote(campaign, opportunity, value="maybe" if case == "bad_value" else "must", actor=voter)
+        service.cast_vote(
+            campaign, opportunity, value="maybe" if case == "bad_value" else "must", actor=voter
+        )
     assert error.value.message  # a French sentence for the user
     assert _votes(campaign) == []
 
@@ -271,7 +350,7 @@ def test_must_budget_is_enforced_server_side(make_user):
         service.cast_vote(campaign, second, value="must", actor=voter)
     assert error.value.errors["value"].startswith("Vous avez déjà attribué vos 1 « Must » autorisés")
     service.cast_vote(campaign, second, value="should", actor=voter)
-    service.cast_vote(campaign, first, value="could", actor=voter)        # frees the Must
+    service.cast_vote(campaign, first, value="could", actor=voter)  # frees the Must
     service.cast_vote(campaign, third, value="must", actor=voter)
     assert sorted(v.value for v in _votes(campaign)) == ["could", "must", "should"]
 
@@ -297,11 +376,14 @@ def test_electorate_limited_to_ministries_and_attribution_rule(make_user):
     assert service.elector_ministry(make_user("secretariat"), campaign) == (False, None)
     inactive = make_user("dsi", ministry="MJ", active=False)
     assert service.elector_ministry(inactive, campaign) == (False, None)
-    assert service.electorate_by_ministry(campaign) == {mi: 1}  # MEN, no-ministry and inactive members left out
+    assert service.electorate_by_ministry(campaign) == {
+        mi: 1
+    }  # MEN, no-ministry and inactive members left out
     assert mj not in service.electorate_by_ministry(campaign)
 
 
 # --- results and priorities -----------------------------------------------------------------------------
+
 
 def _voters(make_user, ministry, n):
     return [make_user("dsi", ministry=ministry) for _ in range(n)]
@@ -322,8 +404,10 @@ def test_frozen_results_per_ministry_hand_computed_example(make_user):
             service.cast_vote(campaign, target, value="could", actor=voter)
             service.cast_vote(campaign, other, value="should", actor=voter)
     service.transition(campaign, to="close", actor=secretariat)
-    results = {r.opportunity_id: r for r in db.session.scalars(
-        select(CampaignResult).where(CampaignResult.campaign_id == campaign.id))}
+    results = {
+        r.opportunity_id: r
+        for r in db.session.scalars(select(CampaignResult).where(CampaignResult.campaign_id == campaign.id))
+    }
     r = results[target.id]
     assert (r.must, r.should, r.could, r.wont, r.median, r.ministry_median) == (5, 0, 2, 0, "must", "could")
     # other: W×5, S×2 → W, W, W, W, W, S, S → 4th = Won't; ministries MI W, MJ S, MEN S → Should
@@ -331,12 +415,20 @@ def test_frozen_results_per_ministry_hand_computed_example(make_user):
     assert (o.median, o.ministry_median) == ("wont", "should")
     assert results[untouched.id].median is None and results[untouched.id].total == 0
     assert [results[i].rank for i in (target.id, other.id, untouched.id)] == [1, 2, 3]
-    per_ministry = {(m.opportunity_id, m.organisation_id): m.median for m in db.session.scalars(
-        select(CampaignMinistryResult).where(CampaignMinistryResult.campaign_id == campaign.id))}
+    per_ministry = {
+        (m.opportunity_id, m.organisation_id): m.median
+        for m in db.session.scalars(
+            select(CampaignMinistryResult).where(CampaignMinistryResult.campaign_id == campaign.id)
+        )
+    }
     mi = db.session.scalar(select(Organisation.id).where(Organisation.code == "MI"))
     assert per_ministry[(target.id, mi)] == "must" and len(per_ministry) == 6
-    participation = {p.organisation_id: (p.electors, p.voters) for p in db.session.scalars(
-        select(CampaignParticipation).where(CampaignParticipation.campaign_id == campaign.id))}
+    participation = {
+        p.organisation_id: (p.electors, p.voters)
+        for p in db.session.scalars(
+            select(CampaignParticipation).where(CampaignParticipation.campaign_id == campaign.id)
+        )
+    }
     assert participation[mi][1] == 5 and participation[mi][0] >= 5
 
 
@@ -351,17 +443,26 @@ def test_publishing_sets_the_portfolio_priority_with_history_and_override_needs_
         service.override_priority(campaign, first, value="must", reason="CSIC", actor=secretariat)
     service.transition(campaign, to="publiee", actor=secretariat)
     assert (first.priority, second.priority, campaign.opportunities[2].priority) == ("should", "wont", None)
-    history = db.session.scalars(select(AuditEntry).where(AuditEntry.object_type == "opportunities",
-                                                          AuditEntry.object_id == str(first.id))).all()
-    assert [(e.action, e.changes) for e in history] == [("opportunity.priority_set", {"priority": [None, "should"]})]
+    history = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(first.id)
+        )
+    ).all()
+    assert [(e.action, e.changes) for e in history] == [
+        ("opportunity.priority_set", {"priority": [None, "should"]})
+    ]
     with pytest.raises(ValidationFailed) as error:
         service.override_priority(campaign, first, value="must", reason="  ", actor=secretariat)
     assert error.value.errors == {"reason": "Le motif de la correction est obligatoire."}
     with pytest.raises(NotAllowed):
         service.override_priority(campaign, first, value="must", reason="x", actor=voter)
-    result = service.override_priority(campaign, first, value="must", reason="Arbitrage du CSIC", actor=secretariat)
+    result = service.override_priority(
+        campaign, first, value="must", reason="Arbitrage du CSIC", actor=secretariat
+    )
     assert first.priority == "must" and result.retained == Moscow.MUST and result.median == "should"
-    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "opportunity.priority_overridden"))
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "opportunity.priority_overridden")
+    )
     assert entry.changes == {"priority": ["should", "must"], "reason": [None, "Arbitrage du CSIC"]}
     assert "Arbitrage du CSIC" in entry.summary
     assert db.session.get(Opportunity, first.id).priority == "must"
