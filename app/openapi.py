@@ -4,7 +4,9 @@
 refused with 400, so the document and the behaviour cannot drift apart.
 """
 
+from .models.committees import Outcome
 from .models.portfolio import BackingRole, Moscow, OpportunityStatus
+from .queries.dashboard import PUBLIC_SESSION_STATES
 
 API_VERSION = "1.0.0"
 MAX_PER_PAGE = 200
@@ -229,6 +231,17 @@ LIST_PARAMETERS: dict[str, list[dict]] = {
         _query("parent", "Code du guichet parent."),
         *PAGINATION,
     ],
+    "campaigns": [*PAGINATION],
+    "decisions": [
+        _query("committee", "Code du comité."),
+        _query("outcome", "Sens de la décision.", _enum(Outcome)),
+        *PAGINATION,
+    ],
+    "sessions": [
+        _query("committee", "Code du comité."),
+        _query("state", "État de la séance.", _enum(PUBLIC_SESSION_STATES)),
+        *PAGINATION,
+    ],
 }
 
 
@@ -267,6 +280,13 @@ LIST_RESOURCES = {
     "actions": ("Action", "Actions de la stratégie", "2.1.1"),
     "guichets": ("Guichet", "Guichets de financement", "FTAP"),
 }
+# Resources identified by a number: (schema, title, path parameter).
+ID_RESOURCES = {
+    "campaigns": ("Campaign", "Campagnes MoSCoW publiées", "campaign_id"),
+    "decisions": ("Decision", "Décisions publiées des comités", "decision_id"),
+    "sessions": ("Session", "Séances des comités (ordre du jour publié)", "session_id"),
+}
+MAX_ID = 2_147_483_647
 
 
 def _operation(
@@ -321,13 +341,36 @@ def build(server_url: str = "/api/v1") -> dict:
             ],
             tags=[resource],
         )
+    for resource, (schema, title, parameter) in ID_RESOURCES.items():
+        paths[f"/{resource}"] = _operation(
+            title,
+            f"list_{resource}",
+            {"200": _json_response("Une page de résultats", _page_schema(schema)), **BAD_REQUEST, **ERRORS},
+            LIST_PARAMETERS[resource],
+            tags=[resource],
+        )
+        paths[f"/{resource}/{{{parameter}}}"] = _operation(
+            f"{title} : un élément par son numéro",
+            f"get_{resource[:-1]}",
+            {"200": _json_response("L'élément", schema), **NOT_FOUND, **ERRORS},
+            [
+                {
+                    "name": parameter,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                }
+            ],
+            tags=[resource],
+        )
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Mutualisation DSI — API open data",
             "version": API_VERSION,
             "description": "API en lecture seule du portefeuille interministériel de mutualisation : "
-            "opportunités, actions de la stratégie, guichets et chiffres du tableau de bord. "
+            "opportunités, actions de la stratégie, guichets, campagnes MoSCoW publiées, séances et "
+            "décisions publiées des comités, chiffres du tableau de bord. "
             "Aucune donnée personnelle (nom ou adresse électronique d'agent) n'est exposée. "
             "Pagination `page`/`per_page` (≤ 200), ETag / If-None-Match, CORS en lecture.",
             "license": {"name": "Licence Ouverte 2.0", "identifier": "etalab-2.0"},

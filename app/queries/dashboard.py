@@ -180,8 +180,20 @@ def opportunity_public_rows(query: Select, limit: int | None = None, offset: int
             "created_at": _iso(created),
             "updated_at": _iso(updated),
         }
-        for (code, number, brique, besoin, status, reason, priority, target, created, updated, actions,
-             backings) in db.session.connection().execute(query).all()
+        for (
+            code,
+            number,
+            brique,
+            besoin,
+            status,
+            reason,
+            priority,
+            target,
+            created,
+            updated,
+            actions,
+            backings,
+        ) in db.session.connection().execute(query).all()
     ]
 
 
@@ -247,17 +259,355 @@ class PendingAction:
 
 def sections_for(user) -> set[str]:
     roles = set(user.role_names) if user is not None and user.is_authenticated else set()
-    sections = {"pipeline", "priorities", "guichets"}
+    sections = {"pipeline", "priorities", "guichets", "campaign", "dossiers", "sessions"}
     if "secretariat" in roles:
-        sections |= {"exits"}
+        sections |= {"exits", "amounts", "savings"}
     return sections
 
 
 def pending_actions(user) -> list[PendingAction]:
-    """What the user is expected to do next (votes, dossiers, complements), across domains."""
-    return []
+    """What the user is expected to do next: votes to cast, dossiers to instruct, complements to provide."""
+    from flask import url_for
+
+    from .. import permissions
+    from ..models import Campaign, Vote
+    from ..models.dossiers import Dossier
+
+    pending: list[PendingAction] = []
+    open_campaigns = db.session.scalars(
+        select(Campaign).where(Campaign.state == "ouverte").order_by(Campaign.closes_at)
+    ).all()
+    for campaign in open_campaigns:
+        if not permissions.can_vote_in_campaign(user, campaign):
+            continue
+        cast = (
+            db.session.scalar(
+                select(func.count(Vote.id)).where(Vote.campaign_id == campaign.id, Vote.voter_id == user.id)
+            )
+            or 0
+        )
+        missing = len(campaign.opportunities) - cast
+        if missing > 0:
+            pending.append(
+                PendingAction(
+                    f"Voter : {campaign.title}",
+                    url_for("voting.show", campaign_id=campaign.id),
+                    f"{missing} opportunité{'s' if missing > 1 else ''} sans vote",
+                )
+            )
+    if guichets := permissions.instructed_guichet_ids(user):
+        for dossier in db.session.scalars(
+            select(Dossier)
+            .where(Dossier.guichet_id.in_(guichets), Dossier.state.in_(("depose", "en_instruction")))
+            .order_by(Dossier.submitted_at, Dossier.id)
+        ).all():
+            pending.append(
+                PendingAction(
+                    f"Instruire : {dossier.title}",
+                    url_for("dossiers.show", dossier_id=dossier.id),
+                    _dossier_label(dossier),
+                )
+            )
+    for dossier in db.session.scalars(
+        permissions.dossiers_visible_to(user)
+        .where(Dossier.state == "complements_demandes")
+        .order_by(Dossier.id)
+    ).all():
+        if permissions.is_porteur_side(user, dossier):
+            pending.append(
+                PendingAction(
+                    f"Compléter : {dossier.title}",
+                    url_for("dossiers.show", dossier_id=dossier.id),
+                    "Compléments demandés",
+                )
+            )
+    return pending
+
+
+def _dossier_label(dossier) -> str:
+    from ..models.dossiers import DossierState
+
+    return DossierState(dossier.state).label
+
+
+@dataclass
+class ParticipationRow:
+    ministry: str
+    electors: int
+    voters: int
+
+    @property
+    def rate(self) -> int:
+        return round(100 * self.voters / self.electors) if self.electors else 0
+
+
+def current_campaign_participation():
+    """(campaign, rows): the open campaign (live counts) or else the last published one (frozen counts)."""
+    from ..models import Campaign, CampaignParticipation
+    from ..services import voting
+
+    campaign = db.session.scalar(
+        select(Campaign).where(Campaign.state == "ouverte").order_by(Campaign.closes_at).limit(1)
+    )
+    codes = dict(db.session.execute(select(Organisation.id, Organisation.code)).all())
+    if campaign is not None:
+        electors = voting.electorate_by_ministry(campaign)
+        voters = voting.voters_by_ministry(campaign.id)
+        ids = sorted(set(electors) | set(voters), key=lambda i: codes.get(i, "~"))
+        rows = [
+            ParticipationRow(codes.get(i, "Sans ministère"), electors.get(i, 0), voters.get(i, 0))
+            for i in ids
+        ]
+        return campaign, rows
+    campaign = db.session.scalar(
+        select(Campaign).where(Campaign.state == "publiee").order_by(Campaign.published_at.desc()).limit(1)
+    )
+    if campaign is None:
+        return None, []
+    frozen = db.session.scalars(
+        select(CampaignParticipation).where(CampaignParticipation.campaign_id == campaign.id)
+    ).all()
+    rows = [
+        ParticipationRow(codes.get(p.organisation_id, "Sans ministère"), p.electors, p.voters) for p in frozen
+    ]
+    return campaign, sorted(rows, key=lambda r: r.ministry)
+
+
+@dataclass
+class DossierRow:
+    guichet: str
+    state: str
+    label: str
+    count: int
+
+
+def dossiers_by_guichet_and_state(user) -> list[DossierRow]:
+    """Dossiers the user may see (the same scope as the dossiers pages), by guichet and state."""
+    from .. import permissions
+    from ..models.dossiers import STATE_LABELS, Dossier, DossierState
+
+    visible = permissions.dossiers_visible_to(user).with_only_columns(Dossier.id).subquery()
+    rows = db.session.execute(
+        select(Guichet.code, Dossier.state, func.count())
+        .join(Guichet, Guichet.id == Dossier.guichet_id)
+        .where(Dossier.id.in_(select(visible.c.id)))
+        .group_by(Guichet.code, Dossier.state)
+        .order_by(Guichet.code, Dossier.state)
+    ).all()
+    return [DossierRow(code, state, STATE_LABELS[DossierState(state)], n) for code, state, n in rows]
+
+
+@dataclass
+class YearAmounts:
+    year: int
+    requested_ae: int = 0
+    requested_cp: int = 0
+    granted_ae: int = 0
+    granted_cp: int = 0
+    savings_forecast: int = 0
+
+
+def amounts_by_year() -> list[YearAmounts]:
+    """FTAP amounts requested by submitted dossiers, granted by published decisions, and savings forecast by
+    the dossiers, per year (euros)."""
+    from ..models.committees import Decision, DecisionAmount
+    from ..models.dossiers import Dossier, FinancingAmount, FinancingLine, SavingsAmount, SavingsLine
+
+    years: dict[int, YearAmounts] = {}
+
+    def row(year: int) -> YearAmounts:
+        return years.setdefault(year, YearAmounts(year))
+
+    submitted = Dossier.state.notin_(("brouillon", "retire"))
+    for year, ae, cp in db.session.execute(
+        select(FinancingAmount.year, func.sum(FinancingAmount.ae), func.sum(FinancingAmount.cp))
+        .join(FinancingLine, FinancingLine.id == FinancingAmount.line_id)
+        .join(Dossier, Dossier.id == FinancingLine.dossier_id)
+        .where(FinancingLine.financer == "ftap", submitted)
+        .group_by(FinancingAmount.year)
+    ):
+        row(year).requested_ae, row(year).requested_cp = ae or 0, cp or 0
+    for year, ae, cp in db.session.execute(
+        select(DecisionAmount.year, func.sum(DecisionAmount.ae), func.sum(DecisionAmount.cp))
+        .join(Decision, Decision.id == DecisionAmount.decision_id)
+        .where(Decision.locked.is_(True))
+        .group_by(DecisionAmount.year)
+    ):
+        row(year).granted_ae, row(year).granted_cp = ae or 0, cp or 0
+    for year, amount in db.session.execute(
+        select(SavingsAmount.year, func.sum(SavingsAmount.amount))
+        .join(SavingsLine, SavingsLine.id == SavingsAmount.line_id)
+        .join(Dossier, Dossier.id == SavingsLine.dossier_id)
+        .where(submitted)
+        .group_by(SavingsAmount.year)
+    ):
+        row(year).savings_forecast = amount or 0
+    return [years[y] for y in sorted(years)]
+
+
+def upcoming_sessions(user, limit: int = 5) -> list:
+    from .. import permissions
+    from ..models.base import utcnow
+    from ..models.committees import CommitteeSession
+
+    return list(
+        db.session.scalars(
+            permissions.sessions_visible_to(user)
+            .where(CommitteeSession.starts_at >= utcnow(), CommitteeSession.state != "annulee")
+            .order_by(CommitteeSession.starts_at)
+            .limit(limit)
+        )
+    )
 
 
 def domain_figures(user, sections: set[str]) -> dict:
-    """Figures of the domains built alongside (campaigns, dossiers, committees), when their data exists."""
-    return {}
+    """Figures of the campaigns, dossiers and committees domains, for the sections the user sees."""
+    campaign, participation = current_campaign_participation()
+    return {
+        "campaign": campaign,
+        "participation": participation,
+        "dossier_rows": dossiers_by_guichet_and_state(user),
+        "amounts": amounts_by_year() if "amounts" in sections else [],
+        "sessions": upcoming_sessions(user),
+    }
+
+
+# --- campaigns, committees (published data only) ------------------------------------------------------------
+
+PUBLIC_SESSION_STATES = ("odj_publie", "tenue", "pv_publie")
+
+
+def published_campaigns() -> Select:
+    from ..models import Campaign
+
+    return select(Campaign).where(Campaign.state == "publiee")
+
+
+def campaign_public(campaign, results: list | None = None, participations: list | None = None) -> dict:
+    """A published campaign; with `results`, its frozen counts per opportunity (never a ballot)."""
+    body = {
+        "id": campaign.id,
+        "title": campaign.title,
+        "description": campaign.description,
+        "opens_at": campaign.opens_at.isoformat(),
+        "closes_at": campaign.closes_at.isoformat(),
+        "published_at": campaign.published_at.isoformat() if campaign.published_at else None,
+    }
+    if results is not None:
+        body["results"] = [
+            {
+                "opportunity": r.opportunity.code,
+                "rank": r.rank,
+                "must": r.must,
+                "should": r.should,
+                "could": r.could,
+                "wont": r.wont,
+                "median": r.median,
+                "retained": r.retained.value if r.retained else None,
+            }
+            for r in results
+        ]
+    if participations is not None:
+        body["participation"] = [
+            {
+                "ministry": p.organisation.code if p.organisation else None,
+                "electors": p.electors,
+                "voters": p.voters,
+            }
+            for p in participations
+        ]
+    return body
+
+
+def campaign_details(campaign_id: int):
+    from ..models import Campaign, CampaignParticipation, CampaignResult
+
+    campaign = db.session.scalar(published_campaigns().where(Campaign.id == campaign_id))
+    if campaign is None:
+        return None
+    results = db.session.scalars(
+        select(CampaignResult)
+        .where(CampaignResult.campaign_id == campaign.id)
+        .order_by(CampaignResult.rank, CampaignResult.id)
+    ).all()
+    participations = db.session.scalars(
+        select(CampaignParticipation)
+        .where(CampaignParticipation.campaign_id == campaign.id)
+        .order_by(CampaignParticipation.id)
+    ).all()
+    return campaign_public(campaign, list(results), list(participations))
+
+
+def published_decisions() -> Select:
+    """Decisions whose minutes are published (locked), the only ones open data shows."""
+    from ..models.committees import Decision
+
+    return select(Decision).where(Decision.locked.is_(True))
+
+
+def decision_public(d) -> dict:
+    from ..models.committees import OUTCOME_LABELS, Outcome
+
+    item = d.item
+    return {
+        "id": d.id,
+        "committee": d.committee.code,
+        "session": d.session_id,
+        "session_date": d.session.starts_at.isoformat(),
+        "item": item.title if item else None,
+        "kind": item.kind if item else None,
+        "opportunity": item.opportunity.code if item and item.opportunity else None,
+        "dossier": item.dossier_id if item else None,
+        "outcome": d.outcome,
+        "outcome_label": OUTCOME_LABELS[Outcome(d.outcome)],
+        "mode": d.mode,
+        "motivation": d.motivation,
+        "conditions": d.conditions,
+        "votes": {"for": d.votes_for, "against": d.votes_against, "abstention": d.votes_abstention},
+        "verdict": d.verdict,
+        "amounts": [{"year": a.year, "ae": a.ae, "cp": a.cp} for a in d.amounts],
+        "rectifies": d.rectifies_id,
+        "recorded_at": d.recorded_at.isoformat(),
+    }
+
+
+def decision_options():
+    from ..models.committees import AgendaItem, Decision
+
+    return (selectinload(Decision.item).joinedload(AgendaItem.opportunity), selectinload(Decision.amounts))
+
+
+def public_sessions() -> Select:
+    from ..models.committees import CommitteeSession
+
+    return select(CommitteeSession).where(CommitteeSession.state.in_(PUBLIC_SESSION_STATES))
+
+
+def session_public(s) -> dict:
+    from ..models.committees import SessionState
+
+    return {
+        "id": s.id,
+        "committee": s.committee.code,
+        "committee_name": s.committee.name,
+        "title": s.title,
+        "starts_at": s.starts_at.isoformat(),
+        "duration_minutes": s.duration_minutes,
+        "state": s.state,
+        "state_label": SessionState(s.state).label,
+        "agenda": [
+            {
+                "position": i.position,
+                "kind": i.kind,
+                "title": i.title,
+                "opportunity": i.opportunity.code if i.opportunity else None,
+            }
+            for i in s.items
+        ],
+    }
+
+
+def session_options():
+    from ..models.committees import AgendaItem, CommitteeSession
+
+    return (selectinload(CommitteeSession.items).joinedload(AgendaItem.opportunity),)

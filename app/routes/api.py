@@ -235,7 +235,7 @@ def docs():
     return render_template(
         "api/index.html",
         document=document,
-        resources=openapi.LIST_RESOURCES,
+        resources={**openapi.LIST_RESOURCES, **openapi.ID_RESOURCES},
         parameters=openapi.LIST_PARAMETERS,
         max_per_page=openapi.MAX_PER_PAGE,
         default_per_page=openapi.DEFAULT_PER_PAGE,
@@ -253,7 +253,7 @@ def index():
                 "stats": url_for("api.stats", _external=True),
                 **{
                     resource: url_for(f"api.list_{resource}", _external=True)
-                    for resource in openapi.LIST_RESOURCES
+                    for resource in [*openapi.LIST_RESOURCES, *openapi.ID_RESOURCES]
                 },
             },
         }
@@ -397,3 +397,112 @@ def get_guichet(code: str):
     if row is None:
         _not_found("Guichet", code)
     return _json(figures.guichet_public(row))
+
+
+# --- campaigns and committees (published data only) -------------------------------------------------------
+
+
+def _get_by_id(query, model, object_id: int, serialize, options=()):
+    row = db.session.scalar(query.where(model.id == object_id).options(*options))
+    if row is None:
+        raise ApiError(404, "Introuvable", f"Aucun élément publié ne porte le numéro {object_id}.")
+    return _json(serialize(row))
+
+
+@bp.get("/v1/campaigns")
+@opendata_readable
+def list_campaigns():
+    from ..models import Campaign
+
+    args = _check_parameters("campaigns")
+    return _page(
+        "campaigns",
+        figures.published_campaigns(),
+        (Campaign.published_at.desc(), Campaign.id.desc()),
+        _orm_fetch((), figures.campaign_public),
+        args,
+    )
+
+
+@bp.get(f"/v1/campaigns/<int(max={openapi.MAX_ID}):campaign_id>")
+@opendata_readable
+def get_campaign(campaign_id: int):
+    body = figures.campaign_details(campaign_id)
+    if body is None:
+        raise ApiError(404, "Introuvable", f"Aucune campagne publiée ne porte le numéro {campaign_id}.")
+    return _json(body)
+
+
+@bp.get("/v1/decisions")
+@opendata_readable
+def list_decisions():
+    from ..models.committees import Committee, Decision, Outcome
+
+    args = _check_parameters("decisions")
+    _check_enums(args, {"outcome": [o.value for o in Outcome]})
+    query, notices = figures.published_decisions(), []
+    if committee := args.get("committee", ""):
+        query = query.where(
+            Decision.committee_id.in_(select(Committee.id).where(Committee.code == committee))
+        )
+    if outcome := args.get("outcome", ""):
+        query = query.where(Decision.outcome == outcome)
+    return _page(
+        "decisions",
+        query,
+        (Decision.recorded_at.desc(), Decision.id.desc()),
+        _orm_fetch(figures.decision_options(), figures.decision_public),
+        args,
+        notices,
+    )
+
+
+@bp.get(f"/v1/decisions/<int(max={openapi.MAX_ID}):decision_id>")
+@opendata_readable
+def get_decision(decision_id: int):
+    from ..models.committees import Decision
+
+    return _get_by_id(
+        figures.published_decisions(),
+        Decision,
+        decision_id,
+        figures.decision_public,
+        figures.decision_options(),
+    )
+
+
+@bp.get("/v1/sessions")
+@opendata_readable
+def list_sessions():
+    from ..models.committees import Committee, CommitteeSession
+
+    args = _check_parameters("sessions")
+    _check_enums(args, {"state": list(figures.PUBLIC_SESSION_STATES)})
+    query = figures.public_sessions()
+    if committee := args.get("committee", ""):
+        query = query.where(
+            CommitteeSession.committee_id.in_(select(Committee.id).where(Committee.code == committee))
+        )
+    if state := args.get("state", ""):
+        query = query.where(CommitteeSession.state == state)
+    return _page(
+        "sessions",
+        query,
+        (CommitteeSession.starts_at.desc(), CommitteeSession.id.desc()),
+        _orm_fetch(figures.session_options(), figures.session_public),
+        args,
+    )
+
+
+@bp.get(f"/v1/sessions/<int(max={openapi.MAX_ID}):session_id>")
+@opendata_readable
+def get_session(session_id: int):
+    from ..models.committees import CommitteeSession
+
+    return _get_by_id(
+        figures.public_sessions(),
+        CommitteeSession,
+        session_id,
+        figures.session_public,
+        figures.session_options(),
+    )

@@ -257,3 +257,162 @@ def test_queries_per_page_do_not_grow_with_the_number_of_opportunities(
     with queries() as grown:
         client.get("/api/v1/opportunities?per_page=200&ministere=MI")
     assert len(grown) <= len(large) + 1  # + the list of ministries used to check the filter value
+
+
+# --- campaigns and committees: published data only ----------------------------------------------------------
+
+
+@pytest.fixture
+def published_data(make_user, make_opportunity):
+    """A published campaign with results, a draft one; a session with published minutes and one decision, a
+    planned (unpublished) session with a draft decision."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import CampaignParticipation, CampaignResult, Committee, CommitteeSession
+    from app.models.committees import AgendaItem, Decision, DecisionAmount
+    from tests.factories import make_campaign
+
+    secretary = make_user("secretariat", email="camille.secret@example.gouv.fr", usual_name="Secretissime")
+    opportunity = db.session.scalar(select(Opportunity).where(Opportunity.code == "M043"))
+    now = datetime.now(UTC)
+    published = make_campaign(
+        [opportunity],
+        state="publiee",
+        title="Campagne 2026",
+        created_by_id=secretary.id,
+        opens_at=now - timedelta(days=9),
+        closes_at=now - timedelta(days=2),
+        closed_at=now - timedelta(days=2),
+        published_at=now,
+    )
+    db.session.add(
+        CampaignResult(
+            campaign_id=published.id,
+            opportunity_id=opportunity.id,
+            must=3,
+            should=1,
+            could=0,
+            wont=0,
+            median="must",
+            rank=1,
+            override_by_id=secretary.id,
+        )
+    )
+    ministry = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
+    db.session.add(
+        CampaignParticipation(campaign_id=published.id, organisation_id=ministry.id, electors=5, voters=4)
+    )
+    draft = make_campaign(
+        [opportunity],
+        state="close",
+        title="Campagne close non publiée",
+        opens_at=now - timedelta(days=9),
+        closes_at=now - timedelta(days=2),
+        closed_at=now - timedelta(days=2),
+    )
+    committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC-TECH"))
+    held = CommitteeSession(
+        committee=committee,
+        starts_at=datetime.now(UTC) - timedelta(days=3),
+        state="pv_publie",
+        title="Séance de novembre",
+        created_by_id=secretary.id,
+    )
+    planned = CommitteeSession(
+        committee=committee,
+        starts_at=datetime.now(UTC) + timedelta(days=3),
+        state="planifiee",
+        title="Séance prévue",
+    )
+    db.session.add_all([held, planned])
+    db.session.flush()
+    item = AgendaItem(
+        session_id=held.id,
+        position=1,
+        kind="opportunite",
+        title="M043 — qualification",
+        opportunity_id=opportunity.id,
+    )
+    draft_item = AgendaItem(session_id=planned.id, position=1, kind="libre", title="Point secret")
+    db.session.add_all([item, draft_item])
+    db.session.flush()
+    decision = Decision(
+        item_id=item.id,
+        session_id=held.id,
+        committee_id=committee.id,
+        outcome="validee",
+        mode="vote",
+        motivation="Besoin partagé",
+        votes_for=5,
+        votes_against=1,
+        locked=True,
+        recorded_by_id=secretary.id,
+    )
+    hidden = Decision(
+        item_id=draft_item.id,
+        session_id=planned.id,
+        committee_id=committee.id,
+        outcome="adopte",
+        mode="consensus",
+        locked=False,
+        recorded_by_id=secretary.id,
+    )
+    db.session.add_all([decision, hidden])
+    db.session.flush()
+    db.session.add(DecisionAmount(decision_id=decision.id, year=2026, ae=100_000, cp=50_000))
+    db.session.commit()
+    return {
+        "campaign": published,
+        "draft": draft,
+        "held": held,
+        "planned": planned,
+        "decision": decision,
+        "hidden": hidden,
+    }
+
+
+def test_only_published_campaigns_with_aggregated_results(client, public_api, published_data):
+    body = client.get("/api/v1/campaigns").get_json()
+    assert [c["title"] for c in body["data"]] == ["Campagne 2026"]
+    detail = client.get(f"/api/v1/campaigns/{published_data['campaign'].id}").get_json()
+    assert detail["results"] == [
+        {
+            "opportunity": "M043",
+            "rank": 1,
+            "must": 3,
+            "should": 1,
+            "could": 0,
+            "wont": 0,
+            "median": "must",
+            "retained": "must",
+        }
+    ]
+    assert detail["participation"] == [{"ministry": "MI", "electors": 5, "voters": 4}]
+    assert client.get(f"/api/v1/campaigns/{published_data['draft'].id}").status_code == 404
+
+
+def test_only_decisions_of_published_minutes_without_personal_data(client, public_api, published_data):
+    body = client.get("/api/v1/decisions").get_json()
+    assert [d["id"] for d in body["data"]] == [published_data["decision"].id]
+    decision = body["data"][0]
+    assert decision["committee"] == "CSIC-TECH" and decision["opportunity"] == "M043"
+    assert decision["votes"] == {"for": 5, "against": 1, "abstention": 0}
+    assert decision["amounts"] == [{"year": 2026, "ae": 100_000, "cp": 50_000}]
+    assert client.get(f"/api/v1/decisions/{published_data['hidden'].id}").status_code == 404
+    assert client.get("/api/v1/decisions?outcome=adopte").get_json()["data"] == []
+    assert client.get("/api/v1/decisions?outcome=peut-etre").status_code == 400
+    text = json.dumps(
+        [client.get(u).get_json() for u in ("/api/v1/decisions", "/api/v1/campaigns", "/api/v1/sessions")],
+        ensure_ascii=False,
+    )
+    assert "secret" not in text.lower() and "recorded_by" not in text
+
+
+def test_only_sessions_with_a_published_agenda(client, public_api, published_data):
+    body = client.get("/api/v1/sessions?committee=CSIC-TECH").get_json()
+    assert [s["title"] for s in body["data"]] == ["Séance de novembre"]
+    assert body["data"][0]["agenda"] == [
+        {"position": 1, "kind": "opportunite", "title": "M043 — qualification", "opportunity": "M043"}
+    ]
+    assert client.get(f"/api/v1/sessions/{published_data['planned'].id}").status_code == 404
+    assert client.get("/api/v1/sessions?state=planifiee").status_code == 400

@@ -92,3 +92,107 @@ def test_dashboard_queries_do_not_grow_with_the_portfolio(
     with queries() as after:
         client.get("/tableau-de-bord")
     assert len(after) == len(before)
+
+
+def test_pending_actions_votes_dossiers_to_instruct_and_complements(client, make_user, login_as):
+    from app.models.base import utcnow
+    from tests.factories import make_campaign, make_dossier, make_instructor
+
+    porteur = make_user("porteur")
+    waiting = make_dossier(
+        porteur, "SNAP4", title="Dossier à compléter", state="complements_demandes", submitted_at=utcnow()
+    )
+    make_dossier(porteur, "SNAP4", title="Dossier déposé", state="depose", submitted_at=utcnow())
+    make_dossier(porteur, "SNAP4", title="Brouillon invisible")
+    login_as(porteur)
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Compléter : Dossier à compléter" in page and f"/dossiers/{waiting.id}" in page
+
+    login_as(make_instructor("SNAP4"))
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Instruire : Dossier déposé" in page and "Brouillon invisible" not in page
+
+    campaign = make_campaign(title="Campagne ouverte")
+    login_as(make_user("dsi", ministry="MI"))
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Voter : Campagne ouverte" in page and "3 opportunités sans vote" in page
+    assert f'href="/campagnes/{campaign.id}"' in page
+    assert "Participation à la campagne « Campagne ouverte »" in page
+    assert "MI" in table_rows(page, "table-participation")
+
+
+def test_dossiers_by_guichet_and_state_follow_the_dossier_scope(client, make_user, login_as):
+    from app.models.base import utcnow
+    from tests.factories import make_dossier
+
+    mine, other = make_user("porteur"), make_user("porteur")
+    make_dossier(mine, "SNAP4", state="depose", submitted_at=utcnow())
+    make_dossier(other, "FTAP-LEAN", state="depose", submitted_at=utcnow())
+    login_as(mine)
+    rows = table_rows(client.get("/tableau-de-bord").get_data(as_text=True), "table-dossiers")
+    assert rows == {"SNAP4": ["Déposé", "1"]}
+    login_as(make_user("secretariat"))
+    rows = table_rows(client.get("/tableau-de-bord").get_data(as_text=True), "table-dossiers")
+    assert {"SNAP4", "FTAP-LEAN"} <= set(rows)
+
+
+def test_amounts_requested_and_granted_by_year_for_the_secretariat(client, make_user, login_as):
+    from datetime import UTC, datetime
+
+    from app.models import Committee, CommitteeSession
+    from app.models.committees import AgendaItem, Decision, DecisionAmount
+    from tests.factories import complete_dossier, make_dossier
+
+    porteur = make_user("porteur")
+    dossier = make_dossier(porteur, "FTAP-DINUM-OPI", start_year=2026)
+    complete_dossier(dossier, porteur, ftap_ae=600_000)
+    dossier.state, dossier.submitted_at = "depose", datetime.now(UTC)
+    committee = db.session.scalar(db.select(Committee).where(Committee.code == "CSIC-TECH"))
+    held = CommitteeSession(committee=committee, starts_at=datetime.now(UTC), state="pv_publie")
+    db.session.add(held)
+    db.session.flush()
+    item = AgendaItem(session_id=held.id, position=1, kind="dossier", title="Dossier", dossier_id=dossier.id)
+    db.session.add(item)
+    db.session.flush()
+    decision = Decision(
+        item_id=item.id,
+        session_id=held.id,
+        committee_id=committee.id,
+        outcome="accepte",
+        mode="consensus",
+        locked=True,
+    )
+    db.session.add(decision)
+    db.session.flush()
+    db.session.add(DecisionAmount(decision_id=decision.id, year=2026, ae=450_000, cp=300_000))
+    db.session.commit()
+    login_as(make_user("porteur"))
+    assert 'id="table-amounts"' not in client.get("/tableau-de-bord").get_data(as_text=True)
+    login_as(make_user("secretariat"))
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    rows = table_rows(page, "table-amounts")
+    assert rows["2026"][:2] == ["600\u202f000\u00a0€", "450\u202f000\u00a0€"]
+    assert rows["2026"][3] == "300\u202f000\u00a0€"
+    assert "2026" in table_rows(page, "table-savings")
+
+
+def test_upcoming_sessions_visible_to_the_user(client, make_user, login_as):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.factories import make_committee_session
+
+    make_committee_session(
+        "CSIC-TECH",
+        title="Séance publique",
+        state="odj_publie",
+        starts_at=datetime.now(UTC) + timedelta(days=2),
+    )
+    make_committee_session(
+        "CSIC-TECH",
+        title="Séance en préparation",
+        state="planifiee",
+        starts_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    login_as(make_user("porteur"))
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Séance publique" in page and "Séance en préparation" not in page
