@@ -1,0 +1,156 @@
+"""The issue's journey in Chromium: a porteur builds a SNAP4 dossier section by section (two financing
+lines over three years, two indicators), watches the eligibility verdict change with the amounts, uploads
+a PDF and submits; the instructor asks for complements on the financing; the porteur fixes it and
+resubmits; the instructor records a favourable avis. Signed in through the real ProConnect flow."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from .helpers import axe_check, sign_in
+
+pytestmark = pytest.mark.e2e
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def snap4_cofinancing(live_app):
+    """SNAP4 asks for at least 50 % co-financing during the test (restored afterwards)."""
+    from app.extensions import db
+    from app.models import Guichet
+
+    with live_app.app_context():
+        guichet = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
+        saved = guichet.min_cofinancing_pct
+        guichet.min_cofinancing_pct = 50
+        db.session.commit()
+    yield
+    with live_app.app_context():
+        guichet = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
+        guichet.min_cofinancing_pct = saved
+        db.session.commit()
+
+
+def save(page, key: str) -> None:
+    section = page.locator(f"#section-{key}")
+    section.get_by_role("button", name="Enregistrer la section").click()
+    page.locator(f"#section-{key}").get_by_text("Section enregistrée.").wait_for()
+
+
+def fill_line(page, n: int, nature: str, category: str, financer: str, amounts: dict[int, str]) -> None:
+    page.get_by_label(f"Ligne {n} : nature de dépense").fill(nature)
+    page.get_by_label(f"Ligne {n} : catégorie").select_option(category)
+    page.get_by_label(f"Ligne {n} : programme budgétaire").fill("P349" if financer == "ftap" else "P129")
+    page.get_by_label(f"Ligne {n} : financeur").select_option(financer)
+    page.get_by_label(f"Ligne {n} : phase").select_option("experimentation")
+    for year, value in amounts.items():
+        page.get_by_label(f"Ligne {n} : AE {year}", exact=True).fill(value)
+        page.get_by_label(f"Ligne {n} : CP {year}", exact=True).fill(value)
+
+
+def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofinancing, tmp_path):
+    porteur = new_page()
+    sign_in(porteur, "porteur@demo.gouv.fr")
+    porteur.goto("/guichets/SNAP4")
+    porteur.get_by_role("link", name="Déposer un dossier").click()
+    porteur.get_by_label("Intitulé du projet").fill("Suite collaborative des alliances")
+    porteur.get_by_label("Première année du projet (N)").fill("2026")
+    porteur.get_by_role("button", name="Créer le dossier").click()
+    porteur.wait_for_url(re.compile(r"/dossiers/\d+$"))
+    dossier_url = porteur.url
+
+    porteur.get_by_label("Date de début").fill("2026-01-01")
+    porteur.get_by_label("Date de fin").fill("2028-12-31")
+    save(porteur, "projet")
+
+    porteur.get_by_label("Organisation porteuse").select_option("DINUM")
+    porteur.get_by_label("Référent projet du porteur : nom").fill("Alex Petit")
+    porteur.get_by_label("Référent projet du porteur : adresse électronique").fill("porteur@demo.gouv.fr")
+    save(porteur, "porteurs")
+    for key, text in (
+        ("enjeu", "Les agents manquent d'outils collaboratifs."),
+        ("solution", "Une suite commune aux ministères de l'alliance."),
+        ("gouvernance", "COPIL mensuel de l'alliance."),
+    ):
+        porteur.locator(f"#f-{key}").fill(text)
+        save(porteur, key)
+
+    # Two financing lines over three years: FTAP 70 % first, then rebalanced to 50 %.
+    fill_line(
+        porteur,
+        1,
+        "Développement de la suite",
+        "T5",
+        "ftap",
+        {2026: "300000", 2027: "250000", 2028: "150000"},
+    )
+    fill_line(porteur, 2, "Équipe produit", "T3", "porteur", {2026: "100000", 2027: "100000", 2028: "100000"})
+    save(porteur, "financement")
+    checks = porteur.locator("#checks")
+    checks.get_by_text("part FTAP 70 % > 50 % autorisés").wait_for()
+    assert "bloquant" in checks.inner_text().lower()
+    assert "700 000" in porteur.locator("#section-financement tfoot").inner_text().replace("\u202f", " ")
+    porteur.get_by_label("Ligne 2 : AE 2028", exact=True).fill("500000")
+    porteur.get_by_label("Ligne 2 : CP 2028", exact=True).fill("500000")
+    save(porteur, "financement")
+    checks.get_by_text("part FTAP 50 % ≤ 50 % autorisés").wait_for()
+
+    porteur.get_by_label("Groupe 1", exact=True).fill("Agents des ministères de l'alliance")
+    porteur.get_by_label("Groupe 1 : population").fill("120000")
+    save(porteur, "beneficiaires")
+    for n, (objective, indicator) in enumerate(
+        (("Adoption", "Utilisateurs actifs"), ("Qualité", "Satisfaction des agents")), start=1
+    ):
+        porteur.get_by_label(f"Indicateur {n} : Description de l'objectif d'impact").fill(objective)
+        porteur.get_by_label(f"Indicateur {n} : Indicateur", exact=True).fill(indicator)
+        porteur.get_by_label(f"Indicateur {n} : Cible à T+12 mois").fill("+30 %")
+    save(porteur, "indicateurs")
+    porteur.get_by_label("Jalon 1 : date").fill("2026-06-30")
+    porteur.get_by_label("Jalon 1 : description").fill("Pilote dans deux ministères")
+    save(porteur, "jalons")
+
+    pdf = tmp_path / "note-explicative.pdf"
+    pdf.write_bytes(PDF)
+    porteur.get_by_label("Fichier").set_input_files(str(pdf))
+    porteur.get_by_role("button", name="Ajouter la pièce").click()
+    porteur.locator("#section-pieces").get_by_role("link", name=re.compile("note-explicative.pdf")).wait_for()
+    checks.get_by_text("Aucun contrôle bloquant : le dossier peut être déposé.").wait_for()
+    axe_check(porteur)
+    porteur.get_by_role("button", name="Déposer le dossier").click()
+    porteur.get_by_text("Dossier déposé").first.wait_for()
+    assert "déposé" in porteur.locator("h1 + p .fr-badge").inner_text().lower()
+
+    instructor = new_page()
+    sign_in(instructor, "instructeur@demo.gouv.fr")
+    instructor.goto("/dossiers/instruction")
+    instructor.get_by_role("link", name=re.compile(r"^D\d{4}$")).first.wait_for()
+    instructor.goto(dossier_url)
+    instructor.get_by_role("button", name="Passer en instruction").click()
+    instructor.get_by_text("Dossier passé en instruction.").wait_for()
+    instructor.get_by_text("Demander des compléments").click()
+    instructor.locator("label[for=complements-financement]").click()  # DSFR: the label carries the box
+    instructor.locator("label[for=complements-reason-incomplet]").click()
+    instructor.get_by_label("Message au porteur").fill("Ajoutez le cofinancement d'un co-porteur en 2027.")
+    instructor.get_by_role("button", name="Envoyer la demande de compléments").click()
+    instructor.get_by_text("Demande de compléments envoyée au porteur.").wait_for()
+
+    porteur.goto(dossier_url)
+    porteur.get_by_text("Ajoutez le cofinancement d'un co-porteur en 2027.").first.wait_for()
+    assert porteur.locator("#section-enjeu form").count() == 0  # only the reopened section is editable
+    porteur.get_by_label("Ligne 2 : AE 2027", exact=True).fill("150000")
+    porteur.get_by_label("Ligne 2 : CP 2027", exact=True).fill("150000")
+    save(porteur, "financement")
+    porteur.get_by_role("button", name="Déposer à nouveau avec les compléments").click()
+    porteur.get_by_text("Dossier déposé").first.wait_for()
+
+    instructor.goto(dossier_url)
+    instructor.get_by_text("Donner un avis").click()
+    instructor.locator("label[for=avis-favorable]").click()
+    instructor.get_by_label("Motivation", exact=True).fill("Projet interministériel, cofinancement solide.")
+    instructor.get_by_role("button", name=re.compile("Enregistrer l'avis")).click()
+    instructor.get_by_text("Avis enregistré : le dossier est instruit.").wait_for()
+    assert instructor.locator("h1 + p .fr-badge").inner_text().lower() == "instruit"
+    assert "Avis favorable" in instructor.locator("#instruction").inner_text()
+    axe_check(instructor)
