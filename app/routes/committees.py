@@ -566,6 +566,13 @@ def live(session_id: int):
     return _render_live(session)
 
 
+@bp.get("/seances/<int:session_id>/quorum")
+@permissions.authenticated
+def quorum_live(session_id: int):
+    session = _session(session_id)
+    return render("committees/_quorum_live.html", session=session, quorum=service.quorum(session))
+
+
 def _live_error(session_id: int, key: str, message: str):
     db.session.rollback()
     return _render_live(_session(session_id), status=422, errors={key: message})

@@ -1880,6 +1880,8 @@ class FollowUp:
     indicators: list  # (indicator, [values newest first])
     consumption: list  # (year, granted ae, granted cp, consumed ae, consumed cp)
     flags: list[Flag]
+    # indicator id → (dates, numeric values, numeric target or None)
+    charts: dict = field(default_factory=dict)
 
 
 def granted_amounts(dossier_id: int) -> dict[int, tuple[int, int]]:
@@ -1896,6 +1898,15 @@ def granted_amounts(dossier_id: int) -> dict[int, tuple[int, int]]:
         .limit(1)
     )
     return {a.year: (a.ae, a.cp) for a in decision.amounts} if decision else {}
+
+
+def numeric(text: str | None) -> float | None:
+    """"1 200", "12,5 %", "45" → a number for the chart; None when the value is not a number."""
+    cleaned = re.sub(r"[\s\u202f\u00a0%€]", "", text or "").replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
 
 
 def followup(dossier, *, today: date | None = None) -> FollowUp:
@@ -1980,7 +1991,14 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
                 f"{CONSUMPTION_DEADLINE_MONTHS} mois après la signature ({_date_fr(signed_on)}).",
             )
         )
-    return FollowUp(dossier, signed_on, jalons, indicators, consumption, flags)
+    charts = {}
+    for indicator, history in indicators:
+        points = [(v.reported_on.isoformat(), numeric(v.value)) for v in reversed(history)]
+        points = [(day, value) for day, value in points if value is not None]
+        if points:
+            dates, numbers = [d for d, _ in points], [v for _, v in points]
+            charts[indicator.id] = (dates, numbers, numeric(indicator.target_value))
+    return FollowUp(dossier, signed_on, jalons, indicators, consumption, flags, charts)
 
 
 def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:

@@ -584,3 +584,15 @@ def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, m
     html = body(client.get(f"/dossiers/{dossier.id}"))
     assert "Parcours en comités" in html and "Hors critères du fonds." in html
     assert "Comité d'investissement du FTAP" in html
+
+
+def test_quorum_fragment_is_polled_while_the_session_is_open(client, login_as, board, secretariat, opened):
+    session, item, _ = opened
+    login_as(secretariat)
+    html = body(client.get(f"/comites/seances/{session.id}/direct"))
+    assert f'hx-get="/comites/seances/{session.id}/quorum" hx-trigger="every 15s"' in html
+    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    db.session.commit()
+    fragment = body(client.get(f"/comites/seances/{session.id}/quorum", headers=HX))
+    assert fragment.lstrip().startswith('<div id="quorum-live"') and "Quorum atteint" in fragment

@@ -716,6 +716,8 @@ def test_followup_flags_follow_the_clawback_triggers(secretariat, make_user):
     )
     follow = service.followup(dossier)
     assert follow.flags == []
+    assert follow.charts[indicator.id] == ([date.today().isoformat()], [1200.0], 5000.0)
+    assert (service.numeric("1 200,5 %"), service.numeric("bon")) == (1200.5, None)
     assert [status for _, _, status in follow.jalons][1] == "À venir"
     with pytest.raises(ValidationFailed, match="déjà déclaré atteint"):
         service.report_jalon(
