@@ -367,8 +367,10 @@ def obsolete_reason(kind: ReminderKind, obj, reminder: Reminder, now: datetime) 
     planned = plan.get((reminder.recipient_id, reminder.due_date))
     if planned is None:
         return "Plus d'actualité (date modifiée, destinataire ou condition changés)."
-    if reminder.anchor_at is not None and planned.anchor_at is not None and planned.anchor_at != reminder.anchor_at:
-        return "La date de l'événement a changé depuis la planification."
+    if planned.anchor_at != reminder.anchor_at or planned.due_at != reminder.due_at:
+        # Moved within the same day (e.g. a session at 16:00 instead of 14:00) and nobody re-planned yet:
+        # same reminder, new times.
+        reminder.anchor_at, reminder.due_at = planned.anchor_at, planned.due_at
     return None
 
 
@@ -396,6 +398,8 @@ def process(row: Reminder, now: datetime, report: SweepReport) -> None:
         row.status, row.last_error = ReminderStatus.SKIPPED, reason
         report.skipped.append(row.id)
         return
+    if row.due_at > now:
+        return  # its event moved later the same day: it waits for its new time
     context = kind.context(obj, recipient, row, now)
     context.setdefault("recipient", recipient)
     context.setdefault("kind", kind)

@@ -133,6 +133,13 @@ def test_moving_within_the_same_day_updates_the_time(planned):
     assert {(r.status, r.anchor_at) for r in rows(opportunity)} == {("pending", DEADLINE + timedelta(hours=2))}
 
 
+def test_moved_the_same_day_without_replanning_is_still_sent_with_the_new_time(planned, inbox):
+    opportunity, alice, bob = planned
+    DEADLINES[opportunity.id] = (DEADLINE + timedelta(hours=3), [alice.id, bob.id])  # same day, nobody re-plans
+    assert len(reminders.send_due(DUE).sent) == 2 and len(inbox) == 2
+    assert {r.anchor_at for r in rows(opportunity)} == {DEADLINE + timedelta(hours=3)}
+
+
 def test_removed_recipient_is_cancelled_added_one_planned(planned, make_user):
     opportunity, alice, bob = planned
     carol = make_user(Role.PORTEUR, email="carol@example.gouv.fr")
