@@ -6,6 +6,7 @@ rectifying decision corrects an amount and the register still verifies. Signed i
 (the ProConnect journey has its own tests)."""
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import delete, or_, select
@@ -320,3 +321,103 @@ def test_csic_tech_session_from_planning_to_a_rectified_decision(world, live_app
     axe_check(page, "main")
     result = live_app.test_cli_runner().invoke(args=["committees", "verify-register"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def followed(live_app):
+    """A dossier conventionné 200 days ago, a jalon overdue, an indicator with one value; removed after."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from app.models.committees import IndicatorValue
+    from app.models.dossiers import DossierIndicator, Jalon
+
+    with live_app.app_context():
+        porteur = User(email="e2e-suivi-porteur@example.gouv.fr", given_name="E2E", usual_name="Suivi")
+        porteur.roles.append(UserRole(role=Role.PORTEUR))
+        db.session.add(porteur)
+        db.session.flush()
+        guichet = db.session.scalar(select(Guichet.id).where(Guichet.code == "FTAP-DINUM-OPI"))
+        dossier = Dossier(
+            guichet_id=guichet,
+            created_by_id=porteur.id,
+            title="Suivi en navigateur",
+            state="conventionne",
+            avis="favorable",
+            decision_outcome="accepte",
+            submitted_at=datetime.now(UTC),
+            start_year=2027,
+        )
+        dossier.jalons = [Jalon(number=1, due_on=date.today() - timedelta(days=5), description="Recette")]
+        dossier.indicators = [
+            DossierIndicator(
+                position=1,
+                objective="Adoption",
+                indicator="Agents utilisateurs",
+                current_value="0",
+                target_value="5000",
+            )
+        ]
+        db.session.add(dossier)
+        db.session.flush()
+        db.session.add(
+            DossierTransition(
+                dossier_id=dossier.id,
+                from_state="decide",
+                to_state="conventionne",
+                created_at=datetime.now(UTC) - timedelta(days=200),
+            )
+        )
+        db.session.add(
+            IndicatorValue(
+                dossier_id=dossier.id,
+                indicator_id=dossier.indicators[0].id,
+                reported_on=date.today() - timedelta(days=30),
+                value="1 200",
+            )
+        )
+        db.session.commit()
+        data = {"porteur": porteur.id, "dossier": dossier.id, "reference": dossier.reference}
+    yield data
+    with live_app.app_context():
+        from app.models.committees import CreditConsumption, JalonReport
+        from app.models.dossiers import DossierIndicator as Indicator
+        from app.models.dossiers import Jalon as JalonModel
+
+        for model in (
+            IndicatorValue,
+            JalonReport,
+            CreditConsumption,
+            DossierTransition,
+            Indicator,
+            JalonModel,
+        ):
+            db.session.execute(delete(model).where(model.dossier_id == data["dossier"]))
+        db.session.execute(delete(Dossier).where(Dossier.id == data["dossier"]))
+        db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == data["porteur"]))
+        db.session.execute(delete(UserRole).where(UserRole.user_id == data["porteur"]))
+        db.session.execute(delete(User).where(User.id == data["porteur"]))
+        db.session.commit()
+
+
+def test_porteur_reports_follow_up_and_the_flags_clear(followed, live_app, base_url, new_page):
+    page = signed_in(new_page, live_app, base_url, followed["porteur"])
+    page.goto(f"/comites/suivi/{followed['dossier']}")
+    flags = page.locator("#followup-flags")
+    assert "jalon n° 1 « Recette » en retard" in flags.inner_text()
+    assert "aucun crédit consommé 6 mois après la signature" in flags.inner_text()
+    page.locator("[id^=chart-] line-chart").first.wait_for(state="attached")
+    axe_check(page, "main")
+    page.fill("#consommation-year", "2027")
+    page.fill("#consommation-ae", "douze")
+    page.fill("#consommation-cp", "0")
+    page.get_by_role("button", name="Enregistrer la consommation").click()
+    assert "doit être un nombre entier" in page.locator("#consommation-ae-error").inner_text()
+    assert page.locator("#consommation-ae").input_value() == "douze"
+    page.fill("#consommation-ae", "15 000")
+    page.get_by_role("button", name="Enregistrer la consommation").click()
+    page.locator("#flash", has_text="Suivi enregistré.").wait_for()
+    page.fill("#jalon-achieved_on", date.today().isoformat())
+    page.fill("#jalon-proof", "Procès-verbal de recette signé")
+    page.get_by_role("button", name="Déclarer le jalon atteint").click()
+    page.locator("#flash", has_text="Suivi enregistré.").wait_for()
+    assert "Aucune alerte de suivi." in page.locator("#followup-flags").inner_text()
