@@ -407,7 +407,7 @@ def _result_table(campaign):
             [
                 row.rank,
                 row.code,
-                row.brique,
+                _cell(row.brique),
                 *(row.counts[m] for m in Moscow),
                 row.total,
                 row.median.label if row.median else "",
@@ -416,7 +416,7 @@ def _result_table(campaign):
                 row.dispersion,
                 row.ministry_median.label if row.ministry_median else "",
                 row.retained.label if row.retained and campaign.state == CampaignState.PUBLIEE else "",
-                row.override_reason or "",
+                _cell(row.override_reason or ""),
             ]
             + [
                 row.ministry_medians[m.id].label if m.id in row.ministry_medians else ""
@@ -428,9 +428,14 @@ def _result_table(campaign):
 
 def _ballot_table(campaign):
     return BALLOT_COLUMNS, [
-        [code, name, org, value.label, justification]
+        [code, _cell(name), org, value.label, _cell(justification)]
         for code, name, org, value, justification in queries.named_ballots(campaign)
     ]
+
+
+def _cell(text: str) -> str:
+    """Free text typed by users, neutralised for spreadsheets (no formula injection: =, +, -, @ …)."""
+    return "'" + text if text and text[0] in "=+-@\t\r" else text
 
 
 def _download(body: bytes, mimetype: str, filename: str) -> Response:

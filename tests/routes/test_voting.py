@@ -618,3 +618,27 @@ def test_per_ministry_matrix_page(client, login_as, secretariat, make_user):
     a = campaign.opportunities[0].code
     # MI: Must, Must → Must; MJ: Should → Should; median of ministries (S, M) → Should (lower middle)
     assert re.search(rf'<th scope="row">{a}</th><td>Must</td><td>Should</td><td>Should</td>', html)
+
+
+def test_exports_neutralise_formulas_typed_by_users(client, login_as, secretariat, make_user):
+    campaign = make_campaign(visibility="named")
+    voter = make_user("dsi", ministry="MI")
+    service.cast_vote(campaign, campaign.opportunities[0], value="must", justification='=HYPERLINK("x")',
+                      actor=voter)
+    service.transition(campaign, to="close", actor=secretariat)
+    db.session.commit()
+    login_as(secretariat)
+    body = client.get(f"/campagnes/{campaign.id}/bulletins.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[1][4] == "'=HYPERLINK(\"x\")"
+
+
+def test_withdraw_without_javascript(client, csrf, login_as, voter):
+    login_as(voter)
+    campaign = make_campaign()
+    code = campaign.opportunities[0].code
+    post_vote(client, csrf, campaign, code, "could", htmx=False)
+    url = f"/campagnes/{campaign.id}/votes/{code}/retirer"
+    response = client.post(url, data={"csrf_token": csrf(client)})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"#vote-{code}")
+    assert votes_of(campaign) == []
