@@ -510,3 +510,62 @@ def test_guichet_export_has_the_key_figures(client, login_as, porteur):
     assert [c.value for c in sheet[1]][:3] == ["reference", "intitule", "porteur"]
     login_as(porteur)
     assert client.get("/guichets/FTAP/dossiers.csv").status_code == 403
+
+
+# --- real concurrency (committed database, parallel requests) -----------------------------------------------
+
+PARALLEL = 5
+
+
+def test_parallel_saves_of_one_section_keep_exactly_one(live_app):
+    """Co-porteurs saving the same section from the same version at the same instant: one wins, the others get
+    the 409 conflict page with their text kept; nothing is lost or merged."""
+    import threading
+
+    from sqlalchemy import delete
+
+    from app.models import AuditEntry, User, UserRole
+
+    with live_app.app_context():
+        user = User(email="coporteurs.concurrents@example.gouv.fr", given_name="Co", usual_name="Porteurs")
+        user.roles.append(UserRole(role=Role.PORTEUR))
+        db.session.add(user)
+        db.session.flush()
+        dossier = make_dossier(user, title="Dossier disputé")
+        user_id, dossier_id = user.id, dossier.id
+
+    barrier = threading.Barrier(PARALLEL)
+    results: list[tuple[int, str]] = []
+
+    def save(n: int) -> None:
+        client = live_app.test_client()
+        with client.session_transaction() as session_data:
+            session_data["_user_id"] = str(user_id)
+        page = client.get(f"/dossiers/{dossier_id}").get_data(as_text=True)
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+        barrier.wait()
+        response = client.post(f"/dossiers/{dossier_id}/sections/enjeu",
+                               data={"enjeu": f"Texte {n}", "version": "0", "csrf_token": token})
+        results.append((response.status_code, response.get_data(as_text=True)))
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(PARALLEL)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [303] + [409] * (PARALLEL - 1), statuses
+        with live_app.app_context():
+            saved = db.session.get(Dossier, dossier_id)
+            assert saved.section_version("enjeu") == 1
+            winner = saved.enjeu
+        for status, body in results:
+            if status == 409:
+                assert "Modification concurrente" in body and winner in body
+    finally:
+        with live_app.app_context():
+            db.session.delete(db.session.get(Dossier, dossier_id))
+            db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
+            db.session.execute(delete(User).where(User.id == user_id))
+            db.session.commit()
