@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from .. import permissions
+from ..extensions import db
 from ..permissions import opendata_readable
 from ..queries import dashboard as figures
 from ..queries import portfolio as portfolio_queries
@@ -105,6 +107,43 @@ OPPORTUNITY_COLUMNS = [
 ]
 
 
+DECISION_COLUMNS = [
+    Column("id", "integer", "Numéro de la décision", lambda d: d["id"]),
+    Column("comite", "string", "Code du comité", lambda d: d["committee"]),
+    Column("seance_date", "datetime", "Date de la séance (UTC, ISO 8601)", lambda d: d["session_date"]),
+    Column("point", "string", "Point de l'ordre du jour", lambda d: d["item"] or ""),
+    Column("opportunite", "string", "Code de l'opportunité concernée", lambda d: d["opportunity"] or ""),
+    Column("dossier", "integer", "Numéro du dossier concerné", lambda d: d["dossier"] or ""),
+    Column("decision", "string", "Sens de la décision (code)", lambda d: d["outcome"]),
+    Column("decision_libelle", "string", "Sens de la décision", lambda d: d["outcome_label"]),
+    Column("mode", "string", "vote ou consensus", lambda d: d["mode"]),
+    Column("motivation", "string", "Motivation", lambda d: d["motivation"]),
+    Column("conditions", "string", "Conditions", lambda d: d["conditions"]),
+    Column("voix_pour", "integer", "Voix pour", lambda d: d["votes"]["for"]),
+    Column("voix_contre", "integer", "Voix contre", lambda d: d["votes"]["against"]),
+    Column("abstentions", "integer", "Abstentions", lambda d: d["votes"]["abstention"]),
+    Column(
+        "ae_accordees",
+        "integer",
+        "AE accordées, toutes années (euros)",
+        lambda d: sum(a["ae"] for a in d["amounts"]),
+    ),
+    Column(
+        "cp_accordes",
+        "integer",
+        "CP accordés, toutes années (euros)",
+        lambda d: sum(a["cp"] for a in d["amounts"]),
+    ),
+]
+
+
+def _published_decisions() -> list[dict]:
+    from ..models.committees import Decision
+
+    query = figures.published_decisions().options(*figures.decision_options()).order_by(Decision.id)
+    return [figures.decision_public(d) for d in db.session.scalars(query)]
+
+
 def _backing_rows():
     return [(o, b) for o in figures.all_opportunities() for b in o["backings"]]
 
@@ -181,11 +220,18 @@ def _datasets() -> dict[str, Dataset]:
             ],
             figures.all_guichets,
         ),
+        Dataset(
+            "decisions",
+            "Décisions des comités",
+            "Les décisions dont le procès-verbal est publié, sans donnée personnelle.",
+            DECISION_COLUMNS,
+            _published_decisions,
+        ),
     ]
     return {d.name: d for d in datasets}
 
 
-DATASET_NAMES = ("opportunites", "actions", "soutiens", "guichets")
+DATASET_NAMES = ("opportunites", "actions", "soutiens", "guichets", "decisions")
 
 # --- file writers -------------------------------------------------------------------------------------------
 
@@ -334,4 +380,99 @@ def portfolio(fmt: str):
         return _download(xlsx_bytes([("opportunites", columns, table)]), XLSX_MIME, "opportunites.xlsx")
     return _download(
         csv_bytes(columns, table, semicolon=request.args.get("sep") == ";"), "text/csv", "opportunites.csv"
+    )
+
+
+@bp.get("/decisions.<any(csv, xlsx):fmt>")
+@permissions.authenticated
+def committee_decisions(fmt: str):
+    """Decisions of one committee (?comite=CODE) or of all: published ones for every signed-in user (like the
+    published minutes), and also the unpublished ones of the committees the user sits on (or all of them for
+    the secretariat), marked as such."""
+    from sqlalchemy import or_, select
+
+    from ..models.committees import Committee, Decision
+
+    query = select(Decision).options(*figures.decision_options()).order_by(Decision.id)
+    if code := request.args.get("comite", ""):
+        committee = db.session.scalar(select(Committee).where(Committee.code == code))
+        if committee is None:
+            abort(404)
+        query = query.where(Decision.committee_id == committee.id)
+    if not permissions.is_secretariat(current_user):
+        mine = [r.committee_id for r in current_user.roles if r.role == "comite" and r.committee_id]
+        query = query.where(or_(Decision.locked.is_(True), Decision.committee_id.in_(mine or [-1])))
+    decisions = list(db.session.scalars(query))
+    columns = [c.name for c in DECISION_COLUMNS] + ["publiee"]
+    table = [
+        [c.value(figures.decision_public(d)) for c in DECISION_COLUMNS] + ["oui" if d.locked else "non"]
+        for d in decisions
+    ]
+    name = f"decisions-{code}" if code else "decisions"
+    return _in_app_file(fmt, name, columns, table)
+
+
+FOLLOWUP_STATES = ("decide", "conventionne", "en_suivi", "clos")
+
+
+@bp.get("/suivi.<any(csv, xlsx):fmt>")
+@permissions.authenticated
+def followup(fmt: str):
+    """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested and granted."""
+    from sqlalchemy import select
+
+    from ..models.committees import Decision
+    from ..models.dossiers import STATE_LABELS, Dossier, DossierState
+    from ..services import dossiers as dossier_service
+
+    dossiers = db.session.scalars(
+        permissions.dossiers_visible_to(current_user)
+        .where(Dossier.state.in_(FOLLOWUP_STATES))
+        .order_by(Dossier.id)
+    ).all()
+    decision_ids = [d.decision_ref for d in dossiers if d.decision_ref]
+    granted = (
+        {
+            d.id: (d.total_ae, d.total_cp)
+            for d in db.session.scalars(
+                select(Decision).where(Decision.id.in_(decision_ids)).options(*figures.decision_options())
+            )
+        }
+        if decision_ids
+        else {}
+    )
+    columns = [
+        "reference",
+        "titre",
+        "guichet",
+        "etat",
+        "ae_ftap_demandees",
+        "cp_ftap_demandes",
+        "ae_accordees",
+        "cp_accordes",
+    ]
+    table = []
+    for dossier in dossiers:
+        fig = dossier_service.figures(dossier)
+        ae, cp = granted.get(dossier.decision_ref, ("", ""))
+        table.append(
+            [
+                dossier.reference,
+                dossier.title,
+                dossier.guichet.code,
+                STATE_LABELS[DossierState(dossier.state)],
+                fig.ftap_ae,
+                fig.ftap_cp,
+                ae,
+                cp,
+            ]
+        )
+    return _in_app_file(fmt, "suivi-dossiers-finances", columns, table)
+
+
+def _in_app_file(fmt: str, name: str, columns: list[str], table: list[list]) -> Response:
+    if fmt == "xlsx":
+        return _download(xlsx_bytes([(name, columns, table)]), XLSX_MIME, f"{name}.xlsx")
+    return _download(
+        csv_bytes(columns, table, semicolon=request.args.get("sep") == ";"), "text/csv", f"{name}.csv"
     )

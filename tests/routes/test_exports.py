@@ -56,7 +56,7 @@ def test_workbook_has_one_sheet_per_file_plus_the_schema(client, public_api, mak
     response = client.get("/exports/donnees/portefeuille.xlsx")
     assert response.mimetype == XLSX
     workbook = load_workbook(io.BytesIO(response.data), read_only=True)
-    assert workbook.sheetnames == ["opportunites", "actions", "soutiens", "guichets", "schema"]
+    assert workbook.sheetnames == ["opportunites", "actions", "soutiens", "guichets", "decisions", "schema"]
     opportunities = list(workbook["opportunites"].iter_rows(values_only=True))
     assert len(opportunities) == 1 + 133
     assert opportunities[-1][1] == "=1+1"  # kept as text, not turned into a formula
@@ -119,3 +119,89 @@ def test_exports_never_carry_personal_data(client, public_api, make_user, make_o
     )
     cells = {str(c) for sheet in workbook for row in sheet.iter_rows(values_only=True) for c in row}
     assert not any("zorglub" in c.lower() for c in cells)
+
+
+@pytest.fixture
+def decisions(make_user):
+    """A published decision of CSIC-TECH and an unpublished one."""
+    from datetime import UTC, datetime
+
+    from app.extensions import db
+    from app.models import Committee, CommitteeSession
+    from app.models.committees import AgendaItem, Decision, DecisionAmount
+
+    committee = db.session.scalar(db.select(Committee).where(Committee.code == "CSIC-TECH"))
+    held = CommitteeSession(committee=committee, starts_at=datetime.now(UTC), state="pv_publie")
+    draft = CommitteeSession(committee=committee, starts_at=datetime.now(UTC), state="tenue")
+    db.session.add_all([held, draft])
+    db.session.flush()
+    items = [
+        AgendaItem(session_id=s.id, position=1, kind="libre", title=t)
+        for s, t in ((held, "Point publié"), (draft, "Point en cours"))
+    ]
+    db.session.add_all(items)
+    db.session.flush()
+    published = Decision(
+        item_id=items[0].id,
+        session_id=held.id,
+        committee_id=committee.id,
+        outcome="adopte",
+        mode="consensus",
+        locked=True,
+    )
+    unpublished = Decision(
+        item_id=items[1].id,
+        session_id=draft.id,
+        committee_id=committee.id,
+        outcome="rejete",
+        mode="consensus",
+        locked=False,
+    )
+    db.session.add_all([published, unpublished])
+    db.session.flush()
+    db.session.add(DecisionAmount(decision_id=published.id, year=2026, ae=10_000, cp=5_000))
+    db.session.commit()
+    return published, unpublished
+
+
+def test_open_data_decisions_are_the_published_ones(client, public_api, decisions):
+    rows = read_csv(client.get("/exports/donnees/decisions.csv"))
+    assert [(r["point"], r["ae_accordees"]) for r in rows] == [("Point publié", "10000")]
+    api = client.get("/api/v1/decisions").get_json()
+    assert len(rows) == api["meta"]["total"]
+    workbook = load_workbook(
+        io.BytesIO(client.get("/exports/donnees/portefeuille.xlsx").data), read_only=True
+    )
+    assert "decisions" in workbook.sheetnames
+
+
+def test_in_app_decisions_follow_the_minutes_rule(client, make_user, login_as, decisions):
+    login_as(make_user("porteur"))
+    assert [r["point"] for r in read_csv(client.get("/exports/decisions.csv?comite=CSIC-TECH"))] == [
+        "Point publié"
+    ]
+    assert client.get("/exports/decisions.csv?comite=NOPE").status_code == 404
+    login_as(make_user("secretariat"))
+    rows = read_csv(client.get("/exports/decisions.csv"))
+    assert {(r["point"], r["publiee"]) for r in rows} == {("Point publié", "oui"), ("Point en cours", "non")}
+
+
+def test_followup_export_lists_funded_dossiers_in_the_user_scope(client, make_user, login_as):
+    from app.models.base import utcnow
+    from tests.factories import make_dossier
+
+    mine, other = make_user("porteur"), make_user("porteur")
+    funded = {
+        "state": "en_suivi",
+        "submitted_at": utcnow(),
+        "avis": "favorable",
+        "decision_outcome": "accepte",
+    }
+    make_dossier(mine, "SNAP4", title="Financé", **funded)
+    make_dossier(other, "SNAP4", title="Pas à moi", **funded)
+    make_dossier(mine, "SNAP4", title="Encore en instruction", state="en_instruction", submitted_at=utcnow())
+    login_as(mine)
+    rows = read_csv(client.get("/exports/suivi.csv"))
+    assert [(r["titre"], r["etat"]) for r in rows] == [("Financé", "En suivi")]
+    workbook = load_workbook(io.BytesIO(client.get("/exports/suivi.xlsx").data), read_only=True)
+    assert workbook.sheetnames == ["suivi-dossiers-finances"]
