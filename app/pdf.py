@@ -7,17 +7,16 @@ from .services import dossiers as service
 
 def dossier_html(dossier) -> str:
     missing, verdicts = service.checks(dossier)
-    return render_template(
-        "dossiers/pdf.html",
-        dossier=dossier,
-        fig=service.figures(dossier),
-        verdicts=verdicts,
-        missing=missing,
-        section_labels=service.SECTION_LABELS,
-    )
+    return render_template("dossiers/pdf.html", dossier=dossier, fig=service.figures(dossier), verdicts=verdicts,
+                           missing=missing, section_labels=service.SECTION_LABELS)
+
+
+def _no_fetch(url: str, *args, **kwargs):
+    """User text never makes the server fetch anything (no remote images, stylesheets or fonts)."""
+    raise ValueError(f"PDF rendering does not fetch resources ({url[:40]})")
 
 
 def dossier_pdf(dossier) -> bytes:
     from weasyprint import HTML
 
-    return HTML(string=dossier_html(dossier)).write_pdf()
+    return HTML(string=dossier_html(dossier), url_fetcher=_no_fetch).write_pdf()

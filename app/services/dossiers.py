@@ -1376,6 +1376,7 @@ class DossierInfo:
     state: str
     state_label: str
     guichet_id: int | None
+    schedulable: bool = False  # instruit, or décidé « ajourné » (back on an agenda)
 
 
 def _load(dossier_or_id) -> Dossier:
@@ -1389,6 +1390,9 @@ def describe(dossier_id: int) -> DossierInfo | None:
     dossier = db.session.get(Dossier, dossier_id)
     if dossier is None:
         return None
+    schedulable = dossier.state == S.INSTRUIT or (
+        dossier.state == S.DECIDE and dossier.decision_outcome == DecisionOutcome.AJOURNE
+    )
     return DossierInfo(
         dossier.id,
         dossier.reference,
@@ -1396,6 +1400,7 @@ def describe(dossier_id: int) -> DossierInfo | None:
         dossier.state,
         dossier.state_enum.label,
         dossier.guichet_id,
+        schedulable,
     )
 
 

@@ -136,6 +136,7 @@ def test_invalid_financing_is_422_with_the_input_kept(client, csrf, login_as, po
     html = text_of(response)
     assert 'value="12,5"' in html and 'value="-3"' in html and 'value="Développement"' in html
     assert "Le montant ne peut pas être négatif." in html and 'aria-invalid="true"' in html
+    assert "Ligne 1 : CP 2026 : Le montant ne peut pas être négatif." in html  # the summary names the line
     assert "HX-Trigger" not in response.headers
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).financing_lines == []

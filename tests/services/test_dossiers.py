@@ -460,6 +460,7 @@ def instruit(submitted, instructor):
 def test_committee_hooks_walk_the_rest_of_the_life_cycle(instruit, instructor):
     info = service.describe(instruit.id)
     assert (info.reference, info.state, info.state_label) == (instruit.reference, "instruit", "Instruit")
+    assert info.schedulable
     assert service.requested_ae(instruit.id) == 600_000
     service.mark_on_agenda(instruit.id, actor=instructor)
     assert instruit.state == "inscrit_comite"
@@ -483,7 +484,9 @@ def test_committee_hooks_walk_the_rest_of_the_life_cycle(instruit, instructor):
 
 def test_ajourne_goes_back_on_the_agenda_and_refuse_is_not_contracted(instruit, instructor):
     service.mark_on_agenda(instruit, actor=instructor)
+    assert not service.describe(instruit.id).schedulable
     service.apply_decision(instruit, "ajourne", actor=instructor)
+    assert service.describe(instruit.id).schedulable
     with pytest.raises(DomainError):
         service.close(instruit, actor=instructor)
     service.mark_on_agenda(instruit, actor=instructor)
