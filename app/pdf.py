@@ -7,8 +7,14 @@ from .services import dossiers as service
 
 def dossier_html(dossier) -> str:
     missing, verdicts = service.checks(dossier)
-    return render_template("dossiers/pdf.html", dossier=dossier, fig=service.figures(dossier), verdicts=verdicts,
-                           missing=missing, section_labels=service.SECTION_LABELS)
+    return render_template(
+        "dossiers/pdf.html",
+        dossier=dossier,
+        fig=service.figures(dossier),
+        verdicts=verdicts,
+        missing=missing,
+        section_labels=service.SECTION_LABELS,
+    )
 
 
 def _no_fetch(url: str, *args, **kwargs):
