@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from ..models.portfolio import Moscow
 from ..models.voting import DESCRIPTION_MAX, JUSTIFICATION_MAX, REASON_MAX, TITLE_MAX, Visibility
@@ -97,6 +97,7 @@ class CampaignForm(FlaskForm):
     ministries = CheckboxesField(
         "Ministères appelés à voter", coerce=int, description="Aucun coché : tous les membres DSI votent."
     )
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
     opportunities = CheckboxesField(
         "Opportunités soumises au vote",
         coerce=int,

@@ -9,6 +9,7 @@ from flask_login import current_user
 from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import permissions
 from ..auth_session import safe_next
@@ -21,7 +22,7 @@ from ..models.portfolio import Moscow
 from ..models.voting import DEFINITIONS, SCALE, CampaignState, Visibility
 from ..queries import voting as queries
 from ..services import voting as service
-from ..services.errors import DomainError, NotAllowed, ValidationFailed
+from ..services.errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 from ..tabular import XLSX_MIME, csv_bytes
 from .errors import render_error
 
@@ -112,6 +113,7 @@ def _input(form: CampaignForm) -> service.CampaignInput:
         must_budget=form.must_budget.data,
         ministry_ids=form.ministries.data or [],
         opportunity_ids=form.opportunities.data or [],
+        version=form.version.data,
     )
 
 
@@ -132,7 +134,7 @@ def create():
                 flash(f"Campagne « {campaign.title} » créée en brouillon.", "success")
                 return _redirect(url_for(".show", campaign_id=campaign.id))
     status = 422 if request.method == "POST" else 200
-    return render("voting/form.html", block="form", status=status, form=form, campaign=None)
+    return render("voting/form.html", block="form", status=status, form=form, campaign=None, stale=None)
 
 
 @bp.route("/<int:campaign_id>/modifier", methods=["GET", "POST"])
@@ -142,20 +144,30 @@ def edit(campaign_id: int):
     if not permissions.can_edit_campaign(current_user, campaign):
         abort(403)
     form = _campaign_form(campaign, formdata=request.form if request.method == "POST" else None)
+    stale = None
     if request.method == "POST":
         if not form.validate():
             _apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
         else:
             try:
                 service.update_campaign(campaign, _input(form), actor=current_user)
+                db.session.flush()
             except ValidationFailed as error:
                 _apply_errors(form, error.errors)
+            except StaleVersion as error:
+                stale = error
+            except StaleDataError:  # saved by someone else between our read and our write
+                db.session.rollback()
+                stale = StaleVersion(_load(campaign_id))
             else:
                 db.session.commit()
                 flash("Campagne enregistrée.", "success")
                 return _redirect(url_for(".show", campaign_id=campaign.id))
-    status = 422 if request.method == "POST" else 200
-    return render("voting/form.html", block="form", status=status, form=form, campaign=campaign)
+    if stale is not None:
+        form.version.raw_data = None
+        form.version.data = stale.current.version
+    status = 409 if stale else (422 if request.method == "POST" else 200)
+    return render("voting/form.html", block="form", status=status, form=form, campaign=campaign, stale=stale)
 
 
 # --- campaign page and states -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from ..models.voting import (
     campaign_opportunities,
 )
 from . import audit
-from .errors import DomainError, NotAllowed, ValidationFailed
+from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
 DEFAULT_SCOPE_STATUSES = (OpportunityStatus.EN_CRIBLAGE, OpportunityStatus.QUALIFIEE)
 ASCENDING = [Moscow.WONT, Moscow.COULD, Moscow.SHOULD, Moscow.MUST]  # worst first
@@ -169,6 +169,7 @@ class CampaignInput:
     must_budget: int | None
     ministry_ids: list[int]
     opportunity_ids: list[int]
+    version: int | None = None  # the version the form was loaded with (stale edits are refused)
 
 
 def default_scope_ids() -> list[int]:
@@ -277,6 +278,8 @@ def update_campaign(campaign: Campaign, data: CampaignInput, *, actor) -> Campai
     if not can_edit_campaign(actor, campaign):
         raise NotAllowed("Une campagne ne se modifie qu'à l'état de brouillon, par le secrétariat.")
     texts, opportunities, ministries = _validate(data, visibility_fixed=False)
+    if data.version is not None and data.version != campaign.version:
+        raise StaleVersion(campaign)
     values = texts | {
         "opens_at": data.opens_at,
         "closes_at": data.closes_at,

@@ -35,6 +35,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("state <> 'publiee' OR published_at IS NOT NULL", name=op.f('ck_campaigns_published_has_date')),
     sa.CheckConstraint("state IN ('brouillon', 'ouverte', 'close', 'publiee')", name=op.f('ck_campaigns_state_known')),
     sa.CheckConstraint("state NOT IN ('close', 'publiee') OR closed_at IS NOT NULL", name=op.f('ck_campaigns_closed_has_date')),

@@ -156,6 +156,28 @@ def test_secretariat_creates_then_edits_a_draft(client, csrf, login_as, secretar
     assert campaign.title.endswith("(v2)") and [o.id for o in campaign.opportunities] == [a.id]
 
 
+def test_a_stale_edit_is_refused_with_409_and_the_input_kept(client, csrf, login_as, secretariat):
+    login_as(secretariat)
+    campaign = make_campaign(state="brouillon", opens_at=utcnow() + timedelta(days=1),
+                             closes_at=utcnow() + timedelta(days=2))
+    form = client.get(f"/campagnes/{campaign.id}/modifier").get_data(as_text=True)
+    version = re.search(r'id="version" name="version" type="hidden" value="(\d+)"', form).group(1)
+    campaign.title = "Renommée entre-temps"
+    db.session.commit()  # somebody else saved the draft meanwhile
+    data = {"csrf_token": csrf(client), "title": "Mon titre", "opens_at": "2030-01-06T09:00",
+            "closes_at": "2030-01-20T18:00", "visibility": "anonymous", "version": version,
+            "opportunities": [o.id for o in campaign.opportunities]}
+    response = client.post(f"/campagnes/{campaign.id}/modifier", data=data, headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Modification concurrente" in html
+    assert 'value="Mon titre"' in html
+    db.session.refresh(campaign)
+    assert campaign.title == "Renommée entre-temps"
+    # saving again from the refreshed form (new version) goes through
+    data["version"] = re.search(r'name="version" type="hidden" value="(\d+)"', html).group(1)
+    assert client.post(f"/campagnes/{campaign.id}/modifier", data=data).status_code == 303
+
+
 def test_open_campaign_cannot_be_edited(client, login_as, secretariat):
     login_as(secretariat)
     assert client.get(f"/campagnes/{make_campaign().id}/modifier").status_code == 403
