@@ -716,6 +716,7 @@ def cancel_session(session: CommitteeSession, *, reason: str, actor) -> Committe
     session.cancel_reason = reason
     _transition(session, SessionState.ANNULEE, actor=actor, reason=reason)
     if was_published:
+        _release_undecided_dossiers(session, actor=actor)
         _notify(
             _session_audience(session),
             "committee.agenda_published",
@@ -725,6 +726,14 @@ def cancel_session(session: CommitteeSession, *, reason: str, actor) -> Committe
             url=session_path(session),
         )
     return session
+
+
+def _release_undecided_dossiers(session: CommitteeSession, *, actor) -> None:
+    """Dossiers inscribed for a session that is cancelled, or closed without deciding on them, go back to
+    « instruit » so that they can be put on another agenda."""
+    for item in session.items:
+        if item.kind == ItemKind.DOSSIER and not item.decisions:
+            dossier_bridge.remove_from_agenda(item.dossier_id, actor=actor)
 
 
 def _session_audience(session: CommitteeSession) -> list[User]:
@@ -1730,6 +1739,7 @@ def publish_minutes(session: CommitteeSession, *, actor) -> Minutes:
         datetime.now(UTC),
     )
     _transition(session, SessionState.PV_PUBLIE, actor=actor)
+    _release_undecided_dossiers(session, actor=actor)
     for item in session.items:
         for decision in item.decisions:
             decision.locked = True
@@ -2215,6 +2225,12 @@ class _DossierBridge:
         service = self._service()
         if service is not None:
             service.apply_decision(dossier_id, decision, actor=actor, rectification=rectification)
+
+    def remove_from_agenda(self, dossier_id, *, actor) -> None:
+        service = self._service()
+        dossier = self._dossier(dossier_id)
+        if service is not None and dossier is not None and dossier.state == "inscrit_comite":
+            service.remove_from_agenda(dossier, actor=actor)
 
     def candidates(self, session) -> list:
         """(dossier, label) pairs that may go on the session's agenda: instruits (or ajournés) of a guichet

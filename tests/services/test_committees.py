@@ -742,3 +742,24 @@ def test_followup_flags_are_offered_once_to_the_deciding_committee(secretariat, 
     )
     assert item.title == f"Revue de suivi — dossier {dossier.reference}" and len(item.followup_flags) == 3
     assert service.flags_for_committee(committee("COMITE-INVEST-FTAP")) == []
+
+
+def test_undecided_dossiers_go_back_to_instruit_when_the_session_is_cancelled_or_closed(
+    invest, secretariat, make_user
+):
+    from tests.factories import make_instructed_dossier
+
+    session, users = invest
+    dossier = make_instructed_dossier(make_user("porteur"))
+    service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    service.publish_agenda(session, actor=secretariat)
+    assert dossier.state == "inscrit_comite"
+    service.cancel_session(session, reason="Report", actor=secretariat)
+    assert dossier.state == "instruit"
+    later = make_committee_session("COMITE-INVEST-FTAP")
+    service.add_item(later, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    hold(later, secretariat, users)
+    service.review_minutes(later, actor=secretariat)
+    service.publish_minutes(later, actor=secretariat)  # no decision taken on it
+    assert dossier.state == "instruit"
+    assert [t.to_state for t in dossier.transitions][-2:] == ["inscrit_comite", "instruit"]
