@@ -154,3 +154,31 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofin
     assert instructor.locator("h1 + p .fr-badge").inner_text().lower() == "instruit"
     assert "Avis favorable" in instructor.locator("#instruction").inner_text()
     axe_check(instructor)
+
+
+def test_sections_save_without_javascript(proconnect, new_page):
+    """Progressive enhancement: with JavaScript off, a section form is a plain POST; a bad amount comes back
+    as the full page (422) with the input kept; a good one redirects to the section with a message."""
+    signed = new_page()
+    sign_in(signed, "porteur@demo.gouv.fr")
+    signed.goto("/dossiers/nouveau?guichet=SNAP4")
+    signed.get_by_label("Intitulé du projet").fill("Dossier sans JavaScript")
+    signed.get_by_label("Première année du projet (N)").fill("2026")
+    signed.get_by_role("button", name="Créer le dossier").click()
+    signed.wait_for_url(re.compile(r"/dossiers/\d+$"))
+    plain = new_page(java_script_enabled=False)
+    plain.context.add_cookies(signed.context.cookies())
+    plain.goto(signed.url)
+    plain.get_by_label("Ligne 1 : Nature de dépense").fill("Développement")
+    plain.get_by_label("Ligne 1 : AE 2026", exact=True).fill("mille")
+    response_status = []
+    plain.on("response", lambda r: response_status.append(r.status) if r.request.method == "POST" else None)
+    plain.locator("#section-financement").get_by_role("button", name="Enregistrer la section").click()
+    plain.get_by_text("La section n'a pas été enregistrée").wait_for()
+    assert response_status == [422]
+    assert plain.get_by_label("Ligne 1 : AE 2026", exact=True).input_value() == "mille"
+    assert plain.get_by_label("Ligne 1 : Nature de dépense").input_value() == "Développement"
+    plain.locator("#f-enjeu").fill("Écrit sans JavaScript")
+    plain.locator("#section-enjeu").get_by_role("button", name="Enregistrer la section").click()
+    plain.get_by_text("Section « 1. Présentation de l'enjeu de transformation » enregistrée.").wait_for()
+    assert plain.locator("#section-enjeu textarea").input_value() == "Écrit sans JavaScript"
