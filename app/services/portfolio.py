@@ -79,10 +79,13 @@ def update_opportunity(opportunity: Opportunity, *, brique: str, besoin: str, ve
     return opportunity
 
 
-def change_status(opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "") -> Opportunity:
+def change_status(opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "",
+                  committee_act=None) -> Opportunity:
+    """`committee_act`: the committee decision (or agenda publication) that moves the opportunity; the président
+    or secrétaire of the committee record it without being secretariat (the committees service checked them)."""
     from ..permissions import can_change_opportunity_status
 
-    if not can_change_opportunity_status(actor, opportunity):
+    if committee_act is None and not can_change_opportunity_status(actor, opportunity):
         raise NotAllowed("Seul le secrétariat change le statut d'une opportunité.")
     try:
         new = OpportunityStatus(to)
