@@ -769,6 +769,7 @@ def publish_agenda(session: CommitteeSession, *, actor) -> CommitteeSession:
                 OpportunityStatus.PROPOSEE_CSIC,
                 actor=actor,
                 reason=f"Inscrite à l'ordre du jour : {session.label}",
+                act=session,
             )
         if item.kind == ItemKind.DOSSIER:
             dossier_bridge.mark_on_agenda(item.dossier_id, session=session, actor=actor)
@@ -1403,12 +1404,13 @@ OPPORTUNITY_EFFECTS = {
 }
 
 
-def _change_opportunity(opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str) -> None:
+def _change_opportunity(opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str,
+                        act: Decision | CommitteeSession) -> None:
     from .portfolio import change_status
 
     if opportunity.status == to:
         return
-    change_status(opportunity, to=to, actor=actor, reason=reason)
+    change_status(opportunity, to=to, actor=actor, reason=reason, committee_act=act)
 
 
 def _apply_effects(decision: Decision, *, actor, previous: Decision | None = None) -> None:
@@ -1418,7 +1420,8 @@ def _apply_effects(decision: Decision, *, actor, previous: Decision | None = Non
         if previous is None or previous.outcome != decision.outcome:
             reason = decision.motivation or label
             _change_opportunity(
-                item.opportunity, OPPORTUNITY_EFFECTS[decision.outcome_enum], actor=actor, reason=reason
+                item.opportunity, OPPORTUNITY_EFFECTS[decision.outcome_enum], actor=actor, reason=reason,
+                act=decision,
             )
     elif item.kind == ItemKind.DOSSIER:
         dossier_bridge.apply_decision(

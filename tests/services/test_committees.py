@@ -763,3 +763,22 @@ def test_undecided_dossiers_go_back_to_instruit_when_the_session_is_cancelled_or
     service.publish_minutes(later, actor=secretariat)  # no decision taken on it
     assert dossier.state == "instruit"
     assert [t.to_state for t in dossier.transitions][-2:] == ["inscrit_comite", "instruit"]
+
+
+def test_the_committee_president_records_an_opportunity_decision_without_being_secretariat(
+    board, secretariat, make_opportunity
+):
+    committee_, president, secretary, m1, m2, guest = board
+    session = make_committee_session("CSIC-TECH")
+    opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
+    item = service.add_item(session, kind="opportunite", opportunity=opportunity, actor=secretary)
+    service.publish_agenda(session, actor=secretary)
+    service.open_session(session, actor=president)
+    present(session, president, president, m1)
+    service.record_decision(item, outcome="validee", mode="consensus", actor=president)
+    assert opportunity.status == "validee_csic_tech"
+    assert opportunity.transitions[-1].actor_id == president.id
+    with pytest.raises(NotAllowed):  # outside a committee decision the secretariat rule still applies
+        from app.services.portfolio import change_status
+
+        change_status(opportunity, to="qualifiee", actor=president)
