@@ -81,8 +81,9 @@ def update_opportunity(opportunity: Opportunity, *, brique: str, besoin: str, ve
 
 def change_status(opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "",
                   committee_act=None) -> Opportunity:
-    """`committee_act`: the committee decision (or agenda publication) that moves the opportunity; the président
-    or secrétaire of the committee record it without being secretariat (the committees service checked them)."""
+    """`committee_act`: the committee decision (or agenda publication) that moves the opportunity;
+    the committee's président or secrétaire records it without being secretariat (checked by the
+    committees service)."""
     from ..permissions import can_change_opportunity_status
 
     if committee_act is None and not can_change_opportunity_status(actor, opportunity):
