@@ -1,7 +1,8 @@
 """Read-only JSON API under /api/v1/ (open data), its OpenAPI document and its human documentation page.
 
-Access: PUBLIC_API=true opens the data endpoints to everyone; otherwise a signed-in user is needed and an
-anonymous call gets 401 JSON. Only GET/HEAD/OPTIONS exist (no CSRF involved). Every response carries an
+Access: PUBLIC_API=true opens the data endpoints to everyone; otherwise a signed-in user is needed: an
+anonymous client asking for JSON gets 401 JSON, a browser the usual login redirect. Only GET/HEAD/OPTIONS
+exist (no CSRF involved). Every response carries an
 ETag (If-None-Match → 304) and CORS headers for GET. Bad input is a 400 JSON that lists what is accepted;
 an unknown code is a 404 JSON; nothing here raises a 500 on user input.
 """

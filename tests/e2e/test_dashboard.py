@@ -3,10 +3,49 @@ no CSP violation (the conftest's page fails the test on any), no serious or crit
 the open-data and API documentation pages pass axe too."""
 
 import pytest
+from sqlalchemy import delete, select
 
-from .helpers import axe_check, sign_in
+from app.extensions import db
+from app.models import AuditEntry, Organisation, Role, User, UserRole
+
+from .helpers import axe_check
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def agents(live_app):
+    """A secretariat member, a porteur and a DSI member in the live database, removed afterwards."""
+    ids = {}
+    with live_app.app_context():
+        ministry = db.session.scalar(select(Organisation.id).where(Organisation.code == "MI"))
+        for role in (Role.SECRETARIAT, Role.PORTEUR, Role.DSI):
+            user = User(email=f"e2e-tableau-{role}@example.gouv.fr", given_name="Agent", usual_name=str(role))
+            user.roles.append(UserRole(role=role, organisation_id=ministry if role == Role.DSI else None))
+            db.session.add(user)
+            db.session.flush()
+            ids[str(role)] = user.id
+        db.session.commit()
+    yield ids
+    with live_app.app_context():
+        for user_id in ids.values():
+            db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
+            db.session.execute(delete(UserRole).where(UserRole.user_id == user_id))
+            db.session.execute(delete(User).where(User.id == user_id))
+        db.session.commit()
+
+
+def signed_in(new_page, live_app, base_url, user_id, **options):
+    """A page whose browser context carries the session cookie of `user_id` (the ProConnect journey itself is
+    tested elsewhere)."""
+    client = live_app.test_client()
+    with client.session_transaction() as session_data:
+        session_data["_user_id"] = str(user_id)
+        session_data["_fresh"] = True
+    page = new_page(**options)
+    cookie = client.get_cookie(live_app.config["SESSION_COOKIE_NAME"])
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
+    return page
 
 CHARTS = ("chart-pipeline", "chart-priorities", "chart-guichets")
 TABLES = ("table-pipeline", "table-exits", "table-priorities", "table-guichets")
@@ -27,8 +66,10 @@ def drawn_canvases(page) -> dict[str, bool]:
     )
 
 
-def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(proconnect, page):
-    sign_in(page, "secretariat@demo.gouv.fr")
+def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(new_page, live_app, base_url,
+                                                                          agents):
+    page = signed_in(new_page, live_app, base_url, agents["secretariat"])
+    page.goto("/")
     page.get_by_role("link", name="Tableau de bord").first.click()
     page.wait_for_url("**/tableau-de-bord")
     for chart in CHARTS:
@@ -49,11 +90,8 @@ def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(proconn
     axe_check(page)
 
 
-def test_dashboard_tables_without_javascript(proconnect, new_page, page):
-    sign_in(page, "porteur@demo.gouv.fr")
-    cookies = page.context.cookies()
-    plain = new_page(java_script_enabled=False)
-    plain.context.add_cookies(cookies)
+def test_dashboard_tables_without_javascript(new_page, live_app, base_url, agents):
+    plain = signed_in(new_page, live_app, base_url, agents["porteur"], java_script_enabled=False)
     plain.goto("/tableau-de-bord")
     assert plain.locator("#table-pipeline table").is_visible()
     assert plain.locator("#table-priorities table").is_visible()
@@ -61,7 +99,7 @@ def test_dashboard_tables_without_javascript(proconnect, new_page, page):
 
 
 @pytest.mark.parametrize("path", ["/api/", "/exports/"])
-def test_open_data_pages_pass_axe(proconnect, page, path):
-    sign_in(page, "dsi@demo.gouv.fr")
+def test_open_data_pages_pass_axe(new_page, live_app, base_url, agents, path):
+    page = signed_in(new_page, live_app, base_url, agents["dsi"])
     page.goto(path)
     axe_check(page)
