@@ -32,6 +32,11 @@ class OpportunityStatus(enum.StrEnum):
     def label(self) -> str:
         return STATUS_LABELS[self]
 
+    @property
+    def badge(self) -> str:
+        """DSFR badge modifier class for this status."""
+        return STATUS_BADGES.get(self, "")
+
 
 STATUS_LABELS = {
     OpportunityStatus.IDENTIFIEE: "Identifiée",
@@ -44,6 +49,17 @@ STATUS_LABELS = {
     OpportunityStatus.FUSIONNEE: "Fusionnée",
     OpportunityStatus.DOUBLON: "Doublon",
     OpportunityStatus.DEJA_COUVERTE: "Déjà couverte",
+}
+
+STATUS_BADGES = {
+    OpportunityStatus.LANCEE: "fr-badge--success",
+    OpportunityStatus.VALIDEE_CSIC_TECH: "fr-badge--info",
+    OpportunityStatus.PROPOSEE_CSIC: "fr-badge--info",
+    OpportunityStatus.QUALIFIEE: "fr-badge--new",
+    OpportunityStatus.ECARTEE: "fr-badge--error",
+    OpportunityStatus.FUSIONNEE: "fr-badge--warning",
+    OpportunityStatus.DOUBLON: "fr-badge--warning",
+    OpportunityStatus.DEJA_COUVERTE: "fr-badge--warning",
 }
 
 S = OpportunityStatus
@@ -77,6 +93,12 @@ class Moscow(enum.StrEnum):
     @property
     def label(self) -> str:
         return {"must": "Must", "should": "Should", "could": "Could", "wont": "Won't"}[self.value]
+
+    @property
+    def badge(self) -> str:
+        """DSFR badge modifier class for this priority."""
+        return {"must": "fr-badge--error", "should": "fr-badge--warning", "could": "fr-badge--info",
+                "wont": ""}[self.value]
 
 
 class BackingRole(enum.StrEnum):

@@ -3,11 +3,11 @@
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import Action, Backing, Opportunity, OpportunityStatus, Organisation
-from ..models.portfolio import Moscow, action_opportunities, fold
+from ..models.portfolio import BackingRole, Moscow, action_opportunities, fold
 
 SORTS = {
     "code": (Opportunity.number.asc(),),
@@ -75,36 +75,35 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filtered(filters: PortfolioFilters) -> Select:
-    query = select(Opportunity)
-    for term in fold(filters.q).split():
-        query = query.where(Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
+def conditions(filters: PortfolioFilters) -> list:
+    """WHERE clauses of the filters (no joins, so they apply to any select over opportunities)."""
+    clauses = [Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\")
+               for term in fold(filters.q).split()]
     if filters.statuses:
-        query = query.where(Opportunity.status.in_(filters.statuses))
+        clauses.append(Opportunity.status.in_(filters.statuses))
     if filters.priorite:
-        query = query.where(Opportunity.priority == filters.priorite)
+        clauses.append(Opportunity.priority == filters.priorite)
     action_conditions = []
     if filters.chantier:
         action_conditions.append(Action.chantier == filters.chantier)
     if filters.moscow:
         action_conditions.append(Action.moscow == filters.moscow)
     if action_conditions:
-        query = query.where(exists(
+        clauses.append(exists(
             select(action_opportunities.c.action_id)
             .join(Action, Action.id == action_opportunities.c.action_id)
             .where(action_opportunities.c.opportunity_id == Opportunity.id, and_(*action_conditions))
         ))
     if filters.ministere:
-        query = query.where(exists(
+        clauses.append(exists(
             select(Backing.id).join(Organisation, Organisation.id == Backing.organisation_id)
             .where(Backing.opportunity_id == Opportunity.id, Organisation.code == filters.ministere)
         ))
-    return query
+    return clauses
 
 
-def with_list_relations(query: Select) -> Select:
-    return query.options(selectinload(Opportunity.actions), selectinload(Opportunity.backings),
-                         selectinload(Opportunity.target))
+def filtered(filters: PortfolioFilters) -> Select:
+    return select(Opportunity).where(*conditions(filters))
 
 
 @dataclass
@@ -119,15 +118,76 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
+@dataclass
+class Ref:
+    code: str
+    name: str = ""
+
+
+@dataclass
+class BackingRow:
+    organisation: Ref
+    role: str
+
+    @property
+    def role_enum(self) -> BackingRole:
+        return BackingRole(self.role)
+
+
+@dataclass
+class ListRow:
+    """What the list shows of an opportunity, read as plain rows (no ORM identity map, no lazy loads)."""
+
+    id: int
+    code: str
+    brique: str
+    status: str
+    priority: str | None
+    target: Ref | None
+    actions: list[Ref] = field(default_factory=list)
+    backings: list[BackingRow] = field(default_factory=list)
+
+    @property
+    def status_enum(self) -> OpportunityStatus:
+        return OpportunityStatus(self.status)
+
+    @property
+    def priority_enum(self) -> Moscow | None:
+        return Moscow(self.priority) if self.priority else None
+
+
+_target = aliased(Opportunity)
+
+
 def paginate(filters: PortfolioFilters, per_page: int) -> Page:
-    query = filtered(filters)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    """One page of the list as plain rows, plus the page's actions and backings: 4 statements for any N."""
+    where = conditions(filters)
+    total = db.session.scalar(select(func.count(Opportunity.id)).where(*where))
     pages = max(1, -(-total // per_page))
     page = min(filters.page, pages)
-    rows = db.session.scalars(
-        with_list_relations(query).order_by(*SORTS[filters.sort]).limit(per_page).offset((page - 1) * per_page)
+    rows = db.session.execute(
+        select(Opportunity.id, Opportunity.code, Opportunity.brique, Opportunity.status, Opportunity.priority,
+               _target.code)
+        .outerjoin(_target, _target.id == Opportunity.target_id)
+        .where(*where).order_by(*SORTS[filters.sort]).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+    items = [ListRow(id=r[0], code=r[1], brique=r[2], status=r[3], priority=r[4],
+                     target=Ref(r[5]) if r[5] else None) for r in rows]
+    by_id = {item.id: item for item in items}
+    if by_id:
+        for opp_id, code in db.session.execute(
+            select(action_opportunities.c.opportunity_id, Action.code)
+            .join(Action, Action.id == action_opportunities.c.action_id)
+            .where(action_opportunities.c.opportunity_id.in_(list(by_id))).order_by(Action.code)
+        ):
+            by_id[opp_id].actions.append(Ref(code))
+        for opp_id, code, name, role in db.session.execute(
+            select(Backing.opportunity_id, Organisation.code, Organisation.name, Backing.role)
+            .join(Organisation, Organisation.id == Backing.organisation_id)
+            .where(Backing.opportunity_id.in_(list(by_id))).order_by(Backing.id)
+        ):
+            by_id[opp_id].backings.append(BackingRow(Ref(code, name), role))
+    return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def all_rows(filters: PortfolioFilters) -> list[Opportunity]:
@@ -138,8 +198,10 @@ def chantiers() -> list[str]:
     return list(db.session.scalars(select(Action.chantier).distinct().order_by(Action.chantier)))
 
 
-def organisations() -> list[Organisation]:
-    return list(db.session.scalars(select(Organisation).order_by(Organisation.code)))
+def organisations() -> list:
+    """(id, code, name) rows of the organisations, for option lists (plain rows: cheaper than entities)."""
+    return list(db.session.execute(select(Organisation.id, Organisation.code, Organisation.name)
+                                   .order_by(Organisation.code)))
 
 
 def similar(brique: str, limit: int = 5, exclude_id: int | None = None) -> list[Opportunity]:

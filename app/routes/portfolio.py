@@ -30,9 +30,11 @@ def _register_converter(state):
     state.app.url_map.converters["code"] = CodeConverter
 
 
-def _filters() -> queries.PortfolioFilters:
-    ministries = [o.code for o in queries.organisations()]
-    return queries.PortfolioFilters.from_args(request.args, queries.chantiers(), ministries), ministries
+def _filters() -> tuple[queries.PortfolioFilters, list, list[str]]:
+    """Filters from the query string, with the option lists they were checked against."""
+    organisations, chantiers = queries.organisations(), queries.chantiers()
+    filters = queries.PortfolioFilters.from_args(request.args, chantiers, [o.code for o in organisations])
+    return filters, organisations, chantiers
 
 
 def _load(code: str) -> Opportunity:
@@ -54,19 +56,20 @@ def _apply_errors(form, errors: dict[str, str]) -> None:
 @bp.get("")
 @permissions.portfolio_readable
 def index():
-    filters, ministries = _filters()
+    filters, organisations, chantiers = _filters()
     page = queries.paginate(filters, per_page=current_app.config["PER_PAGE"])
     response = render("portfolio/index.html", block="results", filters=filters, page=page,
-                      chantiers=queries.chantiers(), organisations=queries.organisations(),
-                      sort_labels=queries.SORT_LABELS,
+                      chantiers=chantiers, organisations=organisations, sort_labels=queries.SORT_LABELS,
                       ballot=voting_queries.portfolio_ballot(current_user, page.items))
+    if is_htmx():  # push the canonical URL, without the form's empty fields
+        response.headers["HX-Push-Url"] = url_for(".index", **filters.as_args())
     return response
 
 
 @bp.get("/export.<any(csv, xlsx):fmt>")
 @permissions.portfolio_readable
 def export(fmt: str):
-    filters, _ = _filters()
+    filters, _, _ = _filters()
     rows = [[o.code, o.brique, o.besoin] for o in queries.all_rows(filters)]
     return tabular_response(PORTFOLIO_COLUMNS, rows, fmt, "opportunites")
 
