@@ -1,8 +1,10 @@
 """Security headers: strict CSP, no framing, referrer policy, HSTS in production."""
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 
+@lru_cache(maxsize=8)
 def build_csp(provider_url: str) -> str:
     """The provider's origin is allowed in form-action: Chromium applies it to the login POST's redirect."""
     provider = urlsplit(provider_url)
@@ -25,11 +27,9 @@ CSP_PARTS = (
 
 
 def init_app(app) -> None:
-    csp = build_csp(app.config["PROCONNECT_DISCOVERY_URL"])
-
     @app.after_request
     def set_headers(response):
-        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("Content-Security-Policy", build_csp(app.config["PROCONNECT_DISCOVERY_URL"]))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"

@@ -101,36 +101,6 @@ def page(new_page):
 
 # --- signing in through the real ProConnect flow (local test provider) ----------------------------------
 
-class _ProviderInFormAction:
-    """WSGI shim: the app builds its CSP once, at start-up, from PROCONNECT_DISCOVERY_URL; the test provider
-    gets a free port only later. Put the provider's origin in `form-action` the way the app does when it is
-    started with that URL (Chromium applies form-action to the login POST's redirect). A no-op once the app's
-    header already names the configured provider."""
-
-    def __init__(self, app, wsgi_app):
-        self.app = app
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ, start_response):
-        from urllib.parse import urlsplit
-
-        url = urlsplit(self.app.config["PROCONNECT_DISCOVERY_URL"])
-        origin = f"{url.scheme}://{url.netloc}"
-
-        def patched_start_response(status, headers, exc_info=None):
-            fixed = []
-            for name, value in headers:
-                if name.lower() == "content-security-policy" and origin not in value:
-                    value = "; ".join(
-                        (part + " " + origin) if part.strip().startswith("form-action") else part
-                        for part in value.split(";")
-                    )
-                fixed.append((name, value))
-            return start_response(status, fixed, exc_info)
-
-        return self.wsgi_app(environ, patched_start_response)
-
-
 @pytest.fixture(scope="session")
 def proconnect(live_app, base_url, oidc_provider):
     """The live app signs in with the provider process; the demo accounts are registered with their roles."""
@@ -138,10 +108,7 @@ def proconnect(live_app, base_url, oidc_provider):
                                              "PROCONNECT_USERINFO_FORMAT", "AUTH_RATE_LIMIT")}
     live_app.config.update(PROCONNECT_DISCOVERY_URL=f"{oidc_provider}/.well-known/openid-configuration",
                            PROCONNECT_MIN_ACR="", PROCONNECT_USERINFO_FORMAT="jwt", AUTH_RATE_LIMIT=0)
-    original_wsgi = live_app.wsgi_app
-    live_app.wsgi_app = _ProviderInFormAction(live_app, original_wsgi)
     result = live_app.test_cli_runner().invoke(args=["demo", "accounts"])
     assert result.exit_code == 0, result.output
     yield oidc_provider
-    live_app.wsgi_app = original_wsgi
     live_app.config.update(saved)
