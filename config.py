@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -100,7 +101,8 @@ class ProdConfig(Config):
         missing = [name for name in cls.REQUIRED if not os.environ.get(name)]
         if missing:
             raise RuntimeError("Production configuration incomplete, missing: " + ", ".join(missing))
-        if cls.PROCONNECT_IS_MOCK or "127.0.0.1" in os.environ["PROCONNECT_DISCOVERY_URL"]:
+        host = urlsplit(os.environ["PROCONNECT_DISCOVERY_URL"]).hostname or ""
+        if cls.PROCONNECT_IS_MOCK or host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127."):
             raise RuntimeError("Production refuses to start with the local ProConnect test provider.")
 
 

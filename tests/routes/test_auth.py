@@ -130,9 +130,10 @@ def test_production_refuses_the_test_provider(monkeypatch):
     with pytest.raises(RuntimeError, match="test provider"):
         ProdConfig.check()
     monkeypatch.setattr(ProdConfig, "PROCONNECT_IS_MOCK", False)
-    monkeypatch.setenv("PROCONNECT_DISCOVERY_URL", "http://127.0.0.1:5001/.well-known/openid-configuration")
-    with pytest.raises(RuntimeError, match="test provider"):
-        ProdConfig.check()
+    for local in ("127.0.0.1:5001", "localhost:5001", "[::1]:5001"):
+        monkeypatch.setenv("PROCONNECT_DISCOVERY_URL", f"http://{local}/.well-known/openid-configuration")
+        with pytest.raises(RuntimeError, match="test provider"):
+            ProdConfig.check()
 
 
 # --- successful flow ----------------------------------------------------------------------------------
