@@ -116,13 +116,6 @@ def can_administer(user) -> bool:
     return is_secretariat(user)
 
 
-# --- reminders / notifications ------------------------------------------------------------------------------------
-
-def can_configure_reminders(user) -> bool:
-    """Offsets of the reminder kinds, retries of failed sends, the /admin/rappels page."""
-    return is_secretariat(user)
-
-
 # --- voting (MoSCoW prioritisation campaigns) -----------------------------------------------------------
 # Drafts are seen by the secretariat only. While a campaign is open nobody sees anybody else's votes; results
 # (and their exports) are seen by the secretariat once the campaign is closed and by every signed-in user once
@@ -172,6 +165,21 @@ def can_view_vote_audit(user, campaign) -> bool:
 
 def can_override_priority(user, campaign) -> bool:
     return is_secretariat(user) and campaign.state == "publiee"
+
+
+# --- reminders / notifications ------------------------------------------------------------------------------------
+
+def can_configure_reminders(user) -> bool:
+    """Offsets of the reminder kinds, retries of failed sends, the /admin/rappels page."""
+    return is_secretariat(user)
+
+
+# --- open data: API, exports, dashboard (issue 8) ---------------------------------------------------------
+# The JSON API and the open-data exports are readable by anyone when PUBLIC_API is true, else by signed-in
+# users (anonymous: the login redirect, or 401 JSON for a client asking for JSON). They only carry public
+# fields: no agent's name or e-mail. In-app exports reuse the rule and the predicates of the page they export.
+
+opendata_readable = _declare("opendata")
 
 
 # --- committees (sessions, agenda, votes, decisions, register, minutes) ---------------------------------------
@@ -308,6 +316,14 @@ def dossiers_visible_to(user):
     ]
     if guichets := instructed_guichet_ids(user):
         clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != "brouillon"))
+    if committees := [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]:
+        from .models.committees import AgendaItem, CommitteeSession
+
+        # Members of a committee read the dossiers put on one of its agendas.
+        clauses.append(Dossier.id.in_(
+            select(AgendaItem.dossier_id).join(CommitteeSession, CommitteeSession.id == AgendaItem.session_id)
+            .where(CommitteeSession.committee_id.in_(committees), AgendaItem.dossier_id.is_not(None))
+        ))
     return query.where(or_(*clauses))
 
 
@@ -370,11 +386,3 @@ def can_message_dossier(user, dossier) -> bool:
 
 def can_export_guichet(user, guichet) -> bool:
     return is_secretariat(user) or guichet.id in instructed_guichet_ids(user)
-
-
-# --- open data: API, exports, dashboard (issue 8) ---------------------------------------------------------
-# The JSON API and the open-data exports are readable by anyone when PUBLIC_API is true, else by signed-in
-# users (anonymous: the login redirect, or 401 JSON for a client asking for JSON). They only carry public
-# fields: no agent's name or e-mail. In-app exports reuse the rule and the predicates of the page they export.
-
-opendata_readable = _declare("opendata")

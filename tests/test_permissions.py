@@ -1,0 +1,36 @@
+"""Scoped queries of app/permissions.py that span several domains."""
+
+from app.extensions import db
+from app.permissions import dossiers_visible_to
+from app.services import committees as committee_service
+from tests.factories import (
+    make_committee_members,
+    make_committee_session,
+    make_instructed_dossier,
+    make_user,
+)
+
+
+def visible_ids(user) -> set[int]:
+    return set(db.session.scalars(dossiers_visible_to(user).with_only_columns(db.text("dossiers.id"))))
+
+
+def test_committee_members_see_the_dossiers_on_their_agendas_only(db_session, client, login_as):
+    porteur = make_user("porteur")
+    on_agenda = make_instructed_dossier(porteur, guichet="FTAP-DINUM-OPI", title="Inscrit")
+    elsewhere = make_instructed_dossier(porteur, guichet="FTAP-DINUM-OPI", title="Pas inscrit")
+    committee, (president, secretary, *_rest) = make_committee_members("COMITE-INVEST-FTAP")
+    _other, (outsider, *_more) = make_committee_members("CSIC")
+    session = make_committee_session("COMITE-INVEST-FTAP")
+    secretariat = make_user("secretariat")
+    assert on_agenda.id not in visible_ids(president)
+
+    committee_service.add_item(session, kind="dossier", actor=secretariat, dossier_id=on_agenda.id)
+    db.session.commit()
+
+    assert on_agenda.id in visible_ids(president)
+    assert elsewhere.id not in visible_ids(president)
+    assert on_agenda.id not in visible_ids(outsider)
+    login_as(president)
+    assert client.get(f"/dossiers/{on_agenda.id}").status_code == 200
+    assert client.get(f"/dossiers/{elsewhere.id}").status_code == 404
