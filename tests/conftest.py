@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from app.queries.portfolio import forget_options
 from config import TestConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,7 @@ class FreshRequestClient(FlaskClient):
     def open(self, *args, **kwargs):
         g.__dict__.clear()
         db.session.expire_all()
+        forget_options()  # tests change reference data inside their transaction
         try:
             return super().open(*args, **kwargs)
         finally:

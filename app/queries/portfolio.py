@@ -1,5 +1,7 @@
 """Portfolio list: search, filters, sort and pagination, with the same parameters for page and exports."""
 
+import time
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, and_, exists, func, select
@@ -162,7 +164,7 @@ _target = aliased(Opportunity)
 def paginate(filters: PortfolioFilters, per_page: int) -> Page:
     """One page of the list as plain rows, plus the page's actions and backings: 4 statements for any N."""
     where = conditions(filters)
-    total = db.session.scalar(select(func.count(Opportunity.id)).where(*where))
+    total = db.session.scalar(select(func.count()).select_from(Opportunity).where(*where))  # count(*): index-only
     pages = max(1, -(-total // per_page))
     page = min(filters.page, pages)
     rows = db.session.execute(
@@ -194,14 +196,38 @@ def all_rows(filters: PortfolioFilters) -> list[Opportunity]:
     return list(db.session.scalars(filtered(filters).order_by(*SORTS[filters.sort])))
 
 
+OrganisationOption = namedtuple("OrganisationOption", "id code name")
+
+# The filter option lists come from reference data that changes a few times a year (`flask data load`, the
+# secretariat's edits): each process keeps them for a minute instead of querying them on every list page.
+OPTIONS_TTL_SECONDS = 60
+_options_cache: dict[tuple[str, str], tuple[float, list]] = {}
+
+
+def _cached_options(name: str, load) -> list:
+    key = (name, str(db.engine.url))
+    now = time.monotonic()
+    hit = _options_cache.get(key)
+    if hit is None or hit[0] <= now:
+        hit = (now + OPTIONS_TTL_SECONDS, load())
+        _options_cache[key] = hit
+    return hit[1]
+
+
+def forget_options() -> None:
+    """Drop the cached option lists (after loading reference data; between test requests)."""
+    _options_cache.clear()
+
+
 def chantiers() -> list[str]:
-    return list(db.session.scalars(select(Action.chantier).distinct().order_by(Action.chantier)))
+    return _cached_options("chantiers", lambda: list(db.session.scalars(
+        select(Action.chantier).distinct().order_by(Action.chantier))))
 
 
 def organisations() -> list:
     """(id, code, name) rows of the organisations, for option lists (plain rows: cheaper than entities)."""
-    return list(db.session.execute(select(Organisation.id, Organisation.code, Organisation.name)
-                                   .order_by(Organisation.code)))
+    return _cached_options("organisations", lambda: [OrganisationOption(*row) for row in db.session.execute(
+        select(Organisation.id, Organisation.code, Organisation.name).order_by(Organisation.code))])
 
 
 def similar(brique: str, limit: int = 5, exclude_id: int | None = None) -> list[Opportunity]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ..extensions import db
+from ..queries.portfolio import forget_options
 from ..models import Action, Committee, Guichet, Opportunity, Organisation
 from ..models.portfolio import Moscow
 from . import audit
@@ -73,6 +74,7 @@ def load_all(data_dir: Path, *, actor=None) -> LoadReport:
     for guichet in db.session.scalars(select(Guichet).order_by(Guichet.code)):
         guichet_rules.apply_reference_rules(guichet, actor=actor)  # mode, committee, eligibility (until edited)
     db.session.flush()
+    forget_options()
     return report
 
 
