@@ -33,14 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import event, func, insert, select, text  # noqa: E402
+from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.maintenance import rebuild_database  # noqa: E402
 from app.models import Action, Backing, Opportunity, Organisation  # noqa: E402
 from app.models.portfolio import BackingRole, Moscow, OpportunityStatus, action_opportunities, fold  # noqa: E402
-from app.services.reference import load_all  # noqa: E402
 from config import Config  # noqa: E402
 
 LIST = "/opportunites"
@@ -65,23 +64,8 @@ class BenchConfig(Config):
 # --- schema and data ----------------------------------------------------------------------------------
 
 def reset_schema(app) -> None:
-    """Drop everything, then the migrations and the reference data (as tests/conftest.py does)."""
-    with app.app_context():
-        engine = db.engine
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            else:
-                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                names = [r[0] for r in connection.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-                for name in names:
-                    connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-        upgrade(directory=str(ROOT / "migrations"))
-        load_all(ROOT / "data")
-        db.session.commit()
-        db.session.remove()
+    """Drop everything, then the migrations and the reference data."""
+    rebuild_database(app)
 
 
 class TextMaker:

@@ -34,15 +34,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, func, insert, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.maintenance import rebuild_database  # noqa: E402
 from app.models import Opportunity, Organisation, Role, User, UserRole  # noqa: E402
 from app.models.voting import Campaign, Vote, campaign_opportunities  # noqa: E402
 from app.services import voting as service  # noqa: E402
-from app.services.reference import load_all  # noqa: E402
 from config import Config  # noqa: E402
 
 FLOOR = "/plancher"
@@ -63,26 +62,8 @@ class BenchConfig(Config):
 
 
 def reset_schema(app) -> None:
-    with app.app_context():
-        engine = db.engine
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            else:
-                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                names = [
-                    r[0]
-                    for r in connection.exec_driver_sql(
-                        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-                    )
-                ]
-                for name in names:
-                    connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-        upgrade(directory=str(ROOT / "migrations"))
-        load_all(ROOT / "data")
-        db.session.commit()
-        db.session.remove()
+    """Drop everything, then the migrations and the reference data."""
+    rebuild_database(app)
 
 
 def seed(app, voters: int, rng: random.Random, title: str) -> tuple[int, list[int], int]:

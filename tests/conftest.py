@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from app.maintenance import rebuild_database
 from app.queries.portfolio import forget_options
 from config import TestConfig
 
@@ -55,25 +55,8 @@ def _ensure_pg_database(url) -> None:
 
 
 def reset_schema(app) -> None:
-    """Drop everything, then build the schema with the migrations and load the reference data."""
-    with app.app_context():
-        engine = db.engine
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            else:
-                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                names = [r[0] for r in connection.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-                for name in names:
-                    connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-        upgrade(directory=str(ROOT / "migrations"))
-        from app.services.reference import load_all
-
-        load_all(ROOT / "data")
-        db.session.commit()
-        db.session.remove()
+    """Drop everything, then the migrations and the reference data."""
+    rebuild_database(app)
 
 
 @pytest.fixture(scope="session")
