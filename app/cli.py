@@ -119,10 +119,10 @@ def committees_generate_sessions(until, codes):
 def init_app(app) -> None:
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
-    from . import jobs
-
-    jobs.init_app(app)
     app.cli.add_command(committees_cli)
     from . import cli_users
 
     cli_users.init_app(app)
+    from . import jobs
+
+    jobs.init_app(app)
