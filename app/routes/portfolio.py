@@ -7,6 +7,7 @@ from werkzeug.routing import BaseConverter
 
 from .. import permissions
 from ..extensions import db
+from ..forms import apply_errors
 from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StatusForm
 from ..htmx import hx_redirect, is_htmx, render
 from ..models import AuditEntry, Opportunity, Organisation
@@ -42,15 +43,6 @@ def _load(code: str) -> Opportunity:
     if opportunity is None:
         abort(404)
     return opportunity
-
-
-def _apply_errors(form, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
 
 
 @bp.get("")
@@ -93,7 +85,7 @@ def create():
             opportunity = service.create_opportunity(brique=form.brique.data, besoin=form.besoin.data or "",
                                                      actor=current_user)
         except ValidationFailed as error:
-            _apply_errors(form, error.errors)
+            apply_errors(form, error.errors)
         else:
             db.session.commit()
             flash(f"Opportunité {opportunity.code} créée.", "success")
@@ -151,7 +143,7 @@ def edit(code: str):
             service.update_opportunity(opportunity, brique=form.brique.data, besoin=form.besoin.data or "",
                                        version=form.version.data or 0, actor=current_user)
         except ValidationFailed as error:
-            _apply_errors(form, error.errors)
+            apply_errors(form, error.errors)
         except StaleVersion as error:
             stale = error
             form.version.data = error.current.version
@@ -176,7 +168,7 @@ def change_status(code: str):
             service.change_status(opportunity, to=form.status.data, reason=form.reason.data or "",
                                   target_code=form.target_code.data or "", actor=current_user)
         except ValidationFailed as error:
-            _apply_errors(form, error.errors)
+            apply_errors(form, error.errors)
         else:
             db.session.commit()
             flash(f"Statut de {opportunity.code} : {opportunity.status_enum.label}.", "success")
@@ -195,7 +187,7 @@ def comment(code: str):
         try:
             service.add_comment(opportunity, body=form.body.data, actor=current_user)
         except ValidationFailed as error:
-            _apply_errors(form, error.errors)
+            apply_errors(form, error.errors)
         else:
             db.session.commit()
             flash("Commentaire publié.", "success")

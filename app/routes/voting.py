@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import permissions
 from ..auth_session import safe_next
 from ..extensions import db
+from ..forms import apply_errors
 from ..forms.voting import CampaignForm, OverrideForm, TransitionForm, VoteForm
 from ..htmx import hx_redirect, is_htmx, render
 from ..models import Opportunity, Organisation, Role
@@ -61,17 +62,6 @@ def _load(campaign_id: int):
 
 def _redirect(location: str):
     return hx_redirect(location) if is_htmx() else redirect(location, 303)
-
-
-def _apply_errors(form, errors: dict[str, str], only_clean: bool = False) -> None:
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        if only_clean and field is not None and field.errors:
-            continue  # the form already explains what is wrong with this field
-        if field is not None:
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
 
 
 # --- list, create, edit -------------------------------------------------------------------------------
@@ -123,12 +113,12 @@ def create():
     form = _campaign_form(formdata=request.form if request.method == "POST" else None)
     if request.method == "POST":
         if not form.validate():
-            _apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
+            apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
         else:
             try:
                 campaign = service.create_campaign(_input(form), actor=current_user)
             except ValidationFailed as error:
-                _apply_errors(form, error.errors)
+                apply_errors(form, error.errors)
             else:
                 db.session.commit()
                 flash(f"Campagne « {campaign.title} » créée en brouillon.", "success")
@@ -147,13 +137,13 @@ def edit(campaign_id: int):
     stale = None
     if request.method == "POST":
         if not form.validate():
-            _apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
+            apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
         else:
             try:
                 service.update_campaign(campaign, _input(form), actor=current_user)
                 db.session.flush()
             except ValidationFailed as error:
-                _apply_errors(form, error.errors)
+                apply_errors(form, error.errors)
             except StaleVersion as error:
                 stale = error
             except StaleDataError:  # saved by someone else between our read and our write
@@ -372,7 +362,7 @@ def override(campaign_id: int):
                     actor=current_user,
                 )
             except ValidationFailed as error:
-                _apply_errors(form, error.errors)
+                apply_errors(form, error.errors)
             else:
                 db.session.commit()
                 flash(f"Priorité de {opportunity.code} corrigée.", "success")
