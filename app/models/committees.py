@@ -767,6 +767,26 @@ class CreditConsumption(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class SavingsReport(db.Model):
+    """Savings observed (« économies constatées ») in a year, in euros, against the dossier's forecast (§3 of
+    the contract). One figure per year, corrected by entering the year again."""
+
+    __tablename__ = "savings_reports"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "year"),
+        CheckConstraint("amount >= 0", name="amount_positive"),
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="year_plausible"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column()
+    amount: Mapped[int] = mapped_column(default=0)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class DecisionLocked(Exception):
     """A published decision was about to be changed in place (a bug: the services refuse it first)."""
 

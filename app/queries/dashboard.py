@@ -8,7 +8,7 @@ priorities, organisations — never an agent's name or e-mail, never a creator o
 from dataclasses import dataclass
 from datetime import UTC
 
-from sqlalchemy import Select, String, cast, func, select, type_coerce
+from sqlalchemy import Select, String, case, cast, func, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
@@ -397,6 +397,10 @@ def dossiers_by_guichet_and_state(user) -> list[DossierRow]:
     return [DossierRow(code, state, STATE_LABELS[DossierState(state)], n) for code, state, n in rows]
 
 
+# Dossiers whose contract is signed: reported savings are measured against their forecast savings.
+CONTRACTED_STATES = ("conventionne", "en_suivi", "clos")
+
+
 @dataclass
 class YearAmounts:
     year: int
@@ -404,13 +408,17 @@ class YearAmounts:
     requested_cp: int = 0
     granted_ae: int = 0
     granted_cp: int = 0
-    savings_forecast: int = 0
+    consumed_ae: int = 0
+    consumed_cp: int = 0
+    savings_forecast: int = 0  # all submitted dossiers
+    savings_forecast_contracted: int = 0  # dossiers under contract only
+    savings_reported: int = 0
 
 
 def amounts_by_year() -> list[YearAmounts]:
-    """FTAP amounts requested by submitted dossiers, granted by published decisions, and savings forecast by
-    the dossiers, per year (euros)."""
-    from ..models.committees import Decision, DecisionAmount
+    """Per year, in euros: FTAP amounts requested by submitted dossiers, granted by published decisions and
+    consumed by funded dossiers; savings forecast by the dossiers and reported during their follow-up."""
+    from ..models.committees import CreditConsumption, Decision, DecisionAmount, SavingsReport
     from ..models.dossiers import Dossier, FinancingAmount, FinancingLine, SavingsAmount, SavingsLine
 
     years: dict[int, YearAmounts] = {}
@@ -434,14 +442,28 @@ def amounts_by_year() -> list[YearAmounts]:
         .group_by(DecisionAmount.year)
     ):
         row(year).granted_ae, row(year).granted_cp = ae or 0, cp or 0
-    for year, amount in db.session.execute(
-        select(SavingsAmount.year, func.sum(SavingsAmount.amount))
+    for year, ae, cp in db.session.execute(
+        select(
+            CreditConsumption.year, func.sum(CreditConsumption.ae), func.sum(CreditConsumption.cp)
+        ).group_by(CreditConsumption.year)
+    ):
+        row(year).consumed_ae, row(year).consumed_cp = ae or 0, cp or 0
+    contracted = func.sum(case((Dossier.state.in_(CONTRACTED_STATES), SavingsAmount.amount), else_=0))
+    for year, amount, amount_contracted in db.session.execute(
+        select(SavingsAmount.year, func.sum(SavingsAmount.amount), contracted)
         .join(SavingsLine, SavingsLine.id == SavingsAmount.line_id)
         .join(Dossier, Dossier.id == SavingsLine.dossier_id)
         .where(submitted)
         .group_by(SavingsAmount.year)
     ):
-        row(year).savings_forecast = amount or 0
+        row(year).savings_forecast, row(year).savings_forecast_contracted = (
+            amount or 0,
+            amount_contracted or 0,
+        )
+    for year, amount in db.session.execute(
+        select(SavingsReport.year, func.sum(SavingsReport.amount)).group_by(SavingsReport.year)
+    ):
+        row(year).savings_reported = amount or 0
     return [years[y] for y in sorted(years)]
 
 
@@ -467,7 +489,7 @@ def domain_figures(user, sections: set[str]) -> dict:
         "campaign": campaign,
         "participation": participation,
         "dossier_rows": dossiers_by_guichet_and_state(user),
-        "amounts": amounts_by_year() if "amounts" in sections else [],
+        "amounts": amounts_by_year() if sections & {"amounts", "savings"} else [],
         "sessions": upcoming_sessions(user),
     }
 

@@ -995,7 +995,7 @@ def followup(dossier_id: int):
     return _render_followup(_followed_dossier(dossier_id))
 
 
-@bp.post("/suivi/<int:dossier_id>/<any(jalon, indicateur, consommation):what>")
+@bp.post("/suivi/<int:dossier_id>/<any(jalon, indicateur, consommation, economies):what>")
 @permissions.authenticated
 def report_followup(dossier_id: int, what: str):
     dossier = _followed_dossier(dossier_id)
@@ -1022,9 +1022,17 @@ def report_followup(dossier_id: int, what: str):
                 comment=form.get("comment", ""),
                 actor=current_user,
             )
-        else:
+        elif what == "consommation":
             service.report_consumption(
                 dossier, year=form.get("year"), ae=form.get("ae"), cp=form.get("cp"), actor=current_user
+            )
+        else:
+            service.report_savings(
+                dossier,
+                year=form.get("year"),
+                amount=form.get("amount"),
+                comment=form.get("comment", ""),
+                actor=current_user,
             )
     except ValidationFailed as error:
         db.session.rollback()

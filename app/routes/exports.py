@@ -418,10 +418,11 @@ FOLLOWUP_STATES = ("decide", "conventionne", "en_suivi", "clos")
 @bp.get("/suivi.<any(csv, xlsx):fmt>")
 @permissions.authenticated
 def followup(fmt: str):
-    """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested and granted."""
+    """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested, granted and consumed;
+    savings forecast and reported (totals over the years, as on each dossier's follow-up page)."""
     from sqlalchemy import select
 
-    from ..models.committees import Decision
+    from ..models.committees import CreditConsumption, Decision, SavingsReport
     from ..models.dossiers import STATE_LABELS, Dossier, DossierState
     from ..services import dossiers as dossier_service
 
@@ -441,6 +442,9 @@ def followup(fmt: str):
         if decision_ids
         else {}
     )
+    ids = [d.id for d in dossiers]
+    consumed = _totals_by_dossier(CreditConsumption, ids, CreditConsumption.ae, CreditConsumption.cp)
+    reported = _totals_by_dossier(SavingsReport, ids, SavingsReport.amount)
     columns = [
         "reference",
         "titre",
@@ -450,11 +454,16 @@ def followup(fmt: str):
         "cp_ftap_demandes",
         "ae_accordees",
         "cp_accordes",
+        "ae_consommees",
+        "cp_consommes",
+        "economies_prevues",
+        "economies_constatees",
     ]
     table = []
     for dossier in dossiers:
         fig = dossier_service.figures(dossier)
         ae, cp = granted.get(dossier.decision_ref, ("", ""))
+        consumed_ae, consumed_cp = consumed.get(dossier.id, (0, 0))
         table.append(
             [
                 dossier.reference,
@@ -465,9 +474,25 @@ def followup(fmt: str):
                 fig.ftap_cp,
                 ae,
                 cp,
+                consumed_ae,
+                consumed_cp,
+                sum(a.amount for line in dossier.savings_lines for a in line.amounts),
+                reported.get(dossier.id, (0,))[0],
             ]
         )
     return _in_app_file(fmt, "suivi-dossiers-finances", columns, table)
+
+
+def _totals_by_dossier(model, dossier_ids: list[int], *columns) -> dict[int, tuple]:
+    """dossier id → the sums of `columns` over the model's yearly rows (follow-up figures)."""
+    from sqlalchemy import func, select
+
+    rows = db.session.execute(
+        select(model.dossier_id, *(func.sum(c) for c in columns))
+        .where(model.dossier_id.in_(dossier_ids or [-1]))
+        .group_by(model.dossier_id)
+    )
+    return {dossier_id: tuple(int(v or 0) for v in sums) for dossier_id, *sums in rows}
 
 
 def _in_app_file(fmt: str, name: str, columns: list[str], table: list[list]) -> Response:

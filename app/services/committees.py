@@ -486,8 +486,11 @@ def update_rules(
     return committee
 
 
+AMOUNT_MAX = 2_000_000_000  # euros; also keeps amounts within the 32-bit integer columns of PostgreSQL
+
+
 def _int_field(
-    value, name: str, errors: dict, *, minimum: int = 0, maximum: int = 10**12, label: str = "Le montant"
+    value, name: str, errors: dict, *, minimum: int = 0, maximum: int = AMOUNT_MAX, label: str = "Le montant"
 ) -> int:
     """Integers typed by people: spaces allowed ("150 000"), no decimals, no negatives."""
     text = (
@@ -506,7 +509,8 @@ def _int_field(
             f"{label} ne peut pas être négatif." if minimum == 0 else f"{label} doit être au moins {minimum}."
         )
     elif number > maximum:
-        errors[name] = f"{label} ne peut pas dépasser {maximum}."
+        limit = f"{maximum:,}".replace(",", "\u202f") if maximum >= 10_000 else str(maximum)
+        errors[name] = f"{label} ne peut pas dépasser {limit}."
     return number
 
 
@@ -1404,8 +1408,9 @@ OPPORTUNITY_EFFECTS = {
 }
 
 
-def _change_opportunity(opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str,
-                        act: Decision | CommitteeSession) -> None:
+def _change_opportunity(
+    opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str, act: Decision | CommitteeSession
+) -> None:
     from .portfolio import change_status
 
     if opportunity.status == to:
@@ -1420,7 +1425,10 @@ def _apply_effects(decision: Decision, *, actor, previous: Decision | None = Non
         if previous is None or previous.outcome != decision.outcome:
             reason = decision.motivation or label
             _change_opportunity(
-                item.opportunity, OPPORTUNITY_EFFECTS[decision.outcome_enum], actor=actor, reason=reason,
+                item.opportunity,
+                OPPORTUNITY_EFFECTS[decision.outcome_enum],
+                actor=actor,
+                reason=reason,
                 act=decision,
             )
     elif item.kind == ItemKind.DOSSIER:
@@ -1893,6 +1901,7 @@ class FollowUp:
     indicators: list  # (indicator, [values newest first])
     consumption: list  # (year, granted ae, granted cp, consumed ae, consumed cp)
     flags: list[Flag]
+    savings: list = field(default_factory=list)  # SavingsYear rows
     # indicator id → (dates, numeric values, numeric target or None)
     charts: dict = field(default_factory=dict)
 
@@ -1914,12 +1923,47 @@ def granted_amounts(dossier_id: int) -> dict[int, tuple[int, int]]:
 
 
 def numeric(text: str | None) -> float | None:
-    """"1 200", "12,5 %", "45" → a number for the chart; None when the value is not a number."""
+    """ "1 200", "12,5 %", "45" → a number for the chart; None when the value is not a number."""
     cleaned = re.sub(r"[\s\u202f\u00a0%€]", "", text or "").replace(",", ".")
     try:
         return float(cleaned)
     except ValueError:
         return None
+
+
+@dataclass
+class SavingsYear:
+    year: int
+    forecast: int  # « économies prévisionnelles » of the contract (§3), all natures
+    reported: int | None  # « économies constatées »; None while nothing is reported for the year
+    comment: str = ""
+
+    @property
+    def gap(self) -> int | None:
+        return None if self.reported is None else self.reported - self.forecast
+
+
+def savings_by_year(dossier) -> list[SavingsYear]:
+    """The dossier's forecast savings next to the savings reported during the follow-up, per year."""
+    from ..models.committees import SavingsReport
+
+    forecast: dict[int, int] = {}
+    for line in dossier.savings_lines:
+        for amount in line.amounts:
+            forecast[amount.year] = forecast.get(amount.year, 0) + amount.amount
+    reported = {
+        r.year: r
+        for r in db.session.scalars(select(SavingsReport).where(SavingsReport.dossier_id == dossier.id))
+    }
+    return [
+        SavingsYear(
+            year,
+            forecast.get(year, 0),
+            reported[year].amount if year in reported else None,
+            reported[year].comment if year in reported else "",
+        )
+        for year in sorted(set(forecast) | set(reported))
+    ]
 
 
 def followup(dossier, *, today: date | None = None) -> FollowUp:
@@ -2011,7 +2055,16 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         if points:
             dates, numbers = [d for d, _ in points], [v for _, v in points]
             charts[indicator.id] = (dates, numbers, numeric(indicator.target_value))
-    return FollowUp(dossier, signed_on, jalons, indicators, consumption, flags, charts)
+    return FollowUp(
+        dossier,
+        signed_on,
+        jalons,
+        indicators,
+        consumption,
+        flags,
+        charts=charts,
+        savings=savings_by_year(dossier),
+    )
 
 
 def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
@@ -2136,6 +2189,15 @@ def report_indicator(dossier, *, indicator_id, reported_on, value: str, comment:
     return row
 
 
+def _yearly_row(model, dossier, year: int):
+    """The dossier's row of a yearly follow-up figure (one per year): the stored one, or a new one."""
+    row = db.session.scalar(select(model).where(model.dossier_id == dossier.id, model.year == year))
+    if row is None:
+        row = model(dossier_id=dossier.id, year=year)
+        db.session.add(row)
+    return row
+
+
 def report_consumption(dossier, *, year, ae, cp, actor):
     from ..models.committees import CreditConsumption
 
@@ -2146,15 +2208,8 @@ def report_consumption(dossier, *, year, ae, cp, actor):
     cp = _int_field(cp, "cp", errors, label="Le montant CP consommé")
     if errors:
         raise ValidationFailed(errors)
-    row = db.session.scalar(
-        select(CreditConsumption).where(
-            CreditConsumption.dossier_id == dossier.id, CreditConsumption.year == year
-        )
-    )
-    old = [row.ae, row.cp] if row else None
-    if row is None:
-        row = CreditConsumption(dossier_id=dossier.id, year=year)
-        db.session.add(row)
+    row = _yearly_row(CreditConsumption, dossier, year)
+    old = [row.ae, row.cp] if row.id else None
     row.ae, row.cp, row.recorded_by_id = ae, cp, actor.id
     audit.record(
         "consumption.reported",
@@ -2162,6 +2217,32 @@ def report_consumption(dossier, *, year, ae, cp, actor):
         actor=actor,
         summary=f"{dossier.reference} : consommé {year} AE {ae} €, CP {cp} €",
         changes={"consumption": [old, [ae, cp]]},
+    )
+    return row
+
+
+def report_savings(dossier, *, year, amount, comment: str = "", actor):
+    """Record (or correct) the savings observed in a year; the forecast stays as the contract states it."""
+    from ..models.committees import SavingsReport
+
+    _check_followup(dossier, actor)
+    errors = {}
+    year = _int_field(year, "year", errors, minimum=2000, maximum=2100, label="L'année")
+    amount = _int_field(amount, "amount", errors, label="Le montant des économies constatées")
+    comment = _clean(comment)
+    if len(comment) > 2000:
+        errors["comment"] = "Le commentaire ne doit pas dépasser 2000 caractères."
+    if errors:
+        raise ValidationFailed(errors)
+    row = _yearly_row(SavingsReport, dossier, year)
+    old = row.amount if row.id else None
+    row.amount, row.comment, row.recorded_by_id = amount, comment, actor.id
+    audit.record(
+        "savings.reported",
+        dossier,
+        actor=actor,
+        summary=f"{dossier.reference} : économies constatées {year} = {amount} €",
+        changes={"savings": [old, amount]},
     )
     return row
 

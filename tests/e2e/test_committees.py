@@ -325,11 +325,12 @@ def test_csic_tech_session_from_planning_to_a_rectified_decision(world, live_app
 
 @pytest.fixture
 def followed(live_app):
-    """A dossier conventionné 200 days ago, a jalon overdue, an indicator with one value; removed after."""
+    """A dossier conventionné 200 days ago, a jalon overdue, an indicator with one value, savings forecast for
+    2027; removed after."""
     from datetime import UTC, date, datetime, timedelta
 
     from app.models.committees import IndicatorValue
-    from app.models.dossiers import DossierIndicator, Jalon
+    from app.models.dossiers import DossierIndicator, Jalon, SavingsAmount, SavingsLine
 
     with live_app.app_context():
         porteur = User(email="e2e-suivi-porteur@example.gouv.fr", given_name="E2E", usual_name="Suivi")
@@ -357,6 +358,9 @@ def followed(live_app):
                 target_value="5000",
             )
         ]
+        savings = SavingsLine(position=1, nature="Licences mutualisées", category="T3", programme="129")
+        savings.amounts = [SavingsAmount(year=2027, amount=80_000)]
+        dossier.savings_lines = [savings]
         db.session.add(dossier)
         db.session.flush()
         db.session.add(
@@ -379,7 +383,7 @@ def followed(live_app):
         data = {"porteur": porteur.id, "dossier": dossier.id, "reference": dossier.reference}
     yield data
     with live_app.app_context():
-        from app.models.committees import CreditConsumption, JalonReport
+        from app.models.committees import CreditConsumption, JalonReport, SavingsReport
         from app.models.dossiers import DossierIndicator as Indicator
         from app.models.dossiers import Jalon as JalonModel
 
@@ -387,6 +391,7 @@ def followed(live_app):
             IndicatorValue,
             JalonReport,
             CreditConsumption,
+            SavingsReport,
             DossierTransition,
             Indicator,
             JalonModel,
@@ -421,3 +426,17 @@ def test_porteur_reports_follow_up_and_the_flags_clear(followed, live_app, base_
     page.get_by_role("button", name="Déclarer le jalon atteint").click()
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()
     assert "Aucune alerte de suivi." in page.locator("#followup-flags").inner_text()
+    page.fill("#economies-year", "2027")
+    page.fill("#economies-amount", "soixante")
+    page.get_by_role("button", name="Enregistrer les économies constatées").click()
+    assert "doit être un nombre entier" in page.locator("#economies-amount-error").inner_text()
+    assert page.locator("#economies-amount").input_value() == "soixante"
+    page.fill("#economies-amount", "60 000")
+    page.get_by_role("button", name="Enregistrer les économies constatées").click()
+    page.locator("#flash", has_text="Suivi enregistré.").wait_for()
+    cells = page.locator("#economies-2027 td").all_inner_texts()
+    assert cells[:3] == ["80\u202f000\u00a0€", "60\u202f000\u00a0€", "-20\u202f000\u00a0€"]
+    page.wait_for_function(
+        "() => { const c = document.querySelector('#chart-savings canvas'); return c && c.width > 0; }"
+    )
+    axe_check(page, "main")

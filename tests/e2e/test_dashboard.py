@@ -35,6 +35,42 @@ def agents(live_app):
         db.session.commit()
 
 
+@pytest.fixture
+def funded(live_app, agents):
+    """A dossier en suivi with forecast savings, consumed credits and reported savings; removed afterwards."""
+    from app.models import Guichet
+    from app.models.base import utcnow
+    from app.models.committees import CreditConsumption, SavingsReport
+    from app.models.dossiers import Dossier, SavingsAmount, SavingsLine
+
+    with live_app.app_context():
+        dossier = Dossier(
+            guichet_id=db.session.scalar(select(Guichet.id).where(Guichet.code == "FTAP-DINUM-OPI")),
+            created_by_id=agents["porteur"],
+            title="Tableau de bord : dossier financé",
+            state="en_suivi",
+            avis="favorable",
+            decision_outcome="accepte",
+            submitted_at=utcnow(),
+            start_year=2027,
+        )
+        line = SavingsLine(position=1, nature="Licences", category="T3", programme="129")
+        line.amounts = [SavingsAmount(year=2027, amount=120_000)]
+        dossier.savings_lines = [line]
+        db.session.add(dossier)
+        db.session.flush()
+        db.session.add(CreditConsumption(dossier_id=dossier.id, year=2027, ae=50_000, cp=30_000))
+        db.session.add(SavingsReport(dossier_id=dossier.id, year=2027, amount=90_000))
+        db.session.commit()
+        dossier_id = dossier.id
+    yield dossier_id
+    with live_app.app_context():
+        for model in (CreditConsumption, SavingsReport):
+            db.session.execute(delete(model).where(model.dossier_id == dossier_id))
+        db.session.execute(delete(Dossier).where(Dossier.id == dossier_id))
+        db.session.commit()
+
+
 def signed_in(new_page, live_app, base_url, user_id, **options):
     """A page whose browser context carries the session cookie of `user_id` (the ProConnect journey itself is
     tested elsewhere)."""
@@ -47,8 +83,15 @@ def signed_in(new_page, live_app, base_url, user_id, **options):
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
     return page
 
-CHARTS = ("chart-pipeline", "chart-priorities", "chart-guichets")
-TABLES = ("table-pipeline", "table-exits", "table-priorities", "table-guichets")
+CHARTS = ("chart-pipeline", "chart-priorities", "chart-guichets", "chart-amounts", "chart-savings")
+TABLES = (
+    "table-pipeline",
+    "table-exits",
+    "table-priorities",
+    "table-guichets",
+    "table-amounts",
+    "table-savings",
+)
 
 
 def drawn_canvases(page) -> dict[str, bool]:
@@ -67,7 +110,7 @@ def drawn_canvases(page) -> dict[str, bool]:
 
 
 def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(new_page, live_app, base_url,
-                                                                          agents):
+                                                                          agents, funded):
     page = signed_in(new_page, live_app, base_url, agents["secretariat"])
     page.goto("/")
     page.get_by_role("link", name="Tableau de bord").first.click()
@@ -85,6 +128,8 @@ def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(new_pag
         assert page.locator(f"#{table} table").is_visible(), table
     funnel = page.locator("#table-pipeline tbody tr").first.inner_text()
     assert funnel.split("\t")[0].strip() == "Identifiée"
+    savings = page.locator("#table-savings tbody tr", has_text="2027").inner_text().split("\t")
+    assert [cell.strip() for cell in savings[2:4]] == ["120\u202f000\u00a0€", "90\u202f000\u00a0€"]
     # The chart is hidden from assistive technologies; its table carries the numbers.
     assert page.locator("#chart-pipeline").get_attribute("aria-hidden") == "true"
     axe_check(page)

@@ -596,3 +596,40 @@ def test_quorum_fragment_is_polled_while_the_session_is_open(client, login_as, b
     db.session.commit()
     fragment = body(client.get(f"/comites/seances/{session.id}/quorum", headers=HX))
     assert fragment.lstrip().startswith('<div id="quorum-live"') and "Quorum atteint" in fragment
+
+
+def test_followup_page_records_savings_and_shows_them_against_the_forecast(
+    client, csrf, login_as, secretariat, make_user
+):
+    from app.models.committees import SavingsReport
+    from app.models.dossiers import SavingsAmount, SavingsLine
+    from tests.factories import make_instructed_dossier
+
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, state="en_suivi", decision_outcome="accepte")
+    line = SavingsLine(position=1, nature="Licences", category="T3", programme="129")
+    line.amounts = [SavingsAmount(year=2027, amount=90_000)]
+    dossier.savings_lines = [line]
+    db.session.commit()
+    url = f"/comites/suivi/{dossier.id}"
+    login_as(porteur)
+    html = body(client.get(url))
+    assert "Économies prévues et constatées" in html and "non renseignées" in html
+    response = post(client, csrf, f"{url}/economies", {"year": "2027", "amount": "beaucoup", "comment": "PV"})
+    assert response.status_code == 422
+    html = body(response)
+    assert "Le montant des économies constatées doit être un nombre entier" in html
+    assert 'value="beaucoup"' in html and 'value="PV"' in html
+    assert db.session.scalar(select(func.count(SavingsReport.id))) == 0
+    assert post(client, csrf, f"{url}/economies", {"year": "2027", "amount": "100 000"}).status_code == 303
+    html = body(client.get(url))
+    row = re.search(r'<tr id="economies-2027">(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r"<td>(.*?)</td>", row)[:3] == [
+        "90\u202f000\u00a0€",
+        "100\u202f000\u00a0€",
+        "10\u202f000\u00a0€",
+    ]
+    # a DSI member outside the dossier cannot report
+    login_as(make_user("dsi", ministry="MI"))
+    assert post(client, csrf, f"{url}/economies", {"year": "2027", "amount": "1"}).status_code == 404
+

@@ -172,8 +172,46 @@ def test_amounts_requested_and_granted_by_year_for_the_secretariat(client, make_
     page = client.get("/tableau-de-bord").get_data(as_text=True)
     rows = table_rows(page, "table-amounts")
     assert rows["2026"][:2] == ["600\u202f000\u00a0€", "450\u202f000\u00a0€"]
-    assert rows["2026"][3] == "300\u202f000\u00a0€"
+    assert rows["2026"][4] == "300\u202f000\u00a0€"
     assert "2026" in table_rows(page, "table-savings")
+
+
+def test_consumed_credits_and_reported_savings_by_year(client, make_user, login_as):
+    """Consumed AE/CP join the amounts chart; reported savings are compared with the forecast of the dossiers
+    under contract, and the table also gives the forecast of every submitted dossier."""
+    from app.models.dossiers import SavingsAmount, SavingsLine
+    from app.services import committees as committee_service
+    from tests.factories import make_instructed_dossier
+
+    def forecast(dossier, amount):
+        line = SavingsLine(position=1, nature="Licences", category="T3", programme="129")
+        line.amounts = [SavingsAmount(year=2027, amount=amount)]
+        dossier.savings_lines = [line]
+
+    porteur = make_user("porteur")
+    signed = make_instructed_dossier(porteur, state="en_suivi", decision_outcome="accepte")
+    pending = make_instructed_dossier(porteur, title="Pas encore décidé")
+    forecast(signed, 200_000)
+    forecast(pending, 50_000)
+    db.session.commit()
+    committee_service.report_consumption(signed, year=2027, ae="70 000", cp="40 000", actor=porteur)
+    committee_service.report_savings(signed, year=2027, amount="150 000", actor=porteur)
+    db.session.commit()
+    login_as(make_user("secretariat"))
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    amounts = table_rows(page, "table-amounts")["2027"]
+    assert (amounts[2], amounts[5]) == ("70\u202f000\u00a0€", "40\u202f000\u00a0€")
+    x, y = chart_data(page, "chart-amounts")
+    assert x[0] == ["2027"] and y[2] == [70_000] and y[5] == [40_000]
+    assert table_rows(page, "table-savings")["2027"] == [
+        "250\u202f000\u00a0€",
+        "200\u202f000\u00a0€",
+        "150\u202f000\u00a0€",
+        "75 %",
+    ]
+    assert chart_data(page, "chart-savings")[1] == [[200_000], [150_000]]
+    login_as(porteur)
+    assert 'id="table-savings"' not in client.get("/tableau-de-bord").get_data(as_text=True)
 
 
 def test_upcoming_sessions_visible_to_the_user(client, make_user, login_as):

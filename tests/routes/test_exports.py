@@ -6,6 +6,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from app.extensions import db
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -205,3 +207,43 @@ def test_followup_export_lists_funded_dossiers_in_the_user_scope(client, make_us
     assert [(r["titre"], r["etat"]) for r in rows] == [("Financé", "En suivi")]
     workbook = load_workbook(io.BytesIO(client.get("/exports/suivi.xlsx").data), read_only=True)
     assert workbook.sheetnames == ["suivi-dossiers-finances"]
+
+
+def test_followup_export_matches_the_followup_page(client, make_user, login_as):
+    """Consumed credits and savings (forecast and reported) are the totals of the follow-up page's tables."""
+    from app.models.dossiers import SavingsAmount, SavingsLine
+    from app.services import committees as committee_service
+    from tests.factories import make_instructed_dossier
+
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, state="en_suivi", decision_outcome="accepte")
+    line = SavingsLine(position=1, nature="Licences", category="T3", programme="129")
+    line.amounts = [SavingsAmount(year=2027, amount=60_000), SavingsAmount(year=2028, amount=40_000)]
+    dossier.savings_lines = [line]
+    db.session.commit()
+    for year, ae, cp, saved in ((2027, 30_000, 20_000, 50_000), (2028, 5_000, 5_000, 45_000)):
+        committee_service.report_consumption(dossier, year=year, ae=ae, cp=cp, actor=porteur)
+        committee_service.report_savings(dossier, year=year, amount=saved, actor=porteur)
+    db.session.commit()
+    follow = committee_service.followup(dossier)
+    login_as(porteur)
+    (row,) = read_csv(client.get("/exports/suivi.csv"))
+    assert (
+        (row["ae_consommees"], row["cp_consommes"])
+        == (
+            str(sum(c[3] for c in follow.consumption)),
+            str(sum(c[4] for c in follow.consumption)),
+        )
+        == ("35000", "25000")
+    )
+    assert (
+        (row["economies_prevues"], row["economies_constatees"])
+        == (
+            str(sum(s.forecast for s in follow.savings)),
+            str(sum(s.reported or 0 for s in follow.savings)),
+        )
+        == ("100000", "95000")
+    )
+    sheet = load_workbook(io.BytesIO(client.get("/exports/suivi.xlsx").data), read_only=True).active
+    header, values = list(sheet.iter_rows(values_only=True))
+    assert dict(zip(header, values, strict=True))["economies_constatees"] == 95_000

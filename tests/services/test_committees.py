@@ -725,6 +725,62 @@ def test_followup_flags_follow_the_clawback_triggers(secretariat, make_user):
         )
 
 
+def _with_savings_forecast(dossier, *years_amounts):
+    """Two natures of savings; each (year, amount) is split 2/3 – 1/3 between them."""
+    from app.models.dossiers import SavingsAmount, SavingsLine
+
+    licences = SavingsLine(position=1, nature="Licences", category="T3", programme="129")
+    staff = SavingsLine(position=2, nature="Masse salariale", category="T2", programme="129")
+    licences.amounts = [SavingsAmount(year=y, amount=a * 2 // 3) for y, a in years_amounts]
+    staff.amounts = [SavingsAmount(year=y, amount=a - a * 2 // 3) for y, a in years_amounts]
+    dossier.savings_lines = [licences, staff]
+    db.session.commit()
+
+
+def test_reported_savings_sit_next_to_the_forecast_year_by_year(secretariat, make_user):
+    porteur = make_user("porteur")
+    dossier = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)
+    _with_savings_forecast(dossier, (2027, 150_000), (2028, 300_000))
+    service.report_savings(
+        dossier, year="2027", amount="120 000", comment="Mesuré sur factures", actor=porteur
+    )
+    service.report_savings(dossier, year=2029, amount=10_000, actor=secretariat)
+    db.session.commit()
+    rows = [(r.year, r.forecast, r.reported, r.gap) for r in service.followup(dossier).savings]
+    assert rows == [(2027, 150_000, 120_000, -30_000), (2028, 300_000, None, None), (2029, 0, 10_000, 10_000)]
+    # entering a year again corrects it, and the audit trail keeps both figures
+    service.report_savings(dossier, year=2027, amount="130000", actor=porteur)
+    db.session.commit()
+    assert service.followup(dossier).savings[0].reported == 130_000
+    changes = db.session.scalars(
+        select(AuditEntry.changes).where(AuditEntry.action == "savings.reported").order_by(AuditEntry.id)
+    ).all()
+    assert [c["savings"] for c in changes] == [[None, 120_000], [None, 10_000], [120_000, 130_000]]
+
+
+def test_reported_savings_refuse_bad_input_and_other_people(secretariat, make_user):
+    from app.models.committees import SavingsReport
+    from tests.factories import make_instructed_dossier
+
+    porteur = make_user("porteur")
+    dossier = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)
+    with pytest.raises(ValidationFailed) as error:
+        service.report_savings(dossier, year="1990", amount="-5", actor=porteur)
+    assert error.value.errors == {
+        "year": "L'année doit être au moins 2000.",
+        "amount": "Le montant des économies constatées ne peut pas être négatif.",
+    }
+    with pytest.raises(ValidationFailed) as error:
+        service.report_savings(dossier, year="2027", amount="3 000 000 000", actor=porteur)
+    assert error.value.errors["amount"].endswith("ne peut pas dépasser 2\u202f000\u202f000\u202f000.")
+    with pytest.raises(NotAllowed):
+        service.report_savings(dossier, year=2027, amount=1, actor=make_user("dsi"))
+    not_signed = make_instructed_dossier(porteur)
+    with pytest.raises(DomainError, match="une fois le dossier conventionné"):
+        service.report_savings(not_signed, year=2027, amount=1, actor=porteur)
+    assert db.session.scalar(select(func.count(SavingsReport.id))) == 0
+
+
 def test_followup_flags_are_offered_once_to_the_deciding_committee(secretariat, make_user):
     porteur = make_user("porteur")
     dossier = _followed_dossier(porteur, signed_days_ago=400, secretariat=secretariat)
