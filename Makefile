@@ -36,6 +36,7 @@ test-postgres:
 
 lint: venv
 	$(BIN)/ruff check app tests bench scripts config.py wsgi.py
+	$(BIN)/ruff format --check app tests bench scripts config.py wsgi.py
 
 bench: venv
 	$(BIN)/python bench/portfolio.py

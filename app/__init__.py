@@ -25,8 +25,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     extensions.csrf.init_app(app)
     extensions.htmx.init_app(app)
     extensions.login_manager.init_app(app)
-    from . import models  # noqa: F401  (register every model on the metadata)
-    from . import auth_session
+    from . import (
+        auth_session,
+        models,  # noqa: F401  (register every model on the metadata)
+    )
 
     auth_session.init_app(app)
     jinja.init_app(app)

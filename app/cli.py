@@ -85,8 +85,12 @@ def committees_verify_register():
 
 @committees_cli.command("generate-sessions")
 @click.option("--until", "until", help="Dernière date (AAAA-MM-JJ) ; par défaut dans 6 mois.")
-@click.option("--committee", "codes", multiple=True, help="Code du comité (répétable) ; par défaut tous ceux "
-                                                          "qui ont une récurrence.")
+@click.option(
+    "--committee",
+    "codes",
+    multiple=True,
+    help="Code du comité (répétable) ; par défaut tous ceux qui ont une récurrence.",
+)
 def committees_generate_sessions(until, codes):
     """Create the planned sessions of the committees' recurrence rules (idempotent)."""
     from datetime import date, timedelta
@@ -102,11 +106,14 @@ def committees_generate_sessions(until, codes):
         raise click.ClickException("Date attendue au format AAAA-MM-JJ.") from None
     query = select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
     if codes:
-        query = select(Committee).where(Committee.code.in_([c.upper() for c in codes])).order_by(Committee.code)
+        query = (
+            select(Committee).where(Committee.code.in_([c.upper() for c in codes])).order_by(Committee.code)
+        )
     committees = list(db.session.scalars(query))
     if codes and len(committees) != len(set(codes)):
-        raise click.ClickException("Comité inconnu : " + ", ".join(
-            sorted({c.upper() for c in codes} - {c.code for c in committees})))
+        raise click.ClickException(
+            "Comité inconnu : " + ", ".join(sorted({c.upper() for c in codes} - {c.code for c in committees}))
+        )
     for committee in committees:
         try:
             created = generate_sessions(committee, until=last, actor=None)

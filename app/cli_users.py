@@ -31,18 +31,28 @@ def _register_with_role(email: str, role: str, names: dict | None = None, **scop
 
 @users_cli.command("add")
 @click.argument("email")
-@click.option("--role", "role", required=True, type=click.Choice([r.value for r in Role]),
-              help="secretariat, dsi, porteur, instructeur ou comite.")
+@click.option(
+    "--role",
+    "role",
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="secretariat, dsi, porteur, instructeur ou comite.",
+)
 @click.option("--ministry", help="Code du ministère (rôle dsi), par exemple MI.")
 @click.option("--guichet", help="Code du guichet (rôle instructeur), par exemple SNAP4.")
 @click.option("--committee", help="Code du comité (rôle comite), par exemple CSIC-TECH.")
-@click.option("--function", "function", type=click.Choice(list(COMMITTEE_FUNCTIONS)),
-              help="Fonction au comité (rôle comite).")
+@click.option(
+    "--function",
+    "function",
+    type=click.Choice(list(COMMITTEE_FUNCTIONS)),
+    help="Fonction au comité (rôle comite).",
+)
 def users_add(email, role, ministry, guichet, committee, function):
     """Pre-register EMAIL with a role: the first ProConnect login with this e-mail gets it."""
     try:
-        lines = _register_with_role(email, role, ministry=ministry, guichet=guichet, committee=committee,
-                                    function=function)
+        lines = _register_with_role(
+            email, role, ministry=ministry, guichet=guichet, committee=committee, function=function
+        )
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(error.message) from None
@@ -55,8 +65,10 @@ def users_add(email, role, ministry, guichet, committee, function):
 def demo_accounts():
     """Register the demo accounts (one per role) of the local test provider; idempotent."""
     if not current_app.config["PROCONNECT_IS_MOCK"]:
-        raise click.ClickException("Les comptes de démonstration n'existent qu'avec le fournisseur de test "
-                                   "(PROCONNECT_IS_MOCK=true).")
+        raise click.ClickException(
+            "Les comptes de démonstration n'existent qu'avec le fournisseur de test "
+            "(PROCONNECT_IS_MOCK=true)."
+        )
     for account in DEMO_ACCOUNTS:
         scope = {k: account.get(k) for k in ("ministry", "guichet", "committee", "function")}
         try:

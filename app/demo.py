@@ -9,17 +9,45 @@ DEMO_SIRET = "13002526500013"  # DINUM
 DEMO_ORGANIZATION = "Direction interministérielle du numérique"
 
 DEMO_ACCOUNTS = (
-    {"email": "secretariat@demo.gouv.fr", "given_name": "Camille", "usual_name": "Martin",
-     "role": "secretariat", "label": "Secrétariat (administre tout)"},
-    {"email": "dsi@demo.gouv.fr", "given_name": "Dominique", "usual_name": "Bernard",
-     "role": "dsi", "ministry": "MI", "label": "Membre DSI du ministère de l'Intérieur (MI)"},
-    {"email": "porteur@demo.gouv.fr", "given_name": "Alex", "usual_name": "Petit",
-     "role": "porteur", "label": "Porteur de projet"},
-    {"email": "instructeur@demo.gouv.fr", "given_name": "Sacha", "usual_name": "Durand",
-     "role": "instructeur", "guichet": "SNAP4", "label": "Instructeur du guichet SNAP4"},
-    {"email": "comite@demo.gouv.fr", "given_name": "Claude", "usual_name": "Leroy",
-     "role": "comite", "committee": "CSIC-TECH", "function": "president",
-     "label": "Président du comité CSIC-TECH"},
+    {
+        "email": "secretariat@demo.gouv.fr",
+        "given_name": "Camille",
+        "usual_name": "Martin",
+        "role": "secretariat",
+        "label": "Secrétariat (administre tout)",
+    },
+    {
+        "email": "dsi@demo.gouv.fr",
+        "given_name": "Dominique",
+        "usual_name": "Bernard",
+        "role": "dsi",
+        "ministry": "MI",
+        "label": "Membre DSI du ministère de l'Intérieur (MI)",
+    },
+    {
+        "email": "porteur@demo.gouv.fr",
+        "given_name": "Alex",
+        "usual_name": "Petit",
+        "role": "porteur",
+        "label": "Porteur de projet",
+    },
+    {
+        "email": "instructeur@demo.gouv.fr",
+        "given_name": "Sacha",
+        "usual_name": "Durand",
+        "role": "instructeur",
+        "guichet": "SNAP4",
+        "label": "Instructeur du guichet SNAP4",
+    },
+    {
+        "email": "comite@demo.gouv.fr",
+        "given_name": "Claude",
+        "usual_name": "Leroy",
+        "role": "comite",
+        "committee": "CSIC-TECH",
+        "function": "president",
+        "label": "Président du comité CSIC-TECH",
+    },
 )
 
 

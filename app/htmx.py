@@ -5,7 +5,9 @@ from jinja2_fragments.flask import render_block
 
 
 def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context) -> Response:

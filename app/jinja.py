@@ -15,17 +15,58 @@ from . import permissions
 from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
 
 PARIS = ZoneInfo("Europe/Paris")
-ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "a", "h3", "h4",
-                "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "hr"}
-MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre"]
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "a",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+}
+MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 
 def render_markdown(text: str | None) -> Markup:
     """Markdown → HTML sanitised by nh3 (links get rel=noopener noreferrer)."""
     html = markdown_lib.markdown(text or "", extensions=["sane_lists", "tables"], output_format="html")
-    return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
-                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer"))
+    return Markup(
+        nh3.clean(
+            html,
+            tags=ALLOWED_TAGS,
+            attributes={"a": {"href", "title"}},
+            url_schemes={"http", "https", "mailto"},
+            link_rel="noopener noreferrer",
+        )
+    )
 
 
 def besoin_markdown(text: str | None) -> Markup:
@@ -66,8 +107,13 @@ def init_app(app) -> None:
     def vendor(package: str, path: str) -> str:
         return url_for("static", filename=f"vendor/{package}-{versions[package]}/{path}")
 
-    app.jinja_env.filters.update(markdown=render_markdown, besoin=besoin_markdown, datetime=format_datetime,
-                                 euros=format_euros, number=format_number)
+    app.jinja_env.filters.update(
+        markdown=render_markdown,
+        besoin=besoin_markdown,
+        datetime=format_datetime,
+        euros=format_euros,
+        number=format_number,
+    )
     app.jinja_env.globals.update(
         vendor=vendor,
         can=permissions,

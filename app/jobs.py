@@ -69,8 +69,12 @@ def _replan_reminders(now: datetime):
 
 
 register_job("reminders.send_due", "Envoi des rappels et des courriels en attente", _send_due_reminders)
-register_job("reminders.replan", "Recalcul des rappels (nouveaux membres, électeurs, dates)", _replan_reminders,
-             seconds=900)
+register_job(
+    "reminders.replan",
+    "Recalcul des rappels (nouveaux membres, électeurs, dates)",
+    _replan_reminders,
+    seconds=900,
+)
 
 
 def register_domain_jobs() -> None:
@@ -80,15 +84,22 @@ def register_domain_jobs() -> None:
     except ImportError:
         voting = None
     if voting is not None and hasattr(voting, "apply_due_transitions"):
-        register_job("voting.apply_due_transitions", "Ouverture et clôture des campagnes de priorisation",
-                     voting.apply_due_transitions)
+        register_job(
+            "voting.apply_due_transitions",
+            "Ouverture et clôture des campagnes de priorisation",
+            voting.apply_due_transitions,
+        )
     try:
         from .services import committees
     except ImportError:
         committees = None
     if committees is not None and hasattr(committees, "generate_sessions"):
-        register_job("committees.generate_sessions", "Génération des séances récurrentes des comités (6 mois)",
-                     generate_recurring_sessions, seconds=3600)
+        register_job(
+            "committees.generate_sessions",
+            "Génération des séances récurrentes des comités (6 mois)",
+            generate_recurring_sessions,
+            seconds=3600,
+        )
 
 
 RECURRING_HORIZON_DAYS = 183
@@ -106,24 +117,30 @@ def generate_recurring_sessions(now: datetime) -> str:
 
     today = now.astimezone(ZoneInfo("Europe/Paris")).date()
     created = []
-    for committee in db.session.scalars(select(Committee).where(Committee.recurrence.is_not(None))
-                                        .order_by(Committee.code)):
-        created += committees.generate_sessions(committee, until=today + timedelta(days=RECURRING_HORIZON_DAYS),
-                                                actor=None, today=today)
+    for committee in db.session.scalars(
+        select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
+    ):
+        created += committees.generate_sessions(
+            committee, until=today + timedelta(days=RECURRING_HORIZON_DAYS), actor=None, today=today
+        )
     for session in created:
         reminders.reschedule_for(session, now=now)
     return f"{len(created)} séance(s) créée(s)"
 
 
-# --- lease ------------------------------------------------------------------------------------------------------
+# --- lease --------------------------------------------------------------------------------------------------
+
 
 def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE_SECONDS) -> bool:
     """Take or renew the scheduler lease for `holder`; True if `holder` is the one that runs the jobs."""
     now = now or utcnow()
     session = db.session
     renewed = session.execute(
-        update(SchedulerLease).where(SchedulerLease.name == LEASE_NAME,
-                                     or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now))
+        update(SchedulerLease)
+        .where(
+            SchedulerLease.name == LEASE_NAME,
+            or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
+        )
         .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
     ).rowcount
     if renewed:
@@ -131,8 +148,14 @@ def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE
         return True
     try:
         with session.begin_nested():
-            session.add(SchedulerLease(name=LEASE_NAME, holder=holder, acquired_at=now,
-                                       expires_at=now + timedelta(seconds=seconds)))
+            session.add(
+                SchedulerLease(
+                    name=LEASE_NAME,
+                    holder=holder,
+                    acquired_at=now,
+                    expires_at=now + timedelta(seconds=seconds),
+                )
+            )
     except IntegrityError:
         session.commit()
         return False
@@ -144,22 +167,32 @@ def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE
 
 
 def release_lease(holder: str) -> None:
-    db.session.execute(update(SchedulerLease).where(SchedulerLease.name == LEASE_NAME,
-                                                    SchedulerLease.holder == holder)
-                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
 
 
-# --- running ----------------------------------------------------------------------------------------------------
+# --- running ------------------------------------------------------------------------------------------------
 
-def run_job(job: Job, now: datetime | None = None, holder: str | None = None, next_run_at: datetime | None = None):
+
+def run_job(
+    job: Job, now: datetime | None = None, holder: str | None = None, next_run_at: datetime | None = None
+):
     """Run one job now (in the caller's app context), recording its run for the admin page."""
     now = now or utcnow()
     row = db.session.get(SchedulerJob, job.name)
     if row is None:
         row = SchedulerJob(name=job.name, label=job.label, interval_seconds=job.seconds)
         db.session.add(row)
-    row.label, row.interval_seconds, row.holder, row.last_started_at = job.label, job.seconds, holder, utcnow()
+    row.label, row.interval_seconds, row.holder, row.last_started_at = (
+        job.label,
+        job.seconds,
+        holder,
+        utcnow(),
+    )
     db.session.commit()
     result, error = None, None
     try:
@@ -181,8 +214,14 @@ def run_job(job: Job, now: datetime | None = None, holder: str | None = None, ne
 class Scheduler:
     """APScheduler BackgroundScheduler running every registered job, gated by the lease."""
 
-    def __init__(self, app: Flask, holder: str | None = None, clock: Callable[[], datetime] = utcnow,
-                 interval_seconds: int | None = None, jobs: list[Job] | None = None):
+    def __init__(
+        self,
+        app: Flask,
+        holder: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        interval_seconds: int | None = None,
+        jobs: list[Job] | None = None,
+    ):
         self.app = app
         self.jobs = jobs
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -198,8 +237,12 @@ class Scheduler:
                 if not acquire_lease(self.holder):
                     return False
                 aps_job = self.scheduler.get_job(job.name) if self.scheduler else None
-                run_job(job, now=self.clock(), holder=self.holder,
-                        next_run_at=aps_job.next_run_time if aps_job else None)
+                run_job(
+                    job,
+                    now=self.clock(),
+                    holder=self.holder,
+                    next_run_at=aps_job.next_run_time if aps_job else None,
+                )
                 return True
             finally:
                 db.session.remove()
@@ -210,12 +253,19 @@ class Scheduler:
         if self.jobs is None:
             with self.app.app_context():
                 register_domain_jobs()
-        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True,
-                                                                           "max_instances": 1,
-                                                                           "misfire_grace_time": 300})
-        for job in (self.jobs if self.jobs is not None else list(JOBS.values())):
-            self.scheduler.add_job(self.tick, "interval", args=[job], id=job.name, name=job.label,
-                                   seconds=self.interval_seconds or job.seconds, next_run_time=utcnow())
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        )
+        for job in self.jobs if self.jobs is not None else list(JOBS.values()):
+            self.scheduler.add_job(
+                self.tick,
+                "interval",
+                args=[job],
+                id=job.name,
+                name=job.label,
+                seconds=self.interval_seconds or job.seconds,
+                next_run_time=utcnow(),
+            )
         self.scheduler.start()
         log.info("scheduler %s started with %d job(s)", self.holder, len(self.scheduler.get_jobs()))
 
@@ -246,7 +296,7 @@ def start_in_background(app: Flask) -> Scheduler | None:
     return scheduler
 
 
-# --- CLI -----------------------------------------------------------------------------------------------------------
+# --- CLI ----------------------------------------------------------------------------------------------------
 
 scheduler_cli = AppGroup("scheduler", help="Planificateur des tâches (rappels, ouvertures et clôtures).")
 reminders_cli = AppGroup("reminders", help="Rappels et courriels.")

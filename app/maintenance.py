@@ -22,8 +22,12 @@ def rebuild_database(app) -> None:
                 connection.execute(text("CREATE SCHEMA public"))
             else:
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                names = [r[0] for r in connection.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+                names = [
+                    r[0]
+                    for r in connection.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                    )
+                ]
                 for name in names:
                     connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
         upgrade(directory=str(ROOT / "migrations"))

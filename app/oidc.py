@@ -59,20 +59,27 @@ ACR_ACCEPTED = {
     "eidas3": ("eidas3",),
 }
 
-GENERIC = ("La connexion avec ProConnect n'a pas abouti. Recommencez depuis la page de connexion ; "
-           "si le problème persiste, contactez le secrétariat.")
+GENERIC = (
+    "La connexion avec ProConnect n'a pas abouti. Recommencez depuis la page de connexion ; "
+    "si le problème persiste, contactez le secrétariat."
+)
 MESSAGES = {
     "provider_unavailable": "ProConnect ne répond pas pour le moment. Réessayez dans quelques minutes.",
     "access_denied": "Vous avez refusé ou annulé la connexion sur ProConnect. Vous n'êtes pas connecté.",
     "login_required": "Votre session ProConnect a expiré. Reconnectez-vous.",
-    "state_unknown": ("Cette demande de connexion est inconnue ou a déjà été utilisée. "
-                      "Recommencez la connexion."),
+    "state_unknown": (
+        "Cette demande de connexion est inconnue ou a déjà été utilisée. Recommencez la connexion."
+    ),
     "state_expired": "Cette demande de connexion a expiré (10 minutes). Recommencez la connexion.",
-    "acr_insufficient": ("Le niveau d'authentification obtenu auprès de ProConnect est insuffisant pour ce "
-                         "service. Reconnectez-vous avec une authentification plus forte (par exemple à "
-                         "double facteur)."),
-    "email_missing": ("ProConnect n'a pas transmis votre adresse électronique : ce service ne peut pas "
-                      "vous identifier. Contactez le secrétariat."),
+    "acr_insufficient": (
+        "Le niveau d'authentification obtenu auprès de ProConnect est insuffisant pour ce "
+        "service. Reconnectez-vous avec une authentification plus forte (par exemple à "
+        "double facteur)."
+    ),
+    "email_missing": (
+        "ProConnect n'a pas transmis votre adresse électronique : ce service ne peut pas "
+        "vous identifier. Contactez le secrétariat."
+    ),
     "user_deactivated": "Votre compte a été désactivé. Contactez le secrétariat pour le réactiver.",
 }
 
@@ -110,16 +117,25 @@ def post_logout_redirect_uri() -> str:
 
 def client() -> FlaskOAuth2App:
     config = current_app.config
-    key = (config["PROCONNECT_DISCOVERY_URL"], config["PROCONNECT_CLIENT_ID"],
-           config["PROCONNECT_CLIENT_SECRET"])
+    key = (
+        config["PROCONNECT_DISCOVERY_URL"],
+        config["PROCONNECT_CLIENT_ID"],
+        config["PROCONNECT_CLIENT_SECRET"],
+    )
     clients = current_app.extensions.setdefault("proconnect", {})
     if key not in clients:
         clients.clear()
         clients[key] = FlaskOAuth2App(
-            FlaskIntegration("proconnect"), "proconnect",
-            client_id=key[1], client_secret=key[2], server_metadata_url=key[0],
-            client_kwargs={"scope": SCOPES, "token_endpoint_auth_method": "client_secret_post",
-                           "timeout": HTTP_TIMEOUT},
+            FlaskIntegration("proconnect"),
+            "proconnect",
+            client_id=key[1],
+            client_secret=key[2],
+            server_metadata_url=key[0],
+            client_kwargs={
+                "scope": SCOPES,
+                "token_endpoint_auth_method": "client_secret_post",
+                "timeout": HTTP_TIMEOUT,
+            },
         )
     return clients[key]
 
@@ -132,6 +148,7 @@ def metadata() -> dict:
 
 
 # --- login ------------------------------------------------------------------------------------------
+
 
 def _fresh(entries: dict) -> dict:
     now = time.time()
@@ -157,7 +174,10 @@ def begin_login(next_url: str | None) -> str:
     if not meta.get("authorization_endpoint"):
         raise LoginFailed("provider_unavailable", "no authorization_endpoint in discovery", status=503)
     created = client().create_authorization_url(
-        redirect_uri(), state=state, nonce=nonce, claims=json.dumps(claims_request(), separators=(",", ":")),
+        redirect_uri(),
+        state=state,
+        nonce=nonce,
+        claims=json.dumps(claims_request(), separators=(",", ":")),
     )
     return created["url"]
 
@@ -213,9 +233,14 @@ def complete_login(args) -> Identity:
 def verify_id_token(token: dict, nonce: str, meta: dict) -> dict:
     try:
         claims = client().parse_id_token(
-            token, nonce=nonce, leeway=LEEWAY,
-            claims_options={"iss": {"essential": True, "value": meta["issuer"]}, "exp": {"essential": True},
-                            "aud": {"essential": True}},
+            token,
+            nonce=nonce,
+            leeway=LEEWAY,
+            claims_options={
+                "iss": {"essential": True, "value": meta["issuer"]},
+                "exp": {"essential": True},
+                "aud": {"essential": True},
+            },
         )
     except BadSignatureError as error:
         raise LoginFailed("id_token_bad_signature", str(error)) from error
@@ -262,16 +287,24 @@ def fetch_userinfo(token: dict, id_claims: dict, meta: dict) -> dict:
             raise LoginFailed("userinfo_format", f"expected application/jwt, got {content_type!r}")
         claims = verify_userinfo_jwt(response.text.strip(), meta)
     if not isinstance(claims, dict) or claims.get("sub") != id_claims["sub"]:
-        raise LoginFailed("userinfo_sub_mismatch",
-                          f"userinfo sub {claims.get('sub') if isinstance(claims, dict) else None!r} "
-                          f"!= id_token sub {id_claims['sub']!r}")
+        raise LoginFailed(
+            "userinfo_sub_mismatch",
+            f"userinfo sub {claims.get('sub') if isinstance(claims, dict) else None!r} "
+            f"!= id_token sub {id_claims['sub']!r}",
+        )
     return claims
 
 
 def verify_userinfo_jwt(value: str, meta: dict) -> dict:
-    algs = [a for a in (meta.get("userinfo_signing_alg_values_supported")
-                        or meta.get("id_token_signing_alg_values_supported") or ["RS256", "ES256"])
-            if a in ASYMMETRIC_ALGS]
+    algs = [
+        a
+        for a in (
+            meta.get("userinfo_signing_alg_values_supported")
+            or meta.get("id_token_signing_alg_values_supported")
+            or ["RS256", "ES256"]
+        )
+        if a in ASYMMETRIC_ALGS
+    ]
     registry = JWSRegistry(algorithms=algs, strict_check_header=False)
     try:
         try:
@@ -296,6 +329,7 @@ def verify_userinfo_jwt(value: str, meta: dict) -> dict:
 
 # --- logout -----------------------------------------------------------------------------------------
 
+
 def logout_url(id_token: str | None) -> str | None:
     """End-session URL with a fresh state kept in the session; None when the provider cannot be reached."""
     try:
@@ -316,5 +350,9 @@ def logout_url(id_token: str | None) -> str | None:
 
 def logout_state_valid(state: str | None) -> bool:
     entry = session.pop(LOGOUT_KEY, None)
-    return bool(state and isinstance(entry, dict) and secrets.compare_digest(str(entry.get("state")), state)
-                and time.time() - entry.get("at", 0) < FLOW_TTL)
+    return bool(
+        state
+        and isinstance(entry, dict)
+        and secrets.compare_digest(str(entry.get("state")), state)
+        and time.time() - entry.get("at", 0) < FLOW_TTL
+    )

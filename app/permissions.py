@@ -67,6 +67,7 @@ def enforce_route_rule():
 
 # --- predicates -----------------------------------------------------------------------------------
 
+
 def _is(user, role: Role) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_role(role))
 
@@ -84,8 +85,7 @@ def can_edit_opportunity(user, opportunity: Opportunity) -> bool:
         return False
     if is_secretariat(user):
         return True
-    return (_is(user, Role.DSI) and opportunity.created_by_id == user.id
-            and opportunity.status == "identifiee")
+    return _is(user, Role.DSI) and opportunity.created_by_id == user.id and opportunity.status == "identifiee"
 
 
 def can_change_opportunity_status(user, opportunity: Opportunity) -> bool:
@@ -121,6 +121,7 @@ def can_administer(user) -> bool:
 # (and their exports) are seen by the secretariat once the campaign is closed and by every signed-in user once
 # published; named ballots only for `named` campaigns; vote audit entries by the secretariat only when the
 # campaign is anonymous, by every results reader when it is named, never while open.
+
 
 def can_manage_campaigns(user) -> bool:
     return is_secretariat(user)
@@ -167,7 +168,8 @@ def can_override_priority(user, campaign) -> bool:
     return is_secretariat(user) and campaign.state == "publiee"
 
 
-# --- reminders / notifications ------------------------------------------------------------------------------------
+# --- reminders / notifications ------------------------------------------------------------------------------
+
 
 def can_configure_reminders(user) -> bool:
     """Offsets of the reminder kinds, retries of failed sends, the /admin/rappels page."""
@@ -182,11 +184,12 @@ def can_configure_reminders(user) -> bool:
 opendata_readable = _declare("opendata")
 
 
-# --- committees (sessions, agenda, votes, decisions, register, minutes) ---------------------------------------
+# --- committees (sessions, agenda, votes, decisions, register, minutes) -------------------------------------
 # Committees and published agendas are readable by every signed-in user; a planned (unpublished) or cancelled
-# session only by the secretariat and the committee's members. The secretariat, and the président or secrétaire
-# of the committee, run its sessions. Named votes and draft minutes are seen by the committee and the
-# secretariat; published minutes and decisions by every signed-in user.
+# session only by the secretariat and the committee's members. The secretariat, and the président or
+# secrétaire of the committee, run its sessions. Named votes and draft minutes are seen by the committee and
+# the secretariat; published minutes and decisions by every signed-in user.
+
 
 def committee_function(user, committee):
     from .services.committees import function_of
@@ -221,7 +224,11 @@ def can_review_minutes(user, session) -> bool:
 def can_view_session(user, session) -> bool:
     if is_secretariat(user) or is_committee_member(user, session.committee):
         return True
-    return bool(getattr(user, "is_authenticated", False)) and session.state in ("odj_publie", "tenue", "pv_publie")
+    return bool(getattr(user, "is_authenticated", False)) and session.state in (
+        "odj_publie",
+        "tenue",
+        "pv_publie",
+    )
 
 
 def sessions_visible_to(user):
@@ -233,8 +240,12 @@ def sessions_visible_to(user):
     if is_secretariat(user):
         return query
     mine = [r.committee_id for r in getattr(user, "roles", []) if r.role == Role.COMITE and r.committee_id]
-    return query.where(or_(CommitteeSession.state.in_(["odj_publie", "tenue", "pv_publie"]),
-                           CommitteeSession.committee_id.in_(mine or [-1])))
+    return query.where(
+        or_(
+            CommitteeSession.state.in_(["odj_publie", "tenue", "pv_publie"]),
+            CommitteeSession.committee_id.in_(mine or [-1]),
+        )
+    )
 
 
 def can_view_named_votes(user, session) -> bool:
@@ -244,7 +255,9 @@ def can_view_named_votes(user, session) -> bool:
 def can_view_minutes(user, session) -> bool:
     if session.state == "pv_publie":
         return bool(getattr(user, "is_authenticated", False))
-    return session.minutes is not None and (is_secretariat(user) or is_committee_member(user, session.committee))
+    return session.minutes is not None and (
+        is_secretariat(user) or is_committee_member(user, session.committee)
+    )
 
 
 def can_view_register(user) -> bool:
@@ -320,10 +333,13 @@ def dossiers_visible_to(user):
         from .models.committees import AgendaItem, CommitteeSession
 
         # Members of a committee read the dossiers put on one of its agendas.
-        clauses.append(Dossier.id.in_(
-            select(AgendaItem.dossier_id).join(CommitteeSession, CommitteeSession.id == AgendaItem.session_id)
-            .where(CommitteeSession.committee_id.in_(committees), AgendaItem.dossier_id.is_not(None))
-        ))
+        clauses.append(
+            Dossier.id.in_(
+                select(AgendaItem.dossier_id)
+                .join(CommitteeSession, CommitteeSession.id == AgendaItem.session_id)
+                .where(CommitteeSession.committee_id.in_(committees), AgendaItem.dossier_id.is_not(None))
+            )
+        )
     return query.where(or_(*clauses))
 
 

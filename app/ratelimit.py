@@ -50,7 +50,8 @@ def limit(group: str):
             config = current_app.config
             if config.get("AUTH_RATE_LIMIT", 10) and not hit(
                 (id(current_app._get_current_object()), group, request.remote_addr),
-                int(config.get("AUTH_RATE_LIMIT", 10)), float(config.get("AUTH_RATE_WINDOW", 60)),
+                int(config.get("AUTH_RATE_LIMIT", 10)),
+                float(config.get("AUTH_RATE_WINDOW", 60)),
             ):
                 current_app.logger.warning("rate limit reached on %s for %s", group, request.remote_addr)
                 abort(429)

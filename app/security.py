@@ -29,7 +29,9 @@ CSP_PARTS = (
 def init_app(app) -> None:
     @app.after_request
     def set_headers(response):
-        response.headers.setdefault("Content-Security-Policy", build_csp(app.config["PROCONNECT_DISCOVERY_URL"]))
+        response.headers.setdefault(
+            "Content-Security-Policy", build_csp(app.config["PROCONNECT_DISCOVERY_URL"])
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"

@@ -135,8 +135,10 @@ def report(label: str, api: list[float], floor: list[float]) -> float:
     api_ms, floor_ms = statistics.median(api) * 1000, statistics.median(floor) * 1000
     best_api, best_floor = min(api) * 1000, min(floor) * 1000
     ratio = api_ms / floor_ms
-    print(f"{label}: {API} median {api_ms:.2f} ms (min {best_api:.2f}), {FLOOR} median {floor_ms:.2f} ms "
-          f"(min {best_floor:.2f}); ratio of medians {ratio:.2f}, of minima {best_api / best_floor:.2f}")
+    print(
+        f"{label}: {API} median {api_ms:.2f} ms (min {best_api:.2f}), {FLOOR} median {floor_ms:.2f} ms "
+        f"(min {best_floor:.2f}); ratio of medians {ratio:.2f}, of minima {best_api / best_floor:.2f}"
+    )
     return ratio
 
 

@@ -63,6 +63,7 @@ class BenchConfig(Config):
 
 # --- schema and data ----------------------------------------------------------------------------------
 
+
 def reset_schema(app) -> None:
     """Drop everything, then the migrations and the reference data."""
     rebuild_database(app)
@@ -71,9 +72,21 @@ def reset_schema(app) -> None:
 class TextMaker:
     """Briques and besoins that read like the annex: its own sentences, recombined and slightly varied."""
 
-    QUALIFIERS = ["interministériel", "mutualisé", "de l'État", "pour les agents", "en mode SaaS",
-                  "souverain", "ouvert", "pour les usagers", "territorial", "sécurisé", "national",
-                  "à l'échelle de la DINUM", "partagé entre ministères"]
+    QUALIFIERS = [
+        "interministériel",
+        "mutualisé",
+        "de l'État",
+        "pour les agents",
+        "en mode SaaS",
+        "souverain",
+        "ouvert",
+        "pour les usagers",
+        "territorial",
+        "sécurisé",
+        "national",
+        "à l'échelle de la DINUM",
+        "partagé entre ministères",
+    ]
     PREFIXES = ["Offre", "Plateforme", "Service", "Socle", "Outil", "Portail", "Référentiel", "Catalogue"]
 
     def __init__(self, rng: random.Random):
@@ -82,8 +95,9 @@ class TextMaker:
             annex = list(csv.DictReader(handle))
         self.briques = [r["brique"] for r in annex]
         self.paragraphs = [p.strip() for r in annex for p in r["besoin"].split("\n\n") if p.strip()]
-        self.sentences = [s.strip() for p in self.paragraphs for s in re.split(r"(?<=[.;:])\s+", p)
-                          if len(s.strip()) > 20]
+        self.sentences = [
+            s.strip() for p in self.paragraphs for s in re.split(r"(?<=[.;:])\s+", p) if len(s.strip()) > 20
+        ]
 
     def brique(self) -> str:
         rng = self.rng
@@ -109,9 +123,15 @@ class TextMaker:
 
 
 STATUS_WEIGHTS = {
-    OpportunityStatus.IDENTIFIEE: 50, OpportunityStatus.EN_CRIBLAGE: 15, OpportunityStatus.QUALIFIEE: 10,
-    OpportunityStatus.VALIDEE_CSIC_TECH: 5, OpportunityStatus.PROPOSEE_CSIC: 4, OpportunityStatus.LANCEE: 4,
-    OpportunityStatus.ECARTEE: 5, OpportunityStatus.FUSIONNEE: 3, OpportunityStatus.DOUBLON: 2,
+    OpportunityStatus.IDENTIFIEE: 50,
+    OpportunityStatus.EN_CRIBLAGE: 15,
+    OpportunityStatus.QUALIFIEE: 10,
+    OpportunityStatus.VALIDEE_CSIC_TECH: 5,
+    OpportunityStatus.PROPOSEE_CSIC: 4,
+    OpportunityStatus.LANCEE: 4,
+    OpportunityStatus.ECARTEE: 5,
+    OpportunityStatus.FUSIONNEE: 3,
+    OpportunityStatus.DOUBLON: 2,
     OpportunityStatus.DEJA_COUVERTE: 2,
 }
 
@@ -133,7 +153,7 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
         statuses, weights = zip(*STATUS_WEIGHTS.items(), strict=True)
         now = datetime.now(UTC)
         for offset in range(0, len(numbers), chunk):
-            batch = numbers[offset:offset + chunk]
+            batch = numbers[offset : offset + chunk]
             rows = []
             for number in batch:
                 code = Opportunity.code_for(number)
@@ -141,19 +161,31 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
                 status = rng.choices(statuses, weights)[0]
                 needs_target = status in (OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON)
                 when = now - timedelta(days=rng.randint(0, 2000), minutes=rng.randint(0, 1440))
-                rows.append({
-                    "number": number, "code": code, "brique": brique, "besoin": besoin,
-                    "status": status.value,
-                    "status_reason": "Motif de test du banc de mesure." if status in (
-                        OpportunityStatus.ECARTEE, OpportunityStatus.DEJA_COUVERTE) else None,
-                    "target_id": rng.choice(existing_ids) if needs_target else None,  # the annex is there
-                    "priority": rng.choice([None, None, *[m.value for m in Moscow]]),
-                    "search_text": fold(f"{code} {brique} {besoin}"),
-                    "version": 1, "created_at": when, "updated_at": when, "created_by_id": None,
-                })
+                rows.append(
+                    {
+                        "number": number,
+                        "code": code,
+                        "brique": brique,
+                        "besoin": besoin,
+                        "status": status.value,
+                        "status_reason": "Motif de test du banc de mesure."
+                        if status in (OpportunityStatus.ECARTEE, OpportunityStatus.DEJA_COUVERTE)
+                        else None,
+                        "target_id": rng.choice(existing_ids) if needs_target else None,  # the annex is there
+                        "priority": rng.choice([None, None, *[m.value for m in Moscow]]),
+                        "search_text": fold(f"{code} {brique} {besoin}"),
+                        "version": 1,
+                        "created_at": when,
+                        "updated_at": when,
+                        "created_by_id": None,
+                    }
+                )
             db.session.execute(insert(Opportunity.__table__), rows)
-            new = db.session.execute(select(Opportunity.id, Opportunity.number)
-                                     .where(Opportunity.number.between(batch[0], batch[-1]))).all()
+            new = db.session.execute(
+                select(Opportunity.id, Opportunity.number).where(
+                    Opportunity.number.between(batch[0], batch[-1])
+                )
+            ).all()
             links, backings = [], []
             for opp_id, _number in new:
                 if actions and rng.random() < 0.35:
@@ -161,8 +193,14 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
                         links.append({"action_id": action_id, "opportunity_id": opp_id})
                 if organisations and rng.random() < 0.25:
                     for org_id in rng.sample(organisations, rng.randint(1, 3)):
-                        backings.append({"opportunity_id": opp_id, "organisation_id": org_id,
-                                         "role": rng.choice(list(BackingRole)).value, "created_at": now})
+                        backings.append(
+                            {
+                                "opportunity_id": opp_id,
+                                "organisation_id": org_id,
+                                "role": rng.choice(list(BackingRole)).value,
+                                "created_at": now,
+                            }
+                        )
             if links:
                 db.session.execute(insert(action_opportunities), links)
             if backings:
@@ -182,6 +220,7 @@ def refresh_statistics(engine) -> None:
 
 
 # --- measurement --------------------------------------------------------------------------------------
+
 
 @contextmanager
 def counting(engine):
@@ -232,10 +271,14 @@ def measure(app, client, requests: int, warmup: int) -> dict:
         db.session.remove()
     body = client.get(LIST).get_data(as_text=True)
     shown = re.search(r'id="result-count"><strong>(\d+)</strong>', body)
-    return {"n": total, "shown": int(shown.group(1)) if shown else None,
-            **{path: statistics.median(values) * 1000 for path, values in times.items()},
-            "cpu": {path: statistics.median(values) * 1000 for path, values in cpu.items()},
-            "queries": queries[LIST], "search_queries": queries[SEARCH]}
+    return {
+        "n": total,
+        "shown": int(shown.group(1)) if shown else None,
+        **{path: statistics.median(values) * 1000 for path, values in times.items()},
+        "cpu": {path: statistics.median(values) * 1000 for path, values in cpu.items()},
+        "queries": queries[LIST],
+        "search_queries": queries[SEARCH],
+    }
 
 
 def main(argv=None) -> int:
@@ -256,12 +299,16 @@ def main(argv=None) -> int:
     app = create_app(BenchConfig, SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
         backend = db.engine.dialect.name
-    print(f"Banc portefeuille — base {backend} ({'fichier temporaire' if scratch else url.split('@')[-1]}), "
-          f"{args.requests} requêtes mesurées après {args.warmup} d'échauffement, médianes.")
+    print(
+        f"Banc portefeuille — base {backend} ({'fichier temporaire' if scratch else url.split('@')[-1]}), "
+        f"{args.requests} requêtes mesurées après {args.warmup} d'échauffement, médianes."
+    )
     load = os.getloadavg()[0]
     if load > (os.cpu_count() or 1):
-        print(f"Attention : machine chargée (charge {load:.1f} pour {os.cpu_count()} processeurs), "
-              "les latences mesurées sont bruitées.")
+        print(
+            f"Attention : machine chargée (charge {load:.1f} pour {os.cpu_count()} processeurs), "
+            "les latences mesurées sont bruitées."
+        )
     reset_schema(app)
     rng = random.Random(args.seed)
     texts = TextMaker(rng)
@@ -277,36 +324,57 @@ def main(argv=None) -> int:
         result["added"] = added
         results.append(result)
 
-    header = (f"{'N':>7} {'liste ms':>9} {'recherche ms':>13} {'plancher ms':>12} {'liste/plancher':>15} "
-              f"{'recherche/plancher':>19} {'requêtes SQL liste':>19} {'(recherche)':>11} "
-              f"{'CPU liste/plancher':>19}")
+    header = (
+        f"{'N':>7} {'liste ms':>9} {'recherche ms':>13} {'plancher ms':>12} {'liste/plancher':>15} "
+        f"{'recherche/plancher':>19} {'requêtes SQL liste':>19} {'(recherche)':>11} "
+        f"{'CPU liste/plancher':>19}"
+    )
     print()
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['n']:>7} {r[LIST]:>9.2f} {r[SEARCH]:>13.2f} {r[FLOOR]:>12.2f} {r[LIST] / r[FLOOR]:>15.2f} "
-              f"{r[SEARCH] / r[FLOOR]:>19.2f} {r['queries']:>19} {r['search_queries']:>11} "
-              f"{r['cpu'][LIST] / r['cpu'][FLOOR]:>19.2f}")
+        print(
+            f"{r['n']:>7} {r[LIST]:>9.2f} {r[SEARCH]:>13.2f} {r[FLOOR]:>12.2f} {r[LIST] / r[FLOOR]:>15.2f} "
+            f"{r[SEARCH] / r[FLOOR]:>19.2f} {r['queries']:>19} {r['search_queries']:>11} "
+            f"{r['cpu'][LIST] / r['cpu'][FLOOR]:>19.2f}"
+        )
     growth = results[-1][LIST] / results[0][LIST]
     search_growth = results[-1][SEARCH] / results[0][SEARCH]
-    print("(dernière colonne, information : temps CPU de ce processus seul, insensible à la charge des "
-          "autres ; sans le travail du serveur PostgreSQL)")
+    print(
+        "(dernière colonne, information : temps CPU de ce processus seul, insensible à la charge des "
+        "autres ; sans le travail du serveur PostgreSQL)"
+    )
     print()
-    print(f"liste({results[-1]['n']}) / liste({results[0]['n']}) = {growth:.2f} ; "
-          f"recherche({results[-1]['n']}) / recherche({results[0]['n']}) = {search_growth:.2f} (information)")
+    print(
+        f"liste({results[-1]['n']}) / liste({results[0]['n']}) = {growth:.2f} ; "
+        f"recherche({results[-1]['n']}) / recherche({results[0]['n']}) = {search_growth:.2f} (information)"
+    )
     print()
 
     checks = []
     worst = max(r[LIST] / r[FLOOR] for r in results)
-    checks.append((f"liste/plancher ≤ {TARGET_LIST_RATIO:g} pour chaque N (pire : {worst:.2f})",
-                   worst <= TARGET_LIST_RATIO))
+    checks.append(
+        (
+            f"liste/plancher ≤ {TARGET_LIST_RATIO:g} pour chaque N (pire : {worst:.2f})",
+            worst <= TARGET_LIST_RATIO,
+        )
+    )
     counts = sorted({r["queries"] for r in results})
     observed = ", ".join(map(str, counts))
-    checks.append((f"requêtes SQL par page liste ≤ {TARGET_QUERIES} (observé : {observed})",
-                   max(counts) <= TARGET_QUERIES))
+    checks.append(
+        (
+            f"requêtes SQL par page liste ≤ {TARGET_QUERIES} (observé : {observed})",
+            max(counts) <= TARGET_QUERIES,
+        )
+    )
     checks.append(("requêtes SQL identiques pour chaque N", len(counts) == 1))
-    checks.append((f"liste({results[-1]['n']}) / liste({results[0]['n']}) ≤ {TARGET_GROWTH:g} "
-                   f"(observé : {growth:.2f})", growth <= TARGET_GROWTH))
+    checks.append(
+        (
+            f"liste({results[-1]['n']}) / liste({results[0]['n']}) ≤ {TARGET_GROWTH:g} "
+            f"(observé : {growth:.2f})",
+            growth <= TARGET_GROWTH,
+        )
+    )
     shown_ok = all(r["shown"] == r["n"] for r in results)
     checks.append(("le compteur de la page liste affiche N", shown_ok))
     for label, ok in checks:

@@ -33,8 +33,21 @@ def main() -> None:
     flask("data", "load", env=env)  # the app migrates the database on start in development
     processes = start_local_services(env)
     flask("demo", "accounts", env=env)
-    web = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1",
-                            "--port", str(options.port), "--with-threads"], cwd=ROOT, env=env)
+    web = subprocess.Popen(
+        [
+            str(BIN / "flask"),
+            "--app",
+            "wsgi",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(options.port),
+            "--with-threads",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     processes.append(web)
     print(f"\n  Mutualisation DSI : {env['BASE_URL']}\n", flush=True)
 

@@ -56,15 +56,26 @@ class SQLiteStore:
         subject = str(make_header(decode_header(message_from_bytes(raw).get("Subject", ""))))
         with self._lock, sqlite3.connect(self.path) as connection:
             connection.execute(
-                "INSERT INTO messages (received_at, mail_from, rcpt_tos, subject, raw) VALUES (?, ?, ?, ?, ?)",
-                (datetime.now(UTC).isoformat(timespec="seconds"), envelope.mail_from,
-                 ", ".join(envelope.rcpt_tos), subject, raw))
+                "INSERT INTO messages (received_at, mail_from, rcpt_tos, subject, raw) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    envelope.mail_from,
+                    ", ".join(envelope.rcpt_tos),
+                    subject,
+                    raw,
+                ),
+            )
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[dict]:
         with sqlite3.connect(self.path) as connection:
-            rows = connection.execute("SELECT id, mail_from, rcpt_tos, subject, raw FROM messages ORDER BY id").fetchall()
-        return [dict(id=r[0], mail_from=r[1], rcpt_tos=r[2].split(", "), subject=r[3], raw=r[4]) for r in rows]
+            rows = connection.execute(
+                "SELECT id, mail_from, rcpt_tos, subject, raw FROM messages ORDER BY id"
+            ).fetchall()
+        return [
+            dict(id=r[0], mail_from=r[1], rcpt_tos=r[2].split(", "), subject=r[3], raw=r[4]) for r in rows
+        ]
 
     def clear(self) -> None:
         with self._lock, sqlite3.connect(self.path) as connection:
@@ -77,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("SMTP_PORT", "1025")))
-    parser.add_argument("--db", default=os.environ.get("MAILCATCHER_DB", str(ROOT / "instance" / "mailcatcher.sqlite3")))
+    parser.add_argument(
+        "--db", default=os.environ.get("MAILCATCHER_DB", str(ROOT / "instance" / "mailcatcher.sqlite3"))
+    )
     options = parser.parse_args()
     controller = Controller(SQLiteStore(options.db), hostname=options.host, port=options.port)
     controller.start()

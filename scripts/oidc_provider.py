@@ -51,8 +51,13 @@ from app.demo import DEMO_ACCOUNTS, provider_claims  # noqa: E402
 
 CALLBACK_PATH = "/connexion/retour"
 LOGOUT_RETURN_PATH = "/deconnexion/retour"
-FAULTS = {"id_token_tampered", "id_token_expired", "userinfo_bad_signature", "userinfo_other_sub",
-          "userinfo_json"}
+FAULTS = {
+    "id_token_tampered",
+    "id_token_expired",
+    "userinfo_bad_signature",
+    "userinfo_other_sub",
+    "userinfo_json",
+}
 log = logging.getLogger("oidc_provider")
 
 
@@ -166,13 +171,21 @@ def main() -> None:
     from config import Config
 
     port = int(os.environ.get("OIDC_PROVIDER_PORT", "5001"))
-    app_urls = [u.strip() for u in os.environ.get("OIDC_PROVIDER_APP_URLS", Config.BASE_URL).split(",")
-                if u.strip()]
-    app = build_app(client_id=Config.PROCONNECT_CLIENT_ID, client_secret=Config.PROCONNECT_CLIENT_SECRET,
-                    app_urls=app_urls, test_faults=os.environ.get("OIDC_PROVIDER_TEST_FAULTS") == "1")
+    app_urls = [
+        u.strip() for u in os.environ.get("OIDC_PROVIDER_APP_URLS", Config.BASE_URL).split(",") if u.strip()
+    ]
+    app = build_app(
+        client_id=Config.PROCONNECT_CLIENT_ID,
+        client_secret=Config.PROCONNECT_CLIENT_SECRET,
+        app_urls=app_urls,
+        test_faults=os.environ.get("OIDC_PROVIDER_TEST_FAULTS") == "1",
+    )
     server = make_server("127.0.0.1", port, app, threaded=True)
-    print(f"Fournisseur ProConnect de test : http://127.0.0.1:{server.server_port} "
-          f"(applications : {', '.join(app_urls)})", flush=True)
+    print(
+        f"Fournisseur ProConnect de test : http://127.0.0.1:{server.server_port} "
+        f"(applications : {', '.join(app_urls)})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -36,8 +36,9 @@ def start_oidc_provider(env: dict, **popen) -> subprocess.Popen | None:
         return None  # a real ProConnect environment (integration): nothing to start
     provider_env = dict(env, OIDC_PROVIDER_PORT=str(parts.port or 80))
     provider_env.setdefault("OIDC_PROVIDER_APP_URLS", env.get("BASE_URL", "http://127.0.0.1:5000"))
-    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "oidc_provider.py")], cwd=ROOT,
-                               env=provider_env, **popen)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "oidc_provider.py")], cwd=ROOT, env=provider_env, **popen
+    )
     wait_until_up(discovery, process)
     return process
 
@@ -50,12 +51,18 @@ def start_mail_catcher(env: dict, **popen) -> subprocess.Popen | None:
     host, port = env.get("SMTP_HOST", "127.0.0.1"), int(env.get("SMTP_PORT", "1025"))
     if host not in {"127.0.0.1", "localhost"}:
         return None  # a real SMTP relay is configured
-    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "mailcatcher.py"), "--port", str(port)],
-                               cwd=ROOT, env=env, **popen)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "mailcatcher.py"), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        **popen,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"smtp://{host}:{port} : le collecteur de courriels s'est arrêté au démarrage.")
+            raise RuntimeError(
+                f"smtp://{host}:{port} : le collecteur de courriels s'est arrêté au démarrage."
+            )
         try:
             socket.create_connection((host, port), timeout=0.5).close()
             return process
@@ -67,8 +74,12 @@ def start_mail_catcher(env: dict, **popen) -> subprocess.Popen | None:
 
 def start_scheduler(env: dict, **popen) -> subprocess.Popen:
     """The scheduler in its own process, as in production: `flask --app wsgi scheduler run`."""
-    return subprocess.Popen([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "scheduler", "run"],
-                            cwd=ROOT, env=env, **popen)
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "scheduler", "run"],
+        cwd=ROOT,
+        env=env,
+        **popen,
+    )
 
 
 def start_local_services(env: dict) -> list[subprocess.Popen]:

@@ -48,7 +48,9 @@ def database_url(tmp_dir: Path, suffix: str = "") -> str:
 def _ensure_pg_database(url) -> None:
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}).scalar()
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
+        ).scalar()
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{url.database}"'))
     admin.dispose()
@@ -62,8 +64,12 @@ def reset_schema(app) -> None:
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     url = database_url(tmp_path_factory.mktemp("db"))
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True,
-                     UPLOAD_DIR=tmp_path_factory.mktemp("uploads"))
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=url,
+        WTF_CSRF_ENABLED=True,
+        UPLOAD_DIR=tmp_path_factory.mktemp("uploads"),
+    )
     reset_schema(app)
     return app
 
@@ -86,8 +92,9 @@ def db_session(app):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session({"class_": _connection_session(connection),
-                                               "join_transaction_mode": "create_savepoint"})
+        db.session = db._make_scoped_session(
+            {"class_": _connection_session(connection), "join_transaction_mode": "create_savepoint"}
+        )
         try:
             yield db.session
         finally:
@@ -133,7 +140,8 @@ def csrf():
 
 @pytest.fixture
 def login_as(client):
-    """Log a user in through Flask-Login's session keys (the ProConnect flow itself is tested in test_auth)."""
+    """Log a user in through Flask-Login's session keys (the ProConnect flow itself is tested in
+    test_auth)."""
 
     def login(user):
         with client.session_transaction() as session_data:
@@ -183,11 +191,16 @@ def queries(app):
 
 # --- committed database, for concurrency and browser tests -------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     url = database_url(tmp_path_factory.mktemp("live"), suffix="_live")
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True,
-                     UPLOAD_DIR=tmp_path_factory.mktemp("live-uploads"))
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=url,
+        WTF_CSRF_ENABLED=True,
+        UPLOAD_DIR=tmp_path_factory.mktemp("live-uploads"),
+    )
     reset_schema(app)
     return app
 
@@ -207,6 +220,7 @@ def live_server(live_app):
 
 # --- the local ProConnect test provider, as a real process ----------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory):
     """scripts/oidc_provider.py on a free 127.0.0.1 port, test faults enabled; yields its base URL."""
@@ -219,13 +233,22 @@ def oidc_provider(tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, OIDC_PROVIDER_PORT=str(port), OIDC_PROVIDER_TEST_FAULTS="1",
-               OIDC_PROVIDER_APP_URLS="http://127.0.0.1:*,http://localhost:*",
-               PROCONNECT_CLIENT_ID=TestConfig.PROCONNECT_CLIENT_ID,
-               PROCONNECT_CLIENT_SECRET=TestConfig.PROCONNECT_CLIENT_SECRET)
+    env = dict(
+        os.environ,
+        OIDC_PROVIDER_PORT=str(port),
+        OIDC_PROVIDER_TEST_FAULTS="1",
+        OIDC_PROVIDER_APP_URLS="http://127.0.0.1:*,http://localhost:*",
+        PROCONNECT_CLIENT_ID=TestConfig.PROCONNECT_CLIENT_ID,
+        PROCONNECT_CLIENT_SECRET=TestConfig.PROCONNECT_CLIENT_SECRET,
+    )
     log = (tmp_path_factory.mktemp("oidc") / "provider.log").open("w")
-    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "oidc_provider.py")], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "oidc_provider.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base_url}/.well-known/openid-configuration", process)

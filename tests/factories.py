@@ -12,15 +12,22 @@ _seq = itertools.count(1)
 
 def make_user(*roles: str, email: str | None = None, ministry: str | None = None, **kw) -> User:
     n = next(_seq)
-    user = User(email=(email or f"agent{n}@example.gouv.fr").lower(), given_name=kw.pop("given_name", "Agent"),
-                usual_name=kw.pop("usual_name", f"Test{n}"), **kw)
+    user = User(
+        email=(email or f"agent{n}@example.gouv.fr").lower(),
+        given_name=kw.pop("given_name", "Agent"),
+        usual_name=kw.pop("usual_name", f"Test{n}"),
+        **kw,
+    )
     db.session.add(user)
     organisation = None
     if ministry:
         organisation = db.session.scalar(select(Organisation).where(Organisation.code == ministry))
     for role in roles or (Role.PORTEUR,):
-        user.roles.append(UserRole(role=role, organisation_id=organisation.id if organisation and role == Role.DSI
-                                   else None))
+        user.roles.append(
+            UserRole(
+                role=role, organisation_id=organisation.id if organisation and role == Role.DSI else None
+            )
+        )
     db.session.commit()  # releases the test's savepoint only; the outer transaction is rolled back
     return user
 
@@ -29,14 +36,24 @@ def make_opportunity(brique: str = "Brique de test", besoin: str = "Besoin de te
     from sqlalchemy import func
 
     number = (db.session.scalar(select(func.max(Opportunity.number))) or 0) + 1
-    opportunity = Opportunity(number=number, code=Opportunity.code_for(number), brique=brique, besoin=besoin, **kw)
+    opportunity = Opportunity(
+        number=number, code=Opportunity.code_for(number), brique=brique, besoin=besoin, **kw
+    )
     db.session.add(opportunity)
     db.session.commit()
     return opportunity
 
 
-def make_campaign(opportunities=None, *, state: str = "ouverte", visibility: str = "anonymous",
-                  must_budget: int | None = None, ministries=(), title: str = "Campagne de test", **kw):
+def make_campaign(
+    opportunities=None,
+    *,
+    state: str = "ouverte",
+    visibility: str = "anonymous",
+    must_budget: int | None = None,
+    ministries=(),
+    title: str = "Campagne de test",
+    **kw,
+):
     """A MoSCoW campaign (open by default, window around now) on the given opportunities (default: three
     new ones in screening)."""
     from datetime import timedelta
@@ -47,11 +64,18 @@ def make_campaign(opportunities=None, *, state: str = "ouverte", visibility: str
     now = utcnow()
     if opportunities is None:
         opportunities = [make_opportunity(brique=f"Brique votée {i}", status="en_criblage") for i in range(3)]
-    organisations = [db.session.scalar(select(Organisation).where(Organisation.code == code))
-                     for code in ministries]
-    campaign = Campaign(title=title, state=state, visibility=visibility, must_budget=must_budget,
-                        opens_at=kw.pop("opens_at", now - timedelta(hours=1)),
-                        closes_at=kw.pop("closes_at", now + timedelta(days=7)), **kw)
+    organisations = [
+        db.session.scalar(select(Organisation).where(Organisation.code == code)) for code in ministries
+    ]
+    campaign = Campaign(
+        title=title,
+        state=state,
+        visibility=visibility,
+        must_budget=must_budget,
+        opens_at=kw.pop("opens_at", now - timedelta(hours=1)),
+        closes_at=kw.pop("closes_at", now + timedelta(days=7)),
+        **kw,
+    )
     if state != "brouillon":
         campaign.opened_at = campaign.opens_at
     campaign.opportunities = list(opportunities)
@@ -63,8 +87,10 @@ def make_campaign(opportunities=None, *, state: str = "ouverte", visibility: str
 
 # --- committees -------------------------------------------------------------------------------------------
 
-def make_committee_members(code: str = "CSIC-TECH", functions=("president", "secretaire", "membre", "membre",
-                                                                  "invite")):
+
+def make_committee_members(
+    code: str = "CSIC-TECH", functions=("president", "secretaire", "membre", "membre", "invite")
+):
     """Give the committee `code` one new user per function; returns (committee, users in that order)."""
     from app.models import Committee
 
@@ -85,27 +111,47 @@ def make_committee_session(code: str = "CSIC-TECH", *, starts_at=None, **kw):
     from app.models import Committee, CommitteeSession
 
     committee = db.session.scalar(select(Committee).where(Committee.code == code))
-    session = CommitteeSession(committee=committee, starts_at=starts_at or datetime.now(UTC) + timedelta(days=7),
-                               duration_minutes=kw.pop("duration_minutes", 120), **kw)
+    session = CommitteeSession(
+        committee=committee,
+        starts_at=starts_at or datetime.now(UTC) + timedelta(days=7),
+        duration_minutes=kw.pop("duration_minutes", 120),
+        **kw,
+    )
     db.session.add(session)
     db.session.commit()
     return session
 
 
-def make_instructed_dossier(porteur, *, guichet: str = "FTAP-DINUM-OPI", title: str = "Dossier de test",
-                            requested_ae: int = 300_000, start_year: int = 2027, state: str = "instruit", **kw):
-    """A dossier already instructed (avis favorable) asking the fund for `requested_ae` over its first year."""
+def make_instructed_dossier(
+    porteur,
+    *,
+    guichet: str = "FTAP-DINUM-OPI",
+    title: str = "Dossier de test",
+    requested_ae: int = 300_000,
+    start_year: int = 2027,
+    state: str = "instruit",
+    **kw,
+):
+    """A dossier already instructed (avis favorable) asking the fund for `requested_ae` over its first
+    year."""
     from datetime import UTC, datetime
 
     from app.models import Guichet
     from app.models.dossiers import Dossier, FinancingAmount, FinancingLine
 
     kw = {"avis": "favorable", "avis_motivation": "Projet solide.", **kw}
-    dossier = Dossier(guichet_id=db.session.scalar(select(Guichet.id).where(Guichet.code == guichet)),
-                      created_by_id=porteur.id, title=title, state=state, submitted_at=datetime.now(UTC),
-                      start_year=start_year, **kw)
-    line = FinancingLine(position=1, nature="Développement", category="T3", programme="349", financer="ftap",
-                         phase="cadrage")
+    dossier = Dossier(
+        guichet_id=db.session.scalar(select(Guichet.id).where(Guichet.code == guichet)),
+        created_by_id=porteur.id,
+        title=title,
+        state=state,
+        submitted_at=datetime.now(UTC),
+        start_year=start_year,
+        **kw,
+    )
+    line = FinancingLine(
+        position=1, nature="Développement", category="T3", programme="349", financer="ftap", phase="cadrage"
+    )
     line.amounts = [FinancingAmount(year=start_year, ae=requested_ae, cp=requested_ae)]
     dossier.financing_lines = [line]
     db.session.add(dossier)

@@ -20,8 +20,10 @@ def cli(app, db_session):
 
 
 def counts():
-    return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Opportunity, Action, Organisation, Guichet, Committee)}
+    return {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (Opportunity, Action, Organisation, Guichet, Committee)
+    }
 
 
 def test_data_load_is_idempotent(cli):
@@ -30,8 +32,11 @@ def test_data_load_is_idempotent(cli):
     result = cli("data", "load")
     assert result.exit_code == 0, result.output
     assert "opportunités : 0 créés, 0 mis à jour, 132 inchangés" in result.output
-    assert counts() == before == {"Opportunity": 132, "Action": 51, "Organisation": 22, "Guichet": 21,
-                                  "Committee": 28}
+    assert (
+        counts()
+        == before
+        == {"Opportunity": 132, "Action": 51, "Organisation": 22, "Guichet": 21, "Committee": 28}
+    )
     assert db.session.scalar(select(func.count(AuditEntry.id))) == audit_before
 
 
@@ -63,8 +68,11 @@ def test_export_csv_has_the_annex_columns_and_text(cli, tmp_path):
 
 def test_import_reports_line_numbers_and_writes_nothing_on_error(cli, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text('code,brique,besoin\nM500,Bonne ligne,"sur\ndeux lignes"\n,Sans code,\nM12,Mal formé,\n'
-                    'M500,Doublon,\n', encoding="utf-8")
+    path.write_text(
+        'code,brique,besoin\nM500,Bonne ligne,"sur\ndeux lignes"\n,Sans code,\nM12,Mal formé,\n'
+        "M500,Doublon,\n",
+        encoding="utf-8",
+    )
     result = cli("portfolio", "import", str(path))
     assert result.exit_code != 0
     assert "ligne 4 : code manquant" in result.output
@@ -85,12 +93,16 @@ def test_import_xlsx_creates_and_updates(cli, tmp_path):
     result = cli("portfolio", "import", str(path))
     assert result.exit_code == 0, result.output
     assert "1 créée(s), 1 mise(s) à jour" in result.output
-    assert db.session.scalar(select(Opportunity.brique).where(Opportunity.code == "M001")) == \
-        "Cloud interministériel (renommé)"
+    assert (
+        db.session.scalar(select(Opportunity.brique).where(Opportunity.code == "M001"))
+        == "Cloud interministériel (renommé)"
+    )
 
 
 def test_import_refuses_unknown_formats_and_missing_columns(cli, tmp_path):
     (tmp_path / "x.txt").write_text("x")
     assert "Format non pris en charge" in cli("portfolio", "import", str(tmp_path / "x.txt")).output
     (tmp_path / "y.csv").write_text("code,titre\nM001,x\n")
-    assert "Colonnes manquantes : brique, besoin" in cli("portfolio", "import", str(tmp_path / "y.csv")).output
+    assert (
+        "Colonnes manquantes : brique, besoin" in cli("portfolio", "import", str(tmp_path / "y.csv")).output
+    )

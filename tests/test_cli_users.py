@@ -19,25 +19,30 @@ def audit_count(action: str) -> int:
 
 
 def test_users_add_creates_then_grants_idempotently(cli):
-    result = cli("users", "add", "Chef.Projet@Interieur.gouv.fr", "--role", "instructeur",
-                 "--guichet", "snap4")
+    result = cli(
+        "users", "add", "Chef.Projet@Interieur.gouv.fr", "--role", "instructeur", "--guichet", "snap4"
+    )
     assert result.exit_code == 0, result.output
     assert "Compte créé : chef.projet@interieur.gouv.fr" in result.output
     assert "Rôle attribué : Instructeur — SNAP4" in result.output
-    again = cli("users", "add", "chef.projet@interieur.gouv.fr", "--role", "instructeur",
-                "--guichet", "SNAP4")
+    again = cli(
+        "users", "add", "chef.projet@interieur.gouv.fr", "--role", "instructeur", "--guichet", "SNAP4"
+    )
     assert again.exit_code == 0 and "Compte existant" in again.output and "a déjà le rôle" in again.output
     user = db.session.scalar(select(User).where(User.email == "chef.projet@interieur.gouv.fr"))
     assert [r.label for r in user.roles] == ["Instructeur — SNAP4"]
     assert audit_count("user.registered") == 1 and audit_count("role.granted") == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--role", "dsi"], "Indiquez le ministère de ce membre DSI."),
-    (["--role", "dsi", "--ministry", "XX"], "Ministère inconnu : « XX »."),
-    (["--role", "comite", "--committee", "CSIC-TECH"], "Choisissez la fonction au sein du comité."),
-    (["--role", "porteur", "--guichet", "SNAP4"], "Ce champ ne s'applique pas"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--role", "dsi"], "Indiquez le ministère de ce membre DSI."),
+        (["--role", "dsi", "--ministry", "XX"], "Ministère inconnu : « XX »."),
+        (["--role", "comite", "--committee", "CSIC-TECH"], "Choisissez la fonction au sein du comité."),
+        (["--role", "porteur", "--guichet", "SNAP4"], "Ce champ ne s'applique pas"),
+    ],
+)
 def test_users_add_refuses_bad_scopes_and_writes_nothing(cli, args, message):
     result = cli("users", "add", "nouveau@test.gouv.fr", *args)
     assert result.exit_code != 0 and message in result.output

@@ -40,7 +40,9 @@ def live_planned(live_app, live_inbox):
             db.session.add(user)
             users.append(user)
         number = (db.session.scalar(select(db.func.max(Opportunity.number))) or 0) + 1
-        opportunity = Opportunity(number=number, code=Opportunity.code_for(number), brique="Rappels", besoin="")
+        opportunity = Opportunity(
+            number=number, code=Opportunity.code_for(number), brique="Rappels", besoin=""
+        )
         db.session.add(opportunity)
         db.session.commit()
         DEADLINES[opportunity.id] = (DEADLINE, [u.id for u in users])
@@ -51,10 +53,14 @@ def live_planned(live_app, live_inbox):
     yield ids
     with live_app.app_context():
         db.session.execute(delete(Notification).where(Notification.user_id.in_(ids["users"])))
-        db.session.execute(delete(Reminder).where(Reminder.object_id == ids["opportunity"],
-                                                  Reminder.kind == TEST_KIND.name))
-        db.session.execute(delete(AuditEntry).where(AuditEntry.object_type == "opportunities",
-                                                    AuditEntry.object_id == str(ids["opportunity"])))
+        db.session.execute(
+            delete(Reminder).where(Reminder.object_id == ids["opportunity"], Reminder.kind == TEST_KIND.name)
+        )
+        db.session.execute(
+            delete(AuditEntry).where(
+                AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(ids["opportunity"])
+            )
+        )
         db.session.execute(delete(Opportunity).where(Opportunity.id == ids["opportunity"]))
         db.session.execute(delete(User).where(User.id.in_(ids["users"])))
         db.session.execute(delete(SchedulerLease))
@@ -68,8 +74,11 @@ def live_planned(live_app, live_inbox):
 def statuses(live_app, opportunity_id):
     with live_app.app_context():
         try:
-            return db.session.execute(select(Reminder.status, Reminder.sent_at).where(
-                Reminder.object_id == opportunity_id, Reminder.kind == TEST_KIND.name)).all()
+            return db.session.execute(
+                select(Reminder.status, Reminder.sent_at).where(
+                    Reminder.object_id == opportunity_id, Reminder.kind == TEST_KIND.name
+                )
+            ).all()
         finally:
             db.session.remove()
 
@@ -205,12 +214,20 @@ def test_recurring_sessions_job_creates_sessions_and_plans_their_reminders(app, 
     jobs.register_domain_jobs()
     assert "committees.generate_sessions" in jobs.JOBS
     jobs.generate_recurring_sessions(now)
-    sessions = db.session.scalars(select(CommitteeSession).where(CommitteeSession.committee_id == committee.id)
-                                  .order_by(CommitteeSession.starts_at)).all()
-    assert [s.starts_at.date().isoformat() for s in sessions][:3] == ["2027-02-02", "2027-03-02", "2027-04-06"]
+    sessions = db.session.scalars(
+        select(CommitteeSession)
+        .where(CommitteeSession.committee_id == committee.id)
+        .order_by(CommitteeSession.starts_at)
+    ).all()
+    assert [s.starts_at.date().isoformat() for s in sessions][:3] == [
+        "2027-02-02",
+        "2027-03-02",
+        "2027-04-06",
+    ]
     assert len(sessions) == 6  # first Tuesdays up to early July
-    convocations = db.session.scalars(select(Reminder).where(Reminder.kind == "session.convocation",
-                                                              Reminder.recipient_id == member.id)).all()
+    convocations = db.session.scalars(
+        select(Reminder).where(Reminder.kind == "session.convocation", Reminder.recipient_id == member.id)
+    ).all()
     assert len(convocations) == 6
     assert jobs.generate_recurring_sessions(now) == "0 séance(s) créée(s)"  # idempotent
 

@@ -9,8 +9,12 @@ REQUIRED = "Ce champ est obligatoire."
 
 class OpportunityForm(FlaskForm):
     brique = StringField(
-        "Brique", description="Nom court de la brique mutualisable, par exemple « Signature électronique ».",
-        validators=[DataRequired(REQUIRED), Length(max=BRIQUE_MAX, message=f"{BRIQUE_MAX} caractères au maximum.")],
+        "Brique",
+        description="Nom court de la brique mutualisable, par exemple « Signature électronique ».",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(max=BRIQUE_MAX, message=f"{BRIQUE_MAX} caractères au maximum."),
+        ],
     )
     besoin = TextAreaField(
         "Besoin (cible / ambition)",
@@ -22,18 +26,31 @@ class OpportunityForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = SelectField("Nouveau statut", validators=[InputRequired(REQUIRED)], choices=[])
-    reason = TextAreaField("Motif", description="Obligatoire pour « Écartée » et « Déjà couverte ».",
-                           validators=[Length(max=2000, message="2000 caractères au maximum.")])
-    target_code = StringField("Opportunité cible", description="Obligatoire pour « Fusionnée » et « Doublon », par exemple M102.",
-                              validators=[Length(max=8, message="Code trop long.")])
+    reason = TextAreaField(
+        "Motif",
+        description="Obligatoire pour « Écartée » et « Déjà couverte ».",
+        validators=[Length(max=2000, message="2000 caractères au maximum.")],
+    )
+    target_code = StringField(
+        "Opportunité cible",
+        description="Obligatoire pour « Fusionnée » et « Doublon », par exemple M102.",
+        validators=[Length(max=8, message="Code trop long.")],
+    )
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField("Votre commentaire", description="Markdown accepté.",
-                         validators=[DataRequired(REQUIRED), Length(max=5000, message="5000 caractères au maximum.")])
+    body = TextAreaField(
+        "Votre commentaire",
+        description="Markdown accepté.",
+        validators=[DataRequired(REQUIRED), Length(max=5000, message="5000 caractères au maximum.")],
+    )
 
 
 class BackingForm(FlaskForm):
     organisation = SelectField("Ministère", validators=[InputRequired(REQUIRED)], choices=[])
-    role = RadioField("Rôle", choices=[(r.value, r.label) for r in BackingRole], default=BackingRole.INTERESSE.value,
-                      validators=[InputRequired(REQUIRED)])
+    role = RadioField(
+        "Rôle",
+        choices=[(r.value, r.label) for r in BackingRole],
+        default=BackingRole.INTERESSE.value,
+        validators=[InputRequired(REQUIRED)],
+    )

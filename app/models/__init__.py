@@ -37,6 +37,15 @@ from .dossiers import (
 )
 from .guichets import Guichet, GuichetMode
 from .organisations import Organisation
+from .portfolio import (
+    Action,
+    Backing,
+    BackingRole,
+    Comment,
+    Opportunity,
+    OpportunityStatus,
+    OpportunityTransition,
+)
 from .reminders import (
     Notification,
     NotificationPreference,
@@ -46,15 +55,6 @@ from .reminders import (
     ReminderStatus,
     SchedulerJob,
     SchedulerLease,
-)
-from .portfolio import (
-    Action,
-    Backing,
-    BackingRole,
-    Comment,
-    Opportunity,
-    OpportunityStatus,
-    OpportunityTransition,
 )
 from .users import Role, User, UserRole
 from .voting import (

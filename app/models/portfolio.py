@@ -5,7 +5,17 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, event
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -97,8 +107,12 @@ class Moscow(enum.StrEnum):
     @property
     def badge(self) -> str:
         """DSFR badge modifier class for this priority."""
-        return {"must": "fr-badge--error", "should": "fr-badge--warning", "could": "fr-badge--info",
-                "wont": ""}[self.value]
+        return {
+            "must": "fr-badge--error",
+            "should": "fr-badge--warning",
+            "could": "fr-badge--info",
+            "wont": "",
+        }[self.value]
 
 
 class BackingRole(enum.StrEnum):
@@ -121,7 +135,9 @@ action_opportunities = Table(
     "action_opportunities",
     db.metadata,
     Column("action_id", ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True),
-    Column("opportunity_id", ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "opportunity_id", ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
 )
 
 
@@ -159,7 +175,9 @@ class Opportunity(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     target: Mapped["Opportunity | None"] = relationship(remote_side=[id], back_populates="absorbed")
-    absorbed: Mapped[list["Opportunity"]] = relationship(back_populates="target", order_by="Opportunity.number")
+    absorbed: Mapped[list["Opportunity"]] = relationship(
+        back_populates="target", order_by="Opportunity.number"
+    )
     actions: Mapped[list["Action"]] = relationship(
         secondary=action_opportunities, back_populates="opportunities", order_by="Action.code"
     )
@@ -202,7 +220,9 @@ class OpportunityTransition(db.Model):
     __tablename__ = "opportunity_transitions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
     from_status: Mapped[str] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -275,7 +295,9 @@ class Comment(db.Model):
     __tablename__ = "comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -50,8 +50,9 @@ class Reminder(db.Model):
 
     __tablename__ = "reminders"
     __table_args__ = (
-        UniqueConstraint("kind", "object_type", "object_id", "recipient_id", "due_date",
-                         name="uq_reminders_once"),
+        UniqueConstraint(
+            "kind", "object_type", "object_id", "recipient_id", "due_date", name="uq_reminders_once"
+        ),
         CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_known"),
         CheckConstraint("status != 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         CheckConstraint("attempts >= 0", name="attempts_positive"),
@@ -138,7 +139,8 @@ class ReminderSetting(db.Model):
 
 
 class OutboxMail(db.Model):
-    """An e-mail queued by a service inside its transaction; delivered only once that transaction committed."""
+    """An e-mail queued by a service inside its transaction; delivered only once that transaction has
+    committed."""
 
     __tablename__ = "outbox_mails"
     __table_args__ = (

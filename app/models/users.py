@@ -89,9 +89,7 @@ class User(UserMixin, db.Model):
 
 class UserRole(db.Model):
     __tablename__ = "user_roles"
-    __table_args__ = (
-        UniqueConstraint("user_id", "role", "organisation_id", "guichet_id", "committee_id"),
-    )
+    __table_args__ = (UniqueConstraint("user_id", "role", "organisation_id", "guichet_id", "committee_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -18,8 +18,13 @@ SORTS = {
     "statut": (Opportunity.status.asc(), Opportunity.number.asc()),
     "maj": (Opportunity.updated_at.desc(), Opportunity.number.asc()),
 }
-SORT_LABELS = {"code": "Code croissant", "-code": "Code décroissant", "brique": "Brique (A→Z)",
-               "statut": "Statut", "maj": "Dernière modification"}
+SORT_LABELS = {
+    "code": "Code croissant",
+    "-code": "Code décroissant",
+    "brique": "Brique (A→Z)",
+    "statut": "Statut",
+    "maj": "Dernière modification",
+}
 
 
 @dataclass
@@ -62,15 +67,28 @@ class PortfolioFilters:
 
     def as_args(self, **overrides) -> dict:
         """Query parameters reproducing these filters (for links, pagination and exports)."""
-        args = {"q": self.q, "statut": self.statuses, "chantier": self.chantier, "moscow": self.moscow,
-                "ministere": self.ministere, "priorite": self.priorite, "tri": self.sort, "page": self.page}
+        args = {
+            "q": self.q,
+            "statut": self.statuses,
+            "chantier": self.chantier,
+            "moscow": self.moscow,
+            "ministere": self.ministere,
+            "priorite": self.priorite,
+            "tri": self.sort,
+            "page": self.page,
+        }
         args.update(overrides)
-        return {k: v for k, v in args.items() if v not in ("", [], None) and not (k == "tri" and v == "code")
-                and not (k == "page" and v == 1)}
+        return {
+            k: v
+            for k, v in args.items()
+            if v not in ("", [], None) and not (k == "tri" and v == "code") and not (k == "page" and v == 1)
+        }
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.statuses or self.chantier or self.moscow or self.ministere or self.priorite)
+        return bool(
+            self.q or self.statuses or self.chantier or self.moscow or self.ministere or self.priorite
+        )
 
 
 def _escape_like(term: str) -> str:
@@ -79,8 +97,10 @@ def _escape_like(term: str) -> str:
 
 def conditions(filters: PortfolioFilters) -> list:
     """WHERE clauses of the filters (no joins, so they apply to any select over opportunities)."""
-    clauses = [Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\")
-               for term in fold(filters.q).split()]
+    clauses = [
+        Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\")
+        for term in fold(filters.q).split()
+    ]
     if filters.statuses:
         clauses.append(Opportunity.status.in_(filters.statuses))
     if filters.priorite:
@@ -91,16 +111,21 @@ def conditions(filters: PortfolioFilters) -> list:
     if filters.moscow:
         action_conditions.append(Action.moscow == filters.moscow)
     if action_conditions:
-        clauses.append(exists(
-            select(action_opportunities.c.action_id)
-            .join(Action, Action.id == action_opportunities.c.action_id)
-            .where(action_opportunities.c.opportunity_id == Opportunity.id, and_(*action_conditions))
-        ))
+        clauses.append(
+            exists(
+                select(action_opportunities.c.action_id)
+                .join(Action, Action.id == action_opportunities.c.action_id)
+                .where(action_opportunities.c.opportunity_id == Opportunity.id, and_(*action_conditions))
+            )
+        )
     if filters.ministere:
-        clauses.append(exists(
-            select(Backing.id).join(Organisation, Organisation.id == Backing.organisation_id)
-            .where(Backing.opportunity_id == Opportunity.id, Organisation.code == filters.ministere)
-        ))
+        clauses.append(
+            exists(
+                select(Backing.id)
+                .join(Organisation, Organisation.id == Backing.organisation_id)
+                .where(Backing.opportunity_id == Opportunity.id, Organisation.code == filters.ministere)
+            )
+        )
     return clauses
 
 
@@ -164,29 +189,46 @@ _target = aliased(Opportunity)
 def paginate(filters: PortfolioFilters, per_page: int) -> Page:
     """One page of the list as plain rows, plus the page's actions and backings: 4 statements for any N."""
     where = conditions(filters)
-    total = db.session.scalar(select(func.count()).select_from(Opportunity).where(*where))  # count(*): index-only
+    total = db.session.scalar(
+        select(func.count()).select_from(Opportunity).where(*where)
+    )  # count(*): index-only
     pages = max(1, -(-total // per_page))
     page = min(filters.page, pages)
     rows = db.session.execute(
-        select(Opportunity.id, Opportunity.code, Opportunity.brique, Opportunity.status, Opportunity.priority,
-               _target.code)
+        select(
+            Opportunity.id,
+            Opportunity.code,
+            Opportunity.brique,
+            Opportunity.status,
+            Opportunity.priority,
+            _target.code,
+        )
         .outerjoin(_target, _target.id == Opportunity.target_id)
-        .where(*where).order_by(*SORTS[filters.sort]).limit(per_page).offset((page - 1) * per_page)
+        .where(*where)
+        .order_by(*SORTS[filters.sort])
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
-    items = [ListRow(id=r[0], code=r[1], brique=r[2], status=r[3], priority=r[4],
-                     target=Ref(r[5]) if r[5] else None) for r in rows]
+    items = [
+        ListRow(
+            id=r[0], code=r[1], brique=r[2], status=r[3], priority=r[4], target=Ref(r[5]) if r[5] else None
+        )
+        for r in rows
+    ]
     by_id = {item.id: item for item in items}
     if by_id:
         for opp_id, code in db.session.execute(
             select(action_opportunities.c.opportunity_id, Action.code)
             .join(Action, Action.id == action_opportunities.c.action_id)
-            .where(action_opportunities.c.opportunity_id.in_(list(by_id))).order_by(Action.code)
+            .where(action_opportunities.c.opportunity_id.in_(list(by_id)))
+            .order_by(Action.code)
         ):
             by_id[opp_id].actions.append(Ref(code))
         for opp_id, code, name, role in db.session.execute(
             select(Backing.opportunity_id, Organisation.code, Organisation.name, Backing.role)
             .join(Organisation, Organisation.id == Backing.organisation_id)
-            .where(Backing.opportunity_id.in_(list(by_id))).order_by(Backing.id)
+            .where(Backing.opportunity_id.in_(list(by_id)))
+            .order_by(Backing.id)
         ):
             by_id[opp_id].backings.append(BackingRow(Ref(code, name), role))
     return Page(items=items, total=total, page=page, per_page=per_page)
@@ -220,14 +262,23 @@ def forget_options() -> None:
 
 
 def chantiers() -> list[str]:
-    return _cached_options("chantiers", lambda: list(db.session.scalars(
-        select(Action.chantier).distinct().order_by(Action.chantier))))
+    return _cached_options(
+        "chantiers",
+        lambda: list(db.session.scalars(select(Action.chantier).distinct().order_by(Action.chantier))),
+    )
 
 
 def organisations() -> list:
     """(id, code, name) rows of the organisations, for option lists (plain rows: cheaper than entities)."""
-    return _cached_options("organisations", lambda: [OrganisationOption(*row) for row in db.session.execute(
-        select(Organisation.id, Organisation.code, Organisation.name).order_by(Organisation.code))])
+    return _cached_options(
+        "organisations",
+        lambda: [
+            OrganisationOption(*row)
+            for row in db.session.execute(
+                select(Organisation.id, Organisation.code, Organisation.name).order_by(Organisation.code)
+            )
+        ],
+    )
 
 
 def similar(brique: str, limit: int = 5, exclude_id: int | None = None) -> list[Opportunity]:
@@ -251,8 +302,13 @@ def similar(brique: str, limit: int = 5, exclude_id: int | None = None) -> list[
 
 def by_code(code: str) -> Opportunity | None:
     return db.session.scalar(
-        select(Opportunity).where(Opportunity.code == code)
-        .options(selectinload(Opportunity.actions), selectinload(Opportunity.backings),
-                 selectinload(Opportunity.absorbed), selectinload(Opportunity.transitions),
-                 selectinload(Opportunity.comments))
+        select(Opportunity)
+        .where(Opportunity.code == code)
+        .options(
+            selectinload(Opportunity.actions),
+            selectinload(Opportunity.backings),
+            selectinload(Opportunity.absorbed),
+            selectinload(Opportunity.transitions),
+            selectinload(Opportunity.comments),
+        )
     )

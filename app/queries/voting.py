@@ -221,19 +221,51 @@ def results(campaign: Campaign, with_ministries: bool = False) -> Results:
     plain columns rather than ORM entities, the page shows 133 rows."""
     r = CampaignResult
     query = (
-        select(r.rank, r.opportunity_id, Opportunity.code, Opportunity.brique, r.must, r.should, r.could,
-               r.wont, r.median, r.ministry_median, r.override_value, r.override_reason)
+        select(
+            r.rank,
+            r.opportunity_id,
+            Opportunity.code,
+            Opportunity.brique,
+            r.must,
+            r.should,
+            r.could,
+            r.wont,
+            r.median,
+            r.ministry_median,
+            r.override_value,
+            r.override_reason,
+        )
         .join(Opportunity, Opportunity.id == r.opportunity_id)
         .where(r.campaign_id == campaign.id)
         .order_by(r.rank)
     )
     rows = []
-    for rank, opportunity_id, code, brique, must, should, could, wont, median, ministry_median, *override in (
-        db.session.execute(query)
-    ):
+    for (
+        rank,
+        opportunity_id,
+        code,
+        brique,
+        must,
+        should,
+        could,
+        wont,
+        median,
+        ministry_median,
+        *override,
+    ) in db.session.execute(query):
         counts = {Moscow.MUST: must, Moscow.SHOULD: should, Moscow.COULD: could, Moscow.WONT: wont}
-        rows.append(ResultRow(rank, opportunity_id, code, brique, counts, _moscow(median),
-                              _moscow(ministry_median), *override))
+        rows.append(
+            ResultRow(
+                rank,
+                opportunity_id,
+                code,
+                brique,
+                counts,
+                _moscow(median),
+                _moscow(ministry_median),
+                *override,
+            )
+        )
     by_id = {row.opportunity_id: row for row in rows}
     ministry_ids = set()
     if with_ministries:  # the matrix opportunity × ministry (its own page, and the exports)

@@ -15,5 +15,19 @@ from .notifications import bp as notifications_bp
 from .portfolio import bp as portfolio_bp
 from .voting import bp as voting_bp
 
-BLUEPRINTS = [main_bp, auth_bp, portfolio_bp, admin_bp, voting_bp, committees_bp, notifications_bp, reminders_admin_bp, dev_mail_bp, guichets_bp, dossiers_bp,
-              dashboard_bp, exports_bp, api_bp]
+BLUEPRINTS = [
+    main_bp,
+    auth_bp,
+    portfolio_bp,
+    admin_bp,
+    voting_bp,
+    committees_bp,
+    notifications_bp,
+    reminders_admin_bp,
+    dev_mail_bp,
+    guichets_bp,
+    dossiers_bp,
+    dashboard_bp,
+    exports_bp,
+    api_bp,
+]

@@ -24,8 +24,9 @@ def _load_user(user_id: int) -> User:
 
 
 def _choices(model) -> list[tuple[str, str]]:
-    return [("", "—")] + [(o.code, f"{o.code} — {o.name}")
-                          for o in db.session.scalars(select(model).order_by(model.code))]
+    return [("", "—")] + [
+        (o.code, f"{o.code} — {o.name}") for o in db.session.scalars(select(model).order_by(model.code))
+    ]
 
 
 def _grant_form(formdata=None) -> GrantRoleForm:
@@ -39,12 +40,24 @@ def _grant_form(formdata=None) -> GrantRoleForm:
 def _render_user(user: User, *, form=None, error: str | None = None, status: int = 200):
     entries = db.session.scalars(
         select(AuditEntry)
-        .where(or_(AuditEntry.actor_id == user.id,
-                   (AuditEntry.object_type == "users") & (AuditEntry.object_id == str(user.id))))
-        .order_by(AuditEntry.id.desc()).limit(20)
+        .where(
+            or_(
+                AuditEntry.actor_id == user.id,
+                (AuditEntry.object_type == "users") & (AuditEntry.object_id == str(user.id)),
+            )
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(20)
     ).all()
-    return render_template("admin/user.html", user=user, form=form or _grant_form(), confirm=ConfirmForm(),
-                           entries=entries, error=error, labels=AUDIT_ACTIONS), status
+    return render_template(
+        "admin/user.html",
+        user=user,
+        form=form or _grant_form(),
+        confirm=ConfirmForm(),
+        entries=entries,
+        error=error,
+        labels=AUDIT_ACTIONS,
+    ), status
 
 
 @bp.get("/utilisateurs")
@@ -69,9 +82,14 @@ def grant(user_id: int):
     if form.validate():
         try:
             user_role = service.grant_role(
-                user, form.role.data, actor=current_user, ministry=form.ministry.data or None,
-                guichet=form.guichet.data or None, committee=form.committee.data or None,
-                function=form.function.data or None)
+                user,
+                form.role.data,
+                actor=current_user,
+                ministry=form.ministry.data or None,
+                guichet=form.guichet.data or None,
+                committee=form.committee.data or None,
+                function=form.function.data or None,
+            )
         except ValidationFailed as error:
             db.session.rollback()
             for name, message in error.errors.items():
@@ -106,24 +124,33 @@ def revoke(user_id: int, role_id: int):
     if user_role is None or user_role.user_id != user.id:
         abort(404)
     label = user_role.label
-    return _confirmed_action(user, lambda: service.revoke_role(user_role, actor=current_user),
-                             f"Rôle « {label} » retiré à {user.full_name}.")
+    return _confirmed_action(
+        user,
+        lambda: service.revoke_role(user_role, actor=current_user),
+        f"Rôle « {label} » retiré à {user.full_name}.",
+    )
 
 
 @bp.post("/utilisateurs/<int:user_id>/desactiver")
 @requires_role(Role.SECRETARIAT)
 def deactivate(user_id: int):
     user = _load_user(user_id)
-    return _confirmed_action(user, lambda: service.deactivate(user, actor=current_user),
-                             f"Le compte de {user.full_name} est désactivé : il ne peut plus se connecter.")
+    return _confirmed_action(
+        user,
+        lambda: service.deactivate(user, actor=current_user),
+        f"Le compte de {user.full_name} est désactivé : il ne peut plus se connecter.",
+    )
 
 
 @bp.post("/utilisateurs/<int:user_id>/reactiver")
 @requires_role(Role.SECRETARIAT)
 def reactivate(user_id: int):
     user = _load_user(user_id)
-    return _confirmed_action(user, lambda: service.reactivate(user, actor=current_user),
-                             f"Le compte de {user.full_name} est réactivé.")
+    return _confirmed_action(
+        user,
+        lambda: service.reactivate(user, actor=current_user),
+        f"Le compte de {user.full_name} est réactivé.",
+    )
 
 
 @bp.get("/journal")
@@ -143,7 +170,15 @@ def audit():
         count_query = count_query.where(AuditEntry.action == action)
     total = db.session.scalar(count_query)
     entries = db.session.scalars(
-        query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PER_PAGE).limit(AUDIT_PER_PAGE)).all()
-    return render_template("admin/audit.html", form=form, entries=entries, action=action, page=page,
-                           total=total, pages=max((total + AUDIT_PER_PAGE - 1) // AUDIT_PER_PAGE, 1),
-                           labels=known)
+        query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PER_PAGE).limit(AUDIT_PER_PAGE)
+    ).all()
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        entries=entries,
+        action=action,
+        page=page,
+        total=total,
+        pages=max((total + AUDIT_PER_PAGE - 1) // AUDIT_PER_PAGE, 1),
+        labels=known,
+    )

@@ -41,27 +41,60 @@ def _objects(rows) -> dict:
 
 def _context(setting_errors=None, setting_values=None):
     now = utcnow()
-    upcoming = db.session.scalars(select(Reminder).where(Reminder.status == ReminderStatus.PENDING)
-                                  .order_by(Reminder.due_at, Reminder.id).limit(LIST_LIMIT)).all()
-    sent = db.session.scalars(select(Reminder).where(Reminder.status.in_([ReminderStatus.SENT,
-                                                                          ReminderStatus.SKIPPED]))
-                              .order_by(Reminder.updated_at.desc(), Reminder.id.desc()).limit(LIST_LIMIT)).all()
-    failures = db.session.scalars(select(Reminder).where(or_(
-        Reminder.status == ReminderStatus.FAILED,
-        (Reminder.status == ReminderStatus.PENDING) & (Reminder.attempts > 0)))
-        .order_by(Reminder.updated_at.desc()).limit(LIST_LIMIT)).all()
-    mail_failures = db.session.scalars(select(OutboxMail).where(or_(
-        OutboxMail.status == ReminderStatus.FAILED,
-        (OutboxMail.status == ReminderStatus.PENDING) & (OutboxMail.attempts > 0)))
-        .order_by(OutboxMail.id.desc()).limit(LIST_LIMIT)).all()
+    upcoming = db.session.scalars(
+        select(Reminder)
+        .where(Reminder.status == ReminderStatus.PENDING)
+        .order_by(Reminder.due_at, Reminder.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    sent = db.session.scalars(
+        select(Reminder)
+        .where(Reminder.status.in_([ReminderStatus.SENT, ReminderStatus.SKIPPED]))
+        .order_by(Reminder.updated_at.desc(), Reminder.id.desc())
+        .limit(LIST_LIMIT)
+    ).all()
+    failures = db.session.scalars(
+        select(Reminder)
+        .where(
+            or_(
+                Reminder.status == ReminderStatus.FAILED,
+                (Reminder.status == ReminderStatus.PENDING) & (Reminder.attempts > 0),
+            )
+        )
+        .order_by(Reminder.updated_at.desc())
+        .limit(LIST_LIMIT)
+    ).all()
+    mail_failures = db.session.scalars(
+        select(OutboxMail)
+        .where(
+            or_(
+                OutboxMail.status == ReminderStatus.FAILED,
+                (OutboxMail.status == ReminderStatus.PENDING) & (OutboxMail.attempts > 0),
+            )
+        )
+        .order_by(OutboxMail.id.desc())
+        .limit(LIST_LIMIT)
+    ).all()
     register_domain_jobs()
     jobs = {row.name: row for row in db.session.scalars(select(SchedulerJob))}
     lease = db.session.get(SchedulerLease, "scheduler")
-    return dict(now=now, upcoming=upcoming, sent=sent, failures=failures, mail_failures=mail_failures,
-                jobs=jobs, registered=JOBS, lease=lease, lease_active=bool(lease and lease.expires_at > now),
-                settings=service.settings(), kinds=service.KINDS,
-                labels=_objects([*upcoming, *sent, *failures]), setting_errors=setting_errors or {},
-                setting_values=setting_values or {}, ReminderStatus=ReminderStatus)
+    return dict(
+        now=now,
+        upcoming=upcoming,
+        sent=sent,
+        failures=failures,
+        mail_failures=mail_failures,
+        jobs=jobs,
+        registered=JOBS,
+        lease=lease,
+        lease_active=bool(lease and lease.expires_at > now),
+        settings=service.settings(),
+        kinds=service.KINDS,
+        labels=_objects([*upcoming, *sent, *failures]),
+        setting_errors=setting_errors or {},
+        setting_values=setting_values or {},
+        ReminderStatus=ReminderStatus,
+    )
 
 
 @bp.get("")
@@ -95,7 +128,9 @@ def retry_mail(mail_id: int):
     outbox.status, outbox.next_attempt_at, outbox.claim = ReminderStatus.PENDING, utcnow(), None
     from ..services import audit
 
-    audit.record("outbox_mail.retried", outbox, actor=current_user, summary=f"Courriel à {outbox.to_address} relancé")
+    audit.record(
+        "outbox_mail.retried", outbox, actor=current_user, summary=f"Courriel à {outbox.to_address} relancé"
+    )
     db.session.commit()
     flash(f"Le courriel à {outbox.to_address} sera renvoyé au prochain passage.", "success")
     return redirect(url_for(".index") + "#echecs", code=303)
@@ -133,7 +168,7 @@ def save_settings():
     return redirect(url_for(".index") + "#reglages", code=303)
 
 
-# --- development mail page ----------------------------------------------------------------------------------------
+# --- development mail page ----------------------------------------------------------------------------------
 
 dev_bp = Blueprint("dev_mail", __name__, url_prefix="/dev/courriels")
 
@@ -142,11 +177,17 @@ def catcher_path() -> Path:
     configured = current_app.config.get("MAILCATCHER_DB")
     import os
 
-    return Path(configured or os.environ.get("MAILCATCHER_DB") or Path(current_app.instance_path) / "mailcatcher.sqlite3")
+    return Path(
+        configured
+        or os.environ.get("MAILCATCHER_DB")
+        or Path(current_app.instance_path) / "mailcatcher.sqlite3"
+    )
 
 
 def dev_pages_enabled() -> bool:
-    return current_app.config.get("ENV_NAME") != "production" and bool(current_app.config.get("PROCONNECT_IS_MOCK"))
+    return current_app.config.get("ENV_NAME") != "production" and bool(
+        current_app.config.get("PROCONNECT_IS_MOCK")
+    )
 
 
 @dev_bp.before_request
@@ -166,23 +207,37 @@ def _read(query: str, args=()) -> list[tuple]:
 @dev_bp.get("")
 @permissions.public
 def dev_index():
-    rows = _read("SELECT id, received_at, mail_from, rcpt_tos, subject FROM messages ORDER BY id DESC LIMIT 200")
+    rows = _read(
+        "SELECT id, received_at, mail_from, rcpt_tos, subject FROM messages ORDER BY id DESC LIMIT 200"
+    )
     return render("reminders/dev_mail.html", messages=rows, message=None, path=str(catcher_path()))
 
 
 @dev_bp.get("/<int:message_id>")
 @permissions.public
 def dev_show(message_id: int):
-    rows = _read("SELECT id, received_at, mail_from, rcpt_tos, subject, raw FROM messages WHERE id = ?", (message_id,))
+    rows = _read(
+        "SELECT id, received_at, mail_from, rcpt_tos, subject, raw FROM messages WHERE id = ?", (message_id,)
+    )
     if not rows:
         abort(404)
     row = rows[0]
     parsed = email.message_from_bytes(row[5], policy=email.policy.default)
     text = parsed.get_body(preferencelist=("plain",))
     html = parsed.get_body(preferencelist=("html",))
-    attachments = [(part.get_filename(), part.get_content_type(), part.get_content())
-                   for part in parsed.iter_attachments()]
-    message = dict(id=row[0], received_at=row[1], mail_from=row[2], rcpt_tos=row[3], subject=row[4],
-                   headers=list(parsed.items()), text=text.get_content() if text else "",
-                   html=html.get_content() if html else "", attachments=attachments)
+    attachments = [
+        (part.get_filename(), part.get_content_type(), part.get_content())
+        for part in parsed.iter_attachments()
+    ]
+    message = dict(
+        id=row[0],
+        received_at=row[1],
+        mail_from=row[2],
+        rcpt_tos=row[3],
+        subject=row[4],
+        headers=list(parsed.items()),
+        text=text.get_content() if text else "",
+        html=html.get_content() if html else "",
+        attachments=attachments,
+    )
     return render("reminders/dev_mail.html", messages=None, message=message, path=str(catcher_path()))

@@ -30,8 +30,12 @@ def login():
     nxt = safe_next(request.args.get("next")) or ""
     if current_user.is_authenticated:
         return redirect(nxt or url_for("main.home"))
-    return render_template("auth/login.html", next=nxt, is_mock=current_app.config["PROCONNECT_IS_MOCK"],
-                           demo_accounts=DEMO_ACCOUNTS)
+    return render_template(
+        "auth/login.html",
+        next=nxt,
+        is_mock=current_app.config["PROCONNECT_IS_MOCK"],
+        demo_accounts=DEMO_ACCOUNTS,
+    )
 
 
 @bp.post("/connexion/proconnect")
@@ -57,8 +61,9 @@ def callback():
         user = users_service.sign_in(identity.claims, issuer=identity.issuer)
     except users_service.LoginRefused as refusal:
         db.session.rollback()
-        return _failed(oidc.LoginFailed(refusal.reason, f"user id {refusal.user.id}", status=403),
-                       user=refusal.user)
+        return _failed(
+            oidc.LoginFailed(refusal.reason, f"user id {refusal.user.id}", status=403), user=refusal.user
+        )
     db.session.commit()
     session.clear()  # nothing from before the login survives (pending states, anonymous data)
     session.permanent = True  # PERMANENT_SESSION_LIFETIME (12 h, like ProConnect's session)
@@ -88,8 +93,11 @@ def logout():
         return redirect(url_for("main.home"), 303)
     url = oidc.logout_url(id_token)
     if url is None:
-        flash("Vous êtes déconnecté de ce service. ProConnect n'a pas pu être joint : fermez votre "
-              "navigateur pour terminer aussi votre session ProConnect.", "warning")
+        flash(
+            "Vous êtes déconnecté de ce service. ProConnect n'a pas pu être joint : fermez votre "
+            "navigateur pour terminer aussi votre session ProConnect.",
+            "warning",
+        )
         return redirect(url_for("main.home"), 303)
     return redirect(url, 303)
 

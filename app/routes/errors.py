@@ -12,13 +12,23 @@ log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: ("Requête invalide", "La requête n'a pas pu être traitée. Rechargez la page puis réessayez."),
-    403: ("Accès refusé", "Vous n'avez pas les droits nécessaires pour accéder à cette page ou faire cette action."),
-    404: ("Page non trouvée", "La page que vous cherchez est introuvable. Excusez-nous pour la gêne occasionnée."),
+    403: (
+        "Accès refusé",
+        "Vous n'avez pas les droits nécessaires pour accéder à cette page ou faire cette action.",
+    ),
+    404: (
+        "Page non trouvée",
+        "La page que vous cherchez est introuvable. Excusez-nous pour la gêne occasionnée.",
+    ),
     405: ("Méthode non autorisée", "Cette adresse ne s'utilise pas ainsi."),
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
     422: ("Données invalides", "Les informations envoyées ne peuvent pas être traitées."),
     429: ("Trop de tentatives", "Trop de tentatives en peu de temps. Patientez une minute puis réessayez."),
-    500: ("Erreur inattendue", "Désolé, le service rencontre un problème, nous travaillons pour le résoudre le plus rapidement possible."),
+    500: (
+        "Erreur inattendue",
+        "Désolé, le service rencontre un problème, "
+        "nous travaillons pour le résoudre le plus rapidement possible.",
+    ),
 }
 
 
@@ -32,8 +42,11 @@ def render_error(code: int, detail: str | None = None):
 def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_error(400, "Le jeton de sécurité du formulaire est absent ou a expiré. "
-                                 "Rechargez la page puis envoyez à nouveau le formulaire.")
+        return render_error(
+            400,
+            "Le jeton de sécurité du formulaire est absent ou a expiré. "
+            "Rechargez la page puis envoyez à nouveau le formulaire.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -50,11 +50,21 @@ def _list_context(oob: bool = False):
     if only_unread:
         query = query.where(Notification.read_at.is_(None))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc())
-                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    items = db.session.scalars(
+        query.order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    return dict(oob=oob, items=items, only_unread=only_unread, page=page, pages=pages, total=total,
-                unread=service.unread_count(current_user))
+    return dict(
+        oob=oob,
+        items=items,
+        only_unread=only_unread,
+        page=page,
+        pages=pages,
+        total=total,
+        unread=service.unread_count(current_user),
+    )
 
 
 @bp.get("")
@@ -125,7 +135,7 @@ def follow(notification_id: int):
     configured = (current_app.config.get("BASE_URL") or "").rstrip("/")
     for prefix in (configured, base):
         if prefix and target.startswith(prefix + "/"):
-            target = target[len(prefix):]
+            target = target[len(prefix) :]
     return redirect(safe_next(target) or url_for(".index"), code=303)
 
 
@@ -139,5 +149,8 @@ def preferences():
         db.session.commit()
         flash("Vos préférences ont été enregistrées." if changed else "Aucune modification.", "success")
         return redirect(url_for(".preferences"), code=303)
-    return render("notifications/preferences.html", kinds=list(service.KINDS.values()),
-                  prefs=service.preferences(current_user))
+    return render(
+        "notifications/preferences.html",
+        kinds=list(service.KINDS.values()),
+        prefs=service.preferences(current_user),
+    )

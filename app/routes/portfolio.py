@@ -50,9 +50,16 @@ def _load(code: str) -> Opportunity:
 def index():
     filters, organisations, chantiers = _filters()
     page = queries.paginate(filters, per_page=current_app.config["PER_PAGE"])
-    response = render("portfolio/index.html", block="results", filters=filters, page=page,
-                      chantiers=chantiers, organisations=organisations, sort_labels=queries.SORT_LABELS,
-                      ballot=voting_queries.portfolio_ballot(current_user, page.items))
+    response = render(
+        "portfolio/index.html",
+        block="results",
+        filters=filters,
+        page=page,
+        chantiers=chantiers,
+        organisations=organisations,
+        sort_labels=queries.SORT_LABELS,
+        ballot=voting_queries.portfolio_ballot(current_user, page.items),
+    )
     if is_htmx():  # push the canonical URL, without the form's empty fields
         response.headers["HX-Push-Url"] = url_for(".index", **filters.as_args())
     return response
@@ -82,8 +89,9 @@ def create():
     form = OpportunityForm()
     if form.validate_on_submit():
         try:
-            opportunity = service.create_opportunity(brique=form.brique.data, besoin=form.besoin.data or "",
-                                                     actor=current_user)
+            opportunity = service.create_opportunity(
+                brique=form.brique.data, besoin=form.besoin.data or "", actor=current_user
+            )
         except ValidationFailed as error:
             apply_errors(form, error.errors)
         else:
@@ -105,18 +113,27 @@ def _render_show(opportunity, status=200, status_form=None, comment_form=None, b
     audit = []
     if permissions.can_view_audit(current_user):
         audit = db.session.scalars(
-            select(AuditEntry).where(AuditEntry.object_type == "opportunities",
-                                     AuditEntry.object_id == str(opportunity.id)).order_by(AuditEntry.id.desc())
+            select(AuditEntry)
+            .where(AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(opportunity.id))
+            .order_by(AuditEntry.id.desc())
         ).all()
-    return render("portfolio/show.html", block=block, status=status, opportunity=opportunity, audit=audit,
-                  status_form=status_form or _status_form(opportunity),
-                  comment_form=comment_form or CommentForm(formdata=None),
-                  backing_form=backing_form or _backing_form())
+    return render(
+        "portfolio/show.html",
+        block=block,
+        status=status,
+        opportunity=opportunity,
+        audit=audit,
+        status_form=status_form or _status_form(opportunity),
+        comment_form=comment_form or CommentForm(formdata=None),
+        backing_form=backing_form or _backing_form(),
+    )
 
 
 def _status_form(opportunity, formdata=None) -> StatusForm:
     form = StatusForm(formdata=formdata)
-    form.status.choices = [("", "— Choisir —")] + [(s.value, s.label) for s in opportunity.allowed_transitions()]
+    form.status.choices = [("", "— Choisir —")] + [
+        (s.value, s.label) for s in opportunity.allowed_transitions()
+    ]
     return form
 
 
@@ -140,8 +157,13 @@ def edit(code: str):
     stale = None
     if form.validate_on_submit():
         try:
-            service.update_opportunity(opportunity, brique=form.brique.data, besoin=form.besoin.data or "",
-                                       version=form.version.data or 0, actor=current_user)
+            service.update_opportunity(
+                opportunity,
+                brique=form.brique.data,
+                besoin=form.besoin.data or "",
+                version=form.version.data or 0,
+                actor=current_user,
+            )
         except ValidationFailed as error:
             apply_errors(form, error.errors)
         except StaleVersion as error:
@@ -152,8 +174,9 @@ def edit(code: str):
             flash(f"Opportunité {opportunity.code} enregistrée.", "success")
             return _redirect(url_for(".show", code=opportunity.code))
     status = 409 if stale else (422 if form.is_submitted() else 200)
-    return render("portfolio/form.html", block="form", status=status, form=form, opportunity=opportunity,
-                  stale=stale)
+    return render(
+        "portfolio/form.html", block="form", status=status, form=form, opportunity=opportunity, stale=stale
+    )
 
 
 @bp.post("/<code:code>/statut")
@@ -165,8 +188,13 @@ def change_status(code: str):
     form = _status_form(opportunity, formdata=request.form)
     if form.validate_on_submit():
         try:
-            service.change_status(opportunity, to=form.status.data, reason=form.reason.data or "",
-                                  target_code=form.target_code.data or "", actor=current_user)
+            service.change_status(
+                opportunity,
+                to=form.status.data,
+                reason=form.reason.data or "",
+                target_code=form.target_code.data or "",
+                actor=current_user,
+            )
         except ValidationFailed as error:
             apply_errors(form, error.errors)
         else:
@@ -203,9 +231,13 @@ def back(code: str):
         abort(403)
     form = _backing_form(formdata=request.form)
     if form.validate_on_submit():
-        organisation = db.session.scalar(select(Organisation).where(Organisation.code == form.organisation.data))
+        organisation = db.session.scalar(
+            select(Organisation).where(Organisation.code == form.organisation.data)
+        )
         try:
-            service.set_backing(opportunity, organisation=organisation, role=form.role.data, actor=current_user)
+            service.set_backing(
+                opportunity, organisation=organisation, role=form.role.data, actor=current_user
+            )
         except (ValidationFailed, NotAllowed) as error:
             form.organisation.errors = [error.message]
         else:

@@ -32,6 +32,7 @@ class StaleVersion(DomainError):
     def __init__(self, current):
         super().__init__(
             "Cette fiche a été modifiée par quelqu'un d'autre depuis que vous l'avez ouverte. "
-            "Votre texte est conservé ci-dessous ; comparez-le avec la version actuelle puis enregistrez à nouveau."
+            "Votre texte est conservé ci-dessous ; "
+            "comparez-le avec la version actuelle puis enregistrez à nouveau."
         )
         self.current = current

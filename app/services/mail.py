@@ -58,6 +58,7 @@ def backoff(attempts: int) -> timedelta:
 
 # --- rendering ------------------------------------------------------------------------------------------
 
+
 def link(endpoint: str, **values) -> str:
     """Absolute link built from BASE_URL (works without a request: jobs and CLI)."""
     adapter = current_app.url_map.bind("localhost", script_name="/")
@@ -79,8 +80,9 @@ def render(name: str, **context) -> tuple[str, str, str]:
     return subject, body.lstrip("\n"), html
 
 
-def build_message(to: str, subject: str, text: str, html: str | None = None,
-                  attachments: list[Attachment] = ()) -> EmailMessage:
+def build_message(
+    to: str, subject: str, text: str, html: str | None = None, attachments: list[Attachment] = ()
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
@@ -94,10 +96,13 @@ def build_message(to: str, subject: str, text: str, html: str | None = None,
         maintype, subtype = attachment.mimetype.split("/", 1)
         if maintype == "text":  # text parts carry their charset (UTF-8), e.g. an invitation's accents
             params = {"method": "PUBLISH"} if subtype == "calendar" else {}
-            message.add_attachment(attachment.data.decode("utf-8"), subtype=subtype, filename=attachment.filename,
-                                   params=params)
+            message.add_attachment(
+                attachment.data.decode("utf-8"), subtype=subtype, filename=attachment.filename, params=params
+            )
         else:
-            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+            message.add_attachment(
+                attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
     return message
 
 
@@ -106,6 +111,7 @@ def address_of(user) -> str:
 
 
 # --- SMTP ----------------------------------------------------------------------------------------------
+
 
 def send(message: EmailMessage) -> None:
     """Deliver one message over SMTP, raising MailError (permanent or not) on failure."""
@@ -126,7 +132,9 @@ def send(message: EmailMessage) -> None:
         text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
         raise MailError(f"Adresse refusée par le serveur ({code}) : {text}", permanent=code >= 500) from None
     except smtplib.SMTPResponseException as error:
-        text = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else str(error)
+        text = (
+            error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else str(error)
+        )
         raise MailError(f"Serveur SMTP : {error.smtp_code} {text}") from None
     except (smtplib.SMTPException, OSError) as error:
         raise MailError(f"Serveur SMTP injoignable : {type(error).__name__} {error}") from None
@@ -138,11 +146,26 @@ _PENDING = "mail_outbox_pending"  # OutboxMail objects queued in the current tra
 _RELEASED = "mail_outbox_released"  # ids whose transaction committed, waiting for deliver_committed()
 
 
-def queue(*, to: str, subject: str, text: str, html: str | None = None, kind: str = "message",
-          recipient=None, attachments: list[Attachment] = ()) -> OutboxMail:
+def queue(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    kind: str = "message",
+    recipient=None,
+    attachments: list[Attachment] = (),
+) -> OutboxMail:
     """Queue an e-mail in the caller's transaction (sent only if it commits)."""
-    mail = OutboxMail(kind=kind, recipient_id=getattr(recipient, "id", None), to_address=to, subject=subject,
-                      text_body=text, html_body=html, status=ReminderStatus.PENDING)
+    mail = OutboxMail(
+        kind=kind,
+        recipient_id=getattr(recipient, "id", None),
+        to_address=to,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        status=ReminderStatus.PENDING,
+    )
     if attachments:
         first = attachments[0]  # one attachment is enough for our mails (an invitation)
         mail.attachments = [{"filename": first.filename, "mimetype": first.mimetype}]
@@ -192,9 +215,15 @@ def deliver_committed(now: datetime | None = None) -> int:
 def deliver_outbox(now: datetime | None = None, limit: int = 200) -> int:
     """Send every outbox mail due (new, or whose backoff elapsed); the scheduler's safety net."""
     now = now or utcnow()
-    due = (select(OutboxMail.id).where(OutboxMail.status == ReminderStatus.PENDING,
-                                       (OutboxMail.next_attempt_at.is_(None)) | (OutboxMail.next_attempt_at <= now))
-           .order_by(OutboxMail.id).limit(limit))
+    due = (
+        select(OutboxMail.id)
+        .where(
+            OutboxMail.status == ReminderStatus.PENDING,
+            (OutboxMail.next_attempt_at.is_(None)) | (OutboxMail.next_attempt_at <= now),
+        )
+        .order_by(OutboxMail.id)
+        .limit(limit)
+    )
     ids = list(db.session.scalars(due))
     db.session.commit()
     return sum(_deliver_one(mail_id, now) for mail_id in ids)
@@ -204,15 +233,21 @@ def _deliver_one(mail_id: int, now: datetime) -> bool:
     """Claim one outbox row (SKIP LOCKED on PostgreSQL, an atomic claim elsewhere), send, mark, commit."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        mail = session.scalars(select(OutboxMail).where(OutboxMail.id == mail_id,
-                                                        OutboxMail.status == ReminderStatus.PENDING)
-                               .with_for_update(skip_locked=True, of=OutboxMail)).first()
+        mail = session.scalars(
+            select(OutboxMail)
+            .where(OutboxMail.id == mail_id, OutboxMail.status == ReminderStatus.PENDING)
+            .with_for_update(skip_locked=True, of=OutboxMail)
+        ).first()
     else:
         token = uuid.uuid4().hex
         stale = utcnow() - CLAIM_STALE
         claimed = session.execute(
-            update(OutboxMail).where(OutboxMail.id == mail_id, OutboxMail.status == ReminderStatus.PENDING,
-                                     (OutboxMail.claim.is_(None)) | (OutboxMail.claimed_at < stale))
+            update(OutboxMail)
+            .where(
+                OutboxMail.id == mail_id,
+                OutboxMail.status == ReminderStatus.PENDING,
+                (OutboxMail.claim.is_(None)) | (OutboxMail.claimed_at < stale),
+            )
             .values(claim=token, claimed_at=utcnow())
         ).rowcount
         session.commit()
@@ -250,8 +285,12 @@ def record_failure(row, error: MailError, now: datetime) -> None:
         row.next_attempt_at = None
     else:
         row.next_attempt_at = now + backoff(row.attempts)
-    log.warning("mail to %s failed (attempt %s): %s", getattr(row, "to_address", None) or
-                getattr(row, "email_to", None), row.attempts, error)
+    log.warning(
+        "mail to %s failed (attempt %s): %s",
+        getattr(row, "to_address", None) or getattr(row, "email_to", None),
+        row.attempts,
+        error,
+    )
 
 
 def _report_failure(user, address: str, subject: str, error: str) -> None:

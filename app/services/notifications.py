@@ -35,23 +35,36 @@ def declare_kind(name: str, label: str, *, mandatory: bool = False, audience: st
     return kind
 
 
-declare_kind("mail.delivery_failed", "Échec d'envoi d'un courriel (adresse invalide, serveur indisponible)",
-             audience="Secrétariat")
+declare_kind(
+    "mail.delivery_failed",
+    "Échec d'envoi d'un courriel (adresse invalide, serveur indisponible)",
+    audience="Secrétariat",
+)
 
 
 def wants_email(user: User, kind: str) -> bool:
     declared = KINDS.get(kind)
     if declared is not None and declared.mandatory:
         return True
-    value = db.session.scalar(select(NotificationPreference.email).where(
-        NotificationPreference.user_id == user.id, NotificationPreference.kind == kind))
+    value = db.session.scalar(
+        select(NotificationPreference.email).where(
+            NotificationPreference.user_id == user.id, NotificationPreference.kind == kind
+        )
+    )
     return True if value is None else bool(value)
 
 
 def preferences(user: User) -> dict[str, bool]:
     """kind → e-mail wanted, for every declared kind."""
-    stored = dict(db.session.execute(select(NotificationPreference.kind, NotificationPreference.email)
-                                     .where(NotificationPreference.user_id == user.id)).tuples().all())
+    stored = dict(
+        db.session.execute(
+            select(NotificationPreference.kind, NotificationPreference.email).where(
+                NotificationPreference.user_id == user.id
+            )
+        )
+        .tuples()
+        .all()
+    )
     return {name: (True if kind.mandatory else stored.get(name, True)) for name, kind in KINDS.items()}
 
 
@@ -69,8 +82,11 @@ def set_preferences(user: User, wanted: dict[str, bool], *, actor) -> list[str]:
         value = True if kind.mandatory else bool(wanted.get(name, False))
         if current[name] == value:
             continue
-        row = db.session.scalar(select(NotificationPreference).where(
-            NotificationPreference.user_id == user.id, NotificationPreference.kind == name))
+        row = db.session.scalar(
+            select(NotificationPreference).where(
+                NotificationPreference.user_id == user.id, NotificationPreference.kind == name
+            )
+        )
         if row is None:
             db.session.add(NotificationPreference(user_id=user.id, kind=name, email=value))
         else:
@@ -78,22 +94,41 @@ def set_preferences(user: User, wanted: dict[str, bool], *, actor) -> list[str]:
         changed.append(name)
     if changed:
         db.session.flush()
-        audit.record("notification_preferences.updated", user, actor=actor,
-                     summary="Préférences de courriel modifiées",
-                     changes={name: [current[name], not current[name]] for name in changed})
+        audit.record(
+            "notification_preferences.updated",
+            user,
+            actor=actor,
+            summary="Préférences de courriel modifiées",
+            changes={name: [current[name], not current[name]] for name in changed},
+        )
     return changed
 
 
-def notify(user: User, kind: str, obj=None, *, subject: str, body: str = "", url: str | None = None,
-           email: tuple[str, str, str] | None = None, attachments: list[mail.Attachment] = (),
-           reminder=None, send_email: bool | None = None) -> Notification:
+def notify(
+    user: User,
+    kind: str,
+    obj=None,
+    *,
+    subject: str,
+    body: str = "",
+    url: str | None = None,
+    email: tuple[str, str, str] | None = None,
+    attachments: list[mail.Attachment] = (),
+    reminder=None,
+    send_email: bool | None = None,
+) -> Notification:
     """Add a notification for `user`; queue the e-mail `email` = (subject, text, html) if the user wants it.
 
     Without `email`, a plain e-mail is made from subject/body/url. `send_email=False` forces in-app only.
     """
     notification = Notification(
-        user_id=user.id, kind=kind, subject=subject[:300], body=body, url=url,
-        object_type=getattr(obj, "__tablename__", None), object_id=getattr(obj, "id", None),
+        user_id=user.id,
+        kind=kind,
+        subject=subject[:300],
+        body=body,
+        url=url,
+        object_type=getattr(obj, "__tablename__", None),
+        object_id=getattr(obj, "id", None),
         reminder_id=getattr(reminder, "id", None),
     )
     db.session.add(notification)
@@ -103,14 +138,27 @@ def notify(user: User, kind: str, obj=None, *, subject: str, body: str = "", url
         if email is None:
             email = mail.render("notification", subject=subject, body=body, url=url, user=user)
         mail_subject, text, html = email
-        mail.queue(to=mail.address_of(user), subject=mail_subject, text=text, html=html, kind=kind,
-                   recipient=user, attachments=attachments)
+        mail.queue(
+            to=mail.address_of(user),
+            subject=mail_subject,
+            text=text,
+            html=html,
+            kind=kind,
+            recipient=user,
+            attachments=attachments,
+        )
     return notification
 
 
 def unread_count(user: User) -> int:
-    return db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.user_id == user.id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def mark_read(user: User, notification_id: int | None = None, *, now: datetime | None = None) -> int:
@@ -122,14 +170,23 @@ def mark_read(user: User, notification_id: int | None = None, *, now: datetime |
 
 
 def mark_unread(user: User, notification_id: int) -> int:
-    return db.session.execute(update(Notification).where(
-        Notification.user_id == user.id, Notification.id == notification_id).values(read_at=None)).rowcount
+    return db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.id == notification_id)
+        .values(read_at=None)
+    ).rowcount
 
 
 def secretariat() -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(UserRole).where(UserRole.role == Role.SECRETARIAT, User.active.is_(True))
-        .distinct().order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(UserRole)
+            .where(UserRole.role == Role.SECRETARIAT, User.active.is_(True))
+            .distinct()
+            .order_by(User.id)
+        )
+    )
 
 
 def report_delivery_failure(user: User | None, address: str, subject: str, error: str) -> None:
@@ -142,6 +199,13 @@ def report_delivery_failure(user: User | None, address: str, subject: str, error
     except Exception:  # noqa: BLE001 - the admin blueprint may be absent in a stripped-down app
         url = None
     for member in secretariat():
-        notify(member, "mail.delivery_failed", user, subject=f"Courriel non distribué : {who}",
-               body=f"« {subject} » n'a pas pu être envoyé à {who}.\n\n{error}", url=url, send_email=False)
+        notify(
+            member,
+            "mail.delivery_failed",
+            user,
+            subject=f"Courriel non distribué : {who}",
+            body=f"« {subject} » n'a pas pu être envoyé à {who}.\n\n{error}",
+            url=url,
+            send_email=False,
+        )
     current_app.logger.warning("mail delivery failed for %s: %s", who, error)

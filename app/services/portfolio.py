@@ -24,9 +24,13 @@ def validate_fields(brique: str, besoin: str) -> dict[str, str]:
     if not brique:
         errors["brique"] = "La brique est obligatoire."
     elif len(brique) > BRIQUE_MAX:
-        errors["brique"] = f"La brique ne doit pas dépasser {BRIQUE_MAX} caractères (actuellement {len(brique)})."
+        errors["brique"] = (
+            f"La brique ne doit pas dépasser {BRIQUE_MAX} caractères (actuellement {len(brique)})."
+        )
     if len(besoin) > BESOIN_MAX:
-        errors["besoin"] = f"Le besoin ne doit pas dépasser {BESOIN_MAX} caractères (actuellement {len(besoin)})."
+        errors["besoin"] = (
+            f"Le besoin ne doit pas dépasser {BESOIN_MAX} caractères (actuellement {len(besoin)})."
+        )
     return errors
 
 
@@ -42,7 +46,10 @@ def create_opportunity(*, brique: str, besoin: str, actor) -> Opportunity:
     for _ in range(CREATE_ATTEMPTS):
         number = (db.session.scalar(select(func.max(Opportunity.number))) or 0) + 1
         opportunity = Opportunity(
-            number=number, code=Opportunity.code_for(number), brique=brique, besoin=besoin,
+            number=number,
+            code=Opportunity.code_for(number),
+            brique=brique,
+            besoin=besoin,
             created_by_id=actor.id,
         )
         try:
@@ -55,7 +62,9 @@ def create_opportunity(*, brique: str, besoin: str, actor) -> Opportunity:
     raise DomainError("Le code n'a pas pu être attribué, veuillez réessayer.")
 
 
-def update_opportunity(opportunity: Opportunity, *, brique: str, besoin: str, version: int, actor) -> Opportunity:
+def update_opportunity(
+    opportunity: Opportunity, *, brique: str, besoin: str, version: int, actor
+) -> Opportunity:
     from ..permissions import can_edit_opportunity
 
     if not can_edit_opportunity(actor, opportunity):
@@ -74,13 +83,19 @@ def update_opportunity(opportunity: Opportunity, *, brique: str, besoin: str, ve
     except StaleDataError:  # saved by someone else between our read and our write
         db.session.rollback()
         raise StaleVersion(db.session.get(Opportunity, opportunity.id)) from None
-    audit.record("opportunity.updated", opportunity, actor=actor, summary=f"{opportunity.code} modifiée",
-                 changes=changes)
+    audit.record(
+        "opportunity.updated",
+        opportunity,
+        actor=actor,
+        summary=f"{opportunity.code} modifiée",
+        changes=changes,
+    )
     return opportunity
 
 
-def change_status(opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "",
-                  committee_act=None) -> Opportunity:
+def change_status(
+    opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "", committee_act=None
+) -> Opportunity:
     """`committee_act`: the committee decision (or agenda publication) that moves the opportunity;
     the committee's président or secrétaire records it without being secretariat (checked by the
     committees service)."""
@@ -102,7 +117,11 @@ def change_status(opportunity: Opportunity, *, to: str, actor, reason: str = "",
     target = None
     if new in TARGET_REQUIRED:
         target_code = _clean(target_code).upper()
-        target = db.session.scalar(select(Opportunity).where(Opportunity.code == target_code)) if target_code else None
+        target = (
+            db.session.scalar(select(Opportunity).where(Opportunity.code == target_code))
+            if target_code
+            else None
+        )
         if not target_code:
             errors["target_code"] = "Indiquez le code de l'opportunité cible (par exemple M102)."
         elif target is None:
@@ -116,13 +135,23 @@ def change_status(opportunity: Opportunity, *, to: str, actor, reason: str = "",
     opportunity.status = new
     opportunity.status_reason = reason or None
     opportunity.target = target
-    db.session.add(OpportunityTransition(
-        opportunity=opportunity, from_status=old, to_status=new, reason=reason or None,
-        target_code=target.code if target else None, actor_id=actor.id,
-    ))
-    audit.record("opportunity.status_changed", opportunity, actor=actor,
-                 summary=f"{opportunity.code} : {old.label} → {new.label}",
-                 changes={"status": [old.value, new.value]} | ({"target": [None, target.code]} if target else {}))
+    db.session.add(
+        OpportunityTransition(
+            opportunity=opportunity,
+            from_status=old,
+            to_status=new,
+            reason=reason or None,
+            target_code=target.code if target else None,
+            actor_id=actor.id,
+        )
+    )
+    audit.record(
+        "opportunity.status_changed",
+        opportunity,
+        actor=actor,
+        summary=f"{opportunity.code} : {old.label} → {new.label}",
+        changes={"status": [old.value, new.value]} | ({"target": [None, target.code]} if target else {}),
+    )
     return opportunity
 
 
@@ -152,16 +181,24 @@ def set_backing(opportunity: Opportunity, *, organisation, role: str, actor) -> 
     except ValueError:
         raise ValidationFailed({"role": "Rôle de soutien inconnu."}) from None
     backing = db.session.scalar(
-        select(Backing).where(Backing.opportunity_id == opportunity.id, Backing.organisation_id == organisation.id)
+        select(Backing).where(
+            Backing.opportunity_id == opportunity.id, Backing.organisation_id == organisation.id
+        )
     )
     old = backing.role if backing else None
     if backing is None:
-        backing = Backing(opportunity=opportunity, organisation_id=organisation.id, role=role, created_by_id=actor.id)
+        backing = Backing(
+            opportunity=opportunity, organisation_id=organisation.id, role=role, created_by_id=actor.id
+        )
         db.session.add(backing)
     backing.role = role
-    audit.record("backing.set", opportunity, actor=actor,
-                 summary=f"{organisation.code} : {role.label} sur {opportunity.code}",
-                 changes={"backing": [old, f"{organisation.code}:{role.value}"]})
+    audit.record(
+        "backing.set",
+        opportunity,
+        actor=actor,
+        summary=f"{organisation.code} : {role.label} sur {opportunity.code}",
+        changes={"backing": [old, f"{organisation.code}:{role.value}"]},
+    )
     return backing
 
 
@@ -171,13 +208,19 @@ def remove_backing(opportunity: Opportunity, *, organisation, actor) -> None:
     if not can_back_opportunity(actor, opportunity, organisation):
         raise NotAllowed("Vous ne pouvez retirer un soutien que pour votre ministère.")
     backing = db.session.scalar(
-        select(Backing).where(Backing.opportunity_id == opportunity.id, Backing.organisation_id == organisation.id)
+        select(Backing).where(
+            Backing.opportunity_id == opportunity.id, Backing.organisation_id == organisation.id
+        )
     )
     if backing is None:
         return
     db.session.delete(backing)
-    audit.record("backing.removed", opportunity, actor=actor,
-                 summary=f"{organisation.code} ne soutient plus {opportunity.code}")
+    audit.record(
+        "backing.removed",
+        opportunity,
+        actor=actor,
+        summary=f"{organisation.code} ne soutient plus {opportunity.code}",
+    )
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -193,8 +236,10 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
     def summary(self) -> str:
-        return (f"{len(self.created)} créée(s), {len(self.updated)} mise(s) à jour, "
-                f"{len(self.unchanged)} inchangée(s), {len(self.rejected)} rejetée(s)")
+        return (
+            f"{len(self.created)} créée(s), {len(self.updated)} mise(s) à jour, "
+            f"{len(self.unchanged)} inchangée(s), {len(self.rejected)} rejetée(s)"
+        )
 
 
 class ImportRejected(DomainError):
@@ -213,7 +258,9 @@ def check_rows(rows: list[tuple[int, dict]]) -> ImportReport:
         if not code:
             report.rejected.append((line, "code manquant"))
         elif not CODE_PATTERN.match(code) or Opportunity.code_for(int(code[1:])) != code:
-            report.rejected.append((line, f"code mal formé « {code} » (attendu M suivi de 3 chiffres, ex. M043)"))
+            report.rejected.append(
+                (line, f"code mal formé « {code} » (attendu M suivi de 3 chiffres, ex. M043)")
+            )
         elif code in seen:
             report.rejected.append((line, f"code {code} en double dans le fichier (déjà ligne {seen[code]})"))
         else:
@@ -236,15 +283,22 @@ def import_rows(rows: list[tuple[int, dict]], *, actor) -> ImportReport:
         opportunity = existing.get(code)
         if opportunity is None:
             number = int(code[1:])
-            opportunity = Opportunity(number=number, code=code, created_by_id=getattr(actor, "id", None), **values)
+            opportunity = Opportunity(
+                number=number, code=code, created_by_id=getattr(actor, "id", None), **values
+            )
             db.session.add(opportunity)
             audit.record("opportunity.imported", opportunity, actor=actor, summary=f"{code} créée par import")
             report.created.append(code)
         elif changes := audit.diff(opportunity, values):
             for key, value in values.items():
                 setattr(opportunity, key, value)
-            audit.record("opportunity.updated", opportunity, actor=actor, summary=f"{code} mise à jour par import",
-                         changes=changes)
+            audit.record(
+                "opportunity.updated",
+                opportunity,
+                actor=actor,
+                summary=f"{code} mise à jour par import",
+                changes=changes,
+            )
             report.updated.append(code)
         else:
             report.unchanged.append(code)

@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ..extensions import db
-from ..queries.portfolio import forget_options
 from ..models import Action, Committee, Guichet, Opportunity, Organisation
 from ..models.portfolio import Moscow
+from ..queries.portfolio import forget_options
 from . import audit
 from . import guichets as guichet_rules
 from .committees import apply_reference_rules
@@ -24,8 +24,10 @@ class LoadReport:
         self.counts.setdefault(kind, {"créés": 0, "mis à jour": 0, "inchangés": 0})[outcome] += 1
 
     def lines(self) -> list[str]:
-        return [f"{kind} : " + ", ".join(f"{n} {label}" for label, n in outcomes.items())
-                for kind, outcomes in self.counts.items()]
+        return [
+            f"{kind} : " + ", ".join(f"{n} {label}" for label, n in outcomes.items())
+            for kind, outcomes in self.counts.items()
+        ]
 
 
 def _read(path: Path) -> list[dict]:
@@ -38,15 +40,22 @@ def _upsert(model, key: str, values: dict, report: LoadReport, kind: str, actor)
     if obj is None:
         obj = model(**values)
         db.session.add(obj)
-        audit.record(f"{model.__tablename__[:-1]}.imported", obj, actor=actor, summary=f"{values[key]} importé")
+        audit.record(
+            f"{model.__tablename__[:-1]}.imported", obj, actor=actor, summary=f"{values[key]} importé"
+        )
         report.add(kind, "créés")
         return obj
     changes = audit.diff(obj, values)
     if changes:
         for name, value in values.items():
             setattr(obj, name, value)
-        audit.record(f"{model.__tablename__[:-1]}.updated", obj, actor=actor,
-                     summary=f"{values[key]} mis à jour par le chargement", changes=changes)
+        audit.record(
+            f"{model.__tablename__[:-1]}.updated",
+            obj,
+            actor=actor,
+            summary=f"{values[key]} mis à jour par le chargement",
+            changes=changes,
+        )
         report.add(kind, "mis à jour")
     else:
         report.add(kind, "inchangés")
@@ -56,23 +65,39 @@ def _upsert(model, key: str, values: dict, report: LoadReport, kind: str, actor)
 def load_all(data_dir: Path, *, actor=None) -> LoadReport:
     report = LoadReport()
     for row in _read(data_dir / "organisations.csv"):
-        _upsert(Organisation, "code", {"code": row["code"], "name": row["name"], "kind": row["kind"]},
-                report, "organisations", actor)
+        _upsert(
+            Organisation,
+            "code",
+            {"code": row["code"], "name": row["name"], "kind": row["kind"]},
+            report,
+            "organisations",
+            actor,
+        )
     rows = list(enumerate(_read(data_dir / "opportunities.csv"), start=2))
     portfolio = import_rows(rows, actor=actor)
-    report.counts["opportunités"] = {"créés": len(portfolio.created), "mis à jour": len(portfolio.updated),
-                                     "inchangés": len(portfolio.unchanged)}
+    report.counts["opportunités"] = {
+        "créés": len(portfolio.created),
+        "mis à jour": len(portfolio.updated),
+        "inchangés": len(portfolio.unchanged),
+    }
     _load_actions(data_dir, report, actor)
     _load_guichets(data_dir, report, actor)
     for row in _read(data_dir / "committees.csv"):
-        committee = _upsert(Committee, "code",
-                            {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
-                            report, "comités", actor)
+        committee = _upsert(
+            Committee,
+            "code",
+            {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
+            report,
+            "comités",
+            actor,
+        )
         db.session.flush()
         apply_reference_rules(committee, actor=actor)  # default recurrence, stages, guichets (until edited)
     db.session.flush()
     for guichet in db.session.scalars(select(Guichet).order_by(Guichet.code)):
-        guichet_rules.apply_reference_rules(guichet, actor=actor)  # mode, committee, eligibility (until edited)
+        guichet_rules.apply_reference_rules(
+            guichet, actor=actor
+        )  # mode, committee, eligibility (until edited)
     db.session.flush()
     forget_options()
     return report
@@ -82,7 +107,9 @@ def _load_actions(data_dir: Path, report: LoadReport, actor) -> None:
     by_code = {o.code: o for o in db.session.scalars(select(Opportunity))}
     for row in _read(data_dir / "actions.csv"):
         moscow = row["moscow"].strip().lower() or None
-        values = {k: row[k].strip() for k in ("code", "chantier", "title", "detail", "portage", "cost", "duration")}
+        values = {
+            k: row[k].strip() for k in ("code", "chantier", "title", "detail", "portage", "cost", "duration")
+        }
         values["moscow"] = Moscow(moscow).value if moscow else None
         action = _upsert(Action, "code", values, report, "actions", actor)
         wanted = [by_code[c] for c in row["opportunities"].split() if c in by_code]
@@ -94,8 +121,12 @@ def _load_guichets(data_dir: Path, report: LoadReport, actor) -> None:
     rows = _read(data_dir / "guichets.csv")
     loaded = {}
     for row in rows:
-        # "mode" belongs to the guichet's rules (services.guichets.apply_reference_rules, then the secretariat).
-        values = {k: row[k].strip() for k in ("code", "name", "fund", "description", "criteria", "amounts", "source")}
+        # "mode" belongs to the guichet's rules (services.guichets.apply_reference_rules, then the
+        # secretariat).
+        values = {
+            k: row[k].strip()
+            for k in ("code", "name", "fund", "description", "criteria", "amounts", "source")
+        }
         loaded[row["code"]] = _upsert(Guichet, "code", values, report, "guichets", actor)
     db.session.flush()
     for row in rows:

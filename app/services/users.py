@@ -18,8 +18,14 @@ from . import audit
 from .errors import DomainError, NotAllowed, ValidationFailed
 
 IDENTITY_FIELDS = ("given_name", "usual_name", "siret", "uid", "idp_id", "organization_label")
-LIMITS = {"given_name": 200, "usual_name": 200, "siret": 14, "uid": 255, "idp_id": 255,
-          "organization_label": 300}
+LIMITS = {
+    "given_name": 200,
+    "usual_name": 200,
+    "siret": 14,
+    "uid": 255,
+    "idp_id": 255,
+    "organization_label": 300,
+}
 
 
 class LoginRefused(DomainError):
@@ -54,6 +60,7 @@ def _identity_values(claims: dict) -> dict:
 
 # --- login ------------------------------------------------------------------------------------------
 
+
 def sign_in(claims: dict, *, issuer: str, now: datetime | None = None) -> User:
     """Find or create the user of a verified ProConnect identity and record the login.
 
@@ -68,18 +75,29 @@ def sign_in(claims: dict, *, issuer: str, now: datetime | None = None) -> User:
         user = find_by_email(email)
         matched_by = "email"
     if user is not None and not user.active:
-        raise LoginRefused("user_deactivated", "Votre compte a été désactivé. Contactez le secrétariat.",
-                           user)
+        raise LoginRefused(
+            "user_deactivated", "Votre compte a été désactivé. Contactez le secrétariat.", user
+        )
 
     values = _identity_values(claims)
     if user is None:
-        user = User(email=email, issuer=issuer, sub=sub, given_name=values.pop("given_name", ""),
-                    usual_name=values.pop("usual_name", ""), **values)
+        user = User(
+            email=email,
+            issuer=issuer,
+            sub=sub,
+            given_name=values.pop("given_name", ""),
+            usual_name=values.pop("usual_name", ""),
+            **values,
+        )
         user.roles.append(UserRole(role=Role.PORTEUR))
         db.session.add(user)
         user.last_login_at = now or utcnow()
-        audit.record("user.registered", user, actor=user,
-                     summary=f"{email} inscrit à sa première connexion (rôle porteur)")
+        audit.record(
+            "user.registered",
+            user,
+            actor=user,
+            summary=f"{email} inscrit à sa première connexion (rôle porteur)",
+        )
         audit.record("user.logged_in", user, actor=user, summary=f"Connexion de {email}")
         return user
 
@@ -97,19 +115,27 @@ def sign_in(claims: dict, *, issuer: str, now: datetime | None = None) -> User:
     return user
 
 
-def record_failed_login(reason: str, *, email: str | None = None, user: User | None = None,
-                        detail: str = "") -> None:
+def record_failed_login(
+    reason: str, *, email: str | None = None, user: User | None = None, detail: str = ""
+) -> None:
     """Audit a refused login (in its own transaction: the caller rolled back the attempt)."""
     if user is None and email:
         user = find_by_email(email)
     who = (user.email if user else normalize_email(email)) or "identité inconnue"
     summary = f"Connexion refusée ({reason}) : {who}"
-    audit.record("login.failed", user, actor=user, summary=summary,
-                 changes={"reason": [None, reason], "detail": [None, detail[:500]]} if detail else
-                 {"reason": [None, reason]})
+    audit.record(
+        "login.failed",
+        user,
+        actor=user,
+        summary=summary,
+        changes={"reason": [None, reason], "detail": [None, detail[:500]]}
+        if detail
+        else {"reason": [None, reason]},
+    )
 
 
 # --- registration and roles -------------------------------------------------------------------------
+
 
 def register(email: str, *, actor, given_name: str = "", usual_name: str = "") -> tuple[User, bool]:
     """Pre-register an agent by e-mail (no role yet). Returns (user, created)."""
@@ -134,8 +160,16 @@ def _by_code(model, code: str | None, field: str, label: str):
     return obj
 
 
-def grant_role(user: User, role: str, *, actor, ministry: str | None = None, guichet: str | None = None,
-               committee: str | None = None, function: str | None = None) -> UserRole:
+def grant_role(
+    user: User,
+    role: str,
+    *,
+    actor,
+    ministry: str | None = None,
+    guichet: str | None = None,
+    committee: str | None = None,
+    function: str | None = None,
+) -> UserRole:
     """Grant `role` with its scope: dsi → ministry, instructeur → guichet, comite → committee + function."""
     try:
         role = Role(role)
@@ -146,9 +180,11 @@ def grant_role(user: User, role: str, *, actor, ministry: str | None = None, gui
     given = {"ministry": ministry, "guichet": guichet, "committee": committee, "function": function}
     required = needs.get(role)
     if required and not given[required]:
-        errors[required] = {"ministry": "Indiquez le ministère de ce membre DSI.",
-                            "guichet": "Indiquez le guichet de cet instructeur.",
-                            "committee": "Indiquez le comité de ce membre."}[required]
+        errors[required] = {
+            "ministry": "Indiquez le ministère de ce membre DSI.",
+            "guichet": "Indiquez le guichet de cet instructeur.",
+            "committee": "Indiquez le comité de ce membre.",
+        }[required]
     if role == Role.COMITE and function not in COMMITTEE_FUNCTIONS:
         errors["function"] = "Choisissez la fonction au sein du comité."
     for name, value in given.items():
@@ -162,29 +198,48 @@ def grant_role(user: User, role: str, *, actor, ministry: str | None = None, gui
     committee_obj = _by_code(Committee, committee, "committee", "Comité")
 
     for existing in user.roles:
-        if (existing.role == role and existing.organisation_id == getattr(organisation, "id", None)
-                and existing.guichet_id == getattr(guichet_obj, "id", None)
-                and existing.committee_id == getattr(committee_obj, "id", None)):
+        if (
+            existing.role == role
+            and existing.organisation_id == getattr(organisation, "id", None)
+            and existing.guichet_id == getattr(guichet_obj, "id", None)
+            and existing.committee_id == getattr(committee_obj, "id", None)
+        ):
             if role == Role.COMITE and existing.function != function:
                 old = existing.function
                 existing.function = function
-                audit.record("role.granted", user, actor=actor, summary=f"{user.email} : {existing.label}",
-                             changes={"function": [old, function]})
+                audit.record(
+                    "role.granted",
+                    user,
+                    actor=actor,
+                    summary=f"{user.email} : {existing.label}",
+                    changes={"function": [old, function]},
+                )
                 return existing
             raise ValidationFailed({"role": f"{user.email} a déjà le rôle « {existing.label} »."})
 
-    user_role = UserRole(role=role.value, organisation=organisation, guichet=guichet_obj,
-                         committee=committee_obj, function=function if role == Role.COMITE else None)
+    user_role = UserRole(
+        role=role.value,
+        organisation=organisation,
+        guichet=guichet_obj,
+        committee=committee_obj,
+        function=function if role == Role.COMITE else None,
+    )
     user.roles.append(user_role)
     db.session.flush()
-    audit.record("role.granted", user, actor=actor, summary=f"{user.email} : {user_role.label}",
-                 changes={"role": [None, user_role.label]})
+    audit.record(
+        "role.granted",
+        user,
+        actor=actor,
+        summary=f"{user.email} : {user_role.label}",
+        changes={"role": [None, user_role.label]},
+    )
     return user_role
 
 
 def _active_secretariat_count() -> int:
     return db.session.scalar(
-        select(func.count(func.distinct(User.id))).join(UserRole)
+        select(func.count(func.distinct(User.id)))
+        .join(UserRole)
         .where(UserRole.role == Role.SECRETARIAT, User.active.is_(True))
     )
 
@@ -192,13 +247,16 @@ def _active_secretariat_count() -> int:
 def revoke_role(user_role: UserRole, *, actor) -> None:
     user = user_role.user
     if user_role.role == Role.SECRETARIAT and user.active and _active_secretariat_count() <= 1:
-        raise NotAllowed("Impossible de retirer le dernier compte du secrétariat : "
-                         "attribuez d'abord ce rôle à quelqu'un d'autre.")
+        raise NotAllowed(
+            "Impossible de retirer le dernier compte du secrétariat : "
+            "attribuez d'abord ce rôle à quelqu'un d'autre."
+        )
     label = user_role.label
     user.roles.remove(user_role)
     db.session.flush()
-    audit.record("role.revoked", user, actor=actor, summary=f"{user.email} : {label}",
-                 changes={"role": [label, None]})
+    audit.record(
+        "role.revoked", user, actor=actor, summary=f"{user.email} : {label}", changes={"role": [label, None]}
+    )
 
 
 def deactivate(user: User, *, actor) -> None:
@@ -210,19 +268,30 @@ def deactivate(user: User, *, actor) -> None:
     if user.has_role(Role.SECRETARIAT) and _active_secretariat_count() <= 1:
         raise NotAllowed("Impossible de désactiver le dernier compte du secrétariat.")
     user.active = False
-    audit.record("user.deactivated", user, actor=actor, summary=f"{user.email} désactivé",
-                 changes={"active": [True, False]})
+    audit.record(
+        "user.deactivated",
+        user,
+        actor=actor,
+        summary=f"{user.email} désactivé",
+        changes={"active": [True, False]},
+    )
 
 
 def reactivate(user: User, *, actor) -> None:
     if user.active:
         raise DomainError("Ce compte est déjà actif.")
     user.active = True
-    audit.record("user.reactivated", user, actor=actor, summary=f"{user.email} réactivé",
-                 changes={"active": [False, True]})
+    audit.record(
+        "user.reactivated",
+        user,
+        actor=actor,
+        summary=f"{user.email} réactivé",
+        changes={"active": [False, True]},
+    )
 
 
 # --- queries used by the admin pages ----------------------------------------------------------------
+
 
 def search(text: str = "", *, limit: int = 200) -> list[User]:
     query = select(User).order_by(User.email).limit(limit)

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +68,11 @@ class BrowserLog:
             self.server_errors.append(f"{response.status} {response.request.method} {response.url}")
 
     def problems(self) -> list[str]:
-        return ([f"CSP violation: {v}" for v in self.csp_violations]
-                + [f"uncaught page error: {e}" for e in self.page_errors]
-                + [f"server error: {e}" for e in self.server_errors])
+        return (
+            [f"CSP violation: {v}" for v in self.csp_violations]
+            + [f"uncaught page error: {e}" for e in self.page_errors]
+            + [f"server error: {e}" for e in self.server_errors]
+        )
 
 
 @pytest.fixture
@@ -101,13 +110,25 @@ def page(new_page):
 
 # --- signing in through the real ProConnect flow (local test provider) ----------------------------------
 
+
 @pytest.fixture(scope="session")
 def proconnect(live_app, base_url, oidc_provider):
     """The live app signs in with the provider process; the demo accounts are registered with their roles."""
-    saved = {k: live_app.config[k] for k in ("PROCONNECT_DISCOVERY_URL", "PROCONNECT_MIN_ACR",
-                                             "PROCONNECT_USERINFO_FORMAT", "AUTH_RATE_LIMIT")}
-    live_app.config.update(PROCONNECT_DISCOVERY_URL=f"{oidc_provider}/.well-known/openid-configuration",
-                           PROCONNECT_MIN_ACR="", PROCONNECT_USERINFO_FORMAT="jwt", AUTH_RATE_LIMIT=0)
+    saved = {
+        k: live_app.config[k]
+        for k in (
+            "PROCONNECT_DISCOVERY_URL",
+            "PROCONNECT_MIN_ACR",
+            "PROCONNECT_USERINFO_FORMAT",
+            "AUTH_RATE_LIMIT",
+        )
+    }
+    live_app.config.update(
+        PROCONNECT_DISCOVERY_URL=f"{oidc_provider}/.well-known/openid-configuration",
+        PROCONNECT_MIN_ACR="",
+        PROCONNECT_USERINFO_FORMAT="jwt",
+        AUTH_RATE_LIMIT=0,
+    )
     result = live_app.test_cli_runner().invoke(args=["demo", "accounts"])
     assert result.exit_code == 0, result.output
     yield oidc_provider

@@ -1,5 +1,6 @@
 """The notification badge in a real browser: filled on load, refreshed by the 30-second poll (page clock
-fast-forwarded), updated out of band when a notification is marked read; the centre works without JavaScript."""
+fast-forwarded), updated out of band when a notification is marked read; the centre works without
+JavaScript."""
 
 import pytest
 from sqlalchemy import delete
@@ -31,8 +32,11 @@ def reader(live_app):
 
 def notify(live_app, user_id, subject):
     with live_app.app_context():
-        db.session.add(Notification(user_id=user_id, kind="mail.delivery_failed", subject=subject,
-                                    body="Détail **important**"))
+        db.session.add(
+            Notification(
+                user_id=user_id, kind="mail.delivery_failed", subject=subject, body="Détail **important**"
+            )
+        )
         db.session.commit()
 
 

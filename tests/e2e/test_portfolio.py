@@ -141,20 +141,24 @@ def test_a_shared_filtered_url_renders_the_same_list(page):
 
 # --- accessibility ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [
-    "/",
-    "/opportunites",
-    "/opportunites?q=messagerie&statut=identifiee",
-    "/opportunites?page=7",
-    "/opportunites/M043",
-    "/opportunites/M115",
-    "/accessibilite",
-    "/mentions-legales",
-    "/donnees-personnelles",
-    "/connexion",
-    "/page-inexistante",
-    "/opportunites/M999",
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/opportunites",
+        "/opportunites?q=messagerie&statut=identifiee",
+        "/opportunites?page=7",
+        "/opportunites/M043",
+        "/opportunites/M115",
+        "/accessibilite",
+        "/mentions-legales",
+        "/donnees-personnelles",
+        "/connexion",
+        "/page-inexistante",
+        "/opportunites/M999",
+    ],
+)
 def test_axe_finds_no_serious_violation(page, path):
     response = page.goto(path)
     assert response.status in (200, 404)
@@ -180,8 +184,11 @@ def test_error_page_is_a_404_with_the_shell(page):
 def test_footer_links_the_legal_pages(page):
     page.goto("/")
     footer = page.locator("footer")
-    for name, path in [("accessibilité", "/accessibilite"), ("Mentions légales", "/mentions-legales"),
-                       ("Données personnelles", "/donnees-personnelles")]:
+    for name, path in [
+        ("accessibilité", "/accessibilite"),
+        ("Mentions légales", "/mentions-legales"),
+        ("Données personnelles", "/donnees-personnelles"),
+    ]:
         link = footer.get_by_role("link", name=re.compile(name, re.I)).first
         assert link.get_attribute("href") == path
     page.goto("/accessibilite")
@@ -190,11 +197,13 @@ def test_footer_links_the_legal_pages(page):
 
 # --- keyboard -----------------------------------------------------------------------------------------
 
+
 def test_skip_link_is_first_and_moves_focus_to_main(page):
     page.goto("/opportunites")
     page.keyboard.press("Tab")
-    focused = page.evaluate("() => [document.activeElement.innerText.trim(), "
-                            "document.activeElement.getAttribute('href')]")
+    focused = page.evaluate(
+        "() => [document.activeElement.innerText.trim(), document.activeElement.getAttribute('href')]"
+    )
     assert focused == ["Contenu", "#contenu"]
     assert page.locator(".fr-skiplinks a[href='#contenu']").is_visible()
     page.keyboard.press("Enter")
@@ -204,14 +213,17 @@ def test_skip_link_is_first_and_moves_focus_to_main(page):
     assert page.evaluate("() => document.getElementById('contenu').contains(document.activeElement)")
 
 
-@pytest.mark.parametrize("selector", [
-    "#q",
-    "#chantier",
-    "input[name=statut]",
-    "#filters button[type=submit]",
-    ".fr-pagination__link[href]",
-    "#results tbody a",
-])
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "#q",
+        "#chantier",
+        "input[name=statut]",
+        "#filters button[type=submit]",
+        ".fr-pagination__link[href]",
+        "#results tbody a",
+    ],
+)
 def test_controls_are_reachable_by_tab_with_a_visible_focus(page, selector):
     page.goto("/opportunites")
     tab_until(page, selector)

@@ -60,7 +60,8 @@ def test_secretariat_creates_an_opportunity(proconnect, page, created_codes, nex
     axe_check(page)
 
     page.get_by_label(re.compile("^Besoin")).fill(
-        "Une messagerie instantanée souveraine pour les agents.\n\n- sur mobile\n- sur le poste de travail")
+        "Une messagerie instantanée souveraine pour les agents.\n\n- sur mobile\n- sur le poste de travail"
+    )
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_url(re.compile(rf"/opportunites/{next_code}$"))
     created_codes.append(next_code)

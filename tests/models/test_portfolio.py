@@ -18,16 +18,18 @@ def test_database_refuses_a_merged_opportunity_without_target(db_session, make_o
     opportunity = make_opportunity()
     with pytest.raises(IntegrityError):
         with db.session.begin_nested():
-            db.session.execute(text("UPDATE opportunities SET status = 'fusionnee' WHERE id = :id"),
-                               {"id": opportunity.id})
+            db.session.execute(
+                text("UPDATE opportunities SET status = 'fusionnee' WHERE id = :id"), {"id": opportunity.id}
+            )
 
 
 def test_database_refuses_an_unknown_status(db_session, make_opportunity):
     opportunity = make_opportunity()
     with pytest.raises(IntegrityError):
         with db.session.begin_nested():
-            db.session.execute(text("UPDATE opportunities SET status = 'inventee' WHERE id = :id"),
-                               {"id": opportunity.id})
+            db.session.execute(
+                text("UPDATE opportunities SET status = 'inventee' WHERE id = :id"), {"id": opportunity.id}
+            )
 
 
 def test_codes_are_unique(db_session):
@@ -46,8 +48,12 @@ def test_search_text_is_refreshed_on_every_save(db_session, make_opportunity):
 
 def test_every_status_has_a_transition_entry_and_terminal_states_have_none():
     assert set(TRANSITIONS) == set(OpportunityStatus)
-    for terminal in (OpportunityStatus.LANCEE, OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON,
-                     OpportunityStatus.DEJA_COUVERTE):
+    for terminal in (
+        OpportunityStatus.LANCEE,
+        OpportunityStatus.FUSIONNEE,
+        OpportunityStatus.DOUBLON,
+        OpportunityStatus.DEJA_COUVERTE,
+    ):
         assert TRANSITIONS[terminal] == set()
 
 
@@ -55,7 +61,9 @@ def test_annex_is_loaded_exactly(db_session):
     import csv
     from pathlib import Path
 
-    rows = list(csv.DictReader((Path(__file__).parents[2] / "data" / "opportunities.csv").open(encoding="utf-8")))
+    rows = list(
+        csv.DictReader((Path(__file__).parents[2] / "data" / "opportunities.csv").open(encoding="utf-8"))
+    )
     stored = {o.code: o for o in db.session.scalars(select(Opportunity).where(Opportunity.number <= 132))}
     assert len(rows) == len(stored) == 132
     for row in rows:

@@ -53,7 +53,9 @@ def test_vote_value_known_and_one_vote_per_voter_and_opportunity(make_user):
     campaign = make_campaign()
     opportunity = campaign.opportunities[0]
     _refused(Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=opportunity.id, value="maybe"))
-    db.session.add(Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=opportunity.id, value="must"))
+    db.session.add(
+        Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=opportunity.id, value="must")
+    )
     db.session.flush()
     _refused(Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=opportunity.id, value="wont"))
 
@@ -61,9 +63,19 @@ def test_vote_value_known_and_one_vote_per_voter_and_opportunity(make_user):
 def test_result_override_needs_a_reason_and_retained_prefers_it(make_user):
     campaign = make_campaign()
     opportunity = campaign.opportunities[0]
-    _refused(CampaignResult(campaign_id=campaign.id, opportunity_id=opportunity.id, rank=1, override_value="must"))
-    result = CampaignResult(campaign_id=campaign.id, opportunity_id=opportunity.id, rank=1, must=1, could=2,
-                            median="could", override_value="must", override_reason="Arbitrage")
+    _refused(
+        CampaignResult(campaign_id=campaign.id, opportunity_id=opportunity.id, rank=1, override_value="must")
+    )
+    result = CampaignResult(
+        campaign_id=campaign.id,
+        opportunity_id=opportunity.id,
+        rank=1,
+        must=1,
+        could=2,
+        median="could",
+        override_value="must",
+        override_reason="Arbitrage",
+    )
     db.session.add(result)
     db.session.flush()
     assert result.total == 3 and result.median_enum == Moscow.COULD and result.retained == Moscow.MUST

@@ -24,6 +24,7 @@ ROLES = ("anonymous", "secretariat", "dsi", "porteur", "instructeur", "comite")
 MISSING_ID = 999_999
 MISSING_TOKEN = "jeton-inconnu"
 
+
 # View ran → expected status, when not 200: {endpoint: status} or {endpoint: {role: status}}.
 # A URL parameter named `*_id` without a sample gets MISSING_ID (`token` and `name` get MISSING_TOKEN): the
 # view then answers 404 by default.
@@ -48,8 +49,15 @@ OK_STATUS = {
 @pytest.fixture
 def samples(db_session, make_user):
     target = make_user("dsi", email="cible.acces@test.gouv.fr", ministry="MI")
-    return {"code": "M043", "org_code": "MI", "filename": "app.css", "token": MISSING_TOKEN,
-            "name": MISSING_TOKEN, "user_id": target.id, "role_id": target.roles[0].id}
+    return {
+        "code": "M043",
+        "org_code": "MI",
+        "filename": "app.css",
+        "token": MISSING_TOKEN,
+        "name": MISSING_TOKEN,
+        "user_id": target.id,
+        "role_id": target.roles[0].id,
+    }
 
 
 @pytest.fixture
@@ -72,8 +80,11 @@ def gate(app, endpoint, role) -> str:
     rule, roles = declared_rule(app, endpoint)
     if rule not in {"public", "portfolio", "opendata", "authenticated", "role"}:
         pytest.fail(f"{endpoint}: rule {rule!r} is new; teach test_access.gate what it lets through")
-    if (rule == "public" or (rule == "portfolio" and app.config["PUBLIC_PORTFOLIO"])
-            or (rule == "opendata" and app.config.get("PUBLIC_API"))):
+    if (
+        rule == "public"
+        or (rule == "portfolio" and app.config["PUBLIC_PORTFOLIO"])
+        or (rule == "opendata" and app.config.get("PUBLIC_API"))
+    ):
         return "view"
     if role == "anonymous":
         return "login"
@@ -180,8 +191,11 @@ def test_anonymous_reads_the_portfolio_when_it_is_public(app, db_session, make_u
 
 
 def test_every_view_declares_a_rule(app):
-    undeclared = [endpoint for endpoint, view in app.view_functions.items()
-                  if endpoint != "static" and not hasattr(view, RULE_ATTR)]
+    undeclared = [
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint != "static" and not hasattr(view, RULE_ATTR)
+    ]
     assert undeclared == []
 
 

@@ -12,8 +12,9 @@ from app.services import users as users_service
 
 @pytest.fixture
 def admin(client, login_as, make_user):
-    return login_as(make_user("secretariat", email="admin@test.gouv.fr", given_name="Anne",
-                              usual_name="Admin"))
+    return login_as(
+        make_user("secretariat", email="admin@test.gouv.fr", given_name="Anne", usual_name="Admin")
+    )
 
 
 def text(response) -> str:
@@ -40,26 +41,35 @@ def test_user_page_shows_identity_roles_and_actions(client, admin, make_user):
 
 def test_grant_role(client, admin, csrf, make_user):
     user = make_user("porteur", email="futur.instructeur@test.gouv.fr")
-    response = client.post(f"/admin/utilisateurs/{user.id}/roles",
-                           data={"csrf_token": csrf(client), "role": "instructeur", "guichet": "SNAP4"})
+    response = client.post(
+        f"/admin/utilisateurs/{user.id}/roles",
+        data={"csrf_token": csrf(client), "role": "instructeur", "guichet": "SNAP4"},
+    )
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/utilisateurs/{user.id}"
     page = text(client.get(response.headers["Location"]))
     assert "Rôle « Instructeur — SNAP4 » attribué" in page
     db.session.refresh(user)
     assert user.role_names == {"porteur", "instructeur"}
-    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "role.granted")
-                               .order_by(AuditEntry.id.desc())).first()
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "role.granted").order_by(AuditEntry.id.desc())
+    ).first()
     assert entry.actor_id == admin.id and entry.object_id == str(user.id)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"role": "dsi"}, "Indiquez le ministère de ce membre DSI."),
-    ({"role": "comite", "committee": "CSIC-TECH"}, "Choisissez la fonction au sein du comité."),
-    ({"role": "porteur", "guichet": "SNAP4"}, "Ce champ ne s'applique pas au rôle « Porteur de projet »."),
-    ({"role": ""}, "Ce champ est obligatoire."),
-    ({"role": "dsi", "ministry": "INCONNU"}, "Ministère inconnu : « INCONNU »."),
-    ({"role": "roi"}, "Rôle inconnu : « roi »."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"role": "dsi"}, "Indiquez le ministère de ce membre DSI."),
+        ({"role": "comite", "committee": "CSIC-TECH"}, "Choisissez la fonction au sein du comité."),
+        (
+            {"role": "porteur", "guichet": "SNAP4"},
+            "Ce champ ne s'applique pas au rôle « Porteur de projet ».",
+        ),
+        ({"role": ""}, "Ce champ est obligatoire."),
+        ({"role": "dsi", "ministry": "INCONNU"}, "Ministère inconnu : « INCONNU »."),
+        ({"role": "roi"}, "Rôle inconnu : « roi »."),
+    ],
+)
 def test_grant_role_bad_input_is_422_with_the_form_kept(client, admin, csrf, make_user, data, message):
     user = make_user("porteur")
     response = client.post(f"/admin/utilisateurs/{user.id}/roles", data={"csrf_token": csrf(client), **data})
@@ -74,8 +84,10 @@ def test_grant_role_bad_input_is_422_with_the_form_kept(client, admin, csrf, mak
 
 def test_grant_a_role_already_held_is_422(client, admin, csrf, make_user):
     user = make_user("dsi", ministry="MI")
-    response = client.post(f"/admin/utilisateurs/{user.id}/roles",
-                           data={"csrf_token": csrf(client), "role": "dsi", "ministry": "MI"})
+    response = client.post(
+        f"/admin/utilisateurs/{user.id}/roles",
+        data={"csrf_token": csrf(client), "role": "dsi", "ministry": "MI"},
+    )
     assert response.status_code == 422 and "a déjà le rôle « Membre DSI — MI »" in text(response)
 
 
@@ -83,10 +95,15 @@ def test_revoke_role(client, admin, csrf, make_user):
     user = make_user("dsi", "porteur", ministry="MI")
     dsi = next(r for r in user.roles if r.role == "dsi")
     other = make_user("porteur")
-    assert client.post(f"/admin/utilisateurs/{other.id}/roles/{dsi.id}/retirer",
-                       data={"csrf_token": csrf(client)}).status_code == 404
-    response = client.post(f"/admin/utilisateurs/{user.id}/roles/{dsi.id}/retirer",
-                           data={"csrf_token": csrf(client)})
+    assert (
+        client.post(
+            f"/admin/utilisateurs/{other.id}/roles/{dsi.id}/retirer", data={"csrf_token": csrf(client)}
+        ).status_code
+        == 404
+    )
+    response = client.post(
+        f"/admin/utilisateurs/{user.id}/roles/{dsi.id}/retirer", data={"csrf_token": csrf(client)}
+    )
     assert response.status_code == 303
     assert "Rôle « Membre DSI — MI » retiré" in text(client.get(response.headers["Location"]))
     db.session.refresh(user)
@@ -97,8 +114,9 @@ def test_the_last_secretariat_role_cannot_be_revoked(client, admin, csrf, make_u
     for user in db.session.scalars(select(User).where(User.id != admin.id)):
         user.active = False
     db.session.commit()
-    response = client.post(f"/admin/utilisateurs/{admin.id}/roles/{admin.roles[0].id}/retirer",
-                           data={"csrf_token": csrf(client)})
+    response = client.post(
+        f"/admin/utilisateurs/{admin.id}/roles/{admin.roles[0].id}/retirer", data={"csrf_token": csrf(client)}
+    )
     assert response.status_code == 403
     assert "Impossible de retirer le dernier compte du secrétariat" in text(response)
     db.session.refresh(admin)
@@ -122,8 +140,11 @@ def test_deactivate_then_reactivate(app, client, admin, csrf, make_user):
     assert response.status_code == 303
     db.session.refresh(user)
     assert user.active
-    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(user.id),
-                                                                 AuditEntry.object_type == "users")).all()
+    actions = db.session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.object_id == str(user.id), AuditEntry.object_type == "users"
+        )
+    ).all()
     assert actions[-2:] == ["user.deactivated", "user.reactivated"]
 
 

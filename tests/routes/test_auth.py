@@ -23,17 +23,35 @@ from app.models import AuditEntry, User
 from config import ProdConfig
 
 _seq = itertools.count(1)
-CLAIMS = {"given_name": "Marie Anne", "usual_name": "Curie", "siret": "13002526500013", "uid": "mc-42",
-          "idp_id": "fia1v2", "organization_label": "DINUM"}
+CLAIMS = {
+    "given_name": "Marie Anne",
+    "usual_name": "Curie",
+    "siret": "13002526500013",
+    "uid": "mc-42",
+    "idp_id": "fia1v2",
+    "organization_label": "DINUM",
+}
 
 
 @pytest.fixture
 def provider(app, oidc_provider):
     """Point the session-wide app at the provider process; restore the configuration afterwards."""
-    saved = {k: app.config[k] for k in ("PROCONNECT_DISCOVERY_URL", "PROCONNECT_MIN_ACR",
-                                        "PROCONNECT_USERINFO_FORMAT", "BASE_URL", "AUTH_RATE_LIMIT")}
-    app.config.update(PROCONNECT_DISCOVERY_URL=f"{oidc_provider}/.well-known/openid-configuration",
-                      PROCONNECT_MIN_ACR="", PROCONNECT_USERINFO_FORMAT="jwt", BASE_URL="http://127.0.0.1:5000")
+    saved = {
+        k: app.config[k]
+        for k in (
+            "PROCONNECT_DISCOVERY_URL",
+            "PROCONNECT_MIN_ACR",
+            "PROCONNECT_USERINFO_FORMAT",
+            "BASE_URL",
+            "AUTH_RATE_LIMIT",
+        )
+    }
+    app.config.update(
+        PROCONNECT_DISCOVERY_URL=f"{oidc_provider}/.well-known/openid-configuration",
+        PROCONNECT_MIN_ACR="",
+        PROCONNECT_USERINFO_FORMAT="jwt",
+        BASE_URL="http://127.0.0.1:5000",
+    )
     ratelimit.reset()
     yield oidc_provider
     app.config.update(saved)
@@ -98,6 +116,7 @@ def assert_refused(response, reason: str, status: int = 400, text: str | None = 
 
 # --- login page ---------------------------------------------------------------------------------------
 
+
 def test_login_page_has_the_proconnect_button_and_demo_accounts(client, app):
     body = client.get("/connexion?next=/opportunites").get_data(as_text=True)
     assert 'class="fr-connect-group"' in body and 'class="fr-connect fr-connect--pro" type="submit"' in body
@@ -105,8 +124,13 @@ def test_login_page_has_the_proconnect_button_and_demo_accounts(client, app):
     assert 'name="next" value="/opportunites"' in body
     assert "Qu’est-ce que ProConnect ?" in body and 'href="https://www.proconnect.gouv.fr/"' in body
     assert "Fournisseur d'identité de test" in body
-    for email in ("secretariat@demo.gouv.fr", "dsi@demo.gouv.fr", "porteur@demo.gouv.fr",
-                  "instructeur@demo.gouv.fr", "comite@demo.gouv.fr"):
+    for email in (
+        "secretariat@demo.gouv.fr",
+        "dsi@demo.gouv.fr",
+        "porteur@demo.gouv.fr",
+        "instructeur@demo.gouv.fr",
+        "comite@demo.gouv.fr",
+    ):
         assert email in body
 
 
@@ -123,7 +147,10 @@ def test_login_page_without_mock_lists_no_demo_account(client, app):
 def test_production_refuses_the_test_provider(monkeypatch):
     for name in ProdConfig.REQUIRED:
         monkeypatch.setenv(name, "x")
-    monkeypatch.setenv("PROCONNECT_DISCOVERY_URL", "https://auth.agentconnect.gouv.fr/api/v2/.well-known/openid-configuration")
+    monkeypatch.setenv(
+        "PROCONNECT_DISCOVERY_URL",
+        "https://auth.agentconnect.gouv.fr/api/v2/.well-known/openid-configuration",
+    )
     monkeypatch.setattr(ProdConfig, "PROCONNECT_IS_MOCK", False)
     ProdConfig.check()
     monkeypatch.setattr(ProdConfig, "PROCONNECT_IS_MOCK", True)
@@ -137,6 +164,7 @@ def test_production_refuses_the_test_provider(monkeypatch):
 
 
 # --- successful flow ----------------------------------------------------------------------------------
+
 
 def test_authorization_request_is_proconnect_shaped(client, csrf, provider):
     url = urlsplit(start(client, csrf))
@@ -194,8 +222,11 @@ def test_anonymous_visitor_is_sent_to_login_and_comes_back(client, csrf, provide
 def test_returning_user_is_found_by_sub_and_updated(client, csrf, provider):
     sub, email = new_agent(provider)
     login(client, csrf, sub)
-    requests.put(f"{provider}/users/{sub}", json={"email": email, **CLAIMS, "usual_name": "Curie-Sklodowska"},
-                 timeout=5)
+    requests.put(
+        f"{provider}/users/{sub}",
+        json={"email": email, **CLAIMS, "usual_name": "Curie-Sklodowska"},
+        timeout=5,
+    )
     client.post("/deconnexion", data={"csrf_token": csrf(client)})
     login(client, csrf, sub)
     users = db.session.scalars(select(User).where(User.sub == sub)).all()
@@ -205,8 +236,9 @@ def test_returning_user_is_found_by_sub_and_updated(client, csrf, provider):
 
 def test_known_email_with_a_new_sub_is_the_same_user(client, csrf, provider, make_user):
     user = make_user("dsi", email="jean.dupont@interieur.gouv.fr", ministry="MI")
-    sub, _ = new_agent(provider, {"email": "Jean.Dupont@Interieur.gouv.fr", "given_name": "Jean",
-                                  "usual_name": "Dupont"})
+    sub, _ = new_agent(
+        provider, {"email": "Jean.Dupont@Interieur.gouv.fr", "given_name": "Jean", "usual_name": "Dupont"}
+    )
     assert login(client, csrf, sub).status_code == 303
     db.session.refresh(user)
     assert user.sub == sub and user.role_names == {"dsi"}
@@ -216,22 +248,38 @@ def test_known_email_with_a_new_sub_is_the_same_user(client, csrf, provider, mak
 
 def test_pre_registered_user_gets_the_roles_at_first_login(app, client, csrf, provider, db_session):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "add", "Presidente.Csic@Finances.gouv.fr", "--role", "comite",
-                                 "--committee", "CSIC-TECH", "--function", "president"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "add",
+            "Presidente.Csic@Finances.gouv.fr",
+            "--role",
+            "comite",
+            "--committee",
+            "CSIC-TECH",
+            "--function",
+            "president",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["users", "add", "presidente.csic@finances.gouv.fr", "--role", "dsi",
-                                 "--ministry", "SGMER"])
+    result = runner.invoke(
+        args=["users", "add", "presidente.csic@finances.gouv.fr", "--role", "dsi", "--ministry", "SGMER"]
+    )
     assert result.exit_code == 0, result.output
-    sub, _ = new_agent(provider, {"email": "presidente.csic@finances.gouv.fr", "given_name": "Agnès",
-                                  "usual_name": "Roux"})
+    sub, _ = new_agent(
+        provider, {"email": "presidente.csic@finances.gouv.fr", "given_name": "Agnès", "usual_name": "Roux"}
+    )
     assert login(client, csrf, sub).status_code == 303
     user = db.session.scalar(select(User).where(User.sub == sub))
     assert user.email == "presidente.csic@finances.gouv.fr" and user.full_name == "Agnès Roux"
-    assert sorted(r.label for r in user.roles) == ["Membre DSI — SGMER",
-                                                   "Membre de comité — CSIC-TECH (Président)"]
+    assert sorted(r.label for r in user.roles) == [
+        "Membre DSI — SGMER",
+        "Membre de comité — CSIC-TECH (Président)",
+    ]
 
 
 # --- refusals -----------------------------------------------------------------------------------------
+
 
 def test_denied_on_provider_shows_a_french_page(client, csrf, provider):
     before = failure_count()
@@ -266,8 +314,9 @@ def test_state_expires_after_ten_minutes(client, csrf, provider):
     callback = authorize(start(client, csrf), sub)
     with client.session_transaction() as session_data:
         pending = session_data[oidc.LOGIN_KEY]
-        session_data[oidc.LOGIN_KEY] = {state: dict(entry, at=entry["at"] - 601)
-                                        for state, entry in pending.items()}
+        session_data[oidc.LOGIN_KEY] = {
+            state: dict(entry, at=entry["at"] - 601) for state, entry in pending.items()
+        }
     assert_refused(client.get(callback), "state_expired", text="a expiré")
     assert db.session.scalar(select(User).where(User.email == email)) is None
 
@@ -284,13 +333,16 @@ def test_code_issued_for_another_nonce_is_refused(app, client, csrf, provider):
     assert db.session.scalar(select(User).where(User.email == email)) is None
 
 
-@pytest.mark.parametrize("fault, reason", [
-    ("id_token_tampered", "id_token_bad_signature"),
-    ("id_token_expired", "id_token_expired"),
-    ("userinfo_bad_signature", "userinfo_bad_signature"),
-    ("userinfo_other_sub", "userinfo_sub_mismatch"),
-    ("userinfo_json", "userinfo_format"),
-])
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ("id_token_tampered", "id_token_bad_signature"),
+        ("id_token_expired", "id_token_expired"),
+        ("userinfo_bad_signature", "userinfo_bad_signature"),
+        ("userinfo_other_sub", "userinfo_sub_mismatch"),
+        ("userinfo_json", "userinfo_format"),
+    ],
+)
 def test_bad_tokens_are_refused_and_nothing_is_stored(client, csrf, provider, fault, reason):
     sub, email = new_agent(provider, faults=[fault])
     before = failure_count()
@@ -311,8 +363,10 @@ def test_json_userinfo_when_configured(app, client, csrf, provider):
 def test_minimum_acr(app, client, csrf, provider):
     app.config["PROCONNECT_MIN_ACR"] = "eidas1"
     claims = parse_qs(urlsplit(start(client, csrf)).query)["claims"][0]
-    assert json.loads(claims)["id_token"]["acr"] == {"essential": True,
-                                                     "values": ["eidas1", "eidas1-mfa", "eidas2", "eidas3"]}
+    assert json.loads(claims)["id_token"]["acr"] == {
+        "essential": True,
+        "values": ["eidas1", "eidas1-mfa", "eidas2", "eidas3"],
+    }
     for acr in ("eidas0", "inconnu", None):
         claims = {"email": f"acr-{acr}@test.gouv.fr", **({"acr": acr} if acr else {})}
         sub, email = new_agent(provider, claims)
@@ -349,8 +403,9 @@ def test_provider_down_gives_a_french_page(app, client, csrf, provider):
 def test_login_routes_are_rate_limited(app, client, csrf, provider):
     app.config["AUTH_RATE_LIMIT"] = 3
     token = csrf(client)
-    statuses = [client.post("/connexion/proconnect", data={"csrf_token": token}).status_code
-                for _ in range(4)]
+    statuses = [
+        client.post("/connexion/proconnect", data={"csrf_token": token}).status_code for _ in range(4)
+    ]
     assert statuses == [303, 303, 303, 429]
     assert [client.get("/connexion/retour?state=x").status_code for _ in range(3)] == [400, 400, 400]
     response = client.get("/connexion/retour?state=x")
@@ -359,6 +414,7 @@ def test_login_routes_are_rate_limited(app, client, csrf, provider):
 
 
 # --- logout -------------------------------------------------------------------------------------------
+
 
 def test_logout_goes_through_proconnect_and_comes_back_home(client, csrf, provider):
     sub, _ = new_agent(provider)
@@ -378,8 +434,12 @@ def test_logout_goes_through_proconnect_and_comes_back_home(client, csrf, provid
     page = requests.get(response.headers["Location"], timeout=5)
     assert page.status_code == 200
     redirect_uri = re.search(r'name="redirect_uri" value="([^"]+)"', page.text).group(1).replace("&amp;", "&")
-    back = requests.post(f"{provider}/oauth2/end_session/confirm", data={"redirect_uri": redirect_uri},
-                         allow_redirects=False, timeout=5)
+    back = requests.post(
+        f"{provider}/oauth2/end_session/confirm",
+        data={"redirect_uri": redirect_uri},
+        allow_redirects=False,
+        timeout=5,
+    )
     location = urlsplit(back.headers["Location"])
     assert location.path == "/deconnexion/retour" and parse_qs(location.query)["state"] == [params["state"]]
     home = client.get(f"{location.path}?{location.query}", follow_redirects=True)
@@ -402,11 +462,13 @@ def test_logout_when_provider_is_down_still_logs_out_locally(app, client, csrf, 
     app.config["PROCONNECT_DISCOVERY_URL"] = "http://127.0.0.1:9/.well-known/openid-configuration"
     response = client.post("/deconnexion", data={"csrf_token": csrf(client)}, follow_redirects=True)
     assert response.request.path == "/" and "ProConnect n'a pas pu être joint" in html.unescape(
-        response.get_data(as_text=True))
+        response.get_data(as_text=True)
+    )
     assert not logged_in(client)
 
 
 # --- CSRF and htmx -----------------------------------------------------------------------------------
+
 
 def test_post_without_csrf_token_is_400(client, provider):
     response = client.post("/connexion/proconnect")
@@ -415,7 +477,9 @@ def test_post_without_csrf_token_is_400(client, provider):
 
 
 def test_htmx_request_from_an_expired_session_gets_hx_redirect(client):
-    response = client.get("/opportunites/similaires?brique=x",
-                          headers={"HX-Request": "true", "HX-Current-URL": "http://127.0.0.1:5000/opportunites/nouvelle"})
+    response = client.get(
+        "/opportunites/similaires?brique=x",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://127.0.0.1:5000/opportunites/nouvelle"},
+    )
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == "/connexion?next=/opportunites/nouvelle"

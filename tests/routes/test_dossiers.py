@@ -545,8 +545,10 @@ def test_parallel_saves_of_one_section_keep_exactly_one(live_app):
         page = client.get(f"/dossiers/{dossier_id}").get_data(as_text=True)
         token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
         barrier.wait()
-        response = client.post(f"/dossiers/{dossier_id}/sections/enjeu",
-                               data={"enjeu": f"Texte {n}", "version": "0", "csrf_token": token})
+        response = client.post(
+            f"/dossiers/{dossier_id}/sections/enjeu",
+            data={"enjeu": f"Texte {n}", "version": "0", "csrf_token": token},
+        )
         results.append((response.status_code, response.get_data(as_text=True)))
 
     threads = [threading.Thread(target=save, args=(n,)) for n in range(PARALLEL)]

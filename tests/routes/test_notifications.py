@@ -17,12 +17,20 @@ HX = {"HX-Request": "true"}
 
 def add_notifications(user, count, **kw):
     for n in range(count):
-        db.session.add(Notification(user_id=user.id, kind="mail.delivery_failed", subject=f"Message {n}",
-                                    body=f"Corps **{n}**", url=kw.get("url")))
+        db.session.add(
+            Notification(
+                user_id=user.id,
+                kind="mail.delivery_failed",
+                subject=f"Message {n}",
+                body=f"Corps **{n}**",
+                url=kw.get("url"),
+            )
+        )
     db.session.commit()
 
 
-# --- badge -----------------------------------------------------------------------------------------------------
+# --- badge --------------------------------------------------------------------------------------------------
+
 
 def test_header_polls_the_badge_every_30_seconds_without_inline_script(client, login_as, make_user):
     login_as(make_user(Role.PORTEUR))
@@ -39,7 +47,7 @@ def test_badge_fragment_counts_unread(client, login_as, make_user):
     add_notifications(user, 3)
     response = client.get("/notifications/badge", headers=HX)
     body = response.get_data(as_text=True)
-    assert 'data-count="3"' in body and "3<span class=\"fr-sr-only\"> non lues</span>" in body
+    assert 'data-count="3"' in body and '3<span class="fr-sr-only"> non lues</span>' in body
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -48,7 +56,8 @@ def test_anonymous_badge_request_is_redirected_to_login(client):
     assert response.status_code == 204 and response.headers["HX-Redirect"].startswith("/connexion")
 
 
-# --- centre --------------------------------------------------------------------------------------------------
+# --- centre -------------------------------------------------------------------------------------------------
+
 
 def test_centre_lists_own_notifications_only_newest_first(client, login_as, make_user):
     user = login_as(make_user(Role.PORTEUR))
@@ -86,7 +95,9 @@ def test_htmx_list_is_a_fragment_full_page_otherwise(client, login_as, make_user
 def test_mark_read_and_unread(client, login_as, make_user, csrf):
     user = login_as(make_user(Role.PORTEUR))
     add_notifications(user, 2)
-    first = db.session.scalar(select(Notification).where(Notification.user_id == user.id).order_by(Notification.id))
+    first = db.session.scalar(
+        select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+    )
     token = csrf(client)
     response = client.post(f"/notifications/{first.id}/lue", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"] == "/notifications"
@@ -105,7 +116,9 @@ def test_cannot_touch_someone_elses_notification(client, login_as, make_user, cs
     other = make_user(Role.PORTEUR)
     add_notifications(other, 1)
     theirs = db.session.scalar(select(Notification).where(Notification.user_id == other.id))
-    assert client.post(f"/notifications/{theirs.id}/lue", data={"csrf_token": csrf(client)}).status_code == 404
+    assert (
+        client.post(f"/notifications/{theirs.id}/lue", data={"csrf_token": csrf(client)}).status_code == 404
+    )
     assert client.get(f"/notifications/{theirs.id}").status_code == 404
     assert theirs.read_at is None
 
@@ -130,7 +143,8 @@ def test_following_a_notification_marks_it_read_and_goes_to_its_page(client, log
     assert client.get(f"/notifications/{notification.id}").headers["Location"] == "/notifications"
 
 
-# --- preferences -----------------------------------------------------------------------------------------------
+# --- preferences --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def mandatory_kind(app):
@@ -149,19 +163,27 @@ def test_preferences_page_and_save(client, login_as, make_user, csrf, mandatory_
     assert response.status_code == 303
     prefs = notifications.preferences(user)
     assert prefs["mail.delivery_failed"] is False and prefs["test.obligatoire"] is True
-    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "notification_preferences.updated",
-                                                       AuditEntry.object_id == str(user.id)))
+    entry = db.session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "notification_preferences.updated", AuditEntry.object_id == str(user.id)
+        )
+    )
     assert entry.changes["mail.delivery_failed"] == [True, False] and "test.obligatoire" not in entry.changes
-    client.post("/notifications/preferences", data={"csrf_token": csrf(client), "email": ["mail.delivery_failed"]})
+    client.post(
+        "/notifications/preferences", data={"csrf_token": csrf(client), "email": ["mail.delivery_failed"]}
+    )
     assert notifications.preferences(user)["mail.delivery_failed"] is True
 
 
-# --- /admin/rappels ------------------------------------------------------------------------------------------------
+# --- /admin/rappels -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def planned_test_kind(db_session, make_user, make_opportunity):
     reminders.register(TEST_KIND)
-    alice = make_user(Role.PORTEUR, email="alice.admin@example.gouv.fr", given_name="Alice", usual_name="Admin")
+    alice = make_user(
+        Role.PORTEUR, email="alice.admin@example.gouv.fr", given_name="Alice", usual_name="Admin"
+    )
     opportunity = make_opportunity(brique="Brique rappelée")
     DEADLINES[opportunity.id] = (DEADLINE, [alice.id])
     reminders.reschedule_for(opportunity)
@@ -176,19 +198,20 @@ def test_admin_page_is_for_the_secretariat(client, login_as, make_user):
     assert client.get("/admin/rappels").status_code == 403
 
 
-def test_admin_page_shows_upcoming_sent_failures_jobs_and_settings(client, login_as, make_user, planned_test_kind,
-                                                                   inbox):
+def test_admin_page_shows_upcoming_sent_failures_jobs_and_settings(
+    client, login_as, make_user, planned_test_kind, inbox
+):
     opportunity, alice = planned_test_kind
     login_as(make_user(Role.SECRETARIAT))
     page = client.get("/admin/rappels").get_data(as_text=True)
-    upcoming = page[page.index('id="a-venir-table"'):page.index('id="envoyes"')]
+    upcoming = page[page.index('id="a-venir-table"') : page.index('id="envoyes"')]
     assert "Échéance de test" in upcoming and "Alice Admin" in upcoming and "17 mars 2027 à 09:00" in upcoming
     assert "reminders.send_due" in page and "Aucun planificateur actif" in page
     assert 'name="offset_test.echeance" value="3"' in page
     inbox.store.refuse_recipients["alice.admin@example.gouv.fr"] = "550 5.1.1 Inconnue"
     reminders.send_due(DUE)
     page = client.get("/admin/rappels").get_data(as_text=True)
-    failures = page[page.index('id="echecs-table"'):page.index('id="taches"')]
+    failures = page[page.index('id="echecs-table"') : page.index('id="taches"')]
     assert "(550) : 5.1.1 Inconnue" in failures and "Relancer" in failures
 
 
@@ -209,7 +232,9 @@ def test_admin_retry_puts_a_failed_reminder_back(client, login_as, make_user, pl
     assert client.post("/admin/rappels/999999/relancer", data={"csrf_token": csrf(client)}).status_code == 404
 
 
-def test_admin_settings_invalid_offset_is_422_with_input_kept(client, login_as, make_user, planned_test_kind, csrf):
+def test_admin_settings_invalid_offset_is_422_with_input_kept(
+    client, login_as, make_user, planned_test_kind, csrf
+):
     login_as(make_user(Role.SECRETARIAT))
     form = {"csrf_token": csrf(client)}
     for setting in reminders.settings():
@@ -226,15 +251,23 @@ def test_admin_settings_invalid_offset_is_422_with_input_kept(client, login_as, 
     assert response.status_code == 303
     assert db.session.get(ReminderSetting, "test.echeance").offset_days == 10
     opportunity, _ = planned_test_kind
-    pending = db.session.scalar(select(Reminder).where(Reminder.object_id == opportunity.id,
-                                                       Reminder.status == "pending"))
+    pending = db.session.scalar(
+        select(Reminder).where(Reminder.object_id == opportunity.id, Reminder.status == "pending")
+    )
     assert pending.due_at == DUE - timedelta(days=7)
 
 
 def test_admin_mail_failure_retry(client, login_as, make_user, csrf):
     login_as(make_user(Role.SECRETARIAT))
-    mail = OutboxMail(kind="x", to_address="x@example.gouv.fr", subject="Essai", text_body="t", status="failed",
-                      attempts=8, last_error="Serveur SMTP injoignable")
+    mail = OutboxMail(
+        kind="x",
+        to_address="x@example.gouv.fr",
+        subject="Essai",
+        text_body="t",
+        status="failed",
+        attempts=8,
+        last_error="Serveur SMTP injoignable",
+    )
     db.session.add(mail)
     db.session.commit()
     assert "Serveur SMTP injoignable" in client.get("/admin/rappels").get_data(as_text=True)
@@ -244,11 +277,14 @@ def test_admin_mail_failure_retry(client, login_as, make_user, csrf):
     assert mail.status == "pending"
 
 
-# --- development mail page -------------------------------------------------------------------------------------------
+# --- development mail page ----------------------------------------------------------------------------------
+
 
 def test_dev_mail_page_reads_the_mail_catcher(client, app, smtp_server, inbox, make_user):
     user = make_user(Role.PORTEUR, email="lecteur@example.gouv.fr")
-    notifications.notify(user, "mail.delivery_failed", None, subject="Capturé par le collecteur", body="Bonjour")
+    notifications.notify(
+        user, "mail.delivery_failed", None, subject="Capturé par le collecteur", body="Bonjour"
+    )
     db.session.commit()
     notifications.mail.deliver_committed()
     app.config["MAILCATCHER_DB"] = str(smtp_server.handler.path)

@@ -82,7 +82,10 @@ def test_unknown_filter_values_are_ignored_with_a_notice(client, dsi):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Statut inconnu ignoré : « inventé »." in html
-    assert "Priorité MoSCoW d&#39;action inconnu ignoré" in html or "Priorité MoSCoW d'action inconnu ignoré" in html
+    assert (
+        "Priorité MoSCoW d&#39;action inconnu ignoré" in html
+        or "Priorité MoSCoW d'action inconnu ignoré" in html
+    )
     assert "<strong>132</strong>" in html
 
 
@@ -94,7 +97,7 @@ def test_htmx_request_gets_the_results_block_only_and_it_equals_the_full_page_re
     assert body.lstrip().startswith('<div id="results"')
     assert "<html" not in body
     start = full.index('<div id="results"')
-    assert full[start:start + len(body.strip())] == body.strip()
+    assert full[start : start + len(body.strip())] == body.strip()
 
 
 def test_malformed_or_unknown_codes_are_404(client, dsi):
@@ -105,7 +108,10 @@ def test_malformed_or_unknown_codes_are_404(client, dsi):
 
 def test_detail_page_shows_brique_besoin_actions_and_history(client, dsi):
     html = client.get("/opportunites/M043").get_data(as_text=True)
-    assert "Gestion des bâtiments de l&#39;administration" in html or "Gestion des bâtiments de l'administration" in html
+    assert (
+        "Gestion des bâtiments de l&#39;administration" in html
+        or "Gestion des bâtiments de l'administration" in html
+    )
     assert "Réservation de salles" in html  # second half of the besoin
     assert "Chorus DT" in html
     m002 = client.get("/opportunites/M002").get_data(as_text=True)
@@ -114,7 +120,9 @@ def test_detail_page_shows_brique_besoin_actions_and_history(client, dsi):
 
 
 def test_besoin_markdown_is_sanitised(client, dsi, make_opportunity):
-    make_opportunity(brique="XSS", besoin="Texte <script>alert(1)</script> [lien](javascript:alert(1))\n\n- un\n- deux")
+    make_opportunity(
+        brique="XSS", besoin="Texte <script>alert(1)</script> [lien](javascript:alert(1))\n\n- un\n- deux"
+    )
     html = client.get("/opportunites/M133").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "javascript:" not in html
@@ -122,21 +130,25 @@ def test_besoin_markdown_is_sanitised(client, dsi, make_opportunity):
 
 
 def test_create_gives_the_next_code_and_redirects(client, dsi, csrf):
-    response = client.post("/opportunites/nouvelle", data={"brique": "Parapheur", "besoin": "Signer",
-                                                           "csrf_token": csrf(client)})
+    response = client.post(
+        "/opportunites/nouvelle", data={"brique": "Parapheur", "besoin": "Signer", "csrf_token": csrf(client)}
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/opportunites/M133"
     assert "Parapheur" in client.get("/opportunites/M133").get_data(as_text=True)
 
 
 def test_create_with_empty_or_overlong_fields_is_422_and_keeps_the_input(client, dsi, csrf):
-    response = client.post("/opportunites/nouvelle", data={"brique": "", "besoin": "Mon besoin détaillé",
-                                                           "csrf_token": csrf(client)})
+    response = client.post(
+        "/opportunites/nouvelle",
+        data={"brique": "", "besoin": "Mon besoin détaillé", "csrf_token": csrf(client)},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Ce champ est obligatoire." in html and "Mon besoin détaillé" in html
-    response = client.post("/opportunites/nouvelle", data={"brique": "x" * 250, "csrf_token": csrf(client)},
-                           headers=HX)
+    response = client.post(
+        "/opportunites/nouvelle", data={"brique": "x" * 250, "csrf_token": csrf(client)}, headers=HX
+    )
     assert response.status_code == 422
     assert response.get_data(as_text=True).lstrip().startswith('<div id="form"')
     assert db.session.scalar(select(Opportunity).where(Opportunity.number > 132)) is None
@@ -157,11 +169,15 @@ def test_stale_edit_is_refused_showing_both_texts(client, secretariat, csrf, mak
     opportunity = make_opportunity(brique="Version initiale")
     version = opportunity.version
     token = csrf(client)
-    first = client.post("/opportunites/M133/modifier", data={"brique": "Version de Alice", "version": version,
-                                                             "csrf_token": token})
+    first = client.post(
+        "/opportunites/M133/modifier",
+        data={"brique": "Version de Alice", "version": version, "csrf_token": token},
+    )
     assert first.status_code == 303
-    second = client.post("/opportunites/M133/modifier", data={"brique": "Version de Bob", "version": version,
-                                                              "csrf_token": token})
+    second = client.post(
+        "/opportunites/M133/modifier",
+        data={"brique": "Version de Bob", "version": version, "csrf_token": token},
+    )
     assert second.status_code == 409
     html = second.get_data(as_text=True)
     assert "modifiée par quelqu&#39;un d&#39;autre" in html or "modifiée par quelqu'un d'autre" in html
@@ -171,8 +187,10 @@ def test_stale_edit_is_refused_showing_both_texts(client, secretariat, csrf, mak
 
 
 def test_secretariat_merges_and_pages_link_both_ways(client, secretariat, csrf):
-    response = client.post("/opportunites/M115/statut", data={"status": "fusionnee", "target_code": "M102",
-                                                              "csrf_token": csrf(client)})
+    response = client.post(
+        "/opportunites/M115/statut",
+        data={"status": "fusionnee", "target_code": "M102", "csrf_token": csrf(client)},
+    )
     assert response.status_code == 303
     merged = client.get("/opportunites/M115").get_data(as_text=True)
     assert 'href="/opportunites/M102"' in merged and "fusionnée avec" in merged
@@ -182,29 +200,46 @@ def test_secretariat_merges_and_pages_link_both_ways(client, secretariat, csrf):
 
 
 def test_status_change_without_reason_is_422_and_changes_nothing(client, secretariat, csrf):
-    response = client.post("/opportunites/M043/statut", data={"status": "deja_couverte", "reason": "",
-                                                              "csrf_token": csrf(client)}, headers=HX)
+    response = client.post(
+        "/opportunites/M043/statut",
+        data={"status": "deja_couverte", "reason": "", "csrf_token": csrf(client)},
+        headers=HX,
+    )
     assert response.status_code == 422
     assert "Un motif est obligatoire" in response.get_data(as_text=True)
     assert db.session.scalar(select(Opportunity.status).where(Opportunity.code == "M043")) == "identifiee"
 
 
 def test_dsi_cannot_change_status(client, dsi, csrf):
-    response = client.post("/opportunites/M043/statut", data={"status": "en_criblage", "csrf_token": csrf(client)})
+    response = client.post(
+        "/opportunites/M043/statut", data={"status": "en_criblage", "csrf_token": csrf(client)}
+    )
     assert response.status_code == 403
 
 
 def test_comment_and_backing(client, dsi, csrf):
     token = csrf(client)
-    assert client.post("/opportunites/M007/commentaires", data={"body": "Le **MI** est intéressé",
-                                                                "csrf_token": token}).status_code == 303
-    assert client.post("/opportunites/M007/soutiens", data={"organisation": "MI", "role": "pilote",
-                                                            "csrf_token": token}).status_code == 303
+    assert (
+        client.post(
+            "/opportunites/M007/commentaires", data={"body": "Le **MI** est intéressé", "csrf_token": token}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            "/opportunites/M007/soutiens", data={"organisation": "MI", "role": "pilote", "csrf_token": token}
+        ).status_code
+        == 303
+    )
     html = client.get("/opportunites/M007").get_data(as_text=True)
     assert "<strong>MI</strong> est intéressé" in html
     assert "Ministère de l&#39;Intérieur : pilote" in html or "Ministère de l'Intérieur : pilote" in html
-    assert client.post("/opportunites/M007/soutiens", data={"organisation": "MEN", "role": "pilote",
-                                                            "csrf_token": token}).status_code == 422
+    assert (
+        client.post(
+            "/opportunites/M007/soutiens", data={"organisation": "MEN", "role": "pilote", "csrf_token": token}
+        ).status_code
+        == 422
+    )
     assert codes(client.get("/opportunites?ministere=MI").get_data(as_text=True)) == ["M007"]
 
 

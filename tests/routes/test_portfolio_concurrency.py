@@ -30,7 +30,9 @@ def test_concurrent_creations_get_distinct_next_codes(live_app):
         page = client.get("/opportunites/nouvelle").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         barrier.wait()
-        response = client.post("/opportunites/nouvelle", data={"brique": f"Concurrente {n}", "csrf_token": token})
+        response = client.post(
+            "/opportunites/nouvelle", data={"brique": f"Concurrente {n}", "csrf_token": token}
+        )
         locations.append(response.headers.get("Location", f"status {response.status_code}"))
 
     threads = [threading.Thread(target=create, args=(n,)) for n in range(PARALLEL)]

@@ -53,9 +53,16 @@ def smtp_server_fixture(tmp_path_factory):
 
 
 def _point_at(application, controller):
-    saved = {k: application.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_STARTTLS", "SMTP_USER", "BASE_URL")}
-    application.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port, SMTP_STARTTLS=False, SMTP_USER="",
-                              BASE_URL="https://mutualisation.example.gouv.fr")
+    saved = {
+        k: application.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_STARTTLS", "SMTP_USER", "BASE_URL")
+    }
+    application.config.update(
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=controller.port,
+        SMTP_STARTTLS=False,
+        SMTP_USER="",
+        BASE_URL="https://mutualisation.example.gouv.fr",
+    )
     return saved
 
 
@@ -94,11 +101,13 @@ def body_html(message) -> str:
 
 # --- rendering ---------------------------------------------------------------------------------------------
 
+
 def test_render_gives_subject_text_and_html_with_absolute_links(app, db_session, make_user, inbox):
     user = make_user(Role.PORTEUR, given_name="Alice", usual_name="Martin")
     url = mail.link("notifications.index")
-    subject, text, html = mail.render("notification", subject="Un message", body="Premier.\n\nSecond.", url=url,
-                                      user=user)
+    subject, text, html = mail.render(
+        "notification", subject="Un message", body="Premier.\n\nSecond.", url=url, user=user
+    )
     assert subject == "Un message"
     assert url == "https://mutualisation.example.gouv.fr/notifications"
     assert "Bonjour Alice Martin" in text and url in text and "Subject:" not in text
@@ -106,8 +115,13 @@ def test_render_gives_subject_text_and_html_with_absolute_links(app, db_session,
 
 
 def test_send_delivers_text_html_and_attachment_over_smtp(app, db_session, inbox):
-    message = mail.build_message("Alice <alice@example.gouv.fr>", "Objet é", "texte", "<p>html</p>",
-                                 [mail.Attachment("seance.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")])
+    message = mail.build_message(
+        "Alice <alice@example.gouv.fr>",
+        "Objet é",
+        "texte",
+        "<p>html</p>",
+        [mail.Attachment("seance.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")],
+    )
     mail.send(message)
     [received] = inbox.to("alice@example.gouv.fr")
     assert received["Subject"] == "Objet é"
@@ -142,6 +156,7 @@ def test_server_down_or_busy_is_transient(app, db_session, inbox):
 
 # --- outbox: after commit only ------------------------------------------------------------------------------
 
+
 def test_notify_queues_mail_sent_only_after_commit(app, db_session, make_user, inbox):
     user = make_user(Role.PORTEUR, email="porteur@example.gouv.fr")
     notifications.notify(user, "mail.delivery_failed", None, subject="Votre dossier", body="Texte du message")
@@ -166,8 +181,16 @@ def test_rollback_sends_nothing(app, db_session, make_user, inbox):
     assert mail.deliver_committed(NOW) == 0
     assert mail.deliver_outbox(NOW) == 0
     assert len(inbox) == 0
-    assert db.session.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.subject == "Ne doit pas partir")) == 0
-    assert db.session.scalar(select(func.count(Notification.id)).where(Notification.subject == "Ne doit pas partir")) == 0
+    assert (
+        db.session.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.subject == "Ne doit pas partir"))
+        == 0
+    )
+    assert (
+        db.session.scalar(
+            select(func.count(Notification.id)).where(Notification.subject == "Ne doit pas partir")
+        )
+        == 0
+    )
 
 
 def test_outbox_retries_with_backoff_then_delivers(app, db_session, make_user, inbox):

@@ -11,8 +11,13 @@ from app.services.errors import NotAllowed, StaleVersion, ValidationFailed
 
 
 def audit_actions(obj) -> list[str]:
-    return list(db.session.scalars(select(AuditEntry.action).where(
-        AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(obj.id)).order_by(AuditEntry.id)))
+    return list(
+        db.session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(obj.id))
+            .order_by(AuditEntry.id)
+        )
+    )
 
 
 @pytest.fixture
@@ -49,27 +54,42 @@ def test_a_porteur_cannot_propose(db_session, make_user):
 
 
 @pytest.mark.parametrize("source,target", [(s, t) for s, targets in TRANSITIONS.items() for t in targets])
-def test_every_allowed_transition_is_logged_and_audited(db_session, secretariat, make_opportunity, source, target):
+def test_every_allowed_transition_is_logged_and_audited(
+    db_session, secretariat, make_opportunity, source, target
+):
     other = make_opportunity(brique="Cible")
     opportunity = make_opportunity(status=source.value)
-    service.change_status(opportunity, to=target.value, actor=secretariat, reason="Motif documenté",
-                          target_code=other.code)
+    service.change_status(
+        opportunity, to=target.value, actor=secretariat, reason="Motif documenté", target_code=other.code
+    )
     db.session.flush()
     assert opportunity.status == target
-    transition = db.session.scalar(select(OpportunityTransition).where(
-        OpportunityTransition.opportunity_id == opportunity.id))
-    assert (transition.from_status, transition.to_status, transition.actor_id) == (source, target, secretariat.id)
+    transition = db.session.scalar(
+        select(OpportunityTransition).where(OpportunityTransition.opportunity_id == opportunity.id)
+    )
+    assert (transition.from_status, transition.to_status, transition.actor_id) == (
+        source,
+        target,
+        secretariat.id,
+    )
     assert audit_actions(opportunity)[-1] == "opportunity.status_changed"
-    assert (opportunity.target_id == other.id) == (target in {OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON})
+    assert (opportunity.target_id == other.id) == (
+        target in {OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON}
+    )
 
 
-@pytest.mark.parametrize("source,target", [
-    (s, t) for s in OpportunityStatus for t in OpportunityStatus if t not in TRANSITIONS[s]
-])
-def test_every_forbidden_transition_is_refused_and_nothing_changes(db_session, secretariat, make_opportunity,
-                                                                    source, target):
-    opportunity = make_opportunity(status=source.value, target=make_opportunity() if source in
-                                   {OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON} else None)
+@pytest.mark.parametrize(
+    "source,target", [(s, t) for s in OpportunityStatus for t in OpportunityStatus if t not in TRANSITIONS[s]]
+)
+def test_every_forbidden_transition_is_refused_and_nothing_changes(
+    db_session, secretariat, make_opportunity, source, target
+):
+    opportunity = make_opportunity(
+        status=source.value,
+        target=make_opportunity()
+        if source in {OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON}
+        else None,
+    )
     with pytest.raises(ValidationFailed):
         service.change_status(opportunity, to=target.value, actor=secretariat, reason="x", target_code="M001")
     assert opportunity.status == source
@@ -112,15 +132,18 @@ def test_update_with_a_stale_version_is_refused(db_session, secretariat, make_op
     db.session.flush()
     assert opportunity.version == version + 1
     with pytest.raises(StaleVersion) as error:
-        service.update_opportunity(opportunity, brique="Mon texte", besoin="", version=version, actor=secretariat)
+        service.update_opportunity(
+            opportunity, brique="Mon texte", besoin="", version=version, actor=secretariat
+        )
     assert error.value.current.brique == "Après"
     assert audit_actions(opportunity)[-1] == "opportunity.updated"
 
 
 def test_update_records_the_diff(db_session, secretariat, make_opportunity):
     opportunity = make_opportunity(brique="Avant", besoin="Texte")
-    service.update_opportunity(opportunity, brique="Après", besoin="Texte", version=opportunity.version,
-                               actor=secretariat)
+    service.update_opportunity(
+        opportunity, brique="Après", besoin="Texte", version=opportunity.version, actor=secretariat
+    )
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "opportunity.updated"))
     assert entry.changes == {"brique": ["Avant", "Après"]}
 
@@ -152,22 +175,35 @@ def test_comment_requires_text(db_session, make_user, make_opportunity):
 
 # --- import ------------------------------------------------------------------------------------------
 
+
 def rows(*items):
-    return [(i + 2, dict(zip(("code", "brique", "besoin"), item, strict=True))) for i, item in enumerate(items)]
+    return [
+        (i + 2, dict(zip(("code", "brique", "besoin"), item, strict=True))) for i, item in enumerate(items)
+    ]
 
 
 def test_import_creates_updates_and_leaves_unchanged(db_session):
     m001 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M001"))
-    report = service.import_rows(rows(("M001", m001.brique, m001.besoin), ("M002", "Renommée", "x"),
-                                      ("M200", "Nouvelle", "")), actor=None)
+    report = service.import_rows(
+        rows(("M001", m001.brique, m001.besoin), ("M002", "Renommée", "x"), ("M200", "Nouvelle", "")),
+        actor=None,
+    )
     assert (report.unchanged, report.updated, report.created) == (["M001"], ["M002"], ["M200"])
 
 
 def test_import_rejects_everything_when_one_row_is_bad(db_session):
     with pytest.raises(service.ImportRejected) as error:
-        service.import_rows(rows(("M300", "Bonne", ""), ("", "Sans code", ""), ("X12", "Mal formé", ""),
-                                 ("M300", "Doublon", ""), ("M301", "b" * 201, ""), ("M0043", "Ambigu", "")),
-                            actor=None)
+        service.import_rows(
+            rows(
+                ("M300", "Bonne", ""),
+                ("", "Sans code", ""),
+                ("X12", "Mal formé", ""),
+                ("M300", "Doublon", ""),
+                ("M301", "b" * 201, ""),
+                ("M0043", "Ambigu", ""),
+            ),
+            actor=None,
+        )
     rejected = dict(error.value.report.rejected)
     assert rejected[3] == "code manquant"
     assert "mal formé" in rejected[4]

@@ -12,23 +12,40 @@ ISSUER = "https://fca.integ01.dev-agentconnect.fr/api/v2"
 
 
 def entries(action: str) -> list[AuditEntry]:
-    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)
-                              .order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+    ).all()
 
 
 def claims(sub="sub-1", email="agent@test.gouv.fr", **extra):
-    return {"sub": sub, "email": email, "given_name": "Jeanne", "usual_name": "Martin",
-            "siret": "13002526500013", "uid": "jm", "idp_id": "fia1v2", "organization_label": "DINUM",
-            **extra}
+    return {
+        "sub": sub,
+        "email": email,
+        "given_name": "Jeanne",
+        "usual_name": "Martin",
+        "siret": "13002526500013",
+        "uid": "jm",
+        "idp_id": "fia1v2",
+        "organization_label": "DINUM",
+        **extra,
+    }
 
 
 def test_first_sign_in_creates_a_porteur(db_session):
     user = service.sign_in(claims(), issuer=ISSUER)
     db.session.flush()
-    assert (user.email, user.sub, user.issuer, user.full_name) == ("agent@test.gouv.fr", "sub-1", ISSUER,
-                                                                   "Jeanne Martin")
-    assert (user.siret, user.uid, user.idp_id, user.organization_label) == ("13002526500013", "jm", "fia1v2",
-                                                                            "DINUM")
+    assert (user.email, user.sub, user.issuer, user.full_name) == (
+        "agent@test.gouv.fr",
+        "sub-1",
+        ISSUER,
+        "Jeanne Martin",
+    )
+    assert (user.siret, user.uid, user.idp_id, user.organization_label) == (
+        "13002526500013",
+        "jm",
+        "fia1v2",
+        "DINUM",
+    )
     assert user.role_names == {"porteur"} and user.last_login_at is not None
     [registered] = entries("user.registered")
     [logged_in] = entries("user.logged_in")
@@ -40,8 +57,10 @@ def test_sign_in_by_sub_updates_identity_with_a_diff(db_session):
     user = service.sign_in(claims(), issuer=ISSUER)
     again = service.sign_in(claims(usual_name="Martin-Durand", organization_label="DITP"), issuer=ISSUER)
     assert again.id == user.id
-    assert entries("user.logged_in")[-1].changes == {"usual_name": ["Martin", "Martin-Durand"],
-                                                     "organization_label": ["DINUM", "DITP"]}
+    assert entries("user.logged_in")[-1].changes == {
+        "usual_name": ["Martin", "Martin-Durand"],
+        "organization_label": ["DINUM", "DITP"],
+    }
     assert db.session.scalar(select(func.count(User.id)).where(User.sub == "sub-1")) == 1
 
 
@@ -95,14 +114,20 @@ def test_register_is_idempotent_and_validates(db_session, make_user):
             service.register(bad, actor=actor)
 
 
-@pytest.mark.parametrize("role, scope, label", [
-    ("secretariat", {}, "Secrétariat"),
-    ("porteur", {}, "Porteur de projet"),
-    ("dsi", {"ministry": "mi"}, "Membre DSI — MI"),
-    ("instructeur", {"guichet": "SNAP4"}, "Instructeur — SNAP4"),
-    ("comite", {"committee": "CSIC-TECH", "function": "president"},
-     "Membre de comité — CSIC-TECH (Président)"),
-])
+@pytest.mark.parametrize(
+    "role, scope, label",
+    [
+        ("secretariat", {}, "Secrétariat"),
+        ("porteur", {}, "Porteur de projet"),
+        ("dsi", {"ministry": "mi"}, "Membre DSI — MI"),
+        ("instructeur", {"guichet": "SNAP4"}, "Instructeur — SNAP4"),
+        (
+            "comite",
+            {"committee": "CSIC-TECH", "function": "president"},
+            "Membre de comité — CSIC-TECH (Président)",
+        ),
+    ],
+)
 def test_grant_role_with_scope(db_session, make_user, role, scope, label):
     actor = make_user("secretariat")
     user, _ = service.register("cible@test.gouv.fr", actor=actor)
@@ -113,17 +138,20 @@ def test_grant_role_with_scope(db_session, make_user, role, scope, label):
     assert entry.changes == {"role": [None, label]}
 
 
-@pytest.mark.parametrize("role, scope, field", [
-    ("dsi", {}, "ministry"),
-    ("dsi", {"ministry": "XX"}, "ministry"),
-    ("instructeur", {}, "guichet"),
-    ("instructeur", {"guichet": "NOPE"}, "guichet"),
-    ("comite", {"committee": "CSIC-TECH"}, "function"),
-    ("comite", {"function": "membre"}, "committee"),
-    ("porteur", {"ministry": "MI"}, "ministry"),
-    ("secretariat", {"function": "president"}, "function"),
-    ("roi", {}, "role"),
-])
+@pytest.mark.parametrize(
+    "role, scope, field",
+    [
+        ("dsi", {}, "ministry"),
+        ("dsi", {"ministry": "XX"}, "ministry"),
+        ("instructeur", {}, "guichet"),
+        ("instructeur", {"guichet": "NOPE"}, "guichet"),
+        ("comite", {"committee": "CSIC-TECH"}, "function"),
+        ("comite", {"function": "membre"}, "committee"),
+        ("porteur", {"ministry": "MI"}, "ministry"),
+        ("secretariat", {"function": "president"}, "function"),
+        ("roi", {}, "role"),
+    ],
+)
 def test_grant_role_refuses_bad_scopes(db_session, make_user, role, scope, field):
     actor = make_user("secretariat")
     user, _ = service.register("cible@test.gouv.fr", actor=actor)
@@ -142,8 +170,11 @@ def test_grant_role_twice_is_refused_but_a_function_change_is_recorded(db_sessio
         service.grant_role(user, "dsi", actor=actor, ministry="MI")
     service.grant_role(user, "comite", actor=actor, committee="CINUM", function="membre")
     service.grant_role(user, "comite", actor=actor, committee="CINUM", function="secretaire")
-    assert sorted(r.label for r in user.roles) == ["Membre DSI — MI", "Membre DSI — MJ",
-                                                   "Membre de comité — CINUM (Secrétaire)"]
+    assert sorted(r.label for r in user.roles) == [
+        "Membre DSI — MI",
+        "Membre DSI — MJ",
+        "Membre de comité — CINUM (Secrétaire)",
+    ]
     assert entries("role.granted")[-1].changes == {"function": ["membre", "secretaire"]}
 
 
