@@ -768,12 +768,13 @@ class CreditConsumption(db.Model):
 
 
 class SavingsReport(db.Model):
-    """Savings observed (« économies constatées ») in a year, in euros, against the dossier's forecast (§3 of
-    the contract). One figure per year, corrected by entering the year again."""
+    """Savings observed (« économies constatées ») in a year for one nature of savings of the contract (§3),
+    in euros; the contract asks for them every year, with an explanation of any gap with the forecast (§7).
+    One figure per dossier, year and nature, corrected by entering it again."""
 
     __tablename__ = "savings_reports"
     __table_args__ = (
-        UniqueConstraint("dossier_id", "year"),
+        UniqueConstraint("dossier_id", "year", "nature"),
         CheckConstraint("amount >= 0", name="amount_positive"),
         CheckConstraint("year BETWEEN 2000 AND 2100", name="year_plausible"),
     )
@@ -781,10 +782,14 @@ class SavingsReport(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
     year: Mapped[int] = mapped_column()
+    nature: Mapped[str] = mapped_column(String(300))  # a savings line's nature, or OTHER_SAVINGS
     amount: Mapped[int] = mapped_column(default=0)
-    comment: Mapped[str] = mapped_column(Text, default="")
+    explanation: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+OTHER_SAVINGS = "Autres économies (non prévues au contrat)"
 
 
 class DecisionLocked(Exception):

@@ -633,6 +633,17 @@ def _amount_lines(form) -> list:
     ]
 
 
+def _decision_fields(form) -> dict:
+    """What recording, amending and rectifying a decision share: the texts, the amounts, the confirmation."""
+    return {
+        "motivation": form.motivation.data or "",
+        "conditions": form.conditions.data or "",
+        "expectations": form.expectations.data or "",
+        "amounts": _amount_lines(form),
+        "confirm_above_request": form.confirm_above_request.data,
+    }
+
+
 @bp.post("/seances/<int:session_id>/points/<int:item_id>/decision")
 @permissions.authenticated
 def decide(session_id: int, item_id: int):
@@ -648,11 +659,7 @@ def decide(session_id: int, item_id: int):
                 item,
                 outcome=form.outcome.data,
                 mode=form.mode.data,
-                motivation=form.motivation.data or "",
-                conditions=form.conditions.data or "",
-                expectations=form.expectations.data or "",
-                amounts=_amount_lines(form),
-                confirm_above_request=form.confirm_above_request.data,
+                **_decision_fields(form),
                 actor=current_user,
             )
         except ValidationFailed as error:
@@ -722,25 +729,10 @@ def change_decision(decision_id: int, action: str):
         try:
             if rectify:
                 new = service.rectify_decision(
-                    decision,
-                    outcome=form.outcome.data,
-                    motivation=form.motivation.data,
-                    conditions=form.conditions.data or "",
-                    expectations=form.expectations.data or "",
-                    amounts=_amount_lines(form),
-                    confirm_above_request=form.confirm_above_request.data,
-                    actor=current_user,
+                    decision, outcome=form.outcome.data, **_decision_fields(form), actor=current_user
                 )
             else:
-                new = service.amend_decision(
-                    decision,
-                    motivation=form.motivation.data or "",
-                    conditions=form.conditions.data or "",
-                    expectations=form.expectations.data or "",
-                    amounts=_amount_lines(form),
-                    confirm_above_request=form.confirm_above_request.data,
-                    actor=current_user,
-                )
+                new = service.amend_decision(decision, **_decision_fields(form), actor=current_user)
         except ValidationFailed as error:
             db.session.rollback()
             _apply_errors(form, error.errors)
@@ -984,6 +976,7 @@ def _render_followup(dossier, status=200, errors: dict | None = None, values: di
         values=values or {},
         can_report=permissions.can_report_followup(current_user, dossier)
         and dossier.state in service.FOLLOWED_STATES,
+        savings_natures=service.savings_natures(dossier),
         trail=queries.trail(dossier_id=dossier.id, user=current_user),
         empty_form=EmptyForm(),
     )
@@ -1030,8 +1023,9 @@ def report_followup(dossier_id: int, what: str):
             service.report_savings(
                 dossier,
                 year=form.get("year"),
+                nature=form.get("nature", ""),
                 amount=form.get("amount"),
-                comment=form.get("comment", ""),
+                explanation=form.get("explanation", ""),
                 actor=current_user,
             )
     except ValidationFailed as error:

@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..extensions import db
 from ..models import Opportunity, OpportunityStatus, Role, User, UserRole
 from ..models.committees import (
+    OTHER_SAVINGS,
     OUTCOMES_BY_KIND,
     AgendaDocument,
     AgendaItem,
@@ -1932,38 +1933,83 @@ def numeric(text: str | None) -> float | None:
 
 
 @dataclass
-class SavingsYear:
+class SavingsFigure:
+    """Forecast and reported savings of a year: for one nature (`nature` set) or the year's total."""
+
     year: int
-    forecast: int  # « économies prévisionnelles » of the contract (§3), all natures
-    reported: int | None  # « économies constatées »; None while nothing is reported for the year
-    comment: str = ""
+    forecast: int  # « économies prévisionnelles » of the contract (§3)
+    reported: int | None  # « économies constatées »; None while nothing is reported
+    nature: str = ""
+    explanation: str = ""
 
     @property
     def gap(self) -> int | None:
         return None if self.reported is None else self.reported - self.forecast
 
 
-def savings_by_year(dossier) -> list[SavingsYear]:
-    """The dossier's forecast savings next to the savings reported during the follow-up, per year."""
-    from ..models.committees import SavingsReport
+@dataclass
+class SavingsYear(SavingsFigure):
+    natures: list[SavingsFigure] = field(default_factory=list)
 
-    forecast: dict[int, int] = {}
+    @property
+    def unreported(self) -> list[str]:
+        """Natures forecast for the year that have no reported figure yet."""
+        return [n.nature for n in self.natures if n.reported is None and n.forecast]
+
+
+def savings_natures(dossier) -> list[str]:
+    """The natures a porteur reports savings for: the contract's, then « autres économies »."""
+    natures = list(dict.fromkeys(line.nature for line in dossier.savings_lines))
+    return natures + ([OTHER_SAVINGS] if OTHER_SAVINGS not in natures else [])
+
+
+def savings_forecast(dossier) -> dict[tuple[int, str], int]:
+    """(year, nature) → forecast savings of the contract's savings table."""
+    forecast: dict[tuple[int, str], int] = {}
     for line in dossier.savings_lines:
         for amount in line.amounts:
-            forecast[amount.year] = forecast.get(amount.year, 0) + amount.amount
+            key = (amount.year, line.nature)
+            forecast[key] = forecast.get(key, 0) + amount.amount
+    return forecast
+
+
+def savings_by_year(dossier) -> list[SavingsYear]:
+    """The contract's forecast savings next to the savings reported during the follow-up, by year and nature
+    (natures in the contract's order)."""
+    from ..models.committees import SavingsReport
+
+    forecast = savings_forecast(dossier)
     reported = {
-        r.year: r
+        (r.year, r.nature): r
         for r in db.session.scalars(select(SavingsReport).where(SavingsReport.dossier_id == dossier.id))
     }
-    return [
-        SavingsYear(
-            year,
-            forecast.get(year, 0),
-            reported[year].amount if year in reported else None,
-            reported[year].comment if year in reported else "",
+    order = {nature: i for i, nature in enumerate(savings_natures(dossier))}
+    years = []
+    for year in sorted({y for y, _ in forecast} | {y for y, _ in reported}):
+        keys = sorted(
+            {k for k in forecast if k[0] == year} | {k for k in reported if k[0] == year},
+            key=lambda k: (order.get(k[1], len(order)), k[1]),
         )
-        for year in sorted(set(forecast) | set(reported))
-    ]
+        natures = [
+            SavingsFigure(
+                year,
+                forecast.get(key, 0),
+                reported[key].amount if key in reported else None,
+                key[1],
+                reported[key].explanation if key in reported else "",
+            )
+            for key in keys
+        ]
+        figures = [n.reported for n in natures if n.reported is not None]
+        years.append(
+            SavingsYear(
+                year,
+                sum(n.forecast for n in natures),
+                sum(figures) if figures else None,
+                natures=natures,
+            )
+        )
+    return years
 
 
 def followup(dossier, *, today: date | None = None) -> FollowUp:
@@ -2189,15 +2235,6 @@ def report_indicator(dossier, *, indicator_id, reported_on, value: str, comment:
     return row
 
 
-def _yearly_row(model, dossier, year: int):
-    """The dossier's row of a yearly follow-up figure (one per year): the stored one, or a new one."""
-    row = db.session.scalar(select(model).where(model.dossier_id == dossier.id, model.year == year))
-    if row is None:
-        row = model(dossier_id=dossier.id, year=year)
-        db.session.add(row)
-    return row
-
-
 def report_consumption(dossier, *, year, ae, cp, actor):
     from ..models.committees import CreditConsumption
 
@@ -2208,8 +2245,15 @@ def report_consumption(dossier, *, year, ae, cp, actor):
     cp = _int_field(cp, "cp", errors, label="Le montant CP consommé")
     if errors:
         raise ValidationFailed(errors)
-    row = _yearly_row(CreditConsumption, dossier, year)
-    old = [row.ae, row.cp] if row.id else None
+    row = db.session.scalar(
+        select(CreditConsumption).where(
+            CreditConsumption.dossier_id == dossier.id, CreditConsumption.year == year
+        )
+    )
+    old = [row.ae, row.cp] if row else None
+    if row is None:
+        row = CreditConsumption(dossier_id=dossier.id, year=year)
+        db.session.add(row)
     row.ae, row.cp, row.recorded_by_id = ae, cp, actor.id
     audit.record(
         "consumption.reported",
@@ -2221,29 +2265,51 @@ def report_consumption(dossier, *, year, ae, cp, actor):
     return row
 
 
-def report_savings(dossier, *, year, amount, comment: str = "", actor):
-    """Record (or correct) the savings observed in a year; the forecast stays as the contract states it."""
+def report_savings(dossier, *, year, nature: str, amount, explanation: str = "", actor):
+    """Record (or correct) the savings observed in a year for one nature; a gap with the contract's forecast
+    must be explained (§7 « matérialisation des économies réalisées »)."""
+    from ..jinja import format_euros
     from ..models.committees import SavingsReport
 
     _check_followup(dossier, actor)
     errors = {}
     year = _int_field(year, "year", errors, minimum=2000, maximum=2100, label="L'année")
     amount = _int_field(amount, "amount", errors, label="Le montant des économies constatées")
-    comment = _clean(comment)
-    if len(comment) > 2000:
-        errors["comment"] = "Le commentaire ne doit pas dépasser 2000 caractères."
+    nature = _clean(nature)
+    if nature not in savings_natures(dossier):
+        errors["nature"] = "Choisissez une nature d'économies du contrat."
+    explanation = _clean(explanation)
+    if len(explanation) > 2000:
+        errors["explanation"] = "L'explication ne doit pas dépasser 2000 caractères."
+    forecast = savings_forecast(dossier).get((year, nature), 0)
+    if not errors and amount != forecast and not explanation:
+        errors["explanation"] = (
+            f"Expliquez l'écart avec la prévision du contrat ({format_euros(forecast)} prévus en {year} "
+            f"pour « {nature} »)."
+        )
     if errors:
         raise ValidationFailed(errors)
-    row = _yearly_row(SavingsReport, dossier, year)
-    old = row.amount if row.id else None
-    row.amount, row.comment, row.recorded_by_id = amount, comment, actor.id
+    row = db.session.scalar(
+        select(SavingsReport).where(
+            SavingsReport.dossier_id == dossier.id, SavingsReport.year == year, SavingsReport.nature == nature
+        )
+    )
+    old = row.amount if row else None
+    if row is None:
+        row = SavingsReport(dossier_id=dossier.id, year=year, nature=nature)
+        db.session.add(row)
+    row.amount, row.explanation, row.recorded_by_id = amount, explanation, actor.id
     audit.record(
         "savings.reported",
         dossier,
         actor=actor,
-        summary=f"{dossier.reference} : économies constatées {year} = {amount} €",
+        summary=f"{dossier.reference} : économies constatées {year} « {nature} » = {amount} €",
         changes={"savings": [old, amount]},
     )
+    from . import reminders
+
+    # a nature reported for the year: its January reminder is no longer wanted
+    reminders.reschedule_for(dossier, kinds=[reminders.KINDS["dossier.savings"]])
     return row
 
 

@@ -93,7 +93,9 @@ def unregister(name: str) -> None:
 
 def replan_all(now: datetime | None = None) -> int:
     """Re-plan every candidate object of every kind (the periodic safety net behind the services' calls:
-    new committee members, new electors, a forgotten reschedule_for). Returns how many objects were planned."""
+    new committee members, new electors, a forgotten reschedule_for).
+
+    Returns how many objects were planned."""
     now = now or utcnow()
     count = 0
     for kind in list(KINDS.values()):
@@ -130,6 +132,7 @@ def days_before(moment: datetime, days: int, hour: int = 9) -> datetime:
 
 
 # --- settings (offsets set by the secretariat) -------------------------------------------------------------
+
 
 @dataclass
 class Setting:
@@ -176,18 +179,31 @@ def set_setting(kind_name: str, *, offset_days, enabled: bool, actor) -> Setting
         db.session.add(row)
     row.offset_days, row.enabled, row.updated_by_id = days, bool(enabled), actor.id
     db.session.flush()
-    audit.record("reminder_setting.updated", None, actor=actor, summary=f"Rappel « {kind.label} » réglé",
-                 changes={"kind": [kind.name, kind.name], "offset_days": [before.offset_days, days],
-                          "enabled": [before.enabled, bool(enabled)]})
+    audit.record(
+        "reminder_setting.updated",
+        None,
+        actor=actor,
+        summary=f"Rappel « {kind.label} » réglé",
+        changes={
+            "kind": [kind.name, kind.name],
+            "offset_days": [before.offset_days, days],
+            "enabled": [before.enabled, bool(enabled)],
+        },
+    )
     recompute_kind(kind)
     return setting(kind)
 
 
 def recompute_kind(kind: ReminderKind, now: datetime | None = None) -> None:
     """Re-plan every object that has pending reminders of this kind (after its setting changed)."""
-    ids = db.session.scalars(select(Reminder.object_id).where(
-        Reminder.kind == kind.name, Reminder.status.in_([ReminderStatus.PENDING, ReminderStatus.CANCELLED]))
-        .distinct()).all()
+    ids = db.session.scalars(
+        select(Reminder.object_id)
+        .where(
+            Reminder.kind == kind.name,
+            Reminder.status.in_([ReminderStatus.PENDING, ReminderStatus.CANCELLED]),
+        )
+        .distinct()
+    ).all()
     model = kind.model()
     for object_id in ids:
         obj = db.session.get(model, object_id)
@@ -195,12 +211,20 @@ def recompute_kind(kind: ReminderKind, now: datetime | None = None) -> None:
             reschedule_for(obj, kinds=[kind], now=now)
 
 
-# --- planning ------------------------------------------------------------------------------------------------
+# --- planning -----------------------------------------------------------------------------------------------
 
-def schedule(kind: str, obj, recipient: User, due_at: datetime, anchor_at: datetime | None = None) -> Reminder:
+
+def schedule(
+    kind: str, obj, recipient: User, due_at: datetime, anchor_at: datetime | None = None
+) -> Reminder:
     """Ensure one reminder (kind, obj, recipient, due date) exists; a row already sent is left alone."""
-    key = dict(kind=kind, object_type=obj.__tablename__, object_id=obj.id, recipient_id=recipient.id,
-               due_date=paris_date(due_at))
+    key = dict(
+        kind=kind,
+        object_type=obj.__tablename__,
+        object_id=obj.id,
+        recipient_id=recipient.id,
+        due_date=paris_date(due_at),
+    )
     existing = db.session.scalar(select(Reminder).filter_by(**key))
     if existing is not None:
         if existing.status in (ReminderStatus.PENDING, ReminderStatus.CANCELLED):
@@ -208,8 +232,14 @@ def schedule(kind: str, obj, recipient: User, due_at: datetime, anchor_at: datet
             existing.due_at, existing.anchor_at = due_at, anchor_at
             existing.last_error = None
         return existing
-    reminder = Reminder(**key, recipient=recipient, due_at=due_at, anchor_at=anchor_at,
-                        status=ReminderStatus.PENDING, attempts=0)
+    reminder = Reminder(
+        **key,
+        recipient=recipient,
+        due_at=due_at,
+        anchor_at=anchor_at,
+        status=ReminderStatus.PENDING,
+        attempts=0,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(reminder)
@@ -225,15 +255,21 @@ def wanted(kind: ReminderKind, obj) -> dict[tuple[int, date], Planned]:
     return {(p.recipient.id, paris_date(p.due_at)): p for p in kind.plan(obj, current.offset_days)}
 
 
-def reschedule_for(obj, *, kinds: Iterable[ReminderKind] | None = None, now: datetime | None = None) -> list[Reminder]:
+def reschedule_for(
+    obj, *, kinds: Iterable[ReminderKind] | None = None, now: datetime | None = None
+) -> list[Reminder]:
     """Recompute the reminders of `obj` from its current state; returns the pending rows."""
     db.session.flush()
     pending = []
-    for kind in (kinds if kinds is not None else kinds_for(obj)):
+    for kind in kinds if kinds is not None else kinds_for(obj):
         plan = wanted(kind, obj)
-        rows = db.session.scalars(select(Reminder).where(
-            Reminder.kind == kind.name, Reminder.object_type == obj.__tablename__,
-            Reminder.object_id == obj.id)).all()
+        rows = db.session.scalars(
+            select(Reminder).where(
+                Reminder.kind == kind.name,
+                Reminder.object_type == obj.__tablename__,
+                Reminder.object_id == obj.id,
+            )
+        ).all()
         seen = set()
         for row in rows:
             key = (row.recipient_id, row.due_date)
@@ -241,7 +277,11 @@ def reschedule_for(obj, *, kinds: Iterable[ReminderKind] | None = None, now: dat
             if key in plan:
                 if row.status in (ReminderStatus.PENDING, ReminderStatus.CANCELLED):
                     planned = plan[key]
-                    row.status, row.due_at, row.anchor_at = ReminderStatus.PENDING, planned.due_at, planned.anchor_at
+                    row.status, row.due_at, row.anchor_at = (
+                        ReminderStatus.PENDING,
+                        planned.due_at,
+                        planned.anchor_at,
+                    )
                     row.last_error = None
                     pending.append(row)
             elif row.status == ReminderStatus.PENDING:
@@ -258,8 +298,12 @@ def cancel_for(obj, reason: str = "Annulé") -> int:
     """Cancel every pending reminder about `obj` (e.g. a cancelled session); returns how many."""
     db.session.flush()
     return db.session.execute(
-        update(Reminder).where(Reminder.object_type == obj.__tablename__, Reminder.object_id == obj.id,
-                               Reminder.status == ReminderStatus.PENDING)
+        update(Reminder)
+        .where(
+            Reminder.object_type == obj.__tablename__,
+            Reminder.object_id == obj.id,
+            Reminder.status == ReminderStatus.PENDING,
+        )
         .values(status=ReminderStatus.CANCELLED, last_error=reason, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     ).rowcount
@@ -277,12 +321,17 @@ def retry(reminder: Reminder, *, actor, now: datetime | None = None) -> Reminder
     reminder.status = ReminderStatus.PENDING
     reminder.next_attempt_at = now or utcnow()
     reminder.claim = None
-    audit.record("reminder.retried", reminder, actor=actor,
-                 summary=f"Rappel « {reminder.kind} » relancé pour {reminder.recipient.email}")
+    audit.record(
+        "reminder.retried",
+        reminder,
+        actor=actor,
+        summary=f"Rappel « {reminder.kind} » relancé pour {reminder.recipient.email}",
+    )
     return reminder
 
 
-# --- the sweep -------------------------------------------------------------------------------------------------
+# --- the sweep ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class SweepReport:
@@ -293,13 +342,18 @@ class SweepReport:
     mails: int = 0
 
     def __str__(self) -> str:
-        return (f"{len(self.sent)} envoyé(s), {len(self.skipped)} sans objet, {len(self.retrying)} à réessayer, "
-                f"{len(self.failed)} en échec, {self.mails} courriel(s) de la file d'envoi")
+        return (
+            f"{len(self.sent)} envoyé(s), {len(self.skipped)} sans objet, {len(self.retrying)} à réessayer, "
+            f"{len(self.failed)} en échec, {self.mails} courriel(s) de la file d'envoi"
+        )
 
 
 def _due(now: datetime):
-    return (Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now,
-            or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now))
+    return (
+        Reminder.status == ReminderStatus.PENDING,
+        Reminder.due_at <= now,
+        or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
+    )
 
 
 def send_due(now: datetime | None = None, limit: int = 1000) -> SweepReport:
@@ -311,9 +365,13 @@ def send_due(now: datetime | None = None, limit: int = 1000) -> SweepReport:
     if session.get_bind().dialect.name == "postgresql":
         done: set[int] = set()
         while len(done) < limit:
-            row = session.scalars(select(Reminder).where(*_due(now), Reminder.id.not_in(done) if done else True)
-                                  .order_by(Reminder.due_at, Reminder.id).limit(1)
-                                  .with_for_update(skip_locked=True, of=Reminder)).first()
+            row = session.scalars(
+                select(Reminder)
+                .where(*_due(now), Reminder.id.not_in(done) if done else True)
+                .order_by(Reminder.due_at, Reminder.id)
+                .limit(1)
+                .with_for_update(skip_locked=True, of=Reminder)
+            ).first()
             if row is None:
                 session.commit()
                 break
@@ -321,16 +379,22 @@ def send_due(now: datetime | None = None, limit: int = 1000) -> SweepReport:
             _process_safely(row, now, report)
     else:
         stale = utcnow() - CLAIM_STALE
-        session.execute(update(Reminder).where(Reminder.claim.is_not(None), Reminder.claimed_at < stale)
-                        .values(claim=None))
-        ids = session.scalars(select(Reminder.id).where(*_due(now)).order_by(Reminder.due_at, Reminder.id)
-                              .limit(limit)).all()
+        session.execute(
+            update(Reminder)
+            .where(Reminder.claim.is_not(None), Reminder.claimed_at < stale)
+            .values(claim=None)
+        )
+        ids = session.scalars(
+            select(Reminder.id).where(*_due(now)).order_by(Reminder.due_at, Reminder.id).limit(limit)
+        ).all()
         session.commit()
         for reminder_id in ids:
             token = uuid.uuid4().hex
-            claimed = session.execute(update(Reminder).where(Reminder.id == reminder_id, *_due(now),
-                                                             Reminder.claim.is_(None))
-                                      .values(claim=token, claimed_at=utcnow())).rowcount
+            claimed = session.execute(
+                update(Reminder)
+                .where(Reminder.id == reminder_id, *_due(now), Reminder.claim.is_(None))
+                .values(claim=token, claimed_at=utcnow())
+            ).rowcount
             session.commit()
             if not claimed:
                 continue
@@ -349,9 +413,16 @@ def _process_safely(row: Reminder, now: datetime, report: SweepReport) -> None:
     except Exception as error:  # noqa: BLE001 - one broken reminder must not stop the sweep
         log.exception("reminder %s could not be processed", reminder_id)
         db.session.rollback()
-        db.session.execute(update(Reminder).where(Reminder.id == reminder_id).values(
-            status=ReminderStatus.FAILED, last_error=f"Erreur interne : {type(error).__name__} {error}"[:2000],
-            attempts=Reminder.attempts + 1, claim=None))
+        db.session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id)
+            .values(
+                status=ReminderStatus.FAILED,
+                last_error=f"Erreur interne : {type(error).__name__} {error}"[:2000],
+                attempts=Reminder.attempts + 1,
+                claim=None,
+            )
+        )
         db.session.commit()
         report.failed.append(reminder_id)
 
@@ -409,8 +480,9 @@ def process(row: Reminder, now: datetime, report: SweepReport) -> None:
     if email:
         attachment = kind.ics(obj) if kind.ics else None
         row.email_to = recipient.email
-        message = mail.build_message(mail.address_of(recipient), subject, text, html,
-                                     [attachment] if attachment else [])
+        message = mail.build_message(
+            mail.address_of(recipient), subject, text, html, [attachment] if attachment else []
+        )
         try:
             mail.send(message)
         except mail.MailError as error:
@@ -421,18 +493,34 @@ def process(row: Reminder, now: datetime, report: SweepReport) -> None:
             # Given up (invalid address, or too many attempts): nothing is lost, the user still sees it in the
             # app and the secretariat is told.
             report.failed.append(row.id)
-            notifications.notify(recipient, kind.name, obj, subject=subject, body=context.get("summary", ""),
-                                 url=context.get("url"), reminder=row, send_email=False)
+            notifications.notify(
+                recipient,
+                kind.name,
+                obj,
+                subject=subject,
+                body=context.get("summary", ""),
+                url=context.get("url"),
+                reminder=row,
+                send_email=False,
+            )
             notifications.report_delivery_failure(recipient, recipient.email, subject, str(error))
             return
     row.status, row.sent_at, row.emailed = ReminderStatus.SENT, now, email
     row.next_attempt_at = None
-    notifications.notify(recipient, kind.name, obj, subject=subject, body=context.get("summary", ""),
-                         url=context.get("url"), reminder=row, send_email=False)
+    notifications.notify(
+        recipient,
+        kind.name,
+        obj,
+        subject=subject,
+        body=context.get("summary", ""),
+        url=context.get("url"),
+        reminder=row,
+        send_email=False,
+    )
     report.sent.append(row.id)
 
 
-# --- kinds ----------------------------------------------------------------------------------------------------
+# --- kinds --------------------------------------------------------------------------------------------------
 # One small section per domain: plan() (who, when), context() (what the mail says), deadline() (after which an
 # unsent reminder makes no sense). Each is registered at import.
 
@@ -445,6 +533,7 @@ def _link(endpoint: str, **values) -> str | None:
 
 
 # Voting campaigns (issue 4): "campaign closing J-3 to electors who have not voted on everything".
+
 
 def _campaign_model():
     from ..models.voting import Campaign
@@ -464,10 +553,20 @@ def _campaign_electors_remaining(campaign) -> list[tuple[User, int]]:
     total = scope_size(campaign.id)
     if not total:
         return []
-    done = dict(db.session.execute(select(Vote.voter_id, func.count()).where(Vote.campaign_id == campaign.id)
-                                   .group_by(Vote.voter_id)).tuples().all())
-    users = db.session.scalars(select(User).join(UserRole).where(UserRole.role == Role.DSI, User.active.is_(True))
-                               .distinct().order_by(User.id)).all()
+    done = dict(
+        db.session.execute(
+            select(Vote.voter_id, func.count()).where(Vote.campaign_id == campaign.id).group_by(Vote.voter_id)
+        )
+        .tuples()
+        .all()
+    )
+    users = db.session.scalars(
+        select(User)
+        .join(UserRole)
+        .where(UserRole.role == Role.DSI, User.active.is_(True))
+        .distinct()
+        .order_by(User.id)
+    ).all()
     result = []
     for user in users:
         if elector_ministry(user, campaign)[0] and done.get(user.id, 0) < total:
@@ -485,9 +584,13 @@ def _campaign_plan(campaign, offset_days: int):
 def _campaign_context(campaign, recipient, reminder, now):
     remaining = dict((u.id, n) for u, n in _campaign_electors_remaining(campaign)).get(recipient.id, 0)
     url = _link("voting.show", campaign_id=campaign.id)
-    return dict(campaign=campaign, remaining=remaining, url=url,
-                summary=f"La campagne « {campaign.title} » se clôt le {_fmt(campaign.closes_at)} ; "
-                        f"il vous reste {remaining} opportunité(s) à classer.")
+    return dict(
+        campaign=campaign,
+        remaining=remaining,
+        url=url,
+        summary=f"La campagne « {campaign.title} » se clôt le {_fmt(campaign.closes_at)} ; "
+        f"il vous reste {remaining} opportunité(s) à classer.",
+    )
 
 
 def _fmt(moment: datetime | None, with_time: bool = True) -> str:
@@ -498,8 +601,9 @@ def _fmt(moment: datetime | None, with_time: bool = True) -> str:
 
 def _campaign_candidates(now):
     Campaign = _campaign_model()
-    return db.session.scalars(select(Campaign).where(Campaign.state.in_(["brouillon", "ouverte"]),
-                                                     Campaign.closes_at > now)).all()
+    return db.session.scalars(
+        select(Campaign).where(Campaign.state.in_(["brouillon", "ouverte"]), Campaign.closes_at > now)
+    ).all()
 
 
 def _register_voting_kinds() -> None:
@@ -508,12 +612,21 @@ def _register_voting_kinds() -> None:
         from . import voting as _voting_service  # noqa: F401
     except ImportError:
         return
-    register(ReminderKind(
-        name="campaign.closing", label="Clôture prochaine d'une campagne de priorisation (vote incomplet)",
-        model=_campaign_model, template="campaign_closing", default_offset_days=3,
-        offset_help="jours avant la clôture", plan=_campaign_plan, context=_campaign_context,
-        deadline=lambda campaign: campaign.closes_at, candidates=_campaign_candidates,
-        audience="Membres DSI du collège qui n'ont pas classé toutes les opportunités"))
+    register(
+        ReminderKind(
+            name="campaign.closing",
+            label="Clôture prochaine d'une campagne de priorisation (vote incomplet)",
+            model=_campaign_model,
+            template="campaign_closing",
+            default_offset_days=3,
+            offset_help="jours avant la clôture",
+            plan=_campaign_plan,
+            context=_campaign_context,
+            deadline=lambda campaign: campaign.closes_at,
+            candidates=_campaign_candidates,
+            audience="Membres DSI du collège qui n'ont pas classé toutes les opportunités",
+        )
+    )
 
 
 _register_voting_kinds()
@@ -521,6 +634,7 @@ _register_voting_kinds()
 
 # Committee sessions (issue 6): J-7 convocation with the agenda and documents (members and porteurs invited,
 # mandatory), J-1 reminder (same people), agenda not yet published J-10 (the committee's secretary).
+
 
 def _session_model():
     from ..models.committees import CommitteeSession
@@ -585,13 +699,23 @@ def _session_context(session, recipient, reminder, now):
     items = []
     for item in session.items if session.state == "odj_publie" else []:
         documents = [(d.label, d.url or _session_url(session)) for d in item.documents]
-        items.append(dict(position=item.position, title=item.title, proposal=item.proposal, documents=documents))
+        items.append(
+            dict(position=item.position, title=item.title, proposal=item.proposal, documents=documents)
+        )
     porteur = all(m.user_id != recipient.id for m in members(session.committee))
     days = (paris_date(session.starts_at) - paris_date(now)).days
-    return dict(session=session, committee=session.committee, items=items, url=_session_url(session),
-                as_porteur=porteur, days=days, agenda_published=session.state == "odj_publie",
-                summary=f"{session.committee.code} — séance du {_fmt(session.starts_at)}"
-                        + (f", {session.place}" if session.place else "") + ".")
+    return dict(
+        session=session,
+        committee=session.committee,
+        items=items,
+        url=_session_url(session),
+        as_porteur=porteur,
+        days=days,
+        agenda_published=session.state == "odj_publie",
+        summary=f"{session.committee.code} — séance du {_fmt(session.starts_at)}"
+        + (f", {session.place}" if session.place else "")
+        + ".",
+    )
 
 
 def session_ics(session) -> mail.Attachment:
@@ -624,9 +748,13 @@ def session_ics(session) -> mail.Attachment:
 
 def _session_candidates(now):
     CommitteeSession = _session_model()
-    return db.session.scalars(select(CommitteeSession).where(
-        CommitteeSession.state.in_(["planifiee", "odj_publie"]), CommitteeSession.starts_at > now,
-        CommitteeSession.starts_at < now + timedelta(days=120))).all()
+    return db.session.scalars(
+        select(CommitteeSession).where(
+            CommitteeSession.state.in_(["planifiee", "odj_publie"]),
+            CommitteeSession.starts_at > now,
+            CommitteeSession.starts_at < now + timedelta(days=120),
+        )
+    ).all()
 
 
 def _register_committee_kinds() -> None:
@@ -636,34 +764,65 @@ def _register_committee_kinds() -> None:
     except ImportError:
         return
     audience = "Membres du comité et porteurs dont un point est à l'ordre du jour"
-    register(ReminderKind(
-        name="session.convocation", label="Convocation à une séance de comité (ordre du jour et documents)",
-        model=_session_model, template="session_reminder", default_offset_days=7,
-        offset_help="jours avant la séance", plan=_session_plan, context=_session_context,
-        deadline=lambda session: session.starts_at, ics=session_ics, mandatory=True, audience=audience,
-        candidates=_session_candidates))
-    register(ReminderKind(
-        name="session.eve", label="Rappel la veille d'une séance de comité",
-        model=_session_model, template="session_reminder", default_offset_days=1,
-        offset_help="jours avant la séance", plan=_session_plan, context=_session_context,
-        deadline=lambda session: session.starts_at, ics=session_ics, audience=audience,
-        candidates=_session_candidates))
-    register(ReminderKind(
-        name="session.agenda_missing", label="Ordre du jour d'une séance pas encore publié",
-        model=_session_model, template="session_agenda_missing", default_offset_days=10,
-        offset_help="jours avant la séance", plan=_agenda_missing_plan, context=_session_context,
-        deadline=lambda session: session.starts_at, candidates=_session_candidates,
-        audience="Secrétaire du comité (à défaut son président, puis le secrétariat)"))
+    register(
+        ReminderKind(
+            name="session.convocation",
+            label="Convocation à une séance de comité (ordre du jour et documents)",
+            model=_session_model,
+            template="session_reminder",
+            default_offset_days=7,
+            offset_help="jours avant la séance",
+            plan=_session_plan,
+            context=_session_context,
+            deadline=lambda session: session.starts_at,
+            ics=session_ics,
+            mandatory=True,
+            audience=audience,
+            candidates=_session_candidates,
+        )
+    )
+    register(
+        ReminderKind(
+            name="session.eve",
+            label="Rappel la veille d'une séance de comité",
+            model=_session_model,
+            template="session_reminder",
+            default_offset_days=1,
+            offset_help="jours avant la séance",
+            plan=_session_plan,
+            context=_session_context,
+            deadline=lambda session: session.starts_at,
+            ics=session_ics,
+            audience=audience,
+            candidates=_session_candidates,
+        )
+    )
+    register(
+        ReminderKind(
+            name="session.agenda_missing",
+            label="Ordre du jour d'une séance pas encore publié",
+            model=_session_model,
+            template="session_agenda_missing",
+            default_offset_days=10,
+            offset_help="jours avant la séance",
+            plan=_agenda_missing_plan,
+            context=_session_context,
+            deadline=lambda session: session.starts_at,
+            candidates=_session_candidates,
+            audience="Secrétaire du comité (à défaut son président, puis le secrétariat)",
+        )
+    )
 
 
 _register_committee_kinds()
 
 
 # Guichets and dossiers (issue 5): complements requested and unanswered after 7 days (porteur, copy to the
-# instructor), appel à projets closing J-7 (porteurs with a draft on it), jalon due in 15 days and jalon overdue,
-# indicator reporting due (the indicator's frequency, from the signature), credits 5 months after signature
-# (before the 6-month clawback). Jalons and indicators are replaced when a dossier is edited, so their reminders
-# are about the dossier (one per due date: the jalons due the same day share one reminder).
+# instructor), appel à projets closing J-7 (porteurs with a draft on it), jalon due in 15 days and jalon
+# overdue, indicator reporting due (the indicator's frequency, from the signature), credits 5 months after
+# signature (before the 6-month clawback), savings of the past year not yet reported (each January, while a
+# forecast nature has no figure). Jalons and indicators are replaced when a dossier is edited, so
+# their reminders are about the dossier (one per due date: the jalons due the same day share one reminder).
 
 FOLLOWED_STATES = ("conventionne", "en_suivi")
 
@@ -705,9 +864,12 @@ def _porteurs(dossier) -> list[User]:
 def _signed_at(dossier) -> datetime | None:
     from ..models.dossiers import DossierTransition
 
-    return db.session.scalar(select(DossierTransition.created_at).where(
-        DossierTransition.dossier_id == dossier.id, DossierTransition.to_state == "conventionne")
-        .order_by(DossierTransition.id).limit(1))
+    return db.session.scalar(
+        select(DossierTransition.created_at)
+        .where(DossierTransition.dossier_id == dossier.id, DossierTransition.to_state == "conventionne")
+        .order_by(DossierTransition.id)
+        .limit(1)
+    )
 
 
 def _complements_plan(dossier, offset_days: int):
@@ -723,19 +885,28 @@ def _complements_plan(dossier, offset_days: int):
 
 def _complements_context(dossier, recipient, reminder, now):
     request = dossier.open_request
-    return dict(dossier=dossier, request=request, url=_dossier_url(dossier),
-                as_instructor=request is not None and request.requested_by_id == recipient.id,
-                days=(paris_date(now) - paris_date(request.created_at)).days if request else 0,
-                summary=f"{dossier.reference} : compléments demandés le {_fmt(request.created_at, False)}, "
-                        "toujours sans réponse." if request else "")
+    return dict(
+        dossier=dossier,
+        request=request,
+        url=_dossier_url(dossier),
+        as_instructor=request is not None and request.requested_by_id == recipient.id,
+        days=(paris_date(now) - paris_date(request.created_at)).days if request else 0,
+        summary=f"{dossier.reference} : compléments demandés le {_fmt(request.created_at, False)}, "
+        "toujours sans réponse."
+        if request
+        else "",
+    )
 
 
 def _guichet_closing_plan(guichet, offset_days: int):
     if guichet.mode != "appel_a_projets" or guichet.closes_at is None:
         return []
     Dossier = _dossier_model()
-    drafts = db.session.scalars(select(Dossier).where(Dossier.guichet_id == guichet.id,
-                                                      Dossier.state == "brouillon").order_by(Dossier.id)).all()
+    drafts = db.session.scalars(
+        select(Dossier)
+        .where(Dossier.guichet_id == guichet.id, Dossier.state == "brouillon")
+        .order_by(Dossier.id)
+    ).all()
     due = days_before(guichet.closes_at, offset_days)
     seen, planned = set(), []
     for dossier in drafts:
@@ -748,13 +919,22 @@ def _guichet_closing_plan(guichet, offset_days: int):
 
 def _guichet_closing_context(guichet, recipient, reminder, now):
     Dossier = _dossier_model()
-    drafts = db.session.scalars(select(Dossier).where(Dossier.guichet_id == guichet.id, Dossier.state == "brouillon",
-                                                      Dossier.created_by_id == recipient.id)
-                                .order_by(Dossier.id)).all()
-    return dict(guichet=guichet, drafts=[(d, _dossier_url(d)) for d in drafts],
-                url=_dossier_url(drafts[0]) if drafts else current_base_url(),
-                summary=f"L'appel à projets {guichet.code} se clôt le {_fmt(guichet.closes_at)} ; "
-                        f"{len(drafts)} brouillon(s) non déposé(s).")
+    drafts = db.session.scalars(
+        select(Dossier)
+        .where(
+            Dossier.guichet_id == guichet.id,
+            Dossier.state == "brouillon",
+            Dossier.created_by_id == recipient.id,
+        )
+        .order_by(Dossier.id)
+    ).all()
+    return dict(
+        guichet=guichet,
+        drafts=[(d, _dossier_url(d)) for d in drafts],
+        url=_dossier_url(drafts[0]) if drafts else current_base_url(),
+        summary=f"L'appel à projets {guichet.code} se clôt le {_fmt(guichet.closes_at)} ; "
+        f"{len(drafts)} brouillon(s) non déposé(s).",
+    )
 
 
 def _jalon_anchor(day) -> datetime:
@@ -775,12 +955,19 @@ def _jalon_plan(dossier, offset_days: int, after: bool = False):
 def _jalon_context(dossier, recipient, reminder, now):
     day = paris_date(reminder.anchor_at) if reminder.anchor_at else None
     jalons = [j for j in dossier.jalons if j.due_on == day]
-    return dict(dossier=dossier, jalons=jalons, due_on=day, url=_dossier_url(dossier),
-                overdue=reminder.kind == "jalon.overdue",
-                summary=f"{dossier.reference} : jalon(s) "
-                        + ", ".join(f"n° {j.number}" for j in jalons)
-                        + (" échu(s)" if reminder.kind == "jalon.overdue" else " à échéance")
-                        + f" le {day.day} {_month(day)} {day.year}." if day else "")
+    return dict(
+        dossier=dossier,
+        jalons=jalons,
+        due_on=day,
+        url=_dossier_url(dossier),
+        overdue=reminder.kind == "jalon.overdue",
+        summary=f"{dossier.reference} : jalon(s) "
+        + ", ".join(f"n° {j.number}" for j in jalons)
+        + (" échu(s)" if reminder.kind == "jalon.overdue" else " à échéance")
+        + f" le {day.day} {_month(day)} {day.year}."
+        if day
+        else "",
+    )
 
 
 def _month(day) -> str:
@@ -822,19 +1009,35 @@ def _indicator_plan(dossier, offset_days: int):
     for indicator in dossier.indicators:
         months = indicator_months(indicator.frequency)
         if months:
-            dates |= {_add_months(signed, k * months) for k in range(1, INDICATOR_HORIZON_MONTHS // months + 1)}
-    return [Planned(user, days_before(anchor, offset_days), anchor)
-            for anchor in sorted(dates) for user in _porteurs(dossier)]
+            dates |= {
+                _add_months(signed, k * months) for k in range(1, INDICATOR_HORIZON_MONTHS // months + 1)
+            }
+    return [
+        Planned(user, days_before(anchor, offset_days), anchor)
+        for anchor in sorted(dates)
+        for user in _porteurs(dossier)
+    ]
 
 
 def _indicator_context(dossier, recipient, reminder, now):
     day = paris_date(reminder.anchor_at)
     signed = _signed_at(dossier)
-    due = [i for i in dossier.indicators if (m := indicator_months(i.frequency))
-           and any(paris_date(_add_months(signed, k * m)) == day for k in range(1, INDICATOR_HORIZON_MONTHS // m + 1))]
-    return dict(dossier=dossier, indicators=due, due_on=day, url=_dossier_url(dossier),
-                summary=f"{dossier.reference} : {len(due)} indicateur(s) à transmettre pour le "
-                        f"{day.day} {_month(day)} {day.year}.")
+    due = [
+        i
+        for i in dossier.indicators
+        if (m := indicator_months(i.frequency))
+        and any(
+            paris_date(_add_months(signed, k * m)) == day for k in range(1, INDICATOR_HORIZON_MONTHS // m + 1)
+        )
+    ]
+    return dict(
+        dossier=dossier,
+        indicators=due,
+        due_on=day,
+        url=_dossier_url(dossier),
+        summary=f"{dossier.reference} : {len(due)} indicateur(s) à transmettre pour le "
+        f"{day.day} {_month(day)} {day.year}.",
+    )
 
 
 def _credits_plan(dossier, offset_days: int):
@@ -848,10 +1051,48 @@ def _credits_plan(dossier, offset_days: int):
 
 
 def _credits_context(dossier, recipient, reminder, now):
-    return dict(dossier=dossier, signed_at=_signed_at(dossier), clawback_on=paris_date(reminder.anchor_at),
-                url=_dossier_url(dossier),
-                summary=f"{dossier.reference} : crédits non consommés à reprendre après 6 mois "
-                        f"(le {_fmt(reminder.anchor_at, False)}).")
+    return dict(
+        dossier=dossier,
+        signed_at=_signed_at(dossier),
+        clawback_on=paris_date(reminder.anchor_at),
+        url=_dossier_url(dossier),
+        summary=f"{dossier.reference} : crédits non consommés à reprendre après 6 mois "
+        f"(le {_fmt(reminder.anchor_at, False)}).",
+    )
+
+
+def _savings_plan(dossier, offset_days: int):
+    """After the end of each year the contract forecasts savings for (from the signature year on), while a
+    nature of that year has no reported figure."""
+    from . import committees
+
+    if dossier.state not in FOLLOWED_STATES:
+        return []
+    signed = _signed_at(dossier)
+    if signed is None:
+        return []
+    planned = []
+    for year in committees.savings_by_year(dossier):
+        if year.year >= paris_date(signed).year and year.unreported:
+            anchor = at_paris(date(year.year + 1, 1, 1), 0)
+            planned += [Planned(user, days_after(anchor, offset_days), anchor) for user in _porteurs(dossier)]
+    return planned
+
+
+def _savings_context(dossier, recipient, reminder, now):
+    from . import committees
+
+    year = paris_date(reminder.anchor_at).year - 1
+    figures = next((y for y in committees.savings_by_year(dossier) if y.year == year), None)
+    natures = figures.unreported if figures else []
+    return dict(
+        dossier=dossier,
+        year=year,
+        natures=natures,
+        url=current_base_url() + f"/comites/suivi/{dossier.id}#economies",
+        summary=f"{dossier.reference} : économies constatées {year} à déclarer "
+        f"({len(natures)} nature(s) sans montant).",
+    )
 
 
 def _dossier_candidates(states):
@@ -864,7 +1105,9 @@ def _dossier_candidates(states):
 
 def _guichet_candidates(now):
     Guichet = _guichet_model()
-    return db.session.scalars(select(Guichet).where(Guichet.mode == "appel_a_projets", Guichet.closes_at > now)).all()
+    return db.session.scalars(
+        select(Guichet).where(Guichet.mode == "appel_a_projets", Guichet.closes_at > now)
+    ).all()
 
 
 def _register_dossier_kinds() -> None:
@@ -876,41 +1119,113 @@ def _register_dossier_kinds() -> None:
     except (ImportError, AttributeError):
         return
     porteurs = "Porteur du dossier et référents ayant un compte"
-    register(ReminderKind(
-        name="dossier.complements", label="Compléments demandés restés sans réponse",
-        model=_dossier_model, template="dossier_complements", default_offset_days=7,
-        offset_help="jours après la demande", plan=_complements_plan, context=_complements_context,
-        candidates=_dossier_candidates(["complements_demandes"]),
-        audience=porteurs + " ; copie à l'instructeur qui a fait la demande"))
-    register(ReminderKind(
-        name="guichet.closing", label="Clôture prochaine d'un appel à projets (brouillon non déposé)",
-        model=_guichet_model, template="guichet_closing", default_offset_days=7,
-        offset_help="jours avant la clôture", plan=_guichet_closing_plan, context=_guichet_closing_context,
-        deadline=lambda guichet: guichet.closes_at, candidates=_guichet_candidates,
-        audience="Porteurs ayant un brouillon sur l'appel à projets"))
-    register(ReminderKind(
-        name="jalon.due", label="Jalon à échéance prochaine",
-        model=_dossier_model, template="dossier_jalon", default_offset_days=15,
-        offset_help="jours avant l'échéance", plan=_jalon_plan, context=_jalon_context,
-        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False,
-        expires_at_anchor=True))
-    register(ReminderKind(
-        name="jalon.overdue", label="Jalon échu", model=_dossier_model, template="dossier_jalon",
-        default_offset_days=1, offset_help="jours après l'échéance",
-        plan=lambda dossier, offset: _jalon_plan(dossier, offset, after=True), context=_jalon_context,
-        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False))
-    register(ReminderKind(
-        name="dossier.indicators", label="Indicateurs à transmettre (selon leur fréquence)",
-        model=_dossier_model, template="dossier_indicators", default_offset_days=15,
-        offset_help="jours avant la date de remontée", plan=_indicator_plan, context=_indicator_context,
-        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False,
-        expires_at_anchor=True))
-    register(ReminderKind(
-        name="dossier.credits", label="Crédits à consommer avant la reprise à 6 mois",
-        model=_dossier_model, template="dossier_credits", default_offset_days=150,
-        offset_help="jours après la signature", plan=_credits_plan, context=_credits_context,
-        candidates=_dossier_candidates(list(FOLLOWED_STATES)), audience=porteurs, catch_up=False,
-        expires_at_anchor=True))
+    register(
+        ReminderKind(
+            name="dossier.complements",
+            label="Compléments demandés restés sans réponse",
+            model=_dossier_model,
+            template="dossier_complements",
+            default_offset_days=7,
+            offset_help="jours après la demande",
+            plan=_complements_plan,
+            context=_complements_context,
+            candidates=_dossier_candidates(["complements_demandes"]),
+            audience=porteurs + " ; copie à l'instructeur qui a fait la demande",
+        )
+    )
+    register(
+        ReminderKind(
+            name="guichet.closing",
+            label="Clôture prochaine d'un appel à projets (brouillon non déposé)",
+            model=_guichet_model,
+            template="guichet_closing",
+            default_offset_days=7,
+            offset_help="jours avant la clôture",
+            plan=_guichet_closing_plan,
+            context=_guichet_closing_context,
+            deadline=lambda guichet: guichet.closes_at,
+            candidates=_guichet_candidates,
+            audience="Porteurs ayant un brouillon sur l'appel à projets",
+        )
+    )
+    register(
+        ReminderKind(
+            name="jalon.due",
+            label="Jalon à échéance prochaine",
+            model=_dossier_model,
+            template="dossier_jalon",
+            default_offset_days=15,
+            offset_help="jours avant l'échéance",
+            plan=_jalon_plan,
+            context=_jalon_context,
+            candidates=_dossier_candidates(list(FOLLOWED_STATES)),
+            audience=porteurs,
+            catch_up=False,
+            expires_at_anchor=True,
+        )
+    )
+    register(
+        ReminderKind(
+            name="jalon.overdue",
+            label="Jalon échu",
+            model=_dossier_model,
+            template="dossier_jalon",
+            default_offset_days=1,
+            offset_help="jours après l'échéance",
+            plan=lambda dossier, offset: _jalon_plan(dossier, offset, after=True),
+            context=_jalon_context,
+            candidates=_dossier_candidates(list(FOLLOWED_STATES)),
+            audience=porteurs,
+            catch_up=False,
+        )
+    )
+    register(
+        ReminderKind(
+            name="dossier.indicators",
+            label="Indicateurs à transmettre (selon leur fréquence)",
+            model=_dossier_model,
+            template="dossier_indicators",
+            default_offset_days=15,
+            offset_help="jours avant la date de remontée",
+            plan=_indicator_plan,
+            context=_indicator_context,
+            candidates=_dossier_candidates(list(FOLLOWED_STATES)),
+            audience=porteurs,
+            catch_up=False,
+            expires_at_anchor=True,
+        )
+    )
+    register(
+        ReminderKind(
+            name="dossier.savings",
+            label="Économies constatées de l'année écoulée à déclarer",
+            model=_dossier_model,
+            template="dossier_savings",
+            default_offset_days=15,
+            offset_help="jours après la fin de l'année",
+            plan=_savings_plan,
+            context=_savings_context,
+            candidates=_dossier_candidates(list(FOLLOWED_STATES)),
+            audience=porteurs,
+            catch_up=False,
+        )
+    )
+    register(
+        ReminderKind(
+            name="dossier.credits",
+            label="Crédits à consommer avant la reprise à 6 mois",
+            model=_dossier_model,
+            template="dossier_credits",
+            default_offset_days=150,
+            offset_help="jours après la signature",
+            plan=_credits_plan,
+            context=_credits_context,
+            candidates=_dossier_candidates(list(FOLLOWED_STATES)),
+            audience=porteurs,
+            catch_up=False,
+            expires_at_anchor=True,
+        )
+    )
 
 
 _register_dossier_kinds()

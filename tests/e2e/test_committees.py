@@ -427,15 +427,25 @@ def test_porteur_reports_follow_up_and_the_flags_clear(followed, live_app, base_
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()
     assert "Aucune alerte de suivi." in page.locator("#followup-flags").inner_text()
     page.fill("#economies-year", "2027")
+    page.select_option("#economies-nature", "Licences mutualisées")
     page.fill("#economies-amount", "soixante")
     page.get_by_role("button", name="Enregistrer les économies constatées").click()
     assert "doit être un nombre entier" in page.locator("#economies-amount-error").inner_text()
     assert page.locator("#economies-amount").input_value() == "soixante"
+    assert page.locator("#economies-nature").input_value() == "Licences mutualisées"
     page.fill("#economies-amount", "60 000")
     page.get_by_role("button", name="Enregistrer les économies constatées").click()
+    assert "Expliquez l'écart" in page.locator("#economies-explanation-error").inner_text()
+    page.fill("#economies-explanation", "Migration décalée au second semestre")
+    page.get_by_role("button", name="Enregistrer les économies constatées").click()
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()
-    cells = page.locator("#economies-2027 td").all_inner_texts()
-    assert cells[:3] == ["80\u202f000\u00a0€", "60\u202f000\u00a0€", "-20\u202f000\u00a0€"]
+    cells = page.locator("#economies-2027-1 td").all_inner_texts()
+    assert cells[1:] == [
+        "80\u202f000\u00a0€",
+        "60\u202f000\u00a0€",
+        "-20\u202f000\u00a0€",
+        "Migration décalée au second semestre",
+    ]
     page.wait_for_function(
         "() => { const c = document.querySelector('#chart-savings canvas'); return c && c.width > 0; }"
     )

@@ -60,7 +60,7 @@ def funded(live_app, agents):
         db.session.add(dossier)
         db.session.flush()
         db.session.add(CreditConsumption(dossier_id=dossier.id, year=2027, ae=50_000, cp=30_000))
-        db.session.add(SavingsReport(dossier_id=dossier.id, year=2027, amount=90_000))
+        db.session.add(SavingsReport(dossier_id=dossier.id, year=2027, nature="Licences", amount=90_000))
         db.session.commit()
         dossier_id = dossier.id
     yield dossier_id
@@ -82,6 +82,7 @@ def signed_in(new_page, live_app, base_url, user_id, **options):
     cookie = client.get_cookie(live_app.config["SESSION_COOKIE_NAME"])
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
     return page
+
 
 CHARTS = ("chart-pipeline", "chart-priorities", "chart-guichets", "chart-amounts", "chart-savings")
 TABLES = (
@@ -109,8 +110,9 @@ def drawn_canvases(page) -> dict[str, bool]:
     )
 
 
-def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(new_page, live_app, base_url,
-                                                                          agents, funded):
+def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(
+    new_page, live_app, base_url, agents, funded
+):
     page = signed_in(new_page, live_app, base_url, agents["secretariat"])
     page.goto("/")
     page.get_by_role("link", name="Tableau de bord").first.click()

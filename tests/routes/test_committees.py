@@ -577,8 +577,9 @@ def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, m
     service.open_session(session, actor=secretariat)
     for user in users:
         service.record_attendance(session, user=user, status="present", actor=secretariat)
-    service.record_decision(item, outcome="refuse", mode="consensus", motivation="Hors critères du fonds.",
-                            actor=secretariat)
+    service.record_decision(
+        item, outcome="refuse", mode="consensus", motivation="Hors critères du fonds.", actor=secretariat
+    )
     db.session.commit()
     login_as(porteur)
     html = body(client.get(f"/dossiers/{dossier.id}"))
@@ -615,21 +616,28 @@ def test_followup_page_records_savings_and_shows_them_against_the_forecast(
     login_as(porteur)
     html = body(client.get(url))
     assert "Économies prévues et constatées" in html and "non renseignées" in html
-    response = post(client, csrf, f"{url}/economies", {"year": "2027", "amount": "beaucoup", "comment": "PV"})
+    assert '<option value="Licences">Licences</option>' in html
+    data = {"year": "2027", "nature": "Licences", "amount": "beaucoup", "explanation": "PV"}
+    response = post(client, csrf, f"{url}/economies", data)
     assert response.status_code == 422
     html = body(response)
     assert "Le montant des économies constatées doit être un nombre entier" in html
     assert 'value="beaucoup"' in html and 'value="PV"' in html
+    data.update(amount="100 000", explanation="")
+    response = post(client, csrf, f"{url}/economies", data)
+    assert response.status_code == 422
+    assert "Expliquez l'écart avec la prévision du contrat (90\u202f000\u00a0€ prévus en 2027" in body(response)
     assert db.session.scalar(select(func.count(SavingsReport.id))) == 0
-    assert post(client, csrf, f"{url}/economies", {"year": "2027", "amount": "100 000"}).status_code == 303
+    data["explanation"] = "Un lot de licences supplémentaire résilié"
+    assert post(client, csrf, f"{url}/economies", data).status_code == 303
     html = body(client.get(url))
-    row = re.search(r'<tr id="economies-2027">(.*?)</tr>', html, re.S).group(1)
-    assert re.findall(r"<td>(.*?)</td>", row)[:3] == [
+    row = re.search(r'<tr id="economies-2027-1">(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r"<td>(.*?)</td>", row)[1:] == [
         "90\u202f000\u00a0€",
         "100\u202f000\u00a0€",
         "10\u202f000\u00a0€",
+        "Un lot de licences supplémentaire résilié",
     ]
     # a DSI member outside the dossier cannot report
     login_as(make_user("dsi", ministry="MI"))
-    assert post(client, csrf, f"{url}/economies", {"year": "2027", "amount": "1"}).status_code == 404
-
+    assert post(client, csrf, f"{url}/economies", data).status_code == 404

@@ -195,7 +195,9 @@ def test_consumed_credits_and_reported_savings_by_year(client, make_user, login_
     forecast(pending, 50_000)
     db.session.commit()
     committee_service.report_consumption(signed, year=2027, ae="70 000", cp="40 000", actor=porteur)
-    committee_service.report_savings(signed, year=2027, amount="150 000", actor=porteur)
+    committee_service.report_savings(
+        signed, year=2027, nature="Licences", amount="150 000", explanation="Retard", actor=porteur
+    )
     db.session.commit()
     login_as(make_user("secretariat"))
     page = client.get("/tableau-de-bord").get_data(as_text=True)

@@ -223,7 +223,9 @@ def test_followup_export_matches_the_followup_page(client, make_user, login_as):
     db.session.commit()
     for year, ae, cp, saved in ((2027, 30_000, 20_000, 50_000), (2028, 5_000, 5_000, 45_000)):
         committee_service.report_consumption(dossier, year=year, ae=ae, cp=cp, actor=porteur)
-        committee_service.report_savings(dossier, year=year, amount=saved, actor=porteur)
+        committee_service.report_savings(
+            dossier, year=year, nature="Licences", amount=saved, explanation="Écart", actor=porteur
+        )
     db.session.commit()
     follow = committee_service.followup(dossier)
     login_as(porteur)

@@ -737,47 +737,82 @@ def _with_savings_forecast(dossier, *years_amounts):
     db.session.commit()
 
 
-def test_reported_savings_sit_next_to_the_forecast_year_by_year(secretariat, make_user):
+def test_reported_savings_sit_next_to_the_forecast_by_year_and_nature(secretariat, make_user):
     porteur = make_user("porteur")
     dossier = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)
     _with_savings_forecast(dossier, (2027, 150_000), (2028, 300_000))
+    assert service.savings_natures(dossier) == ["Licences", "Masse salariale", service.OTHER_SAVINGS]
     service.report_savings(
-        dossier, year="2027", amount="120 000", comment="Mesuré sur factures", actor=porteur
+        dossier,
+        year="2027",
+        nature="Licences",
+        amount="80 000",
+        explanation="Renégociation décalée de trois mois",
+        actor=porteur,
     )
-    service.report_savings(dossier, year=2029, amount=10_000, actor=secretariat)
+    service.report_savings(dossier, year=2027, nature="Masse salariale", amount="50 000", actor=porteur)
+    service.report_savings(
+        dossier,
+        year=2029,
+        nature=service.OTHER_SAVINGS,
+        amount=10_000,
+        explanation="Hébergement mutualisé",
+        actor=secretariat,
+    )
     db.session.commit()
-    rows = [(r.year, r.forecast, r.reported, r.gap) for r in service.followup(dossier).savings]
-    assert rows == [(2027, 150_000, 120_000, -30_000), (2028, 300_000, None, None), (2029, 0, 10_000, 10_000)]
-    # entering a year again corrects it, and the audit trail keeps both figures
-    service.report_savings(dossier, year=2027, amount="130000", actor=porteur)
+    years = service.followup(dossier).savings
+    assert [(y.year, y.forecast, y.reported, y.gap, y.unreported) for y in years] == [
+        (2027, 150_000, 130_000, -20_000, []),
+        (2028, 300_000, None, None, ["Licences", "Masse salariale"]),
+        (2029, 0, 10_000, 10_000, []),
+    ]
+    assert [(n.nature, n.forecast, n.reported, n.explanation) for n in years[0].natures] == [
+        ("Licences", 100_000, 80_000, "Renégociation décalée de trois mois"),
+        ("Masse salariale", 50_000, 50_000, ""),
+    ]
+    # entering a year and nature again corrects it, and the audit trail keeps both figures
+    service.report_savings(dossier, year=2027, nature="Licences", amount="100000", actor=porteur)
     db.session.commit()
-    assert service.followup(dossier).savings[0].reported == 130_000
+    assert service.followup(dossier).savings[0].reported == 150_000
     changes = db.session.scalars(
         select(AuditEntry.changes).where(AuditEntry.action == "savings.reported").order_by(AuditEntry.id)
     ).all()
-    assert [c["savings"] for c in changes] == [[None, 120_000], [None, 10_000], [120_000, 130_000]]
+    assert [c["savings"] for c in changes] == [
+        [None, 80_000],
+        [None, 50_000],
+        [None, 10_000],
+        [80_000, 100_000],
+    ]
 
 
-def test_reported_savings_refuse_bad_input_and_other_people(secretariat, make_user):
+def test_reported_savings_refuse_bad_input_unexplained_gaps_and_other_people(secretariat, make_user):
     from app.models.committees import SavingsReport
     from tests.factories import make_instructed_dossier
 
     porteur = make_user("porteur")
     dossier = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)
+    _with_savings_forecast(dossier, (2027, 150_000))
     with pytest.raises(ValidationFailed) as error:
-        service.report_savings(dossier, year="1990", amount="-5", actor=porteur)
+        service.report_savings(dossier, year="1990", nature="Loyers", amount="-5", actor=porteur)
     assert error.value.errors == {
         "year": "L'année doit être au moins 2000.",
         "amount": "Le montant des économies constatées ne peut pas être négatif.",
+        "nature": "Choisissez une nature d'économies du contrat.",
     }
     with pytest.raises(ValidationFailed) as error:
-        service.report_savings(dossier, year="2027", amount="3 000 000 000", actor=porteur)
+        service.report_savings(dossier, year="2027", nature="Licences", amount="3 000 000 000", actor=porteur)
     assert error.value.errors["amount"].endswith("ne peut pas dépasser 2\u202f000\u202f000\u202f000.")
+    with pytest.raises(ValidationFailed) as error:
+        service.report_savings(dossier, year="2027", nature="Licences", amount="90 000", actor=porteur)
+    assert error.value.errors == {
+        "explanation": "Expliquez l'écart avec la prévision du contrat (100\u202f000\u00a0€ prévus en 2027 "
+        "pour « Licences »)."
+    }
     with pytest.raises(NotAllowed):
-        service.report_savings(dossier, year=2027, amount=1, actor=make_user("dsi"))
+        service.report_savings(dossier, year=2027, nature="Licences", amount=1, actor=make_user("dsi"))
     not_signed = make_instructed_dossier(porteur)
     with pytest.raises(DomainError, match="une fois le dossier conventionné"):
-        service.report_savings(not_signed, year=2027, amount=1, actor=porteur)
+        service.report_savings(not_signed, year=2027, nature=service.OTHER_SAVINGS, amount=1, actor=porteur)
     assert db.session.scalar(select(func.count(SavingsReport.id))) == 0
 
 

@@ -26,21 +26,35 @@ def _plan(opportunity, offset_days):
     if entry is None:
         return []
     when, recipient_ids = entry
-    return [Planned(db.session.get(User, uid), reminders.days_before(when, offset_days), when) for uid in recipient_ids]
+    return [
+        Planned(db.session.get(User, uid), reminders.days_before(when, offset_days), when)
+        for uid in recipient_ids
+    ]
 
 
 def _context(opportunity, recipient, reminder, now):
     when = DEADLINES[opportunity.id][0]
     url = reminders.mail.link("portfolio.show", code=opportunity.code)
-    return dict(subject=f"Échéance de {opportunity.code}", user=recipient, url=url,
-                body=f"{opportunity.brique} arrive à échéance.", summary=f"{opportunity.code} arrive à échéance.",
-                deadline=when)
+    return dict(
+        subject=f"Échéance de {opportunity.code}",
+        user=recipient,
+        url=url,
+        body=f"{opportunity.brique} arrive à échéance.",
+        summary=f"{opportunity.code} arrive à échéance.",
+        deadline=when,
+    )
 
 
 TEST_KIND = ReminderKind(
-    name="test.echeance", label="Échéance de test", model=lambda: __import__("app.models", fromlist=["x"]).Opportunity,
-    template="notification", default_offset_days=3, offset_help="jours avant l'échéance", plan=_plan,
-    context=_context, deadline=lambda opportunity: DEADLINES.get(opportunity.id, (None,))[0],
+    name="test.echeance",
+    label="Échéance de test",
+    model=lambda: __import__("app.models", fromlist=["x"]).Opportunity,
+    template="notification",
+    default_offset_days=3,
+    offset_help="jours avant l'échéance",
+    plan=_plan,
+    context=_context,
+    deadline=lambda opportunity: DEADLINES.get(opportunity.id, (None,))[0],
 )
 
 
@@ -68,14 +82,20 @@ DUE = datetime(2027, 3, 17, 8, 0, tzinfo=UTC)  # J-3, 9:00 in Paris
 
 
 def rows(opportunity, **filters):
-    return db.session.scalars(select(Reminder).filter_by(object_id=opportunity.id, **filters)
-                              .order_by(Reminder.recipient_id, Reminder.due_at)).all()
+    return db.session.scalars(
+        select(Reminder)
+        .filter_by(object_id=opportunity.id, **filters)
+        .order_by(Reminder.recipient_id, Reminder.due_at)
+    ).all()
 
 
 def test_planning_creates_one_row_per_recipient_at_9_paris_time(planned):
     opportunity, alice, bob = planned
     found = rows(opportunity)
-    assert [(r.recipient_id, r.due_at, r.status) for r in found] == [(alice.id, DUE, "pending"), (bob.id, DUE, "pending")]
+    assert [(r.recipient_id, r.due_at, r.status) for r in found] == [
+        (alice.id, DUE, "pending"),
+        (bob.id, DUE, "pending"),
+    ]
     assert all(r.anchor_at == DEADLINE for r in found)
     reminders.reschedule_for(opportunity)  # idempotent
     assert len(rows(opportunity)) == 2
@@ -130,12 +150,17 @@ def test_moving_within_the_same_day_updates_the_time(planned):
     opportunity, alice, bob = planned
     DEADLINES[opportunity.id] = (DEADLINE + timedelta(hours=2), [alice.id, bob.id])
     reminders.reschedule_for(opportunity)
-    assert {(r.status, r.anchor_at) for r in rows(opportunity)} == {("pending", DEADLINE + timedelta(hours=2))}
+    assert {(r.status, r.anchor_at) for r in rows(opportunity)} == {
+        ("pending", DEADLINE + timedelta(hours=2))
+    }
 
 
 def test_moved_the_same_day_without_replanning_is_still_sent_with_the_new_time(planned, inbox):
     opportunity, alice, bob = planned
-    DEADLINES[opportunity.id] = (DEADLINE + timedelta(hours=3), [alice.id, bob.id])  # same day, nobody re-plans
+    DEADLINES[opportunity.id] = (
+        DEADLINE + timedelta(hours=3),
+        [alice.id, bob.id],
+    )  # same day, nobody re-plans
     assert len(reminders.send_due(DUE).sent) == 2 and len(inbox) == 2
     assert {r.anchor_at for r in rows(opportunity)} == {DEADLINE + timedelta(hours=3)}
 
@@ -146,7 +171,10 @@ def test_removed_recipient_is_cancelled_added_one_planned(planned, make_user):
     DEADLINES[opportunity.id] = (DEADLINE, [alice.id, carol.id])
     reminders.reschedule_for(opportunity)
     assert {(r.recipient_id, r.status) for r in rows(opportunity)} == {
-        (alice.id, "pending"), (bob.id, "cancelled"), (carol.id, "pending")}
+        (alice.id, "pending"),
+        (bob.id, "cancelled"),
+        (carol.id, "pending"),
+    }
 
 
 def test_cancel_for_cancels_everything_pending(planned, inbox):
@@ -304,7 +332,7 @@ def test_deleted_object_or_inactive_recipient_is_skipped(planned, inbox):
     assert bob_row.status == "skipped" and bob_row.last_error == "Destinataire désactivé."
 
 
-# --- committee sessions -----------------------------------------------------------------------------------------
+# --- committee sessions -------------------------------------------------------------------------------------
 
 SESSION_START = datetime(2027, 4, 15, 12, 0, tzinfo=UTC)  # Thursday 15 April 2027, 14:00 in Paris
 J7 = datetime(2027, 4, 8, 7, 0, tzinfo=UTC)  # 9:00 in Paris (summer time)
@@ -319,16 +347,26 @@ def committee_session(db_session, make_user, make_opportunity):
     committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC"))
     people = {}
     for function, name in (("president", "Paule"), ("secretaire", "Sam"), ("membre", "Marc")):
-        user = make_user(Role.PORTEUR, email=f"{name.lower()}@example.gouv.fr", given_name=name, usual_name="Comité")
+        user = make_user(
+            Role.PORTEUR, email=f"{name.lower()}@example.gouv.fr", given_name=name, usual_name="Comité"
+        )
         user.roles.append(UserRole(role=Role.COMITE, committee_id=committee.id, function=function))
         people[function] = user
-    porteur = make_user(Role.PORTEUR, email="porteur@example.gouv.fr", given_name="Pia", usual_name="Porteuse")
+    porteur = make_user(
+        Role.PORTEUR, email="porteur@example.gouv.fr", given_name="Pia", usual_name="Porteuse"
+    )
     opportunity = make_opportunity(brique="Annuaire commun", created_by_id=porteur.id)
-    session = CommitteeSession(committee_id=committee.id, starts_at=SESSION_START, duration_minutes=120,
-                               place="Salle Ségur", visio_url="https://webconf.example.gouv.fr/csic")
+    session = CommitteeSession(
+        committee_id=committee.id,
+        starts_at=SESSION_START,
+        duration_minutes=120,
+        place="Salle Ségur",
+        visio_url="https://webconf.example.gouv.fr/csic",
+    )
     db.session.add(session)
-    session.items.append(AgendaItem(position=1, kind="opportunite", title="Annuaire commun",
-                                    opportunity_id=opportunity.id))
+    session.items.append(
+        AgendaItem(position=1, kind="opportunite", title="Annuaire commun", opportunity_id=opportunity.id)
+    )
     db.session.commit()
     people["porteur"] = porteur
     return session, people
@@ -361,9 +399,14 @@ def test_session_published_agenda_cancels_the_j10_and_convokes_porteurs(committe
     db.session.commit()
     report = reminders.send_due(J7)
     recipients = sorted(m["To"] for m in inbox.messages())
-    assert len(report.sent) == 4 and recipients == sorted([
-        "Paule Comité <paule@example.gouv.fr>", "Sam Comité <sam@example.gouv.fr>",
-        "Marc Comité <marc@example.gouv.fr>", "Pia Porteuse <porteur@example.gouv.fr>"])
+    assert len(report.sent) == 4 and recipients == sorted(
+        [
+            "Paule Comité <paule@example.gouv.fr>",
+            "Sam Comité <sam@example.gouv.fr>",
+            "Marc Comité <marc@example.gouv.fr>",
+            "Pia Porteuse <porteur@example.gouv.fr>",
+        ]
+    )
     [convocation] = sent_to(inbox, "porteur@example.gouv.fr")
     assert convocation["Subject"] == "Convocation : CSIC, séance du 15 avril 2027 à 14:00"
     text = body_text(convocation)
@@ -378,7 +421,9 @@ def test_session_published_agenda_cancels_the_j10_and_convokes_porteurs(committe
     # J-1: the same four people, once.
     inbox.store.clear()
     assert len(reminders.send_due(J1).sent) == 4
-    assert all(m["Subject"].startswith("Rappel : CSIC") and "demain" in body_text(m) for m in inbox.messages())
+    assert all(
+        m["Subject"].startswith("Rappel : CSIC") and "demain" in body_text(m) for m in inbox.messages()
+    )
     assert reminders.send_due(J1 + timedelta(hours=3)).sent == []
 
 
@@ -407,12 +452,17 @@ def test_cancelling_a_session_cancels_its_reminders(committee_session, inbox):
     db.session.commit()
     reminders.send_due(J1)
     assert len(inbox) == 0
-    assert {r.status for r in db.session.scalars(select(Reminder).where(Reminder.object_id == session.id,
-                                                                         Reminder.kind.like("session.%")))} == {"cancelled"}
+    assert {
+        r.status
+        for r in db.session.scalars(
+            select(Reminder).where(Reminder.object_id == session.id, Reminder.kind.like("session.%"))
+        )
+    } == {"cancelled"}
 
 
 def test_session_reminders_after_downtime(committee_session, inbox):
-    """Down from J-7 to the eve: the convocation (still useful) and the J-1 go once; after the session, nothing."""
+    """Down from J-7 to the eve: the convocation (still useful) and the J-1 go once; after the session,
+    nothing."""
     session, people = committee_session
     session.state = "odj_publie"
     reminders.reschedule_for(session)
@@ -427,10 +477,12 @@ def test_session_reminders_after_downtime(committee_session, inbox):
     assert report.sent == [] and len(report.skipped) == 8 and len(inbox) == 0
 
 
-# --- voting campaigns -------------------------------------------------------------------------------------------
+# --- voting campaigns ---------------------------------------------------------------------------------------
 
-def test_campaign_closing_reminds_electors_who_have_not_voted_on_everything(db_session, make_user,
-                                                                             make_opportunity, inbox):
+
+def test_campaign_closing_reminds_electors_who_have_not_voted_on_everything(
+    db_session, make_user, make_opportunity, inbox
+):
     from app.models import Campaign, Organisation, Vote
 
     ministry = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
@@ -440,30 +492,52 @@ def test_campaign_closing_reminds_electors_who_have_not_voted_on_everything(db_s
     other = make_user(Role.DSI, ministry="MEF", email="autre-ministere@example.gouv.fr")
     first, second = make_opportunity(brique="Un"), make_opportunity(brique="Deux")
     closes = datetime(2027, 5, 20, 16, 0, tzinfo=UTC)
-    campaign = Campaign(title="Priorisation 2027", state="ouverte", opens_at=closes - timedelta(days=20),
-                        closes_at=closes, opened_at=closes - timedelta(days=20))
+    campaign = Campaign(
+        title="Priorisation 2027",
+        state="ouverte",
+        opens_at=closes - timedelta(days=20),
+        closes_at=closes,
+        opened_at=closes - timedelta(days=20),
+    )
     campaign.opportunities = [first, second]
     campaign.ministries = [ministry]
     db.session.add(campaign)
     db.session.flush()
     for voter, opportunities in ((done, [first, second]), (half, [first])):
         for opportunity in opportunities:
-            db.session.add(Vote(campaign_id=campaign.id, voter_id=voter.id, opportunity_id=opportunity.id,
-                                organisation_id=ministry.id, value="must"))
+            db.session.add(
+                Vote(
+                    campaign_id=campaign.id,
+                    voter_id=voter.id,
+                    opportunity_id=opportunity.id,
+                    organisation_id=ministry.id,
+                    value="must",
+                )
+            )
     reminders.reschedule_for(campaign)
     db.session.commit()
     j3 = datetime(2027, 5, 17, 7, 0, tzinfo=UTC)
     assert reminders.send_due(j3 - timedelta(minutes=1)).sent == []
     # Between planning and sending, "rien" votes on everything: not reminded.
     for opportunity in (first, second):
-        db.session.add(Vote(campaign_id=campaign.id, voter_id=none.id, opportunity_id=opportunity.id,
-                            organisation_id=ministry.id, value="could"))
+        db.session.add(
+            Vote(
+                campaign_id=campaign.id,
+                voter_id=none.id,
+                opportunity_id=opportunity.id,
+                organisation_id=ministry.id,
+                value="could",
+            )
+        )
     db.session.commit()
     report = reminders.send_due(j3)
     assert len(report.sent) == 1 and len(report.skipped) == 1
     [message] = inbox.messages()
     assert "moitie@example.gouv.fr" in message["To"]
-    assert message["Subject"] == "Campagne « Priorisation 2027 » : clôture le 20 mai 2027, 1 opportunité à classer"
+    assert (
+        message["Subject"]
+        == "Campagne « Priorisation 2027 » : clôture le 20 mai 2027, 1 opportunité à classer"
+    )
     assert "Il vous reste 1 opportunité à classer" in body_text(message)
     assert f"https://mutualisation.example.gouv.fr/campagnes/{campaign.id}" in body_text(message)
     assert not sent_to(inbox, other.email) and not sent_to(inbox, "fini@example.gouv.fr")
@@ -485,14 +559,20 @@ def test_replan_all_picks_up_new_members(committee_session, make_user, inbox):
     assert len(sent_to(inbox, "nouveau@example.gouv.fr")) == 1
 
 
-# --- guichets and dossiers ------------------------------------------------------------------------------------
+# --- guichets and dossiers ----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def call_for_projects(db_session):
     from app.models import Guichet
 
-    guichet = Guichet(code="AAP-RAPPELS", name="Appel à projets de test", mode="appel_a_projets",
-                      opens_at=datetime(2027, 1, 4, 8, 0, tzinfo=UTC), closes_at=datetime(2027, 6, 30, 15, 0, tzinfo=UTC))
+    guichet = Guichet(
+        code="AAP-RAPPELS",
+        name="Appel à projets de test",
+        mode="appel_a_projets",
+        opens_at=datetime(2027, 1, 4, 8, 0, tzinfo=UTC),
+        closes_at=datetime(2027, 6, 30, 15, 0, tzinfo=UTC),
+    )
     db.session.add(guichet)
     db.session.commit()
     return guichet
@@ -506,8 +586,15 @@ def make_dossier(guichet, porteur, state="brouillon", **kw):
         extra["submitted_at"] = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
     if state in ("conventionne", "en_suivi"):
         extra.update(avis="favorable", avis_motivation="Bon dossier", decision_outcome="accepte")
-    dossier = Dossier(guichet_id=guichet.id, created_by_id=porteur.id, title=kw.pop("title", "Dossier de test"),
-                      start_year=2027, state=state, **extra, **kw)
+    dossier = Dossier(
+        guichet_id=guichet.id,
+        created_by_id=porteur.id,
+        title=kw.pop("title", "Dossier de test"),
+        start_year=2027,
+        state=state,
+        **extra,
+        **kw,
+    )
     db.session.add(dossier)
     db.session.commit()
     return dossier
@@ -525,8 +612,9 @@ def test_call_for_projects_closing_reminds_porteurs_with_a_draft(call_for_projec
     assert len(reminders.send_due(j7).sent) == 1
     [message] = inbox.messages()
     assert "brouillon@example.gouv.fr" in message["To"]
-    assert message["Subject"] == ("Appel à projets AAP-RAPPELS : clôture le 30 juin 2027 à 17:00, "
-                                  "votre dossier n'est pas déposé")
+    assert message["Subject"] == (
+        "Appel à projets AAP-RAPPELS : clôture le 30 juin 2027 à 17:00, votre dossier n'est pas déposé"
+    )
     assert f"D{draft.id:04d} « Mon brouillon »" in body_text(message)
     assert f"https://mutualisation.example.gouv.fr/dossiers/{draft.id}" in body_text(message)
 
@@ -541,18 +629,31 @@ def test_call_for_projects_draft_submitted_meanwhile_is_not_reminded(call_for_pr
     assert report.sent == [] and len(report.skipped) == 1 and len(inbox) == 0
 
 
-def test_complements_unanswered_after_7_days_to_porteur_with_copy_to_instructor(call_for_projects, make_user,
-                                                                                inbox):
+def test_complements_unanswered_after_7_days_to_porteur_with_copy_to_instructor(
+    call_for_projects, make_user, inbox
+):
     from app.models import ComplementRequest
 
-    porteur = make_user(Role.PORTEUR, email="porteur.dossier@example.gouv.fr", given_name="Paul", usual_name="Porteur")
-    instructor = make_user(Role.INSTRUCTEUR, email="instructrice@example.gouv.fr", given_name="Inès",
-                           usual_name="Instructrice")
-    dossier = make_dossier(call_for_projects, porteur, state="complements_demandes", title="Cloud interministériel")
+    porteur = make_user(
+        Role.PORTEUR, email="porteur.dossier@example.gouv.fr", given_name="Paul", usual_name="Porteur"
+    )
+    instructor = make_user(
+        Role.INSTRUCTEUR, email="instructrice@example.gouv.fr", given_name="Inès", usual_name="Instructrice"
+    )
+    dossier = make_dossier(
+        call_for_projects, porteur, state="complements_demandes", title="Cloud interministériel"
+    )
     asked = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
-    db.session.add(ComplementRequest(dossier_id=dossier.id, sections="financement", reason="incomplet",
-                                     message="Détaillez le plan de financement.", requested_by_id=instructor.id,
-                                     created_at=asked))
+    db.session.add(
+        ComplementRequest(
+            dossier_id=dossier.id,
+            sections="financement",
+            reason="incomplet",
+            message="Détaillez le plan de financement.",
+            requested_by_id=instructor.id,
+            created_at=asked,
+        )
+    )
     db.session.commit()
     db.session.refresh(dossier)
     reminders.reschedule_for(dossier)
@@ -573,8 +674,13 @@ def test_complements_answered_before_the_reminder_are_not_reminded(call_for_proj
 
     porteur = make_user(Role.PORTEUR, email="rapide@example.gouv.fr")
     dossier = make_dossier(call_for_projects, porteur, state="complements_demandes")
-    request = ComplementRequest(dossier_id=dossier.id, sections="financement", reason="incomplet", message="…",
-                                created_at=datetime(2027, 3, 1, 10, 0, tzinfo=UTC))
+    request = ComplementRequest(
+        dossier_id=dossier.id,
+        sections="financement",
+        reason="incomplet",
+        message="…",
+        created_at=datetime(2027, 3, 1, 10, 0, tzinfo=UTC),
+    )
     db.session.add(request)
     db.session.commit()
     db.session.refresh(dossier)
@@ -591,16 +697,31 @@ def signed_dossier(call_for_projects, make_user):
 
     porteur = make_user(Role.PORTEUR, email="suivi@example.gouv.fr", given_name="Sol", usual_name="Suivi")
     dossier = make_dossier(call_for_projects, porteur, state="conventionne", title="Plateforme de suivi")
-    dossier.jalons = [Jalon(number=1, due_on=datetime(2027, 9, 15).date(), description="Marché notifié",
-                            is_procurement=True),
-                      Jalon(number=2, due_on=datetime(2027, 9, 15).date(), description="Kick-off"),
-                      Jalon(number=3, due_on=datetime(2028, 1, 10).date(), description="Mise en production")]
-    dossier.indicators = [DossierIndicator(position=1, objective="Usage", indicator="Utilisateurs actifs",
-                                           frequency="Trimestrielle", target_value="5 000"),
-                          DossierIndicator(position=2, objective="Coût", indicator="Coût par dossier",
-                                           frequency="annuelle")]
-    db.session.add(DossierTransition(dossier_id=dossier.id, from_state="decide", to_state="conventionne",
-                                     created_at=datetime(2027, 4, 1, 10, 0, tzinfo=UTC)))
+    dossier.jalons = [
+        Jalon(
+            number=1, due_on=datetime(2027, 9, 15).date(), description="Marché notifié", is_procurement=True
+        ),
+        Jalon(number=2, due_on=datetime(2027, 9, 15).date(), description="Kick-off"),
+        Jalon(number=3, due_on=datetime(2028, 1, 10).date(), description="Mise en production"),
+    ]
+    dossier.indicators = [
+        DossierIndicator(
+            position=1,
+            objective="Usage",
+            indicator="Utilisateurs actifs",
+            frequency="Trimestrielle",
+            target_value="5 000",
+        ),
+        DossierIndicator(position=2, objective="Coût", indicator="Coût par dossier", frequency="annuelle"),
+    ]
+    db.session.add(
+        DossierTransition(
+            dossier_id=dossier.id,
+            from_state="decide",
+            to_state="conventionne",
+            created_at=datetime(2027, 4, 1, 10, 0, tzinfo=UTC),
+        )
+    )
     db.session.commit()
     return dossier
 
@@ -669,3 +790,34 @@ def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
     [message] = [m for m in inbox.messages() if "crédits" in m["Subject"]]
     assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1/10/2027"
     assert "signé le 1 avril 2027" in body_text(message)
+
+
+def test_savings_of_the_past_year_are_asked_for_in_january_until_reported(signed_dossier, inbox):
+    from app.models import SavingsAmount, SavingsLine
+    from app.services import committees
+
+    line = SavingsLine(position=1, nature="Licences mutualisées", category="T3", programme="129")
+    line.amounts = [SavingsAmount(year=2027, amount=100_000), SavingsAmount(year=2028, amount=200_000)]
+    signed_dossier.savings_lines = [line]
+    db.session.commit()
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    due = datetime(2028, 1, 16, 8, 0, tzinfo=UTC)  # 15 days after the end of 2027, 9:00 in Paris
+    assert "dossier.savings" not in kinds_of(reminders.send_due(due - timedelta(minutes=1)).sent)
+    inbox.store.clear()
+    assert kinds_of(reminders.send_due(due).sent) == ["dossier.savings"]
+    [message] = inbox.messages()
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : économies constatées 2027 à déclarer"
+    assert "- Licences mutualisées" in body_text(message)
+    assert f"/comites/suivi/{signed_dossier.id}#economies" in body_text(message)
+    # 2028 reported early: its January reminder is no longer wanted
+    committees.report_savings(
+        signed_dossier,
+        year=2028,
+        nature="Licences mutualisées",
+        amount="200 000",
+        actor=signed_dossier.created_by,
+    )
+    db.session.commit()
+    report = reminders.send_due(datetime(2029, 1, 16, 8, 0, tzinfo=UTC))
+    assert "dossier.savings" not in kinds_of(report.sent)

@@ -1,8 +1,8 @@
 """follow-up: savings reports
 
-Revision ID: 3e37e83a0041
+Revision ID: 2bf5a5b45180
 Revises: 0d05aa089443
-Create Date: 2026-11-27 11:17:32.220005
+Create Date: 2026-11-27 11:36:06.840537
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.models.base  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = '3e37e83a0041'
+revision = '2bf5a5b45180'
 down_revision = '0d05aa089443'
 branch_labels = None
 depends_on = None
@@ -24,8 +24,9 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dossier_id', sa.Integer(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('nature', sa.String(length=300), nullable=False),
     sa.Column('amount', sa.Integer(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('explanation', sa.Text(), nullable=False),
     sa.Column('recorded_by_id', sa.Integer(), nullable=True),
     sa.Column('recorded_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_savings_reports_amount_positive')),
@@ -33,7 +34,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['dossier_id'], ['dossiers.id'], name=op.f('fk_savings_reports_dossier_id_dossiers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_savings_reports_recorded_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_savings_reports')),
-    sa.UniqueConstraint('dossier_id', 'year', name=op.f('uq_savings_reports_dossier_id_year'))
+    sa.UniqueConstraint('dossier_id', 'year', 'nature', name=op.f('uq_savings_reports_dossier_id_year_nature'))
     )
     with op.batch_alter_table('savings_reports', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_savings_reports_dossier_id'), ['dossier_id'], unique=False)
