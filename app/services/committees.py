@@ -1951,6 +1951,13 @@ class SavingsFigure:
 class SavingsYear(SavingsFigure):
     natures: list[SavingsFigure] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, year: int, natures: list[SavingsFigure]) -> "SavingsYear":
+        """The year's total; reported is None until some nature has a figure."""
+        figures = [n.reported for n in natures if n.reported is not None]
+        total = sum(figures) if figures else None
+        return cls(year, sum(n.forecast for n in natures), total, natures=natures)
+
     @property
     def unreported(self) -> list[str]:
         """Natures forecast for the year that have no reported figure yet."""
@@ -1984,32 +1991,20 @@ def savings_by_year(dossier) -> list[SavingsYear]:
         for r in db.session.scalars(select(SavingsReport).where(SavingsReport.dossier_id == dossier.id))
     }
     order = {nature: i for i, nature in enumerate(savings_natures(dossier))}
-    years = []
-    for year in sorted({y for y, _ in forecast} | {y for y, _ in reported}):
-        keys = sorted(
-            {k for k in forecast if k[0] == year} | {k for k in reported if k[0] == year},
-            key=lambda k: (order.get(k[1], len(order)), k[1]),
-        )
-        natures = [
+    keys = sorted(set(forecast) | set(reported), key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))
+    by_year: dict[int, list[SavingsFigure]] = {}
+    for year, nature in keys:
+        report = reported.get((year, nature))
+        by_year.setdefault(year, []).append(
             SavingsFigure(
                 year,
-                forecast.get(key, 0),
-                reported[key].amount if key in reported else None,
-                key[1],
-                reported[key].explanation if key in reported else "",
-            )
-            for key in keys
-        ]
-        figures = [n.reported for n in natures if n.reported is not None]
-        years.append(
-            SavingsYear(
-                year,
-                sum(n.forecast for n in natures),
-                sum(figures) if figures else None,
-                natures=natures,
+                forecast.get((year, nature), 0),
+                report.amount if report else None,
+                nature,
+                report.explanation if report else "",
             )
         )
-    return years
+    return [SavingsYear.of(year, natures) for year, natures in by_year.items()]
 
 
 def followup(dossier, *, today: date | None = None) -> FollowUp:
