@@ -21,6 +21,20 @@ def flask(*args: str, env: dict) -> None:
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True)
 
 
+def banner(base_url: str) -> str:
+    """What a developer needs once everything is up: the URL, how to log in, the demo accounts, the mails."""
+    from app.demo import DEMO_ACCOUNTS
+
+    width = max(len(a["email"]) for a in DEMO_ACCOUNTS)
+    accounts = "\n".join(f"    {a['email']:<{width}}  {a['label']}" for a in DEMO_ACCOUNTS)
+    return (
+        f"\n  Mutualisation DSI : {base_url}\n"
+        "  Connexion : « S’identifier avec ProConnect », puis choisir l'un de ces comptes\n"
+        f"  sur la page du fournisseur de test (« Authenticate predefined users ») :\n{accounts}\n"
+        f"  Courriels envoyés : {base_url}/dev/courriels\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
@@ -49,7 +63,7 @@ def main() -> None:
         env=env,
     )
     processes.append(web)
-    print(f"\n  Mutualisation DSI : {env['BASE_URL']}\n", flush=True)
+    print(banner(env["BASE_URL"]), flush=True)
 
     def stop(*_):
         for process in reversed(processes):
