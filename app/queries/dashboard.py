@@ -412,7 +412,7 @@ class YearAmounts:
     consumed_cp: int = 0
     savings_forecast: int = 0  # all submitted dossiers
     savings_forecast_contracted: int = 0  # dossiers under contract only
-    savings_reported: int = 0
+    savings_reported: int | None = None  # None: nothing reported for the year yet
 
 
 def amounts_by_year() -> list[YearAmounts]:

@@ -212,6 +212,11 @@ def test_consumed_credits_and_reported_savings_by_year(client, make_user, login_
         "75 %",
     ]
     assert chart_data(page, "chart-savings")[1] == [[200_000], [150_000]]
+    # a year with a forecast and nothing reported yet: no realisation rate
+    signed.savings_lines[0].amounts.append(SavingsAmount(year=2028, amount=300_000))
+    db.session.commit()
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert table_rows(page, "table-savings")["2028"][2:] == ["non renseignées", "—"]
     login_as(porteur)
     assert 'id="table-savings"' not in client.get("/tableau-de-bord").get_data(as_text=True)
 
