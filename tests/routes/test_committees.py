@@ -626,7 +626,8 @@ def test_followup_page_records_savings_and_shows_them_against_the_forecast(
     data.update(amount="100 000", explanation="")
     response = post(client, csrf, f"{url}/economies", data)
     assert response.status_code == 422
-    assert "Expliquez l'écart avec la prévision du contrat (90\u202f000\u00a0€ prévus en 2027" in body(response)
+    expected = "Expliquez l'écart avec la prévision du contrat (90\u202f000\u00a0€ prévus en 2027"
+    assert expected in body(response)
     assert db.session.scalar(select(func.count(SavingsReport.id))) == 0
     data["explanation"] = "Un lot de licences supplémentaire résilié"
     assert post(client, csrf, f"{url}/economies", data).status_code == 303
