@@ -42,10 +42,10 @@ def main() -> None:
     env = dict(os.environ, PORT=str(options.port), APP_ENV=os.environ.get("APP_ENV", "development"))
     env.setdefault("BASE_URL", f"http://127.0.0.1:{options.port}")
 
-    from scripts.services import start_local_services
+    from scripts.services import die_with_parent, start_local_services
 
     flask("data", "load", env=env)  # the app migrates the database on start in development
-    processes = start_local_services(env)
+    processes = start_local_services(env, preexec_fn=die_with_parent)
     flask("demo", "accounts", env=env)
     web = subprocess.Popen(
         [
@@ -61,6 +61,7 @@ def main() -> None:
         ],
         cwd=ROOT,
         env=env,
+        preexec_fn=die_with_parent,
     )
     processes.append(web)
     print(banner(env["BASE_URL"]), flush=True)

@@ -82,14 +82,24 @@ def start_scheduler(env: dict, **popen) -> subprocess.Popen:
     )
 
 
-def start_local_services(env: dict) -> list[subprocess.Popen]:
+def start_local_services(env: dict, **popen) -> list[subprocess.Popen]:
     """Returns the started processes: ProConnect test provider, mail catcher, scheduler."""
     processes = []
-    provider = start_oidc_provider(env)
+    provider = start_oidc_provider(env, **popen)
     if provider is not None:
         processes.append(provider)
-    catcher = start_mail_catcher(env)
+    catcher = start_mail_catcher(env, **popen)
     if catcher is not None:
         processes.append(catcher)
-    processes.append(start_scheduler(env))
+    processes.append(start_scheduler(env, **popen))
     return processes
+
+
+def die_with_parent() -> None:
+    """In a child process (Popen's preexec_fn, Linux): receive SIGTERM when the parent dies, however it dies,
+    so that no local service outlives `make run`."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
