@@ -2257,6 +2257,10 @@ def report_consumption(dossier, *, year, ae, cp, actor):
         summary=f"{dossier.reference} : consommé {year} AE {ae} €, CP {cp} €",
         changes={"consumption": [old, [ae, cp]]},
     )
+    from . import reminders
+
+    # credits consumed: the reminder before the 6-month clawback is no longer wanted
+    reminders.reschedule_for(dossier, kinds=[reminders.KINDS["dossier.credits"]])
     return row
 
 

@@ -1041,10 +1041,23 @@ def _indicator_context(dossier, recipient, reminder, now):
 
 
 def _credits_plan(dossier, offset_days: int):
+    """Five months after signature, unless consumed credits are already reported on the follow-up page."""
+    from ..models.committees import CreditConsumption
+
     if dossier.state not in FOLLOWED_STATES:
         return []
     signed = _signed_at(dossier)
     if signed is None:
+        return []
+    consumed = db.session.scalar(
+        select(CreditConsumption.id)
+        .where(
+            CreditConsumption.dossier_id == dossier.id,
+            (CreditConsumption.ae > 0) | (CreditConsumption.cp > 0),
+        )
+        .limit(1)
+    )
+    if consumed is not None:
         return []
     clawback = _add_months(signed, 6)
     return [Planned(user, days_after(signed, offset_days), clawback) for user in _porteurs(dossier)]

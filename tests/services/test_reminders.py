@@ -792,6 +792,24 @@ def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
     assert "signé le 1 avril 2027" in body_text(message)
 
 
+def test_credits_reminder_is_dropped_once_consumption_is_reported(signed_dossier, inbox):
+    from app.services import committees
+
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    committees.report_consumption(
+        signed_dossier, year=2027, ae="0", cp="0", actor=signed_dossier.created_by
+    )  # nothing consumed yet: still reminded
+    db.session.commit()
+    due = datetime(2027, 8, 29, 7, 0, tzinfo=UTC)
+    assert reminders.wanted(reminders.KINDS["dossier.credits"], signed_dossier)
+    committees.report_consumption(
+        signed_dossier, year=2027, ae="40 000", cp="10 000", actor=signed_dossier.created_by
+    )
+    db.session.commit()
+    assert "dossier.credits" not in kinds_of(reminders.send_due(due).sent)
+
+
 def test_savings_of_the_past_year_are_asked_for_in_january_until_reported(signed_dossier, inbox):
     from app.models import SavingsAmount, SavingsLine
     from app.services import committees
