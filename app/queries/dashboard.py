@@ -419,7 +419,14 @@ def amounts_by_year() -> list[YearAmounts]:
     """Per year, in euros: FTAP amounts requested by submitted dossiers, granted by published decisions and
     consumed by funded dossiers; savings forecast by the dossiers and reported during their follow-up."""
     from ..models.committees import CreditConsumption, Decision, DecisionAmount, SavingsReport
-    from ..models.dossiers import Dossier, FinancingAmount, FinancingLine, SavingsAmount, SavingsLine
+    from ..models.dossiers import (
+        Dossier,
+        FinancingAmount,
+        FinancingLine,
+        SavingsAmount,
+        SavingsLine,
+        StaffSaving,
+    )
 
     years: dict[int, YearAmounts] = {}
 
@@ -448,13 +455,21 @@ def amounts_by_year() -> list[YearAmounts]:
         ).group_by(CreditConsumption.year)
     ):
         row(year).consumed_ae, row(year).consumed_cp = ae or 0, cp or 0
-    contracted = func.sum(case((Dossier.state.in_(CONTRACTED_STATES), SavingsAmount.amount), else_=0))
-    for year, amount, amount_contracted in db.session.execute(
-        select(SavingsAmount.year, func.sum(SavingsAmount.amount), contracted)
+    # A dossier's savings table is its savings lines plus the T2 helper's row (services.dossiers.figures).
+    line_savings = (
+        select(SavingsAmount.year, SavingsAmount.amount, SavingsLine.dossier_id)
         .join(SavingsLine, SavingsLine.id == SavingsAmount.line_id)
-        .join(Dossier, Dossier.id == SavingsLine.dossier_id)
+        .union_all(
+            select(StaffSaving.year, StaffSaving.jobs * StaffSaving.average_cost, StaffSaving.dossier_id)
+        )
+        .subquery()
+    )
+    contracted = func.sum(case((Dossier.state.in_(CONTRACTED_STATES), line_savings.c.amount), else_=0))
+    for year, amount, amount_contracted in db.session.execute(
+        select(line_savings.c.year, func.sum(line_savings.c.amount), contracted)
+        .join(Dossier, Dossier.id == line_savings.c.dossier_id)
         .where(submitted)
-        .group_by(SavingsAmount.year)
+        .group_by(line_savings.c.year)
     ):
         row(year).savings_forecast, row(year).savings_forecast_contracted = (
             amount or 0,

@@ -149,17 +149,21 @@ def messages(dossier: Dossier) -> list[DossierMessage]:
     )
 
 
+# The rows services.dossiers.figures reads, loaded up front for lists of dossiers (one query per table).
+FIGURES_OPTIONS = (
+    selectinload(Dossier.financing_lines).selectinload(FinancingLine.amounts),
+    selectinload(Dossier.savings_lines).selectinload(SavingsLine.amounts),
+    selectinload(Dossier.staff_savings),
+)
+
+
 def guichet_dossiers_for_export(guichet: Guichet) -> list[Dossier]:
     """Every submitted dossier of the guichet, with the rows the figures need loaded up front."""
     return list(
         db.session.scalars(
             select(Dossier)
             .where(Dossier.guichet_id == guichet.id, Dossier.state != S.BROUILLON)
-            .options(
-                selectinload(Dossier.financing_lines).selectinload(FinancingLine.amounts),
-                selectinload(Dossier.savings_lines).selectinload(SavingsLine.amounts),
-                selectinload(Dossier.staff_savings),
-            )
+            .options(*FIGURES_OPTIONS)
             .order_by(Dossier.id)
         ).unique()
     )

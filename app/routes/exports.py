@@ -421,16 +421,23 @@ def followup(fmt: str):
     """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested, granted and consumed;
     savings forecast and reported (totals over the years, as on each dossier's follow-up page)."""
     from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
 
     from ..models.committees import CreditConsumption, Decision, SavingsReport
     from ..models.dossiers import STATE_LABELS, Dossier, DossierState
+    from ..queries.dossiers import FIGURES_OPTIONS
     from ..services import dossiers as dossier_service
 
-    dossiers = db.session.scalars(
-        permissions.dossiers_visible_to(current_user)
-        .where(Dossier.state.in_(FOLLOWUP_STATES))
-        .order_by(Dossier.id)
-    ).all()
+    dossiers = (
+        db.session.scalars(
+            permissions.dossiers_visible_to(current_user)
+            .where(Dossier.state.in_(FOLLOWUP_STATES))
+            .options(joinedload(Dossier.guichet), *FIGURES_OPTIONS)
+            .order_by(Dossier.id)
+        )
+        .unique()
+        .all()
+    )
     decision_ids = [d.decision_ref for d in dossiers if d.decision_ref]
     granted = (
         {
@@ -476,7 +483,7 @@ def followup(fmt: str):
                 cp,
                 consumed_ae,
                 consumed_cp,
-                sum(a.amount for line in dossier.savings_lines for a in line.amounts),
+                fig.savings_total,
                 reported.get(dossier.id, (0,))[0],
             ]
         )

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
+from ..jinja import format_euros, format_number
 from ..models import Opportunity, OpportunityStatus, Role, User, UserRole
 from ..models.committees import (
     OTHER_SAVINGS,
@@ -510,7 +511,7 @@ def _int_field(
             f"{label} ne peut pas être négatif." if minimum == 0 else f"{label} doit être au moins {minimum}."
         )
     elif number > maximum:
-        limit = f"{maximum:,}".replace(",", "\u202f") if maximum >= 10_000 else str(maximum)
+        limit = format_number(maximum) if maximum >= 10_000 else str(maximum)  # not "2 100" for a year
         errors[name] = f"{label} ne peut pas dépasser {limit}."
     return number
 
@@ -1964,20 +1965,27 @@ class SavingsYear(SavingsFigure):
         return [n.nature for n in self.natures if n.reported is None and n.forecast]
 
 
-def savings_natures(dossier) -> list[str]:
-    """The natures a porteur reports savings for: the contract's, then « autres économies »."""
-    natures = list(dict.fromkeys(line.nature for line in dossier.savings_lines))
-    return natures + ([OTHER_SAVINGS] if OTHER_SAVINGS not in natures else [])
-
-
 def savings_forecast(dossier) -> dict[tuple[int, str], int]:
-    """(year, nature) → forecast savings of the contract's savings table."""
+    """(year, nature) → forecast savings, read from the dossier's savings table as the dossier page computes
+    it (services.dossiers.figures), the T2 helper's row included."""
+    from .dossiers import figures
+
+    fig = figures(dossier)
     forecast: dict[tuple[int, str], int] = {}
-    for line in dossier.savings_lines:
-        for amount in line.amounts:
-            key = (amount.year, line.nature)
-            forecast[key] = forecast.get(key, 0) + amount.amount
+    rows = [(line.nature, by_year) for line, by_year, _ in fig.savings] + [(fig.STAFF_NATURE, fig.staff)]
+    for nature, by_year in rows:
+        for year, amount in by_year.items():
+            if amount:  # the table has a cell for every year of the dossier; empty ones are not forecasts
+                forecast[(year, nature)] = forecast.get((year, nature), 0) + amount
     return forecast
+
+
+def savings_natures(dossier, forecast: dict[tuple[int, str], int] | None = None) -> list[str]:
+    """The natures a porteur reports savings for: the contract's (in its order), then « autres économies »."""
+    forecast = forecast if forecast is not None else savings_forecast(dossier)
+    natures = list(dict.fromkeys(line.nature for line in dossier.savings_lines))
+    natures += [n for _, n in sorted(forecast) if n not in natures]
+    return natures + ([OTHER_SAVINGS] if OTHER_SAVINGS not in natures else [])
 
 
 def savings_by_year(dossier) -> list[SavingsYear]:
@@ -1990,7 +1998,7 @@ def savings_by_year(dossier) -> list[SavingsYear]:
         (r.year, r.nature): r
         for r in db.session.scalars(select(SavingsReport).where(SavingsReport.dossier_id == dossier.id))
     }
-    order = {nature: i for i, nature in enumerate(savings_natures(dossier))}
+    order = {nature: i for i, nature in enumerate(savings_natures(dossier, forecast))}
     keys = sorted(set(forecast) | set(reported), key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))
     by_year: dict[int, list[SavingsFigure]] = {}
     for year, nature in keys:
@@ -2267,7 +2275,6 @@ def report_consumption(dossier, *, year, ae, cp, actor):
 def report_savings(dossier, *, year, nature: str, amount, explanation: str = "", actor):
     """Record (or correct) the savings observed in a year for one nature; a gap with the contract's forecast
     must be explained (§7 « matérialisation des économies réalisées »)."""
-    from ..jinja import format_euros
     from ..models.committees import SavingsReport
 
     _check_followup(dossier, actor)
@@ -2275,12 +2282,13 @@ def report_savings(dossier, *, year, nature: str, amount, explanation: str = "",
     year = _int_field(year, "year", errors, minimum=2000, maximum=2100, label="L'année")
     amount = _int_field(amount, "amount", errors, label="Le montant des économies constatées")
     nature = _clean(nature)
-    if nature not in savings_natures(dossier):
+    forecasts = savings_forecast(dossier)
+    if nature not in savings_natures(dossier, forecasts):
         errors["nature"] = "Choisissez une nature d'économies du contrat."
     explanation = _clean(explanation)
     if len(explanation) > 2000:
         errors["explanation"] = "L'explication ne doit pas dépasser 2000 caractères."
-    forecast = savings_forecast(dossier).get((year, nature), 0)
+    forecast = forecasts.get((year, nature), 0)
     if not errors and amount != forecast and not explanation:
         errors["explanation"] = (
             f"Expliquez l'écart avec la prévision du contrat ({format_euros(forecast)} prévus en {year} "

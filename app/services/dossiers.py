@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -167,6 +168,9 @@ class LineFigures:
 
 @dataclass
 class Figures:
+    # The row the T2 helper's result takes in the savings table (a nature of savings of its own).
+    STAFF_NATURE: ClassVar[str] = "Économies de personnel (calcul T2)"
+
     years: list[int]
     lines: list[LineFigures]
     year_totals: dict[int, tuple[int, int]]

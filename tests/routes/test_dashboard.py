@@ -212,6 +212,13 @@ def test_consumed_credits_and_reported_savings_by_year(client, make_user, login_
         "75 %",
     ]
     assert chart_data(page, "chart-savings")[1] == [[200_000], [150_000]]
+    # the T2 helper's row is part of a dossier's forecast, as on the dossier page
+    from app.models.dossiers import StaffSaving
+
+    signed.staff_savings = [StaffSaving(category="A", year=2027, jobs=1, average_cost=70_000)]
+    db.session.commit()
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert table_rows(page, "table-savings")["2027"][:2] == ["320\u202f000\u00a0€", "270\u202f000\u00a0€"]
     # a year with a forecast and nothing reported yet: no realisation rate
     signed.savings_lines[0].amounts.append(SavingsAmount(year=2028, amount=300_000))
     db.session.commit()

@@ -249,3 +249,27 @@ def test_followup_export_matches_the_followup_page(client, make_user, login_as):
     sheet = load_workbook(io.BytesIO(client.get("/exports/suivi.xlsx").data), read_only=True).active
     header, values = list(sheet.iter_rows(values_only=True))
     assert dict(zip(header, values, strict=True))["economies_constatees"] == 95_000
+
+
+def test_followup_export_queries_do_not_grow_with_the_dossiers(client, make_user, login_as, queries):
+    from app.models.dossiers import SavingsAmount, SavingsLine
+    from tests.factories import make_instructed_dossier
+
+    porteur = make_user("porteur")
+
+    def funded(title):
+        dossier = make_instructed_dossier(porteur, title=title, state="en_suivi", decision_outcome="accepte")
+        line = SavingsLine(position=1, nature="Licences", category="T3", programme="129")
+        line.amounts = [SavingsAmount(year=2027, amount=10_000)]
+        dossier.savings_lines = [line]
+        db.session.commit()
+
+    funded("Premier")
+    login_as(porteur)
+    with queries() as one:
+        assert len(read_csv(client.get("/exports/suivi.csv"))) == 1
+    for n in range(5):
+        funded(f"Suivant {n}")
+    with queries() as six:
+        assert len(read_csv(client.get("/exports/suivi.csv"))) == 6
+    assert len(six) == len(one)

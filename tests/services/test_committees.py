@@ -785,6 +785,32 @@ def test_reported_savings_sit_next_to_the_forecast_by_year_and_nature(secretaria
     ]
 
 
+def test_the_t2_helper_row_is_a_nature_of_its_own_with_its_forecast(secretariat, make_user):
+    """The follow-up reads the same savings table as the dossier page: lines plus the T2 helper's row."""
+    from app.models.dossiers import StaffSaving
+    from app.services.dossiers import Figures
+
+    porteur = make_user("porteur")
+    dossier = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)
+    _with_savings_forecast(dossier, (2027, 150_000))
+    dossier.staff_savings = [StaffSaving(category="B", year=2027, jobs=2, average_cost=45_000)]
+    db.session.commit()
+    assert service.savings_natures(dossier) == [
+        "Licences",
+        "Masse salariale",
+        Figures.STAFF_NATURE,
+        service.OTHER_SAVINGS,
+    ]
+    service.report_savings(dossier, year=2027, nature=Figures.STAFF_NATURE, amount="90 000", actor=porteur)
+    db.session.commit()
+    (year,) = service.followup(dossier).savings
+    assert (year.forecast, year.reported, year.unreported) == (
+        240_000,
+        90_000,
+        ["Licences", "Masse salariale"],
+    )
+
+
 def test_reported_savings_refuse_bad_input_unexplained_gaps_and_other_people(secretariat, make_user):
     from app.models.committees import SavingsReport
     from tests.factories import make_instructed_dossier
