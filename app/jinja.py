@@ -1,9 +1,7 @@
 """Jinja setup: filters (Markdown, dates, euros), globals (vendor assets, permission predicates)."""
 
 import json
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import markdown as markdown_lib
 import nh3
@@ -12,9 +10,9 @@ from jinja2 import StrictUndefined
 from markupsafe import Markup
 
 from . import permissions
+from .formatting import format_date, format_datetime, format_euros, format_number, format_percent
 from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
 
-PARIS = ZoneInfo("Europe/Paris")
 ALLOWED_TAGS = {
     "p",
     "br",
@@ -39,20 +37,6 @@ ALLOWED_TAGS = {
     "td",
     "hr",
 }
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 
 def render_markdown(text: str | None) -> Markup:
@@ -80,24 +64,6 @@ def besoin_markdown(text: str | None) -> Markup:
     return render_markdown("\n".join(lines))
 
 
-def format_datetime(value: datetime | None, with_time: bool = True) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone(PARIS)
-    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
-    return text + (f" à {local:%H:%M}" if with_time else "")
-
-
-def format_euros(value) -> str:
-    if value is None:
-        return ""
-    return f"{int(round(value)):,}".replace(",", "\u202f") + "\u00a0€"
-
-
-def format_number(value) -> str:
-    return f"{int(value):,}".replace(",", "\u202f")
-
-
 def init_app(app) -> None:
     if app.testing:
         app.jinja_env.undefined = StrictUndefined
@@ -113,6 +79,8 @@ def init_app(app) -> None:
         datetime=format_datetime,
         euros=format_euros,
         number=format_number,
+        date=format_date,
+        percent=format_percent,
     )
     app.jinja_env.globals.update(
         vendor=vendor,

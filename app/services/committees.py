@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from ..jinja import format_euros, format_number
+from ..formatting import format_date, format_euros, format_number
 from ..models import Opportunity, OpportunityStatus, Role, User, UserRole
 from ..models.committees import (
     OTHER_SAVINGS,
@@ -1874,9 +1874,7 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _date_fr(day: date) -> str:
-    from ..jinja import MONTHS
-
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return format_date(day)
 
 
 def signature_date(dossier) -> date | None:

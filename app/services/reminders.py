@@ -26,6 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..formatting import format_date
 from ..models import Reminder, ReminderSetting, ReminderStatus, User
 from ..models.base import utcnow
 from . import mail, notifications
@@ -971,9 +972,7 @@ def _jalon_context(dossier, recipient, reminder, now):
 
 
 def _month(day) -> str:
-    from ..jinja import MONTHS
-
-    return MONTHS[day.month - 1]
+    return format_date(day, with_year=False).split(" ", 1)[1]
 
 
 INDICATOR_PERIODS = (("mensuel", 1), ("trimestr", 3), ("semestr", 6), ("annuel", 12), ("an", 12))

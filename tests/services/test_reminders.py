@@ -789,7 +789,7 @@ def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
     assert kinds_of(reminders.send_due(due).sent) == ["dossier.credits"]
     [message] = [m for m in inbox.messages() if "crédits" in m["Subject"]]
     assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1/10/2027"
-    assert "signé le 1 avril 2027" in body_text(message)
+    assert "signé le 1er avril 2027" in body_text(message)
 
 
 def test_credits_reminder_is_dropped_once_consumption_is_reported(signed_dossier, inbox):

@@ -1,0 +1,99 @@
+"""French formatting for people: Paris time, « 1er décembre 2026 », « 1 234 567 € », plurals.
+
+Pure functions on top of Babel (CLDR data), imported by models, services, mails, exports and Jinja.
+This module imports nothing of ours, so every layer may use it.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_decimal
+from babel.numbers import format_percent as babel_format_percent
+
+LOCALE = Locale.parse("fr_FR")
+PARIS = ZoneInfo("Europe/Paris")
+NARROW_NBSP = "\u202f"
+NBSP = "\u00a0"
+
+
+def paris(value: datetime) -> datetime:
+    """An aware datetime seen from Paris (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(PARIS)
+
+
+def paris_today(now: datetime | None = None) -> date:
+    return paris(now or datetime.now(PARIS)).date()
+
+
+def day_number(day: int) -> str:
+    """« 1er », « 2 »: French writes the first day of a month as an ordinal (CLDR ordinal rule « one »)."""
+    return f"{day}er" if LOCALE.ordinal_form(day) == "one" else str(day)
+
+
+def format_date(value: date | datetime | None, *, with_year: bool = True) -> str:
+    """« 1er décembre 2026 » (a datetime is shown as its Paris day)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = paris(value).date()
+    month = babel_format_date(value, "MMMM", locale=LOCALE)
+    text = f"{day_number(value.day)} {month}"
+    return f"{text} {value.year}" if with_year else text
+
+
+def format_time(value: datetime) -> str:
+    return f"{paris(value):%H:%M}"
+
+
+def format_datetime(value: datetime | None, with_time: bool = True) -> str:
+    """« 1er décembre 2026 à 14:00 » in Paris time."""
+    if value is None:
+        return ""
+    text = format_date(value)
+    return f"{text} à {format_time(value)}" if with_time else text
+
+
+def format_number(value, *, decimals: int = 0) -> str:
+    """« 1 234 567 » (narrow no-break space between thousands), « 1,5 » with decimals."""
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
+    if not decimals:
+        value = int(round(value))
+    return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+def format_euros(value) -> str:
+    """« 1 234 567 € »: whole euros, the way the source contracts write amounts."""
+    if value is None:
+        return ""
+    return f"{format_number(value)}{NBSP}€"
+
+
+def format_percent(value: float | None, *, decimals: int = 0) -> str:
+    """0.33 → « 33 % »."""
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "#" * decimals if decimals else "") + "\u00a0%"
+    return babel_format_percent(value, format=pattern, locale=LOCALE)
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """« 1 jour », « 0 jour », « 2 jours »: French treats 0 and 1 as singular (CLDR plural rule « one »)."""
+    word = singular if LOCALE.plural_form(abs(count)) == "one" else (plural_form or singular + "s")
+    return f"{format_number(count)} {word}"
+
+
+def in_days(days: int) -> str:
+    """« aujourd'hui », « demain », « dans 3 jours », « il y a 2 jours »."""
+    if days == 0:
+        return "aujourd'hui"
+    if days == 1:
+        return "demain"
+    if days == -1:
+        return "hier"
+    return f"dans {plural(days, 'jour')}" if days > 0 else f"il y a {plural(-days, 'jour')}"

@@ -1,0 +1,61 @@
+"""One way for a route to run a service action.
+
+    return perform(
+        lambda: service.add_comment(opportunity, body=form.body.data, actor=current_user),
+        form=form,
+        success="Commentaire publié.",
+        location=url_for(".show", code=opportunity.code, _anchor="commentaires"),
+        failure=lambda status: _render_show(opportunity, status=status, comment_form=form, block="comments"),
+    )
+
+On a domain error the transaction is rolled back (nothing is changed partially), the messages are put on
+the form's fields and `failure(status)` renders the block again (422, or the error's own status: 403, 409).
+On success the transaction is committed, the flash message shown and the browser sent to `location`
+(303, or HX-Redirect for htmx).
+"""
+
+from collections.abc import Callable
+
+from flask import flash, redirect
+
+from ..extensions import db
+from ..forms import apply_errors
+from ..htmx import hx_redirect, is_htmx
+from ..services.errors import DomainError, ValidationFailed
+
+
+def see_other(location: str):
+    """After a successful POST: 303 to `location`, or HX-Redirect for htmx."""
+    return hx_redirect(location) if is_htmx() else redirect(location, 303)
+
+
+def show_errors(form, error: DomainError) -> None:
+    """A service's French messages at the form's fields (a rule's refusal: at `error.field` or the form)."""
+    if isinstance(error, ValidationFailed):
+        apply_errors(form, error.errors)
+    elif error.field and hasattr(form, error.field):
+        apply_errors(form, {error.field: error.message})
+    else:
+        form.form_errors.append(error.message)
+
+
+def perform(
+    run: Callable,
+    *,
+    failure: Callable[[int], object],
+    location: str | Callable[[object], str],
+    success: str | Callable[[object], str] | None = None,
+    form=None,
+):
+    """Run `run()` (a service call); commit and redirect, or roll back and render `failure(status)`."""
+    try:
+        result = run()
+    except DomainError as error:
+        db.session.rollback()
+        if form is not None:
+            show_errors(form, error)
+        return failure(error.status_code)
+    db.session.commit()
+    if success:
+        flash(success(result) if callable(success) else success, "success")
+    return see_other(location(result) if callable(location) else location)

@@ -1,0 +1,48 @@
+"""Apply a transition of a state machine: check its table, move, log it, audit it.
+
+The four state machines (opportunity, campaign, dossier, meeting) share this one helper; each service
+keeps only what is its own (who may act, what else changes with the state).
+"""
+
+from ..extensions import db
+from . import audit
+from .errors import DomainError
+
+
+def apply(
+    obj,
+    to,
+    *,
+    actor,
+    log,
+    action: str,
+    summary: str,
+    reason: str | None = None,
+    state_attr: str = "state",
+    error=None,
+    **log_fields,
+):
+    """Move `obj` to state `to` if its `allowed_transitions()` permits it.
+
+    `log`: the TransitionLog model; `log_fields`: its owner key (e.g. `dossier_id=dossier.id`) and any extra
+    column. `action`: the audit action (`dossier.submitted`). `error`: a callable building the domain error
+    from the French message (default DomainError), for services that report it at a form field.
+    Returns the old state.
+    """
+    states = type(to)
+    old = states(getattr(obj, state_attr))
+    if to not in obj.allowed_transitions():
+        message = f"Passage de « {old.label} » à « {to.label} » non autorisé."
+        raise (error or DomainError)(message)
+    setattr(obj, state_attr, to.value)
+    db.session.add(
+        log(
+            from_state=old.value,
+            to_state=to.value,
+            reason=reason or None,
+            actor_id=getattr(actor, "id", None),
+            **log_fields,
+        )
+    )
+    audit.record(action, obj, actor=actor, summary=summary, changes={state_attr: [old.value, to.value]})
+    return old
