@@ -91,14 +91,14 @@ def committees_verify_register():
     multiple=True,
     help="Code du comité (répétable) ; par défaut tous ceux qui ont une récurrence.",
 )
-def committees_generate_sessions(until, codes):
-    """Create the planned sessions of the committees' recurrence rules (idempotent)."""
+def committees_generate_meetings(until, codes):
+    """Create the planned meetings of the committees' recurrence rules (idempotent)."""
     from datetime import date, timedelta
 
     from sqlalchemy import select
 
     from .models import Committee
-    from .services.committees import generate_sessions
+    from .services.committees import generate_meetings
 
     try:
         last = date.fromisoformat(until) if until else date.today() + timedelta(days=183)
@@ -116,7 +116,7 @@ def committees_generate_sessions(until, codes):
         )
     for committee in committees:
         try:
-            created = generate_sessions(committee, until=last, actor=None)
+            created = generate_meetings(committee, until=last, actor=None)
         except portfolio_service.DomainError as error:
             raise click.ClickException(f"{committee.code} : {error.message}") from None
         click.echo(f"{committee.code} : {len(created)} séance(s) créée(s)")

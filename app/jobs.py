@@ -93,11 +93,11 @@ def register_domain_jobs() -> None:
         from .services import committees
     except ImportError:
         committees = None
-    if committees is not None and hasattr(committees, "generate_sessions"):
+    if committees is not None and hasattr(committees, "generate_meetings"):
         register_job(
-            "committees.generate_sessions",
+            "committees.generate_meetings",
             "Génération des séances récurrentes des comités (6 mois)",
-            generate_recurring_sessions,
+            generate_recurring_meetings,
             seconds=3600,
         )
 
@@ -105,8 +105,8 @@ def register_domain_jobs() -> None:
 RECURRING_HORIZON_DAYS = 183
 
 
-def generate_recurring_sessions(now: datetime) -> str:
-    """Create the sessions of every committee with a recurrence rule for the next six months (idempotent),
+def generate_recurring_meetings(now: datetime) -> str:
+    """Create the meetings of every committee with a recurrence rule for the next six months (idempotent),
     and plan their reminders."""
     from zoneinfo import ZoneInfo
 
@@ -120,11 +120,11 @@ def generate_recurring_sessions(now: datetime) -> str:
     for committee in db.session.scalars(
         select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
     ):
-        created += committees.generate_sessions(
+        created += committees.generate_meetings(
             committee, until=today + timedelta(days=RECURRING_HORIZON_DAYS), actor=None, today=today
         )
-    for session in created:
-        reminders.reschedule_for(session, now=now)
+    for meeting in created:
+        reminders.reschedule_for(meeting, now=now)
     return f"{len(created)} séance(s) créée(s)"
 
 
@@ -134,8 +134,8 @@ def generate_recurring_sessions(now: datetime) -> str:
 def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE_SECONDS) -> bool:
     """Take or renew the scheduler lease for `holder`; True if `holder` is the one that runs the jobs."""
     now = now or utcnow()
-    session = db.session
-    renewed = session.execute(
+    meeting = db.session
+    renewed = meeting.execute(
         update(SchedulerLease)
         .where(
             SchedulerLease.name == LEASE_NAME,
@@ -144,11 +144,11 @@ def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE
         .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
     ).rowcount
     if renewed:
-        session.commit()
+        meeting.commit()
         return True
     try:
-        with session.begin_nested():
-            session.add(
+        with meeting.begin_nested():
+            meeting.add(
                 SchedulerLease(
                     name=LEASE_NAME,
                     holder=holder,
@@ -157,12 +157,12 @@ def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE
                 )
             )
     except IntegrityError:
-        session.commit()
+        meeting.commit()
         return False
-    session.commit()
+    meeting.commit()
     # The INSERT may have raced with another holder's UPDATE: the row is what decides.
-    lease = session.get(SchedulerLease, LEASE_NAME, populate_existing=True)
-    session.commit()
+    lease = meeting.get(SchedulerLease, LEASE_NAME, populate_existing=True)
+    meeting.commit()
     return lease is not None and lease.holder == holder
 
 

@@ -184,10 +184,10 @@ def can_configure_reminders(user) -> bool:
 opendata_readable = _declare("opendata")
 
 
-# --- committees (sessions, agenda, votes, decisions, register, minutes) -------------------------------------
+# --- committees (meetings, agenda, votes, decisions, register, minutes) -------------------------------------
 # Committees and published agendas are readable by every signed-in user; a planned (unpublished) or cancelled
-# session only by the secretariat and the committee's members. The secretariat, and the président or
-# secrétaire of the committee, run its sessions. Named votes and draft minutes are seen by the committee and
+# meeting only by the secretariat and the committee's members. The secretariat, and the président or
+# secrétaire of the committee, run its meetings. Named votes and draft minutes are seen by the committee and
 # the secretariat; published minutes and decisions by every signed-in user.
 
 
@@ -205,58 +205,58 @@ def can_manage_committee(user, committee=None) -> bool:
     return is_secretariat(user)
 
 
-def can_plan_session(user, committee) -> bool:
+def can_plan_meeting(user, committee) -> bool:
     return is_secretariat(user) or committee_function(user, committee) in ("president", "secretaire")
 
 
-def can_run_session(user, session) -> bool:
-    return can_plan_session(user, session.committee)
+def can_run_meeting(user, meeting) -> bool:
+    return can_plan_meeting(user, meeting.committee)
 
 
-def can_record_decision(user, session) -> bool:
-    return can_run_session(user, session)
+def can_record_decision(user, meeting) -> bool:
+    return can_run_meeting(user, meeting)
 
 
-def can_review_minutes(user, session) -> bool:
-    return is_secretariat(user) or committee_function(user, session.committee) == "president"
+def can_review_minutes(user, meeting) -> bool:
+    return is_secretariat(user) or committee_function(user, meeting.committee) == "president"
 
 
-def can_view_session(user, session) -> bool:
-    if is_secretariat(user) or is_committee_member(user, session.committee):
+def can_view_meeting(user, meeting) -> bool:
+    if is_secretariat(user) or is_committee_member(user, meeting.committee):
         return True
-    return bool(getattr(user, "is_authenticated", False)) and session.state in (
+    return bool(getattr(user, "is_authenticated", False)) and meeting.state in (
         "odj_publie",
         "tenue",
         "pv_publie",
     )
 
 
-def sessions_visible_to(user):
+def meetings_visible_to(user):
     from sqlalchemy import or_, select
 
-    from .models.committees import CommitteeSession
+    from .models.committees import Meeting
 
-    query = select(CommitteeSession)
+    query = select(Meeting)
     if is_secretariat(user):
         return query
     mine = [r.committee_id for r in getattr(user, "roles", []) if r.role == Role.COMITE and r.committee_id]
     return query.where(
         or_(
-            CommitteeSession.state.in_(["odj_publie", "tenue", "pv_publie"]),
-            CommitteeSession.committee_id.in_(mine or [-1]),
+            Meeting.state.in_(["odj_publie", "tenue", "pv_publie"]),
+            Meeting.committee_id.in_(mine or [-1]),
         )
     )
 
 
-def can_view_named_votes(user, session) -> bool:
-    return is_secretariat(user) or is_committee_member(user, session.committee)
+def can_view_named_votes(user, meeting) -> bool:
+    return is_secretariat(user) or is_committee_member(user, meeting.committee)
 
 
-def can_view_minutes(user, session) -> bool:
-    if session.state == "pv_publie":
+def can_view_minutes(user, meeting) -> bool:
+    if meeting.state == "pv_publie":
         return bool(getattr(user, "is_authenticated", False))
-    return session.minutes is not None and (
-        is_secretariat(user) or is_committee_member(user, session.committee)
+    return meeting.minutes is not None and (
+        is_secretariat(user) or is_committee_member(user, meeting.committee)
     )
 
 
@@ -330,14 +330,14 @@ def dossiers_visible_to(user):
     if guichets := instructed_guichet_ids(user):
         clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != "brouillon"))
     if committees := [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]:
-        from .models.committees import AgendaItem, CommitteeSession
+        from .models.committees import AgendaItem, Meeting
 
         # Members of a committee read the dossiers put on one of its agendas.
         clauses.append(
             Dossier.id.in_(
                 select(AgendaItem.dossier_id)
-                .join(CommitteeSession, CommitteeSession.id == AgendaItem.session_id)
-                .where(CommitteeSession.committee_id.in_(committees), AgendaItem.dossier_id.is_not(None))
+                .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+                .where(Meeting.committee_id.in_(committees), AgendaItem.dossier_id.is_not(None))
             )
         )
     return query.where(or_(*clauses))

@@ -105,21 +105,21 @@ def make_committee_members(
     return committee, users
 
 
-def make_committee_session(code: str = "CSIC-TECH", *, starts_at=None, **kw):
+def make_committee_meeting(code: str = "CSIC-TECH", *, starts_at=None, **kw):
     from datetime import UTC, datetime, timedelta
 
-    from app.models import Committee, CommitteeSession
+    from app.models import Committee, Meeting
 
     committee = db.session.scalar(select(Committee).where(Committee.code == code))
-    session = CommitteeSession(
+    meeting = Meeting(
         committee=committee,
         starts_at=starts_at or datetime.now(UTC) + timedelta(days=7),
         duration_minutes=kw.pop("duration_minutes", 120),
         **kw,
     )
-    db.session.add(session)
+    db.session.add(meeting)
     db.session.commit()
-    return session
+    return meeting
 
 
 def make_instructed_dossier(

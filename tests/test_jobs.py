@@ -203,7 +203,7 @@ def test_the_sweep_job_is_registered_and_the_cli_lists_it(app, db_session):
 
 
 def test_recurring_sessions_job_creates_sessions_and_plans_their_reminders(app, db_session, make_user):
-    from app.models import Committee, CommitteeSession
+    from app.models import Committee, Meeting
 
     committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC"))
     committee.recurrence, committee.recurrence_time = "FREQ=MONTHLY;BYDAY=1TU", "14:00"
@@ -212,12 +212,10 @@ def test_recurring_sessions_job_creates_sessions_and_plans_their_reminders(app, 
     db.session.commit()
     now = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
     jobs.register_domain_jobs()
-    assert "committees.generate_sessions" in jobs.JOBS
-    jobs.generate_recurring_sessions(now)
+    assert "committees.generate_meetings" in jobs.JOBS
+    jobs.generate_recurring_meetings(now)
     sessions = db.session.scalars(
-        select(CommitteeSession)
-        .where(CommitteeSession.committee_id == committee.id)
-        .order_by(CommitteeSession.starts_at)
+        select(Meeting).where(Meeting.committee_id == committee.id).order_by(Meeting.starts_at)
     ).all()
     assert [s.starts_at.date().isoformat() for s in sessions][:3] == [
         "2027-02-02",
@@ -229,7 +227,7 @@ def test_recurring_sessions_job_creates_sessions_and_plans_their_reminders(app, 
         select(Reminder).where(Reminder.kind == "session.convocation", Reminder.recipient_id == member.id)
     ).all()
     assert len(convocations) == 6
-    assert jobs.generate_recurring_sessions(now) == "0 séance(s) créée(s)"  # idempotent
+    assert jobs.generate_recurring_meetings(now) == "0 séance(s) créée(s)"  # idempotent
 
 
 def test_voting_transitions_are_a_registered_job(app, db_session):

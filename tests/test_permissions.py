@@ -4,8 +4,8 @@ from app.extensions import db
 from app.permissions import dossiers_visible_to
 from app.services import committees as committee_service
 from tests.factories import (
+    make_committee_meeting,
     make_committee_members,
-    make_committee_session,
     make_instructed_dossier,
     make_user,
 )
@@ -21,11 +21,11 @@ def test_committee_members_see_the_dossiers_on_their_agendas_only(db_session, cl
     elsewhere = make_instructed_dossier(porteur, guichet="FTAP-DINUM-OPI", title="Pas inscrit")
     committee, (president, secretary, *_rest) = make_committee_members("COMITE-INVEST-FTAP")
     _other, (outsider, *_more) = make_committee_members("CSIC")
-    session = make_committee_session("COMITE-INVEST-FTAP")
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
     secretariat = make_user("secretariat")
     assert on_agenda.id not in visible_ids(president)
 
-    committee_service.add_item(session, kind="dossier", actor=secretariat, dossier_id=on_agenda.id)
+    committee_service.add_item(meeting, kind="dossier", actor=secretariat, dossier_id=on_agenda.id)
     db.session.commit()
 
     assert on_agenda.id in visible_ids(president)

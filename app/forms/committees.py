@@ -119,7 +119,7 @@ class RulesForm(FlaskForm):
     recurrence_time = StringField(
         "Heure des séances (heure de Paris)", description="HH:MM, par exemple 14:00."
     )
-    session_minutes = StringField("Durée habituelle (minutes)")
+    meeting_minutes = StringField("Durée habituelle (minutes)")
     default_place = StringField("Lieu habituel")
     opportunity_stages = SelectMultipleField(
         "Étapes d'opportunité sur lesquelles le comité décide",

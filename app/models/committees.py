@@ -1,4 +1,4 @@
-"""Committees (COPIL, CINUM, CSIC, CSIC-Tech, comité d'investissement FTAP, COSINUM…), their sessions,
+"""Committees (COPIL, CINUM, CSIC, CSIC-Tech, comité d'investissement FTAP, COSINUM…), their meetings,
 agendas, attendance, votes, decisions, the hash-chained decision register and the minutes.
 
 Members are read from `UserRole(role='comite', committee_id, function)` (app/models/users.py).
@@ -143,16 +143,14 @@ class Committee(db.Model):
     # "FREQ=MONTHLY;INTERVAL=4;BYDAY=2TH"
     recurrence: Mapped[str | None] = mapped_column(String(100))
     recurrence_time: Mapped[str | None] = mapped_column(String(5))  # "14:00", Europe/Paris
-    session_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
+    meeting_minutes: Mapped[int] = mapped_column("session_minutes", default=120, server_default="120")
     default_place: Mapped[str] = mapped_column(Text, default="", server_default="")
     opportunity_stages: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Set when the secretariat edits the rules: the reference loader then leaves them alone.
     rules_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     guichets = relationship("Guichet", secondary=committee_guichets, order_by="Guichet.code")
-    sessions: Mapped[list["CommitteeSession"]] = relationship(
-        back_populates="committee", order_by="CommitteeSession.starts_at"
-    )
+    meetings: Mapped[list["Meeting"]] = relationship(back_populates="committee", order_by="Meeting.starts_at")
 
     @property
     def quorum_enum(self) -> QuorumRule:
@@ -166,10 +164,10 @@ class Committee(db.Model):
         return self.name
 
 
-# --- sessions -------------------------------------------------------------------------------------------
+# --- meetings -------------------------------------------------------------------------------------------
 
 
-class SessionState(enum.StrEnum):
+class MeetingState(enum.StrEnum):
     PLANIFIEE = "planifiee"
     ODJ_PUBLIE = "odj_publie"
     TENUE = "tenue"
@@ -187,8 +185,8 @@ class SessionState(enum.StrEnum):
         }[self.value]
 
 
-SS = SessionState
-SESSION_TRANSITIONS: dict[SessionState, set[SessionState]] = {
+SS = MeetingState
+MEETING_TRANSITIONS: dict[MeetingState, set[MeetingState]] = {
     SS.PLANIFIEE: {SS.ODJ_PUBLIE, SS.ANNULEE},
     SS.ODJ_PUBLIE: {SS.TENUE, SS.ANNULEE},
     SS.TENUE: {SS.PV_PUBLIE},
@@ -197,14 +195,14 @@ SESSION_TRANSITIONS: dict[SessionState, set[SessionState]] = {
 }
 
 
-class CommitteeSession(db.Model):
+class Meeting(db.Model):
     __tablename__ = "committee_sessions"
     __table_args__ = (
-        CheckConstraint(f"state IN ({_in(SessionState)})", name="state_known"),
+        CheckConstraint(f"state IN ({_in(MeetingState)})", name="state_known"),
         CheckConstraint("duration_minutes > 0", name="duration_positive"),
         CheckConstraint("state <> 'annulee' OR cancel_reason IS NOT NULL", name="cancelled_has_reason"),
         # A generated occurrence is unique per committee, even once moved or cancelled: regenerating
-        # never brings back a session that the secretariat cancelled or moved.
+        # never brings back a meeting that the secretariat cancelled or moved.
         UniqueConstraint("committee_id", "occurrence"),
         Index("ix_committee_sessions_starts_at", "starts_at"),
     )
@@ -216,8 +214,8 @@ class CommitteeSession(db.Model):
     duration_minutes: Mapped[int] = mapped_column(default=120)
     place: Mapped[str] = mapped_column(Text, default="")
     visio_url: Mapped[str] = mapped_column(String(500), default="")
-    state: Mapped[str] = mapped_column(String(16), default=SessionState.PLANIFIEE)
-    occurrence: Mapped[str | None] = mapped_column(String(10))  # "2026-12-01" for generated sessions
+    state: Mapped[str] = mapped_column(String(16), default=MeetingState.PLANIFIEE)
+    occurrence: Mapped[str | None] = mapped_column(String(10))  # "2026-12-01" for generated meetings
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -225,26 +223,26 @@ class CommitteeSession(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    committee: Mapped[Committee] = relationship(back_populates="sessions", lazy="joined")
+    committee: Mapped[Committee] = relationship(back_populates="meetings", lazy="joined")
     items: Mapped[list["AgendaItem"]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="AgendaItem.position"
+        back_populates="meeting", cascade="all, delete-orphan", order_by="AgendaItem.position"
     )
     attendances: Mapped[list["Attendance"]] = relationship(
-        back_populates="session",
+        back_populates="meeting",
         cascade="all, delete-orphan",
         order_by="Attendance.id",
-        foreign_keys="Attendance.session_id",
+        foreign_keys="Attendance.meeting_id",
     )
-    transitions: Mapped[list["SessionTransition"]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="SessionTransition.id"
+    transitions: Mapped[list["MeetingTransition"]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingTransition.id"
     )
     minutes: Mapped["Minutes | None"] = relationship(
-        back_populates="session", cascade="all, delete-orphan", uselist=False
+        back_populates="meeting", cascade="all, delete-orphan", uselist=False
     )
 
     @property
-    def state_enum(self) -> SessionState:
-        return SessionState(self.state)
+    def state_enum(self) -> MeetingState:
+        return MeetingState(self.state)
 
     @property
     def ends_at(self) -> datetime:
@@ -252,8 +250,8 @@ class CommitteeSession(db.Model):
 
         return self.starts_at + timedelta(minutes=self.duration_minutes)
 
-    def allowed_transitions(self) -> list[SessionState]:
-        return sorted(SESSION_TRANSITIONS[self.state_enum], key=list(SessionState).index)
+    def allowed_transitions(self) -> list[MeetingState]:
+        return sorted(MEETING_TRANSITIONS[self.state_enum], key=list(MeetingState).index)
 
     @property
     def label(self) -> str:
@@ -265,12 +263,12 @@ class CommitteeSession(db.Model):
         return self.label
 
 
-class SessionTransition(db.Model):
+class MeetingTransition(db.Model):
     __tablename__ = "committee_session_transitions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
+    meeting_id: Mapped[int] = mapped_column(
+        "session_id", ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
     )
     from_state: Mapped[str] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
@@ -278,16 +276,16 @@ class SessionTransition(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    session: Mapped[CommitteeSession] = relationship(back_populates="transitions")
+    meeting: Mapped[Meeting] = relationship(back_populates="transitions")
     actor = relationship("User", lazy="joined")
 
     @property
     def from_label(self) -> str:
-        return SessionState(self.from_state).label
+        return MeetingState(self.from_state).label
 
     @property
     def to_label(self) -> str:
-        return SessionState(self.to_state).label
+        return MeetingState(self.to_state).label
 
 
 # --- agenda ---------------------------------------------------------------------------------------------
@@ -324,8 +322,8 @@ class AgendaItem(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
+    meeting_id: Mapped[int] = mapped_column(
+        "session_id", ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column()
     kind: Mapped[str] = mapped_column(String(16))
@@ -338,7 +336,7 @@ class AgendaItem(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    session: Mapped[CommitteeSession] = relationship(back_populates="items")
+    meeting: Mapped[Meeting] = relationship(back_populates="items")
     opportunity = relationship("Opportunity", lazy="joined")
     votes: Mapped[list["ItemVote"]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="ItemVote.id"
@@ -405,8 +403,8 @@ class Attendance(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
+    meeting_id: Mapped[int] = mapped_column(
+        "session_id", ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     function: Mapped[str] = mapped_column(String(16))  # snapshot of the member's function
@@ -415,7 +413,7 @@ class Attendance(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    session: Mapped[CommitteeSession] = relationship(back_populates="attendances", foreign_keys=[session_id])
+    meeting: Mapped[Meeting] = relationship(back_populates="attendances", foreign_keys=[meeting_id])
     user = relationship("User", foreign_keys=[user_id], lazy="joined")
     proxy = relationship("User", foreign_keys=[proxy_id], lazy="joined")
 
@@ -551,7 +549,7 @@ class Decision(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"), index=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("committee_sessions.id"), index=True)
+    meeting_id: Mapped[int] = mapped_column("session_id", ForeignKey("committee_sessions.id"), index=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(32))
     mode: Mapped[str] = mapped_column(String(16))
@@ -570,7 +568,7 @@ class Decision(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[AgendaItem] = relationship(back_populates="decisions")
-    session: Mapped[CommitteeSession] = relationship(lazy="joined")
+    meeting: Mapped[Meeting] = relationship(lazy="joined")
     committee: Mapped[Committee] = relationship(lazy="joined")
     rectifies: Mapped["Decision | None"] = relationship(remote_side=[id])
     rectified_by: Mapped["Decision | None"] = relationship(
@@ -602,7 +600,7 @@ class Decision(db.Model):
         return {
             "decision": self.id,
             "committee": self.committee.code if self.committee else None,
-            "session": self.session_id,
+            "session": self.meeting_id,  # the register's hashed key, unchanged since its first entry
             "item": self.item_id,
             "kind": self.item.kind if self.item else None,
             "opportunity": self.item.opportunity.code if self.item and self.item.opportunity else None,
@@ -690,8 +688,8 @@ class Minutes(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("committee_sessions.id", ondelete="CASCADE"), unique=True
+    meeting_id: Mapped[int] = mapped_column(
+        "session_id", ForeignKey("committee_sessions.id", ondelete="CASCADE"), unique=True
     )
     state: Mapped[str] = mapped_column(String(16), default=MinutesState.BROUILLON)
     notes: Mapped[str] = mapped_column(Text, default="")  # general notes (Markdown)
@@ -703,7 +701,7 @@ class Minutes(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    session: Mapped[CommitteeSession] = relationship(back_populates="minutes")
+    meeting: Mapped[Meeting] = relationship(back_populates="minutes")
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id], lazy="joined")
     published_by = relationship("User", foreign_keys=[published_by_id], lazy="joined")
 
@@ -797,18 +795,18 @@ class DecisionLocked(Exception):
 
 
 @event.listens_for(Session, "before_flush")
-def _published_decisions_are_immutable(session, flush_context, instances) -> None:
-    for obj in session.dirty:
-        if isinstance(obj, Decision) and session.is_modified(obj, include_collections=False):
+def _published_decisions_are_immutable(meeting, flush_context, instances) -> None:
+    for obj in meeting.dirty:
+        if isinstance(obj, Decision) and meeting.is_modified(obj, include_collections=False):
             state = inspect(obj)
             locked = state.attrs.locked.history
             was_locked = (locked.deleted and locked.deleted[0]) or (not locked.has_changes() and obj.locked)
             if was_locked:
                 raise DecisionLocked(f"decision {obj.id} is published and cannot be changed")
         if isinstance(obj, DecisionAmount) and obj.decision is not None and obj.decision.locked:
-            if session.is_modified(obj, include_collections=False):
+            if meeting.is_modified(obj, include_collections=False):
                 raise DecisionLocked(f"amounts of decision {obj.decision_id} are published")
-    for obj in session.deleted:
+    for obj in meeting.deleted:
         if isinstance(obj, RegisterEntry) or (isinstance(obj, Decision) and obj.locked):
             raise DecisionLocked("published decisions and register entries are never deleted")
         if isinstance(obj, DecisionAmount) and obj.decision is not None and obj.decision.locked:

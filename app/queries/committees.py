@@ -11,23 +11,23 @@ from ..models.committees import (
     AgendaItem,
     Attendance,
     Committee,
-    CommitteeSession,
     Decision,
+    Meeting,
+    MeetingState,
     RegisterEntry,
-    SessionState,
 )
-from ..permissions import sessions_visible_to
+from ..permissions import meetings_visible_to
 
-LIVE_STATES = (SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE, SessionState.TENUE)
+LIVE_STATES = (MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE, MeetingState.TENUE)
 
 
-def committees_with_next_session(user) -> list[tuple[Committee, CommitteeSession | None, int]]:
-    """Every committee with its next visible session and its number of members (three queries in all)."""
+def committees_with_next_meeting(user) -> list[tuple[Committee, Meeting | None, int]]:
+    """Every committee with its next visible meeting and its number of members (three queries in all)."""
     committees = list(db.session.scalars(select(Committee).order_by(Committee.name)))
     now = datetime.now(UTC) - timedelta(hours=12)
     visible = (
-        sessions_visible_to(user)
-        .where(CommitteeSession.starts_at >= now, CommitteeSession.state != SessionState.ANNULEE)
+        meetings_visible_to(user)
+        .where(Meeting.starts_at >= now, Meeting.state != MeetingState.ANNULEE)
         .subquery()
     )
     first = (
@@ -38,10 +38,9 @@ def committees_with_next_session(user) -> list[tuple[Committee, CommitteeSession
     upcoming = {
         s.committee_id: s
         for s in db.session.scalars(
-            select(CommitteeSession).join(
+            select(Meeting).join(
                 first,
-                (first.c.committee_id == CommitteeSession.committee_id)
-                & (first.c.first == CommitteeSession.starts_at),
+                (first.c.committee_id == Meeting.committee_id) & (first.c.first == Meeting.starts_at),
             )
         )
     }
@@ -63,35 +62,31 @@ def committee_by_code(code: str) -> Committee | None:
     )
 
 
-def sessions_of(committee: Committee, user) -> list[CommitteeSession]:
+def meetings_of(committee: Committee, user) -> list[Meeting]:
     return list(
         db.session.scalars(
-            sessions_visible_to(user)
-            .where(CommitteeSession.committee_id == committee.id)
-            .order_by(CommitteeSession.starts_at)
+            meetings_visible_to(user).where(Meeting.committee_id == committee.id).order_by(Meeting.starts_at)
         )
     )
 
 
-def session_by_id(session_id: int, user) -> CommitteeSession | None:
+def meeting_by_id(meeting_id: int, user) -> Meeting | None:
     return db.session.scalar(
-        sessions_visible_to(user)
-        .where(CommitteeSession.id == session_id)
+        meetings_visible_to(user)
+        .where(Meeting.id == meeting_id)
         .options(
-            selectinload(CommitteeSession.items).selectinload(AgendaItem.documents),
-            selectinload(CommitteeSession.items)
-            .selectinload(AgendaItem.decisions)
-            .selectinload(Decision.amounts),
-            selectinload(CommitteeSession.items).selectinload(AgendaItem.votes),
-            selectinload(CommitteeSession.attendances),
-            selectinload(CommitteeSession.transitions),
+            selectinload(Meeting.items).selectinload(AgendaItem.documents),
+            selectinload(Meeting.items).selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
+            selectinload(Meeting.items).selectinload(AgendaItem.votes),
+            selectinload(Meeting.attendances),
+            selectinload(Meeting.transitions),
         )
     )
 
 
 def decision_by_id(decision_id: int, user) -> Decision | None:
     decision = db.session.get(Decision, decision_id)
-    if decision is None or session_by_id(decision.session_id, user) is None:
+    if decision is None or meeting_by_id(decision.meeting_id, user) is None:
         return None
     return decision
 
@@ -112,34 +107,32 @@ def user_by_calendar_token(token: str) -> User | None:
     return db.session.scalar(select(User).where(User.calendar_token == token, User.active.is_(True)))
 
 
-def calendar_sessions(*, user: User, committee: Committee | None = None) -> list[CommitteeSession]:
-    """Sessions for a feed: those of one committee the user may see, or the sessions the user attends (member
+def calendar_meetings(*, user: User, committee: Committee | None = None) -> list[Meeting]:
+    """Meetings for a feed: those of one committee the user may see, or the meetings the user attends (member
     of the committee, or on its attendance list), from one year back."""
     since = datetime.now(UTC) - timedelta(days=366)
-    query = sessions_visible_to(user).where(CommitteeSession.starts_at >= since)
+    query = meetings_visible_to(user).where(Meeting.starts_at >= since)
     if committee is not None:
-        query = query.where(CommitteeSession.committee_id == committee.id)
+        query = query.where(Meeting.committee_id == committee.id)
     else:
         mine = [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]
-        attended = select(Attendance.session_id).where(Attendance.user_id == user.id)
-        query = query.where(
-            or_(CommitteeSession.committee_id.in_(mine or [-1]), CommitteeSession.id.in_(attended))
-        )
-    return list(db.session.scalars(query.order_by(CommitteeSession.starts_at)))
+        attended = select(Attendance.meeting_id).where(Attendance.user_id == user.id)
+        query = query.where(or_(Meeting.committee_id.in_(mine or [-1]), Meeting.id.in_(attended)))
+    return list(db.session.scalars(query.order_by(Meeting.starts_at)))
 
 
 def trail(*, opportunity_id: int | None = None, dossier_id: int | None = None, user=None) -> list[AgendaItem]:
-    """Every agenda item about an opportunity or a dossier, across committees, oldest session first."""
-    query = select(AgendaItem).join(CommitteeSession)
+    """Every agenda item about an opportunity or a dossier, across committees, oldest meeting first."""
+    query = select(AgendaItem).join(Meeting)
     if opportunity_id is not None:
         query = query.where(AgendaItem.opportunity_id == opportunity_id)
     else:
         query = query.where(AgendaItem.dossier_id == dossier_id)
-    visible = sessions_visible_to(user).with_only_columns(CommitteeSession.id)
-    query = query.where(CommitteeSession.id.in_(visible))
+    visible = meetings_visible_to(user).with_only_columns(Meeting.id)
+    query = query.where(Meeting.id.in_(visible))
     return list(
         db.session.scalars(
-            query.order_by(CommitteeSession.starts_at, AgendaItem.position).options(
+            query.order_by(Meeting.starts_at, AgendaItem.position).options(
                 selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
                 selectinload(AgendaItem.votes),
             )

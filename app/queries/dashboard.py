@@ -485,13 +485,13 @@ def amounts_by_year() -> list[YearAmounts]:
 def upcoming_sessions(user, limit: int = 5) -> list:
     from .. import permissions
     from ..models.base import utcnow
-    from ..models.committees import CommitteeSession
+    from ..models.committees import Meeting
 
     return list(
         db.session.scalars(
-            permissions.sessions_visible_to(user)
-            .where(CommitteeSession.starts_at >= utcnow(), CommitteeSession.state != "annulee")
-            .order_by(CommitteeSession.starts_at)
+            permissions.meetings_visible_to(user)
+            .where(Meeting.starts_at >= utcnow(), Meeting.state != "annulee")
+            .order_by(Meeting.starts_at)
             .limit(limit)
         )
     )
@@ -589,8 +589,8 @@ def decision_public(d) -> dict:
     return {
         "id": d.id,
         "committee": d.committee.code,
-        "session": d.session_id,
-        "session_date": d.session.starts_at.isoformat(),
+        "session": d.meeting_id,
+        "session_date": d.meeting.starts_at.isoformat(),
         "item": item.title if item else None,
         "kind": item.kind if item else None,
         "opportunity": item.opportunity.code if item and item.opportunity else None,
@@ -615,13 +615,13 @@ def decision_options():
 
 
 def public_sessions() -> Select:
-    from ..models.committees import CommitteeSession
+    from ..models.committees import Meeting
 
-    return select(CommitteeSession).where(CommitteeSession.state.in_(PUBLIC_SESSION_STATES))
+    return select(Meeting).where(Meeting.state.in_(PUBLIC_SESSION_STATES))
 
 
 def session_public(s) -> dict:
-    from ..models.committees import SessionState
+    from ..models.committees import MeetingState
 
     return {
         "id": s.id,
@@ -631,7 +631,7 @@ def session_public(s) -> dict:
         "starts_at": s.starts_at.isoformat(),
         "duration_minutes": s.duration_minutes,
         "state": s.state,
-        "state_label": SessionState(s.state).label,
+        "state_label": MeetingState(s.state).label,
         "agenda": [
             {
                 "position": i.position,
@@ -645,6 +645,6 @@ def session_public(s) -> dict:
 
 
 def session_options():
-    from ..models.committees import AgendaItem, CommitteeSession
+    from ..models.committees import AgendaItem, Meeting
 
-    return (selectinload(CommitteeSession.items).joinedload(AgendaItem.opportunity),)
+    return (selectinload(Meeting.items).joinedload(AgendaItem.opportunity),)

@@ -475,21 +475,19 @@ def get_decision(decision_id: int):
 @bp.get("/v1/sessions")
 @opendata_readable
 def list_sessions():
-    from ..models.committees import Committee, CommitteeSession
+    from ..models.committees import Committee, Meeting
 
     args = _check_parameters("sessions")
     _check_enums(args, {"state": list(figures.PUBLIC_SESSION_STATES)})
     query = figures.public_sessions()
     if committee := args.get("committee", ""):
-        query = query.where(
-            CommitteeSession.committee_id.in_(select(Committee.id).where(Committee.code == committee))
-        )
+        query = query.where(Meeting.committee_id.in_(select(Committee.id).where(Committee.code == committee)))
     if state := args.get("state", ""):
-        query = query.where(CommitteeSession.state == state)
+        query = query.where(Meeting.state == state)
     return _page(
         "sessions",
         query,
-        (CommitteeSession.starts_at.desc(), CommitteeSession.id.desc()),
+        (Meeting.starts_at.desc(), Meeting.id.desc()),
         _orm_fetch(figures.session_options(), figures.session_public),
         args,
     )
@@ -498,11 +496,11 @@ def list_sessions():
 @bp.get(f"/v1/sessions/<int(max={openapi.MAX_ID}):session_id>")
 @opendata_readable
 def get_session(session_id: int):
-    from ..models.committees import CommitteeSession
+    from ..models.committees import Meeting
 
     return _get_by_id(
         figures.public_sessions(),
-        CommitteeSession,
+        Meeting,
         session_id,
         figures.session_public,
         figures.session_options(),

@@ -1,4 +1,4 @@
-"""Committees: list, committee page and rules, sessions, agenda, live session (attendance, quorum, votes,
+"""Committees: list, committee page and rules, meetings, agenda, live meeting (attendance, quorum, votes,
 decisions), decisions (amend, rectify), minutes (+ PDF), register verification, ICS feeds."""
 
 from datetime import date
@@ -31,8 +31,8 @@ from ..models.committees import (
     AgendaItem,
     AttendanceStatus,
     ItemKind,
+    MeetingState,
     MemberFunction,
-    SessionState,
 )
 from ..queries import committees as queries
 from ..services import committees as service
@@ -47,7 +47,7 @@ def _register_globals(state):
         committee_trail=_trail_for,
         committee_service=service,
         MemberFunction=MemberFunction,
-        SessionState=SessionState,
+        MeetingState=MeetingState,
     )
 
 
@@ -94,15 +94,15 @@ def _committee(code: str):
     return committee
 
 
-def _session(session_id: int):
-    session = queries.session_by_id(session_id, current_user)
-    if session is None:
+def _meeting(meeting_id: int):
+    meeting = queries.meeting_by_id(meeting_id, current_user)
+    if meeting is None:
         abort(404)
-    return session
+    return meeting
 
 
-def _item(session, item_id: int) -> AgendaItem:
-    item = next((i for i in session.items if i.id == item_id), None)
+def _item(meeting, item_id: int) -> AgendaItem:
+    item = next((i for i in meeting.items if i.id == item_id), None)
     if item is None:
         abort(404)
     return item
@@ -114,7 +114,7 @@ def _item(session, item_id: int) -> AgendaItem:
 @bp.get("")
 @permissions.authenticated
 def index():
-    return render("committees/index.html", rows=queries.committees_with_next_session(current_user))
+    return render("committees/index.html", rows=queries.committees_with_next_meeting(current_user))
 
 
 @bp.get("/<code>")
@@ -136,7 +136,7 @@ def _render_committee(committee, status=200, member_form=None, generate_form=Non
         status=status,
         committee=committee,
         members=service.members(committee),
-        sessions=queries.sessions_of(committee, current_user),
+        meetings=queries.meetings_of(committee, current_user),
         rule=rule,
         member_form=member_form or MemberForm(formdata=None),
         generate_form=generate_form or GenerateForm(formdata=None),
@@ -156,7 +156,7 @@ def rules(code: str):
     ]
     if request.method == "GET":
         form.guichets.data = [g.id for g in committee.guichets]
-        form.session_minutes.data = str(committee.session_minutes)
+        form.meeting_minutes.data = str(committee.meeting_minutes)
     if form.validate_on_submit():
         try:
             service.update_rules(
@@ -167,7 +167,7 @@ def rules(code: str):
                 casting_vote=form.casting_vote.data,
                 recurrence=form.recurrence.data or "",
                 recurrence_time=form.recurrence_time.data or "",
-                session_minutes=form.session_minutes.data,
+                meeting_minutes=form.meeting_minutes.data,
                 default_place=form.default_place.data or "",
                 opportunity_stages=form.opportunity_stages.data or [],
                 guichet_ids=form.guichets.data or [],
@@ -230,12 +230,12 @@ def remove_member(code: str, user_id: int):
 @permissions.authenticated
 def generate(code: str):
     committee = _committee(code)
-    if not permissions.can_plan_session(current_user, committee):
+    if not permissions.can_plan_meeting(current_user, committee):
         abort(403)
     form = GenerateForm()
     if form.validate_on_submit():
         try:
-            created = service.generate_sessions(
+            created = service.generate_meetings(
                 committee, until=date.fromisoformat(form.until.data.strip()), actor=current_user
             )
         except DomainError as error:
@@ -245,24 +245,24 @@ def generate(code: str):
             flash(f"{len(created)} séance(s) générée(s).", "success")
             return _updated(
                 url_for(".show", code=committee.code, _anchor="seances"),
-                lambda: _render_committee(_committee(code), block="sessions"),
+                lambda: _render_committee(_committee(code), block="meetings"),
             )
-    return _render_committee(committee, status=422, generate_form=form, block="sessions")
+    return _render_committee(committee, status=422, generate_form=form, block="meetings")
 
 
 @bp.route("/<code>/seances/nouvelle", methods=["GET", "POST"])
 @permissions.authenticated
 def plan(code: str):
     committee = _committee(code)
-    if not permissions.can_plan_session(current_user, committee):
+    if not permissions.can_plan_meeting(current_user, committee):
         abort(403)
     form = SessionForm()
     if request.method == "GET":
-        form.duration_minutes.data = str(committee.session_minutes)
+        form.duration_minutes.data = str(committee.meeting_minutes)
         form.place.data = committee.default_place
     if form.validate_on_submit():
         try:
-            session = service.plan_session(
+            meeting = service.plan_meeting(
                 committee,
                 starts_at=form.starts_at_utc,
                 duration_minutes=form.duration_minutes.data,
@@ -276,71 +276,71 @@ def plan(code: str):
         else:
             db.session.commit()
             flash("Séance planifiée.", "success")
-            return _redirect(url_for(".session", session_id=session.id))
+            return _redirect(url_for(".meeting", meeting_id=meeting.id))
     status = 422 if form.is_submitted() else 200
     return render(
-        "committees/session_form.html",
+        "committees/meeting_form.html",
         block="form",
         status=status,
         form=form,
         committee=committee,
-        session=None,
+        meeting=None,
     )
 
 
-# --- sessions -------------------------------------------------------------------------------------------
+# --- meetings -------------------------------------------------------------------------------------------
 
 
-@bp.get("/seances/<int:session_id>")
+@bp.get("/seances/<int:meeting_id>")
 @permissions.authenticated
-def session(session_id: int):
-    return _render_session(_session(session_id))
+def meeting(meeting_id: int):
+    return _render_meeting(_meeting(meeting_id))
 
 
-def _item_form(session, formdata=None) -> ItemForm:
+def _item_form(meeting, formdata=None) -> ItemForm:
     form = ItemForm(formdata=formdata)
     form.opportunity.choices = [("", "— Choisir —")] + [
         (str(o.id), f"{o.code} — {o.brique} ({o.status_enum.label})")
-        for o in service.opportunity_candidates(session)
+        for o in service.opportunity_candidates(meeting)
     ]
     form.dossier.choices = [("", "— Choisir —")] + [
-        (str(d.id), label) for d, label in service.dossier_bridge.candidates(session)
+        (str(d.id), label) for d, label in service.dossier_bridge.candidates(meeting)
     ]
     return form
 
 
-def _render_session(session, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
+def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
     return render(
-        "committees/session.html",
+        "committees/meeting.html",
         block=block,
         status=status,
-        session=session,
-        quorum=service.quorum(session),
-        item_form=item_form or _item_form(session),
+        meeting=meeting,
+        quorum=service.quorum(meeting),
+        item_form=item_form or _item_form(meeting),
         cancel_form=cancel_form or CancelForm(formdata=None),
         document_form=document_form or DocumentForm(formdata=None),
         empty_form=EmptyForm(),
-        followups=service.dossier_bridge.followup_candidates(session)
-        if session.state == SessionState.PLANIFIEE
+        followups=service.dossier_bridge.followup_candidates(meeting)
+        if meeting.state == MeetingState.PLANIFIEE
         else [],
     )
 
 
-@bp.route("/seances/<int:session_id>/modifier", methods=["GET", "POST"])
+@bp.route("/seances/<int:meeting_id>/modifier", methods=["GET", "POST"])
 @permissions.authenticated
-def edit_session(session_id: int):
-    session = _session(session_id)
-    if not permissions.can_run_session(current_user, session):
+def edit_meeting(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
-    form = SessionForm(obj=session if request.method == "GET" else None)
+    form = SessionForm(obj=meeting if request.method == "GET" else None)
     if request.method == "GET":
-        form.starts_at.data = local_value(session.starts_at)
-        form.duration_minutes.data = str(session.duration_minutes)
+        form.starts_at.data = local_value(meeting.starts_at)
+        form.duration_minutes.data = str(meeting.duration_minutes)
     stale = None
     if form.validate_on_submit():
         try:
-            service.update_session(
-                session,
+            service.update_meeting(
+                meeting,
                 starts_at=form.starts_at_utc,
                 duration_minutes=form.duration_minutes.data,
                 place=form.place.data or "",
@@ -360,75 +360,75 @@ def edit_session(session_id: int):
         else:
             db.session.commit()
             flash("Séance modifiée.", "success")
-            return _redirect(url_for(".session", session_id=session.id))
+            return _redirect(url_for(".meeting", meeting_id=meeting.id))
     status = 409 if stale else (422 if form.is_submitted() else 200)
     return render(
-        "committees/session_form.html",
+        "committees/meeting_form.html",
         block="form",
         status=status,
         form=form,
-        committee=session.committee,
-        session=session,
+        committee=meeting.committee,
+        meeting=meeting,
     )
 
 
-def _session_action(session_id: int, action, success: str, anchor: str | None = None):
-    session = _session(session_id)
-    if not permissions.can_run_session(current_user, session):
+def _meeting_action(meeting_id: int, action, success: str, anchor: str | None = None):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        action(session)
+        action(meeting)
     except NotAllowed:
         abort(403)
     except DomainError as error:
         db.session.rollback()
-        session = _session(session_id)
+        meeting = _meeting(meeting_id)
         flash(error.message, "error")
-        return _render_session(session, status=422, block="actions")
+        return _render_meeting(meeting, status=422, block="actions")
     db.session.commit()
     flash(success, "success")
     return _redirect(
-        url_for(".session", session_id=session.id, _anchor=anchor)
+        url_for(".meeting", meeting_id=meeting.id, _anchor=anchor)
         if anchor
-        else url_for(".session", session_id=session.id)
+        else url_for(".meeting", meeting_id=meeting.id)
     )
 
 
-@bp.post("/seances/<int:session_id>/publier")
+@bp.post("/seances/<int:meeting_id>/publier")
 @permissions.authenticated
-def publish_agenda(session_id: int):
-    return _session_action(
-        session_id,
+def publish_agenda(meeting_id: int):
+    return _meeting_action(
+        meeting_id,
         lambda s: service.publish_agenda(s, actor=current_user),
         "Ordre du jour publié : les membres et les porteurs concernés sont prévenus.",
     )
 
 
-@bp.post("/seances/<int:session_id>/ouvrir")
+@bp.post("/seances/<int:meeting_id>/ouvrir")
 @permissions.authenticated
-def open_session(session_id: int):
-    session = _session(session_id)
-    response = _session_action(
-        session_id, lambda s: service.open_session(s, actor=current_user), "Séance ouverte."
+def open_meeting(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    response = _meeting_action(
+        meeting_id, lambda s: service.open_meeting(s, actor=current_user), "Séance ouverte."
     )
     if response.status_code in (303, 204):
-        return _redirect(url_for(".live", session_id=session.id))
+        return _redirect(url_for(".live", meeting_id=meeting.id))
     return response
 
 
-@bp.post("/seances/<int:session_id>/annuler")
+@bp.post("/seances/<int:meeting_id>/annuler")
 @permissions.authenticated
-def cancel(session_id: int):
-    session = _session(session_id)
-    if not permissions.can_run_session(current_user, session):
+def cancel(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
     form = CancelForm()
     if form.validate_on_submit():
         try:
-            service.cancel_session(session, reason=form.reason.data, actor=current_user)
+            service.cancel_meeting(meeting, reason=form.reason.data, actor=current_user)
         except ValidationFailed as error:
             _apply_errors(form, error.errors)
         except DomainError as error:
@@ -436,17 +436,17 @@ def cancel(session_id: int):
         else:
             db.session.commit()
             flash("Séance annulée.", "success")
-            return _redirect(url_for(".session", session_id=session.id))
-    return _render_session(session, status=422, cancel_form=form, block="actions")
+            return _redirect(url_for(".meeting", meeting_id=meeting.id))
+    return _render_meeting(meeting, status=422, cancel_form=form, block="actions")
 
 
-@bp.post("/seances/<int:session_id>/points")
+@bp.post("/seances/<int:meeting_id>/points")
 @permissions.authenticated
-def add_item(session_id: int):
-    session = _session(session_id)
-    if not permissions.can_run_session(current_user, session):
+def add_item(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
-    form = _item_form(session, formdata=request.form)
+    form = _item_form(meeting, formdata=request.form)
     if form.validate_on_submit():
         from ..models import Opportunity
 
@@ -459,7 +459,7 @@ def add_item(session_id: int):
         flags = request.form.getlist("flags") if form.kind.data == ItemKind.SUIVI else []
         try:
             service.add_item(
-                session,
+                meeting,
                 kind=form.kind.data,
                 opportunity=opportunity,
                 dossier_id=dossier_id,
@@ -476,31 +476,31 @@ def add_item(session_id: int):
             db.session.commit()
             flash("Point ajouté à l'ordre du jour.", "success")
             return _updated(
-                url_for(".session", session_id=session.id, _anchor="ordre-du-jour"),
-                lambda: _render_session(_session(session_id), block="agenda"),
+                url_for(".meeting", meeting_id=meeting.id, _anchor="ordre-du-jour"),
+                lambda: _render_meeting(_meeting(meeting_id), block="agenda"),
             )
-    return _render_session(session, status=422, item_form=form, block="agenda")
+    return _render_meeting(meeting, status=422, item_form=form, block="agenda")
 
 
-@bp.post("/seances/<int:session_id>/points/<int:item_id>/retirer")
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/retirer")
 @permissions.authenticated
-def remove_item(session_id: int, item_id: int):
-    session = _session(session_id)
-    item = _item(session, item_id)
-    return _session_action(
-        session_id,
+def remove_item(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
+    return _meeting_action(
+        meeting_id,
         lambda s: service.remove_item(item, actor=current_user),
         "Point retiré de l'ordre du jour.",
         anchor="ordre-du-jour",
     )
 
 
-@bp.post("/seances/<int:session_id>/points/<int:item_id>/documents")
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/documents")
 @permissions.authenticated
-def add_document(session_id: int, item_id: int):
-    session = _session(session_id)
-    item = _item(session, item_id)
-    if not permissions.can_run_session(current_user, session):
+def add_document(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
+    if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
     form = DocumentForm()
     if form.validate_on_submit():
@@ -513,33 +513,33 @@ def add_document(session_id: int, item_id: int):
         else:
             db.session.commit()
             flash("Document joint.", "success")
-            return _redirect(url_for(".session", session_id=session.id, _anchor=f"point-{item.id}"))
-    return _render_session(session, status=422, document_form=form, block="agenda")
+            return _redirect(url_for(".meeting", meeting_id=meeting.id, _anchor=f"point-{item.id}"))
+    return _render_meeting(meeting, status=422, document_form=form, block="agenda")
 
 
-# --- live session ---------------------------------------------------------------------------------------
+# --- live meeting ---------------------------------------------------------------------------------------
 
 
-def _render_live(session, status=200, errors: dict | None = None, decision_forms: dict | None = None):
-    attendance = service.attendance_of(session)
+def _render_live(meeting, status=200, errors: dict | None = None, decision_forms: dict | None = None):
+    attendance = service.attendance_of(meeting)
     voting_present = [
-        a.user for a in session.attendances if a.status == AttendanceStatus.PRESENT and a.function_enum.votes
+        a.user for a in meeting.attendances if a.status == AttendanceStatus.PRESENT and a.function_enum.votes
     ]
     forms = {}
-    for item in session.items:
+    for item in meeting.items:
         forms[item.id] = (decision_forms or {}).get(item.id) or _decision_form(item, formdata=None)
     verdicts = {
         item.id: service.verdict(item)
-        for item in session.items
+        for item in meeting.items
         if not item.decisions and any(True for _ in item.votes)
     }
-    tallies = {item.id: service.tally(item) for item in session.items}
+    tallies = {item.id: service.tally(item) for item in meeting.items}
     return render(
         "committees/live.html",
         block="live",
         status=status,
-        session=session,
-        quorum=service.quorum(session),
+        meeting=meeting,
+        quorum=service.quorum(meeting),
         attendance=attendance,
         voting_present=voting_present,
         decision_forms=forms,
@@ -557,74 +557,74 @@ def _decision_form(item, formdata=None, cls=DecisionForm):
     return form
 
 
-@bp.get("/seances/<int:session_id>/direct")
+@bp.get("/seances/<int:meeting_id>/direct")
 @permissions.authenticated
-def live(session_id: int):
-    session = _session(session_id)
-    if session.state not in (SessionState.ODJ_PUBLIE, SessionState.TENUE):
-        return redirect(url_for(".session", session_id=session.id))
-    return _render_live(session)
+def live(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if meeting.state not in (MeetingState.ODJ_PUBLIE, MeetingState.TENUE):
+        return redirect(url_for(".meeting", meeting_id=meeting.id))
+    return _render_live(meeting)
 
 
-@bp.get("/seances/<int:session_id>/quorum")
+@bp.get("/seances/<int:meeting_id>/quorum")
 @permissions.authenticated
-def quorum_live(session_id: int):
-    session = _session(session_id)
-    return render("committees/_quorum_live.html", session=session, quorum=service.quorum(session))
+def quorum_live(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    return render("committees/_quorum_live.html", meeting=meeting, quorum=service.quorum(meeting))
 
 
-def _live_error(session_id: int, key: str, message: str):
+def _live_error(meeting_id: int, key: str, message: str):
     db.session.rollback()
-    return _render_live(_session(session_id), status=422, errors={key: message})
+    return _render_live(_meeting(meeting_id), status=422, errors={key: message})
 
 
-@bp.post("/seances/<int:session_id>/presence")
+@bp.post("/seances/<int:meeting_id>/presence")
 @permissions.authenticated
-def attendance(session_id: int):
-    session = _session(session_id)
-    if not permissions.can_run_session(current_user, session):
+def attendance(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
     form = AttendanceForm()
     if not form.validate_on_submit():
-        return _render_live(session, status=422, errors={"attendance": "Formulaire de présence incomplet."})
+        return _render_live(meeting, status=422, errors={"attendance": "Formulaire de présence incomplet."})
     user = db.session.get(User, form.user_id.data) or abort(404)
     proxy = db.session.get(User, int(form.proxy.data)) if (form.proxy.data or "").isdigit() else None
     try:
         service.record_attendance(
-            session, user=user, status=form.status.data, proxy=proxy, actor=current_user
+            meeting, user=user, status=form.status.data, proxy=proxy, actor=current_user
         )
     except (ValidationFailed, DomainError) as error:
-        return _live_error(session_id, f"attendance-{user.id}", error.message)
+        return _live_error(meeting_id, f"attendance-{user.id}", error.message)
     db.session.commit()
     if is_htmx():
-        return _render_live(_session(session_id))
-    return redirect(url_for(".live", session_id=session_id, _anchor="presence"), 303)
+        return _render_live(_meeting(meeting_id))
+    return redirect(url_for(".live", meeting_id=meeting_id, _anchor="presence"), 303)
 
 
-@bp.post("/seances/<int:session_id>/points/<int:item_id>/votes")
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/votes")
 @permissions.authenticated
-def vote(session_id: int, item_id: int):
-    session = _session(session_id)
-    item = _item(session, item_id)
+def vote(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
     if not (
-        permissions.can_run_session(current_user, session)
-        or permissions.is_committee_member(current_user, session.committee)
+        permissions.can_run_meeting(current_user, meeting)
+        or permissions.is_committee_member(current_user, meeting.committee)
     ):
         abort(403)
     form = VoteForm()
     if not form.validate_on_submit():
         return _render_live(
-            session, status=422, errors={f"vote-{item.id}": "Choisissez pour, contre ou abstention."}
+            meeting, status=422, errors={f"vote-{item.id}": "Choisissez pour, contre ou abstention."}
         )
     voter = db.session.get(User, form.voter_id.data) or abort(404)
     try:
         service.cast_vote(item, voter=voter, choice=form.choice.data, actor=current_user)
     except DomainError as error:  # NotAllowed included: a member voting for another is told why
-        return _live_error(session_id, f"vote-{item.id}", error.message)
+        return _live_error(meeting_id, f"vote-{item.id}", error.message)
     db.session.commit()
     if is_htmx():
-        return _render_live(_session(session_id))
-    return redirect(url_for(".live", session_id=session_id, _anchor=f"point-{item.id}"), 303)
+        return _render_live(_meeting(meeting_id))
+    return redirect(url_for(".live", meeting_id=meeting_id, _anchor=f"point-{item.id}"), 303)
 
 
 def _amount_lines(form) -> list:
@@ -644,12 +644,12 @@ def _decision_fields(form) -> dict:
     }
 
 
-@bp.post("/seances/<int:session_id>/points/<int:item_id>/decision")
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/decision")
 @permissions.authenticated
-def decide(session_id: int, item_id: int):
-    session = _session(session_id)
-    item = _item(session, item_id)
-    if not permissions.can_record_decision(current_user, session):
+def decide(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
+    if not permissions.can_record_decision(current_user, meeting):
         abort(403)
     form = _decision_form(item, formdata=request.form)
     errors = {}
@@ -672,10 +672,10 @@ def decide(session_id: int, item_id: int):
             db.session.commit()
             flash(f"Décision enregistrée sur le point {item.position}.", "success")
             if is_htmx():
-                return _render_live(_session(session_id))
-            return redirect(url_for(".live", session_id=session_id, _anchor=f"point-{item.id}"), 303)
-    session = _session(session_id)
-    return _render_live(session, status=422, errors=errors, decision_forms={item.id: form})
+                return _render_live(_meeting(meeting_id))
+            return redirect(url_for(".live", meeting_id=meeting_id, _anchor=f"point-{item.id}"), 303)
+    meeting = _meeting(meeting_id)
+    return _render_live(meeting, status=422, errors=errors, decision_forms={item.id: form})
 
 
 # --- decisions ------------------------------------------------------------------------------------------
@@ -713,7 +713,7 @@ def _prefill(form, decision) -> None:
 @permissions.authenticated
 def change_decision(decision_id: int, action: str):
     decision = _decision(decision_id)
-    if not permissions.can_record_decision(current_user, decision.session):
+    if not permissions.can_record_decision(current_user, decision.meeting):
         abort(403)
     rectify = action == "rectifier"
     form = _decision_form(
@@ -758,22 +758,22 @@ def change_decision(decision_id: int, action: str):
 # --- minutes --------------------------------------------------------------------------------------------
 
 
-@bp.route("/seances/<int:session_id>/proces-verbal", methods=["GET", "POST"])
+@bp.route("/seances/<int:meeting_id>/proces-verbal", methods=["GET", "POST"])
 @permissions.authenticated
-def minutes(session_id: int):
-    session = _session(session_id)
-    if not permissions.can_view_minutes(current_user, session):
-        abort(403 if session.minutes is not None else 404)
-    form = MinutesForm(obj=session.minutes if request.method == "GET" else None)
-    item_notes = {i.id: i.notes for i in session.items}
+def minutes(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_view_minutes(current_user, meeting):
+        abort(403 if meeting.minutes is not None else 404)
+    form = MinutesForm(obj=meeting.minutes if request.method == "GET" else None)
+    item_notes = {i.id: i.notes for i in meeting.items}
     if request.method == "POST":
-        if not permissions.can_run_session(current_user, session):
+        if not permissions.can_run_meeting(current_user, meeting):
             abort(403)
-        item_notes = {i.id: request.form.get(f"item-{i.id}", "") for i in session.items}
+        item_notes = {i.id: request.form.get(f"item-{i.id}", "") for i in meeting.items}
         if form.validate_on_submit():
             try:
                 service.save_minutes(
-                    session,
+                    meeting,
                     notes=form.notes.data or "",
                     item_notes=item_notes,
                     version=form.version.data or 0,
@@ -789,37 +789,37 @@ def minutes(session_id: int):
             else:
                 db.session.commit()
                 flash("Procès-verbal enregistré.", "success")
-                return _redirect(url_for(".minutes", session_id=session.id))
+                return _redirect(url_for(".minutes", meeting_id=meeting.id))
     status = 422 if request.method == "POST" else 200
     return render(
         "committees/minutes.html",
         block="form",
         status=status,
-        session=session,
+        meeting=meeting,
         form=form,
         item_notes=item_notes,
         empty_form=EmptyForm(),
     )
 
 
-@bp.post("/seances/<int:session_id>/proces-verbal/<any(relire, publier):action>")
+@bp.post("/seances/<int:meeting_id>/proces-verbal/<any(relire, publier):action>")
 @permissions.authenticated
-def minutes_action(session_id: int, action: str):
-    session = _session(session_id)
-    allowed = permissions.can_review_minutes if action == "relire" else permissions.can_run_session
-    if not allowed(current_user, session):
+def minutes_action(meeting_id: int, action: str):
+    meeting = _meeting(meeting_id)
+    allowed = permissions.can_review_minutes if action == "relire" else permissions.can_run_meeting
+    if not allowed(current_user, meeting):
         abort(403)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
         if action == "relire":
-            service.review_minutes(session, actor=current_user)
+            service.review_minutes(meeting, actor=current_user)
         else:
-            service.publish_minutes(session, actor=current_user)
+            service.publish_minutes(meeting, actor=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
-        return redirect(url_for(".minutes", session_id=session_id), 303)
+        return redirect(url_for(".minutes", meeting_id=meeting_id), 303)
     db.session.commit()
     flash(
         "Procès-verbal relu."
@@ -827,21 +827,21 @@ def minutes_action(session_id: int, action: str):
         else "Procès-verbal publié : les décisions sont définitives et les intéressés prévenus.",
         "success",
     )
-    return _redirect(url_for(".minutes", session_id=session_id))
+    return _redirect(url_for(".minutes", meeting_id=meeting_id))
 
 
-@bp.get("/seances/<int:session_id>/proces-verbal.pdf")
+@bp.get("/seances/<int:meeting_id>/proces-verbal.pdf")
 @permissions.authenticated
-def minutes_pdf(session_id: int):
+def minutes_pdf(meeting_id: int):
     from weasyprint import CSS, HTML
 
-    session = _session(session_id)
-    if not permissions.can_view_minutes(current_user, session):
-        abort(403 if session.minutes is not None else 404)
-    html = render_template("committees/minutes_pdf.html", session=session, quorum=service.quorum(session))
+    meeting = _meeting(meeting_id)
+    if not permissions.can_view_minutes(current_user, meeting):
+        abort(403 if meeting.minutes is not None else 404)
+    html = render_template("committees/minutes_pdf.html", meeting=meeting, quorum=service.quorum(meeting))
     css = CSS(string=render_template("committees/minutes_pdf.css"))
     pdf = HTML(string=html, base_url=current_app.config["BASE_URL"]).write_pdf(stylesheets=[css])
-    name = f"proces-verbal-{session.committee.code.lower()}-{session.starts_at:%Y-%m-%d}.pdf"
+    name = f"proces-verbal-{meeting.committee.code.lower()}-{meeting.starts_at:%Y-%m-%d}.pdf"
     return Response(
         pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
@@ -868,7 +868,7 @@ def register():
 def calendar():
     return render(
         "committees/calendar.html",
-        committees=queries.committees_with_next_session(current_user),
+        committees=queries.committees_with_next_meeting(current_user),
         empty_form=EmptyForm(),
     )
 
@@ -885,7 +885,7 @@ def regenerate_token():
     return _redirect(url_for(".calendar"))
 
 
-def _ics(sessions, name: str) -> Response:
+def _ics(meetings, name: str) -> Response:
     from icalendar import Calendar, Event
 
     calendar = Calendar()
@@ -893,22 +893,22 @@ def _ics(sessions, name: str) -> Response:
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
     base = current_app.config["BASE_URL"].rstrip("/")
-    for s in sessions:
+    for s in meetings:
         event = Event()
         event.add("uid", f"seance-{s.id}@mutualisation-dsi")
-        event.add("summary", s.label + (" (annulée)" if s.state == SessionState.ANNULEE else ""))
+        event.add("summary", s.label + (" (annulée)" if s.state == MeetingState.ANNULEE else ""))
         event.add("dtstart", s.starts_at)
         event.add("dtend", s.ends_at)
         event.add("dtstamp", s.created_at)
         event.add("sequence", s.version)
-        event.add("status", "CANCELLED" if s.state == SessionState.ANNULEE else "CONFIRMED")
+        event.add("status", "CANCELLED" if s.state == MeetingState.ANNULEE else "CONFIRMED")
         if s.place:
             event.add("location", s.place)
-        event.add("url", f"{base}{url_for('.session', session_id=s.id)}")
+        event.add("url", f"{base}{url_for('.meeting', meeting_id=s.id)}")
         description = [f"État : {s.state_enum.label}"]
         if s.visio_url:
             description.append(f"Visioconférence : {s.visio_url}")
-        if s.state != SessionState.PLANIFIEE:
+        if s.state != MeetingState.PLANIFIEE:
             description += [f"{i.position}. {i.title}" for i in s.items]
         event.add("description", "\n".join(description))
         calendar.add_component(event)
@@ -924,7 +924,7 @@ def user_feed(token: str):
     user = queries.user_by_calendar_token(token)
     if user is None:
         abort(404)
-    return _ics(queries.calendar_sessions(user=user), f"Mes comités — {user.full_name}")
+    return _ics(queries.calendar_meetings(user=user), f"Mes comités — {user.full_name}")
 
 
 @bp.get("/agenda/<token>/<code>.ics")
@@ -934,7 +934,7 @@ def committee_feed(token: str, code: str):
     committee = queries.committee_by_code(code)
     if user is None or committee is None:
         abort(404)
-    return _ics(queries.calendar_sessions(user=user, committee=committee), committee.name)
+    return _ics(queries.calendar_meetings(user=user, committee=committee), committee.name)
 
 
 # --- follow-up of funded dossiers -----------------------------------------------------------------------
@@ -944,7 +944,7 @@ def _followed_dossier(dossier_id: int):
     """A dossier the user may see (dossier rules), or one on an agenda of a committee the user belongs to."""
     from sqlalchemy import select
 
-    from ..models.committees import CommitteeSession
+    from ..models.committees import Meeting
     from ..models.dossiers import Dossier
 
     visible = getattr(permissions, "dossiers_visible_to", None)
@@ -953,10 +953,10 @@ def _followed_dossier(dossier_id: int):
         committees = {r.committee_id for r in current_user.roles if r.committee_id}
         on_their_agenda = db.session.scalar(
             select(AgendaItem.id)
-            .join(AgendaItem.session)
+            .join(AgendaItem.meeting)
             .where(
                 AgendaItem.dossier_id == dossier_id,
-                CommitteeSession.committee_id.in_(committees or [-1]),
+                Meeting.committee_id.in_(committees or [-1]),
             )
             .limit(1)
         )

@@ -1,4 +1,4 @@
-"""Committee services: members, rules, sessions (planned, generated, adjusted, cancelled), agenda, attendance,
+"""Committee services: members, rules, meetings (planned, generated, adjusted, cancelled), agenda, attendance,
 votes, decisions with their effects on opportunities and dossiers, the hash-chained register, minutes.
 
 Every function takes the acting user as `actor=`, flushes, never commits, and writes one audit entry.
@@ -27,21 +27,21 @@ from ..models.committees import (
     Attendance,
     AttendanceStatus,
     Committee,
-    CommitteeSession,
     Decision,
     DecisionAmount,
     DecisionMode,
     ItemKind,
     ItemVote,
     MajorityRule,
+    Meeting,
+    MeetingState,
+    MeetingTransition,
     MemberFunction,
     Minutes,
     MinutesState,
     Outcome,
     QuorumRule,
     RegisterEntry,
-    SessionState,
-    SessionTransition,
     VoteChoice,
 )
 from . import audit
@@ -100,8 +100,8 @@ def _notify(users, kind: str, obj, *, subject: str, body: str = "", url: str | N
     return len(seen)
 
 
-def session_path(session: CommitteeSession) -> str:
-    return f"/comites/seances/{session.id}"
+def meeting_path(meeting: Meeting) -> str:
+    return f"/comites/seances/{meeting.id}"
 
 
 # --- rules: quorum and majority -------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def update_rules(
     casting_vote: bool,
     recurrence: str,
     recurrence_time: str,
-    session_minutes,
+    meeting_minutes,
     default_place: str,
     opportunity_stages: list[str],
     guichet_ids: list[int],
@@ -445,7 +445,7 @@ def update_rules(
     elif recurrence_time and not TIME_PATTERN.match(recurrence_time):
         errors["recurrence_time"] = "Heure attendue au format HH:MM, par exemple 14:00."
     minutes = _int_field(
-        session_minutes, "session_minutes", errors, minimum=15, maximum=24 * 60, label="La durée"
+        meeting_minutes, "meeting_minutes", errors, minimum=15, maximum=24 * 60, label="La durée"
     )
     stages = []
     for stage in opportunity_stages:
@@ -465,7 +465,7 @@ def update_rules(
         "casting_vote": bool(casting_vote),
         "recurrence": recurrence,
         "recurrence_time": recurrence_time,
-        "session_minutes": minutes,
+        "meeting_minutes": minutes,
         "default_place": _clean(default_place)[:500],
         "opportunity_stages": stages,
     }
@@ -516,10 +516,10 @@ def _int_field(
     return number
 
 
-# --- sessions -------------------------------------------------------------------------------------------
+# --- meetings -------------------------------------------------------------------------------------------
 
 
-def _check_session_fields(starts_at, duration_minutes, place: str, visio_url: str, errors: dict) -> int:
+def _check_meeting_fields(starts_at, duration_minutes, place: str, visio_url: str, errors: dict) -> int:
     if not isinstance(starts_at, datetime):
         errors["starts_at"] = "Indiquez la date et l'heure de la séance."
     elif starts_at.tzinfo is None:
@@ -534,7 +534,7 @@ def _check_session_fields(starts_at, duration_minutes, place: str, visio_url: st
     return duration
 
 
-def plan_session(
+def plan_meeting(
     committee: Committee,
     *,
     starts_at: datetime | None,
@@ -543,16 +543,16 @@ def plan_session(
     visio_url: str = "",
     title: str = "",
     actor,
-) -> CommitteeSession:
-    from ..permissions import can_plan_session
+) -> Meeting:
+    from ..permissions import can_plan_meeting
 
-    if not can_plan_session(actor, committee):
+    if not can_plan_meeting(actor, committee):
         raise NotAllowed("Vous ne pouvez pas planifier de séance pour ce comité.")
     place, visio_url, title = _clean(place), _clean(visio_url), _clean(title)
     errors = {}
-    duration = _check_session_fields(
+    duration = _check_meeting_fields(
         starts_at,
-        duration_minutes if duration_minutes not in (None, "") else committee.session_minutes,
+        duration_minutes if duration_minutes not in (None, "") else committee.meeting_minutes,
         place,
         visio_url,
         errors,
@@ -561,7 +561,7 @@ def plan_session(
         errors["title"] = "Le titre ne doit pas dépasser 200 caractères."
     if errors:
         raise ValidationFailed(errors)
-    session = CommitteeSession(
+    meeting = Meeting(
         committee=committee,
         starts_at=starts_at,
         duration_minutes=duration,
@@ -570,19 +570,19 @@ def plan_session(
         title=title,
         created_by_id=getattr(actor, "id", None),
     )
-    db.session.add(session)
-    audit.record("session.planned", session, actor=actor, summary=f"Séance planifiée : {session.label}")
-    return session
+    db.session.add(meeting)
+    audit.record("session.planned", meeting, actor=actor, summary=f"Séance planifiée : {meeting.label}")
+    return meeting
 
 
-def generate_sessions(
+def generate_meetings(
     committee: Committee, *, until: date, actor, today: date | None = None
-) -> list[CommitteeSession]:
-    """Create the planned sessions of the committee's recurrence rule up to `until` (idempotent: an occurrence
+) -> list[Meeting]:
+    """Create the planned meetings of the committee's recurrence rule up to `until` (idempotent: an occurrence
     already generated — even moved or cancelled since — is never created again)."""
-    from ..permissions import can_plan_session
+    from ..permissions import can_plan_meeting
 
-    if actor is not None and not can_plan_session(actor, committee):
+    if actor is not None and not can_plan_meeting(actor, committee):
         raise NotAllowed("Vous ne pouvez pas planifier de séance pour ce comité.")
     rule = recurrence_of(committee)
     if rule is None:
@@ -590,8 +590,8 @@ def generate_sessions(
     today = today or datetime.now(PARIS).date()
     known = set(
         db.session.scalars(
-            select(CommitteeSession.occurrence).where(
-                CommitteeSession.committee_id == committee.id, CommitteeSession.occurrence.is_not(None)
+            select(Meeting.occurrence).where(
+                Meeting.committee_id == committee.id, Meeting.occurrence.is_not(None)
             )
         )
     )
@@ -599,20 +599,20 @@ def generate_sessions(
     for day in rule.dates(today, until):
         if day.isoformat() in known:
             continue
-        session = CommitteeSession(
+        meeting = Meeting(
             committee_id=committee.id,
             starts_at=rule.starts_at(day),
-            duration_minutes=committee.session_minutes,
+            duration_minutes=committee.meeting_minutes,
             place=committee.default_place,
             occurrence=day.isoformat(),
             created_by_id=getattr(actor, "id", None),
         )
         try:
             with db.session.begin_nested():
-                db.session.add(session)
+                db.session.add(meeting)
         except IntegrityError:  # generated concurrently by another process
             continue
-        created.append(session)
+        created.append(meeting)
     if created:
         audit.record(
             "session.generated",
@@ -624,8 +624,8 @@ def generate_sessions(
     return created
 
 
-def update_session(
-    session: CommitteeSession,
+def update_meeting(
+    meeting: Meeting,
     *,
     starts_at: datetime | None,
     duration_minutes,
@@ -634,21 +634,21 @@ def update_session(
     title: str,
     version: int,
     actor,
-) -> CommitteeSession:
-    """Adjust one session (date, place, link) while it is planned or its agenda published."""
-    from ..permissions import can_run_session
+) -> Meeting:
+    """Adjust one meeting (date, place, link) while it is planned or its agenda published."""
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas modifier cette séance.")
-    if session.state not in (SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE):
-        raise DomainError(f"Une séance « {session.state_enum.label} » ne se modifie plus.")
+    if meeting.state not in (MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE):
+        raise DomainError(f"Une séance « {meeting.state_enum.label} » ne se modifie plus.")
     place, visio_url, title = _clean(place), _clean(visio_url), _clean(title)
     errors = {}
-    duration = _check_session_fields(starts_at, duration_minutes, place, visio_url, errors)
+    duration = _check_meeting_fields(starts_at, duration_minutes, place, visio_url, errors)
     if errors:
         raise ValidationFailed(errors)
-    if version != session.version:
-        raise StaleVersion(session)
+    if version != meeting.version:
+        raise StaleVersion(meeting)
     values = {
         "starts_at": starts_at,
         "duration_minutes": duration,
@@ -656,101 +656,101 @@ def update_session(
         "visio_url": visio_url,
         "title": title[:200],
     }
-    changes = {k: [str(v[0]), str(v[1])] for k, v in audit.diff(session, values).items()}
+    changes = {k: [str(v[0]), str(v[1])] for k, v in audit.diff(meeting, values).items()}
     if not changes:
-        return session
+        return meeting
     for key, value in values.items():
-        setattr(session, key, value)
+        setattr(meeting, key, value)
     try:
         db.session.flush()
     except StaleDataError:
         db.session.rollback()
-        raise StaleVersion(db.session.get(CommitteeSession, session.id)) from None
+        raise StaleVersion(db.session.get(Meeting, meeting.id)) from None
     audit.record(
-        "session.updated", session, actor=actor, summary=f"Séance modifiée : {session.label}", changes=changes
+        "session.updated", meeting, actor=actor, summary=f"Séance modifiée : {meeting.label}", changes=changes
     )
-    if session.state == SessionState.ODJ_PUBLIE:
+    if meeting.state == MeetingState.ODJ_PUBLIE:
         _notify(
-            _session_audience(session),
+            _meeting_audience(meeting),
             "committee.agenda_published",
-            session,
-            subject=f"Séance modifiée : {session.label}",
+            meeting,
+            subject=f"Séance modifiée : {meeting.label}",
             body="La date, le lieu ou le lien de la séance a changé.",
-            url=session_path(session),
+            url=meeting_path(meeting),
         )
-    return session
+    return meeting
 
 
-def _transition(session: CommitteeSession, to: SessionState, *, actor, reason: str | None = None) -> None:
-    old = session.state_enum
-    if to not in session.allowed_transitions():
+def _transition(meeting: Meeting, to: MeetingState, *, actor, reason: str | None = None) -> None:
+    old = meeting.state_enum
+    if to not in meeting.allowed_transitions():
         raise DomainError(f"Passage de « {old.label} » à « {to.label} » non autorisé.")
-    session.state = to
+    meeting.state = to
     db.session.add(
-        SessionTransition(
-            session=session, from_state=old, to_state=to, reason=reason, actor_id=getattr(actor, "id", None)
+        MeetingTransition(
+            meeting=meeting, from_state=old, to_state=to, reason=reason, actor_id=getattr(actor, "id", None)
         )
     )
     audit.record(
         f"session.{_VERBS[to]}",
-        session,
+        meeting,
         actor=actor,
-        summary=f"{session.label} : {old.label} → {to.label}",
+        summary=f"{meeting.label} : {old.label} → {to.label}",
         changes={"state": [old.value, to.value]},
     )
 
 
 _VERBS = {
-    SessionState.ODJ_PUBLIE: "agenda_published",
-    SessionState.TENUE: "opened",
-    SessionState.PV_PUBLIE: "minutes_published",
-    SessionState.ANNULEE: "cancelled",
+    MeetingState.ODJ_PUBLIE: "agenda_published",
+    MeetingState.TENUE: "opened",
+    MeetingState.PV_PUBLIE: "minutes_published",
+    MeetingState.ANNULEE: "cancelled",
 }
 
 
-def cancel_session(session: CommitteeSession, *, reason: str, actor) -> CommitteeSession:
-    from ..permissions import can_run_session
+def cancel_meeting(meeting: Meeting, *, reason: str, actor) -> Meeting:
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas annuler cette séance.")
     reason = _clean(reason)
     if not reason:
         raise ValidationFailed({"reason": "Indiquez le motif de l'annulation."})
-    if SessionState.ANNULEE not in session.allowed_transitions():
-        raise DomainError(f"Une séance « {session.state_enum.label} » ne peut plus être annulée.")
-    was_published = session.state == SessionState.ODJ_PUBLIE
-    session.cancel_reason = reason
-    _transition(session, SessionState.ANNULEE, actor=actor, reason=reason)
+    if MeetingState.ANNULEE not in meeting.allowed_transitions():
+        raise DomainError(f"Une séance « {meeting.state_enum.label} » ne peut plus être annulée.")
+    was_published = meeting.state == MeetingState.ODJ_PUBLIE
+    meeting.cancel_reason = reason
+    _transition(meeting, MeetingState.ANNULEE, actor=actor, reason=reason)
     if was_published:
-        _release_undecided_dossiers(session, actor=actor)
+        _release_undecided_dossiers(meeting, actor=actor)
         _notify(
-            _session_audience(session),
+            _meeting_audience(meeting),
             "committee.agenda_published",
-            session,
-            subject=f"Séance annulée : {session.label}",
+            meeting,
+            subject=f"Séance annulée : {meeting.label}",
             body=f"Motif : {reason}",
-            url=session_path(session),
+            url=meeting_path(meeting),
         )
-    return session
+    return meeting
 
 
-def _release_undecided_dossiers(session: CommitteeSession, *, actor) -> None:
-    """Dossiers inscribed for a session that is cancelled, or closed without deciding on them, go back to
+def _release_undecided_dossiers(meeting: Meeting, *, actor) -> None:
+    """Dossiers inscribed for a meeting that is cancelled, or closed without deciding on them, go back to
     « instruit » so that they can be put on another agenda."""
-    for item in session.items:
+    for item in meeting.items:
         if item.kind == ItemKind.DOSSIER and not item.decisions:
             dossier_bridge.remove_from_agenda(item.dossier_id, actor=actor)
 
 
-def _session_audience(session: CommitteeSession) -> list[User]:
-    people = [m.user for m in members(session.committee)]
-    return people + porteurs_concerned(session)
+def _meeting_audience(meeting: Meeting) -> list[User]:
+    people = [m.user for m in members(meeting.committee)]
+    return people + porteurs_concerned(meeting)
 
 
-def porteurs_concerned(session: CommitteeSession, item: AgendaItem | None = None) -> list[User]:
+def porteurs_concerned(meeting: Meeting, item: AgendaItem | None = None) -> list[User]:
     """Porteurs of the dossiers on the agenda, and the creators of the opportunities on it."""
     people = []
-    for it in [item] if item else session.items:
+    for it in [item] if item else meeting.items:
         if it.opportunity is not None and it.opportunity.created_by_id:
             people.append(db.session.get(User, it.opportunity.created_by_id))
         if it.dossier_id is not None:
@@ -758,15 +758,15 @@ def porteurs_concerned(session: CommitteeSession, item: AgendaItem | None = None
     return [p for p in people if p is not None]
 
 
-def publish_agenda(session: CommitteeSession, *, actor) -> CommitteeSession:
-    from ..permissions import can_run_session
+def publish_agenda(meeting: Meeting, *, actor) -> Meeting:
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas publier l'ordre du jour de cette séance.")
-    if not session.items:
+    if not meeting.items:
         raise DomainError("L'ordre du jour est vide : ajoutez au moins un point avant de le publier.")
-    _transition(session, SessionState.ODJ_PUBLIE, actor=actor)
-    for item in session.items:
+    _transition(meeting, MeetingState.ODJ_PUBLIE, actor=actor)
+    for item in meeting.items:
         # An opportunity validated by CSIC-Tech becomes "proposée CSIC" once on a published agenda.
         opportunity = item.opportunity
         if opportunity is not None and opportunity.status == OpportunityStatus.VALIDEE_CSIC_TECH:
@@ -774,33 +774,33 @@ def publish_agenda(session: CommitteeSession, *, actor) -> CommitteeSession:
                 opportunity,
                 OpportunityStatus.PROPOSEE_CSIC,
                 actor=actor,
-                reason=f"Inscrite à l'ordre du jour : {session.label}",
-                act=session,
+                reason=f"Inscrite à l'ordre du jour : {meeting.label}",
+                act=meeting,
             )
         if item.kind == ItemKind.DOSSIER:
-            dossier_bridge.mark_on_agenda(item.dossier_id, session=session, actor=actor)
+            dossier_bridge.mark_on_agenda(item.dossier_id, meeting=meeting, actor=actor)
     _notify(
-        _session_audience(session),
+        _meeting_audience(meeting),
         "committee.agenda_published",
-        session,
-        subject=f"Ordre du jour publié : {session.label}",
-        body="\n".join(f"{i.position}. {i.title}" for i in session.items),
-        url=session_path(session),
+        meeting,
+        subject=f"Ordre du jour publié : {meeting.label}",
+        body="\n".join(f"{i.position}. {i.title}" for i in meeting.items),
+        url=meeting_path(meeting),
     )
-    return session
+    return meeting
 
 
-def open_session(session: CommitteeSession, *, actor) -> CommitteeSession:
-    """Hold the session: snapshot the members into the attendance list and open the minutes."""
-    from ..permissions import can_run_session
+def open_meeting(meeting: Meeting, *, actor) -> Meeting:
+    """Hold the meeting: snapshot the members into the attendance list and open the minutes."""
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas ouvrir cette séance.")
-    _transition(session, SessionState.TENUE, actor=actor)
-    recorded = {a.user_id for a in session.attendances}
-    for member in members(session.committee):
+    _transition(meeting, MeetingState.TENUE, actor=actor)
+    recorded = {a.user_id for a in meeting.attendances}
+    for member in members(meeting.committee):
         if member.user_id not in recorded:
-            session.attendances.append(
+            meeting.attendances.append(
                 Attendance(
                     user_id=member.user_id,
                     function=member.function or "membre",
@@ -808,44 +808,44 @@ def open_session(session: CommitteeSession, *, actor) -> CommitteeSession:
                     recorded_by_id=getattr(actor, "id", None),
                 )
             )
-    if session.minutes is None:
-        session.minutes = Minutes()
-    return session
+    if meeting.minutes is None:
+        meeting.minutes = Minutes()
+    return meeting
 
 
 # --- agenda ---------------------------------------------------------------------------------------------
 
 
-def _check_agenda_editable(session: CommitteeSession, actor) -> None:
-    from ..permissions import can_run_session
+def _check_agenda_editable(meeting: Meeting, actor) -> None:
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas modifier l'ordre du jour de cette séance.")
-    if session.state != SessionState.PLANIFIEE:
+    if meeting.state != MeetingState.PLANIFIEE:
         raise DomainError(
             "L'ordre du jour est publié : il ne se modifie plus (annulez la séance ou ajoutez le "
             "point à la séance suivante)."
         )
 
 
-def _next_position(session: CommitteeSession) -> int:
+def _next_position(meeting: Meeting) -> int:
     return (
-        db.session.scalar(select(func.max(AgendaItem.position)).where(AgendaItem.session_id == session.id))
+        db.session.scalar(select(func.max(AgendaItem.position)).where(AgendaItem.meeting_id == meeting.id))
         or 0
     ) + 1
 
 
-def opportunity_candidates(session: CommitteeSession) -> list[Opportunity]:
+def opportunity_candidates(meeting: Meeting) -> list[Opportunity]:
     """Opportunities at a stage this committee decides on, not already on one of its open agendas."""
-    stages = session.committee.opportunity_stages or []
+    stages = meeting.committee.opportunity_stages or []
     if not stages:
         return []
     on_agenda = (
         select(AgendaItem.opportunity_id)
-        .join(CommitteeSession)
+        .join(Meeting)
         .where(
             AgendaItem.opportunity_id.is_not(None),
-            CommitteeSession.state.in_([SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE, SessionState.TENUE]),
+            Meeting.state.in_([MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE, MeetingState.TENUE]),
             ~AgendaItem.decisions.any(),
         )
     )
@@ -859,7 +859,7 @@ def opportunity_candidates(session: CommitteeSession) -> list[Opportunity]:
 
 
 def add_item(
-    session: CommitteeSession,
+    meeting: Meeting,
     *,
     kind: str,
     actor,
@@ -869,7 +869,7 @@ def add_item(
     proposal: str = "",
     followup_flags: list | None = None,
 ) -> AgendaItem:
-    _check_agenda_editable(session, actor)
+    _check_agenda_editable(meeting, actor)
     try:
         kind = ItemKind(kind)
     except ValueError:
@@ -877,17 +877,17 @@ def add_item(
     title, proposal = _clean(title), _clean(proposal)
     errors = {}
     if kind is ItemKind.OPPORTUNITE:
-        stages = session.committee.opportunity_stages or []
+        stages = meeting.committee.opportunity_stages or []
         if opportunity is None:
             errors["opportunity"] = "Choisissez une opportunité."
         elif opportunity.status not in stages:
             allowed = ", ".join(OpportunityStatus(s).label.lower() for s in stages) or "aucune"
             errors["opportunity"] = (
                 f"{opportunity.code} est « {opportunity.status_enum.label} » : le "
-                f"{session.committee.code} ne décide que sur les opportunités au stade : "
+                f"{meeting.committee.code} ne décide que sur les opportunités au stade : "
                 f"{allowed}."
             )
-        elif any(i.opportunity_id == opportunity.id for i in session.items):
+        elif any(i.opportunity_id == opportunity.id for i in meeting.items):
             errors["opportunity"] = f"{opportunity.code} est déjà à l'ordre du jour de cette séance."
         else:
             title = title or f"{opportunity.code} — {opportunity.brique}"
@@ -906,12 +906,12 @@ def add_item(
                 f"Le dossier {info.reference} est « {info.state_label} » : seuls les dossiers "
                 "instruits (ou ajournés) peuvent être inscrits à l'ordre du jour."
             )
-        elif not dossier_bridge.decided_by(session.committee, info):
+        elif not dossier_bridge.decided_by(meeting.committee, info):
             errors["dossier"] = (
                 f"Le dossier {info.reference} relève d'un guichet sur lequel le "
-                f"{session.committee.code} ne décide pas."
+                f"{meeting.committee.code} ne décide pas."
             )
-        elif any(i.dossier_id == dossier_id and i.kind == kind for i in session.items):
+        elif any(i.dossier_id == dossier_id and i.kind == kind for i in meeting.items):
             errors["dossier"] = f"Le dossier {info.reference} est déjà à l'ordre du jour de cette séance."
         else:
             if kind is ItemKind.DOSSIER:
@@ -929,8 +929,8 @@ def add_item(
     if errors:
         raise ValidationFailed(errors)
     item = AgendaItem(
-        session=session,
-        position=_next_position(session),
+        meeting=meeting,
+        position=_next_position(meeting),
         kind=kind,
         title=title,
         proposal=proposal,
@@ -940,32 +940,32 @@ def add_item(
         created_by_id=getattr(actor, "id", None),
     )
     db.session.add(item)
-    audit.record("agenda_item.added", session, actor=actor, summary=f"Point {item.position} ajouté : {title}")
+    audit.record("agenda_item.added", meeting, actor=actor, summary=f"Point {item.position} ajouté : {title}")
     return item
 
 
 def remove_item(item: AgendaItem, *, actor) -> None:
-    session = item.session
-    _check_agenda_editable(session, actor)
+    meeting = item.meeting
+    _check_agenda_editable(meeting, actor)
     title = item.title
-    session.items.remove(item)
+    meeting.items.remove(item)
     db.session.flush()
-    for position, other in enumerate(sorted(session.items, key=lambda i: i.position), start=1):
-        other.position = -position  # two passes: the (session, position) pair is unique
+    for position, other in enumerate(sorted(meeting.items, key=lambda i: i.position), start=1):
+        other.position = -position  # two passes: the (meeting, position) pair is unique
     db.session.flush()
-    for other in session.items:
+    for other in meeting.items:
         other.position = -other.position
-    audit.record("agenda_item.removed", session, actor=actor, summary=f"Point retiré : {title}")
+    audit.record("agenda_item.removed", meeting, actor=actor, summary=f"Point retiré : {title}")
 
 
 def add_document(
     item: AgendaItem, *, label: str, url: str = "", stored_name: str = "", actor
 ) -> AgendaDocument:
-    from ..permissions import can_run_session
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, item.session):
+    if not can_run_meeting(actor, item.meeting):
         raise NotAllowed("Vous ne pouvez pas joindre de document à ce point.")
-    if item.session.state in (SessionState.PV_PUBLIE, SessionState.ANNULEE):
+    if item.meeting.state in (MeetingState.PV_PUBLIE, MeetingState.ANNULEE):
         raise DomainError("La séance est close : ses documents ne changent plus.")
     label, url = _clean(label), _clean(url)
     errors = {}
@@ -984,49 +984,49 @@ def add_document(
         item=item, label=label, url=url, stored_name=stored_name, created_by_id=getattr(actor, "id", None)
     )
     db.session.add(document)
-    audit.record("agenda_document.added", item.session, actor=actor, summary=f"Document « {label} » joint")
+    audit.record("agenda_document.added", item.meeting, actor=actor, summary=f"Document « {label} » joint")
     return document
 
 
 # --- attendance -----------------------------------------------------------------------------------------
 
 
-def attendance_of(session: CommitteeSession) -> dict[int, Attendance]:
-    return {a.user_id: a for a in session.attendances}
+def attendance_of(meeting: Meeting) -> dict[int, Attendance]:
+    return {a.user_id: a for a in meeting.attendances}
 
 
-def voters(session: CommitteeSession) -> list[tuple[int, str]]:
+def voters(meeting: Meeting) -> list[tuple[int, str]]:
     """(user_id, function) of the voting members: the attendance snapshot once held, else current members."""
-    if session.state in (SessionState.TENUE, SessionState.PV_PUBLIE):
-        rows = [(a.user_id, a.function) for a in session.attendances]
+    if meeting.state in (MeetingState.TENUE, MeetingState.PV_PUBLIE):
+        rows = [(a.user_id, a.function) for a in meeting.attendances]
     else:
-        rows = [(m.user_id, m.function or "membre") for m in members(session.committee)]
+        rows = [(m.user_id, m.function or "membre") for m in members(meeting.committee)]
     return [(uid, f) for uid, f in rows if MemberFunction(f).votes]
 
 
-def quorum(session: CommitteeSession) -> Quorum:
-    voting = dict(voters(session))
+def quorum(meeting: Meeting) -> Quorum:
+    voting = dict(voters(meeting))
     present = represented = 0
-    for a in session.attendances:
+    for a in meeting.attendances:
         if a.user_id in voting:
             if a.status == AttendanceStatus.PRESENT:
                 present += 1
             elif a.status == AttendanceStatus.REPRESENTE:
                 represented += 1
-    committee = session.committee
+    committee = meeting.committee
     return compute_quorum(
         committee.quorum_enum, len(voting), present, represented, committee.proxies_count_for_quorum
     )
 
 
 def record_attendance(
-    session: CommitteeSession, *, user: User, status: str, proxy: User | None = None, actor
+    meeting: Meeting, *, user: User, status: str, proxy: User | None = None, actor
 ) -> Attendance:
-    from ..permissions import can_run_session
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas tenir la feuille de présence de cette séance.")
-    if session.state not in (SessionState.ODJ_PUBLIE, SessionState.TENUE):
+    if meeting.state not in (MeetingState.ODJ_PUBLIE, MeetingState.TENUE):
         raise DomainError(
             "La feuille de présence se tient une fois l'ordre du jour publié et jusqu'au procès-verbal."
         )
@@ -1034,11 +1034,11 @@ def record_attendance(
         status = AttendanceStatus(status)
     except ValueError:
         raise ValidationFailed({"status": "Statut de présence inconnu."}) from None
-    attendances = attendance_of(session)
+    attendances = attendance_of(meeting)
     current = attendances.get(user.id)
-    function = function_of(user, session.committee)
+    function = function_of(user, meeting.committee)
     if function is None and current is None:
-        raise ValidationFailed({"user": f"{user.full_name} n'est pas membre du {session.committee.code}."})
+        raise ValidationFailed({"user": f"{user.full_name} n'est pas membre du {meeting.committee.code}."})
     function = function or current.function_enum
     errors = {}
     if status is AttendanceStatus.REPRESENTE:
@@ -1070,13 +1070,13 @@ def record_attendance(
     old = current.status if current else None
     if current is None:
         current = Attendance(user_id=user.id, function=function, status=status)
-        session.attendances.append(current)
+        meeting.attendances.append(current)
     current.status = status
     current.proxy_id = proxy.id if status is AttendanceStatus.REPRESENTE else None
     current.recorded_by_id = getattr(actor, "id", None)
     audit.record(
         "attendance.recorded",
-        session,
+        meeting,
         actor=actor,
         summary=f"{user.full_name} : {status.label}"
         + (f" (pouvoir à {proxy.full_name})" if status is AttendanceStatus.REPRESENTE else ""),
@@ -1103,11 +1103,11 @@ def tally(item: AgendaItem) -> dict[str, int]:
 
 def cast_vote(item: AgendaItem, *, voter: User, choice: str, actor) -> ItemVote:
     """Record `voter`'s vote on an item: by the voter, the holder of their proxy, or whoever runs the
-    session."""
-    from ..permissions import can_run_session
+    meeting."""
+    from ..permissions import can_run_meeting
 
-    session = item.session
-    if session.state != SessionState.TENUE:
+    meeting = item.meeting
+    if meeting.state != MeetingState.TENUE:
         raise DomainError("On ne vote que pendant la séance (séance ouverte).")
     if item.decisions:
         raise DomainError("Une décision est déjà enregistrée sur ce point : les votes sont clos.")
@@ -1115,15 +1115,15 @@ def cast_vote(item: AgendaItem, *, voter: User, choice: str, actor) -> ItemVote:
         choice = VoteChoice(choice)
     except ValueError:
         raise ValidationFailed({"choice": "Choisissez pour, contre ou abstention."}) from None
-    attendance = attendance_of(session).get(voter.id)
+    attendance = attendance_of(meeting).get(voter.id)
     if attendance is None:
-        raise NotAllowed(f"{voter.full_name} n'est pas membre du {session.committee.code} : vote refusé.")
+        raise NotAllowed(f"{voter.full_name} n'est pas membre du {meeting.committee.code} : vote refusé.")
     if not attendance.function_enum.votes:
         raise NotAllowed(f"{voter.full_name} est invité(e), sans voix délibérative : vote refusé.")
     if attendance.status not in (AttendanceStatus.PRESENT, AttendanceStatus.REPRESENTE):
         raise NotAllowed(f"{voter.full_name} n'est ni présent(e) ni représenté(e) : vote refusé.")
     allowed = (
-        can_run_session(actor, session)
+        can_run_meeting(actor, meeting)
         or (actor.id == voter.id and attendance.status == AttendanceStatus.PRESENT)
         or (attendance.status == AttendanceStatus.REPRESENTE and attendance.proxy_id == actor.id)
     )
@@ -1141,7 +1141,7 @@ def cast_vote(item: AgendaItem, *, voter: User, choice: str, actor) -> ItemVote:
     vote.choice, vote.recorded_by_id = choice, actor.id
     audit.record(
         "vote.cast",
-        session,
+        meeting,
         actor=actor,
         summary=f"Point {item.position} : vote de {voter.full_name}",
         changes={"vote": [old, choice.value]},
@@ -1150,11 +1150,11 @@ def cast_vote(item: AgendaItem, *, voter: User, choice: str, actor) -> ItemVote:
 
 
 def verdict(item: AgendaItem) -> Verdict:
-    session = item.session
+    meeting = item.meeting
     counts = tally(item)
-    q = quorum(session)
+    q = quorum(meeting)
     participants = q.present + q.represented
-    president = next((a.user_id for a in session.attendances if a.function == MemberFunction.PRESIDENT), None)
+    president = next((a.user_id for a in meeting.attendances if a.function == MemberFunction.PRESIDENT), None)
     president_vote = (
         db.session.scalar(
             select(ItemVote.choice).where(ItemVote.item_id == item.id, ItemVote.user_id == president)
@@ -1163,12 +1163,12 @@ def verdict(item: AgendaItem) -> Verdict:
         else None
     )
     return majority_verdict(
-        session.committee.majority_enum,
+        meeting.committee.majority_enum,
         pour=counts["pour"],
         contre=counts["contre"],
         abstention=counts["abstention"],
         participants=participants,
-        casting_vote=session.committee.casting_vote,
+        casting_vote=meeting.committee.casting_vote,
         president_choice=president_vote,
     )
 
@@ -1284,10 +1284,10 @@ def record_decision(
     decision to the register and notify the porteurs concerned."""
     from ..permissions import can_record_decision
 
-    session = item.session
-    if not can_record_decision(actor, session):
+    meeting = item.meeting
+    if not can_record_decision(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas enregistrer de décision pour ce comité.")
-    if session.state != SessionState.TENUE:
+    if meeting.state != MeetingState.TENUE:
         raise DomainError("Les décisions s'enregistrent pendant la séance (séance ouverte).")
     if item.decisions:
         raise DomainError("Une décision est déjà enregistrée sur ce point : modifiez-la ou rectifiez-la.")
@@ -1295,7 +1295,7 @@ def record_decision(
         mode = DecisionMode(mode)
     except ValueError:
         raise ValidationFailed({"mode": "Choisissez vote ou consensus."}) from None
-    q = quorum(session)
+    q = quorum(meeting)
     if not q.reached:
         raise DomainError(
             f"Décision impossible : {q.text}. Attendez l'arrivée d'un membre ou ajournez le point.",
@@ -1344,8 +1344,8 @@ def record_decision(
         verdict_text = f"Consensus des {q.present + q.represented} membres votants présents ou représentés."
     decision = Decision(
         item=item,
-        session_id=session.id,
-        committee_id=session.committee_id,
+        meeting_id=meeting.id,
+        committee_id=meeting.committee_id,
         outcome=outcome,
         mode=mode,
         votes_for=counts["pour"],
@@ -1367,16 +1367,16 @@ def record_decision(
         "decision.recorded",
         decision,
         actor=actor,
-        summary=f"{session.committee.code} — point {item.position} : {outcome.label}",
+        summary=f"{meeting.committee.code} — point {item.position} : {outcome.label}",
         changes={"outcome": [None, outcome.value]},
     )
     _notify(
-        porteurs_concerned(session, item),
+        porteurs_concerned(meeting, item),
         "committee.decision_recorded",
         decision,
-        subject=f"Décision du {session.committee.name} : {item.title} — {outcome.label}",
+        subject=f"Décision du {meeting.committee.name} : {item.title} — {outcome.label}",
         body=decision.motivation,
-        url=session_path(session),
+        url=meeting_path(meeting),
     )
     return decision
 
@@ -1411,7 +1411,7 @@ OPPORTUNITY_EFFECTS = {
 
 
 def _change_opportunity(
-    opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str, act: Decision | CommitteeSession
+    opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str, act: Decision | Meeting
 ) -> None:
     from .portfolio import change_status
 
@@ -1422,7 +1422,7 @@ def _change_opportunity(
 
 def _apply_effects(decision: Decision, *, actor, previous: Decision | None = None) -> None:
     item = decision.item
-    label = f"Décision du {decision.committee.code} ({decision.session.label})"
+    label = f"Décision du {decision.committee.code} ({decision.meeting.label})"
     if item.opportunity is not None:
         if previous is None or previous.outcome != decision.outcome:
             reason = decision.motivation or label
@@ -1452,7 +1452,7 @@ def amend_decision(
     """Correct a decision before its minutes are published (the outcome stays; it is in the register)."""
     from ..permissions import can_record_decision
 
-    if not can_record_decision(actor, decision.session):
+    if not can_record_decision(actor, decision.meeting):
         raise NotAllowed("Vous ne pouvez pas modifier cette décision.")
     if decision.locked:
         raise DomainError(
@@ -1506,7 +1506,7 @@ def rectify_decision(
     """A published decision is immutable: a correction is a new decision linked to the one it corrects."""
     from ..permissions import can_record_decision
 
-    if not can_record_decision(actor, decision.session):
+    if not can_record_decision(actor, decision.meeting):
         raise NotAllowed("Vous ne pouvez pas rectifier cette décision.")
     if not decision.locked:
         raise DomainError("Le procès-verbal n'est pas encore publié : modifiez directement la décision.")
@@ -1541,7 +1541,7 @@ def rectify_decision(
         )
     rectification = Decision(
         item=item,
-        session_id=decision.session_id,
+        meeting_id=decision.meeting_id,
         committee_id=decision.committee_id,
         outcome=new_outcome,
         mode=decision.mode,
@@ -1571,12 +1571,12 @@ def rectify_decision(
         changes={"rectifies": [None, decision.id]},
     )
     _notify(
-        porteurs_concerned(decision.session, item),
+        porteurs_concerned(decision.meeting, item),
         "committee.decision_recorded",
         rectification,
         subject=f"Décision rectificative du {decision.committee.name} : {item.title}",
         body=rectification.motivation,
-        url=session_path(decision.session),
+        url=meeting_path(decision.meeting),
     )
     return rectification
 
@@ -1679,22 +1679,20 @@ def verify_register() -> RegisterCheck:
 # --- minutes --------------------------------------------------------------------------------------------
 
 
-def save_minutes(
-    session: CommitteeSession, *, notes: str, item_notes: dict[int, str], version: int, actor
-) -> Minutes:
-    from ..permissions import can_run_session
+def save_minutes(meeting: Meeting, *, notes: str, item_notes: dict[int, str], version: int, actor) -> Minutes:
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas rédiger ce procès-verbal.")
-    minutes = session.minutes
-    if session.state != SessionState.TENUE or minutes is None:
+    minutes = meeting.minutes
+    if meeting.state != MeetingState.TENUE or minutes is None:
         raise DomainError("Le procès-verbal se rédige une fois la séance ouverte, jusqu'à sa publication.")
     notes = _clean(notes)
     errors = {}
     if len(notes) > TEXT_MAX * 5:
         errors["notes"] = f"Les notes ne doivent pas dépasser {TEXT_MAX * 5} caractères."
     cleaned = {}
-    for item in session.items:
+    for item in meeting.items:
         text = _clean(item_notes.get(item.id, item.notes))
         if len(text) > TEXT_MAX:
             errors[f"item-{item.id}"] = f"Les notes du point {item.position} dépassent {TEXT_MAX} caractères."
@@ -1703,11 +1701,11 @@ def save_minutes(
         raise ValidationFailed(errors)
     if version != minutes.version:
         raise StaleVersion(minutes)
-    changed = notes != minutes.notes or any(cleaned[i.id] != i.notes for i in session.items)
+    changed = notes != minutes.notes or any(cleaned[i.id] != i.notes for i in meeting.items)
     if not changed:
         return minutes
     minutes.notes = notes
-    for item in session.items:
+    for item in meeting.items:
         item.notes = cleaned[item.id]
     if minutes.state == MinutesState.RELU:  # edited after review: to be reviewed again
         minutes.state, minutes.reviewed_by_id, minutes.reviewed_at = MinutesState.BROUILLON, None, None
@@ -1716,34 +1714,34 @@ def save_minutes(
     except StaleDataError:
         db.session.rollback()
         raise StaleVersion(db.session.get(Minutes, minutes.id)) from None
-    audit.record("minutes.updated", session, actor=actor, summary=f"Procès-verbal modifié : {session.label}")
+    audit.record("minutes.updated", meeting, actor=actor, summary=f"Procès-verbal modifié : {meeting.label}")
     return minutes
 
 
-def review_minutes(session: CommitteeSession, *, actor) -> Minutes:
+def review_minutes(meeting: Meeting, *, actor) -> Minutes:
     from ..permissions import can_review_minutes
 
-    if not can_review_minutes(actor, session):
+    if not can_review_minutes(actor, meeting):
         raise NotAllowed("La relecture revient au président du comité ou au secrétariat.")
-    minutes = session.minutes
-    if minutes is None or session.state != SessionState.TENUE or minutes.state != MinutesState.BROUILLON:
+    minutes = meeting.minutes
+    if minutes is None or meeting.state != MeetingState.TENUE or minutes.state != MinutesState.BROUILLON:
         raise DomainError("Seul un procès-verbal en brouillon d'une séance tenue peut être relu.")
     minutes.state, minutes.reviewed_by_id, minutes.reviewed_at = (
         MinutesState.RELU,
         actor.id,
         datetime.now(UTC),
     )
-    audit.record("minutes.reviewed", session, actor=actor, summary=f"Procès-verbal relu : {session.label}")
+    audit.record("minutes.reviewed", meeting, actor=actor, summary=f"Procès-verbal relu : {meeting.label}")
     return minutes
 
 
-def publish_minutes(session: CommitteeSession, *, actor) -> Minutes:
-    """Publish the minutes: the session's decisions become immutable; those concerned get their extract."""
-    from ..permissions import can_run_session
+def publish_minutes(meeting: Meeting, *, actor) -> Minutes:
+    """Publish the minutes: the meeting's decisions become immutable; those concerned get their extract."""
+    from ..permissions import can_run_meeting
 
-    if not can_run_session(actor, session):
+    if not can_run_meeting(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas publier ce procès-verbal.")
-    minutes = session.minutes
+    minutes = meeting.minutes
     if minutes is None or minutes.state != MinutesState.RELU:
         raise DomainError("Le procès-verbal doit être relu avant d'être publié.")
     minutes.state, minutes.published_by_id, minutes.published_at = (
@@ -1751,20 +1749,20 @@ def publish_minutes(session: CommitteeSession, *, actor) -> Minutes:
         actor.id,
         datetime.now(UTC),
     )
-    _transition(session, SessionState.PV_PUBLIE, actor=actor)
-    _release_undecided_dossiers(session, actor=actor)
-    for item in session.items:
+    _transition(meeting, MeetingState.PV_PUBLIE, actor=actor)
+    _release_undecided_dossiers(meeting, actor=actor)
+    for item in meeting.items:
         for decision in item.decisions:
             decision.locked = True
     db.session.flush()
     _notify(
-        [m.user for m in members(session.committee)],
+        [m.user for m in members(meeting.committee)],
         "committee.minutes_published",
-        session,
-        subject=f"Procès-verbal publié : {session.label}",
-        url=session_path(session) + "/proces-verbal",
+        meeting,
+        subject=f"Procès-verbal publié : {meeting.label}",
+        url=meeting_path(meeting) + "/proces-verbal",
     )
-    for item in session.items:
+    for item in meeting.items:
         decision = item.decision
         extract = (
             f"{item.title}\nDécision : {decision.outcome_enum.label}\n{decision.motivation}"
@@ -1772,12 +1770,12 @@ def publish_minutes(session: CommitteeSession, *, actor) -> Minutes:
             else f"{item.title}\nSans décision."
         )
         _notify(
-            porteurs_concerned(session, item),
+            porteurs_concerned(meeting, item),
             "committee.minutes_published",
-            session,
+            meeting,
             subject=f"Extrait du procès-verbal : {item.title}",
             body=extract,
-            url=session_path(session) + "/proces-verbal",
+            url=meeting_path(meeting) + "/proces-verbal",
         )
     return minutes
 
@@ -1807,8 +1805,8 @@ REFERENCE_RULES = {
     "COPIL-HUB": {"recurrence": "FREQ=MONTHLY;BYDAY=2TH", "recurrence_time": "10:00"},
     # « au minimum trois fois par an » ([004] §4.2): every four months.
     "COPIL-DISPOSITIF": {"recurrence": "FREQ=MONTHLY;INTERVAL=4;BYDAY=2WE", "recurrence_time": "10:00"},
-    "COPROJ": {"recurrence": "FREQ=WEEKLY;BYDAY=MO", "recurrence_time": "10:00", "session_minutes": 60},
-    "CREC": {"recurrence": "FREQ=WEEKLY;BYDAY=TH", "recurrence_time": "14:00", "session_minutes": 60},
+    "COPROJ": {"recurrence": "FREQ=WEEKLY;BYDAY=MO", "recurrence_time": "10:00", "meeting_minutes": 60},
+    "CREC": {"recurrence": "FREQ=WEEKLY;BYDAY=TH", "recurrence_time": "14:00", "meeting_minutes": 60},
 }
 # The guichets each body decides on (with their sub-guichets): [000] §5.3, [004] §4.2, [003].
 REFERENCE_GUICHETS = {
@@ -2122,13 +2120,11 @@ def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
     on_agenda = set(
         db.session.scalars(
             select(AgendaItem.dossier_id)
-            .join(CommitteeSession)
+            .join(Meeting)
             .where(
                 AgendaItem.kind == ItemKind.SUIVI,
-                CommitteeSession.committee_id == committee.id,
-                CommitteeSession.state.in_(
-                    [SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE, SessionState.TENUE]
-                ),
+                Meeting.committee_id == committee.id,
+                Meeting.state.in_([MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE, MeetingState.TENUE]),
             )
         )
     )
@@ -2371,10 +2367,10 @@ class _DossierBridge:
         service = self._service()
         return service.requested_ae(dossier_id) if service else None
 
-    def mark_on_agenda(self, dossier_id, *, session, actor) -> None:
+    def mark_on_agenda(self, dossier_id, *, meeting, actor) -> None:
         service = self._service()
         if service is not None:
-            service.mark_on_agenda(dossier_id, session=session, actor=actor)
+            service.mark_on_agenda(dossier_id, meeting=meeting, actor=actor)
 
     def apply_decision(self, dossier_id, decision, *, actor, rectification: bool) -> None:
         service = self._service()
@@ -2387,8 +2383,8 @@ class _DossierBridge:
         if service is not None and dossier is not None and dossier.state == "inscrit_comite":
             service.remove_from_agenda(dossier, actor=actor)
 
-    def candidates(self, session) -> list:
-        """(dossier, label) pairs that may go on the session's agenda: instruits (or ajournés) of a guichet
+    def candidates(self, meeting) -> list:
+        """(dossier, label) pairs that may go on the meeting's agenda: instruits (or ajournés) of a guichet
         the committee decides on, not already on one of its open agendas."""
         service = self._service()
         if service is None:
@@ -2397,13 +2393,11 @@ class _DossierBridge:
 
         on_agenda = (
             select(AgendaItem.dossier_id)
-            .join(CommitteeSession)
+            .join(Meeting)
             .where(
                 AgendaItem.dossier_id.is_not(None),
                 AgendaItem.kind == ItemKind.DOSSIER,
-                CommitteeSession.state.in_(
-                    [SessionState.PLANIFIEE, SessionState.ODJ_PUBLIE, SessionState.TENUE]
-                ),
+                Meeting.state.in_([MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE, MeetingState.TENUE]),
                 ~AgendaItem.decisions.any(),
             )
         )
@@ -2419,7 +2413,7 @@ class _DossierBridge:
         return [
             (d, f"{d.reference} — {d.title} ({d.state_enum.label})")
             for d in rows
-            if service.decided_by(session.committee, d)
+            if service.decided_by(meeting.committee, d)
         ]
 
     def documents(self, dossier_id) -> list[tuple[str, str]]:
@@ -2441,9 +2435,9 @@ class _DossierBridge:
             )
         return links
 
-    def followup_candidates(self, session) -> list:
+    def followup_candidates(self, meeting) -> list:
         """Follow-up flags of the funded dossiers this committee decides on, offered for its next agenda."""
-        return flags_for_committee(session.committee) if self.available() else []
+        return flags_for_committee(meeting.committee) if self.available() else []
 
 
 dossier_bridge = _DossierBridge()

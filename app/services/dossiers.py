@@ -1440,17 +1440,17 @@ def requested_ae(dossier_id: int) -> int | None:
     return figures(dossier).ftap_ae if dossier is not None else None
 
 
-def mark_on_agenda(dossier, *, session=None, actor) -> Dossier:
+def mark_on_agenda(dossier, *, meeting=None, actor) -> Dossier:
     """instruit (or décidé ajourné) → inscrit en comité; idempotent when already inscribed."""
     dossier = _load(dossier)
     if dossier.state == S.INSCRIT_COMITE:
-        dossier.agenda_session_ref = getattr(session, "id", dossier.agenda_session_ref)
+        dossier.agenda_session_ref = getattr(meeting, "id", dossier.agenda_session_ref)
         return dossier
     if dossier.state == S.DECIDE and dossier.decision_outcome != DecisionOutcome.AJOURNE:
         raise DomainError(f"Le dossier {dossier.reference} est déjà décidé.")
-    label = getattr(session, "label", None)
+    label = getattr(meeting, "label", None)
     _transition(dossier, S.INSCRIT_COMITE, actor=actor, reason=f"Ordre du jour : {label}" if label else None)
-    dossier.agenda_session_ref = getattr(session, "id", None)
+    dossier.agenda_session_ref = getattr(meeting, "id", None)
     return dossier
 
 

@@ -4,7 +4,7 @@ A reminder is a row (kind, object, recipient, due_at) unique per (kind, object, 
 services that create or move what a reminder is about call `reschedule_for(obj)`, which recomputes the rows
 of every kind about that object from its current state: rows no longer wanted are cancelled, moved ones get
 their new date, missing ones are added; a reminder already sent is never re-created. `cancel_for(obj)` cancels
-them all (a cancelled session).
+them all (a cancelled meeting).
 
 The sweep `send_due(now)` claims due rows one at a time (`FOR UPDATE SKIP LOCKED` on PostgreSQL, an atomic
 `UPDATE … WHERE claim IS NULL` on SQLite), re-checks that the reminder still makes sense (the object still
@@ -67,7 +67,7 @@ class ReminderKind:
     audience: str = ""
     # Objects that may need reminders of this kind now (for the periodic re-planning safety net).
     candidates: Callable[[datetime], Iterable[object]] | None = None
-    # A reminder planned after its due date is still created (and sent at once) — e.g. a session planned
+    # A reminder planned after its due date is still created (and sent at once) — e.g. a meeting planned
     # five days ahead still gets its J-7 convocation. False for periodic kinds (no flood of past dates).
     catch_up: bool = True
     # An unsent reminder is obsolete once its anchor date has passed (a jalon's J-15 after the jalon's date).
@@ -296,7 +296,7 @@ def reschedule_for(
 
 
 def cancel_for(obj, reason: str = "Annulé") -> int:
-    """Cancel every pending reminder about `obj` (e.g. a cancelled session); returns how many."""
+    """Cancel every pending reminder about `obj` (e.g. a cancelled meeting); returns how many."""
     db.session.flush()
     return db.session.execute(
         update(Reminder)
@@ -306,7 +306,7 @@ def cancel_for(obj, reason: str = "Annulé") -> int:
             Reminder.status == ReminderStatus.PENDING,
         )
         .values(status=ReminderStatus.CANCELLED, last_error=reason, updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_meeting="fetch")
     ).rowcount
 
 
@@ -361,12 +361,12 @@ def send_due(now: datetime | None = None, limit: int = 1000) -> SweepReport:
     """Send every due reminder, one row per transaction; safe to run in several processes at once."""
     now = now or utcnow()
     report = SweepReport()
-    session = db.session
-    session.commit()  # start from a clean transaction: each row is claimed and committed on its own
-    if session.get_bind().dialect.name == "postgresql":
+    meeting = db.session
+    meeting.commit()  # start from a clean transaction: each row is claimed and committed on its own
+    if meeting.get_bind().dialect.name == "postgresql":
         done: set[int] = set()
         while len(done) < limit:
-            row = session.scalars(
+            row = meeting.scalars(
                 select(Reminder)
                 .where(*_due(now), Reminder.id.not_in(done) if done else True)
                 .order_by(Reminder.due_at, Reminder.id)
@@ -374,32 +374,32 @@ def send_due(now: datetime | None = None, limit: int = 1000) -> SweepReport:
                 .with_for_update(skip_locked=True, of=Reminder)
             ).first()
             if row is None:
-                session.commit()
+                meeting.commit()
                 break
             done.add(row.id)
             _process_safely(row, now, report)
     else:
         stale = utcnow() - CLAIM_STALE
-        session.execute(
+        meeting.execute(
             update(Reminder)
             .where(Reminder.claim.is_not(None), Reminder.claimed_at < stale)
             .values(claim=None)
         )
-        ids = session.scalars(
+        ids = meeting.scalars(
             select(Reminder.id).where(*_due(now)).order_by(Reminder.due_at, Reminder.id).limit(limit)
         ).all()
-        session.commit()
+        meeting.commit()
         for reminder_id in ids:
             token = uuid.uuid4().hex
-            claimed = session.execute(
+            claimed = meeting.execute(
                 update(Reminder)
                 .where(Reminder.id == reminder_id, *_due(now), Reminder.claim.is_(None))
                 .values(claim=token, claimed_at=utcnow())
             ).rowcount
-            session.commit()
+            meeting.commit()
             if not claimed:
                 continue
-            row = session.get(Reminder, reminder_id, populate_existing=True)
+            row = meeting.get(Reminder, reminder_id, populate_existing=True)
             _process_safely(row, now, report)
     report.mails = mail.deliver_committed(now) + mail.deliver_outbox(now)
     return report
@@ -440,7 +440,7 @@ def obsolete_reason(kind: ReminderKind, obj, reminder: Reminder, now: datetime) 
     if planned is None:
         return "Plus d'actualité (date modifiée, destinataire ou condition changés)."
     if planned.anchor_at != reminder.anchor_at or planned.due_at != reminder.due_at:
-        # Moved within the same day (e.g. a session at 16:00 instead of 14:00) and nobody re-planned yet:
+        # Moved within the same day (e.g. a meeting at 16:00 instead of 14:00) and nobody re-planned yet:
         # same reminder, new times.
         reminder.anchor_at, reminder.due_at = planned.anchor_at, planned.due_at
     return None
@@ -633,23 +633,23 @@ def _register_voting_kinds() -> None:
 _register_voting_kinds()
 
 
-# Committee sessions (issue 6): J-7 convocation with the agenda and documents (members and porteurs invited,
+# Committee meetings (issue 6): J-7 convocation with the agenda and documents (members and porteurs invited,
 # mandatory), J-1 reminder (same people), agenda not yet published J-10 (the committee's secretary).
 
 
-def _session_model():
-    from ..models.committees import CommitteeSession
+def _meeting_model():
+    from ..models.committees import Meeting
 
-    return CommitteeSession
+    return Meeting
 
 
-def _session_audience(session) -> list[User]:
+def _meeting_audience(meeting) -> list[User]:
     """Members of the committee, and the porteurs concerned once the agenda is published; each once."""
     from .committees import members, porteurs_concerned
 
-    people = [m.user for m in members(session.committee)]
-    if session.state == "odj_publie":
-        people += porteurs_concerned(session)
+    people = [m.user for m in members(meeting.committee)]
+    if meeting.state == "odj_publie":
+        people += porteurs_concerned(meeting)
     seen, result = set(), []
     for person in people:
         if person is not None and person.active and person.id not in seen:
@@ -658,18 +658,18 @@ def _session_audience(session) -> list[User]:
     return result
 
 
-def _session_plan(session, offset_days: int):
-    if session.state not in ("planifiee", "odj_publie"):
+def _meeting_plan(meeting, offset_days: int):
+    if meeting.state not in ("planifiee", "odj_publie"):
         return []
-    due = days_before(session.starts_at, offset_days)
-    return [Planned(user, due, session.starts_at) for user in _session_audience(session)]
+    due = days_before(meeting.starts_at, offset_days)
+    return [Planned(user, due, meeting.starts_at) for user in _meeting_audience(meeting)]
 
 
-def _session_secretaries(session) -> list[User]:
+def _meeting_secretaries(meeting) -> list[User]:
     """The committee's secretary (or, without one, its président, then the secretariat)."""
     from .committees import members
 
-    rows = members(session.committee)
+    rows = members(meeting.committee)
     for function in ("secretaire", "president"):
         people = [m.user for m in rows if m.function == function and m.user.active]
         if people:
@@ -677,15 +677,15 @@ def _session_secretaries(session) -> list[User]:
     return notifications.secretariat()
 
 
-def _agenda_missing_plan(session, offset_days: int):
-    if session.state != "planifiee":
+def _agenda_missing_plan(meeting, offset_days: int):
+    if meeting.state != "planifiee":
         return []
-    due = days_before(session.starts_at, offset_days)
-    return [Planned(user, due, session.starts_at) for user in _session_secretaries(session)]
+    due = days_before(meeting.starts_at, offset_days)
+    return [Planned(user, due, meeting.starts_at) for user in _meeting_secretaries(meeting)]
 
 
-def _session_url(session) -> str:
-    return current_base_url() + f"/comites/seances/{session.id}"
+def _meeting_url(meeting) -> str:
+    return current_base_url() + f"/comites/seances/{meeting.id}"
 
 
 def current_base_url() -> str:
@@ -694,33 +694,33 @@ def current_base_url() -> str:
     return current_app.config["BASE_URL"].rstrip("/")
 
 
-def _session_context(session, recipient, reminder, now):
+def _meeting_context(meeting, recipient, reminder, now):
     from .committees import members
 
     items = []
-    for item in session.items if session.state == "odj_publie" else []:
-        documents = [(d.label, d.url or _session_url(session)) for d in item.documents]
+    for item in meeting.items if meeting.state == "odj_publie" else []:
+        documents = [(d.label, d.url or _meeting_url(meeting)) for d in item.documents]
         items.append(
             dict(position=item.position, title=item.title, proposal=item.proposal, documents=documents)
         )
-    porteur = all(m.user_id != recipient.id for m in members(session.committee))
-    days = (paris_date(session.starts_at) - paris_date(now)).days
+    porteur = all(m.user_id != recipient.id for m in members(meeting.committee))
+    days = (paris_date(meeting.starts_at) - paris_date(now)).days
     return dict(
-        session=session,
-        committee=session.committee,
+        meeting=meeting,
+        committee=meeting.committee,
         items=items,
-        url=_session_url(session),
+        url=_meeting_url(meeting),
         as_porteur=porteur,
         days=days,
-        agenda_published=session.state == "odj_publie",
-        summary=f"{session.committee.code} — séance du {_fmt(session.starts_at)}"
-        + (f", {session.place}" if session.place else "")
+        agenda_published=meeting.state == "odj_publie",
+        summary=f"{meeting.committee.code} — séance du {_fmt(meeting.starts_at)}"
+        + (f", {meeting.place}" if meeting.place else "")
         + ".",
     )
 
 
-def session_ics(session) -> mail.Attachment:
-    """The session as an iCalendar invitation (same UID as the calendar feed, so clients update it)."""
+def meeting_ics(meeting) -> mail.Attachment:
+    """The meeting as an iCalendar invitation (same UID as the calendar feed, so clients update it)."""
     from icalendar import Calendar, Event
 
     calendar = Calendar()
@@ -728,39 +728,39 @@ def session_ics(session) -> mail.Attachment:
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     event = Event()
-    event.add("uid", f"seance-{session.id}@mutualisation-dsi")
-    event.add("summary", f"{session.committee.code} — {session.label}")
-    event.add("dtstart", session.starts_at)
-    event.add("dtend", session.ends_at)
+    event.add("uid", f"seance-{meeting.id}@mutualisation-dsi")
+    event.add("summary", f"{meeting.committee.code} — {meeting.label}")
+    event.add("dtstart", meeting.starts_at)
+    event.add("dtend", meeting.ends_at)
     event.add("dtstamp", utcnow())
-    event.add("sequence", session.version or 0)
-    if session.place:
-        event.add("location", session.place)
-    event.add("url", _session_url(session))
-    lines = [f"{session.committee.name}"]
-    if session.visio_url:
-        lines.append(f"Visioconférence : {session.visio_url}")
-    if session.state == "odj_publie":
-        lines += [f"{i.position}. {i.title}" for i in session.items]
+    event.add("sequence", meeting.version or 0)
+    if meeting.place:
+        event.add("location", meeting.place)
+    event.add("url", _meeting_url(meeting))
+    lines = [f"{meeting.committee.name}"]
+    if meeting.visio_url:
+        lines.append(f"Visioconférence : {meeting.visio_url}")
+    if meeting.state == "odj_publie":
+        lines += [f"{i.position}. {i.title}" for i in meeting.items]
     event.add("description", "\n".join(lines))
     calendar.add_component(event)
     return mail.Attachment("seance.ics", "text/calendar", calendar.to_ical())
 
 
-def _session_candidates(now):
-    CommitteeSession = _session_model()
+def _meeting_candidates(now):
+    Meeting = _meeting_model()
     return db.session.scalars(
-        select(CommitteeSession).where(
-            CommitteeSession.state.in_(["planifiee", "odj_publie"]),
-            CommitteeSession.starts_at > now,
-            CommitteeSession.starts_at < now + timedelta(days=120),
+        select(Meeting).where(
+            Meeting.state.in_(["planifiee", "odj_publie"]),
+            Meeting.starts_at > now,
+            Meeting.starts_at < now + timedelta(days=120),
         )
     ).all()
 
 
 def _register_committee_kinds() -> None:
     try:
-        from ..models.committees import CommitteeSession  # noqa: F401
+        from ..models.committees import Meeting  # noqa: F401
         from . import committees as _committees_service  # noqa: F401
     except ImportError:
         return
@@ -769,47 +769,47 @@ def _register_committee_kinds() -> None:
         ReminderKind(
             name="session.convocation",
             label="Convocation à une séance de comité (ordre du jour et documents)",
-            model=_session_model,
-            template="session_reminder",
+            model=_meeting_model,
+            template="meeting_reminder",
             default_offset_days=7,
             offset_help="jours avant la séance",
-            plan=_session_plan,
-            context=_session_context,
-            deadline=lambda session: session.starts_at,
-            ics=session_ics,
+            plan=_meeting_plan,
+            context=_meeting_context,
+            deadline=lambda meeting: meeting.starts_at,
+            ics=meeting_ics,
             mandatory=True,
             audience=audience,
-            candidates=_session_candidates,
+            candidates=_meeting_candidates,
         )
     )
     register(
         ReminderKind(
             name="session.eve",
             label="Rappel la veille d'une séance de comité",
-            model=_session_model,
-            template="session_reminder",
+            model=_meeting_model,
+            template="meeting_reminder",
             default_offset_days=1,
             offset_help="jours avant la séance",
-            plan=_session_plan,
-            context=_session_context,
-            deadline=lambda session: session.starts_at,
-            ics=session_ics,
+            plan=_meeting_plan,
+            context=_meeting_context,
+            deadline=lambda meeting: meeting.starts_at,
+            ics=meeting_ics,
             audience=audience,
-            candidates=_session_candidates,
+            candidates=_meeting_candidates,
         )
     )
     register(
         ReminderKind(
             name="session.agenda_missing",
             label="Ordre du jour d'une séance pas encore publié",
-            model=_session_model,
-            template="session_agenda_missing",
+            model=_meeting_model,
+            template="meeting_agenda_missing",
             default_offset_days=10,
             offset_help="jours avant la séance",
             plan=_agenda_missing_plan,
-            context=_session_context,
-            deadline=lambda session: session.starts_at,
-            candidates=_session_candidates,
+            context=_meeting_context,
+            deadline=lambda meeting: meeting.starts_at,
+            candidates=_meeting_candidates,
             audience="Secrétaire du comité (à défaut son président, puis le secrétariat)",
         )
     )

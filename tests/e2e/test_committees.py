@@ -1,8 +1,8 @@
-"""A CSIC-Tech session in a real browser: the secretariat plans it, puts two qualified opportunities and
+"""A CSIC-Tech meeting in a real browser: the secretariat plans it, puts two qualified opportunities and
 one instructed dossier on the agenda and publishes it; attendance and votes are recorded (a member votes
 from their own browser); a decision is refused for lack of quorum until a member arrives; the minutes are
 published; the opportunity is « validée CSIC-Tech », the dossier « accepté » and its porteur notified; a
-rectifying decision corrects an amount and the register still verifies. Signed in with a session cookie
+rectifying decision corrects an amount and the register still verifies. Signed in with a meeting cookie
 (the ProConnect journey has its own tests)."""
 
 import re
@@ -25,13 +25,13 @@ from app.models import (
 from app.models.committees import (
     AgendaItem,
     Attendance,
-    CommitteeSession,
     Decision,
     DecisionAmount,
     ItemVote,
+    Meeting,
+    MeetingTransition,
     Minutes,
     RegisterEntry,
-    SessionTransition,
 )
 from app.models.dossiers import Dossier, DossierTransition, FinancingAmount, FinancingLine
 from app.models.reminders import Notification, OutboxMail
@@ -117,16 +117,16 @@ def world(live_app):
     with live_app.app_context():
         user_ids = [data[k] for k in ("secretariat", "porteur", "president", "m1", "m2", "m3")]
         committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC-TECH"))
-        session_ids = list(
+        meeting_ids = list(
             db.session.scalars(
-                select(CommitteeSession.id).where(
-                    CommitteeSession.committee_id == committee.id,
-                    CommitteeSession.created_by_id.in_(user_ids),
+                select(Meeting.id).where(
+                    Meeting.committee_id == committee.id,
+                    Meeting.created_by_id.in_(user_ids),
                 )
             )
         )
         item_ids = list(
-            db.session.scalars(select(AgendaItem.id).where(AgendaItem.session_id.in_(session_ids)))
+            db.session.scalars(select(AgendaItem.id).where(AgendaItem.meeting_id.in_(meeting_ids)))
         )
         decision_ids = list(db.session.scalars(select(Decision.id).where(Decision.item_id.in_(item_ids))))
         db.session.execute(delete(RegisterEntry).where(RegisterEntry.decision_id.in_(decision_ids)))
@@ -137,9 +137,9 @@ def world(live_app):
         db.session.execute(delete(Decision).where(Decision.id.in_(decision_ids)))
         db.session.execute(delete(ItemVote).where(ItemVote.item_id.in_(item_ids)))
         db.session.execute(delete(AgendaItem).where(AgendaItem.id.in_(item_ids)))
-        for model in (Attendance, SessionTransition, Minutes):
-            db.session.execute(delete(model).where(model.session_id.in_(session_ids)))
-        db.session.execute(delete(CommitteeSession).where(CommitteeSession.id.in_(session_ids)))
+        for model in (Attendance, MeetingTransition, Minutes):
+            db.session.execute(delete(model).where(model.meeting_id.in_(meeting_ids)))
+        db.session.execute(delete(Meeting).where(Meeting.id.in_(meeting_ids)))
         db.session.execute(
             delete(OpportunityTransition).where(
                 OpportunityTransition.opportunity_id.in_(data["opportunity_ids"])
@@ -162,11 +162,11 @@ def world(live_app):
 
 
 def signed_in(new_page, live_app, base_url, user_id):
-    """A browser page signed in as `user_id`: the Flask session cookie, signed by the live app."""
+    """A browser page signed in as `user_id`: the Flask meeting cookie, signed by the live app."""
     client = live_app.test_client()
-    with client.session_transaction() as session_data:
-        session_data["_user_id"] = str(user_id)
-        session_data["_fresh"] = True
+    with client.session_transaction() as meeting_data:
+        meeting_data["_user_id"] = str(user_id)
+        meeting_data["_fresh"] = True
     page = new_page()
     cookie = client.get_cookie(live_app.config["SESSION_COOKIE_NAME"])
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
@@ -218,18 +218,18 @@ def decide(page, card, outcome: str, mode: str, motivation: str = "", amounts: t
     idle(page)
 
 
-def test_csic_tech_session_from_planning_to_a_rectified_decision(world, live_app, base_url, new_page):
+def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app, base_url, new_page):
     names = world["names"]
     page = signed_in(new_page, live_app, base_url, world["secretariat"])
 
-    # plan the session
+    # plan the meeting
     page.goto("/comites/CSIC-TECH")
     page.get_by_role("link", name="Planifier une séance").click()
     page.fill("#starts_at", "2027-01-12T14:00")
     page.fill("#place", "Ségur, salle 4012")
     page.get_by_role("button", name="Planifier la séance").click()
     page.get_by_role("heading", name=re.compile("CSIC-Tech — 12 janvier 2027 à 14:00")).wait_for()
-    session_url = page.url
+    meeting_url = page.url
 
     # agenda: two qualified opportunities and the instructed dossier
     for code in world["codes"]:
@@ -262,7 +262,7 @@ def test_csic_tech_session_from_planning_to_a_rectified_decision(world, live_app
     mark(page, world["m1"], "present")
     assert "Quorum atteint" in page.locator("#quorum").inner_text()
     member = signed_in(new_page, live_app, base_url, world["m1"])
-    member.goto(session_url + "/direct")
+    member.goto(meeting_url + "/direct")
     member_card = member.locator("article[id^=point-]").nth(0)
     vote(member, member_card, names["m1"], "Pour")
     assert "2 pour, 0 contre" in member_card.inner_text()

@@ -9,17 +9,17 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Committee, Decision, RegisterEntry
 from app.models.committees import (
-    SESSION_TRANSITIONS,
+    MEETING_TRANSITIONS,
     AgendaItem,
     Attendance,
     DecisionAmount,
     DecisionLocked,
+    MeetingState,
     MemberFunction,
     Outcome,
-    SessionState,
 )
 from app.services import committees as service
-from tests.factories import make_committee_members, make_committee_session
+from tests.factories import make_committee_meeting, make_committee_members
 
 
 def flush_fails(obj) -> None:
@@ -37,9 +37,9 @@ def test_committee_rules_are_checked_by_the_database(db_session):
             db.session.flush()
 
 
-def test_cancelled_session_needs_a_reason(db_session):
-    session = make_committee_session("CSIC")
-    session.state = "annulee"
+def test_cancelled_meeting_needs_a_reason(db_session):
+    meeting = make_committee_meeting("CSIC")
+    meeting.state = "annulee"
     with pytest.raises(IntegrityError):
         with db.session.begin_nested():
             db.session.flush()
@@ -47,11 +47,11 @@ def test_cancelled_session_needs_a_reason(db_session):
 
 def test_attendance_proxy_constraints(db_session):
     committee, (president, member) = make_committee_members("CSIC", ("president", "membre"))
-    session = make_committee_session("CSIC")
-    flush_fails(Attendance(session_id=session.id, user_id=member.id, function="membre", status="represente"))
+    meeting = make_committee_meeting("CSIC")
+    flush_fails(Attendance(meeting_id=meeting.id, user_id=member.id, function="membre", status="represente"))
     flush_fails(
         Attendance(
-            session_id=session.id,
+            meeting_id=meeting.id,
             user_id=member.id,
             function="membre",
             status="present",
@@ -60,7 +60,7 @@ def test_attendance_proxy_constraints(db_session):
     )
     flush_fails(
         Attendance(
-            session_id=session.id,
+            meeting_id=meeting.id,
             user_id=member.id,
             function="membre",
             status="represente",
@@ -70,15 +70,15 @@ def test_attendance_proxy_constraints(db_session):
 
 
 def test_agenda_items_need_their_object_and_decisions_their_texts(db_session):
-    session = make_committee_session("CSIC-TECH")
-    flush_fails(AgendaItem(session_id=session.id, position=1, kind="opportunite", title="Sans opportunité"))
-    item = AgendaItem(session_id=session.id, position=1, kind="libre", title="Point libre")
+    meeting = make_committee_meeting("CSIC-TECH")
+    flush_fails(AgendaItem(meeting_id=meeting.id, position=1, kind="opportunite", title="Sans opportunité"))
+    item = AgendaItem(meeting_id=meeting.id, position=1, kind="libre", title="Point libre")
     db.session.add(item)
     db.session.flush()
     base = {
         "item_id": item.id,
-        "session_id": session.id,
-        "committee_id": session.committee_id,
+        "meeting_id": meeting.id,
+        "committee_id": meeting.committee_id,
         "mode": "consensus",
     }
     flush_fails(Decision(outcome="accepte_sous_conditions", **base))
@@ -91,14 +91,14 @@ def test_agenda_items_need_their_object_and_decisions_their_texts(db_session):
 
 
 def test_register_positions_are_unique(db_session):
-    session = make_committee_session("CSIC-TECH")
-    item = AgendaItem(session_id=session.id, position=1, kind="libre", title="Point")
+    meeting = make_committee_meeting("CSIC-TECH")
+    item = AgendaItem(meeting_id=meeting.id, position=1, kind="libre", title="Point")
     db.session.add(item)
     db.session.flush()
     decision = Decision(
         item_id=item.id,
-        session_id=session.id,
-        committee_id=session.committee_id,
+        meeting_id=meeting.id,
+        committee_id=meeting.committee_id,
         mode="consensus",
         outcome="adopte",
         recorded_at=datetime.now(UTC),
@@ -121,14 +121,14 @@ def test_register_positions_are_unique(db_session):
 
 
 def test_published_decisions_and_register_entries_cannot_be_changed_through_the_orm(db_session):
-    session = make_committee_session("CSIC-TECH")
-    item = AgendaItem(session_id=session.id, position=1, kind="libre", title="Point")
+    meeting = make_committee_meeting("CSIC-TECH")
+    item = AgendaItem(meeting_id=meeting.id, position=1, kind="libre", title="Point")
     db.session.add(item)
     db.session.flush()
     decision = Decision(
         item_id=item.id,
-        session_id=session.id,
-        committee_id=session.committee_id,
+        meeting_id=meeting.id,
+        committee_id=meeting.committee_id,
         mode="consensus",
         outcome="adopte",
         recorded_at=datetime.now(UTC),
@@ -154,5 +154,5 @@ def test_published_decisions_and_register_entries_cannot_be_changed_through_the_
 def test_enums_and_transitions():
     assert not MemberFunction.INVITE.votes and MemberFunction.SECRETAIRE.votes
     assert Outcome.ACCEPTE_SOUS_CONDITIONS.positive and not Outcome.AJOURNE.positive
-    assert SESSION_TRANSITIONS[SessionState.PV_PUBLIE] == set()
-    assert SessionState.TENUE in SESSION_TRANSITIONS[SessionState.ODJ_PUBLIE]
+    assert MEETING_TRANSITIONS[MeetingState.PV_PUBLIE] == set()
+    assert MeetingState.TENUE in MEETING_TRANSITIONS[MeetingState.ODJ_PUBLIE]

@@ -268,7 +268,7 @@ def published_data(make_user, make_opportunity):
     planned (unpublished) session with a draft decision."""
     from datetime import UTC, datetime, timedelta
 
-    from app.models import CampaignParticipation, CampaignResult, Committee, CommitteeSession
+    from app.models import CampaignParticipation, CampaignResult, Committee, Meeting
     from app.models.committees import AgendaItem, Decision, DecisionAmount
     from tests.factories import make_campaign
 
@@ -311,14 +311,14 @@ def published_data(make_user, make_opportunity):
         closed_at=now - timedelta(days=2),
     )
     committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC-TECH"))
-    held = CommitteeSession(
+    held = Meeting(
         committee=committee,
         starts_at=datetime.now(UTC) - timedelta(days=3),
         state="pv_publie",
         title="Séance de novembre",
         created_by_id=secretary.id,
     )
-    planned = CommitteeSession(
+    planned = Meeting(
         committee=committee,
         starts_at=datetime.now(UTC) + timedelta(days=3),
         state="planifiee",
@@ -327,18 +327,18 @@ def published_data(make_user, make_opportunity):
     db.session.add_all([held, planned])
     db.session.flush()
     item = AgendaItem(
-        session_id=held.id,
+        meeting_id=held.id,
         position=1,
         kind="opportunite",
         title="M043 — qualification",
         opportunity_id=opportunity.id,
     )
-    draft_item = AgendaItem(session_id=planned.id, position=1, kind="libre", title="Point secret")
+    draft_item = AgendaItem(meeting_id=planned.id, position=1, kind="libre", title="Point secret")
     db.session.add_all([item, draft_item])
     db.session.flush()
     decision = Decision(
         item_id=item.id,
-        session_id=held.id,
+        meeting_id=held.id,
         committee_id=committee.id,
         outcome="validee",
         mode="vote",
@@ -350,7 +350,7 @@ def published_data(make_user, make_opportunity):
     )
     hidden = Decision(
         item_id=draft_item.id,
-        session_id=planned.id,
+        meeting_id=planned.id,
         committee_id=committee.id,
         outcome="adopte",
         mode="consensus",

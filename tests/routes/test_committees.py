@@ -1,4 +1,4 @@
-"""Committee pages: access rules, forms (422 with French messages, input kept), htmx fragments, live session,
+"""Committee pages: access rules, forms (422 with French messages, input kept), htmx fragments, live meeting,
 decisions, minutes and PDF, register verification, ICS feeds."""
 
 import html as html_lib
@@ -12,9 +12,9 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.models import CommitteeSession, Decision, Opportunity
+from app.models import Decision, Meeting, Opportunity
 from app.services import committees as service
-from tests.factories import make_committee_members, make_committee_session
+from tests.factories import make_committee_meeting, make_committee_members
 
 HX = {"HX-Request": "true"}
 
@@ -74,7 +74,7 @@ def test_rules_form_keeps_input_and_explains_errors(client, csrf, login_as, secr
             "majority_rule": "absolue",
             "recurrence": "tous les mardis",
             "recurrence_time": "14:00",
-            "session_minutes": "90",
+            "meeting_minutes": "90",
             "default_place": "Ségur",
         },
         headers=HX,
@@ -91,7 +91,7 @@ def test_rules_form_keeps_input_and_explains_errors(client, csrf, login_as, secr
             "majority_rule": "absolue",
             "recurrence": "FREQ=MONTHLY;BYDAY=2TH",
             "recurrence_time": "10:00",
-            "session_minutes": "90",
+            "meeting_minutes": "90",
             "default_place": "Ségur",
         },
     )
@@ -123,7 +123,7 @@ def test_members_are_added_by_email_and_unknown_addresses_refused(
     assert agent.full_name in html and "Président" in html
 
 
-def test_planning_a_session_with_a_bad_date_keeps_the_input(client, csrf, login_as, secretariat):
+def test_planning_a_meeting_with_a_bad_date_keeps_the_input(client, csrf, login_as, secretariat):
     login_as(secretariat)
     response = post(
         client,
@@ -134,7 +134,7 @@ def test_planning_a_session_with_a_bad_date_keeps_the_input(client, csrf, login_
     assert response.status_code == 422
     html = body(response)
     assert "Date et heure attendues au format" in html and 'value="mardi prochain"' in html
-    assert db.session.scalar(select(func.count(CommitteeSession.id))) == 0
+    assert db.session.scalar(select(func.count(Meeting.id))) == 0
     response = post(
         client,
         csrf,
@@ -142,26 +142,26 @@ def test_planning_a_session_with_a_bad_date_keeps_the_input(client, csrf, login_
         {"starts_at": "2027-01-12T14:00", "duration_minutes": "120", "place": "Salle 1"},
     )
     assert response.status_code == 303
-    session = db.session.scalar(select(CommitteeSession))
-    assert session.starts_at == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
+    meeting = db.session.scalar(select(Meeting))
+    assert meeting.starts_at == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
     assert "12 janvier 2027 à 14:00" in body(client.get(response.headers["Location"]))
 
 
-def test_planned_session_is_hidden_from_non_members_until_its_agenda_is_published(
+def test_planned_meeting_is_hidden_from_non_members_until_its_agenda_is_published(
     client, csrf, login_as, board, secretariat, make_user, make_opportunity
 ):
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     outsider = login_as(make_user("dsi", ministry="MI"))
-    assert client.get(f"/comites/seances/{session.id}").status_code == 404
+    assert client.get(f"/comites/seances/{meeting.id}").status_code == 404
     login_as(board[3])  # a simple member sees it but cannot run it
-    assert client.get(f"/comites/seances/{session.id}").status_code == 200
-    assert post(client, csrf, f"/comites/seances/{session.id}/publier").status_code == 403
+    assert client.get(f"/comites/seances/{meeting.id}").status_code == 200
+    assert post(client, csrf, f"/comites/seances/{meeting.id}/publier").status_code == 403
     login_as(secretariat)
     opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
     response = post(
         client,
         csrf,
-        f"/comites/seances/{session.id}/points",
+        f"/comites/seances/{meeting.id}/points",
         {"kind": "opportunite", "opportunity": str(opportunity.id)},
         headers=HX,
     )
@@ -169,9 +169,9 @@ def test_planned_session_is_hidden_from_non_members_until_its_agenda_is_publishe
     assert body(response).lstrip().startswith('<section id="ordre-du-jour"') and opportunity.code in body(
         response
     )
-    assert post(client, csrf, f"/comites/seances/{session.id}/publier").status_code == 303
+    assert post(client, csrf, f"/comites/seances/{meeting.id}/publier").status_code == 303
     login_as(outsider)
-    html = body(client.get(f"/comites/seances/{session.id}"))
+    html = body(client.get(f"/comites/seances/{meeting.id}"))
     assert opportunity.code in html and "Ordre du jour publié" in html
 
 
@@ -179,12 +179,12 @@ def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
     client, csrf, login_as, secretariat, make_opportunity
 ):
     login_as(secretariat)
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     early = make_opportunity(brique="Trop tôt")
     response = post(
         client,
         csrf,
-        f"/comites/seances/{session.id}/points",
+        f"/comites/seances/{meeting.id}/points",
         {"kind": "opportunite", "opportunity": str(early.id)},
         headers=HX,
     )
@@ -197,22 +197,22 @@ def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
 
 @pytest.fixture
 def opened(board, secretariat, make_opportunity):
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
-    item = service.add_item(session, kind="opportunite", opportunity=opportunity, actor=secretariat)
-    service.publish_agenda(session, actor=secretariat)
-    service.open_session(session, actor=secretariat)
+    item = service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
+    service.publish_agenda(meeting, actor=secretariat)
+    service.open_meeting(meeting, actor=secretariat)
     db.session.commit()
-    return session, item, opportunity
+    return meeting, item, opportunity
 
 
-def test_live_session_quorum_votes_and_decision(
+def test_live_meeting_quorum_votes_and_decision(
     client, csrf, login_as, board, secretariat, opened, make_user
 ):
     committee, president, secretary, m1, m2, guest = board
-    session, item, opportunity = opened
+    meeting, item, opportunity = opened
     login_as(secretariat)
-    base = f"/comites/seances/{session.id}"
+    base = f"/comites/seances/{meeting.id}"
     html = body(client.get(f"{base}/direct"))
     assert "Quorum non atteint" in html and "0 / 2 requis" in html
     response = post(
@@ -266,21 +266,21 @@ def test_live_session_quorum_votes_and_decision(
 
 def test_member_votes_for_themself_only(client, csrf, login_as, board, secretariat, opened):
     committee, president, secretary, m1, m2, guest = board
-    session, item, _ = opened
+    meeting, item, _ = opened
     for user in (president, m1):
-        service.record_attendance(session, user=user, status="present", actor=secretariat)
+        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
     db.session.commit()
     login_as(m1)
-    base = f"/comites/seances/{session.id}/points/{item.id}/votes"
+    base = f"/comites/seances/{meeting.id}/points/{item.id}/votes"
     assert post(client, csrf, base, {"voter_id": m1.id, "choice": "abstention"}).status_code == 303
     response = post(client, csrf, base, {"voter_id": president.id, "choice": "contre"}, headers=HX)
     assert response.status_code == 422 and "Vous ne pouvez voter que pour vous-même" in body(response)
     assert service.tally(item) == {"pour": 0, "contre": 0, "abstention": 1}
 
 
-def publish(session, secretariat):
-    service.review_minutes(session, actor=secretariat)
-    service.publish_minutes(session, actor=secretariat)
+def publish(meeting, secretariat):
+    service.review_minutes(meeting, actor=secretariat)
+    service.publish_minutes(meeting, actor=secretariat)
     db.session.commit()
 
 
@@ -288,16 +288,16 @@ def test_minutes_notes_review_publication_and_pdf(
     client, csrf, login_as, board, secretariat, opened, make_user
 ):
     committee, president, *_ = board
-    session, item, _ = opened
-    service.record_attendance(session, user=president, status="present", actor=secretariat)
-    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    meeting, item, _ = opened
+    service.record_attendance(meeting, user=president, status="present", actor=secretariat)
+    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
     outsider = make_user("dsi", ministry="MI")
     login_as(outsider)
-    assert client.get(f"/comites/seances/{session.id}/proces-verbal").status_code == 403
+    assert client.get(f"/comites/seances/{meeting.id}/proces-verbal").status_code == 403
     login_as(secretariat)
-    url = f"/comites/seances/{session.id}/proces-verbal"
+    url = f"/comites/seances/{meeting.id}/proces-verbal"
     response = post(
         client,
         csrf,
@@ -305,16 +305,16 @@ def test_minutes_notes_review_publication_and_pdf(
         {
             "notes": "Ouverture à 14 h.",
             f"item-{item.id}": "Débat **nourri**.",
-            "version": session.minutes.version,
+            "version": meeting.minutes.version,
         },
     )
     assert response.status_code == 303
     assert post(client, csrf, f"{url}/publier").status_code == 303  # refused: not reviewed (flash)
-    assert session.state == "tenue"
+    assert meeting.state == "tenue"
     assert post(client, csrf, f"{url}/relire").status_code == 303
     assert post(client, csrf, f"{url}/publier").status_code == 303
     db.session.expire_all()
-    assert session.state == "pv_publie"
+    assert meeting.state == "pv_publie"
     login_as(outsider)
     html = body(client.get(url))
     assert "<strong>nourri</strong>" in html and "Publié" in html
@@ -327,11 +327,11 @@ def test_minutes_notes_review_publication_and_pdf(
 def test_published_decision_cannot_be_edited_but_can_be_rectified(
     client, csrf, login_as, board, secretariat, opened
 ):
-    session, item, _ = opened
-    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    meeting, item, _ = opened
+    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
-    publish(session, secretariat)
+    publish(meeting, secretariat)
     login_as(secretariat)
     prefix = f"d{item.id}-"
     response = post(
@@ -362,9 +362,9 @@ def test_published_decision_cannot_be_edited_but_can_be_rectified(
 def test_register_page_access_and_tampering_detection(
     client, login_as, board, secretariat, opened, make_user
 ):
-    session, item, _ = opened
-    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    meeting, item, _ = opened
+    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
     login_as(make_user("dsi", ministry="MI"))
@@ -379,9 +379,9 @@ def test_register_page_access_and_tampering_detection(
 
 
 def test_cli_verify_register(app, db_session, board, secretariat, opened):
-    session, item, _ = opened
-    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    meeting, item, _ = opened
+    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
     runner = app.test_cli_runner()
@@ -392,7 +392,7 @@ def test_cli_verify_register(app, db_session, board, secretariat, opened):
     assert result.exit_code == 1 and "Registre altéré" in result.output
 
 
-def test_cli_generate_sessions_is_idempotent(app, db_session):
+def test_cli_generate_meetings_is_idempotent(app, db_session):
     runner = app.test_cli_runner()
     result = runner.invoke(
         args=[
@@ -421,13 +421,13 @@ def test_cli_generate_sessions_is_idempotent(app, db_session):
 
 def test_ics_feeds_parse_and_the_token_can_be_regenerated(client, csrf, login_as, board, secretariat):
     committee, president, *_ = board
-    session = make_committee_session(
+    meeting = make_committee_meeting(
         "CSIC-TECH",
         place="Salle Ségur",
         title="CSIC-Tech de janvier",
         starts_at=datetime(2027, 1, 12, 13, 0, tzinfo=UTC),
     )
-    make_committee_session("CINUM")  # not one of the président's committees
+    make_committee_meeting("CINUM")  # not one of the président's committees
     token = president.calendar_token
     response = client.get(f"/comites/agenda/{token}.ics")
     assert response.status_code == 200 and response.mimetype == "text/calendar"
@@ -436,7 +436,7 @@ def test_ics_feeds_parse_and_the_token_can_be_regenerated(client, csrf, login_as
     assert [str(e["summary"]) for e in events] == ["CSIC-Tech de janvier"]
     assert events[0].decoded("dtstart") == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
     assert str(events[0]["location"]) == "Salle Ségur"
-    assert f"/comites/seances/{session.id}" in str(events[0]["url"])
+    assert f"/comites/seances/{meeting.id}" in str(events[0]["url"])
     committee_feed = Calendar.from_ical(client.get(f"/comites/agenda/{token}/CSIC-TECH.ics").data)
     assert len(committee_feed.walk("VEVENT")) == 1
     assert client.get("/comites/agenda/not-a-valid-token-at-all-xxxxxxxxxxxxxxxxxxx.ics").status_code == 404
@@ -448,13 +448,13 @@ def test_ics_feeds_parse_and_the_token_can_be_regenerated(client, csrf, login_as
     assert client.get(f"/comites/agenda/{president.calendar_token}.ics").status_code == 200
 
 
-def test_cancelled_session_shows_in_the_feed_as_cancelled(client, csrf, login_as, board, secretariat):
-    session = make_committee_session("CSIC-TECH")
+def test_cancelled_meeting_shows_in_the_feed_as_cancelled(client, csrf, login_as, board, secretariat):
+    meeting = make_committee_meeting("CSIC-TECH")
     login_as(secretariat)
-    response = post(client, csrf, f"/comites/seances/{session.id}/annuler", {"reason": ""}, headers=HX)
+    response = post(client, csrf, f"/comites/seances/{meeting.id}/annuler", {"reason": ""}, headers=HX)
     assert response.status_code == 422 and "Indiquez le motif" in body(response)
     assert (
-        post(client, csrf, f"/comites/seances/{session.id}/annuler", {"reason": "Grève"}).status_code == 303
+        post(client, csrf, f"/comites/seances/{meeting.id}/annuler", {"reason": "Grève"}).status_code == 303
     )
     events = Calendar.from_ical(client.get(f"/comites/agenda/{board[1].calendar_token}.ics").data).walk(
         "VEVENT"
@@ -471,23 +471,23 @@ def test_dossier_decision_form_rejects_bad_amounts_and_asks_confirmation(
     from tests.factories import make_instructed_dossier
 
     _, users = make_committee_members("COMITE-INVEST-FTAP", ("president", "membre"))
-    session = make_committee_session("COMITE-INVEST-FTAP")
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
     dossier = make_instructed_dossier(make_user("porteur"), requested_ae=100_000)
     login_as(secretariat)
     response = post(
-        client, csrf, f"/comites/seances/{session.id}/points", {"kind": "dossier", "dossier": str(dossier.id)}
+        client, csrf, f"/comites/seances/{meeting.id}/points", {"kind": "dossier", "dossier": str(dossier.id)}
     )
     assert response.status_code == 303
-    item = session.items[0]
-    html = body(client.get(f"/comites/seances/{session.id}"))
+    item = meeting.items[0]
+    html = body(client.get(f"/comites/seances/{meeting.id}"))
     assert "Avis de l'instructeur : Favorable — Projet solide." in html
-    service.publish_agenda(session, actor=secretariat)
-    service.open_session(session, actor=secretariat)
+    service.publish_agenda(meeting, actor=secretariat)
+    service.open_meeting(meeting, actor=secretariat)
     for user in users:
-        service.record_attendance(session, user=user, status="present", actor=secretariat)
+        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
     db.session.commit()
     p = f"d{item.id}-"
-    url = f"/comites/seances/{session.id}/points/{item.id}/decision"
+    url = f"/comites/seances/{meeting.id}/points/{item.id}/decision"
     data = {
         p + "outcome": "accepte",
         p + "mode": "consensus",
@@ -548,19 +548,19 @@ def test_followup_page_access_flags_and_reports(client, csrf, login_as, secretar
     )
     html = body(client.get(url))
     assert "aucun crédit consommé" not in html and "jalon n° 1" in html
-    # the secretariat sees the flag offered on the deciding committee's next session
-    session = make_committee_session("COMITE-INVEST-FTAP")
+    # the secretariat sees the flag offered on the deciding committee's next meeting
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
     login_as(secretariat)
-    html = body(client.get(f"/comites/seances/{session.id}"))
+    html = body(client.get(f"/comites/seances/{meeting.id}"))
     assert "Alertes de suivi des dossiers financés" in html and f"{dossier.reference} : jalon n° 1" in html
     response = post(
         client,
         csrf,
-        f"/comites/seances/{session.id}/points",
+        f"/comites/seances/{meeting.id}/points",
         {"kind": "suivi", "dossier": str(dossier.id), "flags": [f"{dossier.reference} : jalon n° 1"]},
     )
     assert response.status_code == 303
-    assert session.items[0].kind == "suivi"
+    assert meeting.items[0].kind == "suivi"
     login_as(make_user("dsi", ministry="MI"))
     assert post(client, csrf, f"{url}/jalon", {"jalon": "1"}).status_code == 404
 
@@ -571,12 +571,12 @@ def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, m
     _, users = make_committee_members("COMITE-INVEST-FTAP", ("president", "membre"))
     porteur = make_user("porteur")
     dossier = make_instructed_dossier(porteur)
-    session = make_committee_session("COMITE-INVEST-FTAP")
-    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
-    service.publish_agenda(session, actor=secretariat)
-    service.open_session(session, actor=secretariat)
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
+    item = service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    service.publish_agenda(meeting, actor=secretariat)
+    service.open_meeting(meeting, actor=secretariat)
     for user in users:
-        service.record_attendance(session, user=user, status="present", actor=secretariat)
+        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
     service.record_decision(
         item, outcome="refuse", mode="consensus", motivation="Hors critères du fonds.", actor=secretariat
     )
@@ -587,15 +587,15 @@ def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, m
     assert "Comité d'investissement du FTAP" in html
 
 
-def test_quorum_fragment_is_polled_while_the_session_is_open(client, login_as, board, secretariat, opened):
-    session, item, _ = opened
+def test_quorum_fragment_is_polled_while_the_meeting_is_open(client, login_as, board, secretariat, opened):
+    meeting, item, _ = opened
     login_as(secretariat)
-    html = body(client.get(f"/comites/seances/{session.id}/direct"))
-    assert f'hx-get="/comites/seances/{session.id}/quorum" hx-trigger="every 15s"' in html
-    service.record_attendance(session, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(session, user=board[3], status="present", actor=secretariat)
+    html = body(client.get(f"/comites/seances/{meeting.id}/direct"))
+    assert f'hx-get="/comites/seances/{meeting.id}/quorum" hx-trigger="every 15s"' in html
+    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     db.session.commit()
-    fragment = body(client.get(f"/comites/seances/{session.id}/quorum", headers=HX))
+    fragment = body(client.get(f"/comites/seances/{meeting.id}/quorum", headers=HX))
     assert fragment.lstrip().startswith('<div id="quorum-live"') and "Quorum atteint" in fragment
 
 

@@ -139,7 +139,7 @@ def test_dossiers_by_guichet_and_state_follow_the_dossier_scope(client, make_use
 def test_amounts_requested_and_granted_by_year_for_the_secretariat(client, make_user, login_as):
     from datetime import UTC, datetime
 
-    from app.models import Committee, CommitteeSession
+    from app.models import Committee, Meeting
     from app.models.committees import AgendaItem, Decision, DecisionAmount
     from tests.factories import complete_dossier, make_dossier
 
@@ -148,15 +148,15 @@ def test_amounts_requested_and_granted_by_year_for_the_secretariat(client, make_
     complete_dossier(dossier, porteur, ftap_ae=600_000)
     dossier.state, dossier.submitted_at = "depose", datetime.now(UTC)
     committee = db.session.scalar(db.select(Committee).where(Committee.code == "CSIC-TECH"))
-    held = CommitteeSession(committee=committee, starts_at=datetime.now(UTC), state="pv_publie")
+    held = Meeting(committee=committee, starts_at=datetime.now(UTC), state="pv_publie")
     db.session.add(held)
     db.session.flush()
-    item = AgendaItem(session_id=held.id, position=1, kind="dossier", title="Dossier", dossier_id=dossier.id)
+    item = AgendaItem(meeting_id=held.id, position=1, kind="dossier", title="Dossier", dossier_id=dossier.id)
     db.session.add(item)
     db.session.flush()
     decision = Decision(
         item_id=item.id,
-        session_id=held.id,
+        meeting_id=held.id,
         committee_id=committee.id,
         outcome="accepte",
         mode="consensus",
@@ -231,15 +231,15 @@ def test_consumed_credits_and_reported_savings_by_year(client, make_user, login_
 def test_upcoming_sessions_visible_to_the_user(client, make_user, login_as):
     from datetime import UTC, datetime, timedelta
 
-    from tests.factories import make_committee_session
+    from tests.factories import make_committee_meeting
 
-    make_committee_session(
+    make_committee_meeting(
         "CSIC-TECH",
         title="Séance publique",
         state="odj_publie",
         starts_at=datetime.now(UTC) + timedelta(days=2),
     )
-    make_committee_session(
+    make_committee_meeting(
         "CSIC-TECH",
         title="Séance en préparation",
         state="planifiee",

@@ -129,23 +129,23 @@ def decisions(make_user):
     from datetime import UTC, datetime
 
     from app.extensions import db
-    from app.models import Committee, CommitteeSession
+    from app.models import Committee, Meeting
     from app.models.committees import AgendaItem, Decision, DecisionAmount
 
     committee = db.session.scalar(db.select(Committee).where(Committee.code == "CSIC-TECH"))
-    held = CommitteeSession(committee=committee, starts_at=datetime.now(UTC), state="pv_publie")
-    draft = CommitteeSession(committee=committee, starts_at=datetime.now(UTC), state="tenue")
+    held = Meeting(committee=committee, starts_at=datetime.now(UTC), state="pv_publie")
+    draft = Meeting(committee=committee, starts_at=datetime.now(UTC), state="tenue")
     db.session.add_all([held, draft])
     db.session.flush()
     items = [
-        AgendaItem(session_id=s.id, position=1, kind="libre", title=t)
+        AgendaItem(meeting_id=s.id, position=1, kind="libre", title=t)
         for s, t in ((held, "Point publié"), (draft, "Point en cours"))
     ]
     db.session.add_all(items)
     db.session.flush()
     published = Decision(
         item_id=items[0].id,
-        session_id=held.id,
+        meeting_id=held.id,
         committee_id=committee.id,
         outcome="adopte",
         mode="consensus",
@@ -153,7 +153,7 @@ def decisions(make_user):
     )
     unpublished = Decision(
         item_id=items[1].id,
-        session_id=draft.id,
+        meeting_id=draft.id,
         committee_id=committee.id,
         outcome="rejete",
         mode="consensus",

@@ -1,4 +1,4 @@
-"""Committee services: quorum and majority (hand-computed), sessions and their generation, agenda, attendance,
+"""Committee services: quorum and majority (hand-computed), meetings and their generation, agenda, attendance,
 votes, decisions and their effects, immutability, the hash-chained register, minutes."""
 
 from datetime import UTC, date, datetime, timedelta
@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.models import AuditEntry, Committee, CommitteeSession, Decision, Opportunity, RegisterEntry
+from app.models import AuditEntry, Committee, Decision, Meeting, Opportunity, RegisterEntry
 from app.models.committees import DecisionLocked, MajorityRule, QuorumRule
 from app.services import committees as service
 from app.services.errors import DomainError, NotAllowed, ValidationFailed
-from tests.factories import make_committee_members, make_committee_session
+from tests.factories import make_committee_meeting, make_committee_members
 
 
 @pytest.fixture
@@ -171,15 +171,15 @@ def test_reference_load_gives_cinum_its_monthly_rule(db_session):
     assert [g.code for g in committee("COMITE-INVEST-FTAP").guichets] == ["FTAP"]
 
 
-def test_generation_is_idempotent_and_respects_moved_and_cancelled_sessions(secretariat):
+def test_generation_is_idempotent_and_respects_moved_and_cancelled_meetings(secretariat):
     cinum = committee("CINUM")
-    created = service.generate_sessions(
+    created = service.generate_meetings(
         cinum, until=date(2027, 3, 31), actor=secretariat, today=date(2026, 11, 22)
     )
     assert [s.occurrence for s in created] == ["2026-12-01", "2027-01-05", "2027-02-02", "2027-03-02"]
     assert created[1].starts_at == datetime(2027, 1, 5, 13, 0, tzinfo=UTC)
-    service.cancel_session(created[0], reason="Trêve des confiseurs", actor=secretariat)
-    service.update_session(
+    service.cancel_meeting(created[0], reason="Trêve des confiseurs", actor=secretariat)
+    service.update_meeting(
         created[1],
         starts_at=datetime(2027, 1, 12, 13, 0, tzinfo=UTC),
         duration_minutes=90,
@@ -189,96 +189,94 @@ def test_generation_is_idempotent_and_respects_moved_and_cancelled_sessions(secr
         version=created[1].version,
         actor=secretariat,
     )
-    again = service.generate_sessions(
+    again = service.generate_meetings(
         cinum, until=date(2027, 4, 30), actor=secretariat, today=date(2026, 11, 22)
     )
     assert [s.occurrence for s in again] == ["2027-04-06"]
-    sessions = db.session.scalars(
-        select(CommitteeSession)
-        .where(CommitteeSession.committee_id == cinum.id)
-        .order_by(CommitteeSession.occurrence)
+    meetings = db.session.scalars(
+        select(Meeting).where(Meeting.committee_id == cinum.id).order_by(Meeting.occurrence)
     ).all()
-    assert [(s.occurrence, s.state) for s in sessions][:2] == [
+    assert [(s.occurrence, s.state) for s in meetings][:2] == [
         ("2026-12-01", "annulee"),
         ("2027-01-05", "planifiee"),
     ]
-    assert sessions[1].starts_at == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
-    assert [t.to_state for t in sessions[0].transitions] == ["annulee"]
+    assert meetings[1].starts_at == datetime(2027, 1, 12, 13, 0, tzinfo=UTC)
+    assert [t.to_state for t in meetings[0].transitions] == ["annulee"]
 
 
 def test_generation_needs_a_rule_and_a_planner(make_user):
     with pytest.raises(DomainError):
-        service.generate_sessions(committee("CSIC"), until=date(2027, 1, 1), actor=make_user("secretariat"))
+        service.generate_meetings(committee("CSIC"), until=date(2027, 1, 1), actor=make_user("secretariat"))
     with pytest.raises(NotAllowed):
-        service.generate_sessions(committee("CINUM"), until=date(2027, 1, 1), actor=make_user("dsi"))
+        service.generate_meetings(committee("CINUM"), until=date(2027, 1, 1), actor=make_user("dsi"))
 
 
-# --- a held CSIC-Tech session ---------------------------------------------------------------------------
+# --- a held CSIC-Tech meeting ---------------------------------------------------------------------------
 
 
 @pytest.fixture
 def held(board, secretariat, make_opportunity):
-    """A CSIC-Tech session with two qualified opportunities on its published agenda, opened."""
+    """A CSIC-Tech meeting with two qualified opportunities on its published agenda, opened."""
     committee_, president, secretary, m1, m2, guest = board
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     porteur = secretariat
     opportunities = [
         make_opportunity(brique=f"Qualifiée {i}", status="qualifiee", created_by_id=porteur.id)
         for i in range(2)
     ]
     items = [
-        service.add_item(session, kind="opportunite", opportunity=o, actor=secretariat) for o in opportunities
+        service.add_item(meeting, kind="opportunite", opportunity=o, actor=secretariat) for o in opportunities
     ]
-    service.publish_agenda(session, actor=secretariat)
-    service.open_session(session, actor=secretariat)
-    return session, items, board
+    service.publish_agenda(meeting, actor=secretariat)
+    service.open_meeting(meeting, actor=secretariat)
+    return meeting, items, board
 
 
-def present(session, actor, *users):
+def present(meeting, actor, *users):
     for user in users:
-        service.record_attendance(session, user=user, status="present", actor=actor)
+        service.record_attendance(meeting, user=user, status="present", actor=actor)
 
 
 def test_agenda_refuses_opportunities_at_the_wrong_stage(board, secretariat, make_opportunity):
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     identified = make_opportunity(brique="Trop tôt")
     with pytest.raises(ValidationFailed) as error:
-        service.add_item(session, kind="opportunite", opportunity=identified, actor=secretariat)
+        service.add_item(meeting, kind="opportunite", opportunity=identified, actor=secretariat)
     assert "ne décide que sur les opportunités au stade : qualifiée" in error.value.errors["opportunity"]
     with pytest.raises(DomainError, match="L'ordre du jour est vide"):
-        service.publish_agenda(session, actor=secretariat)
+        service.publish_agenda(meeting, actor=secretariat)
 
 
 def test_free_item_and_removal_renumber_the_agenda(board, secretariat):
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     for title in ("Un", "Deux", "Trois"):
-        service.add_item(session, kind="libre", title=title, actor=secretariat)
-    service.remove_item(session.items[0], actor=secretariat)
-    assert [(i.position, i.title) for i in session.items] == [(1, "Deux"), (2, "Trois")]
+        service.add_item(meeting, kind="libre", title=title, actor=secretariat)
+    service.remove_item(meeting.items[0], actor=secretariat)
+    assert [(i.position, i.title) for i in meeting.items] == [(1, "Deux"), (2, "Trois")]
     with pytest.raises(ValidationFailed):
-        service.add_item(session, kind="libre", title="", actor=secretariat)
+        service.add_item(meeting, kind="libre", title="", actor=secretariat)
 
 
-def test_members_only_the_president_or_secretary_runs_a_session(board, make_user):
+def test_members_only_the_president_or_secretary_runs_a_meeting(board, make_user):
     committee_, president, secretary, m1, m2, guest = board
-    session = make_committee_session("CSIC-TECH")
-    service.add_item(session, kind="libre", title="Point", actor=secretary)
+    meeting = make_committee_meeting("CSIC-TECH")
+    service.add_item(meeting, kind="libre", title="Point", actor=secretary)
     with pytest.raises(NotAllowed):
-        service.add_item(session, kind="libre", title="Point", actor=m1)
+        service.add_item(meeting, kind="libre", title="Point", actor=m1)
     with pytest.raises(NotAllowed):
-        service.publish_agenda(session, actor=make_user("dsi"))
+        service.publish_agenda(meeting, actor=make_user("dsi"))
 
 
 def test_decision_refused_without_quorum_then_recorded_when_a_member_arrives(held, secretariat):
-    session, (item, _), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, guest)  # 1 voting member of 4 (the invité does not count)
-    q = service.quorum(session)
+    meeting, (item, _), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, guest)  # 1 voting member of 4 (the invité does not count)
+    q = service.quorum(meeting)
     assert (q.voting_members, q.counted, q.required, q.reached) == (4, 1, 2, False)
     with pytest.raises(DomainError, match="Quorum non atteint"):
         service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     assert item.opportunity.status == "qualifiee"
     assert db.session.scalar(select(func.count(Decision.id))) == 0
-    present(session, secretariat, m1)
+    present(meeting, secretariat, m1)
     decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     assert item.opportunity.status == "validee_csic_tech"
     assert decision.verdict == "Consensus des 2 membres votants présents ou représentés."
@@ -287,8 +285,8 @@ def test_decision_refused_without_quorum_then_recorded_when_a_member_arrives(hel
 
 
 def test_votes_by_invite_absent_or_non_member_are_refused(held, secretariat, make_user):
-    session, (item, _), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, m1, guest)
+    meeting, (item, _), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, m1, guest)
     with pytest.raises(NotAllowed, match="invité"):
         service.cast_vote(item, voter=guest, choice="pour", actor=secretariat)
     with pytest.raises(NotAllowed, match="ni présent"):
@@ -303,14 +301,14 @@ def test_votes_by_invite_absent_or_non_member_are_refused(held, secretariat, mak
 
 
 def test_proxy_counts_for_quorum_and_its_holder_votes(held, secretariat):
-    session, (item, _), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president)
+    meeting, (item, _), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president)
     with pytest.raises(ValidationFailed, match="membre votant présent"):
-        service.record_attendance(session, user=m2, status="represente", proxy=m1, actor=secretariat)
-    service.record_attendance(session, user=m2, status="represente", proxy=president, actor=secretariat)
+        service.record_attendance(meeting, user=m2, status="represente", proxy=m1, actor=secretariat)
+    service.record_attendance(meeting, user=m2, status="represente", proxy=president, actor=secretariat)
     with pytest.raises(ValidationFailed, match="n'en reçoit qu'un seul"):
-        service.record_attendance(session, user=m1, status="represente", proxy=president, actor=secretariat)
-    assert service.quorum(session).reached
+        service.record_attendance(meeting, user=m1, status="represente", proxy=president, actor=secretariat)
+    assert service.quorum(meeting).reached
     service.cast_vote(item, voter=m2, choice="pour", actor=president)  # the holder votes for m2
     service.cast_vote(item, voter=president, choice="pour", actor=president)
     decision = service.record_decision(item, outcome="validee", actor=secretariat)
@@ -319,8 +317,8 @@ def test_proxy_counts_for_quorum_and_its_holder_votes(held, secretariat):
 
 
 def test_vote_outcome_must_follow_the_verdict_and_casting_vote_applies(held, secretariat):
-    session, (item, other), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, secretary, m1, m2)
+    meeting, (item, other), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, secretary, m1, m2)
     for voter, choice in ((president, "pour"), (secretary, "contre"), (m1, "pour"), (m2, "contre")):
         service.cast_vote(item, voter=voter, choice=choice, actor=secretariat)
     with pytest.raises(ValidationFailed) as error:
@@ -346,8 +344,8 @@ def test_vote_outcome_must_follow_the_verdict_and_casting_vote_applies(held, sec
 
 
 def test_decisions_are_immutable_once_the_minutes_are_published(held, secretariat):
-    session, (item, other), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, m1)
+    meeting, (item, other), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, m1)
     decision = service.record_decision(
         item, outcome="validee", mode="consensus", motivation="Mûr", actor=secretariat
     )
@@ -355,19 +353,19 @@ def test_decisions_are_immutable_once_the_minutes_are_published(held, secretaria
         decision, motivation="Mûr et porteur", conditions="", expectations="", amounts=[], actor=secretariat
     )
     with pytest.raises(DomainError, match="doit être relu"):
-        service.publish_minutes(session, actor=secretariat)
+        service.publish_minutes(meeting, actor=secretariat)
     service.save_minutes(
-        session,
+        meeting,
         notes="Séance courtoise.",
         item_notes={item.id: "Débat **nourri**."},
-        version=session.minutes.version,
+        version=meeting.minutes.version,
         actor=secretariat,
     )
     with pytest.raises(NotAllowed):
-        service.review_minutes(session, actor=m1)
-    service.review_minutes(session, actor=president)
-    service.publish_minutes(session, actor=secretariat)
-    assert session.state == "pv_publie" and decision.locked
+        service.review_minutes(meeting, actor=m1)
+    service.review_minutes(meeting, actor=president)
+    service.publish_minutes(meeting, actor=secretariat)
+    assert meeting.state == "pv_publie" and decision.locked
     with pytest.raises(DomainError, match="ne se modifie plus"):
         service.amend_decision(
             decision, motivation="Autre", conditions="", expectations="", amounts=[], actor=secretariat
@@ -379,13 +377,13 @@ def test_decisions_are_immutable_once_the_minutes_are_published(held, secretaria
 
 
 def test_rectifying_decision_is_linked_and_keeps_the_register_valid(held, secretariat):
-    session, (item, other), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, m1)
+    meeting, (item, other), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, m1)
     decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     with pytest.raises(DomainError, match="pas encore publié"):
         service.rectify_decision(decision, motivation="Erreur", actor=secretariat)
-    service.review_minutes(session, actor=secretariat)
-    service.publish_minutes(session, actor=secretariat)
+    service.review_minutes(meeting, actor=secretariat)
+    service.publish_minutes(meeting, actor=secretariat)
     with pytest.raises(ValidationFailed, match="ne renverse pas"):
         service.rectify_decision(decision, outcome="ecartee", motivation="Erreur", actor=secretariat)
     rectification = service.rectify_decision(
@@ -405,8 +403,8 @@ def test_rectifying_decision_is_linked_and_keeps_the_register_valid(held, secret
 
 
 def test_register_detects_edits_made_directly_in_the_database(held, secretariat):
-    session, (item, other), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, m1)
+    meeting, (item, other), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, m1)
     first = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     service.record_decision(
         other, outcome="renvoyee", mode="consensus", motivation="À préciser", actor=secretariat
@@ -433,8 +431,8 @@ def test_register_detects_edits_made_directly_in_the_database(held, secretariat)
 
 
 def test_register_detects_a_recomputed_entry_by_the_broken_chain(held, secretariat):
-    session, (item, other), (_, president, secretary, m1, m2, guest) = held
-    present(session, secretariat, president, m1)
+    meeting, (item, other), (_, president, secretary, m1, m2, guest) = held
+    present(meeting, secretariat, president, m1)
     service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     service.record_decision(other, outcome="validee", mode="consensus", actor=secretariat)
     entry = db.session.scalar(select(RegisterEntry).where(RegisterEntry.position == 1))
@@ -485,13 +483,13 @@ def test_committee_rules_are_validated_and_then_kept_by_the_loader(secretariat):
             casting_vote=True,
             recurrence="FREQ=YEARLY",
             recurrence_time="14h",
-            session_minutes="-3",
+            meeting_minutes="-3",
             default_place="",
             opportunity_stages=[],
             guichet_ids=[],
             actor=secretariat,
         )
-    assert set(error.value.errors) == {"recurrence", "recurrence_time", "session_minutes"}
+    assert set(error.value.errors) == {"recurrence", "recurrence_time", "meeting_minutes"}
     service.update_rules(
         cinum,
         quorum_rule="deux_tiers",
@@ -500,7 +498,7 @@ def test_committee_rules_are_validated_and_then_kept_by_the_loader(secretariat):
         casting_vote=False,
         recurrence="FREQ=MONTHLY;BYDAY=2WE",
         recurrence_time="10:00",
-        session_minutes="90",
+        meeting_minutes="90",
         default_place="Ségur",
         opportunity_stages=[],
         guichet_ids=[],
@@ -513,26 +511,26 @@ def test_committee_rules_are_validated_and_then_kept_by_the_loader(secretariat):
 def test_opportunity_validated_by_csic_tech_is_proposed_then_launched_by_csic(secretariat, make_opportunity):
     make_committee_members("CSIC", ("president", "membre"))
     opportunity = make_opportunity(brique="Validée", status="validee_csic_tech")
-    session = make_committee_session("CSIC")
-    item = service.add_item(session, kind="opportunite", opportunity=opportunity, actor=secretariat)
+    meeting = make_committee_meeting("CSIC")
+    item = service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
     assert item.proposal == "Lancer le projet mutualisé"
-    service.publish_agenda(session, actor=secretariat)
+    service.publish_agenda(meeting, actor=secretariat)
     assert opportunity.status == "proposee_csic"
-    service.open_session(session, actor=secretariat)
-    president = next(a.user for a in session.attendances if a.function == "president")
-    service.record_attendance(session, user=president, status="present", actor=secretariat)
+    service.open_meeting(meeting, actor=secretariat)
+    president = next(a.user for a in meeting.attendances if a.function == "president")
+    service.record_attendance(meeting, user=president, status="present", actor=secretariat)
     service.record_decision(item, outcome="lancee", mode="consensus", actor=secretariat)
     assert db.session.get(Opportunity, opportunity.id).status == "lancee"
 
 
-def test_session_cannot_skip_states(board, secretariat):
-    session = make_committee_session("CSIC-TECH")
+def test_meeting_cannot_skip_states(board, secretariat):
+    meeting = make_committee_meeting("CSIC-TECH")
     with pytest.raises(DomainError, match="non autorisé"):
-        service.open_session(session, actor=secretariat)
+        service.open_meeting(meeting, actor=secretariat)
     with pytest.raises(ValidationFailed):
-        service.cancel_session(session, reason=" ", actor=secretariat)
-    assert session.state == "planifiee"
-    assert session.starts_at > datetime.now(UTC) + timedelta(days=6)
+        service.cancel_meeting(meeting, reason=" ", actor=secretariat)
+    assert meeting.state == "planifiee"
+    assert meeting.starts_at > datetime.now(UTC) + timedelta(days=6)
 
 
 # --- dossiers: agenda, decisions with amounts, follow-up -----------------------------------------------
@@ -540,39 +538,39 @@ def test_session_cannot_skip_states(board, secretariat):
 
 @pytest.fixture
 def invest(db_session, secretariat):
-    """The FTAP investment committee with a président and two membres, a planned session."""
+    """The FTAP investment committee with a président and two membres, a planned meeting."""
     committee_, users = make_committee_members("COMITE-INVEST-FTAP", ("president", "membre", "membre"))
-    return make_committee_session("COMITE-INVEST-FTAP"), users
+    return make_committee_meeting("COMITE-INVEST-FTAP"), users
 
 
-def hold(session, secretariat, users):
-    service.publish_agenda(session, actor=secretariat)
-    service.open_session(session, actor=secretariat)
+def hold(meeting, secretariat, users):
+    service.publish_agenda(meeting, actor=secretariat)
+    service.open_meeting(meeting, actor=secretariat)
     for user in users:
-        service.record_attendance(session, user=user, status="present", actor=secretariat)
+        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
 
 
 def test_only_instructed_dossiers_of_the_committees_guichets_go_on_the_agenda(invest, secretariat, make_user):
     from tests.factories import make_instructed_dossier
 
-    session, users = invest
+    meeting, users = invest
     porteur = make_user("porteur")
     submitted = make_instructed_dossier(porteur, state="depose", avis=None, avis_motivation=None)
     with pytest.raises(ValidationFailed) as error:
-        service.add_item(session, kind="dossier", dossier_id=submitted.id, actor=secretariat)
+        service.add_item(meeting, kind="dossier", dossier_id=submitted.id, actor=secretariat)
     assert "seuls les dossiers instruits (ou ajournés)" in error.value.errors["dossier"]
     elsewhere = make_instructed_dossier(porteur, guichet="SNAP1")
     with pytest.raises(ValidationFailed, match="ne décide pas"):
-        service.add_item(session, kind="dossier", dossier_id=elsewhere.id, actor=secretariat)
+        service.add_item(meeting, kind="dossier", dossier_id=elsewhere.id, actor=secretariat)
     dossier = make_instructed_dossier(porteur)
-    assert [d.id for d, _ in service.dossier_bridge.candidates(session)] == [dossier.id]
-    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    assert [d.id for d, _ in service.dossier_bridge.candidates(meeting)] == [dossier.id]
+    item = service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
     assert item.title == f"Dossier {dossier.reference} — Dossier de test"
     assert any(
         "Avis de l'instructeur : Favorable" in label
         for label, _ in service.dossier_bridge.documents(dossier.id)
     )
-    service.publish_agenda(session, actor=secretariat)
+    service.publish_agenda(meeting, actor=secretariat)
     assert dossier.state == "inscrit_comite"
 
 
@@ -580,11 +578,11 @@ def test_dossier_decision_amounts_are_checked_and_move_the_dossier(invest, secre
     from app.models import Notification
     from tests.factories import make_instructed_dossier
 
-    session, users = invest
+    meeting, users = invest
     porteur = make_user("porteur")
     dossier = make_instructed_dossier(porteur, requested_ae=300_000)
-    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
-    hold(session, secretariat, users)
+    item = service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    hold(meeting, secretariat, users)
     bad = [service.AmountLine("2027", "-5", "douze")]
     with pytest.raises(ValidationFailed) as error:
         service.record_decision(item, outcome="accepte", mode="consensus", amounts=bad, actor=secretariat)
@@ -624,8 +622,8 @@ def test_dossier_decision_amounts_are_checked_and_move_the_dossier(invest, secre
     notices = db.session.scalars(select(Notification).where(Notification.user_id == porteur.id)).all()
     assert [n.kind for n in notices] == ["committee.agenda_published", "committee.decision_recorded"]
     # a rectifying decision corrects the amount once the minutes are published
-    service.review_minutes(session, actor=secretariat)
-    service.publish_minutes(session, actor=secretariat)
+    service.review_minutes(meeting, actor=secretariat)
+    service.publish_minutes(meeting, actor=secretariat)
     rectification = service.rectify_decision(
         decision,
         motivation="Erreur de saisie sur 2027.",
@@ -640,10 +638,10 @@ def test_dossier_decision_amounts_are_checked_and_move_the_dossier(invest, secre
 def test_adjourned_dossier_needs_expectations_and_can_come_back(invest, secretariat, make_user):
     from tests.factories import make_instructed_dossier
 
-    session, users = invest
+    meeting, users = invest
     dossier = make_instructed_dossier(make_user("porteur"))
-    item = service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
-    hold(session, secretariat, users)
+    item = service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    hold(meeting, secretariat, users)
     with pytest.raises(ValidationFailed, match="Indiquez ce qui est attendu"):
         service.record_decision(
             item, outcome="ajourne", mode="consensus", motivation="Incomplet", actor=secretariat
@@ -657,7 +655,7 @@ def test_adjourned_dossier_needs_expectations_and_can_come_back(invest, secretar
         actor=secretariat,
     )
     assert (dossier.state, dossier.decision_outcome) == ("decide", "ajourne")
-    later = make_committee_session("COMITE-INVEST-FTAP")
+    later = make_committee_meeting("COMITE-INVEST-FTAP")
     service.add_item(later, kind="dossier", dossier_id=dossier.id, actor=secretariat)
     service.publish_agenda(later, actor=secretariat)
     assert dossier.state == "inscrit_comite"
@@ -848,10 +846,10 @@ def test_followup_flags_are_offered_once_to_the_deciding_committee(secretariat, 
     flags = service.flags_for_committee(committee("COMITE-INVEST-FTAP"))
     assert {f.dossier_id for f in flags} == {dossier.id} and len(flags) == 3
     assert service.flags_for_committee(committee("CSIC-TECH")) == []
-    session = make_committee_session("COMITE-INVEST-FTAP")
-    assert service.dossier_bridge.followup_candidates(session) == flags
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
+    assert service.dossier_bridge.followup_candidates(meeting) == flags
     item = service.add_item(
-        session,
+        meeting,
         kind="suivi",
         dossier_id=dossier.id,
         followup_flags=[f.text for f in flags],
@@ -861,19 +859,19 @@ def test_followup_flags_are_offered_once_to_the_deciding_committee(secretariat, 
     assert service.flags_for_committee(committee("COMITE-INVEST-FTAP")) == []
 
 
-def test_undecided_dossiers_go_back_to_instruit_when_the_session_is_cancelled_or_closed(
+def test_undecided_dossiers_go_back_to_instruit_when_the_meeting_is_cancelled_or_closed(
     invest, secretariat, make_user
 ):
     from tests.factories import make_instructed_dossier
 
-    session, users = invest
+    meeting, users = invest
     dossier = make_instructed_dossier(make_user("porteur"))
-    service.add_item(session, kind="dossier", dossier_id=dossier.id, actor=secretariat)
-    service.publish_agenda(session, actor=secretariat)
+    service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    service.publish_agenda(meeting, actor=secretariat)
     assert dossier.state == "inscrit_comite"
-    service.cancel_session(session, reason="Report", actor=secretariat)
+    service.cancel_meeting(meeting, reason="Report", actor=secretariat)
     assert dossier.state == "instruit"
-    later = make_committee_session("COMITE-INVEST-FTAP")
+    later = make_committee_meeting("COMITE-INVEST-FTAP")
     service.add_item(later, kind="dossier", dossier_id=dossier.id, actor=secretariat)
     hold(later, secretariat, users)
     service.review_minutes(later, actor=secretariat)
@@ -886,12 +884,12 @@ def test_the_committee_president_records_an_opportunity_decision_without_being_s
     board, secretariat, make_opportunity
 ):
     committee_, president, secretary, m1, m2, guest = board
-    session = make_committee_session("CSIC-TECH")
+    meeting = make_committee_meeting("CSIC-TECH")
     opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
-    item = service.add_item(session, kind="opportunite", opportunity=opportunity, actor=secretary)
-    service.publish_agenda(session, actor=secretary)
-    service.open_session(session, actor=president)
-    present(session, president, president, m1)
+    item = service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretary)
+    service.publish_agenda(meeting, actor=secretary)
+    service.open_meeting(meeting, actor=president)
+    present(meeting, president, president, m1)
     service.record_decision(item, outcome="validee", mode="consensus", actor=president)
     assert opportunity.status == "validee_csic_tech"
     assert opportunity.transitions[-1].actor_id == president.id

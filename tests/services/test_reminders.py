@@ -332,7 +332,7 @@ def test_deleted_object_or_inactive_recipient_is_skipped(planned, inbox):
     assert bob_row.status == "skipped" and bob_row.last_error == "Destinataire désactivé."
 
 
-# --- committee sessions -------------------------------------------------------------------------------------
+# --- committee meetings -------------------------------------------------------------------------------------
 
 SESSION_START = datetime(2027, 4, 15, 12, 0, tzinfo=UTC)  # Thursday 15 April 2027, 14:00 in Paris
 J7 = datetime(2027, 4, 8, 7, 0, tzinfo=UTC)  # 9:00 in Paris (summer time)
@@ -341,8 +341,8 @@ J10 = datetime(2027, 4, 5, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def committee_session(db_session, make_user, make_opportunity):
-    from app.models import AgendaItem, Committee, CommitteeSession, UserRole
+def committee_meeting(db_session, make_user, make_opportunity):
+    from app.models import AgendaItem, Committee, Meeting, UserRole
 
     committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC"))
     people = {}
@@ -356,46 +356,46 @@ def committee_session(db_session, make_user, make_opportunity):
         Role.PORTEUR, email="porteur@example.gouv.fr", given_name="Pia", usual_name="Porteuse"
     )
     opportunity = make_opportunity(brique="Annuaire commun", created_by_id=porteur.id)
-    session = CommitteeSession(
+    meeting = Meeting(
         committee_id=committee.id,
         starts_at=SESSION_START,
         duration_minutes=120,
         place="Salle Ségur",
         visio_url="https://webconf.example.gouv.fr/csic",
     )
-    db.session.add(session)
-    session.items.append(
+    db.session.add(meeting)
+    meeting.items.append(
         AgendaItem(position=1, kind="opportunite", title="Annuaire commun", opportunity_id=opportunity.id)
     )
     db.session.commit()
     people["porteur"] = porteur
-    return session, people
+    return meeting, people
 
 
 def sent_to(inbox, address):
     return [m for m in inbox.messages() if address in m["To"]]
 
 
-def test_session_agenda_missing_goes_to_the_secretary_at_j10(committee_session, inbox):
-    session, people = committee_session
-    reminders.reschedule_for(session)
+def test_meeting_agenda_missing_goes_to_the_secretary_at_j10(committee_meeting, inbox):
+    meeting, people = committee_meeting
+    reminders.reschedule_for(meeting)
     db.session.commit()
     report = reminders.send_due(J10)
     assert len(report.sent) == 1
     [message] = inbox.messages()
     assert "sam@example.gouv.fr" in message["To"]
     assert message["Subject"] == "Ordre du jour à publier : CSIC, séance du 15 avril 2027"
-    assert f"https://mutualisation.example.gouv.fr/comites/seances/{session.id}" in body_text(message)
+    assert f"https://mutualisation.example.gouv.fr/comites/seances/{meeting.id}" in body_text(message)
 
 
-def test_session_published_agenda_cancels_the_j10_and_convokes_porteurs(committee_session, inbox):
-    session, people = committee_session
-    reminders.reschedule_for(session)
-    session.state = "odj_publie"
+def test_meeting_published_agenda_cancels_the_j10_and_convokes_porteurs(committee_meeting, inbox):
+    meeting, people = committee_meeting
+    reminders.reschedule_for(meeting)
+    meeting.state = "odj_publie"
     db.session.commit()
     # The service forgot to re-plan: the sweep sees the agenda is published and skips the J-10.
     assert reminders.send_due(J10).sent == [] and len(inbox) == 0
-    reminders.reschedule_for(session)
+    reminders.reschedule_for(meeting)
     db.session.commit()
     report = reminders.send_due(J7)
     recipients = sorted(m["To"] for m in inbox.messages())
@@ -416,7 +416,7 @@ def test_session_published_agenda_cancels_the_j10_and_convokes_porteurs(committe
     [ics] = [part for part in convocation.iter_attachments() if part.get_content_type() == "text/calendar"]
     calendar = ics.get_content()
     calendar = calendar.decode() if isinstance(calendar, bytes) else calendar
-    assert f"UID:seance-{session.id}@mutualisation-dsi" in calendar
+    assert f"UID:seance-{meeting.id}@mutualisation-dsi" in calendar
     assert "DTSTART:20270415T120000Z" in calendar and "LOCATION:Salle Ségur" in calendar
     # J-1: the same four people, once.
     inbox.store.clear()
@@ -427,12 +427,12 @@ def test_session_published_agenda_cancels_the_j10_and_convokes_porteurs(committe
     assert reminders.send_due(J1 + timedelta(hours=3)).sent == []
 
 
-def test_moving_a_session_moves_its_reminders(committee_session, inbox):
-    session, people = committee_session
-    session.state = "odj_publie"
-    reminders.reschedule_for(session)
-    session.starts_at = SESSION_START + timedelta(days=7)
-    reminders.reschedule_for(session)
+def test_moving_a_meeting_moves_its_reminders(committee_meeting, inbox):
+    meeting, people = committee_meeting
+    meeting.state = "odj_publie"
+    reminders.reschedule_for(meeting)
+    meeting.starts_at = SESSION_START + timedelta(days=7)
+    reminders.reschedule_for(meeting)
     db.session.commit()
     assert reminders.send_due(J7).sent == [] and reminders.send_due(J1).sent == []
     assert len(reminders.send_due(J7 + timedelta(days=7)).sent) == 4
@@ -443,35 +443,35 @@ def test_moving_a_session_moves_its_reminders(committee_session, inbox):
     assert "DTSTART:20270422T120000Z" in calendar
 
 
-def test_cancelling_a_session_cancels_its_reminders(committee_session, inbox):
-    session, people = committee_session
-    session.state = "odj_publie"
-    reminders.reschedule_for(session)
-    session.state, session.cancel_reason = "annulee", "Report"
-    reminders.cancel_for(session, "Séance annulée")
+def test_cancelling_a_meeting_cancels_its_reminders(committee_meeting, inbox):
+    meeting, people = committee_meeting
+    meeting.state = "odj_publie"
+    reminders.reschedule_for(meeting)
+    meeting.state, meeting.cancel_reason = "annulee", "Report"
+    reminders.cancel_for(meeting, "Séance annulée")
     db.session.commit()
     reminders.send_due(J1)
     assert len(inbox) == 0
     assert {
         r.status
         for r in db.session.scalars(
-            select(Reminder).where(Reminder.object_id == session.id, Reminder.kind.like("session.%"))
+            select(Reminder).where(Reminder.object_id == meeting.id, Reminder.kind.like("session.%"))
         )
     } == {"cancelled"}
 
 
-def test_session_reminders_after_downtime(committee_session, inbox):
-    """Down from J-7 to the eve: the convocation (still useful) and the J-1 go once; after the session,
+def test_meeting_reminders_after_downtime(committee_meeting, inbox):
+    """Down from J-7 to the eve: the convocation (still useful) and the J-1 go once; after the meeting,
     nothing."""
-    session, people = committee_session
-    session.state = "odj_publie"
-    reminders.reschedule_for(session)
+    meeting, people = committee_meeting
+    meeting.state = "odj_publie"
+    reminders.reschedule_for(meeting)
     db.session.commit()
     report = reminders.send_due(J1 + timedelta(hours=2))
     assert len(report.sent) == 8  # convocation + eve, to the four of them
     inbox.store.clear()
-    session.starts_at = SESSION_START + timedelta(days=30)
-    reminders.reschedule_for(session)
+    meeting.starts_at = SESSION_START + timedelta(days=30)
+    reminders.reschedule_for(meeting)
     db.session.commit()
     report = reminders.send_due(SESSION_START + timedelta(days=31))  # down through the whole month
     assert report.sent == [] and len(report.skipped) == 8 and len(inbox) == 0
@@ -545,13 +545,13 @@ def test_campaign_closing_reminds_electors_who_have_not_voted_on_everything(
     assert reminders.send_due(closes + timedelta(minutes=1)).sent == []
 
 
-def test_replan_all_picks_up_new_members(committee_session, make_user, inbox):
+def test_replan_all_picks_up_new_members(committee_meeting, make_user, inbox):
     from app.models import UserRole
 
-    session, people = committee_session
+    meeting, people = committee_meeting
     reminders.replan_all(J10 - timedelta(days=5))
     newcomer = make_user(Role.PORTEUR, email="nouveau@example.gouv.fr")
-    newcomer.roles.append(UserRole(role=Role.COMITE, committee_id=session.committee_id, function="membre"))
+    newcomer.roles.append(UserRole(role=Role.COMITE, committee_id=meeting.committee_id, function="membre"))
     db.session.commit()
     reminders.replan_all(J10 - timedelta(days=4))
     db.session.commit()
