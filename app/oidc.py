@@ -1,6 +1,6 @@
 """ProConnect client (Authlib): authorization URL, code exchange, id_token and userinfo checks, logout URL.
 
-Facts behind each choice: /work/shared/docs/proconnect.md (§3–§8, §11, §14).
+Facts behind each choice: docs/proconnect.md (§3–§8, §11, §14).
 
 - The discovery document is fetched on the first login, not at start (the app starts while the provider
   is down). One Authlib client per app and configuration, kept in `app.extensions` (Authlib's global
@@ -49,7 +49,7 @@ LOGOUT_KEY = "oidc_logout"
 ID_TOKEN_KEY = "oidc_id_token"
 ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
-# Minimum ACR → values accepted (proconnect.md §6). Unknown values are never "enough".
+# Minimum ACR → values accepted (docs/proconnect.md §6). Unknown values are never "enough".
 ACR_ACCEPTED = {
     "eidas0": ("eidas0", "eidas0-mfa", "eidas1", "eidas1-mfa", "eidas2", "eidas3"),
     "eidas0-mfa": ("eidas0-mfa", "eidas1-mfa", "eidas2", "eidas3"),

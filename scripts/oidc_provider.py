@@ -1,7 +1,7 @@
 """Local ProConnect-like OpenID provider for development and tests (never production).
 
 It is oidc-provider-mock 0.3.4 (Flask + Authlib) made to behave like ProConnect where our client depends
-on it (see /work/shared/docs/proconnect.md §13):
+on it (see docs/proconnect.md §13):
 
 - userinfo answers an RS256-signed JWT (`Content-Type: application/jwt`) with every claim of the user
   plus `iss`, `aud` (= client id), `iat`, `exp` (60 s), verifiable with the provider's `/jwks`;

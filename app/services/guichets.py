@@ -12,10 +12,11 @@ from ..models.guichets import GuichetMode
 from . import audit
 from .errors import NotAllowed, StaleVersion, ValidationFailed
 
-# Defaults drawn from the seeds, applied by the reference load until the secretariat edits the guichet:
+# Defaults drawn from the source documents (docs/sources/, [000] = 000_….txt), applied by the reference load
+# until the secretariat edits the guichet:
 # FTAP ROI of 1 € per € after 3 years ([004] §3, §4.3, [000] annex II); lean dispositif: total < 2 M€
 # and about 50 % co-financing ([004] §4.3); France Relance themes: no ROI target ([000] annex II),
-# opened as guichets continus (the seeds allow either mode, [003] §1, and give no call dates).
+# opened as guichets continus (the documents allow either mode, [003] §1, and give no call dates).
 REFERENCE_RULES: dict[str, dict] = {
     "FTAP": {
         "mode": "guichet_continu",
@@ -53,7 +54,7 @@ RULE_FIELDS = (
 
 
 def apply_reference_rules(guichet: Guichet, *, actor=None) -> bool:
-    """Set the seed defaults on a guichet never edited by the secretariat; idempotent; True if changed."""
+    """Set the default rules on a guichet never edited by the secretariat; idempotent; True if changed."""
     if guichet.rules_edited_at is not None:
         return False
     values = {

@@ -2,7 +2,7 @@
 
 Identity is (issuer, sub) with a fall-back on the e-mail (case-insensitive) that then records the new
 `sub` (ProConnect gives a new `sub` when the agent comes through another identity provider,
-proconnect.md §5). A brand-new user gets the role `porteur`. Like every service, these functions flush
+docs/proconnect.md §5). A brand-new user gets the role `porteur`. Like every service, these functions flush
 and never commit; the caller commits once.
 """
 

@@ -1,4 +1,4 @@
-"""Dossier services: figures from the seeds, checks, sections (bad input, conflicts), every transition,
+"""Dossier services: figures from the sources, checks, sections (bad input, conflicts), every transition,
 refusals,
 instruction, messages, attachments, and the hooks the committees domain calls."""
 

@@ -1,4 +1,4 @@
-"""Guichet services: reference defaults from the seeds, rules edited by the secretariat, instructors."""
+"""Guichet services: defaults from the source documents, rules edited by the secretariat, instructors."""
 
 from datetime import timedelta
 
