@@ -16,6 +16,15 @@ STRICT_INCOMPLETE = {"aria-valid-attr-value"}
 _axe_source = None
 
 
+def wait_until_ready(page) -> None:
+    """The page's scripts have run: DSFR has started (it marks <html data-fr-js="true"> once its components
+    have rewritten their markup) and htmx is loaded. A concrete DOM condition, not network silence."""
+    page.locator("main").wait_for(state="attached")
+    page.wait_for_function(
+        "() => document.documentElement.dataset.frJs === 'true' && window.htmx !== undefined"
+    )
+
+
 def axe_check(page, context: str | None = None) -> None:
     """Run axe-core on the page; fail listing every serious or critical WCAG 2.1 A/AA violation.
 
@@ -26,6 +35,7 @@ def axe_check(page, context: str | None = None) -> None:
     if _axe_source is None:
         _axe_source = AXE_JS.read_text(encoding="utf-8")
     page.evaluate(_axe_source + "\n;void 0")
+    page.wait_for_function("() => window.axe !== undefined")
     results = page.evaluate(
         r"""async ([context, tags, strict]) => {
             const result = await axe.run(context || document, {runOnly: {type: "tag", values: tags},

@@ -180,10 +180,12 @@ def idle(page):
 
 
 def add_item(page, kind_label: str, select_id: str, option: str):
+    items = page.locator("#ordre-du-jour ol > li")
+    before = items.count()
     page.locator("#ordre-du-jour fieldset").get_by_text(kind_label, exact=True).click()
     page.select_option(f"#{select_id}", label=option)
     page.get_by_role("button", name="Ajouter à l'ordre du jour").click()
-    page.wait_for_load_state()
+    items.nth(before).wait_for()  # the swapped agenda lists the new point
     idle(page)
 
 

@@ -3,6 +3,7 @@ no CSP violation (the conftest's page fails the test on any), no serious or crit
 the open-data and API documentation pages pass axe too."""
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import delete, select
 
 from app.extensions import db
@@ -95,19 +96,31 @@ TABLES = (
 )
 
 
+# For each chart container: a canvas exists, has a size and is not blank.
+DRAWN_CANVASES = """(ids) => Object.fromEntries(ids.map(id => {
+    const canvas = document.querySelector(`#${id} canvas`);
+    if (!canvas || !canvas.width || !canvas.height) return [id, false];
+    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = false;
+    for (let i = 3; i < pixels.length; i += 4) { if (pixels[i]) { painted = true; break; } }
+    return [id, painted];
+}))"""
+
+
 def drawn_canvases(page) -> dict[str, bool]:
     """For each chart container: a canvas exists, has a size and is not blank."""
-    return page.evaluate(
-        """(ids) => Object.fromEntries(ids.map(id => {
-            const canvas = document.querySelector(`#${id} canvas`);
-            if (!canvas || !canvas.width || !canvas.height) return [id, false];
-            const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-            let painted = false;
-            for (let i = 3; i < pixels.length; i += 4) { if (pixels[i]) { painted = true; break; } }
-            return [id, painted];
-        }))""",
-        list(CHARTS),
-    )
+    return page.evaluate(DRAWN_CANVASES, list(CHARTS))
+
+
+def wait_until_drawn(page) -> None:
+    """Wait for every chart's first frame: each canvas has painted pixels (no fixed delay). On a timeout
+    the caller's assertion on drawn_canvases() names the blank charts."""
+    try:
+        page.wait_for_function(
+            f"(ids) => Object.values(({DRAWN_CANVASES})(ids)).every(Boolean)", arg=list(CHARTS)
+        )
+    except PlaywrightTimeoutError:
+        pass
 
 
 def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(
@@ -119,12 +132,7 @@ def test_dashboard_charts_and_tables_render_without_csp_or_axe_violation(
     page.wait_for_url("**/tableau-de-bord")
     for chart in CHARTS:
         page.locator(f"#{chart} canvas").wait_for()
-    page.wait_for_function(
-        """(ids) => ids.every(id => { const c = document.querySelector(`#${id} canvas`);
-                                     return c && c.width > 0 && c.height > 0; })""",
-        arg=list(CHARTS),
-    )
-    page.wait_for_timeout(500)  # the charts' first frame
+    wait_until_drawn(page)
     assert drawn_canvases(page) == {chart: True for chart in CHARTS}
     for table in TABLES:
         assert page.locator(f"#{table} table").is_visible(), table

@@ -10,14 +10,14 @@ pytestmark = pytest.mark.e2e
 
 def test_csp_violations_and_page_errors_are_recorded(page):
     page.goto("/plancher")
-    page.evaluate("""() => {
-        const script = document.createElement("script");
-        script.textContent = "window.injected = true";
-        document.body.appendChild(script);
-    }""")
-    page.evaluate("() => setTimeout(() => { throw new Error('harness boom'); })")
-    page.wait_for_function("() => true")
-    page.wait_for_timeout(200)
+    with page.expect_console_message(lambda message: "script-src" in message.text):
+        page.evaluate("""() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.appendChild(script);
+        }""")
+    with page.expect_event("pageerror", lambda error: "harness boom" in str(error)):
+        page.evaluate("() => setTimeout(() => { throw new Error('harness boom'); })")
     assert page.evaluate("() => window.injected") is None  # blocked by script-src 'self'
     assert any("script-src" in v for v in page.log.csp_violations), page.log.csp_violations
     assert any("harness boom" in e for e in page.log.page_errors), page.log.page_errors

@@ -96,5 +96,5 @@ def test_centre_works_without_javascript(new_page, live_app, base_url, reader):
     page.goto("/notifications/preferences")
     page.locator("label[for='email-mail.delivery_failed']").click()  # the DSFR label covers the box
     page.get_by_role("button", name="Enregistrer").click()
-    assert page.get_by_text("Vos préférences ont été enregistrées.").is_visible()
+    page.get_by_text("Vos préférences ont été enregistrées.").wait_for()  # the page after the POST
     assert not page.get_by_label("Échec d'envoi d'un courriel").is_checked()

@@ -8,7 +8,16 @@ import pytest
 
 from app.models.portfolio import fold
 
-from .helpers import ROOT, axe_check, count_text, describe_focus, focus_style, rows, tab_until
+from .helpers import (
+    ROOT,
+    axe_check,
+    count_text,
+    describe_focus,
+    focus_style,
+    rows,
+    tab_until,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -162,7 +171,7 @@ def test_a_shared_filtered_url_renders_the_same_list(page):
 def test_axe_finds_no_serious_violation(page, path):
     response = page.goto(path)
     assert response.status in (200, 404)
-    page.wait_for_load_state("networkidle")
+    wait_until_ready(page)
     axe_check(page)
 
 

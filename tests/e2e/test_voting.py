@@ -165,6 +165,7 @@ def test_a_campaign_from_opening_to_published_priorities(new_page, live_app, bas
     secretariat.get_by_role("button", name="Clore le vote maintenant").click()
     secretariat.get_by_role("button", name="Publier les résultats").click()
     secretariat.get_by_role("link", name="Voir les résultats").click()
+    secretariat.wait_for_url(campaign_url + "/resultats")  # content() does not wait for the navigation
     assert "Règle de départage" in secretariat.content()
     axe_check(secretariat)
     # A: Must (MI), Could (MJ) → W…M sorted C, M → lower middle = Could
