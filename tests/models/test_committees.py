@@ -7,18 +7,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Committee, Decision, RegisterEntry
+from app.models import Committee, Decision
 from app.models.committees import (
     MEETING_TRANSITIONS,
     AgendaItem,
     Attendance,
     DecisionAmount,
-    DecisionLocked,
     MeetingState,
     MemberFunction,
     Outcome,
 )
-from app.services import committees as service
+from app.models.register import DecisionLocked, RegisterEntry
+from app.services import register as register_service
 from tests.factories import make_committee_meeting, make_committee_members
 
 
@@ -105,8 +105,8 @@ def test_register_positions_are_unique(db_session):
     )
     db.session.add(decision)
     db.session.flush()
-    first = service.append_register(decision, "recorded")
-    assert first.position == 1 and first.prev_hash == service.GENESIS
+    first = register_service.append(decision, "recorded")
+    assert first.position == 1 and first.prev_hash == register_service.GENESIS
     flush_fails(
         RegisterEntry(
             position=1,
@@ -135,7 +135,7 @@ def test_published_decisions_and_register_entries_cannot_be_changed_through_the_
     )
     db.session.add(decision)
     db.session.flush()
-    entry = service.append_register(decision, "recorded")
+    entry = register_service.append(decision, "recorded")
     decision.motivation = "Avant publication : possible"
     db.session.flush()
     decision.locked = True

@@ -13,7 +13,9 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Decision, Meeting, Opportunity
-from app.services import committees as service
+from app.services import decisions as decision_service
+from app.services import meetings as meeting_service
+from app.services import minutes as minutes_service
 from tests.factories import make_committee_meeting, make_committee_members
 
 HX = {"HX-Request": "true"}
@@ -199,9 +201,9 @@ def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
 def opened(board, secretariat, make_opportunity):
     meeting = make_committee_meeting("CSIC-TECH")
     opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
-    item = service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
-    service.publish_agenda(meeting, actor=secretariat)
-    service.open_meeting(meeting, actor=secretariat)
+    item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
+    meeting_service.publish_agenda(meeting, actor=secretariat)
+    meeting_service.open_meeting(meeting, actor=secretariat)
     db.session.commit()
     return meeting, item, opportunity
 
@@ -268,19 +270,19 @@ def test_member_votes_for_themself_only(client, csrf, login_as, board, secretari
     committee, president, secretary, m1, m2, guest = board
     meeting, item, _ = opened
     for user in (president, m1):
-        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
+        meeting_service.record_attendance(meeting, user=user, status="present", actor=secretariat)
     db.session.commit()
     login_as(m1)
     base = f"/comites/seances/{meeting.id}/points/{item.id}/votes"
     assert post(client, csrf, base, {"voter_id": m1.id, "choice": "abstention"}).status_code == 303
     response = post(client, csrf, base, {"voter_id": president.id, "choice": "contre"}, headers=HX)
     assert response.status_code == 422 and "Vous ne pouvez voter que pour vous-même" in body(response)
-    assert service.tally(item) == {"pour": 0, "contre": 0, "abstention": 1}
+    assert decision_service.tally(item) == {"pour": 0, "contre": 0, "abstention": 1}
 
 
 def publish(meeting, secretariat):
-    service.review_minutes(meeting, actor=secretariat)
-    service.publish_minutes(meeting, actor=secretariat)
+    minutes_service.review(meeting, actor=secretariat)
+    minutes_service.publish(meeting, actor=secretariat)
     db.session.commit()
 
 
@@ -289,9 +291,9 @@ def test_minutes_notes_review_publication_and_pdf(
 ):
     committee, president, *_ = board
     meeting, item, _ = opened
-    service.record_attendance(meeting, user=president, status="present", actor=secretariat)
-    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
-    service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=president, status="present", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
+    decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
     outsider = make_user("dsi", ministry="MI")
     login_as(outsider)
@@ -328,9 +330,9 @@ def test_published_decision_cannot_be_edited_but_can_be_rectified(
     client, csrf, login_as, board, secretariat, opened
 ):
     meeting, item, _ = opened
-    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
-    decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
+    decision = decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     publish(meeting, secretariat)
     login_as(secretariat)
     prefix = f"d{item.id}-"
@@ -363,9 +365,9 @@ def test_register_page_access_and_tampering_detection(
     client, login_as, board, secretariat, opened, make_user
 ):
     meeting, item, _ = opened
-    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
-    decision = service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
+    decision = decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
     login_as(make_user("dsi", ministry="MI"))
     assert client.get("/comites/registre").status_code == 403
@@ -380,9 +382,9 @@ def test_register_page_access_and_tampering_detection(
 
 def test_cli_verify_register(app, db_session, board, secretariat, opened):
     meeting, item, _ = opened
-    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
-    service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
+    decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["committees", "verify-register"])
@@ -481,10 +483,10 @@ def test_dossier_decision_form_rejects_bad_amounts_and_asks_confirmation(
     item = meeting.items[0]
     html = body(client.get(f"/comites/seances/{meeting.id}"))
     assert "Avis de l'instructeur : Favorable — Projet solide." in html
-    service.publish_agenda(meeting, actor=secretariat)
-    service.open_meeting(meeting, actor=secretariat)
+    meeting_service.publish_agenda(meeting, actor=secretariat)
+    meeting_service.open_meeting(meeting, actor=secretariat)
     for user in users:
-        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
+        meeting_service.record_attendance(meeting, user=user, status="present", actor=secretariat)
     db.session.commit()
     p = f"d{item.id}-"
     url = f"/comites/seances/{meeting.id}/points/{item.id}/decision"
@@ -572,12 +574,12 @@ def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, m
     porteur = make_user("porteur")
     dossier = make_instructed_dossier(porteur)
     meeting = make_committee_meeting("COMITE-INVEST-FTAP")
-    item = service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
-    service.publish_agenda(meeting, actor=secretariat)
-    service.open_meeting(meeting, actor=secretariat)
+    item = meeting_service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
+    meeting_service.publish_agenda(meeting, actor=secretariat)
+    meeting_service.open_meeting(meeting, actor=secretariat)
     for user in users:
-        service.record_attendance(meeting, user=user, status="present", actor=secretariat)
-    service.record_decision(
+        meeting_service.record_attendance(meeting, user=user, status="present", actor=secretariat)
+    decision_service.record_decision(
         item, outcome="refuse", mode="consensus", motivation="Hors critères du fonds.", actor=secretariat
     )
     db.session.commit()
@@ -592,8 +594,8 @@ def test_quorum_fragment_is_polled_while_the_meeting_is_open(client, login_as, b
     login_as(secretariat)
     html = body(client.get(f"/comites/seances/{meeting.id}/direct"))
     assert f'hx-get="/comites/seances/{meeting.id}/quorum" hx-trigger="every 15s"' in html
-    service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
-    service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
+    meeting_service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     db.session.commit()
     fragment = body(client.get(f"/comites/seances/{meeting.id}/quorum", headers=HX))
     assert fragment.lstrip().startswith('<div id="quorum-live"') and "Quorum atteint" in fragment
