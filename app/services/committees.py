@@ -129,7 +129,9 @@ def add_member(committee: Committee, *, user: User, function: str, actor) -> Use
             changes={"function": [old, function.value]},
         )
         return existing
-    if function is MemberFunction.PRESIDENT and any(m.function == "president" for m in members(committee)):
+    if function is MemberFunction.PRESIDENT and any(
+        m.function == MemberFunction.PRESIDENT for m in members(committee)
+    ):
         raise ValidationFailed({"function": "Ce comité a déjà un président : changez d'abord sa fonction."})
     role = UserRole(user_id=user.id, role=Role.COMITE, committee_id=committee.id, function=function)
     db.session.add(role)
@@ -382,8 +384,8 @@ def regenerate_calendar_token(user: User, *, actor) -> str:
 REFERENCE_RULES = {
     # CSIC-Tech validates qualified opportunities; the CSIC launches them ([002] §4).
     # Their cadences are not in the seeds.
-    "CSIC-TECH": {"opportunity_stages": ["qualifiee"]},
-    "CSIC": {"opportunity_stages": ["validee_csic_tech", "proposee_csic"]},
+    "CSIC-TECH": {"opportunity_stages": [OpportunityStatus.QUALIFIEE]},
+    "CSIC": {"opportunity_stages": [OpportunityStatus.VALIDEE_CSIC_TECH, OpportunityStatus.PROPOSEE_CSIC]},
     # « instance mensuelle » ([000] §5.3): first Tuesday of every month, 14:00 (Paris).
     "CINUM": {"recurrence": "FREQ=MONTHLY;BYDAY=1TU", "recurrence_time": "14:00"},
     "COPIL-HUB": {"recurrence": "FREQ=MONTHLY;BYDAY=2TH", "recurrence_time": "10:00"},
