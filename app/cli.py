@@ -1,14 +1,20 @@
 """Flask commands: reference data, portfolio import/export."""
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from .extensions import db
+from .models import Committee
+from .services import committees as committees_service
 from .services import portfolio as portfolio_service
 from .services import reference
+from .services import register as register_service
+from .services.errors import DomainError
 from .tabular import PORTFOLIO_COLUMNS, TableError, read_table, write_table
 
 data_cli = AppGroup("data", help="Données de référence.")
@@ -72,9 +78,7 @@ committees_cli = AppGroup("committees", help="Comités : séances récurrentes, 
 @committees_cli.command("verify-register")
 def committees_verify_register():
     """Recompute the decision register's hash chain; exit code 1 when it was tampered with."""
-    from .services.committees import verify_register
-
-    check = verify_register()
+    check = register_service.verify()
     if check.ok:
         click.echo(f"Registre intègre : {check.entries} entrée(s), dernière empreinte {check.last_hash}")
         return
@@ -93,13 +97,6 @@ def committees_verify_register():
 )
 def committees_generate_meetings(until, codes):
     """Create the planned meetings of the committees' recurrence rules (idempotent)."""
-    from datetime import date, timedelta
-
-    from sqlalchemy import select
-
-    from .models import Committee
-    from .services.committees import generate_meetings
-
     try:
         last = date.fromisoformat(until) if until else date.today() + timedelta(days=183)
     except ValueError:
@@ -116,8 +113,8 @@ def committees_generate_meetings(until, codes):
         )
     for committee in committees:
         try:
-            created = generate_meetings(committee, until=last, actor=None)
-        except portfolio_service.DomainError as error:
+            created = committees_service.generate_meetings(committee, until=last, actor=None)
+        except DomainError as error:
             raise click.ClickException(f"{committee.code} : {error.message}") from None
         click.echo(f"{committee.code} : {len(created)} séance(s) créée(s)")
     db.session.commit()

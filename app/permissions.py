@@ -12,7 +12,7 @@ from functools import wraps
 from flask import current_app, request
 from flask_login import current_user
 
-from .models import Opportunity, Role
+from .models import MemberFunction, Opportunity, Role
 from .models.portfolio import TARGET_REQUIRED
 
 RULE_ATTR = "access_rule"
@@ -191,9 +191,16 @@ opendata_readable = _declare("opendata")
 # the secretariat; published minutes and decisions by every signed-in user.
 
 
-def committee_function(user, committee):
-    from .services.committees import function_of
+def function_of(user, committee) -> MemberFunction | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    for r in user.roles:
+        if r.role == Role.COMITE and r.committee_id == committee.id:
+            return MemberFunction(r.function or "membre")
+    return None
 
+
+def committee_function(user, committee):
     return function_of(user, committee)
 
 

@@ -2,7 +2,7 @@
 
 from app.extensions import db
 from app.permissions import dossiers_visible_to
-from app.services import committees as committee_service
+from app.services import meetings as meeting_service
 from tests.factories import (
     make_committee_meeting,
     make_committee_members,
@@ -25,7 +25,7 @@ def test_committee_members_see_the_dossiers_on_their_agendas_only(db_session, cl
     secretariat = make_user("secretariat")
     assert on_agenda.id not in visible_ids(president)
 
-    committee_service.add_item(meeting, kind="dossier", actor=secretariat, dossier_id=on_agenda.id)
+    meeting_service.add_item(meeting, kind="dossier", actor=secretariat, dossier_id=on_agenda.id)
     db.session.commit()
 
     assert on_agenda.id in visible_ids(president)

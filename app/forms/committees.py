@@ -2,7 +2,6 @@
 gets a French message at the field and is shown back."""
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -20,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from ..formatting import PARIS, paris
 from ..models.committees import (
     AttendanceStatus,
     DecisionMode,
@@ -31,7 +31,6 @@ from ..models.committees import (
 )
 from ..models.portfolio import OpportunityStatus
 
-PARIS = ZoneInfo("Europe/Paris")
 REQUIRED = "Ce champ est obligatoire."
 
 
@@ -47,10 +46,10 @@ def parse_local(text: str | None) -> datetime | None:
 
 
 def local_value(moment: datetime | None) -> str:
-    return moment.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M") if moment else ""
+    return paris(moment).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
-class SessionForm(FlaskForm):
+class MeetingForm(FlaskForm):
     title = StringField(
         "Intitulé (facultatif)",
         description="Par défaut : le comité et la date.",

@@ -10,9 +10,9 @@ from .committees import (
     DecisionAmount,
     ItemVote,
     Meeting,
+    MeetingState,
     MeetingTransition,
-    Minutes,
-    RegisterEntry,
+    MemberFunction,
 )
 from .dossiers import (
     ComplementRequest,
@@ -36,6 +36,7 @@ from .dossiers import (
     StaffSaving,
 )
 from .guichets import Guichet, GuichetMode
+from .minutes import Minutes, MinutesState
 from .organisations import Organisation
 from .portfolio import (
     Action,
@@ -46,6 +47,7 @@ from .portfolio import (
     OpportunityStatus,
     OpportunityTransition,
 )
+from .register import DecisionLocked, RegisterEntry
 from .reminders import (
     Notification,
     NotificationPreference,
@@ -95,6 +97,10 @@ __all__ = [
     "Attendance",
     "Committee",
     "Meeting",
+    "MeetingState",
+    "MemberFunction",
+    "MinutesState",
+    "DecisionLocked",
     "Decision",
     "DecisionAmount",
     "ItemVote",

@@ -1,11 +1,11 @@
-"""Committees (COPIL, CINUM, CSIC, CSIC-Tech, comité d'investissement FTAP, COSINUM…), their meetings,
-agendas, attendance, votes, decisions, the hash-chained decision register and the minutes.
+"""Committees (COPIL, CINUM, CSIC, CSIC-Tech, comité d'investissement FTAP, COSINUM…), their rules, meetings,
+agendas, attendance, votes and decisions. The decision register is in register.py, the minutes in minutes.py.
 
 Members are read from `UserRole(role='comite', committee_id, function)` (app/models/users.py).
 """
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     JSON,
@@ -18,14 +18,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
-    inspect,
     true,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.rules import MajorityRule, QuorumRule, VoteChoice
 from ..extensions import db
+from ..formatting import format_datetime
 from .base import UTCDateTime, utcnow
+from .transitions import TransitionLog
+
+__all__ = ["MajorityRule", "QuorumRule", "VoteChoice"]  # the deliberation rules live in app/domain/rules.py
 
 
 def _in(values) -> str:
@@ -33,59 +36,6 @@ def _in(values) -> str:
 
 
 # --- rules ----------------------------------------------------------------------------------------------
-
-
-class QuorumRule(enum.StrEnum):
-    AUCUN = "aucun"
-    TIERS = "tiers"
-    MOITIE = "moitie"
-    MAJORITE = "majorite"
-    DEUX_TIERS = "deux_tiers"
-
-    @property
-    def label(self) -> str:
-        return {
-            "aucun": "Aucun quorum (au moins un membre votant présent)",
-            "tiers": "Au moins un tiers des membres votants",
-            "moitie": "Au moins la moitié des membres votants",
-            "majorite": "Plus de la moitié des membres votants",
-            "deux_tiers": "Au moins deux tiers des membres votants",
-        }[self.value]
-
-    def required(self, voting_members: int) -> int:
-        """Smallest number of voting members present (or represented) that reaches the quorum."""
-        n = voting_members
-        if n <= 0:
-            return 1
-        return {
-            "aucun": 1,
-            "tiers": -(-n // 3),
-            "moitie": -(-n // 2),
-            "majorite": n // 2 + 1,
-            "deux_tiers": -(-2 * n // 3),
-        }[self.value]
-
-
-class MajorityRule(enum.StrEnum):
-    SIMPLE = "simple"
-    ABSOLUE = "absolue"
-    DEUX_TIERS = "deux_tiers"
-
-    @property
-    def label(self) -> str:
-        return {
-            "simple": "Majorité simple (plus de voix pour que contre, abstentions non comptées)",
-            "absolue": "Majorité absolue (plus de la moitié des membres votants présents ou représentés)",
-            "deux_tiers": "Majorité des deux tiers des suffrages exprimés (pour + contre)",
-        }[self.value]
-
-    @property
-    def short(self) -> str:
-        return {
-            "simple": "Majorité simple",
-            "absolue": "Majorité absolue",
-            "deux_tiers": "Majorité des deux tiers",
-        }[self.value]
 
 
 class MemberFunction(enum.StrEnum):
@@ -184,8 +134,26 @@ class MeetingState(enum.StrEnum):
             "annulee": "Annulée",
         }[self.value]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge variant of the state."""
+        return {
+            "planifiee": "",
+            "odj_publie": "new",
+            "tenue": "info",
+            "pv_publie": "success",
+            "annulee": "error",
+        }[self.value]
+
 
 SS = MeetingState
+# Named state groups (tested by services, queries, permissions and templates instead of state literals).
+SS.LIVE = (SS.PLANIFIEE, SS.ODJ_PUBLIE, SS.TENUE)  # not closed: its agenda items are still to be decided
+SS.EDITABLE = (SS.PLANIFIEE, SS.ODJ_PUBLIE)  # date, place and link may still change
+SS.IN_SESSION = (SS.ODJ_PUBLIE, SS.TENUE)  # attendance and quorum are followed
+SS.HELD = (SS.TENUE, SS.PV_PUBLIE)  # the attendance list is the snapshot of the members
+SS.PUBLIC = (SS.ODJ_PUBLIE, SS.TENUE, SS.PV_PUBLIE)  # readable by every signed-in user
+SS.CLOSED = (SS.PV_PUBLIE, SS.ANNULEE)  # nothing changes any more
 MEETING_TRANSITIONS: dict[MeetingState, set[MeetingState]] = {
     SS.PLANIFIEE: {SS.ODJ_PUBLIE, SS.ANNULEE},
     SS.ODJ_PUBLIE: {SS.TENUE, SS.ANNULEE},
@@ -236,7 +204,7 @@ class Meeting(db.Model):
     transitions: Mapped[list["MeetingTransition"]] = relationship(
         back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingTransition.id"
     )
-    minutes: Mapped["Minutes | None"] = relationship(
+    minutes: Mapped["Minutes | None"] = relationship(  # noqa: F821 - app/models/minutes.py
         back_populates="meeting", cascade="all, delete-orphan", uselist=False
     )
 
@@ -246,8 +214,6 @@ class Meeting(db.Model):
 
     @property
     def ends_at(self) -> datetime:
-        from datetime import timedelta
-
         return self.starts_at + timedelta(minutes=self.duration_minutes)
 
     def allowed_transitions(self) -> list[MeetingState]:
@@ -255,37 +221,23 @@ class Meeting(db.Model):
 
     @property
     def label(self) -> str:
-        from ..jinja import format_datetime
-
         return self.title or f"{self.committee.name} — {format_datetime(self.starts_at)}"
 
     def __str__(self) -> str:
         return self.label
 
 
-class MeetingTransition(db.Model):
+class MeetingTransition(TransitionLog, db.Model):
     __tablename__ = "committee_session_transitions"
+    states = MeetingState
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(
         "session_id", ForeignKey("committee_sessions.id", ondelete="CASCADE"), index=True
     )
     from_state: Mapped[str] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     meeting: Mapped[Meeting] = relationship(back_populates="transitions")
-    actor = relationship("User", lazy="joined")
-
-    @property
-    def from_label(self) -> str:
-        return MeetingState(self.from_state).label
-
-    @property
-    def to_label(self) -> str:
-        return MeetingState(self.to_state).label
 
 
 # --- agenda ---------------------------------------------------------------------------------------------
@@ -424,16 +376,6 @@ class Attendance(db.Model):
     @property
     def function_enum(self) -> MemberFunction:
         return MemberFunction(self.function)
-
-
-class VoteChoice(enum.StrEnum):
-    POUR = "pour"
-    CONTRE = "contre"
-    ABSTENTION = "abstention"
-
-    @property
-    def label(self) -> str:
-        return {"pour": "Pour", "contre": "Contre", "abstention": "Abstention"}[self.value]
 
 
 class ItemVote(db.Model):
@@ -639,77 +581,6 @@ class DecisionAmount(db.Model):
     decision: Mapped[Decision] = relationship(back_populates="amounts")
 
 
-class RegisterEntry(db.Model):
-    """One line of the decision register, shared by every committee, hash-chained.
-
-    content_hash = SHA-256(canonical JSON of `payload`);
-    entry_hash = SHA-256(position | prev_hash | content_hash).
-    """
-
-    __tablename__ = "register_entries"
-    __table_args__ = (
-        UniqueConstraint("position"),
-        UniqueConstraint("prev_hash"),
-        CheckConstraint("position >= 1", name="position_positive"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    position: Mapped[int] = mapped_column()
-    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
-    event: Mapped[str] = mapped_column(String(16))  # recorded | amended | rectified
-    payload: Mapped[str] = mapped_column(Text)  # canonical JSON
-    content_hash: Mapped[str] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    decision: Mapped[Decision] = relationship(lazy="joined")
-
-
-# --- minutes --------------------------------------------------------------------------------------------
-
-
-class MinutesState(enum.StrEnum):
-    BROUILLON = "brouillon"
-    RELU = "relu"
-    PUBLIE = "publie"
-
-    @property
-    def label(self) -> str:
-        return {"brouillon": "Brouillon", "relu": "Relu", "publie": "Publié"}[self.value]
-
-
-class Minutes(db.Model):
-    __tablename__ = "minutes"
-    __table_args__ = (
-        CheckConstraint(f"state IN ({_in(MinutesState)})", name="state_known"),
-        CheckConstraint("state = 'brouillon' OR reviewed_by_id IS NOT NULL", name="reviewed_has_reviewer"),
-        CheckConstraint("state <> 'publie' OR published_at IS NOT NULL", name="published_has_date"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(
-        "session_id", ForeignKey("committee_sessions.id", ondelete="CASCADE"), unique=True
-    )
-    state: Mapped[str] = mapped_column(String(16), default=MinutesState.BROUILLON)
-    notes: Mapped[str] = mapped_column(Text, default="")  # general notes (Markdown)
-    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version}
-
-    meeting: Mapped[Meeting] = relationship(back_populates="minutes")
-    reviewed_by = relationship("User", foreign_keys=[reviewed_by_id], lazy="joined")
-    published_by = relationship("User", foreign_keys=[published_by_id], lazy="joined")
-
-    @property
-    def state_enum(self) -> MinutesState:
-        return MinutesState(self.state)
-
-
 # --- follow-up of funded dossiers ----------------------------------------------------------------------
 # dossier_id / jalon_id / indicator_id point to the dossier domain's tables (no FK: other domain's migration
 # comes after this one); the services check them.
@@ -788,26 +659,3 @@ class SavingsReport(db.Model):
 
 
 OTHER_SAVINGS = "Autres économies (non prévues au contrat)"
-
-
-class DecisionLocked(Exception):
-    """A published decision was about to be changed in place (a bug: the services refuse it first)."""
-
-
-@event.listens_for(Session, "before_flush")
-def _published_decisions_are_immutable(meeting, flush_context, instances) -> None:
-    for obj in meeting.dirty:
-        if isinstance(obj, Decision) and meeting.is_modified(obj, include_collections=False):
-            state = inspect(obj)
-            locked = state.attrs.locked.history
-            was_locked = (locked.deleted and locked.deleted[0]) or (not locked.has_changes() and obj.locked)
-            if was_locked:
-                raise DecisionLocked(f"decision {obj.id} is published and cannot be changed")
-        if isinstance(obj, DecisionAmount) and obj.decision is not None and obj.decision.locked:
-            if meeting.is_modified(obj, include_collections=False):
-                raise DecisionLocked(f"amounts of decision {obj.decision_id} are published")
-    for obj in meeting.deleted:
-        if isinstance(obj, RegisterEntry) or (isinstance(obj, Decision) and obj.locked):
-            raise DecisionLocked("published decisions and register entries are never deleted")
-        if isinstance(obj, DecisionAmount) and obj.decision is not None and obj.decision.locked:
-            raise DecisionLocked(f"amounts of decision {obj.decision_id} are published")

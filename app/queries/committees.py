@@ -14,11 +14,11 @@ from ..models.committees import (
     Decision,
     Meeting,
     MeetingState,
-    RegisterEntry,
 )
+from ..models.register import RegisterEntry
 from ..permissions import meetings_visible_to
 
-LIVE_STATES = (MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE, MeetingState.TENUE)
+LIVE_STATES = MeetingState.LIVE
 
 
 def committees_with_next_meeting(user) -> list[tuple[Committee, Meeting | None, int]]:

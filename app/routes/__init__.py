@@ -1,5 +1,7 @@
-"""One blueprint per domain."""
+"""One blueprint per domain (the register and the minutes are nested in the committees blueprint: their
+pages live under /comites)."""
 
+from . import meetings  # noqa: F401 - declares the meeting routes of the committees blueprint
 from .admin import bp as admin_bp
 from .admin_reminders import bp as reminders_admin_bp
 from .admin_reminders import dev_bp as dev_mail_bp
@@ -11,9 +13,14 @@ from .dossiers import bp as dossiers_bp
 from .exports import bp as exports_bp
 from .guichets import bp as guichets_bp
 from .main import bp as main_bp
+from .minutes import bp as minutes_bp
 from .notifications import bp as notifications_bp
 from .portfolio import bp as portfolio_bp
+from .register import bp as register_bp
 from .voting import bp as voting_bp
+
+committees_bp.register_blueprint(register_bp)
+committees_bp.register_blueprint(minutes_bp)
 
 BLUEPRINTS = [
     main_bp,

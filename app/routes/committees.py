@@ -1,42 +1,34 @@
-"""Committees: list, committee page and rules, meetings, agenda, live meeting (attendance, quorum, votes,
-decisions), decisions (amend, rectify), minutes (+ PDF), register verification, ICS feeds."""
+"""Committees: list, committee page and rules, members, meetings (planned, generated, updated, cancelled,
+agenda published, opened), agenda, live meeting (attendance, quorum, votes, decisions), decisions (amend,
+rectify), ICS feeds. The register is in register.py, the minutes in minutes.py (blueprints nested in this
+one, under /comites)."""
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
+from icalendar import Calendar, Event
 
 from .. import permissions
 from ..extensions import db
 from ..forms.committees import (
-    AttendanceForm,
-    CancelForm,
-    DecisionForm,
-    DocumentForm,
     EmptyForm,
     GenerateForm,
-    ItemForm,
     MemberForm,
-    MinutesForm,
-    RectifyForm,
     RulesForm,
-    SessionForm,
-    VoteForm,
-    local_value,
 )
-from ..htmx import hx_redirect, is_htmx, render
+from ..htmx import is_htmx, render
 from ..models import Guichet, User
 from ..models.committees import (
-    OUTCOMES_BY_KIND,
     AgendaItem,
-    AttendanceStatus,
-    ItemKind,
     MeetingState,
     MemberFunction,
 )
 from ..queries import committees as queries
 from ..services import committees as service
-from ..services.errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
+from ..services import meetings
+from ..services.errors import DomainError, ValidationFailed
+from .actions import perform, see_other
 
 bp = Blueprint("committees", __name__, url_prefix="/comites")
 
@@ -45,7 +37,7 @@ bp = Blueprint("committees", __name__, url_prefix="/comites")
 def _register_globals(state):
     state.app.jinja_env.globals.update(
         committee_trail=_trail_for,
-        committee_service=service,
+        dossier_documents=meetings.dossier_documents,
         MemberFunction=MemberFunction,
         MeetingState=MeetingState,
     )
@@ -57,34 +49,80 @@ def _trail_for(opportunity=None, dossier_id=None):
     return queries.trail(dossier_id=dossier_id, user=current_user)
 
 
-def _redirect(location: str):
-    return hx_redirect(location) if is_htmx() else redirect(location, 303)
+_redirect = see_other  # used by the follow-up section below
 
 
-def _updated(location: str, fragment):
-    """After a successful htmx POST, swap the updated region in place (a redirect to the same page with only a
-    #fragment would not reload it); without JavaScript, 303 to the page."""
-    if is_htmx():
+def _swapped(response, fragment):
+    """perform()'s answer; after a successful htmx POST, the updated region is swapped in place (a redirect to
+    the same page with only a #fragment would not reload it)."""
+    if is_htmx() and "HX-Redirect" in response.headers:
         db.session.expire_all()
         return fragment()
-    return redirect(location, 303)
+    return response
 
 
-def _apply_errors(form, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        target = form
-        if name.startswith("amounts-") and hasattr(form, "amounts"):
-            _, index, sub = name.split("-")
-            index = int(index)
-            if index < len(form.amounts.entries):
-                field = getattr(form.amounts.entries[index].form, sub)
-                field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-                continue
-        field = getattr(target, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
+def _at(field: str, run):
+    """Run `run`; a rule's refusal that names no field is shown at `field`."""
+
+    def wrapped():
+        try:
+            return run()
+        except ValidationFailed:
+            raise
+        except DomainError as error:
+            error.field = error.field or field
+            raise
+
+    return wrapped
+
+
+def _renamed(run, **names):
+    """Run `run`; the service's field names in `names` (e.g. user="email") are shown at the form's fields."""
+
+    def wrapped():
+        try:
+            return run()
+        except ValidationFailed as error:
+            raise ValidationFailed({names.get(k, k): v for k, v in error.errors.items()}) from None
+
+    return wrapped
+
+
+def _with_amounts(form, run):
+    """Run `run`; the messages about amount lines (amounts-<n>-<ae|cp|year>) go to the lines of the form."""
+
+    def wrapped():
+        try:
+            return run()
+        except ValidationFailed as error:
+            rest = {}
+            for name, message in error.errors.items():
+                _, index, sub = (
+                    (name.split("-") + ["", ""])[:3] if name.startswith("amounts-") else ("", "", "")
+                )
+                if index.isdigit() and int(index) < len(form.amounts.entries):
+                    field = getattr(form.amounts.entries[int(index)].form, sub)
+                    field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+                else:
+                    rest[name] = message
+            raise ValidationFailed(rest) from None
+
+    return wrapped
+
+
+class _Caught:
+    """Keeps the domain error perform() rolled back, for the views that show it in a place of their own."""
+
+    def __init__(self, run):
+        self.error = None
+        self.run = run
+
+    def __call__(self):
+        try:
+            return self.run()
+        except DomainError as error:
+            self.error = error
+            raise
 
 
 def _committee(code: str):
@@ -125,7 +163,6 @@ def show(code: str):
 
 
 def _render_committee(committee, status=200, member_form=None, generate_form=None, block=None):
-    rule = None
     try:
         rule = service.recurrence_of(committee)
     except ValidationFailed:
@@ -157,9 +194,15 @@ def rules(code: str):
     if request.method == "GET":
         form.guichets.data = [g.id for g in committee.guichets]
         form.meeting_minutes.data = str(committee.meeting_minutes)
+
+    def failure(status):
+        return render(
+            "committees/rules.html", block="form", status=status, form=form, committee=_committee(code)
+        )
+
     if form.validate_on_submit():
-        try:
-            service.update_rules(
+        return perform(
+            lambda: service.update_rules(
                 committee,
                 quorum_rule=form.quorum_rule.data,
                 proxies_count_for_quorum=form.proxies_count_for_quorum.data,
@@ -172,15 +215,13 @@ def rules(code: str):
                 opportunity_stages=form.opportunity_stages.data or [],
                 guichet_ids=form.guichets.data or [],
                 actor=current_user,
-            )
-        except ValidationFailed as error:
-            _apply_errors(form, error.errors)
-        else:
-            db.session.commit()
-            flash(f"Règles du {committee.code} enregistrées.", "success")
-            return _redirect(url_for(".show", code=committee.code))
-    status = 422 if form.is_submitted() else 200
-    return render("committees/rules.html", block="form", status=status, form=form, committee=committee)
+            ),
+            form=form,
+            success=f"Règles du {committee.code} enregistrées.",
+            location=url_for(".show", code=committee.code),
+            failure=failure,
+        )
+    return failure(422 if form.is_submitted() else 200)
 
 
 @bp.post("/<code>/membres")
@@ -190,25 +231,29 @@ def add_member(code: str):
     if not permissions.can_manage_committee(current_user, committee):
         abort(403)
     form = MemberForm()
-    if form.validate_on_submit():
-        user = queries.user_by_email(form.email.data)
-        if user is None:
-            form.email.errors = [
-                f"Aucun agent n'a l'adresse « {form.email.data} » : il doit s'être connecté une fois."
-            ]
-        else:
-            try:
-                service.add_member(committee, user=user, function=form.function.data, actor=current_user)
-            except ValidationFailed as error:
-                _apply_errors(form, {("email" if k == "user" else k): v for k, v in error.errors.items()})
-            else:
-                db.session.commit()
-                flash(f"{user.full_name} ajouté(e) au {committee.code}.", "success")
-                return _updated(
-                    url_for(".show", code=committee.code, _anchor="membres"),
-                    lambda: _render_committee(_committee(code), block="members"),
-                )
-    return _render_committee(committee, status=422, member_form=form, block="members")
+
+    def failure(status):
+        return _render_committee(_committee(code), status=status, member_form=form, block="members")
+
+    if not form.validate_on_submit():
+        return failure(422)
+    user = queries.user_by_email(form.email.data)
+    if user is None:
+        form.email.errors = [
+            f"Aucun agent n'a l'adresse « {form.email.data} » : il doit s'être connecté une fois."
+        ]
+        return failure(422)
+    response = perform(
+        _renamed(
+            lambda: service.add_member(committee, user=user, function=form.function.data, actor=current_user),
+            user="email",
+        ),
+        form=form,
+        success=f"{user.full_name} ajouté(e) au {committee.code}.",
+        location=url_for(".show", code=committee.code, _anchor="membres"),
+        failure=failure,
+    )
+    return _swapped(response, lambda: _render_committee(_committee(code), block="members"))
 
 
 @bp.post("/<code>/membres/<int:user_id>/retirer")
@@ -220,10 +265,12 @@ def remove_member(code: str, user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    service.remove_member(committee, user=user, actor=current_user)
-    db.session.commit()
-    flash(f"{user.full_name} retiré(e) du {committee.code}.", "success")
-    return _redirect(url_for(".show", code=committee.code, _anchor="membres"))
+    return perform(
+        lambda: service.remove_member(committee, user=user, actor=current_user),
+        success=f"{user.full_name} retiré(e) du {committee.code}.",
+        location=url_for(".show", code=committee.code, _anchor="membres"),
+        failure=abort,
+    )
 
 
 @bp.post("/<code>/seances/generer")
@@ -233,631 +280,25 @@ def generate(code: str):
     if not permissions.can_plan_meeting(current_user, committee):
         abort(403)
     form = GenerateForm()
-    if form.validate_on_submit():
-        try:
-            created = service.generate_meetings(
+
+    def failure(status):
+        return _render_committee(_committee(code), status=status, generate_form=form, block="meetings")
+
+    if not form.validate_on_submit():
+        return failure(422)
+    response = perform(
+        _at(
+            "until",
+            lambda: service.generate_meetings(
                 committee, until=date.fromisoformat(form.until.data.strip()), actor=current_user
-            )
-        except DomainError as error:
-            form.until.errors = [error.message]
-        else:
-            db.session.commit()
-            flash(f"{len(created)} séance(s) générée(s).", "success")
-            return _updated(
-                url_for(".show", code=committee.code, _anchor="seances"),
-                lambda: _render_committee(_committee(code), block="meetings"),
-            )
-    return _render_committee(committee, status=422, generate_form=form, block="meetings")
-
-
-@bp.route("/<code>/seances/nouvelle", methods=["GET", "POST"])
-@permissions.authenticated
-def plan(code: str):
-    committee = _committee(code)
-    if not permissions.can_plan_meeting(current_user, committee):
-        abort(403)
-    form = SessionForm()
-    if request.method == "GET":
-        form.duration_minutes.data = str(committee.meeting_minutes)
-        form.place.data = committee.default_place
-    if form.validate_on_submit():
-        try:
-            meeting = service.plan_meeting(
-                committee,
-                starts_at=form.starts_at_utc,
-                duration_minutes=form.duration_minutes.data,
-                place=form.place.data or "",
-                visio_url=form.visio_url.data or "",
-                title=form.title.data or "",
-                actor=current_user,
-            )
-        except ValidationFailed as error:
-            _apply_errors(form, error.errors)
-        else:
-            db.session.commit()
-            flash("Séance planifiée.", "success")
-            return _redirect(url_for(".meeting", meeting_id=meeting.id))
-    status = 422 if form.is_submitted() else 200
-    return render(
-        "committees/meeting_form.html",
-        block="form",
-        status=status,
+            ),
+        ),
         form=form,
-        committee=committee,
-        meeting=None,
+        success=lambda created: f"{len(created)} séance(s) générée(s).",
+        location=url_for(".show", code=committee.code, _anchor="seances"),
+        failure=failure,
     )
-
-
-# --- meetings -------------------------------------------------------------------------------------------
-
-
-@bp.get("/seances/<int:meeting_id>")
-@permissions.authenticated
-def meeting(meeting_id: int):
-    return _render_meeting(_meeting(meeting_id))
-
-
-def _item_form(meeting, formdata=None) -> ItemForm:
-    form = ItemForm(formdata=formdata)
-    form.opportunity.choices = [("", "— Choisir —")] + [
-        (str(o.id), f"{o.code} — {o.brique} ({o.status_enum.label})")
-        for o in service.opportunity_candidates(meeting)
-    ]
-    form.dossier.choices = [("", "— Choisir —")] + [
-        (str(d.id), label) for d, label in service.dossier_bridge.candidates(meeting)
-    ]
-    return form
-
-
-def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
-    return render(
-        "committees/meeting.html",
-        block=block,
-        status=status,
-        meeting=meeting,
-        quorum=service.quorum(meeting),
-        item_form=item_form or _item_form(meeting),
-        cancel_form=cancel_form or CancelForm(formdata=None),
-        document_form=document_form or DocumentForm(formdata=None),
-        empty_form=EmptyForm(),
-        followups=service.dossier_bridge.followup_candidates(meeting)
-        if meeting.state == MeetingState.PLANIFIEE
-        else [],
-    )
-
-
-@bp.route("/seances/<int:meeting_id>/modifier", methods=["GET", "POST"])
-@permissions.authenticated
-def edit_meeting(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    if not permissions.can_run_meeting(current_user, meeting):
-        abort(403)
-    form = SessionForm(obj=meeting if request.method == "GET" else None)
-    if request.method == "GET":
-        form.starts_at.data = local_value(meeting.starts_at)
-        form.duration_minutes.data = str(meeting.duration_minutes)
-    stale = None
-    if form.validate_on_submit():
-        try:
-            service.update_meeting(
-                meeting,
-                starts_at=form.starts_at_utc,
-                duration_minutes=form.duration_minutes.data,
-                place=form.place.data or "",
-                visio_url=form.visio_url.data or "",
-                title=form.title.data or "",
-                version=form.version.data or 0,
-                actor=current_user,
-            )
-        except ValidationFailed as error:
-            _apply_errors(form, error.errors)
-        except StaleVersion as error:
-            stale = error
-            form.version.data = error.current.version
-            form.form_errors.append(error.message)
-        except DomainError as error:
-            form.form_errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Séance modifiée.", "success")
-            return _redirect(url_for(".meeting", meeting_id=meeting.id))
-    status = 409 if stale else (422 if form.is_submitted() else 200)
-    return render(
-        "committees/meeting_form.html",
-        block="form",
-        status=status,
-        form=form,
-        committee=meeting.committee,
-        meeting=meeting,
-    )
-
-
-def _meeting_action(meeting_id: int, action, success: str, anchor: str | None = None):
-    meeting = _meeting(meeting_id)
-    if not permissions.can_run_meeting(current_user, meeting):
-        abort(403)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        action(meeting)
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
-        db.session.rollback()
-        meeting = _meeting(meeting_id)
-        flash(error.message, "error")
-        return _render_meeting(meeting, status=422, block="actions")
-    db.session.commit()
-    flash(success, "success")
-    return _redirect(
-        url_for(".meeting", meeting_id=meeting.id, _anchor=anchor)
-        if anchor
-        else url_for(".meeting", meeting_id=meeting.id)
-    )
-
-
-@bp.post("/seances/<int:meeting_id>/publier")
-@permissions.authenticated
-def publish_agenda(meeting_id: int):
-    return _meeting_action(
-        meeting_id,
-        lambda s: service.publish_agenda(s, actor=current_user),
-        "Ordre du jour publié : les membres et les porteurs concernés sont prévenus.",
-    )
-
-
-@bp.post("/seances/<int:meeting_id>/ouvrir")
-@permissions.authenticated
-def open_meeting(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    response = _meeting_action(
-        meeting_id, lambda s: service.open_meeting(s, actor=current_user), "Séance ouverte."
-    )
-    if response.status_code in (303, 204):
-        return _redirect(url_for(".live", meeting_id=meeting.id))
-    return response
-
-
-@bp.post("/seances/<int:meeting_id>/annuler")
-@permissions.authenticated
-def cancel(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    if not permissions.can_run_meeting(current_user, meeting):
-        abort(403)
-    form = CancelForm()
-    if form.validate_on_submit():
-        try:
-            service.cancel_meeting(meeting, reason=form.reason.data, actor=current_user)
-        except ValidationFailed as error:
-            _apply_errors(form, error.errors)
-        except DomainError as error:
-            form.reason.errors = [error.message]
-        else:
-            db.session.commit()
-            flash("Séance annulée.", "success")
-            return _redirect(url_for(".meeting", meeting_id=meeting.id))
-    return _render_meeting(meeting, status=422, cancel_form=form, block="actions")
-
-
-@bp.post("/seances/<int:meeting_id>/points")
-@permissions.authenticated
-def add_item(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    if not permissions.can_run_meeting(current_user, meeting):
-        abort(403)
-    form = _item_form(meeting, formdata=request.form)
-    if form.validate_on_submit():
-        from ..models import Opportunity
-
-        opportunity = (
-            db.session.get(Opportunity, int(form.opportunity.data))
-            if (form.opportunity.data or "").isdigit()
-            else None
-        )
-        dossier_id = int(form.dossier.data) if (form.dossier.data or "").isdigit() else None
-        flags = request.form.getlist("flags") if form.kind.data == ItemKind.SUIVI else []
-        try:
-            service.add_item(
-                meeting,
-                kind=form.kind.data,
-                opportunity=opportunity,
-                dossier_id=dossier_id,
-                title=form.title.data or "",
-                proposal=form.proposal.data or "",
-                followup_flags=flags,
-                actor=current_user,
-            )
-        except ValidationFailed as error:
-            _apply_errors(form, error.errors)
-        except DomainError as error:
-            form.form_errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Point ajouté à l'ordre du jour.", "success")
-            return _updated(
-                url_for(".meeting", meeting_id=meeting.id, _anchor="ordre-du-jour"),
-                lambda: _render_meeting(_meeting(meeting_id), block="agenda"),
-            )
-    return _render_meeting(meeting, status=422, item_form=form, block="agenda")
-
-
-@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/retirer")
-@permissions.authenticated
-def remove_item(meeting_id: int, item_id: int):
-    meeting = _meeting(meeting_id)
-    item = _item(meeting, item_id)
-    return _meeting_action(
-        meeting_id,
-        lambda s: service.remove_item(item, actor=current_user),
-        "Point retiré de l'ordre du jour.",
-        anchor="ordre-du-jour",
-    )
-
-
-@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/documents")
-@permissions.authenticated
-def add_document(meeting_id: int, item_id: int):
-    meeting = _meeting(meeting_id)
-    item = _item(meeting, item_id)
-    if not permissions.can_run_meeting(current_user, meeting):
-        abort(403)
-    form = DocumentForm()
-    if form.validate_on_submit():
-        try:
-            service.add_document(item, label=form.label.data, url=form.url.data or "", actor=current_user)
-        except ValidationFailed as error:
-            _apply_errors(form, error.errors)
-        except DomainError as error:
-            form.form_errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Document joint.", "success")
-            return _redirect(url_for(".meeting", meeting_id=meeting.id, _anchor=f"point-{item.id}"))
-    return _render_meeting(meeting, status=422, document_form=form, block="agenda")
-
-
-# --- live meeting ---------------------------------------------------------------------------------------
-
-
-def _render_live(meeting, status=200, errors: dict | None = None, decision_forms: dict | None = None):
-    attendance = service.attendance_of(meeting)
-    voting_present = [
-        a.user for a in meeting.attendances if a.status == AttendanceStatus.PRESENT and a.function_enum.votes
-    ]
-    forms = {}
-    for item in meeting.items:
-        forms[item.id] = (decision_forms or {}).get(item.id) or _decision_form(item, formdata=None)
-    verdicts = {
-        item.id: service.verdict(item)
-        for item in meeting.items
-        if not item.decisions and any(True for _ in item.votes)
-    }
-    tallies = {item.id: service.tally(item) for item in meeting.items}
-    return render(
-        "committees/live.html",
-        block="live",
-        status=status,
-        meeting=meeting,
-        quorum=service.quorum(meeting),
-        attendance=attendance,
-        voting_present=voting_present,
-        decision_forms=forms,
-        verdicts=verdicts,
-        tallies=tallies,
-        errors=errors or {},
-        empty_form=EmptyForm(),
-        AttendanceStatus=AttendanceStatus,
-    )
-
-
-def _decision_form(item, formdata=None, cls=DecisionForm):
-    form = cls(formdata=formdata, prefix=f"d{item.id}")
-    form.outcome.choices = [(o.value, o.label) for o in OUTCOMES_BY_KIND[item.kind_enum]]
-    return form
-
-
-@bp.get("/seances/<int:meeting_id>/direct")
-@permissions.authenticated
-def live(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    if meeting.state not in (MeetingState.ODJ_PUBLIE, MeetingState.TENUE):
-        return redirect(url_for(".meeting", meeting_id=meeting.id))
-    return _render_live(meeting)
-
-
-@bp.get("/seances/<int:meeting_id>/quorum")
-@permissions.authenticated
-def quorum_live(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    return render("committees/_quorum_live.html", meeting=meeting, quorum=service.quorum(meeting))
-
-
-def _live_error(meeting_id: int, key: str, message: str):
-    db.session.rollback()
-    return _render_live(_meeting(meeting_id), status=422, errors={key: message})
-
-
-@bp.post("/seances/<int:meeting_id>/presence")
-@permissions.authenticated
-def attendance(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    if not permissions.can_run_meeting(current_user, meeting):
-        abort(403)
-    form = AttendanceForm()
-    if not form.validate_on_submit():
-        return _render_live(meeting, status=422, errors={"attendance": "Formulaire de présence incomplet."})
-    user = db.session.get(User, form.user_id.data) or abort(404)
-    proxy = db.session.get(User, int(form.proxy.data)) if (form.proxy.data or "").isdigit() else None
-    try:
-        service.record_attendance(
-            meeting, user=user, status=form.status.data, proxy=proxy, actor=current_user
-        )
-    except (ValidationFailed, DomainError) as error:
-        return _live_error(meeting_id, f"attendance-{user.id}", error.message)
-    db.session.commit()
-    if is_htmx():
-        return _render_live(_meeting(meeting_id))
-    return redirect(url_for(".live", meeting_id=meeting_id, _anchor="presence"), 303)
-
-
-@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/votes")
-@permissions.authenticated
-def vote(meeting_id: int, item_id: int):
-    meeting = _meeting(meeting_id)
-    item = _item(meeting, item_id)
-    if not (
-        permissions.can_run_meeting(current_user, meeting)
-        or permissions.is_committee_member(current_user, meeting.committee)
-    ):
-        abort(403)
-    form = VoteForm()
-    if not form.validate_on_submit():
-        return _render_live(
-            meeting, status=422, errors={f"vote-{item.id}": "Choisissez pour, contre ou abstention."}
-        )
-    voter = db.session.get(User, form.voter_id.data) or abort(404)
-    try:
-        service.cast_vote(item, voter=voter, choice=form.choice.data, actor=current_user)
-    except DomainError as error:  # NotAllowed included: a member voting for another is told why
-        return _live_error(meeting_id, f"vote-{item.id}", error.message)
-    db.session.commit()
-    if is_htmx():
-        return _render_live(_meeting(meeting_id))
-    return redirect(url_for(".live", meeting_id=meeting_id, _anchor=f"point-{item.id}"), 303)
-
-
-def _amount_lines(form) -> list:
-    return [
-        service.AmountLine(e.form.year.data, e.form.ae.data, e.form.cp.data) for e in form.amounts.entries
-    ]
-
-
-def _decision_fields(form) -> dict:
-    """What recording, amending and rectifying a decision share: the texts, the amounts, the confirmation."""
-    return {
-        "motivation": form.motivation.data or "",
-        "conditions": form.conditions.data or "",
-        "expectations": form.expectations.data or "",
-        "amounts": _amount_lines(form),
-        "confirm_above_request": form.confirm_above_request.data,
-    }
-
-
-@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/decision")
-@permissions.authenticated
-def decide(meeting_id: int, item_id: int):
-    meeting = _meeting(meeting_id)
-    item = _item(meeting, item_id)
-    if not permissions.can_record_decision(current_user, meeting):
-        abort(403)
-    form = _decision_form(item, formdata=request.form)
-    errors = {}
-    if form.validate_on_submit():
-        try:
-            service.record_decision(
-                item,
-                outcome=form.outcome.data,
-                mode=form.mode.data,
-                **_decision_fields(form),
-                actor=current_user,
-            )
-        except ValidationFailed as error:
-            db.session.rollback()
-            _apply_errors(form, error.errors)
-        except DomainError as error:
-            db.session.rollback()
-            errors[f"decision-{item.id}"] = error.message
-        else:
-            db.session.commit()
-            flash(f"Décision enregistrée sur le point {item.position}.", "success")
-            if is_htmx():
-                return _render_live(_meeting(meeting_id))
-            return redirect(url_for(".live", meeting_id=meeting_id, _anchor=f"point-{item.id}"), 303)
-    meeting = _meeting(meeting_id)
-    return _render_live(meeting, status=422, errors=errors, decision_forms={item.id: form})
-
-
-# --- decisions ------------------------------------------------------------------------------------------
-
-
-def _decision(decision_id: int):
-    decision = queries.decision_by_id(decision_id, current_user)
-    if decision is None:
-        abort(404)
-    return decision
-
-
-@bp.get("/decisions/<int:decision_id>")
-@permissions.authenticated
-def decision(decision_id: int):
-    decision = _decision(decision_id)
-    return render("committees/decision.html", decision=decision)
-
-
-def _prefill(form, decision) -> None:
-    form.outcome.data = decision.outcome
-    form.mode.data = decision.mode
-    form.motivation.data = decision.motivation
-    form.conditions.data = decision.conditions
-    form.expectations.data = decision.expectations
-    for entry, amount in zip(form.amounts.entries, decision.amounts, strict=False):
-        entry.form.year.data, entry.form.ae.data, entry.form.cp.data = (
-            str(amount.year),
-            str(amount.ae),
-            str(amount.cp),
-        )
-
-
-@bp.route("/decisions/<int:decision_id>/<any(modifier, rectifier):action>", methods=["GET", "POST"])
-@permissions.authenticated
-def change_decision(decision_id: int, action: str):
-    decision = _decision(decision_id)
-    if not permissions.can_record_decision(current_user, decision.meeting):
-        abort(403)
-    rectify = action == "rectifier"
-    form = _decision_form(
-        decision.item,
-        formdata=request.form if request.method == "POST" else None,
-        cls=RectifyForm if rectify else DecisionForm,
-    )
-    if request.method == "GET":
-        _prefill(form, decision)
-        if rectify:
-            form.motivation.data = ""
-    elif form.validate_on_submit():
-        try:
-            if rectify:
-                new = service.rectify_decision(
-                    decision, outcome=form.outcome.data, **_decision_fields(form), actor=current_user
-                )
-            else:
-                new = service.amend_decision(decision, **_decision_fields(form), actor=current_user)
-        except ValidationFailed as error:
-            db.session.rollback()
-            _apply_errors(form, error.errors)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Décision rectificative enregistrée." if rectify else "Décision modifiée.", "success")
-            return _redirect(url_for(".decision", decision_id=new.id))
-        decision = _decision(decision_id)
-    status = 422 if request.method == "POST" else 200
-    return render(
-        "committees/decision_form.html",
-        block="form",
-        status=status,
-        form=form,
-        decision=decision,
-        rectify=rectify,
-    )
-
-
-# --- minutes --------------------------------------------------------------------------------------------
-
-
-@bp.route("/seances/<int:meeting_id>/proces-verbal", methods=["GET", "POST"])
-@permissions.authenticated
-def minutes(meeting_id: int):
-    meeting = _meeting(meeting_id)
-    if not permissions.can_view_minutes(current_user, meeting):
-        abort(403 if meeting.minutes is not None else 404)
-    form = MinutesForm(obj=meeting.minutes if request.method == "GET" else None)
-    item_notes = {i.id: i.notes for i in meeting.items}
-    if request.method == "POST":
-        if not permissions.can_run_meeting(current_user, meeting):
-            abort(403)
-        item_notes = {i.id: request.form.get(f"item-{i.id}", "") for i in meeting.items}
-        if form.validate_on_submit():
-            try:
-                service.save_minutes(
-                    meeting,
-                    notes=form.notes.data or "",
-                    item_notes=item_notes,
-                    version=form.version.data or 0,
-                    actor=current_user,
-                )
-            except ValidationFailed as error:
-                _apply_errors(form, error.errors)
-            except StaleVersion as error:
-                form.form_errors.append(error.message)
-                form.version.data = error.current.version
-            except DomainError as error:
-                form.form_errors.append(error.message)
-            else:
-                db.session.commit()
-                flash("Procès-verbal enregistré.", "success")
-                return _redirect(url_for(".minutes", meeting_id=meeting.id))
-    status = 422 if request.method == "POST" else 200
-    return render(
-        "committees/minutes.html",
-        block="form",
-        status=status,
-        meeting=meeting,
-        form=form,
-        item_notes=item_notes,
-        empty_form=EmptyForm(),
-    )
-
-
-@bp.post("/seances/<int:meeting_id>/proces-verbal/<any(relire, publier):action>")
-@permissions.authenticated
-def minutes_action(meeting_id: int, action: str):
-    meeting = _meeting(meeting_id)
-    allowed = permissions.can_review_minutes if action == "relire" else permissions.can_run_meeting
-    if not allowed(current_user, meeting):
-        abort(403)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        if action == "relire":
-            service.review_minutes(meeting, actor=current_user)
-        else:
-            service.publish_minutes(meeting, actor=current_user)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for(".minutes", meeting_id=meeting_id), 303)
-    db.session.commit()
-    flash(
-        "Procès-verbal relu."
-        if action == "relire"
-        else "Procès-verbal publié : les décisions sont définitives et les intéressés prévenus.",
-        "success",
-    )
-    return _redirect(url_for(".minutes", meeting_id=meeting_id))
-
-
-@bp.get("/seances/<int:meeting_id>/proces-verbal.pdf")
-@permissions.authenticated
-def minutes_pdf(meeting_id: int):
-    from weasyprint import CSS, HTML
-
-    meeting = _meeting(meeting_id)
-    if not permissions.can_view_minutes(current_user, meeting):
-        abort(403 if meeting.minutes is not None else 404)
-    html = render_template("committees/minutes_pdf.html", meeting=meeting, quorum=service.quorum(meeting))
-    css = CSS(string=render_template("committees/minutes_pdf.css"))
-    pdf = HTML(string=html, base_url=current_app.config["BASE_URL"]).write_pdf(stylesheets=[css])
-    name = f"proces-verbal-{meeting.committee.code.lower()}-{meeting.starts_at:%Y-%m-%d}.pdf"
-    return Response(
-        pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
-
-
-# --- register -------------------------------------------------------------------------------------------
-
-
-@bp.get("/registre")
-@permissions.authenticated
-def register():
-    if not permissions.can_view_register(current_user):
-        abort(403)
-    return render(
-        "committees/register.html", check=service.verify_register(), entries=queries.register_entries()
-    )
+    return _swapped(response, lambda: _render_committee(_committee(code), block="meetings"))
 
 
 # --- calendar -------------------------------------------------------------------------------------------
@@ -879,15 +320,15 @@ def regenerate_token():
     if not EmptyForm().validate_on_submit():
         abort(400)
     user = current_user._get_current_object()
-    service.regenerate_calendar_token(user, actor=user)
-    db.session.commit()
-    flash("Nouveau lien d'agenda créé : l'ancien ne fonctionne plus.", "success")
-    return _redirect(url_for(".calendar"))
+    return perform(
+        lambda: service.regenerate_calendar_token(user, actor=user),
+        success="Nouveau lien d'agenda créé : l'ancien ne fonctionne plus.",
+        location=url_for(".calendar"),
+        failure=abort,
+    )
 
 
 def _ics(meetings, name: str) -> Response:
-    from icalendar import Calendar, Event
-
     calendar = Calendar()
     calendar.add("prodid", "-//Mutualisation DSI//Comités//FR")
     calendar.add("version", "2.0")

@@ -30,10 +30,10 @@ from app.models.committees import (
     ItemVote,
     Meeting,
     MeetingTransition,
-    Minutes,
-    RegisterEntry,
 )
 from app.models.dossiers import Dossier, DossierTransition, FinancingAmount, FinancingLine
+from app.models.minutes import Minutes
+from app.models.register import RegisterEntry
 from app.models.reminders import Notification, OutboxMail
 
 from .helpers import axe_check

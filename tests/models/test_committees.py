@@ -1,24 +1,20 @@
 """Committee models: database constraints, computed properties, the published-decision guard."""
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Committee, Decision, RegisterEntry
+from app.models import Committee, Decision
 from app.models.committees import (
     MEETING_TRANSITIONS,
     AgendaItem,
     Attendance,
     DecisionAmount,
-    DecisionLocked,
     MeetingState,
     MemberFunction,
     Outcome,
 )
-from app.services import committees as service
 from tests.factories import make_committee_meeting, make_committee_members
 
 
@@ -88,67 +84,6 @@ def test_agenda_items_need_their_object_and_decisions_their_texts(db_session):
     db.session.add(decision)
     db.session.flush()
     flush_fails(DecisionAmount(decision_id=decision.id, year=2027, ae=-1, cp=0))
-
-
-def test_register_positions_are_unique(db_session):
-    meeting = make_committee_meeting("CSIC-TECH")
-    item = AgendaItem(meeting_id=meeting.id, position=1, kind="libre", title="Point")
-    db.session.add(item)
-    db.session.flush()
-    decision = Decision(
-        item_id=item.id,
-        meeting_id=meeting.id,
-        committee_id=meeting.committee_id,
-        mode="consensus",
-        outcome="adopte",
-        recorded_at=datetime.now(UTC),
-    )
-    db.session.add(decision)
-    db.session.flush()
-    first = service.append_register(decision, "recorded")
-    assert first.position == 1 and first.prev_hash == service.GENESIS
-    flush_fails(
-        RegisterEntry(
-            position=1,
-            decision_id=decision.id,
-            event="recorded",
-            payload="{}",
-            content_hash="x",
-            prev_hash="y",
-            entry_hash="z",
-        )
-    )
-
-
-def test_published_decisions_and_register_entries_cannot_be_changed_through_the_orm(db_session):
-    meeting = make_committee_meeting("CSIC-TECH")
-    item = AgendaItem(meeting_id=meeting.id, position=1, kind="libre", title="Point")
-    db.session.add(item)
-    db.session.flush()
-    decision = Decision(
-        item_id=item.id,
-        meeting_id=meeting.id,
-        committee_id=meeting.committee_id,
-        mode="consensus",
-        outcome="adopte",
-        recorded_at=datetime.now(UTC),
-    )
-    db.session.add(decision)
-    db.session.flush()
-    entry = service.append_register(decision, "recorded")
-    decision.motivation = "Avant publication : possible"
-    db.session.flush()
-    decision.locked = True
-    db.session.flush()
-    with pytest.raises(DecisionLocked):
-        with db.session.begin_nested():
-            decision.outcome = "rejete"
-            db.session.flush()
-    with pytest.raises(DecisionLocked):
-        with db.session.begin_nested():
-            db.session.delete(db.session.get(RegisterEntry, entry.id))
-            db.session.flush()
-    assert db.session.get(Decision, decision.id).outcome == "adopte"
 
 
 def test_enums_and_transitions():

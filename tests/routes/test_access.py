@@ -41,7 +41,7 @@ OK_STATUS = {
     "portfolio.edit": only("secretariat"),  # can_edit_opportunity (M043 was not created by the DSI user)
     "committees.rules": only("secretariat"),  # the sample comite user holds no function in CSIC-TECH
     "committees.plan": only("secretariat"),
-    "committees.register": only("secretariat", "comite"),  # can_view_register
+    "committees.register.index": only("secretariat", "comite"),  # can_view_register
     "guichets.export": {"instructeur": 403},  # the sample instructeur instructs no guichet
 }
 

@@ -1,0 +1,550 @@
+"""Meetings of a committee: planning, the meeting page (agenda, documents, publish, open, cancel), the live
+meeting (attendance, quorum, votes, decisions) and the decision pages (amend, rectify).
+
+Routes of the `committees` blueprint (URLs under /comites), declared here by sub-domain.
+"""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from .. import permissions
+from ..extensions import db
+from ..forms.committees import (
+    AttendanceForm,
+    CancelForm,
+    DecisionForm,
+    DocumentForm,
+    EmptyForm,
+    ItemForm,
+    MeetingForm,
+    RectifyForm,
+    VoteForm,
+    local_value,
+)
+from ..htmx import render
+from ..models import Opportunity, User
+from ..models.committees import OUTCOMES_BY_KIND, AttendanceStatus, ItemKind, MeetingState
+from ..queries import committees as queries
+from ..services import decisions, meetings
+from ..services.errors import ValidationFailed
+from .actions import perform
+from .committees import _at, _Caught, _committee, _item, _meeting, _swapped, _with_amounts, bp
+
+
+def _render_meeting_form(form, committee, meeting, status):
+    return render(
+        "committees/meeting_form.html",
+        block="form",
+        status=status,
+        form=form,
+        committee=committee,
+        meeting=meeting,
+    )
+
+
+@bp.route("/<code>/seances/nouvelle", methods=["GET", "POST"])
+@permissions.authenticated
+def plan(code: str):
+    committee = _committee(code)
+    if not permissions.can_plan_meeting(current_user, committee):
+        abort(403)
+    form = MeetingForm()
+    if request.method == "GET":
+        form.duration_minutes.data = str(committee.meeting_minutes)
+        form.place.data = committee.default_place
+    if form.validate_on_submit():
+        return perform(
+            lambda: meetings.plan_meeting(
+                committee,
+                starts_at=form.starts_at_utc,
+                duration_minutes=form.duration_minutes.data,
+                place=form.place.data or "",
+                visio_url=form.visio_url.data or "",
+                title=form.title.data or "",
+                actor=current_user,
+            ),
+            form=form,
+            success="Séance planifiée.",
+            location=lambda meeting: url_for(".meeting", meeting_id=meeting.id),
+            failure=lambda status: _render_meeting_form(form, _committee(code), None, status),
+        )
+    return _render_meeting_form(form, committee, None, 422 if form.is_submitted() else 200)
+
+
+# --- meetings -------------------------------------------------------------------------------------------
+
+
+@bp.get("/seances/<int:meeting_id>")
+@permissions.authenticated
+def meeting(meeting_id: int):
+    return _render_meeting(_meeting(meeting_id))
+
+
+def _item_form(meeting, formdata=None) -> ItemForm:
+    form = ItemForm(formdata=formdata)
+    form.opportunity.choices = [("", "— Choisir —")] + [
+        (str(o.id), f"{o.code} — {o.brique} ({o.status_enum.label})")
+        for o in meetings.opportunity_candidates(meeting)
+    ]
+    form.dossier.choices = [("", "— Choisir —")] + [
+        (str(d.id), label) for d, label in meetings.dossier_candidates(meeting)
+    ]
+    return form
+
+
+def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
+    return render(
+        "committees/meeting.html",
+        block=block,
+        status=status,
+        meeting=meeting,
+        quorum=meetings.quorum(meeting),
+        item_form=item_form or _item_form(meeting),
+        cancel_form=cancel_form or CancelForm(formdata=None),
+        document_form=document_form or DocumentForm(formdata=None),
+        empty_form=EmptyForm(),
+        followups=meetings.followup_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
+    )
+
+
+@bp.route("/seances/<int:meeting_id>/modifier", methods=["GET", "POST"])
+@permissions.authenticated
+def edit_meeting(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    form = MeetingForm(obj=meeting if request.method == "GET" else None)
+    if request.method == "GET":
+        form.starts_at.data = local_value(meeting.starts_at)
+        form.duration_minutes.data = str(meeting.duration_minutes)
+
+    def failure(status):
+        current = _meeting(meeting_id)
+        if status == 409:  # saved by somebody else meanwhile: the next save is against that version
+            form.version.data = current.version
+        return _render_meeting_form(form, current.committee, current, status)
+
+    if form.validate_on_submit():
+        return perform(
+            lambda: meetings.update_meeting(
+                meeting,
+                starts_at=form.starts_at_utc,
+                duration_minutes=form.duration_minutes.data,
+                place=form.place.data or "",
+                visio_url=form.visio_url.data or "",
+                title=form.title.data or "",
+                version=form.version.data or 0,
+                actor=current_user,
+            ),
+            form=form,
+            success="Séance modifiée.",
+            location=url_for(".meeting", meeting_id=meeting.id),
+            failure=lambda status: failure(422 if status == 403 else status),
+        )
+    return _render_meeting_form(form, meeting.committee, meeting, 422 if form.is_submitted() else 200)
+
+
+def _meeting_action(meeting_id: int, action, success: str, location: str | None = None):
+    """A button on the meeting page (publish, open, remove an item): refused → 422 with the message."""
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+
+    def failure(status):
+        if status == 403:
+            abort(403)
+        for message in form.form_errors:
+            flash(message, "error")
+        return _render_meeting(_meeting(meeting_id), status=422, block="actions")
+
+    return perform(
+        lambda: action(meeting),
+        form=form,
+        success=success,
+        location=location or url_for(".meeting", meeting_id=meeting.id),
+        failure=failure,
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/publier")
+@permissions.authenticated
+def publish_agenda(meeting_id: int):
+    return _meeting_action(
+        meeting_id,
+        lambda m: meetings.publish_agenda(m, actor=current_user),
+        "Ordre du jour publié : les membres et les porteurs concernés sont prévenus.",
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/ouvrir")
+@permissions.authenticated
+def open_meeting(meeting_id: int):
+    return _meeting_action(
+        meeting_id,
+        lambda m: meetings.open_meeting(m, actor=current_user),
+        "Séance ouverte.",
+        location=url_for(".live", meeting_id=meeting_id),
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/annuler")
+@permissions.authenticated
+def cancel(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    form = CancelForm()
+
+    def failure(status):
+        return _render_meeting(_meeting(meeting_id), status=422, cancel_form=form, block="actions")
+
+    if not form.validate_on_submit():
+        return failure(422)
+    return perform(
+        _at("reason", lambda: meetings.cancel_meeting(meeting, reason=form.reason.data, actor=current_user)),
+        form=form,
+        success="Séance annulée.",
+        location=url_for(".meeting", meeting_id=meeting.id),
+        failure=failure,
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/points")
+@permissions.authenticated
+def add_item(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    form = _item_form(meeting, formdata=request.form)
+
+    def failure(status):
+        return _render_meeting(_meeting(meeting_id), status=422, item_form=form, block="agenda")
+
+    if not form.validate_on_submit():
+        return failure(422)
+    opportunity = (
+        db.session.get(Opportunity, int(form.opportunity.data))
+        if (form.opportunity.data or "").isdigit()
+        else None
+    )
+    dossier_id = int(form.dossier.data) if (form.dossier.data or "").isdigit() else None
+    flags = request.form.getlist("flags") if form.kind.data == ItemKind.SUIVI else []
+    response = perform(
+        lambda: meetings.add_item(
+            meeting,
+            kind=form.kind.data,
+            opportunity=opportunity,
+            dossier_id=dossier_id,
+            title=form.title.data or "",
+            proposal=form.proposal.data or "",
+            followup_flags=flags,
+            actor=current_user,
+        ),
+        form=form,
+        success="Point ajouté à l'ordre du jour.",
+        location=url_for(".meeting", meeting_id=meeting.id, _anchor="ordre-du-jour"),
+        failure=failure,
+    )
+    return _swapped(response, lambda: _render_meeting(_meeting(meeting_id), block="agenda"))
+
+
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/retirer")
+@permissions.authenticated
+def remove_item(meeting_id: int, item_id: int):
+    item = _item(_meeting(meeting_id), item_id)
+    return _meeting_action(
+        meeting_id,
+        lambda m: meetings.remove_item(item, actor=current_user),
+        "Point retiré de l'ordre du jour.",
+        location=url_for(".meeting", meeting_id=meeting_id, _anchor="ordre-du-jour"),
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/documents")
+@permissions.authenticated
+def add_document(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    form = DocumentForm()
+
+    def failure(status):
+        return _render_meeting(_meeting(meeting_id), status=422, document_form=form, block="agenda")
+
+    if not form.validate_on_submit():
+        return failure(422)
+    return perform(
+        lambda: meetings.add_document(
+            item, label=form.label.data, url=form.url.data or "", actor=current_user
+        ),
+        form=form,
+        success="Document joint.",
+        location=url_for(".meeting", meeting_id=meeting.id, _anchor=f"point-{item.id}"),
+        failure=failure,
+    )
+
+
+# --- live meeting ---------------------------------------------------------------------------------------
+
+
+def _render_live(meeting, status=200, errors: dict | None = None, decision_forms: dict | None = None):
+    attendance = meetings.attendance_of(meeting)
+    voting_present = [
+        a.user for a in meeting.attendances if a.status == AttendanceStatus.PRESENT and a.function_enum.votes
+    ]
+    forms = {}
+    for item in meeting.items:
+        forms[item.id] = (decision_forms or {}).get(item.id) or _decision_form(item, formdata=None)
+    verdicts = {
+        item.id: decisions.verdict(item)
+        for item in meeting.items
+        if not item.decisions and any(True for _ in item.votes)
+    }
+    tallies = {item.id: decisions.tally(item) for item in meeting.items}
+    return render(
+        "committees/live.html",
+        block="live",
+        status=status,
+        meeting=meeting,
+        quorum=meetings.quorum(meeting),
+        attendance=attendance,
+        voting_present=voting_present,
+        decision_forms=forms,
+        verdicts=verdicts,
+        tallies=tallies,
+        errors=errors or {},
+        empty_form=EmptyForm(),
+        AttendanceStatus=AttendanceStatus,
+    )
+
+
+def _decision_form(item, formdata=None, cls=DecisionForm):
+    form = cls(formdata=formdata, prefix=f"d{item.id}")
+    form.outcome.choices = [(o.value, o.label) for o in OUTCOMES_BY_KIND[item.kind_enum]]
+    return form
+
+
+@bp.get("/seances/<int:meeting_id>/direct")
+@permissions.authenticated
+def live(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if meeting.state not in MeetingState.IN_SESSION:
+        return redirect(url_for(".meeting", meeting_id=meeting.id))
+    return _render_live(meeting)
+
+
+@bp.get("/seances/<int:meeting_id>/quorum")
+@permissions.authenticated
+def quorum_live(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    return render("committees/_quorum_live.html", meeting=meeting, quorum=meetings.quorum(meeting))
+
+
+def _live_action(meeting_id: int, run, key: str, anchor: str, success: str | None = None):
+    """An action of the live page (attendance, vote, decision): refused → the live block again, 422, with the
+    message at `key`; done → the live block again (htmx) or 303 to the live page."""
+    caught = _Caught(run)
+
+    def failure(status):
+        return _render_live(_meeting(meeting_id), status=422, errors={key: caught.error.message})
+
+    response = perform(
+        caught,
+        success=success,
+        location=url_for(".live", meeting_id=meeting_id, _anchor=anchor),
+        failure=failure,
+    )
+    return _swapped(response, lambda: _render_live(_meeting(meeting_id)))
+
+
+@bp.post("/seances/<int:meeting_id>/presence")
+@permissions.authenticated
+def attendance(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        return _render_live(meeting, status=422, errors={"attendance": "Formulaire de présence incomplet."})
+    user = db.session.get(User, form.user_id.data) or abort(404)
+    proxy = db.session.get(User, int(form.proxy.data)) if (form.proxy.data or "").isdigit() else None
+    return _live_action(
+        meeting_id,
+        lambda: meetings.record_attendance(
+            meeting, user=user, status=form.status.data, proxy=proxy, actor=current_user
+        ),
+        key=f"attendance-{user.id}",
+        anchor="presence",
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/votes")
+@permissions.authenticated
+def vote(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
+    if not (
+        permissions.can_run_meeting(current_user, meeting)
+        or permissions.is_committee_member(current_user, meeting.committee)
+    ):
+        abort(403)
+    form = VoteForm()
+    if not form.validate_on_submit():
+        return _render_live(
+            meeting, status=422, errors={f"vote-{item.id}": "Choisissez pour, contre ou abstention."}
+        )
+    voter = db.session.get(User, form.voter_id.data) or abort(404)
+    # NotAllowed included: a member voting for another is told why, on the live page
+    return _live_action(
+        meeting_id,
+        lambda: decisions.cast_vote(item, voter=voter, choice=form.choice.data, actor=current_user),
+        key=f"vote-{item.id}",
+        anchor=f"point-{item.id}",
+    )
+
+
+def _amount_lines(form) -> list:
+    return [
+        decisions.AmountLine(e.form.year.data, e.form.ae.data, e.form.cp.data) for e in form.amounts.entries
+    ]
+
+
+def _decision_fields(form) -> dict:
+    """What recording, amending and rectifying a decision share: the texts, the amounts, the confirmation."""
+    return {
+        "motivation": form.motivation.data or "",
+        "conditions": form.conditions.data or "",
+        "expectations": form.expectations.data or "",
+        "amounts": _amount_lines(form),
+        "confirm_above_request": form.confirm_above_request.data,
+    }
+
+
+@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/decision")
+@permissions.authenticated
+def decide(meeting_id: int, item_id: int):
+    meeting = _meeting(meeting_id)
+    item = _item(meeting, item_id)
+    if not permissions.can_record_decision(current_user, meeting):
+        abort(403)
+    form = _decision_form(item, formdata=request.form)
+    if not form.validate_on_submit():
+        return _render_live(_meeting(meeting_id), status=422, decision_forms={item.id: form})
+    caught = _Caught(
+        _with_amounts(
+            form,
+            lambda: decisions.record_decision(
+                item,
+                outcome=form.outcome.data,
+                mode=form.mode.data,
+                **_decision_fields(form),
+                actor=current_user,
+            ),
+        )
+    )
+
+    def failure(status):
+        if isinstance(caught.error, ValidationFailed):
+            for name, message in caught.error.errors.items():
+                field = getattr(form, name, None)
+                if field is not None and hasattr(field, "errors"):
+                    field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+                else:
+                    form.form_errors.append(message)
+            errors = {}
+        else:
+            errors = {f"decision-{item.id}": caught.error.message}
+        return _render_live(_meeting(meeting_id), status=422, errors=errors, decision_forms={item.id: form})
+
+    response = perform(
+        caught,
+        success=f"Décision enregistrée sur le point {item.position}.",
+        location=url_for(".live", meeting_id=meeting_id, _anchor=f"point-{item.id}"),
+        failure=failure,
+    )
+    return _swapped(response, lambda: _render_live(_meeting(meeting_id)))
+
+
+# --- decisions ------------------------------------------------------------------------------------------
+
+
+def _decision(decision_id: int):
+    decision = queries.decision_by_id(decision_id, current_user)
+    if decision is None:
+        abort(404)
+    return decision
+
+
+@bp.get("/decisions/<int:decision_id>")
+@permissions.authenticated
+def decision(decision_id: int):
+    decision = _decision(decision_id)
+    return render("committees/decision.html", decision=decision)
+
+
+def _prefill(form, decision) -> None:
+    form.outcome.data = decision.outcome
+    form.mode.data = decision.mode
+    form.motivation.data = decision.motivation
+    form.conditions.data = decision.conditions
+    form.expectations.data = decision.expectations
+    for entry, amount in zip(form.amounts.entries, decision.amounts, strict=False):
+        entry.form.year.data, entry.form.ae.data, entry.form.cp.data = (
+            str(amount.year),
+            str(amount.ae),
+            str(amount.cp),
+        )
+
+
+@bp.route("/decisions/<int:decision_id>/<any(modifier, rectifier):action>", methods=["GET", "POST"])
+@permissions.authenticated
+def change_decision(decision_id: int, action: str):
+    decision = _decision(decision_id)
+    if not permissions.can_record_decision(current_user, decision.meeting):
+        abort(403)
+    rectify = action == "rectifier"
+    form = _decision_form(
+        decision.item,
+        formdata=request.form if request.method == "POST" else None,
+        cls=RectifyForm if rectify else DecisionForm,
+    )
+
+    def failure(status):
+        return render(
+            "committees/decision_form.html",
+            block="form",
+            status=422,
+            form=form,
+            decision=_decision(decision_id),
+            rectify=rectify,
+        )
+
+    if request.method == "GET":
+        _prefill(form, decision)
+        if rectify:
+            form.motivation.data = ""
+    elif form.validate_on_submit():
+
+        def run():
+            if rectify:
+                return decisions.rectify_decision(
+                    decision, outcome=form.outcome.data, **_decision_fields(form), actor=current_user
+                )
+            return decisions.amend_decision(decision, **_decision_fields(form), actor=current_user)
+
+        return perform(
+            _with_amounts(form, run),
+            form=form,
+            success="Décision rectificative enregistrée." if rectify else "Décision modifiée.",
+            location=lambda new: url_for(".decision", decision_id=new.id),
+            failure=failure,
+        )
+    else:
+        return failure(422)
+    return render(
+        "committees/decision_form.html", block="form", form=form, decision=decision, rectify=rectify
+    )

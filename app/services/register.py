@@ -1,0 +1,112 @@
+"""The decision register: an append-only chain of hashed entries (each stores the previous entry's hash), and
+its verification (`flask committees verify-register`, the register page).
+
+content_hash = SHA-256(canonical JSON of the payload);
+entry_hash = SHA-256(position | prev_hash | content_hash).
+The immutability guard (app/models/register.py) refuses any change to a published decision or an entry.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models.committees import Decision
+from ..models.register import RegisterEntry
+
+GENESIS = "0" * 64
+
+
+def canonical(payload: dict) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry_hash(position: int, prev_hash: str, content_hash: str) -> str:
+    return sha256(f"{position}|{prev_hash}|{content_hash}")
+
+
+def _lock_register() -> None:
+    """Serialise appends: PostgreSQL transaction-level advisory lock (SQLite already has one writer)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(0x5245474953)))  # "REGIS"
+
+
+def append(decision: Decision, event: str) -> RegisterEntry:
+    """Append the decision's canonical content to the chain (event: recorded | amended | rectified)."""
+    _lock_register()
+    last = db.session.scalar(select(RegisterEntry).order_by(RegisterEntry.position.desc()).limit(1))
+    position = (last.position + 1) if last else 1
+    prev = last.entry_hash if last else GENESIS
+    payload = canonical({"event": event, **decision.content()})
+    content = sha256(payload)
+    entry = RegisterEntry(
+        position=position,
+        decision_id=decision.id,
+        event=event,
+        payload=payload,
+        content_hash=content,
+        prev_hash=prev,
+        entry_hash=entry_hash(position, prev, content),
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+@dataclass
+class RegisterCheck:
+    entries: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (position, French message)
+    last_hash: str = GENESIS
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify() -> RegisterCheck:
+    """Recompute every hash, check the chain, and compare each decision with its latest register entry."""
+    check = RegisterCheck()
+    prev = GENESIS
+    expected_position = 1
+    latest: dict[int, RegisterEntry] = {}
+    for entry in db.session.scalars(select(RegisterEntry).order_by(RegisterEntry.position)):
+        check.entries += 1
+        if entry.position != expected_position:
+            check.problems.append((entry.position, f"Entrée manquante avant la position {entry.position}."))
+        expected_position = entry.position + 1
+        if sha256(entry.payload) != entry.content_hash:
+            check.problems.append((entry.position, "Contenu modifié : son empreinte ne correspond plus."))
+        if entry.prev_hash != prev:
+            check.problems.append(
+                (entry.position, "Chaînage rompu : l'empreinte précédente ne correspond pas.")
+            )
+        if entry_hash(entry.position, entry.prev_hash, entry.content_hash) != entry.entry_hash:
+            check.problems.append((entry.position, "Empreinte de l'entrée incorrecte."))
+        try:
+            if json.loads(entry.payload).get("decision") != entry.decision_id:
+                check.problems.append((entry.position, "L'entrée ne désigne plus la même décision."))
+        except ValueError:
+            check.problems.append((entry.position, "Contenu illisible."))
+        prev = entry.entry_hash
+        latest[entry.decision_id] = entry
+    check.last_hash = prev
+    decisions = db.session.scalars(select(Decision).order_by(Decision.id)).all()
+    for decision in decisions:
+        entry = latest.get(decision.id)
+        if entry is None:
+            check.problems.append((0, f"La décision n° {decision.id} n'est pas inscrite au registre."))
+            continue
+        payload = json.loads(entry.payload)
+        payload.pop("event", None)
+        if canonical(payload) != canonical(decision.content()):
+            check.problems.append(
+                (entry.position, f"La décision n° {decision.id} a été modifiée hors registre.")
+            )
+    return check
