@@ -35,6 +35,7 @@ from .dossiers import (
     SavingsLine,
     StaffSaving,
 )
+from .followup import CreditConsumption, IndicatorValue, JalonReport, SavingsReport
 from .guichets import Guichet, GuichetMode
 from .organisations import Organisation
 from .portfolio import (
@@ -101,6 +102,10 @@ __all__ = [
     "Minutes",
     "RegisterEntry",
     "MeetingTransition",
+    "CreditConsumption",
+    "IndicatorValue",
+    "JalonReport",
+    "SavingsReport",
     "Guichet",
     "GuichetMode",
     "ComplementRequest",

@@ -1,0 +1,1 @@
+"""Pure rules: no database session, unit-tested on their own."""
