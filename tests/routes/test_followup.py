@@ -121,3 +121,44 @@ def test_followup_page_records_savings_and_shows_them_against_the_forecast(
     # a DSI member outside the dossier cannot report
     login_as(make_user("dsi", ministry="MI"))
     assert post(client, csrf, f"{url}/economies", data).status_code == 404
+
+
+def test_the_former_address_answers_301_to_the_page_under_the_dossier(client, login_as, make_user):
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, state="conventionne", decision_outcome="accepte")
+    login_as(porteur)
+    response = client.get(f"/comites/suivi/{dossier.id}")
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"/dossiers/{dossier.id}/suivi"
+    assert "Suivi du dossier" in body(client.get(response.headers["Location"]))
+    # a dossier the user may not see is not revealed by the former address either
+    login_as(make_user("dsi", ministry="MI"))
+    assert client.get(f"/comites/suivi/{dossier.id}").status_code == 404
+
+
+def test_the_dossier_page_links_to_its_follow_up_and_the_forms_are_dsfr_fields(
+    client, csrf, login_as, make_user
+):
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, state="en_suivi", decision_outcome="accepte")
+    login_as(porteur)
+    assert f'href="/dossiers/{dossier.id}/suivi"' in body(client.get(f"/dossiers/{dossier.id}"))
+    response = post(
+        client, csrf, f"/dossiers/{dossier.id}/suivi/consommation", {"year": "", "ae": "1", "cp": "1"}
+    )
+    assert response.status_code == 422
+    html = body(response)
+    assert (
+        'id="consommation-year" name="year"' in html
+        and 'aria-describedby="consommation-year-messages"' in html
+    )
+    assert "L'année est obligatoire." in html
+
+
+def test_an_htmx_report_is_redirected_with_hx_redirect(client, csrf, login_as, make_user):
+    porteur = make_user("porteur")
+    dossier = make_instructed_dossier(porteur, state="en_suivi", decision_outcome="accepte")
+    login_as(porteur)
+    data = {"year": "2027", "ae": "0", "cp": "0"}
+    response = post(client, csrf, f"/dossiers/{dossier.id}/suivi/consommation", data, headers=HX)
+    assert response.headers["HX-Redirect"] == f"/dossiers/{dossier.id}/suivi#consommation"
