@@ -35,6 +35,7 @@ from .dossiers import (
     SavingsLine,
     StaffSaving,
 )
+from .followup import CreditConsumption, IndicatorValue, JalonReport, SavingsReport
 from .guichets import Guichet, GuichetMode
 from .minutes import Minutes, MinutesState
 from .organisations import Organisation
@@ -107,6 +108,10 @@ __all__ = [
     "Minutes",
     "RegisterEntry",
     "MeetingTransition",
+    "CreditConsumption",
+    "IndicatorValue",
+    "JalonReport",
+    "SavingsReport",
     "Guichet",
     "GuichetMode",
     "ComplementRequest",

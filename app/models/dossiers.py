@@ -38,6 +38,8 @@ class DossierState(enum.StrEnum):
     CLOS = "clos"
     RETIRE = "retire"
     CLASSE_SANS_SUITE = "classe_sans_suite"
+    # named group (not a member): under contract, the porteur reports jalons, indicators, credits, savings
+    FOLLOWED = enum.nonmember(frozenset({CONVENTIONNE, EN_SUIVI}))
 
     @property
     def label(self) -> str:
@@ -215,8 +217,13 @@ class Dossier(db.Model):
     avis_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     avis_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_outcome: Mapped[str | None] = mapped_column(String(32))
-    decision_ref: Mapped[int | None] = mapped_column()  # committees' decisions.id (no FK: other domain)
-    agenda_session_ref: Mapped[int | None] = mapped_column()  # committee_sessions.id
+    # the decision in force and the meeting whose agenda holds the dossier (use_alter: decisions → items → us)
+    decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("decisions.id", ondelete="SET NULL", use_alter=True)
+    )
+    agenda_meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("committee_sessions.id", ondelete="SET NULL")
+    )
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

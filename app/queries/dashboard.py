@@ -418,7 +418,7 @@ class YearAmounts:
 def amounts_by_year() -> list[YearAmounts]:
     """Per year, in euros: FTAP amounts requested by submitted dossiers, granted by published decisions and
     consumed by funded dossiers; savings forecast by the dossiers and reported during their follow-up."""
-    from ..models.committees import CreditConsumption, Decision, DecisionAmount, SavingsReport
+    from ..models import CreditConsumption, Decision, DecisionAmount, SavingsReport
     from ..models.dossiers import (
         Dossier,
         FinancingAmount,

@@ -11,6 +11,7 @@ from .committees import bp as committees_bp
 from .dashboard import bp as dashboard_bp
 from .dossiers import bp as dossiers_bp
 from .exports import bp as exports_bp
+from .followup import bp as followup_bp
 from .guichets import bp as guichets_bp
 from .main import bp as main_bp
 from .minutes import bp as minutes_bp
@@ -34,6 +35,7 @@ BLUEPRINTS = [
     dev_mail_bp,
     guichets_bp,
     dossiers_bp,
+    followup_bp,
     dashboard_bp,
     exports_bp,
     api_bp,

@@ -423,7 +423,7 @@ def followup(fmt: str):
     from sqlalchemy import select
     from sqlalchemy.orm import joinedload
 
-    from ..models.committees import CreditConsumption, Decision, SavingsReport
+    from ..models import CreditConsumption, Decision, SavingsReport
     from ..models.dossiers import STATE_LABELS, Dossier, DossierState
     from ..queries.dossiers import FIGURES_OPTIONS
     from ..services import dossiers as dossier_service
@@ -438,7 +438,7 @@ def followup(fmt: str):
         .unique()
         .all()
     )
-    decision_ids = [d.decision_ref for d in dossiers if d.decision_ref]
+    decision_ids = [d.decision_id for d in dossiers if d.decision_id]
     granted = (
         {
             d.id: (d.total_ae, d.total_cp)
@@ -469,7 +469,7 @@ def followup(fmt: str):
     table = []
     for dossier in dossiers:
         fig = dossier_service.figures(dossier)
-        ae, cp = granted.get(dossier.decision_ref, ("", ""))
+        ae, cp = granted.get(dossier.decision_id, ("", ""))
         consumed_ae, consumed_cp = consumed.get(dossier.id, (0, 0))
         table.append(
             [

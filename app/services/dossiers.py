@@ -1444,20 +1444,20 @@ def mark_on_agenda(dossier, *, meeting=None, actor) -> Dossier:
     """instruit (or décidé ajourné) → inscrit en comité; idempotent when already inscribed."""
     dossier = _load(dossier)
     if dossier.state == S.INSCRIT_COMITE:
-        dossier.agenda_session_ref = getattr(meeting, "id", dossier.agenda_session_ref)
+        dossier.agenda_meeting_id = getattr(meeting, "id", dossier.agenda_meeting_id)
         return dossier
     if dossier.state == S.DECIDE and dossier.decision_outcome != DecisionOutcome.AJOURNE:
         raise DomainError(f"Le dossier {dossier.reference} est déjà décidé.")
     label = getattr(meeting, "label", None)
     _transition(dossier, S.INSCRIT_COMITE, actor=actor, reason=f"Ordre du jour : {label}" if label else None)
-    dossier.agenda_session_ref = getattr(meeting, "id", None)
+    dossier.agenda_meeting_id = getattr(meeting, "id", None)
     return dossier
 
 
 def remove_from_agenda(dossier, *, actor) -> Dossier:
     dossier = _load(dossier)
     _transition(dossier, S.INSTRUIT, actor=actor, reason="Retiré de l'ordre du jour")
-    dossier.agenda_session_ref = None
+    dossier.agenda_meeting_id = None
     return dossier
 
 
@@ -1475,7 +1475,7 @@ def apply_decision(dossier, decision, *, actor, rectification: bool = False) -> 
         raise DomainError(f"Issue de décision inconnue pour un dossier : {outcome_raw}.") from None
     old = dossier.decision_outcome
     dossier.decision_outcome = outcome
-    dossier.decision_ref = getattr(decision, "id", dossier.decision_ref)
+    dossier.decision_id = getattr(decision, "id", dossier.decision_id)
     if dossier.state == S.DECIDE and (rectification or old == outcome):
         if old != outcome:
             audit.record(

@@ -35,13 +35,13 @@ from .committees import (
     TEXT_MAX,
     _clean,
     _int_field,
-    flags_for_committee,
     meeting_audience,
     meeting_path,
     members,
     notify,
 )
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
+from .followup import flags_for_committee
 from .portfolio import change_status
 
 # --- meetings -------------------------------------------------------------------------------------------

@@ -1041,7 +1041,7 @@ def _indicator_context(dossier, recipient, reminder, now):
 
 def _credits_plan(dossier, offset_days: int):
     """Five months after signature, unless consumed credits are already reported on the follow-up page."""
-    from ..models.committees import CreditConsumption
+    from ..models.followup import CreditConsumption
 
     if dossier.state not in FOLLOWED_STATES:
         return []
@@ -1076,7 +1076,7 @@ def _credits_context(dossier, recipient, reminder, now):
 def _savings_plan(dossier, offset_days: int):
     """After the end of each year the contract forecasts savings for (from the signature year on), while a
     nature of that year has no reported figure."""
-    from . import committees
+    from . import followup as committees
 
     if dossier.state not in FOLLOWED_STATES:
         return []
@@ -1092,7 +1092,7 @@ def _savings_plan(dossier, offset_days: int):
 
 
 def _savings_context(dossier, recipient, reminder, now):
-    from . import committees
+    from . import followup as committees
 
     year = paris_date(reminder.anchor_at).year - 1
     figures = next((y for y in committees.savings_by_year(dossier) if y.year == year), None)

@@ -41,8 +41,8 @@ def funded(live_app, agents):
     """A dossier en suivi with forecast savings, consumed credits and reported savings; removed afterwards."""
     from app.models import Guichet
     from app.models.base import utcnow
-    from app.models.committees import CreditConsumption, SavingsReport
     from app.models.dossiers import Dossier, SavingsAmount, SavingsLine
+    from app.models.followup import CreditConsumption, SavingsReport
 
     with live_app.app_context():
         dossier = Dossier(

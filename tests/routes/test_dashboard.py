@@ -180,7 +180,7 @@ def test_consumed_credits_and_reported_savings_by_year(client, make_user, login_
     """Consumed AE/CP join the amounts chart; reported savings are compared with the forecast of the dossiers
     under contract, and the table also gives the forecast of every submitted dossier."""
     from app.models.dossiers import SavingsAmount, SavingsLine
-    from app.services import committees as committee_service
+    from app.services import followup as committee_service
     from tests.factories import make_instructed_dossier
 
     def forecast(dossier, amount):

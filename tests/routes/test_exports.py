@@ -212,7 +212,7 @@ def test_followup_export_lists_funded_dossiers_in_the_user_scope(client, make_us
 def test_followup_export_matches_the_followup_page(client, make_user, login_as):
     """Consumed credits and savings (forecast and reported) are the totals of the follow-up page's tables."""
     from app.models.dossiers import SavingsAmount, SavingsLine
-    from app.services import committees as committee_service
+    from app.services import followup as followup_service
     from tests.factories import make_instructed_dossier
 
     porteur = make_user("porteur")
@@ -222,12 +222,12 @@ def test_followup_export_matches_the_followup_page(client, make_user, login_as):
     dossier.savings_lines = [line]
     db.session.commit()
     for year, ae, cp, saved in ((2027, 30_000, 20_000, 50_000), (2028, 5_000, 5_000, 45_000)):
-        committee_service.report_consumption(dossier, year=year, ae=ae, cp=cp, actor=porteur)
-        committee_service.report_savings(
+        followup_service.report_consumption(dossier, year=year, ae=ae, cp=cp, actor=porteur)
+        followup_service.report_savings(
             dossier, year=year, nature="Licences", amount=saved, explanation="Écart", actor=porteur
         )
     db.session.commit()
-    follow = committee_service.followup(dossier)
+    follow = followup_service.followup(dossier)
     login_as(porteur)
     (row,) = read_csv(client.get("/exports/suivi.csv"))
     assert (

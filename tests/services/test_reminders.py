@@ -793,7 +793,7 @@ def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
 
 
 def test_credits_reminder_is_dropped_once_consumption_is_reported(signed_dossier, inbox):
-    from app.services import committees
+    from app.services import followup as committees
 
     reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
     db.session.commit()
@@ -812,7 +812,7 @@ def test_credits_reminder_is_dropped_once_consumption_is_reported(signed_dossier
 
 def test_savings_of_the_past_year_are_asked_for_in_january_until_reported(signed_dossier, inbox):
     from app.models import SavingsAmount, SavingsLine
-    from app.services import committees
+    from app.services import followup as committees
 
     line = SavingsLine(position=1, nature="Licences mutualisées", category="T3", programme="129")
     line.amounts = [SavingsAmount(year=2027, amount=100_000), SavingsAmount(year=2028, amount=200_000)]

@@ -1,0 +1,100 @@
+"""Follow-up forms: a jalon reached, an indicator value, credits consumed, savings observed.
+
+The forms coerce what people type (« 12 000 » → 12000, « 2027-03-31 » → a date, an id → an int) and keep
+the input as typed to show it back; what is allowed (a jalon of this dossier, a date not in the future, an
+explained gap with the forecast…) is decided by app/services/followup.py, whose French messages land on the
+fields. Field names are the service's, ids are prefixed by the form's section (`consommation-year`), since
+the four forms share one page.
+"""
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+
+from ..domain.followup import parse_date, parse_int
+
+
+class _Typed(StringField):
+    """A text input whose data is the coerced value when it reads, the text as typed otherwise (the service
+    then explains what is wrong); always shown back as typed."""
+
+    def coerce(self, text: str):
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist):
+        text = valuelist[0] if valuelist else ""
+        try:
+            self.data = self.coerce(text)
+        except ValueError:
+            self.data = text
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else str(self.data)
+
+
+class IntegerText(_Typed):
+    def coerce(self, text: str) -> int:
+        return parse_int(text)
+
+
+class DateText(_Typed):
+    def coerce(self, text: str) -> date:
+        return parse_date(text, label="")
+
+
+def _id_or_text(value):
+    """A select's value: the row id, or the text as sent (the service refuses an unknown one)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+class _FollowUpForm(FlaskForm):
+    section = ""  # the anchor of the page's section, prefix of the field ids
+
+
+class JalonForm(_FollowUpForm):
+    section = "jalon"
+    jalon = SelectField("Jalon atteint", id="jalon-jalon", coerce=_id_or_text, validate_choice=False)
+    achieved_on = DateText("Date d'atteinte", id="jalon-achieved_on")
+    proof = StringField("Preuve", id="jalon-proof", description="Livrable, procès-verbal de recette, lien…")
+
+
+class IndicatorForm(_FollowUpForm):
+    section = "indicateur"
+    indicator = SelectField(
+        "Indicateur", id="indicateur-indicator", coerce=_id_or_text, validate_choice=False
+    )
+    reported_on = DateText("Date de la mesure", id="indicateur-reported_on")
+    value = StringField("Valeur mesurée", id="indicateur-value")
+    comment = StringField("Commentaire (facultatif)", id="indicateur-comment")
+
+
+class ConsumptionForm(_FollowUpForm):
+    section = "consommation"
+    year = IntegerText("Année", id="consommation-year")
+    ae = IntegerText("AE consommées (€)", id="consommation-ae")
+    cp = IntegerText("CP consommés (€)", id="consommation-cp")
+
+
+class SavingsForm(_FollowUpForm):
+    section = "economies"
+    year = IntegerText("Année", id="economies-year")
+    nature = SelectField("Nature des économies", id="economies-nature", validate_choice=False)
+    amount = IntegerText(
+        "Économies constatées (€)",
+        id="economies-amount",
+        description="Saisir à nouveau une année et une nature corrige leur montant.",
+    )
+    explanation = StringField(
+        "Explication de l'écart avec la prévision",
+        id="economies-explanation",
+        description="Obligatoire quand le montant constaté diffère du montant prévu.",
+    )
+
+
+FORMS = {form.section: form for form in (JalonForm, IndicatorForm, ConsumptionForm, SavingsForm)}
