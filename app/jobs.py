@@ -236,12 +236,13 @@ class Scheduler:
             try:
                 if not acquire_lease(self.holder):
                     return False
-                aps_job = self.scheduler.get_job(job.name) if self.scheduler else None
+                # The next run is computed, not read with get_job(): that takes the job store's lock, which
+                # shutdown(wait=True) holds while it waits for this very tick to end (a deadlock).
                 run_job(
                     job,
                     now=self.clock(),
                     holder=self.holder,
-                    next_run_at=aps_job.next_run_time if aps_job else None,
+                    next_run_at=utcnow() + timedelta(seconds=self.interval_seconds or job.seconds),
                 )
                 return True
             finally:
