@@ -17,22 +17,28 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import click
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
-from .models import SchedulerJob, SchedulerLease
+from .formatting import paris_today
+from .models import Committee, SchedulerJob, SchedulerLease
 from .models.base import utcnow
+from .services import committees, reminders, voting
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -57,14 +63,10 @@ def register_job(name: str, label: str, func: Callable[[datetime], object], seco
 
 
 def _send_due_reminders(now: datetime):
-    from .services import reminders
-
     return reminders.send_due(now)
 
 
 def _replan_reminders(now: datetime):
-    from .services import reminders
-
     return f"{reminders.replan_all(now)} objet(s) replanifié(s)"
 
 
@@ -78,28 +80,18 @@ register_job(
 
 
 def register_domain_jobs() -> None:
-    """Jobs of the other domains, wired when their service exists."""
-    try:
-        from .services import voting
-    except ImportError:
-        voting = None
-    if voting is not None and hasattr(voting, "apply_due_transitions"):
-        register_job(
-            "voting.apply_due_transitions",
-            "Ouverture et clôture des campagnes de priorisation",
-            voting.apply_due_transitions,
-        )
-    try:
-        from .services import committees
-    except ImportError:
-        committees = None
-    if committees is not None and hasattr(committees, "generate_meetings"):
-        register_job(
-            "committees.generate_meetings",
-            "Génération des séances récurrentes des comités (6 mois)",
-            generate_recurring_meetings,
-            seconds=3600,
-        )
+    """The jobs of the other domains (registered at import too; calling it again is harmless)."""
+    register_job(
+        "voting.apply_due_transitions",
+        "Ouverture et clôture des campagnes de priorisation",
+        voting.apply_due_transitions,
+    )
+    register_job(
+        "committees.generate_meetings",
+        "Génération des séances récurrentes des comités (6 mois)",
+        generate_recurring_meetings,
+        seconds=3600,
+    )
 
 
 RECURRING_HORIZON_DAYS = 183
@@ -108,14 +100,7 @@ RECURRING_HORIZON_DAYS = 183
 def generate_recurring_meetings(now: datetime) -> str:
     """Create the meetings of every committee with a recurrence rule for the next six months (idempotent),
     and plan their reminders."""
-    from zoneinfo import ZoneInfo
-
-    from sqlalchemy import select
-
-    from .models import Committee
-    from .services import committees, reminders
-
-    today = now.astimezone(ZoneInfo("Europe/Paris")).date()
+    today = paris_today(now)
     created = []
     for committee in db.session.scalars(
         select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
@@ -128,14 +113,17 @@ def generate_recurring_meetings(now: datetime) -> str:
     return f"{len(created)} séance(s) créée(s)"
 
 
+register_domain_jobs()
+
+
 # --- lease --------------------------------------------------------------------------------------------------
 
 
 def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE_SECONDS) -> bool:
     """Take or renew the scheduler lease for `holder`; True if `holder` is the one that runs the jobs."""
     now = now or utcnow()
-    meeting = db.session
-    renewed = meeting.execute(
+    session = db.session
+    renewed = session.execute(
         update(SchedulerLease)
         .where(
             SchedulerLease.name == LEASE_NAME,
@@ -144,11 +132,11 @@ def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE
         .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
     ).rowcount
     if renewed:
-        meeting.commit()
+        session.commit()
         return True
     try:
-        with meeting.begin_nested():
-            meeting.add(
+        with session.begin_nested():
+            session.add(
                 SchedulerLease(
                     name=LEASE_NAME,
                     holder=holder,
@@ -157,12 +145,12 @@ def acquire_lease(holder: str, now: datetime | None = None, seconds: int = LEASE
                 )
             )
     except IntegrityError:
-        meeting.commit()
+        session.commit()
         return False
-    meeting.commit()
+    session.commit()
     # The INSERT may have raced with another holder's UPDATE: the row is what decides.
-    lease = meeting.get(SchedulerLease, LEASE_NAME, populate_existing=True)
-    meeting.commit()
+    lease = session.get(SchedulerLease, LEASE_NAME, populate_existing=True)
+    session.commit()
     return lease is not None and lease.holder == holder
 
 
@@ -249,11 +237,6 @@ class Scheduler:
                 db.session.remove()
 
     def start(self) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        if self.jobs is None:
-            with self.app.app_context():
-                register_domain_jobs()
         self.scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
         )
@@ -286,8 +269,6 @@ def start_in_background(app: Flask) -> Scheduler | None:
     if not app.config.get("SCHEDULER_ENABLED") or app.testing:
         return None
     if os.environ.get("FLASK_RUN_FROM_CLI") == "true":
-        import sys
-
         if "run" not in sys.argv[1:] or "scheduler" in sys.argv[1:]:
             return None  # a CLI command (db upgrade, scheduler run…), not the web server
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
@@ -307,9 +288,6 @@ reminders_cli = AppGroup("reminders", help="Rappels et courriels.")
 @click.option("--interval", type=int, default=None, help="Secondes entre deux passages (défaut : 60).")
 def scheduler_run(interval):
     """Run the scheduler in the foreground (production: one dedicated process)."""
-    import signal
-    import time
-
     scheduler = Scheduler(current_app._get_current_object(), interval_seconds=interval)
     scheduler.start()
     click.echo(f"Planificateur démarré ({scheduler.holder}) : {', '.join(JOBS)}")
@@ -329,7 +307,6 @@ def scheduler_run(interval):
 @scheduler_cli.command("jobs")
 def scheduler_jobs():
     """List the registered jobs."""
-    register_domain_jobs()
     for job in JOBS.values():
         click.echo(f"{job.name}\t{job.seconds}s\t{job.label}")
 
@@ -338,8 +315,6 @@ def scheduler_jobs():
 @click.option("--now", "now_text", default=None, help="Instant de référence ISO 8601 (tests, rattrapage).")
 def reminders_send_due(now_text):
     """Run one sweep: send the due reminders and the queued e-mails."""
-    from .services import reminders
-
     now = datetime.fromisoformat(now_text) if now_text else utcnow()
     if now.tzinfo is None:
         raise click.BadParameter("indiquez un fuseau horaire, par exemple 2026-01-01T09:00:00+01:00")

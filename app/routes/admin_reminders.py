@@ -3,6 +3,7 @@
 
 import email
 import email.policy
+import os
 import sqlite3
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from sqlalchemy import or_, select
 from .. import permissions
 from ..extensions import db
 from ..htmx import render
-from ..jobs import JOBS, register_domain_jobs
+from ..jobs import JOBS
 from ..models import OutboxMail, Reminder, ReminderStatus, Role, SchedulerJob, SchedulerLease
 from ..models.base import utcnow
+from ..services import mail
 from ..services import reminders as service
 from ..services.errors import ValidationFailed
 
@@ -33,7 +35,7 @@ def _objects(rows) -> dict:
         kind = service.KINDS.get(kind_name)
         if kind is None:
             continue
-        model = kind.model()
+        model = kind.model
         for obj in db.session.scalars(select(model).where(model.id.in_(ids))):
             labels[(model.__tablename__, obj.id)] = str(obj)
     return labels
@@ -75,7 +77,6 @@ def _context(setting_errors=None, setting_values=None):
         .order_by(OutboxMail.id.desc())
         .limit(LIST_LIMIT)
     ).all()
-    register_domain_jobs()
     jobs = {row.name: row for row in db.session.scalars(select(SchedulerJob))}
     lease = db.session.get(SchedulerLease, "scheduler")
     return dict(
@@ -125,12 +126,7 @@ def retry_mail(mail_id: int):
     outbox = db.session.get(OutboxMail, mail_id)
     if outbox is None:
         abort(404)
-    outbox.status, outbox.next_attempt_at, outbox.claim = ReminderStatus.PENDING, utcnow(), None
-    from ..services import audit
-
-    audit.record(
-        "outbox_mail.retried", outbox, actor=current_user, summary=f"Courriel à {outbox.to_address} relancé"
-    )
+    mail.retry(outbox, actor=current_user)
     db.session.commit()
     flash(f"Le courriel à {outbox.to_address} sera renvoyé au prochain passage.", "success")
     return redirect(url_for(".index") + "#echecs", code=303)
@@ -175,8 +171,6 @@ dev_bp = Blueprint("dev_mail", __name__, url_prefix="/dev/courriels")
 
 def catcher_path() -> Path:
     configured = current_app.config.get("MAILCATCHER_DB")
-    import os
-
     return Path(
         configured
         or os.environ.get("MAILCATCHER_DB")

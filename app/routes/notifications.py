@@ -9,8 +9,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import permissions
+from ..auth_session import safe_next
 from ..extensions import db
 from ..htmx import is_htmx, render
+from ..jobs import start_in_background
 from ..models import Notification
 from ..services import mail
 from ..services import notifications as service
@@ -32,8 +34,6 @@ def _setup(state):
                 app.logger.exception("outbox delivery after commit failed")
                 db.session.rollback()
         return response
-
-    from ..jobs import start_in_background
 
     app.extensions["scheduler"] = start_in_background(app)
 
@@ -129,8 +129,6 @@ def follow(notification_id: int):
     service.mark_read(current_user, notification_id)
     db.session.commit()
     target = notification.url or url_for(".index")
-    from ..auth_session import safe_next
-
     base = request.host_url.rstrip("/")
     configured = (current_app.config.get("BASE_URL") or "").rstrip("/")
     for prefix in (configured, base):

@@ -49,7 +49,7 @@ from ..models.dossiers import (
     SavingsLine,
     StaffSaving,
 )
-from . import audit
+from . import audit, reminders
 from .errors import DomainError, NotAllowed, ValidationFailed
 
 S = DossierState
@@ -485,6 +485,7 @@ def create_dossier(
     audit.record(
         "dossier.created", dossier, actor=actor, summary=f"Dossier « {title} » créé sur {guichet.code}"
     )
+    reminders.reschedule_for(guichet)  # a new draft on an appel à projets: its porteur is reminded
     return dossier
 
 
@@ -1120,6 +1121,10 @@ def _transition(dossier: Dossier, to: DossierState, *, actor, reason: str | None
         summary=f"{dossier.reference} : {old.label} → {to.label}",
         changes={"state": [old.value, to.value]},
     )
+    # Reminders about the dossier (compléments, follow-up) and, when a draft leaves, about its guichet.
+    reminders.reschedule_for(dossier)
+    if old == S.BROUILLON:
+        reminders.reschedule_for(dossier.guichet)
 
 
 _VERBS = {

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Committee, Guichet, Role, User, UserRole
 from ..models.base import utcnow
 from ..models.guichets import GuichetMode
-from . import audit
+from . import audit, reminders
 from .errors import NotAllowed, StaleVersion, ValidationFailed
 
 # Defaults drawn from the source documents (docs/sources/, [000] = 000_….txt), applied by the reference load
@@ -208,6 +208,7 @@ def update_rules(
             for k, (a, b) in changes.items()
         },
     )
+    reminders.reschedule_for(guichet)  # its calendar may have moved: the closing reminders follow
     return guichet
 
 

@@ -4,8 +4,12 @@
   line of the .txt template is "Subject: …".
 - `queue(...)` adds an OutboxMail row to the caller's transaction; nothing leaves the machine until that
   transaction commits. `deliver_committed()` (called after each request and by the jobs) sends what the last
-  commit released; `deliver_outbox(now)` (the scheduler) retries what could not be sent, with backoff.
+  commit released; `deliver_outbox(now)` (the scheduler) retries what could not be sent, with backoff. This
+  is the only delivery and the only retry of the app: the reminder sweep queues its mails here too.
 - `send(message)` talks SMTP; failures are classified as an invalid address (permanent) or a transient error.
+  A mail given up (invalid address, too many attempts) is reported to the listeners registered with
+  `on_delivery_failure()` (the notification centre tells the secretariat); `retry(mail, actor=)` puts it
+  back in the queue (secretariat, /admin/rappels).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import logging
 import re
 import smtplib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 
 from flask import current_app
 from sqlalchemy import event, select, update
@@ -26,6 +31,9 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.reminders import OutboxMail, ReminderStatus
+from ..permissions import can_configure_reminders
+from . import audit
+from .errors import NotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +276,7 @@ def _deliver_one(mail_id: int, now: datetime) -> bool:
     except MailError as error:
         record_failure(mail, error, now)
         if mail.status == ReminderStatus.FAILED:
-            _report_failure(mail.recipient, mail.to_address, mail.subject, str(error))
+            _report_failure(mail, str(error))
     else:
         mail.status, mail.sent_at, sent = ReminderStatus.SENT, now, True
     mail.claim = None
@@ -276,24 +284,38 @@ def _deliver_one(mail_id: int, now: datetime) -> bool:
     return sent
 
 
-def record_failure(row, error: MailError, now: datetime) -> None:
-    """Count the attempt on an outbox or reminder row: permanent → failed; transient → retry with backoff."""
-    row.attempts += 1
-    row.last_error = str(error)[:2000]
-    if error.permanent or row.attempts >= MAX_ATTEMPTS:
-        row.status = ReminderStatus.FAILED
-        row.next_attempt_at = None
+def record_failure(mail: OutboxMail, error: MailError, now: datetime) -> None:
+    """Count a failed attempt: permanent → failed; transient → retry with backoff, failed after the last."""
+    mail.attempts += 1
+    mail.last_error = str(error)[:2000]
+    if error.permanent or mail.attempts >= MAX_ATTEMPTS:
+        mail.status = ReminderStatus.FAILED
+        mail.next_attempt_at = None
     else:
-        row.next_attempt_at = now + backoff(row.attempts)
-    log.warning(
-        "mail to %s failed (attempt %s): %s",
-        getattr(row, "to_address", None) or getattr(row, "email_to", None),
-        row.attempts,
-        error,
-    )
+        mail.next_attempt_at = now + backoff(mail.attempts)
+    log.warning("mail to %s failed (attempt %s): %s", mail.to_address, mail.attempts, error)
 
 
-def _report_failure(user, address: str, subject: str, error: str) -> None:
-    from . import notifications
+# Called with (user or None, address, subject, error) when a mail is given up. The notification centre
+# registers one (it sits above this module: it queues its mails here).
+_FAILURE_LISTENERS: list[Callable[..., None]] = []
 
-    notifications.report_delivery_failure(user, address, subject, error)
+
+def on_delivery_failure(listener: Callable[..., None]) -> Callable[..., None]:
+    if listener not in _FAILURE_LISTENERS:
+        _FAILURE_LISTENERS.append(listener)
+    return listener
+
+
+def _report_failure(mail: OutboxMail, error: str) -> None:
+    for listener in _FAILURE_LISTENERS:
+        listener(mail.recipient, parseaddr(mail.to_address)[1] or mail.to_address, mail.subject, error)
+
+
+def retry(mail: OutboxMail, *, actor, now: datetime | None = None) -> OutboxMail:
+    """Put a failed (or waiting) mail back in the queue for the next delivery (secretariat)."""
+    if not can_configure_reminders(actor):
+        raise NotAllowed("Seul le secrétariat relance un envoi.")
+    mail.status, mail.next_attempt_at, mail.claim = ReminderStatus.PENDING, now or utcnow(), None
+    audit.record("outbox_mail.retried", mail, actor=actor, summary=f"Courriel à {mail.to_address} relancé")
+    return mail

@@ -2,7 +2,9 @@
 
 `notify(user, kind, obj, subject=..., body=...)` adds a notification to the user's centre and, when the
 user wants e-mail for that kind (always for mandatory kinds), queues an e-mail in the caller's transaction.
-Kinds are declared with `declare_kind()`; the reminder kinds declare themselves (app/services/reminders.py).
+Kinds are declared with `declare_kind()`; the reminder kinds are declared when they are registered with the
+reminder engine (app/services/reminders.py). Mails given up by the outbox are reported to the secretariat
+here (`report_delivery_failure`, registered with `mail.on_delivery_failure`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Notification, NotificationPreference, Role, User, UserRole
 from ..models.base import utcnow
-from . import mail
+from . import audit, mail
+from .errors import NotAllowed
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,7 @@ def preferences(user: User) -> dict[str, bool]:
 
 def set_preferences(user: User, wanted: dict[str, bool], *, actor) -> list[str]:
     """Store the e-mail choices of `user`; mandatory kinds stay on. Returns the kinds that changed."""
-    from . import audit
-
     if actor is None or actor.id != user.id:
-        from .errors import NotAllowed
-
         raise NotAllowed("Vous ne pouvez modifier que vos propres préférences.")
     current = preferences(user)
     changed = []
@@ -191,8 +191,6 @@ def secretariat() -> list[User]:
 
 def report_delivery_failure(user: User | None, address: str, subject: str, error: str) -> None:
     """Tell the secretariat (in the app only: mail is what failed) that a message could not be delivered."""
-    from flask import current_app
-
     who = f"{user.full_name} <{address}>" if user is not None else address
     try:
         url = mail.link("reminders_admin.index") + "#echecs"
@@ -209,3 +207,6 @@ def report_delivery_failure(user: User | None, address: str, subject: str, error
             send_email=False,
         )
     current_app.logger.warning("mail delivery failed for %s: %s", who, error)
+
+
+mail.on_delivery_failure(report_delivery_failure)

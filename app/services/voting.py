@@ -31,7 +31,7 @@ from ..models.voting import (
     Vote,
     campaign_opportunities,
 )
-from . import audit
+from . import audit, reminders
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
 DEFAULT_SCOPE_STATUSES = (OpportunityStatus.EN_CRIBLAGE, OpportunityStatus.QUALIFIEE)
@@ -393,8 +393,6 @@ def _move(campaign: Campaign, old: CampaignState, new: CampaignState, values: di
 
 def _reschedule_reminders(campaign: Campaign) -> None:
     """The reminders domain plans "campaign closing" reminders from the campaign's state and dates."""
-    from . import reminders
-
     reminders.reschedule_for(campaign)
 
 

@@ -215,21 +215,53 @@ def test_admin_page_shows_upcoming_sent_failures_jobs_and_settings(
     assert "(550) : 5.1.1 Inconnue" in failures and "Relancer" in failures
 
 
-def test_admin_retry_puts_a_failed_reminder_back(client, login_as, make_user, planned_test_kind, inbox, csrf):
+def test_admin_retry_puts_a_failed_reminder_mail_back(
+    client, login_as, make_user, planned_test_kind, inbox, csrf
+):
+    """The reminder was handed to the outbox; its mail was refused; the secretariat retries it once fixed."""
     opportunity, alice = planned_test_kind
     login_as(make_user(Role.SECRETARIAT))
     inbox.store.refuse_recipients["alice.admin@example.gouv.fr"] = "550 5.1.1 Inconnue"
     reminders.send_due(DUE)
     row = db.session.scalar(select(Reminder).where(Reminder.object_id == opportunity.id))
+    assert row.status == "sent" and row.emailed
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.recipient_id == alice.id))
+    assert mail.status == "failed" and mail.kind == TEST_KIND.name
+    response = client.post(f"/admin/rappels/courriels/{mail.id}/relancer", data={"csrf_token": csrf(client)})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/admin/rappels#echecs")
+    db.session.refresh(mail)
+    assert mail.status == "pending"
+    inbox.store.refuse_recipients.clear()
+    reminders.send_due(DUE + timedelta(minutes=1))
+    assert len(inbox.to("alice.admin@example.gouv.fr")) == 1
+    reminders.send_due(DUE + timedelta(hours=1))
+    assert len(inbox.to("alice.admin@example.gouv.fr")) == 1
+    assert client.post("/admin/rappels/999999/relancer", data={"csrf_token": csrf(client)}).status_code == 404
+
+
+def test_admin_retry_puts_a_failed_reminder_back(
+    client, login_as, make_user, planned_test_kind, inbox, csrf, monkeypatch
+):
+    """A reminder that could not be processed (internal error) is failed; the retry button re-queues it."""
+    opportunity, alice = planned_test_kind
+
+    def broken(*args):
+        raise RuntimeError("gabarit cassé")
+
+    monkeypatch.setattr(TEST_KIND, "context", broken)
+    login_as(make_user(Role.SECRETARIAT))
+    reminders.send_due(DUE)
+    row = db.session.scalar(select(Reminder).where(Reminder.object_id == opportunity.id))
     assert row.status == "failed"
+    page = client.get("/admin/rappels").get_data(as_text=True)
+    assert "gabarit cassé" in page[page.index('id="echecs-table"') : page.index('id="taches"')]
+    monkeypatch.undo()
     response = client.post(f"/admin/rappels/{row.id}/relancer", data={"csrf_token": csrf(client)})
     assert response.status_code == 303 and response.headers["Location"].endswith("/admin/rappels#echecs")
     db.session.refresh(row)
     assert row.status == "pending"
-    inbox.store.refuse_recipients.clear()
     reminders.send_due(DUE + timedelta(minutes=1))
     assert len(inbox.to("alice.admin@example.gouv.fr")) == 1
-    assert client.post("/admin/rappels/999999/relancer", data={"csrf_token": csrf(client)}).status_code == 404
 
 
 def test_admin_settings_invalid_offset_is_422_with_input_kept(

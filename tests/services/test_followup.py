@@ -18,8 +18,8 @@ from app.models.dossiers import (
     StaffSaving,
 )
 from app.models.followup import OTHER_SAVINGS, SavingsReport
-from app.services import meetings
 from app.services import followup as service
+from app.services import meetings
 from app.services.dossiers import Figures
 from app.services.errors import DomainError, NotAllowed, ValidationFailed
 from tests.factories import make_committee_meeting, make_instructed_dossier
