@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Dossier, Role
+from app.services import dossier_sections as sections
 from app.services import dossiers as service
 from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
 
@@ -86,7 +87,7 @@ def test_closed_guichet_is_not_offered_and_refused(client, csrf, login_as, porte
 def test_dossier_page_shows_every_section_and_the_checks(client, login_as, porteur, dossier):
     login_as(porteur)
     html = text_of(client.get(f"/dossiers/{dossier.id}"))
-    for key, label in service.SECTIONS:
+    for key, label in sections.SECTIONS:
         assert f'id="section-{key}"' in html
         assert label in html
     assert 'id="checks"' in html and 'hx-trigger="dossierSaved from:body"' in html
@@ -144,7 +145,7 @@ def test_invalid_financing_is_422_with_the_input_kept(client, csrf, login_as, po
 
 def test_concurrent_save_is_409_with_both_versions(client, csrf, login_as, porteur, dossier):
     co = make_user(Role.PORTEUR)
-    service.save_section(
+    sections.save_section(
         dossier,
         "porteurs",
         {
@@ -154,7 +155,7 @@ def test_concurrent_save_is_409_with_both_versions(client, csrf, login_as, porte
         version=0,
         actor=porteur,
     )
-    service.save_section(dossier, "enjeu", {"enjeu": "Texte du porteur"}, version=0, actor=porteur)
+    sections.save_section(dossier, "enjeu", {"enjeu": "Texte du porteur"}, version=0, actor=porteur)
     db.session.commit()
     login_as(co)
     response = post(
@@ -234,7 +235,7 @@ def test_access_rules(client, login_as, porteur):
     snap4, snap1 = make_instructor("SNAP4"), make_instructor("SNAP1")
     secretariat = make_user(Role.SECRETARIAT)
     referent = make_user(Role.PORTEUR)
-    service.save_section(
+    sections.save_section(
         dossier,
         "porteurs",
         {

@@ -11,6 +11,9 @@ from app.extensions import db
 from app.models import AuditEntry, Guichet, Role
 from app.models.base import utcnow
 from app.models.dossiers import DossierState, DossierTransition
+from app.services import dossier_attachments as attachments
+from app.services import dossier_messages as conversation
+from app.services import dossier_sections as sections
 from app.services import dossiers as service
 from app.services import guichets as guichet_service
 from app.services.errors import DomainError, NotAllowed, ValidationFailed
@@ -97,7 +100,7 @@ def test_hub_verdicts_show_the_computation(hub):
 
 def test_staff_savings_helper_is_carried_into_the_savings_total(porteur):
     dossier = make_dossier(porteur, start_year=2026)
-    service.save_section(
+    sections.save_section(
         dossier,
         "economies",
         {
@@ -173,7 +176,7 @@ def test_bad_amounts_are_refused_at_the_field_and_nothing_is_saved(porteur):
         )
     ]
     with pytest.raises(ValidationFailed) as error:
-        service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
+        sections.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
     errors = error.value.errors
     assert errors["rows-0-ae-2026"].startswith("AE 2026 : Saisissez un montant en euros entiers")
     assert errors["rows-0-cp-2026"] == "CP 2026 : Le montant ne peut pas être négatif."
@@ -200,7 +203,7 @@ def test_cp_above_ae_over_the_whole_project_is_refused(porteur):
         )
     ]
     with pytest.raises(ValidationFailed) as error:
-        service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
+        sections.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
     assert (
         "total des CP (120\u202f000\u00a0€) dépasse le total des AE (100\u202f000\u00a0€)"
         in error.value.errors["total"]
@@ -223,14 +226,14 @@ def test_amounts_accept_french_spacing_and_programme_without_p(porteur):
             },
         )
     ]
-    service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
+    sections.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
     line = dossier.financing_lines[0]
     assert line.programme == "P349" and (line.amounts[0].ae, line.amounts[0].cp) == (1_275_000, 1_275_000)
 
 
 def test_jalon_outside_project_dates_is_refused(porteur):
     dossier = make_dossier(porteur, start_year=2026)
-    service.save_section(
+    sections.save_section(
         dossier,
         "projet",
         {"title": "T", "start_year": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
@@ -238,7 +241,7 @@ def test_jalon_outside_project_dates_is_refused(porteur):
         actor=porteur,
     )
     with pytest.raises(ValidationFailed) as error:
-        service.save_section(
+        sections.save_section(
             dossier,
             "jalons",
             {"rows": [(0, {"number": "1", "due_on": "2027-03-01", "description": "Trop tard"})]},
@@ -252,7 +255,7 @@ def test_jalon_outside_project_dates_is_refused(porteur):
 
 def test_changing_start_year_with_amounts_outside_is_refused(hub, porteur):
     with pytest.raises(ValidationFailed) as error:
-        service.save_section(
+        sections.save_section(
             hub, "projet", {"title": hub.title, "start_year": "2021"}, version=0, actor=porteur
         )
     assert "2019, 2020" in error.value.errors["start_year"]
@@ -261,7 +264,7 @@ def test_changing_start_year_with_amounts_outside_is_refused(hub, porteur):
 def test_second_save_of_a_stale_section_is_a_conflict(porteur):
     co = make_user(Role.PORTEUR)
     dossier = make_dossier(porteur)
-    service.save_section(
+    sections.save_section(
         dossier,
         "porteurs",
         {
@@ -271,18 +274,18 @@ def test_second_save_of_a_stale_section_is_a_conflict(porteur):
         version=0,
         actor=porteur,
     )
-    service.save_section(dossier, "enjeu", {"enjeu": "Version du porteur"}, version=0, actor=porteur)
-    with pytest.raises(service.SectionConflict):
-        service.save_section(dossier, "enjeu", {"enjeu": "Version du co-porteur"}, version=0, actor=co)
+    sections.save_section(dossier, "enjeu", {"enjeu": "Version du porteur"}, version=0, actor=porteur)
+    with pytest.raises(sections.SectionConflict):
+        sections.save_section(dossier, "enjeu", {"enjeu": "Version du co-porteur"}, version=0, actor=co)
     db.session.expire_all()
     assert dossier.enjeu == "Version du porteur" and dossier.section_version("enjeu") == 1
-    service.save_section(dossier, "enjeu", {"enjeu": "Version du co-porteur"}, version=1, actor=co)
+    sections.save_section(dossier, "enjeu", {"enjeu": "Version du co-porteur"}, version=1, actor=co)
     assert dossier.enjeu == "Version du co-porteur" and dossier.section_version("enjeu") == 2
 
 
 def test_section_save_is_audited(porteur):
     dossier = make_dossier(porteur)
-    service.save_section(dossier, "enjeu", {"enjeu": "x"}, version=0, actor=porteur)
+    sections.save_section(dossier, "enjeu", {"enjeu": "x"}, version=0, actor=porteur)
     assert len(_audit(dossier, "dossier.section_saved")) == 1
 
 
@@ -332,7 +335,7 @@ def test_submit_then_instruct_then_avis(submitted, instructor):
 
 def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instructor):
     with pytest.raises(NotAllowed):
-        service.save_section(submitted, "enjeu", {"enjeu": "après dépôt"}, version=1, actor=porteur)
+        sections.save_section(submitted, "enjeu", {"enjeu": "après dépôt"}, version=1, actor=porteur)
     service.request_complements(
         submitted,
         sections=["financement"],
@@ -342,7 +345,7 @@ def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instruc
     )
     assert submitted.state == "complements_demandes"
     with pytest.raises(NotAllowed):
-        service.save_section(submitted, "enjeu", {"enjeu": "non rouverte"}, version=1, actor=porteur)
+        sections.save_section(submitted, "enjeu", {"enjeu": "non rouverte"}, version=1, actor=porteur)
     data = {
         "rows": [
             (
@@ -359,7 +362,7 @@ def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instruc
             )
         ]
     }
-    service.save_section(
+    sections.save_section(
         submitted, "financement", data, version=submitted.section_version("financement"), actor=porteur
     )
     service.submit(submitted, actor=porteur)
@@ -519,20 +522,20 @@ def test_decided_by_and_porteurs(instruit, porteur):
 
 
 def test_messages_with_attachments_and_read_status(submitted, porteur, instructor):
-    message = service.post_message(
+    message = conversation.post_message(
         submitted, body="Pouvez-vous préciser ?", files=[("note.pdf", PDF)], actor=instructor
     )
     assert message.attachments[0].mimetype == "application/pdf"
     assert not message.read_by(porteur) and message.read_by(instructor)
-    assert service.mark_read([message], actor=porteur) == 1
-    assert service.mark_read([message], actor=porteur) == 0
+    assert conversation.mark_read([message], actor=porteur) == 1
+    assert conversation.mark_read([message], actor=porteur) == 0
     db.session.expire(message)
     assert message.read_by(porteur)
 
 
 def test_message_with_a_refused_file_saves_nothing(submitted, instructor):
     with pytest.raises(ValidationFailed) as error:
-        service.post_message(
+        conversation.post_message(
             submitted,
             body="Voir pièce",
             files=[("ok.pdf", PDF), ("virus.pdf", b"MZ\x90\x00")],
@@ -542,22 +545,22 @@ def test_message_with_a_refused_file_saves_nothing(submitted, instructor):
 
 
 def test_annotations_are_for_instruction_only(submitted, porteur, instructor):
-    service.annotate(submitted, body="Vérifier le cofinancement DILA.", actor=instructor)
+    conversation.annotate(submitted, body="Vérifier le cofinancement DILA.", actor=instructor)
     with pytest.raises(NotAllowed):
-        service.annotate(submitted, body="Je suis le porteur", actor=porteur)
+        conversation.annotate(submitted, body="Je suis le porteur", actor=porteur)
 
 
 def test_attachment_type_checked_by_content(porteur, app):
     dossier = make_dossier(porteur)
     with pytest.raises(ValidationFailed) as error:
-        service.add_attachment(
+        attachments.add_attachment(
             dossier, filename="faux.pdf", content=b"<html>not a pdf</html>", kind="", actor=porteur
         )
     assert "type vérifié d'après son contenu" in error.value.errors["file"]
-    attachment = service.add_attachment(
+    attachment = attachments.add_attachment(
         dossier, filename="../../etc/note.pdf", content=PDF, kind="", actor=porteur
     )
-    path = service.attachment_path(attachment)
+    path = attachments.attachment_path(attachment)
     assert path.read_bytes() == PDF and str(path).startswith(str(app.config["UPLOAD_DIR"]))
     assert "static" not in str(path) and attachment.filename == "note.pdf"
 
@@ -565,7 +568,7 @@ def test_attachment_type_checked_by_content(porteur, app):
 def test_attachment_too_large(porteur):
     dossier = make_dossier(porteur)
     with pytest.raises(ValidationFailed) as error:
-        service.add_attachment(
+        attachments.add_attachment(
             dossier, filename="gros.pdf", content=PDF + b"0" * 2048, kind="", actor=porteur, max_bytes=1024
         )
     assert "dépasse la taille autorisée" in error.value.errors["file"]
@@ -576,7 +579,7 @@ def test_required_attachment_completes_the_section(porteur):
     guichet.required_attachments = "Note explicative du projet"
     dossier = make_dossier(porteur)
     assert service.completeness(dossier)["pieces"] == ["Note explicative du projet"]
-    service.add_attachment(
+    attachments.add_attachment(
         dossier, filename="note.pdf", content=PDF, kind="Note explicative du projet", actor=porteur
     )
     assert service.completeness(dossier)["pieces"] == []
