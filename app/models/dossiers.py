@@ -47,6 +47,11 @@ class DossierState(enum.StrEnum):
     def label(self) -> str:
         return STATE_LABELS[self]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge variant of the state ('' for the neutral badge)."""
+        return STATE_BADGES.get(self, "")
+
 
 STATE_LABELS = {
     DossierState.BROUILLON: "Brouillon",
@@ -61,6 +66,19 @@ STATE_LABELS = {
     DossierState.CLOS: "Clos",
     DossierState.RETIRE: "Retiré",
     DossierState.CLASSE_SANS_SUITE: "Classé sans suite",
+}
+
+STATE_BADGES = {
+    DossierState.DEPOSE: "info",
+    DossierState.EN_INSTRUCTION: "new",
+    DossierState.COMPLEMENTS_DEMANDES: "warning",
+    DossierState.INSTRUIT: "success",
+    DossierState.INSCRIT_COMITE: "info",
+    DossierState.DECIDE: "success",
+    DossierState.CONVENTIONNE: "success",
+    DossierState.EN_SUIVI: "info",
+    DossierState.RETIRE: "error",
+    DossierState.CLASSE_SANS_SUITE: "error",
 }
 
 D = DossierState

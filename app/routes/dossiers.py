@@ -67,7 +67,7 @@ def instruction():
         followed=followed,
         tabs=queries.TABS,
         guichets=guichets,
-        states=list(DossierState),
+        states=[s for s in DossierState if s != DossierState.BROUILLON],
         per_page=queries.PER_PAGE,
         bulk_actions=service.BULK_ACTIONS,
     )
@@ -177,6 +177,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
 
     ctx = {
         "dossier": dossier,
+        "DossierState": DossierState,
         "sections": sections.SECTIONS,
         "missing": missing,
         "verdicts": verdicts,
