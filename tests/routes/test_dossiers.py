@@ -573,3 +573,30 @@ def test_parallel_saves_of_one_section_keep_exactly_one(live_app):
             db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
             db.session.execute(delete(User).where(User.id == user_id))
             db.session.commit()
+
+
+def test_bad_value_in_a_later_row_is_shown_at_that_row_with_the_input_kept(
+    client, csrf, login_as, porteur, dossier
+):
+    """WTForms section: the service's `rows-3-…` keys land on the FieldList entry of index 3."""
+    login_as(porteur)
+    data = {
+        "version": "0",
+        "rows-0-group": "Agents de la DINUM",
+        "rows-0-population": "250",
+        "rows-3-group": "Usagers",
+        "rows-3-population": "beaucoup",
+    }
+    response = post(client, csrf, f"/dossiers/{dossier.id}/sections/beneficiaires", data, headers=HX)
+    assert response.status_code == 422
+    html = text_of(response)
+    assert 'id="f-rows-3-population" name="rows-3-population" type="text" value="beaucoup"' in html
+    assert 'aria-describedby="f-rows-3-population-msg" aria-invalid="true"' in html
+    assert (
+        '<p class="fr-error-text" id="f-rows-3-population-msg">'
+        "Population : saisissez un nombre entier positif.</p>" in html
+    )
+    assert 'id="f-rows-0-population-msg"' not in html
+    assert 'value="Agents de la DINUM"' in html and 'value="Usagers"' in html
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).beneficiaries == []
