@@ -194,7 +194,7 @@ def make_dossier(
 
 def complete_dossier(dossier, actor: User, *, ftap_ae: int = 600_000, porteur_ae: int = 400_000):
     """Fill every section of `dossier` through the services (two financing lines, two indicators, a jalon)."""
-    from app.services import dossiers as service
+    from app.services import dossier_sections
 
     y = dossier.start_year
     sections = {
@@ -294,7 +294,7 @@ def complete_dossier(dossier, actor: User, *, ftap_ae: int = 600_000, porteur_ae
         "gouvernance": {"gouvernance": "COPIL mensuel avec la DITP et la DINUM."},
     }
     for key, data in sections.items():
-        service.save_section(dossier, key, data, version=dossier.section_version(key), actor=actor)
+        dossier_sections.save_section(dossier, key, data, version=dossier.section_version(key), actor=actor)
     db.session.commit()
     return dossier
 
@@ -360,12 +360,12 @@ HUB_SAVINGS = [  # [001] §3: T3 savings on P624 from June 2022
 
 def make_hub_dossier(actor: User):
     """The HUB transformation contract ([001]) as a dossier on the FTAP guichet, entered via the services."""
-    from app.services import dossiers as service
+    from app.services import dossier_sections
 
     dossier = make_dossier(
         actor, "FTAP", title="Nouveau HUB d'échange de données (remplacement de la PEC)", start_year=2019
     )
-    service.save_section(
+    dossier_sections.save_section(
         dossier,
         "porteurs",
         {
@@ -406,12 +406,12 @@ def make_hub_dossier(actor: User):
         for year, (ae, cp) in amounts.items():
             row[f"ae-{year}"], row[f"cp-{year}"] = str(ae), str(cp)
         rows.append((i, row))
-    service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=actor)
+    dossier_sections.save_section(dossier, "financement", {"rows": rows}, version=0, actor=actor)
     savings = []
     for i, (nature, amounts) in enumerate(HUB_SAVINGS):
         row = {"nature": nature, "category": "T3", "programme": "P624"}
         row.update({f"y-{year}": str(value) for year, value in amounts.items()})
         savings.append((i, row))
-    service.save_section(dossier, "economies", {"rows": savings}, version=0, actor=actor)
+    dossier_sections.save_section(dossier, "economies", {"rows": savings}, version=0, actor=actor)
     db.session.commit()
     return dossier

@@ -1,34 +1,186 @@
-"""Dossier forms: sections are posted as plain fields (tables as rows-<i>-<column>) and parsed here into
-the raw
-strings the services validate; the global CSRF protection checks every POST."""
+"""Dossier forms: one WTForms form per section (tables of rows as `FieldList(FormField(...))`), the
+life-cycle forms (creation, compléments, avis, classement, messages, annotations).
 
-import re
+The section forms keep the HTML names the templates post (`title`, `porteur-projet_name`,
+`co-<i>-organisation`, `rows-<i>-ae-2026`, `staff-A-cost`…). They only coerce and keep what the user
+typed (strings); the service (`app/services/dossier_sections.py`) decides and raises
+`ValidationFailed({name: message})` keyed by those names, which `perform()` puts back on the fields — row
+names reach the right `FieldList` entry through `SectionForm.__getattr__`. The global CSRF protection
+checks every POST.
+"""
 
-ROW = re.compile(r"^(rows|co)-(\d{1,3})-(.+)$")
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from werkzeug.datastructures import MultiDict
+from wtforms import FieldList, Form, FormField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.core import Field
+
+from ..formatting import format_number
+from ..models.dossiers import Financer, ReferentRole
+
 BLANK_ROWS = 2  # empty rows offered at the end of each table (no JavaScript needed to add a line)
+INDICATOR_FIELDS = ("objective", "indicator", "calculation", "current_value", "target_value", "frequency")
+TEXT_SECTIONS = ("enjeu", "solution", "gouvernance")
+STAFF_CATEGORIES = ("A", "B", "C")
 
 
-def section_data(formdata) -> dict:
-    """{'field': value, 'rows': [(index, {column: value})], 'co': [...]} from a posted section."""
-    data: dict = {}
-    tables: dict[str, dict[int, dict]] = {}
-    for key in formdata:
-        match = ROW.match(key)
-        if match:
-            prefix, index, column = match[1], int(match[2]), match[3]
-            tables.setdefault(prefix, {}).setdefault(index, {})[column] = formdata.get(key, "")
-        elif key not in ("csrf_token", "version"):
-            data[key] = formdata.get(key, "")
-    for prefix, rows in tables.items():
-        data[prefix] = sorted(rows.items())
-    return data
+def _row_form(name: str, columns) -> type[Form]:
+    """A row of a table: one string field per column (column names may hold dashes: `ae-2026`)."""
+    return type(name, (Form,), {column: StringField() for column in columns})
 
 
-def version(formdata) -> int:
-    try:
-        return int(formdata.get("version", "0"))
-    except ValueError:
-        return -1
+def _referent_columns() -> list[str]:
+    return [f"{role.value}_{part}" for role in ReferentRole for part in ("name", "email")]
+
+
+class SectionForm(FlaskForm):
+    """Base of the section forms: the posted version, the service's shape, errors by HTML name."""
+
+    class Meta:
+        csrf = False  # checked by the global CSRFProtect, as for every POST
+
+    version = StringField()
+    key: str = ""
+
+    def __getattr__(self, name: str):
+        """`rows-3-nature`, `co-0-organisation`, `staff-A-cost`: the nested field of that HTML name, so that
+        the service's error keys land on the FieldList entry (and the sub-field) they name."""
+        if "-" not in name or name.startswith("_"):
+            raise AttributeError(name)
+        field = _find(self._fields.values(), name)
+        if field is None:
+            raise AttributeError(name)
+        return field
+
+    def version_number(self) -> int:
+        try:
+            return int(self.version.data or "0")
+        except ValueError:
+            return -1
+
+    def section_data(self) -> dict:
+        """{'field': value, 'rows': [(index, {column: value})], 'co': [...]}: what the service validates."""
+        data: dict = {}
+        for name, field in self._fields.items():
+            if name == "version":
+                continue
+            if isinstance(field, FieldList):
+                data[name] = [(_index(entry), _flat(entry.form)) for entry in field.entries]
+            elif isinstance(field, FormField):
+                for column, value in _flat(field.form).items():
+                    data[f"{name}-{column}"] = value
+            else:
+                data[name] = field.data or ""
+        return data
+
+    def errors_by_name(self) -> dict[str, str]:
+        """{HTML name: first message} of every field in error, the form's own errors under 'total'."""
+        found: dict[str, str] = {}
+        _collect(self._fields.values(), found)
+        found.pop("version", None)
+        if self.form_errors:
+            found["total"] = " ".join(self.form_errors)
+        return found
+
+
+def _index(entry: Field) -> int:
+    return int(entry.name.rsplit("-", 1)[1])
+
+
+def _flat(form: Form) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for column, field in form._fields.items():
+        if isinstance(field, FormField):
+            for sub, value in _flat(field.form).items():
+                out[f"{column}-{sub}"] = value
+        else:
+            out[column] = field.data or ""
+    return out
+
+
+def _find(fields, name: str):
+    for field in fields:
+        if field.name == name:
+            return field
+        if isinstance(field, FieldList) and name.startswith(field.name + "-"):
+            found = _find(field.entries, name)
+        elif isinstance(field, FormField) and name.startswith(field.name + "-"):
+            found = _find(field.form._fields.values(), name)
+        else:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _collect(fields, found: dict[str, str]) -> None:
+    for field in fields:
+        if isinstance(field, FieldList):
+            _collect(field.entries, found)
+        elif isinstance(field, FormField):
+            _collect(field.form._fields.values(), found)
+        elif field.errors:
+            found[field.name] = field.errors[0]
+
+
+def section_form_class(dossier, key: str) -> type[SectionForm]:
+    """The form of section `key` for this dossier (financing and savings columns follow its years)."""
+    attrs: dict = {"key": key}
+    if key == "projet":
+        attrs |= {
+            n: StringField() for n in ("title", "start_year", "starts_on", "ends_on", "opportunity_code")
+        }
+    elif key == "porteurs":
+        attrs["porteur_organisation"] = StringField()
+        attrs["porteur"] = FormField(_row_form("ReferentsRow", _referent_columns()))
+        attrs["co"] = FieldList(FormField(_row_form("CoPorteurRow", ["organisation", *_referent_columns()])))
+    elif key in TEXT_SECTIONS:
+        attrs[key] = TextAreaField()
+    elif key == "beneficiaires":
+        attrs["rows"] = FieldList(FormField(_row_form("BeneficiaryRow", ["group", "population"])))
+    elif key == "indicateurs":
+        attrs["rows"] = FieldList(FormField(_row_form("IndicatorRow", INDICATOR_FIELDS)))
+    elif key == "financement":
+        columns = ["nature", "category", "programme", "financer", "phase"]
+        columns += [f"{kind}-{y}" for y in dossier.years for kind in ("ae", "cp")]
+        attrs["rows"] = FieldList(FormField(_row_form("FinancingRow", columns)))
+    elif key == "economies":
+        years = [str(y) for y in dossier.savings_years]
+        attrs["rows"] = FieldList(
+            FormField(
+                _row_form("SavingsRow", ["nature", "category", "programme", *[f"y-{y}" for y in years]])
+            )
+        )
+        staff_row = _row_form("StaffRow", ["cost", *years])
+        attrs["staff"] = FormField(
+            type("StaffForm", (Form,), {c: FormField(staff_row) for c in STAFF_CATEGORIES})
+        )
+        attrs["impact_indirect"] = TextAreaField()
+    elif key == "jalons":
+        columns = ["number", "due_on", "description", "deliverables", "is_procurement"]
+        attrs["rows"] = FieldList(FormField(_row_form("JalonRow", columns)))
+    else:
+        raise KeyError(key)
+    return type(f"{key.capitalize()}SectionForm", (SectionForm,), attrs)
+
+
+def section_form(dossier, key: str, formdata=None) -> SectionForm:
+    """The posted form (`formdata`), or the saved values of the section shown in the same fields."""
+    if formdata is None:
+        formdata = MultiDict(_flatten(initial_data(dossier, key)))
+        formdata["version"] = str(dossier.section_version(key))
+    return section_form_class(dossier, key)(formdata=formdata)
+
+
+def _flatten(data: dict) -> list[tuple[str, str]]:
+    out = []
+    for name, value in data.items():
+        if isinstance(value, list):
+            for index, row in value:
+                out += [(f"{name}-{index}-{column}", v) for column, v in row.items()]
+        else:
+            out.append((name, value))
+    return out
 
 
 def uploaded_files(files, name: str) -> list[tuple[str, bytes]]:
@@ -41,11 +193,11 @@ def uploaded_files(files, name: str) -> list[tuple[str, bytes]]:
 
 
 def amount_text(value: int | None) -> str:
-    return f"{value:,}".replace(",", " ") if value else ""
+    return format_number(value) if value else ""
 
 
 def initial_data(dossier, key: str) -> dict:
-    """The saved values of a section in the shape `section_data` returns (strings, as a form shows them)."""
+    """The saved values of a section in the shape the service takes (strings, as a form shows them)."""
     if key == "projet":
         return {
             "title": dossier.title,
@@ -72,7 +224,7 @@ def initial_data(dossier, key: str) -> dict:
                 co[referent.organisation_id][f"{referent.role}_email"] = referent.email
         data["co"] = [(i, co[org]) for i, org in enumerate(order)]
         return data
-    if key in ("enjeu", "solution", "gouvernance"):
+    if key in TEXT_SECTIONS:
         return {key: getattr(dossier, key) or ""}
     if key == "beneficiaires":
         return {
@@ -82,17 +234,19 @@ def initial_data(dossier, key: str) -> dict:
             ]
         }
     if key == "indicateurs":
-        fields = ("objective", "indicator", "calculation", "current_value", "target_value", "frequency")
         return {
             "rows": [
-                (i, {f: getattr(row, f) or "" for f in fields}) for i, row in enumerate(dossier.indicators)
+                (i, {f: getattr(row, f) or "" for f in INDICATOR_FIELDS})
+                for i, row in enumerate(dossier.indicators)
             ]
         }
     if key == "financement":
         rows = []
         for i, line in enumerate(dossier.financing_lines):
             financer = (
-                f"co:{line.financer_organisation.code}" if line.financer == "co_porteur" else line.financer
+                f"co:{line.financer_organisation.code}"
+                if line.financer == Financer.CO_PORTEUR
+                else line.financer
             )
             row = {
                 "nature": line.nature,
@@ -138,6 +292,79 @@ def initial_data(dossier, key: str) -> dict:
 
 
 def with_blank_rows(rows: list, blank: int = BLANK_ROWS) -> list:
-    """Saved (or posted) rows re-indexed 0…n-1, plus `blank` empty rows to add lines without JavaScript."""
+    """Saved (or posted) rows, plus `blank` empty rows to add lines without JavaScript."""
     start = (max(i for i, _ in rows) + 1) if rows else 0
     return list(rows) + [(start + n, {}) for n in range(blank)]
+
+
+# --- life cycle ---------------------------------------------------------------------------------------
+
+
+class _ActionForm(FlaskForm):
+    class Meta:
+        csrf = False  # checked by the global CSRFProtect
+
+    def errors_by_name(self) -> dict[str, str]:
+        """{field: first message}, a refusal that names no field under 'action'."""
+        found = {name: field.errors[0] for name, field in self._fields.items() if field.errors}
+        if self.form_errors:
+            found["action"] = " ".join(self.form_errors)
+        return found
+
+
+class SubmitForm(_ActionForm):
+    submit = StringField()  # where a refused deposit's reasons are shown
+
+
+class CreateForm(_ActionForm):
+    guichet = StringField()
+    title = StringField()
+    start_year = StringField()
+    opportunity_code = StringField()
+
+
+class WithdrawForm(_ActionForm):
+    reason = StringField()
+
+
+class ComplementsForm(_ActionForm):
+    sections = SelectMultipleField(choices=[], validate_choice=False)
+    reason = StringField()
+    message = TextAreaField()
+
+
+class AvisForm(_ActionForm):
+    avis = StringField()
+    motivation = TextAreaField()
+
+
+class DismissForm(_ActionForm):
+    motivation = TextAreaField()
+
+
+class AnnotationForm(_ActionForm):
+    body = TextAreaField()
+
+
+class MessageForm(_ActionForm):
+    body = TextAreaField()
+    files = MultipleFileField()
+
+
+class UploadForm(_ActionForm):
+    kind = StringField()
+    file = FileField()
+
+    def section_data(self) -> dict:
+        return {"kind": self.kind.data or ""}
+
+    def errors_by_name(self) -> dict[str, str]:
+        found = super().errors_by_name()
+        if "action" in found:
+            found["file"] = found.pop("action")
+        return found
+
+
+class BulkForm(_ActionForm):
+    action = StringField()
+    dossier = SelectMultipleField(choices=[], validate_choice=False)

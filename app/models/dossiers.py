@@ -1,7 +1,10 @@
 """Application dossiers to a guichet, shaped like the FTAP transformation contract ([000], [001], [004]).
 
 Amounts are integers in euros. Totals are never stored: they are computed from the rows (see
-app/services/dossiers.py `figures`).
+app/domain/dossier_figures.py `figures`).
+
+The dossier's states come with named groups (`DossierState.EDITABLE`, `.IN_INSTRUCTION`, `.FOLLOWED`…),
+which services, permissions and templates test instead of spelling state names.
 """
 
 import enum
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
+from .transitions import TransitionLog
 
 YEARS = 4  # financing columns N … N+3
 SAVINGS_YEARS = 7  # savings columns N … N+6 (the ROI looks three years past the last FTAP year)
@@ -45,6 +49,11 @@ class DossierState(enum.StrEnum):
     def label(self) -> str:
         return STATE_LABELS[self]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge variant of the state ('' for the neutral badge)."""
+        return STATE_BADGES.get(self, "")
+
 
 STATE_LABELS = {
     DossierState.BROUILLON: "Brouillon",
@@ -59,6 +68,19 @@ STATE_LABELS = {
     DossierState.CLOS: "Clos",
     DossierState.RETIRE: "Retiré",
     DossierState.CLASSE_SANS_SUITE: "Classé sans suite",
+}
+
+STATE_BADGES = {
+    DossierState.DEPOSE: "info",
+    DossierState.EN_INSTRUCTION: "new",
+    DossierState.COMPLEMENTS_DEMANDES: "warning",
+    DossierState.INSTRUIT: "success",
+    DossierState.INSCRIT_COMITE: "info",
+    DossierState.DECIDE: "success",
+    DossierState.CONVENTIONNE: "success",
+    DossierState.EN_SUIVI: "info",
+    DossierState.RETIRE: "error",
+    DossierState.CLASSE_SANS_SUITE: "error",
 }
 
 D = DossierState
@@ -77,11 +99,30 @@ TRANSITIONS: dict[DossierState, set[DossierState]] = {
     D.RETIRE: set(),
     D.CLASSE_SANS_SUITE: set(),
 }
-PORTEUR_EDITABLE = {D.BROUILLON, D.COMPLEMENTS_DEMANDES}
-INSTRUCTION_STATES = {D.DEPOSE, D.EN_INSTRUCTION, D.COMPLEMENTS_DEMANDES}
-REASON_REQUIRED = {D.CLASSE_SANS_SUITE}
-AVIS_STATES = {D.INSTRUIT, D.INSCRIT_COMITE, D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI}
-DECIDED_STATES = {D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI}
+# Named state groups, also reachable as DossierState.<GROUP> (templates get DossierState as a global).
+PORTEUR_EDITABLE = frozenset({D.BROUILLON, D.COMPLEMENTS_DEMANDES})  # the porteur edits the sections
+INSTRUCTION_STATES = frozenset({D.DEPOSE, D.EN_INSTRUCTION, D.COMPLEMENTS_DEMANDES})
+AVIS_PENDING = frozenset({D.DEPOSE, D.EN_INSTRUCTION})  # the instructor may give the avis
+REASON_REQUIRED = frozenset({D.CLASSE_SANS_SUITE})
+AVIS_STATES = frozenset({D.INSTRUIT, D.INSCRIT_COMITE, D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI})
+DECIDED_STATES = frozenset({D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI})
+FOLLOWED = frozenset({D.CONVENTIONNE, D.EN_SUIVI})  # funded: jalons, indicators, credits followed
+FOLLOWUP_VISIBLE = FOLLOWED | {D.CLOS}  # the follow-up page exists (kept after closing)
+UNSUBMITTED = frozenset({D.BROUILLON, D.RETIRE})  # may have no submission date
+INSTRUCTED = frozenset({D.INSTRUIT, D.INSCRIT_COMITE, D.DECIDE, D.CONVENTIONNE, D.EN_SUIVI, D.CLOS})
+REFUSED_OR_WITHDRAWN = frozenset({D.RETIRE, D.CLASSE_SANS_SUITE})
+
+DossierState.EDITABLE = PORTEUR_EDITABLE
+DossierState.IN_INSTRUCTION = INSTRUCTION_STATES
+DossierState.AVIS_PENDING = AVIS_PENDING
+DossierState.REASON_REQUIRED = REASON_REQUIRED
+DossierState.WITH_AVIS = AVIS_STATES
+DossierState.DECIDED = DECIDED_STATES
+DossierState.FOLLOWED = FOLLOWED
+DossierState.FOLLOWUP_VISIBLE = FOLLOWUP_VISIBLE
+DossierState.UNSUBMITTED = UNSUBMITTED
+DossierState.INSTRUCTED = INSTRUCTED
+DossierState.ENDED_WITHOUT_DECISION = REFUSED_OR_WITHDRAWN
 
 
 class Avis(enum.StrEnum):
@@ -108,6 +149,10 @@ class DecisionOutcome(enum.StrEnum):
             "ajourne": "Ajourné",
             "refuse": "Refusé",
         }[self.value]
+
+
+ACCEPTED_OUTCOMES = frozenset({DecisionOutcome.ACCEPTE, DecisionOutcome.ACCEPTE_SOUS_CONDITIONS})
+DecisionOutcome.ACCEPTED = ACCEPTED_OUTCOMES  # a convention may follow
 
 
 class ComplementReason(enum.StrEnum):
@@ -189,7 +234,7 @@ class Dossier(db.Model):
             f"state NOT IN ({_in(REASON_REQUIRED)}) OR state_reason IS NOT NULL", name="classement_has_reason"
         ),
         CheckConstraint(
-            "state IN ('brouillon', 'retire') OR submitted_at IS NOT NULL", name="submitted_has_date"
+            f"state IN ({_in(sorted(UNSUBMITTED))}) OR submitted_at IS NOT NULL", name="submitted_has_date"
         ),
         CheckConstraint("start_year BETWEEN 2000 AND 2100", name="start_year_plausible"),
         CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates_ordered"),
@@ -507,26 +552,11 @@ class DossierAttachment(db.Model):
     uploaded_by = relationship("User", lazy="joined")
 
 
-class DossierTransition(db.Model):
+class DossierTransition(TransitionLog, db.Model):
     __tablename__ = "dossier_transitions"
+    states = DossierState
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
-    from_state: Mapped[str] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    actor = relationship("User", lazy="joined")
-
-    @property
-    def from_label(self) -> str:
-        return DossierState(self.from_state).label
-
-    @property
-    def to_label(self) -> str:
-        return DossierState(self.to_state).label
 
 
 class ComplementRequest(db.Model):

@@ -11,6 +11,7 @@ from ..models import Dossier, Guichet
 from ..models.dossiers import (
     DossierFollow,
     DossierMessage,
+    DossierReferent,
     DossierState,
     FinancingLine,
     MessageRead,
@@ -20,10 +21,10 @@ from ..models.portfolio import fold
 
 S = DossierState
 TABS = {
-    "a_instruire": ("À instruire", [S.DEPOSE, S.EN_INSTRUCTION]),
+    "a_instruire": ("À instruire", sorted(S.AVIS_PENDING, key=list(S).index)),
     "suivis": ("Suivis", None),
     "complements": ("En attente de compléments", [S.COMPLEMENTS_DEMANDES]),
-    "instruits": ("Instruits", [S.INSTRUIT, S.INSCRIT_COMITE, S.DECIDE, S.CONVENTIONNE, S.EN_SUIVI, S.CLOS]),
+    "instruits": ("Instruits", sorted(S.INSTRUCTED, key=list(S).index)),
     "tous": ("Tous", None),
 }
 PER_PAGE = 50
@@ -110,8 +111,6 @@ def my_dossiers(user) -> list[Dossier]:
     query = permissions.dossiers_visible_to(user)
     if not permissions.is_secretariat(user):
         return list(db.session.scalars(query.order_by(Dossier.id.desc())).unique())
-    from ..models.dossiers import DossierReferent
-
     mine = query.where(
         or_(
             Dossier.created_by_id == user.id,

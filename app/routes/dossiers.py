@@ -1,19 +1,24 @@
 """Dossiers: my dossiers, the dossier page with its sections saved one by one, live checks, submission,
 instruction (list with tabs, complements, avis), messages, private annotations, attachments, PDF."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import permissions
 from ..extensions import db
 from ..forms import dossiers as forms
-from ..htmx import hx_redirect, is_htmx, render
+from ..htmx import is_htmx, render
 from ..models import Dossier, Guichet, Organisation, Role
 from ..models.dossiers import Avis, ComplementReason, DossierAnnotation, DossierAttachment, DossierState
+from ..pdf import dossier_pdf
 from ..queries import dossiers as queries
+from ..services import dossier_attachments as attachments
+from ..services import dossier_messages as conversation
+from ..services import dossier_sections as sections
 from ..services import dossiers as service
-from ..services.errors import DomainError, NotAllowed, ValidationFailed
+from ..services.errors import NotAllowed, ValidationFailed
+from .actions import perform, see_other
 
 bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
@@ -27,12 +32,6 @@ def _load(dossier_id: int) -> Dossier:
     if dossier is None:
         abort(404)
     return dossier
-
-
-def _redirect(location: str):
-    if is_htmx():
-        return hx_redirect(location)
-    return redirect(location, code=303)
 
 
 @bp.get("")
@@ -68,7 +67,7 @@ def instruction():
         followed=followed,
         tabs=queries.TABS,
         guichets=guichets,
-        states=list(DossierState),
+        states=[s for s in DossierState if s != DossierState.BROUILLON],
         per_page=queries.PER_PAGE,
         bulk_actions=service.BULK_ACTIONS,
     )
@@ -77,7 +76,8 @@ def instruction():
 @bp.post("/instruction/lot")
 @permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
 def bulk():
-    ids = [int(i) for i in request.form.getlist("dossier") if i.isdigit()][:200]
+    form = forms.BulkForm()
+    ids = [int(i) for i in form.dossier.data or [] if i.isdigit()][:200]
     dossiers = list(
         db.session.scalars(permissions.dossiers_visible_to(current_user).where(Dossier.id.in_(ids or [-1])))
     )
@@ -86,60 +86,75 @@ def bulk():
     )
     if not dossiers:
         flash("Cochez au moins un dossier.", "error")
-        return _redirect(back)
-    try:
-        done, skipped = service.bulk(dossiers, action=request.form.get("action", ""), actor=current_user)
-    except ValidationFailed as error:
-        flash(error.message, "error")
-        return _redirect(back)
-    db.session.commit()
-    if done:
-        flash(f"{len(done)} dossier(s) traité(s) : {', '.join(d.reference for d in done)}.", "success")
-    if skipped:
-        flash("Non traités : " + " ; ".join(f"{d.reference} ({reason})" for d, reason in skipped), "warning")
-    return _redirect(back)
+        return see_other(back)
+
+    def refused(status):
+        flash(" ".join(form.form_errors) or "Action impossible.", "error")
+        return see_other(back)
+
+    def report(result) -> str:
+        """Flash what was done and what was skipped, then go back to the list."""
+        done, skipped = result
+        if done:
+            flash(f"{len(done)} dossier(s) traité(s) : {', '.join(d.reference for d in done)}.", "success")
+        if skipped:
+            flash(
+                "Non traités : " + " ; ".join(f"{d.reference} ({reason})" for d, reason in skipped), "warning"
+            )
+        return back
+
+    return perform(
+        lambda: service.bulk(dossiers, action=form.action.data or "", actor=current_user),
+        form=form,
+        location=report,
+        failure=refused,
+    )
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
 @permissions.authenticated
 def create():
     guichets = [g for g, _ in queries.guichet_tree() if g.accepts_dossiers and g.is_open()]
-    values = {
-        "guichet": request.values.get("guichet", ""),
-        "title": "",
-        "start_year": "",
-        "opportunity_code": "",
-    }
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        values.update({k: request.form.get(k, "") for k in values})
-        guichet = db.session.scalar(select(Guichet).where(Guichet.code == values["guichet"]))
-        if guichet is None:
-            errors["guichet"] = "Choisissez un guichet ouvert."
-        else:
-            try:
-                dossier = service.create_dossier(
-                    guichet=guichet,
-                    title=values["title"],
-                    start_year=values["start_year"],
-                    opportunity_code=values["opportunity_code"],
-                    actor=current_user,
-                )
-            except (ValidationFailed, NotAllowed) as error:
-                errors = getattr(error, "errors", {"guichet": error.message})
-            else:
-                db.session.commit()
-                flash(
-                    f"Dossier {dossier.reference} créé : complétez ses sections puis déposez-le.", "success"
-                )
-                return _redirect(url_for(".show", dossier_id=dossier.id))
-    return render(
-        "dossiers/new.html",
-        block="form",
-        status=422 if errors else 200,
-        guichets=guichets,
-        v=values,
-        e=errors,
+    form = forms.CreateForm(formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        form.guichet.data = request.args.get("guichet", "")
+
+    def page(status: int = 200):
+        values = {name: field.data or "" for name, field in form._fields.items()}
+        return render(
+            "dossiers/new.html",
+            block="form",
+            status=status,
+            guichets=guichets,
+            v=values,
+            e=form.errors_by_name(),
+        )
+
+    if request.method == "GET":
+        return page()
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == (form.guichet.data or "")))
+    if guichet is None:
+        form.guichet.errors = ["Choisissez un guichet ouvert."]
+        return page(422)
+
+    def run():
+        try:
+            return service.create_dossier(
+                guichet=guichet,
+                title=form.title.data or "",
+                start_year=form.start_year.data or "",
+                opportunity_code=form.opportunity_code.data or "",
+                actor=current_user,
+            )
+        except NotAllowed as error:  # shown at the guichet, as a validation message
+            raise ValidationFailed({"guichet": error.message}) from None
+
+    return perform(
+        run,
+        form=form,
+        success=lambda dossier: f"Dossier {dossier.reference} créé : complétez ses sections puis déposez-le.",
+        location=lambda dossier: url_for(".show", dossier_id=dossier.id),
+        failure=page,
     )
 
 
@@ -150,15 +165,25 @@ def _context(dossier: Dossier, **overrides) -> dict:
     missing, verdicts = service.checks(dossier)
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
     porteur = permissions.is_porteur_side(current_user, dossier)
+    posted_forms = overrides.pop("section_forms", {})
+
+    def section_form(key: str):
+        """The form posted for `key` (input and messages kept), else the section's saved values."""
+        if key in posted_forms:
+            return posted_forms[key]
+        if key == "pieces":
+            return forms.UploadForm(formdata=None)
+        return forms.section_form(dossier, key)
+
     ctx = {
         "dossier": dossier,
-        "sections": service.SECTIONS,
+        "DossierState": DossierState,
+        "sections": sections.SECTIONS,
         "missing": missing,
         "verdicts": verdicts,
         "blocking": service.blocking(verdicts),
         "fig": service.figures(dossier),
-        "posted": {},
-        "errors": {},
+        "section_form": section_form,
         "conflict": None,
         "instructor": instructor,
         "porteur": porteur,
@@ -183,8 +208,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "forms": forms,
         "action_errors": {},
         "action_values": {},
-        "section_labels": service.SECTION_LABELS,
-        "posted_version": {},
+        "section_labels": sections.SECTION_LABELS,
         "saved": False,
         "max_mb": _max_bytes() // (1024 * 1024),
     }
@@ -198,7 +222,7 @@ def show(dossier_id: int):
     dossier = _load(dossier_id)
     response = render("dossiers/show.html", **_context(dossier))
     messages = queries.messages(dossier) if permissions.can_message_dossier(current_user, dossier) else []
-    if service.mark_read(messages, actor=current_user):
+    if conversation.mark_read(messages, actor=current_user):
         db.session.commit()
     return response
 
@@ -210,49 +234,65 @@ def checks(dossier_id: int):
     return render("dossiers/show.html", block="checks", **_context(dossier))
 
 
-SECTION_KEYS = ", ".join(key for key, _ in service.SECTIONS if key != "pieces")
-
-
-@bp.post(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>")
-@permissions.authenticated
-def save_section(dossier_id: int, key: str):
-    dossier = _load(dossier_id)
-    if key not in service.SECTION_LABELS or key == "pieces":
-        abort(404)
-    if not permissions.can_edit_section(current_user, dossier, key):
-        abort(403)
-    data = forms.section_data(request.form)
-    try:
-        service.save_section(dossier, key, data, version=forms.version(request.form), actor=current_user)
-    except ValidationFailed as error:
-        db.session.rollback()
-        dossier = _load(dossier_id)
-        return _section_response(
-            dossier,
-            key,
-            422,
-            posted={key: data},
-            errors={key: error.errors},
-            posted_version={key: forms.version(request.form)},
-        )
-    except service.SectionConflict as error:
-        db.session.rollback()
-        dossier = _load(dossier_id)
-        return _section_response(dossier, key, 409, posted={key: data}, conflict=error)
-    db.session.commit()
-    dossier = _load(dossier_id)
-    if not is_htmx():
-        flash(f"Section « {service.SECTION_LABELS[key]} » enregistrée.", "success")
-        return redirect(url_for(".show", dossier_id=dossier.id, _anchor=f"section-{key}"), code=303)
-    response = _section_response(dossier, key, 200, saved=True)
-    response.headers["HX-Trigger"] = "dossierSaved"
-    return response
+SECTION_KEYS = ", ".join(key for key, _ in sections.SECTIONS if key != "pieces")
 
 
 def _section_response(dossier, key, status, **overrides):
     return render(
         "dossiers/show.html", block=f"section_{key}", status=status, **_context(dossier, **overrides)
     )
+
+
+def _saved_in_place(dossier_id: int, key: str, response):
+    """htmx saves swap the section in place (its « enregistrée » notice, the checks refreshed by the
+    dossierSaved event) instead of perform()'s HX-Redirect; other browsers follow perform()'s 303."""
+    if not is_htmx():
+        return response
+    swapped = _section_response(_load(dossier_id), key, 200, saved=True)
+    swapped.headers["HX-Trigger"] = "dossierSaved"
+    return swapped
+
+
+@bp.post(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>")
+@permissions.authenticated
+def save_section(dossier_id: int, key: str):
+    dossier = _load(dossier_id)
+    if key not in sections.SECTION_LABELS or key == "pieces":
+        abort(404)
+    if not permissions.can_edit_section(current_user, dossier, key):
+        abort(403)
+    form = forms.section_form(dossier, key, formdata=request.form)
+    conflict: list[sections.SectionConflict] = []
+
+    def run():
+        try:
+            return sections.save_section(
+                dossier, key, form.section_data(), version=form.version_number(), actor=current_user
+            )
+        except sections.SectionConflict as error:
+            conflict.append(error)
+            raise
+
+    def failure(status: int):
+        if status == 403:
+            abort(403)
+        fresh = _load(dossier_id)
+        if conflict:  # shown as the conflict notice, with the saved version beside the input
+            form.form_errors.clear()
+            form.version.data = str(fresh.section_version(key))
+        return _section_response(
+            fresh, key, status, section_forms={key: form}, conflict=conflict[0] if conflict else None
+        )
+
+    failed: list[int] = []
+    response = perform(
+        run,
+        form=form,
+        success=None if is_htmx() else f"Section « {sections.SECTION_LABELS[key]} » enregistrée.",
+        location=url_for(".show", dossier_id=dossier_id, _anchor=f"section-{key}"),
+        failure=lambda status: failed.append(status) or failure(status),
+    )
+    return response if failed else _saved_in_place(dossier_id, key, response)
 
 
 # --- attachments ---------------------------------------------------------------------------------
@@ -264,36 +304,36 @@ def upload(dossier_id: int):
     dossier = _load(dossier_id)
     if not permissions.can_edit_section(current_user, dossier, "pieces"):
         abort(403)
+    form = forms.UploadForm()
     files = forms.uploaded_files(request.files, "file")
-    try:
+
+    def run():
         if not files:
             raise ValidationFailed({"file": "Choisissez un fichier."})
         name, content = files[0]
-        service.add_attachment(
+        return attachments.add_attachment(
             dossier,
             filename=name,
             content=content,
-            kind=request.form.get("kind", ""),
+            kind=form.kind.data or "",
             actor=current_user,
             max_bytes=_max_bytes(),
         )
-    except ValidationFailed as error:
-        db.session.rollback()
-        dossier = _load(dossier_id)
-        return _section_response(
-            dossier,
-            "pieces",
-            422,
-            errors={"pieces": error.errors},
-            posted={"pieces": {"kind": request.form.get("kind", "")}},
-        )
-    db.session.commit()
-    if not is_htmx():
-        flash("Pièce jointe ajoutée.", "success")
-        return redirect(url_for(".show", dossier_id=dossier_id, _anchor="section-pieces"), code=303)
-    response = _section_response(_load(dossier_id), "pieces", 200, saved=True)
-    response.headers["HX-Trigger"] = "dossierSaved"
-    return response
+
+    def failure(status: int):
+        if status == 403:
+            abort(403)
+        return _section_response(_load(dossier_id), "pieces", status, section_forms={"pieces": form})
+
+    failed: list[int] = []
+    response = perform(
+        run,
+        form=form,
+        success=None if is_htmx() else "Pièce jointe ajoutée.",
+        location=url_for(".show", dossier_id=dossier_id, _anchor="section-pieces"),
+        failure=lambda status: failed.append(status) or failure(status),
+    )
+    return response if failed else _saved_in_place(dossier_id, "pieces", response)
 
 
 @bp.post("/<int:dossier_id>/pieces/<int:attachment_id>/supprimer")
@@ -303,13 +343,12 @@ def remove_attachment(dossier_id: int, attachment_id: int):
     attachment = db.session.get(DossierAttachment, attachment_id)
     if attachment is None or attachment.dossier_id != dossier.id:
         abort(404)
-    try:
-        service.remove_attachment(attachment, actor=current_user)
-    except NotAllowed:
-        abort(403)
-    db.session.commit()
-    flash("Pièce jointe retirée.", "success")
-    return _redirect(url_for(".show", dossier_id=dossier_id, _anchor="section-pieces"))
+    return perform(
+        lambda: attachments.remove_attachment(attachment, actor=current_user),
+        success="Pièce jointe retirée.",
+        location=url_for(".show", dossier_id=dossier_id, _anchor="section-pieces"),
+        failure=lambda status: abort(403),
+    )
 
 
 @bp.get("/<int:dossier_id>/pieces/<int:attachment_id>")
@@ -321,7 +360,7 @@ def download(dossier_id: int, attachment_id: int):
         abort(404)
     if attachment.message_id is not None and not permissions.can_message_dossier(current_user, dossier):
         abort(404)
-    path = service.attachment_path(attachment)
+    path = attachments.attachment_path(attachment)
     if not path.is_file():
         abort(404)
     response = send_file(
@@ -335,35 +374,28 @@ def download(dossier_id: int, attachment_id: int):
 # --- life cycle ----------------------------------------------------------------------------------
 
 
-def _action(dossier_id: int, run, success: str, block: str, values: dict | None = None):
-    """Run a state-changing service: 303/HX-Redirect on success, 422 with the block and the input kept."""
+def _action(dossier_id: int, form, run, success: str, block: str, values: dict | None = None):
+    """Run a state-changing service through perform(): 303/HX-Redirect on success; 422 with the block, the
+    messages at their fields and the input kept; 403 when the user may not act."""
     dossier = _load(dossier_id)
-    try:
-        run(dossier)
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except ValidationFailed as error:
-        db.session.rollback()
-        dossier = _load(dossier_id)
+
+    def failure(status: int):
+        if status == 403:
+            abort(403)
         return render(
             "dossiers/show.html",
             block=block,
-            status=422,
-            **_context(dossier, action_errors=error.errors, action_values=values or {}),
+            status=status,
+            **_context(_load(dossier_id), action_errors=form.errors_by_name(), action_values=values or {}),
         )
-    except DomainError as error:
-        db.session.rollback()
-        dossier = _load(dossier_id)
-        return render(
-            "dossiers/show.html",
-            block=block,
-            status=422,
-            **_context(dossier, action_errors={"action": error.message}, action_values=values or {}),
-        )
-    db.session.commit()
-    flash(success, "success")
-    return _redirect(url_for(".show", dossier_id=dossier_id))
+
+    return perform(
+        lambda: run(dossier),
+        form=form,
+        success=success,
+        location=url_for(".show", dossier_id=dossier_id),
+        failure=failure,
+    )
 
 
 @bp.post("/<int:dossier_id>/deposer")
@@ -371,6 +403,7 @@ def _action(dossier_id: int, run, success: str, block: str, values: dict | None 
 def submit(dossier_id: int):
     return _action(
         dossier_id,
+        forms.SubmitForm(),
         lambda d: service.submit(d, actor=current_user),
         "Dossier déposé : l'équipe d'instruction en est informée.",
         "submission",
@@ -380,9 +413,11 @@ def submit(dossier_id: int):
 @bp.post("/<int:dossier_id>/retirer")
 @permissions.authenticated
 def withdraw(dossier_id: int):
+    form = forms.WithdrawForm()
     return _action(
         dossier_id,
-        lambda d: service.withdraw(d, reason=request.form.get("reason", ""), actor=current_user),
+        form,
+        lambda d: service.withdraw(d, reason=form.reason.data or "", actor=current_user),
         "Dossier retiré.",
         "submission",
     )
@@ -393,6 +428,7 @@ def withdraw(dossier_id: int):
 def start_instruction(dossier_id: int):
     return _action(
         dossier_id,
+        forms.SubmitForm(),
         lambda d: service.start_instruction(d, actor=current_user),
         "Dossier passé en instruction.",
         "instruction",
@@ -402,13 +438,15 @@ def start_instruction(dossier_id: int):
 @bp.post("/<int:dossier_id>/complements")
 @permissions.authenticated
 def complements(dossier_id: int):
+    form = forms.ComplementsForm()
     values = {
-        "sections": request.form.getlist("sections"),
-        "reason": request.form.get("reason", ""),
-        "message": request.form.get("message", ""),
+        "sections": form.sections.data or [],
+        "reason": form.reason.data or "",
+        "message": form.message.data or "",
     }
     return _action(
         dossier_id,
+        form,
         lambda d: service.request_complements(d, actor=current_user, **values),
         "Demande de compléments envoyée au porteur.",
         "instruction",
@@ -419,9 +457,11 @@ def complements(dossier_id: int):
 @bp.post("/<int:dossier_id>/avis")
 @permissions.authenticated
 def avis(dossier_id: int):
-    values = {"avis": request.form.get("avis", ""), "motivation": request.form.get("motivation", "")}
+    form = forms.AvisForm()
+    values = {"avis": form.avis.data or "", "motivation": form.motivation.data or ""}
     return _action(
         dossier_id,
+        form,
         lambda d: service.record_avis(d, actor=current_user, **values),
         "Avis enregistré : le dossier est instruit.",
         "instruction",
@@ -432,9 +472,11 @@ def avis(dossier_id: int):
 @bp.post("/<int:dossier_id>/classer")
 @permissions.authenticated
 def dismiss(dossier_id: int):
-    values = {"dismiss_motivation": request.form.get("motivation", "")}
+    form = forms.DismissForm()
+    values = {"dismiss_motivation": form.motivation.data or ""}
     return _action(
         dossier_id,
+        form,
         lambda d: service.dismiss(d, motivation=values["dismiss_motivation"], actor=current_user),
         "Dossier classé sans suite.",
         "instruction",
@@ -448,24 +490,24 @@ def toggle_follow(dossier_id: int):
     dossier = _load(dossier_id)
     if not permissions.can_instruct_dossier(current_user, dossier, any_state=True):
         abort(403)
-    if service.is_followed(dossier, current_user):
-        service.unfollow(dossier, actor=current_user)
-        message = "Vous ne suivez plus ce dossier."
-    else:
-        service.follow(dossier, actor=current_user)
-        message = "Vous suivez ce dossier."
-    db.session.commit()
-    flash(message, "success")
-    return _redirect(url_for(".show", dossier_id=dossier_id))
+    followed = service.is_followed(dossier, current_user)
+    return perform(
+        lambda: (service.unfollow if followed else service.follow)(dossier, actor=current_user),
+        success="Vous ne suivez plus ce dossier." if followed else "Vous suivez ce dossier.",
+        location=url_for(".show", dossier_id=dossier_id),
+        failure=lambda status: abort(status),
+    )
 
 
 @bp.post("/<int:dossier_id>/annotations")
 @permissions.authenticated
 def annotate(dossier_id: int):
-    values = {"annotation": request.form.get("body", "")}
+    form = forms.AnnotationForm()
+    values = {"annotation": form.body.data or ""}
     return _action(
         dossier_id,
-        lambda d: service.annotate(d, body=values["annotation"], actor=current_user),
+        form,
+        lambda d: conversation.annotate(d, body=values["annotation"], actor=current_user),
         "Annotation enregistrée.",
         "annotations",
         values,
@@ -475,11 +517,13 @@ def annotate(dossier_id: int):
 @bp.post("/<int:dossier_id>/messages")
 @permissions.authenticated
 def post_message(dossier_id: int):
-    values = {"message_body": request.form.get("body", "")}
+    form = forms.MessageForm()
+    values = {"message_body": form.body.data or ""}
     files = forms.uploaded_files(request.files, "files")
     return _action(
         dossier_id,
-        lambda d: service.post_message(
+        form,
+        lambda d: conversation.post_message(
             d, body=values["message_body"], files=files, actor=current_user, max_bytes=_max_bytes()
         ),
         "Message envoyé.",
@@ -494,8 +538,6 @@ def post_message(dossier_id: int):
 @bp.get("/<int:dossier_id>/pdf")
 @permissions.authenticated
 def pdf(dossier_id: int):
-    from ..pdf import dossier_pdf
-
     dossier = _load(dossier_id)
     body = dossier_pdf(dossier)
     response = current_app.response_class(body, mimetype="application/pdf")

@@ -1,26 +1,26 @@
 """Guichets: the fund → volet → theme tree, a guichet's page (rules, calendar, instructors), rules edited by
 the secretariat, CSV/XLSX of a guichet's dossiers with their key figures."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import permissions
 from ..extensions import db
+from ..formatting import PARIS
 from ..forms.guichets import GuichetRulesForm, InstructorForm
-from ..htmx import hx_redirect, is_htmx, render
+from ..htmx import render
 from ..models import Committee, Guichet, Role, User
 from ..queries import dossiers as queries
 from ..services import dossiers as dossier_service
 from ..services import guichets as service
-from ..services.errors import StaleVersion, ValidationFailed
+from ..services.errors import StaleVersion
 from ..tabular import tabular_response
+from .actions import perform, see_other
 
 bp = Blueprint("guichets", __name__, url_prefix="/guichets")
-PARIS = ZoneInfo("Europe/Paris")
 EXPORT_COLUMNS = [
     "reference",
     "intitule",
@@ -45,10 +45,6 @@ def _load(code: str) -> Guichet:
     return guichet
 
 
-def _redirect(location: str):
-    return hx_redirect(location) if is_htmx() else redirect(location, code=303)
-
-
 @bp.get("")
 @permissions.authenticated
 def index():
@@ -70,7 +66,7 @@ def show(code: str):
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=PARIS).astimezone(ZoneInfo("UTC")) if value else None
+    return value.replace(tzinfo=PARIS).astimezone(UTC) if value else None
 
 
 def _rules_form(guichet: Guichet, formdata=None) -> GuichetRulesForm:
@@ -113,17 +109,33 @@ def edit(code: str):
     if not permissions.can_edit_guichet(current_user, guichet):
         abort(403)
     form = _rules_form(guichet, request.form if request.method == "POST" else None)
-    stale = None
-    if request.method == "POST" and form.validate_on_submit():
+    stale: list[StaleVersion] = []
+
+    def page(status: int = 200):
+        return render(
+            "guichets/edit.html",
+            block="form",
+            status=status,
+            guichet=guichet,
+            form=form,
+            stale=stale[0] if stale else None,
+        )
+
+    if request.method == "GET":
+        return page()
+    if not form.validate_on_submit():
+        return page(422)
+
+    committee_id = int(form.committee_id.data) if (form.committee_id.data or "").isdigit() else None
+
+    def run():
         try:
-            service.update_rules(
+            return service.update_rules(
                 guichet,
                 mode=form.mode.data or "",
                 opens_at=_to_utc(form.opens_at.data),
                 closes_at=_to_utc(form.closes_at.data),
-                committee_id=int(form.committee_id.data)
-                if (form.committee_id.data or "").isdigit()
-                else None,
+                committee_id=committee_id,
                 max_total_amount=form.max_total_amount.data or "",
                 min_cofinancing_pct=form.min_cofinancing_pct.data or "",
                 roi_min=form.roi_min.data or "",
@@ -131,22 +143,23 @@ def edit(code: str):
                 version=form.version.data or 0,
                 actor=current_user,
             )
-        except ValidationFailed as error:
-            for name, message in error.errors.items():
-                target = getattr(form, name, None)
-                if target is not None:
-                    target.errors = [*list(target.errors), message]
-                else:
-                    form.form_errors.append(message)
         except StaleVersion as error:
-            stale = error
-            form.version.data = error.current.version
-        else:
-            db.session.commit()
-            flash(f"Règles du guichet {guichet.code} enregistrées.", "success")
-            return _redirect(url_for(".show", code=guichet.code))
-    status = 409 if stale else (422 if request.method == "POST" else 200)
-    return render("guichets/edit.html", block="form", status=status, guichet=guichet, form=form, stale=stale)
+            stale.append(error)
+            raise
+
+    def failure(status: int):
+        if stale:  # the other version is shown; the form carries the current version to save over it
+            form.form_errors.clear()
+            form.version.data = stale[0].current.version
+        return page(status)
+
+    return perform(
+        run,
+        form=form,
+        success=f"Règles du guichet {guichet.code} enregistrées.",
+        location=url_for(".show", code=guichet.code),
+        failure=failure,
+    )
 
 
 @bp.post("/<code>/instructeurs")
@@ -156,23 +169,30 @@ def add_instructor(code: str):
     if not permissions.can_edit_guichet(current_user, guichet):
         abort(403)
     form = InstructorForm()
-    if form.validate_on_submit():
-        try:
-            service.add_instructor(guichet, email=form.email.data or "", actor=current_user)
-        except ValidationFailed as error:
-            return render(
-                "guichets/show.html",
-                block="instructors",
-                status=422,
-                guichet=guichet,
-                instructors=service.instructors(guichet),
-                instructor_form=form,
-                instructor_errors=error.errors,
-                counts=queries.open_dossier_counts(),
-            )
-        db.session.commit()
-        flash("Instructeur ajouté.", "success")
-    return _redirect(url_for(".show", code=guichet.code, _anchor="instructeurs"))
+    back = url_for(".show", code=guichet.code, _anchor="instructeurs")
+    if not form.validate_on_submit():
+        return see_other(back)
+
+    def failure(status: int):
+        return render(
+            "guichets/show.html",
+            block="instructors",
+            status=status,
+            guichet=guichet,
+            instructors=service.instructors(guichet),
+            instructor_form=form,
+            instructor_errors={name: field.errors[0] for name, field in form._fields.items() if field.errors}
+            | ({"email": " ".join(form.form_errors)} if form.form_errors else {}),
+            counts=queries.open_dossier_counts(),
+        )
+
+    return perform(
+        lambda: service.add_instructor(guichet, email=form.email.data or "", actor=current_user),
+        form=form,
+        success="Instructeur ajouté.",
+        location=back,
+        failure=failure,
+    )
 
 
 @bp.post("/<code>/instructeurs/<int:user_id>/retirer")
@@ -184,10 +204,12 @@ def remove_instructor(code: str, user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    service.remove_instructor(guichet, user=user, actor=current_user)
-    db.session.commit()
-    flash("Instructeur retiré.", "success")
-    return _redirect(url_for(".show", code=guichet.code, _anchor="instructeurs"))
+    return perform(
+        lambda: service.remove_instructor(guichet, user=user, actor=current_user),
+        success="Instructeur retiré.",
+        location=url_for(".show", code=guichet.code, _anchor="instructeurs"),
+        failure=lambda status: abort(status),
+    )
 
 
 def export_rows(guichet: Guichet) -> list[list]:

@@ -9,6 +9,7 @@ from ..extensions import db
 from ..models import Committee, Guichet, Role, User, UserRole
 from ..models.base import utcnow
 from ..models.guichets import GuichetMode
+from ..permissions import can_edit_guichet
 from . import audit, reminders
 from .errors import NotAllowed, StaleVersion, ValidationFailed
 
@@ -147,8 +148,6 @@ def update_rules(
     actor,
 ) -> Guichet:
     """The secretariat edits a guichet's mode, calendar, deciding committee and eligibility rules."""
-    from ..permissions import can_edit_guichet
-
     if not can_edit_guichet(actor, guichet):
         raise NotAllowed("Seul le secrétariat modifie les règles d'un guichet.")
     errors: dict[str, str] = {}
@@ -224,8 +223,6 @@ def instructors(guichet: Guichet) -> list[User]:
 
 
 def add_instructor(guichet: Guichet, *, email: str, actor) -> UserRole:
-    from ..permissions import can_edit_guichet
-
     if not can_edit_guichet(actor, guichet):
         raise NotAllowed("Seul le secrétariat désigne les instructeurs.")
     email = (email or "").strip().lower()
@@ -251,8 +248,6 @@ def add_instructor(guichet: Guichet, *, email: str, actor) -> UserRole:
 
 
 def remove_instructor(guichet: Guichet, *, user: User, actor) -> None:
-    from ..permissions import can_edit_guichet
-
     if not can_edit_guichet(actor, guichet):
         raise NotAllowed("Seul le secrétariat désigne les instructeurs.")
     for role in list(user.roles):

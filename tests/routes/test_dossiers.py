@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Dossier, Role
+from app.services import dossier_sections as sections
 from app.services import dossiers as service
 from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
 
@@ -86,7 +87,7 @@ def test_closed_guichet_is_not_offered_and_refused(client, csrf, login_as, porte
 def test_dossier_page_shows_every_section_and_the_checks(client, login_as, porteur, dossier):
     login_as(porteur)
     html = text_of(client.get(f"/dossiers/{dossier.id}"))
-    for key, label in service.SECTIONS:
+    for key, label in sections.SECTIONS:
         assert f'id="section-{key}"' in html
         assert label in html
     assert 'id="checks"' in html and 'hx-trigger="dossierSaved from:body"' in html
@@ -144,7 +145,7 @@ def test_invalid_financing_is_422_with_the_input_kept(client, csrf, login_as, po
 
 def test_concurrent_save_is_409_with_both_versions(client, csrf, login_as, porteur, dossier):
     co = make_user(Role.PORTEUR)
-    service.save_section(
+    sections.save_section(
         dossier,
         "porteurs",
         {
@@ -154,7 +155,7 @@ def test_concurrent_save_is_409_with_both_versions(client, csrf, login_as, porte
         version=0,
         actor=porteur,
     )
-    service.save_section(dossier, "enjeu", {"enjeu": "Texte du porteur"}, version=0, actor=porteur)
+    sections.save_section(dossier, "enjeu", {"enjeu": "Texte du porteur"}, version=0, actor=porteur)
     db.session.commit()
     login_as(co)
     response = post(
@@ -234,7 +235,7 @@ def test_access_rules(client, login_as, porteur):
     snap4, snap1 = make_instructor("SNAP4"), make_instructor("SNAP1")
     secretariat = make_user(Role.SECRETARIAT)
     referent = make_user(Role.PORTEUR)
-    service.save_section(
+    sections.save_section(
         dossier,
         "porteurs",
         {
@@ -572,3 +573,30 @@ def test_parallel_saves_of_one_section_keep_exactly_one(live_app):
             db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
             db.session.execute(delete(User).where(User.id == user_id))
             db.session.commit()
+
+
+def test_bad_value_in_a_later_row_is_shown_at_that_row_with_the_input_kept(
+    client, csrf, login_as, porteur, dossier
+):
+    """WTForms section: the service's `rows-3-…` keys land on the FieldList entry of index 3."""
+    login_as(porteur)
+    data = {
+        "version": "0",
+        "rows-0-group": "Agents de la DINUM",
+        "rows-0-population": "250",
+        "rows-3-group": "Usagers",
+        "rows-3-population": "beaucoup",
+    }
+    response = post(client, csrf, f"/dossiers/{dossier.id}/sections/beneficiaires", data, headers=HX)
+    assert response.status_code == 422
+    html = text_of(response)
+    assert 'id="f-rows-3-population" name="rows-3-population" type="text" value="beaucoup"' in html
+    assert 'aria-describedby="f-rows-3-population-msg" aria-invalid="true"' in html
+    assert (
+        '<p class="fr-error-text" id="f-rows-3-population-msg">'
+        "Population : saisissez un nombre entier positif.</p>" in html
+    )
+    assert 'id="f-rows-0-population-msg"' not in html
+    assert 'value="Agents de la DINUM"' in html and 'value="Usagers"' in html
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).beneficiaries == []

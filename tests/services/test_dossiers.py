@@ -1,6 +1,5 @@
-"""Dossier services: figures from the sources, checks, sections (bad input, conflicts), every transition,
-refusals,
-instruction, messages, attachments, and the hooks the committees domain calls."""
+"""Dossier services: figures from the sources, checks, every transition, refusals, instruction, and the
+hooks the committees domain calls (sections, attachments and messages have their own test modules)."""
 
 from datetime import timedelta
 
@@ -11,8 +10,8 @@ from app.extensions import db
 from app.models import AuditEntry, Guichet, Role
 from app.models.base import utcnow
 from app.models.dossiers import DossierState, DossierTransition
+from app.services import dossier_sections as sections
 from app.services import dossiers as service
-from app.services import guichets as guichet_service
 from app.services.errors import DomainError, NotAllowed, ValidationFailed
 from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
 
@@ -97,7 +96,7 @@ def test_hub_verdicts_show_the_computation(hub):
 
 def test_staff_savings_helper_is_carried_into_the_savings_total(porteur):
     dossier = make_dossier(porteur, start_year=2026)
-    service.save_section(
+    sections.save_section(
         dossier,
         "economies",
         {
@@ -155,140 +154,6 @@ def test_roi_below_minimum_is_a_warning_not_a_block(porteur):
 # --- sections: bad input, nothing saved partially, conflicts ------------------------------------------
 
 
-def test_bad_amounts_are_refused_at_the_field_and_nothing_is_saved(porteur):
-    dossier = make_dossier(porteur, start_year=2026)
-    rows = [
-        (
-            0,
-            {
-                "nature": "Dev",
-                "category": "T5",
-                "programme": "P349",
-                "financer": "ftap",
-                "phase": "cadrage",
-                "ae-2026": "abc",
-                "cp-2026": "-5",
-                "ae-2031": "10",
-            },
-        )
-    ]
-    with pytest.raises(ValidationFailed) as error:
-        service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
-    errors = error.value.errors
-    assert errors["rows-0-ae-2026"].startswith("AE 2026 : Saisissez un montant en euros entiers")
-    assert errors["rows-0-cp-2026"] == "CP 2026 : Le montant ne peut pas être négatif."
-    assert errors["rows-0-ae-2031"] == "Année 2031 hors de la période du projet (2026–2029)."
-    db.session.expire_all()
-    assert dossier.financing_lines == [] and dossier.section_version("financement") == 0
-
-
-def test_cp_above_ae_over_the_whole_project_is_refused(porteur):
-    dossier = make_dossier(porteur, start_year=2026)
-    rows = [
-        (
-            0,
-            {
-                "nature": "Dev",
-                "category": "T5",
-                "programme": "349",
-                "financer": "ftap",
-                "phase": "cadrage",
-                "ae-2026": "100 000",
-                "cp-2026": "60 000",
-                "cp-2027": "60 000",
-            },
-        )
-    ]
-    with pytest.raises(ValidationFailed) as error:
-        service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
-    assert (
-        "total des CP (120\u202f000\u00a0€) dépasse le total des AE (100\u202f000\u00a0€)"
-        in error.value.errors["total"]
-    )
-
-
-def test_amounts_accept_french_spacing_and_programme_without_p(porteur):
-    dossier = make_dossier(porteur, start_year=2026)
-    rows = [
-        (
-            0,
-            {
-                "nature": "Dev",
-                "category": "T5",
-                "programme": "349",
-                "financer": "ftap",
-                "phase": "cadrage",
-                "ae-2026": "1 275 000",
-                "cp-2026": "1\u202f275\u202f000 €",
-            },
-        )
-    ]
-    service.save_section(dossier, "financement", {"rows": rows}, version=0, actor=porteur)
-    line = dossier.financing_lines[0]
-    assert line.programme == "P349" and (line.amounts[0].ae, line.amounts[0].cp) == (1_275_000, 1_275_000)
-
-
-def test_jalon_outside_project_dates_is_refused(porteur):
-    dossier = make_dossier(porteur, start_year=2026)
-    service.save_section(
-        dossier,
-        "projet",
-        {"title": "T", "start_year": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
-        version=0,
-        actor=porteur,
-    )
-    with pytest.raises(ValidationFailed) as error:
-        service.save_section(
-            dossier,
-            "jalons",
-            {"rows": [(0, {"number": "1", "due_on": "2027-03-01", "description": "Trop tard"})]},
-            version=0,
-            actor=porteur,
-        )
-    assert error.value.errors["rows-0-due_on"] == (
-        "La date doit être comprise dans la période du projet (01/01/2026 – 31/12/2026)."
-    )
-
-
-def test_changing_start_year_with_amounts_outside_is_refused(hub, porteur):
-    with pytest.raises(ValidationFailed) as error:
-        service.save_section(
-            hub, "projet", {"title": hub.title, "start_year": "2021"}, version=0, actor=porteur
-        )
-    assert "2019, 2020" in error.value.errors["start_year"]
-
-
-def test_second_save_of_a_stale_section_is_a_conflict(porteur):
-    co = make_user(Role.PORTEUR)
-    dossier = make_dossier(porteur)
-    service.save_section(
-        dossier,
-        "porteurs",
-        {
-            "porteur_organisation": "DINUM",
-            "co": [(0, {"organisation": "DILA", "projet_name": "Co Porteur", "projet_email": co.email})],
-        },
-        version=0,
-        actor=porteur,
-    )
-    service.save_section(dossier, "enjeu", {"enjeu": "Version du porteur"}, version=0, actor=porteur)
-    with pytest.raises(service.SectionConflict):
-        service.save_section(dossier, "enjeu", {"enjeu": "Version du co-porteur"}, version=0, actor=co)
-    db.session.expire_all()
-    assert dossier.enjeu == "Version du porteur" and dossier.section_version("enjeu") == 1
-    service.save_section(dossier, "enjeu", {"enjeu": "Version du co-porteur"}, version=1, actor=co)
-    assert dossier.enjeu == "Version du co-porteur" and dossier.section_version("enjeu") == 2
-
-
-def test_section_save_is_audited(porteur):
-    dossier = make_dossier(porteur)
-    service.save_section(dossier, "enjeu", {"enjeu": "x"}, version=0, actor=porteur)
-    assert len(_audit(dossier, "dossier.section_saved")) == 1
-
-
-# --- life cycle: every transition and refusal ---------------------------------------------------------
-
-
 @pytest.fixture
 def submitted(porteur):
     dossier = complete_dossier(make_dossier(porteur), porteur)
@@ -332,7 +197,7 @@ def test_submit_then_instruct_then_avis(submitted, instructor):
 
 def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instructor):
     with pytest.raises(NotAllowed):
-        service.save_section(submitted, "enjeu", {"enjeu": "après dépôt"}, version=1, actor=porteur)
+        sections.save_section(submitted, "enjeu", {"enjeu": "après dépôt"}, version=1, actor=porteur)
     service.request_complements(
         submitted,
         sections=["financement"],
@@ -342,7 +207,7 @@ def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instruc
     )
     assert submitted.state == "complements_demandes"
     with pytest.raises(NotAllowed):
-        service.save_section(submitted, "enjeu", {"enjeu": "non rouverte"}, version=1, actor=porteur)
+        sections.save_section(submitted, "enjeu", {"enjeu": "non rouverte"}, version=1, actor=porteur)
     data = {
         "rows": [
             (
@@ -359,7 +224,7 @@ def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instruc
             )
         ]
     }
-    service.save_section(
+    sections.save_section(
         submitted, "financement", data, version=submitted.section_version("financement"), actor=porteur
     )
     service.submit(submitted, actor=porteur)
@@ -516,89 +381,3 @@ def test_decided_by_and_porteurs(instruit, porteur):
 
 
 # --- messages, annotations, attachments -----------------------------------------------------------
-
-
-def test_messages_with_attachments_and_read_status(submitted, porteur, instructor):
-    message = service.post_message(
-        submitted, body="Pouvez-vous préciser ?", files=[("note.pdf", PDF)], actor=instructor
-    )
-    assert message.attachments[0].mimetype == "application/pdf"
-    assert not message.read_by(porteur) and message.read_by(instructor)
-    assert service.mark_read([message], actor=porteur) == 1
-    assert service.mark_read([message], actor=porteur) == 0
-    db.session.expire(message)
-    assert message.read_by(porteur)
-
-
-def test_message_with_a_refused_file_saves_nothing(submitted, instructor):
-    with pytest.raises(ValidationFailed) as error:
-        service.post_message(
-            submitted,
-            body="Voir pièce",
-            files=[("ok.pdf", PDF), ("virus.pdf", b"MZ\x90\x00")],
-            actor=instructor,
-        )
-    assert "n'est pas un PDF, ODT, DOCX, XLSX ou ODS" in error.value.errors["files"]
-
-
-def test_annotations_are_for_instruction_only(submitted, porteur, instructor):
-    service.annotate(submitted, body="Vérifier le cofinancement DILA.", actor=instructor)
-    with pytest.raises(NotAllowed):
-        service.annotate(submitted, body="Je suis le porteur", actor=porteur)
-
-
-def test_attachment_type_checked_by_content(porteur, app):
-    dossier = make_dossier(porteur)
-    with pytest.raises(ValidationFailed) as error:
-        service.add_attachment(
-            dossier, filename="faux.pdf", content=b"<html>not a pdf</html>", kind="", actor=porteur
-        )
-    assert "type vérifié d'après son contenu" in error.value.errors["file"]
-    attachment = service.add_attachment(
-        dossier, filename="../../etc/note.pdf", content=PDF, kind="", actor=porteur
-    )
-    path = service.attachment_path(attachment)
-    assert path.read_bytes() == PDF and str(path).startswith(str(app.config["UPLOAD_DIR"]))
-    assert "static" not in str(path) and attachment.filename == "note.pdf"
-
-
-def test_attachment_too_large(porteur):
-    dossier = make_dossier(porteur)
-    with pytest.raises(ValidationFailed) as error:
-        service.add_attachment(
-            dossier, filename="gros.pdf", content=PDF + b"0" * 2048, kind="", actor=porteur, max_bytes=1024
-        )
-    assert "dépasse la taille autorisée" in error.value.errors["file"]
-
-
-def test_required_attachment_completes_the_section(porteur):
-    guichet = _guichet("SNAP4")
-    guichet.required_attachments = "Note explicative du projet"
-    dossier = make_dossier(porteur)
-    assert service.completeness(dossier)["pieces"] == ["Note explicative du projet"]
-    service.add_attachment(
-        dossier, filename="note.pdf", content=PDF, kind="Note explicative du projet", actor=porteur
-    )
-    assert service.completeness(dossier)["pieces"] == []
-
-
-def test_guichet_reference_rules_do_not_override_edits(db_session):
-    secretariat = make_user(Role.SECRETARIAT)
-    lean = _guichet("FTAP-LEAN")
-    assert (lean.max_total_amount, lean.min_cofinancing_pct, lean.roi_min_cents) == (2_000_000, 50, 100)
-    assert guichet_service.apply_reference_rules(lean) is False  # idempotent
-    guichet_service.update_rules(
-        lean,
-        mode="guichet_continu",
-        opens_at=None,
-        closes_at=None,
-        committee_id=lean.committee_id,
-        max_total_amount="1 500 000",
-        min_cofinancing_pct="40",
-        roi_min="1,5",
-        required_attachments="",
-        version=lean.version,
-        actor=secretariat,
-    )
-    assert guichet_service.apply_reference_rules(lean) is False
-    assert (lean.max_total_amount, lean.min_cofinancing_pct, lean.roi_min_cents) == (1_500_000, 40, 150)

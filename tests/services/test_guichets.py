@@ -118,3 +118,25 @@ def test_instructors_are_added_by_email_and_removed(secretariat):
     service.remove_instructor(guichet, user=agent, actor=secretariat)
     db.session.flush()
     assert service.instructors(guichet) == []
+
+
+def test_guichet_reference_rules_do_not_override_edits(db_session):
+    secretariat = make_user(Role.SECRETARIAT)
+    lean = _guichet("FTAP-LEAN")
+    assert (lean.max_total_amount, lean.min_cofinancing_pct, lean.roi_min_cents) == (2_000_000, 50, 100)
+    assert service.apply_reference_rules(lean) is False  # idempotent
+    service.update_rules(
+        lean,
+        mode="guichet_continu",
+        opens_at=None,
+        closes_at=None,
+        committee_id=lean.committee_id,
+        max_total_amount="1 500 000",
+        min_cofinancing_pct="40",
+        roi_min="1,5",
+        required_attachments="",
+        version=lean.version,
+        actor=secretariat,
+    )
+    assert service.apply_reference_rules(lean) is False
+    assert (lean.max_total_amount, lean.min_cofinancing_pct, lean.roi_min_cents) == (1_500_000, 40, 150)
