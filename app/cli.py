@@ -6,7 +6,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from . import cli_users, jobs
 from .extensions import db
+from .queries.portfolio import PortfolioFilters, all_rows
 from .services import portfolio as portfolio_service
 from .services import reference
 from .tabular import PORTFOLIO_COLUMNS, TableError, read_table, write_table
@@ -54,8 +56,6 @@ def portfolio_import(path: Path):
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def portfolio_export(path: Path):
     """Export the whole portfolio to CSV or XLSX (by extension), same columns as the import."""
-    from .queries.portfolio import PortfolioFilters, all_rows
-
     rows = [[o.code, o.brique, o.besoin] for o in all_rows(PortfolioFilters())]
     try:
         write_table(path, PORTFOLIO_COLUMNS, rows)
@@ -127,9 +127,5 @@ def init_app(app) -> None:
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
     app.cli.add_command(committees_cli)
-    from . import cli_users
-
     cli_users.init_app(app)
-    from . import jobs
-
     jobs.init_app(app)

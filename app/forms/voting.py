@@ -117,6 +117,8 @@ class VoteForm(FlaskForm):
         "Justification (facultative)",
         validators=[Length(max=JUSTIFICATION_MAX, message=f"{JUSTIFICATION_MAX} caractères au maximum.")],
     )
+    contexte = HiddenField()  # "ballot": the reply is a row of the campaign's ballot, else a portfolio cell
+    next = HiddenField()  # without JavaScript: where to go back after the vote (checked by safe_next)
 
 
 class TransitionForm(FlaskForm):
@@ -128,6 +130,9 @@ class TransitionForm(FlaskForm):
 
 
 class OverrideForm(FlaskForm):
+    code = HiddenField(
+        filters=[lambda v: (v or "").strip().upper()]
+    )  # the opportunity (a select in the page)
     value = SelectField(
         "Priorité retenue", choices=[(m.value, m.label) for m in Moscow], validators=[InputRequired(REQUIRED)]
     )
