@@ -1,7 +1,6 @@
 """Forms of the MoSCoW campaigns (no database writes: choices are filled by the routes)."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,10 +16,10 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from ..formatting import PARIS
 from ..models.portfolio import Moscow
 from ..models.voting import DESCRIPTION_MAX, JUSTIFICATION_MAX, REASON_MAX, TITLE_MAX, Visibility
 
-PARIS = ZoneInfo("Europe/Paris")
 REQUIRED = "Ce champ est obligatoire."
 
 
