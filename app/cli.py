@@ -8,8 +8,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import cli_users, jobs
 from .extensions import db
 from .models import Committee
+from .queries.portfolio import PortfolioFilters, all_rows
 from .services import committees as committees_service
 from .services import portfolio as portfolio_service
 from .services import reference
@@ -60,8 +62,6 @@ def portfolio_import(path: Path):
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def portfolio_export(path: Path):
     """Export the whole portfolio to CSV or XLSX (by extension), same columns as the import."""
-    from .queries.portfolio import PortfolioFilters, all_rows
-
     rows = [[o.code, o.brique, o.besoin] for o in all_rows(PortfolioFilters())]
     try:
         write_table(path, PORTFOLIO_COLUMNS, rows)
@@ -124,9 +124,5 @@ def init_app(app) -> None:
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
     app.cli.add_command(committees_cli)
-    from . import cli_users
-
     cli_users.init_app(app)
-    from . import jobs
-
     jobs.init_app(app)

@@ -1,4 +1,5 @@
-"""Jinja setup: filters (Markdown, dates, euros), globals (vendor assets, permission predicates)."""
+"""Jinja setup: filters (Markdown; dates, euros, numbers from app/formatting.py), globals (vendor assets,
+permission predicates, the state enums and their named groups, so templates never spell a state name)."""
 
 import json
 from pathlib import Path
@@ -10,7 +11,15 @@ from jinja2 import StrictUndefined
 from markupsafe import Markup
 
 from . import permissions
-from .formatting import format_date, format_datetime, format_euros, format_number, format_percent
+from .formatting import (  # noqa: F401  (re-exported: the formatting is app/formatting.py's)
+    format_date,
+    format_datetime,
+    format_euros,
+    format_number,
+    format_percent,
+)
+from .models import CampaignState, DossierState, Visibility
+from .models.committees import MeetingState
 from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
 
 ALLOWED_TAGS = {
@@ -86,6 +95,10 @@ def init_app(app) -> None:
         vendor=vendor,
         can=permissions,
         OpportunityStatus=OpportunityStatus,
+        CampaignState=CampaignState,
+        Visibility=Visibility,
+        DossierState=DossierState,
+        MeetingState=MeetingState,
         STATUS_LABELS=STATUS_LABELS,
         Moscow=Moscow,
         BackingRole=BackingRole,

@@ -6,14 +6,13 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from .extensions import db
+from .services.reference import load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def rebuild_database(app) -> None:
     """Drop every table, build the schema with the migrations, load the reference data, commit."""
-    from .services.reference import load_all
-
     with app.app_context():
         engine = db.engine
         with engine.begin() as connection:

@@ -9,11 +9,26 @@ services (defence in depth) and templates (to show or hide buttons). Scoped quer
 
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
+from sqlalchemy import false, or_, select
 
-from .models import MemberFunction, Opportunity, Role
-from .models.portfolio import TARGET_REQUIRED
+from .extensions import db
+from .models import (
+    AgendaItem,
+    Campaign,
+    CampaignState,
+    Dossier,
+    DossierReferent,
+    DossierState,
+    Guichet,
+    Meeting,
+    Opportunity,
+    OpportunityStatus,
+    Role,
+    Visibility,
+)
+from .models.committees import MeetingState, MemberFunction
 
 RULE_ATTR = "access_rule"
 
@@ -81,11 +96,15 @@ def can_create_opportunity(user) -> bool:
 
 
 def can_edit_opportunity(user, opportunity: Opportunity) -> bool:
-    if opportunity.status in {s.value for s in TARGET_REQUIRED}:
+    if opportunity.status in OpportunityStatus.TARGET_REQUIRED:
         return False
     if is_secretariat(user):
         return True
-    return _is(user, Role.DSI) and opportunity.created_by_id == user.id and opportunity.status == "identifiee"
+    return (
+        _is(user, Role.DSI)
+        and opportunity.created_by_id == user.id
+        and opportunity.status in OpportunityStatus.AUTHOR_EDITABLE
+    )
 
 
 def can_change_opportunity_status(user, opportunity: Opportunity) -> bool:
@@ -128,44 +147,54 @@ def can_manage_campaigns(user) -> bool:
 
 
 def campaigns_visible_to(user):
-    from sqlalchemy import select
-
-    from .models.voting import Campaign, CampaignState
-
     query = select(Campaign)
     if not is_secretariat(user):
         query = query.where(Campaign.state != CampaignState.BROUILLON)
     return query
 
 
+def elector_ministry(user, campaign: Campaign) -> tuple[bool, int | None]:
+    """(is the user in the electorate, the ministry the vote counts for). A DSI member of several ministries
+    votes for the one with the smallest id among those admitted; one without a ministry counts for none."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
+        return False, None
+    limited = {m.id for m in campaign.ministries}
+    ministries = [r.organisation_id for r in user.roles if r.role == Role.DSI]
+    if not ministries:
+        return False, None
+    if limited:
+        admitted = [m for m in ministries if m in limited]
+        return (True, min(admitted)) if admitted else (False, None)
+    with_ministry = [m for m in ministries if m is not None]
+    return True, (min(with_ministry) if with_ministry else None)
+
+
 def can_edit_campaign(user, campaign) -> bool:
-    return is_secretariat(user) and campaign.state == "brouillon"
+    return is_secretariat(user) and campaign.state == CampaignState.BROUILLON
 
 
 def can_vote_in_campaign(user, campaign) -> bool:
-    from .services.voting import elector_ministry
-
-    return campaign.state == "ouverte" and elector_ministry(user, campaign)[0]
+    return campaign.state == CampaignState.OUVERTE and elector_ministry(user, campaign)[0]
 
 
 def can_view_campaign_results(user, campaign) -> bool:
-    if campaign.state == "publiee":
+    if campaign.state == CampaignState.PUBLIEE:
         return bool(user is not None and getattr(user, "is_authenticated", False))
-    return campaign.state == "close" and is_secretariat(user)
+    return campaign.state == CampaignState.CLOSE and is_secretariat(user)
 
 
 def can_view_named_ballots(user, campaign) -> bool:
-    return campaign.visibility == "named" and can_view_campaign_results(user, campaign)
+    return campaign.visibility == Visibility.NAMED and can_view_campaign_results(user, campaign)
 
 
 def can_view_vote_audit(user, campaign) -> bool:
-    if campaign.visibility == "anonymous":
-        return campaign.state in ("close", "publiee") and is_secretariat(user)
+    if campaign.visibility == Visibility.ANONYMOUS:
+        return campaign.state in CampaignState.FROZEN and is_secretariat(user)
     return can_view_campaign_results(user, campaign)
 
 
 def can_override_priority(user, campaign) -> bool:
-    return is_secretariat(user) and campaign.state == "publiee"
+    return is_secretariat(user) and campaign.state == CampaignState.PUBLIEE
 
 
 # --- reminders / notifications ------------------------------------------------------------------------------
@@ -190,6 +219,8 @@ opendata_readable = _declare("opendata")
 # secrétaire of the committee, run its meetings. Named votes and draft minutes are seen by the committee and
 # the secretariat; published minutes and decisions by every signed-in user.
 
+PUBLIC_MEETING_STATES = (MeetingState.ODJ_PUBLIE, MeetingState.TENUE, MeetingState.PV_PUBLIE)
+
 
 def function_of(user, committee) -> MemberFunction | None:
     if user is None or not getattr(user, "is_authenticated", False):
@@ -213,7 +244,10 @@ def can_manage_committee(user, committee=None) -> bool:
 
 
 def can_plan_meeting(user, committee) -> bool:
-    return is_secretariat(user) or committee_function(user, committee) in ("president", "secretaire")
+    return is_secretariat(user) or committee_function(user, committee) in (
+        MemberFunction.PRESIDENT,
+        MemberFunction.SECRETAIRE,
+    )
 
 
 def can_run_meeting(user, meeting) -> bool:
@@ -225,31 +259,23 @@ def can_record_decision(user, meeting) -> bool:
 
 
 def can_review_minutes(user, meeting) -> bool:
-    return is_secretariat(user) or committee_function(user, meeting.committee) == "president"
+    return is_secretariat(user) or committee_function(user, meeting.committee) == MemberFunction.PRESIDENT
 
 
 def can_view_meeting(user, meeting) -> bool:
     if is_secretariat(user) or is_committee_member(user, meeting.committee):
         return True
-    return bool(getattr(user, "is_authenticated", False)) and meeting.state in (
-        "odj_publie",
-        "tenue",
-        "pv_publie",
-    )
+    return bool(getattr(user, "is_authenticated", False)) and meeting.state in PUBLIC_MEETING_STATES
 
 
 def meetings_visible_to(user):
-    from sqlalchemy import or_, select
-
-    from .models.committees import Meeting
-
     query = select(Meeting)
     if is_secretariat(user):
         return query
     mine = [r.committee_id for r in getattr(user, "roles", []) if r.role == Role.COMITE and r.committee_id]
     return query.where(
         or_(
-            Meeting.state.in_(["odj_publie", "tenue", "pv_publie"]),
+            Meeting.state.in_(PUBLIC_MEETING_STATES),
             Meeting.committee_id.in_(mine or [-1]),
         )
     )
@@ -260,7 +286,7 @@ def can_view_named_votes(user, meeting) -> bool:
 
 
 def can_view_minutes(user, meeting) -> bool:
-    if meeting.state == "pv_publie":
+    if meeting.state == MeetingState.PV_PUBLIE:
         return bool(getattr(user, "is_authenticated", False))
     return meeting.minutes is not None and (
         is_secretariat(user) or is_committee_member(user, meeting.committee)
@@ -293,12 +319,6 @@ def can_edit_guichet(user, guichet=None) -> bool:
 
 def instructed_guichet_ids(user) -> set[int]:
     """Guichets the user instructs, with their descendants."""
-    from flask import g, has_request_context
-    from sqlalchemy import select
-
-    from .extensions import db
-    from .models import Guichet
-
     direct = {r.guichet_id for r in getattr(user, "roles", []) if r.role == Role.INSTRUCTEUR and r.guichet_id}
     if not direct:
         return set()
@@ -320,11 +340,6 @@ def instructed_guichet_ids(user) -> set[int]:
 
 
 def dossiers_visible_to(user):
-    from sqlalchemy import false, or_, select
-
-    from .models import Dossier
-    from .models.dossiers import DossierReferent
-
     query = select(Dossier)
     if not getattr(user, "is_authenticated", False):
         return query.where(false())
@@ -335,10 +350,8 @@ def dossiers_visible_to(user):
         Dossier.id.in_(select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())),
     ]
     if guichets := instructed_guichet_ids(user):
-        clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != "brouillon"))
+        clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != DossierState.BROUILLON))
     if committees := [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]:
-        from .models.committees import AgendaItem, Meeting
-
         # Members of a committee read the dossiers put on one of its agendas.
         clauses.append(
             Dossier.id.in_(
@@ -368,41 +381,54 @@ def can_create_dossier(user, guichet=None) -> bool:
 def can_edit_section(user, dossier, key: str) -> bool:
     if not is_porteur_side(user, dossier):
         return False
-    if dossier.state == "brouillon":
+    if dossier.state == DossierState.BROUILLON:
         return True
     request = dossier.open_request
-    return dossier.state == "complements_demandes" and request is not None and key in request.section_keys
+    return (
+        dossier.state == DossierState.COMPLEMENTS_DEMANDES
+        and request is not None
+        and key in request.section_keys
+    )
 
 
 def can_submit_dossier(user, dossier) -> bool:
-    return is_porteur_side(user, dossier) and dossier.state in ("brouillon", "complements_demandes")
+    return is_porteur_side(user, dossier) and dossier.state in (
+        DossierState.BROUILLON,
+        DossierState.COMPLEMENTS_DEMANDES,
+    )
 
 
 def can_withdraw_dossier(user, dossier) -> bool:
     return is_porteur_side(user, dossier) and dossier.state in (
-        "brouillon",
-        "depose",
-        "en_instruction",
-        "complements_demandes",
-        "instruit",
-        "inscrit_comite",
+        DossierState.BROUILLON,
+        DossierState.DEPOSE,
+        DossierState.EN_INSTRUCTION,
+        DossierState.COMPLEMENTS_DEMANDES,
+        DossierState.INSTRUIT,
+        DossierState.INSCRIT_COMITE,
     )
 
 
 def can_instruct_dossier(user, dossier, any_state: bool = False) -> bool:
-    if dossier.state == "brouillon":
+    if dossier.state == DossierState.BROUILLON:
         return False
     if not (is_secretariat(user) or is_instructor_of(user, dossier)):
         return False
-    return any_state or dossier.state in ("depose", "en_instruction", "complements_demandes")
+    return any_state or dossier.state in (
+        DossierState.DEPOSE,
+        DossierState.EN_INSTRUCTION,
+        DossierState.COMPLEMENTS_DEMANDES,
+    )
 
 
 def can_annotate_dossier(user, dossier) -> bool:
-    return dossier.state != "brouillon" and (is_secretariat(user) or is_instructor_of(user, dossier))
+    return dossier.state != DossierState.BROUILLON and (
+        is_secretariat(user) or is_instructor_of(user, dossier)
+    )
 
 
 def can_message_dossier(user, dossier) -> bool:
-    if dossier.state == "brouillon":
+    if dossier.state == DossierState.BROUILLON:
         return False
     return is_porteur_side(user, dossier) or is_secretariat(user) or is_instructor_of(user, dossier)
 

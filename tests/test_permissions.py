@@ -34,3 +34,19 @@ def test_committee_members_see_the_dossiers_on_their_agendas_only(db_session, cl
     login_as(president)
     assert client.get(f"/dossiers/{on_agenda.id}").status_code == 200
     assert client.get(f"/dossiers/{elsewhere.id}").status_code == 404
+
+
+def test_function_of_and_elector_ministry_read_the_roles_only(db_session):
+    from app import permissions
+    from app.models.committees import MemberFunction
+    from tests.factories import make_campaign
+
+    committee, (president, secretary, member, *_rest) = make_committee_members("COMITE-INVEST-FTAP")
+    assert permissions.function_of(president, committee) == MemberFunction.PRESIDENT
+    assert permissions.function_of(secretary, committee) == MemberFunction.SECRETAIRE
+    assert permissions.function_of(make_user("porteur"), committee) is None
+    assert permissions.function_of(None, committee) is None
+    campaign = make_campaign()
+    assert permissions.elector_ministry(make_user("dsi"), campaign) == (True, None)
+    assert permissions.elector_ministry(make_user("secretariat"), campaign) == (False, None)
+    assert permissions.can_vote_in_campaign(make_user("dsi", ministry="MI"), campaign)

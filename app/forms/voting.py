@@ -1,7 +1,6 @@
 """Forms of the MoSCoW campaigns (no database writes: choices are filled by the routes)."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,10 +16,10 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from ..formatting import PARIS
 from ..models.portfolio import Moscow
 from ..models.voting import DESCRIPTION_MAX, JUSTIFICATION_MAX, REASON_MAX, TITLE_MAX, Visibility
 
-PARIS = ZoneInfo("Europe/Paris")
 REQUIRED = "Ce champ est obligatoire."
 
 
@@ -117,6 +116,8 @@ class VoteForm(FlaskForm):
         "Justification (facultative)",
         validators=[Length(max=JUSTIFICATION_MAX, message=f"{JUSTIFICATION_MAX} caractères au maximum.")],
     )
+    contexte = HiddenField()  # "ballot": the reply is a row of the campaign's ballot, else a portfolio cell
+    next = HiddenField()  # without JavaScript: where to go back after the vote (checked by safe_next)
 
 
 class TransitionForm(FlaskForm):
@@ -128,6 +129,9 @@ class TransitionForm(FlaskForm):
 
 
 class OverrideForm(FlaskForm):
+    code = HiddenField(
+        filters=[lambda v: (v or "").strip().upper()]
+    )  # the opportunity (a select in the page)
     value = SelectField(
         "Priorité retenue", choices=[(m.value, m.label) for m in Moscow], validators=[InputRequired(REQUIRED)]
     )

@@ -16,10 +16,12 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
+from ..domain.moscow import Moscow
 from ..extensions import db
 from .base import UTCDateTime, utcnow
+from .transitions import TransitionLog
 
 CODE_PATTERN = re.compile(r"^M\d{3,5}$")
 BRIQUE_MAX = 200
@@ -89,30 +91,16 @@ TRANSITIONS: dict[OpportunityStatus, set[OpportunityStatus]] = {
     S.DOUBLON: set(),
     S.DEJA_COUVERTE: set(),
 }
-REASON_REQUIRED = {S.ECARTEE, S.DEJA_COUVERTE}
-TARGET_REQUIRED = {S.FUSIONNEE, S.DOUBLON}
+REASON_REQUIRED = frozenset({S.ECARTEE, S.DEJA_COUVERTE})
+TARGET_REQUIRED = frozenset({S.FUSIONNEE, S.DOUBLON})
 PIPELINE = [S.IDENTIFIEE, S.EN_CRIBLAGE, S.QUALIFIEE, S.VALIDEE_CSIC_TECH, S.PROPOSEE_CSIC, S.LANCEE]
+AUTHOR_EDITABLE = frozenset({S.IDENTIFIEE})  # the DSI who proposed it may still edit it
 
-
-class Moscow(enum.StrEnum):
-    MUST = "must"
-    SHOULD = "should"
-    COULD = "could"
-    WONT = "wont"
-
-    @property
-    def label(self) -> str:
-        return {"must": "Must", "should": "Should", "could": "Could", "wont": "Won't"}[self.value]
-
-    @property
-    def badge(self) -> str:
-        """DSFR badge modifier class for this priority."""
-        return {
-            "must": "fr-badge--error",
-            "should": "fr-badge--warning",
-            "could": "fr-badge--info",
-            "wont": "",
-        }[self.value]
+# Named state groups, also reachable as OpportunityStatus.<GROUP> (templates get the enum as a global).
+OpportunityStatus.REASON_REQUIRED = REASON_REQUIRED
+OpportunityStatus.TARGET_REQUIRED = TARGET_REQUIRED  # merged into / duplicate of another opportunity
+OpportunityStatus.PIPELINE = PIPELINE
+OpportunityStatus.AUTHOR_EDITABLE = AUTHOR_EDITABLE
 
 
 class BackingRole(enum.StrEnum):
@@ -216,30 +204,23 @@ def _refresh_search_text(mapper, connection, target: Opportunity) -> None:
     target.search_text = fold(f"{target.code} {target.brique} {target.besoin}")
 
 
-class OpportunityTransition(db.Model):
-    __tablename__ = "opportunity_transitions"
+class OpportunityTransition(TransitionLog, db.Model):
+    """Transition log of an opportunity's status; its columns are named `from_status` / `to_status`."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    __tablename__ = "opportunity_transitions"
+    states = OpportunityStatus
+
     opportunity_id: Mapped[int] = mapped_column(
         ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
     )
-    from_status: Mapped[str] = mapped_column(String(32))
-    to_status: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
+    from_state: Mapped[str] = mapped_column("from_status", String(32))
+    to_state: Mapped[str] = mapped_column("to_status", String(32))
     target_code: Mapped[str | None] = mapped_column(String(8))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     opportunity: Mapped[Opportunity] = relationship(back_populates="transitions")
-    actor = relationship("User", lazy="joined")
 
-    @property
-    def from_label(self) -> str:
-        return OpportunityStatus(self.from_status).label
-
-    @property
-    def to_label(self) -> str:
-        return OpportunityStatus(self.to_status).label
+    from_status = synonym("from_state")
+    to_status = synonym("to_state")
 
 
 class Action(db.Model):

@@ -3,12 +3,25 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.moscow import RANK, SCALE, Moscow  # noqa: F401  (RANK, SCALE: re-exported for the pages)
 from ..extensions import db
 from .base import UTCDateTime, utcnow
-from .portfolio import Moscow
+from .transitions import TransitionLog
+from .users import Role, User, UserRole
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -37,6 +50,9 @@ TRANSITIONS: dict[CampaignState, set[CampaignState]] = {
     C.CLOSE: {C.PUBLIEE},
     C.PUBLIEE: set(),
 }
+# Named state groups (permissions and templates test these, never the state names).
+CampaignState.FROZEN = frozenset({C.CLOSE, C.PUBLIEE})  # votes are closed, results are frozen
+CampaignState.DUE = frozenset({C.BROUILLON, C.OUVERTE})  # the scheduler may open or close it
 
 
 class Visibility(enum.StrEnum):
@@ -56,9 +72,6 @@ class Visibility(enum.StrEnum):
         }[self.value]
 
 
-# Ordered scale, best first; the rank is used by the median and the dispersion (Won't = 1 … Must = 4).
-SCALE = [Moscow.MUST, Moscow.SHOULD, Moscow.COULD, Moscow.WONT]
-RANK = {Moscow.WONT: 1, Moscow.COULD: 2, Moscow.SHOULD: 3, Moscow.MUST: 4}
 DEFINITIONS = {
     Moscow.MUST: "vital pour la transformation numérique de l'État, doit être fait",
     Moscow.SHOULD: "essentiel, devrait être fait",
@@ -141,7 +154,7 @@ class Campaign(db.Model):
 
     @property
     def is_frozen(self) -> bool:
-        return self.state in (CampaignState.CLOSE, CampaignState.PUBLIEE)
+        return self.state in CampaignState.FROZEN
 
     def allowed_transitions(self) -> list[CampaignState]:
         return sorted(TRANSITIONS[self.state_enum], key=list(CampaignState).index)
@@ -150,29 +163,17 @@ class Campaign(db.Model):
         return self.title
 
 
-class CampaignTransition(db.Model):
+class CampaignTransition(TransitionLog, db.Model):
     """Transition log: who moved the campaign from which state to which, when (actor NULL = automatic)."""
 
     __tablename__ = "campaign_transitions"
+    states = CampaignState
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     from_state: Mapped[str] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="transitions")
-    actor = relationship("User", lazy="joined")
-
-    @property
-    def from_label(self) -> str:
-        return CampaignState(self.from_state).label
-
-    @property
-    def to_label(self) -> str:
-        return CampaignState(self.to_state).label
 
 
 class Vote(db.Model):
@@ -297,3 +298,34 @@ class CampaignParticipation(db.Model):
     voters: Mapped[int] = mapped_column(default=0)
 
     organisation = relationship("Organisation", lazy="joined")
+
+
+# --- electorate counts (aggregate queries, read by the services at close and by the live pages) ----------
+
+
+def electorate_by_ministry(campaign: Campaign) -> dict[int | None, int]:
+    """Number of electors per ministry (same attribution rule as permissions.elector_ministry), by one
+    aggregate query."""
+    per_user = (
+        select(UserRole.user_id, func.min(UserRole.organisation_id).label("organisation_id"))
+        .join(User, User.id == UserRole.user_id)
+        .where(UserRole.role == Role.DSI, User.active.is_(True))
+        .group_by(UserRole.user_id)
+    )
+    limited = {m.id for m in campaign.ministries}
+    if limited:
+        per_user = per_user.where(UserRole.organisation_id.in_(limited))
+    sub = per_user.subquery()
+    rows = db.session.execute(
+        select(sub.c.organisation_id, func.count()).group_by(sub.c.organisation_id)
+    ).all()
+    return {org: n for org, n in rows}
+
+
+def voters_by_ministry(campaign_id: int) -> dict[int | None, int]:
+    rows = db.session.execute(
+        select(Vote.organisation_id, func.count(func.distinct(Vote.voter_id)))
+        .where(Vote.campaign_id == campaign_id)
+        .group_by(Vote.organisation_id)
+    ).all()
+    return {org: n for org, n in rows}

@@ -8,12 +8,43 @@ priorities, organisations — never an agent's name or e-mail, never a creator o
 from dataclasses import dataclass
 from datetime import UTC
 
+from flask import url_for
 from sqlalchemy import Select, String, case, cast, func, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
+from .. import permissions
 from ..extensions import db
-from ..models import Action, Backing, Guichet, Opportunity, Organisation
+from ..models import (
+    Action,
+    AgendaItem,
+    Backing,
+    Campaign,
+    CampaignParticipation,
+    CampaignResult,
+    CampaignState,
+    CreditConsumption,
+    Decision,
+    DecisionAmount,
+    Dossier,
+    DossierState,
+    FinancingAmount,
+    FinancingLine,
+    Guichet,
+    Meeting,
+    Opportunity,
+    Organisation,
+    Role,
+    SavingsAmount,
+    SavingsLine,
+    SavingsReport,
+    StaffSaving,
+    Vote,
+)
+from ..models.base import utcnow
+from ..models.committees import OUTCOME_LABELS, MeetingState, Outcome
+from ..models.dossiers import STATE_LABELS
 from ..models.portfolio import PIPELINE, STATUS_LABELS, Moscow, OpportunityStatus, action_opportunities
+from ..models.voting import electorate_by_ministry, voters_by_ministry
 
 UNCLASSIFIED = "Non classée"
 
@@ -260,22 +291,16 @@ class PendingAction:
 def sections_for(user) -> set[str]:
     roles = set(user.role_names) if user is not None and user.is_authenticated else set()
     sections = {"pipeline", "priorities", "guichets", "campaign", "dossiers", "sessions"}
-    if "secretariat" in roles:
+    if Role.SECRETARIAT in roles:
         sections |= {"exits", "amounts", "savings"}
     return sections
 
 
 def pending_actions(user) -> list[PendingAction]:
     """What the user is expected to do next: votes to cast, dossiers to instruct, complements to provide."""
-    from flask import url_for
-
-    from .. import permissions
-    from ..models import Campaign, Vote
-    from ..models.dossiers import Dossier
-
     pending: list[PendingAction] = []
     open_campaigns = db.session.scalars(
-        select(Campaign).where(Campaign.state == "ouverte").order_by(Campaign.closes_at)
+        select(Campaign).where(Campaign.state == CampaignState.OUVERTE).order_by(Campaign.closes_at)
     ).all()
     for campaign in open_campaigns:
         if not permissions.can_vote_in_campaign(user, campaign):
@@ -298,7 +323,10 @@ def pending_actions(user) -> list[PendingAction]:
     if guichets := permissions.instructed_guichet_ids(user):
         for dossier in db.session.scalars(
             select(Dossier)
-            .where(Dossier.guichet_id.in_(guichets), Dossier.state.in_(("depose", "en_instruction")))
+            .where(
+                Dossier.guichet_id.in_(guichets),
+                Dossier.state.in_((DossierState.DEPOSE, DossierState.EN_INSTRUCTION)),
+            )
             .order_by(Dossier.submitted_at, Dossier.id)
         ).all():
             pending.append(
@@ -310,7 +338,7 @@ def pending_actions(user) -> list[PendingAction]:
             )
     for dossier in db.session.scalars(
         permissions.dossiers_visible_to(user)
-        .where(Dossier.state == "complements_demandes")
+        .where(Dossier.state == DossierState.COMPLEMENTS_DEMANDES)
         .order_by(Dossier.id)
     ).all():
         if permissions.is_porteur_side(user, dossier):
@@ -325,8 +353,6 @@ def pending_actions(user) -> list[PendingAction]:
 
 
 def _dossier_label(dossier) -> str:
-    from ..models.dossiers import DossierState
-
     return DossierState(dossier.state).label
 
 
@@ -343,16 +369,13 @@ class ParticipationRow:
 
 def current_campaign_participation():
     """(campaign, rows): the open campaign (live counts) or else the last published one (frozen counts)."""
-    from ..models import Campaign, CampaignParticipation
-    from ..services import voting
-
     campaign = db.session.scalar(
-        select(Campaign).where(Campaign.state == "ouverte").order_by(Campaign.closes_at).limit(1)
+        select(Campaign).where(Campaign.state == CampaignState.OUVERTE).order_by(Campaign.closes_at).limit(1)
     )
     codes = dict(db.session.execute(select(Organisation.id, Organisation.code)).all())
     if campaign is not None:
-        electors = voting.electorate_by_ministry(campaign)
-        voters = voting.voters_by_ministry(campaign.id)
+        electors = electorate_by_ministry(campaign)
+        voters = voters_by_ministry(campaign.id)
         ids = sorted(set(electors) | set(voters), key=lambda i: codes.get(i, "~"))
         rows = [
             ParticipationRow(codes.get(i, "Sans ministère"), electors.get(i, 0), voters.get(i, 0))
@@ -360,7 +383,10 @@ def current_campaign_participation():
         ]
         return campaign, rows
     campaign = db.session.scalar(
-        select(Campaign).where(Campaign.state == "publiee").order_by(Campaign.published_at.desc()).limit(1)
+        select(Campaign)
+        .where(Campaign.state == CampaignState.PUBLIEE)
+        .order_by(Campaign.published_at.desc())
+        .limit(1)
     )
     if campaign is None:
         return None, []
@@ -383,9 +409,6 @@ class DossierRow:
 
 def dossiers_by_guichet_and_state(user) -> list[DossierRow]:
     """Dossiers the user may see (the same scope as the dossiers pages), by guichet and state."""
-    from .. import permissions
-    from ..models.dossiers import STATE_LABELS, Dossier, DossierState
-
     visible = permissions.dossiers_visible_to(user).with_only_columns(Dossier.id).subquery()
     rows = db.session.execute(
         select(Guichet.code, Dossier.state, func.count())
@@ -398,7 +421,7 @@ def dossiers_by_guichet_and_state(user) -> list[DossierRow]:
 
 
 # Dossiers whose contract is signed: reported savings are measured against their forecast savings.
-CONTRACTED_STATES = ("conventionne", "en_suivi", "clos")
+CONTRACTED_STATES = (DossierState.CONVENTIONNE, DossierState.EN_SUIVI, DossierState.CLOS)
 
 
 @dataclass
@@ -418,22 +441,12 @@ class YearAmounts:
 def amounts_by_year() -> list[YearAmounts]:
     """Per year, in euros: FTAP amounts requested by submitted dossiers, granted by published decisions and
     consumed by funded dossiers; savings forecast by the dossiers and reported during their follow-up."""
-    from ..models import CreditConsumption, Decision, DecisionAmount, SavingsReport
-    from ..models.dossiers import (
-        Dossier,
-        FinancingAmount,
-        FinancingLine,
-        SavingsAmount,
-        SavingsLine,
-        StaffSaving,
-    )
-
     years: dict[int, YearAmounts] = {}
 
     def row(year: int) -> YearAmounts:
         return years.setdefault(year, YearAmounts(year))
 
-    submitted = Dossier.state.notin_(("brouillon", "retire"))
+    submitted = Dossier.state.notin_((DossierState.BROUILLON, DossierState.RETIRE))
     for year, ae, cp in db.session.execute(
         select(FinancingAmount.year, func.sum(FinancingAmount.ae), func.sum(FinancingAmount.cp))
         .join(FinancingLine, FinancingLine.id == FinancingAmount.line_id)
@@ -483,14 +496,10 @@ def amounts_by_year() -> list[YearAmounts]:
 
 
 def upcoming_sessions(user, limit: int = 5) -> list:
-    from .. import permissions
-    from ..models.base import utcnow
-    from ..models.committees import Meeting
-
     return list(
         db.session.scalars(
             permissions.meetings_visible_to(user)
-            .where(Meeting.starts_at >= utcnow(), Meeting.state != "annulee")
+            .where(Meeting.starts_at >= utcnow(), Meeting.state != MeetingState.ANNULEE)
             .order_by(Meeting.starts_at)
             .limit(limit)
         )
@@ -511,13 +520,11 @@ def domain_figures(user, sections: set[str]) -> dict:
 
 # --- campaigns, committees (published data only) ------------------------------------------------------------
 
-PUBLIC_SESSION_STATES = ("odj_publie", "tenue", "pv_publie")
+PUBLIC_SESSION_STATES = permissions.PUBLIC_MEETING_STATES
 
 
 def published_campaigns() -> Select:
-    from ..models import Campaign
-
-    return select(Campaign).where(Campaign.state == "publiee")
+    return select(Campaign).where(Campaign.state == CampaignState.PUBLIEE)
 
 
 def campaign_public(campaign, results: list | None = None, participations: list | None = None) -> dict:
@@ -557,8 +564,6 @@ def campaign_public(campaign, results: list | None = None, participations: list 
 
 
 def campaign_details(campaign_id: int):
-    from ..models import Campaign, CampaignParticipation, CampaignResult
-
     campaign = db.session.scalar(published_campaigns().where(Campaign.id == campaign_id))
     if campaign is None:
         return None
@@ -577,14 +582,10 @@ def campaign_details(campaign_id: int):
 
 def published_decisions() -> Select:
     """Decisions whose minutes are published (locked), the only ones open data shows."""
-    from ..models.committees import Decision
-
     return select(Decision).where(Decision.locked.is_(True))
 
 
 def decision_public(d) -> dict:
-    from ..models.committees import OUTCOME_LABELS, Outcome
-
     item = d.item
     return {
         "id": d.id,
@@ -609,20 +610,14 @@ def decision_public(d) -> dict:
 
 
 def decision_options():
-    from ..models.committees import AgendaItem, Decision
-
     return (selectinload(Decision.item).joinedload(AgendaItem.opportunity), selectinload(Decision.amounts))
 
 
 def public_sessions() -> Select:
-    from ..models.committees import Meeting
-
     return select(Meeting).where(Meeting.state.in_(PUBLIC_SESSION_STATES))
 
 
 def session_public(s) -> dict:
-    from ..models.committees import MeetingState
-
     return {
         "id": s.id,
         "committee": s.committee.code,
@@ -645,6 +640,4 @@ def session_public(s) -> dict:
 
 
 def session_options():
-    from ..models.committees import AgendaItem, Meeting
-
     return (selectinload(Meeting.items).joinedload(AgendaItem.opportunity),)

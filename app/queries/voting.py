@@ -3,11 +3,12 @@
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, event, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from ..domain import moscow
 from ..extensions import db
-from ..models import AuditEntry, Opportunity, Organisation, User
+from ..models import AuditEntry, Opportunity, Organisation, Role, User
 from ..models.base import utcnow
 from ..models.portfolio import Moscow
 from ..models.voting import (
@@ -19,9 +20,10 @@ from ..models.voting import (
     Vote,
     campaign_ministries,
     campaign_opportunities,
+    electorate_by_ministry,
+    voters_by_ministry,
 )
 from ..permissions import campaigns_visible_to
-from ..services import voting as service
 
 
 def visible_campaigns(user) -> list[Campaign]:
@@ -140,8 +142,8 @@ def _participation_rows(pairs: list[tuple[int | None, int, int]]) -> list[Partic
 
 def live_participation(campaign: Campaign) -> list[ParticipationRow]:
     """Participation while open (counts of people, never their votes): two aggregate queries."""
-    electors = service.electorate_by_ministry(campaign)
-    voters = service.voters_by_ministry(campaign.id)
+    electors = electorate_by_ministry(campaign)
+    voters = voters_by_ministry(campaign.id)
     keys = set(electors) | set(voters)
     return _participation_rows(
         [(k, max(electors.get(k, 0), voters.get(k, 0)), voters.get(k, 0)) for k in keys]
@@ -180,14 +182,11 @@ class ResultRow:
     dispersion: int = 0
 
     def __post_init__(self):
-        self.total = service.total(self.counts)
-        self.cells = [
-            f"{self.counts[m]} ({round(100 * self.counts[m] / self.total) if self.total else 0} %)"
-            for m in Moscow
-        ]
-        self.at_or_above = round(100 * service.share_at_or_above(self.counts, self.median))
-        self.modal_share = round(100 * service.modal_share(self.counts))
-        self.dispersion = service.dispersion(self.counts)
+        self.total = moscow.total(self.counts)
+        self.cells = [f"{self.counts[m]} ({moscow.percent(self.counts[m], self.total)} %)" for m in Moscow]
+        self.at_or_above = round(100 * moscow.share_at_or_above(self.counts, self.median))
+        self.modal_share = round(100 * moscow.modal_share(self.counts))
+        self.dispersion = moscow.dispersion(self.counts)
 
     @property
     def retained(self) -> Moscow | None:
@@ -360,7 +359,10 @@ def open_campaign_ids() -> list[int]:
     return _open_cache["ids"]
 
 
-def forget_open_campaigns() -> None:
+@event.listens_for(Campaign, "after_insert")
+@event.listens_for(Campaign, "after_update")
+def forget_open_campaigns(*_args) -> None:
+    """This process's own campaign changes are seen at once (the other processes' within the cache time)."""
     _open_cache["ids"] = None
 
 
@@ -376,13 +378,15 @@ def portfolio_ballot(user, opportunities: list[Opportunity]) -> PortfolioBallot 
     """The open campaign the user can vote in (the one closing first), with their votes on the listed page.
 
     No query when no campaign is open (cache) or the user is no DSI member; otherwise three."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.has_role("dsi"):
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_role(Role.DSI):
         return None
     ids = open_campaign_ids()
     if not ids:
         return None
     now = utcnow()
-    ministries = [r.organisation_id for r in user.roles if r.role == "dsi" and r.organisation_id is not None]
+    ministries = [
+        r.organisation_id for r in user.roles if r.role == Role.DSI and r.organisation_id is not None
+    ]
     limited = exists().where(campaign_ministries.c.campaign_id == Campaign.id)
     admitted = exists().where(
         campaign_ministries.c.campaign_id == Campaign.id,

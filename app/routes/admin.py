@@ -1,6 +1,6 @@
 """Administration by the secretariat: users, roles, activation, audit trail."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -10,7 +10,8 @@ from ..models import AuditEntry, Committee, Guichet, Organisation, User, UserRol
 from ..models.users import Role
 from ..permissions import requires_role
 from ..services import users as service
-from ..services.errors import DomainError, ValidationFailed
+from ..services.errors import DomainError
+from .actions import perform
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PER_PAGE = 50
@@ -80,7 +81,9 @@ def grant(user_id: int):
     user = _load_user(user_id)
     form = _grant_form(request.form)
     if form.validate():
-        try:
+        labels: list[str] = []
+
+        def run():
             user_role = service.grant_role(
                 user,
                 form.role.data,
@@ -90,15 +93,16 @@ def grant(user_id: int):
                 committee=form.committee.data or None,
                 function=form.function.data or None,
             )
-        except ValidationFailed as error:
-            db.session.rollback()
-            for name, message in error.errors.items():
-                getattr(form, name).errors = [*getattr(form, name).errors, message]
-        else:
-            label = user_role.label
-            db.session.commit()
-            flash(f"Rôle « {label} » attribué à {user.full_name}.", "success")
-            return redirect(url_for(".user", user_id=user.id), 303)
+            labels.append(user_role.label)  # read before the commit expires the row
+            return user_role
+
+        return perform(
+            run,
+            form=form,
+            success=lambda _role: f"Rôle « {labels[0]} » attribué à {user.full_name}.",
+            location=url_for(".user", user_id=user.id),
+            failure=lambda _status: _render_user(user, form=form, status=422),
+        )
     return _render_user(user, form=form, status=422)
 
 
@@ -106,14 +110,21 @@ def _confirmed_action(user: User, action, success: str):
     form = ConfirmForm(request.form)
     if not form.validate():
         abort(400)
-    try:
-        action()
-    except DomainError as error:
-        db.session.rollback()
-        return _render_user(user, error=error.message, status=error.status_code)
-    db.session.commit()
-    flash(success, "success")
-    return redirect(url_for(".user", user_id=user.id), 303)
+    errors: list[DomainError] = []
+
+    def run():
+        try:
+            return action()
+        except DomainError as error:
+            errors.append(error)
+            raise
+
+    return perform(
+        run,
+        success=success,
+        location=url_for(".user", user_id=user.id),
+        failure=lambda status: _render_user(user, error=errors[0].message, status=status),
+    )
 
 
 @bp.post("/utilisateurs/<int:user_id>/roles/<int:role_id>/retirer")

@@ -17,7 +17,8 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from .. import openapi
 from ..extensions import csrf, db
-from ..models import Action, Guichet, Opportunity, OpportunityStatus
+from ..models import Action, Campaign, Committee, Decision, Guichet, Meeting, Opportunity, OpportunityStatus
+from ..models.committees import Outcome
 from ..models.portfolio import Moscow
 from ..permissions import opendata_readable, public
 from ..queries import dashboard as figures
@@ -413,8 +414,6 @@ def _get_by_id(query, model, object_id: int, serialize, options=()):
 @bp.get("/v1/campaigns")
 @opendata_readable
 def list_campaigns():
-    from ..models import Campaign
-
     args = _check_parameters("campaigns")
     return _page(
         "campaigns",
@@ -437,8 +436,6 @@ def get_campaign(campaign_id: int):
 @bp.get("/v1/decisions")
 @opendata_readable
 def list_decisions():
-    from ..models.committees import Committee, Decision, Outcome
-
     args = _check_parameters("decisions")
     _check_enums(args, {"outcome": [o.value for o in Outcome]})
     query, notices = figures.published_decisions(), []
@@ -461,8 +458,6 @@ def list_decisions():
 @bp.get(f"/v1/decisions/<int(max={openapi.MAX_ID}):decision_id>")
 @opendata_readable
 def get_decision(decision_id: int):
-    from ..models.committees import Decision
-
     return _get_by_id(
         figures.published_decisions(),
         Decision,
@@ -475,8 +470,6 @@ def get_decision(decision_id: int):
 @bp.get("/v1/sessions")
 @opendata_readable
 def list_sessions():
-    from ..models.committees import Committee, Meeting
-
     args = _check_parameters("sessions")
     _check_enums(args, {"state": list(figures.PUBLIC_SESSION_STATES)})
     query = figures.public_sessions()
@@ -496,8 +489,6 @@ def list_sessions():
 @bp.get(f"/v1/sessions/<int(max={openapi.MAX_ID}):session_id>")
 @opendata_readable
 def get_session(session_id: int):
-    from ..models.committees import Meeting
-
     return _get_by_id(
         figures.public_sessions(),
         Meeting,

@@ -16,12 +16,18 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from .. import permissions
 from ..extensions import db
+from ..models import Committee, CreditConsumption, Decision, Dossier, DossierState, Role, SavingsReport
+from ..models.dossiers import STATE_LABELS
 from ..permissions import opendata_readable
 from ..queries import dashboard as figures
 from ..queries import portfolio as portfolio_queries
+from ..queries.dossiers import FIGURES_OPTIONS
+from ..services import dossiers as dossier_service
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
@@ -138,8 +144,6 @@ DECISION_COLUMNS = [
 
 
 def _published_decisions() -> list[dict]:
-    from ..models.committees import Decision
-
     query = figures.published_decisions().options(*figures.decision_options()).order_by(Decision.id)
     return [figures.decision_public(d) for d in db.session.scalars(query)]
 
@@ -389,9 +393,6 @@ def committee_decisions(fmt: str):
     """Decisions of one committee (?comite=CODE) or of all: published ones for every signed-in user (like the
     published minutes), and also the unpublished ones of the committees the user sits on (or all of them for
     the secretariat), marked as such."""
-    from sqlalchemy import or_, select
-
-    from ..models.committees import Committee, Decision
 
     query = select(Decision).options(*figures.decision_options()).order_by(Decision.id)
     if code := request.args.get("comite", ""):
@@ -400,7 +401,7 @@ def committee_decisions(fmt: str):
             abort(404)
         query = query.where(Decision.committee_id == committee.id)
     if not permissions.is_secretariat(current_user):
-        mine = [r.committee_id for r in current_user.roles if r.role == "comite" and r.committee_id]
+        mine = [r.committee_id for r in current_user.roles if r.role == Role.COMITE and r.committee_id]
         query = query.where(or_(Decision.locked.is_(True), Decision.committee_id.in_(mine or [-1])))
     decisions = list(db.session.scalars(query))
     columns = [c.name for c in DECISION_COLUMNS] + ["publiee"]
@@ -412,7 +413,7 @@ def committee_decisions(fmt: str):
     return _in_app_file(fmt, name, columns, table)
 
 
-FOLLOWUP_STATES = ("decide", "conventionne", "en_suivi", "clos")
+FOLLOWUP_STATES = (DossierState.DECIDE, DossierState.CONVENTIONNE, DossierState.EN_SUIVI, DossierState.CLOS)
 
 
 @bp.get("/suivi.<any(csv, xlsx):fmt>")
@@ -420,13 +421,6 @@ FOLLOWUP_STATES = ("decide", "conventionne", "en_suivi", "clos")
 def followup(fmt: str):
     """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested, granted and consumed;
     savings forecast and reported (totals over the years, as on each dossier's follow-up page)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import joinedload
-
-    from ..models import CreditConsumption, Decision, SavingsReport
-    from ..models.dossiers import STATE_LABELS, Dossier, DossierState
-    from ..queries.dossiers import FIGURES_OPTIONS
-    from ..services import dossiers as dossier_service
 
     dossiers = (
         db.session.scalars(
@@ -492,8 +486,6 @@ def followup(fmt: str):
 
 def _totals_by_dossier(model, dossier_ids: list[int], *columns) -> dict[int, tuple]:
     """dossier id → the sums of `columns` over the model's yearly rows (follow-up figures)."""
-    from sqlalchemy import func, select
-
     rows = db.session.execute(
         select(model.dossier_id, *(func.sum(c) for c in columns))
         .where(model.dossier_id.in_(dossier_ids or [-1]))

@@ -1,21 +1,21 @@
 """The portfolio of opportunities: list, detail, create, edit, status, comments, backings, exports."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.routing import BaseConverter
 
 from .. import permissions
 from ..extensions import db
-from ..forms import apply_errors
 from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StatusForm
-from ..htmx import hx_redirect, is_htmx, render
+from ..htmx import is_htmx, render
 from ..models import AuditEntry, Opportunity, Organisation
 from ..queries import portfolio as queries
 from ..queries import voting as voting_queries
 from ..services import portfolio as service
 from ..services.errors import NotAllowed, StaleVersion, ValidationFailed
 from ..tabular import PORTFOLIO_COLUMNS, tabular_response
+from .actions import perform
 
 bp = Blueprint("portfolio", __name__, url_prefix="/opportunites")
 
@@ -88,18 +88,25 @@ def create():
         abort(403)
     form = OpportunityForm()
     if form.validate_on_submit():
-        try:
-            opportunity = service.create_opportunity(
+        return perform(
+            lambda: service.create_opportunity(
                 brique=form.brique.data, besoin=form.besoin.data or "", actor=current_user
-            )
-        except ValidationFailed as error:
-            apply_errors(form, error.errors)
-        else:
-            db.session.commit()
-            flash(f"Opportunité {opportunity.code} créée.", "success")
-            return _redirect(url_for(".show", code=opportunity.code))
-    status = 422 if form.is_submitted() else 200
-    return render("portfolio/form.html", block="form", status=status, form=form, opportunity=None, stale=None)
+            ),
+            form=form,
+            success=lambda opportunity: f"Opportunité {opportunity.code} créée.",
+            location=lambda opportunity: url_for(".show", code=opportunity.code),
+            failure=lambda status: _render_form(form, None, status),
+        )
+    return _render_form(form, None, 422 if form.is_submitted() else 200)
+
+
+def _render_form(form, opportunity, status, stale=None):
+    if stale is not None:  # the page shows both versions and the message once, above them
+        form.form_errors = [e for e in form.form_errors if e != stale.message]
+        form.version.data = stale.current.version
+    return render(
+        "portfolio/form.html", block="form", status=status, form=form, opportunity=opportunity, stale=stale
+    )
 
 
 @bp.get("/<code:code>")
@@ -154,29 +161,30 @@ def edit(code: str):
     if not permissions.can_edit_opportunity(current_user, opportunity):
         abort(403)
     form = OpportunityForm(obj=opportunity)
-    stale = None
     if form.validate_on_submit():
-        try:
-            service.update_opportunity(
-                opportunity,
-                brique=form.brique.data,
-                besoin=form.besoin.data or "",
-                version=form.version.data or 0,
-                actor=current_user,
-            )
-        except ValidationFailed as error:
-            apply_errors(form, error.errors)
-        except StaleVersion as error:
-            stale = error
-            form.version.data = error.current.version
-        else:
-            db.session.commit()
-            flash(f"Opportunité {opportunity.code} enregistrée.", "success")
-            return _redirect(url_for(".show", code=opportunity.code))
-    status = 409 if stale else (422 if form.is_submitted() else 200)
-    return render(
-        "portfolio/form.html", block="form", status=status, form=form, opportunity=opportunity, stale=stale
-    )
+        stale: list[StaleVersion] = []
+
+        def save():
+            try:
+                return service.update_opportunity(
+                    opportunity,
+                    brique=form.brique.data,
+                    besoin=form.besoin.data or "",
+                    version=form.version.data or 0,
+                    actor=current_user,
+                )
+            except StaleVersion as error:
+                stale.append(error)
+                raise
+
+        return perform(
+            save,
+            form=form,
+            success=f"Opportunité {opportunity.code} enregistrée.",
+            location=url_for(".show", code=opportunity.code),
+            failure=lambda status: _render_form(form, opportunity, status, stale[0] if stale else None),
+        )
+    return _render_form(form, opportunity, 422 if form.is_submitted() else 200)
 
 
 @bp.post("/<code:code>/statut")
@@ -187,20 +195,21 @@ def change_status(code: str):
         abort(403)
     form = _status_form(opportunity, formdata=request.form)
     if form.validate_on_submit():
-        try:
-            service.change_status(
+        return perform(
+            lambda: service.change_status(
                 opportunity,
                 to=form.status.data,
                 reason=form.reason.data or "",
                 target_code=form.target_code.data or "",
                 actor=current_user,
-            )
-        except ValidationFailed as error:
-            apply_errors(form, error.errors)
-        else:
-            db.session.commit()
-            flash(f"Statut de {opportunity.code} : {opportunity.status_enum.label}.", "success")
-            return _redirect(url_for(".show", code=opportunity.code))
+            ),
+            form=form,
+            success=lambda moved: f"Statut de {moved.code} : {moved.status_enum.label}.",
+            location=url_for(".show", code=opportunity.code),
+            failure=lambda status: _render_show(
+                opportunity, status=status, status_form=form, block="status_panel"
+            ),
+        )
     return _render_show(opportunity, status=422, status_form=form, block="status_panel")
 
 
@@ -212,14 +221,15 @@ def comment(code: str):
         abort(403)
     form = CommentForm()
     if form.validate_on_submit():
-        try:
-            service.add_comment(opportunity, body=form.body.data, actor=current_user)
-        except ValidationFailed as error:
-            apply_errors(form, error.errors)
-        else:
-            db.session.commit()
-            flash("Commentaire publié.", "success")
-            return _redirect(url_for(".show", code=opportunity.code, _anchor="commentaires"))
+        return perform(
+            lambda: service.add_comment(opportunity, body=form.body.data, actor=current_user),
+            form=form,
+            success="Commentaire publié.",
+            location=url_for(".show", code=opportunity.code, _anchor="commentaires"),
+            failure=lambda status: _render_show(
+                opportunity, status=status, comment_form=form, block="comments"
+            ),
+        )
     return _render_show(opportunity, status=422, comment_form=form, block="comments")
 
 
@@ -234,16 +244,24 @@ def back(code: str):
         organisation = db.session.scalar(
             select(Organisation).where(Organisation.code == form.organisation.data)
         )
-        try:
-            service.set_backing(
-                opportunity, organisation=organisation, role=form.role.data, actor=current_user
-            )
-        except (ValidationFailed, NotAllowed) as error:
-            form.organisation.errors = [error.message]
-        else:
-            db.session.commit()
-            flash(f"Soutien de {organisation.code} enregistré.", "success")
-            return _redirect(url_for(".show", code=opportunity.code, _anchor="soutiens"))
+
+        def run():
+            try:
+                return service.set_backing(
+                    opportunity, organisation=organisation, role=form.role.data, actor=current_user
+                )
+            except (ValidationFailed, NotAllowed) as error:  # shown at the ministry, whatever the field
+                form.organisation.errors = [error.message]
+                raise
+
+        return perform(
+            run,
+            success=f"Soutien de {organisation.code} enregistré.",
+            location=url_for(".show", code=opportunity.code, _anchor="soutiens"),
+            failure=lambda _status: _render_show(
+                opportunity, status=422, backing_form=form, block="backings"
+            ),
+        )
     return _render_show(opportunity, status=422, backing_form=form, block="backings")
 
 
@@ -256,11 +274,9 @@ def unback(code: str, org_code: str):
         abort(404)
     if not permissions.can_back_opportunity(current_user, opportunity, organisation):
         abort(403)
-    service.remove_backing(opportunity, organisation=organisation, actor=current_user)
-    db.session.commit()
-    flash(f"Soutien de {organisation.code} retiré.", "success")
-    return _redirect(url_for(".show", code=opportunity.code, _anchor="soutiens"))
-
-
-def _redirect(location: str):
-    return hx_redirect(location) if is_htmx() else redirect(location, 303)
+    return perform(
+        lambda: service.remove_backing(opportunity, organisation=organisation, actor=current_user),
+        success=f"Soutien de {organisation.code} retiré.",
+        location=url_for(".show", code=opportunity.code, _anchor="soutiens"),
+        failure=lambda status: _render_show(opportunity, status=status, block="backings"),
+    )

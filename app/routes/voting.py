@@ -4,7 +4,7 @@ exports."""
 import io
 import logging
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask_login import current_user
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -16,15 +16,17 @@ from ..auth_session import safe_next
 from ..extensions import db
 from ..forms import apply_errors
 from ..forms.voting import CampaignForm, OverrideForm, TransitionForm, VoteForm
-from ..htmx import hx_redirect, is_htmx, render
+from ..htmx import is_htmx, render
 from ..models import Opportunity, Organisation, Role
 from ..models.base import utcnow
 from ..models.portfolio import Moscow
-from ..models.voting import DEFINITIONS, SCALE, CampaignState, Visibility
+from ..models.voting import DEFINITIONS, SCALE, CampaignState
+from ..permissions import elector_ministry
 from ..queries import voting as queries
 from ..services import voting as service
-from ..services.errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
+from ..services.errors import DomainError, NotAllowed, StaleVersion
 from ..tabular import XLSX_MIME, csv_bytes
+from .actions import perform
 from .errors import render_error
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,7 @@ def apply_due_transitions():
 
 @bp.context_processor
 def voting_globals():
-    return {
-        "SCALE": SCALE,
-        "DEFINITIONS": DEFINITIONS,
-        "CampaignState": CampaignState,
-        "Visibility": Visibility,
-    }
+    return {"SCALE": SCALE, "DEFINITIONS": DEFINITIONS}
 
 
 def _load(campaign_id: int):
@@ -58,10 +55,6 @@ def _load(campaign_id: int):
     if campaign is None:
         abort(404)
     return campaign
-
-
-def _redirect(location: str):
-    return hx_redirect(location) if is_htmx() else redirect(location, 303)
 
 
 # --- list, create, edit -------------------------------------------------------------------------------
@@ -112,19 +105,24 @@ def _input(form: CampaignForm) -> service.CampaignInput:
 def create():
     form = _campaign_form(formdata=request.form if request.method == "POST" else None)
     if request.method == "POST":
-        if not form.validate():
-            apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
-        else:
-            try:
-                campaign = service.create_campaign(_input(form), actor=current_user)
-            except ValidationFailed as error:
-                apply_errors(form, error.errors)
-            else:
-                db.session.commit()
-                flash(f"Campagne « {campaign.title} » créée en brouillon.", "success")
-                return _redirect(url_for(".show", campaign_id=campaign.id))
-    status = 422 if request.method == "POST" else 200
-    return render("voting/form.html", block="form", status=status, form=form, campaign=None, stale=None)
+        if form.validate():
+            return perform(
+                lambda: service.create_campaign(_input(form), actor=current_user),
+                form=form,
+                success=lambda campaign: f"Campagne « {campaign.title} » créée en brouillon.",
+                location=lambda campaign: url_for(".show", campaign_id=campaign.id),
+                failure=lambda status: _render_form(form, None, status),
+            )
+        apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
+    return _render_form(form, None, 422 if request.method == "POST" else 200)
+
+
+def _render_form(form, campaign, status, stale=None):
+    if stale is not None:  # the page shows both versions and the message once, above them
+        form.form_errors = [e for e in form.form_errors if e != stale.message]
+        form.version.raw_data = None
+        form.version.data = stale.current.version
+    return render("voting/form.html", block="form", status=status, form=form, campaign=campaign, stale=stale)
 
 
 @bp.route("/<int:campaign_id>/modifier", methods=["GET", "POST"])
@@ -134,30 +132,31 @@ def edit(campaign_id: int):
     if not permissions.can_edit_campaign(current_user, campaign):
         abort(403)
     form = _campaign_form(campaign, formdata=request.form if request.method == "POST" else None)
-    stale = None
     if request.method == "POST":
-        if not form.validate():
-            apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
-        else:
-            try:
-                service.update_campaign(campaign, _input(form), actor=current_user)
-                db.session.flush()
-            except ValidationFailed as error:
-                apply_errors(form, error.errors)
-            except StaleVersion as error:
-                stale = error
-            except StaleDataError:  # saved by someone else between our read and our write
-                db.session.rollback()
-                stale = StaleVersion(_load(campaign_id))
-            else:
-                db.session.commit()
-                flash("Campagne enregistrée.", "success")
-                return _redirect(url_for(".show", campaign_id=campaign.id))
-    if stale is not None:
-        form.version.raw_data = None
-        form.version.data = stale.current.version
-    status = 409 if stale else (422 if request.method == "POST" else 200)
-    return render("voting/form.html", block="form", status=status, form=form, campaign=campaign, stale=stale)
+        if form.validate():
+            stale: list[StaleVersion] = []
+
+            def save():
+                try:
+                    service.update_campaign(campaign, _input(form), actor=current_user)
+                    db.session.flush()
+                except StaleVersion as error:
+                    stale.append(error)
+                    raise
+                except StaleDataError:  # saved by someone else between our read and our write
+                    db.session.rollback()
+                    stale.append(StaleVersion(_load(campaign_id)))
+                    raise stale[-1] from None
+
+            return perform(
+                save,
+                success="Campagne enregistrée.",
+                location=url_for(".show", campaign_id=campaign.id),
+                failure=lambda status: _render_form(form, campaign, status, stale[0] if stale else None),
+                form=form,
+            )
+        apply_errors(form, service.campaign_errors(_input(form)), only_clean=True)
+    return _render_form(form, campaign, 422 if request.method == "POST" else 200)
 
 
 # --- campaign page and states -------------------------------------------------------------------------
@@ -165,7 +164,7 @@ def edit(campaign_id: int):
 
 def _render_show(campaign, status=200, errors=None, drafts=None, transition_form=None):
     can_vote = permissions.can_vote_in_campaign(current_user, campaign)
-    is_elector = service.elector_ministry(current_user, campaign)[0]
+    is_elector = elector_ministry(current_user, campaign)[0]
     ballot = scope = progress = None
     if is_elector and campaign.state != CampaignState.BROUILLON:
         scope = queries.scope(campaign)
@@ -202,20 +201,23 @@ def move(campaign_id: int):
     campaign = _load(campaign_id)
     form = TransitionForm()
     if form.validate():
-        try:
-            service.transition(campaign, to=form.to.data, reason=form.reason.data or "", actor=current_user)
-        except ValidationFailed as error:
-            form.to.errors = list(error.errors.values())
-        except DomainError as error:
-            db.session.rollback()
-            form.to.errors = [error.message]
-        else:
-            db.session.commit()
-            flash(f"Campagne « {campaign.title} » : {campaign.state_enum.label.lower()}.", "success")
-            return _redirect(url_for(".show", campaign_id=campaign.id))
-    else:
-        form.to.errors = form.to.errors or ["Action invalide."]
+        return perform(
+            lambda: service.transition(
+                campaign, to=form.to.data, reason=form.reason.data or "", actor=current_user
+            ),
+            form=form,
+            success=lambda moved: f"Campagne « {moved.title} » : {moved.state_enum.label.lower()}.",
+            location=url_for(".show", campaign_id=campaign.id),
+            failure=lambda status: _move_refused(form, campaign_id, status),
+        )
+    form.to.errors = form.to.errors or ["Action invalide."]
     return _render_show(_load(campaign_id), status=422, transition_form=form)
+
+
+def _move_refused(form: TransitionForm, campaign_id: int, status: int):
+    """The refusal is shown beside the state buttons (the form's only visible field)."""
+    form.to.errors, form.form_errors = [*form.to.errors, *form.form_errors], []
+    return _render_show(_load(campaign_id), status=status, transition_form=form)
 
 
 # --- ballot ---------------------------------------------------------------------------------------------
@@ -229,14 +231,16 @@ def _vote_target(campaign_id: int, code: str):
     return campaign, opportunity  # the service refuses an opportunity outside the scope (422)
 
 
-def _vote_reply(campaign, opportunity, vote=None, *, status=200, error=None, draft=None):
+def _vote_reply(campaign, opportunity, form: VoteForm, vote=None, *, status=200, error=None, draft=None):
     """htmx: the updated row (or portfolio cell) and the out-of-band progress bar, rendered BEFORE the commit
-    (nothing to reload afterwards); without JavaScript: 303 back, or the campaign page with the message."""
-    context = "ballot" if request.form.get("contexte") == "ballot" else "vote"
+    (nothing to reload afterwards); without JavaScript: 303 back, or the campaign page with the message.
+
+    Not through perform(): a vote's success is the updated fragment (200), not a redirect."""
+    context = "ballot" if form.contexte.data == "ballot" else "vote"
     if not is_htmx():
         if status == 200:
             default = url_for(".show", campaign_id=campaign.id, _anchor=f"vote-{opportunity.code}")
-            return redirect(safe_next(request.form.get("next")) or default, 303)
+            return redirect(safe_next(form.next.data) or default, 303)
         return _render_show(
             campaign, status=status, errors={opportunity.id: error}, drafts={opportunity.id: draft}
         )
@@ -265,6 +269,7 @@ def vote(campaign_id: int, code: str):
         return _vote_reply(
             campaign,
             opportunity,
+            form,
             status=422,
             draft=form.justification.data,
             error=" ".join(form.justification.errors) or "Requête invalide, rechargez la page.",
@@ -273,7 +278,7 @@ def vote(campaign_id: int, code: str):
         vote = service.cast_vote(
             campaign,
             opportunity,
-            value=request.form.get("value", ""),
+            value=form.value.data or "",
             justification=form.justification.data or "",
             actor=current_user,
         )
@@ -283,9 +288,14 @@ def vote(campaign_id: int, code: str):
     except DomainError as error:
         db.session.rollback()
         return _vote_reply(
-            _load(campaign_id), opportunity, status=422, error=error.message, draft=form.justification.data
+            _load(campaign_id),
+            opportunity,
+            form,
+            status=422,
+            error=error.message,
+            draft=form.justification.data,
         )
-    response = _vote_reply(campaign, opportunity, vote)
+    response = _vote_reply(campaign, opportunity, form, vote)
     db.session.commit()
     return response
 
@@ -296,7 +306,9 @@ def withdraw(campaign_id: int, code: str):
     campaign, opportunity = _vote_target(campaign_id, code)
     form = VoteForm()
     if not form.validate():
-        return _vote_reply(campaign, opportunity, status=422, error="Requête invalide, rechargez la page.")
+        return _vote_reply(
+            campaign, opportunity, form, status=422, error="Requête invalide, rechargez la page."
+        )
     try:
         service.withdraw_vote(campaign, opportunity, actor=current_user)
     except NotAllowed as error:
@@ -304,8 +316,8 @@ def withdraw(campaign_id: int, code: str):
         return render_error(403, error.message)
     except DomainError as error:
         db.session.rollback()
-        return _vote_reply(_load(campaign_id), opportunity, status=422, error=error.message)
-    response = _vote_reply(campaign, opportunity, None)
+        return _vote_reply(_load(campaign_id), opportunity, form, status=422, error=error.message)
+    response = _vote_reply(campaign, opportunity, form, None)
     db.session.commit()
     return response
 
@@ -347,32 +359,33 @@ def override(campaign_id: int):
     if not permissions.can_override_priority(current_user, campaign):
         abort(403)
     form = OverrideForm()
-    code = (request.form.get("code") or "").strip().upper()
+    code = form.code.data or ""
     opportunity = queries.in_scope(campaign, code)
     if form.validate():
         if opportunity is None:
             form.form_errors.append("Choisissez une opportunité de la campagne.")
         else:
-            try:
-                service.override_priority(
+            return perform(
+                lambda: service.override_priority(
                     campaign,
                     opportunity,
                     value=form.value.data,
                     reason=form.reason.data or "",
                     actor=current_user,
-                )
-            except ValidationFailed as error:
-                apply_errors(form, error.errors)
-            else:
-                db.session.commit()
-                flash(f"Priorité de {opportunity.code} corrigée.", "success")
-                return _redirect(
-                    url_for(".results", campaign_id=campaign.id, _anchor=f"result-{opportunity.code}")
-                )
+                ),
+                form=form,
+                success=f"Priorité de {opportunity.code} corrigée.",
+                location=url_for(".results", campaign_id=campaign.id, _anchor=f"result-{opportunity.code}"),
+                failure=lambda status: _render_override(campaign, form, code, status),
+            )
+    return _render_override(campaign, form, code, 422)
+
+
+def _render_override(campaign, form: OverrideForm, code: str, status: int):
     return render(
         "voting/results.html",
         block="override",
-        status=422,
+        status=status,
         campaign=campaign,
         results=queries.results(campaign),
         override_form=form,

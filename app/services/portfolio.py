@@ -9,7 +9,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..extensions import db
 from ..models import Backing, BackingRole, Comment, Opportunity, OpportunityStatus, OpportunityTransition
 from ..models.portfolio import BESOIN_MAX, BRIQUE_MAX, CODE_PATTERN, REASON_REQUIRED, TARGET_REQUIRED
-from . import audit
+from ..permissions import (
+    can_back_opportunity,
+    can_change_opportunity_status,
+    can_comment_opportunity,
+    can_create_opportunity,
+    can_edit_opportunity,
+)
+from . import audit, transitions
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
 CREATE_ATTEMPTS = 8
@@ -36,7 +43,6 @@ def validate_fields(brique: str, besoin: str) -> dict[str, str]:
 
 def create_opportunity(*, brique: str, besoin: str, actor) -> Opportunity:
     """Create an opportunity with the next free code (M133, M134…), safe under concurrent creation."""
-    from ..permissions import can_create_opportunity
 
     if not can_create_opportunity(actor):
         raise NotAllowed("Vous ne pouvez pas proposer d'opportunité.")
@@ -65,8 +71,6 @@ def create_opportunity(*, brique: str, besoin: str, actor) -> Opportunity:
 def update_opportunity(
     opportunity: Opportunity, *, brique: str, besoin: str, version: int, actor
 ) -> Opportunity:
-    from ..permissions import can_edit_opportunity
-
     if not can_edit_opportunity(actor, opportunity):
         raise NotAllowed("Vous ne pouvez pas modifier cette opportunité.")
     brique, besoin = _clean(brique), _clean(besoin)
@@ -99,7 +103,6 @@ def change_status(
     """`committee_act`: the committee decision (or agenda publication) that moves the opportunity;
     the committee's président or secrétaire records it without being secretariat (checked by the
     committees service)."""
-    from ..permissions import can_change_opportunity_status
 
     if committee_act is None and not can_change_opportunity_status(actor, opportunity):
         raise NotAllowed("Seul le secrétariat change le statut d'une opportunité.")
@@ -108,8 +111,8 @@ def change_status(
     except ValueError:
         raise ValidationFailed({"status": "Statut inconnu."}) from None
     old = opportunity.status_enum
-    if new not in opportunity.allowed_transitions():
-        raise ValidationFailed({"status": f"Passage de « {old.label} » à « {new.label} » non autorisé."})
+    if new not in opportunity.allowed_transitions():  # refused before the reason and the target are checked
+        raise _status_refused(f"Passage de « {old.label} » à « {new.label} » non autorisé.")
     reason = _clean(reason)
     errors = {}
     if new in REASON_REQUIRED and not reason:
@@ -128,36 +131,34 @@ def change_status(
             errors["target_code"] = f"L'opportunité {target_code} n'existe pas."
         elif target.id == opportunity.id:
             errors["target_code"] = "Une opportunité ne peut pas être fusionnée avec elle-même."
-        elif target.status in {s.value for s in TARGET_REQUIRED}:
+        elif target.status in TARGET_REQUIRED:
             errors["target_code"] = f"{target.code} est elle-même fusionnée ou doublon : choisissez sa cible."
     if errors:
         raise ValidationFailed(errors)
-    opportunity.status = new
     opportunity.status_reason = reason or None
     opportunity.target = target
-    db.session.add(
-        OpportunityTransition(
-            opportunity=opportunity,
-            from_status=old,
-            to_status=new,
-            reason=reason or None,
-            target_code=target.code if target else None,
-            actor_id=actor.id,
-        )
-    )
-    audit.record(
-        "opportunity.status_changed",
+    transitions.apply(
         opportunity,
+        new,
         actor=actor,
+        log=OpportunityTransition,
+        action="opportunity.status_changed",
         summary=f"{opportunity.code} : {old.label} → {new.label}",
-        changes={"status": [old.value, new.value]} | ({"target": [None, target.code]} if target else {}),
+        reason=reason,
+        state_attr="status",
+        error=_status_refused,
+        changes={"target": [None, target.code]} if target else None,
+        opportunity=opportunity,
+        target_code=target.code if target else None,
     )
     return opportunity
 
 
-def add_comment(opportunity: Opportunity, *, body: str, actor) -> Comment:
-    from ..permissions import can_comment_opportunity
+def _status_refused(message: str) -> ValidationFailed:
+    return ValidationFailed({"status": message})
 
+
+def add_comment(opportunity: Opportunity, *, body: str, actor) -> Comment:
     if not can_comment_opportunity(actor, opportunity):
         raise NotAllowed("Vous ne pouvez pas commenter.")
     body = _clean(body)
@@ -172,8 +173,6 @@ def add_comment(opportunity: Opportunity, *, body: str, actor) -> Comment:
 
 
 def set_backing(opportunity: Opportunity, *, organisation, role: str, actor) -> Backing:
-    from ..permissions import can_back_opportunity
-
     if not can_back_opportunity(actor, opportunity, organisation):
         raise NotAllowed("Vous ne pouvez déclarer un soutien que pour votre ministère.")
     try:
@@ -203,8 +202,6 @@ def set_backing(opportunity: Opportunity, *, organisation, role: str, actor) -> 
 
 
 def remove_backing(opportunity: Opportunity, *, organisation, actor) -> None:
-    from ..permissions import can_back_opportunity
-
     if not can_back_opportunity(actor, opportunity, organisation):
         raise NotAllowed("Vous ne pouvez retirer un soutien que pour votre ministère.")
     backing = db.session.scalar(

@@ -20,6 +20,7 @@ def apply(
     reason: str | None = None,
     state_attr: str = "state",
     error=None,
+    changes: dict | None = None,
     **log_fields,
 ):
     """Move `obj` to state `to` if its `allowed_transitions()` permits it.
@@ -27,6 +28,7 @@ def apply(
     `log`: the TransitionLog model; `log_fields`: its owner key (e.g. `dossier_id=dossier.id`) and any extra
     column. `action`: the audit action (`dossier.submitted`). `error`: a callable building the domain error
     from the French message (default DomainError), for services that report it at a form field.
+    `changes`: other fields of the audit diff that move with the state (e.g. an opportunity's merge target).
     Returns the old state.
     """
     states = type(to)
@@ -44,5 +46,6 @@ def apply(
             **log_fields,
         )
     )
-    audit.record(action, obj, actor=actor, summary=summary, changes={state_attr: [old.value, to.value]})
+    diff = {state_attr: [old.value, to.value]} | (changes or {})
+    audit.record(action, obj, actor=actor, summary=summary, changes=diff)
     return old

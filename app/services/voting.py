@@ -1,24 +1,38 @@
 """MoSCoW campaigns: create, move through their states, cast and withdraw votes, freeze and publish results.
 
-The arithmetic (median class, consensus, ranking) is a set of pure functions on the four counts of a
-distribution, so it can be checked by hand; the counts come from one aggregate query over the vote rows.
+The arithmetic (median class, consensus, ranking) is the domain's (app/domain/moscow.py): pure functions on
+the four counts of a distribution; the counts come from one aggregate query over the vote rows.
 """
 
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, event, func, select, update
+from sqlalchemy import case, event, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
+from ..domain import moscow
+from ..domain.moscow import (  # noqa: F401  (the arithmetic, re-exported for the services' callers)
+    ASCENDING,
+    Counts,
+    dispersion,
+    majority_median,
+    median_of,
+    ministry_medians,
+    modal_share,
+    nth_ascending,
+    rank_key,
+    share_at_or_above,
+    total,
+)
 from ..extensions import db
-from ..models import Opportunity, OpportunityStatus, Organisation, Role, User, UserRole
+from ..models import Opportunity, OpportunityStatus, Organisation, User
 from ..models.base import utcnow
 from ..models.portfolio import Moscow
-from ..models.voting import (
+from ..models.voting import (  # noqa: F401  (electorate_by_ministry, voters_by_ministry: re-exported)
     DESCRIPTION_MAX,
     JUSTIFICATION_MAX,
-    RANK,
     REASON_MAX,
     TITLE_MAX,
     Campaign,
@@ -30,130 +44,23 @@ from ..models.voting import (
     Visibility,
     Vote,
     campaign_opportunities,
+    electorate_by_ministry,
+    voters_by_ministry,
 )
-from . import audit, reminders
+from ..permissions import (  # noqa: F401  (elector_ministry: re-exported)
+    can_edit_campaign,
+    can_manage_campaigns,
+    can_override_priority,
+    elector_ministry,
+)
+from . import audit, reminders, transitions
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
 DEFAULT_SCOPE_STATUSES = (OpportunityStatus.EN_CRIBLAGE, OpportunityStatus.QUALIFIEE)
-ASCENDING = [Moscow.WONT, Moscow.COULD, Moscow.SHOULD, Moscow.MUST]  # worst first
 
 
 def _clean(text: str | None) -> str:
     return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-# --- arithmetic on a distribution {class: count} ---------------------------------------------------
-
-Counts = dict[Moscow, int]
-
-
-def total(counts: Counts) -> int:
-    return sum(counts.get(m, 0) for m in ASCENDING)
-
-
-def nth_ascending(counts: Counts, position: int) -> Moscow:
-    """The class of the vote at `position` (1-based) when the votes are sorted from Won't up to Must."""
-    seen = 0
-    for value in ASCENDING:
-        seen += counts.get(value, 0)
-        if position <= seen:
-            return value
-    raise ValueError("position beyond the number of votes")
-
-
-def majority_median(counts: Counts) -> Moscow | None:
-    """Majority judgment's median class: with n votes sorted from Won't up to Must, the vote at position
-    ⌈n/2⌉; for an even n that is the LOWER of the two middle votes (the class that at least half of the
-    voters give or exceed and at least half give or go below). No votes → None."""
-    n = total(counts)
-    return nth_ascending(counts, (n + 1) // 2) if n else None
-
-
-def median_of(values: list[Moscow]) -> Moscow | None:
-    """Lower median of a list of classes (same rule as majority_median)."""
-    counts = {m: 0 for m in ASCENDING}
-    for value in values:
-        counts[value] += 1
-    return majority_median(counts)
-
-
-def modal_share(counts: Counts) -> float:
-    """Share of the most frequent class (1.0 = unanimity)."""
-    n = total(counts)
-    return max(counts.get(m, 0) for m in ASCENDING) / n if n else 0.0
-
-
-def dispersion(counts: Counts) -> int:
-    """Interquartile distance in classes (0 … 3): Q3 − Q1, quartiles by nearest rank on the ascending
-    order (Q1 = vote at position ⌈n/4⌉, Q3 = vote at position ⌈3n/4⌉)."""
-    n = total(counts)
-    if not n:
-        return 0
-    q1 = nth_ascending(counts, -(-n // 4))
-    q3 = nth_ascending(counts, -(-3 * n // 4))
-    return RANK[q3] - RANK[q1]
-
-
-def share_at_or_above(counts: Counts, value: Moscow | None) -> float:
-    n = total(counts)
-    if not n or value is None:
-        return 0.0
-    return sum(counts.get(m, 0) for m in ASCENDING if RANK[m] >= RANK[value]) / n
-
-
-def rank_key(median: Moscow | None, counts: Counts, number: int) -> tuple:
-    """Ranked list order: median class (Must first), then share of votes at or above it, then code."""
-    return (-(RANK[median] if median else 0), -share_at_or_above(counts, median), number)
-
-
-# --- electorate ------------------------------------------------------------------------------------
-
-
-def electorate_ministry_ids(campaign: Campaign) -> set[int]:
-    return {m.id for m in campaign.ministries}
-
-
-def elector_ministry(user, campaign: Campaign) -> tuple[bool, int | None]:
-    """(is the user in the electorate, the ministry the vote counts for). A DSI member of several ministries
-    votes for the one with the smallest id among those admitted; one without a ministry counts for none."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
-        return False, None
-    limited = electorate_ministry_ids(campaign)
-    ministries = [r.organisation_id for r in user.roles if r.role == Role.DSI]
-    if not ministries:
-        return False, None
-    if limited:
-        admitted = [m for m in ministries if m in limited]
-        return (True, min(admitted)) if admitted else (False, None)
-    with_ministry = [m for m in ministries if m is not None]
-    return True, (min(with_ministry) if with_ministry else None)
-
-
-def electorate_by_ministry(campaign: Campaign) -> dict[int | None, int]:
-    """Number of electors per ministry (same attribution rule as elector_ministry), by one aggregate query."""
-    per_user = (
-        select(UserRole.user_id, func.min(UserRole.organisation_id).label("organisation_id"))
-        .join(User, User.id == UserRole.user_id)
-        .where(UserRole.role == Role.DSI, User.active.is_(True))
-        .group_by(UserRole.user_id)
-    )
-    limited = electorate_ministry_ids(campaign)
-    if limited:
-        per_user = per_user.where(UserRole.organisation_id.in_(limited))
-    sub = per_user.subquery()
-    rows = db.session.execute(
-        select(sub.c.organisation_id, func.count()).group_by(sub.c.organisation_id)
-    ).all()
-    return {org: n for org, n in rows}
-
-
-def voters_by_ministry(campaign_id: int) -> dict[int | None, int]:
-    rows = db.session.execute(
-        select(Vote.organisation_id, func.count(func.distinct(Vote.voter_id)))
-        .where(Vote.campaign_id == campaign_id)
-        .group_by(Vote.organisation_id)
-    ).all()
-    return {org: n for org, n in rows}
 
 
 # --- campaigns -------------------------------------------------------------------------------------
@@ -246,8 +153,6 @@ def campaign_errors(data: CampaignInput) -> dict[str, str]:
 
 
 def create_campaign(data: CampaignInput, *, actor) -> Campaign:
-    from ..permissions import can_manage_campaigns
-
     if not can_manage_campaigns(actor):
         raise NotAllowed("Seul le secrétariat crée des campagnes de priorisation.")
     texts, opportunities, ministries = _validate(data, visibility_fixed=False)
@@ -273,8 +178,6 @@ def create_campaign(data: CampaignInput, *, actor) -> Campaign:
 
 
 def update_campaign(campaign: Campaign, data: CampaignInput, *, actor) -> Campaign:
-    from ..permissions import can_edit_campaign
-
     if not can_edit_campaign(actor, campaign):
         raise NotAllowed("Une campagne ne se modifie qu'à l'état de brouillon, par le secrétariat.")
     texts, opportunities, ministries = _validate(data, visibility_fixed=False)
@@ -322,8 +225,6 @@ def transition(
 ) -> Campaign:
     """Move the campaign to `to` (secretariat). Opening early moves opens_at to now; closing early,
     closes_at."""
-    from ..permissions import can_manage_campaigns
-
     if actor is not None and not can_manage_campaigns(actor):
         raise NotAllowed("Seul le secrétariat change l'état d'une campagne.")
     now = now or utcnow()
@@ -331,10 +232,7 @@ def transition(
         new = CampaignState(to)
     except ValueError:
         raise ValidationFailed({"state": "État inconnu."}) from None
-    old = campaign.state_enum
-    if new not in campaign.allowed_transitions():
-        raise ValidationFailed({"state": f"Passage de « {old.label} » à « {new.label} » non autorisé."})
-    values: dict = {"state": new.value}
+    values: dict = {}
     if new == CampaignState.OUVERTE:
         if campaign.closes_at <= now:
             raise ValidationFailed(
@@ -349,41 +247,39 @@ def transition(
             values["closes_at"] = now
     elif new == CampaignState.PUBLIEE:
         values["published_at"] = now
-    _move(campaign, old, new, values, actor=actor, reason=_clean(reason)[:REASON_MAX] or None)
+    _move(campaign, new, values, actor=actor, reason=_clean(reason)[:REASON_MAX] or None)
     return campaign
 
 
-def _move(campaign: Campaign, old: CampaignState, new: CampaignState, values: dict, *, actor, reason) -> None:
-    """Conditional UPDATE … WHERE state = old: of two concurrent movers (two requests, or a request and the
+def _refused(message: str) -> ValidationFailed:
+    return ValidationFailed({"state": message})
+
+
+def _move(campaign: Campaign, new: CampaignState, values: dict, *, actor, reason) -> None:
+    """Move through transitions.apply(), with the dates that go with the new state. The UPDATE is
+    conditional on the campaign's version: of two concurrent movers (two requests, or a request and the
     scheduler) exactly one wins; the other is told the campaign changed meanwhile."""
-    db.session.flush()
-    result = db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.state == old.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise DomainError("La campagne a changé d'état entre-temps ; rechargez la page.")
-    _forget_open_campaigns()
-    db.session.refresh(campaign)
-    db.session.add(
-        CampaignTransition(
-            campaign=campaign,
-            from_state=old,
-            to_state=new,
-            reason=reason,
-            actor_id=getattr(actor, "id", None),
-        )
-    )
+    old = campaign.state_enum
+    if new not in campaign.allowed_transitions():  # refused before any date is set on the campaign
+        raise _refused(f"Passage de « {old.label} » à « {new.label} » non autorisé.")
+    for key, value in values.items():
+        setattr(campaign, key, value)
     automatic = " (automatique)" if actor is None else ""
-    audit.record(
-        f"campaign.{VERBS[new]}",
-        campaign,
-        actor=actor,
-        summary=f"Campagne « {campaign.title} » : {old.label} → {new.label}{automatic}",
-        changes={"state": [old.value, new.value]},
-    )
+    try:
+        transitions.apply(
+            campaign,
+            new,
+            actor=actor,
+            log=CampaignTransition,
+            action=f"campaign.{VERBS[new]}",
+            summary=f"Campagne « {campaign.title} » : {old.label} → {new.label}{automatic}",
+            reason=reason,
+            error=_refused,
+            campaign=campaign,
+        )
+        db.session.flush()
+    except StaleDataError:
+        raise DomainError("La campagne a changé d'état entre-temps ; rechargez la page.") from None
     if new == CampaignState.CLOSE:
         freeze_results(campaign)
     elif new == CampaignState.PUBLIEE:
@@ -398,10 +294,7 @@ def _reschedule_reminders(campaign: Campaign) -> None:
 
 @event.listens_for(Campaign, "after_insert")
 @event.listens_for(Campaign, "after_update")
-def _forget_open_campaigns(*_args) -> None:
-    from ..queries.voting import forget_open_campaigns
-
-    forget_open_campaigns()
+def _forget_due_time(*_args) -> None:
     _due_cache["until"] = 0.0
 
 
@@ -437,7 +330,7 @@ def next_due_at() -> datetime | None:
                     (Campaign.state == CampaignState.OUVERTE, Campaign.closes_at),
                 )
             )
-        ).where(Campaign.state.in_([CampaignState.BROUILLON, CampaignState.OUVERTE]))
+        ).where(Campaign.state.in_(CampaignState.DUE))
     )
 
 
@@ -465,14 +358,13 @@ def apply_due_transitions(now: datetime | None = None) -> list[tuple[int, str]]:
     done = []
     for campaign_id, state in due_campaign_ids(now):
         campaign = db.session.get(Campaign, campaign_id)
-        old = CampaignState(state)
-        if old == CampaignState.BROUILLON:
-            new, values = CampaignState.OUVERTE, {"state": "ouverte", "opened_at": now}
+        if CampaignState(state) == CampaignState.BROUILLON:
+            new, values = CampaignState.OUVERTE, {"opened_at": now}
         else:
-            new, values = CampaignState.CLOSE, {"state": "close", "closed_at": now}
+            new, values = CampaignState.CLOSE, {"closed_at": now}
         try:
             with db.session.begin_nested():
-                _move(campaign, old, new, values, actor=None, reason="Date prévue atteinte")
+                _move(campaign, new, values, actor=None, reason="Date prévue atteinte")
         except DomainError:
             db.session.expire(campaign)
             continue  # somebody else moved it first
@@ -635,19 +527,9 @@ def live_counts(campaign_id: int) -> tuple[dict[int, Counts], dict[tuple[int, in
     by_ministry: dict[tuple[int, int | None], Counts] = {}
     for opportunity_id, organisation_id, value, count in rows:
         value = Moscow(value)
-        overall.setdefault(opportunity_id, dict.fromkeys(ASCENDING, 0))[value] += count
-        by_ministry.setdefault((opportunity_id, organisation_id), dict.fromkeys(ASCENDING, 0))[value] += count
+        overall.setdefault(opportunity_id, moscow.empty())[value] += count
+        by_ministry.setdefault((opportunity_id, organisation_id), moscow.empty())[value] += count
     return overall, by_ministry
-
-
-def ministry_medians(by_ministry: dict[tuple[int, int | None], Counts]) -> dict[int, dict[int, Moscow]]:
-    """{opportunity: {ministry: median class of that ministry's voters}}; voters without a ministry are left
-    out."""
-    medians: dict[int, dict[int, Moscow]] = {}
-    for (opportunity_id, organisation_id), counts in by_ministry.items():
-        if organisation_id is not None:
-            medians.setdefault(opportunity_id, {})[organisation_id] = majority_median(counts)
-    return medians
 
 
 def freeze_results(campaign: Campaign) -> None:
@@ -662,7 +544,7 @@ def freeze_results(campaign: Campaign) -> None:
             .where(campaign_opportunities.c.campaign_id == campaign.id)
         ).all()
     )
-    empty = dict.fromkeys(ASCENDING, 0)
+    empty = moscow.empty()
     rows = []
     for opportunity_id, number in scope:
         counts = overall.get(opportunity_id, empty)
@@ -762,8 +644,6 @@ def override_priority(
 ) -> CampaignResult:
     """The secretariat replaces the priority a published campaign gave one opportunity; the reason is
     mandatory."""
-    from ..permissions import can_override_priority
-
     if not can_override_priority(actor, campaign):
         raise NotAllowed("Seul le secrétariat corrige une priorité, après la publication des résultats.")
     errors = {}
@@ -804,5 +684,5 @@ def override_priority(
 
 def campaigns_due_report(now: datetime | None = None) -> list[str]:
     """Human-readable lines for the CLI: which campaigns would move now."""
-    labels = {"brouillon": "ouverture", "ouverte": "clôture"}
+    labels = {CampaignState.BROUILLON: "ouverture", CampaignState.OUVERTE: "clôture"}
     return [f"campagne {cid} : {labels[state]}" for cid, state in due_campaign_ids(now or utcnow())]

@@ -79,21 +79,6 @@ def test_charts_load_only_vendored_assets_and_no_inline_script(client, make_user
     assert client.get("/static/vendor/dsfr-chart-2.0.4/DSFRChart.js").status_code == 200
 
 
-def test_dashboard_queries_do_not_grow_with_the_portfolio(
-    client, make_user, login_as, make_opportunity, queries
-):
-    login_as(make_user("secretariat"))
-    client.get("/tableau-de-bord")
-    with queries() as before:
-        client.get("/tableau-de-bord")
-    for _ in range(5):
-        make_opportunity()
-    db.session.expire_all()
-    with queries() as after:
-        client.get("/tableau-de-bord")
-    assert len(after) == len(before)
-
-
 def test_pending_actions_votes_dossiers_to_instruct_and_complements(client, make_user, login_as):
     from app.models.base import utcnow
     from tests.factories import make_campaign, make_dossier, make_instructor

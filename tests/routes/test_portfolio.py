@@ -266,14 +266,3 @@ def test_exports_match_the_filtered_list(client, dsi, fmt):
         rows = [list(r) for r in load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True)]
     assert rows[0] == ["code", "brique", "besoin"]
     assert [r[0] for r in rows[1:]] == shown
-
-
-def test_list_query_count_is_small_and_constant(client, dsi, queries, make_opportunity):
-    client.get("/opportunites")
-    with queries() as few:
-        client.get("/opportunites?page=2")
-    for n in range(40):
-        make_opportunity(brique=f"Brique {n}")
-    with queries() as many:
-        client.get("/opportunites?page=2")
-    assert len(few) == len(many) <= 10

@@ -29,68 +29,6 @@ def _database(db_session):
     return db_session
 
 
-def counts(must=0, should=0, could=0, wont=0):
-    return {M: must, S: should, C: could, W: wont}
-
-
-# --- arithmetic, hand-computed ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("distribution", "expected"),
-    [
-        (counts(), None),
-        (counts(must=1), M),
-        (counts(must=1, wont=1), W),  # W, M → even: lower of the two middles
-        (counts(must=1, should=1, could=1, wont=1), C),  # W, C, S, M → C
-        (counts(must=2, should=1), M),  # S, M, M → M
-        (counts(must=2, wont=2), W),  # W, W, M, M → W
-        (counts(must=3, could=2, wont=2), C),  # W, W, C, C, M, M, M → 4th = C
-        (counts(must=5, could=2), M),  # C, C, M, M, M, M, M → 4th = M
-        (counts(should=2, could=1, wont=1), C),  # W, C, S, S → 2nd = C
-    ],
-)
-def test_majority_median_takes_the_lower_middle_vote(distribution, expected):
-    assert service.majority_median(distribution) == expected
-
-
-def test_dispersion_is_the_interquartile_distance_in_classes():
-    assert service.dispersion(counts()) == 0
-    assert service.dispersion(counts(must=4)) == 0
-    # W, C, S, M: Q1 = 1st vote (W), Q3 = 3rd vote (S) → 3 − 1 = 2 classes
-    assert service.dispersion(counts(must=1, should=1, could=1, wont=1)) == 2
-    # W, M, M, M, M, M, M, M (n = 8): Q1 = 2nd vote (M), Q3 = 6th (M) → 0: one outlier does not count
-    assert service.dispersion(counts(must=7, wont=1)) == 0
-    # W, W, M, M: Q1 = 1st (W), Q3 = 3rd (M) → 3
-    assert service.dispersion(counts(must=2, wont=2)) == 3
-
-
-def test_modal_share_and_share_at_or_above_the_median():
-    distribution = counts(must=2, should=1, could=1)
-    assert service.modal_share(distribution) == 0.5
-    assert service.majority_median(distribution) == S  # C, S, M, M → 2nd = S
-    assert service.share_at_or_above(distribution, S) == 0.75  # S, M, M out of 4
-    assert service.modal_share(counts()) == 0.0
-
-
-def test_median_of_ministry_medians():
-    assert service.median_of([M, C, C]) == C
-    assert service.median_of([M, S]) == S
-    assert service.median_of([]) is None
-
-
-def test_ranking_orders_by_median_then_share_at_or_above_then_code():
-    a = counts(must=1, should=1, could=1)  # median S, at or above 2/3
-    b = counts(must=2, could=1)  # median M, 2/3
-    c = counts(should=3)  # median S, 3/3
-    d = counts()  # no vote
-    ranked = sorted(
-        [("A", a, 1), ("B", b, 2), ("C", c, 3), ("D", d, 0)],
-        key=lambda r: service.rank_key(service.majority_median(r[1]), r[1], r[2]),
-    )
-    assert [r[0] for r in ranked] == ["B", "C", "A", "D"]
-
-
 # --- campaigns ------------------------------------------------------------------------------------------
 
 
