@@ -8,3 +8,8 @@ document.addEventListener("htmx:afterSettle", function (event) {
   var target = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector("[data-app-focus]");
   if (target) { target.focus(); }
 });
+// The close button of a closable DSFR alert (dsfr/_components.html alert(closable=True)): no inline script (CSP).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-app-close-alert]");
+  if (button) { button.closest(".fr-alert").remove(); }
+});
