@@ -16,6 +16,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     logging.basicConfig(level=logging.INFO)
 
+    # function-level imports (here and below): importing the package, as `app.models` or `app.domain` alone
+    # do in migrations, scripts and unit tests, must not pull in every extension, blueprint and command.
     from . import extensions, jinja, ratelimit, security
 
     extensions.db.init_app(app)

@@ -18,7 +18,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
-from .models import CampaignState, DossierState, Visibility
+from .models import CampaignState, DossierState, ReminderStatus, Visibility
 from .models.committees import MeetingState
 from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
 
@@ -99,6 +99,7 @@ def init_app(app) -> None:
         Visibility=Visibility,
         DossierState=DossierState,
         MeetingState=MeetingState,
+        ReminderStatus=ReminderStatus,
         STATUS_LABELS=STATUS_LABELS,
         Moscow=Moscow,
         BackingRole=BackingRole,

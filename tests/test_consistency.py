@@ -38,7 +38,6 @@ ALLOW_LIST: dict[str, str] = {
     "app/__init__.py:app.routes": FACTORY,
     "app/__init__.py:app.cli": FACTORY,
     "app/__init__.py:app.routes.errors": FACTORY,
-    "app/routes/dossiers.py:app.pdf": "WeasyPrint (and its pango system library) loaded only for a PDF",
 }
 
 # Columns named *_id / *_ref that hold something other than a row of one table: {"table.column": reason}.
