@@ -591,12 +591,12 @@ def test_bad_value_in_a_later_row_is_shown_at_that_row_with_the_input_kept(
     assert response.status_code == 422
     html = text_of(response)
     assert 'id="f-rows-3-population" name="rows-3-population" type="text" value="beaucoup"' in html
-    assert 'aria-describedby="f-rows-3-population-msg" aria-invalid="true"' in html
+    assert 'aria-describedby="f-rows-3-population-messages" aria-invalid="true"' in html
     assert (
-        '<p class="fr-error-text" id="f-rows-3-population-msg">'
+        '<p class="fr-message fr-message--error" id="f-rows-3-population-message-error">'
         "Population : saisissez un nombre entier positif.</p>" in html
     )
-    assert 'id="f-rows-0-population-msg"' not in html
+    assert 'id="f-rows-0-population-messages"' not in html
     assert 'value="Agents de la DINUM"' in html and 'value="Usagers"' in html
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).beneficiaries == []
