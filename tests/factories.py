@@ -5,7 +5,7 @@ import itertools
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Opportunity, Organisation, Role, User, UserRole
+from app.models import AuditEntry, Guichet, Opportunity, Organisation, Role, User, UserRole
 
 _seq = itertools.count(1)
 
@@ -415,3 +415,18 @@ def make_hub_dossier(actor: User):
     dossier_sections.save_section(dossier, "economies", {"rows": savings}, version=0, actor=actor)
     db.session.commit()
     return dossier
+
+
+def guichet_by_code(code: str) -> Guichet:
+    return db.session.scalar(select(Guichet).where(Guichet.code == code))
+
+
+def audit_entries(obj, action: str) -> list[AuditEntry]:
+    """The audit entries of `action` written about `obj`."""
+    return db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.object_type == type(obj).__tablename__,
+            AuditEntry.object_id == str(obj.id),
+            AuditEntry.action == action,
+        )
+    ).all()

@@ -1,40 +1,13 @@
 """Dossier attachments: type checked by content, size limit, required pieces."""
 
 import pytest
-from sqlalchemy import select
 
-from app.extensions import db
-from app.models import AuditEntry, Guichet, Role
 from app.services import dossier_attachments as attachments
 from app.services import dossiers as service
 from app.services.errors import ValidationFailed
-from tests.factories import make_dossier, make_hub_dossier, make_user
+from tests.factories import guichet_by_code, make_dossier
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def porteur(db_session):
-    return make_user(Role.PORTEUR)
-
-
-@pytest.fixture
-def hub(porteur):
-    return make_hub_dossier(porteur)
-
-
-def _guichet(code):
-    return db.session.scalar(select(Guichet).where(Guichet.code == code))
-
-
-def _audit(dossier, action):
-    return db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.object_type == "dossiers",
-            AuditEntry.object_id == str(dossier.id),
-            AuditEntry.action == action,
-        )
-    ).all()
 
 
 def test_attachment_type_checked_by_content(porteur, app):
@@ -62,7 +35,7 @@ def test_attachment_too_large(porteur):
 
 
 def test_required_attachment_completes_the_section(porteur):
-    guichet = _guichet("SNAP4")
+    guichet = guichet_by_code("SNAP4")
     guichet.required_attachments = "Note explicative du projet"
     dossier = make_dossier(porteur)
     assert service.completeness(dossier)["pieces"] == ["Note explicative du projet"]

@@ -1,40 +1,18 @@
 """Dossier conversation: messages with files and read status, private annotations."""
 
 import pytest
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEntry, Guichet, Role
 from app.services import dossier_messages as conversation
 from app.services import dossiers as service
 from app.services.errors import NotAllowed, ValidationFailed
-from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
+from tests.factories import (
+    complete_dossier,
+    make_dossier,
+    make_instructor,
+)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def porteur(db_session):
-    return make_user(Role.PORTEUR)
-
-
-@pytest.fixture
-def hub(porteur):
-    return make_hub_dossier(porteur)
-
-
-def _guichet(code):
-    return db.session.scalar(select(Guichet).where(Guichet.code == code))
-
-
-def _audit(dossier, action):
-    return db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.object_type == "dossiers",
-            AuditEntry.object_id == str(dossier.id),
-            AuditEntry.action == action,
-        )
-    ).all()
 
 
 @pytest.fixture

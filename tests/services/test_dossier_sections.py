@@ -1,39 +1,14 @@
 """Dossier sections: bad input refused at the field with nothing saved, amounts, dates, conflicts, audit."""
 
 import pytest
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEntry, Guichet, Role
+from app.models import Role
 from app.services import dossier_sections as sections
 from app.services.errors import ValidationFailed
-from tests.factories import make_dossier, make_hub_dossier, make_user
+from tests.factories import audit_entries, make_dossier, make_user
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def porteur(db_session):
-    return make_user(Role.PORTEUR)
-
-
-@pytest.fixture
-def hub(porteur):
-    return make_hub_dossier(porteur)
-
-
-def _guichet(code):
-    return db.session.scalar(select(Guichet).where(Guichet.code == code))
-
-
-def _audit(dossier, action):
-    return db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.object_type == "dossiers",
-            AuditEntry.object_id == str(dossier.id),
-            AuditEntry.action == action,
-        )
-    ).all()
 
 
 def test_bad_amounts_are_refused_at_the_field_and_nothing_is_saved(porteur):
@@ -164,7 +139,7 @@ def test_second_save_of_a_stale_section_is_a_conflict(porteur):
 def test_section_save_is_audited(porteur):
     dossier = make_dossier(porteur)
     sections.save_section(dossier, "enjeu", {"enjeu": "x"}, version=0, actor=porteur)
-    assert len(_audit(dossier, "dossier.section_saved")) == 1
+    assert len(audit_entries(dossier, "dossier.section_saved")) == 1
 
 
 # --- life cycle: every transition and refusal ---------------------------------------------------------

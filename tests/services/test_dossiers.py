@@ -7,39 +7,20 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEntry, Guichet, Role
 from app.models.base import utcnow
 from app.models.dossiers import DossierState, DossierTransition
 from app.services import dossier_sections as sections
 from app.services import dossiers as service
 from app.services.errors import DomainError, NotAllowed, ValidationFailed
-from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
+from tests.factories import (
+    audit_entries,
+    complete_dossier,
+    guichet_by_code,
+    make_dossier,
+    make_instructor,
+)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def porteur(db_session):
-    return make_user(Role.PORTEUR)
-
-
-@pytest.fixture
-def hub(porteur):
-    return make_hub_dossier(porteur)
-
-
-def _guichet(code):
-    return db.session.scalar(select(Guichet).where(Guichet.code == code))
-
-
-def _audit(dossier, action):
-    return db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.object_type == "dossiers",
-            AuditEntry.object_id == str(dossier.id),
-            AuditEntry.action == action,
-        )
-    ).all()
 
 
 # --- figures: hand-checked against the HUB contract [001] §2 and §3 ----------------------------------------
@@ -115,7 +96,7 @@ def test_staff_savings_helper_is_carried_into_the_savings_total(porteur):
 
 
 def test_cofinancing_rule_blocks_and_shows_the_share(porteur):
-    guichet = _guichet("SNAP4")
+    guichet = guichet_by_code("SNAP4")
     guichet.min_cofinancing_pct = 50
     dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=620_000, porteur_ae=380_000)
     _, verdicts = service.checks(dossier)
@@ -128,7 +109,7 @@ def test_cofinancing_rule_blocks_and_shows_the_share(porteur):
 
 
 def test_max_total_and_roi_rules(porteur):
-    guichet = _guichet("SNAP4")
+    guichet = guichet_by_code("SNAP4")
     guichet.max_total_amount, guichet.roi_min_cents = 900_000, 100
     dossier = complete_dossier(
         make_dossier(porteur, start_year=2026), porteur, ftap_ae=600_000, porteur_ae=400_000
@@ -141,7 +122,7 @@ def test_max_total_and_roi_rules(porteur):
 
 
 def test_roi_below_minimum_is_a_warning_not_a_block(porteur):
-    guichet = _guichet("SNAP4")
+    guichet = guichet_by_code("SNAP4")
     guichet.roi_min_cents = 100
     dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=2_000_000, porteur_ae=2_000_000)
     _, verdicts = service.checks(dossier)
@@ -192,7 +173,7 @@ def test_submit_then_instruct_then_avis(submitted, instructor):
         ("depose", "en_instruction"),
         ("en_instruction", "instruit"),
     ]
-    assert len(_audit(submitted, "dossier.instructed")) == 1
+    assert len(audit_entries(submitted, "dossier.instructed")) == 1
 
 
 def test_complements_reopen_only_the_chosen_sections(submitted, porteur, instructor):
@@ -281,7 +262,7 @@ def test_withdraw_from_brouillon(porteur):
 
 
 def test_submission_after_the_call_closed_is_refused(porteur):
-    guichet = _guichet("SNAP4")
+    guichet = guichet_by_code("SNAP4")
     dossier = complete_dossier(make_dossier(porteur), porteur)
     guichet.mode = "appel_a_projets"
     guichet.opens_at, guichet.closes_at = utcnow() - timedelta(days=30), utcnow() - timedelta(hours=1)
@@ -293,11 +274,15 @@ def test_submission_after_the_call_closed_is_refused(porteur):
 
 def test_create_refused_on_closed_guichet(porteur):
     with pytest.raises(ValidationFailed) as error:
-        service.create_dossier(guichet=_guichet("SNAP"), title="X", start_year="2026", actor=porteur)
+        service.create_dossier(guichet=guichet_by_code("SNAP"), title="X", start_year="2026", actor=porteur)
     assert error.value.errors["guichet"] == "Ce guichet ne reçoit pas de dossiers."
     with pytest.raises(ValidationFailed) as error:
         service.create_dossier(
-            guichet=_guichet("SNAP4"), title="", start_year="20x6", actor=porteur, opportunity_code="M999"
+            guichet=guichet_by_code("SNAP4"),
+            title="",
+            start_year="20x6",
+            actor=porteur,
+            opportunity_code="M999",
         )
     assert set(error.value.errors) == {"title", "start_year", "opportunity_code"}
 
@@ -333,7 +318,10 @@ def test_committee_hooks_walk_the_rest_of_the_life_cycle(instruit, instructor):
     service.apply_decision(instruit, "accepte_sous_conditions", actor=instructor)
     assert (instruit.state, instruit.decision_outcome) == ("decide", "accepte_sous_conditions")
     service.apply_decision(instruit, "accepte", actor=instructor, rectification=True)
-    assert instruit.decision_outcome == "accepte" and len(_audit(instruit, "dossier.decision_rectified")) == 1
+    assert (
+        instruit.decision_outcome == "accepte"
+        and len(audit_entries(instruit, "dossier.decision_rectified")) == 1
+    )
     service.mark_contracted(instruit, actor=instructor)
     service.start_follow_up(instruit, actor=instructor)
     service.close(instruit, actor=instructor)
