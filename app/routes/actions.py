@@ -11,7 +11,8 @@
 On a domain error the transaction is rolled back (nothing is changed partially), the messages are put on
 the form's fields and `failure(status)` renders the block again (422, or the error's own status: 403, 409).
 On success the transaction is committed, the flash message shown and the browser sent to `location`
-(303, or HX-Redirect for htmx).
+(303, or HX-Redirect for htmx) — or, with `done`, given the response `done(result)` builds (an htmx
+fragment that replaces the row acted on); it is built before the commit, from the same transaction.
 """
 
 from collections.abc import Callable
@@ -42,20 +43,26 @@ def show_errors(form, error: DomainError) -> None:
 def perform(
     run: Callable,
     *,
-    failure: Callable[[int], object],
-    location: str | Callable[[object], str],
+    failure: Callable[[int], object] | None = None,
+    location: str | Callable[[object], str] | None = None,
     success: str | Callable[[object], str] | None = None,
     form=None,
+    done: Callable[[object], object] | None = None,
+    refused: Callable[[DomainError], object] | None = None,
 ):
-    """Run `run()` (a service call); commit and redirect, or roll back and render `failure(status)`."""
+    """Run `run()` (a service call); commit and redirect (or answer `done(result)`), or roll back and
+    render `failure(status)` (or `refused(error)`, when the reply needs the error itself)."""
     try:
         result = run()
     except DomainError as error:
         db.session.rollback()
         if form is not None:
             show_errors(form, error)
-        return failure(error.status_code)
+        return refused(error) if refused else failure(error.status_code)
+    response = done(result) if done else None
     db.session.commit()
     if success:
         flash(success(result) if callable(success) else success, "success")
+    if response is not None:
+        return response
     return see_other(location(result) if callable(location) else location)

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -20,6 +20,7 @@ from ..models.base import utcnow
 from ..services import mail
 from ..services import reminders as service
 from ..services.errors import ValidationFailed
+from .actions import perform, see_other
 
 bp = Blueprint("reminders_admin", __name__, url_prefix="/admin/rappels")
 LIST_LIMIT = 100
@@ -110,14 +111,18 @@ def retry(reminder_id: int):
     reminder = db.session.get(Reminder, reminder_id)
     if reminder is None:
         abort(404)
-    try:
-        service.retry(reminder, actor=current_user)
-    except ValidationFailed as error:
+    failures = url_for(".index") + "#echecs"
+
+    def refused(error):
         flash(error.message, "error")
-        return redirect(url_for(".index") + "#echecs", code=303)
-    db.session.commit()
-    flash(f"Le rappel à {reminder.recipient.full_name} sera renvoyé au prochain passage.", "success")
-    return redirect(url_for(".index") + "#echecs", code=303)
+        return see_other(failures)
+
+    return perform(
+        lambda: service.retry(reminder, actor=current_user),
+        refused=refused,
+        success=f"Le rappel à {reminder.recipient.full_name} sera renvoyé au prochain passage.",
+        location=failures,
+    )
 
 
 @bp.post("/courriels/<int:mail_id>/relancer")
@@ -126,42 +131,59 @@ def retry_mail(mail_id: int):
     outbox = db.session.get(OutboxMail, mail_id)
     if outbox is None:
         abort(404)
-    mail.retry(outbox, actor=current_user)
-    db.session.commit()
-    flash(f"Le courriel à {outbox.to_address} sera renvoyé au prochain passage.", "success")
-    return redirect(url_for(".index") + "#echecs", code=303)
+    return perform(
+        lambda: mail.retry(outbox, actor=current_user),
+        failure=abort,
+        success=f"Le courriel à {outbox.to_address} sera renvoyé au prochain passage.",
+        location=url_for(".index") + "#echecs",
+    )
 
 
 @bp.post("/envoyer")
 @permissions.requires_role(Role.SECRETARIAT)
 def send_now():
     """Run one sweep now (what the scheduler does every minute)."""
-    report = service.send_due(utcnow())
-    db.session.commit()
-    flash(f"Passage effectué : {report}.", "success")
-    return redirect(url_for(".index"), code=303)
+    return perform(
+        lambda: service.send_due(utcnow()),
+        failure=abort,
+        success=lambda report: f"Passage effectué : {report}.",
+        location=url_for(".index"),
+    )
 
 
 @bp.post("/reglages")
 @permissions.requires_role(Role.SECRETARIAT)
 def save_settings():
-    errors, values = {}, {}
-    for kind_name in service.KINDS:
-        offset = request.form.get(f"offset_{kind_name}", "")
-        enabled = request.form.get(f"enabled_{kind_name}") == "1"
-        values[kind_name] = (offset, enabled)
-        try:
-            with db.session.begin_nested():
-                service.set_setting(kind_name, offset_days=offset, enabled=enabled, actor=current_user)
-        except ValidationFailed as error:
-            errors.update(error.errors)
-    if errors:
-        db.session.rollback()
+    values = {
+        kind_name: (
+            request.form.get(f"offset_{kind_name}", ""),
+            request.form.get(f"enabled_{kind_name}") == "1",
+        )
+        for kind_name in service.KINDS
+    }
+
+    def save_all():
+        """Every setting, or none: the messages of all refused fields at once."""
+        errors = {}
+        for kind_name, (offset, enabled) in values.items():
+            try:
+                with db.session.begin_nested():
+                    service.set_setting(kind_name, offset_days=offset, enabled=enabled, actor=current_user)
+            except ValidationFailed as error:
+                errors.update(error.errors)
+        if errors:
+            raise ValidationFailed(errors)
+
+    def refused(error):
         flash("Les réglages n'ont pas été enregistrés : corrigez les champs signalés.", "error")
-        return render("reminders/admin.html", status=422, **_context(errors, values))
-    db.session.commit()
-    flash("Réglages des rappels enregistrés ; les rappels à venir ont été recalculés.", "success")
-    return redirect(url_for(".index") + "#reglages", code=303)
+        return render("reminders/admin.html", status=422, **_context(error.errors, values))
+
+    return perform(
+        save_all,
+        refused=refused,
+        success="Réglages des rappels enregistrés ; les rappels à venir ont été recalculés.",
+        location=url_for(".index") + "#reglages",
+    )
 
 
 # --- development mail page ----------------------------------------------------------------------------------

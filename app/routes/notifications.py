@@ -4,7 +4,7 @@ Also: after each request, the e-mails released by the request's commit are deliv
 SCHEDULER_ENABLED the web process starts the (lease-gated) scheduler.
 """
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -16,6 +16,7 @@ from ..jobs import start_in_background
 from ..models import Notification
 from ..services import mail
 from ..services import notifications as service
+from .actions import perform
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 PER_PAGE = 30
@@ -81,7 +82,7 @@ def badge():
     return response
 
 
-def _after_change():
+def _after_change(_result=None):
     if is_htmx():
         return render("notifications/index.html", block="list", **_list_context(oob=True))
     return redirect(request.form.get("next") or url_for(".index"), code=303)
@@ -93,9 +94,9 @@ def mark_read(notification_id: int):
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != current_user.id:
         abort(404)
-    service.mark_read(current_user, notification_id)
-    db.session.commit()
-    return _after_change()
+    return perform(
+        lambda: service.mark_read(current_user, notification_id), failure=abort, done=_after_change
+    )
 
 
 @bp.post("/<int:notification_id>/non-lue")
@@ -104,19 +105,20 @@ def mark_unread(notification_id: int):
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != current_user.id:
         abort(404)
-    service.mark_unread(current_user, notification_id)
-    db.session.commit()
-    return _after_change()
+    return perform(
+        lambda: service.mark_unread(current_user, notification_id), failure=abort, done=_after_change
+    )
 
 
 @bp.post("/tout-lire")
 @permissions.authenticated
 def mark_all_read():
-    count = service.mark_read(current_user)
-    db.session.commit()
-    if not is_htmx():
-        flash(f"{count} notification(s) marquée(s) comme lue(s).", "success")
-    return _after_change()
+    return perform(
+        lambda: service.mark_read(current_user),
+        failure=abort,
+        success=None if is_htmx() else lambda count: f"{count} notification(s) marquée(s) comme lue(s).",
+        done=_after_change,
+    )
 
 
 @bp.get("/<int:notification_id>")
@@ -143,10 +145,14 @@ def preferences():
     if request.method == "POST":
         wanted = {name: name in request.form.getlist("email") for name in service.KINDS}
         user = current_user._get_current_object()
-        changed = service.set_preferences(user, wanted, actor=user)
-        db.session.commit()
-        flash("Vos préférences ont été enregistrées." if changed else "Aucune modification.", "success")
-        return redirect(url_for(".preferences"), code=303)
+        return perform(
+            lambda: service.set_preferences(user, wanted, actor=user),
+            failure=abort,
+            success=lambda changed: (
+                "Vos préférences ont été enregistrées." if changed else "Aucune modification."
+            ),
+            location=url_for(".preferences"),
+        )
     return render(
         "notifications/preferences.html",
         kinds=list(service.KINDS.values()),

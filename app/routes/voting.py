@@ -274,30 +274,23 @@ def vote(campaign_id: int, code: str):
             draft=form.justification.data,
             error=" ".join(form.justification.errors) or "Requête invalide, rechargez la page.",
         )
-    try:
-        vote = service.cast_vote(
+
+    def cast():
+        return service.cast_vote(
             campaign,
             opportunity,
             value=form.value.data or "",
             justification=form.justification.data or "",
             actor=current_user,
         )
-    except NotAllowed as error:
-        db.session.rollback()
-        return render_error(403, error.message)
-    except DomainError as error:
-        db.session.rollback()
-        return _vote_reply(
-            _load(campaign_id),
-            opportunity,
-            form,
-            status=422,
-            error=error.message,
-            draft=form.justification.data,
-        )
-    response = _vote_reply(campaign, opportunity, form, vote)
-    db.session.commit()
-    return response
+
+    def refused(error: DomainError):
+        if isinstance(error, NotAllowed):
+            return render_error(403, error.message)
+        reply = _load(campaign_id), opportunity, form
+        return _vote_reply(*reply, status=422, error=error.message, draft=form.justification.data)
+
+    return perform(cast, refused=refused, done=lambda vote: _vote_reply(campaign, opportunity, form, vote))
 
 
 @bp.post("/<int:campaign_id>/votes/<string:code>/retirer")
@@ -309,17 +302,17 @@ def withdraw(campaign_id: int, code: str):
         return _vote_reply(
             campaign, opportunity, form, status=422, error="Requête invalide, rechargez la page."
         )
-    try:
-        service.withdraw_vote(campaign, opportunity, actor=current_user)
-    except NotAllowed as error:
-        db.session.rollback()
-        return render_error(403, error.message)
-    except DomainError as error:
-        db.session.rollback()
+
+    def refused(error: DomainError):
+        if isinstance(error, NotAllowed):
+            return render_error(403, error.message)
         return _vote_reply(_load(campaign_id), opportunity, form, status=422, error=error.message)
-    response = _vote_reply(campaign, opportunity, form, None)
-    db.session.commit()
-    return response
+
+    return perform(
+        lambda: service.withdraw_vote(campaign, opportunity, actor=current_user),
+        refused=refused,
+        done=lambda _: _vote_reply(campaign, opportunity, form, None),
+    )
 
 
 # --- results, ballots, exports, overrides ---------------------------------------------------------------
