@@ -50,7 +50,7 @@ NON_TABLE_IDS: dict[str, str] = {
 
 # State enums: StrEnum classes of app/models whose name ends with one of these, or is one of the outcomes.
 STATE_SUFFIXES = ("State", "Status")
-OUTCOME_NAMES = ("Outcome", "DecisionOutcome")
+OUTCOME_NAMES = ("Outcome",)
 
 
 # --- reading app/ ---------------------------------------------------------------------------------------

@@ -461,6 +461,9 @@ OUTCOMES_BY_KIND = {
     ItemKind.SUIVI: [Outcome.PRIS_ACTE, Outcome.MESURES_DEMANDEES, Outcome.SUSPENSION],
     ItemKind.LIBRE: [Outcome.ADOPTE, Outcome.REJETE, Outcome.PRIS_ACTE],
 }
+# A decided dossier carries its decision's outcome (dossiers.decision_outcome): one enum for both.
+Outcome.FOR_DOSSIERS = tuple(OUTCOMES_BY_KIND[ItemKind.DOSSIER])
+Outcome.ACCEPTED = frozenset({Outcome.ACCEPTE, Outcome.ACCEPTE_SOUS_CONDITIONS})  # a convention may follow
 
 
 class DecisionMode(enum.StrEnum):

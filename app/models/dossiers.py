@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
+from .committees import Outcome
 from .transitions import TransitionLog
 
 YEARS = 4  # financing columns N … N+3
@@ -135,24 +136,7 @@ class Avis(enum.StrEnum):
         return {"favorable": "Favorable", "reserve": "Réservé", "defavorable": "Défavorable"}[self.value]
 
 
-class DecisionOutcome(enum.StrEnum):
-    ACCEPTE = "accepte"
-    ACCEPTE_SOUS_CONDITIONS = "accepte_sous_conditions"
-    AJOURNE = "ajourne"
-    REFUSE = "refuse"
-
-    @property
-    def label(self) -> str:
-        return {
-            "accepte": "Accepté",
-            "accepte_sous_conditions": "Accepté sous conditions",
-            "ajourne": "Ajourné",
-            "refuse": "Refusé",
-        }[self.value]
-
-
-ACCEPTED_OUTCOMES = frozenset({DecisionOutcome.ACCEPTE, DecisionOutcome.ACCEPTE_SOUS_CONDITIONS})
-DecisionOutcome.ACCEPTED = ACCEPTED_OUTCOMES  # a convention may follow
+ACCEPTED_OUTCOMES = Outcome.ACCEPTED
 
 
 class ComplementReason(enum.StrEnum):
@@ -224,7 +208,8 @@ class Dossier(db.Model):
         CheckConstraint(f"avis IS NULL OR avis IN ({_in(Avis)})", name="avis_known"),
         CheckConstraint(f"state NOT IN ({_in(AVIS_STATES)}) OR avis IS NOT NULL", name="instruit_has_avis"),
         CheckConstraint(
-            f"decision_outcome IS NULL OR decision_outcome IN ({_in(DecisionOutcome)})", name="outcome_known"
+            f"decision_outcome IS NULL OR decision_outcome IN ({_in(Outcome.FOR_DOSSIERS)})",
+            name="outcome_known",
         ),
         CheckConstraint(
             f"state NOT IN ({_in(DECIDED_STATES)}) OR decision_outcome IS NOT NULL",
@@ -321,8 +306,8 @@ class Dossier(db.Model):
         return Avis(self.avis) if self.avis else None
 
     @property
-    def outcome_enum(self) -> DecisionOutcome | None:
-        return DecisionOutcome(self.decision_outcome) if self.decision_outcome else None
+    def outcome_enum(self) -> Outcome | None:
+        return Outcome(self.decision_outcome) if self.decision_outcome else None
 
     @property
     def years(self) -> list[int]:

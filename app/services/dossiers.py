@@ -21,11 +21,11 @@ from ..domain.dossier_figures import Check, Contents, Figures, FinancingRow, Rul
 from ..extensions import db
 from ..models import Guichet, User
 from ..models.base import utcnow
+from ..models.committees import Outcome
 from ..models.dossiers import (
     Avis,
     ComplementReason,
     ComplementRequest,
-    DecisionOutcome,
     Dossier,
     DossierFollow,
     DossierState,
@@ -394,7 +394,7 @@ def describe(dossier_id: int) -> DossierInfo | None:
     if dossier is None:
         return None
     schedulable = dossier.state == S.INSTRUIT or (
-        dossier.state == S.DECIDE and dossier.decision_outcome == DecisionOutcome.AJOURNE
+        dossier.state == S.DECIDE and dossier.decision_outcome == Outcome.AJOURNE
     )
     return DossierInfo(
         dossier.id,
@@ -445,7 +445,7 @@ def mark_on_agenda(dossier, *, meeting=None, actor) -> Dossier:
     if dossier.state == S.INSCRIT_COMITE:
         dossier.agenda_meeting_id = getattr(meeting, "id", dossier.agenda_meeting_id)
         return dossier
-    if dossier.state == S.DECIDE and dossier.decision_outcome != DecisionOutcome.AJOURNE:
+    if dossier.state == S.DECIDE and dossier.decision_outcome != Outcome.AJOURNE:
         raise DomainError(f"Le dossier {dossier.reference} est déjà décidé.")
     label = getattr(meeting, "label", None)
     _transition(dossier, S.INSCRIT_COMITE, actor=actor, reason=f"Ordre du jour : {label}" if label else None)
@@ -469,7 +469,9 @@ def apply_decision(dossier, decision, *, actor, rectification: bool = False) -> 
     dossier = _load(dossier)
     outcome_raw = getattr(decision, "outcome", decision)
     try:
-        outcome = DecisionOutcome(outcome_raw)
+        outcome = Outcome(outcome_raw)
+        if outcome not in Outcome.FOR_DOSSIERS:
+            raise ValueError(outcome_raw)
     except ValueError:
         raise DomainError(f"Issue de décision inconnue pour un dossier : {outcome_raw}.") from None
     old = dossier.decision_outcome
@@ -497,7 +499,7 @@ def apply_decision(dossier, decision, *, actor, rectification: bool = False) -> 
 def mark_contracted(dossier, *, actor) -> Dossier:
     """décidé (accepté / accepté sous conditions) → conventionné."""
     dossier = _load(dossier)
-    if dossier.decision_outcome not in DecisionOutcome.ACCEPTED:
+    if dossier.decision_outcome not in Outcome.ACCEPTED:
         raise DomainError("Seul un dossier accepté est conventionné.")
     _transition(dossier, S.CONVENTIONNE, actor=actor)
     return dossier
@@ -511,7 +513,7 @@ def start_follow_up(dossier, *, actor) -> Dossier:
 
 def close(dossier, *, actor, reason: str = "") -> Dossier:
     dossier = _load(dossier)
-    if dossier.state == S.DECIDE and dossier.decision_outcome == DecisionOutcome.AJOURNE:
+    if dossier.state == S.DECIDE and dossier.decision_outcome == Outcome.AJOURNE:
         raise DomainError("Un dossier ajourné repasse en comité avant d'être clos.")
     _transition(dossier, S.CLOS, actor=actor, reason=clean(reason) or None)
     return dossier

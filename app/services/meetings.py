@@ -26,8 +26,9 @@ from ..models.committees import (
     MeetingState,
     MeetingTransition,
     MemberFunction,
+    Outcome,
 )
-from ..models.dossiers import DecisionOutcome, Dossier, DossierState
+from ..models.dossiers import Dossier, DossierState
 from ..models.minutes import Minutes
 from ..permissions import can_plan_meeting, can_run_meeting, function_of
 from . import audit, dossiers, reminders, transitions
@@ -464,9 +465,7 @@ def dossier_candidates(meeting: Meeting) -> list:
         select(Dossier)
         .where(
             (Dossier.state == DossierState.INSTRUIT)
-            | (
-                (Dossier.state == DossierState.DECIDE) & (Dossier.decision_outcome == DecisionOutcome.AJOURNE)
-            ),
+            | ((Dossier.state == DossierState.DECIDE) & (Dossier.decision_outcome == Outcome.AJOURNE)),
             Dossier.id.not_in(on_agenda),
         )
         .order_by(Dossier.id)
