@@ -151,6 +151,7 @@ class ItemForm(FlaskForm):
     )
     opportunity = SelectField("Opportunité", choices=[], validate_choice=False)
     dossier = SelectField("Dossier", choices=[], validate_choice=False)
+    flags = SelectMultipleField("Alertes de suivi à examiner", choices=[], validate_choice=False)
     title = StringField(
         "Intitulé",
         description="Obligatoire pour un point libre ; proposé sinon.",
@@ -218,6 +219,14 @@ class MinutesForm(FlaskForm):
         "Notes générales (Markdown)", validators=[Length(max=50_000, message="50 000 caractères au maximum.")]
     )
     version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
+
+
+def minutes_form(items, **kwargs) -> MinutesForm:
+    """The minutes form with one notes field per agenda item, posted as `item-<id>`."""
+    fields = {
+        f"item-{item.id}": TextAreaField(f"Notes sur le point {item.position} (Markdown)") for item in items
+    }
+    return type("MeetingMinutesForm", (MinutesForm,), fields)(**kwargs)
 
 
 class EmptyForm(FlaskForm):

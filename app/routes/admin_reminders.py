@@ -7,12 +7,13 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask import Blueprint, abort, current_app, flash, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
 from .. import permissions
 from ..extensions import db
+from ..forms.notifications import reminder_settings_form
 from ..htmx import render
 from ..jobs import JOBS
 from ..models import OutboxMail, Reminder, ReminderStatus, Role, SchedulerJob, SchedulerLease
@@ -154,12 +155,9 @@ def send_now():
 @bp.post("/reglages")
 @permissions.requires_role(Role.SECRETARIAT)
 def save_settings():
+    form = reminder_settings_form(service.KINDS)
     values = {
-        kind_name: (
-            request.form.get(f"offset_{kind_name}", ""),
-            request.form.get(f"enabled_{kind_name}") == "1",
-        )
-        for kind_name in service.KINDS
+        name: (form[f"offset_{name}"].data or "", form[f"enabled_{name}"].data) for name in service.KINDS
     }
 
     def save_all():

@@ -231,7 +231,7 @@ def add_item(meeting_id: int):
         else None
     )
     dossier_id = int(form.dossier.data) if (form.dossier.data or "").isdigit() else None
-    flags = request.form.getlist("flags") if form.kind.data == ItemKind.SUIVI else []
+    flags = form.flags.data if form.kind.data == ItemKind.SUIVI else []
     response = perform(
         lambda: meetings.add_item(
             meeting,

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 
 from .. import permissions
-from ..forms.committees import EmptyForm, MinutesForm
+from ..forms.committees import EmptyForm, minutes_form
 from ..htmx import render
 from ..models.committees import MeetingState
 from ..models.minutes import MinutesState
@@ -38,12 +38,12 @@ def show(meeting_id: int):
     meeting = _meeting(meeting_id)
     if not permissions.can_view_minutes(current_user, meeting):
         abort(403 if meeting.minutes is not None else 404)
-    form = MinutesForm(obj=meeting.minutes if request.method == "GET" else None)
+    form = minutes_form(meeting.items, obj=meeting.minutes if request.method == "GET" else None)
     item_notes = {i.id: i.notes for i in meeting.items}
     if request.method == "POST":
         if not permissions.can_run_meeting(current_user, meeting):
             abort(403)
-        item_notes = {i.id: request.form.get(f"item-{i.id}", "") for i in meeting.items}
+        item_notes = {i.id: form[f"item-{i.id}"].data or "" for i in meeting.items}
 
         def failure(status):
             current = _meeting(meeting_id)

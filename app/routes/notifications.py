@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from .. import permissions
 from ..auth_session import safe_next
 from ..extensions import db
+from ..forms.notifications import PreferencesForm
 from ..htmx import is_htmx, render
 from ..jobs import start_in_background
 from ..models import Notification
@@ -143,7 +144,8 @@ def follow(notification_id: int):
 @permissions.authenticated
 def preferences():
     if request.method == "POST":
-        wanted = {name: name in request.form.getlist("email") for name in service.KINDS}
+        chosen = set(PreferencesForm().email.data or [])
+        wanted = {name: name in chosen for name in service.KINDS}
         user = current_user._get_current_object()
         return perform(
             lambda: service.set_preferences(user, wanted, actor=user),
