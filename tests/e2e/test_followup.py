@@ -5,6 +5,7 @@ flags clear."""
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from app.extensions import db
@@ -116,7 +117,7 @@ def test_porteur_reports_follow_up_and_the_flags_clear(followed, live_app, base_
     page.fill("#jalon-proof", "Procès-verbal de recette signé")
     page.get_by_role("button", name="Déclarer le jalon atteint").click()
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()
-    assert "Aucune alerte de suivi." in page.locator("#followup-flags").inner_text()
+    expect(page.locator("#followup-flags")).to_contain_text("Aucune alerte de suivi.")
     page.fill("#economies-year", "2027")
     page.select_option("#economies-nature", "Licences mutualisées")
     page.fill("#economies-amount", "soixante")
@@ -130,6 +131,8 @@ def test_porteur_reports_follow_up_and_the_flags_clear(followed, live_app, base_
     page.fill("#economies-explanation", "Migration décalée au second semestre")
     page.get_by_role("button", name="Enregistrer les économies constatées").click()
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()
+    # the flash can show before the page it belongs to has replaced this one: wait for the row itself
+    expect(page.locator("#economies-2027-1 td").last).to_have_text("Migration décalée au second semestre")
     cells = page.locator("#economies-2027-1 td").all_inner_texts()
     assert cells[1:] == [
         "80\u202f000\u00a0€",
