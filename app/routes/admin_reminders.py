@@ -20,7 +20,6 @@ from ..models import OutboxMail, Reminder, ReminderStatus, Role, SchedulerJob, S
 from ..models.base import utcnow
 from ..services import mail
 from ..services import reminders as service
-from ..services.errors import ValidationFailed
 from .actions import perform, see_other
 
 bp = Blueprint("reminders_admin", __name__, url_prefix="/admin/rappels")
@@ -160,24 +159,12 @@ def save_settings():
         name: (form[f"offset_{name}"].data or "", form[f"enabled_{name}"].data) for name in service.KINDS
     }
 
-    def save_all():
-        """Every setting, or none: the messages of all refused fields at once."""
-        errors = {}
-        for kind_name, (offset, enabled) in values.items():
-            try:
-                with db.session.begin_nested():
-                    service.set_setting(kind_name, offset_days=offset, enabled=enabled, actor=current_user)
-            except ValidationFailed as error:
-                errors.update(error.errors)
-        if errors:
-            raise ValidationFailed(errors)
-
     def refused(error):
         flash("Les réglages n'ont pas été enregistrés : corrigez les champs signalés.", "error")
         return render("reminders/admin.html", status=422, **_context(error.errors, values))
 
     return perform(
-        save_all,
+        lambda: service.set_settings(values, actor=current_user),
         refused=refused,
         success="Réglages des rappels enregistrés ; les rappels à venir ont été recalculés.",
         location=url_for(".index") + "#reglages",

@@ -12,11 +12,11 @@ records consumed credits or savings; the dossier service on each transition.
 
 from __future__ import annotations
 
-from calendar import monthrange
 from datetime import date, datetime
 
 from sqlalchemy import select
 
+from ..domain.followup import add_months as domain_add_months
 from ..extensions import db
 from ..formatting import format_date, format_datetime, paris, plural
 from ..models.dossiers import Dossier, DossierState, DossierTransition
@@ -46,11 +46,7 @@ def signed_at(dossier: Dossier) -> datetime | None:
 
 def add_months(moment: datetime, months: int) -> datetime:
     """Midnight (Paris) of the same day `months` later (the last day of a shorter month)."""
-    local = paris(moment)
-    year, month = divmod(local.month - 1 + months, 12)
-    year, month = local.year + year, month + 1
-    day = min(local.day, monthrange(year, month)[1])
-    return reminders.at_paris(local.date().replace(year=year, month=month, day=day), 0)
+    return reminders.at_paris(domain_add_months(paris(moment).date(), months), 0)
 
 
 def indicator_months(frequency: str) -> int | None:

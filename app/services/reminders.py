@@ -177,6 +177,19 @@ def settings() -> list[Setting]:
     return [setting(kind) for kind in KINDS.values()]
 
 
+def set_settings(values: dict[str, tuple[str, bool]], *, actor) -> None:
+    """Every kind's (offset, enabled) at once, or none: the messages of all refused fields together."""
+    errors = {}
+    for kind_name, (offset, enabled) in values.items():
+        try:
+            with db.session.begin_nested():
+                set_setting(kind_name, offset_days=offset, enabled=enabled, actor=actor)
+        except ValidationFailed as error:
+            errors.update(error.errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
 def set_setting(kind_name: str, *, offset_days, enabled: bool, actor) -> Setting:
     """Change a kind's offset / on-off (secretariat), then recompute the pending reminders of that kind."""
     if not can_configure_reminders(actor):
