@@ -127,6 +127,11 @@ def test_two_scheduler_instances_run_jobs_once(live_app, live_planned, live_inbo
         second.start()
         enough.wait(20)
     finally:
+        # Stop every tick of both instances before either releases its lease: the other one would
+        # otherwise take the lease over (as it should in production) and run the job once in the test.
+        for instance in (first, second):
+            instance.scheduler.shutdown(wait=True)
+            instance.scheduler = None
         first.shutdown()
         second.shutdown()
         jobs.Scheduler.tick = original_tick
