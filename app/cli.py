@@ -87,7 +87,7 @@ def committees_verify_register():
     raise click.ClickException(f"Registre altéré : {len(check.problems)} anomalie(s).")
 
 
-@committees_cli.command("generate-sessions")
+@committees_cli.command("generate-meetings")
 @click.option("--until", "until", help="Dernière date (AAAA-MM-JJ) ; par défaut dans 6 mois.")
 @click.option(
     "--committee",
@@ -118,6 +118,18 @@ def committees_generate_meetings(until, codes):
             raise click.ClickException(f"{committee.code} : {error.message}") from None
         click.echo(f"{committee.code} : {len(created)} séance(s) créée(s)")
     db.session.commit()
+
+
+# The command's former name, kept (hidden) so that existing cron lines keep working.
+committees_cli.add_command(
+    click.Command(
+        "generate-sessions",
+        callback=committees_generate_meetings.callback,
+        params=committees_generate_meetings.params,
+        help="Ancien nom de « generate-meetings ».",
+        hidden=True,
+    )
+)
 
 
 def init_app(app) -> None:

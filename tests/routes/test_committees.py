@@ -324,7 +324,7 @@ def test_cli_generate_meetings_is_idempotent(app, db_session):
     result = runner.invoke(
         args=[
             "committees",
-            "generate-sessions",
+            "generate-meetings",
             "--committee",
             "CINUM",
             "--until",
@@ -343,7 +343,7 @@ def test_cli_generate_meetings_is_idempotent(app, db_session):
         ]
     )
     assert "CINUM : 0 séance(s) créée(s)" in again.output
-    assert runner.invoke(args=["committees", "generate-sessions", "--committee", "NOPE"]).exit_code == 1
+    assert runner.invoke(args=["committees", "generate-meetings", "--committee", "NOPE"]).exit_code == 1
 
 
 def test_ics_feeds_parse_and_the_token_can_be_regenerated(client, csrf, login_as, board, secretariat):
