@@ -18,7 +18,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     # function-level imports (here and below): importing the package, as `app.models` or `app.domain` alone
     # do in migrations, scripts and unit tests, must not pull in every extension, blueprint and command.
-    from . import extensions, jinja, ratelimit, security
+    from . import assets, extensions, jinja, ratelimit, security
 
     extensions.db.init_app(app)
     with app.app_context():
@@ -34,6 +34,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     auth_session.init_app(app)
     jinja.init_app(app)
+    assets.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
     _register_blueprints(app)

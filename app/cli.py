@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import cli_users, jobs
+from . import assets, cli_users, jobs
 from .extensions import db
 from .models import Committee
 from .queries.portfolio import PortfolioFilters, all_rows
@@ -132,7 +132,19 @@ committees_cli.add_command(
 )
 
 
+assets_cli = AppGroup("assets", help="Fichiers statiques.")
+
+
+@assets_cli.command("build")
+def assets_build():
+    """Write the hashed copies, the icon subset and the compressed siblings of the static files."""
+    manifest = assets.build(Path(current_app.static_folder), Path(current_app.root_path))
+    for name, built in sorted(manifest.items()):
+        click.echo(f"{name} → {built}")
+
+
 def init_app(app) -> None:
+    app.cli.add_command(assets_cli)
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
     app.cli.add_command(committees_cli)
