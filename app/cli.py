@@ -78,7 +78,8 @@ committees_cli = AppGroup("committees", help="Comités : séances récurrentes, 
 @committees_cli.command("verify-register")
 def committees_verify_register():
     """Recompute the decision register's hash chain; exit code 1 when it was tampered with."""
-    check = register_service.verify()
+    check = register_service.record_verification(trigger="cli", actor=None)
+    db.session.commit()
     if check.ok:
         click.echo(f"Registre intègre : {check.entries} entrée(s), dernière empreinte {check.last_hash}")
         return

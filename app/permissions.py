@@ -297,6 +297,10 @@ def can_view_register(user) -> bool:
     return is_secretariat(user) or _is(user, Role.COMITE)
 
 
+def can_verify_register(user) -> bool:
+    return is_secretariat(user)
+
+
 def can_report_followup(user, dossier) -> bool:
     """Jalons reached, indicator values and credits consumed: the porteur's side and the secretariat."""
     if is_secretariat(user):

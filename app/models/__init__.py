@@ -48,7 +48,7 @@ from .portfolio import (
     OpportunityStatus,
     OpportunityTransition,
 )
-from .register import DecisionLocked, RegisterEntry
+from .register import DecisionLocked, RegisterEntry, RegisterVerification
 from .reminders import (
     Notification,
     NotificationPreference,
@@ -108,6 +108,7 @@ __all__ = [
     "ItemVote",
     "Minutes",
     "RegisterEntry",
+    "RegisterVerification",
     "SavingsReport",
     "MeetingTransition",
     "CreditConsumption",

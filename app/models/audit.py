@@ -11,7 +11,12 @@ from .base import UTCDateTime, utcnow
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_entries_object", "object_type", "object_id"),
+        # the admin journal filters by action and by actor, newest first
+        Index("ix_audit_entries_action_created", "action", "created_at"),
+        Index("ix_audit_entries_actor_created", "actor_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

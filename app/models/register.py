@@ -4,7 +4,7 @@ changed in place nor deleted)."""
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
@@ -37,6 +37,22 @@ class RegisterEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     decision: Mapped[Decision] = relationship(lazy="joined")
+
+
+class RegisterVerification(db.Model):
+    """One verification of the whole chain (the scheduled job, the « Vérifier » button, the CLI): the register
+    page shows the latest instead of re-reading every entry on each view."""
+
+    __tablename__ = "register_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # job | manual | cli
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    entries: Mapped[int] = mapped_column()
+    ok: Mapped[bool] = mapped_column()
+    last_hash: Mapped[str] = mapped_column(String(64))
+    problems: Mapped[list] = mapped_column(JSON, default=list)  # [[position, French message], ...]
 
 
 class DecisionLocked(Exception):

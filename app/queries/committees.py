@@ -1,9 +1,10 @@
 """Read-only queries for the committee pages, feeds and trails."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Role, User, UserRole
@@ -15,7 +16,7 @@ from ..models.committees import (
     Meeting,
     MeetingState,
 )
-from ..models.register import RegisterEntry
+from ..models.register import RegisterEntry, RegisterVerification
 from ..permissions import meetings_visible_to
 
 LIVE_STATES = MeetingState.LIVE
@@ -91,9 +92,38 @@ def decision_by_id(decision_id: int, user) -> Decision | None:
     return decision
 
 
-def register_entries(limit: int = 500) -> list[RegisterEntry]:
-    return list(
-        db.session.scalars(select(RegisterEntry).order_by(RegisterEntry.position.desc()).limit(limit))
+REGISTER_PAGE_SIZE = 50
+
+
+@dataclass
+class RegisterPage:
+    entries: list[RegisterEntry]
+    total: int
+    page: int
+    per_page: int = REGISTER_PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def register_page(page: int) -> RegisterPage:
+    """One page of the register, newest first, with each entry's decision and committee: 2 statements."""
+    total = db.session.scalar(select(func.count()).select_from(RegisterEntry))
+    page = min(max(page, 1), max(1, -(-total // REGISTER_PAGE_SIZE)))
+    entries = db.session.scalars(
+        select(RegisterEntry)
+        .options(joinedload(RegisterEntry.decision).joinedload(Decision.committee))
+        .order_by(RegisterEntry.position.desc())
+        .limit(REGISTER_PAGE_SIZE)
+        .offset((page - 1) * REGISTER_PAGE_SIZE)
+    ).unique()
+    return RegisterPage(list(entries), total, page)
+
+
+def latest_register_verification() -> RegisterVerification | None:
+    return db.session.scalar(
+        select(RegisterVerification).order_by(RegisterVerification.checked_at.desc()).limit(1)
     )
 
 

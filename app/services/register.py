@@ -8,13 +8,18 @@ The immutability guard (app/models/register.py) refuses any change to a publishe
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..models.base import utcnow
 from ..models.committees import Decision
-from ..models.register import RegisterEntry
+from ..models.register import RegisterEntry, RegisterVerification
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 
@@ -41,6 +46,11 @@ def append(decision: Decision, event: str) -> RegisterEntry:
     """Append the decision's canonical content to the chain (event: recorded | amended | rectified)."""
     _lock_register()
     last = db.session.scalar(select(RegisterEntry).order_by(RegisterEntry.position.desc()).limit(1))
+    if last is not None and not _seals_itself(last):
+        # Chaining onto a tampered entry would hide it: the decision is still recorded (a committee's work is
+        # never blocked), and the failed verification is what the register page shows until it is repaired.
+        log.error("register entry %s no longer matches its hashes", last.position)
+        record_verification(trigger="write", actor=None)
     position = (last.position + 1) if last else 1
     prev = last.entry_hash if last else GENESIS
     payload = canonical({"event": event, **decision.content()})
@@ -57,6 +67,13 @@ def append(decision: Decision, event: str) -> RegisterEntry:
     db.session.add(entry)
     db.session.flush()
     return entry
+
+
+def _seals_itself(entry: RegisterEntry) -> bool:
+    """The entry's content and its place in the chain still give the hashes it stores."""
+    return sha256(entry.payload) == entry.content_hash and entry.entry_hash == entry_hash(
+        entry.position, entry.prev_hash, entry.content_hash
+    )
 
 
 @dataclass
@@ -110,3 +127,28 @@ def verify() -> RegisterCheck:
                 (entry.position, f"La décision n° {decision.id} a été modifiée hors registre.")
             )
     return check
+
+
+def record_verification(*, trigger: str, actor, now: datetime | None = None) -> RegisterVerification:
+    """Verify the whole chain and keep the result (trigger: job, manual, cli, write)."""
+    check = verify()
+    row = RegisterVerification(
+        checked_at=now or utcnow(),
+        trigger=trigger,
+        actor_id=actor.id if actor is not None else None,
+        entries=check.entries,
+        ok=check.ok,
+        last_hash=check.last_hash,
+        problems=[list(problem) for problem in check.problems],
+    )
+    db.session.add(row)
+    db.session.flush()
+    if not check.ok:
+        log.error("decision register altered: %s problem(s)", len(check.problems))
+    return row
+
+
+def scheduled_verification(now: datetime) -> str:
+    """The scheduler's job (app/jobs.py): one verification a day."""
+    row = record_verification(trigger="job", actor=None, now=now)
+    return f"{row.entries} entrée(s), {'intègre' if row.ok else f'{len(row.problems)} anomalie(s)'}"

@@ -1,8 +1,12 @@
 """The register page (access, tampering detection) and `flask committees verify-register`."""
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from app import jobs
 from app.extensions import db
+from app.models import RegisterEntry, RegisterVerification
+from app.queries import committees as committee_queries
+from app.services import register as register_service
 from app.services import decisions as decision_service
 from app.services import meetings as meeting_service
 from tests.routes import test_committees as committees_tests
@@ -12,23 +16,73 @@ secretariat, board, opened = committees_tests.secretariat, committees_tests.boar
 body = committees_tests.body
 
 
-def test_register_page_access_and_tampering_detection(
-    client, login_as, board, secretariat, opened, make_user
-):
-    meeting, item, _ = opened
+def _decide(meeting, item, board, secretariat):
     meeting_service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
     meeting_service.record_attendance(meeting, user=board[3], status="present", actor=secretariat)
     decision = decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
     db.session.commit()
+    return decision
+
+
+def test_the_page_shows_the_latest_verification_and_the_secretariat_can_verify_now(
+    client, csrf, login_as, make_user, board, secretariat, opened
+):
+    meeting, item, _ = opened
+    decision = _decide(meeting, item, board, secretariat)
     login_as(make_user("dsi", ministry="MI"))
     assert client.get("/comites/registre").status_code == 403
     login_as(board[3])
+    html = body(client.get("/comites/registre"))
+    assert "Registre pas encore vérifié" in html and "Vérifier maintenant" not in html
+    assert client.post("/comites/registre/verifier", data={"csrf_token": csrf(client)}).status_code == 403
+
+    jobs.run_job(jobs.JOBS["register.verify"])  # the nightly job
     assert "Registre intègre" in body(client.get("/comites/registre"))
+
     db.session.execute(
         text("UPDATE decisions SET outcome = 'ecartee', motivation = 'x' WHERE id = :id"), {"id": decision.id}
     )
-    html = body(client.get("/comites/registre"))
+    assert "Registre intègre" in body(client.get("/comites/registre"))  # a view re-reads nothing
+    login_as(secretariat)
+    response = client.post("/comites/registre/verifier", data={"csrf_token": csrf(client)})
+    assert response.status_code == 303
+    html = body(client.get(response.headers["Location"]))
+    assert "Registre vérifié : il a été altéré." in html
     assert "Registre altéré" in html and f"La décision n° {decision.id} a été modifiée hors registre." in html
+
+
+def test_an_entry_tampered_with_is_caught_when_the_next_decision_is_written(
+    db_session, board, secretariat, opened
+):
+    meeting, item, _ = opened
+    _decide(meeting, item, board, secretariat)
+    db.session.execute(text("UPDATE register_entries SET payload = payload || ' ' WHERE position = 1"))
+    entry = db.session.scalar(select(RegisterEntry).where(RegisterEntry.position == 1))
+    db.session.refresh(entry)
+    register_service.append(entry.decision, "amended")
+    latest = committee_queries.latest_register_verification()
+    assert latest.trigger == "write" and not latest.ok
+    assert "Contenu modifié : son empreinte ne correspond plus." in [m for _, m in latest.problems]
+
+
+def test_the_register_is_paginated_in_a_constant_number_of_statements(
+    client, login_as, queries, board, secretariat, opened
+):
+    meeting, item, _ = opened
+    decision = _decide(meeting, item, board, secretariat)
+    login_as(secretariat)
+    client.get("/comites/registre")  # the first request of a client also loads what every later one reuses
+    with queries() as few:
+        assert client.get("/comites/registre").status_code == 200
+    for position in range(2, 121):  # 120 entries in all (rows of the chain, written as the service would)
+        register_service.append(decision, "amended")
+    db.session.commit()
+    with queries() as many:
+        html = body(client.get("/comites/registre"))
+    assert len(many) == len(few)
+    assert "120 en tout" in html and html.count("<tr><td>") == 50 and "<td>120</td>" in html
+    last = body(client.get("/comites/registre?page=3"))
+    assert last.count("<tr><td>") == 20 and "<td>1</td>" in last and 'aria-current="page"' in last
 
 
 def test_cli_verify_register(app, db_session, board, secretariat, opened):
@@ -43,3 +97,4 @@ def test_cli_verify_register(app, db_session, board, secretariat, opened):
     db.session.execute(text("UPDATE register_entries SET content_hash = 'x' WHERE position = 1"))
     result = runner.invoke(args=["committees", "verify-register"])
     assert result.exit_code == 1 and "Registre altéré" in result.output
+    assert [v.trigger for v in db.session.scalars(select(RegisterVerification))] == ["cli", "cli"]
