@@ -12,7 +12,15 @@ checks every POST.
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from werkzeug.datastructures import MultiDict
-from wtforms import FieldList, Form, FormField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.core import Field
 
 from ..formatting import format_number
@@ -20,17 +28,67 @@ from ..models.dossiers import Financer, ReferentRole
 
 BLANK_ROWS = 2  # empty rows offered at the end of each table (no JavaScript needed to add a line)
 INDICATOR_FIELDS = ("objective", "indicator", "calculation", "current_value", "target_value", "frequency")
+INDICATOR_LABELS = {
+    "objective": "Description de l'objectif d'impact",
+    "indicator": "Indicateur",
+    "calculation": "Mode de calcul",
+    "current_value": "Valeur actuelle",
+    "target_value": "Cible à T+12 mois",
+    "frequency": "Fréquence",
+}
 TEXT_SECTIONS = ("enjeu", "solution", "gouvernance")
+TEXT_LABELS = {
+    "enjeu": "Présentation de l'enjeu de transformation",
+    "solution": "Présentation de la solution apportée",
+    "gouvernance": "Gouvernance et modalités de suivi",
+}
 STAFF_CATEGORIES = ("A", "B", "C")
+BLANK_CHOICE = ("", "— Choisir —")
+CATEGORY_CHOICES = [("T2", "T2 — personnel"), ("T3", "T3 — fonctionnement"), ("T5", "T5 — investissement")]
+PHASE_CHOICES = [
+    ("cadrage", "Cadrage"),
+    ("experimentation", "Expérimentation / POC / lot 1"),
+    ("generalisation", "Généralisation / lot 2"),
+]
 
 
-def _row_form(name: str, columns) -> type[Form]:
-    """A row of a table: one string field per column (column names may hold dashes: `ae-2026`)."""
-    return type(name, (Form,), {column: StringField() for column in columns})
+def _row_form(name: str, columns, labels: dict | None = None, choices: dict | None = None) -> type[Form]:
+    """A row of a table: one field per column (column names may hold dashes: `ae-2026`), labelled for the
+    error summary; a column of `choices` is a select (the service still decides what is allowed)."""
+    labels, choices = labels or {}, choices or {}
+    attrs: dict = {}
+    for column in columns:
+        label = labels.get(column, column)
+        if column in choices:
+            attrs[column] = SelectField(
+                label, choices=[BLANK_CHOICE, *choices[column]], validate_choice=False
+            )
+        else:
+            attrs[column] = StringField(label)
+    return type(name, (Form,), attrs)
 
 
 def _referent_columns() -> list[str]:
     return [f"{role.value}_{part}" for role in ReferentRole for part in ("name", "email")]
+
+
+def _referent_labels() -> dict[str, str]:
+    return {
+        f"{role.value}_{part}": f"{role.label}, {word}"
+        for role in ReferentRole
+        for part, word in (("name", "nom"), ("email", "adresse électronique"))
+    }
+
+
+def _prefix_ids(fields, prefix: str) -> None:
+    """Ids `<section>-<name>` (`financement-rows-0-nature`): the sections share one page, their row names
+    (`rows-0-nature`) do not; the names posted stay the service's keys."""
+    for field in fields:
+        field.id = f"{prefix}-{field.name}"
+        if isinstance(field, FieldList):
+            _prefix_ids(field.entries, prefix)
+        elif isinstance(field, FormField):
+            _prefix_ids(field.form._fields.values(), prefix)
 
 
 class SectionForm(FlaskForm):
@@ -41,6 +99,21 @@ class SectionForm(FlaskForm):
 
     version = StringField()
     key: str = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._blanks: dict[str, list] = {}
+        _prefix_ids(self._fields.values(), self.key)
+
+    def row_forms(self, name: str = "rows", blank: int = BLANK_ROWS) -> list[tuple[Form, bool]]:
+        """(row form, is blank) of the FieldList `name`: its saved or posted rows, then `blank` empty rows
+        to add lines without JavaScript (appended once, numbered after the last row)."""
+        field_list = self._fields[name]
+        if name not in self._blanks:
+            self._blanks[name] = [field_list.append_entry() for _ in range(blank)]
+            _prefix_ids(self._blanks[name], self.key)
+        blanks = {id(entry) for entry in self._blanks[name]}
+        return [(entry.form, id(entry) in blanks) for entry in field_list.entries]
 
     def __getattr__(self, name: str):
         """`rows-3-nature`, `co-0-organisation`, `staff-A-cost`: the nested field of that HTML name, so that
@@ -123,53 +196,140 @@ def _collect(fields, found: dict[str, str]) -> None:
             found[field.name] = field.errors[0]
 
 
-def section_form_class(dossier, key: str) -> type[SectionForm]:
-    """The form of section `key` for this dossier (financing and savings columns follow its years)."""
+def financer_choices(dossier) -> list[tuple[str, str]]:
+    """The fund, the porteur, then each co-porteur named in the porteurs section."""
+    choices = [(Financer.FTAP.value, "FTAP (fonds)"), (Financer.PORTEUR.value, "Porteur")]
+    for referent in dossier.referents:
+        if not referent.is_porteur and referent.organisation is not None:
+            choice = (f"co:{referent.organisation.code}", f"Co-porteur {referent.organisation.code}")
+            if choice not in choices:
+                choices.append(choice)
+    return choices
+
+
+def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]:
+    """The form of section `key` for this dossier (financing and savings columns follow its years).
+    `organisations`: the (code, label) choices of the porteur and co-porteur selects."""
     attrs: dict = {"key": key}
+    organisations = list(organisations)
     if key == "projet":
         attrs |= {
-            n: StringField() for n in ("title", "start_year", "starts_on", "ends_on", "opportunity_code")
+            "title": StringField("Intitulé du projet"),
+            "start_year": StringField(
+                "Première année (N)", description="Le tableau de financement couvre N à N+3."
+            ),
+            "starts_on": StringField("Date de début"),
+            "ends_on": StringField("Date de fin"),
+            "opportunity_code": StringField(
+                "Opportunité de mutualisation liée (facultatif)",
+                description="Code du portefeuille, par exemple M043.",
+            ),
         }
     elif key == "porteurs":
-        attrs["porteur_organisation"] = StringField()
-        attrs["porteur"] = FormField(_row_form("ReferentsRow", _referent_columns()))
-        attrs["co"] = FieldList(FormField(_row_form("CoPorteurRow", ["organisation", *_referent_columns()])))
+        attrs["porteur_organisation"] = SelectField(
+            "Organisation porteuse", choices=[BLANK_CHOICE, *organisations], validate_choice=False
+        )
+        attrs["porteur"] = FormField(
+            _row_form("ReferentsRow", _referent_columns(), _referent_labels()), label="Référents du porteur"
+        )
+        attrs["co"] = FieldList(
+            FormField(
+                _row_form(
+                    "CoPorteurRow",
+                    ["organisation", *_referent_columns()],
+                    {"organisation": "Organisation", **_referent_labels()},
+                    {"organisation": organisations},
+                )
+            ),
+            label="Co-porteur",
+        )
     elif key in TEXT_SECTIONS:
-        attrs[key] = TextAreaField()
+        attrs[key] = TextAreaField(TEXT_LABELS[key])
     elif key == "beneficiaires":
-        attrs["rows"] = FieldList(FormField(_row_form("BeneficiaryRow", ["group", "population"])))
-    elif key == "indicateurs":
-        attrs["rows"] = FieldList(FormField(_row_form("IndicatorRow", INDICATOR_FIELDS)))
-    elif key == "financement":
-        columns = ["nature", "category", "programme", "financer", "phase"]
-        columns += [f"{kind}-{y}" for y in dossier.years for kind in ("ae", "cp")]
-        attrs["rows"] = FieldList(FormField(_row_form("FinancingRow", columns)))
-    elif key == "economies":
-        years = [str(y) for y in dossier.savings_years]
         attrs["rows"] = FieldList(
             FormField(
-                _row_form("SavingsRow", ["nature", "category", "programme", *[f"y-{y}" for y in years]])
-            )
+                _row_form(
+                    "BeneficiaryRow", ["group", "population"], {"group": "Groupe", "population": "Population"}
+                )
+            ),
+            label="Groupe",
         )
-        staff_row = _row_form("StaffRow", ["cost", *years])
+    elif key == "indicateurs":
+        attrs["rows"] = FieldList(
+            FormField(_row_form("IndicatorRow", INDICATOR_FIELDS, INDICATOR_LABELS)), label="Indicateur"
+        )
+    elif key == "financement":
+        columns = ["nature", "category", "programme", "financer", "phase"]
+        labels = {
+            "nature": "Nature de dépense",
+            "category": "Catégorie",
+            "programme": "Programme budgétaire",
+            "financer": "Financeur",
+            "phase": "Phase",
+        }
+        for y in dossier.years:
+            for kind in ("ae", "cp"):
+                columns.append(f"{kind}-{y}")
+                labels[f"{kind}-{y}"] = f"{kind.upper()} {y}"
+        choices = {
+            "category": CATEGORY_CHOICES,
+            "financer": financer_choices(dossier),
+            "phase": PHASE_CHOICES,
+        }
+        attrs["rows"] = FieldList(
+            FormField(_row_form("FinancingRow", columns, labels, choices)), label="Ligne"
+        )
+    elif key == "economies":
+        years = [str(y) for y in dossier.savings_years]
+        labels = {"nature": "Nature de l'économie", "category": "Catégorie", "programme": "Programme"}
+        labels |= {f"y-{y}": y for y in years}
+        attrs["rows"] = FieldList(
+            FormField(
+                _row_form(
+                    "SavingsRow",
+                    ["nature", "category", "programme", *[f"y-{y}" for y in years]],
+                    labels,
+                    {"category": CATEGORY_CHOICES},
+                )
+            ),
+            label="Économie",
+        )
+        staff_labels = {"cost": "Coût moyen d'un ETP (€ par an)"} | {
+            y: f"ETP économisés en {y}" for y in years
+        }
+        staff_row = _row_form("StaffRow", ["cost", *years], staff_labels)
         attrs["staff"] = FormField(
-            type("StaffForm", (Form,), {c: FormField(staff_row) for c in STAFF_CATEGORIES})
+            type(
+                "StaffForm",
+                (Form,),
+                {c: FormField(staff_row, label=f"Catégorie {c}") for c in STAFF_CATEGORIES},
+            ),
+            label="",
         )
-        attrs["impact_indirect"] = TextAreaField()
+        attrs["impact_indirect"] = TextAreaField(
+            "Impact indirect, économies indirectes et recettes supplémentaires"
+        )
     elif key == "jalons":
         columns = ["number", "due_on", "description", "deliverables", "is_procurement"]
-        attrs["rows"] = FieldList(FormField(_row_form("JalonRow", columns)))
+        labels = {
+            "number": "Numéro",
+            "due_on": "Date",
+            "description": "Description",
+            "deliverables": "Livrables",
+            "is_procurement": "Marché public",
+        }
+        attrs["rows"] = FieldList(FormField(_row_form("JalonRow", columns, labels)), label="Jalon")
     else:
         raise KeyError(key)
     return type(f"{key.capitalize()}SectionForm", (SectionForm,), attrs)
 
 
-def section_form(dossier, key: str, formdata=None) -> SectionForm:
+def section_form(dossier, key: str, formdata=None, organisations=()) -> SectionForm:
     """The posted form (`formdata`), or the saved values of the section shown in the same fields."""
     if formdata is None:
         formdata = MultiDict(_flatten(initial_data(dossier, key)))
         formdata["version"] = str(dossier.section_version(key))
-    return section_form_class(dossier, key)(formdata=formdata)
+    return section_form_class(dossier, key, organisations)(formdata=formdata)
 
 
 def _flatten(data: dict) -> list[tuple[str, str]]:
@@ -291,12 +451,6 @@ def initial_data(dossier, key: str) -> dict:
     return {}
 
 
-def with_blank_rows(rows: list, blank: int = BLANK_ROWS) -> list:
-    """Saved (or posted) rows, plus `blank` empty rows to add lines without JavaScript."""
-    start = (max(i for i, _ in rows) + 1) if rows else 0
-    return list(rows) + [(start + n, {}) for n in range(blank)]
-
-
 # --- life cycle ---------------------------------------------------------------------------------------
 
 
@@ -317,10 +471,17 @@ class SubmitForm(_ActionForm):
 
 
 class CreateForm(_ActionForm):
-    guichet = StringField()
-    title = StringField()
-    start_year = StringField()
-    opportunity_code = StringField()
+    guichet = SelectField(
+        "Guichet", choices=[], validate_choice=False, description="Seuls les guichets ouverts sont proposés."
+    )
+    title = StringField("Intitulé du projet")
+    start_year = StringField(
+        "Première année du projet (N)", description="Par exemple 2026 : le financement couvre N à N+3."
+    )
+    opportunity_code = StringField(
+        "Opportunité de mutualisation liée (facultatif)",
+        description="Code du portefeuille, par exemple M043.",
+    )
 
 
 class WithdrawForm(_ActionForm):
@@ -352,11 +513,22 @@ class MessageForm(_ActionForm):
 
 
 class UploadForm(_ActionForm):
-    kind = StringField()
-    file = FileField()
+    kind = SelectField("Type de pièce", choices=[], validate_choice=False)
+    file = FileField(
+        "Fichier",
+        description="PDF, ODT, DOCX, XLSX ou ODS ; le type est vérifié d'après le contenu du fichier.",
+    )
 
     def section_data(self) -> dict:
         return {"kind": self.kind.data or ""}
+
+    @classmethod
+    def for_dossier(cls, dossier, posted: bool) -> "UploadForm":
+        """The upload form of `dossier` (the request's input when `posted`): the guichet's pieces as kinds."""
+        form = cls() if posted else cls(formdata=None)
+        form.kind.choices = [(k, k) for k in [*dossier.guichet.required_attachment_list, "Autre"]]
+        _prefix_ids(form._fields.values(), "pieces")
+        return form
 
     def errors_by_name(self) -> dict[str, str]:
         found = super().errors_by_name()

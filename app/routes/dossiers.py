@@ -116,19 +116,12 @@ def bulk():
 def create():
     guichets = [g for g, _ in queries.guichet_tree() if g.accepts_dossiers and g.is_open()]
     form = forms.CreateForm(formdata=request.form if request.method == "POST" else None)
+    form.guichet.choices = [forms.BLANK_CHOICE, *[(g.code, f"{g.code} — {g.name}") for g in guichets]]
     if request.method == "GET":
         form.guichet.data = request.args.get("guichet", "")
 
     def page(status: int = 200):
-        values = {name: field.data or "" for name, field in form._fields.items()}
-        return render(
-            "dossiers/new.html",
-            block="form",
-            status=status,
-            guichets=guichets,
-            v=values,
-            e=form.errors_by_name(),
-        )
+        return render("dossiers/new.html", block="form", status=status, guichets=guichets, form=form)
 
     if request.method == "GET":
         return page()
@@ -161,19 +154,27 @@ def create():
 # --- the dossier page --------------------------------------------------------------------------------
 
 
+def _organisation_choices(organisations=None) -> list[tuple[str, str]]:
+    """(code, « code — name ») of every organisation: the porteur and co-porteur selects."""
+    if organisations is None:
+        organisations = db.session.scalars(select(Organisation).order_by(Organisation.code))
+    return [(o.code, f"{o.code} — {o.name}") for o in organisations]
+
+
 def _context(dossier: Dossier, **overrides) -> dict:
     missing, verdicts = service.checks(dossier)
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
+    organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.code)))
 
     def section_form(key: str):
         """The form posted for `key` (input and messages kept), else the section's saved values."""
         if key in posted_forms:
             return posted_forms[key]
         if key == "pieces":
-            return forms.UploadForm(formdata=None)
-        return forms.section_form(dossier, key)
+            return forms.UploadForm.for_dossier(dossier, posted=False)
+        return forms.section_form(dossier, key, organisations=_organisation_choices(organisations))
 
     ctx = {
         "dossier": dossier,
@@ -187,7 +188,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "conflict": None,
         "instructor": instructor,
         "porteur": porteur,
-        "organisations": list(db.session.scalars(select(Organisation).order_by(Organisation.code))),
+        "organisations": organisations,
         "messages": queries.messages(dossier)
         if permissions.can_message_dossier(current_user, dossier)
         else [],
@@ -261,7 +262,7 @@ def save_section(dossier_id: int, key: str):
         abort(404)
     if not permissions.can_edit_section(current_user, dossier, key):
         abort(403)
-    form = forms.section_form(dossier, key, formdata=request.form)
+    form = forms.section_form(dossier, key, formdata=request.form, organisations=_organisation_choices())
     conflict: list[sections.SectionConflict] = []
 
     def run():
@@ -304,7 +305,7 @@ def upload(dossier_id: int):
     dossier = _load(dossier_id)
     if not permissions.can_edit_section(current_user, dossier, "pieces"):
         abort(403)
-    form = forms.UploadForm()
+    form = forms.UploadForm.for_dossier(dossier, posted=True)
     files = forms.uploaded_files(request.files, "file")
 
     def run():

@@ -74,7 +74,7 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofin
         ("solution", "Une suite commune aux ministères de l'alliance."),
         ("gouvernance", "COPIL mensuel de l'alliance."),
     ):
-        porteur.locator(f"#f-{key}").fill(text)
+        porteur.locator(f"#{key}-{key}").fill(text)
         save(porteur, key)
 
     # Two financing lines over three years: FTAP 70 % first, then rebalanced to 50 %.
@@ -178,7 +178,7 @@ def test_sections_save_without_javascript(proconnect, new_page):
     assert response_status == [422]
     assert plain.get_by_label("Ligne 1 : AE 2026", exact=True).input_value() == "mille"
     assert plain.get_by_label("Ligne 1 : Nature de dépense").input_value() == "Développement"
-    plain.locator("#f-enjeu").fill("Écrit sans JavaScript")
+    plain.locator("#enjeu-enjeu").fill("Écrit sans JavaScript")
     plain.locator("#section-enjeu").get_by_role("button", name="Enregistrer la section").click()
     plain.get_by_text("Section « 1. Présentation de l'enjeu de transformation » enregistrée.").wait_for()
     assert plain.locator("#section-enjeu textarea").input_value() == "Écrit sans JavaScript"

@@ -590,13 +590,20 @@ def test_bad_value_in_a_later_row_is_shown_at_that_row_with_the_input_kept(
     response = post(client, csrf, f"/dossiers/{dossier.id}/sections/beneficiaires", data, headers=HX)
     assert response.status_code == 422
     html = text_of(response)
-    assert 'id="f-rows-3-population" name="rows-3-population" type="text" value="beaucoup"' in html
-    assert 'aria-describedby="f-rows-3-population-messages" aria-invalid="true"' in html
+    control = re.search(r'<input [^>]*id="beneficiaires-rows-3-population"[^>]*>', html)[0]
+    assert 'name="rows-3-population"' in control and 'value="beaucoup"' in control
+    assert 'aria-describedby="beneficiaires-rows-3-population-messages"' in control
+    assert 'aria-invalid="true"' in control
     assert (
-        '<p class="fr-message fr-message--error" id="f-rows-3-population-message-error">'
+        '<p class="fr-message fr-message--error" id="beneficiaires-rows-3-population-message-error">'
         "Population : saisissez un nombre entier positif.</p>" in html
     )
-    assert 'id="f-rows-0-population-messages"' not in html
+    assert 'id="beneficiaires-rows-0-population-messages"' not in html
+    # the error summary links to the field, naming its row
+    assert (
+        '<a href="#beneficiaires-rows-3-population">'
+        "Groupe 2 : Population : saisissez un nombre entier positif." in html
+    )
     assert 'value="Agents de la DINUM"' in html and 'value="Usagers"' in html
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).beneficiaries == []

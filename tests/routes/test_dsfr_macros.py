@@ -7,7 +7,16 @@ from types import SimpleNamespace
 import pytest
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
-from wtforms import Form, FormField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    FileField,
+    Form,
+    FormField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import FieldList
 from wtforms.validators import InputRequired
 
@@ -161,6 +170,32 @@ def test_error_summary_links_every_error_to_its_field(forms):
     # every link points at an element the page renders
     page = "".join(str(forms.field(f)) for f in (form.title,)) + str(forms.radios(form.mode))
     assert 'id="title"' in page and 'id="mode-0"' in page
+
+
+def test_error_summary_names_the_row_of_a_service_error_on_an_unvalidated_fieldlist(forms):
+    """A service's message set on a row field (never validated): the summary still lists it, « Jalons 2 : »,
+    without repeating a label the message already starts with."""
+    form = SampleForm(MultiDict({"jalons-0-description": "a", "jalons-1-description": "b"}))
+    form.jalons.entries[1].form.due_on.errors = ["Échéance : date invalide."]
+    links = dict(re.findall(r'<a href="#([^"]+)">([^<]+)</a>', str(forms.error_summary(form))))
+    assert links == {"jalons-1-due_on": "Jalons 2 : Échéance : date invalide."}
+
+
+def test_single_checkbox_and_upload(forms):
+    class Row(Form):
+        is_procurement = StringField("Marché public")
+        file = FileField("Fichier", description="PDF seulement.")
+
+    row = Row(MultiDict({"is_procurement": "1"}))
+    html = str(forms.checkbox(row.is_procurement, label="marché", sr_prefix="Jalon 2"))
+    assert 'type="checkbox" id="is_procurement" name="is_procurement" value="1" checked' in html
+    assert '<span class="fr-sr-only">Jalon 2 : </span>marché' in html and "aria-invalid" not in html
+    row.file.errors = ["Type de fichier refusé."]
+    html = str(forms.upload(row.file, accept=".pdf"))
+    control = tag_with_id(html, "file")
+    assert 'type="file"' in control and 'accept=".pdf"' in control and 'class="fr-upload"' in control
+    assert 'aria-invalid="true"' in control and 'aria-describedby="file-messages"' in control
+    assert "fr-upload-group--error" in html and 'id="file-hint">PDF seulement.' in html
 
 
 def test_error_summary_is_empty_without_errors(forms):
