@@ -20,7 +20,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
 )
 from .models import CampaignState, DossierState, ReminderStatus, Visibility
 from .models.committees import MeetingState
-from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
+from .models.portfolio import BackingRole, Moscow, OpportunityState
 
 ALLOWED_TAGS = {
     "p",
@@ -94,13 +94,12 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         vendor=vendor,
         can=permissions,
-        OpportunityStatus=OpportunityStatus,
+        OpportunityState=OpportunityState,
         CampaignState=CampaignState,
         Visibility=Visibility,
         DossierState=DossierState,
         MeetingState=MeetingState,
         ReminderStatus=ReminderStatus,
-        STATUS_LABELS=STATUS_LABELS,
         Moscow=Moscow,
         BackingRole=BackingRole,
         service_name="Mutualisation DSI",

@@ -5,7 +5,7 @@ refused with 400, so the document and the behaviour cannot drift apart.
 """
 
 from .models.committees import Outcome
-from .models.portfolio import BackingRole, Moscow, OpportunityStatus
+from .models.portfolio import BackingRole, Moscow, OpportunityState
 from .queries.dashboard import PUBLIC_SESSION_STATES
 
 API_VERSION = "1.0.0"
@@ -66,7 +66,7 @@ SCHEMAS: dict[str, dict] = {
             "number": INTEGER,
             "brique": {**STRING, "description": "Brique (titre court)"},
             "besoin": {**STRING, "description": "Besoin exprimé (Markdown)"},
-            "status": {**_enum(OpportunityStatus), "description": "Statut dans le cycle de vie"},
+            "status": {**_enum(OpportunityState), "description": "Statut dans le cycle de vie"},
             "status_label": STRING,
             "status_reason": {**NULLABLE_STRING, "description": "Motif (écartée, déjà couverte)"},
             "priority": {**_enum(Moscow, nullable=True), "description": "Priorité MoSCoW du portefeuille"},
@@ -209,7 +209,7 @@ LIST_PARAMETERS: dict[str, list[dict]] = {
     # The same filters as the /opportunites page (app/queries/portfolio.py PortfolioFilters).
     "opportunities": [
         _query("q", "Recherche dans le code, la brique et le besoin (sans accents ni majuscules)."),
-        _query("statut", "Statut (répétable).", _enum(OpportunityStatus), multiple=True),
+        _query("statut", "Statut (répétable).", _enum(OpportunityState), multiple=True),
         _query("chantier", "Chantier d'une action liée (valeurs : voir /api/v1/actions)."),
         _query("moscow", "Classe MoSCoW d'une action liée.", _enum(Moscow)),
         _query("priorite", "Priorité MoSCoW du portefeuille.", _enum(Moscow)),

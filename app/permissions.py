@@ -24,7 +24,7 @@ from .models import (
     Guichet,
     Meeting,
     Opportunity,
-    OpportunityStatus,
+    OpportunityState,
     Role,
     Visibility,
 )
@@ -96,18 +96,18 @@ def can_create_opportunity(user) -> bool:
 
 
 def can_edit_opportunity(user, opportunity: Opportunity) -> bool:
-    if opportunity.status in OpportunityStatus.TARGET_REQUIRED:
+    if opportunity.state in OpportunityState.TARGET_REQUIRED:
         return False
     if is_secretariat(user):
         return True
     return (
         _is(user, Role.DSI)
         and opportunity.created_by_id == user.id
-        and opportunity.status in OpportunityStatus.AUTHOR_EDITABLE
+        and opportunity.state in OpportunityState.AUTHOR_EDITABLE
     )
 
 
-def can_change_opportunity_status(user, opportunity: Opportunity) -> bool:
+def can_change_opportunity_state(user, opportunity: Opportunity) -> bool:
     return is_secretariat(user)
 
 

@@ -39,7 +39,7 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.maintenance import rebuild_database  # noqa: E402
 from app.models import Action, Backing, Opportunity, Organisation  # noqa: E402
-from app.models.portfolio import BackingRole, Moscow, OpportunityStatus, action_opportunities, fold  # noqa: E402
+from app.models.portfolio import BackingRole, Moscow, OpportunityState, action_opportunities, fold  # noqa: E402
 from config import Config  # noqa: E402
 
 LIST = "/opportunites"
@@ -122,17 +122,17 @@ class TextMaker:
         return "\n\n".join(paragraphs)[:10_000]
 
 
-STATUS_WEIGHTS = {
-    OpportunityStatus.IDENTIFIEE: 50,
-    OpportunityStatus.EN_CRIBLAGE: 15,
-    OpportunityStatus.QUALIFIEE: 10,
-    OpportunityStatus.VALIDEE_CSIC_TECH: 5,
-    OpportunityStatus.PROPOSEE_CSIC: 4,
-    OpportunityStatus.LANCEE: 4,
-    OpportunityStatus.ECARTEE: 5,
-    OpportunityStatus.FUSIONNEE: 3,
-    OpportunityStatus.DOUBLON: 2,
-    OpportunityStatus.DEJA_COUVERTE: 2,
+STATE_WEIGHTS = {
+    OpportunityState.IDENTIFIEE: 50,
+    OpportunityState.EN_CRIBLAGE: 15,
+    OpportunityState.QUALIFIEE: 10,
+    OpportunityState.VALIDEE_CSIC_TECH: 5,
+    OpportunityState.PROPOSEE_CSIC: 4,
+    OpportunityState.LANCEE: 4,
+    OpportunityState.ECARTEE: 5,
+    OpportunityState.FUSIONNEE: 3,
+    OpportunityState.DOUBLON: 2,
+    OpportunityState.DEJA_COUVERTE: 2,
 }
 
 
@@ -150,7 +150,7 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
         existing_ids = list(db.session.scalars(select(Opportunity.id)))
         organisations = list(db.session.scalars(select(Organisation.id)))
         actions = list(db.session.scalars(select(Action.id)))
-        statuses, weights = zip(*STATUS_WEIGHTS.items(), strict=True)
+        states, weights = zip(*STATE_WEIGHTS.items(), strict=True)
         now = datetime.now(UTC)
         for offset in range(0, len(numbers), chunk):
             batch = numbers[offset : offset + chunk]
@@ -158,8 +158,8 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
             for number in batch:
                 code = Opportunity.code_for(number)
                 brique, besoin = texts.brique(), texts.besoin()
-                status = rng.choices(statuses, weights)[0]
-                needs_target = status in (OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON)
+                state = rng.choices(states, weights)[0]
+                needs_target = state in (OpportunityState.FUSIONNEE, OpportunityState.DOUBLON)
                 when = now - timedelta(days=rng.randint(0, 2000), minutes=rng.randint(0, 1440))
                 rows.append(
                     {
@@ -167,9 +167,9 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
                         "code": code,
                         "brique": brique,
                         "besoin": besoin,
-                        "status": status.value,
+                        "status": state.value,  # the column keeps its first name
                         "status_reason": "Motif de test du banc de mesure."
-                        if status in (OpportunityStatus.ECARTEE, OpportunityStatus.DEJA_COUVERTE)
+                        if state in (OpportunityState.ECARTEE, OpportunityState.DEJA_COUVERTE)
                         else None,
                         "target_id": rng.choice(existing_ids) if needs_target else None,  # the annex is there
                         "priority": rng.choice([None, None, *[m.value for m in Moscow]]),

@@ -63,7 +63,7 @@ def make_campaign(
 
     now = utcnow()
     if opportunities is None:
-        opportunities = [make_opportunity(brique=f"Brique votée {i}", status="en_criblage") for i in range(3)]
+        opportunities = [make_opportunity(brique=f"Brique votée {i}", state="en_criblage") for i in range(3)]
     organisations = [
         db.session.scalar(select(Organisation).where(Organisation.code == code)) for code in ministries
     ]

@@ -29,7 +29,7 @@ from ..models.committees import (
     QuorumRule,
     VoteChoice,
 )
-from ..models.portfolio import OpportunityStatus
+from ..models.portfolio import OpportunityState
 
 REQUIRED = "Ce champ est obligatoire."
 
@@ -125,9 +125,9 @@ class RulesForm(FlaskForm):
         choices=[
             (s.value, s.label)
             for s in (
-                OpportunityStatus.QUALIFIEE,
-                OpportunityStatus.VALIDEE_CSIC_TECH,
-                OpportunityStatus.PROPOSEE_CSIC,
+                OpportunityState.QUALIFIEE,
+                OpportunityState.VALIDEE_CSIC_TECH,
+                OpportunityState.PROPOSEE_CSIC,
             )
         ],
     )

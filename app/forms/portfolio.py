@@ -24,8 +24,8 @@ class OpportunityForm(FlaskForm):
     version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
 
 
-class StatusForm(FlaskForm):
-    status = SelectField("Nouveau statut", validators=[InputRequired(REQUIRED)], choices=[])
+class StateForm(FlaskForm):
+    state = SelectField("Nouveau statut", validators=[InputRequired(REQUIRED)], choices=[])
     reason = TextAreaField(
         "Motif",
         description="Obligatoire pour « Écartée » et « Déjà couverte ».",

@@ -45,7 +45,7 @@ from .portfolio import (
     BackingRole,
     Comment,
     Opportunity,
-    OpportunityStatus,
+    OpportunityState,
     OpportunityTransition,
 )
 from .register import DecisionLocked, RegisterEntry, RegisterVerification
@@ -137,7 +137,7 @@ __all__ = [
     "SavingsLine",
     "StaffSaving",
     "Opportunity",
-    "OpportunityStatus",
+    "OpportunityState",
     "OpportunityTransition",
     "Organisation",
     "Role",

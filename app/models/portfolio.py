@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.moscow import Moscow
 from ..extensions import db
@@ -28,7 +28,7 @@ BRIQUE_MAX = 200
 BESOIN_MAX = 10_000
 
 
-class OpportunityStatus(enum.StrEnum):
+class OpportunityState(enum.StrEnum):
     IDENTIFIEE = "identifiee"
     EN_CRIBLAGE = "en_criblage"
     QUALIFIEE = "qualifiee"
@@ -42,44 +42,44 @@ class OpportunityStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self]
+        return STATE_LABELS[self]
 
     @property
     def badge(self) -> str:
-        """DSFR badge modifier class for this status."""
-        return STATUS_BADGES.get(self, "")
+        """DSFR badge modifier class for this state."""
+        return STATE_BADGES.get(self, "")
 
 
-STATUS_LABELS = {
-    OpportunityStatus.IDENTIFIEE: "Identifiée",
-    OpportunityStatus.EN_CRIBLAGE: "En criblage",
-    OpportunityStatus.QUALIFIEE: "Qualifiée",
-    OpportunityStatus.VALIDEE_CSIC_TECH: "Validée CSIC-Tech",
-    OpportunityStatus.PROPOSEE_CSIC: "Proposée CSIC",
-    OpportunityStatus.LANCEE: "Lancée",
-    OpportunityStatus.ECARTEE: "Écartée",
-    OpportunityStatus.FUSIONNEE: "Fusionnée",
-    OpportunityStatus.DOUBLON: "Doublon",
-    OpportunityStatus.DEJA_COUVERTE: "Déjà couverte",
+STATE_LABELS = {
+    OpportunityState.IDENTIFIEE: "Identifiée",
+    OpportunityState.EN_CRIBLAGE: "En criblage",
+    OpportunityState.QUALIFIEE: "Qualifiée",
+    OpportunityState.VALIDEE_CSIC_TECH: "Validée CSIC-Tech",
+    OpportunityState.PROPOSEE_CSIC: "Proposée CSIC",
+    OpportunityState.LANCEE: "Lancée",
+    OpportunityState.ECARTEE: "Écartée",
+    OpportunityState.FUSIONNEE: "Fusionnée",
+    OpportunityState.DOUBLON: "Doublon",
+    OpportunityState.DEJA_COUVERTE: "Déjà couverte",
 }
 
-STATUS_BADGES = {
-    OpportunityStatus.LANCEE: "fr-badge--success",
-    OpportunityStatus.VALIDEE_CSIC_TECH: "fr-badge--info",
-    OpportunityStatus.PROPOSEE_CSIC: "fr-badge--info",
-    OpportunityStatus.QUALIFIEE: "fr-badge--new",
-    OpportunityStatus.ECARTEE: "fr-badge--error",
-    OpportunityStatus.FUSIONNEE: "fr-badge--warning",
-    OpportunityStatus.DOUBLON: "fr-badge--warning",
-    OpportunityStatus.DEJA_COUVERTE: "fr-badge--warning",
+STATE_BADGES = {
+    OpportunityState.LANCEE: "fr-badge--success",
+    OpportunityState.VALIDEE_CSIC_TECH: "fr-badge--info",
+    OpportunityState.PROPOSEE_CSIC: "fr-badge--info",
+    OpportunityState.QUALIFIEE: "fr-badge--new",
+    OpportunityState.ECARTEE: "fr-badge--error",
+    OpportunityState.FUSIONNEE: "fr-badge--warning",
+    OpportunityState.DOUBLON: "fr-badge--warning",
+    OpportunityState.DEJA_COUVERTE: "fr-badge--warning",
 }
 
-S = OpportunityStatus
+S = OpportunityState
 _SIDE_EXITS = {S.ECARTEE, S.FUSIONNEE, S.DOUBLON, S.DEJA_COUVERTE}
 
 # Allowed transitions: from → to. Side exits are possible until launch; an écartée opportunity can be
 # reopened for screening. Merged, duplicate and already-covered ones are terminal.
-TRANSITIONS: dict[OpportunityStatus, set[OpportunityStatus]] = {
+TRANSITIONS: dict[OpportunityState, set[OpportunityState]] = {
     S.IDENTIFIEE: {S.EN_CRIBLAGE} | _SIDE_EXITS,
     S.EN_CRIBLAGE: {S.QUALIFIEE, S.IDENTIFIEE} | _SIDE_EXITS,
     S.QUALIFIEE: {S.VALIDEE_CSIC_TECH, S.EN_CRIBLAGE} | _SIDE_EXITS,
@@ -96,11 +96,11 @@ TARGET_REQUIRED = frozenset({S.FUSIONNEE, S.DOUBLON})
 PIPELINE = [S.IDENTIFIEE, S.EN_CRIBLAGE, S.QUALIFIEE, S.VALIDEE_CSIC_TECH, S.PROPOSEE_CSIC, S.LANCEE]
 AUTHOR_EDITABLE = frozenset({S.IDENTIFIEE})  # the DSI who proposed it may still edit it
 
-# Named state groups, also reachable as OpportunityStatus.<GROUP> (templates get the enum as a global).
-OpportunityStatus.REASON_REQUIRED = REASON_REQUIRED
-OpportunityStatus.TARGET_REQUIRED = TARGET_REQUIRED  # merged into / duplicate of another opportunity
-OpportunityStatus.PIPELINE = PIPELINE
-OpportunityStatus.AUTHOR_EDITABLE = AUTHOR_EDITABLE
+# Named state groups, also reachable as OpportunityState.<GROUP> (templates get the enum as a global).
+OpportunityState.REASON_REQUIRED = REASON_REQUIRED
+OpportunityState.TARGET_REQUIRED = TARGET_REQUIRED  # merged into / duplicate of another opportunity
+OpportunityState.PIPELINE = PIPELINE
+OpportunityState.AUTHOR_EDITABLE = AUTHOR_EDITABLE
 
 
 class BackingRole(enum.StrEnum):
@@ -136,7 +136,7 @@ def _in(values) -> str:
 class Opportunity(db.Model):
     __tablename__ = "opportunities"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(OpportunityStatus)})", name="status_known"),
+        CheckConstraint(f"status IN ({_in(OpportunityState)})", name="status_known"),
         CheckConstraint(
             f"status NOT IN ({_in(TARGET_REQUIRED)}) OR target_id IS NOT NULL", name="merged_has_target"
         ),
@@ -150,8 +150,9 @@ class Opportunity(db.Model):
     code: Mapped[str] = mapped_column(String(8), unique=True)
     brique: Mapped[str] = mapped_column(String(BRIQUE_MAX))
     besoin: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(32), default=OpportunityStatus.IDENTIFIEE)
-    status_reason: Mapped[str | None] = mapped_column(Text)
+    # The database columns keep their first names (`status`, `status_reason`): no data migration.
+    state: Mapped[str] = mapped_column("status", String(32), default=OpportunityState.IDENTIFIEE)
+    state_reason: Mapped[str | None] = mapped_column("status_reason", Text)
     target_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
     priority: Mapped[str | None] = mapped_column(String(8), index=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
@@ -180,15 +181,15 @@ class Opportunity(db.Model):
     )
 
     @property
-    def status_enum(self) -> OpportunityStatus:
-        return OpportunityStatus(self.status)
+    def state_enum(self) -> OpportunityState:
+        return OpportunityState(self.state)
 
     @property
     def priority_enum(self) -> Moscow | None:
         return Moscow(self.priority) if self.priority else None
 
-    def allowed_transitions(self) -> list[OpportunityStatus]:
-        return sorted(TRANSITIONS[self.status_enum], key=list(OpportunityStatus).index)
+    def allowed_transitions(self) -> list[OpportunityState]:
+        return sorted(TRANSITIONS[self.state_enum], key=list(OpportunityState).index)
 
     @staticmethod
     def code_for(number: int) -> str:
@@ -205,10 +206,10 @@ def _refresh_search_text(mapper, connection, target: Opportunity) -> None:
 
 
 class OpportunityTransition(TransitionLog, db.Model):
-    """Transition log of an opportunity's status; its columns are named `from_status` / `to_status`."""
+    """Transition log of an opportunity's state; its columns are named `from_status` / `to_status`."""
 
     __tablename__ = "opportunity_transitions"
-    states = OpportunityStatus
+    states = OpportunityState
 
     opportunity_id: Mapped[int] = mapped_column(
         ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
@@ -218,9 +219,6 @@ class OpportunityTransition(TransitionLog, db.Model):
     target_code: Mapped[str | None] = mapped_column(String(8))
 
     opportunity: Mapped[Opportunity] = relationship(back_populates="transitions")
-
-    from_status = synonym("from_state")
-    to_status = synonym("to_state")
 
 
 class Action(db.Model):

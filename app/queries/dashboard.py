@@ -43,7 +43,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..models.committees import OUTCOME_LABELS, MeetingState, Outcome
 from ..models.dossiers import STATE_LABELS
-from ..models.portfolio import PIPELINE, STATUS_LABELS, Moscow, OpportunityStatus, action_opportunities
+from ..models.portfolio import PIPELINE, Moscow, OpportunityState, action_opportunities
 from ..models.voting import electorate_by_ministry, voters_by_ministry
 
 UNCLASSIFIED = "Non classée"
@@ -54,34 +54,34 @@ UNCLASSIFIED = "Non classée"
 
 @dataclass
 class FunnelStep:
-    status: str
+    state: str
     label: str
-    at_stage: int  # opportunities whose current status is this step
+    at_stage: int  # opportunities whose current state is this step
     reached: int  # opportunities at this step or further along the pipeline
 
 
-def status_counts() -> dict[str, int]:
-    rows = db.session.execute(select(Opportunity.status, func.count()).group_by(Opportunity.status)).all()
-    counts = {s.value: 0 for s in OpportunityStatus}
-    counts.update({status: n for status, n in rows})
+def state_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Opportunity.state, func.count()).group_by(Opportunity.state)).all()
+    counts = {s.value: 0 for s in OpportunityState}
+    counts.update({state: n for state, n in rows})
     return counts
 
 
 def pipeline_funnel(counts: dict[str, int] | None = None) -> list[FunnelStep]:
     """The pipeline identifiée → lancée; `reached` counts the opportunities at this step or beyond."""
-    counts = counts if counts is not None else status_counts()
+    counts = counts if counts is not None else state_counts()
     steps, remaining = [], sum(counts[s.value] for s in PIPELINE)
-    for status in PIPELINE:
-        steps.append(FunnelStep(status.value, status.label, counts[status.value], remaining))
-        remaining -= counts[status.value]
+    for state in PIPELINE:
+        steps.append(FunnelStep(state.value, state.label, counts[state.value], remaining))
+        remaining -= counts[state.value]
     return steps
 
 
 def side_exits(counts: dict[str, int] | None = None) -> list[FunnelStep]:
-    counts = counts if counts is not None else status_counts()
+    counts = counts if counts is not None else state_counts()
     return [
         FunnelStep(s.value, s.label, counts[s.value], counts[s.value])
-        for s in OpportunityStatus
+        for s in OpportunityState
         if s not in PIPELINE
     ]
 
@@ -123,7 +123,7 @@ def guichets_by_fund() -> list[FundRow]:
 # --- public representations ---------------------------------------------------------------------------------
 
 _TARGET = aliased(Opportunity)
-_LABELS = {status.value: label for status, label in STATUS_LABELS.items()}
+_LABELS = {state.value: state.label for state in OpportunityState}
 # Linked actions and backings come with each row, aggregated in SQL (portable `aggregate_strings`), so a page
 # of opportunities is one query whatever its size. Unit/record separators cannot occur in codes or names.
 _UNIT, _RECORD = "\x1f", "\x1e"
@@ -184,8 +184,8 @@ def opportunity_public_rows(query: Select, limit: int | None = None, offset: int
         Opportunity.number,
         Opportunity.brique,
         Opportunity.besoin,
-        Opportunity.status,
-        Opportunity.status_reason,
+        Opportunity.state,
+        Opportunity.state_reason,
         Opportunity.priority,
         _TARGET.code,
         type_coerce(Opportunity.created_at, String),
@@ -201,8 +201,8 @@ def opportunity_public_rows(query: Select, limit: int | None = None, offset: int
             "number": number,
             "brique": brique,
             "besoin": besoin,
-            "status": status,
-            "status_label": _LABELS[status],
+            "status": state,  # the public field names (API, open data) keep their first words
+            "status_label": _LABELS[state],
             "status_reason": reason,
             "priority": priority,
             "merged_into": target,  # fusionnée / doublon: the opportunity kept
@@ -216,7 +216,7 @@ def opportunity_public_rows(query: Select, limit: int | None = None, offset: int
             number,
             brique,
             besoin,
-            status,
+            state,
             reason,
             priority,
             target,

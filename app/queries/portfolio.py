@@ -8,14 +8,14 @@ from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
-from ..models import Action, Backing, Opportunity, OpportunityStatus, Organisation
+from ..models import Action, Backing, Opportunity, OpportunityState, Organisation
 from ..models.portfolio import BackingRole, Moscow, action_opportunities, fold
 
 SORTS = {
     "code": (Opportunity.number.asc(),),
     "-code": (Opportunity.number.desc(),),
     "brique": (Opportunity.brique.asc(), Opportunity.number.asc()),
-    "statut": (Opportunity.status.asc(), Opportunity.number.asc()),
+    "statut": (Opportunity.state.asc(), Opportunity.number.asc()),
     "maj": (Opportunity.updated_at.desc(), Opportunity.number.asc()),
 }
 SORT_LABELS = {
@@ -30,7 +30,7 @@ SORT_LABELS = {
 @dataclass
 class PortfolioFilters:
     q: str = ""
-    statuses: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
     chantier: str = ""
     moscow: str = ""
     ministere: str = ""
@@ -43,11 +43,11 @@ class PortfolioFilters:
     def from_args(cls, args, chantiers: list[str], ministry_codes: list[str]) -> "PortfolioFilters":
         """Parse query parameters; unknown values are dropped with a French notice."""
         f = cls(q=(args.get("q") or "").strip()[:200])
-        for status in args.getlist("statut"):
-            if status in OpportunityStatus.__members__.values():
-                f.statuses.append(status)
-            elif status:
-                f.notices.append(f"Statut inconnu ignoré : « {status} ».")
+        for state in args.getlist("statut"):
+            if state in OpportunityState.__members__.values():
+                f.states.append(state)
+            elif state:
+                f.notices.append(f"Statut inconnu ignoré : « {state} ».")
         f.chantier = f._known(args.get("chantier", ""), chantiers, "Chantier")
         f.moscow = f._known(args.get("moscow", ""), [m.value for m in Moscow], "Priorité MoSCoW d'action")
         f.priorite = f._known(args.get("priorite", ""), [m.value for m in Moscow], "Priorité")
@@ -69,7 +69,7 @@ class PortfolioFilters:
         """Query parameters reproducing these filters (for links, pagination and exports)."""
         args = {
             "q": self.q,
-            "statut": self.statuses,
+            "statut": self.states,
             "chantier": self.chantier,
             "moscow": self.moscow,
             "ministere": self.ministere,
@@ -86,9 +86,7 @@ class PortfolioFilters:
 
     @property
     def active(self) -> bool:
-        return bool(
-            self.q or self.statuses or self.chantier or self.moscow or self.ministere or self.priorite
-        )
+        return bool(self.q or self.states or self.chantier or self.moscow or self.ministere or self.priorite)
 
 
 def _escape_like(term: str) -> str:
@@ -101,8 +99,8 @@ def conditions(filters: PortfolioFilters) -> list:
         Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\")
         for term in fold(filters.q).split()
     ]
-    if filters.statuses:
-        clauses.append(Opportunity.status.in_(filters.statuses))
+    if filters.states:
+        clauses.append(Opportunity.state.in_(filters.states))
     if filters.priorite:
         clauses.append(Opportunity.priority == filters.priorite)
     action_conditions = []
@@ -168,15 +166,15 @@ class ListRow:
     id: int
     code: str
     brique: str
-    status: str
+    state: str
     priority: str | None
     target: Ref | None
     actions: list[Ref] = field(default_factory=list)
     backings: list[BackingRow] = field(default_factory=list)
 
     @property
-    def status_enum(self) -> OpportunityStatus:
-        return OpportunityStatus(self.status)
+    def state_enum(self) -> OpportunityState:
+        return OpportunityState(self.state)
 
     @property
     def priority_enum(self) -> Moscow | None:
@@ -199,7 +197,7 @@ def paginate(filters: PortfolioFilters, per_page: int) -> Page:
             Opportunity.id,
             Opportunity.code,
             Opportunity.brique,
-            Opportunity.status,
+            Opportunity.state,
             Opportunity.priority,
             _target.code,
         )
@@ -211,7 +209,7 @@ def paginate(filters: PortfolioFilters, per_page: int) -> Page:
     ).all()
     items = [
         ListRow(
-            id=r[0], code=r[1], brique=r[2], status=r[3], priority=r[4], target=Ref(r[5]) if r[5] else None
+            id=r[0], code=r[1], brique=r[2], state=r[3], priority=r[4], target=Ref(r[5]) if r[5] else None
         )
         for r in rows
     ]

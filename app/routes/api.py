@@ -17,7 +17,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from .. import openapi
 from ..extensions import csrf, db
-from ..models import Action, Campaign, Committee, Decision, Guichet, Meeting, Opportunity, OpportunityStatus
+from ..models import Action, Campaign, Committee, Decision, Guichet, Meeting, Opportunity, OpportunityState
 from ..models.committees import Outcome
 from ..models.portfolio import Moscow
 from ..permissions import opendata_readable, public
@@ -271,14 +271,19 @@ def openapi_document():
 # --- data ---------------------------------------------------------------------------------------------------
 
 
+def _public_step(step) -> dict:
+    """A funnel step under its published field names (`status` is the API's word for the state)."""
+    return {"status": step.state, "label": step.label, "at_stage": step.at_stage, "reached": step.reached}
+
+
 @bp.get("/v1/stats")
 @opendata_readable
 def stats():
-    counts = figures.status_counts()
+    counts = figures.state_counts()
     return _json(
         {
-            "pipeline": [vars(step) for step in figures.pipeline_funnel(counts)],
-            "side_exits": [vars(step) for step in figures.side_exits(counts)],
+            "pipeline": [_public_step(step) for step in figures.pipeline_funnel(counts)],
+            "side_exits": [_public_step(step) for step in figures.side_exits(counts)],
             "priorities": [vars(row) for row in figures.priority_breakdown()],
             "guichets_by_fund": [vars(row) for row in figures.guichets_by_fund()],
         }
@@ -295,7 +300,7 @@ def list_opportunities():
     _check_enums(
         args,
         {
-            "statut": [s.value for s in OpportunityStatus],
+            "statut": [s.value for s in OpportunityState],
             "moscow": MOSCOW,
             "priorite": MOSCOW,
             "tri": list(portfolio_queries.SORTS),

@@ -17,7 +17,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/tableau-de-bord")
 @bp.get("")
 @authenticated
 def index():
-    counts = figures.status_counts()
+    counts = figures.state_counts()
     context = {
         "funnel": figures.pipeline_funnel(counts),
         "exits": figures.side_exits(counts),

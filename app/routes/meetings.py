@@ -83,7 +83,7 @@ def meeting(meeting_id: int):
 def _item_form(meeting, formdata=None) -> ItemForm:
     form = ItemForm(formdata=formdata)
     form.opportunity.choices = [("", "— Choisir —")] + [
-        (str(o.id), f"{o.code} — {o.brique} ({o.status_enum.label})")
+        (str(o.id), f"{o.code} — {o.brique} ({o.state_enum.label})")
         for o in meetings.opportunity_candidates(meeting)
     ]
     form.dossier.choices = [("", "— Choisir —")] + [

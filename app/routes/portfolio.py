@@ -1,4 +1,4 @@
-"""The portfolio of opportunities: list, detail, create, edit, status, comments, backings, exports."""
+"""The portfolio of opportunities: list, detail, create, edit, state, comments, backings, exports."""
 
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
@@ -7,7 +7,7 @@ from werkzeug.routing import BaseConverter
 
 from .. import permissions
 from ..extensions import db
-from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StatusForm
+from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StateForm
 from ..htmx import is_htmx, render
 from ..models import AuditEntry, Opportunity, Organisation
 from ..queries import portfolio as queries
@@ -116,7 +116,7 @@ def show(code: str):
     return _render_show(opportunity)
 
 
-def _render_show(opportunity, status=200, status_form=None, comment_form=None, backing_form=None, block=None):
+def _render_show(opportunity, status=200, state_form=None, comment_form=None, backing_form=None, block=None):
     audit = []
     if permissions.can_view_audit(current_user):
         audit = db.session.scalars(
@@ -130,15 +130,15 @@ def _render_show(opportunity, status=200, status_form=None, comment_form=None, b
         status=status,
         opportunity=opportunity,
         audit=audit,
-        status_form=status_form or _status_form(opportunity),
+        state_form=state_form or _state_form(opportunity),
         comment_form=comment_form or CommentForm(formdata=None),
         backing_form=backing_form or _backing_form(),
     )
 
 
-def _status_form(opportunity, formdata=None) -> StatusForm:
-    form = StatusForm(formdata=formdata)
-    form.status.choices = [("", "— Choisir —")] + [
+def _state_form(opportunity, formdata=None) -> StateForm:
+    form = StateForm(formdata=formdata)
+    form.state.choices = [("", "— Choisir —")] + [
         (s.value, s.label) for s in opportunity.allowed_transitions()
     ]
     return form
@@ -189,28 +189,28 @@ def edit(code: str):
 
 @bp.post("/<code:code>/statut")
 @permissions.authenticated
-def change_status(code: str):
+def change_state(code: str):
     opportunity = _load(code)
-    if not permissions.can_change_opportunity_status(current_user, opportunity):
+    if not permissions.can_change_opportunity_state(current_user, opportunity):
         abort(403)
-    form = _status_form(opportunity, formdata=request.form)
+    form = _state_form(opportunity, formdata=request.form)
     if form.validate_on_submit():
         return perform(
-            lambda: service.change_status(
+            lambda: service.change_state(
                 opportunity,
-                to=form.status.data,
+                to=form.state.data,
                 reason=form.reason.data or "",
                 target_code=form.target_code.data or "",
                 actor=current_user,
             ),
             form=form,
-            success=lambda moved: f"Statut de {moved.code} : {moved.status_enum.label}.",
+            success=lambda moved: f"Statut de {moved.code} : {moved.state_enum.label}.",
             location=url_for(".show", code=opportunity.code),
             failure=lambda status: _render_show(
-                opportunity, status=status, status_form=form, block="status_panel"
+                opportunity, status=status, state_form=form, block="state_panel"
             ),
         )
-    return _render_show(opportunity, status=422, status_form=form, block="status_panel")
+    return _render_show(opportunity, status=422, state_form=form, block="state_panel")
 
 
 @bp.post("/<code:code>/commentaires")

@@ -70,7 +70,7 @@ def _campaign_form(campaign=None, formdata=None) -> CampaignForm:
     form = CampaignForm(formdata=formdata, obj=campaign if formdata is None else None)
     opportunities = db.session.scalars(select(Opportunity).order_by(Opportunity.number))
     form.opportunities.choices = [
-        (o.id, f"{o.code} — {o.brique} ({o.status_enum.label.lower()})") for o in opportunities
+        (o.id, f"{o.code} — {o.brique} ({o.state_enum.label.lower()})") for o in opportunities
     ]
     form.ministries.choices = [
         (o.id, f"{o.code} — {o.name}")

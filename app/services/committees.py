@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.recurrence import InvalidRecurrence, Recurrence, time_error
 from ..extensions import db
 from ..formatting import PARIS, format_number, paris_today
-from ..models import Guichet, OpportunityStatus, Role, User, UserRole
+from ..models import Guichet, OpportunityState, Role, User, UserRole
 from ..models.committees import (
     AgendaItem,
     Committee,
@@ -248,7 +248,7 @@ def update_rules(
     stages = []
     for stage in opportunity_stages:
         try:
-            stages.append(OpportunityStatus(stage).value)
+            stages.append(OpportunityState(stage).value)
         except ValueError:
             errors["opportunity_stages"] = "Étape d'opportunité inconnue."
     if errors:
@@ -377,8 +377,8 @@ def regenerate_calendar_token(user: User, *, actor) -> str:
 REFERENCE_RULES = {
     # CSIC-Tech validates qualified opportunities; the CSIC launches them ([002] §4).
     # Their cadences are not in the seeds.
-    "CSIC-TECH": {"opportunity_stages": [OpportunityStatus.QUALIFIEE]},
-    "CSIC": {"opportunity_stages": [OpportunityStatus.VALIDEE_CSIC_TECH, OpportunityStatus.PROPOSEE_CSIC]},
+    "CSIC-TECH": {"opportunity_stages": [OpportunityState.QUALIFIEE]},
+    "CSIC": {"opportunity_stages": [OpportunityState.VALIDEE_CSIC_TECH, OpportunityState.PROPOSEE_CSIC]},
     # « instance mensuelle » ([000] §5.3): first Tuesday of every month, 14:00 (Paris).
     "CINUM": {"recurrence": "FREQ=MONTHLY;BYDAY=1TU", "recurrence_time": "14:00"},
     "COPIL-HUB": {"recurrence": "FREQ=MONTHLY;BYDAY=2TH", "recurrence_time": "10:00"},

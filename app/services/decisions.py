@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ..domain.rules import Verdict, majority_verdict
 from ..extensions import db
 from ..formatting import format_euros
-from ..models import OpportunityStatus, User
+from ..models import OpportunityState, User
 from ..models.committees import (
     OUTCOMES_BY_KIND,
     AgendaItem,
@@ -327,28 +327,28 @@ def _check_opportunity_outcome(item: AgendaItem, outcome: Outcome) -> None:
     opportunity = item.opportunity
     if opportunity is None:
         return
-    status = opportunity.status_enum
-    if outcome is Outcome.VALIDEE and status is not OpportunityStatus.QUALIFIEE:
+    state = opportunity.state_enum
+    if outcome is Outcome.VALIDEE and state is not OpportunityState.QUALIFIEE:
         raise ValidationFailed(
             {
-                "outcome": f"{opportunity.code} est « {status.label} » : seule une opportunité "
+                "outcome": f"{opportunity.code} est « {state.label} » : seule une opportunité "
                 "qualifiée peut être validée."
             }
         )
-    if outcome is Outcome.LANCEE and status not in (OpportunityStatus.PROPOSEE_CSIC,):
+    if outcome is Outcome.LANCEE and state not in (OpportunityState.PROPOSEE_CSIC,):
         raise ValidationFailed(
             {
-                "outcome": f"{opportunity.code} est « {status.label} » : seule une opportunité "
+                "outcome": f"{opportunity.code} est « {state.label} » : seule une opportunité "
                 "proposée au CSIC peut être lancée."
             }
         )
 
 
 OPPORTUNITY_EFFECTS = {
-    Outcome.VALIDEE: OpportunityStatus.VALIDEE_CSIC_TECH,
-    Outcome.LANCEE: OpportunityStatus.LANCEE,
-    Outcome.RENVOYEE: OpportunityStatus.QUALIFIEE,
-    Outcome.ECARTEE: OpportunityStatus.ECARTEE,
+    Outcome.VALIDEE: OpportunityState.VALIDEE_CSIC_TECH,
+    Outcome.LANCEE: OpportunityState.LANCEE,
+    Outcome.RENVOYEE: OpportunityState.QUALIFIEE,
+    Outcome.ECARTEE: OpportunityState.ECARTEE,
 }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.rules import Quorum, compute_quorum
 from ..extensions import db
-from ..models import Opportunity, OpportunityStatus, User
+from ..models import Opportunity, OpportunityState, User
 from ..models.committees import (
     AgendaDocument,
     AgendaItem,
@@ -43,7 +43,7 @@ from .committees import (
 )
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 from .followup import flags_for_committee
-from .portfolio import change_status
+from .portfolio import change_state
 
 # --- meetings -------------------------------------------------------------------------------------------
 
@@ -226,10 +226,10 @@ def publish_agenda(meeting: Meeting, *, actor) -> Meeting:
     for item in meeting.items:
         # An opportunity validated by CSIC-Tech becomes "proposée CSIC" once on a published agenda.
         opportunity = item.opportunity
-        if opportunity is not None and opportunity.status == OpportunityStatus.VALIDEE_CSIC_TECH:
+        if opportunity is not None and opportunity.state == OpportunityState.VALIDEE_CSIC_TECH:
             change_opportunity(
                 opportunity,
-                OpportunityStatus.PROPOSEE_CSIC,
+                OpportunityState.PROPOSEE_CSIC,
                 actor=actor,
                 reason=f"Inscrite à l'ordre du jour : {meeting.label}",
                 act=meeting,
@@ -270,11 +270,11 @@ def open_meeting(meeting: Meeting, *, actor) -> Meeting:
 
 
 def change_opportunity(
-    opportunity: Opportunity, to: OpportunityStatus, *, actor, reason: str, act: Decision | Meeting
+    opportunity: Opportunity, to: OpportunityState, *, actor, reason: str, act: Decision | Meeting
 ) -> None:
-    if opportunity.status == to:
+    if opportunity.state == to:
         return
-    change_status(opportunity, to=to, actor=actor, reason=reason, committee_act=act)
+    change_state(opportunity, to=to, actor=actor, reason=reason, committee_act=act)
 
 
 # --- agenda ---------------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def opportunity_candidates(meeting: Meeting) -> list[Opportunity]:
     return list(
         db.session.scalars(
             select(Opportunity)
-            .where(Opportunity.status.in_(stages), Opportunity.id.not_in(on_agenda))
+            .where(Opportunity.state.in_(stages), Opportunity.id.not_in(on_agenda))
             .order_by(Opportunity.number)
         )
     )
@@ -342,10 +342,10 @@ def add_item(
         stages = meeting.committee.opportunity_stages or []
         if opportunity is None:
             errors["opportunity"] = "Choisissez une opportunité."
-        elif opportunity.status not in stages:
-            allowed = ", ".join(OpportunityStatus(s).label.lower() for s in stages) or "aucune"
+        elif opportunity.state not in stages:
+            allowed = ", ".join(OpportunityState(s).label.lower() for s in stages) or "aucune"
             errors["opportunity"] = (
-                f"{opportunity.code} est « {opportunity.status_enum.label} » : le "
+                f"{opportunity.code} est « {opportunity.state_enum.label} » : le "
                 f"{meeting.committee.code} ne décide que sur les opportunités au stade : "
                 f"{allowed}."
             )
@@ -356,7 +356,7 @@ def add_item(
             if not proposal:
                 proposal = (
                     "Lancer le projet mutualisé"
-                    if opportunity.status != OpportunityStatus.QUALIFIEE
+                    if opportunity.state != OpportunityState.QUALIFIEE
                     else "Valider pour une qualification approfondie"
                 )
     elif kind in (ItemKind.DOSSIER, ItemKind.SUIVI):

@@ -1,4 +1,4 @@
-"""Portfolio services: create, edit, change status, comment, back, import."""
+"""Portfolio services: create, edit, change state, comment, back, import."""
 
 from dataclasses import dataclass, field
 
@@ -7,11 +7,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from ..models import Backing, BackingRole, Comment, Opportunity, OpportunityStatus, OpportunityTransition
+from ..models import Backing, BackingRole, Comment, Opportunity, OpportunityState, OpportunityTransition
 from ..models.portfolio import BESOIN_MAX, BRIQUE_MAX, CODE_PATTERN, REASON_REQUIRED, TARGET_REQUIRED
 from ..permissions import (
     can_back_opportunity,
-    can_change_opportunity_status,
+    can_change_opportunity_state,
     can_comment_opportunity,
     can_create_opportunity,
     can_edit_opportunity,
@@ -97,22 +97,22 @@ def update_opportunity(
     return opportunity
 
 
-def change_status(
+def change_state(
     opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "", committee_act=None
 ) -> Opportunity:
     """`committee_act`: the committee decision (or agenda publication) that moves the opportunity;
     the committee's président or secrétaire records it without being secretariat (checked by the
     committees service)."""
 
-    if committee_act is None and not can_change_opportunity_status(actor, opportunity):
+    if committee_act is None and not can_change_opportunity_state(actor, opportunity):
         raise NotAllowed("Seul le secrétariat change le statut d'une opportunité.")
     try:
-        new = OpportunityStatus(to)
+        new = OpportunityState(to)
     except ValueError:
-        raise ValidationFailed({"status": "Statut inconnu."}) from None
-    old = opportunity.status_enum
+        raise ValidationFailed({"state": "Statut inconnu."}) from None
+    old = opportunity.state_enum
     if new not in opportunity.allowed_transitions():  # refused before the reason and the target are checked
-        raise _status_refused(f"Passage de « {old.label} » à « {new.label} » non autorisé.")
+        raise _state_refused(f"Passage de « {old.label} » à « {new.label} » non autorisé.")
     reason = _clean(reason)
     errors = {}
     if new in REASON_REQUIRED and not reason:
@@ -131,22 +131,21 @@ def change_status(
             errors["target_code"] = f"L'opportunité {target_code} n'existe pas."
         elif target.id == opportunity.id:
             errors["target_code"] = "Une opportunité ne peut pas être fusionnée avec elle-même."
-        elif target.status in TARGET_REQUIRED:
+        elif target.state in TARGET_REQUIRED:
             errors["target_code"] = f"{target.code} est elle-même fusionnée ou doublon : choisissez sa cible."
     if errors:
         raise ValidationFailed(errors)
-    opportunity.status_reason = reason or None
+    opportunity.state_reason = reason or None
     opportunity.target = target
     transitions.apply(
         opportunity,
         new,
         actor=actor,
         log=OpportunityTransition,
-        action="opportunity.status_changed",
+        action="opportunity.status_changed",  # the audit trail's stored name, kept
         summary=f"{opportunity.code} : {old.label} → {new.label}",
         reason=reason,
-        state_attr="status",
-        error=_status_refused,
+        error=_state_refused,
         changes={"target": [None, target.code]} if target else None,
         opportunity=opportunity,
         target_code=target.code if target else None,
@@ -154,8 +153,8 @@ def change_status(
     return opportunity
 
 
-def _status_refused(message: str) -> ValidationFailed:
-    return ValidationFailed({"status": message})
+def _state_refused(message: str) -> ValidationFailed:
+    return ValidationFailed({"state": message})
 
 
 def add_comment(opportunity: Opportunity, *, body: str, actor) -> Comment:

@@ -27,7 +27,7 @@ from ..domain.moscow import (  # noqa: F401  (the arithmetic, re-exported for th
     total,
 )
 from ..extensions import db
-from ..models import Opportunity, OpportunityStatus, Organisation, User
+from ..models import Opportunity, OpportunityState, Organisation, User
 from ..models.base import utcnow
 from ..models.portfolio import Moscow
 from ..models.voting import (  # noqa: F401  (electorate_by_ministry, voters_by_ministry: re-exported)
@@ -56,7 +56,7 @@ from ..permissions import (  # noqa: F401  (elector_ministry: re-exported)
 from . import audit, reminders, transitions
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
-DEFAULT_SCOPE_STATUSES = (OpportunityStatus.EN_CRIBLAGE, OpportunityStatus.QUALIFIEE)
+DEFAULT_SCOPE_STATES = (OpportunityState.EN_CRIBLAGE, OpportunityState.QUALIFIEE)
 
 
 def _clean(text: str | None) -> str:
@@ -83,7 +83,7 @@ def default_scope_ids() -> list[int]:
     return list(
         db.session.scalars(
             select(Opportunity.id)
-            .where(Opportunity.status.in_(DEFAULT_SCOPE_STATUSES))
+            .where(Opportunity.state.in_(DEFAULT_SCOPE_STATES))
             .order_by(Opportunity.number)
         )
     )

@@ -76,7 +76,7 @@ def world(live_app):
             Opportunity(
                 number=start + i,
                 code=Opportunity.code_for(start + i),
-                status="qualifiee",
+                state="qualifiee",
                 brique=f"Brique qualifiée {i + 1}",
                 created_by_id=people["porteur"].id,
             )
@@ -305,7 +305,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
         assert "committee.decision_recorded" in kinds
         decision_id = dossier.decision_id
         second = db.session.get(Opportunity, world["opportunity_ids"][1])
-        assert second.status == "qualifiee"
+        assert second.state == "qualifiee"
 
     # a rectifying decision corrects the amount; the register still verifies
     page.goto(f"/comites/decisions/{decision_id}")

@@ -62,7 +62,7 @@ def test_search_filter_paginate_back_and_detail(page):
     assert any("Messagerie" in b for b in briques), briques
     assert page.locator("#q").input_value() == "messagerie"
 
-    # Ticking a status narrows the list (every annex opportunity is still "identifiée").
+    # Ticking a state narrows the list (every annex opportunity is still "identifiée").
     tick(page, "En criblage")
     wait_for_results(page, r"statut=en_criblage")
     assert "q=messagerie" in page.url

@@ -69,7 +69,7 @@ def test_secretariat_creates_an_opportunity(proconnect, page, created_codes, nex
     assert heading == f"Opportunité {next_code} — Messagerie instantanée sécurisée"
     assert f"Opportunité {next_code} créée." in page.locator("#flash").inner_text()
     assert page.locator("#besoin li").all_inner_texts() == ["sur mobile", "sur le poste de travail"]
-    # The signed-in detail page carries the status, comment and backing forms: check them too.
+    # The signed-in detail page carries the state, comment and backing forms: check them too.
     axe_check(page)
 
     page.get_by_role("link", name="Modifier").click()

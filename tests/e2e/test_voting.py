@@ -31,7 +31,7 @@ def world(live_app):
             Opportunity(
                 number=start + i,
                 code=Opportunity.code_for(start + i),
-                status="en_criblage",
+                state="en_criblage",
                 brique=f"Brique à prioriser {i + 1}",
             )
             for i in range(3)

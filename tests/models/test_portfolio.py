@@ -5,7 +5,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Opportunity, OpportunityStatus
+from app.models import Opportunity, OpportunityState
 from app.models.portfolio import TRANSITIONS, fold
 
 
@@ -23,7 +23,7 @@ def test_database_refuses_a_merged_opportunity_without_target(db_session, make_o
             )
 
 
-def test_database_refuses_an_unknown_status(db_session, make_opportunity):
+def test_database_refuses_an_unknown_state(db_session, make_opportunity):
     opportunity = make_opportunity()
     with pytest.raises(IntegrityError):
         with db.session.begin_nested():
@@ -46,13 +46,13 @@ def test_search_text_is_refreshed_on_every_save(db_session, make_opportunity):
     assert "equipements partages" in opportunity.search_text
 
 
-def test_every_status_has_a_transition_entry_and_terminal_states_have_none():
-    assert set(TRANSITIONS) == set(OpportunityStatus)
+def test_every_state_has_a_transition_entry_and_terminal_states_have_none():
+    assert set(TRANSITIONS) == set(OpportunityState)
     for terminal in (
-        OpportunityStatus.LANCEE,
-        OpportunityStatus.FUSIONNEE,
-        OpportunityStatus.DOUBLON,
-        OpportunityStatus.DEJA_COUVERTE,
+        OpportunityState.LANCEE,
+        OpportunityState.FUSIONNEE,
+        OpportunityState.DOUBLON,
+        OpportunityState.DEJA_COUVERTE,
     ):
         assert TRANSITIONS[terminal] == set()
 

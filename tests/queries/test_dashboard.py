@@ -23,7 +23,7 @@ def test_figures_statements_do_not_grow_with_the_data(app, db_session, queries, 
     secretariat = make_user("secretariat")
 
     def compute():
-        counts = figures.status_counts()
+        counts = figures.state_counts()
         figures.pipeline_funnel(counts)
         figures.side_exits(counts)
         figures.priority_breakdown()

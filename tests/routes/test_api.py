@@ -85,7 +85,7 @@ def test_filters_match_the_portfolio_page(client, public_api, make_user, login_a
 
 
 def test_status_filter_repeats_and_sort_applies(client, public_api, make_opportunity):
-    make_opportunity(brique="Écartée", status="ecartee", status_reason="Hors périmètre")
+    make_opportunity(brique="Écartée", state="ecartee", state_reason="Hors périmètre")
     body = client.get("/api/v1/opportunities?statut=ecartee&statut=lancee").get_json()
     assert [(o["code"], o["status"], o["status_reason"]) for o in body["data"]] == [
         ("M133", "ecartee", "Hors périmètre")
@@ -170,7 +170,7 @@ def test_opportunity_detail_carries_links_backings_and_merge_target(
     client, public_api, make_opportunity, make_user
 ):
     kept = db.session.scalar(select(Opportunity).where(Opportunity.code == "M002"))
-    merged = make_opportunity(brique="Doublon", status="fusionnee", target_id=kept.id)
+    merged = make_opportunity(brique="Doublon", state="fusionnee", target_id=kept.id)
     organisation = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
     db.session.add(Backing(opportunity_id=kept.id, organisation_id=organisation.id, role="pilote"))
     db.session.commit()
@@ -236,7 +236,7 @@ def test_writes_are_refused_with_405_and_allow(client, public_api, csrf):
 
 
 def test_stats_match_the_dashboard_figures(client, public_api, make_opportunity):
-    make_opportunity(brique="Lancée", status="lancee")
+    make_opportunity(brique="Lancée", state="lancee")
     stats = client.get("/api/v1/stats").get_json()
     pipeline = {s["status"]: s for s in stats["pipeline"]}
     assert pipeline["identifiee"]["reached"] == 133 and pipeline["lancee"]["at_stage"] == 1

@@ -157,7 +157,7 @@ def test_planned_meeting_is_hidden_from_non_members_until_its_agenda_is_publishe
     assert client.get(f"/comites/seances/{meeting.id}").status_code == 200
     assert post(client, csrf, f"/comites/seances/{meeting.id}/publier").status_code == 403
     login_as(secretariat)
-    opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
+    opportunity = make_opportunity(brique="Qualifiée", state="qualifiee")
     response = post(
         client,
         csrf,
@@ -198,7 +198,7 @@ def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
 @pytest.fixture
 def opened(board, secretariat, make_opportunity):
     meeting = make_committee_meeting("CSIC-TECH")
-    opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
+    opportunity = make_opportunity(brique="Qualifiée", state="qualifiee")
     item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
     meeting_service.publish_agenda(meeting, actor=secretariat)
     meeting_service.open_meeting(meeting, actor=secretariat)
@@ -252,7 +252,7 @@ def test_live_meeting_quorum_votes_and_decision(
         {prefix + "outcome": "validee", prefix + "mode": "vote", prefix + "motivation": "Sujet mûr."},
     )
     assert response.status_code == 303
-    assert db.session.get(Opportunity, opportunity.id).status == "validee_csic_tech"
+    assert db.session.get(Opportunity, opportunity.id).state == "validee_csic_tech"
     login_as(make_user("dsi", ministry="MI"))
     assert (
         post(

@@ -32,9 +32,9 @@ def test_anonymous_is_sent_to_login(client):
 
 
 def test_funnel_counts_opportunities_at_and_beyond_each_step(client, make_user, login_as, make_opportunity):
-    make_opportunity(brique="Qualifiée", status="qualifiee")
-    make_opportunity(brique="Lancée", status="lancee")
-    make_opportunity(brique="Écartée", status="ecartee", status_reason="Hors périmètre")
+    make_opportunity(brique="Qualifiée", state="qualifiee")
+    make_opportunity(brique="Lancée", state="lancee")
+    make_opportunity(brique="Écartée", state="ecartee", state_reason="Hors périmètre")
     login_as(make_user("porteur"))
     page = client.get("/tableau-de-bord").get_data(as_text=True)
     rows = table_rows(page, "table-pipeline")

@@ -98,7 +98,7 @@ def test_in_app_portfolio_export_follows_the_page_filters_and_access(
     client, make_user, login_as, make_opportunity
 ):
     assert client.get("/exports/opportunites.csv").status_code == 302  # same rule as /opportunites
-    make_opportunity(brique="Écartée", status="ecartee", status_reason="Hors périmètre")
+    make_opportunity(brique="Écartée", state="ecartee", state_reason="Hors périmètre")
     login_as(make_user("porteur"))
     rows = read_csv(client.get("/exports/opportunites.csv?statut=ecartee"))
     assert [(r["code"], r["motif_statut"]) for r in rows] == [("M133", "Hors périmètre")]

@@ -68,12 +68,12 @@ def test_search_with_like_wildcards_is_literal(client, dsi):
     assert "<strong>0</strong> opportunité" in html
 
 
-def test_filters_by_status_chantier_moscow_and_ministry(client, dsi, make_opportunity):
+def test_filters_by_state_chantier_moscow_and_ministry(client, dsi, make_opportunity):
     html = client.get("/opportunites?chantier=2.2 France-Cloud").get_data(as_text=True)
     assert codes(html) == ["M001"]
     musts = codes(client.get("/opportunites?moscow=must").get_data(as_text=True))
     assert "M002" in musts and "M008" not in musts
-    make_opportunity(brique="Écartée", status="ecartee")
+    make_opportunity(brique="Écartée", state="ecartee")
     assert codes(client.get("/opportunites?statut=ecartee").get_data(as_text=True)) == ["M133"]
 
 
@@ -189,7 +189,7 @@ def test_stale_edit_is_refused_showing_both_texts(client, secretariat, csrf, mak
 def test_secretariat_merges_and_pages_link_both_ways(client, secretariat, csrf):
     response = client.post(
         "/opportunites/M115/statut",
-        data={"status": "fusionnee", "target_code": "M102", "csrf_token": csrf(client)},
+        data={"state": "fusionnee", "target_code": "M102", "csrf_token": csrf(client)},
     )
     assert response.status_code == 303
     merged = client.get("/opportunites/M115").get_data(as_text=True)
@@ -199,20 +199,20 @@ def test_secretariat_merges_and_pages_link_both_ways(client, secretariat, csrf):
     assert "Identifiée → <strong>Fusionnée</strong> (M102)" in merged
 
 
-def test_status_change_without_reason_is_422_and_changes_nothing(client, secretariat, csrf):
+def test_state_change_without_reason_is_422_and_changes_nothing(client, secretariat, csrf):
     response = client.post(
         "/opportunites/M043/statut",
-        data={"status": "deja_couverte", "reason": "", "csrf_token": csrf(client)},
+        data={"state": "deja_couverte", "reason": "", "csrf_token": csrf(client)},
         headers=HX,
     )
     assert response.status_code == 422
     assert "Un motif est obligatoire" in response.get_data(as_text=True)
-    assert db.session.scalar(select(Opportunity.status).where(Opportunity.code == "M043")) == "identifiee"
+    assert db.session.scalar(select(Opportunity.state).where(Opportunity.code == "M043")) == "identifiee"
 
 
-def test_dsi_cannot_change_status(client, dsi, csrf):
+def test_dsi_cannot_change_state(client, dsi, csrf):
     response = client.post(
-        "/opportunites/M043/statut", data={"status": "en_criblage", "csrf_token": csrf(client)}
+        "/opportunites/M043/statut", data={"state": "en_criblage", "csrf_token": csrf(client)}
     )
     assert response.status_code == 403
 
@@ -244,7 +244,7 @@ def test_comment_and_backing(client, dsi, csrf):
 
 
 def test_audit_trail_is_shown_to_the_secretariat_only(client, secretariat, csrf, make_user, login_as):
-    client.post("/opportunites/M010/statut", data={"status": "en_criblage", "csrf_token": csrf(client)})
+    client.post("/opportunites/M010/statut", data={"state": "en_criblage", "csrf_token": csrf(client)})
     assert "opportunity.status_changed" in client.get("/opportunites/M010").get_data(as_text=True)
     login_as(make_user("dsi", ministry="MI"))
     assert "opportunity.status_changed" not in client.get("/opportunites/M010").get_data(as_text=True)

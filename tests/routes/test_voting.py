@@ -81,8 +81,8 @@ def test_role_by_route_matrix(client, login_as, make_user, role, list_status, ne
 
 def test_new_campaign_form_preselects_the_default_scope(client, login_as, secretariat, make_opportunity):
     login_as(secretariat)
-    screening = make_opportunity(status="en_criblage")
-    identified = make_opportunity(status="identifiee")
+    screening = make_opportunity(state="en_criblage")
+    identified = make_opportunity(state="identifiee")
     html = client.get("/campagnes/nouvelle").get_data(as_text=True)
     assert re.search(
         rf'id="opportunite-{screening.id}" name="opportunities" value="{screening.id}" checked', html
@@ -561,7 +561,7 @@ def test_concurrent_votes_from_100_voters_give_100_rows_and_the_right_counts(liv
         }
         number = (db.session.scalar(select(func.max(Opportunity.number))) or 0) + 1
         opportunity = Opportunity(
-            number=number, code=Opportunity.code_for(number), brique="Concurrence", status="en_criblage"
+            number=number, code=Opportunity.code_for(number), brique="Concurrence", state="en_criblage"
         )
         users = []
         for n in range(VOTERS):

@@ -100,7 +100,7 @@ def held(board, secretariat, make_opportunity):
     meeting = make_committee_meeting("CSIC-TECH")
     porteur = secretariat
     opportunities = [
-        make_opportunity(brique=f"Qualifiée {i}", status="qualifiee", created_by_id=porteur.id)
+        make_opportunity(brique=f"Qualifiée {i}", state="qualifiee", created_by_id=porteur.id)
         for i in range(2)
     ]
     items = [
@@ -154,13 +154,13 @@ def test_decision_refused_without_quorum_then_recorded_when_a_member_arrives(hel
     assert (q.voting_members, q.counted, q.required, q.reached) == (4, 1, 2, False)
     with pytest.raises(DomainError, match="Quorum non atteint"):
         decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
-    assert item.opportunity.status == "qualifiee"
+    assert item.opportunity.state == "qualifiee"
     assert db.session.scalar(select(func.count(Decision.id))) == 0
     present(meeting, secretariat, m1)
     decision = decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
-    assert item.opportunity.status == "validee_csic_tech"
+    assert item.opportunity.state == "validee_csic_tech"
     assert decision.verdict == "Consensus des 2 membres votants présents ou représentés."
-    assert item.opportunity.transitions[-1].to_status == "validee_csic_tech"
+    assert item.opportunity.transitions[-1].to_state == "validee_csic_tech"
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "decision.recorded")) is not None
 
 
@@ -221,7 +221,7 @@ def test_vote_outcome_must_follow_the_verdict_and_casting_vote_applies(held, sec
     decision_service.record_decision(
         other, outcome="ecartee", motivation="Déjà couvert par un marché.", actor=secretariat
     )
-    assert (other.opportunity.status, other.opportunity.status_reason) == (
+    assert (other.opportunity.state, other.opportunity.state_reason) == (
         "ecartee",
         "Déjà couvert par un marché.",
     )
@@ -323,17 +323,17 @@ def test_committee_rules_are_validated_and_then_kept_by_the_loader(secretariat):
 
 def test_opportunity_validated_by_csic_tech_is_proposed_then_launched_by_csic(secretariat, make_opportunity):
     make_committee_members("CSIC", ("president", "membre"))
-    opportunity = make_opportunity(brique="Validée", status="validee_csic_tech")
+    opportunity = make_opportunity(brique="Validée", state="validee_csic_tech")
     meeting = make_committee_meeting("CSIC")
     item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
     assert item.proposal == "Lancer le projet mutualisé"
     meeting_service.publish_agenda(meeting, actor=secretariat)
-    assert opportunity.status == "proposee_csic"
+    assert opportunity.state == "proposee_csic"
     meeting_service.open_meeting(meeting, actor=secretariat)
     president = next(a.user for a in meeting.attendances if a.function == "president")
     meeting_service.record_attendance(meeting, user=president, status="present", actor=secretariat)
     decision_service.record_decision(item, outcome="lancee", mode="consensus", actor=secretariat)
-    assert db.session.get(Opportunity, opportunity.id).status == "lancee"
+    assert db.session.get(Opportunity, opportunity.id).state == "lancee"
 
 
 def test_meeting_cannot_skip_states(board, secretariat):
@@ -511,15 +511,15 @@ def test_the_committee_president_records_an_opportunity_decision_without_being_s
 ):
     committee_, president, secretary, m1, m2, guest = board
     meeting = make_committee_meeting("CSIC-TECH")
-    opportunity = make_opportunity(brique="Qualifiée", status="qualifiee")
+    opportunity = make_opportunity(brique="Qualifiée", state="qualifiee")
     item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretary)
     meeting_service.publish_agenda(meeting, actor=secretary)
     meeting_service.open_meeting(meeting, actor=president)
     present(meeting, president, president, m1)
     decision_service.record_decision(item, outcome="validee", mode="consensus", actor=president)
-    assert opportunity.status == "validee_csic_tech"
+    assert opportunity.state == "validee_csic_tech"
     assert opportunity.transitions[-1].actor_id == president.id
     with pytest.raises(NotAllowed):  # outside a committee decision the secretariat rule still applies
-        from app.services.portfolio import change_status
+        from app.services.portfolio import change_state
 
-        change_status(opportunity, to="qualifiee", actor=president)
+        change_state(opportunity, to="qualifiee", actor=president)

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEntry, Opportunity, OpportunityStatus, OpportunityTransition, Organisation
+from app.models import AuditEntry, Opportunity, OpportunityState, OpportunityTransition, Organisation
 from app.models.portfolio import TRANSITIONS
 from app.services import portfolio as service
 from app.services.errors import NotAllowed, StaleVersion, ValidationFailed
@@ -58,66 +58,66 @@ def test_every_allowed_transition_is_logged_and_audited(
     db_session, secretariat, make_opportunity, source, target
 ):
     other = make_opportunity(brique="Cible")
-    opportunity = make_opportunity(status=source.value)
-    service.change_status(
+    opportunity = make_opportunity(state=source.value)
+    service.change_state(
         opportunity, to=target.value, actor=secretariat, reason="Motif documenté", target_code=other.code
     )
     db.session.flush()
-    assert opportunity.status == target
+    assert opportunity.state == target
     transition = db.session.scalar(
         select(OpportunityTransition).where(OpportunityTransition.opportunity_id == opportunity.id)
     )
-    assert (transition.from_status, transition.to_status, transition.actor_id) == (
+    assert (transition.from_state, transition.to_state, transition.actor_id) == (
         source,
         target,
         secretariat.id,
     )
     assert audit_actions(opportunity)[-1] == "opportunity.status_changed"
     assert (opportunity.target_id == other.id) == (
-        target in {OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON}
+        target in {OpportunityState.FUSIONNEE, OpportunityState.DOUBLON}
     )
 
 
 @pytest.mark.parametrize(
-    "source,target", [(s, t) for s in OpportunityStatus for t in OpportunityStatus if t not in TRANSITIONS[s]]
+    "source,target", [(s, t) for s in OpportunityState for t in OpportunityState if t not in TRANSITIONS[s]]
 )
 def test_every_forbidden_transition_is_refused_and_nothing_changes(
     db_session, secretariat, make_opportunity, source, target
 ):
     opportunity = make_opportunity(
-        status=source.value,
+        state=source.value,
         target=make_opportunity()
-        if source in {OpportunityStatus.FUSIONNEE, OpportunityStatus.DOUBLON}
+        if source in {OpportunityState.FUSIONNEE, OpportunityState.DOUBLON}
         else None,
     )
     with pytest.raises(ValidationFailed):
-        service.change_status(opportunity, to=target.value, actor=secretariat, reason="x", target_code="M001")
-    assert opportunity.status == source
+        service.change_state(opportunity, to=target.value, actor=secretariat, reason="x", target_code="M001")
+    assert opportunity.state == source
     assert audit_actions(opportunity) == []
 
 
-def test_only_the_secretariat_changes_status(db_session, dsi, make_opportunity):
+def test_only_the_secretariat_changes_state(db_session, dsi, make_opportunity):
     opportunity = make_opportunity()
     with pytest.raises(NotAllowed):
-        service.change_status(opportunity, to="en_criblage", actor=dsi)
+        service.change_state(opportunity, to="en_criblage", actor=dsi)
 
 
 def test_reason_and_target_are_required(db_session, secretariat, make_opportunity):
     opportunity = make_opportunity()
     with pytest.raises(ValidationFailed) as error:
-        service.change_status(opportunity, to="ecartee", actor=secretariat)
+        service.change_state(opportunity, to="ecartee", actor=secretariat)
     assert "motif" in error.value.errors["reason"].lower()
     with pytest.raises(ValidationFailed) as error:
-        service.change_status(opportunity, to="fusionnee", actor=secretariat, target_code="M999")
+        service.change_state(opportunity, to="fusionnee", actor=secretariat, target_code="M999")
     assert error.value.errors["target_code"] == "L'opportunité M999 n'existe pas."
     with pytest.raises(ValidationFailed):
-        service.change_status(opportunity, to="fusionnee", actor=secretariat, target_code=opportunity.code)
-    assert opportunity.status == "identifiee"
+        service.change_state(opportunity, to="fusionnee", actor=secretariat, target_code=opportunity.code)
+    assert opportunity.state == "identifiee"
 
 
 def test_merge_links_both_ways(db_session, secretariat):
     m115 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M115"))
-    service.change_status(m115, to="fusionnee", actor=secretariat, target_code="m102")
+    service.change_state(m115, to="fusionnee", actor=secretariat, target_code="m102")
     db.session.flush()
     m102 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M102"))
     db.session.refresh(m102)
