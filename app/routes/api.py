@@ -351,25 +351,16 @@ def list_actions():
             notices.append(f"Chantier inconnu : « {chantier} ». Aucun résultat.")
     if moscow:
         query = query.where(Action.moscow == moscow)
-    return _page(
-        "actions",
-        query,
-        (Action.id,),
-        _orm_fetch(figures.action_options(), figures.action_public),
-        args,
-        notices,
-    )
+    return _page("actions", query, (Action.id,), figures.action_public_rows, args, notices)
 
 
 @bp.get("/v1/actions/<code>")
 @opendata_readable
 def get_action(code: str):
-    row = db.session.scalar(
-        select(Action).where(Action.code == _code(code)).options(*figures.action_options())
-    )
-    if row is None:
+    rows = figures.action_public_rows(select(Action).where(Action.code == _code(code)))
+    if not rows:
         _not_found("Action", code)
-    return _json(figures.action_public(row))
+    return _json(rows[0])
 
 
 @bp.get("/v1/guichets")
