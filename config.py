@@ -63,6 +63,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     HSTS = False
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", False)
+    RETENTION_MONTHS = int(os.environ.get("RETENTION_MONTHS", "12"))
 
 
 class TestConfig(Config):

@@ -38,7 +38,7 @@ from .extensions import db
 from .formatting import paris_today
 from .models import Committee, SchedulerJob, SchedulerLease
 from .models.base import utcnow
-from .services import committees, register, reminders, voting
+from .services import committees, register, reminders, retention, voting
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -85,6 +85,12 @@ def register_domain_jobs() -> None:
         "voting.apply_due_transitions",
         "Ouverture et clôture des campagnes de priorisation",
         voting.apply_due_transitions,
+    )
+    register_job(
+        "retention.purge",
+        "Suppression de l'historique des rappels et courriels au-delà de la durée de conservation",
+        retention.scheduled_purge,
+        seconds=24 * 3600,
     )
     register_job(
         "register.verify",

@@ -58,6 +58,8 @@ class Reminder(db.Model):
         CheckConstraint("attempts >= 0", name="attempts_positive"),
         Index("ix_reminders_due", "status", "due_at"),
         Index("ix_reminders_object", "object_type", "object_id"),
+        # the admin page lists the latest sent and failed ones; the retention job deletes the oldest
+        Index("ix_reminders_status_updated", "status", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,6 +148,7 @@ class OutboxMail(db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_known"),
         Index("ix_outbox_mails_due", "status", "next_attempt_at"),
+        Index("ix_outbox_mails_status_sent", "status", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
