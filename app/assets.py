@@ -1,4 +1,4 @@
-"""Static assets served as a CDN would: compressed, cached for a year under names that change with their content.
+"""Static assets served as a CDN would: compressed, cached for a year under names that change with content.
 
 - Vendored files live under `static/vendor/<package>-<version>/`: the version in the path changes whenever
   their content does, so they are immutable.

@@ -105,7 +105,9 @@ def measure(base: str, meter: Meter, series: int) -> dict[str, tuple[list[int], 
                 cold_bytes.append(sum(size for _, size in cold))
                 cold_requests.append(len(cold))
                 fetched = {path for path, _ in cold}
-                warm_static.append(sum(1 for path, _ in warm if path.startswith("/static/") and path in fetched))
+                warm_static.append(
+                    sum(1 for path, _ in warm if path.startswith("/static/") and path in fetched)
+                )
                 context.close()
         browser.close()
     return results

@@ -286,6 +286,10 @@ def all_opportunities() -> list[dict]:
     return opportunity_public_rows(select(Opportunity).order_by(Opportunity.number))
 
 
+def action_options():
+    return (selectinload(Action.opportunities),)
+
+
 def all_actions() -> list[Action]:
     return list(db.session.scalars(select(Action).options(*action_options()).order_by(Action.id)))
 

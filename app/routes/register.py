@@ -33,6 +33,8 @@ def verify():
         abort(403)
     return perform(
         lambda: service.record_verification(trigger="manual", actor=current_user),
-        success=lambda row: "Registre vérifié : intègre." if row.ok else "Registre vérifié : il a été altéré.",
+        success=lambda row: (
+            "Registre vérifié : intègre." if row.ok else "Registre vérifié : il a été altéré."
+        ),
         location=url_for(".index"),
     )

@@ -19,7 +19,9 @@ FINISHED = (ReminderStatus.SENT, ReminderStatus.SKIPPED, ReminderStatus.CANCELLE
 
 
 def cutoff(now: datetime, months: int | None = None) -> datetime:
-    return now - relativedelta(months=months if months is not None else current_app.config["RETENTION_MONTHS"])
+    return now - relativedelta(
+        months=months if months is not None else current_app.config["RETENTION_MONTHS"]
+    )
 
 
 def purge(now: datetime, months: int | None = None) -> tuple[int, int]:
@@ -31,10 +33,13 @@ def purge(now: datetime, months: int | None = None) -> tuple[int, int]:
     mails = db.session.execute(
         delete(OutboxMail).where(OutboxMail.status == ReminderStatus.SENT, OutboxMail.sent_at < before)
     ).rowcount
-    log.info("retention: %s reminder(s) and %s mail(s) older than %s deleted", reminders, mails, before.date())
+    log.info(
+        "retention: %s reminder(s) and %s mail(s) older than %s deleted", reminders, mails, before.date()
+    )
     return reminders, mails
 
 
 def scheduled_purge(now: datetime) -> str:
     reminders, mails = purge(now)
-    return f"{reminders} rappel(s) et {mails} courriel(s) de plus de {current_app.config['RETENTION_MONTHS']} mois supprimés"
+    months = current_app.config["RETENTION_MONTHS"]
+    return f"{reminders} rappel(s) et {mails} courriel(s) de plus de {months} mois supprimés"

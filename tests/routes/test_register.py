@@ -6,9 +6,9 @@ from app import jobs
 from app.extensions import db
 from app.models import RegisterEntry, RegisterVerification
 from app.queries import committees as committee_queries
-from app.services import register as register_service
 from app.services import decisions as decision_service
 from app.services import meetings as meeting_service
+from app.services import register as register_service
 from tests.routes import test_committees as committees_tests
 
 # the fixtures and helpers of the committee page tests: a CSIC-Tech meeting opened with its board
@@ -74,7 +74,7 @@ def test_the_register_is_paginated_in_a_constant_number_of_statements(
     client.get("/comites/registre")  # the first request of a client also loads what every later one reuses
     with queries() as few:
         assert client.get("/comites/registre").status_code == 200
-    for position in range(2, 121):  # 120 entries in all (rows of the chain, written as the service would)
+    for _ in range(2, 121):  # 120 entries in all (rows of the chain, written as the service would)
         register_service.append(decision, "amended")
     db.session.commit()
     with queries() as many:

@@ -54,7 +54,9 @@ def test_only_finished_history_older_than_the_period_is_deleted(db_session):
         _reminder(user, ReminderStatus.FAILED, old, 3),
     ]
     purged = [_reminder(user, status, old, 10 + i) for i, status in enumerate(retention.FINISHED)]
-    db.session.add(Notification(user_id=user.id, kind="test.kind", subject="Rappel", reminder_id=purged[0].id))
+    db.session.add(
+        Notification(user_id=user.id, kind="test.kind", subject="Rappel", reminder_id=purged[0].id)
+    )
     _mail(ReminderStatus.SENT, old, 1)
     _mail(ReminderStatus.SENT, recent, 2)
     _mail(ReminderStatus.FAILED, None, 3)
