@@ -148,7 +148,7 @@ def calendar_meetings(*, user: User, committee: Committee | None = None) -> list
         mine = [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]
         attended = select(Attendance.meeting_id).where(Attendance.user_id == user.id)
         query = query.where(or_(Meeting.committee_id.in_(mine or [-1]), Meeting.id.in_(attended)))
-    return list(db.session.scalars(query.order_by(Meeting.starts_at)))
+    return list(db.session.scalars(query.order_by(Meeting.starts_at).options(selectinload(Meeting.items))))
 
 
 def trail(*, opportunity_id: int | None = None, dossier_id: int | None = None, user=None) -> list[AgendaItem]:

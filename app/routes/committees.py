@@ -3,7 +3,7 @@ agenda published, opened), agenda, live meeting (attendance, quorum, votes, deci
 rectify), ICS feeds. The register is in register.py, the minutes in minutes.py (blueprints nested in this
 one, under /comites)."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user
@@ -328,19 +328,34 @@ def regenerate_token():
     )
 
 
+FEED_REFRESH = timedelta(hours=1)
+
+
+def _summary(meeting) -> str:
+    """The committee's name always comes first, even when the meeting has a title of its own."""
+    summary = meeting.label
+    if meeting.title and not meeting.title.startswith(meeting.committee.name):
+        summary = f"{meeting.committee.name} — {meeting.title}"
+    return summary + (" (annulée)" if meeting.state == MeetingState.ANNULEE else "")
+
+
 def _ics(meetings, name: str) -> Response:
     calendar = Calendar()
     calendar.add("prodid", "-//Mutualisation DSI//Comités//FR")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
+    calendar.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})  # RFC 7986
+    calendar.add("x-published-ttl", "PT1H")  # the same hint, as Outlook reads it (a plain text property)
     base = current_app.config["BASE_URL"].rstrip("/")
+    generated = datetime.now(UTC)
     for s in meetings:
         event = Event()
         event.add("uid", f"seance-{s.id}@mutualisation-dsi")
-        event.add("summary", s.label + (" (annulée)" if s.state == MeetingState.ANNULEE else ""))
+        event.add("summary", _summary(s))
         event.add("dtstart", s.starts_at)
         event.add("dtend", s.ends_at)
-        event.add("dtstamp", s.created_at)
+        event.add("dtstamp", generated)  # RFC 5545 §3.8.7.2: when this iCalendar object was created
+        event.add("last-modified", s.updated_at)
         event.add("sequence", s.version)
         event.add("status", "CANCELLED" if s.state == MeetingState.ANNULEE else "CONFIRMED")
         if s.place:

@@ -7,7 +7,8 @@ Create Date: 2026-12-01 11:51:48.840157
 A new table `register_verifications` keeps each verification of the decision register (job, button, CLI,
 or a broken link found while appending), so the register page no longer re-reads the whole chain; two
 indexes let the audit journal filter by action and by actor, newest first; two more serve the admin
-reminders page and the retention job (status + date). No data is changed.
+reminders page and the retention job (status + date). Meetings get `updated_at`, set to their creation
+time on upgrade. No data is lost.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -43,6 +44,13 @@ def upgrade():
         batch_op.create_index('ix_audit_entries_action_created', ['action', 'created_at'], unique=False)
         batch_op.create_index('ix_audit_entries_actor_created', ['actor_id', 'created_at'], unique=False)
 
+    # meetings: when they last changed (the calendar feeds' LAST-MODIFIED), first set to their creation
+    with op.batch_alter_table('committee_sessions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('updated_at', app.models.base.UTCDateTime(timezone=True), nullable=True))
+    op.execute("UPDATE committee_sessions SET updated_at = created_at")
+    with op.batch_alter_table('committee_sessions', schema=None) as batch_op:
+        batch_op.alter_column('updated_at', nullable=False)
+
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.create_index('ix_reminders_status_updated', ['status', 'updated_at'], unique=False)
 
@@ -59,6 +67,9 @@ def downgrade():
 
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.drop_index('ix_reminders_status_updated')
+
+    with op.batch_alter_table('committee_sessions', schema=None) as batch_op:
+        batch_op.drop_column('updated_at')
 
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_entries_actor_created')

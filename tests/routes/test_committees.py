@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import vobject
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -316,6 +317,8 @@ def test_published_decision_cannot_be_edited_but_can_be_rectified(
     rectification = db.session.scalar(select(Decision).where(Decision.rectifies_id == decision.id))
     html = body(client.get(f"/comites/decisions/{decision.id}"))
     assert f"décision n° {rectification.id}" in html
+    login_as(secretariat)
+    assert post(client, csrf, "/comites/registre/verifier").status_code == 303
     assert "Registre intègre" in body(client.get("/comites/registre"))
 
 
@@ -469,3 +472,32 @@ def test_quorum_fragment_is_polled_while_the_meeting_is_open(client, login_as, b
     db.session.commit()
     fragment = body(client.get(f"/comites/seances/{meeting.id}/quorum", headers=HX))
     assert fragment.lstrip().startswith('<div id="quorum-live"') and "Quorum atteint" in fragment
+
+
+def test_feeds_read_by_a_second_library_carry_stamps_refresh_hints_and_the_committee(
+    client, login_as, board, queries
+):
+    committee, president, *_ = board
+    titled = make_committee_meeting("CSIC-TECH", title="Point d'étape cloud")
+    make_committee_meeting("CSIC-TECH", starts_at=datetime(2027, 2, 9, 13, 0, tzinfo=UTC))
+    url = f"/comites/agenda/{president.calendar_token}.ics"
+    client.get(url)
+    with queries() as few:
+        text = client.get(url).get_data(as_text=True)
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in text and "X-PUBLISHED-TTL:PT1H\r\n" in text
+    first = vobject.readOne(text)
+    events = {e.uid.value: e for e in first.vevent_list}
+    event = events[f"seance-{titled.id}@mutualisation-dsi"]
+    assert event.summary.value == "CSIC-Tech — Point d'étape cloud"
+    assert event.last_modified.value == titled.updated_at.replace(microsecond=0)
+    stamp = event.dtstamp.value
+    assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=5)  # generation time, not creation time
+    for _ in range(5):
+        make_committee_meeting("CSIC-TECH")
+    with queries() as many:
+        assert len(vobject.readOne(client.get(url).get_data(as_text=True)).vevent_list) == 7
+    assert len(many) == len(few)
+    login_as(president)
+    page = body(client.get("/comites/agenda"))
+    host = client.application.config["BASE_URL"].split("://", 1)[1].rstrip("/")
+    assert f'href="webcal://{host}/comites/agenda/{president.calendar_token}.ics"' in page
