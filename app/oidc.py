@@ -10,6 +10,7 @@ Facts behind each choice: docs/proconnect.md (§3–§8, §11, §14).
   (tabs) may coexist.
 - PKCE (RFC 7636, S256): a fresh 64-character `code_verifier` per login, kept with the state; its
   challenge goes in the authorization request, the verifier in the token request.
+- The callback's `iss` (RFC 9207), when present, must be the issuer (mix-up defence).
 - The token request authenticates with client_secret_post. The id_token is verified by Authlib
   (signature against the JWKS, `iss`, `exp` with a 30 s leeway instead of Authlib's 120, `nonce`,
   `at_hash`), then here: `aud` must contain our client id and, with several audiences or an `azp`,
@@ -403,6 +404,9 @@ def complete_login(args) -> Identity:
         raise LoginFailed("code_missing", "no authorization code in the callback")
 
     meta = metadata()
+    issuer = args.get("iss")  # RFC 9207, sent by oidc-provider (hence ProConnect): a mix-up defence
+    if issuer is not None and issuer != meta["issuer"]:
+        raise LoginFailed("issuer_mismatch", f"callback iss={issuer!r}, expected {meta['issuer']!r}")
     oauth = client()
     try:
         token = oauth.fetch_access_token(

@@ -10,7 +10,7 @@ import html
 import itertools
 import json
 import re
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -120,6 +120,18 @@ def test_login_with_signed_userinfo_and_pkce(client, browser, certified):
         "fia1v2",
     )
     assert user.organization_label == "DINUM" and logged_in(client)
+
+
+def test_the_callback_iss_must_be_the_provider(client, browser, certified):
+    """RFC 9207: the provider names itself in the callback; a response from another issuer is refused
+    before the code is used."""
+    sub, email = new_agent(certified)
+    callback = on_provider(browser, start(client), sub)
+    assert parse_qs(urlsplit(callback).query)["iss"] == [certified]
+    forged = callback.replace(quote(certified, safe=""), quote("https://other.example/api/v2", safe=""))
+    assert forged != callback
+    refused(client.get(forged), "issuer_mismatch")
+    assert db.session.scalar(select(User).where(User.email == email)) is None
 
 
 def test_the_provider_enforces_strict_parameters_and_pkce(client, browser, certified):
