@@ -125,7 +125,11 @@ def committees_generate_meetings(until, codes):
 proconnect_cli = AppGroup("proconnect", help="ProConnect : vérification de la configuration.")
 
 
-@proconnect_cli.command("check")
+@proconnect_cli.command(
+    "check",
+    help="Vérifie le document de découverte et les clés de ProConnect ; nomme la cause d'un échec "
+    "(404, DNS, TLS, délai dépassé…) et sort avec le code 1.",
+)
 @click.option("--url", help="Adresse de découverte à vérifier ; par défaut PROCONNECT_DISCOVERY_URL.")
 @click.option("--timeout", default=10.0, show_default=True, help="Délai de chaque requête, en secondes.")
 def proconnect_check(url, timeout):
