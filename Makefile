@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PORT ?= 5000
 TEST_DATABASE_URL ?=
 
-.PHONY: run test test-sqlite test-postgres venv chromium lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium interop-provider lint bench clean
 
 venv: $(STAMP)
 
@@ -23,7 +23,11 @@ run: venv
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: venv chromium
+# The certified OpenID provider of tests/interop (npm's oidc-provider, pinned by its package-lock.json).
+interop-provider:
+	@test -d tests/interop/node_modules/oidc-provider || npm ci --prefix tests/interop --no-audit --no-fund
+
+test: venv chromium interop-provider
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi

@@ -54,6 +54,8 @@ class Config:
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
     SMTP_STARTTLS = env_bool("SMTP_STARTTLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "Mutualisation DSI <ne-pas-repondre@mutualisation.local>")
+    # Named on the login error pages (docs/proconnect.md §9: an error page gives a way out).
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

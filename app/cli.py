@@ -1,4 +1,4 @@
-"""Flask commands: reference data, portfolio import/export."""
+"""Flask commands: reference data, portfolio import/export, committees, the ProConnect check."""
 
 from datetime import date, timedelta
 from pathlib import Path
@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import assets, cli_users, jobs
+from . import assets, cli_users, jobs, oidc
 from .extensions import db
 from .models import Committee
 from .queries.portfolio import PortfolioFilters, all_rows
@@ -144,8 +144,34 @@ def assets_build():
         click.echo(f"{name} → {built}")
 
 
+# --- ProConnect -------------------------------------------------------------------------------------------
+
+proconnect_cli = AppGroup("proconnect", help="ProConnect : vérification de la configuration.")
+
+
+@proconnect_cli.command(
+    "check",
+    help="Vérifie le document de découverte et les clés de ProConnect ; nomme la cause d'un échec "
+    "(404, DNS, TLS, délai dépassé…) et sort avec le code 1.",
+)
+@click.option("--url", help="Adresse de découverte à vérifier ; par défaut PROCONNECT_DISCOVERY_URL.")
+@click.option("--timeout", default=10.0, show_default=True, help="Délai de chaque requête, en secondes.")
+def proconnect_check(url, timeout):
+    """Fetch the discovery document and the signing keys; say exactly what is wrong (exit code 1)."""
+    report = oidc.check_provider(url, timeout=timeout)
+    click.echo(f"Découverte : {report.url}")
+    for check in report.checks:
+        mark = "ok " if check.ok else "ERREUR"
+        cause = f" [{check.cause}]" if check.cause else ""
+        click.echo(f"  {mark} {check.name}{cause} : {check.detail}", err=not check.ok)
+    if not report.ok:
+        raise click.ClickException(f"ProConnect n'est pas utilisable ({report.cause}).")
+    click.echo("ProConnect est joignable et sa configuration est complète.")
+
+
 def init_app(app) -> None:
     app.cli.add_command(assets_cli)
+    app.cli.add_command(proconnect_cli)
     app.cli.add_command(data_cli)
     app.cli.add_command(portfolio_cli)
     app.cli.add_command(committees_cli)

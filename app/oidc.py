@@ -8,18 +8,35 @@ Facts behind each choice: docs/proconnect.md (§3–§8, §11, §14).
 - `state` and `nonce` are ours (43 characters), kept in the Flask session with their creation time,
   single-use (popped on the callback whatever happens) and valid 10 minutes. Several pending logins
   (tabs) may coexist.
+- PKCE (RFC 7636, S256): a fresh 64-character `code_verifier` per login, kept with the state; its
+  challenge goes in the authorization request, the verifier in the token request.
+- The callback's `iss` (RFC 9207), when present, must be the issuer (mix-up defence).
 - The token request authenticates with client_secret_post. The id_token is verified by Authlib
-  (signature against the JWKS, `iss`, `aud`, `exp` with a 30 s leeway instead of Authlib's 120, `nonce`,
-  `at_hash`). The userinfo response is read as a signed JWT (`application/jwt`, same JWKS, `iss`, `aud`,
-  `exp`) or as JSON when PROCONNECT_USERINFO_FORMAT=json; its `sub` must equal the id_token's.
+  (signature against the JWKS, `iss`, `exp` with a 30 s leeway instead of Authlib's 120, `nonce`,
+  `at_hash`), then here: `aud` must contain our client id and, with several audiences or an `azp`,
+  `azp` must be our client id (OIDC Core §3.1.3.7, items 3–5). The userinfo response is read as a signed
+  JWT (`application/jwt`, same JWKS, `iss`, `aud`, `exp`) or as JSON when PROCONNECT_USERINFO_FORMAT=json;
+  its `sub` must equal the id_token's.
+- The claims are validated before anything is stored (`validate_claims`): a bad `sub` or `email` refuses
+  the login; a bad optional claim (SIRET not 14 digits, a value longer than its column, control
+  characters) is dropped — stored as absent — with a log line. Nothing is ever truncated.
+- A callback error saying that none of the requested ACRs could be obtained (ProConnect answers
+  `access_denied` with that description) is reported as « niveau d'authentification insuffisant ».
+- Discovery failures are described by their real cause (`describe_failure`: HTTP status, DNS, TLS,
+  timeout, refused connection, not JSON, missing endpoints); `check_provider` runs the whole readiness
+  check for `flask proconnect check` and `/healthz?deep=1`.
 - Every refusal raises `LoginFailed(reason, message)`: `reason` is for the log and the audit trail,
   `message` is the French text shown to the user.
 """
 
 import json
+import logging
+import re
 import secrets
+import socket
+import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from authlib.common.urls import add_params_to_uri
@@ -29,8 +46,8 @@ from flask import current_app, session
 from joserfc import jwt
 from joserfc.errors import (
     BadSignatureError,
+    ClaimError,
     ExpiredTokenError,
-    InvalidClaimError,
     InvalidKeyIdError,
     JoseError,
 )
@@ -47,6 +64,7 @@ HTTP_TIMEOUT = 10
 LOGIN_KEY = "oidc_pending"
 LOGOUT_KEY = "oidc_logout"
 ID_TOKEN_KEY = "oidc_id_token"
+log = logging.getLogger(__name__)
 ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
 # Minimum ACR → values accepted (docs/proconnect.md §6). Unknown values are never "enough".
@@ -59,12 +77,33 @@ ACR_ACCEPTED = {
     "eidas3": ("eidas3",),
 }
 
+# Claims kept from ProConnect (docs/proconnect.md §4) and their limits: the lengths of the User columns
+# (app/models/users.py); tests/routes/test_auth.py checks that they agree.
+CLAIM_LIMITS = {
+    "given_name": 200,
+    "usual_name": 200,
+    "uid": 255,
+    "idp_id": 255,
+    "organization_label": 300,
+}
+SUB_MAX, EMAIL_MAX = 255, 320
+SIRET_RE = re.compile(r"^\d{14}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# The description oidc-provider (ProConnect's federation) gives when the requested level cannot be had;
+# older releases say « could not be obtained ».
+ACR_REFUSAL_RE = re.compile(r"requested ACRs? could (not )?be obtained", re.IGNORECASE)
+
 GENERIC = (
     "La connexion avec ProConnect n'a pas abouti. Recommencez depuis la page de connexion ; "
-    "si le problème persiste, contactez le secrétariat."
+    "si le problème persiste, écrivez au support."
 )
 MESSAGES = {
     "provider_unavailable": "ProConnect ne répond pas pour le moment. Réessayez dans quelques minutes.",
+    "provider_misconfigured": (
+        "La connexion à ProConnect est mal configurée sur ce service : réessayer ne changera rien. "
+        "Signalez-le au support pour qu'il corrige la configuration."
+    ),
     "access_denied": "Vous avez refusé ou annulé la connexion sur ProConnect. Vous n'êtes pas connecté.",
     "login_required": "Votre session ProConnect a expiré. Reconnectez-vous.",
     "state_unknown": (
@@ -72,15 +111,25 @@ MESSAGES = {
     ),
     "state_expired": "Cette demande de connexion a expiré (10 minutes). Recommencez la connexion.",
     "acr_insufficient": (
-        "Le niveau d'authentification obtenu auprès de ProConnect est insuffisant pour ce "
-        "service. Reconnectez-vous avec une authentification plus forte (par exemple à "
-        "double facteur)."
+        "Connexion refusée : niveau d'authentification insuffisant. Ce service exige une "
+        "authentification plus forte que celle obtenue auprès de ProConnect. Reconnectez-vous "
+        "en choisissant, sur la page de votre fournisseur d'identité, une connexion à double "
+        "facteur (code reçu par SMS, application d'authentification ou carte agent). Si votre "
+        "fournisseur d'identité ne la propose pas, écrivez au support en précisant votre ministère."
+    ),
+    "email_invalid": (
+        "ProConnect a transmis une adresse électronique inutilisable : ce service ne peut pas vous "
+        "identifier. Écrivez au support."
+    ),
+    "sub_invalid": (
+        "ProConnect a transmis un identifiant inutilisable : ce service ne peut pas vous identifier. "
+        "Écrivez au support."
     ),
     "email_missing": (
         "ProConnect n'a pas transmis votre adresse électronique : ce service ne peut pas "
-        "vous identifier. Contactez le secrétariat."
+        "vous identifier. Écrivez au support."
     ),
-    "user_deactivated": "Votre compte a été désactivé. Contactez le secrétariat pour le réactiver.",
+    "user_deactivated": "Votre compte a été désactivé. Écrivez au support pour le faire réactiver.",
 }
 
 
@@ -134,6 +183,7 @@ def client() -> FlaskOAuth2App:
             client_kwargs={
                 "scope": SCOPES,
                 "token_endpoint_auth_method": "client_secret_post",
+                "code_challenge_method": "S256",
                 "timeout": HTTP_TIMEOUT,
             },
         )
@@ -144,7 +194,149 @@ def metadata() -> dict:
     try:
         return client().load_server_metadata()
     except (requests.RequestException, ValueError) as error:
-        raise LoginFailed("provider_unavailable", f"discovery: {error}", status=503) from error
+        cause, detail = describe_failure(error)
+        reason = "provider_unavailable" if cause in TRANSIENT else "provider_misconfigured"
+        raise LoginFailed(reason, f"discovery {cause}: {detail}", status=503) from error
+
+
+# --- readiness: what is wrong with the provider, in words ------------------------------------------------
+
+# Causes that may go away by themselves (the provider or the network is down) versus configuration errors.
+TRANSIENT = {"timeout", "connection_refused", "connection_error", "http_5xx"}
+REQUIRED_ENDPOINTS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+
+
+def _chain(error: BaseException | None):
+    """The error and what caused it (exception chaining, urllib3's `reason`, requests' wrapped args)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        wrapped = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+        error = (
+            getattr(error, "reason", None)
+            if isinstance(getattr(error, "reason", None), BaseException)
+            else (error.__cause__ or error.__context__ or wrapped)
+        )
+
+
+def describe_failure(error: BaseException, timeout: float = HTTP_TIMEOUT) -> tuple[str, str]:
+    """(cause code, French detail) of a failed HTTP request to the provider."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        status = error.response.status_code
+        cause = "http_5xx" if status >= 500 else f"http_{status}"
+        return (
+            cause,
+            f"le serveur a répondu HTTP {status} ({error.response.reason or 'sans motif'}) "
+            f"pour {error.response.url}",
+        )
+    if isinstance(error, requests.exceptions.SSLError) or any(
+        isinstance(e, ssl.SSLError) for e in _chain(error)
+    ):
+        return "tls", f"connexion TLS refusée (certificat ou protocole) : {_innermost(error)}"
+    if isinstance(error, requests.Timeout):
+        return "timeout", f"pas de réponse en {timeout:g} s"
+    if isinstance(error, requests.ConnectionError):
+        if any(isinstance(e, socket.gaierror) for e in _chain(error)) or "NameResolution" in repr(error):
+            return "dns", f"nom de domaine introuvable (DNS) : {_innermost(error)}"
+        if any(isinstance(e, ConnectionRefusedError) for e in _chain(error)):
+            return "connection_refused", "connexion refusée : aucun service n'écoute à cette adresse"
+        return "connection_error", f"connexion impossible : {_innermost(error)}"
+    if isinstance(
+        error,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema,
+    ):
+        return "bad_url", f"adresse invalide : {error}"
+    if isinstance(error, ValueError):
+        return "not_json", "la réponse n'est pas un document JSON (est-ce bien l'adresse de découverte ?)"
+    return "error", f"{type(error).__name__} : {error}"
+
+
+def _innermost(error: BaseException) -> str:
+    last = error
+    for last in _chain(error):  # noqa: B007 - keep the deepest exception
+        pass
+    return f"{type(last).__name__}: {last}"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    cause: str = ""
+
+
+@dataclass
+class Readiness:
+    url: str
+    checks: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def cause(self) -> str:
+        return next((c.cause for c in self.checks if not c.ok), "")
+
+
+def check_provider(url: str | None = None, timeout: float = HTTP_TIMEOUT) -> Readiness:
+    """Fetch the discovery document and the JWKS afresh (no cache) and say what is wrong, if anything."""
+    url = url or current_app.config["PROCONNECT_DISCOVERY_URL"]
+    report = Readiness(url)
+    try:
+        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        meta = response.json()
+        if not isinstance(meta, dict):
+            raise ValueError("not an object")
+    except (requests.RequestException, ValueError) as error:
+        cause, detail = describe_failure(error, timeout)
+        report.checks.append(Check("discovery", False, detail, cause))
+        return report
+    report.checks.append(Check("discovery", True, f"document de découverte lu ({len(meta)} champs)"))
+    missing = [key for key in REQUIRED_ENDPOINTS if not meta.get(key)]
+    if missing:
+        report.checks.append(
+            Check("endpoints", False, "champs absents : " + ", ".join(missing), "incomplete")
+        )
+        return report
+    expected_issuer = url.split("/.well-known/")[0]
+    if meta["issuer"] != expected_issuer:
+        report.checks.append(
+            Check(
+                "issuer",
+                False,
+                f"issuer {meta['issuer']!r} ≠ {expected_issuer!r} (OIDC Discovery §4.3)",
+                "issuer_mismatch",
+            )
+        )
+    else:
+        report.checks.append(Check("issuer", True, meta["issuer"]))
+    if not meta.get("end_session_endpoint"):
+        report.checks.append(
+            Check(
+                "end_session",
+                False,
+                "pas de end_session_endpoint : la déconnexion ProConnect ne sera pas possible",
+                "incomplete",
+            )
+        )
+    try:
+        keys = requests.get(meta["jwks_uri"], timeout=timeout)
+        keys.raise_for_status()
+        count = len(KeySet.import_key_set(keys.json()).keys)
+        if not count:
+            raise ValueError("no key")
+    except (requests.RequestException, ValueError, JoseError) as error:
+        cause, detail = describe_failure(error, timeout)
+        report.checks.append(Check("jwks", False, f"clés de signature (jwks_uri) : {detail}", cause))
+    else:
+        report.checks.append(Check("jwks", True, f"{count} clé(s) de signature"))
+    return report
 
 
 # --- login ------------------------------------------------------------------------------------------
@@ -168,8 +360,9 @@ def begin_login(next_url: str | None) -> str:
     """Remember a new state/nonce pair in the session; return the provider's authorization URL."""
     meta = metadata()
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(48)  # PKCE: 64 characters of [A-Za-z0-9_-] (RFC 7636 §4.1)
     pending = _fresh(session.get(LOGIN_KEY, {}))
-    pending[state] = {"nonce": nonce, "next": next_url, "at": time.time()}
+    pending[state] = {"nonce": nonce, "verifier": verifier, "next": next_url, "at": time.time()}
     session[LOGIN_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1]["at"])[-MAX_PENDING:])
     if not meta.get("authorization_endpoint"):
         raise LoginFailed("provider_unavailable", "no authorization_endpoint in discovery", status=503)
@@ -177,6 +370,7 @@ def begin_login(next_url: str | None) -> str:
         redirect_uri(),
         state=state,
         nonce=nonce,
+        code_verifier=verifier,
         claims=json.dumps(claims_request(), separators=(",", ":")),
     )
     return created["url"]
@@ -195,8 +389,12 @@ def complete_login(args) -> Identity:
     entry = _pop_pending(args.get("state"))
     error = args.get("error")
     if error:
-        reason = error if error in ("access_denied", "login_required") else "provider_error"
-        raise LoginFailed(reason, f"{error}: {args.get('error_description', '')}".strip(": "))
+        description = args.get("error_description", "")
+        if ACR_REFUSAL_RE.search(description):
+            reason = "acr_insufficient"
+        else:
+            reason = error if error in ("access_denied", "login_required") else "provider_error"
+        raise LoginFailed(reason, f"provider: {error}: {description}".strip(": "))
     if entry is None:
         raise LoginFailed("state_unknown", "state missing, unknown or already used")
     if time.time() - entry["at"] >= FLOW_TTL:
@@ -206,9 +404,14 @@ def complete_login(args) -> Identity:
         raise LoginFailed("code_missing", "no authorization code in the callback")
 
     meta = metadata()
+    issuer = args.get("iss")  # RFC 9207, sent by oidc-provider (hence ProConnect): a mix-up defence
+    if issuer is not None and issuer != meta["issuer"]:
+        raise LoginFailed("issuer_mismatch", f"callback iss={issuer!r}, expected {meta['issuer']!r}")
     oauth = client()
     try:
-        token = oauth.fetch_access_token(redirect_uri=redirect_uri(), code=code)
+        token = oauth.fetch_access_token(
+            redirect_uri=redirect_uri(), code=code, code_verifier=entry.get("verifier")
+        )
     except OAuthError as error:
         raise LoginFailed("token_refused", f"{error.error}: {error.description}") from error
     except requests.RequestException as error:
@@ -227,6 +430,7 @@ def complete_login(args) -> Identity:
     claims = {**id_claims, **userinfo}
     if not claims.get("email"):
         raise LoginFailed("email_missing", f"sub={id_claims['sub']}")
+    claims = validate_claims(claims)
     return Identity(issuer=meta["issuer"], claims=claims, id_token=token["id_token"], next_url=entry["next"])
 
 
@@ -246,14 +450,69 @@ def verify_id_token(token: dict, nonce: str, meta: dict) -> dict:
         raise LoginFailed("id_token_bad_signature", str(error)) from error
     except ExpiredTokenError as error:
         raise LoginFailed("id_token_expired", str(error)) from error
-    except InvalidClaimError as error:
-        reason = "id_token_nonce_mismatch" if error.claim == "nonce" else "id_token_invalid"
-        raise LoginFailed(reason, str(error)) from error
+    except ClaimError as error:
+        reason = {
+            "nonce": "id_token_nonce_mismatch",
+            "aud": "id_token_wrong_audience",
+            "azp": "id_token_wrong_audience",
+        }.get(error.claim, "id_token_invalid")
+        raise LoginFailed(reason, f"{type(error).__name__}: {error}") from error
     except JoseError as error:
         raise LoginFailed("id_token_invalid", f"{type(error).__name__}: {error}") from error
     except (requests.RequestException, ValueError) as error:
         raise LoginFailed("id_token_invalid", f"{type(error).__name__}: {error}") from error
+    check_audience(claims, current_app.config["PROCONNECT_CLIENT_ID"])
     return dict(claims)
+
+
+def check_audience(claims, client_id: str) -> None:
+    """OIDC Core §3.1.3.7: `aud` contains our client id; several audiences need `azp`; `azp` is us."""
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if client_id not in audiences:
+        raise LoginFailed("id_token_wrong_audience", f"aud={aud!r} does not contain {client_id!r}")
+    azp = claims.get("azp")
+    if len(audiences) > 1 and not azp:
+        raise LoginFailed("id_token_wrong_audience", f"several audiences {audiences!r} and no azp")
+    if azp is not None and azp != client_id:
+        raise LoginFailed("id_token_wrong_audience", f"azp={azp!r} is not {client_id!r}")
+
+
+def _bad_text(value, limit: int) -> str | None:
+    """Why a text claim cannot be stored as it is, or None when it can."""
+    if not isinstance(value, str):
+        return f"not a string ({type(value).__name__})"
+    if CONTROL_RE.search(value):
+        return "control characters"
+    if len(value.strip()) > limit:
+        return f"{len(value.strip())} characters, more than {limit}"
+    return None
+
+
+def validate_claims(claims: dict) -> dict:
+    """The claims as they may be stored: `sub` and `email` or a refusal; a bad optional claim is dropped
+    (stored as absent, with a log line), never cut to fit."""
+    sub = claims.get("sub")
+    problem = _bad_text(sub, SUB_MAX) or (None if str(sub).strip() else "empty")
+    if problem:
+        raise LoginFailed("sub_invalid", f"sub: {problem}")
+    email = claims.get("email")
+    problem = _bad_text(email, EMAIL_MAX) or (None if EMAIL_RE.match(email.strip()) else "not an address")
+    if problem:
+        raise LoginFailed("email_invalid", f"sub={sub}: email: {problem}")
+    checked = dict(claims)
+    rules = {**CLAIM_LIMITS, "siret": 14}
+    for name, limit in rules.items():
+        value = claims.get(name)
+        if value is None:
+            continue
+        problem = _bad_text(value, limit)
+        if not problem and name == "siret" and value.strip() and not SIRET_RE.match(value.strip()):
+            problem = "not 14 digits"
+        if problem:
+            log.warning("login: claim %s of sub=%s dropped (stored as absent): %s", name, sub, problem)
+            checked[name] = ""
+    return checked
 
 
 def check_acr(id_claims: dict) -> None:

@@ -30,7 +30,7 @@ def banner(base_url: str) -> str:
     return (
         f"\n  Mutualisation DSI : {base_url}\n"
         "  Connexion : « S’identifier avec ProConnect », puis choisir l'un de ces comptes\n"
-        f"  sur la page du fournisseur de test (« Authenticate predefined users ») :\n{accounts}\n"
+        f"  sur la page du fournisseur de test (« Comptes de démonstration ») :\n{accounts}\n"
         f"  Courriels envoyés : {base_url}/dev/courriels\n"
     )
 

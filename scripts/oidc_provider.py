@@ -10,14 +10,18 @@ on it (see docs/proconnect.md §13):
   `client_secret` in the POST body (client_secret_post), `redirect_uri` and `post_logout_redirect_uri`
   must be registered exactly (the app's `BASE_URL` + `/connexion/retour` and `/deconnexion/retour`),
   and the end-session request needs a `state`;
-- a nonce is required; the demo accounts (app/demo.py) are predefined: their `sub` is their e-mail.
+- a nonce is required; the demo accounts (app/demo.py) are predefined: their `sub` is their e-mail;
+- its pages are French and work offline: `scripts/oidc_provider_templates/` replaces the mock's English
+  templates (which load a stylesheet from a CDN), styled by the DSFR files committed under
+  `app/static/vendor/`, served by the provider itself under `/dsfr/`.
 
 Usage: `python scripts/oidc_provider.py` (port from OIDC_PROVIDER_PORT, default 5001, on 127.0.0.1).
 Environment: PROCONNECT_CLIENT_ID / PROCONNECT_CLIENT_SECRET (defaults as in config.py),
 OIDC_PROVIDER_APP_URLS (comma-separated base URLs of the app; a port may be `*`; default BASE_URL),
 OIDC_PROVIDER_TEST_FAULTS=1 enables `PUT /test/faults/<sub>` (a JSON list) so the test suite can make
 the provider misbehave for one subject: `id_token_tampered`, `id_token_expired`,
-`userinfo_bad_signature`, `userinfo_other_sub`, `userinfo_json`.
+`id_token_other_aud` (aud = another client, azp = ours), `id_token_extra_aud` (aud = [ours, another], no
+azp), `userinfo_bad_signature`, `userinfo_other_sub`, `userinfo_json`.
 """
 
 import base64
@@ -40,6 +44,7 @@ from authlib.deprecate import AuthlibDeprecationWarning  # noqa: E402
 warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
 
 import flask  # noqa: E402
+import jinja2  # noqa: E402
 import oidc_provider_mock  # noqa: E402
 from joserfc import jwt  # noqa: E402
 from joserfc.jwk import RSAKey  # noqa: E402
@@ -49,11 +54,15 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from app.demo import DEMO_ACCOUNTS, provider_claims  # noqa: E402
 
+TEMPLATES = Path(__file__).resolve().parent / "oidc_provider_templates"
+DSFR_DIR = ROOT / "app" / "static" / "vendor" / "dsfr-1.15.3"
 CALLBACK_PATH = "/connexion/retour"
 LOGOUT_RETURN_PATH = "/deconnexion/retour"
 FAULTS = {
     "id_token_tampered",
     "id_token_expired",
+    "id_token_other_aud",
+    "id_token_extra_aud",
     "userinfo_bad_signature",
     "userinfo_other_sub",
     "userinfo_json",
@@ -75,6 +84,12 @@ def build_app(*, client_id: str, client_secret: str, app_urls: list[str], test_f
         user_claims=[User(sub=a["email"], claims=provider_claims(a)) for a in DEMO_ACCOUNTS],
     )
     faults: dict[str, set[str]] = {}
+    # Our templates first (same names as the mock's), so no page of the provider needs the Internet.
+    app.jinja_loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), app.jinja_loader])
+
+    @app.get("/dsfr/<path:filename>", endpoint="dsfr_asset")
+    def dsfr_asset(filename: str):
+        return flask.send_from_directory(DSFR_DIR, filename, max_age=3600)
 
     def signing_key() -> RSAKey:
         return RSAKey.import_key(flask.g.oidc_provider_mock_storage.jwk.as_dict(is_private=True))
@@ -128,6 +143,14 @@ def build_app(*, client_id: str, client_secret: str, app_urls: list[str], test_f
         elif "id_token_expired" in active:  # correctly signed, but expired 90 s ago (beyond the app's leeway)
             now = int(time.time())
             claims.update(iat=now - 3690, exp=now - 90)
+            key = signing_key()
+            body["id_token"] = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+        elif active & {"id_token_other_aud", "id_token_extra_aud"}:  # correctly signed, for someone else
+            if "id_token_other_aud" in active:
+                claims.update(aud="another-client", azp=client_id)
+            else:
+                claims.update(aud=[client_id, "another-client"])
+                claims.pop("azp", None)
             key = signing_key()
             body["id_token"] = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
         response.set_data(json.dumps(body))

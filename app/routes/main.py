@@ -1,8 +1,11 @@
 """Home, health check, legal pages and the benchmark floor route."""
 
-from flask import Blueprint, render_template
+import time
+
+from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import func, select, text
 
+from .. import oidc
 from ..extensions import db
 from ..models import Opportunity
 from ..permissions import public
@@ -26,7 +29,36 @@ def healthz():
     except Exception as error:  # noqa: BLE001 - report any database failure as unhealthy
         db.session.rollback()
         return {"status": "error", "database": "error", "detail": type(error).__name__}, 503
-    return {"status": "ok", "database": database, "backend": db.engine.dialect.name}
+    body = {"status": "ok", "database": database, "backend": db.engine.dialect.name}
+    if request.args.get("deep") == "1":  # readiness: also ProConnect's discovery document and keys
+        report = _provider_readiness()
+        body["proconnect"] = (
+            {"status": "ok"}
+            if report.ok
+            else {
+                "status": "error",
+                "cause": report.cause,
+                "detail": next(c.detail for c in report.checks if not c.ok),
+            }
+        )
+        if not report.ok:
+            body["status"] = "error"
+            return body, 503
+    return body
+
+
+DEEP_CHECK_TTL = 15  # seconds: a public URL must not make the app hammer ProConnect
+
+
+def _provider_readiness() -> oidc.Readiness:
+    url = current_app.config["PROCONNECT_DISCOVERY_URL"]
+    cache = current_app.extensions.setdefault("proconnect_readiness", {})
+    at, report = cache.get(url, (0.0, None))
+    if report is None or time.monotonic() - at > DEEP_CHECK_TTL:
+        report = oidc.check_provider(url, timeout=5)
+        cache.clear()
+        cache[url] = (time.monotonic(), report)
+    return report
 
 
 @bp.get("/plancher")

@@ -53,7 +53,9 @@ def _identity_values(claims: dict) -> dict:
         value = claims.get(name)
         if value is None:
             continue
-        value = str(value).strip()[: LIMITS[name]]
+        value = str(value).strip()
+        if len(value) > LIMITS[name]:  # app/oidc.py validates claims first: never cut a value to fit
+            raise ValidationFailed({name: f"Valeur trop longue ({len(value)} caractères)."})
         values[name] = value if value or name in ("given_name", "usual_name") else None
     return values
 

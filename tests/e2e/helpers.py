@@ -115,5 +115,5 @@ def sign_in(page, email: str, start: str = "/connexion") -> None:
     page.goto(start)
     page.get_by_role("button", name=re.compile("ProConnect")).click()
     page.locator("input[name=sub]").fill(email)
-    page.get_by_role("button", name="Authorize").click()
+    page.get_by_role("button", name="Autoriser").click()
     page.locator("#current-user").wait_for()  # back on the app, signed in: the header names the user

@@ -38,7 +38,7 @@ def test_secretariat_creates_an_opportunity(proconnect, page, created_codes, nex
     axe_check(page)
     page.get_by_role("button", name=re.compile("ProConnect")).click()
     page.locator("input[name=sub]").fill("secretariat@demo.gouv.fr")
-    page.get_by_role("button", name="Authorize").click()
+    page.get_by_role("button", name="Autoriser").click()
     page.wait_for_url(re.compile(r"/opportunites/nouvelle$"))
     assert page.locator("#current-user").inner_text().strip() == "Camille Martin"
     assert page.locator("main h1").inner_text() == "Proposer une opportunité"

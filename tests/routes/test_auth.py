@@ -170,7 +170,17 @@ def test_authorization_request_is_proconnect_shaped(client, csrf, provider):
     url = urlsplit(start(client, csrf))
     assert f"{url.scheme}://{url.netloc}{url.path}" == f"{provider}/oauth2/authorize"
     params = {k: v[0] for k, v in parse_qs(url.query).items()}
-    assert set(params) == {"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "claims"}
+    assert set(params) == {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "claims",
+        "code_challenge",
+        "code_challenge_method",
+    }
     assert params["response_type"] == "code" and params["client_id"] == "mutualisation-dev"
     assert params["redirect_uri"] == "http://127.0.0.1:5000/connexion/retour"
     assert params["scope"] == "openid email given_name usual_name uid siret idp_id organization_label"
