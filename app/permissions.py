@@ -367,6 +367,20 @@ def dossiers_visible_to(user):
     return query.where(or_(*clauses))
 
 
+def porteur_side_dossiers(user):
+    """The dossiers `user` carries (created, or named among its référents): `is_porteur_side` in SQL."""
+    if not getattr(user, "is_authenticated", False):
+        return select(Dossier).where(false())
+    return select(Dossier).where(
+        or_(
+            Dossier.created_by_id == user.id,
+            Dossier.id.in_(
+                select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
+            ),
+        )
+    )
+
+
 def is_porteur_side(user, dossier) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False

@@ -358,18 +358,17 @@ def pending_actions(user) -> list[PendingAction]:
                 )
             )
     for dossier in db.session.scalars(
-        permissions.dossiers_visible_to(user)
+        permissions.porteur_side_dossiers(user)
         .where(Dossier.state == DossierState.COMPLEMENTS_DEMANDES)
         .order_by(Dossier.id)
     ).all():
-        if permissions.is_porteur_side(user, dossier):
-            pending.append(
-                PendingAction(
-                    f"Compléter : {dossier.title}",
-                    url_for("dossiers.show", dossier_id=dossier.id),
-                    "Compléments demandés",
-                )
+        pending.append(
+            PendingAction(
+                f"Compléter : {dossier.title}",
+                url_for("dossiers.show", dossier_id=dossier.id),
+                "Compléments demandés",
             )
+        )
     return pending
 
 

@@ -233,3 +233,33 @@ def test_upcoming_sessions_visible_to_the_user(client, make_user, login_as):
     login_as(make_user("porteur"))
     page = client.get("/tableau-de-bord").get_data(as_text=True)
     assert "Séance publique" in page and "Séance en préparation" not in page
+
+
+def test_the_secretariat_dashboard_costs_the_same_statements_with_more_dossiers_awaiting_complements(
+    client, make_user, login_as, queries
+):
+    from app.models.base import utcnow
+    from tests.factories import make_dossier
+
+    porteur = make_user("porteur")
+    login_as(make_user("secretariat"))
+
+    def awaiting(n):
+        for i in range(n):
+            make_dossier(
+                porteur,
+                "SNAP4",
+                title=f"À compléter {i}",
+                state="complements_demandes",
+                submitted_at=utcnow(),
+            )
+        db.session.commit()
+        client.get("/tableau-de-bord")
+        with queries() as statements:
+            page = client.get("/tableau-de-bord").get_data(as_text=True)
+        return len(statements), page
+
+    few, _ = awaiting(1)
+    many, page = awaiting(8)
+    assert many == few
+    assert "Compléter : À compléter" not in page  # the secretariat does not carry them
