@@ -211,5 +211,7 @@ def test_ending_ones_own_session_logs_out(store, app, client, csrf, login_as, ma
     user = login_as(make_user(Role.PORTEUR))
     client.get("/dossiers")
     mine = next(s for s in auth_session.user_sessions(app, user.id) if key_hash(sid(client))[:16] == s.ref)
-    assert client.post(f"/compte/sessions/{mine.ref}/fin", data={"csrf_token": csrf(client)}).status_code == 303
+    assert (
+        client.post(f"/compte/sessions/{mine.ref}/fin", data={"csrf_token": csrf(client)}).status_code == 303
+    )
     assert not opens_dossiers(client)
