@@ -95,6 +95,8 @@ def init_app(app) -> None:
         app.config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS", {"key_prefix": app.config["REDIS_PREFIX"] + "limits"}
         )
+    if not redis_url and app.config.get("ENV_NAME") == "production":
+        app.logger.warning("REDIS_URL is not set: rate limits are counted per process (see docs/security.md)")
     limiter.init_app(app)
     proxies = int(app.config.get("TRUSTED_PROXIES", 0) or 0)
     if proxies:
