@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PORT ?= 5000
 TEST_DATABASE_URL ?=
 
-.PHONY: run test test-sqlite test-postgres venv chromium interop-provider lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium redis interop-provider lint bench clean
 
 venv: $(STAMP)
 
@@ -27,7 +27,13 @@ chromium:
 interop-provider:
 	@test -d tests/interop/node_modules/oidc-provider || npm ci --prefix tests/interop --no-audit --no-fund
 
-test: venv chromium interop-provider
+# The suite keeps sessions and rate limits in Redis (127.0.0.1:6379, nothing on disk): start one if none answers.
+redis: venv
+	@$(BIN)/python -c "import redis; redis.Redis(host='127.0.0.1', port=6379).ping()" 2>/dev/null || { \
+	  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }; \
+	  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes; }
+
+test: venv chromium redis interop-provider
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi

@@ -14,6 +14,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config)
     app.config.update(overrides)
+    if config is ProdConfig and app.debug:
+        raise RuntimeError("Production refuses to start: FLASK_DEBUG / DEBUG is on")
     logging.basicConfig(level=logging.INFO)
 
     # function-level imports (here and below): importing the package, as `app.models` or `app.domain` alone

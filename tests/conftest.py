@@ -61,8 +61,20 @@ def reset_schema(app) -> None:
     rebuild_database(app)
 
 
+def _require_redis() -> None:
+    """Sessions and rate limits run on Redis in the suite (TestConfig.REDIS_URL)."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        Redis.from_url(TestConfig.REDIS_URL, socket_connect_timeout=2).ping()
+    except RedisError as error:
+        pytest.exit(f"Redis does not answer at {TestConfig.REDIS_URL} ({error}): `make test` starts one", 2)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
+    _require_redis()
     url = database_url(tmp_path_factory.mktemp("db"))
     app = create_app(
         TestConfig,

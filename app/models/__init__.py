@@ -1,6 +1,7 @@
 """All models, imported so that they are registered on the metadata."""
 
 from .audit import AuditEntry
+from .auth_sessions import AuthSession
 from .committees import (
     AgendaDocument,
     AgendaItem,
@@ -72,6 +73,7 @@ from .voting import (
 )
 
 __all__ = [
+    "AuthSession",
     "Notification",
     "NotificationPreference",
     "OutboxMail",

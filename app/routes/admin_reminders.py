@@ -18,6 +18,7 @@ from ..htmx import render
 from ..jobs import JOBS
 from ..models import OutboxMail, Reminder, ReminderStatus, Role, SchedulerJob, SchedulerLease
 from ..models.base import utcnow
+from ..ratelimit import limit
 from ..services import mail
 from ..services import reminders as service
 from .actions import perform, see_other
@@ -127,6 +128,7 @@ def retry(reminder_id: int):
 
 @bp.post("/courriels/<int:mail_id>/relancer")
 @permissions.requires_role(Role.SECRETARIAT)
+@limit("mail")
 def retry_mail(mail_id: int):
     outbox = db.session.get(OutboxMail, mail_id)
     if outbox is None:
@@ -141,6 +143,7 @@ def retry_mail(mail_id: int):
 
 @bp.post("/envoyer")
 @permissions.requires_role(Role.SECRETARIAT)
+@limit("mail")
 def send_now():
     """Run one sweep now (what the scheduler does every minute)."""
     return perform(
@@ -186,7 +189,8 @@ def catcher_path() -> Path:
 
 
 def dev_pages_enabled() -> bool:
-    return current_app.config.get("ENV_NAME") != "production" and bool(
+    """Development (and the test suite) only, with the local test provider: never in production."""
+    return current_app.config.get("ENV_NAME") in {"development", "test"} and bool(
         current_app.config.get("PROCONNECT_IS_MOCK")
     )
 
@@ -206,7 +210,7 @@ def _read(query: str, args=()) -> list[tuple]:
 
 
 @dev_bp.get("")
-@permissions.public
+@permissions.requires_role(Role.SECRETARIAT)  # every mail of every user: the secretariat only
 def dev_index():
     rows = _read(
         "SELECT id, received_at, mail_from, rcpt_tos, subject FROM messages ORDER BY id DESC LIMIT 200"
@@ -215,7 +219,7 @@ def dev_index():
 
 
 @dev_bp.get("/<int:message_id>")
-@permissions.public
+@permissions.requires_role(Role.SECRETARIAT)
 def dev_show(message_id: int):
     rows = _read(
         "SELECT id, received_at, mail_from, rcpt_tos, subject, raw FROM messages WHERE id = ?", (message_id,)

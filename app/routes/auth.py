@@ -4,19 +4,22 @@ GET  /connexion                 login page (ProConnect button; demo accounts whe
 POST /connexion/proconnect      → 303 to ProConnect's authorization endpoint (rate limited)
 GET  /connexion/retour          the registered redirect URI: callback (rate limited)
 POST /deconnexion               local logout in every case, then → ProConnect's end-session endpoint
-GET  /deconnexion/retour        the registered post-logout URI: state checked, back home logged out
+GET  /deconnexion/retour        the registered post-logout URI: with a valid state, back home logged out;
+                                otherwise (a link from anywhere) a page asking to confirm by a POST
+GET  /compte/sessions           the user's open sessions (server-side, app/auth_session.py)
+POST /compte/sessions/<ref>/fin ends one of them; POST /compte/sessions/fin-autres: all but this one
 """
 
 import logging
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .. import oidc
+from .. import auth_session, oidc
 from ..auth_session import safe_next
 from ..demo import DEMO_ACCOUNTS
 from ..extensions import db
-from ..permissions import public
+from ..permissions import authenticated, public
 from ..ratelimit import limit
 from ..services import users as users_service
 
@@ -105,11 +108,52 @@ def logout():
 @bp.get("/deconnexion/retour")
 @public
 def logout_return():
-    valid = oidc.logout_state_valid(request.args.get("state"))
-    logout_user()
-    if valid:
+    if oidc.logout_state_valid(request.args.get("state")):
+        logout_user()
+        session.clear()
         flash("Vous êtes déconnecté.", "success")
-    else:
-        log.warning("logout return with a missing, unknown or expired state")
-        flash("Vous êtes déconnecté de ce service.", "info")
+        return redirect(url_for("main.home"))
+    log.warning("logout return with a missing, unknown or expired state")
+    if current_user.is_authenticated:  # not our logout: only a POST from our own page ends the session
+        return render_template("auth/logout_confirm.html")
+    flash("Vous êtes déconnecté de ce service.", "info")
     return redirect(url_for("main.home"))
+
+
+# --- the user's open sessions ------------------------------------------------------------------------
+
+
+@bp.get("/compte/sessions")
+@authenticated
+def sessions():
+    return render_template(
+        "auth/sessions.html", sessions=auth_session.user_sessions(current_app, current_user.id)
+    )
+
+
+@bp.post("/compte/sessions/<ref>/fin")
+@authenticated
+def end_session(ref: str):
+    current = next((s for s in auth_session.user_sessions(current_app, current_user.id) if s.current), None)
+    if not auth_session.end_sessions(current_app, current_user.id, ref=ref):
+        abort(404)  # already ended, or not one of this user's
+    if current is not None and current.ref == ref:
+        log.info("session ended by its user %s (this one)", current_user.id)
+        logout_user()
+        session.clear()
+        return redirect(url_for("main.home"), 303)
+    log.info("session ended by its user %s", current_user.id)
+    flash("La session est terminée : l'appareil qui l'utilisait devra se reconnecter.", "success")
+    return redirect(url_for(".sessions"), 303)
+
+
+@bp.post("/compte/sessions/fin-autres")
+@authenticated
+def end_other_sessions():
+    count = auth_session.end_sessions(current_app, current_user.id, others=True)
+    log.info("user %s ended %s other sessions", current_user.id, count)
+    flash(
+        "Vos autres sessions sont terminées." if count else "Vous n'avez pas d'autre session ouverte.",
+        "success" if count else "info",
+    )
+    return redirect(url_for(".sessions"), 303)

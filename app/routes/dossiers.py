@@ -13,6 +13,7 @@ from ..models import Dossier, Guichet, Organisation, Role
 from ..models.dossiers import Avis, ComplementReason, DossierAnnotation, DossierAttachment, DossierState
 from ..pdf import dossier_pdf
 from ..queries import dossiers as queries
+from ..ratelimit import limit
 from ..services import dossier_attachments as attachments
 from ..services import dossier_messages as conversation
 from ..services import dossier_sections as sections
@@ -438,6 +439,7 @@ def start_instruction(dossier_id: int):
 
 @bp.post("/<int:dossier_id>/complements")
 @permissions.authenticated
+@limit("mail")
 def complements(dossier_id: int):
     form = forms.ComplementsForm()
     values = {
@@ -517,6 +519,7 @@ def annotate(dossier_id: int):
 
 @bp.post("/<int:dossier_id>/messages")
 @permissions.authenticated
+@limit("mail")
 def post_message(dossier_id: int):
     form = forms.MessageForm()
     values = {"message_body": form.body.data or ""}

@@ -50,7 +50,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return render_error(error.code or 500)
+        return render_error(error.code or 500, getattr(error, "detail_fr", None))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

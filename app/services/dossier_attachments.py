@@ -8,6 +8,7 @@ from pathlib import Path
 
 import filetype
 from flask import current_app
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models.dossiers import Dossier, DossierAttachment, DossierMessage
@@ -54,6 +55,30 @@ def check_file(filename: str, content: bytes, *, field: str, max_bytes: int | No
     return kind.extension, ALLOWED_TYPES[kind.extension]
 
 
+def check_room(dossier: Dossier, adding: int, *, field: str) -> None:
+    """At most MAX_FILES_PER_DOSSIER files on a dossier, its pieces and its messages' files together."""
+    limit = int(current_app.config.get("MAX_FILES_PER_DOSSIER", 50) or 0)
+    if not limit or not adding:
+        return
+    count = db.session.scalar(
+        select(func.count()).select_from(DossierAttachment).where(DossierAttachment.dossier_id == dossier.id)
+    )
+    if count + adding > limit:
+        raise ValidationFailed(
+            {
+                field: f"Un dossier compte au plus {limit} fichiers (pièces et fichiers des messages) : "
+                f"il en a déjà {count}. Retirez une pièce devenue inutile ou regroupez des documents."
+            }
+        )
+
+
+def stored_filename(filename: str, extension: str) -> str:
+    """The shown and downloaded name: the sender's, with the extension of the type found in the content
+    (a PDF named « page.html » is offered as « page.pdf »)."""
+    stem = re.sub(r"[^\w.\- ]", "_", Path(filename).stem).strip(" .")[:190]
+    return f"{stem or 'piece'}.{extension}"
+
+
 def store(
     dossier: Dossier,
     filename: str,
@@ -66,7 +91,7 @@ def store(
     message: DossierMessage | None = None,
 ) -> DossierAttachment:
     extension, mimetype = check_file(filename, content, field=field, max_bytes=max_bytes)
-    safe = re.sub(r"[^\w.\- ]", "_", Path(filename).name)[:200] or f"piece.{extension}"
+    safe = stored_filename(filename, extension)
     stored = f"{secrets.token_hex(16)}.{extension}"
     (upload_dir() / stored).write_bytes(content)
     attachment = DossierAttachment(
@@ -92,6 +117,7 @@ def add_attachment(
     kind = clean(kind)
     if kind and kind not in dossier.guichet.required_attachment_list and kind != "Autre":
         raise ValidationFailed({"kind": "Type de pièce inconnu."})
+    check_room(dossier, 1, field="file")
     attachment = store(
         dossier, filename, content, kind=kind or "Autre", actor=actor, field="file", max_bytes=max_bytes
     )

@@ -2,11 +2,13 @@
 who read them, and the instruction team's private annotations.
 """
 
+from flask import current_app
+
 from ..extensions import db
 from ..models.dossiers import Dossier, DossierAnnotation, DossierMessage, MessageRead
 from ..permissions import can_annotate_dossier, can_message_dossier
 from . import audit
-from .dossier_attachments import check_file, store
+from .dossier_attachments import check_file, check_room, store
 from .dossier_sections import clean
 from .errors import NotAllowed, ValidationFailed
 
@@ -37,6 +39,10 @@ def post_message(
         raise ValidationFailed({"body": "Le message est vide."})
     if len(body) > 10_000:
         raise ValidationFailed({"body": "Le message ne doit pas dépasser 10 000 caractères."})
+    per_message = int(current_app.config.get("MAX_FILES_PER_MESSAGE", 5) or 0)
+    if per_message and len(files) > per_message:
+        raise ValidationFailed({"files": f"Joignez au plus {per_message} fichiers à un message."})
+    check_room(dossier, len(files), field="files")
     for name, content in files:
         check_file(
             name, content, field="files", max_bytes=max_bytes

@@ -36,7 +36,7 @@ def only(*roles: str) -> dict:
 OK_STATUS = {
     "auth.login": {role: 302 for role in ROLES if role != "anonymous"},  # already logged in → home
     "auth.callback": 400,  # no state: the French error page
-    "auth.logout_return": 302,
+    "auth.logout_return": {"anonymous": 302},  # signed in, no valid state: the confirmation page
     "portfolio.create": only("secretariat", "dsi"),  # can_create_opportunity
     "portfolio.edit": only("secretariat"),  # can_edit_opportunity (M043 was not created by the DSI user)
     "committees.rules": only("secretariat"),  # the sample comite user holds no function in CSIC-TECH
@@ -55,6 +55,7 @@ def samples(db_session, make_user):
         "filename": "app.css",
         "token": MISSING_TOKEN,
         "name": MISSING_TOKEN,
+        "ref": MISSING_TOKEN,  # a session reference (/compte/sessions/<ref>/fin)
         "user_id": target.id,
         "role_id": target.roles[0].id,
     }

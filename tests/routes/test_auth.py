@@ -144,25 +144,6 @@ def test_login_page_without_mock_lists_no_demo_account(client, app):
     assert 'name="next" value=""' in body  # an absolute URL is not kept
 
 
-def test_production_refuses_the_test_provider(monkeypatch):
-    for name in ProdConfig.REQUIRED:
-        monkeypatch.setenv(name, "x")
-    monkeypatch.setenv(
-        "PROCONNECT_DISCOVERY_URL",
-        "https://auth.agentconnect.gouv.fr/api/v2/.well-known/openid-configuration",
-    )
-    monkeypatch.setattr(ProdConfig, "PROCONNECT_IS_MOCK", False)
-    ProdConfig.check()
-    monkeypatch.setattr(ProdConfig, "PROCONNECT_IS_MOCK", True)
-    with pytest.raises(RuntimeError, match="test provider"):
-        ProdConfig.check()
-    monkeypatch.setattr(ProdConfig, "PROCONNECT_IS_MOCK", False)
-    for local in ("127.0.0.1:5001", "localhost:5001", "[::1]:5001"):
-        monkeypatch.setenv("PROCONNECT_DISCOVERY_URL", f"http://{local}/.well-known/openid-configuration")
-        with pytest.raises(RuntimeError, match="test provider"):
-            ProdConfig.check()
-
-
 # --- successful flow ----------------------------------------------------------------------------------
 
 

@@ -312,8 +312,9 @@ def test_admin_mail_failure_retry(client, login_as, make_user, csrf):
 # --- development mail page ----------------------------------------------------------------------------------
 
 
-def test_dev_mail_page_reads_the_mail_catcher(client, app, smtp_server, inbox, make_user):
+def test_dev_mail_page_reads_the_mail_catcher(client, app, smtp_server, inbox, make_user, login_as):
     user = make_user(Role.PORTEUR, email="lecteur@example.gouv.fr")
+    login_as(make_user(Role.SECRETARIAT))
     notifications.notify(
         user, "mail.delivery_failed", None, subject="Capturé par le collecteur", body="Bonjour"
     )
