@@ -7,7 +7,7 @@ from sqlalchemy import text
 from app.extensions import db
 from tests.test_migrations import MIGRATIONS, insert, scratch  # noqa: F401  (the scratch database)
 
-BEFORE = "73a8c9eb984f"
+BEFORE = "5c961da024bd"  # register verifications, meetings.updated_at
 SESSIONS = "5e55c0a1d2b3"
 
 

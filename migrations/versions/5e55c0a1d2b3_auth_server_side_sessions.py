@@ -1,7 +1,7 @@
 """auth: server-side sessions (auth_sessions)
 
 Revision ID: 5e55c0a1d2b3
-Revises: 73a8c9eb984f
+Revises: 5c961da024bd
 Create Date: 2026-12-01 12:00:00
 
 A new table only: existing rows are untouched. Signed-cookie sessions issued before the upgrade are not
@@ -14,7 +14,7 @@ from alembic import op
 import app.models.base
 
 revision = "5e55c0a1d2b3"
-down_revision = "73a8c9eb984f"
+down_revision = "5c961da024bd"
 branch_labels = None
 depends_on = None
 
