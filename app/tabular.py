@@ -186,7 +186,8 @@ def _machine_text(value, kind: Kind) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(PARIS).isoformat(timespec="seconds")
+        value = value.astimezone(PARIS)
+        return value.date().isoformat() if kind == Kind.DATE else value.isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int | float | Decimal):
