@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PORT ?= 5000
 TEST_DATABASE_URL ?=
 
-.PHONY: run test test-sqlite test-postgres venv chromium lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium libreoffice lint bench clean
 
 venv: $(STAMP)
 
@@ -23,7 +23,12 @@ run: venv
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: venv chromium
+# The export tests open XLSX/ODS files with LibreOffice headless (tests/routes/test_tabular.py).
+libreoffice:
+	@command -v libreoffice >/dev/null || command -v soffice >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
+
+test: venv chromium libreoffice
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi
