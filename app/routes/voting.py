@@ -64,6 +64,30 @@ def index():
     return render("voting/index.html", campaigns=queries.visible_campaigns(current_user))
 
 
+CAMPAIGN_COLUMNS = [
+    Column("titre", "Campagne", Kind.TEXT, lambda c: c.title, "Titre de la campagne"),
+    Column("etat", "État", Kind.TEXT, lambda c: CampaignState(c.state).label, "État de la campagne"),
+    Column("ouverture", "Ouverture", Kind.DATETIME, lambda c: c.opens_at, "Ouverture du vote"),
+    Column("cloture", "Clôture", Kind.DATETIME, lambda c: c.closes_at, "Clôture du vote"),
+    Column("bulletins", "Bulletins", Kind.TEXT, lambda c: c.visibility_enum.label, "Anonymes ou nominatifs"),
+    Column(
+        "opportunites", "Opportunités", Kind.INTEGER, lambda c: len(c.opportunities), "Nombre soumis au vote"
+    ),
+]
+
+
+@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+@permissions.authenticated
+def export_campaigns(fmt: str):
+    """The campaigns of the list page (the same visibility)."""
+    export = Export(
+        "campagnes",
+        "Campagnes de priorisation MoSCoW",
+        [Sheet("Campagnes", CAMPAIGN_COLUMNS, queries.visible_campaigns(current_user))],
+    )
+    return export_response(export, fmt)
+
+
 def _campaign_form(campaign=None, formdata=None) -> CampaignForm:
     form = CampaignForm(formdata=formdata, obj=campaign if formdata is None else None)
     opportunities = db.session.scalars(select(Opportunity).order_by(Opportunity.number))
