@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.extensions import db
-from app.models import Committee, Meeting, Role
+from app.models import AuditEntry, Committee, Meeting, Role
 from app.models.base import utcnow
 from app.models.committees import AgendaItem, Decision, DecisionAmount
 from app.services import voting as voting_service
@@ -68,7 +68,12 @@ AS_SHOWN_CSV = "csv:Text - txt - csv (StarCalc):59,34,76,1,,0,false,true,true"
 def hostile(make_user, make_opportunity):
     """Hostile text in every kind of exported row; returns what the exports need to reach it."""
     opportunity = make_opportunity(brique=HYPERLINK, besoin=AT)
-    porteur = make_user(Role.PORTEUR)
+    porteur = make_user(Role.PORTEUR, organization_label=AT)
+    db.session.add(
+        AuditEntry(
+            action="opportunity.updated", object_type="opportunity", object_id="M001", summary=HYPERLINK
+        )
+    )
     dossier = make_instructed_dossier(
         porteur, title=CMD, state="en_suivi", decision_outcome="accepte", guichet="FTAP-DINUM-OPI"
     )
@@ -112,6 +117,8 @@ def export_urls(campaign_id: int) -> dict[str, tuple[str, tuple[str, ...], str]]
         "voting.export_results": (f"/campagnes/{campaign_id}/resultats.{{fmt}}", page, HYPERLINK),
         "voting.export_ballots": (f"/campagnes/{campaign_id}/bulletins.{{fmt}}", page, JUSTIFICATION),
         "voting.export_campaigns": ("/campagnes/export.{fmt}", page, TAB),
+        "admin.export_users": ("/admin/utilisateurs/export.{fmt}", page, AT),
+        "admin.export_audit": ("/admin/journal/export.{fmt}", page, HYPERLINK),
         "committees.register.export": ("/comites/registre/export.{fmt}", page, None),  # no free text in it
         "exports.dataset_csv": ("/exports/donnees/opportunites.csv", ("rfc4180",), HYPERLINK),
         "exports.dataset_csv_semicolon": (
