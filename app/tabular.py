@@ -368,8 +368,22 @@ def _ods_styles() -> str:
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+_SPACES = re.compile(r"(?:^ +| {2,}|\t)")
+
+
 def _ods_text(text: str) -> str:
-    return escape(_XML_ILLEGAL.sub("", text))
+    """A paragraph's text: ODF collapses spaces, so space runs, a leading space and tabs become elements."""
+
+    def element(match) -> str:
+        run = match.group()
+        if run == "\t":
+            return "<text:tab/>"
+        extra = len(run) - (0 if match.start() == 0 else 1)
+        return ("" if match.start() == 0 else " ") + (
+            f'<text:s text:c="{extra}"/>' if extra > 1 else "<text:s/>"
+        )
+
+    return _SPACES.sub(element, escape(_XML_ILLEGAL.sub("", text)))
 
 
 def _ods_cell(value, kind: Kind, head: bool = False) -> str:
@@ -592,12 +606,6 @@ def _index(i: int) -> Callable:
     return lambda row: row[i]
 
 
-def tabular_response(columns: list[str], rows: list[list], fmt: str, basename: str) -> Response:
-    """A plain table (column keys used as titles): kept for callers without column definitions."""
-    sheet = Sheet(basename, [Column(c, c, Kind.TEXT, _index(i)) for i, c in enumerate(columns)], rows)
-    return export_response(Export(basename, basename, [sheet]), fmt)
-
-
 # --- reading imported tables --------------------------------------------------------------------------------
 
 
@@ -664,6 +672,22 @@ def _read_ods(path: Path) -> list[list[str]]:
     return rows
 
 
+def _odf_paragraph(element) -> str:
+    """The text of a text:p, with its space, tab and line-break elements (and spans) turned back into text."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == f"{_ODF_TEXT}s":
+            parts.append(" " * int(child.get(f"{_ODF_TEXT}c", "1")))
+        elif child.tag == f"{_ODF_TEXT}tab":
+            parts.append("\t")
+        elif child.tag == f"{_ODF_TEXT}line-break":
+            parts.append("\n")
+        else:
+            parts.append(_odf_paragraph(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
 def _ods_row(row) -> list[str]:
     values: list[str] = []
     for cell in row:
@@ -672,7 +696,7 @@ def _ods_row(row) -> list[str]:
         if cell.get(f"{_ODF_OFFICE}value-type") in ("float", "percentage", "currency"):
             text = cell.get(f"{_ODF_OFFICE}value", "")
         else:
-            text = "\n".join("".join(p.itertext()) for p in cell.iter(f"{_ODF_TEXT}p"))
+            text = "\n".join(_odf_paragraph(p) for p in cell.iter(f"{_ODF_TEXT}p"))
         values += [text] * min(int(cell.get(f"{_ODF_TABLE}number-columns-repeated", "1")), MAX_REPEAT)
     while values and not values[-1]:
         values.pop()

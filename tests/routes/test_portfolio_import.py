@@ -67,7 +67,7 @@ def test_secretariat_previews_then_confirms_an_edited_export(client, csrf, login
 def test_a_people_csv_and_an_ods_export_reimport_unchanged(
     client, csrf, login_as, make_user, make_opportunity
 ):
-    make_opportunity(brique='=HYPERLINK("http://evil","x")', besoin="- une liste\n- Markdown")
+    make_opportunity(brique='=HYPERLINK("http://evil","x")', besoin="- une liste\n-  deux  espaces")
     login_as(make_user(Role.SECRETARIAT))
     for fmt in ("csv", "ods"):
         response = upload(client, csrf, f"export.{fmt}", client.get(f"/opportunites/export.{fmt}").data)
