@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PORT ?= 5000
 TEST_DATABASE_URL ?=
 
-.PHONY: run test test-sqlite test-postgres venv chromium redis interop-provider lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium redis interop-provider libreoffice lint bench clean
 
 venv: $(STAMP)
 
@@ -33,7 +33,12 @@ redis: venv
 	  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }; \
 	  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes; }
 
-test: venv chromium redis interop-provider
+# The export tests open XLSX/ODS files with LibreOffice headless (tests/routes/test_tabular.py).
+libreoffice:
+	@command -v libreoffice >/dev/null || command -v soffice >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
+
+test: venv chromium redis interop-provider libreoffice
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi

@@ -121,6 +121,16 @@ def register_page(page: int) -> RegisterPage:
     return RegisterPage(list(entries), total, page)
 
 
+def register_entries():
+    """Every entry of the register, newest first, read in batches with its decision and committee."""
+    return db.session.scalars(
+        select(RegisterEntry)
+        .options(joinedload(RegisterEntry.decision).joinedload(Decision.committee))
+        .order_by(RegisterEntry.position.desc())
+        .execution_options(yield_per=500)
+    )
+
+
 def latest_register_verification() -> RegisterVerification | None:
     return db.session.scalar(
         select(RegisterVerification).order_by(RegisterVerification.checked_at.desc()).limit(1)

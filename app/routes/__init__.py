@@ -1,7 +1,11 @@
 """One blueprint per domain (the register and the minutes are nested in the committees blueprint: their
 pages live under /comites)."""
 
-from . import meetings  # noqa: F401 - declares the meeting routes of the committees blueprint
+from . import (
+    admin_exports,  # noqa: F401 - declares the export routes of the admin blueprint
+    meetings,  # noqa: F401 - declares the meeting routes of the committees blueprint
+    portfolio_import,  # noqa: F401 - declares the import routes of the portfolio blueprint
+)
 from .admin import bp as admin_bp
 from .admin_reminders import bp as reminders_admin_bp
 from .admin_reminders import dev_bp as dev_mail_bp

@@ -5,8 +5,6 @@ In-app exports take the same parameters and the same access rule as the page the
 shows more than the page does.
 """
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,24 +12,25 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import permissions
+from .. import permissions, tabular
+from ..domain.moscow import Moscow
 from ..extensions import db
 from ..models import Committee, CreditConsumption, Decision, Dossier, DossierState, Role, SavingsReport
 from ..models.dossiers import STATE_LABELS
+from ..models.portfolio import OpportunityState
 from ..permissions import opendata_readable
 from ..queries import dashboard as figures
 from ..queries import portfolio as portfolio_queries
 from ..queries.dossiers import FIGURES_OPTIONS
 from ..services import dossiers as dossier_service
+from ..tabular import Column as TabColumn
+from ..tabular import Export, Kind, Sheet
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LIST_SEPARATOR = "|"
 SEMICOLON_SUFFIX = "-point-virgule"
 
@@ -237,57 +236,27 @@ def _datasets() -> dict[str, Dataset]:
 
 DATASET_NAMES = ("opportunites", "actions", "soutiens", "guichets", "decisions")
 
-# --- file writers -------------------------------------------------------------------------------------------
+# --- file writers: app/tabular.py (the one writer) -------------------------------------------------------
+
+_KINDS = {"integer": Kind.INTEGER, "number": Kind.DECIMAL}
 
 
-def _spreadsheet_safe(value):
-    """';' files are opened by spreadsheets: a cell starting like a formula is prefixed with an apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def csv_bytes(columns: list[str], rows: list[list], semicolon: bool = False) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=";" if semicolon else ",", lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_spreadsheet_safe(v) for v in row] if semicolon else row)
-    # The ';' variant targets French spreadsheet users: a BOM makes them read UTF-8 correctly.
-    return ("\ufeff" if semicolon else "").encode("utf-8") + buffer.getvalue().encode("utf-8")
-
-
-def xlsx_bytes(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    for title, columns, rows in sheets:
-        sheet = workbook.create_sheet(title[:31])
-        sheet.append(columns)
-        for row in rows:
-            sheet.append([_text_cell(sheet, v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _text_cell(sheet, value):
-    """Strings stay strings: a brique starting with '=' must not become a formula."""
-    if isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=None)
-        cell.value = value
-        cell.data_type = "s"
-        return cell
-    return value
-
-
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+def _open_data_sheet(dataset: Dataset) -> Sheet:
+    """Open-data files keep their machine column names as titles (their Table Schema describes them)."""
+    columns = [
+        TabColumn(c.name, c.name, _KINDS.get(c.type, Kind.TEXT), c.value, c.description)
+        for c in dataset.columns
+    ]
+    return Sheet(dataset.name, columns, dataset.rows())
 
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _open(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 # --- open data ----------------------------------------------------------------------------------------------
@@ -318,23 +287,32 @@ def dataset_csv_semicolon(dataset: str):
 
 def _csv_download(name: str, semicolon: bool) -> Response:
     dataset = _datasets()[name]
-    body = csv_bytes([c.name for c in dataset.columns], dataset.table(), semicolon=semicolon)
-    return _download(body, "text/csv", f"{name}{SEMICOLON_SUFFIX if semicolon else ''}.csv")
+    export = Export(
+        f"{name}{SEMICOLON_SUFFIX if semicolon else ''}", dataset.title, [_open_data_sheet(dataset)]
+    )
+    return _open(tabular.export_response(export, "csv", machine=not semicolon))
 
 
 @bp.get("/donnees/portefeuille.xlsx")
 @opendata_readable
 def workbook():
     datasets = [d for d in _datasets().values() if d.in_workbook]
-    sheets = [(d.name, [c.name for c in d.columns], d.table()) for d in datasets]
-    sheets.append(
-        (
-            "schema",
-            ["fichier", "colonne", "type", "description"],
-            [[d.name, c.name, c.type, c.description] for d in datasets for c in d.columns],
-        )
+    schema_columns = [
+        TabColumn(key, key, Kind.LONGTEXT if key == "description" else Kind.TEXT, _item(i))
+        for i, key in enumerate(("fichier", "colonne", "type", "description"))
+    ]
+    schema_rows = [[d.name, c.name, c.type, c.description] for d in datasets for c in d.columns]
+    export = Export(
+        f"portefeuille-mutualisation-{_stamp()}",
+        "Portefeuille de la mutualisation interministérielle : données ouvertes",
+        [_open_data_sheet(d) for d in datasets] + [Sheet("schema", schema_columns, schema_rows)],
+        readme=False,
     )
-    return _download(xlsx_bytes(sheets), XLSX_MIME, f"portefeuille-mutualisation-{_stamp()}.xlsx")
+    return _open(tabular.export_response(export, "xlsx"))
+
+
+def _item(i: int):
+    return lambda row: row[i]
 
 
 @bp.get("/donnees/schema.json")
@@ -364,12 +342,91 @@ def schema():
     return Response(body, mimetype="application/json")
 
 
-# --- in-app exports (same rule and parameters as the page) --------------------------------------------------
+# --- in-app exports (same rule and parameters as the page; the formats of app/tabular.py) -------------------
 
 
-@bp.get("/opportunites.<any(csv, xlsx):fmt>")
-@permissions.portfolio_readable
-def portfolio(fmt: str):
+def _when(value: str | None) -> datetime | None:
+    """The public dicts carry ISO 8601 strings: files get real dates."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def _label(enum, value: str | None) -> str:
+    return enum(value).label if value else ""
+
+
+def dossier_code(dossier_id: int | None) -> str:
+    """A dossier's human reference (D0006) from its id, without loading it (Dossier.reference)."""
+    return f"D{dossier_id:04d}" if dossier_id else ""
+
+
+PORTFOLIO_EXPORT_COLUMNS = [
+    TabColumn("code", "Code", Kind.CODE, lambda o: o["code"], "Code de l'opportunité (M001…)"),
+    TabColumn("brique", "Brique", Kind.TEXT, lambda o: o["brique"], "Titre court de l'opportunité"),
+    TabColumn("besoin", "Besoin", Kind.LONGTEXT, lambda o: o["besoin"], "Besoin exprimé (Markdown)"),
+    TabColumn("statut", "Code du statut", Kind.CODE, lambda o: o["status"], "Statut, sous forme de code"),
+    TabColumn("statut_libelle", "Statut", Kind.TEXT, lambda o: o["status_label"], "Statut de l'opportunité"),
+    TabColumn(
+        "motif_statut",
+        "Motif du statut",
+        Kind.LONGTEXT,
+        lambda o: o["status_reason"] or "",
+        "Motif de l'écart ou de la couverture existante",
+    ),
+    TabColumn(
+        "priorite",
+        "Priorité",
+        Kind.TEXT,
+        lambda o: _label(Moscow, o["priority"]),
+        "Priorité MoSCoW du portefeuille (vide si non classée)",
+    ),
+    TabColumn(
+        "fusionnee_dans",
+        "Fusionnée dans",
+        Kind.CODE,
+        lambda o: o["merged_into"] or "",
+        "Code de l'opportunité conservée (fusionnée, doublon)",
+    ),
+    TabColumn(
+        "actions",
+        "Actions",
+        Kind.TEXT,
+        lambda o: _codes(o["actions"]),
+        f"Codes des actions liées, séparés par « {LIST_SEPARATOR} »",
+    ),
+    TabColumn(
+        "ministeres",
+        "Ministères qui soutiennent",
+        Kind.TEXT,
+        lambda o: _codes(b["ministry"] for b in o["backings"]),
+        f"Codes des ministères, séparés par « {LIST_SEPARATOR} »",
+    ),
+    TabColumn("cree_le", "Créée le", Kind.DATETIME, lambda o: _when(o["created_at"]), "Date de création"),
+    TabColumn(
+        "modifie_le", "Modifiée le", Kind.DATETIME, lambda o: _when(o["updated_at"]), "Dernière modification"
+    ),
+]
+
+
+def portfolio_filter_lines(filters: portfolio_queries.PortfolioFilters) -> list[tuple[str, str]]:
+    """The page's filters in words, for the « Lisez-moi » sheet."""
+    lines = []
+    if filters.q:
+        lines.append(("Recherche", filters.q))
+    if filters.statuses:
+        lines.append(("Statut", ", ".join(OpportunityState(s).label for s in filters.states)))
+    if filters.chantier:
+        lines.append(("Chantier", filters.chantier))
+    if filters.moscow:
+        lines.append(("Priorité MoSCoW d'action", Moscow(filters.moscow).label))
+    if filters.priorite:
+        lines.append(("Priorité", Moscow(filters.priorite).label))
+    if filters.ministere:
+        lines.append(("Ministère", filters.ministere))
+    lines.append(("Tri", portfolio_queries.SORT_LABELS[filters.sort]))
+    return lines
+
+
+def portfolio_export(fmt: str) -> Response:
     """The /opportunites list with the page's filters and sort, every public column."""
     ministries = [o.code for o in portfolio_queries.organisations()]
     filters = portfolio_queries.PortfolioFilters.from_args(
@@ -378,16 +435,61 @@ def portfolio(fmt: str):
     rows = figures.opportunity_public_rows(
         portfolio_queries.filtered(filters).order_by(*portfolio_queries.SORTS[filters.sort])
     )
-    columns = [c.name for c in OPPORTUNITY_COLUMNS]
-    table = [[c.value(o) for c in OPPORTUNITY_COLUMNS] for o in rows]
-    if fmt == "xlsx":
-        return _download(xlsx_bytes([("opportunites", columns, table)]), XLSX_MIME, "opportunites.xlsx")
-    return _download(
-        csv_bytes(columns, table, semicolon=request.args.get("sep") == ";"), "text/csv", "opportunites.csv"
+    export = Export(
+        "opportunites",
+        "Portefeuille des opportunités de mutualisation",
+        [Sheet("Opportunités", PORTFOLIO_EXPORT_COLUMNS, rows)],
+        filters=portfolio_filter_lines(filters),
     )
+    return tabular.export_response(export, fmt)
 
 
-@bp.get("/decisions.<any(csv, xlsx):fmt>")
+@bp.get("/opportunites.<any(csv, xlsx, ods):fmt>")
+@permissions.portfolio_readable
+def portfolio(fmt: str):
+    """Same file as the /opportunites page's export buttons."""
+    return portfolio_export(fmt)
+
+
+def _granted(public: dict, key: str) -> int:
+    return sum(a[key] for a in public["amounts"])
+
+
+DECISION_EXPORT_COLUMNS = [
+    TabColumn("numero", "N° de décision", Kind.INTEGER, lambda r: r[1]["id"], "Numéro de la décision"),
+    TabColumn("comite", "Comité", Kind.CODE, lambda r: r[1]["committee"], "Code du comité"),
+    TabColumn(
+        "seance", "Séance", Kind.DATETIME, lambda r: r[0].meeting.starts_at, "Date et heure de la séance"
+    ),
+    TabColumn("point", "Point", Kind.TEXT, lambda r: r[1]["item"] or "", "Point de l'ordre du jour"),
+    TabColumn("opportunite", "Opportunité", Kind.CODE, lambda r: r[1]["opportunity"] or "", "Code (M043)"),
+    TabColumn("dossier", "Dossier", Kind.CODE, lambda r: dossier_code(r[1]["dossier"]), "Référence (D0006)"),
+    TabColumn("decision", "Décision", Kind.TEXT, lambda r: r[1]["outcome_label"], "Sens de la décision"),
+    TabColumn("mode", "Mode", Kind.TEXT, lambda r: r[1]["mode"], "vote ou consensus"),
+    TabColumn("motivation", "Motivation", Kind.LONGTEXT, lambda r: r[1]["motivation"], "Motivation"),
+    TabColumn("conditions", "Conditions", Kind.LONGTEXT, lambda r: r[1]["conditions"], "Conditions"),
+    TabColumn("voix_pour", "Voix pour", Kind.INTEGER, lambda r: r[1]["votes"]["for"], "Voix pour"),
+    TabColumn("voix_contre", "Voix contre", Kind.INTEGER, lambda r: r[1]["votes"]["against"], "Voix contre"),
+    TabColumn(
+        "abstentions", "Abstentions", Kind.INTEGER, lambda r: r[1]["votes"]["abstention"], "Abstentions"
+    ),
+    TabColumn(
+        "ae_accordees", "AE accordées", Kind.EUROS, lambda r: _granted(r[1], "ae"), "Toutes années, en euros"
+    ),
+    TabColumn(
+        "cp_accordes", "CP accordés", Kind.EUROS, lambda r: _granted(r[1], "cp"), "Toutes années, en euros"
+    ),
+    TabColumn(
+        "publiee",
+        "Publiée",
+        Kind.TEXT,
+        lambda r: "oui" if r[0].locked else "non",
+        "oui : procès-verbal publié ; non : décision pas encore publiée",
+    ),
+]
+
+
+@bp.get("/decisions.<any(csv, xlsx, ods):fmt>")
 @permissions.authenticated
 def committee_decisions(fmt: str):
     """Decisions of one committee (?comite=CODE) or of all: published ones for every signed-in user (like the
@@ -395,28 +497,46 @@ def committee_decisions(fmt: str):
     the secretariat), marked as such."""
 
     query = select(Decision).options(*figures.decision_options()).order_by(Decision.id)
+    filters = []
     if code := request.args.get("comite", ""):
         committee = db.session.scalar(select(Committee).where(Committee.code == code))
         if committee is None:
             abort(404)
         query = query.where(Decision.committee_id == committee.id)
+        filters.append(("Comité", f"{committee.code} — {committee.name}"))
     if not permissions.is_secretariat(current_user):
         mine = [r.committee_id for r in current_user.roles if r.role == Role.COMITE and r.committee_id]
         query = query.where(or_(Decision.locked.is_(True), Decision.committee_id.in_(mine or [-1])))
-    decisions = list(db.session.scalars(query))
-    columns = [c.name for c in DECISION_COLUMNS] + ["publiee"]
-    table = [
-        [c.value(figures.decision_public(d)) for c in DECISION_COLUMNS] + ["oui" if d.locked else "non"]
-        for d in decisions
-    ]
-    name = f"decisions-{code}" if code else "decisions"
-    return _in_app_file(fmt, name, columns, table)
+    rows = [(d, figures.decision_public(d)) for d in db.session.scalars(query)]
+    export = Export(
+        f"decisions-{code}" if code else "decisions",
+        "Décisions des comités",
+        [Sheet("Décisions", DECISION_EXPORT_COLUMNS, rows)],
+        filters=filters,
+    )
+    return tabular.export_response(export, fmt)
 
 
 FOLLOWUP_STATES = (DossierState.DECIDE, DossierState.CONVENTIONNE, DossierState.EN_SUIVI, DossierState.CLOS)
+FOLLOWUP_COLUMNS = [
+    TabColumn("reference", "Dossier", Kind.CODE, lambda r: r["reference"], "Référence du dossier (D0006)"),
+    TabColumn("titre", "Intitulé", Kind.TEXT, lambda r: r["title"], "Intitulé du dossier"),
+    TabColumn("guichet", "Guichet", Kind.CODE, lambda r: r["guichet"], "Code du guichet"),
+    TabColumn("etat", "État", Kind.TEXT, lambda r: r["state"], "État du dossier"),
+    TabColumn("ae_ftap_demandees", "AE FTAP demandées", Kind.EUROS, lambda r: r["ftap_ae"], "En euros"),
+    TabColumn("cp_ftap_demandes", "CP FTAP demandés", Kind.EUROS, lambda r: r["ftap_cp"], "En euros"),
+    TabColumn("ae_accordees", "AE accordées", Kind.EUROS, lambda r: r["granted_ae"], "Par la décision"),
+    TabColumn("cp_accordes", "CP accordés", Kind.EUROS, lambda r: r["granted_cp"], "Par la décision"),
+    TabColumn("ae_consommees", "AE consommées", Kind.EUROS, lambda r: r["consumed_ae"], "Toutes années"),
+    TabColumn("cp_consommes", "CP consommés", Kind.EUROS, lambda r: r["consumed_cp"], "Toutes années"),
+    TabColumn("economies_prevues", "Économies prévues", Kind.EUROS, lambda r: r["savings"], "Toutes années"),
+    TabColumn(
+        "economies_constatees", "Économies constatées", Kind.EUROS, lambda r: r["reported"], "Toutes années"
+    ),
+]
 
 
-@bp.get("/suivi.<any(csv, xlsx):fmt>")
+@bp.get("/suivi.<any(csv, xlsx, ods):fmt>")
 @permissions.authenticated
 def followup(fmt: str):
     """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested, granted and consumed;
@@ -446,42 +566,36 @@ def followup(fmt: str):
     ids = [d.id for d in dossiers]
     consumed = _totals_by_dossier(CreditConsumption, ids, CreditConsumption.ae, CreditConsumption.cp)
     reported = _totals_by_dossier(SavingsReport, ids, SavingsReport.amount)
-    columns = [
-        "reference",
-        "titre",
-        "guichet",
-        "etat",
-        "ae_ftap_demandees",
-        "cp_ftap_demandes",
-        "ae_accordees",
-        "cp_accordes",
-        "ae_consommees",
-        "cp_consommes",
-        "economies_prevues",
-        "economies_constatees",
-    ]
-    table = []
+    rows = []
     for dossier in dossiers:
         fig = dossier_service.figures(dossier)
-        ae, cp = granted.get(dossier.decision_id, ("", ""))
+        ae, cp = granted.get(dossier.decision_id, (None, None))
         consumed_ae, consumed_cp = consumed.get(dossier.id, (0, 0))
-        table.append(
-            [
-                dossier.reference,
-                dossier.title,
-                dossier.guichet.code,
-                STATE_LABELS[DossierState(dossier.state)],
-                fig.ftap_ae,
-                fig.ftap_cp,
-                ae,
-                cp,
-                consumed_ae,
-                consumed_cp,
-                fig.savings_total,
-                reported.get(dossier.id, (0,))[0],
-            ]
+        rows.append(
+            {
+                "reference": dossier.reference,
+                "title": dossier.title,
+                "guichet": dossier.guichet.code,
+                "state": STATE_LABELS[DossierState(dossier.state)],
+                "ftap_ae": fig.ftap_ae,
+                "ftap_cp": fig.ftap_cp,
+                "granted_ae": ae,
+                "granted_cp": cp,
+                "consumed_ae": consumed_ae,
+                "consumed_cp": consumed_cp,
+                "savings": fig.savings_total,
+                "reported": reported.get(dossier.id, (0,))[0],
+            }
         )
-    return _in_app_file(fmt, "suivi-dossiers-finances", columns, table)
+    export = Export(
+        "suivi-dossiers-finances",
+        "Suivi financier des dossiers financés",
+        [Sheet("Suivi des dossiers", FOLLOWUP_COLUMNS, rows)],
+        filters=[
+            ("Dossiers", "décidés, conventionnés, en suivi ou clos, parmi ceux que vous pouvez consulter")
+        ],
+    )
+    return tabular.export_response(export, fmt)
 
 
 def _totals_by_dossier(model, dossier_ids: list[int], *columns) -> dict[int, tuple]:
@@ -492,11 +606,3 @@ def _totals_by_dossier(model, dossier_ids: list[int], *columns) -> dict[int, tup
         .group_by(model.dossier_id)
     )
     return {dossier_id: tuple(int(v or 0) for v in sums) for dossier_id, *sums in rows}
-
-
-def _in_app_file(fmt: str, name: str, columns: list[str], table: list[list]) -> Response:
-    if fmt == "xlsx":
-        return _download(xlsx_bytes([(name, columns, table)]), XLSX_MIME, f"{name}.xlsx")
-    return _download(
-        csv_bytes(columns, table, semicolon=request.args.get("sep") == ";"), "text/csv", f"{name}.csv"
-    )

@@ -17,24 +17,56 @@ from ..queries import dossiers as queries
 from ..services import dossiers as dossier_service
 from ..services import guichets as service
 from ..services.errors import StaleVersion
-from ..tabular import tabular_response
+from ..tabular import Column, Export, Kind, Sheet, export_response
 from .actions import perform, see_other
 
 bp = Blueprint("guichets", __name__, url_prefix="/guichets")
 EXPORT_COLUMNS = [
-    "reference",
-    "intitule",
-    "porteur",
-    "etat",
-    "depose_le",
-    "montant_total_ae",
-    "montant_total_cp",
-    "financement_ftap_ae",
-    "part_ftap_pct",
-    "economies_3_ans",
-    "roi_3_ans_eur_par_eur",
-    "avis",
-    "decision",
+    Column("reference", "Dossier", Kind.CODE, lambda r: r[0].reference, "Référence du dossier (D0006)"),
+    Column("intitule", "Intitulé", Kind.TEXT, lambda r: r[0].title, "Intitulé du dossier"),
+    Column("porteur", "Porteur", Kind.CODE, lambda r: r[2], "Code de l'organisation porteuse"),
+    Column("etat", "État", Kind.TEXT, lambda r: r[0].state_enum.label, "État du dossier"),
+    Column(
+        "depose_le", "Déposé le", Kind.DATE, lambda r: r[0].submitted_at, "Date du dépôt (heure de Paris)"
+    ),
+    Column("montant_total_ae", "Montant total AE", Kind.EUROS, lambda r: r[1].total_ae, "En euros"),
+    Column("montant_total_cp", "Montant total CP", Kind.EUROS, lambda r: r[1].total_cp, "En euros"),
+    Column("financement_ftap_ae", "Financement FTAP AE", Kind.EUROS, lambda r: r[1].ftap_ae, "En euros"),
+    Column(
+        "part_ftap_pct",
+        "Part FTAP",
+        Kind.PERCENT,
+        lambda r: round(r[1].ftap_share_pct, 1) if r[1].ftap_share_pct is not None else None,
+        "Part du financement FTAP dans le montant total (AE)",
+    ),
+    Column(
+        "economies_3_ans",
+        "Économies sur 3 ans",
+        Kind.EUROS,
+        lambda r: r[1].roi_savings if r[1].roi_years else None,
+        "Économies prévues sur les trois premières années, en euros",
+    ),
+    Column(
+        "roi_3_ans_eur_par_eur",
+        "Retour sur 3 ans (€ par € investi)",
+        Kind.DECIMAL,
+        lambda r: round(r[1].roi_cents / 100, 2) if r[1].roi_cents is not None else None,
+        "Euros économisés par euro de FTAP sur trois ans",
+    ),
+    Column(
+        "avis",
+        "Avis",
+        Kind.TEXT,
+        lambda r: r[0].avis_enum.label if r[0].avis_enum else "",
+        "Avis d'instruction",
+    ),
+    Column(
+        "decision",
+        "Décision",
+        Kind.TEXT,
+        lambda r: r[0].outcome_enum.label if r[0].outcome_enum else "",
+        "Sens de la décision du comité",
+    ),
 ]
 
 
@@ -212,35 +244,24 @@ def remove_instructor(code: str, user_id: int):
     )
 
 
-def export_rows(guichet: Guichet) -> list[list]:
-    rows = []
-    for dossier in queries.guichet_dossiers_for_export(guichet):
-        fig = dossier_service.figures(dossier)
-        share = fig.ftap_share_pct
-        rows.append(
-            [
-                dossier.reference,
-                dossier.title,
-                dossier.porteur_organisation.code if dossier.porteur_organisation else "",
-                dossier.state_enum.label,
-                dossier.submitted_at.astimezone(PARIS).strftime("%d/%m/%Y") if dossier.submitted_at else "",
-                fig.total_ae,
-                fig.total_cp,
-                fig.ftap_ae,
-                round(share, 1) if share is not None else "",
-                fig.roi_savings if fig.roi_years else "",
-                round(fig.roi_cents / 100, 2) if fig.roi_cents is not None else "",
-                dossier.avis_enum.label if dossier.avis_enum else "",
-                dossier.outcome_enum.label if dossier.outcome_enum else "",
-            ]
-        )
-    return rows
+def export_rows(guichet: Guichet) -> list[tuple]:
+    """(dossier, its figures, porteur code) for every submitted dossier of the guichet."""
+    return [
+        (d, dossier_service.figures(d), d.porteur_organisation.code if d.porteur_organisation else "")
+        for d in queries.guichet_dossiers_for_export(guichet)
+    ]
 
 
-@bp.get("/<code>/dossiers.<any(csv, xlsx):fmt>")
+@bp.get("/<code>/dossiers.<any(csv, xlsx, ods):fmt>")
 @permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
 def export(code: str, fmt: str):
     guichet = _load(code)
     if not permissions.can_export_guichet(current_user, guichet):
         abort(403)
-    return tabular_response(EXPORT_COLUMNS, export_rows(guichet), fmt, f"dossiers-{guichet.code}")
+    export = Export(
+        f"dossiers-{guichet.code}",
+        f"Dossiers déposés au guichet {guichet.code}",
+        [Sheet("Dossiers", EXPORT_COLUMNS, export_rows(guichet))],
+        filters=[("Guichet", f"{guichet.code} — {guichet.name}"), ("Dossiers", "déposés (hors brouillons)")],
+    )
+    return export_response(export, fmt)

@@ -14,7 +14,7 @@ from ..queries import portfolio as queries
 from ..queries import voting as voting_queries
 from ..services import portfolio as service
 from ..services.errors import NotAllowed, StaleVersion, ValidationFailed
-from ..tabular import PORTFOLIO_COLUMNS, tabular_response
+from . import exports
 from .actions import perform
 
 bp = Blueprint("portfolio", __name__, url_prefix="/opportunites")
@@ -65,12 +65,11 @@ def index():
     return response
 
 
-@bp.get("/export.<any(csv, xlsx):fmt>")
+@bp.get("/export.<any(csv, xlsx, ods):fmt>")
 @permissions.portfolio_readable
 def export(fmt: str):
-    filters, _, _ = _filters()
-    rows = [[o.code, o.brique, o.besoin] for o in queries.all_rows(filters)]
-    return tabular_response(PORTFOLIO_COLUMNS, rows, fmt, "opportunites")
+    """The list with the page's filters and sort, every public column (re-importable by the import)."""
+    return exports.portfolio_export(fmt)
 
 
 @bp.get("/similaires")

@@ -1,12 +1,10 @@
 """MoSCoW prioritisation campaigns: list, create/edit, states, ballot (one htmx request per vote), results,
 exports."""
 
-import io
 import logging
 
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,7 +23,7 @@ from ..permissions import elector_ministry
 from ..queries import voting as queries
 from ..services import voting as service
 from ..services.errors import DomainError, NotAllowed, StaleVersion
-from ..tabular import XLSX_MIME, csv_bytes
+from ..tabular import Column, Export, Kind, Sheet, export_response
 from .actions import perform
 from .errors import render_error
 
@@ -64,6 +62,30 @@ def _load(campaign_id: int):
 @permissions.authenticated
 def index():
     return render("voting/index.html", campaigns=queries.visible_campaigns(current_user))
+
+
+CAMPAIGN_COLUMNS = [
+    Column("titre", "Campagne", Kind.TEXT, lambda c: c.title, "Titre de la campagne"),
+    Column("etat", "État", Kind.TEXT, lambda c: CampaignState(c.state).label, "État de la campagne"),
+    Column("ouverture", "Ouverture", Kind.DATETIME, lambda c: c.opens_at, "Ouverture du vote"),
+    Column("cloture", "Clôture", Kind.DATETIME, lambda c: c.closes_at, "Clôture du vote"),
+    Column("bulletins", "Bulletins", Kind.TEXT, lambda c: c.visibility_enum.label, "Anonymes ou nominatifs"),
+    Column(
+        "opportunites", "Opportunités", Kind.INTEGER, lambda c: len(c.opportunities), "Nombre soumis au vote"
+    ),
+]
+
+
+@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+@permissions.authenticated
+def export_campaigns(fmt: str):
+    """The campaigns of the list page (the same visibility)."""
+    export = Export(
+        "campagnes",
+        "Campagnes de priorisation MoSCoW",
+        [Sheet("Campagnes", CAMPAIGN_COLUMNS, queries.visible_campaigns(current_user))],
+    )
+    return export_response(export, fmt)
 
 
 def _campaign_form(campaign=None, formdata=None) -> CampaignForm:
@@ -386,95 +408,122 @@ def _render_override(campaign, form: OverrideForm, code: str, status: int):
     )
 
 
-RESULT_COLUMNS = [
-    "rang",
-    "code",
-    "brique",
-    "must",
-    "should",
-    "could",
-    "wont",
-    "votes",
-    "mediane",
-    "part_au_moins_mediane_pct",
-    "part_classe_modale_pct",
-    "ecart_interquartile_classes",
-    "mediane_des_ministeres",
-    "priorite_retenue",
-    "motif_correction",
-]
-BALLOT_COLUMNS = ["code", "votant", "ministere", "vote", "justification"]
-
-
-def _result_table(campaign):
-    data = queries.results(campaign, with_ministries=True)
-    columns = RESULT_COLUMNS + [f"mediane_{m.code}" for m in data.ministries]
-    rows = []
-    for row in data.rows:
-        rows.append(
-            [
-                row.rank,
-                row.code,
-                _cell(row.brique),
-                *(row.counts[m] for m in Moscow),
-                row.total,
-                row.median.label if row.median else "",
-                row.at_or_above,
-                row.modal_share,
-                row.dispersion,
-                row.ministry_median.label if row.ministry_median else "",
-                row.retained.label if row.retained and campaign.state == CampaignState.PUBLIEE else "",
-                _cell(row.override_reason or ""),
-            ]
-            + [
-                row.ministry_medians[m.id].label if m.id in row.ministry_medians else ""
-                for m in data.ministries
-            ]
-        )
-    return columns, rows
-
-
-def _ballot_table(campaign):
-    return BALLOT_COLUMNS, [
-        [code, _cell(name), org, value.label, _cell(justification)]
-        for code, name, org, value, justification in queries.named_ballots(campaign)
+def _result_columns(ministries, published: bool) -> list[Column]:
+    columns = [
+        Column("rang", "Rang", Kind.INTEGER, lambda r: r.rank, "Rang dans le classement"),
+        Column("code", "Code", Kind.CODE, lambda r: r.code, "Code de l'opportunité (M043)"),
+        Column("brique", "Brique", Kind.TEXT, lambda r: r.brique, "Titre court de l'opportunité"),
     ]
+    columns += [
+        Column(m.value, m.label, Kind.INTEGER, _count(m), f"Nombre de votes « {m.label} »") for m in Moscow
+    ]
+    columns += [
+        Column("votes", "Votes", Kind.INTEGER, lambda r: r.total, "Nombre de votes exprimés"),
+        Column(
+            "mediane", "Médiane", Kind.TEXT, lambda r: r.median.label if r.median else "", "Classe médiane"
+        ),
+        Column(
+            "part_au_moins_mediane_pct",
+            "Votes au moins égaux à la médiane",
+            Kind.PERCENT,
+            lambda r: r.at_or_above,
+            "Part des votes dans la classe médiane ou au-dessus",
+        ),
+        Column(
+            "part_classe_modale_pct",
+            "Part de la classe modale",
+            Kind.PERCENT,
+            lambda r: r.modal_share,
+            "Part des votes dans la classe la plus choisie",
+        ),
+        Column(
+            "ecart_interquartile_classes",
+            "Écart interquartile (classes)",
+            Kind.INTEGER,
+            lambda r: r.dispersion,
+            "Dispersion des votes, en nombre de classes",
+        ),
+        Column(
+            "mediane_des_ministeres",
+            "Médiane des ministères",
+            Kind.TEXT,
+            lambda r: r.ministry_median.label if r.ministry_median else "",
+            "Médiane des médianes de chaque ministère",
+        ),
+        Column(
+            "priorite_retenue",
+            "Priorité retenue",
+            Kind.TEXT,
+            lambda r: r.retained.label if r.retained and published else "",
+            "Priorité publiée (après correction éventuelle du secrétariat)",
+        ),
+        Column(
+            "motif_correction",
+            "Motif de la correction",
+            Kind.LONGTEXT,
+            lambda r: r.override_reason or "",
+            "Motif de la correction",
+        ),
+    ]
+    columns += [
+        Column(
+            f"mediane_{m.code}",
+            f"Médiane {m.code}",
+            Kind.TEXT,
+            _ministry_median(m.id),
+            f"Médiane de {m.name}",
+        )
+        for m in ministries
+    ]
+    return columns
 
 
-def _cell(text: str) -> str:
-    """Free text typed by users, neutralised for spreadsheets (no formula injection: =, +, -, @ …)."""
-    return "'" + text if text and text[0] in "=+-@\t\r" else text
+def _count(value):
+    return lambda row: row.counts[value]
 
 
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def _ministry_median(ministry_id: int):
+    return lambda row: row.ministry_medians[ministry_id].label if ministry_id in row.ministry_medians else ""
 
 
-@bp.get("/<int:campaign_id>/resultats.<any(csv, xlsx):fmt>")
+BALLOT_COLUMNS = [
+    Column("code", "Code", Kind.CODE, lambda b: b[0], "Code de l'opportunité (M043)"),
+    Column("votant", "Votant", Kind.TEXT, lambda b: b[1], "Nom du votant"),
+    Column("ministere", "Ministère", Kind.CODE, lambda b: b[2], "Code du ministère du votant"),
+    Column("vote", "Vote", Kind.TEXT, lambda b: b[3].label, "Classe MoSCoW votée"),
+    Column("justification", "Justification", Kind.LONGTEXT, lambda b: b[4], "Justification du vote"),
+]
+
+
+def _result_sheet(campaign) -> Sheet:
+    data = queries.results(campaign, with_ministries=True)
+    published = campaign.state == CampaignState.PUBLIEE
+    return Sheet("Résultats", _result_columns(data.ministries, published), data.rows)
+
+
+def _ballot_sheet(campaign) -> Sheet:
+    return Sheet("Bulletins", BALLOT_COLUMNS, queries.named_ballots(campaign))
+
+
+def _campaign_filters(campaign) -> list[tuple[str, str]]:
+    return [("Campagne", campaign.title), ("État", CampaignState(campaign.state).label)]
+
+
+@bp.get("/<int:campaign_id>/resultats.<any(csv, xlsx, ods):fmt>")
 @permissions.authenticated
 def export_results(campaign_id: int, fmt: str):
-    """Same visibility as the results page; the XLSX adds the named ballots sheet for named campaigns."""
+    """Same visibility as the results page; the workbooks add the named ballots sheet for named campaigns."""
     campaign = _results_campaign(campaign_id)
-    columns, rows = _result_table(campaign)
-    basename = f"campagne-{campaign.id}-resultats"
-    if fmt == "csv":
-        return _download(csv_bytes(columns, rows), "text/csv; charset=utf-8", f"{basename}.csv")
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("resultats")
-    sheet.append(columns)
-    for row in rows:
-        sheet.append(row)
-    if permissions.can_view_named_ballots(current_user, campaign):
-        columns, rows = _ballot_table(campaign)
-        sheet = workbook.create_sheet("bulletins")
-        sheet.append(columns)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _download(buffer.getvalue(), XLSX_MIME, f"{basename}.xlsx")
+    sheets = [_result_sheet(campaign)]
+    if fmt != "csv" and permissions.can_view_named_ballots(current_user, campaign):
+        sheets.append(_ballot_sheet(campaign))
+    export = Export(
+        f"campagne-{campaign.id}-resultats",
+        f"Résultats de la campagne « {campaign.title} »",
+        sheets,
+        filters=_campaign_filters(campaign),
+    )
+    return export_response(export, fmt)
 
 
 @bp.get("/<int:campaign_id>/bulletins")
@@ -490,13 +539,16 @@ def ballots(campaign_id: int):
     return render("voting/ballots.html", campaign=campaign, scope=scope, selected=selected, rows=rows)
 
 
-@bp.get("/<int:campaign_id>/bulletins.csv")
+@bp.get("/<int:campaign_id>/bulletins.<any(csv, xlsx, ods):fmt>")
 @permissions.authenticated
-def export_ballots(campaign_id: int):
+def export_ballots(campaign_id: int, fmt: str = "csv"):
     campaign = _results_campaign(campaign_id)
     if not permissions.can_view_named_ballots(current_user, campaign):
         abort(403)
-    columns, rows = _ballot_table(campaign)
-    return _download(
-        csv_bytes(columns, rows), "text/csv; charset=utf-8", f"campagne-{campaign.id}-bulletins.csv"
+    export = Export(
+        f"campagne-{campaign.id}-bulletins",
+        f"Bulletins nominatifs de la campagne « {campaign.title} »",
+        [_ballot_sheet(campaign)],
+        filters=_campaign_filters(campaign),
     )
+    return export_response(export, fmt)

@@ -15,6 +15,7 @@ from ..permissions import (
     can_comment_opportunity,
     can_create_opportunity,
     can_edit_opportunity,
+    can_import_portfolio,
 )
 from . import audit, transitions
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
@@ -267,16 +268,36 @@ def check_rows(rows: list[tuple[int, dict]]) -> ImportReport:
     return report
 
 
-def import_rows(rows: list[tuple[int, dict]], *, actor) -> ImportReport:
-    """Create or update opportunities from rows; all or nothing (raises ImportRejected)."""
-    report = check_rows(rows)
-    if report.rejected:
-        raise ImportRejected(report)
+def _planned(rows: list[tuple[int, dict]]):
+    """(code, values, existing opportunity or None, audit diff) for each row, in file order."""
     existing = {o.code: o for o in db.session.scalars(select(Opportunity))}
     for _, row in rows:
         code = _clean(row["code"]).upper()
         values = {"brique": _clean(row.get("brique")), "besoin": _clean(row.get("besoin"))}
         opportunity = existing.get(code)
+        yield code, values, opportunity, (audit.diff(opportunity, values) if opportunity else None)
+
+
+def preview_import(rows: list[tuple[int, dict]]) -> ImportReport:
+    """What import_rows would do, without writing: created, updated, unchanged, and the rejected lines."""
+    report = check_rows(rows)
+    if report.rejected:
+        return report
+    for code, _values, opportunity, changes in _planned(rows):
+        target = report.created if opportunity is None else report.updated if changes else report.unchanged
+        target.append(code)
+    return report
+
+
+def import_rows(rows: list[tuple[int, dict]], *, actor) -> ImportReport:
+    """Create or update opportunities from rows; all or nothing (raises ImportRejected). `actor=None` is the
+    CLI (whoever runs `flask portfolio import` on the server)."""
+    if actor is not None and not can_import_portfolio(actor):
+        raise NotAllowed("Seul le secrétariat peut importer des opportunités.")
+    report = check_rows(rows)
+    if report.rejected:
+        raise ImportRejected(report)
+    for code, values, opportunity, changes in _planned(rows):
         if opportunity is None:
             number = int(code[1:])
             opportunity = Opportunity(
@@ -285,7 +306,7 @@ def import_rows(rows: list[tuple[int, dict]], *, actor) -> ImportReport:
             db.session.add(opportunity)
             audit.record("opportunity.imported", opportunity, actor=actor, summary=f"{code} créée par import")
             report.created.append(code)
-        elif changes := audit.diff(opportunity, values):
+        elif changes:
             for key, value in values.items():
                 setattr(opportunity, key, value)
             audit.record(

@@ -42,6 +42,7 @@ OK_STATUS = {
     "committees.rules": only("secretariat"),  # the sample comite user holds no function in CSIC-TECH
     "committees.plan": only("secretariat"),
     "committees.register.index": only("secretariat", "comite"),  # can_view_register
+    "committees.register.export": only("secretariat", "comite"),  # can_view_register, as its page
     "guichets.export": {"instructeur": 403},  # the sample instructeur instructs no guichet
 }
 

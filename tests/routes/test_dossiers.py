@@ -497,7 +497,7 @@ def test_guichet_export_has_the_key_figures(client, login_as, porteur):
     db.session.commit()
     secretariat = make_user(Role.SECRETARIAT)
     login_as(secretariat)
-    response = client.get("/guichets/FTAP/dossiers.csv")
+    response = client.get("/guichets/FTAP/dossiers.csv?format=rfc4180")
     assert response.status_code == 200 and response.headers["Content-Disposition"].endswith(
         'dossiers-FTAP.csv"'
     )
@@ -509,7 +509,7 @@ def test_guichet_export_has_the_key_figures(client, login_as, porteur):
     assert hub_row["etat"] == "Déposé"
     xlsx = client.get("/guichets/FTAP/dossiers.xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
-    assert [c.value for c in sheet[1]][:3] == ["reference", "intitule", "porteur"]
+    assert [c.value for c in sheet[1]][:3] == ["Dossier", "Intitulé", "Porteur"]
     login_as(porteur)
     assert client.get("/guichets/FTAP/dossiers.csv").status_code == 403
 

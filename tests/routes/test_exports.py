@@ -100,13 +100,13 @@ def test_in_app_portfolio_export_follows_the_page_filters_and_access(
     assert client.get("/exports/opportunites.csv").status_code == 302  # same rule as /opportunites
     make_opportunity(brique="Écartée", state="ecartee", state_reason="Hors périmètre")
     login_as(make_user("porteur"))
-    rows = read_csv(client.get("/exports/opportunites.csv?statut=ecartee"))
+    rows = read_csv(client.get("/exports/opportunites.csv?statut=ecartee&format=rfc4180"))
     assert [(r["code"], r["motif_statut"]) for r in rows] == [("M133", "Hors périmètre")]
     page = client.get("/opportunites?moscow=must").get_data(as_text=True)
     workbook = load_workbook(
         io.BytesIO(client.get("/exports/opportunites.xlsx?moscow=must").data), read_only=True
     )
-    exported = len(list(workbook["opportunites"].iter_rows(values_only=True))) - 1
+    exported = len(list(workbook["Opportunités"].iter_rows(values_only=True))) - 1
     assert f"<strong>{exported}</strong> opportunit" in page
 
 
@@ -179,12 +179,12 @@ def test_open_data_decisions_are_the_published_ones(client, public_api, decision
 
 def test_in_app_decisions_follow_the_minutes_rule(client, make_user, login_as, decisions):
     login_as(make_user("porteur"))
-    assert [r["point"] for r in read_csv(client.get("/exports/decisions.csv?comite=CSIC-TECH"))] == [
-        "Point publié"
-    ]
+    assert [
+        r["point"] for r in read_csv(client.get("/exports/decisions.csv?comite=CSIC-TECH&format=rfc4180"))
+    ] == ["Point publié"]
     assert client.get("/exports/decisions.csv?comite=NOPE").status_code == 404
     login_as(make_user("secretariat"))
-    rows = read_csv(client.get("/exports/decisions.csv"))
+    rows = read_csv(client.get("/exports/decisions.csv?format=rfc4180"))
     assert {(r["point"], r["publiee"]) for r in rows} == {("Point publié", "oui"), ("Point en cours", "non")}
 
 
@@ -203,10 +203,10 @@ def test_followup_export_lists_funded_dossiers_in_the_user_scope(client, make_us
     make_dossier(other, "SNAP4", title="Pas à moi", **funded)
     make_dossier(mine, "SNAP4", title="Encore en instruction", state="en_instruction", submitted_at=utcnow())
     login_as(mine)
-    rows = read_csv(client.get("/exports/suivi.csv"))
+    rows = read_csv(client.get("/exports/suivi.csv?format=rfc4180"))
     assert [(r["titre"], r["etat"]) for r in rows] == [("Financé", "En suivi")]
     workbook = load_workbook(io.BytesIO(client.get("/exports/suivi.xlsx").data), read_only=True)
-    assert workbook.sheetnames == ["suivi-dossiers-finances"]
+    assert workbook.sheetnames == ["Suivi des dossiers", "Lisez-moi"]
 
 
 def test_followup_export_matches_the_followup_page(client, make_user, login_as):
@@ -229,7 +229,7 @@ def test_followup_export_matches_the_followup_page(client, make_user, login_as):
     db.session.commit()
     follow = followup_service.followup(dossier)
     login_as(porteur)
-    (row,) = read_csv(client.get("/exports/suivi.csv"))
+    (row,) = read_csv(client.get("/exports/suivi.csv?format=rfc4180"))
     assert (
         (row["ae_consommees"], row["cp_consommes"])
         == (
@@ -248,7 +248,7 @@ def test_followup_export_matches_the_followup_page(client, make_user, login_as):
     )
     sheet = load_workbook(io.BytesIO(client.get("/exports/suivi.xlsx").data), read_only=True).active
     header, values = list(sheet.iter_rows(values_only=True))
-    assert dict(zip(header, values, strict=True))["economies_constatees"] == 95_000
+    assert dict(zip(header, values, strict=True))["Économies constatées"] == 95_000
 
 
 def test_followup_export_queries_do_not_grow_with_the_dossiers(client, make_user, login_as, queries):
@@ -267,9 +267,9 @@ def test_followup_export_queries_do_not_grow_with_the_dossiers(client, make_user
     funded("Premier")
     login_as(porteur)
     with queries() as one:
-        assert len(read_csv(client.get("/exports/suivi.csv"))) == 1
+        assert len(read_csv(client.get("/exports/suivi.csv?format=rfc4180"))) == 1
     for n in range(5):
         funded(f"Suivant {n}")
     with queries() as six:
-        assert len(read_csv(client.get("/exports/suivi.csv"))) == 6
+        assert len(read_csv(client.get("/exports/suivi.csv?format=rfc4180"))) == 6
     assert len(six) == len(one)

@@ -436,13 +436,17 @@ def test_published_anonymous_results_show_counts_not_names(client, login_as, sec
         assert voter.usual_name not in html
     assert "Journal des votes" not in client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
     rows = list(
-        csv.reader(io.StringIO(client.get(f"/campagnes/{campaign.id}/resultats.csv").get_data(as_text=True)))
+        csv.reader(
+            io.StringIO(
+                client.get(f"/campagnes/{campaign.id}/resultats.csv?format=rfc4180").get_data(as_text=True)
+            )
+        )
     )
     assert rows[0][:9] == ["rang", "code", "brique", "must", "should", "could", "wont", "votes", "mediane"]
     first = rows[1]
     assert first[1] == campaign.opportunities[0].code and first[3:9] == ["2", "1", "0", "0", "3", "Must"]
     workbook = load_workbook(io.BytesIO(client.get(f"/campagnes/{campaign.id}/resultats.xlsx").data))
-    assert workbook.sheetnames == ["resultats"]  # no ballots sheet for an anonymous campaign
+    assert workbook.sheetnames == ["Résultats", "Lisez-moi"]  # no ballots sheet for an anonymous campaign
     assert client.get(f"/campagnes/{campaign.id}/bulletins.csv").status_code == 403
 
 
@@ -454,8 +458,8 @@ def test_named_campaign_publishes_ballots_in_pages_and_exports(client, login_as,
     )
     assert voters[1].full_name in html and f"avis de {voters[1].usual_name}" in html
     workbook = load_workbook(io.BytesIO(client.get(f"/campagnes/{campaign.id}/resultats.xlsx").data))
-    assert workbook.sheetnames == ["resultats", "bulletins"]
-    assert workbook["bulletins"].max_row == 1 + 6
+    assert workbook.sheetnames == ["Résultats", "Bulletins", "Lisez-moi"]
+    assert workbook["Bulletins"].max_row == 1 + 6
     assert "Journal des votes" in client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
 
 
@@ -659,7 +663,7 @@ def test_exports_neutralise_formulas_typed_by_users(client, login_as, secretaria
     db.session.commit()
     login_as(secretariat)
     body = client.get(f"/campagnes/{campaign.id}/bulletins.csv").get_data(as_text=True)
-    rows = list(csv.reader(io.StringIO(body)))
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff")), delimiter=";"))
     assert rows[1][4] == '\'=HYPERLINK("x")'
 
 
