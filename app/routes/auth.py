@@ -15,7 +15,7 @@ from flask_login import current_user, login_user, logout_user
 from .. import oidc
 from ..auth_session import safe_next
 from ..demo import DEMO_ACCOUNTS
-from ..extensions import db
+from ..extensions import db, writes
 from ..permissions import public
 from ..ratelimit import limit
 from ..services import users as users_service
@@ -50,6 +50,7 @@ def start():
 
 
 @bp.get("/connexion/retour")
+@writes
 @public
 @limit("callback")
 def callback():
@@ -103,6 +104,7 @@ def logout():
 
 
 @bp.get("/deconnexion/retour")
+@writes
 @public
 def logout_return():
     valid = oidc.logout_state_valid(request.args.get("state"))
