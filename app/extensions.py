@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised by create_app()."""
 
+import logging
+
 from authlib.integrations.flask_client import OAuth
 from flask_htmx import HTMX
 from flask_login import LoginManager
@@ -46,6 +48,11 @@ def configure_engine(engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")  # WAL's usual pairing: no fsync per commit
         cursor.close()
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def on_execute(_conn, _cursor, statement, _parameters, _context, _executemany):
+        if statement.lstrip()[:6].upper() in {"INSERT", "UPDATE", "DELETE"} and not _may_write():
+            _unmarked_write(statement)
+
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         # SQLite has one writer at a time: a request that may write takes the write lock up front, so two
@@ -53,7 +60,33 @@ def configure_engine(engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
 
 
-def _may_write() -> bool:
-    from flask import has_request_context, request
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    return not has_request_context() or request.method not in {"GET", "HEAD", "OPTIONS"}
+
+def writes(view):
+    """Mark a GET view that writes (the OIDC callback, a page that marks messages read): on SQLite its
+    transaction takes the write lock up front (BEGIN IMMEDIATE), like a POST's. Without it, two such GETs
+    at once read in a deferred transaction, then one of them fails on « database is locked » when it writes
+    (SQLite cannot upgrade a read snapshot that another writer has moved on)."""
+    view.may_write = True
+    return view
+
+
+def _may_write() -> bool:
+    """Does the current unit of work take SQLite's write lock up front? Yes outside a request (CLI, jobs),
+    for every POST/PUT/PATCH/DELETE, and for the GET views marked @writes."""
+    from flask import current_app, has_request_context, request
+
+    if not has_request_context() or request.method not in SAFE_METHODS:
+        return True
+    return bool(getattr(current_app.view_functions.get(request.endpoint), "may_write", False))
+
+
+def _unmarked_write(statement: str) -> None:
+    """A GET view not marked @writes wrote on SQLite: under concurrency it may fail on « database is
+    locked ». Logged, so that the view gets marked (or its write moves to a POST)."""
+    from flask import request
+
+    logging.getLogger(__name__).warning(
+        "GET %s (%s) writes without @writes: %s", request.path, request.endpoint, statement[:80]
+    )

@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .extensions import db
 from .formatting import paris_today
@@ -43,6 +43,7 @@ from .services import committees, register, reminders, retention, voting
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
 LEASE_SECONDS = 150
+STOP_GRACE_SECONDS = 10  # on SIGTERM/SIGINT, how long a running job may take to end before it is abandoned
 
 
 @dataclass
@@ -228,11 +229,14 @@ class Scheduler:
         self.clock = clock
         self.interval_seconds = interval_seconds
         self.scheduler = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the running tick
+        self._stopping = threading.Event()
 
     def tick(self, job: Job) -> bool:
         """One scheduled run of `job`: only by the lease holder. Returns True if it ran."""
         with self._lock, self.app.app_context():
+            if self._stopping.is_set():  # submitted to the pool just before the stop: not started
+                return False
             try:
                 if not acquire_lease(self.holder):
                     return False
@@ -265,15 +269,30 @@ class Scheduler:
         self.scheduler.start()
         log.info("scheduler %s started with %d job(s)", self.holder, len(self.scheduler.get_jobs()))
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float | None = None) -> bool:
+        """Stop: no run starts any more; the running one, if any, gets `grace` seconds to end (None: as long
+        as it takes); then the lease is released, so that another instance takes over at its next tick.
+        Returns False if a job is still running: the caller abandons it by exiting the process. That is safe:
+        every job commits row by row and is idempotent (the sweep claims its rows), the open transaction is
+        rolled back by the database, exactly as after a kill -9.
+
+        It does not call APScheduler's shutdown(wait=True): that holds the job store's lock while it waits
+        for the running job, which a job may need (the deadlock that kept stopped schedulers alive)."""
+        self._stopping.set()
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        finished = self._lock.acquire(timeout=-1 if grace is None else grace)
+        if finished:
+            self._lock.release()
         with self.app.app_context():
             try:
                 release_lease(self.holder)
+            except SQLAlchemyError:  # database away: the lease expires by itself (LEASE_SECONDS)
+                log.warning("scheduler %s: lease not released", self.holder, exc_info=True)
             finally:
                 db.session.remove()
+        return finished
 
 
 def start_in_background(app: Flask) -> Scheduler | None:
@@ -306,14 +325,27 @@ def scheduler_run(interval):
     stopping = threading.Event()
 
     def stop(*_):
+        if stopping.is_set():  # a second signal while the running job gets its grace: stop now
+            os._exit(1)
         stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     while not stopping.is_set():
         time.sleep(0.5)
-    scheduler.shutdown()
-    click.echo("Planificateur arrêté.")
+    grace = current_app.config.get("SCHEDULER_STOP_GRACE", STOP_GRACE_SECONDS)
+    click.echo(f"Arrêt demandé : la tâche en cours a {grace} s pour se terminer.")
+    if scheduler.shutdown(grace=grace):
+        click.echo("Planificateur arrêté.")
+        return
+    # A job is still running (an SMTP server that does not answer, a long sweep): abandon it. The interpreter
+    # would otherwise wait for its thread at exit; its transaction is rolled back when the connection drops.
+    click.echo(
+        "Planificateur arrêté ; la tâche en cours est abandonnée (elle reprendra au prochain passage)."
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @scheduler_cli.command("jobs")

@@ -329,3 +329,70 @@ def test_a_deleted_jalon_takes_its_report_and_a_dossier_on_an_agenda_stays(scrat
         assert rows(connection, "SELECT COUNT(*) FROM jalon_reports") == [(0,)]
         # on an agenda: the register keeps it (RESTRICT)
         orphan_fails(connection, "DELETE FROM dossiers WHERE id = :d", d=ids["dossier"])
+
+
+ONE_DECISION = "c4e1d2a9b7f3"  # reliability: one decision per agenda item, a version on dossiers
+
+DECISION_COLUMNS = dict(
+    outcome="refuse",
+    mode="consensus",
+    motivation="Doublon.",
+    conditions="",
+    expectations="",
+    votes_for=0,
+    votes_against=0,
+    votes_abstention=0,
+    verdict="",
+    quorum="",
+    above_request_confirmed=False,
+    locked=False,
+    recorded_at=NOW,
+)
+
+
+COLUMNS = ["item_id", "session_id", "committee_id", *DECISION_COLUMNS]
+
+
+def test_one_decision_per_item_and_the_dossier_version_keep_every_row(scratch):
+    upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        ids = fill_before_foreign_keys(connection)
+    upgrade(directory=MIGRATIONS, revision=ONE_DECISION)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)
+        assert rows(connection, "SELECT version FROM dossiers WHERE id = :d", d=ids["dossier"]) == [(1,)]
+        item = dict(item_id=ids["item"], session_id=ids["meeting"], committee_id=ids["committee"])
+        orphan_fails(
+            connection,
+            f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})",
+            **item,
+            **DECISION_COLUMNS,
+        )
+        # a rectification of the decision is a second row on the item, and allowed
+        rectification = {**DECISION_COLUMNS, "outcome": "accepte", "rectifies_id": ids["decision"]}
+        insert(connection, "decisions", **item, **rectification)
+    downgrade(directory=MIGRATIONS, revision="-1")
+    with db.engine.begin() as connection:
+        assert rows(connection, "SELECT COUNT(*) FROM decisions") == [(2,)]
+        assert rows(connection, "SELECT title, state FROM dossiers WHERE id = :d", d=ids["dossier"]) == [
+            ("Dossier migré", "en_suivi")
+        ]
+    upgrade(directory=MIGRATIONS, revision=ONE_DECISION)
+    with db.engine.begin() as connection:
+        assert rows(connection, "SELECT COUNT(*) FROM decisions") == [(2,)]
+        assert rows(connection, "SELECT COUNT(*) FROM jalon_reports") == [(1,)]
+
+
+def test_two_original_decisions_on_one_item_stop_the_migration(scratch, capfd):
+    upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        ids = fill_before_foreign_keys(connection)
+    upgrade(directory=MIGRATIONS, revision=FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        item = dict(item_id=ids["item"], session_id=ids["meeting"], committee_id=ids["committee"])
+        insert(connection, "decisions", **item, **DECISION_COLUMNS)
+    with pytest.raises(SystemExit):  # Flask-Migrate logs the error and exits
+        upgrade(directory=MIGRATIONS, revision=ONE_DECISION)
+    assert f"point {ids['item']} (2 décisions)" in capfd.readouterr().err
+    with db.engine.begin() as connection:
+        assert rows(connection, "SELECT COUNT(*) FROM decisions") == [(2,)]  # nothing lost

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -490,6 +491,15 @@ class Decision(db.Model):
         UniqueConstraint(
             "rectifies_id"
         ),  # a decision is rectified at most once (then rectify the rectification)
+        # One decision per agenda item: a second one is a rectification (rectifies_id set), never a second
+        # original; a double or triple click cannot record two (record_decision locks the item first).
+        Index(
+            "uq_decisions_item_id_original",
+            "item_id",
+            unique=True,
+            sqlite_where=text("rectifies_id IS NULL"),
+            postgresql_where=text("rectifies_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -257,6 +259,14 @@ class Dossier(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Optimistic lock of the life cycle: every UPDATE of the row checks the version it read, and a change of
+    # a LIFECYCLE_COLUMNS value bumps it (_bump_lifecycle_version below). Two concurrent deposits, decisions
+    # or contract steps: the second fails (StaleDataError, a French 409), never a second transition. Saving
+    # a section does not bump it: sections carry their own versions (DossierSection), so two co-porteurs
+    # saving two different sections at once do not conflict.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     guichet = relationship("Guichet", lazy="joined")
     opportunity = relationship("Opportunity", lazy="joined")
@@ -620,3 +630,13 @@ class MessageRead(db.Model):
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+LIFECYCLE_COLUMNS = ("state", "avis", "decision_outcome", "decision_id", "agenda_meeting_id")
+
+
+@event.listens_for(Dossier, "before_update")
+def _bump_lifecycle_version(_mapper, _connection, dossier: Dossier) -> None:
+    state = inspect(dossier)
+    if any(state.attrs[name].history.has_changes() for name in LIFECYCLE_COLUMNS):
+        dossier.version = (dossier.version or 0) + 1

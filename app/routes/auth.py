@@ -18,7 +18,7 @@ from flask_login import current_user, login_user, logout_user
 from .. import auth_session, oidc
 from ..auth_session import safe_next
 from ..demo import DEMO_ACCOUNTS
-from ..extensions import db
+from ..extensions import db, writes
 from ..permissions import authenticated, public
 from ..ratelimit import limit
 from ..services import users as users_service
@@ -53,6 +53,7 @@ def start():
 
 
 @bp.get("/connexion/retour")
+@writes
 @public
 @limit("callback")
 def callback():
@@ -106,6 +107,7 @@ def logout():
 
 
 @bp.get("/deconnexion/retour")
+@writes
 @public
 def logout_return():
     if oidc.logout_state_valid(request.args.get("state")):

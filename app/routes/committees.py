@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user
 from icalendar import Calendar, Event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import permissions
 from ..extensions import db
@@ -27,7 +29,7 @@ from ..models.committees import (
 from ..queries import committees as queries
 from ..services import committees as service
 from ..services import meetings
-from ..services.errors import DomainError, ValidationFailed
+from ..services.errors import Conflict, DomainError, ValidationFailed
 from .actions import perform, see_other
 
 bp = Blueprint("committees", __name__, url_prefix="/comites")
@@ -119,7 +121,12 @@ class _Caught:
 
     def __call__(self):
         try:
-            return self.run()
+            result = self.run()
+            db.session.flush()  # a concurrent request's write is refused here, inside the catch
+            return result
+        except (StaleDataError, IntegrityError):
+            self.error = Conflict()
+            raise self.error from None
         except DomainError as error:
             self.error = error
             raise

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import permissions
-from ..extensions import db
+from ..extensions import db, writes
 from ..forms import dossiers as forms
 from ..htmx import is_htmx, render
 from ..models import Dossier, Guichet, Organisation, Role
@@ -219,6 +219,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
 
 
 @bp.get("/<int:dossier_id>")
+@writes
 @permissions.authenticated
 def show(dossier_id: int):
     dossier = _load(dossier_id)

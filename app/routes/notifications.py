@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from .. import permissions
 from ..auth_session import safe_next
-from ..extensions import db
+from ..extensions import db, writes
 from ..forms.notifications import PreferencesForm
 from ..htmx import is_htmx, render
 from ..jobs import start_in_background
@@ -123,6 +123,7 @@ def mark_all_read():
 
 
 @bp.get("/<int:notification_id>")
+@writes
 @permissions.authenticated
 def follow(notification_id: int):
     """Open a notification: mark it read and go to what it is about."""

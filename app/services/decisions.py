@@ -49,10 +49,20 @@ def tally(item: AgendaItem) -> dict[str, int]:
     return {c.value: counts.get(c.value, 0) for c in VoteChoice}
 
 
+def lock_item(item: AgendaItem) -> None:
+    """Take the agenda item's row lock before reading what decides (PostgreSQL): concurrent votes and
+    decisions on one item (a double click, two secretaries) run one after the other, and each sees what the
+    previous one committed. SQLite: writers are already serialised (BEGIN IMMEDIATE)."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.execute(select(AgendaItem.id).where(AgendaItem.id == item.id).with_for_update())
+    db.session.expire(item, ["decisions"])
+
+
 def cast_vote(item: AgendaItem, *, voter: User, choice: str, actor) -> ItemVote:
     """Record `voter`'s vote on an item: by the voter, the holder of their proxy, or whoever runs the
-    meeting."""
+    meeting. The same vote sent twice (a double click) is recorded once; the second gets a French message."""
     meeting = item.meeting
+    lock_item(item)
     if meeting.state != MeetingState.TENUE:
         raise DomainError("On ne vote que pendant la séance (séance ouverte).")
     if item.decisions:
@@ -81,6 +91,11 @@ def cast_vote(item: AgendaItem, *, voter: User, choice: str, actor) -> ItemVote:
         select(ItemVote).where(ItemVote.item_id == item.id, ItemVote.user_id == voter.id)
     )
     old = vote.choice if vote else None
+    if old == choice:
+        raise DomainError(
+            f"Le vote « {choice.label} » de {voter.full_name} est déjà enregistré sur ce point.",
+            field="choice",
+        )
     if vote is None:
         vote = ItemVote(item=item, user_id=voter.id, choice=choice, recorded_by_id=actor.id)
         db.session.add(vote)
@@ -231,6 +246,7 @@ def record_decision(
         raise NotAllowed("Vous ne pouvez pas enregistrer de décision pour ce comité.")
     if meeting.state != MeetingState.TENUE:
         raise DomainError("Les décisions s'enregistrent pendant la séance (séance ouverte).")
+    lock_item(item)  # a second click waits here, then sees the first decision
     if item.decisions:
         raise DomainError("Une décision est déjà enregistrée sur ce point : modifiez-la ou rectifiez-la.")
     try:
@@ -436,6 +452,8 @@ def rectify_decision(
         raise NotAllowed("Vous ne pouvez pas rectifier cette décision.")
     if not decision.locked:
         raise DomainError("Le procès-verbal n'est pas encore publié : modifiez directement la décision.")
+    lock_item(decision.item)
+    db.session.expire(decision, ["rectified_by"])
     if decision.rectified_by is not None:
         raise DomainError(
             f"Cette décision a déjà été rectifiée (décision n° {decision.rectified_by.id}) : "

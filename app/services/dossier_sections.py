@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..formatting import format_euros
+from ..formatting import format_datetime, format_euros
 from ..models import Opportunity, Organisation
 from ..models.base import utcnow
 from ..models.dossiers import (
@@ -63,8 +63,11 @@ class SectionConflict(DomainError):
     status_code = 409
 
     def __init__(self, dossier: Dossier, key: str):
+        saved = db.session.get(DossierSection, (dossier.id, key), populate_existing=True)
+        who = saved.updated_by.full_name if saved and saved.updated_by else "quelqu'un d'autre"
+        when = f" le {format_datetime(saved.updated_at)}" if saved and saved.updated_at else ""
         super().__init__(
-            "Cette section a été enregistrée par quelqu'un d'autre depuis que vous l'avez ouverte. "
+            f"Cette section a été enregistrée par {who}{when}, depuis que vous l'avez ouverte. "
             "Votre saisie est conservée ci-dessous ; comparez-la avec la version enregistrée puis "
             "enregistrez à nouveau."
         )

@@ -38,6 +38,7 @@ from ..permissions import (
     can_instruct_dossier,
     can_submit_dossier,
     can_withdraw_dossier,
+    is_porteur_side,
 )
 from . import audit, reminders, transitions
 from .dossier_sections import (
@@ -215,6 +216,8 @@ _VERBS = {
 
 def submit(dossier: Dossier, *, actor, now: datetime | None = None) -> Dossier:
     """Brouillon → déposé, or compléments demandés → déposé again; refused while a blocking check fails."""
+    if dossier.state == S.DEPOSE and is_porteur_side(actor, dossier):  # a second click, after the first
+        raise DomainError("Ce dossier est déjà déposé : l'équipe d'instruction en est informée.")
     if not can_submit_dossier(actor, dossier):
         raise NotAllowed("Vous ne pouvez pas déposer ce dossier.")
     _, verdicts = checks(dossier, now=now)

@@ -36,3 +36,16 @@ class StaleVersion(DomainError):
             "comparez-le avec la version actuelle puis enregistrez à nouveau."
         )
         self.current = current
+
+
+class Conflict(DomainError):
+    """A concurrent request changed the same row first (a double click, another tab, another person): the
+    database refused the second write (a stale version or a unique index). Nothing is recorded twice."""
+
+    status_code = 409
+
+    def __init__(self):
+        super().__init__(
+            "Cette action vient d'être enregistrée par une autre demande (double clic, autre onglet ou autre "
+            "personne) : elle n'a pas été faite une seconde fois. Rechargez la page pour voir l'état actuel."
+        )

@@ -270,6 +270,11 @@ def _deliver_one(mail_id: int, now: datetime) -> bool:
         meta = mail.attachments[0]
         attachments = [Attachment(meta["filename"], meta["mimetype"], mail.attachment_data)]
     message = build_message(mail.to_address, mail.subject, mail.text_body, mail.html_body, attachments)
+    if session.get_bind().dialect.name != "postgresql":
+        # The claim token holds the row: end the transaction before talking to the SMTP server, so that an
+        # SMTP server that does not answer does not hold SQLite's write lock (every other writer, the web
+        # requests and a stopping scheduler's lease release, would wait behind it).
+        session.commit()
     sent = False
     try:
         send(message)
