@@ -35,7 +35,15 @@ from .dossiers import (
     SavingsLine,
     StaffSaving,
 )
-from .followup import CreditConsumption, IndicatorValue, JalonReport, SavingsReport
+from .followup import (
+    Contract,
+    CreditConsumption,
+    IndicatorValue,
+    JalonDelay,
+    JalonReport,
+    ReviewState,
+    SavingsReport,
+)
 from .guichets import Guichet, GuichetMode
 from .minutes import Minutes, MinutesState
 from .organisations import Organisation
@@ -48,6 +56,7 @@ from .portfolio import (
     OpportunityStatus,
     OpportunityTransition,
 )
+from .proposals import AgendaProposal, ProposalSource, ProposalState
 from .register import DecisionLocked, RegisterEntry
 from .reminders import (
     Notification,
@@ -113,7 +122,12 @@ __all__ = [
     "CreditConsumption",
     "IndicatorValue",
     "JalonReport",
-    "SavingsReport",
+    "JalonDelay",
+    "Contract",
+    "ReviewState",
+    "AgendaProposal",
+    "ProposalSource",
+    "ProposalState",
     "Guichet",
     "GuichetMode",
     "ComplementRequest",
