@@ -490,8 +490,8 @@ def test_no_state_literal_outside_models():
 # from those roots calls a mover (a function that reaches `transitions.apply`) with that state as an argument
 # (`_transition(dossier, S.CONVENTIONNE)`, `meetings.transition(meeting, MeetingState.TENUE)`). A machine
 # whose target is chosen by the user (a status picked from the allowed transitions) is listed in USER_CHOSEN
-# with the view module and the mover that receive the choice: the check then asserts that a view of that module
-# calls the mover with a non-literal `to`. Unreachable before issue 13: conventionné, en suivi, clos.
+# with the view module and the mover that receive the choice: the check then asserts that a view of that
+# module calls the mover with a non-literal `to`. Unreachable before issue 13: conventionné, en suivi, clos.
 
 MACHINES = {  # enum class → (models module, transitions table)
     "DossierState": ("app/models/dossiers.py", "TRANSITIONS"),
