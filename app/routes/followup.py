@@ -105,8 +105,10 @@ def _render(dossier, status: int = 200, bound=None, review_errors: dict | None =
         dossier=dossier,
         forms=_forms(dossier, follow, bound),
         bound=bound,
-        review_form=ReviewForm(formdata=None),
-        review_errors=review_errors or {},
+        review_form=lambda what, report: (
+            (review_errors or {}).get((what, report.id))
+            or ReviewForm(formdata=None, prefix=f"{what}-{report.id}")
+        ),
         can_report=permissions.can_report_followup(current_user, dossier) and service.is_followed(dossier),
         can_review=permissions.can_review_followup(current_user, dossier),
         can_close=permissions.can_manage_contract(current_user, dossier) and service.is_followed(dossier),
@@ -172,7 +174,7 @@ def review(dossier_id: int, what: str, report_id: int):
     dossier = _followed_dossier(dossier_id)
     if not permissions.can_review_followup(current_user, dossier):
         abort(403)
-    form = ReviewForm()
+    form = ReviewForm(prefix=f"{what}-{report_id}")
 
     def failure(status):
         return _render(_followed_dossier(dossier_id), status=status, review_errors={(what, report_id): form})

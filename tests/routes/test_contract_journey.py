@@ -220,12 +220,30 @@ def test_contract_and_follow_up_to_the_end(client, csrf, login_as, people):
 
     reached = db.session.scalar(select(JalonReport))
     consumed = db.session.scalar(select(CreditConsumption))
-    response = post(client, csrf, f"{suivi}/consommation/{consumed.id}/lecture", {"verdict": "questionne"})
+    response = post(
+        client,
+        csrf,
+        f"{suivi}/consommation/{consumed.id}/lecture",
+        {f"consommation-{consumed.id}-verdict": "questionne"},
+    )
     assert response.status_code == 422 and "Dites au porteur" in text(response)
-    assert post(client, csrf, f"{suivi}/jalon/{reached.id}/lecture", {"verdict": "valide"}).status_code == 303
+    assert (
+        post(
+            client, csrf, f"{suivi}/jalon/{reached.id}/lecture", {f"jalon-{reached.id}-verdict": "valide"}
+        ).status_code
+        == 303
+    )
     url = f"{suivi}/consommation/{consumed.id}/lecture"
     assert (
-        post(client, csrf, url, {"verdict": "questionne", "comment": "Justifiez l'avance."}).status_code
+        post(
+            client,
+            csrf,
+            url,
+            {
+                f"consommation-{consumed.id}-verdict": "questionne",
+                f"consommation-{consumed.id}-comment": "Justifiez l'avance.",
+            },
+        ).status_code
         == 303
     )
     db.session.expire_all()

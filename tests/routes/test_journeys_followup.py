@@ -226,10 +226,11 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
 
     # instructeur: validates the jalon, questions the indicator
     report = db.session.scalar(select(JalonReport))
-    instructeur.post(f"{suivi}/jalon/{report.id}/lecture", {"verdict": "valide"})
+    instructeur.post(f"{suivi}/jalon/{report.id}/lecture", {f"jalon-{report.id}-verdict": "valide"})
     value = db.session.scalar(select(IndicatorValue))
     instructeur.post(
-        f"{suivi}/indicateur/{value.id}/lecture", {"verdict": "questionne", "comment": "Source ?"}
+        f"{suivi}/indicateur/{value.id}/lecture",
+        {f"indicateur-{value.id}-verdict": "questionne", f"indicateur-{value.id}-comment": "Source ?"},
     )
     mail = porteur.sees("followup.report_reviewed")
     assert "Source ?" in mail.text_body
