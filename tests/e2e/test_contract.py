@@ -102,14 +102,16 @@ def decided(live_app):
         later = meetings.plan_meeting(
             cosinum, starts_at=datetime.now(UTC) + timedelta(days=30), place="Salle 2", actor=secretariat
         )
-        db.session.commit()
-        yield {
+        ids = {
             "dossier": dossier.id,
             "secretariat": secretariat.id,
             "porteur": porteur.id,
             "instructeur": instructeur.id,
             "later": later.id,
         }
+        db.session.commit()
+        db.session.remove()  # no transaction left open on the live database while the browser works
+    return ids
 
 
 def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, new_page, tmp_path: Path):
@@ -147,22 +149,24 @@ def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, n
     instructeur = signed_in(new_page, live_app, base_url, decided["instructeur"])
     instructeur.goto(f"{dossier_url}/suivi#lectures")
     item = instructeur.locator("[id^=lecture-retard-]")
-    item.get_by_label("Questionner").check()
+    item.get_by_text("Questionner", exact=True).click()
     item.get_by_role("button", name="Enregistrer la lecture").click()
     expect(instructeur.locator("[id^=lecture-retard-] .fr-message--error")).to_contain_text(
         "Dites au porteur"
     )
     item = instructeur.locator("[id^=lecture-retard-]")
-    item.get_by_label("Questionner").check()
-    item.get_by_label("Commentaire au porteur").fill("Quelle nouvelle date de recette ?")
+    item.get_by_text("Questionner", exact=True).click()
+    item.get_by_role("textbox", name="Commentaire au porteur").fill("Quelle nouvelle date de recette ?")
     item.get_by_role("button", name="Enregistrer la lecture").click()
     expect(instructeur.locator("[id^=lecture-retard-]")).to_contain_text("Questionné")
+    axe_check(instructeur, "main")
 
     page.goto(f"/comites/seances/{decided['later']}")
     proposals = page.locator("#propositions + ul")
     expect(proposals).to_contain_text("Revue de suivi")
     proposals.get_by_role("button", name="Inscrire à l'ordre du jour").first.click()
     expect(page.locator("#ordre-du-jour")).to_contain_text("Revue de suivi")
+    axe_check(page, "main")
 
     page.goto(f"{dossier_url}/suivi")
     page.fill("#close-assessment", "Projet livré, recette à confirmer.")
