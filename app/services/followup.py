@@ -320,13 +320,13 @@ def reports_to_review(dossier) -> list[tuple[str, object, str]]:
 
 
 def _check_followup(dossier, actor, field: str = "") -> None:
+    """`field`: the form's first field (the refusal is shown above the forms, which are hidden then)."""
     if not permissions.can_report_followup(actor, dossier):
         raise NotAllowed("Seuls le porteur du dossier et le secrétariat renseignent le suivi.")
     if not is_followed(dossier):
         raise DomainError(
             f"Le dossier est « {dossier.state_enum.label} » : le suivi se renseigne une fois le dossier "
-            "conventionné, jusqu'à sa clôture.",
-            field=field or None,
+            "conventionné, jusqu'à sa clôture."
         )
 
 

@@ -279,5 +279,11 @@ def test_contract_and_follow_up_to_the_end(client, csrf, login_as, people):
 
     # reporting on a dossier not in follow-up any more: refused, nothing saved
     login_as(porteur)
-    response = post(client, csrf, f"{suivi}/indicateur", {"indicator": "1", "reported_on": today.isoformat()})
-    assert response.status_code in (403, 422)
+    indicator = dossier.indicators[0] if dossier.indicators else None
+    data = {"indicator": str(getattr(indicator, "id", 1)), "reported_on": today.isoformat(), "value": "3"}
+    response = post(client, csrf, f"{suivi}/indicateur", data)
+    assert response.status_code == 422
+    assert "le suivi se renseigne une fois le dossier conventionné" in text(response)
+    from app.models.followup import IndicatorValue
+
+    assert db.session.scalar(select(IndicatorValue)) is None
