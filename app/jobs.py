@@ -38,7 +38,7 @@ from .extensions import db
 from .formatting import paris_today
 from .models import Committee, SchedulerJob, SchedulerLease
 from .models.base import utcnow
-from .services import committees, reminders, voting
+from .services import committees, followup, reminders, voting
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -85,6 +85,12 @@ def register_domain_jobs() -> None:
         "voting.apply_due_transitions",
         "Ouverture et clôture des campagnes de priorisation",
         voting.apply_due_transitions,
+    )
+    register_job(
+        "followup.propose_late_items",
+        "Propositions de revue de suivi (éléments en retard des dossiers financés)",
+        followup.propose_late_items,
+        seconds=3600,
     )
     register_job(
         "committees.generate_meetings",

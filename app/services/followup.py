@@ -26,7 +26,7 @@ from ..domain.followup import savings_by_year as _savings_by_year
 from ..extensions import db
 from ..formatting import format_date, format_euros, paris, paris_today
 from ..models.base import utcnow
-from ..models.committees import AgendaItem, Decision, ItemKind, Meeting, MeetingState, Outcome
+from ..models.committees import AgendaItem, Committee, Decision, ItemKind, Meeting, MeetingState, Outcome
 from ..models.dossiers import Dossier, DossierState, DossierTransition
 from ..models.followup import (
     OTHER_SAVINGS,
@@ -37,6 +37,7 @@ from ..models.followup import (
     ReviewState,
     SavingsReport,
 )
+from ..models.proposals import ProposalSource
 from . import audit, dossier_attachments, dossier_notices, proposals, reminders
 from . import dossiers as dossier_service
 from .errors import DomainError, NotAllowed, ValidationFailed
@@ -266,6 +267,32 @@ def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
             continue
         flags.extend(followup(dossier, today=today).flags)
     return flags
+
+
+def propose_late_items(now=None) -> str:
+    """The scheduled job: the flags of each funded dossier become (or update) a follow-up proposal for each
+    committee deciding on it, unless a follow-up review of it is already on one of that committee's open
+    agendas (flags_for_committee skips those). Idempotent."""
+    today = paris(now).date() if now is not None else paris_today()
+    count = 0
+    for committee in db.session.scalars(select(Committee).order_by(Committee.id)):
+        by_dossier: dict[int, list[str]] = {}
+        for flag in flags_for_committee(committee, today=today):
+            by_dossier.setdefault(flag.dossier_id, []).append(flag.text)
+        for dossier_id, texts in by_dossier.items():
+            dossier = db.session.get(Dossier, dossier_id)
+            proposals.propose(
+                committee,
+                source=ProposalSource.SUIVI,
+                kind=ItemKind.SUIVI,
+                title=f"Revue de suivi — dossier {dossier.reference}",
+                reason="Éléments en retard signalés par le suivi du dossier.",
+                dossier=dossier,
+                flags=texts,
+                actor=None,
+            )
+            count += 1
+    return f"{count} proposition(s) de revue de suivi"
 
 
 # --- reports ----------------------------------------------------------------------------------------------

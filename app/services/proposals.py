@@ -80,6 +80,12 @@ def propose(
         )
     )
     created = proposal is None
+    if not created and (proposal.title, proposal.reason, proposal.flags) == (
+        title[:300],
+        reason,
+        list(flags or []),
+    ):
+        return proposal  # proposed again with nothing new: no change, no audit entry
     if created:
         proposal = AgendaProposal(
             committee_id=committee.id,
