@@ -18,7 +18,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
-from .models import CampaignState, DossierState, ReminderStatus, Visibility
+from .models import CampaignState, DossierState, ReminderStatus, ReviewState, Visibility
 from .models.committees import MeetingState
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 
@@ -98,6 +98,7 @@ def init_app(app) -> None:
         CampaignState=CampaignState,
         Visibility=Visibility,
         DossierState=DossierState,
+        ReviewState=ReviewState,
         MeetingState=MeetingState,
         ReminderStatus=ReminderStatus,
         Moscow=Moscow,

@@ -38,7 +38,7 @@ from .extensions import db
 from .formatting import paris_today
 from .models import Committee, SchedulerJob, SchedulerLease
 from .models.base import utcnow
-from .services import committees, register, reminders, retention, voting
+from .services import committees, followup, register, reminders, retention, voting
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -98,6 +98,12 @@ def register_domain_jobs() -> None:
         "Vérification du registre des décisions (chaînage et contenus)",
         register.scheduled_verification,
         seconds=24 * 3600,
+    )
+    register_job(
+        "followup.propose_late_items",
+        "Propositions de revue de suivi (éléments en retard des dossiers financés)",
+        followup.propose_late_items,
+        seconds=3600,
     )
     register_job(
         "committees.generate_meetings",

@@ -310,6 +310,27 @@ def can_report_followup(user, dossier) -> bool:
     return dossier.created_by_id == user.id or any(r.email == user.email.lower() for r in dossier.referents)
 
 
+def can_review_followup(user, dossier) -> bool:
+    """Validate or question a follow-up report: the instructeurs of the dossier's guichet, the secretariat."""
+    return is_secretariat(user) or (
+        getattr(user, "is_authenticated", False) and dossier.guichet_id in instructed_guichet_ids(user)
+    )
+
+
+def can_manage_contract(user, dossier) -> bool:
+    """Prepare the contract, record its signature, start and close the follow-up: the secretariat (no
+    guichet names another role today)."""
+    return is_secretariat(user)
+
+
+def can_propose_for_agenda(user, dossier) -> bool:
+    """Hand an instructed dossier (avis given) to its deciding committee: its instructeurs, the
+    secretariat."""
+    return dossier.state == DossierState.INSTRUIT and (
+        is_secretariat(user) or dossier.guichet_id in instructed_guichet_ids(user)
+    )
+
+
 # --- guichets and dossiers (issue 5) ---------------------------------------------------------------------
 # Guichets are readable by every signed-in user; the secretariat edits their rules and instructors. A
 # dossier is seen by its porteur (creator), by the référents named on it (e-mail of their account), by the

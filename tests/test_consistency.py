@@ -11,7 +11,8 @@ red test says what to fix:
 5. no import cycle among app/ modules, counting function-level imports;
 6. every template under app/templates is rendered somewhere;
 7. every `*_id` / `*_ref` column has a foreign key, except NON_TABLE_IDS;
-8. no state literal compared outside app/models/ (Python and templates).
+8. no state literal compared outside app/models/ (Python and templates);
+9. every target state of every state machine is reachable from a route, a job or a CLI command.
 """
 
 import ast
@@ -479,3 +480,202 @@ def test_no_state_literal_outside_models():
         "State literals compared outside app/models/: use the enum member or the model's named state group",
         python_state_literals(states) + template_state_literals(states),
     )
+
+
+# --- 9. every transition reachable from a route, a job or a CLI command ----------------------------------
+# The four state machines' tables are read from the models. The code is read as text: a call graph by name
+# (an over-approximation: `x.submit()` reaches every function named `submit`), rooted at the views (functions
+# under a `@bp.get/post/route` decorator), the scheduled jobs (functions handed to `register_job`) and the CLI
+# commands (functions under a `.command` decorator). A target state is reachable when a function reachable
+# from those roots calls a mover (a function that reaches `transitions.apply`) with that state as an argument
+# (`_transition(dossier, S.CONVENTIONNE)`, `meetings.transition(meeting, MeetingState.TENUE)`). A machine
+# whose target is chosen by the user (a status picked from the allowed transitions) is listed in USER_CHOSEN
+# with the view module and the mover that receive the choice: the check then asserts that a view of that
+# module calls the mover with a non-literal `to`. Unreachable before issue 13: conventionné, en suivi, clos.
+
+MACHINES = {  # enum class → (models module, transitions table)
+    "DossierState": ("app/models/dossiers.py", "TRANSITIONS"),
+    "MeetingState": ("app/models/committees.py", "MEETING_TRANSITIONS"),
+    "CampaignState": ("app/models/voting.py", "TRANSITIONS"),
+    "OpportunityState": ("app/models/portfolio.py", "TRANSITIONS"),
+}
+USER_CHOSEN = {
+    "OpportunityState": (
+        "app/routes/portfolio.py",
+        "change_state",
+        "the state form offers every allowed move",
+    ),
+    "CampaignState": ("app/routes/voting.py", "transition", "the campaign page offers every allowed move"),
+}
+NOT_ENTRIES = ("app/demo.py",)  # the demo scenario replays the journeys: it proves nothing about the product
+ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete", "route"}
+
+
+def _functions() -> dict[str, list[tuple[Path, ast.AST]]]:
+    found: dict[str, list[tuple[Path, ast.AST]]] = {}
+    for path in python_files():
+        for node in ast.walk(parse(path)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found.setdefault(node.name, []).append((path, node))
+    return found
+
+
+def _callee(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _calls(node: ast.AST) -> list[ast.Call]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+
+
+def _entries(functions) -> set[str]:
+    entries = set()
+    for name, defs in functions.items():
+        for path, node in defs:
+            if rel(path) in NOT_ENTRIES:
+                continue
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                attr = target.attr if isinstance(target, ast.Attribute) else None
+                if (attr in ROUTE_DECORATORS and "routes" in path.parts) or attr == "command":
+                    entries.add(name)
+    for path in python_files():
+        for call in _calls(parse(path)):
+            if _callee(call) == "register_job" and len(call.args) >= 3:
+                func = call.args[2]
+                entries.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    return entries
+
+
+def _referenced(node: ast.AST) -> list[str]:
+    """Names a function calls, or hands over as a value: an argument, a dict value, a branch of a
+    conditional expression (`(service.review if … else service.publish)(meeting)`)."""
+    names = [c for c in map(_callee, _calls(node)) if c]
+    for parent in ast.walk(node):
+        values = []
+        if isinstance(parent, ast.Call):
+            values = [*parent.args, *(k.value for k in parent.keywords)]
+        elif isinstance(parent, ast.Dict):
+            values = list(parent.values)
+        elif isinstance(parent, ast.IfExp):
+            values = [parent.body, parent.orelse]
+        for value in values:
+            if isinstance(value, ast.Name):
+                names.append(value.id)
+            elif isinstance(value, ast.Attribute):
+                names.append(value.attr)
+    return names
+
+
+def _reachable(functions, roots: set[str]) -> set[str]:
+    seen, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in functions:
+            continue
+        seen.add(name)
+        for path, node in functions[name]:
+            if rel(path) not in NOT_ENTRIES:
+                todo.extend(_referenced(node))
+    return seen
+
+
+def _movers(functions) -> set[str]:
+    """Functions from which `transitions.apply` is reachable (apply included)."""
+    movers = {"apply"}
+    changed = True
+    while changed:
+        changed = False
+        for name, defs in functions.items():
+            if name not in movers and any(
+                _callee(c) in movers
+                for _, node in defs
+                for c in _calls(node)
+                if _callee(c) != "apply"
+                or (isinstance(c.func, ast.Attribute) and getattr(c.func.value, "id", "") == "transitions")
+            ):
+                movers.add(name)
+                changed = True
+    return movers
+
+
+def _aliases() -> dict[tuple[str, str], str]:
+    """(file, local name) → machine enum class, from module-level `S = DossierState` and imports."""
+    model_aliases: dict[str, str] = {}
+    for path in (APP / "models").glob("*.py"):
+        for node in parse(path).body:
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in MACHINES
+            ):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        model_aliases[f"{module_name(path)}.{target.id}"] = node.value.id
+    aliases = {}
+    for path in python_files():
+        for node in parse(path).body:
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in MACHINES
+            ):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        aliases[(rel(path), target.id)] = node.value.id
+            elif isinstance(node, ast.ImportFrom):
+                source = resolve_from(path, node)
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    if alias.name in MACHINES:
+                        aliases[(rel(path), local)] = alias.name
+                    elif f"{source}.{alias.name}" in model_aliases:
+                        aliases[(rel(path), local)] = model_aliases[f"{source}.{alias.name}"]
+        for machine in MACHINES:
+            aliases.setdefault((rel(path), machine), machine)
+    return aliases
+
+
+def _tables() -> dict[str, set[str]]:
+    from app import models
+
+    modules = {"app/models/dossiers.py": models.dossiers, "app/models/committees.py": models.committees}
+    modules |= {"app/models/voting.py": models.voting, "app/models/portfolio.py": models.portfolio}
+    return {
+        machine: {to.name for targets in getattr(modules[file], table).values() for to in targets}
+        for machine, (file, table) in MACHINES.items()
+    }
+
+
+def test_every_transition_is_reachable_from_a_route_a_job_or_a_cli_command():
+    functions = _functions()
+    reachable = _reachable(functions, _entries(functions))
+    movers = _movers(functions)
+    aliases = _aliases()
+    reached: dict[str, set[str]] = {machine: set() for machine in MACHINES}
+    for name in reachable:
+        for path, node in functions[name]:
+            for call in _calls(node):
+                if _callee(call) not in movers:
+                    continue
+                for arg in [*call.args, *(k.value for k in call.keywords)]:
+                    if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+                        machine = aliases.get((rel(path), arg.value.id))
+                        if machine:
+                            reached[machine].add(arg.attr)
+    for machine, (module, mover, _reason) in USER_CHOSEN.items():
+        views = [node for defs in functions.values() for path, node in defs if rel(path) == module]
+        if any(
+            _callee(c) == mover
+            and any(k.arg == "to" and not isinstance(k.value, ast.Constant) for k in c.keywords)
+            for view in views
+            for c in _calls(view)
+        ):
+            reached[machine] |= _tables()[machine]
+    missing = [
+        f"{machine}.{state}: no route, job or CLI command reaches a move to it"
+        for machine, targets in _tables().items()
+        for state in sorted(targets - reached[machine])
+    ]
+    fail_with("Transitions that nothing in the product can trigger", missing)

@@ -10,7 +10,8 @@ the four forms share one page.
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from flask_wtf.file import FileField
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 
 from ..domain.followup import parse_date, parse_int
 
@@ -62,6 +63,16 @@ class JalonForm(_FollowUpForm):
     jalon = SelectField("Jalon atteint", id="jalon-jalon", coerce=_id_or_text, validate_choice=False)
     achieved_on = DateText("Date d'atteinte", id="jalon-achieved_on")
     proof = StringField("Preuve", id="jalon-proof", description="Livrable, procès-verbal de recette, lien…")
+    proof_file = FileField(
+        "Fichier de preuve (facultatif)", id="jalon-proof_file", description="PDF, ODT, DOCX, XLSX ou ODS."
+    )
+
+
+class DelayForm(_FollowUpForm):
+    section = "retard"
+    jalon = SelectField("Jalon en retard", id="retard-jalon", coerce=_id_or_text, validate_choice=False)
+    new_due_on = DateText("Nouvelle date prévue", id="retard-new_due_on")
+    reason = StringField("Raison du retard", id="retard-reason")
 
 
 class IndicatorForm(_FollowUpForm):
@@ -79,6 +90,11 @@ class ConsumptionForm(_FollowUpForm):
     year = IntegerText("Année", id="consommation-year")
     ae = IntegerText("AE consommées (€)", id="consommation-ae")
     cp = IntegerText("CP consommés (€)", id="consommation-cp")
+    explanation = StringField(
+        "Explication d'un dépassement",
+        id="consommation-explanation",
+        description="Obligatoire quand les crédits consommés dépassent les crédits accordés pour l'année.",
+    )
 
 
 class SavingsForm(_FollowUpForm):
@@ -97,4 +113,38 @@ class SavingsForm(_FollowUpForm):
     )
 
 
-FORMS = {form.section: form for form in (JalonForm, IndicatorForm, ConsumptionForm, SavingsForm)}
+FORMS = {form.section: form for form in (JalonForm, DelayForm, IndicatorForm, ConsumptionForm, SavingsForm)}
+
+
+class ReviewForm(FlaskForm):
+    """The instructeur's reading of one report (the report is named by the URL)."""
+
+    verdict = RadioField(
+        "Votre lecture", choices=[("valide", "Valider"), ("questionne", "Questionner")], validate_choice=False
+    )
+    comment = StringField("Commentaire au porteur", description="Obligatoire pour questionner.")
+
+
+class SignForm(FlaskForm):
+    signed_on = DateText("Date de signature", id="contract-signed_on")
+    signatories = TextAreaField("Signataires (nom et qualité)", id="contract-signatories")
+    signed_file = FileField("Convention signée (PDF)", id="contract-signed_file")
+
+
+class CloseForm(FlaskForm):
+    assessment = TextAreaField("Bilan final du projet", id="close-assessment")
+    reason = TextAreaField(
+        "Raison de la clôture",
+        id="close-reason",
+        description="Obligatoire si des jalons en retard ne sont pas atteints.",
+    )
+
+
+class ProposeForm(FlaskForm):
+    reason = TextAreaField("Commentaire pour le comité (facultatif)", id="propose-reason")
+
+
+class ActionForm(FlaskForm):
+    """A one-click action (CSRF only); `contract` carries the refusal of the action."""
+
+    contract = HiddenField()

@@ -36,7 +36,15 @@ from .dossiers import (
     SavingsLine,
     StaffSaving,
 )
-from .followup import CreditConsumption, IndicatorValue, JalonReport, SavingsReport
+from .followup import (
+    Contract,
+    CreditConsumption,
+    IndicatorValue,
+    JalonDelay,
+    JalonReport,
+    ReviewState,
+    SavingsReport,
+)
 from .guichets import Guichet, GuichetMode
 from .minutes import Minutes, MinutesState
 from .organisations import Organisation
@@ -49,6 +57,7 @@ from .portfolio import (
     OpportunityState,
     OpportunityTransition,
 )
+from .proposals import AgendaProposal, ProposalSource, ProposalState
 from .register import DecisionLocked, RegisterEntry, RegisterVerification
 from .reminders import (
     Notification,
@@ -116,7 +125,12 @@ __all__ = [
     "CreditConsumption",
     "IndicatorValue",
     "JalonReport",
-    "SavingsReport",
+    "JalonDelay",
+    "Contract",
+    "ReviewState",
+    "AgendaProposal",
+    "ProposalSource",
+    "ProposalState",
     "Guichet",
     "GuichetMode",
     "ComplementRequest",

@@ -24,8 +24,9 @@ from ..forms.committees import (
 from ..htmx import render
 from ..models import Opportunity, User
 from ..models.committees import OUTCOMES_BY_KIND, AttendanceStatus, ItemKind, MeetingState
+from ..models.proposals import AgendaProposal
 from ..queries import committees as queries
-from ..services import decisions, meetings
+from ..services import decisions, meetings, proposals
 from ..services.errors import ValidationFailed
 from .actions import perform
 from .committees import _at, _Caught, _committee, _item, _meeting, _swapped, _with_amounts, bp
@@ -104,6 +105,7 @@ def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, docum
         document_form=document_form or DocumentForm(formdata=None),
         empty_form=EmptyForm(),
         followups=meetings.followup_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
+        proposals=meetings.proposal_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
     )
 
 
@@ -249,6 +251,34 @@ def add_item(meeting_id: int):
         failure=failure,
     )
     return _swapped(response, lambda: _render_meeting(_meeting(meeting_id), block="agenda"))
+
+
+def _proposal(meeting, proposal_id: int) -> AgendaProposal:
+    proposal = db.session.get(AgendaProposal, proposal_id)
+    if proposal is None or proposal.committee_id != meeting.committee_id:
+        abort(404)
+    return proposal
+
+
+@bp.post("/seances/<int:meeting_id>/propositions/<int:proposal_id>/<any(inscrire, ecarter):action>")
+@permissions.authenticated
+def proposal(meeting_id: int, proposal_id: int, action: str):
+    """One click on a proposal of the agenda builder: put it on this meeting's agenda, or set it aside."""
+    meeting = _meeting(meeting_id)
+    item = _proposal(meeting, proposal_id)
+    if action == "inscrire":
+        return _meeting_action(
+            meeting_id,
+            lambda m: meetings.accept_proposal(m, item, actor=current_user),
+            "Proposition inscrite à l'ordre du jour.",
+            location=url_for(".meeting", meeting_id=meeting_id, _anchor="ordre-du-jour"),
+        )
+    return _meeting_action(
+        meeting_id,
+        lambda m: proposals.set_aside(item, actor=current_user),
+        "Proposition écartée.",
+        location=url_for(".meeting", meeting_id=meeting_id, _anchor="propositions"),
+    )
 
 
 @bp.post("/seances/<int:meeting_id>/points/<int:item_id>/retirer")

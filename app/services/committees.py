@@ -386,6 +386,12 @@ REFERENCE_RULES = {
     "COPIL-DISPOSITIF": {"recurrence": "FREQ=MONTHLY;INTERVAL=4;BYDAY=2WE", "recurrence_time": "10:00"},
     "COPROJ": {"recurrence": "FREQ=WEEKLY;BYDAY=MO", "recurrence_time": "10:00", "meeting_minutes": 60},
     "CREC": {"recurrence": "FREQ=WEEKLY;BYDAY=TH", "recurrence_time": "14:00", "meeting_minutes": 60},
+    # The deciding bodies of the guichets (REFERENCE_GUICHETS below): the sources give no cadence
+    # ([000] §5.3, [003] en-tête), so each gets a monthly default that makes it usable out of the box (its
+    # next meeting is generated); the secretariat changes it on the committee's rules page.
+    "COMITE-INVEST-FTAP": {"recurrence": "FREQ=MONTHLY;BYDAY=3WE", "recurrence_time": "10:00"},
+    "COPIL-SUITE": {"recurrence": "FREQ=MONTHLY;BYDAY=2TU", "recurrence_time": "10:00"},
+    "COSINUM": {"recurrence": "FREQ=MONTHLY;BYDAY=4TH", "recurrence_time": "14:00"},
 }
 # The guichets each body decides on (with their sub-guichets): [000] §5.3, [004] §4.2, [003].
 REFERENCE_GUICHETS = {

@@ -335,6 +335,7 @@ def _validate_porteurs(dossier: Dossier, data: dict):
 
     def apply():
         dossier.porteur_organisation = porteur
+        _clear(dossier, "referents")
         dossier.referents = [
             DossierReferent(organisation_id=o.id, is_porteur=flag, role=role, name=name, email=email)
             for o, flag, refs in rows
@@ -343,6 +344,14 @@ def _validate_porteurs(dossier: Dossier, data: dict):
         return ""
 
     return apply
+
+
+def _clear(dossier: Dossier, attr: str) -> None:
+    """Delete a collection's child rows, flushed, before new ones replace them: the unit of work would
+    otherwise run the INSERTs before the DELETEs and trip the unique constraints (jalon numbers, T2 staff
+    rows per category and year)."""
+    getattr(dossier, attr).clear()
+    db.session.flush()
 
 
 def _text_section(column: str, label: str, *extra: tuple[str, str]):
@@ -380,6 +389,7 @@ def _validate_beneficiaires(dossier: Dossier, data: dict):
         raise ValidationFailed(errors)
 
     def apply():
+        _clear(dossier, "beneficiaries")
         dossier.beneficiaries = [
             DossierBeneficiary(position=i, group_name=g, population=p) for i, (g, p) in enumerate(rows)
         ]
@@ -410,6 +420,7 @@ def _validate_indicateurs(dossier: Dossier, data: dict):
         raise ValidationFailed(errors)
 
     def apply():
+        _clear(dossier, "indicators")
         dossier.indicators = [DossierIndicator(position=i, **values) for i, values in enumerate(rows)]
         return f"{len(rows)} indicateur(s)"
 
@@ -485,6 +496,7 @@ def _validate_financement(dossier: Dossier, data: dict):
         raise ValidationFailed(errors)
 
     def apply():
+        _clear(dossier, "financing_lines")
         dossier.financing_lines = [
             FinancingLine(
                 position=i,
@@ -555,6 +567,7 @@ def _validate_economies(dossier: Dossier, data: dict):
         raise ValidationFailed(errors)
 
     def apply():
+        _clear(dossier, "savings_lines")
         dossier.savings_lines = [
             SavingsLine(
                 position=i,
@@ -565,6 +578,7 @@ def _validate_economies(dossier: Dossier, data: dict):
             )
             for i, (nature, category, programme, amounts) in enumerate(rows)
         ]
+        _clear(dossier, "staff_savings")
         dossier.staff_savings = [
             StaffSaving(category=c, year=y, jobs=j, average_cost=cost) for c, y, j, cost in staff
         ]
@@ -611,6 +625,7 @@ def _validate_jalons(dossier: Dossier, data: dict):
         raise ValidationFailed(errors)
 
     def apply():
+        _clear(dossier, "jalons")
         dossier.jalons = [
             Jalon(number=n, due_on=d, description=desc, deliverables=deliv, is_procurement=proc)
             for n, d, desc, deliv, proc in sorted(rows, key=lambda r: r[0])

@@ -25,10 +25,20 @@ from ..domain.followup import (
 from ..domain.followup import savings_by_year as _savings_by_year
 from ..extensions import db
 from ..formatting import format_date, format_euros, paris, paris_today
-from ..models.committees import AgendaItem, Decision, ItemKind, Meeting, MeetingState, Outcome
+from ..models.base import utcnow
+from ..models.committees import AgendaItem, Committee, Decision, ItemKind, Meeting, MeetingState, Outcome
 from ..models.dossiers import Dossier, DossierState, DossierTransition
-from ..models.followup import OTHER_SAVINGS, CreditConsumption, IndicatorValue, JalonReport, SavingsReport
-from . import audit, reminders
+from ..models.followup import (
+    OTHER_SAVINGS,
+    CreditConsumption,
+    IndicatorValue,
+    JalonDelay,
+    JalonReport,
+    ReviewState,
+    SavingsReport,
+)
+from ..models.proposals import ProposalSource
+from . import audit, dossier_attachments, dossier_notices, proposals, reminders
 from . import dossiers as dossier_service
 from .errors import DomainError, NotAllowed, ValidationFailed
 
@@ -54,6 +64,8 @@ class FollowUp:
     savings: list = field(default_factory=list)  # SavingsYear rows
     # indicator id → (dates, numeric values, numeric target or None)
     charts: dict = field(default_factory=dict)
+    delays: dict = field(default_factory=dict)  # jalon id → its latest JalonDelay
+    to_review: list = field(default_factory=list)  # (what, report, label) not yet validated or questioned
 
 
 def is_followed(dossier) -> bool:
@@ -147,21 +159,25 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         )
     }
     granted = granted_amounts(dossier.id)
+    delays = jalon_delays(dossier)
     flags, jalons = [], []
     followed = is_followed(dossier)
     for jalon in dossier.jalons:
         report = reports.get(jalon.id)
+        delay = delays.get(jalon.id)
         if report is not None:
             status = f"Atteint le {format_date(report.achieved_on)}"
-        elif jalon.due_on < today:
-            status = "En retard"
+        elif jalon.due_on < today or delay is not None:
+            status = "En retard" + (f" (nouvelle date : {format_date(delay.new_due_on)})" if delay else "")
             if followed:
                 flags.append(
                     Flag(
                         dossier.id,
                         "jalon_late",
                         f"{dossier.reference} : jalon n° {jalon.number} "
-                        f"« {jalon.description} » en retard (prévu le {format_date(jalon.due_on)}).",
+                        f"« {jalon.description} » en retard (prévu le {format_date(jalon.due_on)}"
+                        + (f", nouvelle date annoncée : {format_date(delay.new_due_on)}" if delay else "")
+                        + ").",
                     )
                 )
         else:
@@ -224,6 +240,8 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         flags,
         charts=charts,
         savings=savings_by_year(dossier),
+        delays=delays,
+        to_review=reports_to_review(dossier),
     )
 
 
@@ -251,14 +269,92 @@ def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
     return flags
 
 
+def propose_late_items(now=None) -> str:
+    """The scheduled job: the flags of each funded dossier become (or update) a follow-up proposal for each
+    committee deciding on it, unless a follow-up review of it is already on one of that committee's open
+    agendas (flags_for_committee skips those). Idempotent."""
+    today = paris(now).date() if now is not None else paris_today()
+    count = 0
+    for committee in db.session.scalars(select(Committee).order_by(Committee.id)):
+        by_dossier: dict[int, list[str]] = {}
+        for flag in flags_for_committee(committee, today=today):
+            by_dossier.setdefault(flag.dossier_id, []).append(flag.text)
+        for dossier_id, texts in by_dossier.items():
+            dossier = db.session.get(Dossier, dossier_id)
+            proposals.propose(
+                committee,
+                source=ProposalSource.SUIVI,
+                kind=ItemKind.SUIVI,
+                title=f"Revue de suivi — dossier {dossier.reference}",
+                reason="Éléments en retard signalés par le suivi du dossier.",
+                dossier=dossier,
+                flags=texts,
+                actor=None,
+            )
+            count += 1
+    return f"{count} proposition(s) de revue de suivi"
+
+
 # --- reports ----------------------------------------------------------------------------------------------
 
+PROOF_KIND = "Preuve d'atteinte d'un jalon"
+REPORTS = {  # what (the page's section) → (model, label)
+    "jalon": (JalonReport, "Jalon atteint"),
+    "retard": (JalonDelay, "Jalon en retard"),
+    "indicateur": (IndicatorValue, "Valeur d'indicateur"),
+    "consommation": (CreditConsumption, "Crédits consommés"),
+    "economies": (SavingsReport, "Économies constatées"),
+}
 
-def _check_followup(dossier, actor) -> None:
+
+def jalon_delays(dossier) -> dict[int, JalonDelay]:
+    """Jalon id → the latest delay declared on it."""
+    rows = db.session.scalars(
+        select(JalonDelay).where(JalonDelay.dossier_id == dossier.id).order_by(JalonDelay.id)
+    )
+    return {row.jalon_id: row for row in rows}
+
+
+def _describe(what: str, report, dossier) -> str:
+    jalons = {j.id: j for j in dossier.jalons}
+    indicators = {i.id: i for i in dossier.indicators}
+    if what == "jalon":
+        return f"Jalon n° {jalons[report.jalon_id].number} atteint le {format_date(report.achieved_on)}"
+    if what == "retard":
+        return (
+            f"Jalon n° {jalons[report.jalon_id].number} en retard, nouvelle date "
+            f"{format_date(report.new_due_on)} : {report.reason}"
+        )
+    if what == "indicateur":
+        return (
+            f"« {indicators[report.indicator_id].indicator} » = {report.value} "
+            f"au {format_date(report.reported_on)}"
+        )
+    if what == "consommation":
+        return f"Consommé en {report.year} : AE {format_euros(report.ae)}, CP {format_euros(report.cp)}"
+    return f"Économies {report.year} « {report.nature} » : {format_euros(report.amount)}"
+
+
+def reports_to_review(dossier) -> list[tuple[str, object, str]]:
+    """Every report of the dossier with its review state: (what, report, description), oldest first."""
+    out = []
+    for what, (model, _) in REPORTS.items():
+        for report in db.session.scalars(
+            select(model).where(model.dossier_id == dossier.id).order_by(model.id)
+        ):
+            out.append((what, report, _describe(what, report, dossier)))
+    return out
+
+
+def _check_followup(dossier, actor, field: str = "") -> None:
+    """`field`: the form's first field (the refusal is shown above the forms, which are hidden then)."""
     if not permissions.can_report_followup(actor, dossier):
         raise NotAllowed("Seuls le porteur du dossier et le secrétariat renseignent le suivi.")
     if not is_followed(dossier):
-        raise DomainError("Le suivi se renseigne une fois le dossier conventionné.")
+        raise DomainError(
+            f"Le dossier est « {dossier.state_enum.label} » : le suivi se renseigne une fois le dossier "
+            "conventionné, jusqu'à sa clôture."
+        )
 
 
 def _date_field(value, name: str, errors: dict, label: str) -> date | None:
@@ -288,24 +384,68 @@ def _text_field(value, name: str, errors: dict, label: str, maximum: int = TEXT_
     return text
 
 
-def report_jalon(dossier, *, jalon_id, achieved_on, proof: str, actor) -> JalonReport:
-    _check_followup(dossier, actor)
+def _recorded(dossier, what: str, report, *, actor) -> None:
+    """A new or corrected report: back to « à valider », and the instructeurs are told."""
+    report.review_state, report.review_comment = ReviewState.A_VALIDER, ""
+    report.reviewed_by_id = report.reviewed_at = None
+    db.session.flush()
+    dossier_notices.tell(
+        dossier_notices.instructors(dossier),
+        "followup.report_recorded",
+        dossier,
+        subject=f"{dossier.reference} : compte rendu de suivi à valider ({REPORTS[what][1].lower()})",
+        body=_describe(what, report, dossier),
+        endpoint="followup.show",
+        dossier_id=dossier.id,
+    )
+
+
+def _jalon(dossier, jalon_id):
     jalon = next((j for j in dossier.jalons if str(j.id) == str(jalon_id)), None)
     if jalon is None:
         raise ValidationFailed({"jalon": "Choisissez un jalon du dossier."})
+    return jalon
+
+
+def report_jalon(
+    dossier, *, jalon_id, achieved_on, proof: str = "", proof_file=None, max_bytes=None, actor
+) -> JalonReport:
+    """A jalon reached, on a date not in the future, with its proof: a text (link, reference) and/or a file
+    (`proof_file` = (filename, bytes), checked like every dossier attachment)."""
+    _check_followup(dossier, actor, "jalon")
+    jalon = _jalon(dossier, jalon_id)
     errors = {}
     day = _date_field(achieved_on, "achieved_on", errors, "Date d'atteinte")
     proof = _text_field(proof, "proof", errors, "La preuve")
-    if not proof:
-        errors["proof"] = "Indiquez la preuve (livrable, procès-verbal de recette, lien…)."
+    filename, content = proof_file or ("", b"")
+    if not proof and not content:
+        errors["proof"] = (
+            "Indiquez la preuve (livrable, procès-verbal de recette, lien…) ou joignez un fichier."
+        )
     if day and day > paris_today():
         errors["achieved_on"] = "Un jalon ne peut pas être atteint à une date future."
     if db.session.scalar(select(JalonReport.id).where(JalonReport.jalon_id == jalon.id)):
         errors["jalon"] = f"Le jalon n° {jalon.number} est déjà déclaré atteint."
+    attachment = None
+    if content and not errors:
+        try:
+            dossier_attachments.check_file(filename, content, field="proof_file", max_bytes=max_bytes)
+        except ValidationFailed as error:
+            errors.update(error.errors)
     if errors:
         raise ValidationFailed(errors)
+    if content:
+        attachment = dossier_attachments.store(
+            dossier, filename, content, kind=PROOF_KIND, actor=actor, field="proof_file", max_bytes=max_bytes
+        )
+        db.session.flush()
     report = JalonReport(
-        dossier_id=dossier.id, jalon_id=jalon.id, achieved_on=day, proof=proof, recorded_by_id=actor.id
+        dossier_id=dossier.id,
+        jalon_id=jalon.id,
+        achieved_on=day,
+        proof=proof or f"Fichier joint : {attachment.filename}",
+        proof_attachment_id=attachment.id if attachment else None,
+        recorded_by_id=actor.id,
     )
     db.session.add(report)
     audit.record(
@@ -314,18 +454,56 @@ def report_jalon(dossier, *, jalon_id, achieved_on, proof: str, actor) -> JalonR
         actor=actor,
         summary=f"{dossier.reference} : jalon n° {jalon.number} atteint",
     )
+    _recorded(dossier, "jalon", report, actor=actor)
     return report
+
+
+def report_jalon_late(dossier, *, jalon_id, new_due_on, reason: str, actor) -> JalonDelay:
+    """A jalon that will be late: its new date (after the contract's, not in the past) and the reason. It is
+    proposed for a follow-up review at the next meeting of the committee that decided the funding."""
+    _check_followup(dossier, actor, "jalon")
+    jalon = _jalon(dossier, jalon_id)
+    errors = {}
+    day = _date_field(new_due_on, "new_due_on", errors, "Nouvelle date prévue")
+    reason = _text_field(reason, "reason", errors, "La raison")
+    if not reason:
+        errors["reason"] = "Expliquez la raison du retard."
+    if day and day <= jalon.due_on:
+        errors["new_due_on"] = (
+            f"La nouvelle date doit suivre la date prévue au contrat ({format_date(jalon.due_on)})."
+        )
+    elif day and day < paris_today():
+        errors["new_due_on"] = "La nouvelle date prévue ne peut pas être passée."
+    if db.session.scalar(select(JalonReport.id).where(JalonReport.jalon_id == jalon.id)):
+        errors["jalon"] = f"Le jalon n° {jalon.number} est déjà déclaré atteint."
+    if errors:
+        raise ValidationFailed(errors)
+    delay = JalonDelay(
+        dossier_id=dossier.id, jalon_id=jalon.id, new_due_on=day, reason=reason, recorded_by_id=actor.id
+    )
+    db.session.add(delay)
+    audit.record(
+        "jalon.delayed",
+        dossier,
+        actor=actor,
+        summary=f"{dossier.reference} : jalon n° {jalon.number} reporté au {format_date(day)}",
+    )
+    _recorded(dossier, "retard", delay, actor=actor)
+    proposals.propose_followup(dossier, flags=[f.text for f in followup(dossier).flags], actor=actor)
+    return delay
 
 
 def report_indicator(
     dossier, *, indicator_id, reported_on, value: str, comment: str = "", actor
 ) -> IndicatorValue:
-    _check_followup(dossier, actor)
+    _check_followup(dossier, actor, "indicator")
     indicator = next((i for i in dossier.indicators if str(i.id) == str(indicator_id)), None)
     if indicator is None:
         raise ValidationFailed({"indicator": "Choisissez un indicateur du dossier."})
     errors = {}
     day = _date_field(reported_on, "reported_on", errors, "Date de la mesure")
+    if day and day > paris_today():
+        errors["reported_on"] = "Une mesure ne peut pas être datée dans le futur."
     value = _text_field(value, "value", errors, "La valeur", maximum=200)
     if not value:
         errors["value"] = "Indiquez la valeur mesurée."
@@ -353,15 +531,38 @@ def report_indicator(
         actor=actor,
         summary=f"{dossier.reference} : « {indicator.indicator} » = {value}",
     )
+    _recorded(dossier, "indicateur", row, actor=actor)
     return row
 
 
-def report_consumption(dossier, *, year, ae, cp, actor) -> CreditConsumption:
-    _check_followup(dossier, actor)
+def over_granted(dossier, row: CreditConsumption) -> str:
+    """The warning when the credits consumed in a year exceed those granted ('' otherwise)."""
+    granted = granted_amounts(dossier.id)
+    ae, cp = granted.get(row.year, (0, 0))
+    if not granted or (row.ae <= ae and row.cp <= cp):
+        return ""
+    return (
+        f"Les crédits consommés en {row.year} (AE {format_euros(row.ae)}, CP {format_euros(row.cp)}) "
+        f"dépassent les crédits accordés (AE {format_euros(ae)}, CP {format_euros(cp)})."
+    )
+
+
+def report_consumption(dossier, *, year, ae, cp, explanation: str = "", actor) -> CreditConsumption:
+    """Credits consumed in a year; above the amounts granted it is allowed, with a required explanation."""
+    _check_followup(dossier, actor, "year")
     errors = {}
     year = _year_field(year, errors)
     ae = _int_field(ae, "ae", errors, label="Le montant AE consommé")
     cp = _int_field(cp, "cp", errors, label="Le montant CP consommé")
+    explanation = _text_field(explanation, "explanation", errors, "L'explication")
+    granted = granted_amounts(dossier.id)
+    if not errors and granted:  # a decision without amounts per year (older records): nothing to compare
+        granted_ae, granted_cp = granted.get(year, (0, 0))
+        if (ae > granted_ae or cp > granted_cp) and not explanation:
+            errors["explanation"] = (
+                f"Les montants dépassent les crédits accordés pour {year} (AE {format_euros(granted_ae)}, "
+                f"CP {format_euros(granted_cp)}) : c'est possible, mais expliquez le dépassement."
+            )
     if errors:
         raise ValidationFailed(errors)
     row = db.session.scalar(
@@ -373,7 +574,7 @@ def report_consumption(dossier, *, year, ae, cp, actor) -> CreditConsumption:
     if row is None:
         row = CreditConsumption(dossier_id=dossier.id, year=year)
         db.session.add(row)
-    row.ae, row.cp, row.recorded_by_id = ae, cp, actor.id
+    row.ae, row.cp, row.explanation, row.recorded_by_id = ae, cp, explanation, actor.id
     audit.record(
         "consumption.reported",
         dossier,
@@ -381,6 +582,7 @@ def report_consumption(dossier, *, year, ae, cp, actor) -> CreditConsumption:
         summary=f"{dossier.reference} : consommé {year} AE {ae} €, CP {cp} €",
         changes={"consumption": [old, [ae, cp]]},
     )
+    _recorded(dossier, "consommation", row, actor=actor)
     # credits consumed: the reminder before the 6-month clawback is no longer wanted
     reminders.reschedule_for(dossier, kinds=[reminders.KINDS["dossier.credits"]])
     return row
@@ -389,7 +591,7 @@ def report_consumption(dossier, *, year, ae, cp, actor) -> CreditConsumption:
 def report_savings(dossier, *, year, nature: str, amount, explanation: str = "", actor) -> SavingsReport:
     """Record (or correct) the savings observed in a year for one nature; a gap with the contract's forecast
     must be explained (§7 « matérialisation des économies réalisées »)."""
-    _check_followup(dossier, actor)
+    _check_followup(dossier, actor, "year")
     errors = {}
     year = _year_field(year, errors)
     amount = _int_field(amount, "amount", errors, label="Le montant des économies constatées")
@@ -423,6 +625,54 @@ def report_savings(dossier, *, year, nature: str, amount, explanation: str = "",
         summary=f"{dossier.reference} : économies constatées {year} « {nature} » = {amount} €",
         changes={"savings": [old, amount]},
     )
+    _recorded(dossier, "economies", row, actor=actor)
     # a nature reported for the year: its January reminder is no longer wanted
     reminders.reschedule_for(dossier, kinds=[reminders.KINDS["dossier.savings"]])
     return row
+
+
+# --- review by the instructeur ----------------------------------------------------------------------------
+
+
+def review(dossier, *, what: str, report_id, verdict: str, comment: str = "", actor):
+    """The instructeur validates a report, or questions it with a comment; the porteur is told."""
+    if not permissions.can_review_followup(actor, dossier):
+        raise NotAllowed("Seuls les instructeurs du guichet et le secrétariat valident le suivi.")
+    if what not in REPORTS:
+        raise ValidationFailed({"verdict": "Compte rendu inconnu."})
+    model, label = REPORTS[what]
+    report = db.session.get(model, int(report_id)) if str(report_id).isdigit() else None
+    if report is None or report.dossier_id != dossier.id:
+        raise ValidationFailed({"verdict": "Compte rendu inconnu."})
+    errors = {}
+    try:
+        state = ReviewState(verdict)
+        if state == ReviewState.A_VALIDER:
+            raise ValueError(verdict)
+    except ValueError:
+        state = None
+        errors["verdict"] = "Choisissez : valider ou questionner."
+    comment = _text_field(comment, "comment", errors, "Le commentaire")
+    if state == ReviewState.QUESTIONNE and not comment:
+        errors["comment"] = "Dites au porteur ce qui est à préciser ou à corriger."
+    if errors:
+        raise ValidationFailed(errors)
+    report.review_state, report.review_comment = state, comment
+    report.reviewed_by_id, report.reviewed_at = actor.id, utcnow()
+    description = _describe(what, report, dossier)
+    audit.record(
+        f"followup_report.{'validated' if state == ReviewState.VALIDE else 'questioned'}",
+        dossier,
+        actor=actor,
+        summary=f"{dossier.reference} : {label.lower()} {state.label.lower()} ({description})",
+    )
+    dossier_notices.tell(
+        dossier_notices.porteurs(dossier),
+        "followup.report_reviewed",
+        dossier,
+        subject=f"{dossier.reference} : compte rendu de suivi {state.label.lower()}",
+        body=description + (f"\nCommentaire de l'instructeur : {comment}" if comment else ""),
+        endpoint="followup.show",
+        dossier_id=dossier.id,
+    )
+    return report

@@ -30,8 +30,9 @@ from ..models.committees import (
 )
 from ..models.dossiers import Dossier, DossierState
 from ..models.minutes import Minutes
+from ..models.proposals import AgendaProposal, ProposalState
 from ..permissions import can_plan_meeting, can_run_meeting, function_of
-from . import audit, dossiers, reminders, transitions
+from . import audit, dossiers, proposals, reminders, transitions
 from .committees import (
     TEXT_MAX,
     _clean,
@@ -403,6 +404,11 @@ def add_item(
     )
     db.session.add(item)
     audit.record("agenda_item.added", meeting, actor=actor, summary=f"Point {item.position} ajouté : {title}")
+    if item.dossier_id is not None:
+        db.session.flush()
+        for open_ in proposals.open_for(meeting.committee, kind):
+            if open_.dossier_id == item.dossier_id:
+                proposals.mark_accepted(open_, item, actor=actor)
     return item
 
 
@@ -498,8 +504,32 @@ def dossier_documents(dossier_id: int | None) -> list[tuple[str, str]]:
 
 
 def followup_candidates(meeting: Meeting) -> list:
-    """Follow-up flags of the funded dossiers this committee decides on, offered for its next agenda."""
-    return flags_for_committee(meeting.committee)
+    """Follow-up flags of the funded dossiers this committee decides on, offered for its next agenda (those
+    already proposed are listed with the proposals)."""
+    proposed = {p.dossier_id for p in proposals.open_for(meeting.committee, ItemKind.SUIVI)}
+    return [f for f in flags_for_committee(meeting.committee) if f.dossier_id not in proposed]
+
+
+def proposal_candidates(meeting: Meeting) -> list[AgendaProposal]:
+    """Open proposals for this meeting's committee (instructeurs, follow-up, criblage), oldest first."""
+    return proposals.open_for(meeting.committee)
+
+
+def accept_proposal(meeting: Meeting, proposal: AgendaProposal, *, actor) -> AgendaItem:
+    """One click: the proposal becomes an item of the meeting's agenda (add_item marks it accepted, as it
+    does when the secretariat adds the same dossier by hand)."""
+    if proposal.committee_id != meeting.committee_id or proposal.state != ProposalState.OUVERTE:
+        raise ValidationFailed({"proposal": "Cette proposition n'est plus ouverte pour ce comité."})
+    item = add_item(
+        meeting,
+        kind=proposal.kind,
+        actor=actor,
+        opportunity=db.session.get(Opportunity, proposal.opportunity_id) if proposal.opportunity_id else None,
+        dossier_id=proposal.dossier_id,
+        proposal="",
+        followup_flags=proposal.flags if proposal.kind == ItemKind.SUIVI else None,
+    )
+    return item
 
 
 # --- attendance -----------------------------------------------------------------------------------------

@@ -1,0 +1,248 @@
+"""The end of the dossier's journey for each role, over HTTP with real ProConnect logins (the test provider
+process of tests/conftest.py): porteur, instructeur, secretariat, committee member.
+
+The secretariat's account is pre-registered with the real CLI command (`flask users add`); every other
+account is created by its first login and given its role from the product's pages (guichet instructors,
+committee members). The dossier's sections are filled through the section service as the porteur (the
+section forms have their own tests); from the deposit on, every step is a request: deposit, instruction,
+avis, proposal to the committee, agenda, meeting, attendance, decision, minutes, contract, signature,
+follow-up, reports, reviews, closing. Each step asserts what the user would notice: the page, the
+notification in the centre and the mail in the outbox.
+"""
+
+import html as html_lib
+import itertools
+import re
+from datetime import date, timedelta
+from io import BytesIO
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from app import ratelimit
+from app.extensions import db
+from app.models import Dossier, Meeting, Notification, OutboxMail, User
+from app.models.followup import IndicatorValue, JalonReport
+from app.models.proposals import AgendaProposal
+from tests.factories import complete_dossier
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def provider(app, oidc_provider):
+    keys = ("PROCONNECT_DISCOVERY_URL", "PROCONNECT_MIN_ACR", "PROCONNECT_USERINFO_FORMAT", "BASE_URL")
+    saved = {k: app.config[k] for k in keys}
+    app.config.update(
+        PROCONNECT_DISCOVERY_URL=f"{oidc_provider}/.well-known/openid-configuration",
+        PROCONNECT_MIN_ACR="",
+        PROCONNECT_USERINFO_FORMAT="jwt",
+        BASE_URL="http://127.0.0.1:5000",
+    )
+    ratelimit.reset()
+    yield oidc_provider
+    app.config.update(saved)
+    ratelimit.reset()
+
+
+class Agent:
+    """One person with a browser: a test client with its own cookies, logged in through ProConnect."""
+
+    def __init__(self, app, provider, csrf, label: str):
+        n = next(_seq)
+        self.sub, self.email = f"journey-{label}-{n}", f"{label}.{n}@journey.gouv.fr"
+        claims = {"email": self.email, "given_name": label.capitalize(), "usual_name": f"Agent{n}"}
+        claims |= {
+            "siret": "13002526500013",
+            "uid": f"u{n}",
+            "idp_id": "fia1v2",
+            "organization_label": "DINUM",
+        }
+        assert requests.put(f"{provider}/users/{self.sub}", json=claims, timeout=5).status_code == 204
+        self.client, self.csrf = app.test_client(), csrf
+
+    def login(self):
+        start = self.client.post("/connexion/proconnect", data={"csrf_token": self.csrf(self.client)})
+        answer = requests.post(
+            start.headers["Location"], data={"sub": self.sub}, allow_redirects=False, timeout=5
+        )
+        callback = urlsplit(answer.headers["Location"])
+        assert self.client.get(f"{callback.path}?{callback.query}").status_code in (302, 303)
+        return self
+
+    @property
+    def user(self) -> User:
+        return db.session.scalar(select(User).where(User.email == self.email))
+
+    def get(self, url) -> str:
+        response = self.client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return html_lib.unescape(response.get_data(as_text=True))
+
+    def post(self, url, data=None, files=None, expect=303):
+        payload = {"csrf_token": self.csrf(self.client), **(data or {})}
+        for name, (filename, content) in (files or {}).items():
+            payload[name] = (BytesIO(content), filename)
+        response = self.client.post(url, data=payload, content_type="multipart/form-data")
+        body = html_lib.unescape(response.get_data(as_text=True))
+        errors = re.findall(r'fr-message--error"[^>]*>([^<]+)', body) + re.findall(
+            r'role="alert"[^>]*>(.{0,300})', body
+        )
+        assert response.status_code == expect, (url, response.status_code, errors)
+        return html_lib.unescape(response.get_data(as_text=True))
+
+    def told(self, kind: str) -> tuple[list[Notification], list[OutboxMail]]:
+        """The notifications in the user's centre and the mails queued for the user, of one kind."""
+        user = self.user
+        notes = db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id, Notification.kind == kind)
+        ).all()
+        mails = db.session.scalars(
+            select(OutboxMail).where(OutboxMail.recipient_id == user.id, OutboxMail.kind == kind)
+        ).all()
+        return notes, mails
+
+    def sees(self, kind: str, *, mail: bool = True) -> OutboxMail | None:
+        notes, mails = self.told(kind)
+        assert notes, f"{self.email}: no notification {kind}"
+        assert notes[-1].subject in self.get("/notifications")
+        if mail:
+            assert mails, f"{self.email}: no mail {kind}"
+            assert "http://127.0.0.1:5000/" in mails[-1].text_body and mails[-1].html_body
+            return mails[-1]
+        return None
+
+
+def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client, csrf, provider):
+    cli = app.test_cli_runner()
+    secretariat = Agent(app, provider, csrf, "secretariat")
+    result = cli.invoke(args=["users", "add", secretariat.email, "--role", "secretariat"])
+    assert result.exit_code == 0, result.output
+    secretariat.login()
+    porteur = Agent(app, provider, csrf, "porteur").login()
+    instructeur = Agent(app, provider, csrf, "instructeur").login()
+    president = Agent(app, provider, csrf, "president").login()
+    member = Agent(app, provider, csrf, "membre").login()
+
+    # secretariat: the SNAP4 instructeur and the members of its deciding body (COSINUM), its next meeting
+    secretariat.post("/guichets/SNAP4/instructeurs", {"email": instructeur.email})
+    assert instructeur.email in secretariat.get("/guichets/SNAP4")
+    secretariat.post("/comites/COSINUM/membres", {"email": president.email, "function": "president"})
+    secretariat.post("/comites/COSINUM/membres", {"email": member.email, "function": "membre"})
+    until = (date.today() + timedelta(days=70)).isoformat()
+    secretariat.post("/comites/COSINUM/seances/generer", {"until": until})
+    meeting = db.session.scalars(select(Meeting).join(Meeting.committee).order_by(Meeting.starts_at)).first()
+    assert meeting is not None and meeting.committee.code == "COSINUM"
+
+    # porteur: creates the dossier, fills it (section service), deposits it
+    today = date.today()
+    porteur.post(
+        "/dossiers/nouveau",
+        {"guichet": "SNAP4", "title": "Suite collaborative", "start_year": str(today.year)},
+    )
+    dossier = db.session.scalar(select(Dossier).where(Dossier.title == "Suite collaborative"))
+    complete_dossier(dossier, porteur.user)
+    page = f"/dossiers/{dossier.id}"
+    porteur.post(f"{page}/deposer")
+
+    # instructeur: instruction, avis, proposal to the committee
+    instructeur.post(f"{page}/instruire")
+    instructeur.post(f"{page}/avis", {"avis": "favorable", "motivation": "Projet solide et cofinancé."})
+    assert "Proposer au COSINUM" in instructeur.get(page)
+    instructeur.post(f"{page}/proposer", {"reason": "Prêt pour la séance."})
+    secretariat.sees("dossier.proposed")
+    porteur.sees("dossier.proposed")
+
+    # secretariat: accepts the proposal in one click, publishes the agenda; the president runs the meeting
+    builder = secretariat.get(f"/comites/seances/{meeting.id}")
+    proposal = db.session.scalar(select(AgendaProposal).where(AgendaProposal.dossier_id == dossier.id))
+    assert "Prêt pour la séance." in builder
+    secretariat.post(f"/comites/seances/{meeting.id}/propositions/{proposal.id}/inscrire")
+    secretariat.post(f"/comites/seances/{meeting.id}/publier")
+    member.sees("committee.agenda_published", mail=False)
+    president.post(f"/comites/seances/{meeting.id}/ouvrir")
+    for agent in (president, member):
+        president.post(
+            f"/comites/seances/{meeting.id}/presence", {"user_id": agent.user.id, "status": "present"}
+        )
+    db.session.expire_all()
+    item = meeting.items[0]
+    fields = {
+        "outcome": "accepte",
+        "mode": "consensus",
+        "motivation": "Projet utile à tous.",
+        "amounts-0-year": str(today.year),
+        "amounts-0-ae": "600000",
+        "amounts-0-cp": "300000",
+    }
+    decision = {f"d{item.id}-{name}": value for name, value in fields.items()}
+    president.post(f"/comites/seances/{meeting.id}/points/{item.id}/decision", decision)
+    # minutes written, reviewed, published: only then may the contract be prepared
+    db.session.expire_all()
+    president.post(
+        f"/comites/seances/{meeting.id}/proces-verbal",
+        {"notes": "Séance tenue.", "version": str(meeting.minutes.version if meeting.minutes else 0)},
+    )
+    refused = secretariat.post(f"{page}/convention/preparer", expect=422)
+    assert "publication du procès-verbal" in refused
+    president.post(f"/comites/seances/{meeting.id}/proces-verbal/relire")
+    president.post(f"/comites/seances/{meeting.id}/proces-verbal/publier")
+    member.sees("committee.minutes_published", mail=False)
+
+    # secretariat: contract, signature, follow-up started
+    secretariat.post(f"{page}/convention/preparer")
+    ready = porteur.sees("dossier.contract_ready")
+    assert f"/dossiers/{dossier.id}/pdf" in ready.text_body
+    signature = {"signed_on": today.isoformat(), "signatories": "La directrice ; le DINUM"}
+    secretariat.post(f"{page}/convention/signature", signature, files={"signed_file": ("signee.pdf", PDF)})
+    porteur.sees("dossier.contract_signed")
+    instructeur.sees("dossier.contract_signed")
+    assert "Signée le" in porteur.get(page)
+    secretariat.post(f"{page}/convention/suivi")
+    porteur.sees("followup.started")
+
+    # porteur: reports from the follow-up page linked from the dossier page
+    assert f"/dossiers/{dossier.id}/suivi" in porteur.get(page)
+    suivi = f"{page}/suivi"
+    jalon = dossier.jalons[0]
+    porteur.post(
+        f"{suivi}/jalon", {"jalon": jalon.id, "achieved_on": today.isoformat(), "proof": "PV de recette"}
+    )
+    instructeur.sees("followup.report_recorded")
+    indicator = dossier.indicators[0]
+    porteur.post(
+        f"{suivi}/indicateur",
+        {
+            "indicator": indicator.id,
+            "reported_on": today.isoformat(),
+            "value": "12",
+            "comment": "Premier relevé",
+        },
+    )
+    porteur.post(f"{suivi}/consommation", {"year": str(today.year), "ae": "100000", "cp": "50000"})
+
+    # instructeur: validates the jalon, questions the indicator
+    report = db.session.scalar(select(JalonReport))
+    instructeur.post(f"{suivi}/jalon/{report.id}/lecture", {f"jalon-{report.id}-verdict": "valide"})
+    value = db.session.scalar(select(IndicatorValue))
+    instructeur.post(
+        f"{suivi}/indicateur/{value.id}/lecture",
+        {f"indicateur-{value.id}-verdict": "questionne", f"indicateur-{value.id}-comment": "Source ?"},
+    )
+    mail = porteur.sees("followup.report_reviewed")
+    assert "Source ?" in mail.text_body
+    assert "Questionné" in porteur.get(suivi)
+
+    # committee member: reads the follow-up of the dossier decided by the committee
+    assert "Suivi du dossier" in member.get(suivi)
+
+    # secretariat: closes the follow-up with the final assessment
+    secretariat.post(f"{suivi}/cloture", {"assessment": "Objectifs atteints.", "reason": ""})
+    porteur.sees("followup.closed")
+    instructeur.sees("followup.closed")
+    db.session.expire_all()
+    assert dossier.state == "clos"
+    assert "Bilan final : Objectifs atteints." in member.get(suivi)
