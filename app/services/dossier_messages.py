@@ -5,7 +5,7 @@ who read them, and the instruction team's private annotations.
 from ..extensions import db
 from ..models.dossiers import Dossier, DossierAnnotation, DossierMessage, MessageRead
 from ..permissions import can_annotate_dossier, can_message_dossier
-from . import audit
+from . import audit, dossiers_notifications
 from .dossier_attachments import check_file, store
 from .dossier_sections import clean
 from .errors import NotAllowed, ValidationFailed
@@ -56,6 +56,7 @@ def post_message(
             message=message,
         )
     audit.record("message.posted", dossier, actor=actor, summary=f"Message sur {dossier.reference}")
+    dossiers_notifications.message_posted(message, actor=actor)
     return message
 
 
