@@ -1,4 +1,5 @@
-"""`make run`: migrate, load the reference data and demo accounts, start every local service, serve.
+"""`make run`: migrate, load the reference data, the demo accounts and the demo scenario, start every local
+service, serve.
 
 Local services (all on 127.0.0.1): the ProConnect-compatible test provider, the mail catcher,
 the scheduler and the web server. Ctrl-C stops them all.
@@ -47,6 +48,7 @@ def main() -> None:
     flask("data", "load", env=env)  # the app migrates the database on start in development
     processes = start_local_services(env, preexec_fn=die_with_parent)
     flask("demo", "accounts", env=env)
+    flask("demo", "scenario", env=env)  # the living demo (once; its mails go to the catcher)
     web = subprocess.Popen(
         [
             str(BIN / "flask"),
