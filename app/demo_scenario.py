@@ -239,7 +239,7 @@ def _csic_tech(cast: Cast, report: Report, now) -> None:
 # --- dossiers -----------------------------------------------------------------------------------------
 
 
-def _sections(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: int, jalons=None) -> dict:
+def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: int, jalons=None) -> dict:
     y = dossier.start_year
     jalons = jalons or [(f"{y}-06-30", "Prototype", "Version 1")]
     return {
@@ -333,7 +333,7 @@ def _draft(guichet: str, title: str, cast: Cast, *, start_year=None, ftap_ae=400
         actor=porteur,
     )
     db.session.flush()
-    data = _sections(dossier, porteur, ftap_ae=ftap_ae, porteur_ae=porteur_ae, jalons=jalons)
+    data = section_data(dossier, porteur, ftap_ae=ftap_ae, porteur_ae=porteur_ae, jalons=jalons)
     keys = list(data) if complete else ["projet", "enjeu"]
     for key in keys:
         dossier_sections.save_section(
