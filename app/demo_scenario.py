@@ -144,7 +144,8 @@ def _campaigns(cast: Cast, report: Report) -> None:
         if opportunity.status == OpportunityStatus.IDENTIFIEE:
             portfolio.change_status(opportunity, to=OpportunityStatus.EN_CRIBLAGE, actor=secretariat)
     for opportunity in pool[8:]:  # two qualified, for the CSIC-Tech
-        portfolio.change_status(opportunity, to=OpportunityStatus.QUALIFIEE, actor=secretariat)
+        if opportunity.status == OpportunityStatus.EN_CRIBLAGE:
+            portfolio.change_status(opportunity, to=OpportunityStatus.QUALIFIEE, actor=secretariat)
     ministries = [
         db.session.scalar(select(Organisation.id).where(Organisation.code == code))
         for code in ("MI", "MINARM", "MJ", "MEN", "SGMER")
