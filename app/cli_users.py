@@ -1,13 +1,15 @@
-"""Flask commands for users: `users add` (pre-registration with a role) and `demo accounts`."""
+"""Flask commands: `users add` (pre-registration with a role), `demo accounts`, `demo scenario`."""
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from . import demo_scenario
 from .demo import DEMO_ACCOUNTS
 from .extensions import db
 from .models import Role
 from .models.users import COMMITTEE_FUNCTIONS
+from .services import mail
 from .services import users as users_service
 from .services.errors import DomainError, ValidationFailed
 
@@ -79,6 +81,25 @@ def demo_accounts():
             raise click.ClickException(f"{account['email']} : {error.message}") from None
         click.echo(" ; ".join(lines))
     db.session.commit()
+
+
+@demo_cli.command("scenario")
+def demo_scenario_command():
+    """Load the living demo (campaigns, dossiers in every state, meetings, follow-up) through the services;
+    idempotent; refused in production."""
+    if current_app.config.get("ENV_NAME") == "production":
+        raise click.ClickException("Les données de démonstration ne se chargent jamais en production.")
+    try:
+        report = demo_scenario.run()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"Scénario interrompu : {error.message}") from None
+    db.session.commit()
+    sent = mail.deliver_committed()  # the notifications' mails, to the mail catcher (retried if it is down)
+    for line in report.lines:
+        click.echo(line)
+    if sent:
+        click.echo(f"Courriels envoyés : {sent}")
 
 
 def init_app(app) -> None:

@@ -2,18 +2,18 @@
 
 from flask import render_template
 
-from .services import dossiers as service
+from .services.dossiers import SECTION_LABELS, checks, figures
 
 
 def dossier_html(dossier) -> str:
-    missing, verdicts = service.checks(dossier)
+    missing, verdicts = checks(dossier)
     return render_template(
         "dossiers/pdf.html",
         dossier=dossier,
-        fig=service.figures(dossier),
+        fig=figures(dossier),
         verdicts=verdicts,
         missing=missing,
-        section_labels=service.SECTION_LABELS,
+        section_labels=SECTION_LABELS,
     )
 
 

@@ -1,4 +1,5 @@
-"""`make run`: migrate, load the reference data and demo accounts, start every local service, serve.
+"""`make run`: migrate, load the reference data, the demo accounts and the demo scenario, start every local
+service, serve.
 
 Local services (all on 127.0.0.1): the ProConnect-compatible test provider, the mail catcher,
 the scheduler and the web server. Ctrl-C stops them all.
@@ -47,6 +48,11 @@ def main() -> None:
     flask("data", "load", env=env)  # the app migrates the database on start in development
     processes = start_local_services(env, preexec_fn=die_with_parent)
     flask("demo", "accounts", env=env)
+    # The living demo (loaded once; its mails go to the catcher). A database edited by hand may refuse it:
+    # say so and serve anyway.
+    demo = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "demo", "scenario"], cwd=ROOT, env=env)
+    if demo.returncode:
+        print("Scénario de démonstration non chargé (voir le message ci-dessus).", file=sys.stderr)
     web = subprocess.Popen(
         [
             str(BIN / "flask"),

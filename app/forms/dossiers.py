@@ -22,6 +22,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.core import Field
+from wtforms.validators import InputRequired
 
 from ..formatting import format_number
 from ..models.dossiers import Financer, ReferentRole
@@ -468,6 +469,22 @@ class _ActionForm(FlaskForm):
 
 class SubmitForm(_ActionForm):
     submit = StringField()  # where a refused deposit's reasons are shown
+
+
+class DepositForm(SubmitForm):
+    """The recap page's confirmation: a deposit is confirmed after reading what it contains and lacks."""
+
+    confirm = SelectMultipleField(
+        "Confirmation du dépôt",
+        choices=[
+            (
+                "oui",
+                "J'ai relu le récapitulatif et je dépose le dossier : il ne sera plus modifiable, sauf "
+                "demande de compléments de l'équipe d'instruction.",
+            )
+        ],
+        validators=[InputRequired("Cochez la case pour confirmer le dépôt du dossier.")],
+    )
 
 
 class CreateForm(_ActionForm):

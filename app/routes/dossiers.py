@@ -401,15 +401,53 @@ def _action(dossier_id: int, form, run, success: str, block: str, values: dict |
     )
 
 
+def _deposit_page(dossier: Dossier, form, status: int = 200):
+    """The recap shown before a deposit (like Démarches Simplifiées): every section with what it lacks,
+    the checks, the figures, the files; confirming it deposits the dossier."""
+    missing, verdicts = service.checks(dossier)
+    return render(
+        "dossiers/deposit.html",
+        status=status,
+        dossier=dossier,
+        form=form,
+        sections=sections.SECTIONS,
+        missing=missing,
+        verdicts=verdicts,
+        blocking=service.blocking(verdicts),
+        fig=service.figures(dossier),
+        DossierState=DossierState,
+    )
+
+
+@bp.get("/<int:dossier_id>/deposer")
+@permissions.authenticated
+def confirm_submit(dossier_id: int):
+    dossier = _load(dossier_id)
+    if not permissions.can_submit_dossier(current_user, dossier):
+        abort(403)
+    return _deposit_page(dossier, forms.DepositForm(formdata=None))
+
+
 @bp.post("/<int:dossier_id>/deposer")
 @permissions.authenticated
 def submit(dossier_id: int):
-    return _action(
-        dossier_id,
-        forms.SubmitForm(),
-        lambda d: service.submit(d, actor=current_user),
-        "Dossier déposé : l'équipe d'instruction en est informée.",
-        "submission",
+    dossier = _load(dossier_id)
+    if not permissions.can_submit_dossier(current_user, dossier):
+        abort(403)
+    form = forms.DepositForm()
+    if not form.validate():
+        return _deposit_page(dossier, form, 422)
+
+    def failure(status: int):
+        return _deposit_page(_load(dossier_id), form, status)
+
+    return perform(
+        lambda: service.submit(dossier, actor=current_user),
+        form=form,
+        success="Dossier déposé : l'équipe d'instruction en est informée ; l'accusé de réception vous est "
+        "envoyé par courriel.",
+        location=url_for(".show", dossier_id=dossier_id),
+        failure=failure,
     )
 
 

@@ -239,8 +239,8 @@ def record_decision(
     confirm_above_request: bool = False,
     actor,
 ) -> Decision:
-    """Record the committee's decision on an agenda item, move the item's object to its new state, append the
-    decision to the register and notify the porteurs concerned."""
+    """Record the committee's decision on an agenda item, move the item's object to its new state and append
+    the decision to the register. The porteurs are told at the publication of the minutes."""
     meeting = item.meeting
     if not can_record_decision(actor, meeting):
         raise NotAllowed("Vous ne pouvez pas enregistrer de décision pour ce comité.")
@@ -328,14 +328,7 @@ def record_decision(
         summary=f"{meeting.committee.code} — point {item.position} : {outcome.label}",
         changes={"outcome": [None, outcome.value]},
     )
-    notify(
-        porteurs_concerned(meeting, item),
-        "committee.decision_recorded",
-        decision,
-        subject=f"Décision du {meeting.committee.name} : {item.title} — {outcome.label}",
-        body=decision.motivation,
-        url=meeting_path(meeting),
-    )
+    # Nobody is told yet: the decision can still change until the minutes are published (minutes.publish).
     return decision
 
 

@@ -7,7 +7,7 @@ from flask import current_app
 from ..extensions import db
 from ..models.dossiers import Dossier, DossierAnnotation, DossierMessage, MessageRead
 from ..permissions import can_annotate_dossier, can_message_dossier
-from . import audit
+from . import audit, dossiers_notifications
 from .dossier_attachments import check_file, check_room, store
 from .dossier_sections import clean
 from .errors import NotAllowed, ValidationFailed
@@ -62,6 +62,7 @@ def post_message(
             message=message,
         )
     audit.record("message.posted", dossier, actor=actor, summary=f"Message sur {dossier.reference}")
+    dossiers_notifications.message_posted(message, actor=actor)
     return message
 
 

@@ -1,6 +1,6 @@
 """The minutes (procès-verbal) of a held meeting: saved while the meeting is held, reviewed by the président
-(or the secretariat), published — the meeting's decisions then become immutable and those concerned get their
-extract.
+(or the secretariat), published — the meeting's decisions then become immutable, the porteurs of its
+dossiers are told the decision (with its amounts and conditions), the others concerned get their extract.
 
 Every function takes the acting user as `actor=`, flushes, never commits, and writes one audit entry.
 """
@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models.committees import Meeting, MeetingState
 from ..models.minutes import Minutes, MinutesState
 from ..permissions import can_review_minutes, can_run_meeting
-from . import audit, meetings
+from . import audit, dossiers_notifications, mail, meetings
 from .committees import TEXT_MAX, _clean, meeting_path, members, notify, porteurs_concerned
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
@@ -97,6 +97,13 @@ def publish(meeting: Meeting, *, actor) -> Minutes:
     )
     for item in meeting.items:
         decision = item.decision
+        if decision is not None and item.dossier_id is not None:  # final now: told with its amounts
+            dossiers_notifications.decision_communicated(
+                item.dossier_id,
+                decision,
+                minutes_url=mail.link("committees.minutes.show", meeting_id=meeting.id),
+            )
+            continue
         extract = (
             f"{item.title}\nDécision : {decision.outcome_enum.label}\n{decision.motivation}"
             if decision

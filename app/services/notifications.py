@@ -136,7 +136,9 @@ def notify(
         send_email = wants_email(user, kind)
     if send_email and user.active:
         if email is None:
-            email = mail.render("notification", subject=subject, body=body, url=url, user=user)
+            email = mail.render(
+                "notification", subject=subject, body=body, url=absolute(url), user=user, kind=KINDS.get(kind)
+            )
         mail_subject, text, html = email
         mail.queue(
             to=mail.address_of(user),
@@ -148,6 +150,55 @@ def notify(
             attachments=attachments,
         )
     return notification
+
+
+def absolute(url: str | None) -> str | None:
+    """A link for a mail: a path of the app becomes absolute on BASE_URL (mails are read outside the app)."""
+    if not url or "://" in url:
+        return url
+    return current_app.config["BASE_URL"].rstrip("/") + "/" + url.lstrip("/")
+
+
+def notify_all(
+    users,
+    kind: str,
+    obj=None,
+    *,
+    subject: str,
+    intro: list[str],
+    url: str | None = None,
+    link_label: str = "Voir sur Mutualisation DSI",
+    details: list[tuple[str, str]] = (),
+    quote: str = "",
+    quote_label: str = "Message",
+    table: dict | None = None,
+    attachments: list[mail.Attachment] = (),
+    attachment_note: str = "",
+) -> list[User]:
+    """Notify each distinct active user once, in the app and (per preferences) by the « notice » e-mail
+    (text + HTML, absolute link), queued in the outbox of the caller's transaction. Returns who was told."""
+    told: dict[int, User] = {}
+    for user in users:
+        if user is None or user.id in told or not user.active:
+            continue
+        told[user.id] = user
+        email = mail.render(
+            "notice",
+            subject=subject,
+            recipient=user,
+            intro=list(intro),
+            details=list(details),
+            quote=quote,
+            quote_label=quote_label,
+            table=table,
+            url=absolute(url),
+            link_label=link_label,
+            attachment_note=attachment_note if attachments else "",
+            kind=KINDS.get(kind),
+        )
+        body = "\n\n".join([*intro, *(f"{label} : {value}" for label, value in details)])
+        notify(user, kind, obj, subject=subject, body=body, url=url, email=email, attachments=attachments)
+    return list(told.values())
 
 
 def unread_count(user: User) -> int:

@@ -2,11 +2,28 @@
 
 The four state machines (opportunity, campaign, dossier, meeting) share this one helper; each service
 keeps only what is its own (who may act, what else changes with the state).
+
+What a move tells people (notifications, mails through the outbox) is declared beside each domain
+(`<room>_notifications.py`) with `on_applied(Model, listener)`: the listener runs in the same transaction,
+after the move, so a refused or rolled-back move tells nobody.
 """
+
+from collections.abc import Callable
 
 from ..extensions import db
 from . import audit
 from .errors import DomainError
+
+# Model class → listeners called as listener(obj, old_state, new_state, actor=…, reason=…) after each move.
+_LISTENERS: dict[type, list[Callable]] = {}
+
+
+def on_applied(model: type, listener: Callable) -> Callable:
+    """Call `listener` after every transition of a `model` object (idempotent registration)."""
+    listeners = _LISTENERS.setdefault(model, [])
+    if listener not in listeners:
+        listeners.append(listener)
+    return listener
 
 
 def apply(
@@ -48,4 +65,6 @@ def apply(
     )
     diff = {state_attr: [old.value, to.value]} | (changes or {})
     audit.record(action, obj, actor=actor, summary=summary, changes=diff)
+    for listener in _LISTENERS.get(type(obj), ()):
+        listener(obj, old, to, actor=actor, reason=reason)
     return old

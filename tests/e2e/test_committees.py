@@ -304,7 +304,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
         kinds = set(
             db.session.scalars(select(Notification.kind).where(Notification.user_id == world["porteur"]))
         )
-        assert "committee.decision_recorded" in kinds
+        assert "dossier.decision_communicated" in kinds and "committee.decision_recorded" not in kinds
         decision_id = dossier.decision_id
         second = db.session.get(Opportunity, world["opportunity_ids"][1])
         assert second.state == "qualifiee"

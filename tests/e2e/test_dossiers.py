@@ -118,7 +118,11 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofin
     porteur.locator("#section-pieces").get_by_role("link", name=re.compile("note-explicative.pdf")).wait_for()
     checks.get_by_text("Aucun contrôle bloquant : le dossier peut être déposé.").wait_for()
     axe_check(porteur)
-    porteur.get_by_role("button", name="Déposer le dossier").click()
+    porteur.get_by_role("link", name="Déposer le dossier").click()
+    porteur.get_by_role("heading", name=re.compile("^Déposer le dossier")).wait_for()  # the recap first
+    axe_check(porteur)
+    porteur.locator("label[for=confirm-oui]").click()  # DSFR: the label carries the box
+    porteur.get_by_role("button", name="Confirmer le dépôt").click()
     porteur.get_by_text("Dossier déposé").first.wait_for()
     assert "déposé" in porteur.locator("h1 + p .fr-badge").inner_text().lower()
 
@@ -142,7 +146,9 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofin
     porteur.get_by_label("Ligne 2 : AE 2027", exact=True).fill("150000")
     porteur.get_by_label("Ligne 2 : CP 2027", exact=True).fill("150000")
     save(porteur, "financement")
-    porteur.get_by_role("button", name="Déposer à nouveau avec les compléments").click()
+    porteur.get_by_role("link", name="Déposer à nouveau avec les compléments").click()
+    porteur.locator("label[for=confirm-oui]").click()
+    porteur.get_by_role("button", name="Confirmer le dépôt").click()
     porteur.get_by_text("Dossier déposé").first.wait_for()
 
     instructor.goto(dossier_url)

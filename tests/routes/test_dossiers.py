@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Dossier, Role
 from app.services import dossier_sections as sections
 from app.services import dossiers as service
+from app.services import mail
 from tests.factories import complete_dossier, make_dossier, make_hub_dossier, make_instructor, make_user
 
 HX = {"HX-Request": "true"}
@@ -34,6 +35,9 @@ def dossier(porteur):
 def text_of(response) -> str:
     """The body with entities decoded and French narrow/non-breaking spaces as plain spaces."""
     return htmllib.unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
+
+
+CONFIRM = {"confirm": "oui"}  # the recap page's confirmation box
 
 
 def post(client, csrf, url, data=None, headers=None, **kw):
@@ -190,7 +194,7 @@ def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
     login_as(porteur)
     checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
     assert "part FTAP 62 % > 50 % autorisés" in checks and "Bloquant" in checks
-    response = post(client, csrf, f"/dossiers/{dossier.id}/deposer", headers=HX)
+    response = post(client, csrf, f"/dossiers/{dossier.id}/deposer", CONFIRM)
     assert response.status_code == 422 and "Dépôt impossible" in text_of(response)
     data = {
         f"rows-0-{k}": v
@@ -300,11 +304,33 @@ def test_porteur_cannot_instruct_and_instructor_cannot_edit(client, csrf, login_
 # --- life cycle through the pages -------------------------------------------------------------------
 
 
+def test_deposit_shows_a_recap_with_missing_items_and_asks_for_confirmation(client, csrf, login_as, porteur):
+    draft = make_dossier(porteur, title="Projet incomplet")
+    login_as(porteur)
+    page = client.get(f"/dossiers/{draft.id}")
+    assert f'href="/dossiers/{draft.id}/deposer"' in text_of(page)  # a link to the recap, not a POST
+    recap = text_of(client.get(f"/dossiers/{draft.id}/deposer"))
+    assert "À compléter" in recap and "manque" in recap and "Dépôt impossible pour l'instant" in recap
+    assert "Confirmer le dépôt" not in recap
+    dossier = complete_dossier(make_dossier(porteur, title="Projet complet"), porteur)
+    recap = text_of(client.get(f"/dossiers/{dossier.id}/deposer"))
+    assert "Confirmer le dépôt" in recap and "Financement demandé au fonds" in recap
+    response = post(client, csrf, f"/dossiers/{dossier.id}/deposer")  # not confirmed: nothing happens
+    assert response.status_code == 422
+    assert "Cochez la case pour confirmer le dépôt du dossier." in text_of(response)
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).state == "brouillon"
+    assert post(client, csrf, f"/dossiers/{dossier.id}/deposer", CONFIRM).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).state == "depose"
+    assert client.get(f"/dossiers/{dossier.id}/deposer").status_code == 403  # deposited: no recap any more
+
+
 def test_instruction_journey_through_the_routes(client, csrf, login_as, porteur):
     dossier = complete_dossier(make_dossier(porteur), porteur)
     url = f"/dossiers/{dossier.id}"
     login_as(porteur)
-    assert post(client, csrf, f"{url}/deposer").status_code == 303
+    assert post(client, csrf, f"{url}/deposer", CONFIRM).status_code == 303
     instructor = login_as(make_instructor("SNAP4"))
     assert post(client, csrf, f"{url}/instruire").status_code == 303
     response = post(
@@ -332,7 +358,7 @@ def test_instruction_journey_through_the_routes(client, csrf, login_as, porteur)
     assert "Précisez la phase 2." in html
     assert f'action="/dossiers/{dossier.id}/sections/financement"' in html
     assert f'action="/dossiers/{dossier.id}/sections/enjeu"' not in html
-    assert post(client, csrf, f"{url}/deposer").status_code == 303
+    assert post(client, csrf, f"{url}/deposer", CONFIRM).status_code == 303
     login_as(instructor)
     response = post(client, csrf, f"{url}/avis", {"avis": "favorable", "motivation": "Dossier complet."})
     assert response.status_code == 303
@@ -442,6 +468,7 @@ def test_instruction_list_tabs_search_and_bounded_queries(client, csrf, login_as
     other = complete_dossier(make_dossier(porteur, "SNAP1", title="Autre guichet"), porteur)
     service.submit(other, actor=porteur)
     db.session.commit()
+    mail.deliver_committed()  # the deposits' mails leave with the set-up's commit, not measured below
     login_as(instructor)
     with queries() as statements:
         response = client.get("/dossiers/instruction")

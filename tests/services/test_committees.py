@@ -443,10 +443,16 @@ def test_dossier_decision_amounts_are_checked_and_move_the_dossier(invest, secre
         decision.id,
     )
     notices = db.session.scalars(select(Notification).where(Notification.user_id == porteur.id)).all()
-    assert [n.kind for n in notices] == ["committee.agenda_published", "committee.decision_recorded"]
+    assert [n.kind for n in notices] == ["committee.agenda_published"]  # not told before the PV
     # a rectifying decision corrects the amount once the minutes are published
     minutes_service.review(meeting, actor=secretariat)
     minutes_service.publish(meeting, actor=secretariat)
+    told = db.session.scalars(
+        select(Notification).where(
+            Notification.user_id == porteur.id, Notification.kind == "dossier.decision_communicated"
+        )
+    ).one()
+    assert "Accepté" in told.subject and "350\u202f000\u00a0€ en AE" in told.body
     rectification = decision_service.rectify_decision(
         decision,
         motivation="Erreur de saisie sur 2027.",
