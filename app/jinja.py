@@ -18,7 +18,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
-from .models import CampaignState, DossierState, ReminderStatus, Visibility
+from .models import CampaignState, DossierState, ReminderStatus, RuleCode, RuleKind, Visibility
 from .models.committees import MeetingState
 from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
 
@@ -98,6 +98,8 @@ def init_app(app) -> None:
         CampaignState=CampaignState,
         Visibility=Visibility,
         DossierState=DossierState,
+        RuleCode=RuleCode,
+        RuleKind=RuleKind,
         MeetingState=MeetingState,
         ReminderStatus=ReminderStatus,
         STATUS_LABELS=STATUS_LABELS,

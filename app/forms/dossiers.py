@@ -25,6 +25,7 @@ from wtforms.fields.core import Field
 
 from ..formatting import format_number
 from ..models.dossiers import Financer, ReferentRole
+from ..models.guichets import RuleCode
 
 BLANK_ROWS = 2  # empty rows offered at the end of each table (no JavaScript needed to add a line)
 INDICATOR_FIELDS = ("objective", "indicator", "calculation", "current_value", "target_value", "frequency")
@@ -198,13 +199,21 @@ def _collect(fields, found: dict[str, str]) -> None:
 
 def financer_choices(dossier) -> list[tuple[str, str]]:
     """The fund, the porteur, then each co-porteur named in the porteurs section."""
-    choices = [(Financer.FTAP.value, "FTAP (fonds)"), (Financer.PORTEUR.value, "Porteur")]
+    choices = [
+        (Financer.FTAP.value, f"{dossier.guichet.fund_label} (fonds)"),
+        (Financer.PORTEUR.value, "Porteur"),
+    ]
     for referent in dossier.referents:
         if not referent.is_porteur and referent.organisation is not None:
             choice = (f"co:{referent.organisation.code}", f"Co-porteur {referent.organisation.code}")
             if choice not in choices:
                 choices.append(choice)
     return choices
+
+
+def declaration_rules(dossier) -> list:
+    """The guichet's rules the porteur declares (ticks) in the projet section."""
+    return [r for r in dossier.guichet.rules if r.code == RuleCode.DECLARATION]
 
 
 def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]:
@@ -223,6 +232,12 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             "opportunity_code": StringField(
                 "Opportunité de mutualisation liée (facultatif)",
                 description="Code du portefeuille, par exemple M043.",
+            ),
+            "declarations": SelectMultipleField(
+                "Déclarations du porteur",
+                choices=[(str(r.id), r.label) for r in declaration_rules(dossier)],
+                validate_choice=False,
+                description="Cochez ce que le projet respecte : sans cette déclaration, le dépôt est refusé.",
             ),
         }
     elif key == "porteurs":
@@ -335,7 +350,9 @@ def section_form(dossier, key: str, formdata=None, organisations=()) -> SectionF
 def _flatten(data: dict) -> list[tuple[str, str]]:
     out = []
     for name, value in data.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):  # a multiple choice
+            out += [(name, v) for v in value]
+        elif isinstance(value, list):
             for index, row in value:
                 out += [(f"{name}-{index}-{column}", v) for column, v in row.items()]
         else:
@@ -365,6 +382,7 @@ def initial_data(dossier, key: str) -> dict:
             "starts_on": dossier.starts_on.isoformat() if dossier.starts_on else "",
             "ends_on": dossier.ends_on.isoformat() if dossier.ends_on else "",
             "opportunity_code": dossier.opportunity.code if dossier.opportunity else "",
+            "declarations": [str(d.rule_id) for d in dossier.declarations],
         }
     if key == "porteurs":
         data: dict = {
@@ -430,7 +448,7 @@ def initial_data(dossier, key: str) -> dict:
         data = {"rows": rows, "impact_indirect": dossier.impact_indirect or ""}
         for staff in dossier.staff_savings:
             data[f"staff-{staff.category}-cost"] = amount_text(staff.average_cost)
-            data[f"staff-{staff.category}-{staff.year}"] = str(staff.jobs)
+            data[f"staff-{staff.category}-{staff.year}"] = format_number(staff.jobs, decimals=2)
         return data
     if key == "jalons":
         return {

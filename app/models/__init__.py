@@ -36,7 +36,7 @@ from .dossiers import (
     StaffSaving,
 )
 from .followup import CreditConsumption, IndicatorValue, JalonReport, SavingsReport
-from .guichets import Guichet, GuichetMode
+from .guichets import Guichet, GuichetMode, GuichetRule, RuleCode, RuleKind
 from .minutes import Minutes, MinutesState
 from .organisations import Organisation
 from .portfolio import (
@@ -116,6 +116,9 @@ __all__ = [
     "SavingsReport",
     "Guichet",
     "GuichetMode",
+    "GuichetRule",
+    "RuleCode",
+    "RuleKind",
     "ComplementRequest",
     "Dossier",
     "DossierAnnotation",

@@ -9,12 +9,14 @@ which services, permissions and templates test instead of spelling state names.
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -242,6 +244,8 @@ class Dossier(db.Model):
     solution: Mapped[str] = mapped_column(Text, default="", server_default="")
     impact_indirect: Mapped[str] = mapped_column(Text, default="", server_default="")
     gouvernance: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The porteur's reason for asking the ROI derogation ([004] §3: « à titre exceptionnel »).
+    roi_derogation: Mapped[str] = mapped_column(Text, default="", server_default="")
     avis: Mapped[str | None] = mapped_column(String(16))
     avis_motivation: Mapped[str | None] = mapped_column(Text)
     avis_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -282,6 +286,9 @@ class Dossier(db.Model):
         cascade="all, delete-orphan", order_by="StaffSaving.id"
     )
     jalons: Mapped[list["Jalon"]] = relationship(cascade="all, delete-orphan", order_by="Jalon.number")
+    declarations: Mapped[list["DossierDeclaration"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierDeclaration.rule_id"
+    )
     attachments: Mapped[list["DossierAttachment"]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="DossierAttachment.id"
     )
@@ -433,6 +440,8 @@ class FinancingLine(db.Model):
     def financer_label(self) -> str:
         if self.financer == Financer.CO_PORTEUR and self.financer_organisation:
             return f"Co-porteur {self.financer_organisation.code}"
+        if self.financer == Financer.FTAP:  # the fund of the dossier's guichet: FTAP or France Relance
+            return self.dossier.guichet.fund_label if self.dossier else "FTAP"
         return Financer(self.financer).label
 
 
@@ -496,8 +505,23 @@ class StaffSaving(db.Model):
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
     category: Mapped[str] = mapped_column(String(1))
     year: Mapped[int] = mapped_column()
-    jobs: Mapped[int] = mapped_column(default=0)  # ETP saved (including redeployed ones)
+    # ETP saved (including redeployed ones); fractional, as the contracts write them (« 1,5 »).
+    jobs: Mapped[Decimal] = mapped_column(Numeric(9, 2), default=0)
     average_cost: Mapped[int] = mapped_column(default=0)  # euros per ETP and year
+
+
+class DossierDeclaration(db.Model):
+    """The porteur declares that the dossier meets a guichet's DECLARATION rule (e.g. no terminal equipment
+    financed on SNAP, [003] §2)."""
+
+    __tablename__ = "dossier_declarations"
+    __table_args__ = (UniqueConstraint("dossier_id", "rule_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("guichet_rules.id", ondelete="CASCADE"), index=True)
+    declared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Jalon(db.Model):

@@ -387,11 +387,11 @@ REFERENCE_RULES = {
     "COPROJ": {"recurrence": "FREQ=WEEKLY;BYDAY=MO", "recurrence_time": "10:00", "meeting_minutes": 60},
     "CREC": {"recurrence": "FREQ=WEEKLY;BYDAY=TH", "recurrence_time": "14:00", "meeting_minutes": 60},
 }
-# The guichets each body decides on (with their sub-guichets): [000] §5.3, [004] §4.2, [003].
+# The guichets each body decides on (with their sub-guichets): [000] §5.3, [004] §4.2. Not the COSINUM for
+# France Relance: its themes' DINUM and DITP owners select the laureates ([003] §1).
 REFERENCE_GUICHETS = {
     "COPIL-SUITE": ["FTAP-DINUM-OPI"],
     "COMITE-INVEST-FTAP": ["FTAP"],
-    "COSINUM": ["FR-MTFP"],
     "COPIL-DISPOSITIF": ["FTAP-LEAN"],
 }
 

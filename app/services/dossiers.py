@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..domain import dossier_figures
-from ..domain.dossier_figures import Check, Contents, Figures, FinancingRow, Rules, blocking
+from ..domain.dossier_figures import Check, Contents, Figures, FinancingRow, RuleItem, Rules, blocking
 from ..extensions import db
 from ..models import Guichet, User
 from ..models.base import utcnow
@@ -62,7 +62,7 @@ def _bucket(dossier: Dossier, line) -> str:
     """The financer row a financing line counts in (« dont financement FTAP », porteur (CODE), co-porteur)."""
     if line.financer == Financer.PORTEUR and dossier.porteur_organisation:
         return f"dont financement porteur ({dossier.porteur_organisation.code})"
-    return "dont financement " + (line.financer_label if line.financer != Financer.FTAP else "FTAP")
+    return "dont financement " + line.financer_label
 
 
 def figures(dossier: Dossier) -> Figures:
@@ -86,6 +86,11 @@ def figures(dossier: Dossier) -> Figures:
 
 def _rules(guichet: Guichet) -> Rules:
     return Rules(
+        items=[
+            RuleItem(r.code, r.kind, r.label, source=r.source, parameter=r.parameter, id=r.id)
+            for r in guichet.rules
+        ],
+        fund=guichet.fund_label,
         mode=guichet.mode,
         opens_at=guichet.opens_at,
         closes_at=guichet.closes_at,
@@ -113,6 +118,9 @@ def _contents(dossier: Dossier) -> Contents:
         jalons=len(dossier.jalons),
         gouvernance=dossier.gouvernance or "",
         attachment_kinds=frozenset(a.kind for a in dossier.attachments if a.message_id is None),
+        porteur_kind=dossier.porteur_organisation.kind if dossier.porteur_organisation else "",
+        declared=frozenset(d.rule_id for d in dossier.declarations),
+        roi_derogation=dossier.roi_derogation or "",
     )
 
 
@@ -134,6 +142,7 @@ def checks(dossier: Dossier, now: datetime | None = None) -> tuple[dict[str, lis
         indicators=len(dossier.indicators),
         draft=dossier.state == S.BROUILLON,
         now=now or utcnow(),
+        contents=_contents(dossier),
     )
     return missing, verdicts
 
@@ -409,7 +418,8 @@ def describe(dossier_id: int) -> DossierInfo | None:
 
 def decided_by(committee, dossier_or_info) -> bool:
     """True when `committee` decides on the dossier's guichet: its deciding committee, or a guichet (or an
-    ancestor of it) listed in the committee's guichets."""
+    ancestor of it) listed in the committee's guichets. France Relance themes are decided by the selection
+    body set on each theme ([003] §1), not by a body of the fund above them (none by default)."""
     guichet = db.session.get(Guichet, dossier_or_info.guichet_id)
     if guichet is None:
         return False

@@ -183,13 +183,13 @@ def test_checks_fragment_equals_the_block_of_the_full_page(client, login_as, por
 
 
 def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
-    from app.models import Guichet
-
-    db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4")).min_cofinancing_pct = 50
-    dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=620_000, porteur_ae=380_000)
+    dossier = complete_dossier(
+        make_dossier(porteur, "FTAP-LEAN"), porteur, ftap_ae=1_400_000, porteur_ae=600_000
+    )
     login_as(porteur)
     checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
-    assert "part FTAP 62 % > 50 % autorisés" in checks and "Bloquant" in checks
+    assert "montant total 2 000 000 € ≥ 2 000 000 €" in checks and "Bloquant" in checks
+    assert "Source : 004_937e479d7f054f91.txt §4.3 (critères liés au financement)" in checks
     response = post(client, csrf, f"/dossiers/{dossier.id}/deposer", headers=HX)
     assert response.status_code == 422 and "Dépôt impossible" in text_of(response)
     data = {
@@ -222,7 +222,9 @@ def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
         == 200
     )
     checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
-    assert "part FTAP 40 % ≤ 50 % autorisés" in checks
+    assert "montant total 1 000 000 € < 2 000 000 €" in checks and "part FTAP 40 %" in checks
+    assert "part de cofinancement 60 % (600 000 € sur 1 000 000 € ; référence 50 %)" in checks
+    assert "Aucun contrôle bloquant" in checks
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -485,6 +487,32 @@ def test_pdf_has_the_contract_sections_and_tables(client, login_as, porteur):
     assert "Avant-projet — DINUM" in text and "Coûts de support — DILA" in text
     assert "3 850 000" in text and "1 275 000" in text and "dont financement Co-porteur DILA" in text
     assert "2,50 € par € investi" in text
+    # the whole contract ([000]): §1–§8, the signature block and the annexes
+    for heading in (
+        "2. Présentation de la solution apportée",
+        "4.2 Économies prévisionnelles",
+        "5.3 Modalités de suivi et gouvernance",
+        "6. Évaluation du projet",
+        "7. Communication",
+        "8. Modification et résiliation du contrat",
+        "Signataires et dates de signature",
+        "Le délégué interministériel à la transformation publique",
+        "Annexe relative aux nomenclatures budgétaires d'exécution",
+        "Liste des référents FTAP du projet",
+    ):
+        assert heading in text, heading
+    assert "rapport-bilan" in text and "6 mois suivant la signature" in text
+    assert text.index("5.3 Modalités") < text.index("6. Évaluation") < text.index("8. Modification")
+
+
+def test_france_relance_pdf_says_france_relance_not_ftap(client, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur, "SNAP4"), porteur)
+    login_as(porteur)
+    response = client.get(f"/dossiers/{dossier.id}/pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    assert "France Relance" in text and "FTAP" not in text
+    assert "BOP France Relance piloté par le porteur du thème (à préciser)" in text
+    assert "équipements terminaux" in text  # the blocking declaration, with its source
 
 
 def test_guichet_export_has_the_key_figures(client, login_as, porteur):
