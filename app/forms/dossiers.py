@@ -324,6 +324,11 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
         attrs["impact_indirect"] = TextAreaField(
             "Impact indirect, économies indirectes et recettes supplémentaires"
         )
+        attrs["roi_derogation"] = TextAreaField(
+            "Demande de dérogation au retour sur investissement (facultatif)",
+            description="À titre exceptionnel, si le projet s'approche du retour attendu : motivez la "
+            "demande (004_937e479d7f054f91.txt §3).",
+        )
     elif key == "jalons":
         columns = ["number", "due_on", "description", "deliverables", "is_procurement"]
         labels = {
@@ -445,7 +450,11 @@ def initial_data(dossier, key: str) -> dict:
             for amount in line.amounts:
                 row[f"y-{amount.year}"] = amount_text(amount.amount)
             rows.append((i, row))
-        data = {"rows": rows, "impact_indirect": dossier.impact_indirect or ""}
+        data = {
+            "rows": rows,
+            "impact_indirect": dossier.impact_indirect or "",
+            "roi_derogation": dossier.roi_derogation or "",
+        }
         for staff in dossier.staff_savings:
             data[f"staff-{staff.category}-cost"] = amount_text(staff.average_cost)
             data[f"staff-{staff.category}-{staff.year}"] = format_number(staff.jobs, decimals=2)

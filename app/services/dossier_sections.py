@@ -577,6 +577,8 @@ def _validate_economies(dossier: Dossier, data: dict):
                 staff.append((category, year, jobs, cost))
     impact = clean(data.get("impact_indirect"))
     too_long(impact, "impact_indirect", errors, "Impact indirect")
+    derogation = clean(data.get("roi_derogation"))
+    too_long(derogation, "roi_derogation", errors, "Dérogation au retour sur investissement", 5000)
     if errors:
         raise ValidationFailed(errors)
 
@@ -595,6 +597,7 @@ def _validate_economies(dossier: Dossier, data: dict):
             StaffSaving(category=c, year=y, jobs=j, average_cost=cost) for c, y, j, cost in staff
         ]
         dossier.impact_indirect = impact
+        dossier.roi_derogation = derogation
         return f"{len(rows)} ligne(s)"
 
     return apply

@@ -38,6 +38,16 @@ def test_guichet_page_shows_rules_and_the_apply_button(client, login_as, db_sess
     assert "2 000 000 €" in html and "50 %" in html and "au moins 1 € d'économies pérennes" in html
     assert "Déposer un dossier" in html and "Modifier les règles" not in html
     assert client.get("/guichets/INCONNU").status_code == 404
+    # each rule shown with its kind and the document section it comes from
+    assert (
+        ">Bloquant</span> Le montant total du projet (financement FTAP et cofinancement) est inférieur"
+        in html
+    )
+    assert "Source : 004_937e479d7f054f91.txt §4.3 (critères liés au financement)" in html
+    assert ">Critère de sélection</span> Part du cofinancement" in html
+    snap4 = text_of(client.get("/guichets/SNAP4"))
+    assert "France Relance" in snap4 and "Porteur du thème" in snap4 and "Instance de sélection" in snap4
+    assert "Source : 003_9f3bb31115a0b5f3.txt §2" in snap4
     assert "Déposer un dossier" not in text_of(client.get("/guichets/FR-MTFP"))
 
 
