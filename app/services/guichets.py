@@ -10,7 +10,7 @@ from ..extensions import db
 from ..formatting import parse_number
 from ..models import Committee, Guichet, Role, User, UserRole
 from ..models.base import utcnow
-from ..models.guichets import GuichetMode, GuichetRule
+from ..models.guichets import GuichetMode, GuichetRule, RuleKind
 from ..permissions import can_edit_guichet
 from . import audit, reminders
 from .errors import NotAllowed, StaleVersion, ValidationFailed
@@ -174,6 +174,11 @@ REFERENCE_COMMITTEES = {
     "FTAP-DINUM-OPI": "COPIL-SUITE",
     "FTAP-LEAN": "COPIL-DISPOSITIF",
 }
+THEME_OWNERS = (
+    "",
+    "DINUM",
+    "DITP",
+)  # [003] §1: « les porteurs DINUM et DITP » of each theme; "" = à préciser
 RULE_FIELDS = (
     "mode",
     "opens_at",
@@ -289,11 +294,23 @@ def update_rules(
     required_attachments: str,
     version: int,
     actor,
+    owner: str | None = None,
+    rule_kinds: dict[int, str] | None = None,
 ) -> Guichet:
-    """The secretariat edits a guichet's mode, calendar, deciding committee and eligibility rules."""
+    """The secretariat edits a guichet's mode, calendar, deciding committee (a France Relance theme's
+    selection body) and owner, its eligibility parameters and the kind of each of its rules."""
     if not can_edit_guichet(actor, guichet):
         raise NotAllowed("Seul le secrétariat modifie les règles d'un guichet.")
     errors: dict[str, str] = {}
+    if owner is not None and owner not in THEME_OWNERS:
+        errors["owner"] = "Porteur du thème : DINUM, DITP ou à préciser."
+    kinds = {}
+    for rule in guichet.rules:
+        wanted = (rule_kinds or {}).get(rule.id, rule.kind)
+        if wanted not in {k.value for k in RuleKind}:
+            errors[f"rule-{rule.id}-kind"] = f"{rule.code_enum.label} : nature de règle inconnue."
+        elif wanted != rule.kind:
+            kinds[rule] = wanted
     if mode and mode not in {m.value for m in GuichetMode}:
         errors["mode"] = "Mode inconnu."
     if mode == GuichetMode.APPEL_A_PROJETS:
@@ -325,11 +342,16 @@ def update_rules(
             line.strip() for line in (required_attachments or "").splitlines() if line.strip()
         ),
     }
+    if owner is not None:
+        values["owner"] = owner
     if errors:
         raise ValidationFailed(errors)
     if version != guichet.version:
         raise StaleVersion(guichet)
     changes = audit.diff(guichet, values)
+    for rule, kind in kinds.items():
+        changes[f"règle {rule.position + 1} ({rule.code})"] = (rule.kind, kind)
+        rule.kind = kind
     if not changes:
         return guichet
     for key, value in values.items():

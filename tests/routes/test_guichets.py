@@ -96,3 +96,29 @@ def test_add_instructor_with_unknown_email_is_422(client, csrf, secretariat):
     assert response.status_code == 422 and "Aucun compte ne porte cette adresse" in text_of(response)
     assert post(client, csrf, "/guichets/SNAP4/instructeurs", {"email": agent.email}).status_code == 303
     assert agent.email in text_of(client.get("/guichets/SNAP4"))
+
+
+def test_secretariat_sets_a_theme_owner_its_selection_body_and_a_rule_kind(client, csrf, secretariat):
+    from app.models import Committee
+
+    snap4 = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
+    body = db.session.scalar(select(Committee).where(Committee.code == "COPIL-SUITE"))
+    interministerial = next(r for r in snap4.rules if "interministériel" in r.label)
+    page = text_of(client.get("/guichets/SNAP4/regles"))
+    assert "Porteur du thème (France Relance)" in page and "Source : 003_9f3bb31115a0b5f3.txt §1" in page
+    form = {
+        "mode": "guichet_continu",
+        "committee_id": str(body.id),
+        "owner": "DINUM",
+        "version": str(snap4.version),
+        f"rule-{interministerial.id}-kind": "warning",
+    }
+    assert post(client, csrf, "/guichets/SNAP4/regles", form).status_code == 303
+    db.session.expire_all()
+    snap4 = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
+    assert (snap4.owner, snap4.committee_id) == ("DINUM", body.id)
+    assert next(r for r in snap4.rules if r.id == interministerial.id).kind == "warning"
+    html = text_of(client.get("/guichets/SNAP4"))
+    assert "DINUM" in html and "COPIL-SUITE" in html
+    form |= {"owner": "DGFIP", "version": str(snap4.version)}
+    assert post(client, csrf, "/guichets/SNAP4/regles", form).status_code == 422
