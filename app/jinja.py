@@ -20,6 +20,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
 )
 from .models import CampaignState, DossierState, ReminderStatus, RuleCode, RuleKind, Visibility
 from .models.committees import MeetingState
+from .models.dossiers import EndorsementDecision
 from .models.portfolio import STATUS_LABELS, BackingRole, Moscow, OpportunityStatus
 
 ALLOWED_TAGS = {
@@ -99,6 +100,7 @@ def init_app(app) -> None:
         Visibility=Visibility,
         DossierState=DossierState,
         RuleCode=RuleCode,
+        EndorsementDecision=EndorsementDecision,
         RuleKind=RuleKind,
         MeetingState=MeetingState,
         ReminderStatus=ReminderStatus,

@@ -16,6 +16,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -524,6 +525,15 @@ class ComplementsForm(_ActionForm):
 class AvisForm(_ActionForm):
     avis = StringField()
     motivation = TextAreaField()
+
+
+class EndorseForm(_ActionForm):
+    decision = RadioField(
+        "Visa de la DNUM",
+        choices=[("vise", "Viser le dossier"), ("refuse", "Refuser le visa")],
+        validate_choice=False,
+    )
+    comment = TextAreaField("Commentaire", description="Obligatoire en cas de refus.")
 
 
 class DismissForm(_ActionForm):

@@ -289,6 +289,9 @@ class Dossier(db.Model):
     declarations: Mapped[list["DossierDeclaration"]] = relationship(
         cascade="all, delete-orphan", order_by="DossierDeclaration.rule_id"
     )
+    endorsements: Mapped[list["DossierEndorsement"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierEndorsement.id"
+    )
     attachments: Mapped[list["DossierAttachment"]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="DossierAttachment.id"
     )
@@ -327,6 +330,21 @@ class Dossier(db.Model):
     @property
     def open_request(self) -> "ComplementRequest | None":
         return next((r for r in reversed(self.complement_requests) if r.answered_at is None), None)
+
+    @property
+    def needs_endorsement(self) -> bool:
+        """France Relance dossiers go through the porteur ministry's DNUM before instruction ([003] §1)."""
+        return bool(self.guichet and self.guichet.is_france_relance)
+
+    @property
+    def endorsement(self) -> "DossierEndorsement | None":
+        return self.endorsements[-1] if self.endorsements else None
+
+    @property
+    def awaits_endorsement(self) -> bool:
+        """Deposited, to be endorsed by the DNUM before the instructeurs may act."""
+        latest = self.endorsement
+        return self.needs_endorsement and (latest is None or latest.decision != EndorsementDecision.VISE)
 
     def section_version(self, key: str) -> int:
         return next((s.version for s in self.sections if s.key == key), 0)
@@ -508,6 +526,39 @@ class StaffSaving(db.Model):
     # ETP saved (including redeployed ones); fractional, as the contracts write them (« 1,5 »).
     jobs: Mapped[Decimal] = mapped_column(Numeric(9, 2), default=0)
     average_cost: Mapped[int] = mapped_column(default=0)  # euros per ETP and year
+
+
+class EndorsementDecision(enum.StrEnum):
+    VISE = "vise"
+    REFUSE = "refuse"
+
+    @property
+    def label(self) -> str:
+        return {"vise": "Visé", "refuse": "Visa refusé"}[self.value]
+
+
+class DossierEndorsement(db.Model):
+    """The porteur ministry's DNUM endorses (vise) a France Relance dossier before its instruction: the
+    ministries' digital directorates « font naître, constituent, déposent » the dossiers and guarantee
+    their execution ([003] §1). The latest row counts."""
+
+    __tablename__ = "dossier_endorsements"
+    __table_args__ = (CheckConstraint(f"decision IN ({_in(EndorsementDecision)})", name="decision_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    by = relationship("User", lazy="joined")
+    organisation = relationship("Organisation", lazy="joined")
+
+    @property
+    def decision_enum(self) -> EndorsementDecision:
+        return EndorsementDecision(self.decision)
 
 
 class DossierDeclaration(db.Model):

@@ -14,6 +14,7 @@ from ..models.dossiers import Avis, ComplementReason, DossierAnnotation, Dossier
 from ..pdf import dossier_pdf
 from ..queries import dossiers as queries
 from ..services import dossier_attachments as attachments
+from ..services import dossier_endorsements as endorsements
 from ..services import dossier_messages as conversation
 from ..services import dossier_sections as sections
 from ..services import dossiers as service
@@ -212,6 +213,8 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "section_labels": sections.SECTION_LABELS,
         "saved": False,
         "max_mb": _max_bytes() // (1024 * 1024),
+        "endorse_form": forms.EndorseForm(formdata=None),
+        "endorsement_pending": endorsements.pending(dossier),
     }
     ctx.update(overrides)
     return ctx
@@ -408,6 +411,36 @@ def submit(dossier_id: int):
         lambda d: service.submit(d, actor=current_user),
         "Dossier déposé : l'équipe d'instruction en est informée.",
         "submission",
+    )
+
+
+@bp.post("/<int:dossier_id>/visa")
+@permissions.authenticated
+def endorse(dossier_id: int):
+    """The porteur ministry's DNUM endorses (or refuses) a France Relance dossier before instruction."""
+    dossier = _load(dossier_id)
+    if not permissions.can_endorse_dossier(current_user, dossier):
+        abort(403)
+    form = forms.EndorseForm()
+
+    def failure(status: int):
+        if status == 403:
+            abort(403)
+        return render(
+            "dossiers/show.html",
+            block="endorsement",
+            status=status,
+            **_context(_load(dossier_id), endorse_form=form),
+        )
+
+    return perform(
+        lambda: endorsements.endorse(
+            dossier, decision=form.decision.data or "", comment=form.comment.data or "", actor=current_user
+        ),
+        form=form,
+        success=lambda row: f"Dossier {dossier.reference} : {row.decision_enum.label.lower()}.",
+        location=url_for(".show", dossier_id=dossier_id, _anchor="visa-dnum"),
+        failure=failure,
     )
 
 

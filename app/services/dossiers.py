@@ -40,6 +40,7 @@ from ..permissions import (
     can_withdraw_dossier,
 )
 from . import audit, reminders, transitions
+from . import dossier_endorsements as endorsements
 from .dossier_sections import (
     SECTION_LABELS,
     SECTIONS,
@@ -236,7 +237,16 @@ def submit(dossier: Dossier, *, actor, now: datetime | None = None) -> Dossier:
         request.answered_at = utcnow()
     dossier.submitted_at = dossier.submitted_at or utcnow()
     _transition(dossier, S.DEPOSE, actor=actor, reason="Compléments apportés" if resubmission else None)
+    endorsements.request_endorsement(dossier)  # France Relance: the porteur ministry's DNUM vises first
     return dossier
+
+
+def _endorsed(dossier: Dossier) -> None:
+    """France Relance: the instructeurs act once the porteur ministry's DNUM has endorsed ([003] §1)."""
+    if endorsements.pending(dossier):
+        raise ValidationFailed(
+            {"action": "Ce dossier France Relance attend le visa de la DNUM du ministère porteur."}
+        )
 
 
 def withdraw(dossier: Dossier, *, actor, reason: str = "") -> Dossier:
@@ -249,6 +259,7 @@ def withdraw(dossier: Dossier, *, actor, reason: str = "") -> Dossier:
 def start_instruction(dossier: Dossier, *, actor) -> Dossier:
     if not can_instruct_dossier(actor, dossier):
         raise NotAllowed("Vous n'instruisez pas ce guichet.")
+    _endorsed(dossier)
     _transition(dossier, S.EN_INSTRUCTION, actor=actor)
     return dossier
 
@@ -297,6 +308,7 @@ def record_avis(dossier: Dossier, *, avis: str, motivation: str, actor) -> Dossi
         value = Avis(avis)
     except ValueError:
         errors["avis"] = "Choisissez un avis : favorable, réservé ou défavorable."
+    _endorsed(dossier)
     motivation = clean(motivation)
     if not motivation:
         errors["motivation"] = "La motivation de l'avis est obligatoire."

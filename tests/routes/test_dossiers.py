@@ -635,3 +635,20 @@ def test_bad_value_in_a_later_row_is_shown_at_that_row_with_the_input_kept(
     assert 'value="Agents de la DINUM"' in html and 'value="Usagers"' in html
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).beneficiaries == []
+
+
+def test_dnum_vises_a_france_relance_dossier_on_its_page(client, csrf, login_as, porteur):
+    dnum = make_user(Role.DSI, ministry="DINUM")
+    dossier = complete_dossier(make_dossier(porteur, "SNAP4"), porteur)
+    login_as(porteur)
+    assert post(client, csrf, f"/dossiers/{dossier.id}/deposer").status_code == 303
+    assert "En attente du visa" in text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "vise"}).status_code == 403
+    login_as(dnum)
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))  # the ministry's DNUM reads its dossier
+    assert "Visa de la DNUM du ministère porteur" in page and "Enregistrer le visa" in page
+    refused = post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "refuse"}, headers=HX)
+    assert refused.status_code == 422 and "Motivez le refus de visa." in text_of(refused)
+    assert post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "vise"}).status_code == 303
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Visé le" in page and dnum.full_name in page

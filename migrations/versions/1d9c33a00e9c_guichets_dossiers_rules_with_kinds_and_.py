@@ -1,8 +1,8 @@
-"""guichets, dossiers: rules as data with kinds and sources, theme owner, declarations, ROI derogation, fractional ETP
+"""guichets, dossiers: rules with kinds and sources, theme owner, declarations, DNUM endorsements, ROI derogation, fractional ETP
 
-Revision ID: d113b5d1758e
+Revision ID: 1d9c33a00e9c
 Revises: 73a8c9eb984f
-Create Date: 2026-12-01 11:53:51.883550
+Create Date: 2026-12-01 12:14:34.213249
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.models.base  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = 'd113b5d1758e'
+revision = '1d9c33a00e9c'
 down_revision = '73a8c9eb984f'
 branch_labels = None
 depends_on = None
@@ -53,6 +53,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_dossier_declarations_dossier_id'), ['dossier_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dossier_declarations_rule_id'), ['rule_id'], unique=False)
 
+    op.create_table('dossier_endorsements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dossier_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('decision', sa.String(length=16), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("decision IN ('vise', 'refuse')", name=op.f('ck_dossier_endorsements_decision_known')),
+    sa.ForeignKeyConstraint(['by_id'], ['users.id'], name=op.f('fk_dossier_endorsements_by_id_users')),
+    sa.ForeignKeyConstraint(['dossier_id'], ['dossiers.id'], name=op.f('fk_dossier_endorsements_dossier_id_dossiers'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_dossier_endorsements_organisation_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dossier_endorsements'))
+    )
+    with op.batch_alter_table('dossier_endorsements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dossier_endorsements_dossier_id'), ['dossier_id'], unique=False)
+
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('roi_derogation', sa.Text(), server_default='', nullable=False))
 
@@ -82,6 +99,10 @@ def downgrade():
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.drop_column('roi_derogation')
 
+    with op.batch_alter_table('dossier_endorsements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dossier_endorsements_dossier_id'))
+
+    op.drop_table('dossier_endorsements')
     with op.batch_alter_table('dossier_declarations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dossier_declarations_rule_id'))
         batch_op.drop_index(batch_op.f('ix_dossier_declarations_dossier_id'))
