@@ -289,6 +289,9 @@ class Dossier(db.Model):
     declarations: Mapped[list["DossierDeclaration"]] = relationship(
         cascade="all, delete-orphan", order_by="DossierDeclaration.rule_id"
     )
+    assessments: Mapped[list["DossierAssessment"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierAssessment.rule_id"
+    )
     endorsements: Mapped[list["DossierEndorsement"]] = relationship(
         cascade="all, delete-orphan", order_by="DossierEndorsement.id"
     )
@@ -330,6 +333,11 @@ class Dossier(db.Model):
     @property
     def open_request(self) -> "ComplementRequest | None":
         return next((r for r in reversed(self.complement_requests) if r.answered_at is None), None)
+
+    def grid(self) -> list[tuple]:
+        """The selection grid: (criterion rule, its assessment or None) for each criterion of the guichet."""
+        by_rule = {a.rule_id: a for a in self.assessments}
+        return [(r, by_rule.get(r.id)) for r in self.guichet.rules if r.kind == "criterion"]
 
     @property
     def needs_endorsement(self) -> bool:
@@ -559,6 +567,33 @@ class DossierEndorsement(db.Model):
     @property
     def decision_enum(self) -> EndorsementDecision:
         return EndorsementDecision(self.decision)
+
+
+GRID_SCORES = {1: "insuffisant", 2: "partiel", 3: "satisfaisant", 4: "excellent"}
+
+
+class DossierAssessment(db.Model):
+    """One row of the selection grid: the instructeur's score (1–4) and comment on one of the guichet's
+    criteria (its CRITERION-kind rules), given with the avis and shown to the committee."""
+
+    __tablename__ = "dossier_assessments"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "rule_id"),
+        CheckConstraint("score IS NULL OR score BETWEEN 1 AND 4", name="score_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("guichet_rules.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int | None] = mapped_column()
+    comment: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    rule = relationship("GuichetRule", lazy="joined")
+
+    @property
+    def score_label(self) -> str:
+        return f"{self.score} — {GRID_SCORES[self.score]}" if self.score else "non noté"
 
 
 class DossierDeclaration(db.Model):

@@ -9,8 +9,15 @@ from .. import permissions
 from ..extensions import db
 from ..forms import dossiers as forms
 from ..htmx import is_htmx, render
-from ..models import Dossier, Guichet, Organisation, Role
-from ..models.dossiers import Avis, ComplementReason, DossierAnnotation, DossierAttachment, DossierState
+from ..models import Dossier, Guichet, Organisation, Role, RuleKind
+from ..models.dossiers import (
+    GRID_SCORES,
+    Avis,
+    ComplementReason,
+    DossierAnnotation,
+    DossierAttachment,
+    DossierState,
+)
 from ..pdf import dossier_pdf
 from ..queries import dossiers as queries
 from ..services import dossier_attachments as attachments
@@ -214,6 +221,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "saved": False,
         "max_mb": _max_bytes() // (1024 * 1024),
         "endorse_form": forms.EndorseForm(formdata=None),
+        "grid_scores": GRID_SCORES,
         "endorsement_pending": endorsements.pending(dossier),
     }
     ctx.update(overrides)
@@ -493,13 +501,53 @@ def complements(dossier_id: int):
 def avis(dossier_id: int):
     form = forms.AvisForm()
     values = {"avis": form.avis.data or "", "motivation": form.motivation.data or ""}
+    # the selection grid: one score and comment per criterion of the guichet (names depend on the data)
+    grid = {
+        int(name.split("-")[1]): (
+            request.form.get(name, ""),
+            request.form.get(name[: -len("score")] + "comment", ""),
+        )
+        for name in request.form
+        if name.startswith("grid-") and name.endswith("-score") and name.split("-")[1].isdigit()
+    }
+    values["grid"] = {str(k): v for k, v in grid.items()}
     return _action(
         dossier_id,
         form,
-        lambda d: service.record_avis(d, actor=current_user, **values),
+        lambda d: service.record_avis(
+            d, avis=values["avis"], motivation=values["motivation"], grid=grid, actor=current_user
+        ),
         "Avis enregistré : le dossier est instruit.",
         "instruction",
         values,
+    )
+
+
+@bp.get("/instruction/grille")
+@permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
+def compare():
+    """The dossiers of one guichet (one call) side by side: key figures and the selection grid."""
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == request.args.get("guichet", "")))
+    if guichet is None:
+        abort(404)
+    if not (
+        permissions.is_secretariat(current_user) or permissions.can_export_guichet(current_user, guichet)
+    ):
+        abort(403)
+    dossiers = [
+        d
+        for d in db.session.scalars(
+            permissions.dossiers_visible_to(current_user)
+            .where(Dossier.guichet_id == guichet.id, Dossier.state != DossierState.BROUILLON)
+            .order_by(Dossier.id)
+        )
+    ]
+    return render(
+        "dossiers/compare.html",
+        guichet=guichet,
+        dossiers=dossiers,
+        figures={d.id: service.figures(d) for d in dossiers},
+        criteria=[r for r in guichet.rules if r.kind_enum == RuleKind.CRITERION],
     )
 
 

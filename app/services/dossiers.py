@@ -23,10 +23,12 @@ from ..models import Guichet, User
 from ..models.base import utcnow
 from ..models.committees import Outcome
 from ..models.dossiers import (
+    GRID_SCORES,
     Avis,
     ComplementReason,
     ComplementRequest,
     Dossier,
+    DossierAssessment,
     DossierFollow,
     DossierState,
     DossierTransition,
@@ -300,10 +302,14 @@ def request_complements(
     return request
 
 
-def record_avis(dossier: Dossier, *, avis: str, motivation: str, actor) -> Dossier:
+def record_avis(
+    dossier: Dossier, *, avis: str, motivation: str, actor, grid: dict[int, tuple[str, str]] | None = None
+) -> Dossier:
+    """The instructeur's avis, with the selection grid: {criterion rule id: (score 1–4 or "", comment)}."""
     if not can_instruct_dossier(actor, dossier):
         raise NotAllowed("Vous n'instruisez pas ce guichet.")
     errors = {}
+    assessments = _grid(dossier, grid or {}, errors)
     try:
         value = Avis(avis)
     except ValueError:
@@ -325,8 +331,31 @@ def record_avis(dossier: Dossier, *, avis: str, motivation: str, actor) -> Dossi
         actor.id,
         utcnow(),
     )
+    for rule_id, (score, comment) in assessments.items():
+        row = next((a for a in dossier.assessments if a.rule_id == rule_id), None)
+        if row is None:
+            row = DossierAssessment(rule_id=rule_id)
+            dossier.assessments.append(row)
+        row.score, row.comment, row.by_id = score, comment, actor.id
     _transition(dossier, S.INSTRUIT, actor=actor, reason=f"Avis {value.label.lower()}")
     return dossier
+
+
+def _grid(dossier: Dossier, grid: dict, errors: dict) -> dict[int, tuple[int | None, str]]:
+    """The posted grid checked against the guichet's criteria (unknown rules ignored)."""
+    criteria = {rule.id for rule, _ in dossier.grid()}
+    out = {}
+    for rule_id, (score, comment) in grid.items():
+        if rule_id not in criteria:
+            continue
+        score = (score or "").strip()
+        if score and score not in {str(k) for k in GRID_SCORES}:
+            errors[f"grid-{rule_id}-score"] = "Note de 1 à 4."
+            continue
+        comment = clean(comment)
+        too_long(comment, f"grid-{rule_id}-comment", errors, "Commentaire", 2000)
+        out[rule_id] = (int(score) if score else None, comment)
+    return out
 
 
 def dismiss(dossier: Dossier, *, motivation: str, actor) -> Dossier:

@@ -652,3 +652,40 @@ def test_dnum_vises_a_france_relance_dossier_on_its_page(client, csrf, login_as,
     assert post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "vise"}).status_code == 303
     page = text_of(client.get(f"/dossiers/{dossier.id}"))
     assert "Visé le" in page and dnum.full_name in page
+
+
+def test_selection_grid_in_the_avis_the_pdf_and_side_by_side(client, csrf, login_as, porteur):
+    instructor = make_instructor("FTAP-LEAN")
+    first, second = (
+        complete_dossier(
+            make_dossier(porteur, "FTAP-LEAN", title=t), porteur, ftap_ae=700_000, porteur_ae=300_000
+        )
+        for t in ("Robotisation des titres", "Accueil des usagers")
+    )
+    for dossier in (first, second):
+        service.submit(dossier, actor=porteur)
+    db.session.commit()
+    criteria = [r for r, _ in first.grid()]
+    assert len(criteria) == 6  # the co-financing share and the five content criteria ([004] §2, §4.3)
+    login_as(instructor)
+    page = text_of(client.get(f"/dossiers/{first.id}"))
+    assert "Grille de sélection : les critères du guichet" in page and criteria[1].label in page
+    data = {"avis": "favorable", "motivation": "Économies solides."}
+    data |= {f"grid-{criteria[1].id}-score": "9", f"grid-{criteria[1].id}-comment": "Gains chiffrés."}
+    refused = post(client, csrf, f"/dossiers/{first.id}/avis", data, headers=HX)
+    assert refused.status_code == 422 and "Note de 1 à 4." in text_of(refused)
+    assert 'value="9"' not in text_of(refused) and "Gains chiffrés." in text_of(refused)
+    data[f"grid-{criteria[1].id}-score"] = "3"
+    assert post(client, csrf, f"/dossiers/{first.id}/avis", data).status_code == 303
+    page = text_of(client.get(f"/dossiers/{first.id}"))
+    assert "Grille de sélection (FTAP-LEAN)" in page and "3 — satisfaisant" in page
+    pdf = client.get(f"/dossiers/{first.id}/pdf")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    text = " ".join(text.split())
+    assert "Grille de sélection" in text and "satisfaisant" in text, text[-1500:]
+    compare = text_of(client.get("/dossiers/instruction/grille?guichet=FTAP-LEAN"))
+    assert first.reference in compare and second.reference in compare
+    assert compare.count("non noté") >= 6 and "Gains chiffrés." in compare
+    assert "dont FTAP" in compare and "1 000 000 €" in compare
+    login_as(porteur)
+    assert client.get("/dossiers/instruction/grille?guichet=FTAP-LEAN").status_code == 403

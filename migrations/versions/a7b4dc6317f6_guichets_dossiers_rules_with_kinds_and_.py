@@ -1,8 +1,8 @@
-"""guichets, dossiers: rules with kinds and sources, theme owner, declarations, DNUM endorsements, ROI derogation, fractional ETP
+"""guichets, dossiers: rules with kinds and sources, theme owner, declarations, DNUM endorsements, selection grid, ROI derogation, fractional ETP
 
-Revision ID: 1d9c33a00e9c
+Revision ID: a7b4dc6317f6
 Revises: 73a8c9eb984f
-Create Date: 2026-12-01 12:14:34.213249
+Create Date: 2026-12-01 12:18:02.221377
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.models.base  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = '1d9c33a00e9c'
+revision = 'a7b4dc6317f6'
 down_revision = '73a8c9eb984f'
 branch_labels = None
 depends_on = None
@@ -36,6 +36,24 @@ def upgrade():
     )
     with op.batch_alter_table('guichet_rules', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_guichet_rules_guichet_id'), ['guichet_id'], unique=False)
+
+    op.create_table('dossier_assessments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dossier_id', sa.Integer(), nullable=False),
+    sa.Column('rule_id', sa.Integer(), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('score IS NULL OR score BETWEEN 1 AND 4', name=op.f('ck_dossier_assessments_score_range')),
+    sa.ForeignKeyConstraint(['by_id'], ['users.id'], name=op.f('fk_dossier_assessments_by_id_users')),
+    sa.ForeignKeyConstraint(['dossier_id'], ['dossiers.id'], name=op.f('fk_dossier_assessments_dossier_id_dossiers'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rule_id'], ['guichet_rules.id'], name=op.f('fk_dossier_assessments_rule_id_guichet_rules'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dossier_assessments')),
+    sa.UniqueConstraint('dossier_id', 'rule_id', name=op.f('uq_dossier_assessments_dossier_id_rule_id'))
+    )
+    with op.batch_alter_table('dossier_assessments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dossier_assessments_dossier_id'), ['dossier_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dossier_assessments_rule_id'), ['rule_id'], unique=False)
 
     op.create_table('dossier_declarations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -108,6 +126,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_dossier_declarations_dossier_id'))
 
     op.drop_table('dossier_declarations')
+    with op.batch_alter_table('dossier_assessments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dossier_assessments_rule_id'))
+        batch_op.drop_index(batch_op.f('ix_dossier_assessments_dossier_id'))
+
+    op.drop_table('dossier_assessments')
     with op.batch_alter_table('guichet_rules', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_guichet_rules_guichet_id'))
 
