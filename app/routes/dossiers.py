@@ -526,8 +526,20 @@ def avis(dossier_id: int):
 @bp.get("/instruction/grille")
 @permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
 def compare():
-    """The dossiers of one guichet (one call) side by side: key figures and the selection grid."""
-    guichet = db.session.scalar(select(Guichet).where(Guichet.code == request.args.get("guichet", "")))
+    """The dossiers of one guichet (one call) side by side: key figures and the selection grid; without a
+    guichet, the guichets the user may compare."""
+    code = request.args.get("guichet", "")
+    if not code:
+        choices = [
+            g
+            for g, _ in queries.guichet_tree()
+            if g.accepts_dossiers
+            and (permissions.is_secretariat(current_user) or permissions.can_export_guichet(current_user, g))
+        ]
+        return render(
+            "dossiers/compare.html", guichet=None, choices=choices, dossiers=[], figures={}, criteria=[]
+        )
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == code))
     if guichet is None:
         abort(404)
     if not (
@@ -548,6 +560,7 @@ def compare():
         dossiers=dossiers,
         figures={d.id: service.figures(d) for d in dossiers},
         criteria=[r for r in guichet.rules if r.kind_enum == RuleKind.CRITERION],
+        choices=[],
     )
 
 
