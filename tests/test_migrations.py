@@ -329,3 +329,40 @@ def test_a_deleted_jalon_takes_its_report_and_a_dossier_on_an_agenda_stays(scrat
         assert rows(connection, "SELECT COUNT(*) FROM jalon_reports") == [(0,)]
         # on an agenda: the register keeps it (RESTRICT)
         orphan_fails(connection, "DELETE FROM dossiers WHERE id = :d", d=ids["dossier"])
+
+
+CONTRACT_RULES = "a7b4dc6317f6"  # guichets, dossiers: rules with kinds and sources, … fractional ETP
+
+
+def test_rules_endorsements_grid_and_fractional_etp_keep_every_row(scratch):
+    """staff_savings.jobs INTEGER → NUMERIC keeps the values; the new tables and columns start empty."""
+    upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        ids = fill_before_foreign_keys(connection)
+    upgrade(directory=MIGRATIONS, revision=FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        insert(
+            connection,
+            "staff_savings",
+            dossier_id=ids["dossier"],
+            category="A",
+            year=2027,
+            jobs=3,
+            average_cost=80_000,
+        )
+    upgrade(directory=MIGRATIONS, revision=CONTRACT_RULES)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)
+        assert [
+            (float(j), c) for j, c in rows(connection, "SELECT jobs, average_cost FROM staff_savings")
+        ] == [(3.0, 80_000)]
+        connection.execute(text("UPDATE staff_savings SET jobs = 1.5"))
+        assert rows(connection, "SELECT roi_derogation FROM dossiers WHERE id = :d", d=ids["dossier"]) == [
+            ("",)
+        ]
+        for table in ("guichet_rules", "dossier_declarations", "dossier_endorsements", "dossier_assessments"):
+            assert rows(connection, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+    downgrade(directory=MIGRATIONS, revision="-1")
+    upgrade(directory=MIGRATIONS, revision=CONTRACT_RULES)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)
