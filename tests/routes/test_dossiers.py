@@ -689,3 +689,55 @@ def test_selection_grid_in_the_avis_the_pdf_and_side_by_side(client, csrf, login
     assert "dont FTAP" in compare and "1 000 000 €" in compare
     login_as(porteur)
     assert client.get("/dossiers/instruction/grille?guichet=FTAP-LEAN").status_code == 403
+
+
+def test_hub_contract_typed_into_the_forms_gives_its_own_figures(client, csrf, login_as, porteur):
+    """[001] §2–3 typed through the HTTP forms, amounts written the French way (« 1 275 000 »): FTAP share
+    33 % (1 275 000 € of 3 850 000 €), ROI as the savings table gives it, no CP/AE warning."""
+    from tests.factories import HUB_LINES, HUB_SAVINGS
+
+    login_as(porteur)
+    created = post(
+        client,
+        csrf,
+        "/dossiers/nouveau",
+        {"guichet": "FTAP", "title": "Nouveau HUB d'échange", "start_year": "2019"},
+    )
+    assert created.status_code == 303
+    dossier_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    porteurs = {
+        "version": "0",
+        "porteur_organisation": "DINUM",
+        "porteur-projet_name": "Référent DINUM",
+        "porteur-projet_email": porteur.email,
+        "co-0-organisation": "DILA",
+        "co-0-budget_name": "Référent DILA",
+        "co-0-budget_email": "budget@dila.gouv.fr",
+        "co-1-organisation": "DGS",
+        "co-1-projet_name": "Référent DGS",
+        "co-1-projet_email": "projet@dgs.gouv.fr",
+    }
+    assert post(client, csrf, f"/dossiers/{dossier_id}/sections/porteurs", porteurs).status_code == 303
+    financing = {"version": "0"}
+    for i, (nature, category, programme, financer, phase, amounts) in enumerate(HUB_LINES):
+        financing |= {
+            f"rows-{i}-nature": nature,
+            f"rows-{i}-category": category,
+            f"rows-{i}-programme": programme,
+            f"rows-{i}-financer": financer,
+            f"rows-{i}-phase": phase,
+        }
+        for year, (ae, cp) in amounts.items():
+            financing[f"rows-{i}-ae-{year}"] = f"{ae:,}".replace(",", " ")
+            financing[f"rows-{i}-cp-{year}"] = f"{cp:,}".replace(",", "\u202f")
+    assert post(client, csrf, f"/dossiers/{dossier_id}/sections/financement", financing).status_code == 303
+    savings = {"version": "0"}
+    for i, (nature, amounts) in enumerate(HUB_SAVINGS):
+        savings |= {f"rows-{i}-nature": nature, f"rows-{i}-category": "T3", f"rows-{i}-programme": "P624"}
+        savings |= {f"rows-{i}-y-{year}": f"{value:,}".replace(",", " ") for year, value in amounts.items()}
+    assert post(client, csrf, f"/dossiers/{dossier_id}/sections/economies", savings).status_code == 303
+    checks = text_of(client.get(f"/dossiers/{dossier_id}/controles", headers=HX))
+    assert "part FTAP 33 % (1 275 000 € sur 3 850 000 €)" in checks
+    assert "retour sur investissement à 3 ans : 2,50 € par € investi, minimum 1 €" in checks
+    assert "économies 2022–2024 : 3 188 000 €" in checks
+    assert "CP cumulés" not in checks and "CP (" not in checks
