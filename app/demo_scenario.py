@@ -24,7 +24,7 @@ from .formatting import paris_today
 from .models import Committee, Guichet, Opportunity, Organisation, Role, User
 from .models.base import utcnow
 from .models.dossiers import Dossier
-from .models.portfolio import OpportunityStatus
+from .models.portfolio import OpportunityState
 from .services import (
     decisions,
     dossier_attachments,
@@ -141,11 +141,11 @@ def _campaigns(cast: Cast, report: Report) -> None:
     secretariat = cast.secretariat
     pool = _opportunities(10)
     for opportunity in pool:  # the secretariat screens them: the campaigns' scope
-        if opportunity.status == OpportunityStatus.IDENTIFIEE:
-            portfolio.change_status(opportunity, to=OpportunityStatus.EN_CRIBLAGE, actor=secretariat)
+        if opportunity.state == OpportunityState.IDENTIFIEE:
+            portfolio.change_state(opportunity, to=OpportunityState.EN_CRIBLAGE, actor=secretariat)
     for opportunity in pool[8:]:  # two qualified, for the CSIC-Tech
-        if opportunity.status == OpportunityStatus.EN_CRIBLAGE:
-            portfolio.change_status(opportunity, to=OpportunityStatus.QUALIFIEE, actor=secretariat)
+        if opportunity.state == OpportunityState.EN_CRIBLAGE:
+            portfolio.change_state(opportunity, to=OpportunityState.QUALIFIEE, actor=secretariat)
     ministries = [
         db.session.scalar(select(Organisation.id).where(Organisation.code == code))
         for code in ("MI", "MINARM", "MJ", "MEN", "SGMER")
@@ -218,7 +218,7 @@ def _csic_tech(cast: Cast, report: Report, now) -> None:
         place="DINUM, 20 avenue de Ségur, Paris",
         actor=cast.secretariat,
     )
-    qualified = [o for o in _opportunities(10) if o.status == OpportunityStatus.QUALIFIEE]
+    qualified = [o for o in _opportunities(10) if o.state == OpportunityState.QUALIFIEE]
     for opportunity in qualified:
         meetings.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=cast.secretariat)
     outcomes = iter(

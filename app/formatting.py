@@ -4,7 +4,9 @@ Pure functions on top of Babel (CLDR data), imported by models, services, mails,
 This module imports nothing of ours, so every layer may use it.
 """
 
+import re
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -65,6 +67,29 @@ def format_number(value, *, decimals: int = 0) -> str:
     if not decimals:
         value = int(round(value))
     return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+
+
+def parse_number(value) -> Decimal | None:
+    """A number as people type it in French — « 1 275 000 », « 1,5 », « 1 275 000 € », « 0,5 ETP » kept to
+    the figure, « 12,5 % » — the one parser of typed amounts and counts (the decimal separator is a comma,
+    a point is accepted too; spaces group thousands). None when empty; ValueError when not a number."""
+    if value is None:
+        return None
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return Decimal(value)
+    text = str(value).translate(_SPACES).removesuffix("€").removesuffix("%").strip()
+    if not text:
+        return None
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(value)
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:  # pragma: no cover - the pattern above only lets numbers through
+        raise ValueError(value) from None
 
 
 def format_euros(value) -> str:

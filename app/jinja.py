@@ -18,8 +18,9 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
-from .models import CampaignState, DossierState, ReminderStatus, ReviewState, Visibility
+from .models import CampaignState, DossierState, ReminderStatus, ReviewState, RuleCode, RuleKind, Visibility
 from .models.committees import MeetingState
+from .models.dossiers import EndorsementDecision
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 
 ALLOWED_TAGS = {
@@ -99,6 +100,9 @@ def init_app(app) -> None:
         Visibility=Visibility,
         DossierState=DossierState,
         ReviewState=ReviewState,
+        RuleCode=RuleCode,
+        EndorsementDecision=EndorsementDecision,
+        RuleKind=RuleKind,
         MeetingState=MeetingState,
         ReminderStatus=ReminderStatus,
         Moscow=Moscow,

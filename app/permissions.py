@@ -376,6 +376,11 @@ def dossiers_visible_to(user):
     ]
     if guichets := instructed_guichet_ids(user):
         clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != DossierState.BROUILLON))
+    if ministries := user.ministries():
+        # The porteur ministry's DNUM reads its deposited dossiers (it endorses France Relance ones).
+        clauses.append(
+            Dossier.porteur_organisation_id.in_(ministries) & (Dossier.state != DossierState.BROUILLON)
+        )
     if committees := [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]:
         # Members of a committee read the dossiers put on one of its agendas.
         clauses.append(
@@ -458,6 +463,15 @@ def can_instruct_dossier(user, dossier, any_state: bool = False) -> bool:
         DossierState.EN_INSTRUCTION,
         DossierState.COMPLEMENTS_DEMANDES,
     )
+
+
+def can_endorse_dossier(user, dossier) -> bool:
+    """A DSI member of the porteur's ministry endorses a deposited France Relance dossier ([003] §1)."""
+    if not getattr(user, "is_authenticated", False) or not dossier.needs_endorsement:
+        return False
+    if dossier.state not in (DossierState.DEPOSE, DossierState.EN_INSTRUCTION):
+        return False
+    return dossier.porteur_organisation_id in user.ministries()
 
 
 def can_annotate_dossier(user, dossier) -> bool:

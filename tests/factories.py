@@ -203,6 +203,7 @@ def complete_dossier(dossier, actor: User, *, ftap_ae: int = 600_000, porteur_ae
             "start_year": str(y),
             "starts_on": f"{y}-01-01",
             "ends_on": f"{y + 2}-12-31",
+            "declarations": [str(r.id) for r in dossier.guichet.rules if r.code == "declaration"],
         },
         "porteurs": {
             "porteur_organisation": "DINUM",
@@ -295,8 +296,17 @@ def complete_dossier(dossier, actor: User, *, ftap_ae: int = 600_000, porteur_ae
     }
     for key, data in sections.items():
         dossier_sections.save_section(dossier, key, data, version=dossier.section_version(key), actor=actor)
+    from app.services import dossier_attachments
+
+    for kind in dossier.guichet.required_attachment_list:  # the pieces the guichet requires
+        dossier_attachments.add_attachment(
+            dossier, filename=f"{kind}.pdf", content=MINIMAL_PDF, kind=kind, actor=actor
+        )
     db.session.commit()
     return dossier
+
+
+MINIMAL_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 HUB_LINES = [  # [001] §2, in euros: (nature, category, programme, financer, phase, {year: (ae, cp)})

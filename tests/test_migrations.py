@@ -384,6 +384,11 @@ def test_one_decision_per_item_and_the_dossier_version_keep_every_row(scratch):
 
 
 def test_two_original_decisions_on_one_item_stop_the_migration(scratch, capfd):
+CONTRACT_RULES = "a7b4dc6317f6"  # guichets, dossiers: rules with kinds and sources, … fractional ETP
+
+
+def test_rules_endorsements_grid_and_fractional_etp_keep_every_row(scratch):
+    """staff_savings.jobs INTEGER → NUMERIC keeps the values; the new tables and columns start empty."""
     upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
     with db.engine.begin() as connection:
         ids = fill_before_foreign_keys(connection)
@@ -396,3 +401,28 @@ def test_two_original_decisions_on_one_item_stop_the_migration(scratch, capfd):
     assert f"point {ids['item']} (2 décisions)" in capfd.readouterr().err
     with db.engine.begin() as connection:
         assert rows(connection, "SELECT COUNT(*) FROM decisions") == [(2,)]  # nothing lost
+        insert(
+            connection,
+            "staff_savings",
+            dossier_id=ids["dossier"],
+            category="A",
+            year=2027,
+            jobs=3,
+            average_cost=80_000,
+        )
+    upgrade(directory=MIGRATIONS, revision=CONTRACT_RULES)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)
+        assert [
+            (float(j), c) for j, c in rows(connection, "SELECT jobs, average_cost FROM staff_savings")
+        ] == [(3.0, 80_000)]
+        connection.execute(text("UPDATE staff_savings SET jobs = 1.5"))
+        assert rows(connection, "SELECT roi_derogation FROM dossiers WHERE id = :d", d=ids["dossier"]) == [
+            ("",)
+        ]
+        for table in ("guichet_rules", "dossier_declarations", "dossier_endorsements", "dossier_assessments"):
+            assert rows(connection, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+    downgrade(directory=MIGRATIONS, revision="-1")
+    upgrade(directory=MIGRATIONS, revision=CONTRACT_RULES)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)

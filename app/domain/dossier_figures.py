@@ -108,7 +108,7 @@ def figures(
             savings_by_year[year] = savings_by_year.get(year, 0) + value
     staff_by_year = {y: 0 for y in savings_years}
     for year, jobs, average_cost in staff:
-        staff_by_year[year] = staff_by_year.get(year, 0) + jobs * average_cost
+        staff_by_year[year] = staff_by_year.get(year, 0) + int(round(jobs * average_cost))
     for year, value in staff_by_year.items():  # the T2 helper's result is carried into the savings table
         savings_by_year[year] = savings_by_year.get(year, 0) + value
     result = Figures(
@@ -137,12 +137,38 @@ def figures(
 # --- completeness and eligibility ---------------------------------------------------------------------
 
 
+LEVEL_LABELS = {"ok": "Conforme", "warning": "Attention", "error": "Bloquant", "criterion": "Critère"}
+LEVEL_BADGES = {"ok": "success", "warning": "warning", "error": "error", "criterion": "info"}
+
+
 @dataclass
 class Check:
-    level: str  # "ok" | "warning" | "error" (error blocks submission)
+    level: str  # "ok" | "warning" | "criterion" | "error" (only error blocks submission)
     message: str
     section: str | None = None
     kind: str = "eligibility"  # or "completeness"
+    source: str = ""  # the document and section the rule comes from, shown beside it
+
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self.level]
+
+    @property
+    def badge(self) -> str:
+        return LEVEL_BADGES[self.level]
+
+
+@dataclass
+class RuleItem:
+    """A guichet's rule as the checks see it (app/models/guichets.py GuichetRule: code, kind, wording,
+    source; `parameter`: the organisation kinds allowed for a porteur_status rule)."""
+
+    code: str
+    kind: str  # "blocking" | "criterion" | "warning"
+    label: str
+    source: str = ""
+    parameter: str = ""
+    id: int | None = None
 
 
 @dataclass
@@ -162,6 +188,9 @@ class Contents:
     jalons: int = 0
     gouvernance: str = ""
     attachment_kinds: frozenset[str] = frozenset()
+    porteur_kind: str = ""  # the porteur organisation's kind (ministere, direction, operateur…)
+    declared: frozenset[int] = frozenset()  # ids of the DECLARATION rules the porteur ticked
+    roi_derogation: str = ""  # the porteur's reason for asking the ROI derogation
 
 
 @dataclass
@@ -175,6 +204,23 @@ class Rules:
     min_cofinancing_pct: int | None = None
     roi_min_cents: int | None = None
     required_attachments: list[str] = field(default_factory=list)
+    items: list[RuleItem] | None = None  # None: the numeric rules above with their default kinds
+    fund: str = "FTAP"  # the fund's name in every message (« France Relance » for its themes)
+
+    def effective_items(self) -> list[RuleItem]:
+        """The rules checked: the guichet's rows, plus a default row for a numeric parameter set without
+        one (ROI: warning; cap: blocking; co-financing share: criterion)."""
+        items = list(self.items or [])
+        codes = {item.code for item in items}
+        defaults = [
+            ("roi_min", "warning", self.roi_min_cents, "Retour sur investissement minimal à 3 ans"),
+            ("max_total", "blocking", self.max_total_amount, "Montant total du projet plafonné"),
+            ("cofinancing_share", "criterion", self.min_cofinancing_pct, "Part de cofinancement"),
+        ]
+        for code, kind, value, label in defaults:
+            if value is not None and value != 0 and code not in codes:
+                items.append(RuleItem(code, kind, label))
+        return items
 
 
 def _pct(value: float) -> str:
@@ -206,7 +252,11 @@ def completeness(contents: Contents, rules: Rules, section_keys: Iterable[str]) 
         missing["beneficiaires"].append("au moins un groupe de bénéficiaires")
     if not contents.indicators:
         missing["indicateurs"].append("au moins un indicateur")
-    if rules.roi_min_cents and not contents.has_savings:
+    if (
+        rules.roi_min_cents
+        and any(i.code == "roi_min" for i in rules.effective_items())
+        and not (contents.has_savings)
+    ):
         missing["economies"].append(
             "économies prévisionnelles (le guichet fixe un retour sur investissement)"
         )
@@ -229,6 +279,7 @@ def checks(
     indicators: int,
     draft: bool,
     now: datetime,
+    contents: Contents | None = None,
 ) -> list[Check]:
     """Eligibility verdicts against the guichet's rules, with the computation, then completeness verdicts.
 
@@ -258,78 +309,21 @@ def checks(
             verdicts.append(
                 Check("ok", f"Appel à projets ouvert jusqu'au {format_datetime(rules.closes_at)}.", "projet")
             )
-    if rules.max_total_amount:
-        ok = fig.total_ae <= rules.max_total_amount
-        verdicts.append(
-            Check(
-                "ok" if ok else "error",
-                f"montant total {format_euros(fig.total_ae)} {'≤' if ok else '>'} "
-                f"{format_euros(rules.max_total_amount)} autorisés",
-                "financement",
-            )
-        )
+    fund = rules.fund
     share = fig.ftap_share_pct
-    if rules.min_cofinancing_pct is not None and fig.total_ae:
-        allowed = 100 - rules.min_cofinancing_pct
-        ok = fig.ftap_ae * 100 <= allowed * fig.total_ae
-        verdicts.append(
-            Check(
-                "ok" if ok else "error",
-                f"part FTAP {_pct(share)} {'≤' if ok else '>'} {allowed} % autorisés "
-                f"({format_euros(fig.ftap_ae)} sur {format_euros(fig.total_ae)} ; cofinancement minimum "
-                f"{rules.min_cofinancing_pct} %)",
-                "financement",
-            )
-        )
-    elif share is not None:
+    if share is not None:
         verdicts.append(
             Check(
                 "ok",
-                f"part FTAP {_pct(share)} ({format_euros(fig.ftap_ae)} sur {format_euros(fig.total_ae)})",
+                f"part {fund} {_pct(share)} ({format_euros(fig.ftap_ae)} sur {format_euros(fig.total_ae)})",
                 "financement",
             )
         )
-    if rules.roi_min_cents:
-        if not fig.ftap_ae:
-            verdicts.append(
-                Check(
-                    "warning",
-                    "retour sur investissement à 3 ans : pas de financement FTAP saisi",
-                    "financement",
-                )
-            )
-        else:
-            roi = fig.roi_cents
-            ok = roi >= rules.roi_min_cents
-            years = f"{fig.roi_years[0]}–{fig.roi_years[-1]}"
-            verdicts.append(
-                Check(
-                    "ok" if ok else "warning",
-                    f"retour sur investissement à 3 ans : {_cents(roi)} par € investi, minimum "
-                    f"{_cents(rules.roi_min_cents)} (économies {years} : {format_euros(fig.roi_savings)} / "
-                    f"financement FTAP : {format_euros(fig.ftap_ae)})",
-                    "economies",
-                )
-            )
-    for year in fig.years:
-        ae, cp = fig.year_totals[year]
-        if cp > ae:
-            verdicts.append(
-                Check(
-                    "warning",
-                    f"CP > AE en {year} ({format_euros(cp)} de CP pour {format_euros(ae)} d'AE)",
-                    "financement",
-                )
-            )
-    if fig.total_cp > fig.total_ae:
-        verdicts.append(
-            Check(
-                "error",
-                f"CP ({format_euros(fig.total_cp)}) supérieurs aux AE "
-                f"({format_euros(fig.total_ae)}) sur l'ensemble du projet",
-                "financement",
-            )
-        )
+    for item in rules.effective_items():
+        verdict = _rule_verdict(item, fig=fig, rules=rules, contents=contents or Contents())
+        if verdict is not None:
+            verdicts.append(verdict)
+    verdicts += _credit_checks(fig)
     if 0 < indicators < 2:
         verdicts.append(
             Check(
@@ -348,6 +342,130 @@ def checks(
                     kind="completeness",
                 )
             )
+    return verdicts
+
+
+_FAILED = {"blocking": "error", "warning": "warning", "criterion": "criterion"}
+
+
+def _verdict(item: RuleItem, ok: bool | None, message: str, section: str | None) -> Check:
+    """A rule's verdict: « ok » when met (a criterion stays a criterion: it is weighed, never passed or
+    failed); else the level of its kind (only a blocking rule blocks)."""
+    if item.kind == "criterion":
+        level = "criterion"
+    else:
+        level = "ok" if ok else _FAILED[item.kind]
+    return Check(level, message, section, source=item.source)
+
+
+def _rule_verdict(item: RuleItem, *, fig: Figures, rules: Rules, contents: Contents) -> Check | None:
+    fund = rules.fund
+    cofinancing = fig.total_ae - fig.ftap_ae
+    if item.code == "max_total":
+        if not rules.max_total_amount:
+            return None
+        ok = fig.total_ae < rules.max_total_amount
+        return _verdict(
+            item,
+            ok,
+            f"montant total {format_euros(fig.total_ae)} {'<' if ok else '≥'} "
+            f"{format_euros(rules.max_total_amount)} (financement {fund} et cofinancement, "
+            "strictement inférieur au plafond)",
+            "financement",
+        )
+    if item.code == "cofinancing_present":
+        if not fig.total_ae:
+            return None
+        ok = cofinancing > 0
+        return _verdict(
+            item,
+            ok,
+            f"cofinancement par le porteur : {format_euros(cofinancing)}"
+            + ("" if ok else f" — le projet doit faire l'objet d'un cofinancement (hors {fund})"),
+            "financement",
+        )
+    if item.code == "cofinancing_share":
+        if not fig.total_ae:
+            return None
+        reference = f" ; référence {rules.min_cofinancing_pct} %" if rules.min_cofinancing_pct else ""
+        return _verdict(
+            item,
+            None,
+            f"part de cofinancement {_pct(cofinancing * 100 / fig.total_ae)} "
+            f"({format_euros(cofinancing)} sur {format_euros(fig.total_ae)}{reference}) : "
+            "critère de sélection, ne bloque pas le dépôt",
+            "financement",
+        )
+    if item.code == "roi_min":
+        if not rules.roi_min_cents:
+            return None
+        if not fig.ftap_ae:
+            return _verdict(
+                item,
+                False,
+                f"retour sur investissement à 3 ans : pas de financement {fund} saisi",
+                "financement",
+            )
+        roi = fig.roi_cents
+        ok = roi >= rules.roi_min_cents
+        years = f"{fig.roi_years[0]}–{fig.roi_years[-1]}"
+        message = (
+            f"retour sur investissement à 3 ans : {_cents(roi)} par € investi, minimum "
+            f"{_cents(rules.roi_min_cents)} (économies {years} : {format_euros(fig.roi_savings)} / "
+            f"financement {fund} : {format_euros(fig.ftap_ae)})"
+        )
+        if not ok:
+            message += (
+                f" — dérogation demandée : {contents.roi_derogation}"
+                if contents.roi_derogation
+                else " — une dérogation exceptionnelle peut être demandée en la motivant (section 4.2)"
+            )
+        return _verdict(item, ok, message, "economies")
+    if item.code == "porteur_status":
+        if not contents.porteur_kind:
+            return None
+        allowed = [k.strip() for k in item.parameter.split(",") if k.strip()]
+        ok = not allowed or contents.porteur_kind in allowed
+        return _verdict(
+            item, ok, f"{item.label}" + ("" if ok else " — statut du porteur non éligible"), "porteurs"
+        )
+    if item.code == "declaration":
+        ok = item.id in contents.declared
+        return _verdict(
+            item, ok, item.label + ("" if ok else " — à déclarer par le porteur (section Projet)"), "projet"
+        )
+    if item.code == "criterion":
+        return _verdict(item, None, item.label, None)
+    return None
+
+
+def _credit_checks(fig: Figures) -> list[Check]:
+    """Credits: cumulative CP never above cumulative AE (CP may pay in N+1 what AE committed in N); a
+    total CP above the total AE blocks."""
+    verdicts: list[Check] = []
+    cumulated_ae = cumulated_cp = 0
+    for year in fig.years[:-1]:
+        ae, cp = fig.year_totals[year]
+        cumulated_ae, cumulated_cp = cumulated_ae + ae, cumulated_cp + cp
+        if cumulated_cp > cumulated_ae:
+            verdicts.append(
+                Check(
+                    "warning",
+                    f"CP cumulés > AE cumulés fin {year} ({format_euros(cumulated_cp)} de CP pour "
+                    f"{format_euros(cumulated_ae)} d'AE) : des CP ne peuvent payer que des AE engagées",
+                    "financement",
+                )
+            )
+            break
+    if fig.total_cp > fig.total_ae:
+        verdicts.append(
+            Check(
+                "error",
+                f"CP ({format_euros(fig.total_cp)}) supérieurs aux AE "
+                f"({format_euros(fig.total_ae)}) sur l'ensemble du projet",
+                "financement",
+            )
+        )
     return verdicts
 
 

@@ -16,6 +16,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -26,6 +27,7 @@ from wtforms.validators import InputRequired
 
 from ..formatting import format_number
 from ..models.dossiers import Financer, ReferentRole
+from ..models.guichets import RuleCode
 
 BLANK_ROWS = 2  # empty rows offered at the end of each table (no JavaScript needed to add a line)
 INDICATOR_FIELDS = ("objective", "indicator", "calculation", "current_value", "target_value", "frequency")
@@ -199,13 +201,21 @@ def _collect(fields, found: dict[str, str]) -> None:
 
 def financer_choices(dossier) -> list[tuple[str, str]]:
     """The fund, the porteur, then each co-porteur named in the porteurs section."""
-    choices = [(Financer.FTAP.value, "FTAP (fonds)"), (Financer.PORTEUR.value, "Porteur")]
+    choices = [
+        (Financer.FTAP.value, f"{dossier.guichet.fund_label} (fonds)"),
+        (Financer.PORTEUR.value, "Porteur"),
+    ]
     for referent in dossier.referents:
         if not referent.is_porteur and referent.organisation is not None:
             choice = (f"co:{referent.organisation.code}", f"Co-porteur {referent.organisation.code}")
             if choice not in choices:
                 choices.append(choice)
     return choices
+
+
+def declaration_rules(dossier) -> list:
+    """The guichet's rules the porteur declares (ticks) in the projet section."""
+    return [r for r in dossier.guichet.rules if r.code == RuleCode.DECLARATION]
 
 
 def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]:
@@ -224,6 +234,12 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             "opportunity_code": StringField(
                 "Opportunité de mutualisation liée (facultatif)",
                 description="Code du portefeuille, par exemple M043.",
+            ),
+            "declarations": SelectMultipleField(
+                "Déclarations du porteur",
+                choices=[(str(r.id), r.label) for r in declaration_rules(dossier)],
+                validate_choice=False,
+                description="Cochez ce que le projet respecte : sans cette déclaration, le dépôt est refusé.",
             ),
         }
     elif key == "porteurs":
@@ -310,6 +326,11 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
         attrs["impact_indirect"] = TextAreaField(
             "Impact indirect, économies indirectes et recettes supplémentaires"
         )
+        attrs["roi_derogation"] = TextAreaField(
+            "Demande de dérogation au retour sur investissement (facultatif)",
+            description="À titre exceptionnel, si le projet s'approche du retour attendu : motivez la "
+            "demande (004_937e479d7f054f91.txt §3).",
+        )
     elif key == "jalons":
         columns = ["number", "due_on", "description", "deliverables", "is_procurement"]
         labels = {
@@ -336,7 +357,9 @@ def section_form(dossier, key: str, formdata=None, organisations=()) -> SectionF
 def _flatten(data: dict) -> list[tuple[str, str]]:
     out = []
     for name, value in data.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):  # a multiple choice
+            out += [(name, v) for v in value]
+        elif isinstance(value, list):
             for index, row in value:
                 out += [(f"{name}-{index}-{column}", v) for column, v in row.items()]
         else:
@@ -366,6 +389,7 @@ def initial_data(dossier, key: str) -> dict:
             "starts_on": dossier.starts_on.isoformat() if dossier.starts_on else "",
             "ends_on": dossier.ends_on.isoformat() if dossier.ends_on else "",
             "opportunity_code": dossier.opportunity.code if dossier.opportunity else "",
+            "declarations": [str(d.rule_id) for d in dossier.declarations],
         }
     if key == "porteurs":
         data: dict = {
@@ -428,10 +452,14 @@ def initial_data(dossier, key: str) -> dict:
             for amount in line.amounts:
                 row[f"y-{amount.year}"] = amount_text(amount.amount)
             rows.append((i, row))
-        data = {"rows": rows, "impact_indirect": dossier.impact_indirect or ""}
+        data = {
+            "rows": rows,
+            "impact_indirect": dossier.impact_indirect or "",
+            "roi_derogation": dossier.roi_derogation or "",
+        }
         for staff in dossier.staff_savings:
             data[f"staff-{staff.category}-cost"] = amount_text(staff.average_cost)
-            data[f"staff-{staff.category}-{staff.year}"] = str(staff.jobs)
+            data[f"staff-{staff.category}-{staff.year}"] = format_number(staff.jobs, decimals=2)
         return data
     if key == "jalons":
         return {
@@ -514,6 +542,15 @@ class ComplementsForm(_ActionForm):
 class AvisForm(_ActionForm):
     avis = StringField()
     motivation = TextAreaField()
+
+
+class EndorseForm(_ActionForm):
+    decision = RadioField(
+        "Visa de la DNUM",
+        choices=[("vise", "Viser le dossier"), ("refuse", "Refuser le visa")],
+        validate_choice=False,
+    )
+    comment = TextAreaField("Commentaire", description="Obligatoire en cas de refus.")
 
 
 class DismissForm(_ActionForm):

@@ -23,16 +23,25 @@ class GuichetRulesForm(FlaskForm):
         validators=[Optional()],
         description="Obligatoire pour un appel à projets ; au-delà, aucun dépôt.",
     )
-    committee_id = SelectField("Comité qui décide", choices=[], default="")
+    committee_id = SelectField(
+        "Comité qui décide (instance de sélection d'un thème France Relance)", choices=[], default=""
+    )
+    owner = SelectField(
+        "Porteur du thème (France Relance)",
+        choices=[("", "À préciser"), ("DINUM", "DINUM"), ("DITP", "DITP")],
+        default="",
+        description="003_9f3bb31115a0b5f3.txt §1 : les porteurs DINUM et DITP de chaque thème sélectionnent "
+        "les lauréats ; il pilote le BOP du thème.",
+    )
     max_total_amount = StringField(
-        "Montant total maximum du projet (€)",
+        "Plafond du montant total du projet (€)",
         validators=[Length(max=30)],
-        description="Vide : pas de plafond. Par exemple 2 000 000.",
+        description="Le total doit lui être inférieur. Vide : pas de plafond. Par exemple 2 000 000.",
     )
     min_cofinancing_pct = StringField(
-        "Part minimale de cofinancement par le porteur (%)",
+        "Part de cofinancement de référence (%)",
         validators=[Length(max=5)],
-        description="Vide : pas de minimum. Par exemple 50.",
+        description="Vide : aucune. Par exemple 50 (« paraît pertinent », critère de sélection).",
     )
     roi_min = StringField(
         "Retour sur investissement minimal à 3 ans (€ d'économies par € financé)",

@@ -45,7 +45,7 @@ from .followup import (
     ReviewState,
     SavingsReport,
 )
-from .guichets import Guichet, GuichetMode
+from .guichets import Guichet, GuichetMode, GuichetRule, RuleCode, RuleKind
 from .minutes import Minutes, MinutesState
 from .organisations import Organisation
 from .portfolio import (
@@ -133,6 +133,9 @@ __all__ = [
     "ProposalState",
     "Guichet",
     "GuichetMode",
+    "GuichetRule",
+    "RuleCode",
+    "RuleKind",
     "ComplementRequest",
     "Dossier",
     "DossierAnnotation",

@@ -291,6 +291,7 @@ class AgendaItem(db.Model):
 
     meeting: Mapped[Meeting] = relationship(back_populates="items")
     opportunity = relationship("Opportunity", lazy="joined")
+    dossier = relationship("Dossier", lazy="select")  # a dossier item: its selection grid in the PV
     votes: Mapped[list["ItemVote"]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="ItemVote.id"
     )

@@ -9,12 +9,14 @@ which services, permissions and templates test instead of spelling state names.
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -244,6 +246,8 @@ class Dossier(db.Model):
     solution: Mapped[str] = mapped_column(Text, default="", server_default="")
     impact_indirect: Mapped[str] = mapped_column(Text, default="", server_default="")
     gouvernance: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The porteur's reason for asking the ROI derogation ([004] §3: « à titre exceptionnel »).
+    roi_derogation: Mapped[str] = mapped_column(Text, default="", server_default="")
     avis: Mapped[str | None] = mapped_column(String(16))
     avis_motivation: Mapped[str | None] = mapped_column(Text)
     avis_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -292,6 +296,15 @@ class Dossier(db.Model):
         cascade="all, delete-orphan", order_by="StaffSaving.id"
     )
     jalons: Mapped[list["Jalon"]] = relationship(cascade="all, delete-orphan", order_by="Jalon.number")
+    declarations: Mapped[list["DossierDeclaration"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierDeclaration.rule_id"
+    )
+    assessments: Mapped[list["DossierAssessment"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierAssessment.rule_id"
+    )
+    endorsements: Mapped[list["DossierEndorsement"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierEndorsement.id"
+    )
     attachments: Mapped[list["DossierAttachment"]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="DossierAttachment.id"
     )
@@ -330,6 +343,26 @@ class Dossier(db.Model):
     @property
     def open_request(self) -> "ComplementRequest | None":
         return next((r for r in reversed(self.complement_requests) if r.answered_at is None), None)
+
+    def grid(self) -> list[tuple]:
+        """The selection grid: (criterion rule, its assessment or None) for each criterion of the guichet."""
+        by_rule = {a.rule_id: a for a in self.assessments}
+        return [(r, by_rule.get(r.id)) for r in self.guichet.rules if r.kind == "criterion"]
+
+    @property
+    def needs_endorsement(self) -> bool:
+        """France Relance dossiers go through the porteur ministry's DNUM before instruction ([003] §1)."""
+        return bool(self.guichet and self.guichet.is_france_relance)
+
+    @property
+    def endorsement(self) -> "DossierEndorsement | None":
+        return self.endorsements[-1] if self.endorsements else None
+
+    @property
+    def awaits_endorsement(self) -> bool:
+        """Deposited, to be endorsed by the DNUM before the instructeurs may act."""
+        latest = self.endorsement
+        return self.needs_endorsement and (latest is None or latest.decision != EndorsementDecision.VISE)
 
     def section_version(self, key: str) -> int:
         return next((s.version for s in self.sections if s.key == key), 0)
@@ -443,6 +476,8 @@ class FinancingLine(db.Model):
     def financer_label(self) -> str:
         if self.financer == Financer.CO_PORTEUR and self.financer_organisation:
             return f"Co-porteur {self.financer_organisation.code}"
+        if self.financer == Financer.FTAP:  # the fund of the dossier's guichet: FTAP or France Relance
+            return self.dossier.guichet.fund_label if self.dossier else "FTAP"
         return Financer(self.financer).label
 
 
@@ -506,8 +541,83 @@ class StaffSaving(db.Model):
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
     category: Mapped[str] = mapped_column(String(1))
     year: Mapped[int] = mapped_column()
-    jobs: Mapped[int] = mapped_column(default=0)  # ETP saved (including redeployed ones)
+    # ETP saved (including redeployed ones); fractional, as the contracts write them (« 1,5 »).
+    jobs: Mapped[Decimal] = mapped_column(Numeric(9, 2), default=0)
     average_cost: Mapped[int] = mapped_column(default=0)  # euros per ETP and year
+
+
+class EndorsementDecision(enum.StrEnum):
+    VISE = "vise"
+    REFUSE = "refuse"
+
+    @property
+    def label(self) -> str:
+        return {"vise": "Visé", "refuse": "Visa refusé"}[self.value]
+
+
+class DossierEndorsement(db.Model):
+    """The porteur ministry's DNUM endorses (vise) a France Relance dossier before its instruction: the
+    ministries' digital directorates « font naître, constituent, déposent » the dossiers and guarantee
+    their execution ([003] §1). The latest row counts."""
+
+    __tablename__ = "dossier_endorsements"
+    __table_args__ = (CheckConstraint(f"decision IN ({_in(EndorsementDecision)})", name="decision_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    by = relationship("User", lazy="joined")
+    organisation = relationship("Organisation", lazy="joined")
+
+    @property
+    def decision_enum(self) -> EndorsementDecision:
+        return EndorsementDecision(self.decision)
+
+
+GRID_SCORES = {1: "insuffisant", 2: "partiel", 3: "satisfaisant", 4: "excellent"}
+
+
+class DossierAssessment(db.Model):
+    """One row of the selection grid: the instructeur's score (1–4) and comment on one of the guichet's
+    criteria (its CRITERION-kind rules), given with the avis and shown to the committee."""
+
+    __tablename__ = "dossier_assessments"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "rule_id"),
+        CheckConstraint("score IS NULL OR score BETWEEN 1 AND 4", name="score_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("guichet_rules.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int | None] = mapped_column()
+    comment: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    rule = relationship("GuichetRule", lazy="joined")
+
+    @property
+    def score_label(self) -> str:
+        return f"{self.score} — {GRID_SCORES[self.score]}" if self.score else "non noté"
+
+
+class DossierDeclaration(db.Model):
+    """The porteur declares that the dossier meets a guichet's DECLARATION rule (e.g. no terminal equipment
+    financed on SNAP, [003] §2)."""
+
+    __tablename__ = "dossier_declarations"
+    __table_args__ = (UniqueConstraint("dossier_id", "rule_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("guichet_rules.id", ondelete="CASCADE"), index=True)
+    declared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Jalon(db.Model):

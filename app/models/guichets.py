@@ -19,6 +19,88 @@ class GuichetMode(enum.StrEnum):
         return {"appel_a_projets": "Appel à projets", "guichet_continu": "Guichet continu"}[self.value]
 
 
+FRANCE_RELANCE = "France Relance"
+TO_BE_SPECIFIED = "à préciser"
+
+
+class RuleKind(enum.StrEnum):
+    """How a guichet's rule weighs: blocking (the document says « doit », « est inférieur à »: the deposit is
+    refused), criterion (a share or quality the selection weighs, shown in the grid, never blocks),
+    warning (shown, never blocks)."""
+
+    BLOCKING = "blocking"
+    CRITERION = "criterion"
+    WARNING = "warning"
+
+    @property
+    def label(self) -> str:
+        return {"blocking": "Bloquant", "criterion": "Critère de sélection", "warning": "Avertissement"}[
+            self.value
+        ]
+
+
+class RuleCode(enum.StrEnum):
+    """What a rule checks. The numeric ones read their parameter from the guichet (edited in its rules
+    form): ROI_MIN → roi_min_cents, MAX_TOTAL → max_total_amount (strictly below), COFINANCING_SHARE →
+    min_cofinancing_pct (the reference share, e.g. « 50 % paraît pertinent »). PORTEUR_STATUS reads the
+    organisation kinds allowed from its `parameter`; DECLARATION is ticked by the porteur in the dossier;
+    CRITERION is a content criterion the instructeur scores in the selection grid."""
+
+    ROI_MIN = "roi_min"
+    MAX_TOTAL = "max_total"
+    COFINANCING_PRESENT = "cofinancing_present"
+    COFINANCING_SHARE = "cofinancing_share"
+    PORTEUR_STATUS = "porteur_status"
+    DECLARATION = "declaration"
+    CRITERION = "criterion"
+
+    @property
+    def label(self) -> str:
+        return {
+            "roi_min": "Retour sur investissement",
+            "max_total": "Plafond du montant total",
+            "cofinancing_present": "Cofinancement par le porteur",
+            "cofinancing_share": "Part de cofinancement",
+            "porteur_status": "Statut du porteur",
+            "declaration": "Déclaration du porteur",
+            "criterion": "Critère de contenu",
+        }[self.value]
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class GuichetRule(db.Model):
+    """One rule of a guichet as its source document writes it (kind, wording, source quoted); the
+    secretariat edits them, the reference load sets them until then ([004] §4.3, [003] §1–§2, [000])."""
+
+    __tablename__ = "guichet_rules"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(RuleKind)})", name="rule_kind_known"),
+        CheckConstraint(f"code IN ({_in(RuleCode)})", name="rule_code_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guichet_id: Mapped[int] = mapped_column(ForeignKey("guichets.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    code: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="")
+    parameter: Mapped[str] = mapped_column(String(300), default="", server_default="")
+
+    guichet = relationship("Guichet", back_populates="rules")
+
+    @property
+    def kind_enum(self) -> RuleKind:
+        return RuleKind(self.kind)
+
+    @property
+    def code_enum(self) -> RuleCode:
+        return RuleCode(self.code)
+
+
 class Guichet(db.Model):
     __tablename__ = "guichets"
     __table_args__ = (
@@ -50,6 +132,8 @@ class Guichet(db.Model):
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     committee_id: Mapped[int | None] = mapped_column(ForeignKey("committees.id"), index=True)
+    # France Relance: the theme's owner (DINUM or DITP, [003] §1), who pilots its BOP ([003] §4).
+    owner: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # Eligibility rules (None = no rule). Amounts in euros; ROI in cents of lasting savings per euro funded.
     max_total_amount: Mapped[int | None] = mapped_column()
     min_cofinancing_pct: Mapped[int | None] = mapped_column()
@@ -63,6 +147,26 @@ class Guichet(db.Model):
     parent = relationship("Guichet", remote_side=[id], back_populates="children")
     children = relationship("Guichet", back_populates="parent", order_by="Guichet.code")
     committee = relationship("Committee", foreign_keys=[committee_id], lazy="joined")
+    rules: Mapped[list[GuichetRule]] = relationship(
+        back_populates="guichet", cascade="all, delete-orphan", order_by="GuichetRule.position"
+    )
+
+    @property
+    def is_france_relance(self) -> bool:
+        return self.fund == FRANCE_RELANCE
+
+    @property
+    def fund_label(self) -> str:
+        """The fund named wherever a dossier names its financer: « France Relance » or « FTAP »."""
+        return FRANCE_RELANCE if self.is_france_relance else "FTAP"
+
+    @property
+    def owner_label(self) -> str:
+        return self.owner or TO_BE_SPECIFIED
+
+    @property
+    def selection_body_label(self) -> str:
+        return str(self.committee.name) if self.committee else TO_BE_SPECIFIED
 
     @property
     def mode_enum(self) -> GuichetMode | None:

@@ -9,12 +9,20 @@ from .. import permissions
 from ..extensions import db, writes
 from ..forms import dossiers as forms
 from ..htmx import is_htmx, render
-from ..models import Dossier, Guichet, Organisation, Role
-from ..models.dossiers import Avis, ComplementReason, DossierAnnotation, DossierAttachment, DossierState
+from ..models import Dossier, Guichet, Organisation, Role, RuleKind
+from ..models.dossiers import (
+    GRID_SCORES,
+    Avis,
+    ComplementReason,
+    DossierAnnotation,
+    DossierAttachment,
+    DossierState,
+)
 from ..pdf import dossier_pdf
 from ..queries import dossiers as queries
 from ..ratelimit import limit
 from ..services import dossier_attachments as attachments
+from ..services import dossier_endorsements as endorsements
 from ..services import dossier_messages as conversation
 from ..services import dossier_sections as sections
 from ..services import dossiers as service
@@ -213,6 +221,9 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "section_labels": sections.SECTION_LABELS,
         "saved": False,
         "max_mb": _max_bytes() // (1024 * 1024),
+        "endorse_form": forms.EndorseForm(formdata=None),
+        "grid_scores": GRID_SCORES,
+        "endorsement_pending": endorsements.pending(dossier),
     }
     ctx.update(overrides)
     return ctx
@@ -451,6 +462,36 @@ def submit(dossier_id: int):
     )
 
 
+@bp.post("/<int:dossier_id>/visa")
+@permissions.authenticated
+def endorse(dossier_id: int):
+    """The porteur ministry's DNUM endorses (or refuses) a France Relance dossier before instruction."""
+    dossier = _load(dossier_id)
+    if not permissions.can_endorse_dossier(current_user, dossier):
+        abort(403)
+    form = forms.EndorseForm()
+
+    def failure(status: int):
+        if status == 403:
+            abort(403)
+        return render(
+            "dossiers/show.html",
+            block="endorsement",
+            status=status,
+            **_context(_load(dossier_id), endorse_form=form),
+        )
+
+    return perform(
+        lambda: endorsements.endorse(
+            dossier, decision=form.decision.data or "", comment=form.comment.data or "", actor=current_user
+        ),
+        form=form,
+        success=lambda row: f"Dossier {dossier.reference} : {row.decision_enum.label.lower()}.",
+        location=url_for(".show", dossier_id=dossier_id, _anchor="visa-dnum"),
+        failure=failure,
+    )
+
+
 @bp.post("/<int:dossier_id>/retirer")
 @permissions.authenticated
 def withdraw(dossier_id: int):
@@ -501,13 +542,66 @@ def complements(dossier_id: int):
 def avis(dossier_id: int):
     form = forms.AvisForm()
     values = {"avis": form.avis.data or "", "motivation": form.motivation.data or ""}
+    # the selection grid: one score and comment per criterion of the guichet (names depend on the data)
+    grid = {
+        int(name.split("-")[1]): (
+            request.form.get(name, ""),
+            request.form.get(name[: -len("score")] + "comment", ""),
+        )
+        for name in request.form
+        if name.startswith("grid-") and name.endswith("-score") and name.split("-")[1].isdigit()
+    }
+    values["grid"] = {str(k): v for k, v in grid.items()}
     return _action(
         dossier_id,
         form,
-        lambda d: service.record_avis(d, actor=current_user, **values),
+        lambda d: service.record_avis(
+            d, avis=values["avis"], motivation=values["motivation"], grid=grid, actor=current_user
+        ),
         "Avis enregistré : le dossier est instruit.",
         "instruction",
         values,
+    )
+
+
+@bp.get("/instruction/grille")
+@permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
+def compare():
+    """The dossiers of one guichet (one call) side by side: key figures and the selection grid; without a
+    guichet, the guichets the user may compare."""
+    code = request.args.get("guichet", "")
+    if not code:
+        choices = [
+            g
+            for g, _ in queries.guichet_tree()
+            if g.accepts_dossiers
+            and (permissions.is_secretariat(current_user) or permissions.can_export_guichet(current_user, g))
+        ]
+        return render(
+            "dossiers/compare.html", guichet=None, choices=choices, dossiers=[], figures={}, criteria=[]
+        )
+    guichet = db.session.scalar(select(Guichet).where(Guichet.code == code))
+    if guichet is None:
+        abort(404)
+    if not (
+        permissions.is_secretariat(current_user) or permissions.can_export_guichet(current_user, guichet)
+    ):
+        abort(403)
+    dossiers = [
+        d
+        for d in db.session.scalars(
+            permissions.dossiers_visible_to(current_user)
+            .where(Dossier.guichet_id == guichet.id, Dossier.state != DossierState.BROUILLON)
+            .order_by(Dossier.id)
+        )
+    ]
+    return render(
+        "dossiers/compare.html",
+        guichet=guichet,
+        dossiers=dossiers,
+        figures={d.id: service.figures(d) for d in dossiers},
+        criteria=[r for r in guichet.rules if r.kind_enum == RuleKind.CRITERION],
+        choices=[],
     )
 
 

@@ -108,6 +108,7 @@ def _rules_form(guichet: Guichet, formdata=None) -> GuichetRulesForm:
             data={
                 "mode": guichet.mode,
                 "committee_id": str(guichet.committee_id or ""),
+                "owner": guichet.owner,
                 "opens_at": guichet.opens_at.astimezone(PARIS).replace(tzinfo=None)
                 if guichet.opens_at
                 else None,
@@ -132,6 +133,16 @@ def _rules_form(guichet: Guichet, formdata=None) -> GuichetRulesForm:
         (str(c.id), f"{c.code} — {c.name}") for c in committees
     ]
     return form
+
+
+def _posted_rule_kinds(guichet: Guichet) -> dict[int, str]:
+    """The kind chosen for each rule (`rule-<id>-kind`: one select per rule of this guichet, read beside
+    the form as the names depend on the data)."""
+    return {
+        rule.id: request.form[f"rule-{rule.id}-kind"]
+        for rule in guichet.rules
+        if f"rule-{rule.id}-kind" in request.form
+    }
 
 
 @bp.route("/<code>/regles", methods=["GET", "POST"])
@@ -174,6 +185,8 @@ def edit(code: str):
                 required_attachments=form.required_attachments.data or "",
                 version=form.version.data or 0,
                 actor=current_user,
+                owner=form.owner.data or "" if guichet.is_france_relance else None,
+                rule_kinds=_posted_rule_kinds(guichet),
             )
         except StaleVersion as error:
             stale.append(error)

@@ -393,11 +393,11 @@ REFERENCE_RULES = {
     "COPIL-SUITE": {"recurrence": "FREQ=MONTHLY;BYDAY=2TU", "recurrence_time": "10:00"},
     "COSINUM": {"recurrence": "FREQ=MONTHLY;BYDAY=4TH", "recurrence_time": "14:00"},
 }
-# The guichets each body decides on (with their sub-guichets): [000] §5.3, [004] §4.2, [003].
+# The guichets each body decides on (with their sub-guichets): [000] §5.3, [004] §4.2. Not the COSINUM for
+# France Relance: its themes' DINUM and DITP owners select the laureates ([003] §1).
 REFERENCE_GUICHETS = {
     "COPIL-SUITE": ["FTAP-DINUM-OPI"],
     "COMITE-INVEST-FTAP": ["FTAP"],
-    "COSINUM": ["FR-MTFP"],
     "COPIL-DISPOSITIF": ["FTAP-LEAN"],
 }
 

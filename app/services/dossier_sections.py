@@ -9,18 +9,20 @@ input; these validators decide.
 
 import re
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..formatting import format_datetime, format_euros
-from ..models import Opportunity, Organisation
+from ..formatting import format_datetime, format_euros, parse_number
+from ..models import Opportunity, Organisation, RuleCode
 from ..models.base import utcnow
 from ..models.dossiers import (
     Category,
     Dossier,
     DossierBeneficiary,
+    DossierDeclaration,
     DossierIndicator,
     DossierReferent,
     DossierSection,
@@ -83,28 +85,50 @@ def clean(text: str | None) -> str:
 
 
 def parse_amount(raw: str | None) -> tuple[int, str | None]:
-    """'1 275 000', '1275000 €' → 1275000; returns (value, French error or None). Empty is 0."""
-    text = (raw or "").replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "").strip()
-    if not text:
-        return 0, None
-    if text.startswith("-"):
-        return 0, "Le montant ne peut pas être négatif."
-    if not text.isdigit():
+    """'1 275 000', '1275000 €', '1 275 000,00' → 1275000; returns (value, French error or None). Empty is 0.
+    French numbers are read by app/formatting.py parse_number (the one parser)."""
+    try:
+        value = parse_number(raw)
+    except ValueError:
         return 0, "Saisissez un montant en euros entiers, chiffres seulement (par exemple 1 275 000)."
-    value = int(text)
+    if value is None:
+        return 0, None
+    if value < 0:
+        return 0, "Le montant ne peut pas être négatif."
+    if value != value.to_integral_value():
+        return 0, "Saisissez un montant en euros entiers, sans centimes (par exemple 1 275 000)."
     if value > AMOUNT_MAX:
         return 0, "Montant trop élevé."
-    return value, None
+    return int(value), None
 
 
 def parse_int(raw: str | None, field: str, errors: dict, label: str) -> int | None:
-    text = (raw or "").replace("\u202f", "").replace("\u00a0", "").replace(" ", "").strip()
-    if not text:
+    try:
+        value = parse_number(raw)
+    except ValueError:
+        value = Decimal(-1)
+    if value is None:
         return None
-    if not text.isdigit():
+    if value < 0 or value != value.to_integral_value():
         errors[field] = f"{label} : saisissez un nombre entier positif."
         return None
-    return int(text)
+    return int(value)
+
+
+def parse_decimal(
+    raw: str | None, field: str, errors: dict, label: str, maximum: int = 100_000
+) -> Decimal | None:
+    """A positive count with decimals, typed in French (« 1,5 » ETP); two decimals at most."""
+    try:
+        value = parse_number(raw)
+    except ValueError:
+        value = Decimal(-1)
+    if value is None:
+        return None
+    if value < 0 or value > maximum or value != value.quantize(Decimal("0.01")):
+        errors[field] = f"{label} : saisissez un nombre positif, par exemple 1,5 (deux décimales au plus)."
+        return None
+    return value
 
 
 def parse_date(raw: str | None, field: str, errors: dict, label: str) -> date | None:
@@ -244,10 +268,15 @@ def _validate_projet(dossier: Dossier, data: dict):
                     f"Le jalon n° {jalon.number} ({jalon.due_on:%d/%m/%Y}) sortirait de la période du projet."
                 )
                 break
+    rules = {r.id: r for r in dossier.guichet.rules if r.code == RuleCode.DECLARATION}
+    declared = {int(x) for x in data.get("declarations") or [] if str(x).isdigit() and int(x) in rules}
     if errors:
         raise ValidationFailed(errors)
 
     def apply():
+        kept = [d for d in dossier.declarations if d.rule_id in declared]
+        known = {d.rule_id for d in kept}
+        dossier.declarations = kept + [DossierDeclaration(rule_id=i) for i in sorted(declared - known)]
         if year != dossier.start_year:
             # amounts are keyed by year: drop the empty rows that fall outside the new range
             for line in dossier.financing_lines:
@@ -549,7 +578,7 @@ def _validate_economies(dossier: Dossier, data: dict):
         if error:
             errors[f"staff-{category}-cost"] = f"Coût moyen catégorie {category} : {error}"
         for year in years:
-            jobs = parse_int(
+            jobs = parse_decimal(
                 data.get(f"staff-{category}-{year}"),
                 f"staff-{category}-{year}",
                 errors,
@@ -563,6 +592,8 @@ def _validate_economies(dossier: Dossier, data: dict):
                 staff.append((category, year, jobs, cost))
     impact = clean(data.get("impact_indirect"))
     too_long(impact, "impact_indirect", errors, "Impact indirect")
+    derogation = clean(data.get("roi_derogation"))
+    too_long(derogation, "roi_derogation", errors, "Dérogation au retour sur investissement", 5000)
     if errors:
         raise ValidationFailed(errors)
 
@@ -583,6 +614,7 @@ def _validate_economies(dossier: Dossier, data: dict):
             StaffSaving(category=c, year=y, jobs=j, average_cost=cost) for c, y, j, cost in staff
         ]
         dossier.impact_indirect = impact
+        dossier.roi_derogation = derogation
         return f"{len(rows)} ligne(s)"
 
     return apply

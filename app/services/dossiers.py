@@ -17,16 +17,18 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..domain import dossier_figures
-from ..domain.dossier_figures import Check, Contents, Figures, FinancingRow, Rules, blocking
+from ..domain.dossier_figures import Check, Contents, Figures, FinancingRow, RuleItem, Rules, blocking
 from ..extensions import db
 from ..models import Guichet, User
 from ..models.base import utcnow
 from ..models.committees import Outcome
 from ..models.dossiers import (
+    GRID_SCORES,
     Avis,
     ComplementReason,
     ComplementRequest,
     Dossier,
+    DossierAssessment,
     DossierFollow,
     DossierState,
     DossierTransition,
@@ -41,6 +43,7 @@ from ..permissions import (
     is_porteur_side,
 )
 from . import audit, reminders, transitions
+from . import dossier_endorsements as endorsements
 from .dossier_sections import (
     SECTION_LABELS,
     SECTIONS,
@@ -63,7 +66,7 @@ def _bucket(dossier: Dossier, line) -> str:
     """The financer row a financing line counts in (« dont financement FTAP », porteur (CODE), co-porteur)."""
     if line.financer == Financer.PORTEUR and dossier.porteur_organisation:
         return f"dont financement porteur ({dossier.porteur_organisation.code})"
-    return "dont financement " + (line.financer_label if line.financer != Financer.FTAP else "FTAP")
+    return "dont financement " + line.financer_label
 
 
 def figures(dossier: Dossier) -> Figures:
@@ -87,6 +90,11 @@ def figures(dossier: Dossier) -> Figures:
 
 def _rules(guichet: Guichet) -> Rules:
     return Rules(
+        items=[
+            RuleItem(r.code, r.kind, r.label, source=r.source, parameter=r.parameter, id=r.id)
+            for r in guichet.rules
+        ],
+        fund=guichet.fund_label,
         mode=guichet.mode,
         opens_at=guichet.opens_at,
         closes_at=guichet.closes_at,
@@ -114,6 +122,9 @@ def _contents(dossier: Dossier) -> Contents:
         jalons=len(dossier.jalons),
         gouvernance=dossier.gouvernance or "",
         attachment_kinds=frozenset(a.kind for a in dossier.attachments if a.message_id is None),
+        porteur_kind=dossier.porteur_organisation.kind if dossier.porteur_organisation else "",
+        declared=frozenset(d.rule_id for d in dossier.declarations),
+        roi_derogation=dossier.roi_derogation or "",
     )
 
 
@@ -135,6 +146,7 @@ def checks(dossier: Dossier, now: datetime | None = None) -> tuple[dict[str, lis
         indicators=len(dossier.indicators),
         draft=dossier.state == S.BROUILLON,
         now=now or utcnow(),
+        contents=_contents(dossier),
     )
     return missing, verdicts
 
@@ -230,7 +242,16 @@ def submit(dossier: Dossier, *, actor, now: datetime | None = None) -> Dossier:
         request.answered_at = utcnow()
     dossier.submitted_at = dossier.submitted_at or utcnow()
     _transition(dossier, S.DEPOSE, actor=actor, reason="Compléments apportés" if resubmission else None)
+    endorsements.request_endorsement(dossier)  # France Relance: the porteur ministry's DNUM vises first
     return dossier
+
+
+def _endorsed(dossier: Dossier) -> None:
+    """France Relance: the instructeurs act once the porteur ministry's DNUM has endorsed ([003] §1)."""
+    if endorsements.pending(dossier):
+        raise ValidationFailed(
+            {"action": "Ce dossier France Relance attend le visa de la DNUM du ministère porteur."}
+        )
 
 
 def withdraw(dossier: Dossier, *, actor, reason: str = "") -> Dossier:
@@ -243,6 +264,7 @@ def withdraw(dossier: Dossier, *, actor, reason: str = "") -> Dossier:
 def start_instruction(dossier: Dossier, *, actor) -> Dossier:
     if not can_instruct_dossier(actor, dossier):
         raise NotAllowed("Vous n'instruisez pas ce guichet.")
+    _endorsed(dossier)
     _transition(dossier, S.EN_INSTRUCTION, actor=actor)
     return dossier
 
@@ -283,14 +305,19 @@ def request_complements(
     return request
 
 
-def record_avis(dossier: Dossier, *, avis: str, motivation: str, actor) -> Dossier:
+def record_avis(
+    dossier: Dossier, *, avis: str, motivation: str, actor, grid: dict[int, tuple[str, str]] | None = None
+) -> Dossier:
+    """The instructeur's avis, with the selection grid: {criterion rule id: (score 1–4 or "", comment)}."""
     if not can_instruct_dossier(actor, dossier):
         raise NotAllowed("Vous n'instruisez pas ce guichet.")
     errors = {}
+    assessments = _grid(dossier, grid or {}, errors)
     try:
         value = Avis(avis)
     except ValueError:
         errors["avis"] = "Choisissez un avis : favorable, réservé ou défavorable."
+    _endorsed(dossier)
     motivation = clean(motivation)
     if not motivation:
         errors["motivation"] = "La motivation de l'avis est obligatoire."
@@ -307,8 +334,31 @@ def record_avis(dossier: Dossier, *, avis: str, motivation: str, actor) -> Dossi
         actor.id,
         utcnow(),
     )
+    for rule_id, (score, comment) in assessments.items():
+        row = next((a for a in dossier.assessments if a.rule_id == rule_id), None)
+        if row is None:
+            row = DossierAssessment(rule_id=rule_id)
+            dossier.assessments.append(row)
+        row.score, row.comment, row.by_id = score, comment, actor.id
     _transition(dossier, S.INSTRUIT, actor=actor, reason=f"Avis {value.label.lower()}")
     return dossier
+
+
+def _grid(dossier: Dossier, grid: dict, errors: dict) -> dict[int, tuple[int | None, str]]:
+    """The posted grid checked against the guichet's criteria (unknown rules ignored)."""
+    criteria = {rule.id for rule, _ in dossier.grid()}
+    out = {}
+    for rule_id, (score, comment) in grid.items():
+        if rule_id not in criteria:
+            continue
+        score = (score or "").strip()
+        if score and score not in {str(k) for k in GRID_SCORES}:
+            errors[f"grid-{rule_id}-score"] = "Note de 1 à 4."
+            continue
+        comment = clean(comment)
+        too_long(comment, f"grid-{rule_id}-comment", errors, "Commentaire", 2000)
+        out[rule_id] = (int(score) if score else None, comment)
+    return out
 
 
 def dismiss(dossier: Dossier, *, motivation: str, actor) -> Dossier:
@@ -412,7 +462,8 @@ def describe(dossier_id: int) -> DossierInfo | None:
 
 def decided_by(committee, dossier_or_info) -> bool:
     """True when `committee` decides on the dossier's guichet: its deciding committee, or a guichet (or an
-    ancestor of it) listed in the committee's guichets."""
+    ancestor of it) listed in the committee's guichets. France Relance themes are decided by the selection
+    body set on each theme ([003] §1), not by a body of the fund above them (none by default)."""
     guichet = db.session.get(Guichet, dossier_or_info.guichet_id)
     if guichet is None:
         return False

@@ -1,14 +1,16 @@
 """Guichet services: reference defaults, rules and calendar edited by the secretariat, instructors."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
+from ..formatting import parse_number
 from ..models import Committee, Guichet, Role, User, UserRole
 from ..models.base import utcnow
-from ..models.guichets import GuichetMode
+from ..models.guichets import GuichetMode, GuichetRule, RuleKind
 from ..permissions import can_edit_guichet
 from . import audit, reminders
 from .errors import NotAllowed, StaleVersion, ValidationFailed
@@ -16,32 +18,167 @@ from .errors import NotAllowed, StaleVersion, ValidationFailed
 # Defaults drawn from the source documents (docs/sources/, [000] = 000_….txt), applied by the reference load
 # until the secretariat edits the guichet:
 # FTAP ROI of 1 € per € after 3 years ([004] §3, §4.3, [000] annex II); lean dispositif: total < 2 M€
-# and about 50 % co-financing ([004] §4.3); France Relance themes: no ROI target ([000] annex II),
-# opened as guichets continus (the documents allow either mode, [003] §1, and give no call dates).
+# and about 50 % co-financing as a reference share ([004] §2, §4.3); France Relance themes: no ROI target
+# ([000] annex II), opened as guichets continus (the documents allow either mode, [003] §1, and give no call
+# dates); « Opérer en confiance » and its appel à communs open as guichets continus ([000] §2 gives no dates).
+# Porteur-side annexes of the contract ([000] « ANNEXES »: II dossier de candidature, IV liste des référents);
+# the « note explicative » is a DITP document handed over with the contract ([000] §3), not a porteur piece.
+FTAP_PIECES = "Dossier de candidature du projet\nListe des référents FTAP du projet"
 REFERENCE_RULES: dict[str, dict] = {
-    "FTAP": {
-        "mode": "guichet_continu",
-        "roi_min_cents": 100,
-        "required_attachments": "Note explicative du projet",
-    },
+    "FTAP": {"mode": "guichet_continu", "roi_min_cents": 100, "required_attachments": FTAP_PIECES},
     "FTAP-LEAN": {
         "mode": "guichet_continu",
         "roi_min_cents": 100,
         "max_total_amount": 2_000_000,
         "min_cofinancing_pct": 50,
-        "required_attachments": "Document de cadrage",
+        "required_attachments": FTAP_PIECES + "\nDocument de cadrage",
     },
-    "FTAP-DINUM-OPI": {"roi_min_cents": 100},
+    "FTAP-DINUM-OPI": {"mode": "guichet_continu", "roi_min_cents": 100, "required_attachments": FTAP_PIECES},
+    "DINUM-COMMUNS": {"mode": "guichet_continu", "roi_min_cents": 100},
     **{f"SNAP{i}": {"mode": "guichet_continu"} for i in range(1, 6)},
     **{f"ITN{i}": {"mode": "guichet_continu"} for i in range(1, 9)},
 }
-# Deciding committee by guichet (nearest ancestor wins), as in the committees' reference rules.
+S000, S003, S004 = "000_fdd5893ed6c59cba.txt", "003_9f3bb31115a0b5f3.txt", "004_937e479d7f054f91.txt"
+ROI_RULE = (
+    "roi_min",
+    "warning",
+    "Au moins un euro d'économies pérennes au bout de trois ans pour chaque euro investi par le fonds ; à "
+    "titre exceptionnel, un projet qui s'en approche peut être retenu (dérogation motivée).",
+    f"{S000} annexe financière II ; {S004} §3 et §4.3",
+    "",
+)
+# Organisation kinds a porteur may have ([004] §4.3 « Critères liés au statut des porteurs de projets »).
+PORTEUR_KINDS = "ministere,direction,operateur,administration_locale,securite_sociale,prive_service_public"
+LEAN_RULES = [
+    ROI_RULE,
+    (
+        "max_total",
+        "blocking",
+        "Le montant total du projet (financement FTAP et cofinancement) est inférieur à 2 M€.",
+        f"{S004} §4.3 (critères liés au financement)",
+        "",
+    ),
+    (
+        "cofinancing_present",
+        "blocking",
+        "Les projets font l'objet d'un cofinancement par le porteur de projet.",
+        f"{S004} §4.3 (critères liés au financement)",
+        "",
+    ),
+    (
+        "cofinancing_share",
+        "criterion",
+        "Part du cofinancement : « un co-financement à hauteur de 50 % paraît pertinent » ; elle est "
+        "intégrée aux critères de sélection.",
+        f"{S004} §2",
+        "",
+    ),
+    (
+        "porteur_status",
+        "blocking",
+        "Porteur éligible : l'État et les autres organismes d'administration centrale (l'entité qui porte "
+        "les dépenses et réalise les économies), les opérateurs de l'État, les administrations publiques"
+        " locales "
+        "et de sécurité sociale (projet conduit de concert avec l'État et lui permettant des économies "
+        "substantielles), une personne morale de droit privé chargée d'une mission de service public et "
+        "majoritairement financée par l'État.",
+        f"{S004} §4.3 (critères liés au statut des porteurs)",
+        PORTEUR_KINDS,
+    ),
+    (
+        "criterion",
+        "criterion",
+        "1. Niveau des économies pour l'État : substantielles par rapport au coût global, pérennes et "
+        "mesurables.",
+        f"{S004} §4.3 (critères liés au contenu)",
+        "",
+    ),
+    (
+        "criterion",
+        "criterion",
+        "2. Ambition d'amélioration de la qualité de service aux usagers et/ou des conditions de travail des "
+        "agents.",
+        f"{S004} §4.3 (critères liés au contenu)",
+        "",
+    ),
+    (
+        "criterion",
+        "criterion",
+        "3. Caractère stratégique et novateur, en cohérence avec l'action du Gouvernement ; méthodes "
+        "innovantes.",
+        f"{S004} §4.3 (critères liés au contenu)",
+        "",
+    ),
+    (
+        "criterion",
+        "criterion",
+        "4. Qualité de la gouvernance et des moyens de conduite du projet (maîtrise des risques).",
+        f"{S004} §4.3 (critères liés au contenu)",
+        "",
+    ),
+    (
+        "criterion",
+        "criterion",
+        "5. Projets numériques : principes de l'État plateforme, médiation numérique, appropriation par les "
+        "agents.",
+        f"{S004} §4.3 (critères liés au contenu)",
+        "",
+    ),
+]
+FTAP_OBJECTIVES = (
+    "criterion",
+    "criterion",
+    "Deux types d'objectifs : un impact concret sur le service ou la politique publique (indicateurs "
+    "mesurables) et des objectifs budgétaires (économies ou recettes).",
+    f"{S000} §4",
+    "",
+)
+FRANCE_RELANCE_RULES = [
+    (
+        "criterion",
+        "criterion",
+        "Caractère interministériel du projet : « sera souvent un critère de sélection décisif ».",
+        f"{S003} §1",
+        "",
+    ),
+    (
+        "criterion",
+        "criterion",
+        "Présentation des économies éventuelles, sans cible de retour sur investissement.",
+        f"{S000} annexe financière II",
+        "",
+    ),
+]
+NO_TERMINALS = (
+    "declaration",
+    "blocking",
+    "Le projet ne finance pas l'achat d'équipements terminaux (il relève des budgets ministériels).",
+    f"{S003} §2",
+    "",
+)
+REFERENCE_RULE_ROWS: dict[str, list[tuple[str, str, str, str, str]]] = {
+    "FTAP": [ROI_RULE, FTAP_OBJECTIVES],
+    "FTAP-LEAN": LEAN_RULES,
+    "FTAP-DINUM-OPI": [ROI_RULE, FTAP_OBJECTIVES],
+    "DINUM-COMMUNS": [ROI_RULE],
+    **{f"SNAP{i}": [NO_TERMINALS, *FRANCE_RELANCE_RULES] for i in range(1, 6)},
+    **{f"ITN{i}": list(FRANCE_RELANCE_RULES) for i in range(1, 9)},
+}
+# Deciding committee by guichet (nearest ancestor wins), as in the committees' reference rules. The
+# France Relance themes' selection bodies are the DINUM and DITP owners' ([003] §1), which the documents
+# do not
+# name: left « à préciser » (no committee) until the secretariat sets them; the COSINUM only received the
+# note.
 REFERENCE_COMMITTEES = {
     "FTAP": "COMITE-INVEST-FTAP",
     "FTAP-DINUM-OPI": "COPIL-SUITE",
-    "FR-MTFP": "COSINUM",
     "FTAP-LEAN": "COPIL-DISPOSITIF",
 }
+THEME_OWNERS = (
+    "",
+    "DINUM",
+    "DITP",
+)  # [003] §1: « les porteurs DINUM et DITP » of each theme; "" = à préciser
 RULE_FIELDS = (
     "mode",
     "opens_at",
@@ -83,6 +220,14 @@ def apply_reference_rules(guichet: Guichet, *, actor=None) -> bool:
     )
     values["committee_id"] = committee.id if committee else None
     changes = audit.diff(guichet, values)
+    wanted = REFERENCE_RULE_ROWS.get(guichet.code, [])
+    current = [(r.code, r.kind, r.label, r.source, r.parameter) for r in guichet.rules]
+    if current != [tuple(row) for row in wanted]:
+        changes["rules"] = (len(current), len(wanted))
+        guichet.rules = [
+            GuichetRule(position=i, code=code, kind=kind, label=label, source=source, parameter=parameter)
+            for i, (code, kind, label, source, parameter) in enumerate(wanted)
+        ]
     if not changes:
         return False
     for key, value in values.items():
@@ -101,13 +246,16 @@ def apply_reference_rules(guichet: Guichet, *, actor=None) -> bool:
 
 
 def _int(raw: str, field: str, errors: dict, *, label: str, minimum: int = 0, maximum: int | None = None):
-    raw = (raw or "").replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "").strip()
-    if not raw:
+    try:
+        number = parse_number(raw)
+    except ValueError:
+        number = Decimal(-1)
+    if number is None:
         return None
-    if not raw.isdigit():
+    if number < 0 or number != number.to_integral_value():
         errors[field] = f"{label} : saisissez un nombre entier positif (par exemple 2000000)."
         return None
-    value = int(raw)
+    value = int(number)
     if value < minimum or (maximum is not None and value > maximum):
         errors[field] = (
             f"{label} : la valeur doit être comprise entre {minimum} et {maximum}."
@@ -119,14 +267,14 @@ def _int(raw: str, field: str, errors: dict, *, label: str, minimum: int = 0, ma
 
 
 def _roi(raw: str, errors: dict):
-    raw = (raw or "").replace(" ", "").replace("€", "").replace(",", ".").strip()
-    if not raw:
-        return None
     try:
-        value = round(float(raw) * 100)
+        number = parse_number(raw)
     except ValueError:
         errors["roi_min"] = "Retour sur investissement : saisissez un nombre (par exemple 1 ou 1,5)."
         return None
+    if number is None:
+        return None
+    value = int(round(number * 100))
     if value <= 0 or value > 10_000:
         errors["roi_min"] = "Retour sur investissement : la valeur doit être comprise entre 0,01 et 100."
         return None
@@ -146,11 +294,23 @@ def update_rules(
     required_attachments: str,
     version: int,
     actor,
+    owner: str | None = None,
+    rule_kinds: dict[int, str] | None = None,
 ) -> Guichet:
-    """The secretariat edits a guichet's mode, calendar, deciding committee and eligibility rules."""
+    """The secretariat edits a guichet's mode, calendar, deciding committee (a France Relance theme's
+    selection body) and owner, its eligibility parameters and the kind of each of its rules."""
     if not can_edit_guichet(actor, guichet):
         raise NotAllowed("Seul le secrétariat modifie les règles d'un guichet.")
     errors: dict[str, str] = {}
+    if owner is not None and owner not in THEME_OWNERS:
+        errors["owner"] = "Porteur du thème : DINUM, DITP ou à préciser."
+    kinds = {}
+    for rule in guichet.rules:
+        wanted = (rule_kinds or {}).get(rule.id, rule.kind)
+        if wanted not in {k.value for k in RuleKind}:
+            errors[f"rule-{rule.id}-kind"] = f"{rule.code_enum.label} : nature de règle inconnue."
+        elif wanted != rule.kind:
+            kinds[rule] = wanted
     if mode and mode not in {m.value for m in GuichetMode}:
         errors["mode"] = "Mode inconnu."
     if mode == GuichetMode.APPEL_A_PROJETS:
@@ -182,11 +342,16 @@ def update_rules(
             line.strip() for line in (required_attachments or "").splitlines() if line.strip()
         ),
     }
+    if owner is not None:
+        values["owner"] = owner
     if errors:
         raise ValidationFailed(errors)
     if version != guichet.version:
         raise StaleVersion(guichet)
     changes = audit.diff(guichet, values)
+    for rule, kind in kinds.items():
+        changes[f"règle {rule.position + 1} ({rule.code})"] = (rule.kind, kind)
+        rule.kind = kind
     if not changes:
         return guichet
     for key, value in values.items():

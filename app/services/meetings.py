@@ -500,6 +500,14 @@ def dossier_documents(dossier_id: int | None) -> list[tuple[str, str]]:
                 f"/dossiers/{dossier.id}#avis",
             )
         )
+    if scored := [(rule, a) for rule, a in dossier.grid() if a is not None]:
+        links.append(
+            (
+                "Grille de sélection : "
+                + " ; ".join(f"{rule.label[:60]} : {a.score_label}" for rule, a in scored),
+                f"/dossiers/{dossier.id}#instruction",
+            )
+        )
     return links
 
 

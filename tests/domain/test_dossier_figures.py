@@ -6,6 +6,7 @@ from app.domain.dossier_figures import (
     Check,
     Contents,
     FinancingRow,
+    RuleItem,
     Rules,
     blocking,
     checks,
@@ -101,7 +102,51 @@ def test_completeness_lists_what_each_section_misses():
     assert not any(completeness(full, Rules(roi_min_cents=100, required_attachments=["Note"]), KEYS).values())
 
 
-def test_caps_and_cofinancing_with_the_computation():
+LEAN = [
+    RuleItem("max_total", "blocking", "Montant total inférieur à 2 M€", "004 §4.3"),
+    RuleItem("cofinancing_present", "blocking", "Cofinancement par le porteur", "004 §4.3"),
+    RuleItem("cofinancing_share", "criterion", "Part du cofinancement", "004 §2"),
+]
+
+
+def _lean(fig, **contents):
+    return checks(
+        fig=fig,
+        rules=Rules(mode="x", max_total_amount=2_000_000, min_cofinancing_pct=50, items=LEAN),
+        missing={},
+        section_labels=LABELS,
+        indicators=2,
+        draft=False,
+        now=NOW,
+        contents=Contents(**contents),
+    )
+
+
+def test_lean_70_30_is_not_blocked_and_shows_its_share_as_a_criterion():
+    """[004] §2: co-financing « à hauteur de 50 % paraît pertinent », a selection criterion, not a minimum."""
+    fig = _figures(ftap=(1_050_000, 1_050_000), porteur=(450_000, 450_000))
+    verdicts = _lean(fig)
+    assert blocking(verdicts) == []
+    share = next(c for c in verdicts if c.message.startswith("part de cofinancement"))
+    assert share.level == "criterion" and share.label == "Critère" and share.source == "004 §2"
+    assert share.message.startswith("part de cofinancement 30 % (450\u202f000\u00a0€ sur 1\u202f500\u202f000")
+    assert "référence 50 %" in share.message
+    assert verdicts[0].message.startswith("part FTAP 70 %")
+
+
+def test_lean_cap_is_strict_and_cofinancing_must_be_present():
+    """[004] §4.3: « est inférieur à 2 M€ »; « font l'objet d'un cofinancement »."""
+    exactly = _lean(_figures(ftap=(1_000_000, 1_000_000), porteur=(1_000_000, 1_000_000)))
+    cap = next(c for c in exactly if c.message.startswith("montant total"))
+    assert cap.level == "error" and cap.source == "004 §4.3"
+    assert cap.message.startswith("montant total 2\u202f000\u202f000\u00a0€ ≥ 2\u202f000\u202f000\u00a0€")
+    below = _lean(_figures(ftap=(999_999, 999_999), porteur=(1_000_000, 1_000_000)))
+    assert blocking(below) == []
+    alone = _lean(_figures(ftap=(500_000, 500_000), porteur=(0, 0)))
+    assert [c.message.split(" —")[0] for c in blocking(alone)] == ["cofinancement par le porteur : 0\u00a0€"]
+
+
+def test_numeric_parameters_without_rows_take_their_default_kinds():
     fig = _figures()
     verdicts = checks(
         fig=fig,
@@ -112,14 +157,52 @@ def test_caps_and_cofinancing_with_the_computation():
         draft=False,
         now=NOW,
     )
-    assert verdicts[0] == Check(
-        "error",
-        "montant total 1\u202f200\u202f000\u00a0€ > 1\u202f000\u202f000\u00a0€ autorisés",
-        "financement",
+    assert [c.level for c in verdicts] == ["ok", "error", "criterion"]
+    assert blocking(verdicts) == verdicts[1:2]
+
+
+def test_france_relance_wording_and_declarations():
+    rule = RuleItem("declaration", "blocking", "Pas d'équipements terminaux", "003 §2", id=7)
+    rules = Rules(mode="x", items=[rule], fund="France Relance")
+    args = dict(fig=_figures(), missing={}, section_labels=LABELS, indicators=2, draft=False, now=NOW)
+    undeclared = checks(rules=rules, **args)
+    assert undeclared[0].message.startswith("part France Relance 50 %")
+    assert not any("FTAP" in c.message for c in undeclared)
+    assert [c.source for c in blocking(undeclared)] == ["003 §2"]
+    declared = checks(rules=rules, contents=Contents(declared=frozenset({7})), **args)
+    assert blocking(declared) == []
+
+
+def test_roi_below_target_is_a_warning_that_names_the_derogation():
+    fig = _figures(ftap=(100_000, 100_000), porteur=(0, 0), savings={2027: 10_000})
+    rules = Rules(mode="x", roi_min_cents=100)
+    args = dict(fig=fig, rules=rules, missing={}, section_labels=LABELS, indicators=2, draft=False, now=NOW)
+    roi = next(c for c in checks(**args) if c.message.startswith("retour"))
+    assert roi.level == "warning" and "une dérogation exceptionnelle peut être demandée" in roi.message
+    asked = checks(contents=Contents(roi_derogation="Portefeuille globalement conforme"), **args)
+    roi = next(c for c in asked if c.message.startswith("retour"))
+    assert roi.level == "warning" and roi.message.endswith(
+        "dérogation demandée : Portefeuille globalement conforme"
     )
-    assert verdicts[1].level == "error"
-    assert verdicts[1].message.startswith("part FTAP 50 % > 40 % autorisés")
-    assert blocking(verdicts) == verdicts[:2]
+
+
+def test_cp_paying_next_year_what_ae_committed_is_no_warning():
+    """The contracts' own profile ([000] §3: AE 3 M€ in N, CP 2 M€ in N and 1 M€ in N+1)."""
+    fig = figures(
+        years=YEARS,
+        financing=[
+            FinancingRow(
+                "l", "dont financement FTAP", True, {2026: (3_000_000, 2_000_000), 2027: (0, 1_000_000)}
+            )
+        ],
+        savings_years=SAVINGS_YEARS,
+        savings=[],
+        staff=(),
+    )
+    verdicts = checks(
+        fig=fig, rules=Rules(mode="x"), missing={}, section_labels=LABELS, indicators=2, draft=False, now=NOW
+    )
+    assert not any(c.message.startswith("CP") for c in verdicts)
 
 
 def test_guichet_calendar_only_matters_for_a_draft():
@@ -155,7 +238,9 @@ def test_cp_above_ae_roi_warning_one_indicator_and_completeness_verdicts():
         m.startswith("retour sur investissement à 3 ans : 0,10 € par € investi, minimum 1 €")
         for m in messages
     )
-    assert "CP > AE en 2026 (300\u202f000\u00a0€ de CP pour 100\u202f000\u00a0€ d'AE)" in messages
+    assert any(
+        m.startswith("CP cumulés > AE cumulés fin 2026 (300\u202f000\u00a0€ de CP pour 100") for m in messages
+    )
     assert verdicts[-3].level == "error" and verdicts[-3].message.startswith(
         "CP (300\u202f000\u00a0€) supérieurs aux AE"
     )

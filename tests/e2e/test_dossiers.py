@@ -6,31 +6,12 @@ resubmits; the instructor records a favourable avis. Signed in through the real 
 import re
 
 import pytest
-from sqlalchemy import select
 
 from .helpers import axe_check, sign_in
 
 pytestmark = pytest.mark.e2e
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def snap4_cofinancing(live_app):
-    """SNAP4 asks for at least 50 % co-financing during the test (restored afterwards)."""
-    from app.extensions import db
-    from app.models import Guichet
-
-    with live_app.app_context():
-        guichet = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
-        saved = guichet.min_cofinancing_pct
-        guichet.min_cofinancing_pct = 50
-        db.session.commit()
-    yield
-    with live_app.app_context():
-        guichet = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
-        guichet.min_cofinancing_pct = saved
-        db.session.commit()
 
 
 def save(page, key: str) -> None:
@@ -50,7 +31,7 @@ def fill_line(page, n: int, nature: str, category: str, financer: str, amounts: 
         page.get_by_label(f"Ligne {n} : CP {year}", exact=True).fill(value)
 
 
-def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofinancing, tmp_path):
+def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
     porteur = new_page()
     sign_in(porteur, "porteur@demo.gouv.fr")
     porteur.goto("/guichets/SNAP4")
@@ -89,13 +70,18 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, snap4_cofin
     fill_line(porteur, 2, "Équipe produit", "T3", "porteur", {2026: "100000", 2027: "100000", 2028: "100000"})
     save(porteur, "financement")
     checks = porteur.locator("#checks")
-    checks.get_by_text("part FTAP 70 % > 50 % autorisés").wait_for()
-    assert "bloquant" in checks.inner_text().lower()
+    checks.get_by_text("part France Relance 70 %").wait_for()  # SNAP4 is France Relance money, not FTAP
+    # [003] §2: no terminal equipment on SNAP, a blocking declaration the porteur has not ticked yet
+    checks.get_by_text("à déclarer par le porteur").wait_for()
+    assert "bloquant" in checks.inner_text().lower() and "FTAP" not in checks.inner_text()
     assert "700 000" in porteur.locator("#section-financement tfoot").inner_text().replace("\u202f", " ")
     porteur.get_by_label("Ligne 2 : AE 2028", exact=True).fill("500000")
     porteur.get_by_label("Ligne 2 : CP 2028", exact=True).fill("500000")
     save(porteur, "financement")
-    checks.get_by_text("part FTAP 50 % ≤ 50 % autorisés").wait_for()
+    checks.get_by_text("part France Relance 50 %").wait_for()
+    porteur.locator("#section-projet label", has_text="équipements terminaux").click()
+    save(porteur, "projet")
+    checks.get_by_text("à déclarer par le porteur").wait_for(state="detached")
 
     porteur.get_by_label("Groupe 1", exact=True).fill("Agents des ministères de l'alliance")
     porteur.get_by_label("Groupe 1 : population").fill("120000")

@@ -187,13 +187,13 @@ def test_checks_fragment_equals_the_block_of_the_full_page(client, login_as, por
 
 
 def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
-    from app.models import Guichet
-
-    db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4")).min_cofinancing_pct = 50
-    dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=620_000, porteur_ae=380_000)
+    dossier = complete_dossier(
+        make_dossier(porteur, "FTAP-LEAN"), porteur, ftap_ae=1_400_000, porteur_ae=600_000
+    )
     login_as(porteur)
     checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
-    assert "part FTAP 62 % > 50 % autorisés" in checks and "Bloquant" in checks
+    assert "montant total 2 000 000 € ≥ 2 000 000 €" in checks and "Bloquant" in checks
+    assert "Source : 004_937e479d7f054f91.txt §4.3 (critères liés au financement)" in checks
     response = post(client, csrf, f"/dossiers/{dossier.id}/deposer", CONFIRM)
     assert response.status_code == 422 and "Dépôt impossible" in text_of(response)
     data = {
@@ -226,7 +226,9 @@ def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
         == 200
     )
     checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
-    assert "part FTAP 40 % ≤ 50 % autorisés" in checks
+    assert "montant total 1 000 000 € < 2 000 000 €" in checks and "part FTAP 40 %" in checks
+    assert "part de cofinancement 60 % (600 000 € sur 1 000 000 € ; référence 50 %)" in checks
+    assert "Aucun contrôle bloquant" in checks
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -512,6 +514,32 @@ def test_pdf_has_the_contract_sections_and_tables(client, login_as, porteur):
     assert "Avant-projet — DINUM" in text and "Coûts de support — DILA" in text
     assert "3 850 000" in text and "1 275 000" in text and "dont financement Co-porteur DILA" in text
     assert "2,50 € par € investi" in text
+    # the whole contract ([000]): §1–§8, the signature block and the annexes
+    for heading in (
+        "2. Présentation de la solution apportée",
+        "4.2 Économies prévisionnelles",
+        "5.3 Modalités de suivi et gouvernance",
+        "6. Évaluation du projet",
+        "7. Communication",
+        "8. Modification et résiliation du contrat",
+        "Signataires et dates de signature",
+        "Le délégué interministériel à la transformation publique",
+        "Annexe relative aux nomenclatures budgétaires d'exécution",
+        "Liste des référents FTAP du projet",
+    ):
+        assert heading in text, heading
+    assert "rapport-bilan" in text and "6 mois suivant la signature" in text
+    assert text.index("5.3 Modalités") < text.index("6. Évaluation") < text.index("8. Modification")
+
+
+def test_france_relance_pdf_says_france_relance_not_ftap(client, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur, "SNAP4"), porteur)
+    login_as(porteur)
+    response = client.get(f"/dossiers/{dossier.id}/pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    assert "France Relance" in text and "FTAP" not in text
+    assert "BOP France Relance piloté par le porteur du thème (à préciser)" in text
+    assert "équipements terminaux" in text  # the blocking declaration, with its source
 
 
 def test_guichet_export_has_the_key_figures(client, login_as, porteur):
@@ -634,3 +662,109 @@ def test_bad_value_in_a_later_row_is_shown_at_that_row_with_the_input_kept(
     assert 'value="Agents de la DINUM"' in html and 'value="Usagers"' in html
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).beneficiaries == []
+
+
+def test_dnum_vises_a_france_relance_dossier_on_its_page(client, csrf, login_as, porteur):
+    dnum = make_user(Role.DSI, ministry="DINUM")
+    dossier = complete_dossier(make_dossier(porteur, "SNAP4"), porteur)
+    login_as(porteur)
+    assert post(client, csrf, f"/dossiers/{dossier.id}/deposer").status_code == 303
+    assert "En attente du visa" in text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "vise"}).status_code == 403
+    login_as(dnum)
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))  # the ministry's DNUM reads its dossier
+    assert "Visa de la DNUM du ministère porteur" in page and "Enregistrer le visa" in page
+    refused = post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "refuse"}, headers=HX)
+    assert refused.status_code == 422 and "Motivez le refus de visa." in text_of(refused)
+    assert post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "vise"}).status_code == 303
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Visé le" in page and dnum.full_name in page
+
+
+def test_selection_grid_in_the_avis_the_pdf_and_side_by_side(client, csrf, login_as, porteur):
+    instructor = make_instructor("FTAP-LEAN")
+    first, second = (
+        complete_dossier(
+            make_dossier(porteur, "FTAP-LEAN", title=t), porteur, ftap_ae=700_000, porteur_ae=300_000
+        )
+        for t in ("Robotisation des titres", "Accueil des usagers")
+    )
+    for dossier in (first, second):
+        service.submit(dossier, actor=porteur)
+    db.session.commit()
+    criteria = [r for r, _ in first.grid()]
+    assert len(criteria) == 6  # the co-financing share and the five content criteria ([004] §2, §4.3)
+    login_as(instructor)
+    page = text_of(client.get(f"/dossiers/{first.id}"))
+    assert "Grille de sélection : les critères du guichet" in page and criteria[1].label in page
+    data = {"avis": "favorable", "motivation": "Économies solides."}
+    data |= {f"grid-{criteria[1].id}-score": "9", f"grid-{criteria[1].id}-comment": "Gains chiffrés."}
+    refused = post(client, csrf, f"/dossiers/{first.id}/avis", data, headers=HX)
+    assert refused.status_code == 422 and "Note de 1 à 4." in text_of(refused)
+    assert 'value="9"' not in text_of(refused) and "Gains chiffrés." in text_of(refused)
+    data[f"grid-{criteria[1].id}-score"] = "3"
+    assert post(client, csrf, f"/dossiers/{first.id}/avis", data).status_code == 303
+    page = text_of(client.get(f"/dossiers/{first.id}"))
+    assert "Grille de sélection (FTAP-LEAN)" in page and "3 — satisfaisant" in page
+    pdf = client.get(f"/dossiers/{first.id}/pdf")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    text = " ".join(text.split())
+    assert "Grille de sélection" in text and "satisfaisant" in text, text[-1500:]
+    compare = text_of(client.get("/dossiers/instruction/grille?guichet=FTAP-LEAN"))
+    assert first.reference in compare and second.reference in compare
+    assert compare.count("non noté") >= 6 and "Gains chiffrés." in compare
+    assert "dont FTAP" in compare and "1 000 000 €" in compare
+    login_as(porteur)
+    assert client.get("/dossiers/instruction/grille?guichet=FTAP-LEAN").status_code == 403
+
+
+def test_hub_contract_typed_into_the_forms_gives_its_own_figures(client, csrf, login_as, porteur):
+    """[001] §2–3 typed through the HTTP forms, amounts written the French way (« 1 275 000 »): FTAP share
+    33 % (1 275 000 € of 3 850 000 €), ROI as the savings table gives it, no CP/AE warning."""
+    from tests.factories import HUB_LINES, HUB_SAVINGS
+
+    login_as(porteur)
+    created = post(
+        client,
+        csrf,
+        "/dossiers/nouveau",
+        {"guichet": "FTAP", "title": "Nouveau HUB d'échange", "start_year": "2019"},
+    )
+    assert created.status_code == 303
+    dossier_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    porteurs = {
+        "version": "0",
+        "porteur_organisation": "DINUM",
+        "porteur-projet_name": "Référent DINUM",
+        "porteur-projet_email": porteur.email,
+        "co-0-organisation": "DILA",
+        "co-0-budget_name": "Référent DILA",
+        "co-0-budget_email": "budget@dila.gouv.fr",
+        "co-1-organisation": "DGS",
+        "co-1-projet_name": "Référent DGS",
+        "co-1-projet_email": "projet@dgs.gouv.fr",
+    }
+    assert post(client, csrf, f"/dossiers/{dossier_id}/sections/porteurs", porteurs).status_code == 303
+    financing = {"version": "0"}
+    for i, (nature, category, programme, financer, phase, amounts) in enumerate(HUB_LINES):
+        financing |= {
+            f"rows-{i}-nature": nature,
+            f"rows-{i}-category": category,
+            f"rows-{i}-programme": programme,
+            f"rows-{i}-financer": financer,
+            f"rows-{i}-phase": phase,
+        }
+        for year, (ae, cp) in amounts.items():
+            financing[f"rows-{i}-ae-{year}"] = f"{ae:,}".replace(",", " ")
+            financing[f"rows-{i}-cp-{year}"] = f"{cp:,}".replace(",", "\u202f")
+    assert post(client, csrf, f"/dossiers/{dossier_id}/sections/financement", financing).status_code == 303
+    savings = {"version": "0"}
+    for i, (nature, amounts) in enumerate(HUB_SAVINGS):
+        savings |= {f"rows-{i}-nature": nature, f"rows-{i}-category": "T3", f"rows-{i}-programme": "P624"}
+        savings |= {f"rows-{i}-y-{year}": f"{value:,}".replace(",", " ") for year, value in amounts.items()}
+    assert post(client, csrf, f"/dossiers/{dossier_id}/sections/economies", savings).status_code == 303
+    checks = text_of(client.get(f"/dossiers/{dossier_id}/controles", headers=HX))
+    assert "part FTAP 33 % (1 275 000 € sur 3 850 000 €)" in checks
+    assert "retour sur investissement à 3 ans : 2,50 € par € investi, minimum 1 €" in checks
+    assert "économies 2022–2024 : 3 188 000 €" in checks
+    assert "CP cumulés" not in checks and "CP (" not in checks

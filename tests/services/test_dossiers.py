@@ -71,8 +71,11 @@ def test_hub_verdicts_show_the_computation(hub):
     roi = next(m for m in messages if m.startswith("retour sur investissement"))
     assert "2,50 € par € investi, minimum 1 €" in roi
     assert "3\u202f188\u202f000\u00a0€" in roi and "1\u202f275\u202f000\u00a0€" in roi
-    assert any(m.startswith("CP > AE en 2021") for m in messages)
-    assert any(m.startswith("part FTAP 33 %") for m in messages)
+    # CP paying in N+1 what AE committed in N is the contract's own profile: no CP/AE warning
+    assert not any(m.startswith("CP") for m in messages)
+    assert any(
+        m.startswith("part FTAP 33 % (1\u202f275\u202f000\u00a0€ sur 3\u202f850\u202f000") for m in messages
+    )
 
 
 def test_staff_savings_helper_is_carried_into_the_savings_total(porteur):
@@ -85,26 +88,42 @@ def test_staff_savings_helper_is_carried_into_the_savings_total(porteur):
             "staff-A-cost": "80 000",
             "staff-A-2027": "3",
             "staff-C-cost": "45000",
-            "staff-C-2027": "2",
+            "staff-C-2027": "1,5",
         },
         version=0,
         actor=porteur,
     )
     fig = service.figures(dossier)
-    assert fig.staff[2027] == 3 * 80_000 + 2 * 45_000
-    assert fig.savings_by_year[2027] == 330_000
+    assert fig.staff[2027] == 3 * 80_000 + 67_500  # fractional ETP, typed the French way
+    assert fig.savings_by_year[2027] == 307_500
 
 
-def test_cofinancing_rule_blocks_and_shows_the_share(porteur):
-    guichet = guichet_by_code("SNAP4")
-    guichet.min_cofinancing_pct = 50
-    dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=620_000, porteur_ae=380_000)
+def test_lean_70_30_is_deposited_with_its_share_as_a_criterion(porteur):
+    """[004] §2 and §4.3: co-financing present (blocking), its share weighed (criterion), total < 2 M€."""
+    dossier = complete_dossier(
+        make_dossier(porteur, "FTAP-LEAN"), porteur, ftap_ae=1_050_000, porteur_ae=450_000
+    )
     _, verdicts = service.checks(dossier)
-    failing = service.blocking(verdicts)
-    assert [c.message.split(" (")[0] for c in failing] == ["part FTAP 62 % > 50 % autorisés"]
+    assert service.blocking(verdicts) == []
+    share = next(c for c in verdicts if c.message.startswith("part de cofinancement"))
+    assert share.level == "criterion" and share.message.startswith("part de cofinancement 30 %")
+    assert share.source == "004_937e479d7f054f91.txt §2"
+    service.submit(dossier, actor=porteur)
+    assert dossier.state == DossierState.DEPOSE
+
+
+def test_lean_dossier_of_exactly_two_million_is_refused_on_the_cap(porteur):
+    """[004] §4.3: « Le montant total du projet (financement FTAP et cofinancement) est inférieur à 2 M€ »."""
+    dossier = complete_dossier(
+        make_dossier(porteur, "FTAP-LEAN"), porteur, ftap_ae=1_400_000, porteur_ae=600_000
+    )
+    _, verdicts = service.checks(dossier)
+    assert [c.message.split(" (")[0] for c in service.blocking(verdicts)] == [
+        "montant total 2\u202f000\u202f000\u00a0€ ≥ 2\u202f000\u202f000\u00a0€"
+    ]
     with pytest.raises(ValidationFailed) as error:
         service.submit(dossier, actor=porteur)
-    assert "part FTAP 62 % > 50 % autorisés" in error.value.errors["submit"]
+    assert "montant total 2\u202f000\u202f000\u00a0€ ≥" in error.value.errors["submit"]
     assert dossier.state == DossierState.BROUILLON
 
 
@@ -116,7 +135,7 @@ def test_max_total_and_roi_rules(porteur):
     )
     _, verdicts = service.checks(dossier)
     messages = {c.message.split(" (")[0]: c.level for c in verdicts}
-    assert messages["montant total 1\u202f000\u202f000\u00a0€ > 900\u202f000\u00a0€ autorisés"] == "error"
+    assert messages["montant total 1\u202f000\u202f000\u00a0€ ≥ 900\u202f000\u00a0€"] == "error"
     # FTAP in 2026 → savings 2027–2029: 700 000 + 700 000 = 1 400 000 € for 600 000 € → 2,33 €
     assert messages["retour sur investissement à 3 ans : 2,33 € par € investi, minimum 1 €"] == "ok"
 
@@ -363,8 +382,12 @@ def test_decided_by_and_porteurs(instruit, porteur):
 
     cosinum = db.session.scalar(select(Committee).where(Committee.code == "COSINUM"))
     copil = db.session.scalar(select(Committee).where(Committee.code == "COPIL-SUITE"))
-    assert service.decided_by(cosinum, service.describe(instruit.id))  # SNAP4 ⊂ FR-MTFP
+    # [003] §1: the COSINUM only received the note; the theme's owners select the laureates
+    assert not service.decided_by(cosinum, service.describe(instruit.id))
     assert not service.decided_by(copil, instruit)
+    instruit.guichet.committee = copil  # the secretariat sets SNAP4's selection body
+    db.session.flush()
+    assert service.decided_by(copil, service.describe(instruit.id))
     assert porteur in service.porteurs(instruit.id)
 
 

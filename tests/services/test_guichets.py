@@ -44,9 +44,32 @@ def test_reference_defaults_from_the_seeds(db_session):
     assert (lean.max_total_amount, lean.min_cofinancing_pct) == (2_000_000, 50)
     assert lean.committee.code == "COPIL-DISPOSITIF"
     assert snap4.mode == "guichet_continu" and snap4.roi_min_cents is None and snap4.is_open()
-    assert snap4.committee.code == "COSINUM"  # inherited from FR-MTFP
+    # [003] §1: the themes' DINUM / DITP owners select the laureates; the documents name neither body
+    assert snap4.committee is None and snap4.selection_body_label == snap4.owner_label == "à préciser"
+    assert snap4.fund_label == "France Relance" and ftap.fund_label == "FTAP"
     assert relance.mode == "" and not relance.is_open()
-    assert _guichet("DINUM-COMMUNS").committee.code == "COPIL-SUITE"
+    communs, opi = _guichet("DINUM-COMMUNS"), _guichet("FTAP-DINUM-OPI")
+    assert communs.committee.code == "COPIL-SUITE"
+    assert communs.is_open() and opi.is_open()  # they accept dossiers ([000] §2)
+    # the note explicative is the DITP's, handed over with the contract ([000] §3): not a porteur piece
+    assert ftap.required_attachment_list == [
+        "Dossier de candidature du projet",
+        "Liste des référents FTAP du projet",
+    ]
+
+
+def test_reference_rules_quote_their_source_with_a_kind(db_session):
+    lean = {(r.code, r.kind): r for r in _guichet("FTAP-LEAN").rules}
+    assert (
+        lean["max_total", "blocking"].source == "004_937e479d7f054f91.txt §4.3 (critères liés au financement)"
+    )
+    assert ("cofinancing_present", "blocking") in lean and ("cofinancing_share", "criterion") in lean
+    assert lean["roi_min", "warning"].source.endswith("004_937e479d7f054f91.txt §3 et §4.3")
+    assert "operateur" in lean["porteur_status", "blocking"].parameter
+    assert [r.code for r in _guichet("FTAP-LEAN").rules].count("criterion") == 5
+    snap4 = [(r.code, r.kind) for r in _guichet("SNAP4").rules]
+    assert ("declaration", "blocking") in snap4 and ("roi_min", "warning") not in snap4
+    assert all(r.source for g in ("FTAP", "SNAP4", "ITN2", "FTAP-LEAN") for r in _guichet(g).rules)
 
 
 def test_secretariat_opens_an_appel_a_projets(secretariat):
