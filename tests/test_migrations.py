@@ -384,11 +384,6 @@ def test_one_decision_per_item_and_the_dossier_version_keep_every_row(scratch):
 
 
 def test_two_original_decisions_on_one_item_stop_the_migration(scratch, capfd):
-CONTRACT_RULES = "a7b4dc6317f6"  # guichets, dossiers: rules with kinds and sources, … fractional ETP
-
-
-def test_rules_endorsements_grid_and_fractional_etp_keep_every_row(scratch):
-    """staff_savings.jobs INTEGER → NUMERIC keeps the values; the new tables and columns start empty."""
     upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
     with db.engine.begin() as connection:
         ids = fill_before_foreign_keys(connection)
@@ -401,6 +396,18 @@ def test_rules_endorsements_grid_and_fractional_etp_keep_every_row(scratch):
     assert f"point {ids['item']} (2 décisions)" in capfd.readouterr().err
     with db.engine.begin() as connection:
         assert rows(connection, "SELECT COUNT(*) FROM decisions") == [(2,)]  # nothing lost
+
+
+CONTRACT_RULES = "a7b4dc6317f6"  # guichets, dossiers: rules with kinds and sources, … fractional ETP
+
+
+def test_rules_endorsements_grid_and_fractional_etp_keep_every_row(scratch):
+    """staff_savings.jobs INTEGER → NUMERIC keeps the values; the new tables and columns start empty."""
+    upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        ids = fill_before_foreign_keys(connection)
+    upgrade(directory=MIGRATIONS, revision=FOREIGN_KEYS)
+    with db.engine.begin() as connection:
         insert(
             connection,
             "staff_savings",
