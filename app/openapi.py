@@ -177,8 +177,9 @@ def _page_schema(item: str) -> dict:
 
 # --- parameters ---------------------------------------------------------------------------------------------
 
-# Free text: no NUL character (refused by PostgreSQL), 500 characters at most.
-TEXT = {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$"}
+# Free text: no control character (refused before any view, app/security.py), 500 characters at most.
+NO_CONTROL = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+TEXT = {"type": "string", "maxLength": 500, "pattern": NO_CONTROL}
 
 
 def _query(name: str, description: str, schema: dict | None = None, multiple: bool = False) -> dict:
@@ -265,6 +266,12 @@ def _json_response(description: str, schema_ref: str | dict, headers: bool = Tru
 ERRORS = {
     "304": {"description": "Non modifié depuis l'ETag envoyé dans If-None-Match"},
     "401": _json_response("Connexion requise (PUBLIC_API=false)", "Error", headers=False),
+    # app/security.py refuses a control character anywhere in the request, before any view
+    "400": _json_response(
+        "Requête invalide : paramètre inconnu, valeur invalide ou caractère de contrôle",
+        "Error",
+        headers=False,
+    ),
 }
 NOT_FOUND = {"404": _json_response("Code inconnu", "Error", headers=False)}
 BAD_REQUEST = {
@@ -335,7 +342,7 @@ def build(server_url: str = "/api/v1") -> dict:
                     "name": "code",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "minLength": 1},
+                    "schema": {"type": "string", "minLength": 1, "pattern": NO_CONTROL},
                     "example": example,
                 }
             ],
