@@ -9,12 +9,13 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import Decision, Opportunity, RegisterEntry, Role, User
 from app.models.committees import ItemVote
 from app.models.dossiers import Dossier, DossierTransition
+from app.models.reminders import OutboxMail, Reminder
 from app.services import meetings as meeting_service
 from tests.factories import (
     complete_dossier,
@@ -73,6 +74,22 @@ def one_success(replies, message: str) -> None:
 
 def count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture(autouse=True)
+def no_mail_left(live_app):
+    """The mails and reminders these meetings and dossiers plan are not for the other tests' sweeps."""
+    with live_app.app_context():
+        before = {
+            model: db.session.scalar(select(func.max(model.id))) or 0 for model in (OutboxMail, Reminder)
+        }
+        db.session.remove()
+    yield
+    with live_app.app_context():
+        for model, last in before.items():
+            db.session.execute(delete(model).where(model.id > last))
+        db.session.commit()
+        db.session.remove()
 
 
 @pytest.fixture
