@@ -1,4 +1,4 @@
-"""guichets, dossiers: rules with kinds and sources, theme owner, declarations, DNUM endorsements, selection grid, ROI derogation, fractional ETP
+"""guichets, dossiers: rules with kinds and sources, theme owner, declarations, DNUM endorsements, selection grid, ROI derogation, budget annex, fractional ETP
 
 Revision ID: a7b4dc6317f6
 Revises: 73a8c9eb984f
@@ -111,6 +111,11 @@ def upgrade():
 
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('roi_derogation', sa.Text(), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('bop_uo', sa.String(length=120), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('domaine_fonctionnel', sa.String(length=120), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('activite_chorus', sa.String(length=120), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('designation_chorus', sa.String(length=200), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('centre_cout', sa.String(length=120), server_default='', nullable=False))
 
     with op.batch_alter_table('guichets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('owner', sa.String(length=32), server_default='', nullable=False))
@@ -138,6 +143,11 @@ def downgrade():
         batch_op.drop_column('owner')
 
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
+        batch_op.drop_column('centre_cout')
+        batch_op.drop_column('designation_chorus')
+        batch_op.drop_column('activite_chorus')
+        batch_op.drop_column('domaine_fonctionnel')
+        batch_op.drop_column('bop_uo')
         batch_op.drop_column('roi_derogation')
 
     with op.batch_alter_table('dossier_endorsements', schema=None) as batch_op:
