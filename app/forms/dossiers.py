@@ -553,6 +553,22 @@ class EndorseForm(_ActionForm):
     comment = TextAreaField("Commentaire", description="Obligatoire en cas de refus.")
 
 
+class BudgetAnnexForm(_ActionForm):
+    bop_uo = StringField("Cadre de gestion BOP-UO", description="Par exemple 0349-CDBU-DITP.")
+    domaine_fonctionnel = StringField(
+        "Action — domaine fonctionnel", description="Par exemple 0349-0101B501."
+    )
+    activite_chorus = StringField("Code activité Chorus / référentiel de programmation")
+    designation_chorus = StringField("Désignation Chorus")
+    centre_cout = StringField("Centre de coût")
+
+    @classmethod
+    def for_dossier(cls, dossier, posted: bool) -> "BudgetAnnexForm":
+        if posted:
+            return cls()
+        return cls(formdata=None, obj=dossier)
+
+
 class DismissForm(_ActionForm):
     motivation = TextAreaField()
 

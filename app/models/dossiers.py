@@ -248,6 +248,13 @@ class Dossier(db.Model):
     gouvernance: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The porteur's reason for asking the ROI derogation ([004] §3: « à titre exceptionnel »).
     roi_derogation: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Annex of budget nomenclatures ([000] §3 and annex, [004] annex): set by the fund's secretariat, which
+    # may change it without an avenant ([000] §8).
+    bop_uo: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    domaine_fonctionnel: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    activite_chorus: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    designation_chorus: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    centre_cout: Mapped[str] = mapped_column(String(120), default="", server_default="")
     avis: Mapped[str | None] = mapped_column(String(16))
     avis_motivation: Mapped[str | None] = mapped_column(Text)
     avis_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -223,6 +223,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "max_mb": _max_bytes() // (1024 * 1024),
         "endorse_form": forms.EndorseForm(formdata=None),
         "grid_scores": GRID_SCORES,
+        "annex_form": forms.BudgetAnnexForm.for_dossier(dossier, posted=False),
         "endorsement_pending": endorsements.pending(dossier),
     }
     ctx.update(overrides)
@@ -602,6 +603,35 @@ def compare():
         figures={d.id: service.figures(d) for d in dossiers},
         criteria=[r for r in guichet.rules if r.kind_enum == RuleKind.CRITERION],
         choices=[],
+    )
+
+
+@bp.post("/<int:dossier_id>/annexe-budgetaire")
+@permissions.authenticated
+def budget_annex(dossier_id: int):
+    dossier = _load(dossier_id)
+    if not permissions.can_instruct_dossier(current_user, dossier, any_state=True):
+        abort(403)
+    form = forms.BudgetAnnexForm.for_dossier(dossier, posted=True)
+
+    def failure(status: int):
+        if status == 403:
+            abort(403)
+        return render(
+            "dossiers/show.html",
+            block="instruction",
+            status=status,
+            **_context(_load(dossier_id), annex_form=form),
+        )
+
+    return perform(
+        lambda: service.set_budget_annex(
+            dossier, values={name: form[name].data or "" for name in service.BUDGET_ANNEX}, actor=current_user
+        ),
+        form=form,
+        success="Annexe des nomenclatures budgétaires enregistrée.",
+        location=url_for(".show", dossier_id=dossier_id, _anchor="instruction"),
+        failure=failure,
     )
 
 

@@ -571,3 +571,40 @@ def close(dossier, *, actor, reason: str = "") -> Dossier:
         raise DomainError("Un dossier ajourné repasse en comité avant d'être clos.")
     _transition(dossier, S.CLOS, actor=actor, reason=clean(reason) or None)
     return dossier
+
+
+# --- annex of budget nomenclatures ([000] §3 and annex; modified by the secretariat without avenant, §8) ---
+
+BUDGET_ANNEX = {
+    "bop_uo": ("Cadre de gestion BOP-UO", 120),
+    "domaine_fonctionnel": ("Action — domaine fonctionnel", 120),
+    "activite_chorus": ("Code activité Chorus / référentiel de programmation", 120),
+    "designation_chorus": ("Désignation Chorus", 200),
+    "centre_cout": ("Centre de coût", 120),
+}
+
+
+def set_budget_annex(dossier: Dossier, *, values: dict[str, str], actor) -> Dossier:
+    """The secretariat (or an instructeur of the guichet) fills the contract's budget-nomenclature annex,
+    e.g. « 0349-CDBU-DITP », « 0349-0101B501 » ([004] annex)."""
+    if not can_instruct_dossier(actor, dossier, any_state=True):
+        raise NotAllowed("Seuls le secrétariat et les instructeurs renseignent l'annexe budgétaire.")
+    errors, clean_values = {}, {}
+    for name, (label, limit) in BUDGET_ANNEX.items():
+        value = clean(values.get(name, ""))
+        too_long(value, name, errors, label, limit)
+        clean_values[name] = value
+    if errors:
+        raise ValidationFailed(errors)
+    changes = audit.diff(dossier, clean_values)
+    if changes:
+        for name, value in clean_values.items():
+            setattr(dossier, name, value)
+        audit.record(
+            "dossier.budget_annex_updated",
+            dossier,
+            actor=actor,
+            summary=f"{dossier.reference} : annexe des nomenclatures budgétaires",
+            changes={k: list(v) for k, v in changes.items()},
+        )
+    return dossier

@@ -768,3 +768,26 @@ def test_hub_contract_typed_into_the_forms_gives_its_own_figures(client, csrf, l
     assert "retour sur investissement à 3 ans : 2,50 € par € investi, minimum 1 €" in checks
     assert "économies 2022–2024 : 3 188 000 €" in checks
     assert "CP cumulés" not in checks and "CP (" not in checks
+
+
+def test_secretariat_fills_the_budget_nomenclature_annex_shown_in_the_pdf(client, csrf, login_as, porteur):
+    """[004] annex: « Cadre de gestion BOP-UO : 0349-CDBU-DITP », « Domaine fonctionnel : 0349-0101B501 »."""
+    dossier = complete_dossier(
+        make_dossier(porteur, "FTAP-LEAN"), porteur, ftap_ae=700_000, porteur_ae=300_000
+    )
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    data = {"bop_uo": "0349-CDBU-DITP", "domaine_fonctionnel": "0349-0101B501", "centre_cout": "DITP75"}
+    login_as(porteur)
+    assert post(client, csrf, f"/dossiers/{dossier.id}/annexe-budgetaire", data).status_code == 403
+    login_as(make_user(Role.SECRETARIAT))
+    too_long = post(
+        client, csrf, f"/dossiers/{dossier.id}/annexe-budgetaire", data | {"bop_uo": "x" * 200}, headers=HX
+    )
+    assert too_long.status_code == 422 and "Cadre de gestion BOP-UO : 120 caractères au maximum" in text_of(
+        too_long
+    )
+    assert post(client, csrf, f"/dossiers/{dossier.id}/annexe-budgetaire", data).status_code == 303
+    pdf = client.get(f"/dossiers/{dossier.id}/pdf")
+    text = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
+    assert "0349-CDBU-DITP" in text and "0349-0101B501" in text and "DITP75" in text
