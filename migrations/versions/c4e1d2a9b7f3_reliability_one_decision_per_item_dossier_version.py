@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c4e1d2a9b7f3"
-down_revision = "5e55c0a1d2b3"
+down_revision = '5e55c0a1d2b3'
 branch_labels = None
 depends_on = None
 
