@@ -99,6 +99,12 @@ def format_euros(value) -> str:
     return f"{format_number(value)}{NBSP}€"
 
 
+def format_cents(cents: int) -> str:
+    """250 → « 2,50 € », 100 → « 1 € »: a ratio in euros per euro, kept to the cent."""
+    euros = format_decimal(cents / 100, format="#,##0.00", locale=LOCALE).removesuffix(",00")
+    return f"{euros}{NBSP}€"
+
+
 def format_percent(value: float | None, *, decimals: int = 0) -> str:
     """0.33 → « 33 % »."""
     if value is None:

@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 
 from app.formatting import (
+    format_cents,
     format_date,
     format_datetime,
     format_euros,
@@ -52,3 +53,11 @@ def test_relative_days_read_naturally():
     assert in_days(1) == "demain"
     assert in_days(5) == "dans 5 jours"
     assert in_days(-2) == "il y a 2 jours"
+
+
+def test_cents_of_a_euro():
+    assert (format_cents(250), format_cents(100), format_cents(7)) == (
+        "2,50\u00a0€",
+        "1\u00a0€",
+        "0,07\u00a0€",
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ..formatting import format_datetime, format_euros
+from ..formatting import format_cents, format_datetime, format_euros, format_percent
 
 # --- figures (computed, never stored) -------------------------------------------------------------
 
@@ -223,14 +223,6 @@ class Rules:
         return items
 
 
-def _pct(value: float) -> str:
-    return f"{value:.0f}".replace(".", ",") + " %"
-
-
-def _cents(value: int) -> str:
-    return f"{value // 100},{value % 100:02d}".removesuffix(",00") + " €"
-
-
 def completeness(contents: Contents, rules: Rules, section_keys: Iterable[str]) -> dict[str, list[str]]:
     """Missing items per section (empty list = complete)."""
     missing: dict[str, list[str]] = {key: [] for key in section_keys}
@@ -315,7 +307,8 @@ def checks(
         verdicts.append(
             Check(
                 "ok",
-                f"part {fund} {_pct(share)} ({format_euros(fig.ftap_ae)} sur {format_euros(fig.total_ae)})",
+                f"part {fund} {format_percent(share / 100)} "
+                f"({format_euros(fig.ftap_ae)} sur {format_euros(fig.total_ae)})",
                 "financement",
             )
         )
@@ -387,11 +380,15 @@ def _rule_verdict(item: RuleItem, *, fig: Figures, rules: Rules, contents: Conte
     if item.code == "cofinancing_share":
         if not fig.total_ae:
             return None
-        reference = f" ; référence {rules.min_cofinancing_pct} %" if rules.min_cofinancing_pct else ""
+        reference = (
+            f" ; référence {format_percent(rules.min_cofinancing_pct / 100)}"
+            if rules.min_cofinancing_pct
+            else ""
+        )
         return _verdict(
             item,
             None,
-            f"part de cofinancement {_pct(cofinancing * 100 / fig.total_ae)} "
+            f"part de cofinancement {format_percent(cofinancing / fig.total_ae)} "
             f"({format_euros(cofinancing)} sur {format_euros(fig.total_ae)}{reference}) : "
             "critère de sélection, ne bloque pas le dépôt",
             "financement",
@@ -410,8 +407,8 @@ def _rule_verdict(item: RuleItem, *, fig: Figures, rules: Rules, contents: Conte
         ok = roi >= rules.roi_min_cents
         years = f"{fig.roi_years[0]}–{fig.roi_years[-1]}"
         message = (
-            f"retour sur investissement à 3 ans : {_cents(roi)} par € investi, minimum "
-            f"{_cents(rules.roi_min_cents)} (économies {years} : {format_euros(fig.roi_savings)} / "
+            f"retour sur investissement à 3 ans : {format_cents(roi)} par € investi, minimum "
+            f"{format_cents(rules.roi_min_cents)} (économies {years} : {format_euros(fig.roi_savings)} / "
             f"financement {fund} : {format_euros(fig.ftap_ae)})"
         )
         if not ok:

@@ -129,9 +129,9 @@ def test_lean_70_30_is_not_blocked_and_shows_its_share_as_a_criterion():
     assert blocking(verdicts) == []
     share = next(c for c in verdicts if c.message.startswith("part de cofinancement"))
     assert share.level == "criterion" and share.label == "Critère" and share.source == "004 §2"
-    assert share.message.startswith("part de cofinancement 30 % (450\u202f000\u00a0€ sur 1\u202f500\u202f000")
-    assert "référence 50 %" in share.message
-    assert verdicts[0].message.startswith("part FTAP 70 %")
+    assert share.message.startswith("part de cofinancement 30\u00a0% (450\u202f000\u00a0€ sur 1\u202f500\u202f000")
+    assert "référence 50\u00a0%" in share.message
+    assert verdicts[0].message.startswith("part FTAP 70\u00a0%")
 
 
 def test_lean_cap_is_strict_and_cofinancing_must_be_present():
@@ -166,7 +166,7 @@ def test_france_relance_wording_and_declarations():
     rules = Rules(mode="x", items=[rule], fund="France Relance")
     args = dict(fig=_figures(), missing={}, section_labels=LABELS, indicators=2, draft=False, now=NOW)
     undeclared = checks(rules=rules, **args)
-    assert undeclared[0].message.startswith("part France Relance 50 %")
+    assert undeclared[0].message.startswith("part France Relance 50\u00a0%")
     assert not any("FTAP" in c.message for c in undeclared)
     assert [c.source for c in blocking(undeclared)] == ["003 §2"]
     declared = checks(rules=rules, contents=Contents(declared=frozenset({7})), **args)

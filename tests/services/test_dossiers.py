@@ -69,12 +69,12 @@ def test_hub_verdicts_show_the_computation(hub):
     _, verdicts = service.checks(hub)
     messages = [c.message for c in verdicts if c.kind == "eligibility"]
     roi = next(m for m in messages if m.startswith("retour sur investissement"))
-    assert "2,50 € par € investi, minimum 1 €" in roi
+    assert "2,50\u00a0€ par € investi, minimum 1\u00a0€" in roi
     assert "3\u202f188\u202f000\u00a0€" in roi and "1\u202f275\u202f000\u00a0€" in roi
     # CP paying in N+1 what AE committed in N is the contract's own profile: no CP/AE warning
     assert not any(m.startswith("CP") for m in messages)
     assert any(
-        m.startswith("part FTAP 33 % (1\u202f275\u202f000\u00a0€ sur 3\u202f850\u202f000") for m in messages
+        m.startswith("part FTAP 33\u00a0% (1\u202f275\u202f000\u00a0€ sur 3\u202f850\u202f000") for m in messages
     )
 
 
@@ -106,7 +106,7 @@ def test_lean_70_30_is_deposited_with_its_share_as_a_criterion(porteur):
     _, verdicts = service.checks(dossier)
     assert service.blocking(verdicts) == []
     share = next(c for c in verdicts if c.message.startswith("part de cofinancement"))
-    assert share.level == "criterion" and share.message.startswith("part de cofinancement 30 %")
+    assert share.level == "criterion" and share.message.startswith("part de cofinancement 30\u00a0%")
     assert share.source == "004_937e479d7f054f91.txt §2"
     service.submit(dossier, actor=porteur)
     assert dossier.state == DossierState.DEPOSE
@@ -137,7 +137,7 @@ def test_max_total_and_roi_rules(porteur):
     messages = {c.message.split(" (")[0]: c.level for c in verdicts}
     assert messages["montant total 1\u202f000\u202f000\u00a0€ ≥ 900\u202f000\u00a0€"] == "error"
     # FTAP in 2026 → savings 2027–2029: 700 000 + 700 000 = 1 400 000 € for 600 000 € → 2,33 €
-    assert messages["retour sur investissement à 3 ans : 2,33 € par € investi, minimum 1 €"] == "ok"
+    assert messages["retour sur investissement à 3 ans : 2,33\u00a0€ par € investi, minimum 1\u00a0€"] == "ok"
 
 
 def test_roi_below_minimum_is_a_warning_not_a_block(porteur):
@@ -146,7 +146,7 @@ def test_roi_below_minimum_is_a_warning_not_a_block(porteur):
     dossier = complete_dossier(make_dossier(porteur), porteur, ftap_ae=2_000_000, porteur_ae=2_000_000)
     _, verdicts = service.checks(dossier)
     roi = next(c for c in verdicts if c.message.startswith("retour sur"))
-    assert roi.level == "warning" and "0,70 € par € investi, minimum 1 €" in roi.message
+    assert roi.level == "warning" and "0,70\u00a0€ par € investi, minimum 1\u00a0€" in roi.message
     service.submit(dossier, actor=porteur)
     assert dossier.state == DossierState.DEPOSE
 
