@@ -266,7 +266,13 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
         attrs["rows"] = FieldList(
             FormField(
                 _row_form(
-                    "BeneficiaryRow", ["group", "population"], {"group": "Groupe", "population": "Population"}
+                    "BeneficiaryRow",
+                    ["group", "population", "transformations"],
+                    {
+                        "group": "Groupe",
+                        "population": "Population",
+                        "transformations": "Transformation(s) concernée(s)",
+                    },
                 )
             ),
             label="Groupe",
@@ -414,7 +420,14 @@ def initial_data(dossier, key: str) -> dict:
     if key == "beneficiaires":
         return {
             "rows": [
-                (i, {"group": b.group_name, "population": str(b.population or "")})
+                (
+                    i,
+                    {
+                        "group": b.group_name,
+                        "population": str(b.population or ""),
+                        "transformations": b.transformations or "",
+                    },
+                )
                 for i, b in enumerate(dossier.beneficiaries)
             ]
         }

@@ -428,6 +428,7 @@ class DossierBeneficiary(db.Model):
     position: Mapped[int] = mapped_column()
     group_name: Mapped[str] = mapped_column(String(300))
     population: Mapped[int | None] = mapped_column()
+    transformations: Mapped[str] = mapped_column(String(500), default="", server_default="")  # [000] §4.1.1
 
 
 class DossierIndicator(db.Model):

@@ -413,14 +413,19 @@ def _validate_beneficiaires(dossier: Dossier, data: dict):
         if not group:
             errors[f"rows-{index}-group"] = "Indiquez le groupe de bénéficiaires."
         population = parse_int(row.get("population"), f"rows-{index}-population", errors, "Population")
-        rows.append((group[:300], population))
+        transformations = clean(row.get("transformations"))
+        too_long(
+            transformations, f"rows-{index}-transformations", errors, "Transformation(s) concernée(s)", 500
+        )
+        rows.append((group[:300], population, transformations))
     if errors:
         raise ValidationFailed(errors)
 
     def apply():
         _clear(dossier, "beneficiaries")
         dossier.beneficiaries = [
-            DossierBeneficiary(position=i, group_name=g, population=p) for i, (g, p) in enumerate(rows)
+            DossierBeneficiary(position=i, group_name=g, population=p, transformations=t)
+            for i, (g, p, t) in enumerate(rows)
         ]
         return f"{len(rows)} groupe(s)"
 

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 
-TOUCHED = ("dossiers", "guichets", "staff_savings")
+TOUCHED = ("dossier_beneficiaries", "dossiers", "guichets", "staff_savings")
 
 
 def _sqlite_foreign_keys(on: bool) -> None:
@@ -109,6 +109,9 @@ def upgrade():
     with op.batch_alter_table('dossier_endorsements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dossier_endorsements_dossier_id'), ['dossier_id'], unique=False)
 
+    with op.batch_alter_table('dossier_beneficiaries', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('transformations', sa.String(length=500), server_default='', nullable=False))
+
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('roi_derogation', sa.Text(), server_default='', nullable=False))
         batch_op.add_column(sa.Column('bop_uo', sa.String(length=120), server_default='', nullable=False))
@@ -159,6 +162,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_dossier_declarations_dossier_id'))
 
     op.drop_table('dossier_declarations')
+    with op.batch_alter_table('dossier_beneficiaries', schema=None) as batch_op:
+        batch_op.drop_column('transformations')
+
     with op.batch_alter_table('dossier_assessments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dossier_assessments_rule_id'))
         batch_op.drop_index(batch_op.f('ix_dossier_assessments_dossier_id'))

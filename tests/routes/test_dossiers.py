@@ -791,3 +791,26 @@ def test_secretariat_fills_the_budget_nomenclature_annex_shown_in_the_pdf(client
     pdf = client.get(f"/dossiers/{dossier.id}/pdf")
     text = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
     assert "0349-CDBU-DITP" in text and "0349-0101B501" in text and "DITP75" in text
+
+
+def test_beneficiaries_name_their_transformations_and_the_page_holds_the_whole_contract(
+    client, csrf, login_as, porteur, dossier
+):
+    """[000] §4.1.1: « Description du ou des groupes concernés | Volume | Transformation(s) concernée(s) »."""
+    login_as(porteur)
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))  # an empty draft shows the contract's skeleton
+    for heading in ("6. Évaluation du projet", "8. Modification et résiliation du contrat", "Signatures"):
+        assert heading in page
+    data = {
+        "version": "0",
+        "rows-0-group": "Agents Fonction Publique d'Etat",
+        "rows-0-population": "2 500 000",
+        "rows-0-transformations": "Suite numérique unifiée",
+    }
+    assert post(client, csrf, f"/dossiers/{dossier.id}/sections/beneficiaires", data).status_code == 303
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert 'value="Suite numérique unifiée"' in page
+    db.session.expire_all()
+    assert [(b.population, b.transformations) for b in db.session.get(Dossier, dossier.id).beneficiaries] == [
+        (2_500_000, "Suite numérique unifiée")
+    ]
