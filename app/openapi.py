@@ -178,7 +178,9 @@ def _page_schema(item: str) -> dict:
 # --- parameters ---------------------------------------------------------------------------------------------
 
 # Free text: no NUL character (refused by PostgreSQL), 500 characters at most.
-TEXT = {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$"}
+# no control character but tab, LF, CR: the app refuses them with 400 before any view (app/security.py)
+NO_CONTROL = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+TEXT = {"type": "string", "maxLength": 500, "pattern": NO_CONTROL}
 
 
 def _query(name: str, description: str, schema: dict | None = None, multiple: bool = False) -> dict:
@@ -329,13 +331,13 @@ def build(server_url: str = "/api/v1") -> dict:
         paths[f"/{resource}/{{code}}"] = _operation(
             f"{title} : un élément par son code",
             f"get_{resource[:-1]}",
-            {"200": _json_response("L'élément", schema), **NOT_FOUND, **ERRORS},
+            {"200": _json_response("L'élément", schema), **BAD_REQUEST, **NOT_FOUND, **ERRORS},
             [
                 {
                     "name": "code",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "minLength": 1},
+                    "schema": {"type": "string", "minLength": 1, "pattern": NO_CONTROL},
                     "example": example,
                 }
             ],
@@ -352,7 +354,7 @@ def build(server_url: str = "/api/v1") -> dict:
         paths[f"/{resource}/{{{parameter}}}"] = _operation(
             f"{title} : un élément par son numéro",
             f"get_{resource[:-1]}",
-            {"200": _json_response("L'élément", schema), **NOT_FOUND, **ERRORS},
+            {"200": _json_response("L'élément", schema), **BAD_REQUEST, **NOT_FOUND, **ERRORS},
             [
                 {
                     "name": parameter,
