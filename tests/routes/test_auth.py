@@ -20,7 +20,6 @@ from sqlalchemy import select
 from app import oidc, ratelimit
 from app.extensions import db
 from app.models import AuditEntry, User
-from config import ProdConfig
 
 _seq = itertools.count(1)
 CLAIMS = {
