@@ -341,12 +341,12 @@ def load_user(user_id: str) -> User | None:
         return None
     stamp = _roles_stamp(user)
     opened_with = session.get(ROLES_KEY)
-    if opened_with is None or set(stamp) - set(opened_with):
-        session[ROLES_KEY] = stamp  # first request of the session, or a role granted: keep going
-    elif set(opened_with) - set(stamp):
-        session.clear()  # a role was taken away: the sessions opened with it end
+    if opened_with is not None and set(opened_with) - set(stamp):
+        session.clear()  # a role was taken away (or changed): the sessions opened with it end
         flash("Vos droits ont changé : reconnectez-vous pour continuer.", "info")
         return None
+    if opened_with != stamp:
+        session[ROLES_KEY] = stamp  # first request of the session, or a role granted: keep going
     return user
 
 
