@@ -112,6 +112,13 @@ def test_a_role_moved_to_another_ministry_ends_the_session(store, client, login_
     assert not opens_dossiers(client)
 
 
+def test_switching_users_in_one_client_is_not_a_role_change(store, client, login_as, make_user):
+    login_as(make_user(Role.SECRETARIAT, Role.PORTEUR))
+    assert opens_dossiers(client)
+    login_as(make_user(Role.PORTEUR))  # the login helper replaces the user inside the same session
+    assert opens_dossiers(client)
+
+
 def test_a_role_granted_keeps_the_session(store, client, login_as, make_user):
     user = login_as(make_user(Role.PORTEUR))
     assert opens_dossiers(client)
