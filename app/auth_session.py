@@ -36,7 +36,8 @@ from .models import AuthSession, User
 from .models.base import utcnow
 from .permissions import enforce_route_rule
 
-ROLES_KEY = "_roles"  # the roles the session was opened with (a role taken away ends it)
+# {"user": id, "roles": [...]}: the roles this user's session was opened with (one taken away ends it)
+ROLES_KEY = "_roles"
 TOUCH_EVERY = timedelta(seconds=60)  # last-seen time written at most once a minute per session
 _SID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -340,13 +341,14 @@ def load_user(user_id: str) -> User | None:
         session.clear()  # deactivated (or deleted): the session ends now
         return None
     stamp = _roles_stamp(user)
-    opened_with = session.get(ROLES_KEY)
-    if opened_with is None or set(stamp) - set(opened_with):
-        session[ROLES_KEY] = stamp  # first request of the session, or a role granted: keep going
-    elif set(opened_with) - set(stamp):
-        session.clear()  # a role was taken away: the sessions opened with it end
+    known = session.get(ROLES_KEY)
+    opened_with = known["roles"] if isinstance(known, dict) and known.get("user") == user.id else None
+    if opened_with is not None and set(opened_with) - set(stamp):
+        session.clear()  # a role was taken away (or changed): the sessions opened with it end
         flash("Vos droits ont changé : reconnectez-vous pour continuer.", "info")
         return None
+    if opened_with != stamp:  # first request of this user's session, or a role granted: keep going
+        session[ROLES_KEY] = {"user": user.id, "roles": stamp}
     return user
 
 

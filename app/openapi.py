@@ -336,7 +336,7 @@ def build(server_url: str = "/api/v1") -> dict:
         paths[f"/{resource}/{{code}}"] = _operation(
             f"{title} : un élément par son code",
             f"get_{resource[:-1]}",
-            {"200": _json_response("L'élément", schema), **NOT_FOUND, **ERRORS},
+            {"200": _json_response("L'élément", schema), **BAD_REQUEST, **NOT_FOUND, **ERRORS},
             [
                 {
                     "name": "code",
@@ -359,7 +359,7 @@ def build(server_url: str = "/api/v1") -> dict:
         paths[f"/{resource}/{{{parameter}}}"] = _operation(
             f"{title} : un élément par son numéro",
             f"get_{resource[:-1]}",
-            {"200": _json_response("L'élément", schema), **NOT_FOUND, **ERRORS},
+            {"200": _json_response("L'élément", schema), **BAD_REQUEST, **NOT_FOUND, **ERRORS},
             [
                 {
                     "name": parameter,

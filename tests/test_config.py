@@ -5,7 +5,7 @@ import secrets
 import pytest
 
 from app import create_app
-from config import DEV_CLIENT_SECRET, DEV_SECRET_KEY, ProdConfig, is_local_host, production_problems
+from config import BASE_DIR, DEV_CLIENT_SECRET, DEV_SECRET_KEY, ProdConfig, is_local_host, production_problems
 
 GOOD = {
     "SECRET_KEY": secrets.token_urlsafe(48),  # random: any value written here would be refused
@@ -46,7 +46,8 @@ def test_secret_key_written_in_the_repository():
 
 
 def test_secret_key_copied_from_the_docs():
-    example = "exemple-de-cle-a-ne-jamais-utiliser-en-production-0123"  # written in README.md
+    example = "exemple-de-cle-a-ne-jamais-utiliser-en-production-0123"
+    assert example in (BASE_DIR / "README.md").read_text()  # the production section shows it
     assert "SECRET_KEY is a value written in the repository" in refusal(SECRET_KEY=example)
 
 

@@ -4,7 +4,9 @@ answered 500 on a NUL). A bounded fuzz test sends them through every query and f
 
 import html
 import inspect
+import re
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +17,11 @@ from wtforms.fields.core import UnboundField
 from app import forms as forms_package
 from app.forms import committees, dossiers, followup, guichets, notifications, portfolio, users, voting
 from app.models import Role
+from app.openapi import LIST_PARAMETERS
 from app.security import BAD_BYTES_MESSAGE
 
+ROOT = Path(__file__).resolve().parents[2]
+READ_BY_HAND = re.compile(r"request\.(?:args|form|values)\.get(?:list)?\(\"([\w-]+)\"")
 FORBIDDEN = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]]
 FUZZ = settings(
     max_examples=150,
@@ -27,8 +32,13 @@ FUZZ = settings(
 
 
 def form_field_names() -> list[str]:
-    """Every field name of every WTForms form of app/forms (plus the nested rows' first names)."""
+    """Every field name of every WTForms form of app/forms (plus the nested rows' first names), every
+    parameter the views read from the request themselves, and the API's declared query parameters."""
     names = {"q", "page", "csrf_token"}
+    for path in (ROOT / "app").rglob("*.py"):
+        names.update(READ_BY_HAND.findall(path.read_text()))
+    for parameters in LIST_PARAMETERS.values():
+        names.update(parameter["name"] for parameter in parameters)
     for module in (
         forms_package,
         committees,

@@ -6,11 +6,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app import auth_session
 from app.auth_session import RedisStore, ServerSessionInterface, SqlStore, key_hash
 from app.extensions import db
-from app.models import Role, UserRole
+from app.models import Organisation, Role, UserRole
 from tests.routes.test_auth import login, new_agent, provider  # noqa: F401  (the real ProConnect flow)
 
 COOKIE = "session"
@@ -98,6 +99,24 @@ def test_a_role_taken_away_ends_the_session(store, client, login_as, make_user):
     response = client.get("/dossiers", follow_redirects=True)
     assert "Vos droits ont changé : reconnectez-vous" in response.get_data(as_text=True)
     assert not opens_dossiers(client)
+
+
+def test_a_role_moved_to_another_ministry_ends_the_session(store, client, login_as, make_user):
+    user = login_as(make_user(Role.DSI, ministry="MININT"))
+    assert opens_dossiers(client)
+    role = user.roles[0]
+    role.organisation_id = next(
+        o.id for o in db.session.scalars(select(Organisation)) if o.id != role.organisation_id
+    )
+    db.session.commit()
+    assert not opens_dossiers(client)
+
+
+def test_switching_users_in_one_client_is_not_a_role_change(store, client, login_as, make_user):
+    login_as(make_user(Role.SECRETARIAT, Role.PORTEUR))
+    assert opens_dossiers(client)
+    login_as(make_user(Role.PORTEUR))  # the login helper replaces the user inside the same session
+    assert opens_dossiers(client)
 
 
 def test_a_role_granted_keeps_the_session(store, client, login_as, make_user):
