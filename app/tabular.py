@@ -245,6 +245,10 @@ def _readme_rows(export: Export, now: datetime) -> list[list]:
     return rows
 
 
+WRAP = Alignment(wrap_text=True, vertical="top")
+BOLD = Font(bold=True)
+
+
 def _xlsx_value(ws, value, kind: Kind, bold: Font | None = None):
     value = _number(value)
     if isinstance(value, str):
@@ -252,7 +256,7 @@ def _xlsx_value(ws, value, kind: Kind, bold: Font | None = None):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"  # never "f": a text starting with "=" stays text
         if kind == Kind.LONGTEXT:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.alignment = WRAP
     elif isinstance(value, datetime):
         cell = WriteOnlyCell(ws, value=_paris_naive(value))
         cell.number_format = XLSX_FORMATS[Kind.DATE if kind == Kind.DATE else Kind.DATETIME]
@@ -275,7 +279,7 @@ def _xlsx_sheet(workbook, name: str, columns: list[Column], rows: Iterable[list]
     ws = workbook.create_sheet(name)
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = WIDTHS[column.kind]
-    bold = Font(bold=True)
+    bold = BOLD
     count = 0
     if header:
         ws.freeze_panes = "A2"
@@ -368,16 +372,14 @@ def _ods_styles() -> str:
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-_SPACES = re.compile(r"(?:^ +| {2,}|\t)")
+_SPACES = re.compile(r"(?:^ +| {2,})")  # a tab stays a character: Calc drops <text:tab/> in cells
 
 
 def _ods_text(text: str) -> str:
-    """A paragraph's text: ODF collapses spaces, so space runs, a leading space and tabs become elements."""
+    """A paragraph's text: ODF collapses spaces, so runs of spaces and a leading space become text:s."""
 
     def element(match) -> str:
         run = match.group()
-        if run == "\t":
-            return "<text:tab/>"
         extra = len(run) - (0 if match.start() == 0 else 1)
         return ("" if match.start() == 0 else " ") + (
             f'<text:s text:c="{extra}"/>' if extra > 1 else "<text:s/>"

@@ -541,7 +541,7 @@ def ballots(campaign_id: int):
 
 @bp.get("/<int:campaign_id>/bulletins.<any(csv, xlsx, ods):fmt>")
 @permissions.authenticated
-def export_ballots(campaign_id: int, fmt: str = "csv"):
+def export_ballots(campaign_id: int, fmt: str):
     campaign = _results_campaign(campaign_id)
     if not permissions.can_view_named_ballots(current_user, campaign):
         abort(403)

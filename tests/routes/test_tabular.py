@@ -171,7 +171,7 @@ def test_hostile_values_never_become_formulas_in_any_export(client, login_as, ho
                 assert not [c for c in cells if c.startswith(FORMULA_STARTS)], (endpoint, fmt)
                 assert {len(row) for row in rows} == {len(rows[0])}, "every line splits in the same columns"
                 continue
-            path = tmp_path / f"{endpoint.replace('.', '-')}.{fmt}"
+            path = tmp_path / f"{endpoint.replace('.', '-')}-{fmt}.{fmt}"  # one LibreOffice output per file
             path.write_bytes(response.data)
             workbooks.append((path, endpoint, text))
             if fmt == "xlsx":
