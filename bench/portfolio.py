@@ -125,7 +125,8 @@ class TextMaker:
 STATE_WEIGHTS = {
     OpportunityState.IDENTIFIEE: 50,
     OpportunityState.EN_CRIBLAGE: 15,
-    OpportunityState.QUALIFIEE: 10,
+    OpportunityState.RETENUE_CRIBLAGE: 5,
+    OpportunityState.EN_QUALIFICATION: 5,
     OpportunityState.VALIDEE_CSIC_TECH: 5,
     OpportunityState.PROPOSEE_CSIC: 4,
     OpportunityState.LANCEE: 4,

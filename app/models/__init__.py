@@ -14,6 +14,7 @@ from .committees import (
     MeetingTransition,
     MemberFunction,
 )
+from .criblage import Criblage, CriblageItem, CriblageScore
 from .dossiers import (
     ComplementRequest,
     Dossier,
@@ -72,6 +73,9 @@ from .voting import (
 )
 
 __all__ = [
+    "Criblage",
+    "CriblageItem",
+    "CriblageScore",
     "Notification",
     "NotificationPreference",
     "OutboxMail",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import Action, Backing, Opportunity, OpportunityState, Organisation
-from ..models.portfolio import BackingRole, Moscow, action_opportunities, fold
+from ..models.portfolio import LEGACY_STATES, BackingRole, Moscow, action_opportunities, fold
 
 SORTS = {
     "code": (Opportunity.number.asc(),),
@@ -44,6 +44,7 @@ class PortfolioFilters:
         """Parse query parameters; unknown values are dropped with a French notice."""
         f = cls(q=(args.get("q") or "").strip()[:200])
         for state in args.getlist("statut"):
+            state = LEGACY_STATES.get(state, state)
             if state in OpportunityState.__members__.values():
                 f.states.append(state)
             elif state:

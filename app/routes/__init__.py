@@ -8,6 +8,7 @@ from .admin_reminders import dev_bp as dev_mail_bp
 from .api import bp as api_bp
 from .auth import bp as auth_bp
 from .committees import bp as committees_bp
+from .criblage import bp as criblage_bp
 from .dashboard import bp as dashboard_bp
 from .dossiers import bp as dossiers_bp
 from .exports import bp as exports_bp
@@ -27,6 +28,7 @@ BLUEPRINTS = [
     main_bp,
     auth_bp,
     portfolio_bp,
+    criblage_bp,
     admin_bp,
     voting_bp,
     committees_bp,

@@ -21,7 +21,16 @@ from sqlalchemy.orm import joinedload
 
 from .. import permissions
 from ..extensions import db
-from ..models import Committee, CreditConsumption, Decision, Dossier, DossierState, Role, SavingsReport
+from ..models import (
+    Committee,
+    CreditConsumption,
+    Decision,
+    Dossier,
+    DossierState,
+    OpportunityState,
+    Role,
+    SavingsReport,
+)
 from ..models.dossiers import STATE_LABELS
 from ..permissions import opendata_readable
 from ..queries import dashboard as figures
@@ -71,8 +80,7 @@ OPPORTUNITY_COLUMNS = [
     Column(
         "statut",
         "string",
-        "Statut (identifiee, en_criblage, qualifiee, validee_csic_tech, proposee_csic, lancee, "
-        "ecartee, fusionnee, doublon, deja_couverte)",
+        "Statut (" + ", ".join(OpportunityState) + ")",
         lambda o: o["status"],
     ),
     Column("statut_libelle", "string", "Libellé du statut", lambda o: o["status_label"]),

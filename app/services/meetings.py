@@ -224,9 +224,9 @@ def publish_agenda(meeting: Meeting, *, actor) -> Meeting:
     transition(meeting, MeetingState.ODJ_PUBLIE, actor=actor)
     reminders.reschedule_for(meeting)
     for item in meeting.items:
-        # An opportunity validated by CSIC-Tech becomes "proposée CSIC" once on a published agenda.
+        # A qualified opportunity (« en qualification ») becomes « proposée CSIC » once on a published agenda.
         opportunity = item.opportunity
-        if opportunity is not None and opportunity.state == OpportunityState.VALIDEE_CSIC_TECH:
+        if opportunity is not None and opportunity.state == OpportunityState.EN_QUALIFICATION:
             change_opportunity(
                 opportunity,
                 OpportunityState.PROPOSEE_CSIC,
@@ -356,7 +356,7 @@ def add_item(
             if not proposal:
                 proposal = (
                     "Lancer le projet mutualisé"
-                    if opportunity.state != OpportunityState.QUALIFIEE
+                    if opportunity.state != OpportunityState.RETENUE_CRIBLAGE
                     else "Valider pour une qualification approfondie"
                 )
     elif kind in (ItemKind.DOSSIER, ItemKind.SUIVI):
