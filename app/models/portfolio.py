@@ -5,6 +5,7 @@ import re
 import unicodedata
 from datetime import datetime
 
+import snowballstemmer
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -152,6 +153,21 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+FRENCH_STEMMER = snowballstemmer.stemmer("french")
+WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text ("Messageries sécurisées" → ["messageries", "securisees"])."""
+    return WORD.findall(fold(text))
+
+
+def stems(text: str) -> list[str]:
+    """French Snowball stems of the folded words ("messageries" → "messager"), the algorithm PostgreSQL's
+    `french` configuration runs: SQLite's full-text copy and the highlighting use it."""
+    return FRENCH_STEMMER.stemWords(words(text))
+
+
 action_opportunities = Table(
     "action_opportunities",
     db.metadata,
@@ -191,7 +207,10 @@ class Opportunity(db.Model):
     # flagged, kept readable, left out of criblages.
     ate: Mapped[bool] = mapped_column(default=False, server_default=false())
     priority: Mapped[str | None] = mapped_column(String(8), index=True)
+    # Search: `search_text` is the folded text (PostgreSQL indexes to_tsvector('french', search_text));
+    # `search_stem` its French stems, which SQLite's FTS5 table `opportunities_fts` indexes (migration).
     search_text: Mapped[str] = mapped_column(Text, default="")
+    search_stem: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -242,7 +261,9 @@ class Opportunity(db.Model):
 @event.listens_for(Opportunity, "before_insert")
 @event.listens_for(Opportunity, "before_update")
 def _refresh_search_text(mapper, connection, target: Opportunity) -> None:
-    target.search_text = fold(f"{target.code} {target.brique} {target.besoin}")
+    text = f"{target.code} {target.brique} {target.besoin}"
+    target.search_text = fold(text)
+    target.search_stem = " ".join(stems(text))
 
 
 class OpportunityTransition(TransitionLog, db.Model):

@@ -304,3 +304,13 @@ def test_exports_match_the_filtered_list(client, dsi, fmt):
         rows = [list(r) for r in load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True)]
     assert rows[0] == ["code", "brique", "besoin"]
     assert [r[0] for r in rows[1:]] == shown
+
+
+def test_search_stems_french_words_matches_word_prefixes_and_highlights(client, dsi):
+    found = codes(client.get("/opportunites?q=messageries").get_data(as_text=True))
+    assert {"M007", "M035", "M075", "M125"} <= set(found)
+    visio = client.get("/opportunites?q=visio").get_data(as_text=True)
+    assert "M001" not in codes(visio)  # « supervision » is not a word starting with « visio »
+    assert "M017" in codes(visio)  # « visioconférence » is
+    page = client.get("/opportunites?q=messageries").get_data(as_text=True)
+    assert "<mark>Messagerie</mark>" in page or "<mark>messagerie</mark>" in page
