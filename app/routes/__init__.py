@@ -7,6 +7,7 @@ from .admin_reminders import bp as reminders_admin_bp
 from .admin_reminders import dev_bp as dev_mail_bp
 from .api import bp as api_bp
 from .auth import bp as auth_bp
+from .chantiers import bp as chantiers_bp
 from .committees import bp as committees_bp
 from .criblage import bp as criblage_bp
 from .dashboard import bp as dashboard_bp
@@ -29,6 +30,7 @@ BLUEPRINTS = [
     auth_bp,
     portfolio_bp,
     criblage_bp,
+    chantiers_bp,
     admin_bp,
     voting_bp,
     committees_bp,
