@@ -5,7 +5,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-import snowballstemmer
+import Stemmer
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -153,7 +153,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-FRENCH_STEMMER = snowballstemmer.stemmer("french")
+FRENCH_STEMMER = Stemmer.Stemmer("french")
 WORD = re.compile(r"\w+")
 
 

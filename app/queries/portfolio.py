@@ -3,6 +3,7 @@
 import time
 from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from markupsafe import Markup
 from sqlalchemy import Select, and_, column, exists, func, literal_column, select, table
@@ -159,27 +160,26 @@ def search_hits(q: str):
     )
 
 
+@lru_cache(maxsize=8192)
+def _folded_stem(word: str) -> tuple[str, str]:
+    folded = fold(word)
+    return folded, _STEMMER.stemWord(folded)
+
+
 def highlight(text: str, q: str) -> Markup:
     """`text` with the words a search matched in <mark> (same stems and prefixes as the query)."""
-    wanted = _STEMMER.stemWords(search_terms(q))
+    terms = search_terms(q)
+    wanted = _STEMMER.stemWords(terms)
     if not wanted:
         return Markup.escape(text)
-
-    terms = search_terms(q)
-
-    def mark(match):
-        word = match.group(0)
-        folded = fold(word)
-        stem = _STEMMER.stemWord(folded)
-        if any(stem.startswith(w) for w in wanted) or any(folded.startswith(t) for t in terms):
-            return f"<mark>{Markup.escape(word)}</mark>"
-        return str(Markup.escape(word))
-
     parts, last = [], 0
     for match in WORD.finditer(text):
-        parts.append(str(Markup.escape(text[last : match.start()])))
-        parts.append(mark(match))
-        last = match.end()
+        word = match.group(0)
+        folded, stem = _folded_stem(word)
+        if any(stem.startswith(w) for w in wanted) or any(folded.startswith(t) for t in terms):
+            parts.append(str(Markup.escape(text[last : match.start()])))
+            parts.append(f"<mark>{Markup.escape(word)}</mark>")
+            last = match.end()
     parts.append(str(Markup.escape(text[last:])))
     return Markup("".join(parts))
 

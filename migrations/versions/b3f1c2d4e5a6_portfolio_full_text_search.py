@@ -21,8 +21,8 @@ A later migration that rebuilds `opportunities` on SQLite (batch mode) drops the
 import re
 import unicodedata
 
-import snowballstemmer
 import sqlalchemy as sa
+import Stemmer
 from alembic import op
 
 revision = "b3f1c2d4e5a6"
@@ -31,7 +31,7 @@ branch_labels = None
 depends_on = None
 
 WORD = re.compile(r"\w+")
-FRENCH = snowballstemmer.stemmer("french")
+FRENCH = Stemmer.Stemmer("french")
 
 
 def _stems(text: str) -> str:
