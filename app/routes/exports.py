@@ -27,7 +27,6 @@ from ..models import (
     Decision,
     Dossier,
     DossierState,
-    OpportunityState,
     Role,
     SavingsReport,
 )
@@ -80,7 +79,7 @@ OPPORTUNITY_COLUMNS = [
     Column(
         "statut",
         "string",
-        "Statut (" + ", ".join(OpportunityState) + ")",
+        "Code du statut (identifiee … lancee, ecartee, fusionnee, doublon, deja_couverte)",
         lambda o: o["status"],
     ),
     Column("statut_libelle", "string", "Libellé du statut", lambda o: o["status_label"]),

@@ -238,7 +238,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
             page,
             "Opportunité",
             "opportunity",
-            f"{code} — Brique qualifiée {world['codes'].index(code) + 1} (Qualifiée)",
+            f"{code} — Brique qualifiée {world['codes'].index(code) + 1} (Retenue au criblage)",
         )
     add_item(page, "Dossier", "dossier", f"{world['reference']} — Communs numériques (Instruit)")
     items = page.locator("#ordre-du-jour ol > li")
