@@ -26,6 +26,7 @@ from .models.base import utcnow
 from .models.dossiers import Dossier
 from .models.portfolio import OpportunityState
 from .services import (
+    criblage,
     decisions,
     dossier_attachments,
     dossier_messages,
@@ -143,9 +144,20 @@ def _campaigns(cast: Cast, report: Report) -> None:
     for opportunity in pool:  # the secretariat screens them: the campaigns' scope
         if opportunity.state == OpportunityState.IDENTIFIEE:
             portfolio.change_state(opportunity, to=OpportunityState.EN_CRIBLAGE, actor=secretariat)
-    for opportunity in pool[8:]:  # two qualified, for the CSIC-Tech
-        if opportunity.state == OpportunityState.EN_CRIBLAGE:
-            portfolio.change_state(opportunity, to=OpportunityState.QUALIFIEE, actor=secretariat)
+    screened = [o for o in pool[8:] if o.state == OpportunityState.EN_CRIBLAGE]
+    if screened:  # two retained at a criblage, for the CSIC-Tech
+        session = criblage.open_criblage(
+            title="Criblage de démonstration", opportunities=screened, actor=secretariat
+        )
+        for item in session.items:
+            for reviewer in (secretariat, *cast.dsi[:2]):
+                criblage.score(
+                    item, maturity=4, value=3, comment="Besoin décrit, solution identifiée.", actor=reviewer
+                )
+        criblage.retain(session, items=list(session.items), actor=secretariat)
+        report.add(
+            f"Criblage « {session.title} » : {len(screened)} sujets notés et retenus pour le CSIC-Tech"
+        )
     ministries = [
         db.session.scalar(select(Organisation.id).where(Organisation.code == code))
         for code in ("MI", "MINARM", "MJ", "MEN", "SGMER")
@@ -218,7 +230,7 @@ def _csic_tech(cast: Cast, report: Report, now) -> None:
         place="DINUM, 20 avenue de Ségur, Paris",
         actor=cast.secretariat,
     )
-    qualified = [o for o in _opportunities(10) if o.state == OpportunityState.QUALIFIEE]
+    qualified = [o for o in _opportunities(10) if o.state == OpportunityState.RETENUE_CRIBLAGE]
     for opportunity in qualified:
         meetings.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=cast.secretariat)
     outcomes = iter(

@@ -146,6 +146,26 @@ def can_manage_campaigns(user) -> bool:
     return is_secretariat(user)
 
 
+# --- criblage ([002] §4) ----------------------------------------------------------------------------
+
+
+def can_open_criblage(user) -> bool:
+    return is_secretariat(user)
+
+
+def can_view_criblage(user) -> bool:
+    """DSI members and the secretariat review the portfolio together."""
+    return is_secretariat(user) or _is(user, Role.DSI)
+
+
+def can_score_criblage(user, criblage) -> bool:
+    return criblage.is_open and can_view_criblage(user)
+
+
+def can_retain_criblage(user, criblage) -> bool:
+    return criblage.is_open and is_secretariat(user)
+
+
 def campaigns_visible_to(user):
     query = select(Campaign)
     if not is_secretariat(user):

@@ -14,7 +14,8 @@ route `/plancher`, and the median latencies are compared. SQL statements are cou
 `before_cursor_execute` listener.
 
 Targets: list/floor ≤ 4 at every N; SQL statements per list request ≤ 10 and the same at every N;
-list(largest N)/list(smallest N) ≤ 1.5. Exit status 1 when a target fails.
+list(largest N)/list(smallest N) ≤ 1.5; search/list ≤ 2 at the largest N (full-text search, issue 15).
+Exit status 1 when a target fails.
 """
 
 import argparse
@@ -39,7 +40,14 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.maintenance import rebuild_database  # noqa: E402
 from app.models import Action, Backing, Opportunity, Organisation  # noqa: E402
-from app.models.portfolio import BackingRole, Moscow, OpportunityState, action_opportunities, fold  # noqa: E402
+from app.models.portfolio import (  # noqa: E402
+    BackingRole,
+    Moscow,
+    OpportunityState,
+    action_opportunities,
+    fold,
+    stems,
+)
 from config import Config  # noqa: E402
 
 LIST = "/opportunites"
@@ -48,6 +56,7 @@ FLOOR = "/plancher"
 TARGET_LIST_RATIO = 4.0
 TARGET_QUERIES = 10
 TARGET_GROWTH = 1.5
+TARGET_SEARCH_RATIO = 2.0  # a search at the largest N costs at most twice the unfiltered list (issue 15)
 
 
 class BenchConfig(Config):
@@ -125,7 +134,8 @@ class TextMaker:
 STATE_WEIGHTS = {
     OpportunityState.IDENTIFIEE: 50,
     OpportunityState.EN_CRIBLAGE: 15,
-    OpportunityState.QUALIFIEE: 10,
+    OpportunityState.RETENUE_CRIBLAGE: 5,
+    OpportunityState.EN_QUALIFICATION: 5,
     OpportunityState.VALIDEE_CSIC_TECH: 5,
     OpportunityState.PROPOSEE_CSIC: 4,
     OpportunityState.LANCEE: 4,
@@ -174,6 +184,7 @@ def grow_portfolio(app, target: int, texts: TextMaker, rng: random.Random, chunk
                         "target_id": rng.choice(existing_ids) if needs_target else None,  # the annex is there
                         "priority": rng.choice([None, None, *[m.value for m in Moscow]]),
                         "search_text": fold(f"{code} {brique} {besoin}"),
+                        "search_stem": " ".join(stems(f"{code} {brique} {besoin}")),
                         "version": 1,
                         "created_at": when,
                         "updated_at": when,
@@ -373,6 +384,14 @@ def main(argv=None) -> int:
             f"liste({results[-1]['n']}) / liste({results[0]['n']}) ≤ {TARGET_GROWTH:g} "
             f"(observé : {growth:.2f})",
             growth <= TARGET_GROWTH,
+        )
+    )
+    search_ratio = results[-1][SEARCH] / results[-1][LIST]
+    checks.append(
+        (
+            f"recherche/liste ≤ {TARGET_SEARCH_RATIO:g} à N = {results[-1]['n']} "
+            f"(observé : {search_ratio:.2f})",
+            search_ratio <= TARGET_SEARCH_RATIO,
         )
     )
     shown_ok = all(r["shown"] == r["n"] for r in results)

@@ -61,6 +61,16 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def include_object(object, name, type_, reflected, compare_to):
+    """Leave to their migration (b3f1c2d4e5a6) the search structures the models do not declare: SQLite's
+    FTS5 table `opportunities_fts` and its shadow tables, PostgreSQL's generated `search_vector`."""
+    if type_ == "table" and reflected and name.startswith("opportunities_fts"):
+        return False
+    if reflected and name in ("search_vector", "ix_opportunities_search_french"):
+        return False
+    return True
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -82,6 +92,7 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

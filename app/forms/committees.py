@@ -125,8 +125,8 @@ class RulesForm(FlaskForm):
         choices=[
             (s.value, s.label)
             for s in (
-                OpportunityState.QUALIFIEE,
-                OpportunityState.VALIDEE_CSIC_TECH,
+                OpportunityState.RETENUE_CRIBLAGE,
+                OpportunityState.EN_QUALIFICATION,
                 OpportunityState.PROPOSEE_CSIC,
             )
         ],

@@ -25,10 +25,13 @@ class OpportunityForm(FlaskForm):
 
 
 class StateForm(FlaskForm):
-    state = SelectField("Nouveau statut", validators=[InputRequired(REQUIRED)], choices=[])
+    # The service checks the move (and says in French why « validée CSIC-Tech » is never a manual one).
+    state = SelectField(
+        "Nouveau statut", validators=[InputRequired(REQUIRED)], choices=[], validate_choice=False
+    )
     reason = TextAreaField(
         "Motif",
-        description="Obligatoire pour « Écartée » et « Déjà couverte ».",
+        description="Obligatoire pour « Écartée », « Fusionnée », « Doublon » et « Déjà couverte ».",
         validators=[Length(max=2000, message="2000 caractères au maximum.")],
     )
     target_code = StringField(
@@ -36,6 +39,10 @@ class StateForm(FlaskForm):
         description="Obligatoire pour « Fusionnée » et « Doublon », par exemple M102.",
         validators=[Length(max=8, message="Code trop long.")],
     )
+
+
+class AteForm(FlaskForm):
+    ate = HiddenField()
 
 
 class CommentForm(FlaskForm):

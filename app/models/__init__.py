@@ -15,6 +15,7 @@ from .committees import (
     MeetingTransition,
     MemberFunction,
 )
+from .criblage import Criblage, CriblageItem, CriblageScore
 from .dossiers import (
     ComplementRequest,
     Dossier,
@@ -83,6 +84,9 @@ from .voting import (
 
 __all__ = [
     "AuthSession",
+    "Criblage",
+    "CriblageItem",
+    "CriblageScore",
     "Notification",
     "NotificationPreference",
     "OutboxMail",

@@ -437,7 +437,7 @@ class Outcome(enum.StrEnum):
 OUTCOME_LABELS = {
     Outcome.VALIDEE: "Validée (qualification approfondie)",
     Outcome.LANCEE: "Lancée en projet mutualisé",
-    Outcome.RENVOYEE: "Renvoyée en qualification",
+    Outcome.RENVOYEE: "Renvoyée",  # to the criblage (CSIC-Tech) or to qualification (CSIC)
     Outcome.ECARTEE: "Écartée",
     Outcome.ACCEPTE: "Accepté",
     Outcome.ACCEPTE_SOUS_CONDITIONS: "Accepté sous conditions",

@@ -5,6 +5,7 @@ import re
 import unicodedata
 from datetime import datetime
 
+import Stemmer
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,10 +31,13 @@ BESOIN_MAX = 10_000
 
 
 class OpportunityState(enum.StrEnum):
+    """The life cycle of `002_…txt` §4: « au fil de l'eau » → criblage → CSIC-Tech → qualification → CSIC."""
+
     IDENTIFIEE = "identifiee"
     EN_CRIBLAGE = "en_criblage"
-    QUALIFIEE = "qualifiee"
+    RETENUE_CRIBLAGE = "retenue_criblage"
     VALIDEE_CSIC_TECH = "validee_csic_tech"
+    EN_QUALIFICATION = "en_qualification"
     PROPOSEE_CSIC = "proposee_csic"
     LANCEE = "lancee"
     ECARTEE = "ecartee"
@@ -53,8 +58,9 @@ class OpportunityState(enum.StrEnum):
 STATE_LABELS = {
     OpportunityState.IDENTIFIEE: "Identifiée",
     OpportunityState.EN_CRIBLAGE: "En criblage",
-    OpportunityState.QUALIFIEE: "Qualifiée",
+    OpportunityState.RETENUE_CRIBLAGE: "Retenue au criblage",
     OpportunityState.VALIDEE_CSIC_TECH: "Validée CSIC-Tech",
+    OpportunityState.EN_QUALIFICATION: "En qualification",
     OpportunityState.PROPOSEE_CSIC: "Proposée CSIC",
     OpportunityState.LANCEE: "Lancée",
     OpportunityState.ECARTEE: "Écartée",
@@ -66,8 +72,9 @@ STATE_LABELS = {
 STATE_BADGES = {
     OpportunityState.LANCEE: "fr-badge--success",
     OpportunityState.VALIDEE_CSIC_TECH: "fr-badge--info",
+    OpportunityState.EN_QUALIFICATION: "fr-badge--info",
     OpportunityState.PROPOSEE_CSIC: "fr-badge--info",
-    OpportunityState.QUALIFIEE: "fr-badge--new",
+    OpportunityState.RETENUE_CRIBLAGE: "fr-badge--new",
     OpportunityState.ECARTEE: "fr-badge--error",
     OpportunityState.FUSIONNEE: "fr-badge--warning",
     OpportunityState.DOUBLON: "fr-badge--warning",
@@ -77,29 +84,56 @@ STATE_BADGES = {
 S = OpportunityState
 _SIDE_EXITS = {S.ECARTEE, S.FUSIONNEE, S.DOUBLON, S.DEJA_COUVERTE}
 
-# Allowed transitions: from → to. Side exits are possible until launch; an écartée opportunity can be
-# reopened for screening. Merged, duplicate and already-covered ones are terminal.
+# Allowed transitions: from → to ([002] §4). Side exits are possible from any open state; an écartée
+# opportunity can be reopened for screening. Merged, duplicate and already-covered ones are terminal.
+# The backward moves are a committee's « renvoyée » (CSIC-Tech: back to the criblage; CSIC: back to
+# qualification) or a decision's rectification.
 TRANSITIONS: dict[OpportunityState, set[OpportunityState]] = {
     S.IDENTIFIEE: {S.EN_CRIBLAGE} | _SIDE_EXITS,
-    S.EN_CRIBLAGE: {S.QUALIFIEE, S.IDENTIFIEE} | _SIDE_EXITS,
-    S.QUALIFIEE: {S.VALIDEE_CSIC_TECH, S.EN_CRIBLAGE} | _SIDE_EXITS,
-    S.VALIDEE_CSIC_TECH: {S.PROPOSEE_CSIC, S.QUALIFIEE} | _SIDE_EXITS,
-    S.PROPOSEE_CSIC: {S.LANCEE, S.QUALIFIEE} | _SIDE_EXITS,
+    S.EN_CRIBLAGE: {S.RETENUE_CRIBLAGE, S.IDENTIFIEE} | _SIDE_EXITS,
+    S.RETENUE_CRIBLAGE: {S.VALIDEE_CSIC_TECH, S.EN_CRIBLAGE} | _SIDE_EXITS,
+    S.VALIDEE_CSIC_TECH: {S.EN_QUALIFICATION, S.EN_CRIBLAGE} | _SIDE_EXITS,
+    S.EN_QUALIFICATION: {S.PROPOSEE_CSIC} | _SIDE_EXITS,
+    S.PROPOSEE_CSIC: {S.LANCEE, S.EN_QUALIFICATION} | _SIDE_EXITS,
     S.LANCEE: set(),
     S.ECARTEE: {S.EN_CRIBLAGE},
     S.FUSIONNEE: set(),
     S.DOUBLON: set(),
     S.DEJA_COUVERTE: set(),
 }
-REASON_REQUIRED = frozenset({S.ECARTEE, S.DEJA_COUVERTE})
+# Side exits all carry a reason (who and when are the transition log's); merges also a target.
+REASON_REQUIRED = frozenset(_SIDE_EXITS)
 TARGET_REQUIRED = frozenset({S.FUSIONNEE, S.DOUBLON})
-PIPELINE = [S.IDENTIFIEE, S.EN_CRIBLAGE, S.QUALIFIEE, S.VALIDEE_CSIC_TECH, S.PROPOSEE_CSIC, S.LANCEE]
+# States reached only as the cascade of a recorded act, never by a manual move: « retenue » by a criblage,
+# « validée CSIC-Tech » by a CSIC-Tech decision, « lancée » by a CSIC decision ([002] §4).
+BY_CRIBLAGE = frozenset({S.RETENUE_CRIBLAGE})
+BY_DECISION = frozenset({S.VALIDEE_CSIC_TECH, S.LANCEE})
+PIPELINE = [
+    S.IDENTIFIEE,
+    S.EN_CRIBLAGE,
+    S.RETENUE_CRIBLAGE,
+    S.VALIDEE_CSIC_TECH,
+    S.EN_QUALIFICATION,
+    S.PROPOSEE_CSIC,
+    S.LANCEE,
+]
+OPEN = frozenset(PIPELINE[:-1])
+# Values of a former life cycle still met in bookmarks and API calls (`?statut=qualifiee`): read as today's.
+LEGACY_STATES = {"qualifiee": S.RETENUE_CRIBLAGE.value}
+SCREENABLE = frozenset({S.IDENTIFIEE, S.EN_CRIBLAGE, S.ECARTEE})  # what a criblage may review
 AUTHOR_EDITABLE = frozenset({S.IDENTIFIEE})  # the DSI who proposed it may still edit it
+# The committees' stages: CSIC-Tech decides on retained subjects, the CSIC on qualified ones.
+CSIC_TECH_STAGES = (S.RETENUE_CRIBLAGE,)
+CSIC_STAGES = (S.EN_QUALIFICATION, S.PROPOSEE_CSIC)
 
 # Named state groups, also reachable as OpportunityState.<GROUP> (templates get the enum as a global).
 OpportunityState.REASON_REQUIRED = REASON_REQUIRED
 OpportunityState.TARGET_REQUIRED = TARGET_REQUIRED  # merged into / duplicate of another opportunity
+OpportunityState.BY_CRIBLAGE = BY_CRIBLAGE
+OpportunityState.BY_DECISION = BY_DECISION
 OpportunityState.PIPELINE = PIPELINE
+OpportunityState.OPEN = OPEN
+OpportunityState.SCREENABLE = SCREENABLE
 OpportunityState.AUTHOR_EDITABLE = AUTHOR_EDITABLE
 
 
@@ -117,6 +151,21 @@ def fold(text: str) -> str:
     """Lower-case, accent-free form used for searching ("Messagerie" → "messagerie", "é" → "e")."""
     decomposed = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+FRENCH_STEMMER = Stemmer.Stemmer("french")
+WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text ("Messageries sécurisées" → ["messageries", "securisees"])."""
+    return WORD.findall(fold(text))
+
+
+def stems(text: str) -> list[str]:
+    """French Snowball stems of the folded words ("messageries" → "messager"), the algorithm PostgreSQL's
+    `french` configuration runs: SQLite's full-text copy and the highlighting use it."""
+    return FRENCH_STEMMER.stemWords(words(text))
 
 
 action_opportunities = Table(
@@ -154,8 +203,14 @@ class Opportunity(db.Model):
     state: Mapped[str] = mapped_column("status", String(32), default=OpportunityState.IDENTIFIEE)
     state_reason: Mapped[str | None] = mapped_column("status_reason", Text)
     target_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    # ATE subjects (assistance technique de l'État) are « hors sujets ATE » of the portfolio ([002] §4):
+    # flagged, kept readable, left out of criblages.
+    ate: Mapped[bool] = mapped_column(default=False, server_default=false())
     priority: Mapped[str | None] = mapped_column(String(8), index=True)
+    # Search: `search_text` is the folded text (PostgreSQL indexes to_tsvector('french', search_text));
+    # `search_stem` its French stems, which SQLite's FTS5 table `opportunities_fts` indexes (migration).
     search_text: Mapped[str] = mapped_column(Text, default="")
+    search_stem: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -191,6 +246,10 @@ class Opportunity(db.Model):
     def allowed_transitions(self) -> list[OpportunityState]:
         return sorted(TRANSITIONS[self.state_enum], key=list(OpportunityState).index)
 
+    def manual_transitions(self) -> list[OpportunityState]:
+        """The moves the secretariat may make by hand (not the cascades of a criblage or a decision)."""
+        return [s for s in self.allowed_transitions() if s not in BY_CRIBLAGE | BY_DECISION]
+
     @staticmethod
     def code_for(number: int) -> str:
         return f"M{number:03d}"
@@ -202,7 +261,9 @@ class Opportunity(db.Model):
 @event.listens_for(Opportunity, "before_insert")
 @event.listens_for(Opportunity, "before_update")
 def _refresh_search_text(mapper, connection, target: Opportunity) -> None:
-    target.search_text = fold(f"{target.code} {target.brique} {target.besoin}")
+    text = f"{target.code} {target.brique} {target.besoin}"
+    target.search_text = fold(text)
+    target.search_stem = " ".join(stems(text))
 
 
 class OpportunityTransition(TransitionLog, db.Model):

@@ -3,15 +3,30 @@
 import time
 from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import Select, and_, exists, func, select
+from markupsafe import Markup
+from sqlalchemy import Select, and_, column, exists, func, literal_column, select, table
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import Action, Backing, Opportunity, OpportunityState, Organisation
-from ..models.portfolio import BackingRole, Moscow, action_opportunities, fold
+from ..models.portfolio import (
+    FRENCH_STEMMER as _STEMMER,
+)
+from ..models.portfolio import (
+    LEGACY_STATES,
+    WORD,
+    BackingRole,
+    Moscow,
+    action_opportunities,
+    fold,
+    words,
+)
 
 SORTS = {
+    # "pertinence": the list page ranks a search's matches (paginate); elsewhere it reads as code order.
+    "pertinence": (Opportunity.number.asc(),),
     "code": (Opportunity.number.asc(),),
     "-code": (Opportunity.number.desc(),),
     "brique": (Opportunity.brique.asc(), Opportunity.number.asc()),
@@ -19,6 +34,7 @@ SORTS = {
     "maj": (Opportunity.updated_at.desc(), Opportunity.number.asc()),
 }
 SORT_LABELS = {
+    "pertinence": "Pertinence (avec une recherche)",
     "code": "Code croissant",
     "-code": "Code décroissant",
     "brique": "Brique (A→Z)",
@@ -44,6 +60,7 @@ class PortfolioFilters:
         """Parse query parameters; unknown values are dropped with a French notice."""
         f = cls(q=(args.get("q") or "").strip()[:200])
         for state in args.getlist("statut"):
+            state = LEGACY_STATES.get(state, state)
             if state in OpportunityState.__members__.values():
                 f.states.append(state)
             elif state:
@@ -52,7 +69,7 @@ class PortfolioFilters:
         f.moscow = f._known(args.get("moscow", ""), [m.value for m in Moscow], "Priorité MoSCoW d'action")
         f.priorite = f._known(args.get("priorite", ""), [m.value for m in Moscow], "Priorité")
         f.ministere = f._known(args.get("ministere", ""), ministry_codes, "Ministère")
-        f.sort = f._known(args.get("tri", ""), list(SORTS), "Tri") or "code"
+        f.sort = f._known(args.get("tri", ""), list(SORTS), "Tri") or ("pertinence" if f.q else "code")
         page = args.get("page", "1")
         f.page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
         if page not in ("", "1") and f.page == 1:
@@ -81,7 +98,9 @@ class PortfolioFilters:
         return {
             k: v
             for k, v in args.items()
-            if v not in ("", [], None) and not (k == "tri" and v == "code") and not (k == "page" and v == 1)
+            if v not in ("", [], None)
+            and not (k == "tri" and v == ("pertinence" if self.q else "code"))
+            and not (k == "page" and v == 1)
         }
 
     @property
@@ -89,16 +108,86 @@ class PortfolioFilters:
         return bool(self.q or self.states or self.chantier or self.moscow or self.ministere or self.priorite)
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+# --- full-text search (migration b3f1c2d4e5a6) ------------------------------------------------------------
+# Word prefixes, French stems, accents folded, ranked. PostgreSQL: the stored `search_vector`
+# (to_tsvector('french', search_text)) and its GIN index; SQLite: the FTS5 table over `search_stem`.
+MAX_TERMS = 8
+_FTS = table("opportunities_fts", column("rowid"), column("opportunities_fts"))
+_VECTOR = literal_column("opportunities.search_vector")
+_FRENCH = literal_column("'french'::regconfig")
+
+
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _tsquery(terms: list[str]):
+    return func.to_tsquery(_FRENCH, " & ".join(f"{t}:*" for t in terms))
+
+
+def _fts_match(terms: list[str]):
+    return _FTS.c.opportunities_fts.op("MATCH")(" ".join(f'"{s}"*' for s in _STEMMER.stemWords(terms)))
+
+
+def search_terms(q: str) -> list[str]:
+    return words(q)[:MAX_TERMS]
+
+
+def search_clause(q: str):
+    """WHERE clause of a search (None: no search)."""
+    terms = search_terms(q)
+    if not terms:
+        return None
+    if _postgres():
+        return _VECTOR.op("@@")(_tsquery(terms))
+    return Opportunity.id.in_(select(_FTS.c.rowid).where(_fts_match(terms)))
+
+
+def search_hits(q: str):
+    """Subquery (id, score) of the matches, the best with the lowest score."""
+    terms = search_terms(q)
+    if _postgres():
+        query = _tsquery(terms)
+        return (
+            select(Opportunity.id.label("id"), (-func.ts_rank(_VECTOR, query)).label("score"))
+            .where(_VECTOR.op("@@")(query))
+            .subquery("hits")
+        )
+    return (
+        select(_FTS.c.rowid.label("id"), func.bm25(literal_column("opportunities_fts")).label("score"))
+        .where(_fts_match(terms))
+        .subquery("hits")
+    )
+
+
+@lru_cache(maxsize=8192)
+def _folded_stem(word: str) -> tuple[str, str]:
+    folded = fold(word)
+    return folded, _STEMMER.stemWord(folded)
+
+
+def highlight(text: str, q: str) -> Markup:
+    """`text` with the words a search matched in <mark> (same stems and prefixes as the query)."""
+    terms = search_terms(q)
+    wanted = _STEMMER.stemWords(terms)
+    if not wanted:
+        return Markup.escape(text)
+    parts, last = [], 0
+    for match in WORD.finditer(text):
+        word = match.group(0)
+        folded, stem = _folded_stem(word)
+        if any(stem.startswith(w) for w in wanted) or any(folded.startswith(t) for t in terms):
+            parts.append(str(Markup.escape(text[last : match.start()])))
+            parts.append(f"<mark>{Markup.escape(word)}</mark>")
+            last = match.end()
+    parts.append(str(Markup.escape(text[last:])))
+    return Markup("".join(parts))
 
 
 def conditions(filters: PortfolioFilters) -> list:
     """WHERE clauses of the filters (no joins, so they apply to any select over opportunities)."""
-    clauses = [
-        Opportunity.search_text.like(f"%{_escape_like(term)}%", escape="\\")
-        for term in fold(filters.q).split()
-    ]
+    search = search_clause(filters.q)
+    clauses = [search] if search is not None else []
     if filters.states:
         clauses.append(Opportunity.state.in_(filters.states))
     if filters.priorite:
@@ -171,6 +260,7 @@ class ListRow:
     target: Ref | None
     actions: list[Ref] = field(default_factory=list)
     backings: list[BackingRow] = field(default_factory=list)
+    brique_marked: Markup | None = None  # with the searched words in <mark>
 
     @property
     def state_enum(self) -> OpportunityState:
@@ -192,24 +282,33 @@ def paginate(filters: PortfolioFilters, per_page: int) -> Page:
     )  # count(*): index-only
     pages = max(1, -(-total // per_page))
     page = min(filters.page, pages)
-    rows = db.session.execute(
-        select(
-            Opportunity.id,
-            Opportunity.code,
-            Opportunity.brique,
-            Opportunity.state,
-            Opportunity.priority,
-            _target.code,
-        )
-        .outerjoin(_target, _target.id == Opportunity.target_id)
-        .where(*where)
-        .order_by(*SORTS[filters.sort])
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    query = select(
+        Opportunity.id,
+        Opportunity.code,
+        Opportunity.brique,
+        Opportunity.state,
+        Opportunity.priority,
+        _target.code,
+    ).outerjoin(_target, _target.id == Opportunity.target_id)
+    if filters.sort == "pertinence" and search_terms(filters.q):
+        # the matches' scores come from the index the search used (bm25 / ts_rank on the stored vector)
+        hits = search_hits(filters.q)
+        query = query.join(hits, hits.c.id == Opportunity.id).where(*where[1:])
+        order = (hits.c.score.asc(), Opportunity.number.asc())
+    else:
+        query = query.where(*where)
+        order = SORTS[filters.sort]
+    rows = db.session.execute(query.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    marked = bool(search_terms(filters.q))
     items = [
         ListRow(
-            id=r[0], code=r[1], brique=r[2], state=r[3], priority=r[4], target=Ref(r[5]) if r[5] else None
+            id=r[0],
+            code=r[1],
+            brique=r[2],
+            state=r[3],
+            priority=r[4],
+            target=Ref(r[5]) if r[5] else None,
+            brique_marked=highlight(r[2], filters.q) if marked else None,
         )
         for r in rows
     ]
@@ -233,6 +332,17 @@ def paginate(filters: PortfolioFilters, per_page: int) -> Page:
 
 
 def all_rows(filters: PortfolioFilters) -> list[Opportunity]:
+    """Every matching opportunity in the page's order (a search's ranking included)."""
+    if filters.sort == "pertinence" and search_terms(filters.q):
+        where = conditions(filters)
+        hits = search_hits(filters.q)
+        query = (
+            select(Opportunity)
+            .join(hits, hits.c.id == Opportunity.id)
+            .where(*where[1:])
+            .order_by(hits.c.score.asc(), Opportunity.number.asc())
+        )
+        return list(db.session.scalars(query))
     return list(db.session.scalars(filtered(filters).order_by(*SORTS[filters.sort])))
 
 

@@ -11,7 +11,9 @@ from .admin_reminders import bp as reminders_admin_bp
 from .admin_reminders import dev_bp as dev_mail_bp
 from .api import bp as api_bp
 from .auth import bp as auth_bp
+from .chantiers import bp as chantiers_bp
 from .committees import bp as committees_bp
+from .criblage import bp as criblage_bp
 from .dashboard import bp as dashboard_bp
 from .dossiers import bp as dossiers_bp
 from .exports import bp as exports_bp
@@ -31,6 +33,8 @@ BLUEPRINTS = [
     main_bp,
     auth_bp,
     portfolio_bp,
+    criblage_bp,
+    chantiers_bp,
     admin_bp,
     voting_bp,
     committees_bp,

@@ -19,7 +19,7 @@ from .. import openapi
 from ..extensions import csrf, db
 from ..models import Action, Campaign, Committee, Decision, Guichet, Meeting, Opportunity, OpportunityState
 from ..models.committees import Outcome
-from ..models.portfolio import Moscow
+from ..models.portfolio import LEGACY_STATES, Moscow
 from ..permissions import opendata_readable, public
 from ..queries import dashboard as figures
 from ..queries import portfolio as portfolio_queries
@@ -300,7 +300,7 @@ def list_opportunities():
     _check_enums(
         args,
         {
-            "statut": [s.value for s in OpportunityState],
+            "statut": [s.value for s in OpportunityState] + list(LEGACY_STATES),
             "moscow": MOSCOW,
             "priorite": MOSCOW,
             "tri": list(portfolio_queries.SORTS),

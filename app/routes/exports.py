@@ -18,7 +18,15 @@ from sqlalchemy.orm import joinedload
 from .. import permissions, tabular
 from ..domain.moscow import Moscow
 from ..extensions import db
-from ..models import Committee, CreditConsumption, Decision, Dossier, DossierState, Role, SavingsReport
+from ..models import (
+    Committee,
+    CreditConsumption,
+    Decision,
+    Dossier,
+    DossierState,
+    Role,
+    SavingsReport,
+)
 from ..models.dossiers import STATE_LABELS
 from ..models.portfolio import OpportunityState
 from ..permissions import opendata_readable
@@ -70,8 +78,7 @@ OPPORTUNITY_COLUMNS = [
     Column(
         "statut",
         "string",
-        "Statut (identifiee, en_criblage, qualifiee, validee_csic_tech, proposee_csic, lancee, "
-        "ecartee, fusionnee, doublon, deja_couverte)",
+        "Code du statut (identifiee … lancee, ecartee, fusionnee, doublon, deja_couverte)",
         lambda o: o["status"],
     ),
     Column("statut_libelle", "string", "Libellé du statut", lambda o: o["status_label"]),

@@ -1,15 +1,16 @@
 """The portfolio of opportunities: list, detail, create, edit, state, comments, backings, exports."""
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.routing import BaseConverter
 
 from .. import permissions
 from ..extensions import db
-from ..forms.portfolio import BackingForm, CommentForm, OpportunityForm, StateForm
+from ..forms.portfolio import AteForm, BackingForm, CommentForm, OpportunityForm, StateForm
 from ..htmx import is_htmx, render
-from ..models import AuditEntry, Opportunity, Organisation
+from ..models import AuditEntry, Opportunity, OpportunityState, Organisation
+from ..queries import criblage as criblage_queries
 from ..queries import portfolio as queries
 from ..queries import voting as voting_queries
 from ..services import portfolio as service
@@ -108,10 +109,19 @@ def _render_form(form, opportunity, status, stale=None):
     )
 
 
+MAX_HOPS = 5
+
+
 @bp.get("/<code:code>")
 @permissions.portfolio_readable
 def show(code: str):
+    """A merged or duplicate opportunity lives on in its target: 301 there, with a banner saying so."""
     opportunity = _load(code)
+    target, hops = opportunity, 0
+    while target.state in OpportunityState.TARGET_REQUIRED and target.target is not None and hops < MAX_HOPS:
+        target, hops = target.target, hops + 1
+    if target is not opportunity:
+        return redirect(url_for(".show", code=target.code, depuis=opportunity.code), 301)
     return _render_show(opportunity)
 
 
@@ -123,11 +133,17 @@ def _render_show(opportunity, status=200, state_form=None, comment_form=None, ba
             .where(AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(opportunity.id))
             .order_by(AuditEntry.id.desc())
         ).all()
+    absorbed_ids = [o.id for o in opportunity.absorbed]
+    came_from = request.args.get("depuis", "")
     return render(
         "portfolio/show.html",
         block=block,
         status=status,
         opportunity=opportunity,
+        came_from=next((o for o in opportunity.absorbed if o.code == came_from), None),
+        absorbed_moscow=criblage_queries.latest_moscow(absorbed_ids),
+        screenings=criblage_queries.history(opportunity) if current_user.is_authenticated else [],
+        ate_form=AteForm(formdata=None),
         audit=audit,
         state_form=state_form or _state_form(opportunity),
         comment_form=comment_form or CommentForm(formdata=None),
@@ -138,7 +154,7 @@ def _render_show(opportunity, status=200, state_form=None, comment_form=None, ba
 def _state_form(opportunity, formdata=None) -> StateForm:
     form = StateForm(formdata=formdata)
     form.state.choices = [("", "— Choisir —")] + [
-        (s.value, s.label) for s in opportunity.allowed_transitions()
+        (s.value, s.label) for s in opportunity.manual_transitions()
     ]
     return form
 
@@ -210,6 +226,25 @@ def change_state(code: str):
             ),
         )
     return _render_show(opportunity, status=422, state_form=form, block="state_panel")
+
+
+@bp.post("/<code:code>/ate")
+@permissions.authenticated
+def flag_ate(code: str):
+    opportunity = _load(code)
+    if not permissions.can_change_opportunity_state(current_user, opportunity):
+        abort(403)
+    form = AteForm()
+    if not form.validate():
+        abort(400)
+    ate = form.ate.data == "1"
+    flag = "sujet ATE, hors du portefeuille" if ate else "n’est plus un sujet ATE"
+    return perform(
+        lambda: service.set_ate(opportunity, ate=ate, actor=current_user),
+        success=f"{opportunity.code} : {flag}.",
+        location=url_for(".show", code=opportunity.code),
+        failure=lambda status: _render_show(opportunity, status=status),
+    )
 
 
 @bp.post("/<code:code>/commentaires")

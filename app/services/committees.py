@@ -25,6 +25,7 @@ from ..models.committees import (
     MemberFunction,
     QuorumRule,
 )
+from ..models.portfolio import CSIC_STAGES, CSIC_TECH_STAGES
 from ..permissions import can_manage_committee, can_plan_meeting
 from . import audit, dossiers, notifications
 from .errors import DomainError, NotAllowed, ValidationFailed
@@ -375,10 +376,10 @@ def regenerate_calendar_token(user: User, *, actor) -> str:
 # --- reference data -------------------------------------------------------------------------------------
 
 REFERENCE_RULES = {
-    # CSIC-Tech validates qualified opportunities; the CSIC launches them ([002] §4).
-    # Their cadences are not in the seeds.
-    "CSIC-TECH": {"opportunity_stages": [OpportunityState.QUALIFIEE]},
-    "CSIC": {"opportunity_stages": [OpportunityState.VALIDEE_CSIC_TECH, OpportunityState.PROPOSEE_CSIC]},
+    # CSIC-Tech validates the subjects a criblage retained for a deeper qualification; the CSIC launches
+    # the qualified ones ([002] §4). Their cadences are not in the seeds.
+    "CSIC-TECH": {"opportunity_stages": list(CSIC_TECH_STAGES)},
+    "CSIC": {"opportunity_stages": list(CSIC_STAGES)},
     # « instance mensuelle » ([000] §5.3): first Tuesday of every month, 14:00 (Paris).
     "CINUM": {"recurrence": "FREQ=MONTHLY;BYDAY=1TU", "recurrence_time": "14:00"},
     "COPIL-HUB": {"recurrence": "FREQ=MONTHLY;BYDAY=2TH", "recurrence_time": "10:00"},

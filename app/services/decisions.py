@@ -337,11 +337,11 @@ def _check_opportunity_outcome(item: AgendaItem, outcome: Outcome) -> None:
     if opportunity is None:
         return
     state = opportunity.state_enum
-    if outcome is Outcome.VALIDEE and state is not OpportunityState.QUALIFIEE:
+    if outcome is Outcome.VALIDEE and state is not OpportunityState.RETENUE_CRIBLAGE:
         raise ValidationFailed(
             {
                 "outcome": f"{opportunity.code} est « {state.label} » : seule une opportunité "
-                "qualifiée peut être validée."
+                "retenue au criblage peut être validée."
             }
         )
     if outcome is Outcome.LANCEE and state not in (OpportunityState.PROPOSEE_CSIC,):
@@ -356,9 +356,23 @@ def _check_opportunity_outcome(item: AgendaItem, outcome: Outcome) -> None:
 OPPORTUNITY_EFFECTS = {
     Outcome.VALIDEE: OpportunityState.VALIDEE_CSIC_TECH,
     Outcome.LANCEE: OpportunityState.LANCEE,
-    Outcome.RENVOYEE: OpportunityState.QUALIFIEE,
     Outcome.ECARTEE: OpportunityState.ECARTEE,
 }
+
+
+def opportunity_effect(outcome: Outcome, opportunity) -> OpportunityState:
+    """The state a decision puts its opportunity in. « Renvoyée » sends a CSIC-Tech subject back to the
+    criblage and a CSIC subject back to qualification ([002] §4)."""
+    if outcome is Outcome.RENVOYEE:
+        before_qualification = {
+            OpportunityState.EN_CRIBLAGE,
+            OpportunityState.RETENUE_CRIBLAGE,
+            OpportunityState.VALIDEE_CSIC_TECH,
+        }
+        if opportunity.state in before_qualification:
+            return OpportunityState.EN_CRIBLAGE
+        return OpportunityState.EN_QUALIFICATION
+    return OPPORTUNITY_EFFECTS[outcome]
 
 
 def _apply_effects(decision: Decision, *, actor, previous: Decision | None = None) -> None:
@@ -369,7 +383,7 @@ def _apply_effects(decision: Decision, *, actor, previous: Decision | None = Non
             reason = decision.motivation or label
             change_opportunity(
                 item.opportunity,
-                OPPORTUNITY_EFFECTS[decision.outcome_enum],
+                opportunity_effect(decision.outcome_enum, item.opportunity),
                 actor=actor,
                 reason=reason,
                 act=decision,

@@ -225,9 +225,9 @@ def publish_agenda(meeting: Meeting, *, actor) -> Meeting:
     transition(meeting, MeetingState.ODJ_PUBLIE, actor=actor)
     reminders.reschedule_for(meeting)
     for item in meeting.items:
-        # An opportunity validated by CSIC-Tech becomes "proposée CSIC" once on a published agenda.
+        # A qualified opportunity (« en qualification ») becomes « proposée CSIC » once on a published agenda.
         opportunity = item.opportunity
-        if opportunity is not None and opportunity.state == OpportunityState.VALIDEE_CSIC_TECH:
+        if opportunity is not None and opportunity.state == OpportunityState.EN_QUALIFICATION:
             change_opportunity(
                 opportunity,
                 OpportunityState.PROPOSEE_CSIC,
@@ -357,7 +357,7 @@ def add_item(
             if not proposal:
                 proposal = (
                     "Lancer le projet mutualisé"
-                    if opportunity.state != OpportunityState.QUALIFIEE
+                    if opportunity.state != OpportunityState.RETENUE_CRIBLAGE
                     else "Valider pour une qualification approfondie"
                 )
     elif kind in (ItemKind.DOSSIER, ItemKind.SUIVI):
@@ -404,10 +404,12 @@ def add_item(
     )
     db.session.add(item)
     audit.record("agenda_item.added", meeting, actor=actor, summary=f"Point {item.position} ajouté : {title}")
-    if item.dossier_id is not None:
+    if item.dossier_id is not None or item.opportunity is not None:
         db.session.flush()
         for open_ in proposals.open_for(meeting.committee, kind):
-            if open_.dossier_id == item.dossier_id:
+            same_dossier = item.dossier_id is not None and open_.dossier_id == item.dossier_id
+            same_opportunity = item.opportunity_id is not None and open_.opportunity_id == item.opportunity_id
+            if same_dossier or same_opportunity:
                 proposals.mark_accepted(open_, item, actor=actor)
     return item
 

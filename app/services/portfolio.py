@@ -8,7 +8,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import Backing, BackingRole, Comment, Opportunity, OpportunityState, OpportunityTransition
-from ..models.portfolio import BESOIN_MAX, BRIQUE_MAX, CODE_PATTERN, REASON_REQUIRED, TARGET_REQUIRED
+from ..models.portfolio import (
+    BESOIN_MAX,
+    BRIQUE_MAX,
+    BY_CRIBLAGE,
+    BY_DECISION,
+    CODE_PATTERN,
+    REASON_REQUIRED,
+    TARGET_REQUIRED,
+)
 from ..permissions import (
     can_back_opportunity,
     can_change_opportunity_state,
@@ -99,19 +107,38 @@ def update_opportunity(
 
 
 def change_state(
-    opportunity: Opportunity, *, to: str, actor, reason: str = "", target_code: str = "", committee_act=None
+    opportunity: Opportunity,
+    *,
+    to: str,
+    actor,
+    reason: str = "",
+    target_code: str = "",
+    committee_act=None,
+    criblage=None,
 ) -> Opportunity:
     """`committee_act`: the committee decision (or agenda publication) that moves the opportunity;
     the committee's président or secrétaire records it without being secretariat (checked by the
-    committees service)."""
+    committees service). `criblage`: the criblage whose retained list moves it (checked by its service).
+    « Retenue au criblage », « validée CSIC-Tech » and « lancée » are reached only that way."""
 
-    if committee_act is None and not can_change_opportunity_state(actor, opportunity):
+    cascade = committee_act is not None or criblage is not None
+    if not cascade and not can_change_opportunity_state(actor, opportunity):
         raise NotAllowed("Seul le secrétariat change le statut d'une opportunité.")
     try:
         new = OpportunityState(to)
     except ValueError:
         raise ValidationFailed({"state": "Statut inconnu."}) from None
     old = opportunity.state_enum
+    if new in BY_DECISION and committee_act is None:
+        committee = "CSIC-Tech" if new is OpportunityState.VALIDEE_CSIC_TECH else "CSIC"
+        raise _state_refused(
+            f"« {new.label} » ne se décide pas à la main : ce statut suit la décision du {committee} "
+            "enregistrée en séance."
+        )
+    if new in BY_CRIBLAGE and criblage is None:
+        raise _state_refused(
+            f"« {new.label} » ne se pose pas à la main : retenez l'opportunité dans un criblage."
+        )
     if new not in opportunity.allowed_transitions():  # refused before the reason and the target are checked
         raise _state_refused(f"Passage de « {old.label} » à « {new.label} » non autorisé.")
     reason = _clean(reason)
@@ -156,6 +183,23 @@ def change_state(
 
 def _state_refused(message: str) -> ValidationFailed:
     return ValidationFailed({"state": message})
+
+
+def set_ate(opportunity: Opportunity, *, ate: bool, actor) -> Opportunity:
+    """Flag (or unflag) an ATE subject, out of the portfolio's scope ([002] §4 « hors sujets ATE »)."""
+    if not can_change_opportunity_state(actor, opportunity):
+        raise NotAllowed("Seul le secrétariat signale un sujet ATE.")
+    if opportunity.ate == ate:
+        return opportunity
+    opportunity.ate = ate
+    audit.record(
+        "opportunity.updated",
+        opportunity,
+        actor=actor,
+        summary=f"{opportunity.code} : {'sujet ATE, hors portefeuille' if ate else 'hors ATE'}",
+        changes={"ate": [not ate, ate]},
+    )
+    return opportunity
 
 
 def add_comment(opportunity: Opportunity, *, body: str, actor) -> Comment:

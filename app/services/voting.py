@@ -56,7 +56,7 @@ from ..permissions import (  # noqa: F401  (elector_ministry: re-exported)
 from . import audit, reminders, transitions
 from .errors import DomainError, NotAllowed, StaleVersion, ValidationFailed
 
-DEFAULT_SCOPE_STATES = (OpportunityState.EN_CRIBLAGE, OpportunityState.QUALIFIEE)
+DEFAULT_SCOPE_STATES = (OpportunityState.EN_CRIBLAGE, OpportunityState.RETENUE_CRIBLAGE)
 
 
 def _clean(text: str | None) -> str:

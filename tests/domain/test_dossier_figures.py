@@ -129,7 +129,9 @@ def test_lean_70_30_is_not_blocked_and_shows_its_share_as_a_criterion():
     assert blocking(verdicts) == []
     share = next(c for c in verdicts if c.message.startswith("part de cofinancement"))
     assert share.level == "criterion" and share.label == "Critère" and share.source == "004 §2"
-    assert share.message.startswith("part de cofinancement 30\u00a0% (450\u202f000\u00a0€ sur 1\u202f500\u202f000")
+    assert share.message.startswith(
+        "part de cofinancement 30\u00a0% (450\u202f000\u00a0€ sur 1\u202f500\u202f000"
+    )
     assert "référence 50\u00a0%" in share.message
     assert verdicts[0].message.startswith("part FTAP 70\u00a0%")
 

@@ -77,7 +77,7 @@ def world(live_app):
             Opportunity(
                 number=start + i,
                 code=Opportunity.code_for(start + i),
-                state="qualifiee",
+                state="retenue_criblage",
                 brique=f"Brique qualifiée {i + 1}",
                 created_by_id=people["porteur"].id,
             )
@@ -240,7 +240,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
             page,
             "Opportunité",
             "opportunity",
-            f"{code} — Brique qualifiée {world['codes'].index(code) + 1} (Qualifiée)",
+            f"{code} — Brique qualifiée {world['codes'].index(code) + 1} (Retenue au criblage)",
         )
     add_item(page, "Dossier", "dossier", f"{world['reference']} — Communs numériques (Instruit)")
     items = page.locator("#ordre-du-jour ol > li")
@@ -280,7 +280,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
     )
     decide(page, cards.nth(0), "Validée (qualification approfondie)", "Vote")
     cards.nth(0).locator("[id^=decision-]").filter(has_text="Décision n°").first.wait_for()
-    decide(page, cards.nth(1), "Renvoyée en qualification", "Consensus", motivation="Coûts à préciser.")
+    decide(page, cards.nth(1), "Renvoyée", "Consensus", motivation="Coûts à préciser.")
     decide(page, cards.nth(2), "Accepté", "Consensus", amounts=("2027", "120 000", "120000"))
     assert "accepté" in cards.nth(2).inner_text().lower() and "120\u202f000" in cards.nth(2).inner_text()
     axe_check(page, "main")
@@ -307,7 +307,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
         assert "dossier.decision_communicated" in kinds and "committee.decision_recorded" not in kinds
         decision_id = dossier.decision_id
         second = db.session.get(Opportunity, world["opportunity_ids"][1])
-        assert second.state == "qualifiee"
+        assert second.state == "en_criblage"  # « renvoyée » by CSIC-Tech: back to the criblage
 
     # a rectifying decision corrects the amount; the register still verifies
     page.goto(f"/comites/decisions/{decision_id}")

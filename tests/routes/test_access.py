@@ -130,6 +130,8 @@ SAMPLES_FOR = {
     "api.get_action": {"code": "2.1.1"},
     "api.get_guichet": {"code": "SNAP4"},
     "guichets": {"code": "SNAP4"},
+    "chantiers.show": {"code": "2.2"},
+    "chantiers.ministry": {"code": "MI"},
 }
 
 

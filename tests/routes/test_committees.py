@@ -158,7 +158,7 @@ def test_planned_meeting_is_hidden_from_non_members_until_its_agenda_is_publishe
     assert client.get(f"/comites/seances/{meeting.id}").status_code == 200
     assert post(client, csrf, f"/comites/seances/{meeting.id}/publier").status_code == 403
     login_as(secretariat)
-    opportunity = make_opportunity(brique="Qualifiée", state="qualifiee")
+    opportunity = make_opportunity(brique="Qualifiée", state="retenue_criblage")
     response = post(
         client,
         csrf,
@@ -192,14 +192,14 @@ def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
     assert response.status_code == 422
     html = body(response)
     assert html.lstrip().startswith('<section id="ordre-du-jour"')
-    assert "ne décide que sur les opportunités au stade : qualifiée" in html
+    assert "ne décide que sur les opportunités au stade : retenue au criblage" in html
     assert response.headers["Vary"] == "HX-Request" or "HX-Request" in response.headers["Vary"]
 
 
 @pytest.fixture
 def opened(board, secretariat, make_opportunity):
     meeting = make_committee_meeting("CSIC-TECH")
-    opportunity = make_opportunity(brique="Qualifiée", state="qualifiee")
+    opportunity = make_opportunity(brique="Qualifiée", state="retenue_criblage")
     item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
     meeting_service.publish_agenda(meeting, actor=secretariat)
     meeting_service.open_meeting(meeting, actor=secretariat)

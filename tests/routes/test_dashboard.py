@@ -32,7 +32,7 @@ def test_anonymous_is_sent_to_login(client):
 
 
 def test_funnel_counts_opportunities_at_and_beyond_each_step(client, make_user, login_as, make_opportunity):
-    make_opportunity(brique="Qualifiée", state="qualifiee")
+    make_opportunity(brique="Qualifiée", state="retenue_criblage")
     make_opportunity(brique="Lancée", state="lancee")
     make_opportunity(brique="Écartée", state="ecartee", state_reason="Hors périmètre")
     login_as(make_user("porteur"))
@@ -42,10 +42,10 @@ def test_funnel_counts_opportunities_at_and_beyond_each_step(client, make_user, 
         "132",
         "134",
     ]  # 132 + the two further along; the écartée one is not in the pipe
-    assert rows["Qualifiée"] == ["1", "2"]
+    assert rows["Retenue au criblage"] == ["1", "2"]
     assert rows["Lancée"] == ["1", "1"]
     labels, values = chart_data(page, "chart-pipeline")
-    assert labels[0][0] == "Identifiée" and values == [[134, 2, 2, 1, 1, 1]]
+    assert labels[0][0] == "Identifiée" and values == [[134, 2, 2, 1, 1, 1, 1]]
 
 
 def test_priorities_chart_and_table_agree_with_the_data(client, make_user, login_as, make_opportunity):

@@ -186,17 +186,34 @@ def test_stale_edit_is_refused_showing_both_texts(client, secretariat, csrf, mak
     assert opportunity.brique == "Version de Alice"
 
 
-def test_secretariat_merges_and_pages_link_both_ways(client, secretariat, csrf):
+def test_a_merged_opportunity_redirects_to_its_target_which_keeps_its_comments_and_backings(
+    client, secretariat, csrf
+):
+    client.post(
+        "/opportunites/M115/commentaires", data={"body": "Même besoin que M102.", "csrf_token": csrf(client)}
+    )
+    client.post(
+        "/opportunites/M115/soutiens",
+        data={"organisation": "MI", "role": "pilote", "csrf_token": csrf(client)},
+    )
     response = client.post(
         "/opportunites/M115/statut",
-        data={"state": "fusionnee", "target_code": "M102", "csrf_token": csrf(client)},
+        data={
+            "state": "fusionnee",
+            "target_code": "M102",
+            "reason": "Même brique",
+            "csrf_token": csrf(client),
+        },
     )
     assert response.status_code == 303
-    merged = client.get("/opportunites/M115").get_data(as_text=True)
-    assert 'href="/opportunites/M102"' in merged and "fusionnée avec" in merged
-    target = client.get("/opportunites/M102").get_data(as_text=True)
-    assert 'href="/opportunites/M115"' in target
-    assert "Identifiée → <strong>Fusionnée</strong> (M102)" in merged
+    response = client.get("/opportunites/M115")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/opportunites/M102?depuis=M115"
+    target = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Vous avez été redirigé depuis M115" in target and "Même brique" in target
+    assert "Même besoin que M102." in target  # the absorbed one's comment
+    assert "MI (pilote)" in target  # and its backing
+    assert 'id="absorbed-M115"' in target
 
 
 def test_state_change_without_reason_is_422_and_changes_nothing(client, secretariat, csrf):
@@ -208,6 +225,27 @@ def test_state_change_without_reason_is_422_and_changes_nothing(client, secretar
     assert response.status_code == 422
     assert "Un motif est obligatoire" in response.get_data(as_text=True)
     assert db.session.scalar(select(Opportunity.state).where(Opportunity.code == "M043")) == "identifiee"
+
+
+def test_a_manual_post_to_validee_csic_tech_is_refused_in_french(client, secretariat, csrf):
+    db.session.execute(
+        Opportunity.__table__.update().where(Opportunity.code == "M043").values(status="retenue_criblage")
+    )
+    db.session.commit()
+    page = client.get("/opportunites/M043").get_data(as_text=True)
+    assert 'value="validee_csic_tech"' not in page  # not offered
+    response = client.post(
+        "/opportunites/M043/statut",
+        data={"state": "validee_csic_tech", "csrf_token": csrf(client)},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    assert "ne se décide pas à la main : ce statut suit la décision du CSIC-Tech" in response.get_data(
+        as_text=True
+    )
+    assert (
+        db.session.scalar(select(Opportunity.state).where(Opportunity.code == "M043")) == "retenue_criblage"
+    )
 
 
 def test_dsi_cannot_change_state(client, dsi, csrf):
@@ -267,3 +305,13 @@ def test_exports_match_the_filtered_list(client, dsi, fmt):
         rows = [list(r) for r in load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True)]
     assert rows[0][:3] == ["Code", "Brique", "Besoin"]
     assert [r[0] for r in rows[1:]] == shown
+
+
+def test_search_stems_french_words_matches_word_prefixes_and_highlights(client, dsi):
+    found = codes(client.get("/opportunites?q=messageries").get_data(as_text=True))
+    assert {"M007", "M035", "M075", "M125"} <= set(found)
+    visio = client.get("/opportunites?q=visio").get_data(as_text=True)
+    assert "M001" not in codes(visio)  # « supervision » is not a word starting with « visio »
+    assert "M017" in codes(visio)  # « visioconférence » is
+    page = client.get("/opportunites?q=messageries").get_data(as_text=True)
+    assert "<mark>Messagerie</mark>" in page or "<mark>messagerie</mark>" in page

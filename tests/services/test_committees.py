@@ -36,7 +36,7 @@ def committee(code):
 def test_reference_load_gives_cinum_its_monthly_rule(db_session):
     cinum = committee("CINUM")
     assert (cinum.recurrence, cinum.recurrence_time) == ("FREQ=MONTHLY;BYDAY=1TU", "14:00")
-    assert committee("CSIC-TECH").opportunity_stages == ["qualifiee"]
+    assert committee("CSIC-TECH").opportunity_stages == ["retenue_criblage"]
     assert [g.code for g in committee("COMITE-INVEST-FTAP").guichets] == ["FTAP"]
 
 
@@ -100,7 +100,7 @@ def held(board, secretariat, make_opportunity):
     meeting = make_committee_meeting("CSIC-TECH")
     porteur = secretariat
     opportunities = [
-        make_opportunity(brique=f"Qualifiée {i}", state="qualifiee", created_by_id=porteur.id)
+        make_opportunity(brique=f"Qualifiée {i}", state="retenue_criblage", created_by_id=porteur.id)
         for i in range(2)
     ]
     items = [
@@ -122,7 +122,8 @@ def test_agenda_refuses_opportunities_at_the_wrong_stage(board, secretariat, mak
     identified = make_opportunity(brique="Trop tôt")
     with pytest.raises(ValidationFailed) as error:
         meeting_service.add_item(meeting, kind="opportunite", opportunity=identified, actor=secretariat)
-    assert "ne décide que sur les opportunités au stade : qualifiée" in error.value.errors["opportunity"]
+    message = error.value.errors["opportunity"]
+    assert "ne décide que sur les opportunités au stade : retenue au criblage" in message
     with pytest.raises(DomainError, match="L'ordre du jour est vide"):
         meeting_service.publish_agenda(meeting, actor=secretariat)
 
@@ -154,7 +155,7 @@ def test_decision_refused_without_quorum_then_recorded_when_a_member_arrives(hel
     assert (q.voting_members, q.counted, q.required, q.reached) == (4, 1, 2, False)
     with pytest.raises(DomainError, match="Quorum non atteint"):
         decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
-    assert item.opportunity.state == "qualifiee"
+    assert item.opportunity.state == "retenue_criblage"
     assert db.session.scalar(select(func.count(Decision.id))) == 0
     present(meeting, secretariat, m1)
     decision = decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
@@ -321,9 +322,9 @@ def test_committee_rules_are_validated_and_then_kept_by_the_loader(secretariat):
     assert (cinum.quorum_rule, cinum.recurrence) == ("deux_tiers", "FREQ=MONTHLY;BYDAY=2WE")
 
 
-def test_opportunity_validated_by_csic_tech_is_proposed_then_launched_by_csic(secretariat, make_opportunity):
+def test_qualified_opportunity_is_proposed_then_launched_by_csic(secretariat, make_opportunity):
     make_committee_members("CSIC", ("president", "membre"))
-    opportunity = make_opportunity(brique="Validée", state="validee_csic_tech")
+    opportunity = make_opportunity(brique="Qualifiée", state="en_qualification")
     meeting = make_committee_meeting("CSIC")
     item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretariat)
     assert item.proposal == "Lancer le projet mutualisé"
@@ -517,7 +518,7 @@ def test_the_committee_president_records_an_opportunity_decision_without_being_s
 ):
     committee_, president, secretary, m1, m2, guest = board
     meeting = make_committee_meeting("CSIC-TECH")
-    opportunity = make_opportunity(brique="Qualifiée", state="qualifiee")
+    opportunity = make_opportunity(brique="Qualifiée", state="retenue_criblage")
     item = meeting_service.add_item(meeting, kind="opportunite", opportunity=opportunity, actor=secretary)
     meeting_service.publish_agenda(meeting, actor=secretary)
     meeting_service.open_meeting(meeting, actor=president)
@@ -528,4 +529,4 @@ def test_the_committee_president_records_an_opportunity_decision_without_being_s
     with pytest.raises(NotAllowed):  # outside a committee decision the secretariat rule still applies
         from app.services.portfolio import change_state
 
-        change_state(opportunity, to="qualifiee", actor=president)
+        change_state(opportunity, to="en_qualification", actor=president)

@@ -74,7 +74,8 @@ def test_hub_verdicts_show_the_computation(hub):
     # CP paying in N+1 what AE committed in N is the contract's own profile: no CP/AE warning
     assert not any(m.startswith("CP") for m in messages)
     assert any(
-        m.startswith("part FTAP 33\u00a0% (1\u202f275\u202f000\u00a0€ sur 3\u202f850\u202f000") for m in messages
+        m.startswith("part FTAP 33\u00a0% (1\u202f275\u202f000\u00a0€ sur 3\u202f850\u202f000")
+        for m in messages
     )
 
 

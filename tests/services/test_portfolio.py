@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEntry, Opportunity, OpportunityState, OpportunityTransition, Organisation
-from app.models.portfolio import TRANSITIONS
+from app.models.portfolio import BY_CRIBLAGE, BY_DECISION, TRANSITIONS
 from app.services import portfolio as service
 from app.services.errors import NotAllowed, StaleVersion, ValidationFailed
 
@@ -59,8 +59,15 @@ def test_every_allowed_transition_is_logged_and_audited(
 ):
     other = make_opportunity(brique="Cible")
     opportunity = make_opportunity(state=source.value)
+    act = {"committee_act": object()} if target in BY_DECISION else {}  # the decision recorded in session
+    act |= {"criblage": object()} if target in BY_CRIBLAGE else {}
     service.change_state(
-        opportunity, to=target.value, actor=secretariat, reason="Motif documenté", target_code=other.code
+        opportunity,
+        to=target.value,
+        actor=secretariat,
+        reason="Motif documenté",
+        target_code=other.code,
+        **act,
     )
     db.session.flush()
     assert opportunity.state == target
@@ -96,6 +103,32 @@ def test_every_forbidden_transition_is_refused_and_nothing_changes(
     assert audit_actions(opportunity) == []
 
 
+@pytest.mark.parametrize(
+    "source,target,message",
+    [
+        ("retenue_criblage", "validee_csic_tech", "suit la décision du CSIC-Tech enregistrée en séance"),
+        ("proposee_csic", "lancee", "suit la décision du CSIC enregistrée en séance"),
+        ("en_criblage", "retenue_criblage", "retenez l'opportunité dans un criblage"),
+    ],
+)
+def test_cascade_states_are_never_a_manual_move(
+    db_session, secretariat, make_opportunity, source, target, message
+):
+    opportunity = make_opportunity(state=source)
+    with pytest.raises(ValidationFailed) as error:
+        service.change_state(opportunity, to=target, actor=secretariat)
+    assert message in error.value.errors["state"]
+    assert opportunity.state == source and audit_actions(opportunity) == []
+
+
+def test_every_side_exit_needs_a_reason(db_session, secretariat, make_opportunity):
+    for exit_state in ("ecartee", "deja_couverte", "fusionnee", "doublon"):
+        opportunity = make_opportunity()
+        with pytest.raises(ValidationFailed) as error:
+            service.change_state(opportunity, to=exit_state, actor=secretariat, target_code="M001")
+        assert "motif" in error.value.errors["reason"].lower()
+
+
 def test_only_the_secretariat_changes_state(db_session, dsi, make_opportunity):
     opportunity = make_opportunity()
     with pytest.raises(NotAllowed):
@@ -117,7 +150,7 @@ def test_reason_and_target_are_required(db_session, secretariat, make_opportunit
 
 def test_merge_links_both_ways(db_session, secretariat):
     m115 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M115"))
-    service.change_state(m115, to="fusionnee", actor=secretariat, target_code="m102")
+    service.change_state(m115, to="fusionnee", actor=secretariat, target_code="m102", reason="Même besoin")
     db.session.flush()
     m102 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M102"))
     db.session.refresh(m102)

@@ -50,7 +50,7 @@ def _input(**kw):
 
 def test_secretariat_creates_a_draft_with_its_scope_and_audit(make_user, make_opportunity):
     secretariat = make_user("secretariat")
-    scope = [make_opportunity(state="en_criblage"), make_opportunity(state="qualifiee")]
+    scope = [make_opportunity(state="en_criblage"), make_opportunity(state="retenue_criblage")]
     mi = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
     campaign = service.create_campaign(
         _input(opportunity_ids=[o.id for o in scope], ministry_ids=[mi.id], must_budget=1), actor=secretariat
@@ -64,7 +64,7 @@ def test_secretariat_creates_a_draft_with_its_scope_and_audit(make_user, make_op
 
 def test_default_scope_is_opportunities_in_screening_or_qualified(make_opportunity):
     screening = make_opportunity(state="en_criblage")
-    qualified = make_opportunity(state="qualifiee")
+    qualified = make_opportunity(state="retenue_criblage")
     identified = make_opportunity(state="identifiee")
     ids = service.default_scope_ids()
     assert screening.id in ids and qualified.id in ids and identified.id not in ids

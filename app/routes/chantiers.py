@@ -1,0 +1,48 @@
+"""The strategy's programmes and chantiers, and a page per ministry: read-only roll-ups."""
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+from .. import permissions
+from ..htmx import render
+from ..models.portfolio import BackingRole
+from ..queries import chantiers as queries
+from ..services.dossiers import figures
+
+bp = Blueprint("chantiers", __name__)
+
+
+def _amounts(rows) -> None:
+    for row in rows:
+        row.requested = figures(row.dossier).ftap_ae
+
+
+@bp.get("/chantiers")
+@permissions.portfolio_readable
+def index():
+    return render("chantiers/index.html", chantiers=queries.chantiers())
+
+
+@bp.get("/chantiers/<code>")
+@permissions.portfolio_readable
+def show(code: str):
+    page = queries.chantier(code, permissions.dossiers_visible_to(current_user))
+    if page is None:
+        abort(404)
+    _amounts(page.dossiers)
+    return render(
+        "chantiers/show.html",
+        page=page,
+        annex_for=queries.annex_for,
+        deduced=queries.DEDUCED,
+    )
+
+
+@bp.get("/ministeres/<code>")
+@permissions.authenticated
+def ministry(code: str):
+    page = queries.ministry(code, permissions.dossiers_visible_to(current_user))
+    if page is None:
+        abort(404)
+    _amounts(page.dossiers)
+    return render("chantiers/ministry.html", page=page, roles=list(BackingRole))
