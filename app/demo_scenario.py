@@ -4,8 +4,9 @@ built only through the services, in the order people would act, so that it also 
 It loads two MoSCoW campaigns (one open with ballots from five ministries, one with published results),
 dossiers in every state of their life cycle on FTAP, FTAP-LEAN, SNAP and ITN guichets, a CSIC-Tech meeting
 held with decisions and a published PV, a FTAP investment committee that funded dossiers (one in
-follow-up with a jalon reached and one late), a COSINUM meeting whose agenda is published — and the
-notifications and mails each step sends. No state column is written here: every move is a service call
+follow-up with a jalon reached and one late), its next meeting with a dossier proposed by its
+instructeur, a criblage whose retained subjects went to the CSIC-Tech — and the notifications and mails
+each step sends. No state column is written here: every move is a service call
 with its actor. Idempotent: a database that already holds the scenario is left as it is. Never in
 production (the command refuses it).
 """
@@ -29,12 +30,14 @@ from .services import (
     criblage,
     decisions,
     dossier_attachments,
+    dossier_endorsements,
     dossier_messages,
     dossier_sections,
     dossiers,
     followup,
     meetings,
     portfolio,
+    proposals,
     users,
     voting,
 )
@@ -261,6 +264,8 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
             "start_year": str(y),
             "starts_on": f"{y}-01-01",
             "ends_on": f"{y + 2}-12-31",
+            # the porteur's declarations the guichet asks for (SNAP: no terminal equipment financed)
+            "declarations": [str(r.id) for r in dossier.guichet.rules if r.code == "declaration"],
         },
         "porteurs": {
             "porteur_organisation": "DINUM",
@@ -362,6 +367,13 @@ def _draft(guichet: str, title: str, cast: Cast, *, start_year=None, ftap_ae=400
 def _deposited(*args, **kw) -> Dossier:
     dossier = _draft(*args, **kw)
     dossiers.submit(dossier, actor=args[2].porteur)
+    if dossier_endorsements.pending(dossier):  # France Relance: the porteur ministry's DSI vises it
+        dossier_endorsements.endorse(
+            dossier,
+            decision="vise",
+            comment="Projet porté par la DNUM, inscrit à la feuille de route ministérielle.",
+            actor=dossier_endorsements.dnum_members(dossier)[0],
+        )
     return dossier
 
 
@@ -387,9 +399,10 @@ def _dossiers(cast: Cast, report: Report, now) -> None:
         asked, sections=["financement"], reason="incomplet", actor=instructeur,
         message="Précisez la part de chaque co-financeur en année 2 et joignez leurs engagements.",
     )  # fmt: skip
-    _instructed(
+    lean = _instructed(
         "FTAP-LEAN", "Accélérateur de performance des préfectures", cast, ftap_ae=500_000, porteur_ae=600_000
     )
+    proposals.propose_dossier(lean, reason="Avis favorable, à examiner en comité.", actor=instructeur)
     withdrawn = _deposited("SNAP3", "Postes de travail durcis", cast)
     dossiers.withdraw(withdrawn, reason="Projet repris dans le marché ministériel.", actor=porteur)
     dismissed = _deposited("ITN5", "Entrepôt de données expérimental", cast)
@@ -409,26 +422,30 @@ def _dossiers(cast: Cast, report: Report, now) -> None:
         asked, body="Oui, les engagements arrivent cette semaine : je les joins au dossier.", files=[],
         actor=porteur,
     )  # fmt: skip
-    _cosinum(cast, now)
+    _proposed(cast, now)
     _ftap_committee(cast, now)
     report.add("Dossiers : un dossier dans chaque état du cycle de vie (FTAP, FTAP-LEAN, SNAP, ITN)")
-    report.add("Séance du COSINUM : ordre du jour publié (un dossier SNAP4 inscrit)")
+    report.add("Comité d'investissement du FTAP : prochaine séance, un dossier inscrit, un autre proposé")
     report.add(
         "Comité d'investissement du FTAP : tenu, PV publié ; dossiers décidé, conventionné, en suivi, clos"
     )
 
 
-def _cosinum(cast: Cast, now) -> None:
-    """A SNAP dossier instructed and put on the agenda of the next COSINUM meeting (published)."""
-    dossier = _instructed("SNAP4", "Suite collaborative des services déconcentrés", cast)
+def _proposed(cast: Cast, now) -> None:
+    """An instructed FTAP dossier that its instructeur proposes for the next investment committee: the
+    secretariat accepts the proposal in the agenda builder and publishes the agenda (« inscrit »)."""
+    dossier = _instructed("FTAP", "Suite collaborative des services déconcentrés", cast)
+    proposal = proposals.propose_dossier(
+        dossier, reason="Avis favorable : à inscrire au prochain comité.", actor=cast.instructeur
+    )
     meeting = meetings.plan_meeting(
-        _committee("COSINUM"),
+        _committee("COMITE-INVEST-FTAP"),
         starts_at=now + timedelta(days=14),
-        duration_minutes=90,
-        visio_url="https://webconf.numerique.gouv.fr/cosinum",
+        duration_minutes=120,
+        visio_url="https://webconf.numerique.gouv.fr/comite-ftap",
         actor=cast.secretariat,
     )
-    meetings.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=cast.secretariat)
+    meetings.accept_proposal(meeting, proposal, actor=cast.secretariat)
     meetings.publish_agenda(meeting, actor=cast.secretariat)
 
 
