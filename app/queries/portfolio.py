@@ -331,19 +331,22 @@ def paginate(filters: PortfolioFilters, per_page: int) -> Page:
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def all_rows(filters: PortfolioFilters) -> list[Opportunity]:
-    """Every matching opportunity in the page's order (a search's ranking included)."""
+def ordered(filters: PortfolioFilters) -> Select:
+    """Every matching opportunity in the page's order (a search's ranking included), as a query."""
     if filters.sort == "pertinence" and search_terms(filters.q):
-        where = conditions(filters)
         hits = search_hits(filters.q)
-        query = (
+        return (
             select(Opportunity)
             .join(hits, hits.c.id == Opportunity.id)
-            .where(*where[1:])
+            .where(*conditions(filters)[1:])
             .order_by(hits.c.score.asc(), Opportunity.number.asc())
         )
-        return list(db.session.scalars(query))
-    return list(db.session.scalars(filtered(filters).order_by(*SORTS[filters.sort])))
+    return filtered(filters).order_by(*SORTS[filters.sort])
+
+
+def all_rows(filters: PortfolioFilters) -> list[Opportunity]:
+    """Every matching opportunity in the page's order (a search's ranking included)."""
+    return list(db.session.scalars(ordered(filters)))
 
 
 OrganisationOption = namedtuple("OrganisationOption", "id code name")

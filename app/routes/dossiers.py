@@ -444,7 +444,11 @@ def confirm_submit(dossier_id: int):
 @permissions.authenticated
 def submit(dossier_id: int):
     dossier = _load(dossier_id)
-    if not permissions.can_submit_dossier(current_user, dossier):
+    # The porteur's second click (or a second tab) reaches the service, which answers « déjà déposé ».
+    if not (
+        permissions.can_submit_dossier(current_user, dossier)
+        or permissions.is_porteur_side(current_user, dossier)
+    ):
         abort(403)
     form = forms.DepositForm()
     if not form.validate():

@@ -419,7 +419,7 @@ def portfolio_filter_lines(filters: portfolio_queries.PortfolioFilters) -> list[
     lines = []
     if filters.q:
         lines.append(("Recherche", filters.q))
-    if filters.statuses:
+    if filters.states:
         lines.append(("Statut", ", ".join(OpportunityState(s).label for s in filters.states)))
     if filters.chantier:
         lines.append(("Chantier", filters.chantier))
@@ -439,9 +439,7 @@ def portfolio_export(fmt: str) -> Response:
     filters = portfolio_queries.PortfolioFilters.from_args(
         request.args, portfolio_queries.chantiers(), ministries
     )
-    rows = figures.opportunity_public_rows(
-        portfolio_queries.filtered(filters).order_by(*portfolio_queries.SORTS[filters.sort])
-    )
+    rows = figures.opportunity_public_rows(portfolio_queries.ordered(filters))
     export = Export(
         "opportunites",
         "Portefeuille des opportunités de mutualisation",

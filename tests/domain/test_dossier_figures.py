@@ -237,7 +237,7 @@ def test_cp_above_ae_roi_warning_one_indicator_and_completeness_verdicts():
     )
     messages = [c.message for c in verdicts]
     assert any(
-        m.startswith("retour sur investissement à 3 ans : 0,10 € par € investi, minimum 1 €")
+        m.startswith("retour sur investissement à 3 ans : 0,10\u00a0€ par € investi, minimum 1\u00a0€")
         for m in messages
     )
     assert any(

@@ -170,7 +170,7 @@ def test_a_double_post_on_an_opportunity_item_is_one_decision_and_no_500(live_ap
     one_success(replies, "Une décision est déjà enregistrée sur ce point")
     with live_app.app_context():
         assert count(Decision, Decision.item_id == item_id) == 1
-        assert db.session.get(Opportunity, opportunity_id).status == "validee_csic_tech"
+        assert db.session.get(Opportunity, opportunity_id).state == "validee_csic_tech"
         db.session.remove()
 
 
@@ -211,7 +211,9 @@ def test_a_triple_click_on_deposit_deposits_once(live_app, live_server):
         db.session.remove()
 
     http, token = http_as(live_app, live_server, porteur_id)
-    replies = fire(http, f"{live_server}/dossiers/{dossier_id}/deposer", {"csrf_token": token})
+    replies = fire(
+        http, f"{live_server}/dossiers/{dossier_id}/deposer", {"csrf_token": token, "confirm": "oui"}
+    )
     one_success(replies, "Ce dossier est déjà déposé")
     with live_app.app_context():
         moves = count(

@@ -39,10 +39,24 @@ def test_deciding_body_gets_members_and_its_next_meeting_from_its_page(
     assert [r.committee_id for r in agent.roles if r.committee_id] == [committee.id]
 
 
-@pytest.mark.parametrize("guichet", ["FTAP", "FTAP-LEAN", "FTAP-DINUM-OPI", "SNAP4", "ITN1"])
-def test_every_guichet_has_a_deciding_body(guichet, db_session):
+@pytest.mark.parametrize("guichet", ["FTAP", "FTAP-LEAN", "FTAP-DINUM-OPI"])
+def test_every_ftap_guichet_has_a_deciding_body(guichet, db_session):
     from tests.factories import make_dossier
 
     dossier = make_dossier(guichet_code=guichet)
     assert proposals.deciding_committee(dossier) is not None
     assert db.session.scalar(select(Guichet).where(Guichet.code == guichet)) is not None
+
+
+@pytest.mark.parametrize("guichet", ["SNAP4", "ITN1"])
+def test_a_france_relance_theme_is_decided_by_the_body_the_secretariat_sets(guichet, db_session):
+    """[003] §1 names no selection body: « à préciser » (none) until the secretariat sets the theme's."""
+    from tests.factories import make_dossier
+
+    dossier = make_dossier(guichet_code=guichet)
+    assert proposals.deciding_committee(dossier) is None
+    body = db.session.scalar(select(Committee).where(Committee.code == "COPIL-SUITE"))
+    dossier.guichet.committee_id = (
+        body.id
+    )  # what the secretariat's rules form stores (tests/routes/test_guichets)
+    assert proposals.deciding_committee(dossier) == body

@@ -226,8 +226,8 @@ def test_live_verdict_changes_with_amounts(client, csrf, login_as, porteur):
         == 200
     )
     checks = text_of(client.get(f"/dossiers/{dossier.id}/controles", headers=HX))
-    assert "montant total 1 000 000 € < 2 000 000 €" in checks and "part FTAP 40\u00a0%" in checks
-    assert "part de cofinancement 60\u00a0% (600 000 € sur 1 000 000 € ; référence 50\u00a0%)" in checks
+    assert "montant total 1 000 000 € < 2 000 000 €" in checks and "part FTAP 40 %" in checks
+    assert "part de cofinancement 60 % (600 000 € sur 1 000 000 € ; référence 50 %)" in checks
     assert "Aucun contrôle bloquant" in checks
 
 
@@ -513,7 +513,7 @@ def test_pdf_has_the_contract_sections_and_tables(client, login_as, porteur):
         assert heading in text
     assert "Avant-projet — DINUM" in text and "Coûts de support — DILA" in text
     assert "3 850 000" in text and "1 275 000" in text and "dont financement Co-porteur DILA" in text
-    assert "2,50\u00a0€ par € investi" in text
+    assert "2,50 € par € investi" in text
     # the whole contract ([000]): §1–§8, the signature block and the annexes
     for heading in (
         "2. Présentation de la solution apportée",
@@ -668,7 +668,7 @@ def test_dnum_vises_a_france_relance_dossier_on_its_page(client, csrf, login_as,
     dnum = make_user(Role.DSI, ministry="DINUM")
     dossier = complete_dossier(make_dossier(porteur, "SNAP4"), porteur)
     login_as(porteur)
-    assert post(client, csrf, f"/dossiers/{dossier.id}/deposer").status_code == 303
+    assert post(client, csrf, f"/dossiers/{dossier.id}/deposer", CONFIRM).status_code == 303
     assert "En attente du visa" in text_of(client.get(f"/dossiers/{dossier.id}"))
     assert post(client, csrf, f"/dossiers/{dossier.id}/visa", {"decision": "vise"}).status_code == 403
     login_as(dnum)
@@ -764,8 +764,8 @@ def test_hub_contract_typed_into_the_forms_gives_its_own_figures(client, csrf, l
         savings |= {f"rows-{i}-y-{year}": f"{value:,}".replace(",", " ") for year, value in amounts.items()}
     assert post(client, csrf, f"/dossiers/{dossier_id}/sections/economies", savings).status_code == 303
     checks = text_of(client.get(f"/dossiers/{dossier_id}/controles", headers=HX))
-    assert "part FTAP 33\u00a0% (1 275 000 € sur 3 850 000 €)" in checks
-    assert "retour sur investissement à 3 ans : 2,50\u00a0€ par € investi, minimum 1\u00a0€" in checks
+    assert "part FTAP 33 % (1 275 000 € sur 3 850 000 €)" in checks
+    assert "retour sur investissement à 3 ans : 2,50 € par € investi, minimum 1 €" in checks
     assert "économies 2022–2024 : 3 188 000 €" in checks
     assert "CP cumulés" not in checks and "CP (" not in checks
 
