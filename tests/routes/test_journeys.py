@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.demo_scenario import section_data
 from app.extensions import db
 from app.formatting import paris
-from app.models import Dossier, Meeting, Opportunity, User
+from app.models import Committee, Dossier, Guichet, Meeting, Opportunity, User
 from app.models.base import utcnow
 from tests.routes.test_auth import CLAIMS, login, new_agent, provider  # noqa: F401
 from tests.services.test_mail import body_html, body_text, inbox_fixture, smtp_server_fixture  # noqa: F401
@@ -149,6 +149,12 @@ def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_p
         ["--role", "comite", "--committee", "COSINUM", "--function", "membre"],
     )
     porteur = agents("porteur@test.gouv.fr", "Alex Petit")  # first login: a porteur
+
+    # [003] §1 names no selection body for the theme: the secretariat sets it (here the COSINUM's)
+    snap4 = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
+    cosinum = db.session.scalar(select(Committee).where(Committee.code == "COSINUM"))
+    rules = {"mode": "guichet_continu", "committee_id": str(cosinum.id), "owner": "DINUM"}
+    post(secretariat, "/guichets/SNAP4/regles", {**rules, "version": str(snap4.version)})
 
     # the porteur creates the dossier and fills every section through the forms
     start = str(utcnow().year + 1)

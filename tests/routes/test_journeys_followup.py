@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app import ratelimit
 from app.extensions import db
-from app.models import Dossier, Meeting, Notification, OutboxMail, User
+from app.models import Committee, Dossier, Guichet, Meeting, Notification, OutboxMail, User
 from app.models.followup import IndicatorValue, JalonReport
 from app.models.proposals import AgendaProposal
 from tests.factories import complete_dossier
@@ -129,6 +129,11 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
 
     # secretariat: the SNAP4 instructeur and the members of its deciding body (COSINUM), its next meeting
     secretariat.post("/guichets/SNAP4/instructeurs", {"email": instructeur.email})
+    # [003] §1 names no selection body for the theme: the secretariat sets it (the COSINUM here)
+    snap4 = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
+    cosinum = db.session.scalar(select(Committee).where(Committee.code == "COSINUM"))
+    rules = {"mode": "guichet_continu", "committee_id": str(cosinum.id), "owner": "DINUM"}
+    secretariat.post("/guichets/SNAP4/regles", {**rules, "version": str(snap4.version)})
     assert instructeur.email in secretariat.get("/guichets/SNAP4")
     secretariat.post("/comites/COSINUM/membres", {"email": president.email, "function": "president"})
     secretariat.post("/comites/COSINUM/membres", {"email": member.email, "function": "membre"})
@@ -146,7 +151,7 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
     dossier = db.session.scalar(select(Dossier).where(Dossier.title == "Suite collaborative"))
     complete_dossier(dossier, porteur.user)
     page = f"/dossiers/{dossier.id}"
-    porteur.post(f"{page}/deposer")
+    porteur.post(f"{page}/deposer", {"confirm": "oui"})
 
     # instructeur: instruction, avis, proposal to the committee
     instructeur.post(f"{page}/instruire")
