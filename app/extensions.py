@@ -1,7 +1,6 @@
 """Flask extensions, created unbound and initialised by create_app()."""
 
 from authlib.integrations.flask_client import OAuth
-from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,7 +25,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 oauth = OAuth()
-htmx = HTMX()
 login_manager = LoginManager()
 
 
