@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = Path(sys.executable).with_name("flask")
 
-PROBE = '''
+PROBE = """
 import os
 from flask import Flask
 
@@ -20,7 +20,7 @@ app = Flask(__name__)
 @app.cli.command("probe")
 def probe():
     print("probe=" + os.environ.get("DOTENV_PROBE", "absent"))
-'''
+"""
 
 
 def test_flask_commands_do_not_read_a_dot_env_file(tmp_path):
@@ -31,7 +31,11 @@ def test_flask_commands_do_not_read_a_dot_env_file(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run(
         [str(FLASK), "--app", "probe_app", "probe"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "probe=absent" in result.stdout
