@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PORT ?= 5000
 TEST_DATABASE_URL ?=
+# No .env is read (README): python-dotenv is no dependency of the app, but a dev tool pulls it in.
+export FLASK_SKIP_DOTENV := 1
 
 .PHONY: run test test-sqlite test-postgres venv chromium interop-provider lint bench clean
 
