@@ -19,7 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import permissions
+from .. import opendata, permissions
 from ..extensions import db
 from ..models import Committee, CreditConsumption, Decision, Dossier, DossierState, Role, SavingsReport
 from ..models.dossiers import STATE_LABELS
@@ -338,30 +338,16 @@ def workbook():
 
 
 @bp.get("/donnees/schema.json")
+@bp.get("/donnees/datapackage.json")
 @opendata_readable
 def schema():
-    """Table Schema (frictionless) description of each CSV file."""
-    resources = [
-        {
-            "name": d.name,
-            "title": d.title,
-            "description": d.description,
-            "path": url_for("exports.dataset_csv", dataset=d.name, _external=True),
-            "format": "csv",
-            "encoding": "utf-8",
-            "schema": {
-                "fields": [{"name": c.name, "type": c.type, "description": c.description} for c in d.columns],
-                "primaryKey": "code" if d.columns[0].name == "code" else None,
-            },
-        }
-        for d in _datasets().values()
-    ]
-    body = json.dumps(
-        {"name": "mutualisation-dsi", "licenses": [{"name": "etalab-2.0"}], "resources": resources},
-        ensure_ascii=False,
-        indent=2,
+    """The Frictionless Data Package of the CSV files (Table Schemas with constraints and keys)."""
+    descriptor = opendata.datapackage(
+        _datasets().values(),
+        lambda name: url_for("exports.dataset_csv", dataset=name, _external=True),
+        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    return Response(body, mimetype="application/json")
+    return Response(json.dumps(descriptor, ensure_ascii=False, indent=2), mimetype="application/json")
 
 
 # --- in-app exports (same rule and parameters as the page) --------------------------------------------------
