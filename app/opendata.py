@@ -11,7 +11,9 @@ the exports blueprint can use it. `tests/routes/test_opendata_package.py` runs `
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
+from .formatting import format_datetime, format_number, plural
 from .models.committees import DecisionMode, Outcome
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 
@@ -135,4 +137,29 @@ def datapackage(datasets, path_of: Callable[[str], str], *, created: str) -> dic
             }
             for d in datasets
         ],
+    }
+
+
+PREVIEW_ROWS = 3
+
+
+def file_facts(dataset, table: list[list], size: int, generated_at) -> dict:
+    """What the « Données ouvertes » page shows for one file: size, rows, update date, a preview."""
+    dates = [
+        row[i]
+        for i, column in enumerate(dataset.columns)
+        if column.type == "datetime"
+        for row in table
+        if row[i]
+    ]
+    updated = max(datetime.fromisoformat(d) for d in dates) if dates else generated_at
+    return {
+        "size": size,
+        "size_text": f"{format_number(size / 1024, decimals=1)}\u00a0ko",
+        "rows": len(table),
+        "rows_text": plural(len(table), "ligne"),
+        "updated": updated,
+        "updated_text": format_datetime(updated),
+        "primary_key": PRIMARY_KEYS[dataset.name],
+        "preview": table[:PREVIEW_ROWS],
     }

@@ -297,8 +297,17 @@ def _stamp() -> str:
 @opendata_readable
 def index():
     """The open-data files and the description of their columns (the schema page)."""
+    datasets, now, facts = _datasets(), datetime.now(UTC), {}
+    for name, dataset in datasets.items():
+        table = dataset.table()
+        size = len(csv_bytes([c.name for c in dataset.columns], table))
+        facts[name] = opendata.file_facts(dataset, table, size, now)
     return render_template(
-        "exports/index.html", datasets=_datasets(), separator=LIST_SEPARATOR, suffix=SEMICOLON_SUFFIX
+        "exports/index.html",
+        datasets=datasets,
+        facts=facts,
+        separator=LIST_SEPARATOR,
+        suffix=SEMICOLON_SUFFIX,
     )
 
 

@@ -3,6 +3,7 @@ datapackage.json with the served CSV files is valid (types, required, unique, en
 keys), carries its metadata, and a file that breaks a rule is reported by frictionless."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,19 @@ def test_frictionless_reports_a_broken_rule(client, published_data, tmp_path):  
     assert not report["valid"]
     kinds = {e.split(": ")[1].split()[0] for e in errors_of(report)}
     assert {"constraint-error", "foreign-key"} <= kinds, errors_of(report)
+
+
+@pytest.mark.usefixtures("public_api")
+def test_the_open_data_page_lists_each_file_with_size_date_schema_and_preview(client, published_data):  # noqa: F811
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/exports/">Données ouvertes</a>' in home  # the footer of every page
+    page = client.get("/exports/").get_data(as_text=True).replace("\u00a0", " ").replace("\u202f", " ")
+    for name in ("opportunites", "actions", "guichets", "decisions"):
+        facts = page.split(f'id="faits-{name}">', 1)[1].split("</p>", 1)[0]
+        csv_size = len(client.get(f"/exports/donnees/{name}.csv").data)
+        shown = re.search(r"([\d ]+(?:,\d)?) ko", facts)
+        assert shown and abs(float(shown[1].replace(" ", "").replace(",", ".")) - csv_size / 1024) <= 0.05
+        assert " ligne" in facts and "mis à jour le " in facts and "datapackage.json" in facts
+        assert "Aperçu : les " in page and f"premières lignes de {name}.csv" in page
+    assert "1 décision" not in page  # rows are counted in « lignes »
+    assert "1 ligne" in page.split('id="faits-decisions">', 1)[1].split("</p>", 1)[0]
