@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?=
 # No .env is read (README): python-dotenv is no dependency of the app, but a dev tool pulls it in.
 export FLASK_SKIP_DOTENV := 1
 
-.PHONY: run test test-sqlite test-postgres venv chromium interop-provider lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium poppler interop-provider lint bench clean
 
 venv: $(STAMP)
 
@@ -25,11 +25,15 @@ run: venv
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# pdfinfo, pdffonts, pdftotext: the PDF readers of tests/routes/test_pdf_rendering.py.
+poppler:
+	@command -v pdfinfo >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; }
+
 # The certified OpenID provider of tests/interop (npm's oidc-provider, pinned by its package-lock.json).
 interop-provider:
 	@test -d tests/interop/node_modules/oidc-provider || npm ci --prefix tests/interop --no-audit --no-fund
 
-test: venv chromium interop-provider
+test: venv chromium poppler interop-provider
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi
