@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 PORT ?= 5000
 TEST_DATABASE_URL ?=
+# No .env is read (README): python-dotenv is no dependency of the app, but a dev tool pulls it in.
+export FLASK_SKIP_DOTENV := 1
 
-.PHONY: run test test-sqlite test-postgres venv chromium redis interop-provider libreoffice lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium poppler redis interop-provider libreoffice lint bench clean
 
 venv: $(STAMP)
 
@@ -23,6 +25,10 @@ run: venv
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# pdfinfo, pdffonts, pdftotext: the PDF readers of tests/routes/test_pdf_rendering.py.
+poppler:
+	@command -v pdfinfo >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; }
+
 # The certified OpenID provider of tests/interop (npm's oidc-provider, pinned by its package-lock.json).
 interop-provider:
 	@test -d tests/interop/node_modules/oidc-provider || npm ci --prefix tests/interop --no-audit --no-fund
@@ -38,7 +44,7 @@ libreoffice:
 	@command -v libreoffice >/dev/null || command -v soffice >/dev/null || { apt-get update -qq && \
 		apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
 
-test: venv chromium redis interop-provider libreoffice
+test: venv chromium poppler redis interop-provider libreoffice
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL non défini : suite PostgreSQL non lancée."; fi

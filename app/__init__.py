@@ -27,7 +27,6 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         extensions.configure_engine(extensions.db.engine)
     extensions.migrate.init_app(app, extensions.db, directory=str(app.root_path + "/../migrations"))
     extensions.csrf.init_app(app)
-    extensions.htmx.init_app(app)
     extensions.login_manager.init_app(app)
     from . import (
         auth_session,

@@ -3,7 +3,6 @@
 import logging
 
 from authlib.integrations.flask_client import OAuth
-from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,7 +27,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 oauth = OAuth()
-htmx = HTMX()
 login_manager = LoginManager()
 
 

@@ -4,11 +4,11 @@
 refused with 400, so the document and the behaviour cannot drift apart.
 """
 
-from .models.committees import Outcome
+from .models.committees import DecisionMode, ItemKind, Outcome
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 from .queries.dashboard import PUBLIC_SESSION_STATES
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.1.0"  # docs/api.md keeps the changelog
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
 MAX_PAGE = 100_000
@@ -113,6 +113,113 @@ SCHEMAS: dict[str, dict] = {
         },
         "Guichet de financement",
     ),
+    "CampaignResult": _object(
+        {
+            "opportunity": {**STRING, "description": "Code de l'opportunité classée"},
+            "rank": {**INTEGER, "minimum": 1, "description": "Rang dans les résultats figés à la clôture"},
+            "must": {**INTEGER, "minimum": 0, "description": "Nombre de votes « Must »"},
+            "should": {**INTEGER, "minimum": 0},
+            "could": {**INTEGER, "minimum": 0},
+            "wont": {**INTEGER, "minimum": 0},
+            "median": {**_enum(Moscow, nullable=True), "description": "Classe médiane des votes"},
+            "retained": {
+                **_enum(Moscow, nullable=True),
+                "description": "Classe retenue : l'arbitrage du secrétariat s'il y en a un, sinon la médiane",
+            },
+        },
+        "Résultat d'une opportunité dans une campagne (comptes figés, jamais un bulletin)",
+    ),
+    "CampaignParticipation": _object(
+        {
+            "ministry": {**NULLABLE_STRING, "description": "Code du ministère"},
+            "electors": {**INTEGER, "minimum": 0},
+            "voters": {**INTEGER, "minimum": 0},
+        },
+        "Participation d'un ministère à une campagne",
+    ),
+    "Campaign": {
+        **_object(
+            {
+                "id": {**INTEGER, "minimum": 1},
+                "title": STRING,
+                "description": {**STRING, "description": "Présentation de la campagne (Markdown)"},
+                "opens_at": DATETIME,
+                "closes_at": DATETIME,
+                "published_at": {**_nullable(DATETIME), "description": "Date de publication des résultats"},
+                "results": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/CampaignResult"},
+                    "description": "Seulement sur /campaigns/{campaign_id}",
+                },
+                "participation": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/CampaignParticipation"},
+                    "description": "Seulement sur /campaigns/{campaign_id}",
+                },
+            },
+            "Campagne de priorisation MoSCoW dont les résultats sont publiés",
+        ),
+        "required": ["id", "title", "description", "opens_at", "closes_at", "published_at"],
+    },
+    "DecisionAmount": _object(
+        {
+            "year": {**INTEGER, "description": "Exercice budgétaire"},
+            "ae": {**INTEGER, "minimum": 0, "description": "Autorisations d'engagement (euros)"},
+            "cp": {**INTEGER, "minimum": 0, "description": "Crédits de paiement (euros)"},
+        }
+    ),
+    "Votes": _object(
+        {
+            "for": {**INTEGER, "minimum": 0},
+            "against": {**INTEGER, "minimum": 0},
+            "abstention": {**INTEGER, "minimum": 0},
+        }
+    ),
+    "Decision": _object(
+        {
+            "id": {**INTEGER, "minimum": 1},
+            "committee": {**STRING, "description": "Code du comité"},
+            "session": {**INTEGER, "description": "Numéro de la séance (voir /sessions/{session_id})"},
+            "session_date": DATETIME,
+            "item": {**NULLABLE_STRING, "description": "Intitulé du point de l'ordre du jour"},
+            "kind": {**_enum(ItemKind, nullable=True), "description": "Nature du point"},
+            "opportunity": {**NULLABLE_STRING, "description": "Code de l'opportunité examinée"},
+            "dossier": {**_nullable(INTEGER), "description": "Numéro du dossier examiné"},
+            "outcome": {**_enum(Outcome), "description": "Sens de la décision"},
+            "outcome_label": STRING,
+            "mode": {**_enum(DecisionMode), "description": "Vote ou consensus"},
+            "motivation": STRING,
+            "conditions": STRING,
+            "votes": {"$ref": "#/components/schemas/Votes"},
+            "verdict": {**STRING, "description": "Règle de majorité appliquée (texte)"},
+            "amounts": {"type": "array", "items": {"$ref": "#/components/schemas/DecisionAmount"}},
+            "rectifies": {**_nullable(INTEGER), "description": "Numéro de la décision rectifiée"},
+            "recorded_at": DATETIME,
+        },
+        "Décision publiée d'un comité (procès-verbal publié)",
+    ),
+    "AgendaItem": _object(
+        {
+            "position": {**INTEGER, "minimum": 1},
+            "kind": _enum(ItemKind),
+            "title": STRING,
+            "opportunity": NULLABLE_STRING,
+        }
+    ),
+    "Session": _object(
+        {
+            "id": {**INTEGER, "minimum": 1},
+            "committee": {**STRING, "description": "Code du comité"},
+            "committee_name": STRING,
+            "title": {**STRING, "description": "Titre de la séance (vide : le nom du comité et la date)"},
+            "starts_at": DATETIME,
+            "duration_minutes": {**INTEGER, "minimum": 1},
+            "state": {**_enum(PUBLIC_SESSION_STATES), "description": "État de la séance"},
+            "state_label": STRING,
+            "agenda": {"type": "array", "items": {"$ref": "#/components/schemas/AgendaItem"}},
+        },
+        "Séance d'un comité dont l'ordre du jour est publié",
+    ),
     "FunnelStep": _object({"status": STRING, "label": STRING, "at_stage": INTEGER, "reached": INTEGER}),
     "PriorityRow": _object(
         {"value": _enum(Moscow, nullable=True), "label": STRING, "opportunities": INTEGER, "actions": INTEGER}
@@ -163,6 +270,111 @@ SCHEMAS: dict[str, dict] = {
         "required": ["version", "endpoints"],
     },
 }
+
+
+# One example per resource (JSON Schema 2020-12 `examples`), checked against its schema by the tests.
+EXAMPLES: dict[str, dict] = {
+    "Backing": {"ministry": "MININT", "name": "Ministère de l'Intérieur", "role": "pilote"},
+    "Opportunity": {
+        "code": "M001",
+        "number": 1,
+        "brique": "Annuaire commun",
+        "besoin": "Un annuaire interministériel des agents.",
+        "status": "qualifiee",
+        "status_label": "Qualifiée",
+        "status_reason": None,
+        "priority": "must",
+        "merged_into": None,
+        "actions": ["2.1.1"],
+        "backings": [{"ministry": "MININT", "name": "Ministère de l'Intérieur", "role": "pilote"}],
+        "created_at": "2026-01-15T09:30:00+00:00",
+        "updated_at": "2026-03-02T14:00:00+00:00",
+    },
+    "Action": {
+        "code": "2.1.1",
+        "chantier": "Socle numérique",
+        "title": "Mutualiser l'annuaire",
+        "detail": "",
+        "portage": "DINUM",
+        "cost": "Moyen",
+        "duration": "12 mois",
+        "moscow": "must",
+        "opportunities": ["M001"],
+    },
+    "Guichet": {
+        "code": "FTAP",
+        "name": "Fonds pour la transformation de l'action publique",
+        "parent": None,
+        "children": ["FTAP-1"],
+        "fund": "FTAP",
+        "mode": "appel à projets",
+        "description": "",
+        "criteria": "",
+        "amounts": "",
+        "source": "",
+    },
+    "Campaign": {
+        "id": 3,
+        "title": "Priorisation 2027",
+        "description": "Classez les opportunités qualifiées.",
+        "opens_at": "2027-01-04T08:00:00+00:00",
+        "closes_at": "2027-01-29T17:00:00+00:00",
+        "published_at": "2027-02-03T10:00:00+00:00",
+        "results": [
+            {
+                "opportunity": "M001",
+                "rank": 1,
+                "must": 12,
+                "should": 3,
+                "could": 1,
+                "wont": 0,
+                "median": "must",
+                "retained": "must",
+            }
+        ],
+        "participation": [{"ministry": "MININT", "electors": 4, "voters": 3}],
+    },
+    "Decision": {
+        "id": 42,
+        "committee": "CSIC",
+        "session": 7,
+        "session_date": "2027-04-15T12:00:00+00:00",
+        "item": "Annuaire commun",
+        "kind": "opportunite",
+        "opportunity": "M001",
+        "dossier": None,
+        "outcome": "validee",
+        "outcome_label": "Validée",
+        "mode": "consensus",
+        "motivation": "Besoin partagé par cinq ministères.",
+        "conditions": "",
+        "votes": {"for": 0, "against": 0, "abstention": 0},
+        "verdict": "Consensus constaté par le président",
+        "amounts": [],
+        "rectifies": None,
+        "recorded_at": "2027-04-15T13:10:00+00:00",
+    },
+    "Session": {
+        "id": 7,
+        "committee": "CSIC",
+        "committee_name": "Comité stratégique interministériel du numérique",
+        "title": "",
+        "starts_at": "2027-04-15T12:00:00+00:00",
+        "duration_minutes": 120,
+        "state": "pv_publie",
+        "state_label": "Procès-verbal publié",
+        "agenda": [{"position": 1, "kind": "opportunite", "title": "Annuaire commun", "opportunity": "M001"}],
+    },
+    "Error": {
+        "error": "Paramètre inconnu",
+        "detail": "Le paramètre « satut » n'existe pas.",
+        "status": 400,
+        "unknown_parameters": ["satut"],
+        "valid_parameters": ["q", "statut", "page", "per_page"],
+    },
+}
+for _name, _example in EXAMPLES.items():
+    SCHEMAS[_name]["examples"] = [_example]
 
 
 def _page_schema(item: str) -> dict:

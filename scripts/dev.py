@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     options = parser.parse_args()
     env = dict(os.environ, PORT=str(options.port), APP_ENV=os.environ.get("APP_ENV", "development"))
+    env["FLASK_SKIP_DOTENV"] = "1"  # the dev tools pull python-dotenv in; no .env is read all the same
     env.setdefault("BASE_URL", f"http://127.0.0.1:{options.port}")
 
     from scripts.services import die_with_parent, start_local_services

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import permissions, tabular
+from .. import opendata, permissions, tabular
 from ..domain.moscow import Moscow
 from ..extensions import db
 from ..models import (
@@ -273,8 +273,17 @@ def _open(response: Response) -> Response:
 @opendata_readable
 def index():
     """The open-data files and the description of their columns (the schema page)."""
+    datasets, now, facts = _datasets(), datetime.now(UTC), {}
+    for name, dataset in datasets.items():
+        table = dataset.table()
+        size = len(csv_bytes([c.name for c in dataset.columns], table))
+        facts[name] = opendata.file_facts(dataset, table, size, now)
     return render_template(
-        "exports/index.html", datasets=_datasets(), separator=LIST_SEPARATOR, suffix=SEMICOLON_SUFFIX
+        "exports/index.html",
+        datasets=datasets,
+        facts=facts,
+        separator=LIST_SEPARATOR,
+        suffix=SEMICOLON_SUFFIX,
     )
 
 
@@ -323,30 +332,16 @@ def _item(i: int):
 
 
 @bp.get("/donnees/schema.json")
+@bp.get("/donnees/datapackage.json")
 @opendata_readable
 def schema():
-    """Table Schema (frictionless) description of each CSV file."""
-    resources = [
-        {
-            "name": d.name,
-            "title": d.title,
-            "description": d.description,
-            "path": url_for("exports.dataset_csv", dataset=d.name, _external=True),
-            "format": "csv",
-            "encoding": "utf-8",
-            "schema": {
-                "fields": [{"name": c.name, "type": c.type, "description": c.description} for c in d.columns],
-                "primaryKey": "code" if d.columns[0].name == "code" else None,
-            },
-        }
-        for d in _datasets().values()
-    ]
-    body = json.dumps(
-        {"name": "mutualisation-dsi", "licenses": [{"name": "etalab-2.0"}], "resources": resources},
-        ensure_ascii=False,
-        indent=2,
+    """The Frictionless Data Package of the CSV files (Table Schemas with constraints and keys)."""
+    descriptor = opendata.datapackage(
+        _datasets().values(),
+        lambda name: url_for("exports.dataset_csv", dataset=name, _external=True),
+        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    return Response(body, mimetype="application/json")
+    return Response(json.dumps(descriptor, ensure_ascii=False, indent=2), mimetype="application/json")
 
 
 # --- in-app exports (same rule and parameters as the page; the formats of app/tabular.py) -------------------

@@ -1,7 +1,7 @@
 """The minutes (procès-verbal) of a meeting: the page (draft, review, publication) and the PDF
 (URLs /comites/seances/<id>/proces-verbal…)."""
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from .. import permissions
@@ -9,6 +9,7 @@ from ..forms.committees import EmptyForm, minutes_form
 from ..htmx import render
 from ..models.committees import MeetingState
 from ..models.minutes import MinutesState
+from ..pdf import minutes_pdf
 from ..services import meetings
 from ..services import minutes as service
 from .actions import perform
@@ -100,14 +101,10 @@ def action(meeting_id: int, action: str):
 @bp.get("/<int:meeting_id>/proces-verbal.pdf")
 @permissions.authenticated
 def pdf(meeting_id: int):
-    from weasyprint import CSS, HTML  # third-party and slow to import: only when a PDF is asked for
-
     meeting = _meeting(meeting_id)
     if not permissions.can_view_minutes(current_user, meeting):
         abort(403 if meeting.minutes is not None else 404)
-    html = render_template("minutes/pdf.html", meeting=meeting, quorum=meetings.quorum(meeting))
-    css = CSS(string=render_template("minutes/pdf.css"))
-    document = HTML(string=html, base_url=current_app.config["BASE_URL"]).write_pdf(stylesheets=[css])
+    document = minutes_pdf(meeting, meetings.quorum(meeting))
     name = f"proces-verbal-{meeting.committee.code.lower()}-{meeting.starts_at:%Y-%m-%d}.pdf"
     return Response(
         document,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from .. import permissions
 from ..auth_session import safe_next
-from ..extensions import db, writes
+from ..extensions import csrf, db, writes
 from ..forms.notifications import PreferencesForm
 from ..htmx import is_htmx, render
 from ..jobs import start_in_background
@@ -139,6 +139,23 @@ def follow(notification_id: int):
         if prefix and target.startswith(prefix + "/"):
             target = target[len(prefix) :]
     return redirect(safe_next(target) or url_for(".index"), code=303)
+
+
+@bp.route("/preferences/desabonnement/<token>", methods=["GET", "POST"])
+@permissions.public  # the signed token is the credential (no session in a mail client)
+@csrf.exempt  # the signed token is the credential: a mail client POSTs it without a session (RFC 8058)
+def unsubscribe(token: str):
+    """List-Unsubscribe target: POST (one click, from the mail client) turns the kind off; GET (a person
+    following the link) lands on the preferences page."""
+    if request.method == "GET":
+        if service.read_unsubscribe_token(token) is None:
+            abort(404)
+        return redirect(url_for(".preferences"), code=303)
+    kind = service.unsubscribe(token)
+    if kind is None:
+        abort(404)
+    db.session.commit()
+    return f"Vous ne recevrez plus de courriel pour : {kind.label}.", 200, {"Content-Type": "text/plain"}
 
 
 @bp.route("/preferences", methods=["GET", "POST"])

@@ -20,9 +20,10 @@ import smtplib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import event, select, update
@@ -74,6 +75,22 @@ def link(endpoint: str, **values) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
+def absolute(url: str | None) -> str | None:
+    """A link as a mail client needs it: a path of the app ("/comites/seances/7") gets BASE_URL in front."""
+    if not url or not url.startswith("/") or url.startswith("//"):
+        return url
+    return current_app.config["BASE_URL"].rstrip("/") + url
+
+
+def own_domain() -> str:
+    """The domain of our Message-IDs: BASE_URL's host, else the domain of MAIL_FROM."""
+    host = urlsplit(current_app.config.get("BASE_URL", "")).hostname
+    if host and "." in host and not host.replace(".", "").isdigit():
+        return host
+    sender = parseaddr(current_app.config["MAIL_FROM"])[1]
+    return sender.rpartition("@")[2] or "localhost"
+
+
 def render(name: str, **context) -> tuple[str, str, str]:
     """(subject, text, html) of the e-mail template `name`."""
     env = current_app.jinja_env
@@ -89,14 +106,27 @@ def render(name: str, **context) -> tuple[str, str, str]:
 
 
 def build_message(
-    to: str, subject: str, text: str, html: str | None = None, attachments: list[Attachment] = ()
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    attachments: list[Attachment] = (),
+    *,
+    unsubscribe: str | None = None,
+    now: datetime | None = None,
 ) -> EmailMessage:
+    """The RFC 5322 message: Date and Message-ID (our own domain) on every mail; for an optional kind,
+    `unsubscribe` is its one-click link (RFC 8058 List-Unsubscribe + List-Unsubscribe-Post)."""
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="mutualisation.local")
+    message["Date"] = format_datetime((now or utcnow()).replace(tzinfo=UTC))
+    message["Message-ID"] = make_msgid(domain=own_domain())
     message["Auto-Submitted"] = "auto-generated"
+    if unsubscribe:
+        message["List-Unsubscribe"] = f"<{absolute(unsubscribe)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
@@ -269,7 +299,14 @@ def _deliver_one(mail_id: int, now: datetime) -> bool:
     if mail.attachments and mail.attachment_data:
         meta = mail.attachments[0]
         attachments = [Attachment(meta["filename"], meta["mimetype"], mail.attachment_data)]
-    message = build_message(mail.to_address, mail.subject, mail.text_body, mail.html_body, attachments)
+    message = build_message(
+        mail.to_address,
+        mail.subject,
+        mail.text_body,
+        mail.html_body,
+        attachments,
+        unsubscribe=unsubscribe_link(mail),
+    )
     if session.get_bind().dialect.name != "postgresql":
         # The claim token holds the row: end the transaction before talking to the SMTP server, so that an
         # SMTP server that does not answer does not hold SQLite's write lock (every other writer, the web
@@ -299,6 +336,21 @@ def record_failure(mail: OutboxMail, error: MailError, now: datetime) -> None:
     else:
         mail.next_attempt_at = now + backoff(mail.attempts)
     log.warning("mail to %s failed (attempt %s): %s", mail.to_address, mail.attempts, error)
+
+
+# The one-click unsubscribe link of a queued mail, or None for a mandatory kind or a mail to no user. The
+# notification centre (which knows the kinds) registers it, as it registers the failure listener.
+_UNSUBSCRIBE_LINKS: list[Callable[[OutboxMail], str | None]] = []
+
+
+def on_unsubscribe_link(builder: Callable[[OutboxMail], str | None]):
+    if builder not in _UNSUBSCRIBE_LINKS:
+        _UNSUBSCRIBE_LINKS.append(builder)
+    return builder
+
+
+def unsubscribe_link(mail: OutboxMail) -> str | None:
+    return next((url for url in (b(mail) for b in _UNSUBSCRIBE_LINKS) if url), None)
 
 
 # Called with (user or None, address, subject, error) when a mail is given up. The notification centre

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, update
 
 from ..extensions import db
@@ -137,7 +138,12 @@ def notify(
     if send_email and user.active:
         if email is None:
             email = mail.render(
-                "notification", subject=subject, body=body, url=absolute(url), user=user, kind=KINDS.get(kind)
+                "notification",
+                subject=subject,
+                body=body,
+                url=mail.absolute(url),
+                user=user,
+                kind=KINDS.get(kind),
             )
         mail_subject, text, html = email
         mail.queue(
@@ -150,13 +156,6 @@ def notify(
             attachments=attachments,
         )
     return notification
-
-
-def absolute(url: str | None) -> str | None:
-    """A link for a mail: a path of the app becomes absolute on BASE_URL (mails are read outside the app)."""
-    if not url or "://" in url:
-        return url
-    return current_app.config["BASE_URL"].rstrip("/") + "/" + url.lstrip("/")
 
 
 def notify_all(
@@ -191,7 +190,7 @@ def notify_all(
             quote=quote,
             quote_label=quote_label,
             table=table,
-            url=absolute(url),
+            url=mail.absolute(url),
             link_label=link_label,
             attachment_note=attachment_note if attachments else "",
             kind=KINDS.get(kind),
@@ -261,3 +260,50 @@ def report_delivery_failure(user: User | None, address: str, subject: str, error
 
 
 mail.on_delivery_failure(report_delivery_failure)
+
+
+# --- one-click unsubscribe (RFC 8058) ------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="mail-unsubscribe")
+
+
+def unsubscribe_token(user: User, kind: str) -> str:
+    return _serializer().dumps([user.id, kind])
+
+
+def read_unsubscribe_token(token: str) -> tuple[User, str] | None:
+    """(user, kind) of a valid token for an optional kind, else None."""
+    try:
+        user_id, kind = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    user = db.session.get(User, user_id)
+    declared = KINDS.get(kind)
+    if user is None or declared is None or declared.mandatory:
+        return None
+    return user, kind
+
+
+def unsubscribe(token: str) -> NotificationKind | None:
+    """Turn off the e-mails of the token's kind for its user (the token stands for the user's consent)."""
+    found = read_unsubscribe_token(token)
+    if found is None:
+        return None
+    user, kind = found
+    wanted = {**preferences(user), kind: False}
+    set_preferences(user, wanted, actor=user)
+    return KINDS[kind]
+
+
+def unsubscribe_link(outbox_mail) -> str | None:
+    """The one-click link of a queued mail of an optional kind to a user; None for a mandatory kind."""
+    declared = KINDS.get(outbox_mail.kind)
+    if declared is None or declared.mandatory or outbox_mail.recipient is None:
+        return None
+    token = unsubscribe_token(outbox_mail.recipient, outbox_mail.kind)
+    return mail.link("notifications.unsubscribe", token=token)
+
+
+mail.on_unsubscribe_link(unsubscribe_link)

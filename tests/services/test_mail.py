@@ -4,10 +4,13 @@ The SMTP server is a real aiosmtpd server on 127.0.0.1 in the test process (the 
 the fixtures here are reused by the other reminder/notification tests.
 """
 
+import re
 import socket
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
+from email import message_from_bytes, policy
+from email.parser import BytesParser
 from email.policy import default as default_policy
+from email.utils import parsedate_to_datetime
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -75,9 +78,13 @@ def inbox_fixture(app, smtp_server):
     store.fail_data = None
     saved = _point_at(app, smtp_server)
     yield Inbox(store)
-    app.config.update(saved)
-    store.refuse_recipients.clear()
-    store.fail_data = None
+    try:
+        for received in store.messages():  # every mail any test sent: what a mail client would meet
+            check_message(received["raw"], app.config["BASE_URL"])
+    finally:
+        app.config.update(saved)
+        store.refuse_recipients.clear()
+        store.fail_data = None
 
 
 @pytest.fixture(name="live_inbox")
@@ -89,6 +96,25 @@ def live_inbox_fixture(live_app, smtp_server):
     saved = _point_at(live_app, smtp_server)
     yield Inbox(store)
     live_app.config.update(saved)
+
+
+# A path that a mail client cannot follow: « Voir : /comites/seances/70 », href="/…", href="comites/…".
+RELATIVE_IN_TEXT = re.compile(r"(?:^|[\s:(«])(/[a-z][\w\-/.?=&#%]*)", re.M)
+HREF = re.compile(r"""href\s*=\s*["']([^"']*)["']""", re.I)
+
+
+def check_message(raw: bytes, base_url: str):
+    """Parse as RFC 5322 strictly (a defect raises) and check what a mail client shows or follows."""
+    message = BytesParser(policy=policy.strict).parsebytes(raw)
+    assert parsedate_to_datetime(message["Date"]).tzinfo is not None, message["Date"]
+    host = base_url.split("//", 1)[1].split("/", 1)[0].split(":")[0]
+    assert re.fullmatch(rf"<[^@<>]+@{re.escape(host)}>", message["Message-ID"].strip()), message["Message-ID"]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert not RELATIVE_IN_TEXT.findall(text), (message["Subject"], RELATIVE_IN_TEXT.findall(text))
+    html = message.get_body(preferencelist=("html",))
+    for href in HREF.findall(html.get_content() if html else ""):
+        assert href.startswith(("https://", "http://", "mailto:")), (message["Subject"], href)
+    return message
 
 
 def body_text(message) -> str:
