@@ -276,7 +276,8 @@ def index():
     datasets, now, facts = _datasets(), datetime.now(UTC), {}
     for name, dataset in datasets.items():
         table = dataset.table()
-        size = len(csv_bytes([c.name for c in dataset.columns], table))
+        file = Export(name, dataset.title, [_open_data_sheet(dataset)])
+        size = sum(len(chunk) for chunk in tabular.csv_chunks(file, machine=True))  # as /donnees/<name>.csv
         facts[name] = opendata.file_facts(dataset, table, size, now)
     return render_template(
         "exports/index.html",

@@ -56,7 +56,7 @@ def test_frictionless_validates_the_served_package(client, published_data, tmp_p
     schemas = {r["name"]: r["schema"] for r in descriptor["resources"]}
     assert all(s["primaryKey"] for s in schemas.values())  # never null
     statut = next(f for f in schemas["opportunites"]["fields"] if f["name"] == "statut")
-    assert "qualifiee" in statut["constraints"]["enum"] and statut["constraints"]["required"]
+    assert "retenue_criblage" in statut["constraints"]["enum"] and statut["constraints"]["required"]
     assert schemas["soutiens"]["foreignKeys"][0]["reference"]["resource"] == "opportunites"
     report = frictionless_validate(tmp_path)
     assert report["valid"], errors_of(report)

@@ -98,7 +98,7 @@ def long_minutes(db_session, make_opportunity):
         meeting_service.add_item(
             meeting,
             kind="opportunite",
-            opportunity=make_opportunity(brique=f"Brique {n:02d}", state="qualifiee"),
+            opportunity=make_opportunity(brique=f"Brique {n:02d}", state="retenue_criblage"),
             actor=secretariat,
         )
         for n in range(1, 15)
