@@ -8,7 +8,7 @@ from .models.committees import DecisionMode, ItemKind, Outcome
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 from .queries.dashboard import PUBLIC_SESSION_STATES
 
-API_VERSION = "1.1.0"  # docs/api.md keeps the changelog
+API_VERSION = "1.2.0"  # docs/api.md keeps the changelog
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
 MAX_PAGE = 100_000
@@ -185,6 +185,7 @@ SCHEMAS: dict[str, dict] = {
             "kind": {**_enum(ItemKind, nullable=True), "description": "Nature du point"},
             "opportunity": {**NULLABLE_STRING, "description": "Code de l'opportunité examinée"},
             "dossier": {**_nullable(INTEGER), "description": "Numéro du dossier examiné"},
+            "dossier_reference": {**NULLABLE_STRING, "description": "Référence du dossier examiné (D0006)"},
             "outcome": {**_enum(Outcome), "description": "Sens de la décision"},
             "outcome_label": STRING,
             "mode": {**_enum(DecisionMode), "description": "Vote ou consensus"},
@@ -343,6 +344,7 @@ EXAMPLES: dict[str, dict] = {
         "kind": "opportunite",
         "opportunity": "M001",
         "dossier": None,
+        "dossier_reference": None,
         "outcome": "validee",
         "outcome_label": "Validée",
         "mode": "consensus",

@@ -61,6 +61,7 @@ CONSTRAINTS: dict[str, dict[str, dict]] = {
     "decisions": {
         "id": {"required": True, "unique": True, "minimum": 1},
         "comite": {"required": True},
+        "dossier": {"pattern": "^D[0-9]{4,}$"},
         "decision": {"required": True, "enum": _values(Outcome)},
         "mode": {"required": True, "enum": _values(DecisionMode)},
         "voix_pour": {"minimum": 0},

@@ -616,6 +616,7 @@ def decision_public(d) -> dict:
         "kind": item.kind if item else None,
         "opportunity": item.opportunity.code if item and item.opportunity else None,
         "dossier": item.dossier_id if item else None,
+        "dossier_reference": f"D{item.dossier_id:04d}" if item and item.dossier_id else None,
         "outcome": d.outcome,
         "outcome_label": OUTCOME_LABELS[Outcome(d.outcome)],
         "mode": d.mode,
