@@ -125,7 +125,7 @@ DECISION_COLUMNS = [
     Column("seance_date", "datetime", "Date de la séance (UTC, ISO 8601)", lambda d: d["session_date"]),
     Column("point", "string", "Point de l'ordre du jour", lambda d: d["item"] or ""),
     Column("opportunite", "string", "Code de l'opportunité concernée", lambda d: d["opportunity"] or ""),
-    Column("dossier", "string", "Référence du dossier concerné (D0006)", lambda d: d["dossier_reference"] or ""),
+    Column("dossier", "string", "Référence du dossier (D0006)", lambda d: d["dossier_reference"] or ""),
     Column("decision", "string", "Sens de la décision (code)", lambda d: d["outcome"]),
     Column("decision_libelle", "string", "Sens de la décision", lambda d: d["outcome_label"]),
     Column("mode", "string", "vote ou consensus", lambda d: d["mode"]),
