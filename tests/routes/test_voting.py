@@ -676,3 +676,24 @@ def test_withdraw_without_javascript(client, csrf, login_as, voter):
     response = client.post(url, data={"csrf_token": csrf(client)})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"#vote-{code}")
     assert votes_of(campaign) == []
+
+
+def test_an_htmx_vote_announces_its_result(client, csrf, make_user, login_as):
+    import json
+
+    from tests.factories import make_campaign
+
+    campaign = make_campaign()
+    code = campaign.opportunities[0].code
+    login_as(make_user("dsi", ministry="MI"))
+    headers = {"HX-Request": "true"}
+    response = client.post(
+        f"/campagnes/{campaign.id}/votes/{code}",
+        data={"value": "must", "csrf_token": csrf(client)},
+        headers=headers,
+    )
+    assert json.loads(response.headers["HX-Trigger"]) == {"announce": f"Vote enregistré : Must pour {code}"}
+    response = client.post(
+        f"/campagnes/{campaign.id}/votes/{code}/retirer", data={"csrf_token": csrf(client)}, headers=headers
+    )
+    assert json.loads(response.headers["HX-Trigger"]) == {"announce": f"Vote retiré pour {code}"}
