@@ -148,3 +148,29 @@ document.addEventListener("click", function (event) {
   var button = event.target.closest && event.target.closest("[data-app-close-alert]");
   if (button) { button.closest(".fr-alert").remove(); }
 });
+
+// --- wide tables: a table wider than its box scrolls in its DSFR container, which then becomes a labelled,
+// focusable region (keyboard users scroll it with the arrows; RGAA 7.3, axe scrollable-region-focusable).
+function appScrollRegions(root) {
+  var containers = (root || document).querySelectorAll(".fr-table__container");
+  for (var i = 0; i < containers.length; i++) {
+    var c = containers[i];
+    var scrolls = c.scrollWidth > c.clientWidth + 1;
+    if (scrolls && !c.hasAttribute("tabindex")) {
+      var caption = c.querySelector("caption");
+      c.setAttribute("tabindex", "0");
+      c.setAttribute("role", "region");
+      c.setAttribute("aria-label", (caption ? caption.textContent.trim() : "Tableau") + " (défilement horizontal)");
+      c.setAttribute("data-app-scroll", "");
+    } else if (!scrolls && c.hasAttribute("data-app-scroll")) {
+      ["tabindex", "role", "aria-label", "data-app-scroll"].forEach(function (name) { c.removeAttribute(name); });
+    }
+  }
+}
+appScrollRegions(document);
+var appResizeTimer = null;
+window.addEventListener("resize", function () {
+  window.clearTimeout(appResizeTimer);
+  appResizeTimer = window.setTimeout(function () { appScrollRegions(document); }, 150);
+});
+document.addEventListener("htmx:afterSettle", function () { appScrollRegions(document); });
