@@ -354,6 +354,12 @@ def _results_campaign(campaign_id: int):
 @bp.get("/<int:campaign_id>/resultats")
 @permissions.authenticated
 def results(campaign_id: int):
+    campaign = _load(campaign_id)
+    if not permissions.can_view_campaign_results(current_user, campaign) and campaign.state in (
+        CampaignState.OUVERTE,
+        CampaignState.CLOSE,
+    ):  # not a bare « Accès refusé »: when the results will be there
+        return render("voting/results_pending.html", status=200, campaign=campaign)
     campaign = _results_campaign(campaign_id)
     if request.args.get("vue") == "ministeres":  # the matrix opportunity × ministry
         return render(
