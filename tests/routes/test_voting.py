@@ -719,3 +719,13 @@ def test_a_closed_campaign_is_called_cloturee(client, login_as, secretariat, mak
     login_as(secretariat)
     page = client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
     assert "Clôturée" in page and ">Close<" not in page
+
+
+def test_the_justification_box_has_a_visible_label(client, make_user, login_as):
+    campaign = make_campaign()
+    code = campaign.opportunities[0].code
+    login_as(make_user("dsi", ministry="MI"))
+    page = client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
+    assert f'<label class="fr-label fr-text--sm fr-mt-1v fr-mb-0" for="justification-vote-{code}">' in page
+    assert f'id="justification-vote-{code}" name="justification"' in page
+    assert "Enregistrée avec la classe choisie" in page
