@@ -17,6 +17,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     if config is ProdConfig and app.debug:
         raise RuntimeError("Production refuses to start: FLASK_DEBUG / DEBUG is on")
     logging.basicConfig(level=logging.INFO)
+    # Alembic ≥ 1.16 logs one « setup plugin » INFO line per built-in plugin each time it is imported (every
+    # CLI command, every start): noise for whoever reads the terminal.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     # function-level imports (here and below): importing the package, as `app.models` or `app.domain` alone
     # do in migrations, scripts and unit tests, must not pull in every extension, blueprint and command.

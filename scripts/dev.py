@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,20 @@ def banner(base_url: str) -> str:
         f"  sur la page du fournisseur de test (« Comptes de démonstration ») :\n{accounts}\n"
         f"  Courriels envoyés : {base_url}/dev/courriels\n"
     )
+
+
+def wait_until_serving(url: str, web: subprocess.Popen, timeout: float = 60.0) -> bool:
+    """True once `url` answers (any HTTP status), False if the web process died or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return True
+        except urllib.error.HTTPError:
+            return True  # it answers, even if not with 200
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def main() -> None:
@@ -71,7 +87,11 @@ def main() -> None:
         preexec_fn=die_with_parent,
     )
     processes.append(web)
-    print(banner(env["BASE_URL"]), flush=True)
+    # The banner comes last, once the web server answers, so that it is not buried under its start-up lines.
+    if wait_until_serving(f"http://127.0.0.1:{options.port}/healthz", web):
+        print(banner(env["BASE_URL"]), flush=True)
+    else:
+        print("Le serveur web ne répond pas (voir les messages ci-dessus).", file=sys.stderr)
 
     def stop(*_):
         for process in reversed(processes):

@@ -37,7 +37,7 @@ class CampaignState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"brouillon": "Brouillon", "ouverte": "Ouverte", "close": "Close", "publiee": "Publiée"}[
+        return {"brouillon": "Brouillon", "ouverte": "Ouverte", "close": "Clôturée", "publiee": "Publiée"}[
             self.value
         ]
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from .. import permissions
 from ..extensions import db
+from ..formatting import format_datetime
 from ..models import (
     Action,
     AgendaItem,
@@ -338,7 +339,8 @@ def pending_actions(user) -> list[PendingAction]:
                 PendingAction(
                     f"Voter : {campaign.title}",
                     url_for("voting.show", campaign_id=campaign.id),
-                    f"{missing} opportunité{'s' if missing > 1 else ''} sans vote",
+                    f"{missing} opportunité{'s' if missing > 1 else ''} sans vote,"
+                    f" clôture le {format_datetime(campaign.closes_at)}",
                 )
             )
     if guichets := permissions.instructed_guichet_ids(user):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from .. import permissions
 from ..extensions import db, writes
 from ..forms import dossiers as forms
-from ..htmx import is_htmx, render
+from ..htmx import announce, is_htmx, render, trigger
 from ..models import Dossier, Guichet, Organisation, Role, RuleKind
 from ..models.dossiers import (
     GRID_SCORES,
@@ -264,8 +264,8 @@ def _saved_in_place(dossier_id: int, key: str, response):
     if not is_htmx():
         return response
     swapped = _section_response(_load(dossier_id), key, 200, saved=True)
-    swapped.headers["HX-Trigger"] = "dossierSaved"
-    return swapped
+    trigger(swapped, "dossierSaved")
+    return announce(swapped, f"Section enregistrée : {sections.SECTION_LABELS[key]}")
 
 
 @bp.post(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>")

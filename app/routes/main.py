@@ -3,12 +3,14 @@
 import time
 
 from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
 from sqlalchemy import func, select, text
 
 from .. import oidc
 from ..extensions import db
 from ..models import Opportunity
 from ..permissions import public
+from ..queries import home as home_queries
 
 bp = Blueprint("main", __name__)
 
@@ -17,7 +19,11 @@ bp = Blueprint("main", __name__)
 @public
 def home():
     count = db.session.scalar(select(func.count(Opportunity.id)))
-    return render_template("main/home.html", opportunity_count=count)
+    if not current_user.is_authenticated:
+        return render_template("main/home.html", opportunity_count=count)
+    return render_template(
+        "main/home_user.html", opportunity_count=count, **home_queries.home_context(current_user)
+    )
 
 
 @bp.get("/healthz")

@@ -14,7 +14,7 @@ from ..auth_session import safe_next
 from ..extensions import db
 from ..forms import apply_errors
 from ..forms.voting import CampaignForm, OverrideForm, TransitionForm, VoteForm
-from ..htmx import is_htmx, render
+from ..htmx import announce, is_htmx, render
 from ..models import Opportunity, Organisation, Role
 from ..models.base import utcnow
 from ..models.portfolio import Moscow
@@ -268,7 +268,7 @@ def _vote_reply(campaign, opportunity, form: VoteForm, vote=None, *, status=200,
         )
     if status != 200:
         vote = queries.my_votes(campaign.id, current_user.id, [opportunity.id]).get(opportunity.id)
-    return render(
+    response = render(
         "voting/_vote_reply.html",
         status=status,
         campaign=campaign,
@@ -280,6 +280,10 @@ def _vote_reply(campaign, opportunity, form: VoteForm, vote=None, *, status=200,
         can_vote=campaign.is_open,
         progress=queries.progress(campaign, current_user.id),
     )
+    if status == 200:
+        done = f"Vote enregistré : {vote.value_enum.label}" if vote else "Vote retiré"
+        announce(response, f"{done} pour {opportunity.code}")
+    return response
 
 
 @bp.post("/<int:campaign_id>/votes/<string:code>")
@@ -350,6 +354,12 @@ def _results_campaign(campaign_id: int):
 @bp.get("/<int:campaign_id>/resultats")
 @permissions.authenticated
 def results(campaign_id: int):
+    campaign = _load(campaign_id)
+    if not permissions.can_view_campaign_results(current_user, campaign) and campaign.state in (
+        CampaignState.OUVERTE,
+        CampaignState.CLOSE,
+    ):  # not a bare « Accès refusé »: when the results will be there
+        return render("voting/results_pending.html", status=200, campaign=campaign)
     campaign = _results_campaign(campaign_id)
     if request.args.get("vue") == "ministeres":  # the matrix opportunity × ministry
         return render(

@@ -151,7 +151,9 @@ def test_a_campaign_from_opening_to_published_priorities(new_page, live_app, bas
     assert second.locator("#ballot-table button[aria-pressed='true']").count() == 0
     assert "Attendu par tous les ministères" not in second.content()
     assert "0</strong> opportunité sur 3" in second.locator("#vote-progress").inner_html()
-    assert second.request.get(campaign_url + "/resultats").status == 403
+    pending = second.request.get(campaign_url + "/resultats")  # says when, shows no result
+    assert pending.status == 200 and "seront publiés après la clôture" in pending.text()
+    assert "Consensus" not in pending.text()
     assert second.request.get(campaign_url + "/resultats.csv").status == 403
     # ... and votes inline from the portfolio list: the cell swaps, the progress follows.
     second.goto(f"/opportunites?statut=en_criblage&q={a}")

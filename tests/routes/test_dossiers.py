@@ -4,6 +4,7 @@ attachments, life cycle through the routes, instruction list, messages, annotati
 import csv
 import html as htmllib
 import io
+import json
 import re
 
 import pytest
@@ -107,7 +108,9 @@ def test_htmx_section_save_returns_the_section_and_triggers_checks(client, csrf,
         {"enjeu": "Un enjeu majeur", "version": "0"},
         headers=HX,
     )
-    assert response.status_code == 200 and response.headers["HX-Trigger"] == "dossierSaved"
+    events = json.loads(response.headers["HX-Trigger"])
+    assert response.status_code == 200 and events["dossierSaved"] is True
+    assert events["announce"].startswith("Section enregistrée : ")
     assert "HX-Request" in response.headers["Vary"]
     html = text_of(response)
     assert html.lstrip().startswith('<section id="section-enjeu"') and "Section enregistrée." in html

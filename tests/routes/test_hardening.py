@@ -159,6 +159,11 @@ def test_dev_mail_pages_are_for_the_secretariat_in_development(app, client, logi
     assert client.get("/dev/courriels").status_code == 403
     login_as(make_user(Role.SECRETARIAT))
     assert client.get("/dev/courriels").status_code == 200
+    previous, app.config["SMTP_PORT"] = app.config["SMTP_PORT"], 2526
+    try:  # the page names the catcher's real address, not a hard-coded port
+        assert "127.0.0.1:2526" in client.get("/dev/courriels").get_data(as_text=True)
+    finally:
+        app.config["SMTP_PORT"] = previous
     app.config["ENV_NAME"] = "production"
     try:
         assert client.get("/dev/courriels").status_code == 404

@@ -70,9 +70,11 @@ def test_role_by_route_matrix(client, login_as, make_user, role, list_status, ne
     # drafts are invisible (404) to everyone but the secretariat
     assert client.get(f"/campagnes/{draft.id}").status_code == (200 if role == "secretariat" else 404)
     assert ("Brouillon secret" in client.get("/campagnes").get_data(as_text=True)) == (role == "secretariat")
-    # results are hidden while open, for everyone, pages and exports
-    for path in ("resultats", "resultats.csv", "resultats.xlsx", "bulletins", "bulletins.csv"):
+    # results are hidden while open, for everyone: exports refused, the page says when they will be published
+    for path in ("resultats.csv", "resultats.xlsx", "bulletins", "bulletins.csv"):
         assert client.get(f"/campagnes/{open_campaign.id}/{path}").status_code == 403
+    page = client.get(f"/campagnes/{open_campaign.id}/resultats").get_data(as_text=True)
+    assert 'id="results-pending"' in page and "Consensus" not in page
     assert client.get("/campagnes/999999").status_code == 404
 
 
@@ -413,7 +415,11 @@ def _closed(secretariat, make_user, visibility="anonymous", publish=False):
 def test_closed_results_are_for_the_secretariat_until_published(client, login_as, secretariat, make_user):
     campaign, voters = _closed(secretariat, make_user)
     login_as(voters[0])
-    assert client.get(f"/campagnes/{campaign.id}/resultats").status_code == 403
+    response = client.get(f"/campagnes/{campaign.id}/resultats")  # not a bare 403: when they will be there
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "seront publiés par le secrétariat" in page
+    assert f'id="result-{campaign.opportunities[0].code}"' not in page and "avis de" not in page
+    assert client.get(f"/campagnes/{campaign.id}/resultats.csv").status_code == 403
     login_as(secretariat)
     html = client.get(f"/campagnes/{campaign.id}/resultats").get_data(as_text=True)
     a = campaign.opportunities[0].code
@@ -676,3 +682,50 @@ def test_withdraw_without_javascript(client, csrf, login_as, voter):
     response = client.post(url, data={"csrf_token": csrf(client)})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"#vote-{code}")
     assert votes_of(campaign) == []
+
+
+def test_an_htmx_vote_announces_its_result(client, csrf, make_user, login_as):
+    import json
+
+    from tests.factories import make_campaign
+
+    campaign = make_campaign()
+    code = campaign.opportunities[0].code
+    login_as(make_user("dsi", ministry="MI"))
+    headers = {"HX-Request": "true"}
+    response = client.post(
+        f"/campagnes/{campaign.id}/votes/{code}",
+        data={"value": "must", "csrf_token": csrf(client)},
+        headers=headers,
+    )
+    assert json.loads(response.headers["HX-Trigger"]) == {"announce": f"Vote enregistré : Must pour {code}"}
+    response = client.post(
+        f"/campagnes/{campaign.id}/votes/{code}/retirer", data={"csrf_token": csrf(client)}, headers=headers
+    )
+    assert json.loads(response.headers["HX-Trigger"]) == {"announce": f"Vote retiré pour {code}"}
+
+
+def test_results_of_an_open_campaign_say_when_they_will_be_published(client, make_user, login_as):
+    campaign = make_campaign()
+    login_as(make_user("dsi", ministry="MI"))
+    response = client.get(f"/campagnes/{campaign.id}/resultats")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "résultats seront publiés après la clôture le" in page
+    assert "Accès refusé" not in page
+
+
+def test_a_closed_campaign_is_called_cloturee(client, login_as, secretariat, make_user):
+    campaign, _ = _closed(secretariat, make_user)
+    login_as(secretariat)
+    page = client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
+    assert "Clôturée" in page and ">Close<" not in page
+
+
+def test_the_justification_box_has_a_visible_label(client, make_user, login_as):
+    campaign = make_campaign()
+    code = campaign.opportunities[0].code
+    login_as(make_user("dsi", ministry="MI"))
+    page = client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
+    assert f'<label class="fr-label fr-text--sm fr-mt-1v fr-mb-0" for="justification-vote-{code}">' in page
+    assert f'id="justification-vote-{code}" name="justification"' in page
+    assert "Enregistrée avec la classe choisie" in page
