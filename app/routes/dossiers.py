@@ -235,9 +235,9 @@ def _context(dossier: Dossier, **overrides) -> dict:
 @permissions.authenticated
 def show(dossier_id: int):
     dossier = _load(dossier_id)
-    response = render("dossiers/show.html", **_context(dossier))
-    messages = queries.messages(dossier) if permissions.can_message_dossier(current_user, dossier) else []
-    if conversation.mark_read(messages, actor=current_user):
+    context = _context(dossier)
+    response = render("dossiers/show.html", **context)
+    if conversation.mark_read(context["messages"], actor=current_user):  # the messages shown, loaded once
         db.session.commit()
     return response
 
