@@ -50,7 +50,7 @@ def index():
     open_guichets = [g for g, _ in queries.guichet_tree() if g.accepts_dossiers and g.is_open()]
     return render(
         "dossiers/index.html",
-        dossiers=queries.my_dossiers(current_user),
+        dossiers=queries.my_dossiers(current_user, request.args.get("page", 1, type=int)),
         instructs=instructs,
         open_guichets=open_guichets,
     )

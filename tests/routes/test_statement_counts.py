@@ -7,6 +7,7 @@ second count must equal the first.
 """
 
 import collections
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +28,7 @@ from tests.factories import (
 )
 
 MAX_STATEMENTS = 15
+_days = itertools.count(1)  # distinct reminder dates (one reminder per object, recipient and day)
 # Constant in the data but still above the goal: one lazy load per section/relationship of one dossier
 # (dossier and follow-up pages), per dashboard figure, per meeting-page block. Lower, never raise.
 STILL_ABOVE = {"dossier page": 26, "follow-up page": 26, "meeting page": 24, "dashboard": 21}
@@ -125,14 +127,15 @@ def grow(world, n: int = 4) -> None:
             db.session.add(
                 Notification(user_id=recipient.id, kind="test", subject=f"Avis {world['round']}-{i}", url="/")
             )
+            due = now + timedelta(days=next(_days))
             db.session.add(
                 Reminder(
                     kind="test",
                     object_type="opportunities",
                     object_id=opportunity.id,
                     recipient_id=recipient.id,
-                    due_at=now + timedelta(days=world["round"] * 10 + i),
-                    due_date=(now + timedelta(days=world["round"] * 10 + i)).date(),
+                    due_at=due,
+                    due_date=due.date(),
                 )
             )
     db.session.commit()
@@ -169,3 +172,27 @@ def _summary(sent: list[str]) -> str:
     """The statements sent, most repeated first (an N+1 shows at the top)."""
     counts = collections.Counter(statement[-200:].replace("\n", " ") for statement in sent)
     return "\n".join(f"{count} × …{statement}" for statement, count in counts.most_common())
+
+
+# --- lists that grow are paginated ------------------------------------------------------------------------
+
+
+def test_the_opportunity_audit_trail_is_paginated(client, login_as, world):
+    login_as(world["users"]["secretariat"])
+    grow(world, 25)  # 25 entries about the opportunity: two pages of 20
+    first = client.get(f"/opportunites/{world['code']}").get_data(as_text=True)
+    assert first.count("opportunity.updated</code>") == 20
+    assert "Pages du journal d&#39;audit" in first or "Pages du journal d'audit" in first
+    second = client.get(f"/opportunites/{world['code']}?journal=2").get_data(as_text=True)
+    assert second.count("opportunity.updated</code>") == 5
+
+
+def test_my_dossiers_are_paginated(client, login_as, world):
+    login_as(world["users"]["porteur"])
+    for _ in range(5):
+        grow(world, 12)  # 2 dossiers per item: 120 + the world's 2
+    first = client.get("/dossiers").get_data(as_text=True)
+    assert "Pages de mes dossiers" in first
+    assert first.count('<tr><td><a href="/dossiers/') == 50
+    last = client.get("/dossiers?page=3").get_data(as_text=True)
+    assert last.count('<tr><td><a href="/dossiers/') == 22
