@@ -62,6 +62,11 @@ PAGES = {
 
 @pytest.fixture
 def world(db_session):
+    return build_world()
+
+
+def build_world() -> dict:
+    """The objects every page type is opened on (also used by bench/pages.py)."""
     users = {
         "secretariat": make_user(Role.SECRETARIAT),
         "porteur": make_user(Role.PORTEUR),
@@ -196,3 +201,16 @@ def test_my_dossiers_are_paginated(client, login_as, world):
     assert first.count('<tr><td><a href="/dossiers/') == 50
     last = client.get("/dossiers?page=3").get_data(as_text=True)
     assert last.count('<tr><td><a href="/dossiers/') == 22
+
+
+def test_the_similar_opportunity_hint_is_one_statement(client, login_as, world, queries):
+    login_as(world["users"]["secretariat"])
+    url = "/opportunites/similaires?brique=Messagerie collaborative"
+    client.get(url)
+    with queries() as few:
+        assert "M007" in client.get(url).get_data(as_text=True)
+    grow(world, 12)
+    with queries() as many:
+        assert "M007" in client.get(url).get_data(as_text=True)
+    assert len(many) == len(few)
+    assert sum("FROM opportunities" in statement for statement in many) == 1
