@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import Role, User, UserRole
+from ..models import Dossier, Guichet, Role, User, UserRole
 from ..models.committees import (
     AgendaItem,
     Attendance,
@@ -79,6 +79,12 @@ def meeting_by_id(meeting_id: int, user) -> Meeting | None:
             selectinload(Meeting.items).selectinload(AgendaItem.documents),
             selectinload(Meeting.items).selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
             selectinload(Meeting.items).selectinload(AgendaItem.votes),
+            # the documents listed under each dossier item (services.meetings.dossier_documents)
+            selectinload(Meeting.items)
+            .selectinload(AgendaItem.dossier)
+            .options(
+                selectinload(Dossier.assessments), joinedload(Dossier.guichet).selectinload(Guichet.rules)
+            ),
             selectinload(Meeting.attendances),
             selectinload(Meeting.transitions),
         )

@@ -18,6 +18,7 @@ from ..models.dossiers import (
     SavingsLine,
 )
 from ..models.portfolio import fold
+from .portfolio import Page
 
 S = DossierState
 TABS = {
@@ -106,20 +107,33 @@ def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int,
     return items, total, counts, followed
 
 
-def my_dossiers(user) -> list[Dossier]:
-    """Dossiers where the user is porteur or référent (drafts included)."""
+MY_DOSSIERS_PER_PAGE = 50
+
+
+def my_dossiers(user, page: int = 1) -> Page:
+    """One page of the dossiers where the user is porteur or référent (drafts included), newest first:
+    2 statements at any number of dossiers."""
     query = permissions.dossiers_visible_to(user)
-    if not permissions.is_secretariat(user):
-        return list(db.session.scalars(query.order_by(Dossier.id.desc())).unique())
-    mine = query.where(
-        or_(
-            Dossier.created_by_id == user.id,
-            Dossier.id.in_(
-                select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
-            ),
+    if permissions.is_secretariat(user):
+        query = query.where(
+            or_(
+                Dossier.created_by_id == user.id,
+                Dossier.id.in_(
+                    select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
+                ),
+            )
         )
+    total = db.session.scalar(
+        select(func.count()).select_from(query.with_only_columns(Dossier.id).subquery())
     )
-    return list(db.session.scalars(mine.order_by(Dossier.id.desc())).unique())
+    pages = max(1, -(-total // MY_DOSSIERS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(
+        query.order_by(Dossier.id.desc())
+        .limit(MY_DOSSIERS_PER_PAGE)
+        .offset((page - 1) * MY_DOSSIERS_PER_PAGE)
+    ).unique()
+    return Page(list(items), total, page, MY_DOSSIERS_PER_PAGE)
 
 
 def by_id(user, dossier_id: int) -> Dossier | None:

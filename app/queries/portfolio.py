@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from markupsafe import Markup
-from sqlalchemy import Select, and_, column, exists, func, literal_column, select, table
+from sqlalchemy import Select, and_, case, column, exists, func, literal, literal_column, select, table
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
@@ -392,23 +392,45 @@ def organisations() -> list:
     )
 
 
+SIMILAR_CANDIDATES = 50
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in fold(text).replace("/", " ").replace("-", " ").split() if len(w) > 2}
+
+
 def similar(brique: str, limit: int = 5, exclude_id: int | None = None) -> list[Opportunity]:
-    """Most similar existing opportunities by shared words of the brique (duplicate hint)."""
-    words = {w for w in fold(brique).replace("/", " ").replace("-", " ").split() if len(w) > 2}
+    """Most similar existing opportunities by shared words of the brique (duplicate hint, at each keystroke).
+
+    One statement whatever the portfolio's size: the database keeps the SIMILAR_CANDIDATES opportunities
+    whose folded text holds the most of the words, then they are ranked here by the words their brique
+    shares with the typed one (Jaccard)."""
+    words = sorted(_words(brique))[:12]
     if not words:
         return []
-    rows = db.session.execute(select(Opportunity.id, Opportunity.brique)).all()
+    hits = sum(
+        (
+            case((Opportunity.search_text.like(f"%{_escape_like(w)}%", escape="\\"), 1), else_=0)
+            for w in words
+        ),
+        start=literal(0),
+    )
+    query = (
+        select(Opportunity).where(hits > 0).order_by(hits.desc(), Opportunity.id).limit(SIMILAR_CANDIDATES)
+    )
+    if exclude_id is not None:
+        query = query.where(Opportunity.id != exclude_id)
+    wanted = set(words)
     scored = []
-    for opp_id, other in rows:
-        if opp_id == exclude_id:
-            continue
-        other_words = {w for w in fold(other).replace("/", " ").replace("-", " ").split() if len(w) > 2}
-        common = words & other_words
-        if common:
-            scored.append((len(common) / len(words | other_words), opp_id))
-    best = [opp_id for _, opp_id in sorted(scored, reverse=True)[:limit]]
-    by_id = {o.id: o for o in db.session.scalars(select(Opportunity).where(Opportunity.id.in_(best)))}
-    return [by_id[i] for i in best]
+    for opportunity in db.session.scalars(query):
+        other = _words(opportunity.brique)
+        if common := wanted & other:
+            scored.append((-len(common) / len(wanted | other), opportunity.id, opportunity))
+    return [opportunity for *_, opportunity in sorted(scored, key=lambda t: t[:2])[:limit]]
 
 
 def by_code(code: str) -> Opportunity | None:

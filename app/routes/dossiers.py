@@ -50,7 +50,7 @@ def index():
     open_guichets = [g for g, _ in queries.guichet_tree() if g.accepts_dossiers and g.is_open()]
     return render(
         "dossiers/index.html",
-        dossiers=queries.my_dossiers(current_user),
+        dossiers=queries.my_dossiers(current_user, request.args.get("page", 1, type=int)),
         instructs=instructs,
         open_guichets=open_guichets,
     )
@@ -235,9 +235,9 @@ def _context(dossier: Dossier, **overrides) -> dict:
 @permissions.authenticated
 def show(dossier_id: int):
     dossier = _load(dossier_id)
-    response = render("dossiers/show.html", **_context(dossier))
-    messages = queries.messages(dossier) if permissions.can_message_dossier(current_user, dossier) else []
-    if conversation.mark_read(messages, actor=current_user):
+    context = _context(dossier)
+    response = render("dossiers/show.html", **context)
+    if conversation.mark_read(context["messages"], actor=current_user):  # the messages shown, loaded once
         db.session.commit()
     return response
 

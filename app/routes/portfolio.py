@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.routing import BaseConverter
 
 from .. import permissions
@@ -125,14 +125,28 @@ def show(code: str):
     return _render_show(opportunity)
 
 
+AUDIT_TRAIL_PER_PAGE = 20
+
+
+def _audit_page(opportunity, page: int) -> queries.Page:
+    """One page of the opportunity's audit trail, newest first (the trail grows without bound)."""
+    about = (AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(opportunity.id))
+    total = db.session.scalar(select(func.count(AuditEntry.id)).where(*about))
+    page = min(max(page, 1), max(1, -(-total // AUDIT_TRAIL_PER_PAGE)))
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(*about)
+        .order_by(AuditEntry.id.desc())
+        .limit(AUDIT_TRAIL_PER_PAGE)
+        .offset((page - 1) * AUDIT_TRAIL_PER_PAGE)
+    ).all()
+    return queries.Page(list(entries), total, page, AUDIT_TRAIL_PER_PAGE)
+
+
 def _render_show(opportunity, status=200, state_form=None, comment_form=None, backing_form=None, block=None):
-    audit = []
+    audit = None
     if permissions.can_view_audit(current_user):
-        audit = db.session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(opportunity.id))
-            .order_by(AuditEntry.id.desc())
-        ).all()
+        audit = _audit_page(opportunity, request.args.get("journal", 1, type=int))
     absorbed_ids = [o.id for o in opportunity.absorbed]
     came_from = request.args.get("depuis", "")
     return render(

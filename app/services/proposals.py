@@ -9,6 +9,7 @@ updates it.
 """
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import permissions
 from ..extensions import db
@@ -30,8 +31,11 @@ def deciding_committee(dossier) -> Committee | None:
     for guichet in reversed(chain):
         if guichet.committee_id:
             return db.session.get(Committee, guichet.committee_id)
+    committees = db.session.scalars(
+        select(Committee).options(selectinload(Committee.guichets)).order_by(Committee.id)
+    ).all()  # once, with their guichets (not one query per guichet of the chain and per committee)
     for guichet in reversed(chain):
-        for committee in db.session.scalars(select(Committee).order_by(Committee.id)):
+        for committee in committees:
             if any(g.id == guichet.id for g in committee.guichets):
                 return committee
     return None

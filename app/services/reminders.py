@@ -174,7 +174,14 @@ def setting(kind: ReminderKind | str) -> Setting:
 
 
 def settings() -> list[Setting]:
-    return [setting(kind) for kind in KINDS.values()]
+    """Every kind's setting, from one query."""
+    rows = {row.kind: row for row in db.session.scalars(select(ReminderSetting))}
+    return [
+        Setting(kind, rows[kind.name].offset_days, rows[kind.name].enabled, True)
+        if kind.name in rows
+        else Setting(kind, kind.default_offset_days, True, False)
+        for kind in KINDS.values()
+    ]
 
 
 def set_settings(values: dict[str, tuple[str, bool]], *, actor) -> None:

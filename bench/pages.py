@@ -1,0 +1,188 @@
+"""Every main page type against the floor route, at a small and a large data set (issue « Performance at
+scale »).
+
+Usage: .venv/bin/python bench/pages.py [--database-url URL] [--sizes 4,40] [--portfolio 133,1330]
+                                       [--series 5] [--requests 5]
+
+Without --database-url a scratch SQLite file is used. With it, THE DATABASE IS WIPED (every table dropped,
+or the `public` schema on PostgreSQL), then rebuilt by the migrations and the reference data.
+
+The page types are those of tests/routes/test_statement_counts.py (PAGES: endpoint, the role that opens
+it, its URL), which the test suite checks against app.url_map. For each size, the data set is grown with
+the same `grow` as the test (n more dossiers, instructed dossiers, agenda items, messages, audit entries,
+notifications, reminders, users) and the portfolio to `--portfolio` opportunities (bench/portfolio.py's
+generator). Then `--series` series: in each, every page and `/plancher` requested `--requests` times,
+interleaved, as its user (one test client per role). Per page: the median over the series of each series'
+median CPU time of this thread (insensitive to other processes' load; blind to the PostgreSQL server's
+work) and wall time, divided by the floor's; SQL statements per request (one request, counted with a
+`before_cursor_execute` listener).
+
+Goals (the issue): page/floor ≤ 4 at the large size (portfolio list ≤ 2.5); large/small ≤ 1.5; statements
+≤ 15 and the same at both sizes. Printed as PASS/FAIL; exit status 1 when one fails.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from portfolio import BenchConfig, TextMaker, counting, grow_portfolio, refresh_statistics  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.maintenance import rebuild_database  # noqa: E402
+from app.models import User  # noqa: E402
+from app.queries.portfolio import forget_options  # noqa: E402
+from tests.routes.test_statement_counts import MAX_STATEMENTS, PAGES, build_world, grow  # noqa: E402
+
+FLOOR = "/plancher"
+TARGET_RATIO = 4.0
+TARGET_PORTFOLIO_RATIO = 2.5
+TARGET_GROWTH = 1.5
+
+
+def timed(client, path: str) -> tuple[float, float]:
+    cpu, started = time.thread_time(), time.perf_counter()
+    response = client.get(path)
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
+    if response.status_code != 200:
+        raise SystemExit(f"{path} answered {response.status_code}")
+    return elapsed, cpu
+
+
+def clients(app, user_ids) -> dict:
+    made = {}
+    for role, user_id in user_ids.items():
+        client = app.test_client()
+        with client.session_transaction() as session_data:
+            session_data["_user_id"] = str(user_id)
+            session_data["_fresh"] = True
+        made[role] = client
+    return made
+
+
+def measure(app, engine, world, user_ids, series: int, requests: int) -> dict:
+    """{page: (cpu ms, wall ms, statements)} and the floor's under the key FLOOR."""
+    by_role = clients(app, user_ids)
+    urls = {page: (by_role[role], url_of(world)) for page, (_e, role, url_of) in PAGES.items()}
+    urls[FLOOR] = (by_role["secretariat"], FLOOR)
+    for client, url in urls.values():  # warm-up
+        timed(client, url)
+    cpu_medians = {page: [] for page in urls}
+    wall_medians = {page: [] for page in urls}
+    for _ in range(series):
+        cpu = {page: [] for page in urls}
+        wall = {page: [] for page in urls}
+        for _ in range(requests):
+            for page, (client, url) in urls.items():
+                forget_options()
+                elapsed, used = timed(client, url)
+                wall[page].append(elapsed)
+                cpu[page].append(used)
+        for page in urls:
+            cpu_medians[page].append(statistics.median(cpu[page]))
+            wall_medians[page].append(statistics.median(wall[page]))
+    result = {}
+    for page, (client, url) in urls.items():
+        with counting(engine) as sent:
+            timed(client, url)
+        statements = len([s for s in sent if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT"))])
+        result[page] = (
+            statistics.median(cpu_medians[page]) * 1000,
+            statistics.median(wall_medians[page]) * 1000,
+            statements,
+        )
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--sizes", default="4,40", help="n of `grow` at the small and the large size")
+    parser.add_argument("--portfolio", default="133,1330", help="opportunities at the small and large size")
+    parser.add_argument("--series", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2018)
+    args = parser.parse_args(argv)
+    sizes = [int(n) for n in args.sizes.split(",")]
+    portfolio = [int(n) for n in args.portfolio.split(",")]
+    scratch = None
+    url = args.database_url
+    if not url:
+        scratch = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
+        url = f"sqlite:///{scratch.name}"
+    app = create_app(BenchConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tempfile.mkdtemp())
+    rng = random.Random(args.seed)
+    texts = TextMaker(rng)
+    results = []
+    try:
+        rebuild_database(app)
+        with app.app_context():
+            world = build_world()
+            user_ids = {role: user.id for role, user in world["users"].items()}
+        grown = 0
+        for n, opportunities in zip(sizes, portfolio, strict=True):
+            with app.app_context():
+                world["users"] = {role: db.session.get(User, user_id) for role, user_id in user_ids.items()}
+                grow(world, n - grown)
+                grown = n
+                db.session.remove()
+                refresh_statistics(db.engine)
+            grow_portfolio(app, opportunities, texts, rng)
+            with app.app_context():
+                refresh_statistics(db.engine)
+                engine = db.engine
+            print(f"size {n} ({opportunities} opportunities): measuring…", file=sys.stderr)
+            results.append((n, measure(app, engine, world, user_ids, args.series, args.requests)))
+    finally:
+        if scratch:
+            os.unlink(scratch.name)
+    return report(results, db_name=url.split(":")[0])
+
+
+def report(results, db_name: str) -> int:
+    (small_n, small), (large_n, large) = results[0], results[-1]
+    floor_small, floor_large = small[FLOOR][0], large[FLOOR][0]
+    print(f"\nbackend: {db_name}; sizes {small_n} → {large_n}; CPU ms of the app thread, median of series")
+    header = (
+        f"{'page':28} {'cpu S':>7} {'cpu L':>7} {'×floor S':>8} {'×floor L':>8} {'L/S':>5} "
+        f"{'wall L':>7} {'SQL S':>5} {'SQL L':>5}  goals"
+    )
+    print(header)
+    print("-" * len(header))
+    failed = []
+    for page in [*PAGES, FLOOR]:
+        cs, ws, qs = small[page]
+        cl, wl, ql = large[page]
+        ratio_s, ratio_l, growth = cs / floor_small, cl / floor_large, cl / cs if cs else 0
+        limit = TARGET_PORTFOLIO_RATIO if page == "portfolio list" else TARGET_RATIO
+        misses = []
+        if page != FLOOR:
+            if ratio_l > limit:
+                misses.append(f"×floor>{limit}")
+            if growth > TARGET_GROWTH:
+                misses.append(f"L/S>{TARGET_GROWTH}")
+            if ql > MAX_STATEMENTS:
+                misses.append(f"SQL>{MAX_STATEMENTS}")
+            if ql != qs:
+                misses.append("SQL grows")
+        if misses:
+            failed.append(page)
+        print(
+            f"{page:28} {cs:7.2f} {cl:7.2f} {ratio_s:8.1f} {ratio_l:8.1f} {growth:5.2f} {wl:7.1f} "
+            f"{qs:5} {ql:5}  {'FAIL ' + ', '.join(misses) if misses else 'PASS' if page != FLOOR else ''}"
+        )
+    print(f"\n{len(PAGES) - len(failed)}/{len(PAGES)} page types meet every goal")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

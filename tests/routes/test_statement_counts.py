@@ -1,0 +1,216 @@
+"""SQL statements per request, for each main page type: at most MAX_STATEMENTS, and the same number at a
+small and a larger data set (issue « Performance at scale »: every page constant in its data).
+
+The page types are those of app.url_map (as tests/routes/test_access.py walks them); PAGES names the main
+ones with the user who opens them. `grow` adds, at each call, more of everything a page could list: the
+second count must equal the first.
+"""
+
+import collections
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AgendaItem, AuditEntry, Minutes, Opportunity, Role
+from app.models.dossiers import DossierMessage
+from app.models.reminders import Notification, Reminder
+from tests.factories import (
+    make_campaign,
+    make_committee_meeting,
+    make_dossier,
+    make_instructed_dossier,
+    make_instructor,
+    make_opportunity,
+    make_user,
+)
+
+MAX_STATEMENTS = 15
+_days = itertools.count(1)  # distinct reminder dates (one reminder per object, recipient and day)
+# Constant in the data but still above the goal: one lazy load per section/relationship of one dossier
+# (dossier and follow-up pages), per dashboard figure, per meeting-page block. Lower, never raise.
+STILL_ABOVE = {"dossier page": 26, "follow-up page": 26, "meeting page": 24, "dashboard": 21}
+
+# page type → (endpoint, who opens it, URL built from the world)
+PAGES = {
+    "portfolio list": ("portfolio.index", "secretariat", lambda w: "/opportunites"),
+    "opportunity page": ("portfolio.show", "secretariat", lambda w: f"/opportunites/{w['code']}"),
+    "campaign page": ("voting.show", "secretariat", lambda w: f"/campagnes/{w['campaign']}"),
+    "campaign results": ("voting.results", "secretariat", lambda w: f"/campagnes/{w['closed']}/resultats"),
+    "dossier list (porteur)": ("dossiers.index", "porteur", lambda w: "/dossiers"),
+    "dossier list (secretariat)": ("dossiers.index", "secretariat", lambda w: "/dossiers"),
+    "dossier page": ("dossiers.show", "porteur", lambda w: f"/dossiers/{w['dossier']}"),
+    "instruction list": ("dossiers.instruction", "instructeur", lambda w: "/dossiers/instruction"),
+    "guichet page": ("guichets.show", "secretariat", lambda w: "/guichets/SNAP4"),
+    "committees index": ("committees.index", "secretariat", lambda w: "/comites"),
+    "meeting page": ("committees.meeting", "secretariat", lambda w: f"/comites/seances/{w['meeting']}"),
+    "minutes": (
+        "committees.minutes.show",
+        "secretariat",
+        lambda w: f"/comites/seances/{w['meeting']}/proces-verbal",
+    ),
+    "follow-up page": ("followup.show", "secretariat", lambda w: f"/dossiers/{w['followed']}/suivi"),
+    "dashboard": ("dashboard.index", "secretariat", lambda w: "/tableau-de-bord"),
+    "notifications": ("notifications.index", "secretariat", lambda w: "/notifications"),
+    "admin reminders": ("reminders_admin.index", "secretariat", lambda w: "/admin/rappels"),
+    "admin users": ("admin.users", "secretariat", lambda w: "/admin/utilisateurs"),
+    "audit journal": ("admin.audit", "secretariat", lambda w: "/admin/journal"),
+}
+
+
+@pytest.fixture
+def world(db_session):
+    return build_world()
+
+
+def build_world() -> dict:
+    """The objects every page type is opened on (also used by bench/pages.py)."""
+    users = {
+        "secretariat": make_user(Role.SECRETARIAT),
+        "porteur": make_user(Role.PORTEUR),
+        "instructeur": make_instructor("SNAP4"),
+    }
+    opportunity = make_opportunity(state="en_criblage")
+    campaign = make_campaign()
+    closed = make_campaign(state="close", title="Campagne close", closed_at=datetime.now(UTC))
+    meeting = make_committee_meeting()
+    db.session.add(Minutes(meeting_id=meeting.id))  # a draft: the secretariat opens it
+    dossier = make_dossier(users["porteur"], "SNAP4")
+    followed = make_instructed_dossier(users["porteur"], state="instruit")
+    return {
+        "users": users,
+        "code": opportunity.code,
+        "opportunity": opportunity.id,
+        "campaign": campaign.id,
+        "closed": closed.id,
+        "meeting": meeting.id,
+        "dossier": dossier.id,
+        "followed": followed.id,
+        "round": 0,
+    }
+
+
+def grow(world, n: int = 4) -> None:
+    """Add n more of everything a page lists or renders per row."""
+    world["round"] += 1
+    users = world["users"]
+    now = datetime.now(UTC)
+    opportunity = db.session.get(Opportunity, world["opportunity"])
+    position = len(
+        db.session.scalars(select(AgendaItem.id).where(AgendaItem.meeting_id == world["meeting"])).all()
+    )
+    for i in range(n):
+        make_opportunity(brique=f"Brique {world['round']}-{i}", state="en_criblage")
+        make_user(Role.DSI, ministry="MI")
+        dossier = make_dossier(users["porteur"], "SNAP4", title=f"Dossier {world['round']}-{i}")
+        make_instructed_dossier(users["porteur"], title=f"Instruit {world['round']}-{i}")
+        position += 1
+        db.session.add(
+            AgendaItem(
+                meeting_id=world["meeting"],
+                position=position,
+                kind="dossier",
+                title=f"Point {position}",
+                dossier_id=dossier.id,
+            )
+        )
+        db.session.add(
+            DossierMessage(dossier_id=world["dossier"], author_id=users["secretariat"].id, body="Bonjour")
+        )
+        db.session.add(
+            AuditEntry(
+                actor_id=users["secretariat"].id,
+                action="opportunity.updated",
+                object_type="opportunities",
+                object_id=str(opportunity.id),
+                summary=f"Modification {world['round']}-{i}",
+            )
+        )
+        for recipient in users.values():
+            db.session.add(
+                Notification(user_id=recipient.id, kind="test", subject=f"Avis {world['round']}-{i}", url="/")
+            )
+            due = now + timedelta(days=next(_days))
+            db.session.add(
+                Reminder(
+                    kind="test",
+                    object_type="opportunities",
+                    object_id=opportunity.id,
+                    recipient_id=recipient.id,
+                    due_at=due,
+                    due_date=due.date(),
+                )
+            )
+    db.session.commit()
+    db.session.expire_all()
+
+
+def statements(client, queries, url) -> tuple[int, list[str]]:
+    with queries() as sent:
+        response = client.get(url)
+    assert response.status_code == 200, f"{url}: {response.status_code}"
+    return len(sent), sent
+
+
+def test_every_main_page_type_is_in_the_url_map(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert {endpoint for endpoint, _, _ in PAGES.values()} <= endpoints
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_statements_per_page_are_few_and_constant(client, login_as, queries, world, page):
+    endpoint, role, url_of = PAGES[page]
+    login_as(world["users"][role])
+    url = url_of(world)
+    grow(world)
+    client.get(url)  # warm the per-process caches (reference options)
+    small, _ = statements(client, queries, url)
+    grow(world, 12)
+    large, sent = statements(client, queries, url)
+    assert large == small, _summary(sent)
+    assert large <= STILL_ABOVE.get(page, MAX_STATEMENTS), _summary(sent)
+
+
+def _summary(sent: list[str]) -> str:
+    """The statements sent, most repeated first (an N+1 shows at the top)."""
+    counts = collections.Counter(statement[-200:].replace("\n", " ") for statement in sent)
+    return "\n".join(f"{count} × …{statement}" for statement, count in counts.most_common())
+
+
+# --- lists that grow are paginated ------------------------------------------------------------------------
+
+
+def test_the_opportunity_audit_trail_is_paginated(client, login_as, world):
+    login_as(world["users"]["secretariat"])
+    grow(world, 25)  # 25 entries about the opportunity: two pages of 20
+    first = client.get(f"/opportunites/{world['code']}").get_data(as_text=True)
+    assert first.count("opportunity.updated</code>") == 20
+    assert "Pages du journal d&#39;audit" in first or "Pages du journal d'audit" in first
+    second = client.get(f"/opportunites/{world['code']}?journal=2").get_data(as_text=True)
+    assert second.count("opportunity.updated</code>") == 5
+
+
+def test_my_dossiers_are_paginated(client, login_as, world):
+    login_as(world["users"]["porteur"])
+    for _ in range(5):
+        grow(world, 12)  # 2 dossiers per item: 120 + the world's 2
+    first = client.get("/dossiers").get_data(as_text=True)
+    assert "Pages de mes dossiers" in first
+    assert first.count('<tr><td><a href="/dossiers/') == 50
+    last = client.get("/dossiers?page=3").get_data(as_text=True)
+    assert last.count('<tr><td><a href="/dossiers/') == 22
+
+
+def test_the_similar_opportunity_hint_is_one_statement(client, login_as, world, queries):
+    login_as(world["users"]["secretariat"])
+    url = "/opportunites/similaires?brique=Messagerie collaborative"
+    client.get(url)
+    with queries() as few:
+        assert "M007" in client.get(url).get_data(as_text=True)
+    grow(world, 12)
+    with queries() as many:
+        assert "M007" in client.get(url).get_data(as_text=True)
+    assert len(many) == len(few)
+    assert sum("FROM opportunities" in statement for statement in many) == 1
