@@ -59,3 +59,80 @@ def test_dsi_member_is_told_a_campaign_opened_votes_and_reads_its_results(new_pa
     dsi.wait_for_url(re.compile(r"/resultats"))
     dsi.get_by_text("Règle de départage").first.wait_for()
     axe_check(dsi)
+
+
+def _idle(page):
+    page.wait_for_function(
+        "() => !document.querySelector('main .htmx-request, main .htmx-settling, main .htmx-swapping')"
+    )
+
+
+def test_committee_member_is_told_the_agenda_votes_and_reads_the_published_pv(new_page, proconnect):
+    # the secretariat plans a CSIC-Tech meeting with one point and publishes its agenda
+    secretariat = new_page()
+    sign_in(secretariat, "secretariat@demo.gouv.fr")
+    secretariat.goto("/comites/CSIC-TECH")
+    secretariat.get_by_role("link", name="Planifier une séance").click()
+    secretariat.fill("#starts_at", "2027-03-09T10:00")
+    secretariat.get_by_role("button", name="Planifier la séance").click()
+    secretariat.get_by_role("heading", name=re.compile("CSIC-Tech — 9 mars 2027 à 10:00")).wait_for()
+    meeting_url = secretariat.url.split("#")[0]
+    items = secretariat.locator("#ordre-du-jour ol > li")
+    secretariat.locator("#ordre-du-jour fieldset").get_by_text("Point libre", exact=True).click()
+    secretariat.locator("#ordre-du-jour input[name=title]").fill("Feuille de route des briques communes")
+    secretariat.get_by_role("button", name="Ajouter à l'ordre du jour").click()
+    items.first.wait_for()
+    _idle(secretariat)
+    secretariat.get_by_role("button", name="Publier l'ordre du jour").click()
+    secretariat.locator("#actions-title", has_text="Ordre du jour publié").wait_for()
+
+    # the member (the CSIC-Tech's president) is told, follows the notice and reads the agenda
+    member = new_page()
+    sign_in(member, "comite@demo.gouv.fr")
+    member.goto("/notifications")
+    notice = member.get_by_role("link", name=re.compile("Ordre du jour publié")).first
+    notice.wait_for()
+    axe_check(member)
+    notice.click()
+    member.wait_for_url(re.compile(re.escape(meeting_url)))
+    member.locator("#ordre-du-jour ol > li").first.wait_for()
+    wait_until_ready(member)
+    axe_check(member)
+
+    # the meeting opens; the member is marked present and votes from their own browser
+    secretariat.get_by_role("button", name="Ouvrir la séance").click()
+    secretariat.get_by_role("heading", name=re.compile("Séance en direct")).wait_for()
+    row = secretariat.locator("[id^=presence-]", has_text="Claude Leroy")
+    row.get_by_label("Présence de Claude Leroy", exact=True).select_option("present")
+    row.get_by_role("button", name="Enregistrer").click()
+    row.locator("td:nth-child(3)", has_text="Présent").wait_for()
+    _idle(secretariat)
+    member.goto(meeting_url + "/direct")
+    wait_until_ready(member)
+    card = member.locator("article[id^=point-]").first
+    fieldset = card.locator("fieldset", has_text="Vote de Claude Leroy")
+    fieldset.get_by_text("Pour", exact=True).click()
+    fieldset.get_by_role("button", name="Enregistrer le vote de Claude Leroy").click()
+    card.filter(has_text="1 pour").wait_for()
+    axe_check(member, "main")
+
+    # the secretariat records the decision and publishes the PV; the member is told and reads it
+    secretariat.reload()
+    card = secretariat.locator("article[id^=point-]").first
+    card.locator("summary", has_text="Enregistrer la décision").click()
+    card.get_by_text("Adopté", exact=True).click()
+    card.locator("fieldset", has_text="Mode").get_by_text("Vote", exact=True).click()
+    card.get_by_role("button", name="Enregistrer la décision").click()
+    card.locator("[id^=decision-]").filter(has_text="Décision n°").first.wait_for()
+    secretariat.get_by_role("link", name="Procès-verbal").click()
+    secretariat.fill("#notes", "Séance tenue.")
+    secretariat.get_by_role("button", name="Enregistrer le procès-verbal").click()
+    secretariat.locator("#flash", has_text="Procès-verbal enregistré.").wait_for()
+    secretariat.get_by_role("button", name="Marquer comme relu").click()
+    secretariat.get_by_role("button", name="Publier le procès-verbal").click()
+    secretariat.locator("#minutes-state", has_text="Publié").wait_for()
+    member.goto("/notifications")
+    member.get_by_role("link", name=re.compile("Procès-verbal publié")).first.click()
+    member.wait_for_url(re.compile(r"/proces-verbal"))
+    member.get_by_text("Séance tenue.").wait_for()
+    axe_check(member)
