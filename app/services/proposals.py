@@ -27,14 +27,14 @@ REASON_MAX = 5000
 def deciding_committee(dossier) -> Committee | None:
     """The committee that decides on the dossier's guichet: the nearest guichet of its chain naming one, else
     a committee listing the guichet (or an ancestor) among its guichets."""
-    chain: list[Guichet] = [dossier.guichet, *dossier.guichet.ancestors()]
-    for guichet in reversed(chain):
+    chain: list[Guichet] = [dossier.guichet, *reversed(dossier.guichet.ancestors())]  # nearest first
+    for guichet in chain:
         if guichet.committee_id:
             return db.session.get(Committee, guichet.committee_id)
     committees = db.session.scalars(
         select(Committee).options(selectinload(Committee.guichets)).order_by(Committee.id)
     ).all()  # once, with their guichets (not one query per guichet of the chain and per committee)
-    for guichet in reversed(chain):
+    for guichet in chain:
         for committee in committees:
             if any(g.id == guichet.id for g in committee.guichets):
                 return committee

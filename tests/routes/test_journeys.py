@@ -7,15 +7,16 @@ pre-registered with `flask users add`, as in a deployment, and everything else i
 import html
 import re
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
 from sqlalchemy import select
 
-from app.demo_scenario import section_data
 from app.extensions import db
 from app.formatting import paris
-from app.models import Committee, Dossier, Guichet, Meeting, Opportunity, User
+from app.models import Dossier, Meeting, Opportunity, User
 from app.models.base import utcnow
+from tests.routes.journey_steps import fill_dossier
 from tests.routes.test_auth import CLAIMS, login, new_agent, provider  # noqa: F401
 from tests.services.test_mail import body_html, body_text, inbox_fixture, smtp_server_fixture  # noqa: F401
 
@@ -44,12 +45,15 @@ def agents(app, client, csrf, inbox, provider):  # noqa: F811 - the imported fix
     return agent
 
 
-def post(client, url: str, data: dict | None = None):
-    response = client.post(url, data={**(data or {}), "csrf_token": client.csrf})
+def post(client, url: str, data: dict | None = None, files: dict | None = None):
+    payload = {**(data or {}), "csrf_token": client.csrf}
+    for name, (filename, content) in (files or {}).items():
+        payload[name] = (BytesIO(content), filename)
+    response = client.post(url, data=payload, content_type="multipart/form-data")
     assert response.status_code in (200, 303), (
         url,
         response.status_code,
-        response.get_data(as_text=True)[:2000],
+        re.findall(r"(?:fr-message--error|fr-alert__title)[^>]*>([^<]+)", response.get_data(as_text=True)),
     )
     return response
 
@@ -118,56 +122,39 @@ def test_dsi_member_is_told_a_campaign_opened_votes_and_is_told_its_results(agen
 # --- the porteur and the instructeur, up to the decision at the PV's publication --------------------------
 
 
-def sections_form(dossier: Dossier, porteur: User) -> dict[str, dict]:
-    """The sections as the porteur types them in the pages' forms (rows as `rows-<i>-<field>`)."""
-    forms = {}
-    for key, data in section_data(dossier, porteur, ftap_ae=300_000, porteur_ae=300_000).items():
-        flat = {}
-        for name, value in data.items():
-            if name == "rows":
-                for index, row in value:
-                    flat.update({f"rows-{index}-{k}": v for k, v in row.items()})
-            else:
-                flat[name] = value
-        forms[key] = flat
-    return forms
-
-
 def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_pv(agents, inbox):
     secretariat = agents("secretariat@test.gouv.fr", "Camille Martin", ["--role", "secretariat"])
     instructeur = agents(
-        "instructeur@test.gouv.fr", "Sacha Durand", ["--role", "instructeur", "--guichet", "SNAP4"]
+        "instructeur@test.gouv.fr", "Sacha Durand", ["--role", "instructeur", "--guichet", "FTAP-DINUM-OPI"]
     )
     president = agents(
         "presidente@test.gouv.fr",
         "Sophie Girard",
-        ["--role", "comite", "--committee", "COSINUM", "--function", "president"],
+        ["--role", "comite", "--committee", "COPIL-SUITE", "--function", "president"],
     )
     agents(
         "membre@test.gouv.fr",
         "Marc Blanc",
-        ["--role", "comite", "--committee", "COSINUM", "--function", "membre"],
+        ["--role", "comite", "--committee", "COPIL-SUITE", "--function", "membre"],
     )
     porteur = agents("porteur@test.gouv.fr", "Alex Petit")  # first login: a porteur
-
-    # [003] §1 names no selection body for the theme: the secretariat sets it (here the COSINUM's)
-    snap4 = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
-    cosinum = db.session.scalar(select(Committee).where(Committee.code == "COSINUM"))
-    rules = {"mode": "guichet_continu", "committee_id": str(cosinum.id), "owner": "DINUM"}
-    post(secretariat, "/guichets/SNAP4/regles", {**rules, "version": str(snap4.version)})
 
     # the porteur creates the dossier and fills every section through the forms
     start = str(utcnow().year + 1)
     response = post(
         porteur,
         "/dossiers/nouveau",
-        {"guichet": "SNAP4", "title": "Suite collaborative", "start_year": start},
+        {"guichet": "FTAP-DINUM-OPI", "title": "Suite collaborative", "start_year": start},
     )
     url = response.headers["Location"]
     dossier = db.session.scalar(select(Dossier).where(Dossier.title == "Suite collaborative"))
     account = db.session.scalar(select(User).where(User.email == "porteur@test.gouv.fr"))
-    for key, data in sections_form(dossier, account).items():
-        post(porteur, f"{url}/sections/{key}", {**data, "version": str(dossier.section_version(key))})
+    fill_dossier(
+        lambda u, data, files=None: post(porteur, u, data, files),
+        lambda u: porteur.get(u).get_data(as_text=True),
+        dossier.id,
+        account,
+    )
 
     # « Déposer » shows the recap first; confirming deposits
     recap = html.unescape(porteur.get(f"{url}/deposer").get_data(as_text=True))
@@ -222,10 +209,10 @@ def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_p
     )
     assert "Projet solide" not in body_text(one_mail(inbox, "porteur@test.gouv.fr", "Instruction terminée"))
 
-    # the secretariat puts it on the COSINUM's agenda: the porteur is told
+    # the secretariat puts it on the COPIL-SUITE's agenda: the porteur is told
     starts = paris(utcnow() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
     response = post(
-        secretariat, "/comites/COSINUM/seances/nouvelle", {"starts_at": starts, "duration_minutes": "90"}
+        secretariat, "/comites/COPIL-SUITE/seances/nouvelle", {"starts_at": starts, "duration_minutes": "90"}
     )
     meeting_url = response.headers["Location"]
     meeting = db.session.get(Meeting, int(re.search(r"/seances/(\d+)", meeting_url).group(1)))
@@ -253,7 +240,7 @@ def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_p
             p + "amounts-0-cp": "200000",
         },
     )
-    assert "Décision du COSINUM" not in centre(porteur) and not mails(
+    assert "Décision du COPIL de la Suite numérique" not in centre(porteur) and not mails(
         inbox, "porteur@test.gouv.fr", "Décision"
     )
 
@@ -264,7 +251,9 @@ def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_p
     post(president, f"{minutes_url}/relire")
     post(secretariat, f"{minutes_url}/publier")
     assert f"sur votre dossier {ref} : Accepté sous conditions" in centre(porteur)
-    decision = one_mail(inbox, "porteur@test.gouv.fr", f"Décision du COSINUM sur votre dossier {ref}")
+    decision = one_mail(
+        inbox, "porteur@test.gouv.fr", f"Décision du COPIL de la Suite numérique sur votre dossier {ref}"
+    )
     text = body_text(decision)
     assert "Ouvrir le code sous licence libre." in text
     assert "250\u202f000\u00a0€ en AE, 200\u202f000\u00a0€ en CP" in text

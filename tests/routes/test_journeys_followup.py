@@ -3,8 +3,7 @@ process of tests/conftest.py): porteur, instructeur, secretariat, committee memb
 
 The secretariat's account is pre-registered with the real CLI command (`flask users add`); every other
 account is created by its first login and given its role from the product's pages (guichet instructors,
-committee members). The dossier's sections are filled through the section service as the porteur (the
-section forms have their own tests); from the deposit on, every step is a request: deposit, instruction,
+committee members). Every step is a request: the dossier's sections through their forms, deposit, instruction,
 avis, proposal to the committee, agenda, meeting, attendance, decision, minutes, contract, signature,
 follow-up, reports, reviews, closing. Each step asserts what the user would notice: the page, the
 notification in the centre and the mail in the outbox.
@@ -23,10 +22,10 @@ from sqlalchemy import select
 
 from app import ratelimit
 from app.extensions import db
-from app.models import Committee, Dossier, Guichet, Meeting, Notification, OutboxMail, User
+from app.models import Dossier, Meeting, Notification, OutboxMail, User
 from app.models.followup import IndicatorValue, JalonReport
 from app.models.proposals import AgendaProposal
-from tests.factories import complete_dossier
+from tests.routes.journey_steps import fill_dossier
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 _seq = itertools.count(1)
@@ -127,36 +126,33 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
     president = Agent(app, provider, csrf, "president").login()
     member = Agent(app, provider, csrf, "membre").login()
 
-    # secretariat: the SNAP4 instructeur and the members of its deciding body (COSINUM), its next meeting
-    secretariat.post("/guichets/SNAP4/instructeurs", {"email": instructeur.email})
-    # [003] §1 names no selection body for the theme: the secretariat sets it (the COSINUM here)
-    snap4 = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
-    cosinum = db.session.scalar(select(Committee).where(Committee.code == "COSINUM"))
-    rules = {"mode": "guichet_continu", "committee_id": str(cosinum.id), "owner": "DINUM"}
-    secretariat.post("/guichets/SNAP4/regles", {**rules, "version": str(snap4.version)})
-    assert instructeur.email in secretariat.get("/guichets/SNAP4")
-    secretariat.post("/comites/COSINUM/membres", {"email": president.email, "function": "president"})
-    secretariat.post("/comites/COSINUM/membres", {"email": member.email, "function": "membre"})
+    # secretariat: the FTAP-DINUM-OPI instructeur, the members of its deciding body (COPIL-SUITE), its next
+    # meeting
+    secretariat.post("/guichets/FTAP-DINUM-OPI/instructeurs", {"email": instructeur.email})
+    assert instructeur.email in secretariat.get("/guichets/FTAP-DINUM-OPI")
+    secretariat.post("/comites/COPIL-SUITE/membres", {"email": president.email, "function": "president"})
+    secretariat.post("/comites/COPIL-SUITE/membres", {"email": member.email, "function": "membre"})
     until = (date.today() + timedelta(days=70)).isoformat()
-    secretariat.post("/comites/COSINUM/seances/generer", {"until": until})
+    secretariat.post("/comites/COPIL-SUITE/seances/generer", {"until": until})
     meeting = db.session.scalars(select(Meeting).join(Meeting.committee).order_by(Meeting.starts_at)).first()
-    assert meeting is not None and meeting.committee.code == "COSINUM"
+    assert meeting is not None and meeting.committee.code == "COPIL-SUITE"
 
     # porteur: creates the dossier, fills it (section service), deposits it
     today = date.today()
     porteur.post(
         "/dossiers/nouveau",
-        {"guichet": "SNAP4", "title": "Suite collaborative", "start_year": str(today.year)},
+        {"guichet": "FTAP-DINUM-OPI", "title": "Suite collaborative", "start_year": str(today.year)},
     )
     dossier = db.session.scalar(select(Dossier).where(Dossier.title == "Suite collaborative"))
-    complete_dossier(dossier, porteur.user)
+    fill_dossier(lambda u, d, files=None: porteur.post(u, d, files), porteur.get, dossier.id, porteur.user)
     page = f"/dossiers/{dossier.id}"
+    assert "Confirmer le dépôt" in porteur.get(f"{page}/deposer")
     porteur.post(f"{page}/deposer", {"confirm": "oui"})
 
     # instructeur: instruction, avis, proposal to the committee
     instructeur.post(f"{page}/instruire")
     instructeur.post(f"{page}/avis", {"avis": "favorable", "motivation": "Projet solide et cofinancé."})
-    assert "Proposer au COSINUM" in instructeur.get(page)
+    assert "Proposer au COPIL-SUITE" in instructeur.get(page)
     instructeur.post(f"{page}/proposer", {"reason": "Prêt pour la séance."})
     secretariat.sees("dossier.proposed")
     porteur.sees("dossier.proposed")
@@ -180,8 +176,8 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
         "mode": "consensus",
         "motivation": "Projet utile à tous.",
         "amounts-0-year": str(today.year),
-        "amounts-0-ae": "600000",
-        "amounts-0-cp": "300000",
+        "amounts-0-ae": "300000",
+        "amounts-0-cp": "200000",
     }
     decision = {f"d{item.id}-{name}": value for name, value in fields.items()}
     president.post(f"/comites/seances/{meeting.id}/points/{item.id}/decision", decision)
