@@ -506,9 +506,10 @@ def amounts_by_year() -> list[YearAmounts]:
         .where(submitted)
         .group_by(line_savings.c.year)
     ):
+        # whole euros: the T2 helper's jobs are NUMERIC (« 1,5 » ETP), so PostgreSQL sums give Decimals
         row(year).savings_forecast, row(year).savings_forecast_contracted = (
-            amount or 0,
-            amount_contracted or 0,
+            round(amount or 0),
+            round(amount_contracted or 0),
         )
     for year, amount in db.session.execute(
         select(SavingsReport.year, func.sum(SavingsReport.amount)).group_by(SavingsReport.year)

@@ -39,14 +39,14 @@ def _user(tag: str, role: Role, **scope) -> User:
 
 @pytest.fixture
 def decided(live_app):
-    """A SNAP4 dossier accepted by COSINUM, minutes published; a jalon of the contract already past."""
+    """An « Opérer en confiance » dossier accepted by its COPIL, minutes published; a jalon already past."""
     with live_app.app_context():
-        guichet = db.session.scalar(select(Guichet).where(Guichet.code == "SNAP4"))
-        cosinum = db.session.scalar(select(Committee).where(Committee.code == "COSINUM"))
+        guichet = db.session.scalar(select(Guichet).where(Guichet.code == "FTAP-DINUM-OPI"))
+        copil = db.session.scalar(select(Committee).where(Committee.code == "COPIL-SUITE"))
         secretariat = _user("secretariat", Role.SECRETARIAT)
         porteur = _user("porteur", Role.PORTEUR)
         instructeur = _user("instructeur", Role.INSTRUCTEUR, guichet_id=guichet.id)
-        president = _user("president", Role.COMITE, committee_id=cosinum.id, function="president")
+        president = _user("president", Role.COMITE, committee_id=copil.id, function="president")
         today = date.today()
         dossier = dossier_service.create_dossier(
             guichet=guichet, title="Contrat en navigateur", start_year=str(today.year), actor=porteur
@@ -70,6 +70,7 @@ def decided(live_app):
             "start_year": str(today.year),
             "starts_on": f"{today.year}-01-01",
             "ends_on": f"{today.year + 2}-12-31",
+            "declarations": [str(r.id) for r in guichet.rules if r.code == "declaration"],
         }
         sections.save_section(
             dossier, "projet", projet, version=dossier.section_version("projet"), actor=porteur
@@ -81,7 +82,7 @@ def decided(live_app):
         dossier_service.start_instruction(dossier, actor=instructeur)
         dossier_service.record_avis(dossier, avis="favorable", motivation="Solide.", actor=instructeur)
         meeting = meetings.plan_meeting(
-            cosinum, starts_at=datetime.now(UTC) + timedelta(days=2), place="Salle 1", actor=secretariat
+            copil, starts_at=datetime.now(UTC) + timedelta(days=2), place="Salle 1", actor=secretariat
         )
         item = meetings.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
         meetings.publish_agenda(meeting, actor=secretariat)
@@ -100,7 +101,7 @@ def decided(live_app):
         minutes.review(meeting, actor=secretariat)
         minutes.publish(meeting, actor=secretariat)
         later = meetings.plan_meeting(
-            cosinum, starts_at=datetime.now(UTC) + timedelta(days=30), place="Salle 2", actor=secretariat
+            copil, starts_at=datetime.now(UTC) + timedelta(days=30), place="Salle 2", actor=secretariat
         )
         ids = {
             "dossier": dossier.id,
