@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from flask import abort, flash, has_request_context, redirect, request, session, url_for
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 from sqlalchemy import delete, or_, select, update
 
 from .extensions import db, login_manager
@@ -385,9 +385,10 @@ def _gate():
 
 def init_app(app) -> None:
     if app.config.get("REDIS_URL"):
-        store = RedisStore(
-            Redis.from_url(app.config["REDIS_URL"], decode_responses=True), app.config["REDIS_PREFIX"]
-        )
+        # A blocking pool: past its size, a request waits (up to 10 s) for a free connection instead of
+        # failing with « Too many connections » (redis-py's plain pool refuses beyond 100).
+        pool = BlockingConnectionPool.from_url(app.config["REDIS_URL"], decode_responses=True, timeout=10)
+        store = RedisStore(Redis(connection_pool=pool), app.config["REDIS_PREFIX"])
     else:
         store = SqlStore()
     app.session_interface = ServerSessionInterface(store)

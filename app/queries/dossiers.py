@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import permissions
@@ -108,6 +108,26 @@ def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int,
 
 
 MY_DOSSIERS_PER_PAGE = 50
+
+
+def instruction_export(user, filters: DossierFilters) -> Select:
+    """Every dossier of the instruction list with the page's tab, guichet, state and search, in its order."""
+    return _filtered(user, filters).order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
+
+
+def my_dossiers_query(user) -> Select:
+    """The dossiers where the user is porteur or référent (drafts included), newest first."""
+    query = permissions.dossiers_visible_to(user)
+    if permissions.is_secretariat(user):
+        query = query.where(
+            or_(
+                Dossier.created_by_id == user.id,
+                Dossier.id.in_(
+                    select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
+                ),
+            )
+        )
+    return query.order_by(Dossier.id.desc())
 
 
 def my_dossiers(user, page: int = 1) -> Page:

@@ -3,6 +3,7 @@ pages live under /comites)."""
 
 from . import (
     admin_exports,  # noqa: F401 - declares the export routes of the admin blueprint
+    dossier_exports,  # noqa: F401 - declares the export routes of the dossiers blueprint
     meetings,  # noqa: F401 - declares the meeting routes of the committees blueprint
     portfolio_import,  # noqa: F401 - declares the import routes of the portfolio blueprint
 )

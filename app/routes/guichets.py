@@ -14,60 +14,13 @@ from ..forms.guichets import GuichetRulesForm, InstructorForm
 from ..htmx import render
 from ..models import Committee, Guichet, Role, User
 from ..queries import dossiers as queries
-from ..services import dossiers as dossier_service
 from ..services import guichets as service
 from ..services.errors import StaleVersion
-from ..tabular import Column, Export, Kind, Sheet, export_response
+from ..tabular import Export, Sheet, export_response
 from .actions import perform, see_other
+from .dossier_exports import DOSSIER_COLUMNS, dossier_rows
 
 bp = Blueprint("guichets", __name__, url_prefix="/guichets")
-EXPORT_COLUMNS = [
-    Column("reference", "Dossier", Kind.CODE, lambda r: r[0].reference, "Référence du dossier (D0006)"),
-    Column("intitule", "Intitulé", Kind.TEXT, lambda r: r[0].title, "Intitulé du dossier"),
-    Column("porteur", "Porteur", Kind.CODE, lambda r: r[2], "Code de l'organisation porteuse"),
-    Column("etat", "État", Kind.TEXT, lambda r: r[0].state_enum.label, "État du dossier"),
-    Column(
-        "depose_le", "Déposé le", Kind.DATE, lambda r: r[0].submitted_at, "Date du dépôt (heure de Paris)"
-    ),
-    Column("montant_total_ae", "Montant total AE", Kind.EUROS, lambda r: r[1].total_ae, "En euros"),
-    Column("montant_total_cp", "Montant total CP", Kind.EUROS, lambda r: r[1].total_cp, "En euros"),
-    Column("financement_ftap_ae", "Financement FTAP AE", Kind.EUROS, lambda r: r[1].ftap_ae, "En euros"),
-    Column(
-        "part_ftap_pct",
-        "Part FTAP",
-        Kind.PERCENT,
-        lambda r: round(r[1].ftap_share_pct, 1) if r[1].ftap_share_pct is not None else None,
-        "Part du financement FTAP dans le montant total (AE)",
-    ),
-    Column(
-        "economies_3_ans",
-        "Économies sur 3 ans",
-        Kind.EUROS,
-        lambda r: r[1].roi_savings if r[1].roi_years else None,
-        "Économies prévues sur les trois premières années, en euros",
-    ),
-    Column(
-        "roi_3_ans_eur_par_eur",
-        "Retour sur 3 ans (€ par € investi)",
-        Kind.DECIMAL,
-        lambda r: round(r[1].roi_cents / 100, 2) if r[1].roi_cents is not None else None,
-        "Euros économisés par euro de FTAP sur trois ans",
-    ),
-    Column(
-        "avis",
-        "Avis",
-        Kind.TEXT,
-        lambda r: r[0].avis_enum.label if r[0].avis_enum else "",
-        "Avis d'instruction",
-    ),
-    Column(
-        "decision",
-        "Décision",
-        Kind.TEXT,
-        lambda r: r[0].outcome_enum.label if r[0].outcome_enum else "",
-        "Sens de la décision du comité",
-    ),
-]
 
 
 def _load(code: str) -> Guichet:
@@ -257,14 +210,6 @@ def remove_instructor(code: str, user_id: int):
     )
 
 
-def export_rows(guichet: Guichet) -> list[tuple]:
-    """(dossier, its figures, porteur code) for every submitted dossier of the guichet."""
-    return [
-        (d, dossier_service.figures(d), d.porteur_organisation.code if d.porteur_organisation else "")
-        for d in queries.guichet_dossiers_for_export(guichet)
-    ]
-
-
 @bp.get("/<code>/dossiers.<any(csv, xlsx, ods):fmt>")
 @permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
 def export(code: str, fmt: str):
@@ -274,7 +219,7 @@ def export(code: str, fmt: str):
     export = Export(
         f"dossiers-{guichet.code}",
         f"Dossiers déposés au guichet {guichet.code}",
-        [Sheet("Dossiers", EXPORT_COLUMNS, export_rows(guichet))],
+        [Sheet("Dossiers", DOSSIER_COLUMNS, dossier_rows(queries.guichet_dossiers_for_export(guichet)))],
         filters=[("Guichet", f"{guichet.code} — {guichet.name}"), ("Dossiers", "déposés (hors brouillons)")],
     )
     return export_response(export, fmt)

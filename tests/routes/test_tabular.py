@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.extensions import db
-from app.models import AuditEntry, Committee, Meeting, Role
+from app.models import AuditEntry, Committee, Meeting, Role, User
 from app.models.base import utcnow
 from app.models.committees import AgendaItem, Decision, DecisionAmount
 from app.services import voting as voting_service
@@ -114,6 +114,8 @@ def export_urls(campaign_id: int) -> dict[str, tuple[str, tuple[str, ...], str]]
         "exports.committee_decisions": ("/exports/decisions.{fmt}", page, POINT),
         "exports.followup": ("/exports/suivi.{fmt}", page, CMD),
         "guichets.export": ("/guichets/FTAP-DINUM-OPI/dossiers.{fmt}", page, CMD),
+        "dossiers.export_mine": ("/dossiers/export.{fmt}", page, CMD),  # as the dossier's porteur
+        "dossiers.export_instruction": ("/dossiers/instruction/export.{fmt}?onglet=tous", page, CMD),
         "voting.export_results": (f"/campagnes/{campaign_id}/resultats.{{fmt}}", page, HYPERLINK),
         "voting.export_ballots": (f"/campagnes/{campaign_id}/bulletins.{{fmt}}", page, JUSTIFICATION),
         "voting.export_campaigns": ("/campagnes/export.{fmt}", page, TAB),
@@ -133,7 +135,10 @@ def export_urls(campaign_id: int) -> dict[str, tuple[str, tuple[str, ...], str]]
 def _url(template: str, fmt: str) -> str:
     if "{fmt}" not in template:
         return template
-    return template.format(fmt="csv") + "?format=rfc4180" if fmt == "rfc4180" else template.format(fmt=fmt)
+    if fmt != "rfc4180":
+        return template.format(fmt=fmt)
+    url = template.format(fmt="csv")
+    return url + ("&" if "?" in url else "?") + "format=rfc4180"
 
 
 def test_the_hostile_value_test_covers_every_export(app):
@@ -157,9 +162,10 @@ def csv_rows(response, machine: bool) -> list[list[str]]:
 
 
 def test_hostile_values_never_become_formulas_in_any_export(client, login_as, hostile, tmp_path):
-    login_as(hostile["secretariat"])
+    porteur = db.session.get(User, hostile["dossier"].created_by_id)
     workbooks = []
     for endpoint, (template, formats, text) in export_urls(hostile["campaign"].id).items():
+        login_as(porteur if endpoint == "dossiers.export_mine" else hostile["secretariat"])
         for fmt in formats:
             response = client.get(_url(template, fmt))
             assert response.status_code == 200, (endpoint, fmt)

@@ -1,0 +1,105 @@
+"""Dossier lists as files: a guichet's submitted dossiers, « Mes dossiers » and the instruction list (with
+the page's filters), one set of columns (app/tabular.py writes them; routes on the dossiers blueprint)."""
+
+from flask import request
+from flask_login import current_user
+
+from .. import permissions
+from ..extensions import db
+from ..models import DossierState, Role
+from ..queries import dossiers as queries
+from ..services import dossiers as dossier_service
+from ..tabular import Column, Export, Kind, Sheet, export_response
+from .dossiers import bp
+
+DOSSIER_COLUMNS = [
+    Column("reference", "Dossier", Kind.CODE, lambda r: r[0].reference, "Référence du dossier (D0006)"),
+    Column("intitule", "Intitulé", Kind.TEXT, lambda r: r[0].title, "Intitulé du dossier"),
+    Column("porteur", "Porteur", Kind.CODE, lambda r: r[2], "Code de l'organisation porteuse"),
+    Column("etat", "État", Kind.TEXT, lambda r: r[0].state_enum.label, "État du dossier"),
+    Column(
+        "depose_le", "Déposé le", Kind.DATE, lambda r: r[0].submitted_at, "Date du dépôt (heure de Paris)"
+    ),
+    Column("montant_total_ae", "Montant total AE", Kind.EUROS, lambda r: r[1].total_ae, "En euros"),
+    Column("montant_total_cp", "Montant total CP", Kind.EUROS, lambda r: r[1].total_cp, "En euros"),
+    Column("financement_ftap_ae", "Financement FTAP AE", Kind.EUROS, lambda r: r[1].ftap_ae, "En euros"),
+    Column(
+        "part_ftap_pct",
+        "Part FTAP",
+        Kind.PERCENT,
+        lambda r: round(r[1].ftap_share_pct, 1) if r[1].ftap_share_pct is not None else None,
+        "Part du financement FTAP dans le montant total (AE)",
+    ),
+    Column(
+        "economies_3_ans",
+        "Économies sur 3 ans",
+        Kind.EUROS,
+        lambda r: r[1].roi_savings if r[1].roi_years else None,
+        "Économies prévues sur les trois premières années, en euros",
+    ),
+    Column(
+        "roi_3_ans_eur_par_eur",
+        "Retour sur 3 ans (€ par € investi)",
+        Kind.DECIMAL,
+        lambda r: round(r[1].roi_cents / 100, 2) if r[1].roi_cents is not None else None,
+        "Euros économisés par euro de FTAP sur trois ans",
+    ),
+    Column(
+        "avis",
+        "Avis",
+        Kind.TEXT,
+        lambda r: r[0].avis_enum.label if r[0].avis_enum else "",
+        "Avis d'instruction",
+    ),
+    Column(
+        "decision",
+        "Décision",
+        Kind.TEXT,
+        lambda r: r[0].outcome_enum.label if r[0].outcome_enum else "",
+        "Sens de la décision du comité",
+    ),
+]
+
+
+def dossier_rows(dossiers) -> list[tuple]:
+    """(dossier, its figures, porteur code) for each dossier."""
+    return [
+        (d, dossier_service.figures(d), d.porteur_organisation.code if d.porteur_organisation else "")
+        for d in dossiers
+    ]
+
+
+@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+@permissions.authenticated
+def export_mine(fmt: str):
+    """« Mes dossiers »: the dossiers the user carries, drafts included."""
+    dossiers = db.session.scalars(queries.my_dossiers_query(current_user)).unique()
+    export = Export(
+        "mes-dossiers",
+        "Mes dossiers",
+        [Sheet("Dossiers", DOSSIER_COLUMNS, dossier_rows(dossiers))],
+        filters=[("Dossiers", "ceux dont je suis porteur ou référent, brouillons compris")],
+    )
+    return export_response(export, fmt)
+
+
+@bp.get("/instruction/export.<any(csv, xlsx, ods):fmt>")
+@permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
+def export_instruction(fmt: str):
+    """The instruction list with the page's tab, guichet, state and search."""
+    filters = queries.DossierFilters.from_args(request.args)
+    dossiers = db.session.scalars(queries.instruction_export(current_user, filters)).unique()
+    lines = [("Onglet", queries.TABS[filters.tab][0])]
+    if filters.guichet:
+        lines.append(("Guichet", filters.guichet))
+    if filters.state:
+        lines.append(("État", DossierState(filters.state).label))
+    if filters.q:
+        lines.append(("Recherche", filters.q))
+    export = Export(
+        "dossiers-instruction",
+        "Dossiers à instruire",
+        [Sheet("Dossiers", DOSSIER_COLUMNS, dossier_rows(dossiers))],
+        filters=lines,
+    )
+    return export_response(export, fmt)
