@@ -102,6 +102,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     HSTS = False
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", False)
+    RETENTION_MONTHS = int(os.environ.get("RETENTION_MONTHS", "12"))  # app/services/retention.py
     # `flask scheduler run` on SIGTERM/SIGINT: seconds a running job may take to end before it is abandoned
     SCHEDULER_STOP_GRACE = float(os.environ.get("SCHEDULER_STOP_GRACE", "10"))
 

@@ -30,7 +30,7 @@ from flask.sessions import SecureCookieSession, SessionInterface
 from redis import BlockingConnectionPool, Redis
 from sqlalchemy import delete, or_, select, update
 
-from .extensions import db, login_manager
+from .extensions import db, login_manager, will_write
 from .htmx import hx_redirect, is_htmx
 from .models import AuthSession, User
 from .models.base import utcnow
@@ -83,6 +83,7 @@ class SqlStore:
 
     def save(self, key: str, record: Record, lifetime: timedelta) -> None:
         db.session.rollback()
+        will_write()
         values = asdict(record)
         done = db.session.execute(update(AuthSession).where(AuthSession.key_hash == key).values(**values))
         if not done.rowcount:
@@ -91,6 +92,7 @@ class SqlStore:
 
     def delete(self, keys: list[str]) -> None:
         db.session.rollback()
+        will_write()
         db.session.execute(delete(AuthSession).where(AuthSession.key_hash.in_(keys)))
         db.session.commit()
 
@@ -104,6 +106,8 @@ class SqlStore:
         }
 
     def purge(self, idle_before: datetime, started_before: datetime) -> None:
+        db.session.rollback()
+        will_write()
         db.session.execute(
             delete(AuthSession).where(
                 or_(AuthSession.last_seen_at < idle_before, AuthSession.created_at < started_before)

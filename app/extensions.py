@@ -70,12 +70,21 @@ def writes(view):
     return view
 
 
+def will_write() -> None:
+    """The next transaction of this request writes (the database session store, after any view): on SQLite it
+    begins with the write lock, like a POST's. Call it between transactions (after a commit or rollback)."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        g.sqlite_will_write = True
+
+
 def _may_write() -> bool:
     """Does the current unit of work take SQLite's write lock up front? Yes outside a request (CLI, jobs),
-    for every POST/PUT/PATCH/DELETE, and for the GET views marked @writes."""
-    from flask import current_app, has_request_context, request
+    for every POST/PUT/PATCH/DELETE, for the GET views marked @writes, and after will_write()."""
+    from flask import current_app, g, has_request_context, request
 
-    if not has_request_context() or request.method not in SAFE_METHODS:
+    if not has_request_context() or request.method not in SAFE_METHODS or g.get("sqlite_will_write"):
         return True
     return bool(getattr(current_app.view_functions.get(request.endpoint), "may_write", False))
 

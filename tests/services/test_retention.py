@@ -73,9 +73,11 @@ def test_only_finished_history_older_than_the_period_is_deleted(db_session):
 def test_the_daily_job_uses_the_configured_period(app, db_session):
     user = make_user("dsi")
     _reminder(user, ReminderStatus.SENT, NOW - timedelta(days=100), 1)
+    job = jobs.JOBS["retention.purge"]
+    assert jobs.run_job(job, now=NOW) == "0 rappel(s) et 0 courriel(s) de plus de 12 mois supprimés"
     app.config["RETENTION_MONTHS"] = 3
     try:
-        result = jobs.run_job(jobs.JOBS["retention.purge"], now=NOW)
+        result = jobs.run_job(job, now=NOW)
     finally:
         app.config["RETENTION_MONTHS"] = 12
     assert result == "1 rappel(s) et 0 courriel(s) de plus de 3 mois supprimés"
