@@ -10,6 +10,7 @@ from .. import oidc
 from ..extensions import db
 from ..models import Opportunity
 from ..permissions import public
+from ..queries import committees as committee_queries
 from ..queries import home as home_queries
 
 bp = Blueprint("main", __name__)
@@ -36,7 +37,8 @@ def healthz():
         db.session.rollback()
         return {"status": "error", "database": "error", "detail": type(error).__name__}, 503
     body = {"status": "ok", "database": database, "backend": db.engine.dialect.name}
-    if request.args.get("deep") == "1":  # readiness: also ProConnect's discovery document and keys
+    if request.args.get("deep") == "1":  # readiness: also the register's last check, ProConnect's discovery
+        body["register"] = _register_status()
         report = _provider_readiness()
         body["proconnect"] = (
             {"status": "ok"}
@@ -51,6 +53,18 @@ def healthz():
             body["status"] = "error"
             return body, 503
     return body
+
+
+def _register_status() -> dict:
+    """The decision register's latest verification (the daily job's, the button's or the CLI's)."""
+    latest = committee_queries.latest_register_verification()
+    if latest is None:
+        return {"status": "unchecked"}
+    return {
+        "status": "ok" if latest.ok else "error",
+        "checked_at": latest.checked_at.isoformat(),
+        "entries": latest.entries,
+    }
 
 
 DEEP_CHECK_TTL = 15  # seconds: a public URL must not make the app hammer ProConnect

@@ -98,3 +98,19 @@ def test_cli_verify_register(app, db_session, board, secretariat, opened):
     result = runner.invoke(args=["committees", "verify-register"])
     assert result.exit_code == 1 and "Registre altéré" in result.output
     assert [v.trigger for v in db.session.scalars(select(RegisterVerification))] == ["cli", "cli"]
+
+
+def test_the_readiness_check_reports_the_registers_last_verification(client, db_session, app):
+    app.config["PROCONNECT_DISCOVERY_URL"], saved = (
+        "http://127.0.0.1:9/.well-known",
+        app.config["PROCONNECT_DISCOVERY_URL"],
+    )
+    try:
+        assert "register" not in client.get("/healthz").get_json()  # the liveness probe stays local
+        assert client.get("/healthz?deep=1").get_json()["register"] == {"status": "unchecked"}
+        register_service.record_verification(trigger="cli", actor=None)
+        db.session.commit()
+        register = client.get("/healthz?deep=1").get_json()["register"]
+        assert register["status"] == "ok" and register["entries"] == 0 and register["checked_at"]
+    finally:
+        app.config["PROCONNECT_DISCOVERY_URL"] = saved
