@@ -201,6 +201,18 @@ class ReferentRole(enum.StrEnum):
         }[self.value]
 
 
+class SignatorySide(enum.StrEnum):
+    """The two parties of the contract: « conclu entre [le porteur et ses co-porteurs] d'une part, et [la
+    DITP, la direction du budget…] d'autre part » ([000] preamble, [001] preamble)."""
+
+    PORTEUR = "porteur"
+    FONDS = "fonds"
+
+    @property
+    def label(self) -> str:
+        return {"porteur": "Porteur (d'une part)", "fonds": "Fonds (d'autre part)"}[self.value]
+
+
 def _in(values) -> str:
     return ", ".join(f"'{v.value}'" for v in values)
 
@@ -292,6 +304,12 @@ class Dossier(db.Model):
     )
     indicators: Mapped[list["DossierIndicator"]] = relationship(
         cascade="all, delete-orphan", order_by="DossierIndicator.position"
+    )
+    signatories: Mapped[list["DossierSignatory"]] = relationship(
+        cascade="all, delete-orphan", order_by="DossierSignatory.position"
+    )
+    revenue_lines: Mapped[list["RevenueLine"]] = relationship(
+        cascade="all, delete-orphan", order_by="RevenueLine.position"
     )
     financing_lines: Mapped[list["FinancingLine"]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="FinancingLine.position"
@@ -446,6 +464,51 @@ class DossierIndicator(db.Model):
     target_value: Mapped[str] = mapped_column(String(200), default="")
     frequency: Mapped[str] = mapped_column(String(100), default="")
 
+    # « une cible pour chaque année » ([001] §5.2: cible fin 2019 … fin 2022), one row per year N … N+3
+    targets: Mapped[list["IndicatorTarget"]] = relationship(
+        cascade="all, delete-orphan", order_by="IndicatorTarget.year", lazy="selectin"
+    )
+
+    def target_for(self, year: int) -> str:
+        return next((t.value for t in self.targets if t.year == year), "")
+
+
+class IndicatorTarget(db.Model):
+    """The target of an indicator at the end of one year, as the contract writes it (« 123 000 (25 % du
+    volume total de CertDC) »: text, not only a number)."""
+
+    __tablename__ = "dossier_indicator_targets"
+    __table_args__ = (UniqueConstraint("indicator_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier_indicators.id", ondelete="CASCADE"), index=True
+    )
+    year: Mapped[int] = mapped_column()
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class DossierSignatory(db.Model):
+    """One signatory of the contract: the party (side), the organisation and the function as the contract
+    writes them, the name, the date of signature ([000] « Signatures / Dates de signature », [001] last
+    page: four signatories, [004] « Le 31/07/2023 Le délégué interministériel… »)."""
+
+    __tablename__ = "dossier_signatories"
+    __table_args__ = (CheckConstraint(f"side IN ({_in(SignatorySide)})", name="side_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    side: Mapped[str] = mapped_column(String(16))
+    organisation: Mapped[str] = mapped_column(String(300))
+    function: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(200))
+    signed_on: Mapped[date | None] = mapped_column(Date)
+
+    @property
+    def side_enum(self) -> SignatorySide:
+        return SignatorySide(self.side)
+
 
 class FinancingLine(db.Model):
     """One expense line of §2/§3 « Besoins et modalités de financement »."""
@@ -523,14 +586,54 @@ class SavingsLine(db.Model):
 
 
 class SavingsAmount(db.Model):
+    """A year of a savings line in AE (`amount`) and CP (`cp`), the two columns of each year of [000]
+    annex II and [001] §3 (« AE CP »: 638 638 1275 1275 …). The ROI counts the AE column, on the same basis
+    as the fund's AE it is divided by."""
+
     __tablename__ = "savings_amounts"
+    __table_args__ = (
+        UniqueConstraint("line_id", "year"),
+        CheckConstraint("amount >= 0", name="amount_positive"),
+        CheckConstraint("cp >= 0", name="cp_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("savings_lines.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column()
+    amount: Mapped[int] = mapped_column(default=0)  # AE
+    cp: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    @property
+    def ae(self) -> int:
+        return self.amount
+
+
+class RevenueLine(db.Model):
+    """Additional revenue the project commits to generate ([000] §4 « objectifs budgétaires liés aux
+    économies ou recettes qu'il s'engage à générer », §4.2.3 « Recettes supplémentaires »), by year."""
+
+    __tablename__ = "revenue_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    nature: Mapped[str] = mapped_column(String(300))
+    programme: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+    amounts: Mapped[list["RevenueAmount"]] = relationship(
+        cascade="all, delete-orphan", order_by="RevenueAmount.year", lazy="selectin"
+    )
+
+
+class RevenueAmount(db.Model):
+    __tablename__ = "revenue_amounts"
     __table_args__ = (
         UniqueConstraint("line_id", "year"),
         CheckConstraint("amount >= 0", name="amount_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    line_id: Mapped[int] = mapped_column(ForeignKey("savings_lines.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("revenue_lines.id", ondelete="CASCADE"), index=True)
     year: Mapped[int] = mapped_column()
     amount: Mapped[int] = mapped_column(default=0)
 
@@ -543,6 +646,7 @@ class StaffSaving(db.Model):
         UniqueConstraint("dossier_id", "category", "year"),
         CheckConstraint("category IN ('A', 'B', 'C')", name="category_known"),
         CheckConstraint("jobs >= 0 AND average_cost >= 0", name="values_positive"),
+        CheckConstraint("redeployed >= 0 AND redeployed <= jobs", name="redeployed_within_jobs"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -552,6 +656,9 @@ class StaffSaving(db.Model):
     # ETP saved (including redeployed ones); fractional, as the contracts write them (« 1,5 »).
     jobs: Mapped[Decimal] = mapped_column(Numeric(9, 2), default=0)
     average_cost: Mapped[int] = mapped_column(default=0)  # euros per ETP and year
+    # « dont emplois redéployés » ([000] annex II): counted in `jobs` (« qu'ils soient effectivement
+    # supprimés ou redéployés »), given « pour information »: they change no euro of the savings.
+    redeployed: Mapped[Decimal] = mapped_column(Numeric(9, 2), default=0, server_default="0")
 
 
 class EndorsementDecision(enum.StrEnum):
