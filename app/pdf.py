@@ -82,7 +82,7 @@ def dossier_html(dossier) -> str:
     return render_template(
         "dossiers/pdf.html",
         dossier=dossier,
-        fig=figures(dossier),
+        fig=figures(dossier, revenues=True),
         verdicts=verdicts,
         missing=missing,
         section_labels=SECTION_LABELS,

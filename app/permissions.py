@@ -443,6 +443,12 @@ def can_create_dossier(user, guichet=None) -> bool:
 
 
 def can_edit_section(user, dossier, key: str) -> bool:
+    if (
+        key == "signataires"
+        and dossier.state in (DossierState.DECIDE, DossierState.CONVENTIONNE)
+        and can_manage_contract(user, dossier)
+    ):
+        return True  # the secretariat completes the signatories and their dates when the contract is signed
     if not is_porteur_side(user, dossier):
         return False
     if dossier.state == DossierState.BROUILLON:

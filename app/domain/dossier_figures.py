@@ -56,6 +56,15 @@ class Figures:
     savings_total: int
     roi_years: list[int] = field(default_factory=list)
     roi_savings: int = 0
+    # The CP column of the savings table ([000] annex II, [001] §3 « AE CP »), aligned on `savings`.
+    savings_cp: list[tuple[dict[int, int], int]] = field(default_factory=list)
+    savings_cp_by_year: dict[int, int] = field(default_factory=dict)
+    savings_cp_total: int = 0
+    # Additional revenue ([000] §4.2.3 « Recettes supplémentaires »): shown beside the savings, never in the
+    # ROI, which counts « un euro d'économies pérennes » per euro invested ([004] §3).
+    revenues: list[tuple[Any, dict[int, int], int]] = field(default_factory=list)
+    revenues_by_year: dict[int, int] = field(default_factory=dict)
+    revenues_total: int = 0
 
     @property
     def ftap_share_pct(self) -> float | None:
@@ -72,12 +81,15 @@ def figures(
     years: list[int],
     financing: Iterable[FinancingRow],
     savings_years: list[int],
-    savings: Iterable[tuple[Any, dict[int, int]]],
+    savings: Iterable[tuple[Any, dict[int, Any]]],
     staff: Iterable[tuple[int, int, int]],
+    revenues: Iterable[tuple[Any, dict[int, int]]] = (),
 ) -> Figures:
     """Row, column and financer totals of the financing table, savings totals and the ROI, from the rows.
 
-    `savings`: (line, {year: amount}); `staff`: (year, jobs, average cost) of the T2 helper."""
+    `savings`: (line, {year: (AE, CP)}) — or {year: amount}, AE = CP; `staff`: (year, jobs, average cost)
+    of the T2 helper (counted in AE and CP alike); `revenues`: (line, {year: amount}). The ROI counts the
+    AE of the savings, the basis of the fund's AE it is divided by."""
     lines, year_totals = [], {y: (0, 0) for y in years}
     ftap_lines: list[LineFigures] = []
     financer_rows: dict[str, dict[int, tuple[int, int]]] = {}
@@ -100,17 +112,31 @@ def figures(
     ftap_ae = sum(lf.ae for lf in ftap_lines)
     ftap_cp = sum(lf.cp for lf in ftap_lines)
     savings_rows, savings_by_year = [], {y: 0 for y in savings_years}
+    cp_rows, cp_by_year = [], {y: 0 for y in savings_years}
     for line, amounts in savings:
-        by_year = {y: 0 for y in savings_years}
-        by_year.update(amounts)
+        by_year, by_year_cp = {y: 0 for y in savings_years}, {y: 0 for y in savings_years}
+        for year, value in amounts.items():
+            ae, cp = value if isinstance(value, tuple) else (value, value)
+            by_year[year], by_year_cp[year] = ae, cp
         savings_rows.append((line, by_year, sum(by_year.values())))
+        cp_rows.append((by_year_cp, sum(by_year_cp.values())))
         for year, value in by_year.items():
             savings_by_year[year] = savings_by_year.get(year, 0) + value
+        for year, value in by_year_cp.items():
+            cp_by_year[year] = cp_by_year.get(year, 0) + value
     staff_by_year = {y: 0 for y in savings_years}
     for year, jobs, average_cost in staff:
         staff_by_year[year] = staff_by_year.get(year, 0) + int(round(jobs * average_cost))
     for year, value in staff_by_year.items():  # the T2 helper's result is carried into the savings table
         savings_by_year[year] = savings_by_year.get(year, 0) + value
+        cp_by_year[year] = cp_by_year.get(year, 0) + value
+    revenue_rows, revenues_by_year = [], {y: 0 for y in savings_years}
+    for line, amounts in revenues:
+        by_year = {y: 0 for y in savings_years}
+        by_year.update(amounts)
+        revenue_rows.append((line, by_year, sum(by_year.values())))
+        for year, value in by_year.items():
+            revenues_by_year[year] = revenues_by_year.get(year, 0) + value
     result = Figures(
         years=years,
         lines=lines,
@@ -125,6 +151,12 @@ def figures(
         staff=staff_by_year,
         savings_by_year=savings_by_year,
         savings_total=sum(savings_by_year.values()),
+        savings_cp=cp_rows,
+        savings_cp_by_year=cp_by_year,
+        savings_cp_total=sum(cp_by_year.values()),
+        revenues=revenue_rows,
+        revenues_by_year=revenues_by_year,
+        revenues_total=sum(revenues_by_year.values()),
     )
     ftap_years = sorted({y for lf in ftap_lines for y, (a, c) in lf.by_year.items() if a or c})
     if ftap_years:
@@ -242,7 +274,11 @@ def completeness(contents: Contents, rules: Rules, section_keys: Iterable[str]) 
         missing["financement"].append("au moins une ligne de dépense")
     if not contents.beneficiaries:
         missing["beneficiaires"].append("au moins un groupe de bénéficiaires")
-    if not contents.indicators:
+    if rules.fund == "FTAP" and contents.indicators < 2:
+        # « remplir le tableau ci-dessous avec au moins deux indicateurs de résultat » (001_…txt §5.2, the
+        # FTAP contract): a content the FTAP contract requires, so the deposit waits for it
+        missing["indicateurs"].append("au moins deux indicateurs de résultat (001_2adfa08b7d751e30.txt §5.2)")
+    elif not contents.indicators:
         missing["indicateurs"].append("au moins un indicateur")
     if (
         rules.roi_min_cents
@@ -317,7 +353,7 @@ def checks(
         if verdict is not None:
             verdicts.append(verdict)
     verdicts += _credit_checks(fig)
-    if 0 < indicators < 2:
+    if 0 < indicators < 2 and rules.fund != "FTAP":  # FTAP: a missing content (completeness) instead
         verdicts.append(
             Check(
                 "warning",

@@ -26,7 +26,7 @@ from wtforms.fields.core import Field
 from wtforms.validators import InputRequired
 
 from ..formatting import format_number
-from ..models.dossiers import Financer, ReferentRole
+from ..models.dossiers import Financer, ReferentRole, SignatorySide
 from ..models.guichets import RuleCode
 
 BLANK_ROWS = 2  # empty rows offered at the end of each table (no JavaScript needed to add a line)
@@ -46,6 +46,15 @@ TEXT_LABELS = {
     "gouvernance": "Gouvernance et modalités de suivi",
 }
 STAFF_CATEGORIES = ("A", "B", "C")
+SIGNATORY_FIELDS = ("side", "organisation", "function", "name", "signed_on")
+SIGNATORY_LABELS = {
+    "side": "Partie",
+    "organisation": "Organisation",
+    "function": "Fonction",
+    "name": "Nom",
+    "signed_on": "Date de signature",
+}
+SIGNATORY_SIDES = [(s.value, s.label) for s in SignatorySide]
 BLANK_CHOICE = ("", "— Choisir —")
 CATEGORY_CHOICES = [("T2", "T2 — personnel"), ("T3", "T3 — fonctionnement"), ("T5", "T5 — investissement")]
 PHASE_CHOICES = [
@@ -278,8 +287,17 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             label="Groupe",
         )
     elif key == "indicateurs":
+        targets = [f"target-{y}" for y in dossier.years]  # « une cible pour chaque année » ([001] §5.2)
+        labels = INDICATOR_LABELS | {f"target-{y}": f"Cible fin {y}" for y in dossier.years}
         attrs["rows"] = FieldList(
-            FormField(_row_form("IndicatorRow", INDICATOR_FIELDS, INDICATOR_LABELS)), label="Indicateur"
+            FormField(_row_form("IndicatorRow", [*INDICATOR_FIELDS, *targets], labels)), label="Indicateur"
+        )
+    elif key == "signataires":
+        attrs["rows"] = FieldList(
+            FormField(
+                _row_form("SignatoryRow", SIGNATORY_FIELDS, SIGNATORY_LABELS, {"side": SIGNATORY_SIDES})
+            ),
+            label="Signataire",
         )
     elif key == "financement":
         columns = ["nature", "category", "programme", "financer", "phase"]
@@ -305,22 +323,37 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
     elif key == "economies":
         years = [str(y) for y in dossier.savings_years]
         labels = {"nature": "Nature de l'économie", "category": "Catégorie", "programme": "Programme"}
-        labels |= {f"y-{y}": y for y in years}
+        # each year's AE and CP ([000] annex II, [001] §3); `y-<year>` is the AE column
+        labels |= {f"y-{y}": f"AE {y}" for y in years} | {f"cp-{y}": f"CP {y}" for y in years}
+        amount_columns = [c for y in years for c in (f"y-{y}", f"cp-{y}")]
         attrs["rows"] = FieldList(
             FormField(
                 _row_form(
                     "SavingsRow",
-                    ["nature", "category", "programme", *[f"y-{y}" for y in years]],
+                    ["nature", "category", "programme", *amount_columns],
                     labels,
                     {"category": CATEGORY_CHOICES},
                 )
             ),
             label="Économie",
         )
-        staff_labels = {"cost": "Coût moyen d'un ETP (€ par an)"} | {
-            y: f"ETP économisés en {y}" for y in years
-        }
-        staff_row = _row_form("StaffRow", ["cost", *years], staff_labels)
+        attrs["revenues"] = FieldList(
+            FormField(
+                _row_form(
+                    "RevenueRow",
+                    ["nature", "programme", *[f"y-{y}" for y in years]],
+                    {"nature": "Nature de la recette", "programme": "Programme"}
+                    | {f"y-{y}": f"Recette {y}" for y in years},
+                )
+            ),
+            label="Recette",
+        )
+        staff_labels = (
+            {"cost": "Coût moyen d'un ETP (€ par an)"}
+            | {y: f"ETP économisés en {y}" for y in years}
+            | {f"r-{y}": f"dont ETP redéployés en {y}" for y in years}
+        )
+        staff_row = _row_form("StaffRow", ["cost", *years, *[f"r-{y}" for y in years]], staff_labels)
         attrs["staff"] = FormField(
             type(
                 "StaffForm",
@@ -434,8 +467,28 @@ def initial_data(dossier, key: str) -> dict:
     if key == "indicateurs":
         return {
             "rows": [
-                (i, {f: getattr(row, f) or "" for f in INDICATOR_FIELDS})
+                (
+                    i,
+                    {f: getattr(row, f) or "" for f in INDICATOR_FIELDS}
+                    | {f"target-{t.year}": t.value for t in row.targets},
+                )
                 for i, row in enumerate(dossier.indicators)
+            ]
+        }
+    if key == "signataires":
+        return {
+            "rows": [
+                (
+                    i,
+                    {
+                        "side": s.side,
+                        "organisation": s.organisation,
+                        "function": s.function,
+                        "name": s.name,
+                        "signed_on": s.signed_on.isoformat() if s.signed_on else "",
+                    },
+                )
+                for i, s in enumerate(dossier.signatories)
             ]
         }
     if key == "financement":
@@ -464,15 +517,24 @@ def initial_data(dossier, key: str) -> dict:
             row = {"nature": line.nature, "category": line.category, "programme": line.programme}
             for amount in line.amounts:
                 row[f"y-{amount.year}"] = amount_text(amount.amount)
+                row[f"cp-{amount.year}"] = format_number(amount.cp)
             rows.append((i, row))
+        revenues = []
+        for i, line in enumerate(dossier.revenue_lines):
+            row = {"nature": line.nature, "programme": line.programme}
+            row |= {f"y-{a.year}": amount_text(a.amount) for a in line.amounts}
+            revenues.append((i, row))
         data = {
             "rows": rows,
+            "revenues": revenues,
             "impact_indirect": dossier.impact_indirect or "",
             "roi_derogation": dossier.roi_derogation or "",
         }
         for staff in dossier.staff_savings:
             data[f"staff-{staff.category}-cost"] = amount_text(staff.average_cost)
             data[f"staff-{staff.category}-{staff.year}"] = format_number(staff.jobs, decimals=2)
+            if staff.redeployed:
+                data[f"staff-{staff.category}-r-{staff.year}"] = format_number(staff.redeployed, decimals=2)
         return data
     if key == "jalons":
         return {

@@ -192,7 +192,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "missing": missing,
         "verdicts": verdicts,
         "blocking": service.blocking(verdicts),
-        "fig": service.figures(dossier),
+        "fig": service.figures(dossier, revenues=True),
         "section_form": section_form,
         "conflict": None,
         "instructor": instructor,

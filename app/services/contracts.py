@@ -30,6 +30,8 @@ TEXT_MAX = 10_000
 
 
 def contract_of(dossier) -> Contract | None:
+    if dossier.state == DossierState.BROUILLON:  # prepared after a decision; no state leads back to a draft
+        return None
     return db.session.scalar(select(Contract).where(Contract.dossier_id == dossier.id))
 
 
@@ -134,6 +136,9 @@ def sign(
         dossier, filename, content, kind=SIGNED_KIND, actor=actor, field="signed_file", max_bytes=max_bytes
     )
     db.session.flush()
+    for signatory in dossier.signatories:  # the signatories of the dossier not dated yet signed that day
+        if signatory.signed_on is None:
+            signatory.signed_on = day
     contract.signed_on, contract.signatories = day, signatories
     contract.signed_attachment_id, contract.signed_recorded_by_id = attachment.id, actor.id
     dossier_service.mark_contracted(dossier, actor=actor)

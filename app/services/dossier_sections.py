@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..formatting import format_datetime, format_euros, parse_number
+from ..formatting import format_date, format_datetime, format_euros, format_number, paris_today, parse_number
 from ..models import Opportunity, Organisation, RuleCode
 from ..models.base import utcnow
 from ..models.dossiers import (
@@ -26,21 +26,26 @@ from ..models.dossiers import (
     DossierIndicator,
     DossierReferent,
     DossierSection,
+    DossierSignatory,
     Financer,
     FinancingAmount,
     FinancingLine,
+    IndicatorTarget,
     Jalon,
     Phase,
     ReferentRole,
+    RevenueAmount,
+    RevenueLine,
     SavingsAmount,
     SavingsLine,
+    SignatorySide,
     StaffSaving,
 )
 from ..permissions import can_edit_section
 from . import audit
 from .errors import DomainError, NotAllowed, ValidationFailed
 
-# Sections of the form, numbered as in the contract ([000] §1–§5, annexes).
+# Sections of the form, numbered as in the contract ([000] §1–§5, the signatures after §8, annexes).
 SECTIONS: list[tuple[str, str]] = [
     ("projet", "Projet, guichet et calendrier"),
     ("porteurs", "Porteur, co-porteurs et référents"),
@@ -52,6 +57,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("economies", "4.2 Économies prévisionnelles et impact indirect"),
     ("jalons", "5.2 Suivi opérationnel : jalons"),
     ("gouvernance", "5.3 Modalités de suivi et gouvernance"),
+    ("signataires", "Signatures et dates de signature"),
     ("pieces", "Pièces jointes"),
 ]
 SECTION_LABELS = dict(SECTIONS)
@@ -244,7 +250,8 @@ def _validate_projet(dossier: Dossier, data: dict):
     if year and "start_year" not in errors and year != dossier.start_year:
         used = sorted(
             {a.year for line in dossier.financing_lines for a in line.amounts if a.ae or a.cp}
-            | {a.year for line in dossier.savings_lines for a in line.amounts if a.amount}
+            | {a.year for line in dossier.savings_lines for a in line.amounts if a.amount or a.cp}
+            | {a.year for line in dossier.revenue_lines for a in line.amounts if a.amount}
             | {s.year for s in dossier.staff_savings}
         )
         outside = [y for y in used if not year <= y < year + 7]
@@ -281,8 +288,10 @@ def _validate_projet(dossier: Dossier, data: dict):
             # amounts are keyed by year: drop the empty rows that fall outside the new range
             for line in dossier.financing_lines:
                 line.amounts = [a for a in line.amounts if year <= a.year < year + 4]
-            for line in dossier.savings_lines:
+            for line in [*dossier.savings_lines, *dossier.revenue_lines]:
                 line.amounts = [a for a in line.amounts if year <= a.year < year + 7]
+            for indicator in dossier.indicators:
+                indicator.targets = [t for t in indicator.targets if year <= t.year < year + 4]
         dossier.title, dossier.start_year, dossier.starts_on, dossier.ends_on = (
             title,
             year,
@@ -436,12 +445,26 @@ INDICATOR_FIELDS = ("objective", "indicator", "calculation", "current_value", "t
 
 
 def _validate_indicateurs(dossier: Dossier, data: dict):
+    """The indicators of §4.1.2 ([000]) with « une cible pour chaque année » ([001] §5.2: cible fin 2019 …
+    fin 2022), posted as `rows-<i>-target-<year>` for the years N … N+3 of the dossier."""
     errors: dict[str, str] = {}
+    years = dossier.years
     rows = []
     for index, row in data.get("rows", []):
+        for key in [k for k in row if k.startswith("target-")]:
+            if not key[7:].isdigit() or int(key[7:]) not in years:
+                errors[f"rows-{index}-{key}"] = (
+                    f"Année {key[7:]} hors de la période du projet ({years[0]}–{years[-1]})."
+                )
         if blank(row):
             continue
         values = {k: clean(row.get(k)) for k in INDICATOR_FIELDS}
+        targets = {}
+        for year in years:
+            value = clean(row.get(f"target-{year}"))
+            too_long(value, f"rows-{index}-target-{year}", errors, f"Cible fin {year}", 200)
+            if value:
+                targets[year] = value
         if not values["objective"]:
             errors[f"rows-{index}-objective"] = "Décrivez l'objectif d'impact."
         if not values["indicator"]:
@@ -449,13 +472,20 @@ def _validate_indicateurs(dossier: Dossier, data: dict):
         for k in ("current_value", "target_value"):
             too_long(values[k], f"rows-{index}-{k}", errors, "Valeur", 200)
         too_long(values["frequency"], f"rows-{index}-frequency", errors, "Fréquence", 100)
-        rows.append(values)
+        rows.append((values, targets))
     if errors:
         raise ValidationFailed(errors)
 
     def apply():
         _clear(dossier, "indicators")
-        dossier.indicators = [DossierIndicator(position=i, **values) for i, values in enumerate(rows)]
+        dossier.indicators = [
+            DossierIndicator(
+                position=i,
+                **values,
+                targets=[IndicatorTarget(year=y, value=v) for y, v in sorted(targets.items())],
+            )
+            for i, (values, targets) in enumerate(rows)
+        ]
         return f"{len(rows)} indicateur(s)"
 
     return apply
@@ -554,9 +584,12 @@ def _validate_economies(dossier: Dossier, data: dict):
     years = dossier.savings_years
     rows = []
     for index, row in data.get("rows", []):
-        for key in [k for k in row if k.startswith("y-")]:
-            if not key[2:].isdigit() or int(key[2:]) not in years:
-                errors[f"rows-{index}-{key}"] = f"Année {key[2:]} hors de la période {years[0]}–{years[-1]}."
+        for key in [k for k in row if k.startswith(("y-", "cp-"))]:
+            year_text = key.split("-", 1)[1]
+            if not year_text.isdigit() or int(year_text) not in years:
+                errors[f"rows-{index}-{key}"] = (
+                    f"Année {year_text} hors de la période {years[0]}–{years[-1]}."
+                )
         if blank({k: v for k, v in row.items() if k != "category"}):
             continue
         p = f"rows-{index}-"
@@ -571,11 +604,16 @@ def _validate_economies(dossier: Dossier, data: dict):
             errors[p + "programme"] = "Programme budgétaire : P suivi de 3 chiffres (par exemple P624)."
         amounts = {}
         for year in years:
-            value, error = parse_amount(row.get(f"y-{year}"))
+            # the AE and CP of the year ([000] annex II, [001] §3); a CP left blank is the AE of the year
+            ae, error = parse_amount(row.get(f"y-{year}"))
             if error:
-                errors[f"{p}y-{year}"] = f"{year} : {error}"
-            if value:
-                amounts[year] = value
+                errors[f"{p}y-{year}"] = f"AE {year} : {error}"
+            raw_cp = (row.get(f"cp-{year}") or "").strip()
+            cp, error = parse_amount(raw_cp) if raw_cp else (ae, None)
+            if error:
+                errors[f"{p}cp-{year}"] = f"CP {year} : {error}"
+            if ae or cp:
+                amounts[year] = (ae, cp)
         rows.append((nature[:300], category, programme, amounts))
     staff = []
     for category in ("A", "B", "C"):
@@ -589,12 +627,51 @@ def _validate_economies(dossier: Dossier, data: dict):
                 errors,
                 f"ETP catégorie {category} en {year}",
             )
+            # « dont emplois redéployés » ([000] annex II): part of the jobs saved, for information
+            redeployed = parse_decimal(
+                data.get(f"staff-{category}-r-{year}"),
+                f"staff-{category}-r-{year}",
+                errors,
+                f"ETP redéployés catégorie {category} en {year}",
+            )
+            if redeployed and redeployed > (jobs or 0) and f"staff-{category}-{year}" not in errors:
+                errors[f"staff-{category}-r-{year}"] = (
+                    f"ETP redéployés catégorie {category} en {year} : ils font partie des ETP économisés "
+                    f"({format_number(jobs or 0, decimals=2)}) et ne peuvent pas les dépasser."
+                )
             if jobs:
                 if not cost and f"staff-{category}-cost" not in errors:
                     errors[f"staff-{category}-cost"] = (
                         f"Indiquez le coût moyen d'un ETP de catégorie {category}."
                     )
-                staff.append((category, year, jobs, cost))
+                staff.append((category, year, jobs, cost, redeployed or Decimal(0)))
+    revenues = []
+    for index, row in data.get("revenues", []):
+        for key in [k for k in row if k.startswith("y-")]:
+            if not key[2:].isdigit() or int(key[2:]) not in years:
+                errors[f"revenues-{index}-{key}"] = (
+                    f"Année {key[2:]} hors de la période {years[0]}–{years[-1]}."
+                )
+        if blank(row):
+            continue
+        p = f"revenues-{index}-"
+        nature = clean(row.get("nature"))
+        if not nature:
+            errors[p + "nature"] = "Indiquez la nature de la recette."
+        too_long(nature, p + "nature", errors, "Nature de la recette", 300)
+        programme = clean(row.get("programme")).upper().replace(" ", "")
+        if programme and not programme.startswith("P"):
+            programme = "P" + programme
+        if programme and not re.fullmatch(r"P\d{3,4}", programme):
+            errors[p + "programme"] = "Programme budgétaire : P suivi de 3 chiffres (par exemple P624)."
+        amounts = {}
+        for year in years:
+            value, error = parse_amount(row.get(f"y-{year}"))
+            if error:
+                errors[f"{p}y-{year}"] = f"Recette {year} : {error}"
+            if value:
+                amounts[year] = value
+        revenues.append((nature, programme, amounts))
     impact = clean(data.get("impact_indirect"))
     too_long(impact, "impact_indirect", errors, "Impact indirect")
     derogation = clean(data.get("roi_derogation"))
@@ -610,17 +687,28 @@ def _validate_economies(dossier: Dossier, data: dict):
                 nature=nature,
                 category=category,
                 programme=programme,
-                amounts=[SavingsAmount(year=y, amount=v) for y, v in sorted(amounts.items())],
+                amounts=[SavingsAmount(year=y, amount=a, cp=c) for y, (a, c) in sorted(amounts.items())],
             )
             for i, (nature, category, programme, amounts) in enumerate(rows)
         ]
         _clear(dossier, "staff_savings")
         dossier.staff_savings = [
-            StaffSaving(category=c, year=y, jobs=j, average_cost=cost) for c, y, j, cost in staff
+            StaffSaving(category=c, year=y, jobs=j, average_cost=cost, redeployed=r)
+            for c, y, j, cost, r in staff
+        ]
+        _clear(dossier, "revenue_lines")
+        dossier.revenue_lines = [
+            RevenueLine(
+                position=i,
+                nature=nature,
+                programme=programme,
+                amounts=[RevenueAmount(year=y, amount=v) for y, v in sorted(amounts.items())],
+            )
+            for i, (nature, programme, amounts) in enumerate(revenues)
         ]
         dossier.impact_indirect = impact
         dossier.roi_derogation = derogation
-        return f"{len(rows)} ligne(s)"
+        return f"{len(rows)} ligne(s)" + (f", {len(revenues)} recette(s)" if revenues else "")
 
     return apply
 
@@ -672,6 +760,48 @@ def _validate_jalons(dossier: Dossier, data: dict):
     return apply
 
 
+def _validate_signataires(dossier: Dossier, data: dict):
+    """The parties and their signatories ([000] preamble « conclu entre … d'une part, et … d'autre part »,
+    block « Signatures / Dates de signature »; [001] last page, four signatories): organisation and
+    function as the contract writes them, name, date of signature once signed (never in the future)."""
+    errors: dict[str, str] = {}
+    rows = []
+    today = paris_today()
+    for index, row in data.get("rows", []):
+        if blank({k: v for k, v in row.items() if k != "side"}):
+            continue
+        p = f"rows-{index}-"
+        side = _choice(row.get("side"), SignatorySide, p + "side", errors, "Choisissez la partie.")
+        values = {}
+        for name, label, limit in (
+            ("organisation", "Organisation", 300),
+            ("function", "Fonction", 300),
+            ("name", "Nom", 200),
+        ):
+            values[name] = clean(row.get(name))
+            if not values[name]:
+                errors[p + name] = f"{label} du signataire : à renseigner."
+            too_long(values[name], p + name, errors, label, limit)
+        signed_on = parse_date(row.get("signed_on"), p + "signed_on", errors, "Date de signature")
+        if signed_on and signed_on > today:
+            errors[p + "signed_on"] = (
+                f"Date de signature : le {format_date(signed_on)} n'est pas encore arrivé."
+            )
+        rows.append((side, values, signed_on))
+    if errors:
+        raise ValidationFailed(errors)
+
+    def apply():
+        _clear(dossier, "signatories")
+        dossier.signatories = [
+            DossierSignatory(position=i, side=side, signed_on=signed_on, **values)
+            for i, (side, values, signed_on) in enumerate(rows)
+        ]
+        return f"{len(rows)} signataire(s)"
+
+    return apply
+
+
 VALIDATORS = {
     "projet": _validate_projet,
     "porteurs": _validate_porteurs,
@@ -683,4 +813,5 @@ VALIDATORS = {
     "economies": _validate_economies,
     "jalons": _validate_jalons,
     "gouvernance": _text_section("gouvernance", "Gouvernance"),
+    "signataires": _validate_signataires,
 }

@@ -69,8 +69,11 @@ def _bucket(dossier: Dossier, line) -> str:
     return "dont financement " + line.financer_label
 
 
-def figures(dossier: Dossier) -> Figures:
-    """Row, column and financer totals of the financing table, savings totals and the ROI, from the rows."""
+def figures(dossier: Dossier, *, revenues: bool = False) -> Figures:
+    """Row, column and financer totals of the financing table, savings totals and the ROI, from the rows.
+
+    `revenues`: also the additional revenue ([000] §4.2.3), which no rule and no ROI counts: only the pages
+    that show it (the dossier page, its PDF) load it, lists and the follow-up do not."""
     return dossier_figures.figures(
         years=dossier.years,
         financing=[
@@ -83,8 +86,11 @@ def figures(dossier: Dossier) -> Figures:
             for line in dossier.financing_lines
         ],
         savings_years=dossier.savings_years,
-        savings=[(line, {a.year: a.amount for a in line.amounts}) for line in dossier.savings_lines],
+        savings=[(line, {a.year: (a.amount, a.cp) for a in line.amounts}) for line in dossier.savings_lines],
         staff=[(row.year, row.jobs, row.average_cost) for row in dossier.staff_savings],
+        revenues=[(line, {a.year: a.amount for a in line.amounts}) for line in dossier.revenue_lines]
+        if revenues
+        else (),
     )
 
 

@@ -51,6 +51,8 @@ def open_for(committee, kind: ItemKind | None = None) -> list[AgendaProposal]:
 
 
 def open_proposal(dossier, kind: ItemKind = ItemKind.DOSSIER) -> AgendaProposal | None:
+    if dossier.state == "brouillon":  # a draft is never proposed, and no state leads back to it
+        return None
     return db.session.scalar(
         select(AgendaProposal).where(
             AgendaProposal.dossier_id == dossier.id,

@@ -228,7 +228,7 @@ def test_cp_above_ae_roi_warning_one_indicator_and_completeness_verdicts():
     fig = _figures(ftap=(100_000, 300_000), porteur=(0, 0), savings={2027: 10_000})
     verdicts = checks(
         fig=fig,
-        rules=Rules(mode="x", roi_min_cents=100),
+        rules=Rules(mode="x", roi_min_cents=100, fund="France Relance"),  # FTAP: a missing content
         missing={"jalons": ["au moins un jalon"]},
         section_labels=LABELS,
         indicators=1,
