@@ -440,3 +440,74 @@ def audit_entries(obj, action: str) -> list[AuditEntry]:
             AuditEntry.action == action,
         )
     ).all()
+
+
+# [001] §5.2: « au moins deux indicateurs de résultat … la valeur actuelle et une cible pour chaque année »
+HUB_INDICATORS = [  # (indicator, current value, {year: target})
+    (
+        "Nombre de démarches transférées sur le nouveau Hub",
+        "0",
+        {2019: "0", 2020: "1", 2021: "12", 2022: "32"},
+    ),
+    (
+        "Nombre de télé-dossiers opérés",
+        "0",
+        {
+            2019: "0",
+            2020: "123 000 (25 % du volume total de CertDC)",
+            2021: "307 000 (50 % du volume total de CertDC) + 800 000 (20 % des télé-dossiers DILA)",
+            2022: "430 000 (100 % de CertDC) + 4 millions (100 % du volume de la DILA)",
+        },
+    ),
+]
+# [001] preamble (« conclu entre la DINUM, la DILA et la DSAF d'une part, et la DITP et la DB d'autre part »)
+# and its last page: the four signatories, their functions (no dates are written in the source).
+HUB_SIGNATORIES = [  # (side, organisation, function, name)
+    (
+        "porteur",
+        "Direction interministérielle du numérique (DINUM)",
+        "Le directeur interministériel du numérique",
+        "Nadi BOU HANNA",
+    ),
+    (
+        "porteur",
+        "Direction des services administratifs et financiers (DSAF)",
+        "Le directeur des services administratifs et financiers du Premier ministre",
+        "Serge DUVAL",
+    ),
+    (
+        "fonds",
+        "Direction interministérielle de la transformation publique (DITP)",
+        "Le délégué interministériel à la transformation publique",
+        "Thierry LAMBERT",
+    ),
+    ("fonds", "Direction du budget (DB)", "La directrice du budget", "Amélie VERDI"),
+]
+
+
+def hub_indicator_rows() -> list[tuple[int, dict]]:
+    return [
+        (
+            i,
+            {"objective": "Résultat", "indicator": indicator, "current_value": current}
+            | {f"target-{year}": value for year, value in targets.items()},
+        )
+        for i, (indicator, current, targets) in enumerate(HUB_INDICATORS)
+    ]
+
+
+def hub_signatory_rows(dates: dict[str, str] | None = None) -> list[tuple[int, dict]]:
+    dates = dates or {}
+    return [
+        (
+            i,
+            {
+                "side": side,
+                "organisation": organisation,
+                "function": function,
+                "name": name,
+                "signed_on": dates.get(name, ""),
+            },
+        )
+        for i, (side, organisation, function, name) in enumerate(HUB_SIGNATORIES)
+    ]
