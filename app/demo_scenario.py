@@ -303,6 +303,7 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
             ]
         },  # fmt: skip
         "beneficiaires": {"rows": [(0, {"group": "Agents de l'État", "population": "250000"})]},
+        # two result indicators, each with a target per year ([001] §5.2)
         "indicateurs": {
             "rows": [
                 (
@@ -313,6 +314,22 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
                         "current_value": "0",
                         "target_value": "50000",
                         "frequency": "trimestrielle",
+                        f"target-{y}": "10 000",
+                        f"target-{y + 1}": "50 000",
+                        f"target-{y + 2}": "120 000",
+                    },
+                ),
+                (
+                    1,
+                    {
+                        "objective": "Qualité de service",
+                        "indicator": "Ministères raccordés",
+                        "current_value": "1",
+                        "target_value": "4",
+                        "frequency": "annuelle",
+                        f"target-{y}": "2",
+                        f"target-{y + 1}": "5",
+                        f"target-{y + 2}": "10",
                     },
                 ),
             ]
@@ -327,9 +344,18 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
                         "programme": "P129",
                         f"y-{y + 1}": str(ftap_ae),
                         f"y-{y + 2}": str(ftap_ae),
+                        f"cp-{y + 1}": str(ftap_ae // 2),  # CP: half paid the year the AE are saved
                     },
                 ),
-            ]
+            ],
+            # T2 helper ([000] annex II): 1,5 ETP of category B saved, 0,5 of them redeployed
+            "staff-B-cost": "48 000",
+            f"staff-B-{y + 2}": "1,5",
+            f"staff-B-r-{y + 2}": "0,5",
+            # additional revenue ([000] §4.2.3)
+            "revenues": [
+                (0, {"nature": "Abonnements des opérateurs", "programme": "P129", f"y-{y + 2}": "30 000"})
+            ],
         },  # fmt: skip
         "jalons": {
             "rows": [
@@ -338,6 +364,29 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
             ]
         },
         "gouvernance": {"gouvernance": "COPIL trimestriel avec les ministères utilisateurs."},
+        # the parties and signatories ([000] preamble and signature block; dated when the contract is signed)
+        "signataires": {
+            "rows": [
+                (
+                    0,
+                    {
+                        "side": "porteur",
+                        "organisation": "Direction interministérielle du numérique (DINUM)",
+                        "function": "La directrice interministérielle du numérique",
+                        "name": porteur.full_name,
+                    },
+                ),
+                (
+                    1,
+                    {
+                        "side": "fonds",
+                        "organisation": "Direction interministérielle de la transformation publique (DITP)",
+                        "function": "Le délégué interministériel à la transformation publique",
+                        "name": "Thierry LAMBERT",
+                    },
+                ),
+            ]
+        },  # fmt: skip
     }
 
 

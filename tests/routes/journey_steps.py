@@ -24,9 +24,9 @@ def section_forms(dossier: Dossier, porteur: User, **kw) -> dict[str, dict]:
     for key, data in section_data(dossier, porteur, **kw).items():
         flat = {}
         for name, value in data.items():
-            if name == "rows":
+            if name in ("rows", "revenues"):  # tables of rows: `rows-0-nature`, `revenues-0-y-2027`
                 for index, row in value:
-                    flat.update({f"rows-{index}-{k}": v for k, v in row.items()})
+                    flat.update({f"{name}-{index}-{k}": v for k, v in row.items()})
             else:
                 flat[name] = value
         forms[key] = flat
