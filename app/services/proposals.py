@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import Committee, Guichet
 from ..models.base import utcnow
 from ..models.committees import ItemKind
+from ..models.dossiers import DossierState
 from ..models.proposals import AgendaProposal, ProposalSource, ProposalState
 from . import audit, dossier_notices, notifications
 from .dossier_sections import clean
@@ -51,7 +52,7 @@ def open_for(committee, kind: ItemKind | None = None) -> list[AgendaProposal]:
 
 
 def open_proposal(dossier, kind: ItemKind = ItemKind.DOSSIER) -> AgendaProposal | None:
-    if dossier.state == "brouillon":  # a draft is never proposed, and no state leads back to it
+    if dossier.state == DossierState.BROUILLON:  # a draft is never proposed, and no state leads back to it
         return None
     return db.session.scalar(
         select(AgendaProposal).where(
