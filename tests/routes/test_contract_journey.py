@@ -188,6 +188,22 @@ def test_contract_and_follow_up_to_the_end(agents, inbox):  # noqa: F811 - the i
     assert f"/dossiers/{dossier.id}/pdf" in ready.text_body and "://" in ready.text_body
     assert ready.html_body
 
+    # the secretariat completes the contract's signatories once decided (000 signature block): a third
+    # party signs for the fund; the porteur can no longer edit them
+    signatories = {
+        f"rows-{i}-{k}": getattr(s, k) for i, s in enumerate(dossier.signatories)
+        for k in ("side", "organisation", "function", "name")
+    }  # fmt: skip
+    assert len(dossier.signatories) == 2
+    signatories |= {"rows-2-side": "fonds", "rows-2-organisation": "Direction du budget (DB)",
+                    "rows-2-function": "La directrice du budget", "rows-2-name": "Amélie VERDI"}  # fmt: skip
+    version = str(dossier.section_version("signataires"))
+    refused = post(roles["porteur"], f"{page}/sections/signataires", signatories | {"version": version})
+    assert refused.status_code == 403
+    assert post(client, f"{page}/sections/signataires", signatories | {"version": version}).status_code == 303
+    db.session.expire_all()
+    assert [s.name for s in dossier.signatories][-1] == "Amélie VERDI"
+
     # signature: bad input keeps the input and changes nothing
     future = (today + timedelta(days=3)).isoformat()
     response = post(client, f"{page}/convention/signature", {"signed_on": future, "signatories": "Mme X"})
@@ -206,6 +222,7 @@ def test_contract_and_follow_up_to_the_end(agents, inbox):  # noqa: F811 - the i
     assert response.status_code == 303
     db.session.expire_all()
     assert dossier.state == "conventionne"
+    assert [s.signed_on for s in dossier.signatories] == [today] * 3  # dated by the recorded signature
     assert notices(porteur, "dossier.contract_signed") and notices(instructeur, "dossier.contract_signed")
     assert post(client, f"{page}/convention/suivi").status_code == 303
     db.session.expire_all()
