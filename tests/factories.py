@@ -496,7 +496,14 @@ def hub_indicator_rows() -> list[tuple[int, dict]]:
     ]
 
 
+# [004] last page: « Le 31/07/2023 Le délégué interministériel à la transformation publique Thierry LAMBERT »
+# (the one signatory and date the Lean contract writes).
+LEAN_SIGNATURE = ("Thierry LAMBERT", "31/07/2023")
+
+
 def hub_signatory_rows(dates: dict[str, str] | None = None) -> list[tuple[int, dict]]:
+    """The HUB's signatories as the section's rows; `dates` {name: « JJ/MM/AAAA »} typed by the test (the
+    HUB writes none: the tests reuse the date [004] gives the same signatory, LEAN_SIGNATURE)."""
     dates = dates or {}
     return [
         (

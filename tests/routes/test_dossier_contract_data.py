@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import Role
 from tests.factories import (
     HUB_SIGNATORIES,
+    LEAN_SIGNATURE,
     hub_indicator_rows,
     hub_signatory_rows,
     make_hub_dossier,
@@ -54,7 +55,7 @@ def test_signatories_round_trip_bad_input_kept_at_the_field_then_saved_twice(
     assert refused.status_code == 422
     assert "Date de signature : date invalide (format JJ/MM/AAAA)." in body and 'value="32/07/2023"' in body
     assert "Nom du signataire : à renseigner." in body and 'value="Le délégué interministériel' in body
-    good = flat(hub_signatory_rows({"Thierry LAMBERT": "31/07/2023"}))
+    good = flat(hub_signatory_rows(dict([LEAN_SIGNATURE])))
     for version in ("0", "1"):
         saved = post(client, csrf, url, good | {"version": version})
         assert saved.status_code == 200, text_of(saved)[:500]
@@ -106,7 +107,7 @@ def test_the_contract_pdf_carries_signatories_yearly_targets_and_savings_in_ae_a
 
     for key, rows in (
         ("indicateurs", hub_indicator_rows()),
-        ("signataires", hub_signatory_rows({"Thierry LAMBERT": "31/07/2023"})),
+        ("signataires", hub_signatory_rows(dict([LEAN_SIGNATURE]))),
     ):
         sections.save_section(hub, key, {"rows": rows}, version=0, actor=porteur)
     db.session.commit()

@@ -13,6 +13,7 @@ from app.services.errors import ValidationFailed
 from tests.factories import (
     HUB_INDICATORS,
     HUB_SIGNATORIES,
+    LEAN_SIGNATURE,
     audit_entries,
     hub_indicator_rows,
     hub_signatory_rows,
@@ -61,8 +62,8 @@ def test_a_target_outside_the_years_of_the_project_is_refused_at_its_field(hub, 
 
 
 def test_hub_signatories_saved_with_their_functions_and_dates(hub, porteur):
-    _save(hub, "signataires", {"rows": hub_signatory_rows({"Thierry LAMBERT": "31/07/2023"})}, porteur)
-    _save(hub, "signataires", {"rows": hub_signatory_rows({"Thierry LAMBERT": "31/07/2023"})}, porteur)
+    _save(hub, "signataires", {"rows": hub_signatory_rows(dict([LEAN_SIGNATURE]))}, porteur)
+    _save(hub, "signataires", {"rows": hub_signatory_rows(dict([LEAN_SIGNATURE]))}, porteur)
     assert [(s.side, s.function, s.name) for s in hub.signatories] == [
         (a, c, d) for a, _, c, d in HUB_SIGNATORIES
     ]
