@@ -433,3 +433,42 @@ def test_rules_endorsements_grid_and_fractional_etp_keep_every_row(scratch):
     upgrade(directory=MIGRATIONS, revision=CONTRACT_RULES)
     with db.engine.begin() as connection:
         check_kept(connection, ids)
+
+
+CONTRACT_DATA = "e0af24dcea50"  # dossiers: contract data — signatories, yearly targets, savings CP, …
+
+
+def test_contract_data_gives_savings_their_cp_and_t2_rows_no_redeployed_job(scratch):
+    """savings_amounts.cp = the AE already typed (both source tables write AE = CP), staff_savings.redeployed
+    = 0, the new tables start empty; down and up again keep every row."""
+    upgrade(directory=MIGRATIONS, revision=BEFORE_FOREIGN_KEYS)
+    with db.engine.begin() as connection:
+        ids = fill_before_foreign_keys(connection)
+    upgrade(directory=MIGRATIONS, revision="b3f1c2d4e5a6")  # the head this revision was written on
+    with db.engine.begin() as connection:
+        line = insert(
+            connection,
+            "savings_lines",
+            dossier_id=ids["dossier"],
+            position=0,
+            nature="Coûts de gestion",
+            category="T3",
+            programme="P624",
+        )
+        insert(connection, "savings_amounts", line_id=line, year=2028, amount=580_000)
+        insert(connection, "staff_savings", dossier_id=ids["dossier"], category="B", year=2028, jobs=1.5,
+               average_cost=48_000)  # fmt: skip
+    upgrade(directory=MIGRATIONS, revision=CONTRACT_DATA)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)
+        assert rows(connection, "SELECT amount, cp FROM savings_amounts") == [(580_000, 580_000)]
+        assert [float(r) for (r,) in rows(connection, "SELECT redeployed FROM staff_savings")] == [0.0]
+        for table in ("dossier_signatories", "dossier_indicator_targets", "revenue_lines", "revenue_amounts"):
+            assert rows(connection, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE staff_savings SET redeployed = 2"))  # above the 1,5 jobs saved
+    downgrade(directory=MIGRATIONS, revision="-1")
+    upgrade(directory=MIGRATIONS, revision=CONTRACT_DATA)
+    with db.engine.begin() as connection:
+        check_kept(connection, ids)
+        assert rows(connection, "SELECT amount, cp FROM savings_amounts") == [(580_000, 580_000)]
