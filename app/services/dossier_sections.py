@@ -260,13 +260,13 @@ def _validate_projet(dossier: Dossier, data: dict):
             for line in dossier.financing_lines
             for a in line.amounts
             if (a.ae or a.cp) and not year <= a.year < year + 4
-        ]
+        ] + [t.year for i in dossier.indicators for t in i.targets if not year <= t.year < year + 4]
         if fin_outside or outside:
             bad = sorted(set(fin_outside) | set(outside))
             errors["start_year"] = (
                 f"Des montants sont saisis pour {', '.join(map(str, bad))}, hors de la période "
-                f"{year}–{year + 3} : corrigez d'abord le tableau de financement ou les "
-                f"économies."
+                f"{year}–{year + 3} : corrigez d'abord le tableau de financement, les "
+                f"cibles des indicateurs ou les économies."
             )
     if starts_on or ends_on:
         for jalon in dossier.jalons:

@@ -17,6 +17,7 @@ from tests.factories import (
     audit_entries,
     hub_indicator_rows,
     hub_signatory_rows,
+    make_dossier,
 )
 
 
@@ -140,3 +141,15 @@ def test_additional_revenue_by_year_in_french_numbers_and_bad_input_at_its_field
         "revenues-0-y-2023": "Recette 2023 : Saisissez un montant en euros entiers, chiffres seulement "
         "(par exemple 1 275 000)."
     }
+
+
+def test_moving_the_first_year_past_the_yearly_targets_is_refused_and_nothing_is_lost(porteur):
+    hub = make_dossier(porteur, "FTAP", title="HUB, indicateurs seuls", start_year=2019)
+    _save(hub, "indicateurs", {"rows": hub_indicator_rows()}, porteur)
+    with pytest.raises(ValidationFailed) as error:
+        sections.save_section(
+            hub, "projet", {"title": hub.title, "start_year": "2021"}, version=0, actor=porteur
+        )
+    assert "hors de la période 2021–2024" in error.value.errors["start_year"]
+    db.session.rollback()
+    assert [t.year for t in hub.indicators[0].targets] == [2019, 2020, 2021, 2022]
