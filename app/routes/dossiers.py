@@ -266,7 +266,12 @@ def _posted_step(key: str) -> sections.Step | None:
 
 
 def _section_response(dossier, key, status, **overrides):
-    overrides.setdefault("step", _posted_step(key))
+    """The section again (saved, or its messages and the input kept): the htmx block, else the full page the
+    form was posted from (its step page, or the dossier page)."""
+    step = overrides.setdefault("step", _posted_step(key))
+    if step is not None and not is_htmx():
+        context = _context(dossier, **overrides, **_step_extras(step))
+        return render("dossiers/steps.html", status=status, **context)
     return render(
         "dossiers/show.html", block=f"section_{key}", status=status, **_context(dossier, **overrides)
     )
@@ -387,6 +392,20 @@ def autosave_section(dossier_id: int, key: str):
 STEP_SLUGS = ", ".join(step.slug for step in sections.steps())
 
 
+def _step_extras(step: sections.Step) -> dict:
+    """What the step page shows around `step`: its number, the previous and next steps, whether it is the
+    recap."""
+    all_steps = sections.steps()
+    index = all_steps.index(step)
+    return {
+        "steps": all_steps,
+        "step_number": index + 1,
+        "previous_step": all_steps[index - 1] if index else None,
+        "next_step": all_steps[index + 1] if index + 1 < len(all_steps) else None,
+        "recap": index == len(all_steps) - 1,
+    }
+
+
 def _fillable(dossier_id: int) -> Dossier:
     """The dossier whose steps the user may fill: 404 when not visible, 403 when not on the porteur side."""
     dossier = _load(dossier_id)
@@ -411,20 +430,8 @@ def step(dossier_id: int, slug: str):
     if not permissions.can_fill_dossier_steps(current_user, dossier):
         flash("Ce dossier n'est plus modifiable par étapes : voici le dossier complet.", "info")
         return redirect(url_for(".show", dossier_id=dossier_id), 303)
-    all_steps = sections.steps()
-    index = next(i for i, s in enumerate(all_steps) if s.slug == slug)
-    return render(
-        "dossiers/steps.html",
-        **_context(
-            dossier,
-            step=all_steps[index],
-            steps=all_steps,
-            step_number=index + 1,
-            previous_step=all_steps[index - 1] if index else None,
-            next_step=all_steps[index + 1] if index + 1 < len(all_steps) else None,
-            recap=all_steps[index] is all_steps[-1],
-        ),
-    )
+    step = next(s for s in sections.steps() if s.slug == slug)
+    return render("dossiers/steps.html", **_context(dossier, step=step, **_step_extras(step)))
 
 
 # --- attachments ---------------------------------------------------------------------------------

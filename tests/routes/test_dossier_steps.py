@@ -119,6 +119,12 @@ def test_section_button_on_a_step_comes_back_to_the_step(client, csrf, login_as,
         client, csrf, f"/dossiers/{dossier.id}/sections/gouvernance", {"version": "0", "gouvernance": "x"}
     )
     assert plain.headers["Location"] == f"/dossiers/{dossier.id}#section-gouvernance"
+    # without JavaScript, a refused save from a step comes back as that step page, the input kept
+    bad = {"version": "0", "title": "Titre gardé", "start_year": "deux mille", "etape": "projet"}
+    refused = post(client, csrf, f"/dossiers/{dossier.id}/sections/projet", bad)
+    page = text_of(refused)
+    assert refused.status_code == 422 and "Étape 1 sur" in page and 'value="Titre gardé"' in page
+    assert "nombre entier positif" in page and 'id="section-enjeu"' not in page
 
 
 # --- autosave --------------------------------------------------------------------------------------------
