@@ -1,7 +1,8 @@
-"""The porteur fills a dossier step by step in Chromium, by keyboard: the DSFR stepper, « Suivant » giving the
-focus to the next step's title, the draft autosaved while typing (« Brouillon enregistré à … », the focus left
-in the field), found again after a reload; bad input refused at the field without losing it; a file larger than
-the server's limit refused before it is sent. Signed in through the real ProConnect flow; axe on a step page."""
+"""The porteur fills a dossier step by step in Chromium, by keyboard: the DSFR stepper, « Suivant » giving
+the focus to the next step's title, the draft autosaved while typing (« Brouillon enregistré à … », the focus
+left in the field), found again after a reload; bad input refused at the field without losing it; a
+colleague's save never overwritten; a file larger than the server's limit refused before it is sent. Signed
+in through the real ProConnect flow; axe on the step pages."""
 
 import re
 
@@ -23,7 +24,7 @@ def wait_focus(page, element_id: str) -> None:
 
 
 def go_by_keyboard(page, slug: str) -> None:
-    """Tab to the « Suivant » / « Précédent » link towards `slug`, press Enter, land with the focus on the title."""
+    """Tab to the step link towards `slug`, press Enter: the focus lands on the step title."""
     tab_until(page, f'a[data-app-step-nav][href$="/etapes/{slug}"]', limit=250)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/etapes/{slug}$"))
@@ -54,7 +55,9 @@ def test_dossier_steps_by_keyboard_with_autosave(proconnect, live_app, page, tmp
     assert "nombre entier positif" in message.inner_text()
     assert page.locator("#projet-start_year").input_value() == "deux mille"
     assert page.locator("#projet-start_year").get_attribute("aria-invalid") == "true"
-    assert "projet-start_year-messages" in page.locator("#projet-start_year").get_attribute("aria-describedby")
+    assert "projet-start_year-messages" in page.locator("#projet-start_year").get_attribute(
+        "aria-describedby"
+    )
     assert focused_id(page) == "projet-start_year"
     assert page.locator("#projet-autosave").inner_text().startswith("Brouillon non enregistré")
     # « Suivant » does not leave a refused draft behind: it stays, on the field in error
@@ -76,19 +79,35 @@ def test_dossier_steps_by_keyboard_with_autosave(proconnect, live_app, page, tmp
     assert focused_id(page) == "enjeu-enjeu"  # the autosave never steals the focus
     page.keyboard.type(" Ils échangent par courriel.")  # typing goes on in the same field
     page.locator("#enjeu-autosave", has_text=SAVED).wait_for()
-    page.wait_for_function(
-        "() => document.querySelector('#section-enjeu input[name=version]').value === '2'"
-    )
+    page.wait_for_function("() => document.querySelector('#section-enjeu input[name=version]').value === '2'")
     page.reload()
     wait_until_ready(page)
     assert page.locator("#enjeu-enjeu").input_value() == (
         "Les agents des alliances n'ont pas de messagerie commune. Ils échangent par courriel."
     )
 
+    # a colleague saves « solution » behind this page's back: the autosave refuses to overwrite it
+    dossier_url = page.url.split("/etapes/")[0]
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    colleague = page.request.post(
+        f"{dossier_url}/sections/solution/brouillon",
+        form={"csrf_token": token, "version": "0", "solution": "La version du collègue."},
+    )
+    assert colleague.status == 200
+    tab_until(page, "#solution-solution")
+    page.keyboard.type("Ma version.")
+    conflict = page.locator("#section-solution [data-app-conflict]")
+    conflict.wait_for()
+    assert "depuis que vous l'avez ouverte" in conflict.inner_text()
+    assert focused_id(page) == "solution-solution"
+    assert page.locator("#solution-solution").input_value() == "Ma version."  # the input is kept
+    page.reload()
+    wait_until_ready(page)
+    assert page.locator("#solution-solution").input_value() == "La version du collègue."
+
     # back by keyboard, then the pieces step: a file over the server's limit never leaves the browser
     go_by_keyboard(page, "projet")
     assert page.locator("#projet-start_year").input_value() == "2026"
-    dossier_url = page.url.split("/etapes/")[0]
     saved = live_app.config["DOSSIER_ATTACHMENT_MAX_MB"]
     live_app.config["DOSSIER_ATTACHMENT_MAX_MB"] = 1
     try:
@@ -99,7 +118,9 @@ def test_dossier_steps_by_keyboard_with_autosave(proconnect, live_app, page, tmp
         assert "Taille maximale : 1 Mo." in page.locator("#pieces-file-group").inner_text()
         sent = []
         upload_url = re.compile(r"/dossiers/\d+/pieces$")
-        page.on("request", lambda request: sent.append(request.url) if upload_url.search(request.url) else None)
+        page.on(
+            "request", lambda request: sent.append(request.url) if upload_url.search(request.url) else None
+        )
         big = tmp_path / "annexe-lourde.pdf"
         big.write_bytes(b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024))
         upload.set_input_files(str(big))
