@@ -54,6 +54,9 @@ class Config:
     DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
     UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", BASE_DIR / "instance" / "uploads"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    # per file (dossier pieces, messages, follow-up proofs, signed contract): a French message at the field,
+    # checked in the browser before sending too; keep it below MAX_UPLOAD_MB
+    DOSSIER_ATTACHMENT_MAX_MB = int(os.environ.get("DOSSIER_ATTACHMENT_MAX_MB", "10"))
     PER_PAGE = 20
     AUTO_MIGRATE = env_bool("AUTO_MIGRATE", True)
 

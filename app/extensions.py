@@ -3,6 +3,7 @@
 import logging
 
 from authlib.integrations.flask_client import OAuth
+from flask import current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,6 +29,18 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 oauth = OAuth()
 login_manager = LoginManager()
+
+
+def attachment_max_bytes() -> int:
+    """The per-file limit of an uploaded file (config DOSSIER_ATTACHMENT_MAX_MB): what the services enforce
+    (a French message at the field) and what every file input shows and checks in the browser before
+    sending (its data-max-bytes attribute, app/static/app.js)."""
+    return int(current_app.config.get("DOSSIER_ATTACHMENT_MAX_MB", 10)) * 1024 * 1024
+
+
+def request_max_bytes() -> int | None:
+    """The request limit (MAX_UPLOAD_MB → MAX_CONTENT_LENGTH, answered 413): the portfolio import's file."""
+    return current_app.config.get("MAX_CONTENT_LENGTH")
 
 
 def configure_engine(engine) -> None:

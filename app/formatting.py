@@ -92,6 +92,14 @@ def parse_number(value) -> Decimal | None:
         raise ValueError(value) from None
 
 
+def format_megabytes(size: int | None) -> str:
+    """A size limit in bytes as the French « 10 Mo » (one decimal when not a whole number: « 0,5 Mo »)."""
+    if not size:
+        return ""
+    value = size / (1024 * 1024)
+    return f"{format_number(value, decimals=0 if value == int(value) else 1)} Mo"
+
+
 def format_euros(value) -> str:
     """« 1 234 567 € »: whole euros, the way the source contracts write amounts."""
     if value is None:

@@ -11,10 +11,12 @@ from jinja2 import StrictUndefined
 from markupsafe import Markup
 
 from . import permissions
+from .extensions import attachment_max_bytes, request_max_bytes
 from .formatting import (  # noqa: F401  (re-exported: the formatting is app/formatting.py's)
     format_date,
     format_datetime,
     format_euros,
+    format_megabytes,
     format_number,
     format_percent,
 )
@@ -91,6 +93,7 @@ def init_app(app) -> None:
         number=format_number,
         date=format_date,
         percent=format_percent,
+        megabytes=format_megabytes,
     )
     app.jinja_env.globals.update(
         vendor=vendor,
@@ -108,4 +111,6 @@ def init_app(app) -> None:
         Moscow=Moscow,
         BackingRole=BackingRole,
         service_name="Mutualisation DSI",
+        attachment_max_bytes=attachment_max_bytes,
+        request_max_bytes=request_max_bytes,
     )

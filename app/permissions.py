@@ -461,6 +461,12 @@ def can_edit_section(user, dossier, key: str) -> bool:
     )
 
 
+def can_fill_dossier_steps(user, dossier) -> bool:
+    """The step-by-step form (/dossiers/<id>/etapes): the porteur side, while the porteur may edit the dossier
+    (a draft, or compléments asked: the reopened sections editable, the others read-only)."""
+    return is_porteur_side(user, dossier) and dossier.state in DossierState.EDITABLE
+
+
 def can_submit_dossier(user, dossier) -> bool:
     return is_porteur_side(user, dossier) and dossier.state in (
         DossierState.BROUILLON,

@@ -168,6 +168,24 @@ class SectionForm(FlaskForm):
         return found
 
 
+def errors_by_id(form) -> tuple[dict[str, str], list[str]]:
+    """({control id: first message}, the form's own messages): where the autosave's script shows each
+    message, at the control the user typed in (ids `<section>-<name>`, as rendered)."""
+    found: dict[str, str] = {}
+
+    def walk(fields):
+        for field in fields:
+            if isinstance(field, FieldList):
+                walk(field.entries)
+            elif isinstance(field, FormField):
+                walk(field.form._fields.values())
+            elif field.errors and field.name != "version":
+                found[field.id] = field.errors[0]
+
+    walk(form._fields.values())
+    return found, list(form.form_errors)
+
+
 def _index(entry: Field) -> int:
     return int(entry.name.rsplit("-", 1)[1])
 

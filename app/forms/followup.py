@@ -63,9 +63,7 @@ class JalonForm(_FollowUpForm):
     jalon = SelectField("Jalon atteint", id="jalon-jalon", coerce=_id_or_text, validate_choice=False)
     achieved_on = DateText("Date d'atteinte", id="jalon-achieved_on")
     proof = StringField("Preuve", id="jalon-proof", description="Livrable, procès-verbal de recette, lien…")
-    proof_file = FileField(
-        "Fichier de preuve (facultatif)", id="jalon-proof_file", description="PDF, ODT, DOCX, XLSX ou ODS."
-    )
+    proof_file = FileField("Fichier de preuve (facultatif)", id="jalon-proof_file")
 
 
 class DelayForm(_FollowUpForm):

@@ -1,15 +1,18 @@
 """Dossiers: my dossiers, the dossier page with its sections saved one by one, live checks, submission,
 instruction (list with tabs, complements, avis), messages, private annotations, attachments, PDF."""
 
-from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import permissions
-from ..extensions import db, writes
+from ..extensions import attachment_max_bytes, db, writes
+from ..formatting import format_time
+from ..forms import apply_errors
 from ..forms import dossiers as forms
 from ..htmx import announce, is_htmx, render, trigger
 from ..models import Dossier, Guichet, Organisation, Role, RuleKind
+from ..models.base import utcnow
 from ..models.dossiers import (
     GRID_SCORES,
     Avis,
@@ -33,7 +36,7 @@ bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("DOSSIER_ATTACHMENT_MAX_MB", 10)) * 1024 * 1024
+    return attachment_max_bytes()
 
 
 def _load(dossier_id: int) -> Dossier:
@@ -154,8 +157,11 @@ def create():
     return perform(
         run,
         form=form,
-        success=lambda dossier: f"Dossier {dossier.reference} créé : complétez ses sections puis déposez-le.",
-        location=lambda dossier: url_for(".show", dossier_id=dossier.id),
+        success=lambda dossier: (
+            f"Dossier {dossier.reference} créé : remplissez-le étape par étape "
+            "(vos saisies sont enregistrées au fil de l'eau), puis déposez-le."
+        ),
+        location=lambda dossier: url_for(".step", dossier_id=dossier.id, slug=sections.steps()[0].slug),
         failure=page,
     )
 
@@ -225,6 +231,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "grid_scores": GRID_SCORES,
         "annex_form": forms.BudgetAnnexForm.for_dossier(dossier, posted=False),
         "endorsement_pending": endorsements.pending(dossier),
+        "step": None,  # the step page showing the sections (their forms then autosave and come back to it)
     }
     ctx.update(overrides)
     return ctx
@@ -252,10 +259,29 @@ def checks(dossier_id: int):
 SECTION_KEYS = ", ".join(key for key, _ in sections.SECTIONS if key != "pieces")
 
 
+def _posted_step(key: str) -> sections.Step | None:
+    """The step page a section form was posted from (its hidden `etape`), if it shows that section."""
+    slug = request.form.get("etape", "")
+    return next((s for s in sections.steps() if s.slug == slug and key in s.sections), None)
+
+
 def _section_response(dossier, key, status, **overrides):
+    """The section again (saved, or its messages and the input kept): the htmx block, else the full page the
+    form was posted from (its step page, or the dossier page)."""
+    step = overrides.setdefault("step", _posted_step(key))
+    if step is not None and not is_htmx():
+        context = _context(dossier, **overrides, **_step_extras(step))
+        return render("dossiers/steps.html", status=status, **context)
     return render(
         "dossiers/show.html", block=f"section_{key}", status=status, **_context(dossier, **overrides)
     )
+
+
+def _section_location(dossier_id: int, key: str) -> str:
+    step = _posted_step(key)
+    if step is not None:
+        return url_for(".step", dossier_id=dossier_id, slug=step.slug, _anchor=f"section-{key}")
+    return url_for(".show", dossier_id=dossier_id, _anchor=f"section-{key}")
 
 
 def _saved_in_place(dossier_id: int, key: str, response):
@@ -304,10 +330,108 @@ def save_section(dossier_id: int, key: str):
         run,
         form=form,
         success=None if is_htmx() else f"Section « {sections.SECTION_LABELS[key]} » enregistrée.",
-        location=url_for(".show", dossier_id=dossier_id, _anchor=f"section-{key}"),
+        location=_section_location(dossier_id, key),
         failure=lambda status: failed.append(status) or failure(status),
     )
     return response if failed else _saved_in_place(dossier_id, key, response)
+
+
+@bp.post(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>/brouillon")
+@permissions.authenticated
+def autosave_section(dossier_id: int, key: str):
+    """The step pages' autosave (app/static/app.js): the section posted to the same service as « Enregistrer
+    la section », answered in JSON so that the script changes nothing but the messages and the version
+    (the page is not swapped: the focus stays where the user types). 200 {version, message}; 422 {errors:
+    {control id: message}} (nothing saved, the input stays in the page); 409 the conflict (someone saved
+    the section since: never a silent overwrite); 403 refused."""
+    dossier = _load(dossier_id)
+    if not permissions.can_edit_section(current_user, dossier, key):
+        refusal = "Cette section n'est plus modifiable : rechargez la page."
+        return jsonify(status="refused", message=refusal), 403
+    form = forms.section_form(dossier, key, formdata=request.form, organisations=_organisation_choices())
+
+    def saved(result):
+        at = format_time(utcnow())
+        return jsonify(
+            status="saved",
+            version=result.section_version(key),
+            saved_at=at,
+            message=f"Brouillon enregistré à {at}",
+        )
+
+    def refused(error):
+        if isinstance(error, sections.SectionConflict):
+            message = (
+                f"{error.message} Le brouillon n'est plus enregistré automatiquement : utilisez "
+                "« Enregistrer la section » pour voir la version enregistrée à côté de votre saisie."
+            )
+            return jsonify(status="conflict", message=message), 409
+        if isinstance(error, ValidationFailed):
+            apply_errors(form, error.errors)
+            by_id, general = forms.errors_by_id(form)
+            count = len(by_id) + len(general)
+            return jsonify(
+                status="invalid",
+                errors=by_id,
+                general=general,
+                message=f"Brouillon non enregistré : {count} champ(s) à corriger.",
+            ), 422
+        return jsonify(status="refused", message=error.message), error.status_code
+
+    return perform(
+        lambda: sections.save_section(
+            dossier, key, form.section_data(), version=form.version_number(), actor=current_user
+        ),
+        done=saved,
+        refused=refused,
+    )
+
+
+# --- the step-by-step form -------------------------------------------------------------------------
+
+STEP_SLUGS = ", ".join(step.slug for step in sections.steps())
+
+
+def _step_extras(step: sections.Step) -> dict:
+    """What the step page shows around `step`: its number, the previous and next steps, whether it is the
+    recap."""
+    all_steps = sections.steps()
+    index = all_steps.index(step)
+    return {
+        "steps": all_steps,
+        "step_number": index + 1,
+        "previous_step": all_steps[index - 1] if index else None,
+        "next_step": all_steps[index + 1] if index + 1 < len(all_steps) else None,
+        "recap": index == len(all_steps) - 1,
+    }
+
+
+def _fillable(dossier_id: int) -> Dossier:
+    """The dossier whose steps the user may fill: 404 when not visible, 403 when not on the porteur side."""
+    dossier = _load(dossier_id)
+    if not permissions.is_porteur_side(current_user, dossier):
+        abort(403)
+    return dossier
+
+
+@bp.get("/<int:dossier_id>/etapes")
+@permissions.authenticated
+def steps(dossier_id: int):
+    _fillable(dossier_id)
+    return redirect(url_for(".step", dossier_id=dossier_id, slug=sections.steps()[0].slug), 303)
+
+
+@bp.get(f"/<int:dossier_id>/etapes/<any({STEP_SLUGS}):slug>")
+@permissions.authenticated
+def step(dossier_id: int, slug: str):
+    """One step of the porteur's form (its sections, saved as a draft while typing), or the recap that
+    leads to « Déposer ». A dossier the porteur may no longer edit is shown on its page instead."""
+    dossier = _fillable(dossier_id)
+    if not permissions.can_fill_dossier_steps(current_user, dossier):
+        flash("Ce dossier n'est plus modifiable par étapes : voici le dossier complet.", "info")
+        return redirect(url_for(".show", dossier_id=dossier_id), 303)
+    step = next(s for s in sections.steps() if s.slug == slug)
+    return render("dossiers/steps.html", **_context(dossier, step=step, **_step_extras(step)))
 
 
 # --- attachments ---------------------------------------------------------------------------------
@@ -345,7 +469,7 @@ def upload(dossier_id: int):
         run,
         form=form,
         success=None if is_htmx() else "Pièce jointe ajoutée.",
-        location=url_for(".show", dossier_id=dossier_id, _anchor="section-pieces"),
+        location=_section_location(dossier_id, "pieces"),
         failure=lambda status: failed.append(status) or failure(status),
     )
     return response if failed else _saved_in_place(dossier_id, "pieces", response)
@@ -361,7 +485,7 @@ def remove_attachment(dossier_id: int, attachment_id: int):
     return perform(
         lambda: attachments.remove_attachment(attachment, actor=current_user),
         success="Pièce jointe retirée.",
-        location=url_for(".show", dossier_id=dossier_id, _anchor="section-pieces"),
+        location=_section_location(dossier_id, "pieces"),
         failure=lambda status: abort(403),
     )
 

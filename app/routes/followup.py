@@ -5,12 +5,12 @@ savings observed, clawback flags; each report validated or questioned by the ins
 with a final assessment (→ clos). The contract and hand-off panel is included in the dossier page
 (followup/_panel.html, fed by the `dossier_panel` Jinja global)."""
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import permissions
-from ..extensions import db
+from ..extensions import attachment_max_bytes, db
 from ..forms.dossiers import uploaded_files
 from ..forms.followup import FORMS, ActionForm, CloseForm, ProposeForm, ReviewForm, SignForm
 from ..htmx import render
@@ -35,7 +35,7 @@ REPORTS = {
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("DOSSIER_ATTACHMENT_MAX_MB", 10)) * 1024 * 1024
+    return attachment_max_bytes()
 
 
 @bp.record_once

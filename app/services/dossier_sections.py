@@ -10,6 +10,7 @@ input; these validators decide.
 import re
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +62,43 @@ SECTIONS: list[tuple[str, str]] = [
     ("pieces", "Pièces jointes"),
 ]
 SECTION_LABELS = dict(SECTIONS)
+
+
+class Step(NamedTuple):
+    """One page of the porteur's step-by-step form: its URL slug, its title, the sections it shows."""
+
+    slug: str
+    title: str
+    sections: tuple[str, ...]
+
+
+# The step-by-step form (as Démarches Simplifiées does it): one page per group of sections, in this order,
+# then the recap (RECAP_STEP). This list is the only place the grouping lives: a new section of SECTIONS is
+# added to the `sections` of one step (or a new Step is inserted); a section left out of every step is
+# shown in a last « Autres sections » step (steps()) and tests/routes/test_dossier_steps.py fails.
+STEPS: list[Step] = [
+    Step("projet", "Le projet et ses porteurs", ("projet", "porteurs")),
+    Step("enjeu", "L'enjeu et la solution", ("enjeu", "solution")),
+    Step("financement", "Le financement", ("financement",)),
+    Step("impact", "Impact, indicateurs et économies", ("beneficiaires", "indicateurs", "economies")),
+    Step("suivi", "Jalons et gouvernance", ("jalons", "gouvernance")),
+    Step("pieces", "Les pièces jointes", ("pieces",)),
+]
+RECAP_STEP = Step("recapitulatif", "Récapitulatif avant dépôt", ())
+
+
+def steps() -> list[Step]:
+    """The steps in order, the recap last; sections no step names are gathered before the recap."""
+    named = {key for step in STEPS for key in step.sections}
+    left = tuple(key for key, _ in SECTIONS if key not in named)
+    extra = [Step("autres", "Autres sections", left)] if left else []
+    return [*STEPS, *extra, RECAP_STEP]
+
+
+def step_of(section_key: str) -> Step | None:
+    return next((step for step in steps() if section_key in step.sections), None)
+
+
 TEXT_MAX = 20_000
 AMOUNT_MAX = 2_000_000_000
 

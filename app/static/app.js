@@ -174,3 +174,314 @@ window.addEventListener("resize", function () {
   appResizeTimer = window.setTimeout(function () { appScrollRegions(document); }, 150);
 });
 document.addEventListener("htmx:afterSettle", function () { appScrollRegions(document); });
+
+// --- field messages written by the script (autosave, file size): the DSFR error state of the field's group,
+// aria-invalid and aria-describedby pointing at <id>-messages, as app/templates/dsfr/_forms.html renders them.
+function appGroupOf(control) {
+  return control.closest(".fr-input-group, .fr-select-group, .fr-upload-group, .fr-checkbox-group, .fr-fieldset");
+}
+
+function appGroupErrorClass(group) {
+  var kinds = ["fr-input-group", "fr-select-group", "fr-upload-group", "fr-checkbox-group", "fr-fieldset"];
+  for (var i = 0; i < kinds.length; i++) {
+    if (group.classList.contains(kinds[i])) { return kinds[i] + "--error"; }
+  }
+  return null;
+}
+
+function appSetFieldError(control, message) {
+  appClearFieldError(control);
+  var group = appGroupOf(control);
+  var id = control.id + "-messages";
+  var box = document.createElement("div");
+  box.className = "fr-messages-group";
+  box.id = id;
+  box.setAttribute("aria-live", "polite");
+  box.setAttribute("data-app-message", "");
+  var text = document.createElement("p");
+  text.className = "fr-message fr-message--error";
+  text.textContent = message;
+  box.appendChild(text);
+  if (group) {
+    var cls = appGroupErrorClass(group);
+    if (cls) { group.classList.add(cls); }
+    group.appendChild(box);
+  } else {
+    control.insertAdjacentElement("afterend", box);
+  }
+  if (control.classList.contains("fr-input")) { control.classList.add("fr-input--error"); }
+  if (control.classList.contains("fr-select")) { control.classList.add("fr-select--error"); }
+  control.setAttribute("aria-invalid", "true");
+  var described = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+  if (described.indexOf(id) < 0) { described.push(id); }
+  control.setAttribute("aria-describedby", described.join(" "));
+}
+
+function appClearFieldError(control) {
+  var id = control.id + "-messages";
+  var box = document.getElementById(id);
+  if (box) { box.remove(); }
+  var group = appGroupOf(control);
+  if (group) {
+    var cls = appGroupErrorClass(group);
+    if (cls) { group.classList.remove(cls); }
+  }
+  control.classList.remove("fr-input--error", "fr-select--error");
+  control.removeAttribute("aria-invalid");
+  var described = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) {
+    return x && x !== id;
+  });
+  if (described.length) { control.setAttribute("aria-describedby", described.join(" ")); }
+  else { control.removeAttribute("aria-describedby"); }
+}
+
+// --- autosave of the dossier's draft on the step pages (templates/dossiers/steps.html) ------------------------
+// A section form with data-autosave is posted to that URL (dossiers.autosave_section: the same service as its
+// « Enregistrer la section » button) 1.2 s after the last keystroke or choice, one request at a time. The page is
+// never swapped and the focus never moved: the answer only updates the version, the status line (« Brouillon
+// enregistré à 14:02 », role=status) and the messages at the fields. A 409 (someone else saved the section)
+// stops the autosave of that form, never overwriting; « Précédent » / « Suivant » first save what is pending.
+var APP_AUTOSAVE_DELAY = 1200;
+var appAutosaves = new WeakMap();
+
+function appSnapshot(form) {
+  var parts = [];
+  new FormData(form).forEach(function (value, name) {
+    if (name !== "version" && name !== "csrf_token" && typeof value === "string") { parts.push(name + "=" + value); }
+  });
+  return parts.join("&");
+}
+
+function appAutosaveState(form) {
+  var state = appAutosaves.get(form);
+  if (!state) {
+    state = { timer: null, inflight: null, dirty: false, again: false, stopped: false, invalid: false,
+              saved: appSnapshot(form) };
+    appAutosaves.set(form, state);
+  }
+  return state;
+}
+
+// What each form holds when shown is its saved draft: only a change from it is sent.
+function appAutosaveInit(root) {
+  var forms = (root || document).querySelectorAll("form[data-autosave]");
+  for (var i = 0; i < forms.length; i++) { appAutosaveState(forms[i]); }
+}
+appAutosaveInit(document);
+document.addEventListener("htmx:afterSettle", function () { appAutosaveInit(document); });
+// The button's save (htmx) replaces the section: no autosave of the old form may follow it.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form[data-autosave]");
+  if (form) {
+    var state = appAutosaveState(form);
+    window.clearTimeout(state.timer);
+    state.timer = null;
+    state.stopped = true;
+  }
+});
+
+function appAutosaveStatus(form, message, kind) {
+  var status = form.querySelector("[data-autosave-status]");
+  if (!status) { return; }
+  status.textContent = message;
+  status.classList.toggle("fr-error-text", kind === "error");
+  status.classList.toggle("fr-valid-text", kind === "saved");
+}
+
+function appAutosaveErrors(form, errors) {
+  var inError = form.querySelectorAll("[aria-invalid=true]");
+  for (var i = 0; i < inError.length; i++) { appClearFieldError(inError[i]); }
+  var left = [];
+  Object.keys(errors || {}).forEach(function (id) {
+    var control = document.getElementById(id);
+    if (control && form.contains(control)) { appSetFieldError(control, errors[id]); }
+    else { left.push(errors[id]); }
+  });
+  return left;
+}
+
+function appAutosaveConflict(form, message) {
+  var previous = form.querySelector("[data-app-conflict]");
+  if (previous) { previous.remove(); }
+  var alert = document.createElement("div");
+  alert.className = "fr-alert fr-alert--warning fr-alert--sm fr-mb-2w";
+  alert.setAttribute("role", "alert");
+  alert.setAttribute("data-app-conflict", "");
+  var text = document.createElement("p");
+  text.textContent = message;
+  alert.appendChild(text);
+  form.insertBefore(alert, form.firstChild);
+}
+
+function appAutosave(form) {
+  var state = appAutosaveState(form);
+  window.clearTimeout(state.timer);
+  state.timer = null;
+  if (state.stopped || !form.isConnected) { return Promise.resolve(false); }
+  if (state.inflight) { state.again = true; return state.inflight; }
+  var snapshot = appSnapshot(form);
+  if (!state.dirty || (snapshot === state.saved && !state.invalid)) { state.dirty = false; return Promise.resolve(!state.invalid); }
+  state.dirty = false;
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  appAutosaveStatus(form, "Enregistrement du brouillon…", null);
+  state.inflight = fetch(form.getAttribute("data-autosave"), {
+    method: "POST",
+    body: new FormData(form),
+    credentials: "same-origin",
+    headers: meta ? { "X-CSRFToken": meta.content, "Accept": "application/json" } : { "Accept": "application/json" }
+  }).then(function (response) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      return { status: response.status, body: body };
+    });
+  }).then(function (answer) {
+    var body = answer.body || {};
+    if (answer.status === 200) {
+      var version = form.querySelector("input[name=version]");
+      if (version && body.version !== undefined) { version.value = String(body.version); }
+      appAutosaveErrors(form, {});
+      state.invalid = false;
+      state.saved = snapshot;
+      appAutosaveStatus(form, body.message || "Brouillon enregistré", "saved");
+      return true;
+    }
+    if (answer.status === 422) {
+      var left = appAutosaveErrors(form, body.errors).concat(body.general || []);
+      state.invalid = true;
+      appAutosaveStatus(form, (body.message || "Brouillon non enregistré.") + (left.length ? " " + left.join(" ") : ""), "error");
+      return false;
+    }
+    if (answer.status === 409) {
+      state.stopped = true;
+      state.conflict = true;
+      appAutosaveConflict(form, body.message || "Cette section a été modifiée entre-temps : rechargez la page.");
+      appAutosaveStatus(form, "Brouillon non enregistré : modification concurrente.", "error");
+      return false;
+    }
+    state.invalid = true;
+    appAutosaveStatus(form, body.message || appErrorMessage(answer.status), "error");
+    return false;
+  }, function () {
+    state.dirty = true;
+    appAutosaveStatus(form, "Brouillon non enregistré : le serveur ne répond pas. Nouvel essai à la prochaine saisie.", "error");
+    return false;
+  }).then(function (ok) {
+    state.inflight = null;
+    if (state.again) { state.again = false; return appAutosave(form); }
+    return ok;
+  });
+  return state.inflight;
+}
+
+function appAutosaveLater(event) {
+  var form = event.target && event.target.closest && event.target.closest("form[data-autosave]");
+  if (!form || event.target.type === "file") { return; }
+  var state = appAutosaveState(form);
+  if (state.stopped) { return; }
+  state.dirty = true;
+  window.clearTimeout(state.timer);
+  state.timer = window.setTimeout(function () { appAutosave(form); }, APP_AUTOSAVE_DELAY);
+}
+document.addEventListener("input", appAutosaveLater);
+document.addEventListener("change", appAutosaveLater);
+
+// « Précédent » / « Suivant »: save the pending drafts first; stay (focus on the first field in error) when one
+// is refused, else go and give the focus to the next page's step title.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[data-app-step-nav]");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+  event.preventDefault();
+  var forms = document.querySelectorAll("form[data-autosave]");
+  var saves = [];
+  for (var i = 0; i < forms.length; i++) {
+    var state = appAutosaveState(forms[i]);
+    if (state.conflict) { saves.push(Promise.resolve(false)); continue; }
+    saves.push(state.dirty || state.inflight || state.timer ? appAutosave(forms[i]) : Promise.resolve(!state.invalid));
+  }
+  Promise.all(saves).then(function (results) {
+    if (results.every(Boolean)) {
+      try { window.sessionStorage.setItem("app-step-focus", "1"); } catch (e) { /* private mode: no focus hint */ }
+      window.location.assign(link.href);
+      return;
+    }
+    appAnnounce("Brouillon non enregistré : corrigez les champs signalés avant de changer d'étape.");
+    var wrong = document.querySelector("form[data-autosave] [aria-invalid=true], form[data-autosave] [data-app-conflict]");
+    if (wrong) {
+      if (!wrong.matches("input, select, textarea")) { wrong.setAttribute("tabindex", "-1"); }
+      wrong.focus();
+    }
+  });
+});
+
+(function () {
+  var title = document.getElementById("step-title");
+  var wanted = false;
+  try { wanted = window.sessionStorage.getItem("app-step-focus") === "1"; window.sessionStorage.removeItem("app-step-focus"); }
+  catch (e) { wanted = false; }
+  if (title && wanted) { title.focus(); }
+})();
+
+// Leaving the page with a draft not yet sent: send it (sendBeacon survives the navigation; the server still
+// checks the version and the input); a draft the server refused makes the browser ask before leaving.
+window.addEventListener("pagehide", function () {
+  var forms = document.querySelectorAll("form[data-autosave]");
+  for (var i = 0; i < forms.length; i++) {
+    var state = appAutosaveState(forms[i]);
+    if ((state.dirty || state.timer) && !state.stopped && navigator.sendBeacon) {
+      navigator.sendBeacon(forms[i].getAttribute("data-autosave"), new FormData(forms[i]));
+    }
+  }
+});
+window.addEventListener("beforeunload", function (event) {
+  var forms = document.querySelectorAll("form[data-autosave]");
+  for (var i = 0; i < forms.length; i++) {
+    var state = appAutosaveState(forms[i]);
+    if (state.invalid && !state.stopped) { event.preventDefault(); event.returnValue = ""; return; }
+  }
+});
+
+// --- file size checked before sending (every input[type=file][data-max-bytes], rendered from the setting the
+// server enforces): a too-large file is refused at the field, the input emptied, the focus kept on it.
+function appFileSize(bytes) {
+  var mo = bytes / 1048576;
+  return (mo >= 10 ? Math.round(mo) : Math.round(mo * 10) / 10).toString().replace(".", ",") + " Mo";
+}
+
+function appCheckFiles(input) {
+  var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+  var maxTotal = parseInt(input.getAttribute("data-max-total-bytes"), 10);
+  var files = Array.prototype.slice.call(input.files || []);
+  var message = null;
+  var total = 0;
+  for (var i = 0; i < files.length; i++) {
+    total += files[i].size;
+    if (max && files[i].size > max) {
+      message = "Le fichier « " + files[i].name + " » pèse " + appFileSize(files[i].size) +
+        " : la taille maximale est de " + appFileSize(max) + ". Choisissez un fichier plus léger.";
+      break;
+    }
+  }
+  if (!message && maxTotal && total > maxTotal) {
+    message = "Les fichiers choisis pèsent " + appFileSize(total) + " ensemble : " + appFileSize(maxTotal) +
+      " au plus par envoi. Envoyez-les en plusieurs fois.";
+  }
+  if (message) {
+    input.value = "";
+    appSetFieldError(input, message);
+    input.focus();
+    return false;
+  }
+  if (input.getAttribute("aria-invalid") === "true") { appClearFieldError(input); }
+  return true;
+}
+
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (input.matches && input.matches("input[type=file][data-max-bytes]")) { appCheckFiles(input); }
+});
+// A form is never sent with a too-large file (capture phase: before htmx's own submit listener).
+document.addEventListener("submit", function (event) {
+  var inputs = event.target.querySelectorAll ? event.target.querySelectorAll("input[type=file][data-max-bytes]") : [];
+  for (var i = 0; i < inputs.length; i++) {
+    if (!appCheckFiles(inputs[i])) { event.preventDefault(); event.stopImmediatePropagation(); return; }
+  }
+}, true);

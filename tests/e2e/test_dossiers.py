@@ -39,8 +39,9 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
     porteur.get_by_label("Intitulé du projet").fill("Suite collaborative des alliances")
     porteur.get_by_label("Première année du projet (N)").fill("2026")
     porteur.get_by_role("button", name="Créer le dossier").click()
-    porteur.wait_for_url(re.compile(r"/dossiers/\d+$"))
-    dossier_url = porteur.url
+    porteur.wait_for_url(re.compile(r"/dossiers/\d+/etapes/projet$"))  # created: the first step
+    dossier_url = porteur.url.split("/etapes/")[0]
+    porteur.goto(dossier_url)  # this journey fills the sections on the one-page dossier
 
     porteur.get_by_label("Date de début").fill("2026-01-01")
     porteur.get_by_label("Date de fin").fill("2028-12-31")
@@ -157,10 +158,10 @@ def test_sections_save_without_javascript(proconnect, new_page):
     signed.get_by_label("Intitulé du projet").fill("Dossier sans JavaScript")
     signed.get_by_label("Première année du projet (N)").fill("2026")
     signed.get_by_role("button", name="Créer le dossier").click()
-    signed.wait_for_url(re.compile(r"/dossiers/\d+$"))
+    signed.wait_for_url(re.compile(r"/dossiers/\d+/etapes/projet$"))
     plain = new_page(java_script_enabled=False)
     plain.context.add_cookies(signed.context.cookies())
-    plain.goto(signed.url)
+    plain.goto(signed.url.split("/etapes/")[0])
     plain.get_by_label("Ligne 1 : Nature de dépense").fill("Développement")
     plain.get_by_label("Ligne 1 : AE 2026", exact=True).fill("mille")
     response_status = []

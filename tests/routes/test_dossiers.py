@@ -75,7 +75,7 @@ def test_create_keeps_input_on_error_then_redirects(client, csrf, login_as, port
     )
     assert response.status_code == 303
     created = db.session.scalar(select(Dossier).where(Dossier.title == "Mon projet"))
-    assert response.headers["Location"] == f"/dossiers/{created.id}"
+    assert response.headers["Location"] == f"/dossiers/{created.id}/etapes/projet"  # the first step
     assert created.created_by_id == porteur.id and created.guichet.code == "SNAP4"
 
 
@@ -734,7 +734,7 @@ def test_hub_contract_typed_into_the_forms_gives_its_own_figures(client, csrf, l
         {"guichet": "FTAP", "title": "Nouveau HUB d'échange", "start_year": "2019"},
     )
     assert created.status_code == 303
-    dossier_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    dossier_id = int(created.headers["Location"].split("/")[2])  # /dossiers/<id>/etapes/projet
     porteurs = {
         "version": "0",
         "porteur_organisation": "DINUM",

@@ -146,7 +146,9 @@ def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_p
         "/dossiers/nouveau",
         {"guichet": "FTAP-DINUM-OPI", "title": "Suite collaborative", "start_year": start},
     )
-    url = response.headers["Location"]
+    landing = response.headers["Location"]
+    assert landing.endswith("/etapes/projet")  # the porteur lands on the first step of the form
+    url = landing.split("/etapes/")[0]
     dossier = db.session.scalar(select(Dossier).where(Dossier.title == "Suite collaborative"))
     account = db.session.scalar(select(User).where(User.email == "porteur@test.gouv.fr"))
     fill_dossier(

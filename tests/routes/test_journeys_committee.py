@@ -58,7 +58,7 @@ def proposed_dossier(people, year: int) -> str:
     response = post(
         porteur, "/dossiers/nouveau", {"guichet": "FTAP-DINUM-OPI", "title": "Suite", "start_year": str(year)}
     )
-    url = response.headers["Location"].split("#")[0]
+    url = response.headers["Location"].split("/etapes/")[0]  # created: the first step of the form
     dossier_id = int(url.rsplit("/", 1)[1])
     fill_dossier(
         lambda u, data, files=None: post(porteur, u, data, files),

@@ -31,7 +31,13 @@ MAX_STATEMENTS = 15
 _days = itertools.count(1)  # distinct reminder dates (one reminder per object, recipient and day)
 # Constant in the data but still above the goal: one lazy load per section/relationship of one dossier
 # (dossier and follow-up pages), per dashboard figure, per meeting-page block. Lower, never raise.
-STILL_ABOVE = {"dossier page": 26, "follow-up page": 26, "meeting page": 24, "dashboard": 21}
+STILL_ABOVE = {
+    "dossier page": 26,
+    "dossier step": 18,
+    "follow-up page": 26,
+    "meeting page": 24,
+    "dashboard": 21,
+}
 
 # page type → (endpoint, who opens it, URL built from the world)
 PAGES = {
@@ -42,6 +48,7 @@ PAGES = {
     "dossier list (porteur)": ("dossiers.index", "porteur", lambda w: "/dossiers"),
     "dossier list (secretariat)": ("dossiers.index", "secretariat", lambda w: "/dossiers"),
     "dossier page": ("dossiers.show", "porteur", lambda w: f"/dossiers/{w['dossier']}"),
+    "dossier step": ("dossiers.step", "porteur", lambda w: f"/dossiers/{w['dossier']}/etapes/impact"),
     "instruction list": ("dossiers.instruction", "instructeur", lambda w: "/dossiers/instruction"),
     "guichet page": ("guichets.show", "secretariat", lambda w: "/guichets/SNAP4"),
     "committees index": ("committees.index", "secretariat", lambda w: "/comites"),
