@@ -82,7 +82,7 @@ STEPS: list[Step] = [
     Step("financement", "Le financement", ("financement",)),
     Step("impact", "Impact, indicateurs et économies", ("beneficiaires", "indicateurs", "economies")),
     Step("suivi", "Jalons et gouvernance", ("jalons", "gouvernance")),
-    Step("pieces", "Les pièces jointes", ("pieces",)),
+    Step("pieces", "Signataires et pièces jointes", ("signataires", "pieces")),
 ]
 RECAP_STEP = Step("recapitulatif", "Récapitulatif avant dépôt", ())
 

