@@ -93,7 +93,13 @@ def _item_form(meeting, formdata=None) -> ItemForm:
     return form
 
 
-def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
+def _document_form(item, formdata=None) -> DocumentForm:
+    """One form per point, its fields prefixed (ids unique on the page: each label names its own field)."""
+    return DocumentForm(formdata=formdata, prefix=f"doc{item.id}")
+
+
+def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_forms=None, block=None):
+    forms = {item.id: _document_form(item) for item in meeting.items} | (document_forms or {})
     return render(
         "committees/meeting.html",
         block=block,
@@ -102,7 +108,7 @@ def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, docum
         quorum=meetings.quorum(meeting),
         item_form=item_form or _item_form(meeting),
         cancel_form=cancel_form or CancelForm(formdata=None),
-        document_form=document_form or DocumentForm(formdata=None),
+        document_forms=forms,
         empty_form=EmptyForm(),
         followups=meetings.followup_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
         proposals=meetings.proposal_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
@@ -300,10 +306,12 @@ def add_document(meeting_id: int, item_id: int):
     item = _item(meeting, item_id)
     if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
-    form = DocumentForm()
+    form = _document_form(item, formdata=request.form)
 
     def failure(status):
-        return _render_meeting(_meeting(meeting_id), status=422, document_form=form, block="agenda")
+        return _render_meeting(
+            _meeting(meeting_id), status=422, document_forms={item.id: form}, block="agenda"
+        )
 
     if not form.validate_on_submit():
         return failure(422)

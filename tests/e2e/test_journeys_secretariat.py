@@ -98,7 +98,10 @@ def tab_to(page, css: str, text: str | None = None, limit: int = 250) -> None:
 
 
 def press(page, css: str, text: str | None = None, key: str = "Enter") -> None:
+    """Tab to the control and press it. The control is marked first: after an htmx swap, `focused` only
+    accepts an element of the new content (not the old control, still focused until the swap)."""
     tab_to(page, css, text)
+    page.evaluate("() => document.activeElement.setAttribute('data-pressed', '')")
     page.keyboard.press(key)
 
 
@@ -129,9 +132,10 @@ def announced(page, text: str) -> None:
 
 
 def focused(page, predicate: str) -> dict:
-    """Wait until the focused element satisfies the JS `predicate(a)`, then describe it."""
+    """Wait until the focused element, one of the swapped content, satisfies the JS `predicate(a)`."""
     page.wait_for_function(
-        f"() => {{ const a = document.activeElement; return !!a && a !== document.body && ({predicate}); }}"
+        "() => { const a = document.activeElement; return !!a && a !== document.body && a.isConnected"
+        f" && !a.hasAttribute('data-pressed') && ({predicate}); }}"
     )
     return page.evaluate(ACTIVE)
 
@@ -142,10 +146,16 @@ def idle(page) -> None:
     )
 
 
+_checked = set()
+
+
 def sign_in(page, email: str) -> None:
     """The ProConnect button, then the test provider's form: by keyboard."""
     page.goto("/connexion")
     wait_until_ready(page)
+    if "connexion" not in _checked:
+        axe_check(page)
+        _checked.add("connexion")
     press(page, "button", "ProConnect")
     page.locator("input[name=sub]").wait_for()
     type_into(page, "input[name=sub]", email)
@@ -156,24 +166,30 @@ def sign_in(page, email: str) -> None:
 WALK = """() => {
   const wanted = [...document.querySelectorAll('main a[href], main button, main input:not([type=hidden]),'
       + ' main select, main textarea, main summary, main [tabindex="0"]')]
-    .filter(e => !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden');
-  const groups = new Set();
-  return wanted.filter(e => {  // a radio group is one Tab stop
+    .filter(e => !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+    .filter(e => e.matches('summary') || !e.closest('details:not([open])'));  // a closed disclosure's content
+  return wanted.filter(e => {  // a radio group is one Tab stop: its checked radio, else its first
     if (e.type !== 'radio') return true;
-    if (groups.has(e.name)) return false;
-    groups.add(e.name); return true;
+    const group = wanted.filter(o => o.type === 'radio' && o.name === e.name && o.form === e.form);
+    return e === (group.find(o => o.checked) || group[0]);
   }).map((e, i) => { e.dataset.walk = String(i); return i; }).length; }"""
 
 
-def walk(page, awaited: str | None = None) -> None:
+def walk(page, awaited: str | None = None, link: str = "#awaiting a") -> None:
     """Walk the page by Tab from its top to its footer: every control of <main> is reached, each focused
     element is visible and keeps a focus ring; then, if given, the « awaited » link is followed by Enter."""
     wait_until_ready(page)
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    # the sequential focus starting point at the top of the document (a blur would keep it where it was)
+    page.evaluate(
+        """() => { const start = document.createElement('span'); start.tabIndex = -1; start.id = 'walk-start';
+          document.body.prepend(start); start.focus(); }"""
+    )
     total = page.evaluate(WALK)
     reached = set()
-    for _ in range(total + 120):
+    for step in range(total + 120):
         page.keyboard.press("Tab")
+        if step == 0:
+            page.evaluate("() => document.getElementById('walk-start').remove()")
         state = page.evaluate(
             """() => { const a = document.activeElement; const r = a.getBoundingClientRect();
               const s = getComputedStyle(a);
@@ -199,7 +215,7 @@ def walk(page, awaited: str | None = None) -> None:
     if awaited:
         page.evaluate("() => window.scrollTo(0, 0)")
         before = page.url
-        press(page, "#awaiting a", awaited)
+        press(page, link, awaited)
         page.wait_for_url(lambda url: url != before)
         wait_until_ready(page)
 
@@ -253,9 +269,10 @@ class Http:
         return response.text()
 
 
-def deposit_and_propose(live_app, new_page, cast, title: str) -> tuple[str, object, object]:
-    """The porteur creates, fills and deposits a dossier; the instructeur (whose home lists it, walked by
-    keyboard) instructs it, scores the grid and proposes it to the committee. Returns its URL and pages."""
+def deposit_and_propose(live_app, new_page, cast, title: str, walk_homes: bool = False) -> tuple[str, object]:
+    """The porteur creates, fills and deposits a dossier; the instructeur instructs it, scores the grid and
+    proposes it to the committee (`walk_homes`: each home, which lists the dossier, walked by keyboard and
+    the dossier followed from it). Returns the dossier's URL and the porteur's page."""
     porteur = new_page()
     sign_in(porteur, cast["porteur"])
     as_porteur = Http(porteur)
@@ -268,15 +285,18 @@ def deposit_and_propose(live_app, new_page, cast, title: str) -> tuple[str, obje
         fill_dossier(as_porteur.post, as_porteur.read, dossier_id, account)
         db.session.remove()
     as_porteur.post(f"{url}/deposer", {"confirm": "oui"})
-    porteur.goto("/")
-    walk(porteur, awaited=title)  # the porteur's home lists the deposited dossier
-    assert porteur.url.split("#")[0].endswith(url)
-    axe_check(porteur, "main")
+    if walk_homes:
+        porteur.goto("/")
+        walk(porteur, awaited=title)  # the porteur's home lists the deposited dossier
+        assert porteur.url.split("#")[0].endswith(url)
+        axe_check(porteur)
 
     instructeur = new_page()
     sign_in(instructeur, cast["instructeur"])
-    instructeur.goto("/")
-    walk(instructeur, awaited=title)  # what waits for instruction
+    if walk_homes:
+        instructeur.goto("/")
+        walk(instructeur, awaited=title)  # what waits for instruction
+        assert instructeur.url.split("#")[0].endswith(url)
     as_instructeur = Http(instructeur)
     as_instructeur.post(f"{url}/instruire")
     grid = re.findall(r'name="grid-(\d+)-score"', as_instructeur.read(url))
@@ -284,7 +304,7 @@ def deposit_and_propose(live_app, new_page, cast, title: str) -> tuple[str, obje
     avis = {"avis": "favorable", "motivation": "Projet solide.", **{f"grid-{g}-score": "4" for g in grid}}
     as_instructeur.post(f"{url}/avis", avis)
     as_instructeur.post(f"{url}/proposer", {"reason": "Prêt pour la séance."})
-    return url, porteur, instructeur
+    return url, porteur
 
 
 # --- the secretariat's journey, with the committee member's decision journey --------------------------------
@@ -292,14 +312,13 @@ def deposit_and_propose(live_app, new_page, cast, title: str) -> tuple[str, obje
 
 def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app, new_page, cast):
     title = f"Socle de messagerie {uuid.uuid4().hex[:4]}"
-    dossier_url, porteur, _ = deposit_and_propose(live_app, new_page, cast, title)
+    dossier_url, porteur = deposit_and_propose(live_app, new_page, cast, title)
 
-    # the secretariat: told of the proposal on its home, plans a meeting of the deciding committee
+    # the secretariat: told of the proposal on its home, follows it, plans a meeting of the deciding committee
     page = new_page()
     sign_in(page, cast["secretariat"])
-    page.goto("/")
-    walk(page)
-    page.goto(f"/comites/{COMMITTEE}")
+    press(page, "#awaiting a", f"Examiner les propositions d'inscription : {COMMITTEE}")
+    page.wait_for_url(re.compile(rf"/comites/{COMMITTEE}$"))
     wait_until_ready(page)
     axe_check(page)
     press(page, "a", "Planifier une séance")
@@ -331,7 +350,7 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     active = focused(page, "a.closest('#ordre-du-jour') !== null")
     assert active["tag"] == "BUTTON" and active["text"] == "Ajouter à l'ordre du jour", active
     idle(page)
-    axe_check(page)
+    walk(page)  # every control of the agenda builder reachable by Tab; axe
 
     # published: the members are told
     press(page, "#actions button", "Publier l'ordre du jour")
@@ -339,11 +358,10 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     wait_until_ready(page)
 
     president = new_page()
-    sign_in(president, cast["presidente"])
-    president.goto("/")
-    walk(president)
-    president.locator("#home-notifications a", has_text="Ordre du jour publié").first.wait_for()
-    president.goto("/notifications")
+    sign_in(president, cast["presidente"])  # told on her home; follows the notice by keyboard
+    press(president, "#home-notifications a", "Ordre du jour publié")
+    president.wait_for_url(re.compile(re.escape(meeting_url)))
+    president.locator("#ordre-du-jour ol > li", has_text=title).wait_for()
     wait_until_ready(president)
     axe_check(president)
 
@@ -375,8 +393,7 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
 
     # the president votes from her own browser, by keyboard: a vote without a choice is refused at the point
     president.goto(meeting_url + "/direct")
-    wait_until_ready(president)
-    axe_check(president)
+    walk(president)  # the member's live page: every control reachable by Tab; axe
     card = president.locator("article[id^=point-]", has_text=title)
     item_id = card.get_attribute("id").removeprefix("point-")
     press(president, f"#point-{item_id} button", "Voter")
@@ -523,3 +540,30 @@ def test_dsi_member_votes_by_keyboard_from_its_home(new_page, cast):
     dsi.get_by_text("Règle de départage").first.wait_for()
     wait_until_ready(dsi)
     axe_check(dsi)
+
+
+# --- each role's home, walked by keyboard ------------------------------------------------------------------
+
+
+def test_each_role_s_home_is_walked_by_keyboard_and_leads_to_what_awaits(live_app, new_page, cast):
+    """The porteur, the instructeur, the secretariat and the committee member (the DSI member's home: in its
+    vote journey above): every control of each home reachable by Tab with a visible focus, axe clean, and
+    what awaits the role followed by Enter."""
+    title = f"Annuaire commun {uuid.uuid4().hex[:4]}"
+    deposit_and_propose(live_app, new_page, cast, title, walk_homes=True)
+
+    secretariat = new_page()
+    sign_in(secretariat, cast["secretariat"])
+    walk(secretariat, awaited=f"Examiner les propositions d'inscription : {COMMITTEE}")
+    secretariat.wait_for_url(re.compile(rf"/comites/{COMMITTEE}$"))
+    axe_check(secretariat)
+    starts = paris(utcnow() + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M")
+    Http(secretariat).post(
+        f"/comites/{COMMITTEE}/seances/nouvelle", {"starts_at": starts, "duration_minutes": "90"}
+    )
+
+    member = new_page()
+    sign_in(member, cast["membre"])
+    walk(member, awaited=COMMITTEE, link="#home-sessions a")  # her next meeting
+    member.wait_for_url(re.compile(r"/comites/seances/\d+$"))
+    axe_check(member)
