@@ -407,6 +407,15 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     assert active["label"] == "Voter : enregistrer le vote de Sophie Girard", active
     president.locator(f"#tally-{item_id}", has_text="1 pour").wait_for()
     idle(president)
+    # on the second point: the focus returns to that point's button, not to the same-named one of the first
+    other = president.locator("article[id^=point-]", has_text="Feuille de route de la suite")
+    other_id = other.get_attribute("id").removeprefix("point-")
+    choose(president, f"#point-{other_id} input[name=choice]", "Abstention")
+    press(president, f"#point-{other_id} button", "Voter")
+    announced(president, "Vote de Sophie Girard enregistré sur le point 2 : abstention.")
+    active = focused(president, "a.tagName === 'BUTTON'")
+    assert active["id"].startswith(f"vote-submit-{other_id}-"), active
+    idle(president)
     axe_check(president, "main")
 
     # the secretariat records the decision, by keyboard
@@ -414,6 +423,10 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     wait_until_ready(page)
     page.locator(f"#tally-{item_id}", has_text="1 pour").wait_for()
     press(page, f"#point-{item_id} summary", "Enregistrer la décision")
+    press(page, f"#decision-submit-{item_id}")  # nothing chosen: refused, the error summary takes the focus
+    active = focused(page, f"a.id === 'decision-errors-{item_id}'")
+    assert "Le formulaire contient des erreurs" in active["text"], active
+    idle(page)
     choose(page, f"#point-{item_id} input[name=d{item_id}-outcome]", "Accepté")
     choose(page, f"#point-{item_id} input[name=d{item_id}-mode]", "Vote")
     type_into(page, f"#d{item_id}-motivation", "Projet mûr, financement accordé.")

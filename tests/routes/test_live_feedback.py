@@ -65,6 +65,18 @@ def test_a_vote_and_a_decision_are_announced_and_the_point_heading_takes_the_foc
         headers=HX,
     )
     assert announced(response) == f"Vote de {president.full_name} enregistré sur le point 1 : pour."
+    # each point's and row's buttons have their own id: the focus returns to the one used (app.js)
+    fragment = body(response)
+    assert f'id="vote-submit-{item.id}-{president.id}"' in fragment
+    assert (
+        f'id="presence-submit-{president.id}"' in fragment and f'id="decision-submit-{item.id}"' in fragment
+    )
+    # a decision without its outcome: an error summary that takes the focus, the disclosure open
+    response = post(client, csrf, f"{base}/points/{item.id}/decision", {}, headers=HX)
+    assert response.status_code == 422
+    fragment = body(response)
+    assert f'id="decision-errors-{item.id}"' in fragment and "data-app-focus" in fragment
+    assert '<details class="fr-mt-2w" open>' in fragment
     response = post(
         client,
         csrf,
