@@ -536,6 +536,15 @@ def test_dsi_member_votes_by_keyboard_from_its_home(new_page, cast):
     active = focused(dsi, f"a.closest('#{row_id}') !== null && a.getAttribute('aria-pressed') === 'true'")
     assert active["label"] == "Should", active
     idle(dsi)
+    # withdrawn: the button used is gone, the focus goes to the row's heading (its opportunity link)
+    press(dsi, f"#{row_id} button", "Retirer")
+    announced(dsi, f"Vote retiré pour {code}")
+    active = focused(dsi, f"a.tagName === 'A' && a.closest('#{row_id}') !== null")
+    assert active["text"] == code, active
+    idle(dsi)
+    press(dsi, f"#{row_id} button[aria-label=Must]")
+    announced(dsi, f"Vote enregistré : Must pour {code}")
+    idle(dsi)
     axe_check(dsi)
 
     # closed and published: the member reads the results
