@@ -20,11 +20,12 @@ from datetime import date, timedelta
 import pytest
 import requests
 from flask import has_app_context
-from sqlalchemy import select
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.formatting import paris
-from app.models import User
+from app.models import Committee, Role, User, UserRole
 from app.models.base import utcnow
 from tests.routes.journey_steps import fill_dossier
 from tests.routes.test_auth import CLAIMS
@@ -126,9 +127,18 @@ def type_into(page, css: str, text: str) -> None:
 
 
 def announced(page, text: str) -> None:
-    page.wait_for_function(
-        "(t) => document.getElementById('app-announcer').textContent.includes(t)", arg=text, timeout=15_000
-    )
+    try:
+        page.wait_for_function(
+            "(t) => document.getElementById('app-announcer').textContent.includes(t)",
+            arg=text,
+            timeout=15_000,
+        )
+    except PlaywrightTimeout:
+        said = page.locator("#app-announcer").text_content()
+        alerts = page.locator("main [role=alert]").all_inner_texts()
+        pytest.fail(
+            f"not announced: {text!r}; the live region says {said!r}; alerts: {alerts}", pytrace=False
+        )
 
 
 def focused(page, predicate: str) -> dict:
@@ -147,6 +157,15 @@ def idle(page) -> None:
 
 
 _checked = set()
+
+
+def account(live_app, email: str) -> tuple[int, str]:
+    """The id and the name the pages show of a user (read only)."""
+    with live_app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        found = user.id, user.full_name
+        db.session.remove()
+    return found
 
 
 def sign_in(page, email: str) -> None:
@@ -338,7 +357,7 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     proposal = page.locator("[id^=proposition-]", has_text=title)
     proposal.wait_for()
     assert "Prêt pour la séance." in proposal.inner_text()
-    press(page, "[id^=proposition-] button", "Inscrire à l'ordre du jour")
+    press(page, f"#{proposal.get_attribute('id')} button", "Inscrire à l'ordre du jour")
     items = page.locator("#ordre-du-jour ol > li")
     items.filter(has_text=title).wait_for()
     wait_until_ready(page)
@@ -359,6 +378,7 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
 
     president = new_page()
     sign_in(president, cast["presidente"])  # told on her home; follows the notice by keyboard
+    her_id, her_name = account(live_app, cast["presidente"])
     press(president, "#home-notifications a", "Ordre du jour publié")
     president.wait_for_url(re.compile(re.escape(meeting_url)))
     president.locator("#ordre-du-jour ol > li", has_text=title).wait_for()
@@ -372,15 +392,19 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     page.wait_for_url(re.compile(r"/direct"))
     wait_until_ready(page)
     axe_check(page)
+    with live_app.app_context():  # the committee's members (other tests of the session may have added some)
+        members = db.session.scalar(
+            select(func.count(UserRole.id))
+            .join(Committee, Committee.id == UserRole.committee_id)
+            .where(UserRole.role == Role.COMITE, Committee.code == COMMITTEE)
+        )
+        db.session.remove()
     press(page, "#presence-tous", "Tous présents")
-    announced(page, "Présence enregistrée : 3 membre(s) marqué(s) présent(s).")
+    announced(page, f"Présence enregistrée : {members} membre(s) marqué(s) présent(s).")
     active = focused(page, "a.id === 'presence-tous'")
     assert active["text"] == "Tous présents"
     idle(page)
-    with live_app.app_context():  # a member who never logged in is known by the name `users add` gave
-        excused = db.session.scalar(select(User).where(User.email == cast["membre2"]))
-        absent, name = excused.id, excused.full_name
-        db.session.remove()
+    absent, name = account(live_app, cast["membre2"])  # never logged in: known by its e-mail
     tab_to(page, f"#status-{absent}")
     page.keyboard.press("e")  # the closed select's type-ahead: « Excusé »
     assert page.locator(f"#status-{absent}").input_value() == "excuse"
@@ -396,25 +420,26 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     walk(president)  # the member's live page: every control reachable by Tab; axe
     card = president.locator("article[id^=point-]", has_text=title)
     item_id = card.get_attribute("id").removeprefix("point-")
-    press(president, f"#point-{item_id} button", "Voter")
+    press(president, f"#vote-submit-{item_id}-{her_id}")
     president.locator(f"#point-{item_id} [role=alert]").wait_for()
     active = focused(president, "a.getAttribute('role') === 'alert'")
     assert "Choisissez pour, contre ou abstention" in active["text"]
-    choose(president, f"#point-{item_id} input[name=choice]", "Pour")
-    press(president, f"#point-{item_id} button", "Voter")
-    announced(president, "Vote de Sophie Girard enregistré sur le point 1 : pour.")
+    # the president runs the meeting too (she sees every voter's form): she votes with her own
+    choose(president, f"#point-{item_id} input[id^=vote-{item_id}-{her_id}-]", "Pour")
+    press(president, f"#vote-submit-{item_id}-{her_id}")
+    announced(president, f"Vote de {her_name} enregistré sur le point 1 : pour.")
     active = focused(president, "a.tagName === 'BUTTON'")
-    assert active["label"] == "Voter : enregistrer le vote de Sophie Girard", active
+    assert active["id"] == f"vote-submit-{item_id}-{her_id}", active
     president.locator(f"#tally-{item_id}", has_text="1 pour").wait_for()
     idle(president)
     # on the second point: the focus returns to that point's button, not to the same-named one of the first
     other = president.locator("article[id^=point-]", has_text="Feuille de route de la suite")
     other_id = other.get_attribute("id").removeprefix("point-")
-    choose(president, f"#point-{other_id} input[name=choice]", "Abstention")
-    press(president, f"#point-{other_id} button", "Voter")
-    announced(president, "Vote de Sophie Girard enregistré sur le point 2 : abstention.")
+    choose(president, f"#point-{other_id} input[id^=vote-{other_id}-{her_id}-]", "Abstention")
+    press(president, f"#vote-submit-{other_id}-{her_id}")
+    announced(president, f"Vote de {her_name} enregistré sur le point 2 : abstention.")
     active = focused(president, "a.tagName === 'BUTTON'")
-    assert active["id"].startswith(f"vote-submit-{other_id}-"), active
+    assert active["id"] == f"vote-submit-{other_id}-{her_id}", active
     idle(president)
     axe_check(president, "main")
 
