@@ -558,9 +558,8 @@ def test_dsi_member_votes_by_keyboard_from_its_home(new_page, cast):
     announced(dsi, f"Vote enregistré : Must pour {code}")
     active = focused(dsi, f"a.closest('#{row_id}') !== null && a.getAttribute('aria-pressed') === 'true'")
     assert active["text"] == "M", active
-    # another class for the same row, with the arrows' neighbour: still on the control used
-    page_should = f"#{row_id} button[aria-label=Should]"
-    press(dsi, page_should)
+    # another class for the same row (the next Tab stop): the focus is on that control after the swap
+    press(dsi, f"#{row_id} button[aria-label=Should]")
     announced(dsi, f"Vote enregistré : Should pour {code}")
     active = focused(dsi, f"a.closest('#{row_id}') !== null && a.getAttribute('aria-pressed') === 'true'")
     assert active["label"] == "Should", active
