@@ -38,6 +38,9 @@ from .dossiers import (
     StaffSaving,
 )
 from .followup import (
+    Avenant,
+    AvenantState,
+    AvenantTransition,
     Contract,
     CreditConsumption,
     IndicatorValue,
@@ -45,6 +48,9 @@ from .followup import (
     JalonReport,
     ReviewState,
     SavingsReport,
+    Tranche,
+    TrancheState,
+    TrancheTransition,
 )
 from .guichets import Guichet, GuichetMode, GuichetRule, RuleCode, RuleKind
 from .minutes import Minutes, MinutesState
@@ -125,6 +131,12 @@ __all__ = [
     "RegisterEntry",
     "RegisterVerification",
     "SavingsReport",
+    "Tranche",
+    "TrancheState",
+    "TrancheTransition",
+    "Avenant",
+    "AvenantState",
+    "AvenantTransition",
     "MeetingTransition",
     "CreditConsumption",
     "IndicatorValue",
