@@ -498,6 +498,8 @@ MACHINES = {  # enum class → (models module, transitions table)
     "MeetingState": ("app/models/committees.py", "MEETING_TRANSITIONS"),
     "CampaignState": ("app/models/voting.py", "TRANSITIONS"),
     "OpportunityState": ("app/models/portfolio.py", "TRANSITIONS"),
+    "TrancheState": ("app/models/followup.py", "TRANCHE_TRANSITIONS"),
+    "AvenantState": ("app/models/followup.py", "AVENANT_TRANSITIONS"),
 }
 USER_CHOSEN = {
     "OpportunityState": (
@@ -642,6 +644,7 @@ def _tables() -> dict[str, set[str]]:
 
     modules = {"app/models/dossiers.py": models.dossiers, "app/models/committees.py": models.committees}
     modules |= {"app/models/voting.py": models.voting, "app/models/portfolio.py": models.portfolio}
+    modules |= {"app/models/followup.py": models.followup}
     return {
         machine: {to.name for targets in getattr(modules[file], table).values() for to in targets}
         for machine, (file, table) in MACHINES.items()

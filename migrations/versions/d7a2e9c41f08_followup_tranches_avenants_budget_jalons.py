@@ -31,13 +31,13 @@ def _log(table: str, owner: str, owner_table: str):
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=f"fk_{table}_actor_id_users"),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f(f"fk_{table}_actor_id_users")),
         sa.ForeignKeyConstraint(
-            [owner], [f"{owner_table}.id"], name=f"fk_{table}_{owner}_{owner_table}", ondelete="CASCADE"
+            [owner], [f"{owner_table}.id"], name=op.f(f"fk_{table}_{owner}_{owner_table}"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
     )
-    op.create_index(f"ix_{table}_{owner}", table, [owner])
+    op.create_index(op.f(f"ix_{table}_{owner}"), table, [owner])
 
 
 def upgrade():
@@ -58,30 +58,30 @@ def upgrade():
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "state IN ('prevue', 'debloquee', 'suspendue', 'annulee')", name="ck_tranches_state_known"
+            "state IN ('prevue', 'debloquee', 'suspendue', 'annulee')", name=op.f("ck_tranches_state_known")
         ),
         sa.CheckConstraint(
-            "planned_amount > 0 AND (amount IS NULL OR amount >= 0)", name="ck_tranches_amounts_positive"
+            "planned_amount > 0 AND (amount IS NULL OR amount >= 0)", name=op.f("ck_tranches_amounts_positive")
         ),
-        sa.CheckConstraint("planned_quarter BETWEEN 1 AND 4", name="ck_tranches_quarter_known"),
-        sa.CheckConstraint("planned_year BETWEEN 2000 AND 2100", name="ck_tranches_year_plausible"),
+        sa.CheckConstraint("planned_quarter BETWEEN 1 AND 4", name=op.f("ck_tranches_quarter_known")),
+        sa.CheckConstraint("planned_year BETWEEN 2000 AND 2100", name=op.f("ck_tranches_year_plausible")),
         sa.CheckConstraint(
             "state != 'debloquee' OR (amount IS NOT NULL AND released_on IS NOT NULL)",
-            name="ck_tranches_released_has_amount_and_date",
+            name=op.f("ck_tranches_released_has_amount_and_date"),
         ),
         sa.CheckConstraint(
             "state NOT IN ('suspendue', 'annulee') OR state_reason IS NOT NULL",
-            name="ck_tranches_suspension_has_reason",
+            name=op.f("ck_tranches_suspension_has_reason"),
         ),
         sa.ForeignKeyConstraint(
-            ["dossier_id"], ["dossiers.id"], name="fk_tranches_dossier_id_dossiers", ondelete="CASCADE"
+            ["dossier_id"], ["dossiers.id"], name=op.f("fk_tranches_dossier_id_dossiers"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(["released_by_id"], ["users.id"], name="fk_tranches_released_by_id_users"),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name="fk_tranches_created_by_id_users"),
-        sa.PrimaryKeyConstraint("id", name="pk_tranches"),
-        sa.UniqueConstraint("dossier_id", "number", name="uq_tranches_dossier_id_number"),
+        sa.ForeignKeyConstraint(["released_by_id"], ["users.id"], name=op.f("fk_tranches_released_by_id_users")),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_tranches_created_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tranches")),
+        sa.UniqueConstraint("dossier_id", "number", name=op.f("uq_tranches_dossier_id_number")),
     )
-    op.create_index("ix_tranches_dossier_id", "tranches", ["dossier_id"])
+    op.create_index(op.f("ix_tranches_dossier_id"), "tranches", ["dossier_id"])
     _log("tranche_transitions", "tranche_id", "tranches")
 
     op.create_table(
@@ -104,30 +104,30 @@ def upgrade():
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("signed_by_id", sa.Integer(), nullable=True),
-        sa.CheckConstraint("state IN ('projet', 'signe', 'abandonne')", name="ck_avenants_state_known"),
-        sa.CheckConstraint("new_amount IS NULL OR new_amount > 0", name="ck_avenants_amount_positive"),
-        sa.CheckConstraint("state != 'signe' OR signed_on IS NOT NULL", name="ck_avenants_signed_has_date"),
+        sa.CheckConstraint("state IN ('projet', 'signe', 'abandonne')", name=op.f("ck_avenants_state_known")),
+        sa.CheckConstraint("new_amount IS NULL OR new_amount > 0", name=op.f("ck_avenants_amount_positive")),
+        sa.CheckConstraint("state != 'signe' OR signed_on IS NOT NULL", name=op.f("ck_avenants_signed_has_date")),
         sa.CheckConstraint(
-            "(jalon_id IS NULL) = (jalon_new_due_on IS NULL)", name="ck_avenants_jalon_change_complete"
+            "(jalon_id IS NULL) = (jalon_new_due_on IS NULL)", name=op.f("ck_avenants_jalon_change_complete")
         ),
         sa.ForeignKeyConstraint(
-            ["dossier_id"], ["dossiers.id"], name="fk_avenants_dossier_id_dossiers", ondelete="CASCADE"
+            ["dossier_id"], ["dossiers.id"], name=op.f("fk_avenants_dossier_id_dossiers"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["jalon_id"], ["jalons.id"], name="fk_avenants_jalon_id_jalons", ondelete="SET NULL"
+            ["jalon_id"], ["jalons.id"], name=op.f("fk_avenants_jalon_id_jalons"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
             ["signed_attachment_id"],
             ["dossier_attachments.id"],
-            name="fk_avenants_signed_attachment_id_dossier_attachments",
+            name=op.f("fk_avenants_signed_attachment_id_dossier_attachments"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name="fk_avenants_created_by_id_users"),
-        sa.ForeignKeyConstraint(["signed_by_id"], ["users.id"], name="fk_avenants_signed_by_id_users"),
-        sa.PrimaryKeyConstraint("id", name="pk_avenants"),
-        sa.UniqueConstraint("dossier_id", "number", name="uq_avenants_dossier_id_number"),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_avenants_created_by_id_users")),
+        sa.ForeignKeyConstraint(["signed_by_id"], ["users.id"], name=op.f("fk_avenants_signed_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_avenants")),
+        sa.UniqueConstraint("dossier_id", "number", name=op.f("uq_avenants_dossier_id_number")),
     )
-    op.create_index("ix_avenants_dossier_id", "avenants", ["dossier_id"])
+    op.create_index(op.f("ix_avenants_dossier_id"), "avenants", ["dossier_id"])
     _log("avenant_transitions", "avenant_id", "avenants")
 
     # plain ALTER TABLE on both backends: a batch rebuild of `jalons` on SQLite would drop the table its
@@ -139,11 +139,11 @@ def upgrade():
 def downgrade():
     op.execute("ALTER TABLE jalons DROP COLUMN cp_planned")  # SQLite ≥ 3.35 and PostgreSQL
     op.execute("ALTER TABLE jalons DROP COLUMN ae_planned")
-    op.drop_index("ix_avenant_transitions_avenant_id", table_name="avenant_transitions")
+    op.drop_index("ix_avenant_transitions_avenant_id", table_name=op.f("avenant_transitions"))
     op.drop_table("avenant_transitions")
-    op.drop_index("ix_avenants_dossier_id", table_name="avenants")
+    op.drop_index("ix_avenants_dossier_id", table_name=op.f("avenants"))
     op.drop_table("avenants")
-    op.drop_index("ix_tranche_transitions_tranche_id", table_name="tranche_transitions")
+    op.drop_index("ix_tranche_transitions_tranche_id", table_name=op.f("tranche_transitions"))
     op.drop_table("tranche_transitions")
-    op.drop_index("ix_tranches_dossier_id", table_name="tranches")
+    op.drop_index("ix_tranches_dossier_id", table_name=op.f("tranches"))
     op.drop_table("tranches")
