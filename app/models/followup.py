@@ -285,17 +285,17 @@ class TrancheTransition(TransitionLog, db.Model):
 
 
 class AvenantState(enum.StrEnum):
-    PROJET = "projet"
+    PROJET = "en_projet"
     SIGNE = "signe"
     ABANDONNE = "abandonne"
 
     @property
     def label(self) -> str:
-        return {"projet": "En projet", "signe": "Signé", "abandonne": "Abandonné"}[self.value]
+        return {"en_projet": "En projet", "signe": "Signé", "abandonne": "Abandonné"}[self.value]
 
     @property
     def badge(self) -> str:
-        return {"projet": "new", "signe": "success", "abandonne": "error"}[self.value]
+        return {"en_projet": "new", "signe": "success", "abandonne": "error"}[self.value]
 
 
 AVENANT_TRANSITIONS: dict[AvenantState, set[AvenantState]] = {

@@ -104,7 +104,7 @@ def upgrade():
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("signed_by_id", sa.Integer(), nullable=True),
-        sa.CheckConstraint("state IN ('projet', 'signe', 'abandonne')", name=op.f("ck_avenants_state_known")),
+        sa.CheckConstraint("state IN ('en_projet', 'signe', 'abandonne')", name=op.f("ck_avenants_state_known")),
         sa.CheckConstraint("new_amount IS NULL OR new_amount > 0", name=op.f("ck_avenants_amount_positive")),
         sa.CheckConstraint("state != 'signe' OR signed_on IS NOT NULL", name=op.f("ck_avenants_signed_has_date")),
         sa.CheckConstraint(

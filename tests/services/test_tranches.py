@@ -179,7 +179,7 @@ def test_a_signed_avenant_changes_the_amount_the_end_and_a_jalon(people):
         date.today() + timedelta(days=30),
     )
     changes = audit_entries(avenant, "avenant.signed")[0].changes
-    assert changes["granted_amount"] == [600_000, 800_000] and changes["state"] == ["projet", "signe"]
+    assert changes["granted_amount"] == [600_000, 800_000] and changes["state"] == ["en_projet", "signe"]
     assert "followup.avenant_moved" in _kinds(porteur)
     assert "montant total accordé porté à 800 000 €" in plain(avenants.changes_text(avenant))
     # tranches now split 800 000 €
