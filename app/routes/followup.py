@@ -27,8 +27,8 @@ from ..forms.followup import (
 )
 from ..htmx import render
 from ..models.committees import AgendaItem, Meeting
-from ..models.dossiers import Dossier
-from ..models.followup import TrancheState
+from ..models.dossiers import Dossier, DossierState
+from ..models.followup import AvenantState, TrancheState
 from ..queries import committees as committee_queries
 from ..services import avenants, contracts, proposals, tranches
 from ..services import followup as service
@@ -53,7 +53,18 @@ def _max_bytes() -> int:
 
 @bp.record_once
 def _register_globals(state):
-    state.app.jinja_env.globals.update(dossier_panel=_panel)
+    state.app.jinja_env.globals.update(dossier_panel=_panel, contract_avenants=_contract_avenants)
+
+
+def _contract_avenants(dossier) -> list:
+    """The signed avenants of a contract, for its §8 (dossier page and PDF); no query before the contract."""
+    if dossier.state not in DossierState.FOLLOWUP_VISIBLE:
+        return []
+    return [
+        (a, avenants.changes_text(a))
+        for a in avenants.avenants_of(dossier)
+        if a.state_enum == AvenantState.SIGNE
+    ]
 
 
 def _panel(dossier, forms: dict | None = None) -> dict:
