@@ -147,9 +147,10 @@ def _row_form(kind: str, row_id: int, action: str, posted: dict | None = None):
 
 def _render(dossier, status: int = 200, bound=None, review_errors: dict | None = None, row_errors=None):
     follow = service.followup(dossier)
-    avenant_rows = avenants.avenants_of(dossier)
-    granted, by_avenant = avenants.granted_total(dossier, avenant_rows)
-    tranche_rows = tranches.tranches_of(dossier)
+    contracted = dossier.state in DossierState.FOLLOWUP_VISIBLE  # before the contract: none of either
+    avenant_rows = avenants.avenants_of(dossier) if contracted else []
+    granted, by_avenant = avenants.granted_total(dossier, avenant_rows, decision=follow.decision_total)
+    tranche_rows = tranches.tranches_of(dossier) if contracted else []
     decides = permissions.can_decide_tranche(current_user, dossier) and service.is_followed(dossier)
     return render(
         "followup/show.html",
@@ -166,7 +167,7 @@ def _render(dossier, status: int = 200, bound=None, review_errors: dict | None =
         can_review=permissions.can_review_followup(current_user, dossier),
         can_close=permissions.can_manage_contract(current_user, dossier) and service.is_followed(dossier),
         contract=contracts.contract_of(dossier),
-        late_jalons=contracts.open_late_jalons(dossier),
+        late_jalons=follow.late,
         trail=committee_queries.trail(dossier_id=dossier.id, user=current_user),
         tranches=tranche_rows,
         tranche_warnings=tranches.warnings(dossier, tranche_rows, granted=granted) if decides else [],

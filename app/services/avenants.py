@@ -40,14 +40,16 @@ def decision_total(dossier) -> int:
     return sum(ae for ae, _ in followup_service.granted_amounts(dossier.id).values())
 
 
-def granted_total(dossier, avenants: list[Avenant] | None = None) -> tuple[int, Avenant | None]:
+def granted_total(
+    dossier, avenants: list[Avenant] | None = None, *, decision: int | None = None
+) -> tuple[int, Avenant | None]:
     """The total AE granted now (last signed avenant setting it, else the decision's), and that avenant."""
     avenants = avenants if avenants is not None else avenants_of(dossier)
     signed = [a for a in avenants if a.state_enum == AvenantState.SIGNE and a.new_amount is not None]
     if signed:
         last = max(signed, key=lambda a: a.number)
         return last.new_amount, last
-    return decision_total(dossier), None
+    return (decision if decision is not None else decision_total(dossier)), None
 
 
 def _check(dossier, actor) -> None:

@@ -76,6 +76,12 @@ class FollowUp:
     delays: dict = field(default_factory=dict)  # jalon id → its latest JalonDelay
     to_review: list = field(default_factory=list)  # (what, report, label) not yet validated or questioned
     milestones: dict[int, BudgetMilestone] = field(default_factory=dict)  # jalon id → planned vs consumed
+    late: list = field(default_factory=list)  # jalons not reached, past their date or announced late
+
+    @property
+    def decision_total(self) -> int:
+        """The AE granted by the decision in force, over its years."""
+        return sum(granted_ae for _, granted_ae, _, _, _ in self.consumption)
 
 
 def is_followed(dossier) -> bool:
@@ -171,7 +177,7 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
     granted = granted_amounts(dossier.id)
     consumed_by_year = {year: (row.ae, row.cp) for year, row in consumed.items()}
     delays = jalon_delays(dossier)
-    flags, jalons = [], []
+    flags, jalons, late = [], [], []
     milestones = {
         j.id: budget_milestone(j.number, j.due_on, j.ae_planned, j.cp_planned, consumed_by_year, today)
         for j in dossier.jalons
@@ -184,6 +190,7 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         if report is not None:
             status = f"Atteint le {format_date(report.achieved_on)}"
         elif jalon.due_on < today or delay is not None:
+            late.append(jalon)
             status = "En retard" + (f" (nouvelle date : {format_date(delay.new_due_on)})" if delay else "")
             if followed:
                 flags.append(
@@ -263,6 +270,7 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         delays=delays,
         to_review=reports_to_review(dossier),
         milestones=milestones,
+        late=late,
     )
 
 
