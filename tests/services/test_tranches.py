@@ -1,7 +1,7 @@
 """Tranches and avenants of a funded dossier: the secretariat plans and decides tranches within the amount
-granted ([004] §6, [000] §5.1), records avenants whose signature changes the amount, the end date and a jalon's
-date ([000] §8); every move logged (transition rows with the actor), audited and told to the porteurs and
-instructeurs; refusals in French at the field."""
+granted ([004] §6, [000] §5.1), records avenants whose signature changes the amount, the end date and a
+jalon's date ([000] §8); every move logged (transition rows with the actor), audited and told to the
+porteurs and instructeurs; refusals in French at the field."""
 
 from datetime import date, timedelta
 
