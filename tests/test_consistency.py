@@ -483,7 +483,7 @@ def test_no_state_literal_outside_models():
 
 
 # --- 9. every transition reachable from a route, a job or a CLI command ----------------------------------
-# The four state machines' tables are read from the models. The code is read as text: a call graph by name
+# The six state machines' tables are read from the models. The code is read as text: a call graph by name
 # (an over-approximation: `x.submit()` reaches every function named `submit`), rooted at the views (functions
 # under a `@bp.get/post/route` decorator), the scheduled jobs (functions handed to `register_job`) and the CLI
 # commands (functions under a `.command` decorator). A target state is reachable when a function reachable
