@@ -110,6 +110,17 @@ def draft(
     if due_on is not None and jalon is None and "jalon" not in errors:
         errors["jalon"] = "Choisissez le jalon dont l'avenant change la date."
     end = ends_on or dossier.ends_on
+    outside = [
+        j
+        for j in dossier.jalons
+        if ends_on and j.due_on > ends_on and not (jalon is not None and j.id == jalon.id)
+    ]
+    if outside and "new_ends_on" not in errors:
+        numbers = ", ".join(f"n° {j.number}" for j in outside)
+        errors["new_ends_on"] = (
+            f"Des jalons tomberaient après la nouvelle date de fin ({numbers}) : "
+            "déplacez-les d'abord par avenant."
+        )
     if due_on and end and due_on > end:
         errors["jalon_new_due_on"] = (
             f"Le jalon doit rester dans la période du projet (fin : {format_date(end)})."

@@ -153,6 +153,10 @@ def test_a_signed_avenant_changes_the_amount_the_end_and_a_jalon(people):
     assert set(error.value.errors) == {"object", "new_amount", "jalon_new_due_on"}
     with pytest.raises(NotAllowed):
         avenants.draft(dossier, object="Prolongation", actor=porteur)
+    with pytest.raises(ValidationFailed) as error:
+        short = (date.today() + timedelta(days=10)).isoformat()
+        avenants.draft(dossier, object="Raccourcissement", new_ends_on=short, actor=secretariat)
+    assert "Des jalons tomberaient après la nouvelle date de fin (n° 1)" in error.value.errors["new_ends_on"]
     new_end = date.today() + timedelta(days=400)
     avenant = avenants.draft(
         dossier,
