@@ -24,7 +24,7 @@ from ..extensions import db
 from ..formatting import format_date, format_euros, paris, paris_today
 from ..models.dossiers import DossierState
 from ..models.followup import Tranche, TrancheState, TrancheTransition
-from . import audit, avenants, transitions
+from . import audit, avenants, reminders, transitions
 from . import followup as followup_service
 from .errors import DomainError, NotAllowed, ValidationFailed
 
@@ -179,6 +179,8 @@ def release(dossier, *, tranche_id, amount, released_on, actor) -> Tranche:
         reason=f"Montant arrêté : {format_euros(value)}",
         changes={"amount": [old, value]},
     )
+    # a tranche decided in a first quarter: that year's reminder to the secretariat is no longer wanted
+    reminders.reschedule_for(dossier, kinds=[reminders.KINDS["dossier.tranches"]])
     return tranche
 
 
