@@ -495,7 +495,10 @@ def move_avenant(dossier_id: int, avenant_id: int, action: str):
 def _row_action(dossier_id: int, kind: str, row_id: int, action: str, form, message: str, anchor: str, run):
     def failure(status):
         return _render(
-            _followed_dossier(dossier_id), status=status, row_errors={(kind, row_id, action): form}
+            _followed_dossier(dossier_id),
+            status=status,
+            bound=form,  # its refusal shown above the page when the row's forms are not (follow-up closed)
+            row_errors={(kind, row_id, action): form},
         )
 
     if not form.validate_on_submit():

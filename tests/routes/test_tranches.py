@@ -201,3 +201,25 @@ def test_an_avenant_signed_changes_the_contract_and_is_listed_in_its_section_8(c
     pdf = client.get(f"/dossiers/{dossier.id}/pdf")
     content = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Avenant n° 1 signé le" in content and "Prolongation du projet" in content
+
+
+def test_a_closed_follow_up_refuses_tranche_moves_in_french(client, csrf, login_as, world):
+    from app.services import contracts
+
+    secretariat, dossier = world["secretariat"], world["dossier"]
+    tranches.plan(dossier, planned_amount=100_000, planned_year=2027, planned_quarter=2, actor=secretariat)
+    contracts.close(dossier, assessment="Bilan.", reason="Clos par anticipation", actor=secretariat)
+    db.session.commit()
+    tranche = tranches.tranches_of(dossier)[0]
+    login_as(secretariat)
+    prefix = f"tranche-{tranche.id}-deblocage-"
+    response = post(
+        client,
+        csrf,
+        f"{world['url']}/tranches/{tranche.id}/deblocage",
+        {prefix + "released_on": "2026-01-05"},
+    )
+    assert response.status_code == 422
+    assert "les tranches se décident une fois la convention signée, jusqu'à la clôture du suivi" in body(
+        response
+    )
