@@ -195,6 +195,7 @@ def test_an_avenant_signed_changes_the_contract_and_is_listed_in_its_section_8(c
     assert avenant.state_enum == AvenantState.SIGNE and dossier.ends_on == new_end
     html = body(client.get(url))
     assert "Montant accordé : 750 000 € (avenant n° 1 signé le" in text(html) and "avenant-1.pdf" in html
+    assert "Montant total accordé porté à 750 000 € par l'avenant n° 1" in html
     login_as(world["porteur"])
     page = body(client.get(f"/dossiers/{dossier.id}"))
     assert "Avenant n° 1 signé le" in page and "montant total accordé porté à 750 000 €" in page
