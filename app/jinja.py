@@ -20,7 +20,17 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
-from .models import CampaignState, DossierState, ReminderStatus, ReviewState, RuleCode, RuleKind, Visibility
+from .models import (
+    AvenantState,
+    CampaignState,
+    DossierState,
+    ReminderStatus,
+    ReviewState,
+    RuleCode,
+    RuleKind,
+    TrancheState,
+    Visibility,
+)
 from .models.committees import MeetingState
 from .models.dossiers import EndorsementDecision
 from .models.portfolio import BackingRole, Moscow, OpportunityState
@@ -103,6 +113,8 @@ def init_app(app) -> None:
         Visibility=Visibility,
         DossierState=DossierState,
         ReviewState=ReviewState,
+        TrancheState=TrancheState,
+        AvenantState=AvenantState,
         RuleCode=RuleCode,
         EndorsementDecision=EndorsementDecision,
         RuleKind=RuleKind,
