@@ -10,7 +10,7 @@ from flask import url_for
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
-from . import permissions
+from . import accessibility, permissions
 from .formatting import (  # noqa: F401  (re-exported: the formatting is app/formatting.py's)
     format_date,
     format_datetime,
@@ -108,4 +108,6 @@ def init_app(app) -> None:
         Moscow=Moscow,
         BackingRole=BackingRole,
         service_name="Mutualisation DSI",
+        # the footer's « Accessibilité : … » says what the self-audit grid shows (app/accessibility.py)
+        accessibility_status=lambda: accessibility.grid().conformity,
     )
