@@ -7,6 +7,8 @@ that it never touches a developer's `make run`: the reference data, the demo acc
 page of SHOTS, 1 280 px wide, reduced to a 256-colour palette (a few tens of KB each).
 
 Not part of the test suite: run it when a page changes (`make screens`), look at the images, commit them.
+`--reflow 320` takes no screenshot: it loads each page of the RGAA sample at 320 px and fails when one scrolls
+horizontally (criterion 10.11 of docs/rgaa/grid.yaml).
 """
 
 from __future__ import annotations
@@ -53,6 +55,34 @@ SHOTS = [
 ]
 
 
+# The pages of the RGAA sample (docs/rgaa/grid.yaml, by key), for `--reflow WIDTH`: each is loaded at that
+# width and must not scroll horizontally (RGAA 10.11; data tables scroll inside their own focusable box).
+SAMPLE = {
+    "home_secretariat": ("secretariat@demo.gouv.fr", "/"),
+    "home_dsi": ("dsi@demo.gouv.fr", "/"),
+    "home_porteur": ("porteur@demo.gouv.fr", "/"),
+    "home_instructeur": ("instructeur@demo.gouv.fr", "/"),
+    "home_comite": ("comite@demo.gouv.fr", "/"),
+    "portfolio": ("dsi@demo.gouv.fr", "/opportunites"),
+    "opportunity": ("dsi@demo.gouv.fr", "/opportunites/M043"),
+    "ballot": ("dsi@demo.gouv.fr", "/campagnes/{ballot}"),
+    "results": ("dsi@demo.gouv.fr", "/campagnes/{results}/resultats"),
+    "dossier": ("porteur@demo.gouv.fr", "/dossiers/{dossier}"),
+    "dossier_steps": ("porteur@demo.gouv.fr", "/dossiers/{dossier}"),
+    "instruction": ("instructeur@demo.gouv.fr", "/dossiers/instruction"),
+    "meeting": ("comite@demo.gouv.fr", "/comites/seances/{meeting}"),
+    "live": ("secretariat@demo.gouv.fr", "/comites/seances/{meeting}/direct"),
+    "minutes": ("comite@demo.gouv.fr", "/comites/seances/{meeting}/proces-verbal"),
+    "register": ("secretariat@demo.gouv.fr", "/comites/registre"),
+    "followup": ("porteur@demo.gouv.fr", "/dossiers/{followed}/suivi"),
+    "admin": ("secretariat@demo.gouv.fr", "/admin/rappels"),
+}
+OVERFLOW = """() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+  wide: [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
+    && !e.closest('.fr-table__wrapper, .fr-table__container, [data-app-scroll]')).slice(0, 3)
+    .map(e => e.tagName + '.' + e.className)})"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,10 +110,12 @@ def ids(env: dict) -> dict[str, int]:
     from app.extensions import db
     from app.models import Committee, Dossier, Meeting
     from app.models.committees import MeetingState
-    from app.models.voting import Campaign
+    from app.models.voting import Campaign, CampaignState
 
     with create_app().app_context():
         ballot = db.session.scalar(select(Campaign.id).where(Campaign.title == MARKER))
+        results = db.session.scalar(select(Campaign.id).where(Campaign.state == CampaignState.PUBLIEE))
+        followed = db.session.scalar(select(Dossier.id).where(Dossier.title == "Hub de services aux usagers"))
         dossier = db.session.scalar(
             select(Dossier.id).where(Dossier.title == "Plateforme de données des politiques sociales")
         )
@@ -92,7 +124,13 @@ def ids(env: dict) -> dict[str, int]:
             .join(Committee)
             .where(Committee.code == "CSIC-TECH", Meeting.state == MeetingState.PV_PUBLIE)
         )
-    return {"ballot": ballot, "dossier": dossier, "meeting": meeting}
+    return {
+        "ballot": ballot,
+        "dossier": dossier,
+        "meeting": meeting,
+        "results": results,
+        "followed": followed,
+    }
 
 
 def optimised(png: bytes) -> bytes:
@@ -144,9 +182,40 @@ def capture(base: str, values: dict, shots: list[Shot]) -> list[tuple[Shot, int]
     return done
 
 
+def reflow(base: str, values: dict, width: int) -> bool:
+    """Each page of the RGAA sample at `width` px: True when none scrolls horizontally."""
+    from playwright.sync_api import sync_playwright
+
+    from app import accessibility
+
+    assert set(SAMPLE) == {p.key for p in accessibility.grid().pages}, "SAMPLE and the grid's pages differ"
+    fits = True
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        pages = {}
+        for key, (account, url) in SAMPLE.items():
+            if account not in pages:  # signed in at full width (the header's account link is in view)
+                context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, locale="fr-FR")
+                pages[account] = context.new_page()
+                sign_in(pages[account], base, account)
+                pages[account].set_viewport_size({"width": width, "height": HEIGHT})
+            page = pages[account]
+            response = page.goto(base + url.format(**values))
+            page.locator("main h1").first.wait_for()
+            measure = page.evaluate(OVERFLOW)
+            ok = response.status == 200 and measure["scroll"] <= measure["inner"]
+            fits &= ok
+            print(f"  {key:<17} {url:<42} {'ok' if ok else f'TROP LARGE {measure}'}", flush=True)
+        browser.close()
+    return fits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="names of the shots to refresh (default: all)")
+    parser.add_argument(
+        "--reflow", type=int, metavar="WIDTH", help="no screenshot: check the RGAA sample at WIDTH px (10.11)"
+    )
     options = parser.parse_args()
     shots = [s for s in SHOTS if not options.only or s.name in options.only]
 
@@ -187,8 +256,13 @@ def main() -> None:
 
         if not wait_until_serving(f"{base}/healthz", web):
             raise RuntimeError("le serveur web ne répond pas")
-        print(f"Captures ({WIDTH} px de large) :", flush=True)
-        capture(base, ids(env), shots)
+        if options.reflow:
+            print(f"Échantillon RGAA à {options.reflow} px de large (défilement horizontal) :", flush=True)
+            if not reflow(base, ids(env), options.reflow):
+                raise SystemExit(1)
+        else:
+            print(f"Captures ({WIDTH} px de large) :", flush=True)
+            capture(base, ids(env), shots)
     finally:
         for process in reversed(processes):
             process.terminate()
