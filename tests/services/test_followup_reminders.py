@@ -86,7 +86,9 @@ def test_indicator_reporting_follows_each_frequency(signed_dossier, inbox):
     # Quarterly from the 1 April 2027 signature: 1 July 2027, reminded 15 days before.
     assert len(reminders.send_due(datetime(2027, 6, 16, 7, 0, tzinfo=UTC)).sent) == 1
     [message] = inbox.messages()
-    assert message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1er juillet 2027"
+    assert (
+        message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1er juillet 2027"
+    )
     assert "Utilisateurs actifs (Trimestrielle)" in body_text(message)
     assert "Coût par dossier" not in body_text(message)
     inbox.store.clear()
