@@ -96,6 +96,13 @@ def accessibility():
     return render_template("main/accessibility.html", grid=audit_grid.grid())
 
 
+@bp.get("/plan-du-site")
+@public
+def sitemap():
+    """The « plan du site »: the second navigation system of RGAA 12.1, linked from every footer."""
+    return render_template("main/sitemap.html")
+
+
 @bp.get("/mentions-legales")
 @public
 def legal():
