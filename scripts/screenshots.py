@@ -8,7 +8,8 @@ page of SHOTS, 1 280 px wide, reduced to a 256-colour palette (a few tens of KB 
 
 Not part of the test suite: run it when a page changes (`make screens`), look at the images, commit them.
 `--reflow 320` takes no screenshot: it loads each page of the RGAA sample at 320 px and fails when one scrolls
-horizontally (criterion 10.11 of docs/rgaa/grid.yaml).
+horizontally (criterion 10.11 of docs/rgaa/grid.yaml); `--reflow 1280 --text-spacing` applies the WCAG text
+spacing first and also fails on text cut off by its box (10.12).
 """
 
 from __future__ import annotations
@@ -182,8 +183,25 @@ def capture(base: str, values: dict, shots: list[Shot]) -> list[tuple[Shot, int]
     return done
 
 
-def reflow(base: str, values: dict, width: int) -> bool:
-    """Each page of the RGAA sample at `width` px: True when none scrolls horizontally."""
+# WCAG 1.4.12 / RGAA 10.12 text spacing, as a user style sheet sets it (the page's CSP is bypassed for it).
+TEXT_SPACING = """* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
+  word-spacing: 0.16em !important; }
+p { margin-bottom: 2em !important; }"""
+# Text cut off by its box: an element hiding its overflow while its content is larger than the box. Not
+# counted: the DSFR controls whose label is hidden on purpose (icon-only pagination links: screen readers).
+CLIPPED = """() => [...document.querySelectorAll('main *, header *, footer *')].filter(e => {
+  const s = getComputedStyle(e), r = e.getBoundingClientRect();
+  if (!r.width || !r.height || !e.textContent.trim()) return false;
+  if (e.closest('.fr-sr-only, [hidden], .fr-collapse, .fr-pagination__link')) return false;
+  const hides = v => ['hidden', 'clip'].includes(v);
+  return (hides(s.overflowY) && e.scrollHeight > e.clientHeight + 2)
+    || (hides(s.overflowX) && e.scrollWidth > e.clientWidth + 2);
+}).slice(0, 3).map(e => e.tagName + '.' + e.className + ' « ' + e.textContent.trim().slice(0, 40) + ' »')"""
+
+
+def reflow(base: str, values: dict, width: int, spacing: bool = False) -> bool:
+    """Each page of the RGAA sample at `width` px (with the WCAG text spacing when `spacing`): True when none
+    scrolls horizontally and, with spacing, no text is cut off by its box."""
     from playwright.sync_api import sync_playwright
 
     from app import accessibility
@@ -195,17 +213,24 @@ def reflow(base: str, values: dict, width: int) -> bool:
         pages = {}
         for key, (account, url) in SAMPLE.items():
             if account not in pages:  # signed in at full width (the header's account link is in view)
-                context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, locale="fr-FR")
+                context = browser.new_context(
+                    viewport={"width": WIDTH, "height": HEIGHT}, locale="fr-FR", bypass_csp=spacing
+                )
                 pages[account] = context.new_page()
                 sign_in(pages[account], base, account)
                 pages[account].set_viewport_size({"width": width, "height": HEIGHT})
             page = pages[account]
             response = page.goto(base + url.format(**values))
             page.locator("main h1").first.wait_for()
+            clipped = []
+            if spacing:
+                page.add_style_tag(content=TEXT_SPACING)
+                clipped = page.evaluate(CLIPPED)
             measure = page.evaluate(OVERFLOW)
-            ok = response.status == 200 and measure["scroll"] <= measure["inner"]
+            ok = response.status == 200 and measure["scroll"] <= measure["inner"] and not clipped
             fits &= ok
-            print(f"  {key:<17} {url:<42} {'ok' if ok else f'TROP LARGE {measure}'}", flush=True)
+            verdict = "ok" if ok else f"TROP LARGE {measure}" if not clipped else f"TEXTE COUPÉ {clipped}"
+            print(f"  {key:<17} {url:<42} {verdict}", flush=True)
         browser.close()
     return fits
 
@@ -215,6 +240,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="names of the shots to refresh (default: all)")
     parser.add_argument(
         "--reflow", type=int, metavar="WIDTH", help="no screenshot: check the RGAA sample at WIDTH px (10.11)"
+    )
+    parser.add_argument(
+        "--text-spacing", action="store_true", help="with --reflow: the WCAG text spacing (10.12)"
     )
     options = parser.parse_args()
     shots = [s for s in SHOTS if not options.only or s.name in options.only]
@@ -257,8 +285,9 @@ def main() -> None:
         if not wait_until_serving(f"{base}/healthz", web):
             raise RuntimeError("le serveur web ne répond pas")
         if options.reflow:
-            print(f"Échantillon RGAA à {options.reflow} px de large (défilement horizontal) :", flush=True)
-            if not reflow(base, ids(env), options.reflow):
+            extra = ", espacement du texte WCAG" if options.text_spacing else ""
+            print(f"Échantillon RGAA à {options.reflow} px de large{extra} :", flush=True)
+            if not reflow(base, ids(env), options.reflow, options.text_spacing):
                 raise SystemExit(1)
         else:
             print(f"Captures ({WIDTH} px de large) :", flush=True)
