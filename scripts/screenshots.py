@@ -9,7 +9,8 @@ page of SHOTS, 1 280 px wide, reduced to a 256-colour palette (a few tens of KB 
 Not part of the test suite: run it when a page changes (`make screens`), look at the images, commit them.
 `--reflow 320` takes no screenshot: it loads each page of the RGAA sample at 320 px and fails when one scrolls
 horizontally (criterion 10.11 of docs/rgaa/grid.yaml); `--reflow 1280 --text-spacing` applies the WCAG text
-spacing first and also fails on text cut off by its box (10.12).
+spacing first and also fails on text cut off by its box (10.12); `--reflow 1280 --text-zoom` the same with
+the text at 200 % (10.4).
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ def capture(base: str, values: dict, shots: list[Shot]) -> list[tuple[Shot, int]
 TEXT_SPACING = """* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
   word-spacing: 0.16em !important; }
 p { margin-bottom: 2em !important; }"""
+# RGAA 10.4: the characters' size at 200 % (DSFR sizes are in rem: this is the browser's text-only zoom).
+TEXT_ZOOM = "html { font-size: 200% !important; }"
 # Text cut off by its box: an element hiding its overflow while its content is larger than the box. Not
 # counted: the DSFR controls whose label is hidden on purpose (icon-only pagination links: screen readers).
 CLIPPED = """() => [...document.querySelectorAll('main *, header *, footer *')].filter(e => {
@@ -199,9 +202,9 @@ CLIPPED = """() => [...document.querySelectorAll('main *, header *, footer *')].
 }).slice(0, 3).map(e => e.tagName + '.' + e.className + ' « ' + e.textContent.trim().slice(0, 40) + ' »')"""
 
 
-def reflow(base: str, values: dict, width: int, spacing: bool = False) -> bool:
-    """Each page of the RGAA sample at `width` px (with the WCAG text spacing when `spacing`): True when none
-    scrolls horizontally and, with spacing, no text is cut off by its box."""
+def reflow(base: str, values: dict, width: int, style: str = "") -> bool:
+    """Each page of the RGAA sample at `width` px, with the user style sheet `style` if any: True when none
+    scrolls horizontally and, with a style, no text is cut off by its box."""
     from playwright.sync_api import sync_playwright
 
     from app import accessibility
@@ -214,7 +217,7 @@ def reflow(base: str, values: dict, width: int, spacing: bool = False) -> bool:
         for key, (account, url) in SAMPLE.items():
             if account not in pages:  # signed in at full width (the header's account link is in view)
                 context = browser.new_context(
-                    viewport={"width": WIDTH, "height": HEIGHT}, locale="fr-FR", bypass_csp=spacing
+                    viewport={"width": WIDTH, "height": HEIGHT}, locale="fr-FR", bypass_csp=bool(style)
                 )
                 pages[account] = context.new_page()
                 sign_in(pages[account], base, account)
@@ -223,8 +226,8 @@ def reflow(base: str, values: dict, width: int, spacing: bool = False) -> bool:
             response = page.goto(base + url.format(**values))
             page.locator("main h1").first.wait_for()
             clipped = []
-            if spacing:
-                page.add_style_tag(content=TEXT_SPACING)
+            if style:
+                page.add_style_tag(content=style)
                 clipped = page.evaluate(CLIPPED)
             measure = page.evaluate(OVERFLOW)
             ok = response.status == 200 and measure["scroll"] <= measure["inner"] and not clipped
@@ -244,6 +247,7 @@ def main() -> None:
     parser.add_argument(
         "--text-spacing", action="store_true", help="with --reflow: the WCAG text spacing (10.12)"
     )
+    parser.add_argument("--text-zoom", action="store_true", help="with --reflow: text at 200 %% (10.4)")
     options = parser.parse_args()
     shots = [s for s in SHOTS if not options.only or s.name in options.only]
 
@@ -285,9 +289,12 @@ def main() -> None:
         if not wait_until_serving(f"{base}/healthz", web):
             raise RuntimeError("le serveur web ne répond pas")
         if options.reflow:
-            extra = ", espacement du texte WCAG" if options.text_spacing else ""
+            style = (TEXT_SPACING if options.text_spacing else "") + (TEXT_ZOOM if options.text_zoom else "")
+            extra = (", espacement du texte WCAG" if options.text_spacing else "") + (
+                ", texte à 200 %" if options.text_zoom else ""
+            )
             print(f"Échantillon RGAA à {options.reflow} px de large{extra} :", flush=True)
-            if not reflow(base, ids(env), options.reflow, options.text_spacing):
+            if not reflow(base, ids(env), options.reflow, style):
                 raise SystemExit(1)
         else:
             print(f"Captures ({WIDTH} px de large) :", flush=True)
