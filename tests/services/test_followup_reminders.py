@@ -86,13 +86,15 @@ def test_indicator_reporting_follows_each_frequency(signed_dossier, inbox):
     # Quarterly from the 1 April 2027 signature: 1 July 2027, reminded 15 days before.
     assert len(reminders.send_due(datetime(2027, 6, 16, 7, 0, tzinfo=UTC)).sent) == 1
     [message] = inbox.messages()
-    assert message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1/07/2027"
+    assert (
+        message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1er juillet 2027"
+    )
     assert "Utilisateurs actifs (Trimestrielle)" in body_text(message)
     assert "Coût par dossier" not in body_text(message)
     inbox.store.clear()
     # 1 April 2028: both the quarterly and the yearly indicator, in one reminder.
     reminders.send_due(datetime(2028, 3, 17, 8, 0, tzinfo=UTC))  # 9:00 in Paris, winter time
-    [yearly] = [m for m in inbox.messages() if "1/04/2028" in m["Subject"]]
+    [yearly] = [m for m in inbox.messages() if "1er avril 2028" in m["Subject"]]
     assert "Utilisateurs actifs" in body_text(yearly) and "Coût par dossier" in body_text(yearly)
 
 
@@ -111,7 +113,7 @@ def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
     assert "dossier.credits" not in kinds_of(reminders.send_due(due - timedelta(minutes=1)).sent)
     assert kinds_of(reminders.send_due(due).sent) == ["dossier.credits"]
     [message] = [m for m in inbox.messages() if "crédits" in m["Subject"]]
-    assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1/10/2027"
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1er octobre 2027"
     assert "signé le 1er avril 2027" in body_text(message)
 
 
