@@ -17,6 +17,7 @@ from ..htmx import render
 from ..models.committees import AgendaItem, Meeting
 from ..models.dossiers import Dossier
 from ..queries import committees as committee_queries
+from ..queries import dossiers as dossier_queries
 from ..services import contracts, proposals
 from ..services import followup as service
 from .actions import perform
@@ -62,7 +63,15 @@ def _panel(dossier, forms: dict | None = None) -> dict:
 
 def _followed_dossier(dossier_id: int) -> Dossier:
     """A dossier the user may see (dossier rules), or one on an agenda of a committee the user belongs to."""
-    dossier = db.session.scalar(permissions.dossiers_visible_to(current_user).where(Dossier.id == dossier_id))
+    dossier = (
+        db.session.scalars(
+            permissions.dossiers_visible_to(current_user)
+            .where(Dossier.id == dossier_id)
+            .options(*dossier_queries.ONE_DOSSIER_OPTIONS)
+        )
+        .unique()
+        .first()
+    )
     if dossier is None:
         committees = {r.committee_id for r in current_user.roles if r.committee_id}
         on_their_agenda = db.session.scalar(
@@ -113,7 +122,7 @@ def _render(dossier, status: int = 200, bound=None, review_errors: dict | None =
         can_review=permissions.can_review_followup(current_user, dossier),
         can_close=permissions.can_manage_contract(current_user, dossier) and service.is_followed(dossier),
         contract=contracts.contract_of(dossier),
-        late_jalons=contracts.open_late_jalons(dossier),
+        late_jalons=contracts.open_late_jalons(dossier, follow),
         trail=committee_queries.trail(dossier_id=dossier.id, user=current_user),
     )
 

@@ -94,6 +94,8 @@ def _item_form(meeting, formdata=None) -> ItemForm:
 
 
 def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
+    planned = meeting.state == MeetingState.PLANIFIEE
+    open_proposals = meetings.proposal_candidates(meeting) if planned else []  # read once, used twice
     return render(
         "committees/meeting.html",
         block=block,
@@ -104,8 +106,8 @@ def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, docum
         cancel_form=cancel_form or CancelForm(formdata=None),
         document_form=document_form or DocumentForm(formdata=None),
         empty_form=EmptyForm(),
-        followups=meetings.followup_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
-        proposals=meetings.proposal_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
+        followups=meetings.followup_candidates(meeting, open_proposals) if planned else [],
+        proposals=open_proposals,
     )
 
 
