@@ -103,6 +103,11 @@ class Config:
     HSTS = False
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", False)
     RETENTION_MONTHS = int(os.environ.get("RETENTION_MONTHS", "12"))  # app/services/retention.py
+    # XLSX/ODS exports above this many rows are written by the scheduler process, not by the web request
+    # (app/services/export_jobs.py); their files are kept EXPORT_KEEP_HOURS under EXPORT_DIR
+    EXPORT_JOB_ROWS = int(os.environ.get("EXPORT_JOB_ROWS", "5000"))
+    EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
+    EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", BASE_DIR / "instance" / "exports"))
     # `flask scheduler run` on SIGTERM/SIGINT: seconds a running job may take to end before it is abandoned
     SCHEDULER_STOP_GRACE = float(os.environ.get("SCHEDULER_STOP_GRACE", "10"))
 

@@ -21,6 +21,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
 from .models import CampaignState, DossierState, ReminderStatus, ReviewState, RuleCode, RuleKind, Visibility
 from .models.committees import MeetingState
 from .models.dossiers import EndorsementDecision
+from .models.export_jobs import ExportJobState
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 
 ALLOWED_TAGS = {
@@ -104,6 +105,7 @@ def init_app(app) -> None:
         EndorsementDecision=EndorsementDecision,
         RuleKind=RuleKind,
         MeetingState=MeetingState,
+        ExportJobState=ExportJobState,
         ReminderStatus=ReminderStatus,
         Moscow=Moscow,
         BackingRole=BackingRole,

@@ -18,6 +18,7 @@ Every CSV/XLSX/ODS file the application produces goes through `export_response()
 
 import csv
 import io
+import itertools
 import re
 import tempfile
 import zipfile
@@ -31,7 +32,7 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape, quoteattr
 
-from flask import Response, request
+from flask import Response, current_app, g, request, stream_with_context
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -550,27 +551,77 @@ def _chunks(handle) -> Iterator[bytes]:
         handle.close()
 
 
+# Set by app/routes/export_jobs.py: called as deferral(export, fmt) for an XLSX/ODS export above
+# EXPORT_JOB_ROWS rows, it answers instead (the job page) and the scheduler process writes the file.
+_deferral: Callable[[Export, str], Response] | None = None
+
+
+def set_deferral(func: Callable[[Export, str], Response] | None) -> None:
+    global _deferral
+    _deferral = func
+
+
+def count_rows(export: Export, limit: int) -> int:
+    """Rows of every sheet, counted up to limit + 1 at most (a sheet without len() is read that far; the rows
+    read are kept, so the file still gets them)."""
+    total = 0
+    for sheet in export.sheets:
+        if hasattr(sheet.rows, "__len__"):
+            total += len(sheet.rows)
+        else:
+            iterator = iter(sheet.rows)
+            head = list(itertools.islice(iterator, max(limit + 1 - total, 0)))
+            sheet.rows = itertools.chain(head, iterator)
+            total += len(head)
+        if total > limit:
+            break
+    return total
+
+
+def write_file(export: Export, fmt: str, target, machine: bool = False) -> None:
+    """The export into an open binary file: csv (`machine`: RFC 4180), xlsx or ods."""
+    if fmt == "csv":
+        for chunk in csv_chunks(export, machine=machine):
+            target.write(chunk)
+    elif fmt == "xlsx":
+        write_xlsx(export, target)
+    elif fmt == "ods":
+        write_ods(export, target)
+    else:
+        raise ValueError(f"unknown tabular format {fmt!r}")
+
+
 def export_response(export: Export, fmt: str, machine: bool | None = None) -> Response:
     """`fmt` is the URL's extension (csv, xlsx, ods); a CSV is for machines with `?format=rfc4180`.
 
-    The file is written row by row during the request (so columns may read the database) into a spooled
-    temporary file, then streamed in chunks: memory stays flat whatever the number of rows."""
-    handle = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - closed by _chunks
-    if fmt == "csv":
-        if machine is None:
-            machine = _wants_machine_csv()
-        for chunk in csv_chunks(export, machine=machine):
-            handle.write(chunk)
-        content_type = CSV_MIME
-    elif fmt == "xlsx":
-        write_xlsx(export, handle)
-        content_type = XLSX_MIME
-    elif fmt == "ods":
-        write_ods(export, handle)
-        content_type = ODS_MIME
-    else:
-        handle.close()
+    CSV is streamed row by row as it is written (columns may read the database: the request context stays
+    open). XLSX and ODS are written row by row into a spooled temporary file (constant memory), then
+    streamed in chunks; above EXPORT_JOB_ROWS rows they are written by the scheduler process instead
+    (app/services/export_jobs.py) and this answers with the job's page."""
+    if fmt == "csv" and machine is None:
+        machine = _wants_machine_csv()
+    sink = g.get("export_sink")  # a background job replaying this export: the file goes there
+    if sink is not None:
+        return sink(export, fmt, machine)
+    if fmt not in FORMATS:
         raise ValueError(f"unknown tabular format {fmt!r}")
+    if fmt == "csv":
+        response = Response(
+            stream_with_context(csv_chunks(export, machine=bool(machine))), content_type=CSV_MIME
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="{export.basename}.{fmt}"'
+        response.headers.update(export.headers)
+        return response
+    limit = current_app.config.get("EXPORT_JOB_ROWS") or 0
+    if _deferral is not None and limit and count_rows(export, limit) > limit:
+        return _deferral(export, fmt)
+    handle = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - closed by _chunks
+    try:
+        write_file(export, fmt, handle)
+    except BaseException:
+        handle.close()
+        raise
+    content_type = XLSX_MIME if fmt == "xlsx" else ODS_MIME
     length = handle.tell()
     handle.seek(0)
     response = Response(_chunks(handle), content_type=content_type, direct_passthrough=True)

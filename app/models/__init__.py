@@ -37,6 +37,7 @@ from .dossiers import (
     SavingsLine,
     StaffSaving,
 )
+from .export_jobs import ExportJob, ExportJobState
 from .followup import (
     Contract,
     CreditConsumption,
@@ -83,6 +84,8 @@ from .voting import (
 )
 
 __all__ = [
+    "ExportJob",
+    "ExportJobState",
     "AuthSession",
     "Criblage",
     "CriblageItem",

@@ -1,0 +1,159 @@
+"""XLSX/ODS/CSV writers in constant memory? Peak resident memory growth and CPU time of each writer for
+N rows of the portfolio export's shape (12 columns: codes, long French text, dates, numbers), each run in
+a fresh process.
+
+    .venv/bin/python bench/export_writers.py                  # 2 000, 20 000 and 100 000 rows
+    .venv/bin/python bench/export_writers.py --rows 20000
+
+Compared: what app/tabular.py uses (openpyxl write-only, the streamed ODS writer, CSV), openpyxl's default
+(in-memory) workbook and XlsxWriter's `constant_memory` mode (dev dependency, for this comparison only).
+A writer is in constant memory when its peak does not grow with N.
+"""
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import tabular  # noqa: E402
+from app.tabular import Column, Export, Kind, Sheet  # noqa: E402
+
+COLUMNS = [
+    Column("code", "Code", Kind.CODE, lambda r: r[0]),
+    Column("brique", "Brique", Kind.TEXT, lambda r: r[1]),
+    Column("besoin", "Besoin", Kind.LONGTEXT, lambda r: r[2]),
+    Column("statut", "Statut", Kind.TEXT, lambda r: r[3]),
+    Column("priorite", "Priorité", Kind.TEXT, lambda r: r[4]),
+    Column("montant", "Montant", Kind.EUROS, lambda r: r[5]),
+    Column("taux", "Taux", Kind.PERCENT, lambda r: r[6]),
+    Column("etp", "ETP", Kind.DECIMAL, lambda r: r[7]),
+    Column("votes", "Votes", Kind.INTEGER, lambda r: r[8]),
+    Column("debut", "Début", Kind.DATE, lambda r: r[9]),
+    Column("cree", "Créée le", Kind.DATETIME, lambda r: r[10]),
+    Column("ministeres", "Ministères", Kind.TEXT, lambda r: r[11]),
+]
+BESOIN = (
+    "Disposer d'une solution mutualisée de messagerie collaborative, hébergée sur un cloud de confiance, "
+    "interopérable avec les annuaires ministériels et accessible aux agents en mobilité. "
+)
+
+
+def rows(n: int):
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(n):
+        yield (
+            f"M{i:05d}",
+            f"Brique {i % 97} — socle partagé",
+            BESOIN * (1 + i % 3),
+            "identifiee",
+            "must",
+            1000 * i,
+            12.5,
+            1.5,
+            i % 300,
+            (start + timedelta(days=i % 365)).date(),
+            start + timedelta(minutes=i),
+            "MI|MEF|MTE",
+        )
+
+
+def export(n: int) -> Export:
+    return Export("bench", "Banc d'essai", [Sheet("Opportunités", COLUMNS, rows(n))])
+
+
+def openpyxl_in_memory(n: int, target) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([c.title for c in COLUMNS])
+    for row in rows(n):
+        sheet.append(list(row))
+    workbook.save(target)
+
+
+def xlsxwriter_constant_memory(n: int, target) -> None:
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False})
+    sheet = workbook.add_worksheet("Opportunités")
+    date_format = workbook.add_format({"num_format": "DD/MM/YYYY"})
+    sheet.write_row(0, 0, [c.title for c in COLUMNS])
+    for index, row in enumerate(rows(n), start=1):
+        for col, value in enumerate(row):
+            if isinstance(value, datetime):
+                sheet.write_datetime(index, col, value.replace(tzinfo=None), date_format)
+            elif hasattr(value, "isoformat") and not isinstance(value, str):
+                sheet.write_datetime(index, col, datetime(value.year, value.month, value.day), date_format)
+            elif isinstance(value, str):
+                sheet.write_string(index, col, value)
+            else:
+                sheet.write_number(index, col, value)
+    workbook.close()
+
+
+WRITERS = {
+    "xlsx openpyxl write-only (app)": lambda n, t: tabular.write_xlsx(export(n), t),
+    "xlsx openpyxl in memory": openpyxl_in_memory,
+    "xlsx XlsxWriter constant_memory": xlsxwriter_constant_memory,
+    "ods streamed (app)": lambda n, t: tabular.write_ods(export(n), t),
+    "csv (app)": lambda n, t: [t.write(chunk) for chunk in tabular.csv_chunks(export(n))] and None,
+}
+
+
+def _one(name: str, n: int, path: Path) -> None:
+    """In a child process: write, then print the CPU time and the peak RSS growth."""
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
+    if "XlsxWriter" in name:
+        WRITERS[name](n, str(path))
+    else:
+        with path.open("wb") as handle:
+            WRITERS[name](n, handle)
+    cpu = time.process_time() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base  # kB on Linux
+    print(f"{cpu} {peak}")
+
+
+def measure(name: str, n: int, folder: Path) -> tuple[float, float, int]:
+    """(peak RSS growth in MB, CPU seconds, file size), each writer in a fresh process (the peak RSS of a
+    process never goes down)."""
+    path = folder / f"bench-{n}"
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", name, "--rows", str(n), "--path", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    size = path.stat().st_size
+    path.unlink()
+    return int(out[1]) / 1024, float(out[0]), size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="2000,20000,100000")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        _one(args.one, int(args.rows), Path(args.path))
+        return 0
+    sizes = [int(n) for n in args.rows.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        print(f"{'writer':34} {'rows':>7} {'peak RSS MB':>11} {'CPU s':>6} {'file MB':>7}")
+        for name in WRITERS:
+            for n in sizes:
+                peak, cpu, size = measure(name, n, Path(folder))
+                print(f"{name:34} {n:7d} {peak:11.1f} {cpu:6.2f} {size / 1e6:7.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
