@@ -11,7 +11,10 @@ request (a right withdrawn in between fails the job). app/tabular.py writes the 
 """
 
 import logging
+import os
 import secrets
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from . import audit
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 500  # rows between two progress updates
+TICK_SECONDS = 60
 
 
 def request_export(*, path: str, fmt: str, title: str, filename: str, actor, session_token: str | None):
@@ -160,19 +164,40 @@ def run(job: ExportJob) -> ExportJob:
     stored = f"{job.id}-{secrets.token_hex(8)}.{job.fmt}"
     requester = db.session.get(User, job.requester_id) if job.requester_id else None
     sink = _Sink(job, directory / stored, _Progress(job.id))
-    status = None
-    try:
-        # a context of its own (its `g`, its database session), so that nothing of the requester stays in
-        # the scheduler's context once the file is written
-        with app.app_context(), app.test_request_context(job.path):
-            # the requester, as Flask-Login would have loaded them (an anonymous visitor otherwise)
-            active = requester is not None and requester.active
-            g._login_user = db.session.get(User, requester.id) if active else login_manager.anonymous_user()
-            g.export_sink = sink
-            status = app.full_dispatch_request().status_code
-    except Exception as error:  # noqa: BLE001 - the job fails, the scheduler goes on
-        log.exception("export job %s failed", job.id)
-        status = type(error).__name__
+    outcome: dict = {}
+
+    def replay():
+        try:
+            # a context of its own (its `g`, its database session), so that nothing of the requester stays
+            # in the scheduler's context once the file is written
+            with app.app_context(), app.test_request_context(job.path):
+                # the requester, as Flask-Login would have loaded them (an anonymous visitor otherwise)
+                active = requester is not None and requester.active
+                user = db.session.get(User, requester.id) if active else login_manager.anonymous_user()
+                g._login_user = user
+                g.export_sink = sink
+                outcome["status"] = app.full_dispatch_request().status_code
+        except Exception as error:  # noqa: BLE001 - the job fails, the scheduler goes on
+            log.exception("export job %s failed", job.id)
+            outcome["status"] = type(error).__name__
+
+    nice = app.config.get("EXPORT_JOB_NICE", 0)
+    if nice and hasattr(os, "setpriority"):
+        # In a thread of its own at a lower CPU priority (Linux: a thread's own nice value), so that writing a
+        # large workbook only takes the CPU the web workers leave; the thread ends with the export.
+        def lowered():
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            except OSError:
+                log.warning("export job %s: priority not lowered", job.id)
+            replay()
+
+        worker = threading.Thread(target=lowered, name=f"export-job-{job.id}")
+        worker.start()
+        worker.join()
+    else:
+        replay()
+    status = outcome.get("status")
     job = db.session.get(ExportJob, job.id, populate_existing=True)
     now = utcnow()
     job.finished_at = now
@@ -196,9 +221,12 @@ def run(job: ExportJob) -> ExportJob:
 
 
 def run_pending(now: datetime | None = None) -> str:
-    """The scheduler's `exports.run` job: the waiting exports, one at a time, oldest first."""
+    """The scheduler's `exports.run` job: the waiting exports, one at a time, oldest first; no new one is
+    started after TICK_SECONDS, so that the scheduler's other jobs get their turn (it runs one job at a
+    time)."""
     done = []
-    while (job := claim_next()) is not None:
+    deadline = time.monotonic() + TICK_SECONDS
+    while time.monotonic() < deadline and (job := claim_next()) is not None:
         done.append(run(job))
     if not done:
         return "aucun export en attente"
