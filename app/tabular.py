@@ -12,8 +12,8 @@ Every CSV/XLSX/ODS file the application produces goes through `export_response()
   and date cells with formats, widths per column kind, bold frozen header, auto-filter, a « Lisez-moi »
   sheet, title and author).
 - **Constant memory**: rows are read one at a time from any iterable; CSV is a generator response, XLSX
-  is written by openpyxl's write-only mode and ODS by a streamed XML writer, both into a temporary file
-  that is then streamed.
+  is written by XlsxWriter's constant_memory mode and ODS by a streamed XML writer, both into a temporary
+  file that is then streamed (openpyxl reads the imported workbooks).
 """
 
 import csv
@@ -32,11 +32,10 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape, quoteattr
 
+import xlsxwriter
 from flask import Response, current_app, g, request, stream_with_context
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl import load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from .formatting import PARIS
@@ -246,68 +245,81 @@ def _readme_rows(export: Export, now: datetime) -> list[list]:
     return rows
 
 
-WRAP = Alignment(wrap_text=True, vertical="top")
-BOLD = Font(bold=True)
+class _XlsxFormats:
+    """One XlsxWriter format per cell kind (a workbook's formats are shared by its sheets)."""
+
+    def __init__(self, workbook):
+        self.bold = workbook.add_format({"bold": True})
+        self.wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+        self.number = {kind: workbook.add_format({"num_format": code}) for kind, code in XLSX_FORMATS.items()}
 
 
-def _xlsx_value(ws, value, kind: Kind, bold: Font | None = None):
+def _xlsx_write(ws, row: int, col: int, value, kind: Kind, formats: _XlsxFormats, bold: bool = False) -> None:
     value = _number(value)
-    if isinstance(value, str):
-        cell = WriteOnlyCell(ws, value=None)
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        cell.data_type = "s"  # never "f": a text starting with "=" stays text
-        if kind == Kind.LONGTEXT:
-            cell.alignment = WRAP
+    if isinstance(value, str):  # always a string cell, never a formula (strings_to_formulas is off)
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        fmt = formats.bold if bold else formats.wrap if kind == Kind.LONGTEXT else None
+        ws.write_string(row, col, text, fmt)
     elif isinstance(value, datetime):
-        cell = WriteOnlyCell(ws, value=_paris_naive(value))
-        cell.number_format = XLSX_FORMATS[Kind.DATE if kind == Kind.DATE else Kind.DATETIME]
+        ws.write_datetime(
+            row, col, _paris_naive(value), formats.number[Kind.DATE if kind == Kind.DATE else Kind.DATETIME]
+        )
     elif isinstance(value, date):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = XLSX_FORMATS[Kind.DATE]
+        ws.write_datetime(row, col, value, formats.number[Kind.DATE])
     elif isinstance(value, bool):
-        cell = WriteOnlyCell(ws, value="oui" if value else "non")
+        ws.write_string(row, col, "oui" if value else "non")
     elif isinstance(value, int | float):
-        cell = WriteOnlyCell(ws, value=value / 100 if kind == Kind.PERCENT else value)
-        cell.number_format = XLSX_FORMATS.get(kind, XLSX_FORMATS[Kind.DECIMAL])
-    else:
-        cell = WriteOnlyCell(ws, value=None)
-    if bold is not None:
-        cell.font = bold
-    return cell
+        fmt = formats.number.get(kind, formats.number[Kind.DECIMAL])
+        ws.write_number(row, col, value / 100 if kind == Kind.PERCENT else value, fmt)
 
 
-def _xlsx_sheet(workbook, name: str, columns: list[Column], rows: Iterable[list], header: bool = True):
-    ws = workbook.create_sheet(name)
-    for index, column in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = WIDTHS[column.kind]
-    bold = BOLD
+def _xlsx_sheet(
+    workbook, formats, name: str, columns: list[Column], rows: Iterable[list], header: bool = True
+):
+    ws = workbook.add_worksheet(name)
+    for index, column in enumerate(columns):
+        ws.set_column(index, index, WIDTHS[column.kind])
     count = 0
     if header:
-        ws.freeze_panes = "A2"
-        ws.append([_xlsx_value(ws, c.title, Kind.TEXT, bold) for c in columns])
+        ws.freeze_panes(1, 0)
+        for col, column in enumerate(columns):
+            _xlsx_write(ws, 0, col, column.title, Kind.TEXT, formats, bold=True)
         count = 1
     kinds = [c.kind for c in columns]
     for cells in rows:
-        ws.append([_xlsx_value(ws, v, k) for v, k in zip(cells, kinds, strict=False)])
+        for col, (value, kind) in enumerate(zip(cells, kinds, strict=False)):
+            if value is not None:
+                _xlsx_write(ws, count, col, value, kind, formats)
         count += 1
     if header and columns:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(count, 1)}"  # written after the rows
+        ws.autofilter(0, 0, max(count, 1) - 1, len(columns) - 1)
 
 
 def write_xlsx(export: Export, target) -> None:
+    """XlsxWriter in `constant_memory` mode: each row is flushed to a temporary file as soon as the next one
+    starts (bench/export_writers.py: flat memory, 3.5 × less CPU than openpyxl's write-only mode)."""
     now = datetime.now(UTC)
-    workbook = Workbook(write_only=True)
-    workbook.properties.title = export.title
-    workbook.properties.creator = AUTHOR
-    workbook.properties.language = "fr-FR"
+    workbook = xlsxwriter.Workbook(
+        target,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,  # a text starting with "=" stays text
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    workbook.set_properties({"title": export.title, "author": AUTHOR, "created": now.replace(tzinfo=None)})
+    formats = _XlsxFormats(workbook)
     taken: set[str] = set()
     for sheet in export.sheets:
-        _xlsx_sheet(workbook, _sheet_name(sheet.name, taken), sheet.columns, _cells(sheet))
+        _xlsx_sheet(workbook, formats, _sheet_name(sheet.name, taken), sheet.columns, _cells(sheet))
     if export.readme:
         readme = [Column("a", "Rubrique", Kind.TEXT), Column("b", "Valeur", Kind.LONGTEXT)]
         readme += [Column("c", "", Kind.TEXT), Column("d", "", Kind.LONGTEXT)]
-        _xlsx_sheet(workbook, _sheet_name("Lisez-moi", taken), readme, _readme_rows(export, now), False)
-    workbook.save(target)
+        _xlsx_sheet(
+            workbook, formats, _sheet_name("Lisez-moi", taken), readme, _readme_rows(export, now), False
+        )
+    workbook.close()
 
 
 # --- ODS (streamed OpenDocument XML) ------------------------------------------------------------------------
