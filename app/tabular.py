@@ -573,6 +573,18 @@ def set_deferral(func: Callable[[Export, str], Response] | None) -> None:
     _deferral = func
 
 
+def defer_large(fmt: str, count: Callable[[], int], basename: str, title: str) -> Response | None:
+    """For a route that can count its rows cheaply before it builds them: the job page when its XLSX/ODS
+    export has more than EXPORT_JOB_ROWS rows (`count()` is only called then), so that the request never
+    builds the rows; None otherwise (the route goes on, and export_response() checks again)."""
+    limit = current_app.config.get("EXPORT_JOB_ROWS") or 0
+    if fmt not in ("xlsx", "ods") or not limit or _deferral is None or g.get("export_sink") is not None:
+        return None
+    if count() <= limit:
+        return None
+    return _deferral(Export(basename, title, []), fmt)
+
+
 def count_rows(export: Export, limit: int) -> int:
     """Rows of every sheet, counted up to limit + 1 at most (a sheet without len() is read that far; the rows
     read are kept, so the file still gets them)."""

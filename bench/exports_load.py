@@ -142,6 +142,14 @@ def run_mode(mode: str, args, url: str) -> dict:
     base = f"http://127.0.0.1:{port}"
     export_dir = tempfile.mkdtemp(prefix="bench-exports-")
     env = environment(url, export_dir, 0 if mode == "inline" else args.threshold)
+    # built once before the workers start (each worker would otherwise build them at start, concurrently)
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "assets", "build"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     processes = [
         subprocess.Popen(
             [

@@ -137,3 +137,16 @@ def test_csv_is_streamed_row_by_row(client, login_as, make_user, low_threshold):
     assert (
         len(list(csv.reader(io.StringIO(response.get_data(as_text=True), newline=""), delimiter=";"))) == 133
     )
+
+
+def test_a_large_portfolio_workbook_is_deferred_before_its_rows_are_built(
+    client, login_as, make_user, low_threshold, monkeypatch
+):
+    from app.queries import dashboard as figures
+
+    def never(*args, **kwargs):
+        raise AssertionError("the rows are built by the job, not by the request")
+
+    login_as(make_user(Role.SECRETARIAT))
+    monkeypatch.setattr(figures, "opportunity_public_rows", never)
+    assert client.get("/exports/opportunites.xlsx").status_code == 303
