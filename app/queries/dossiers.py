@@ -167,6 +167,9 @@ ONE_DOSSIER_OPTIONS = (
     undefer(Dossier.conventionne_at),
     joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
     joinedload(Dossier.sections),
+    # the financing and savings tables with their yearly amounts joined (a line has one row per year)
+    selectinload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
+    selectinload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
 )
 
 
