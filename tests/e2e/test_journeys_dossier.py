@@ -560,3 +560,214 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     with live_app.app_context():
         assert db.session.get(Dossier, dossier_id).state == "clos"
         db.session.remove()
+
+
+# --- the instructeur ---------------------------------------------------------------------------------------
+
+
+def key_radio(page, name: str, value: str, scope: str = "main") -> None:
+    """Tab into a radio group (it takes one Tab stop: the checked radio, or the first one), then the arrow
+    keys check `value`."""
+    group = f"{scope} input[type=radio][name='{name}']"
+    tab_to(page, group)
+    radios = page.locator(group)
+    values = [radios.nth(i).get_attribute("value") for i in range(radios.count())]
+    here = values.index(page.evaluate("() => document.activeElement.value"))
+    if not page.evaluate("() => document.activeElement.checked"):
+        page.keyboard.press("Space")  # the focus alone checks nothing when the group has no checked radio
+    step = "ArrowRight" if values.index(value) > here else "ArrowLeft"
+    for _ in range(abs(values.index(value) - here)):
+        page.keyboard.press(step)
+    assert page.locator(f"{group}[value='{value}']").is_checked()
+
+
+def porteur_deposits_over_http(porteur, live_app, dossier_id: int, due: str) -> None:
+    """The porteur's forms as the dossier page posts them (tests/routes/journey_steps.py), from its own
+    signed-in context; then the recap's confirmation."""
+    from app.models import User
+    from tests.routes.journey_steps import fill_dossier
+
+    # the read transaction ends before each request: an open SQLite reader would block the app's writes
+    def post(url, data, files=None):
+        db.session.rollback()
+        data = {k: v for k, v in data.items() if not isinstance(v, list) or v}
+        assert not any(isinstance(v, list) for v in data.values()), data  # no declaration on this guichet
+        send(porteur, url, data, files)
+
+    def read(url):
+        db.session.rollback()
+        return porteur.request.get(url).text()
+
+    with live_app.app_context():
+        user = db.session.scalar(select(User).where(User.email == porteur.email))
+        jalons = [(due, "Mise en service", "Suite ouverte aux agents")]
+        fill_dossier(post, read, dossier_id, user, jalons=jalons)
+        db.session.remove()
+    send(porteur, f"/dossiers/{dossier_id}/deposer", {"confirm": "oui"})
+
+
+def section_version(live_app, dossier_id: int, key: str) -> int:
+    with live_app.app_context():
+        version = db.session.get(Dossier, dossier_id).section_version(key)
+        db.session.remove()
+    return version
+
+
+def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
+    new_page, proconnect, live_app, tmp_path
+):
+    year = date.today().year
+    due = (date.today() + timedelta(days=60)).isoformat()
+    title = f"Messagerie instantanée instruite au clavier {uuid.uuid4().hex[:6]}"
+
+    porteur = logged_in(new_page, proconnect, "porteur")
+    instructeur = logged_in(new_page, proconnect, "instructeur")
+    president = logged_in(new_page, proconnect, "presidente")
+    secretariat = new_page()
+    sign_in(secretariat, "secretariat@demo.gouv.fr")
+    set_up_roles(secretariat, instructeur.email, [president])
+    meeting_id = plan_meeting(secretariat, 8)
+
+    # the porteur creates, fills and deposits the dossier through its forms (its own context, over HTTP)
+    porteur.goto(f"/dossiers/nouveau?guichet={GUICHET}")
+    response = send(
+        porteur, "/dossiers/nouveau", {"guichet": GUICHET, "title": title, "start_year": str(year)}
+    )
+    dossier_id = int(re.search(r"/dossiers/(\d+)", response.headers["location"]).group(1))
+    dossier_url = f"/dossiers/{dossier_id}"
+    porteur_deposits_over_http(porteur, live_app, dossier_id, due)
+
+    # the instructeur: the notice of the deposit, the instruction list, the dossier — by keyboard
+    instructeur.goto("/notifications")
+    wait_until_ready(instructeur)
+    instructeur.get_by_role("link", name=re.compile("déposé", re.I)).first.wait_for()
+    instructeur.goto("/dossiers/instruction")
+    wait_until_ready(instructeur)
+    axe_check(instructeur)
+    row = instructeur.locator("tbody tr").filter(has_text=title)
+    reference = row.locator("td a").first.inner_text()
+    start_from_top(instructeur)
+    tab_to(instructeur, row.get_by_role("link", name=reference, exact=True))
+    instructeur.keyboard.press("Enter")
+    instructeur.wait_for_url(re.compile(re.escape(dossier_url) + "$"))
+    wait_until_ready(instructeur)
+    axe_check(instructeur)
+
+    start_from_top(instructeur)
+    tab_to(instructeur, button(instructeur, "Passer en instruction"))
+    instructeur.keyboard.press("Enter")
+    flash(instructeur, "Dossier passé en instruction.")
+
+    # compléments asked by keyboard: the details opened with Enter, a box ticked with Space, the reason
+    # with the arrows; a request without a section first (its message at the fieldset, the input kept)
+    start_from_top(instructeur)
+    tab_to(instructeur, instructeur.locator("#instruction summary", has_text="Demander des compléments"))
+    instructeur.keyboard.press("Enter")
+    key_radio(instructeur, "reason", "incomplet", "#instruction")
+    key_type(instructeur, "#complements-message", "Précisez la composition du COPIL.")
+    tab_to(instructeur, button(instructeur, "Envoyer la demande de compléments"))
+    press_and_swap(instructeur, "#instruction", "Enter")
+    expect(instructeur.locator("#complements-sections-msg")).not_to_be_empty()
+    focus_on(instructeur, "a.hasAttribute('data-app-focus') || !!a.closest('#instruction')")
+    assert instructeur.locator("#complements-message").input_value() == "Précisez la composition du COPIL."
+    start_from_top(instructeur)
+    key_check(instructeur, "#complements-gouvernance")
+    tab_to(instructeur, button(instructeur, "Envoyer la demande de compléments"))
+    instructeur.keyboard.press("Enter")
+    flash(instructeur, "Demande de compléments envoyée au porteur.")
+
+    # the porteur answers (the reopened section, then the deposit again)
+    version = section_version(live_app, dossier_id, "gouvernance")
+    send(
+        porteur,
+        f"{dossier_url}/sections/gouvernance",
+        {"gouvernance": "COPIL mensuel : la DINUM et six ministères.", "version": version},
+    )
+    send(porteur, f"{dossier_url}/deposer", {"confirm": "oui"})
+
+    # the avis by keyboard: favourable, motivated, each criterion of the grid scored (type-ahead)
+    instructeur.goto(dossier_url)
+    wait_until_ready(instructeur)
+    instructeur.get_by_text("COPIL mensuel : la DINUM et six ministères.").wait_for()
+    start_from_top(instructeur)
+    tab_to(instructeur, instructeur.locator("#instruction summary", has_text="Donner un avis"))
+    instructeur.keyboard.press("Enter")
+    key_radio(instructeur, "avis", "favorable", "#instruction")
+    key_type(instructeur, "#avis-motivation", "Projet interministériel, cofinancé, jalons réalistes.")
+    grid = instructeur.locator("#instruction select[id^=grid-]")
+    assert grid.count() >= 1
+    for n in range(grid.count()):
+        tab_to(instructeur, grid.nth(n))
+        instructeur.keyboard.type("3")
+        assert grid.nth(n).input_value() == "3"
+        instructeur.keyboard.press("Tab")
+        instructeur.keyboard.type("Conforme au contrat type.")
+    tab_to(instructeur, instructeur.locator("#instruction button", has_text="Enregistrer l'avis"))
+    instructeur.keyboard.press("Enter")
+    flash(instructeur, "Avis enregistré : le dossier est instruit.")
+    expect(instructeur.locator("#instruction")).to_contain_text("Avis favorable")
+    axe_check(instructeur)
+
+    # the hand-off to the committee: the agenda proposal, by keyboard
+    start_from_top(instructeur)
+    key_type(instructeur, "#propose-reason", "Dossier complet, avis favorable.")
+    tab_to(instructeur, button(instructeur, f"Proposer au {COMMITTEE}"))
+    instructeur.keyboard.press("Enter")
+    flash(instructeur, "Dossier proposé au comité")
+    instructeur.locator("#proposition").get_by_text(f"Proposé pour l'ordre du jour du {COMMITTEE}").wait_for()
+
+    # the committee decides, the contract is signed, the follow-up starts; the porteur reports over HTTP
+    committee_decides(secretariat, live_app, meeting_id, reference, year)
+    contract_signed_and_followed(secretariat, dossier_url, tmp_path)
+    suivi = f"{dossier_url}/suivi"
+    porteur.goto(suivi)
+    with live_app.app_context():
+        dossier = db.session.get(Dossier, dossier_id)
+        jalon, indicator = dossier.jalons[0].id, dossier.indicators[0].id
+        db.session.remove()
+    today = date.today().isoformat()
+    send(porteur, f"{suivi}/jalon", {"jalon": jalon, "achieved_on": today, "proof": "PV de mise en service"})
+    send(
+        porteur,
+        f"{suivi}/indicateur",
+        {"indicator": indicator, "reported_on": today, "value": "12000", "comment": "Premier relevé"},
+    )
+
+    # the instructeur's last step: told of the reports, reads them by keyboard — validates the jalon,
+    # questions the indicator (a comment required first)
+    notice_followed(instructeur, "[Cc]ompte rendu|[Ss]uivi")
+    instructeur.wait_for_url(re.compile(re.escape(suivi)))
+    wait_until_ready(instructeur)
+    axe_check(instructeur)
+    jalon_item = "[id^=lecture-jalon-]"
+    start_from_top(instructeur)
+    key_radio(
+        instructeur,
+        instructeur.locator(f"{jalon_item} input[type=radio]").first.get_attribute("name"),
+        "valide",
+        jalon_item,
+    )
+    tab_to(instructeur, button(instructeur, "Enregistrer la lecture", jalon_item))
+    instructeur.keyboard.press("Enter")
+    flash(instructeur, "Compte rendu")
+    expect(instructeur.locator(jalon_item)).to_contain_text("Validé")
+
+    value_item = "[id^=lecture-indicateur-]"
+    verdict = instructeur.locator(f"{value_item} input[type=radio]").first.get_attribute("name")
+    start_from_top(instructeur)
+    key_radio(instructeur, verdict, "questionne", value_item)
+    tab_to(instructeur, button(instructeur, "Enregistrer la lecture", value_item))
+    instructeur.keyboard.press("Enter")
+    expect(instructeur.locator(f"{value_item} .fr-message--error")).to_contain_text("Dites au porteur")
+    start_from_top(instructeur)
+    key_radio(instructeur, verdict, "questionne", value_item)
+    key_type(instructeur, f"{value_item} input[type=text]", "Quelle source pour ce relevé ?")
+    tab_to(instructeur, button(instructeur, "Enregistrer la lecture", value_item))
+    instructeur.keyboard.press("Enter")
+    flash(instructeur, "Compte rendu")
+    expect(instructeur.locator(value_item)).to_contain_text("Questionné")
+
+    # the porteur is told of the question
+    notice_followed(porteur, "[Ll]ecture|[Qq]uestionn")
+    porteur.wait_for_url(re.compile(re.escape(suivi)))
+    expect(porteur.locator(value_item)).to_contain_text("Quelle source pour ce relevé ?")
