@@ -16,6 +16,12 @@ function appAnnounce(message) {
 document.addEventListener("announce", function (event) {
   appAnnounce(event.detail && event.detail.value);
 });
+// A page reached after an action (a 303 or htmx's HX-Redirect) shows its confirmation in #flash; a status
+// present when the page loads is not read by screen readers, so the live region says it once loaded.
+(function () {
+  var status = document.querySelector("#flash [role=status]");
+  if (status) { appAnnounce(status.textContent.replace(/\s+/g, " ").trim()); }
+})();
 
 // --- focus after a swap ------------------------------------------------------------------------------------
 // Before each request, remember the control used (the submit button, or the focused field) and the target's
