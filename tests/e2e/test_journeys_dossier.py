@@ -67,8 +67,17 @@ def person(provider: str, role: str) -> tuple[str, str]:
     return email, f"{claims['given_name']} {claims['usual_name']}"
 
 
-def logged_in(new_page, provider: str, role: str):
+TIMEOUT_MS = 30_000  # a busy machine: each wait is on a condition, this is only its ceiling
+
+
+def fresh(new_page):
     page = new_page()
+    page.context.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def logged_in(new_page, provider: str, role: str):
+    page = fresh(new_page)
     email, name = person(provider, role)
     sign_in(page, email)
     page.email, page.full_name = email, name
@@ -189,10 +198,9 @@ def focus_on(page, condition: str, arg=None) -> dict:
 
 
 def flash(page, text: str) -> None:
-    """A full-page action's French confirmation: the page's status message, read by the live region once
-    the page has loaded (app.js)."""
-    page.locator("#flash [role=status]").filter(has_text=text).first.wait_for()
-    announced(page, text)
+    """A full-page action's French confirmation: the page's status message (a live region), its text put
+    back into it once the page has loaded so that screen readers announce it (app.js)."""
+    page.locator("#flash [role=status][data-app-announced]").filter(has_text=text).first.wait_for()
 
 
 # --- the porteur's keyboard steps ---------------------------------------------------------------------------
@@ -320,7 +328,7 @@ def deposit_by_keyboard(page, label: str) -> None:
     tab_to(page, button(page, "Confirmer le dépôt"))
     page.keyboard.press("Enter")
     flash(page, "Dossier déposé")
-    expect(page.locator("h1 + p .fr-badge")).to_contain_text(re.compile("déposé", re.I))
+    expect(page.locator("h1 + p .fr-badge")).to_contain_text(re.compile("déposé", re.I), timeout=TIMEOUT_MS)
 
 
 # --- the other roles' steps (their own contexts; not the subject of the test) -------------------------------
@@ -403,7 +411,9 @@ def contract_signed_and_followed(secretariat, dossier_url: str, tmp_path) -> Non
     secretariat.fill("#contract-signatories", "La directrice de la DINUM ; le délégué de la DITP")
     secretariat.set_input_files("#contract-signed_file", str(signed))
     secretariat.get_by_role("button", name="Enregistrer la signature").click()
-    expect(secretariat.locator("#convention-signee")).to_contain_text("La directrice de la DINUM")
+    expect(secretariat.locator("#convention-signee")).to_contain_text(
+        "La directrice de la DINUM", timeout=TIMEOUT_MS
+    )
     secretariat.get_by_role("button", name="Démarrer le suivi").click()
     flash(secretariat, "Suivi démarré")
 
@@ -430,7 +440,7 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     porteur = logged_in(new_page, proconnect, "porteur")
     instructeur = logged_in(new_page, proconnect, "instructeur")
     member = logged_in(new_page, proconnect, "membre")
-    secretariat = new_page()
+    secretariat = fresh(new_page)
     sign_in(secretariat, "secretariat@demo.gouv.fr")
     set_up_roles(secretariat, instructeur.email, [member])
     meeting_id = plan_meeting(secretariat, 7)
@@ -523,7 +533,7 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     porteur.keyboard.press("Enter")
     flash(porteur, "Suivi enregistré.")
     proofs = porteur.locator("#jalon td").filter(has_text="Procès-verbal de mise en service")
-    expect(proofs).to_have_count(1)
+    expect(proofs).to_have_count(1, timeout=TIMEOUT_MS)
 
     start_from_top(porteur)
     key_date(porteur, "#indicateur-reported_on", date.today().isoformat())
@@ -540,25 +550,25 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     tab_to(porteur, button(porteur, "Enregistrer la consommation"))
     porteur.keyboard.press("Enter")
     flash(porteur, "Suivi enregistré.")
-    expect(porteur.locator(f"#consommation-{year}")).to_contain_text("100\u202f000")
+    expect(porteur.locator(f"#consommation-{year}")).to_contain_text("100\u202f000", timeout=TIMEOUT_MS)
 
     # the instructeur validates the jalon; the secretariat closes the follow-up with its assessment
     instructeur.goto(f"{dossier_url}/suivi#lectures")
     item = instructeur.locator("[id^=lecture-jalon-]")
     item.get_by_text("Valider", exact=True).click()
     item.get_by_role("button", name="Enregistrer la lecture").click()
-    expect(instructeur.locator("[id^=lecture-jalon-]")).to_contain_text("Validé")
+    expect(instructeur.locator("[id^=lecture-jalon-]")).to_contain_text("Validé", timeout=TIMEOUT_MS)
     secretariat.goto(f"{dossier_url}/suivi")
     secretariat.fill("#close-assessment", "Suite livrée et adoptée.")
     secretariat.get_by_role("button", name="Clore le suivi").click()
-    expect(secretariat.locator("#bilan")).to_contain_text("Suite livrée et adoptée.")
+    expect(secretariat.locator("#bilan")).to_contain_text("Suite livrée et adoptée.", timeout=TIMEOUT_MS)
 
     # the porteur's last step: told of the reading and of the closing, reads the final assessment
     notice_followed(porteur, "[Cc]los")
     porteur.wait_for_url(re.compile(re.escape(dossier_url)))
     porteur.goto(f"{dossier_url}/suivi")
-    expect(porteur.locator("#bilan")).to_contain_text("Suite livrée et adoptée.")
-    expect(porteur.locator("[id^=lecture-jalon-]")).to_contain_text("Validé")
+    expect(porteur.locator("#bilan")).to_contain_text("Suite livrée et adoptée.", timeout=TIMEOUT_MS)
+    expect(porteur.locator("[id^=lecture-jalon-]")).to_contain_text("Validé", timeout=TIMEOUT_MS)
     with live_app.app_context():
         assert db.session.get(Dossier, dossier_id).state == "clos"
         db.session.remove()
@@ -625,7 +635,7 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     porteur = logged_in(new_page, proconnect, "porteur")
     instructeur = logged_in(new_page, proconnect, "instructeur")
     member = logged_in(new_page, proconnect, "membre")
-    secretariat = new_page()
+    secretariat = fresh(new_page)
     sign_in(secretariat, "secretariat@demo.gouv.fr")
     set_up_roles(secretariat, instructeur.email, [member])
     meeting_id = plan_meeting(secretariat, 8)
@@ -669,7 +679,7 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     key_type(instructeur, "#complements-message", "Précisez la composition du COPIL.")
     tab_to(instructeur, button(instructeur, "Envoyer la demande de compléments"))
     press_and_swap(instructeur, "#instruction", "Enter")
-    expect(instructeur.locator("#complements-sections-msg")).not_to_be_empty()
+    expect(instructeur.locator("#complements-sections-msg")).not_to_be_empty(timeout=TIMEOUT_MS)
     announced(instructeur, "Non enregistré : ")
     got = focus_on(instructeur, "!!a.closest('#instruction')")
     assert got["text"] == "Envoyer la demande de compléments", got  # the control used, in the new panel
@@ -709,7 +719,7 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     tab_to(instructeur, instructeur.locator("#instruction button", has_text="Enregistrer l'avis"))
     instructeur.keyboard.press("Enter")
     flash(instructeur, "Avis enregistré : le dossier est instruit.")
-    expect(instructeur.locator("#instruction")).to_contain_text("Avis favorable")
+    expect(instructeur.locator("#instruction")).to_contain_text("Avis favorable", timeout=TIMEOUT_MS)
     axe_check(instructeur)
 
     # the hand-off to the committee: the agenda proposal, by keyboard
@@ -754,7 +764,7 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     tab_to(instructeur, button(instructeur, "Enregistrer la lecture", jalon_item))
     instructeur.keyboard.press("Enter")
     flash(instructeur, "Compte rendu")
-    expect(instructeur.locator(jalon_item)).to_contain_text("Validé")
+    expect(instructeur.locator(jalon_item)).to_contain_text("Validé", timeout=TIMEOUT_MS)
 
     value_item = "[id^=lecture-indicateur-]"
     verdict = instructeur.locator(f"{value_item} input[type=radio]").first.get_attribute("name")
@@ -762,16 +772,18 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     key_radio(instructeur, verdict, "questionne", value_item)
     tab_to(instructeur, button(instructeur, "Enregistrer la lecture", value_item))
     instructeur.keyboard.press("Enter")
-    expect(instructeur.locator(f"{value_item} .fr-message--error")).to_contain_text("Dites au porteur")
+    expect(instructeur.locator(f"{value_item} .fr-message--error")).to_contain_text(
+        "Dites au porteur", timeout=TIMEOUT_MS
+    )
     start_from_top(instructeur)
     key_radio(instructeur, verdict, "questionne", value_item)
     key_type(instructeur, f"{value_item} input[type=text]", "Quelle source pour ce relevé ?")
     tab_to(instructeur, button(instructeur, "Enregistrer la lecture", value_item))
     instructeur.keyboard.press("Enter")
     flash(instructeur, "Compte rendu")
-    expect(instructeur.locator(value_item)).to_contain_text("Questionné")
+    expect(instructeur.locator(value_item)).to_contain_text("Questionné", timeout=TIMEOUT_MS)
 
     # the porteur is told of the question
     notice_followed(porteur, "[Ll]ecture|[Qq]uestionn")
     porteur.wait_for_url(re.compile(re.escape(suivi)))
-    expect(porteur.locator(value_item)).to_contain_text("Quelle source pour ce relevé ?")
+    expect(porteur.locator(value_item)).to_contain_text("Quelle source pour ce relevé ?", timeout=TIMEOUT_MS)
