@@ -4,12 +4,13 @@ is created by its first login and given its role from the product's pages, every
 person's action in a browser or by the request a page's form sends (the in-between steps of the other
 roles, from their own signed-in browser contexts).
 
-The role a test is about walks by keyboard only (Tab, Shift+Tab, Enter, Space and typing; a file is chosen
-with the file chooser, the one step a keyboard cannot script); after each htmx action the test checks where
-the focus lands (the control used, its region's heading or the error summary) and what the page's polite
-live region (#app-announcer) says; after a full-page action, the French confirmation the page shows. Every
-new page type passed through is checked with axe-core. Waits are on elements, URLs and DOM conditions,
-never on network silence or sleeps.
+The role a test is about walks by keyboard only (Tab, Enter, Space, the arrows and typing; two exceptions a
+keyboard cannot script headless: a file is given to its file input, a date field reached by Tab gets its value
+with fill(), see key_date); after each htmx action the test checks where the focus lands (the control used
+or the error summary) and what the page's polite live region (#app-announcer) says; after a full-page
+action, the French confirmation the page announces (its #flash status, data-app-announced). Every new page
+type passed through is checked with axe-core. Waits are on elements, URLs and DOM conditions, never on
+network silence or sleeps.
 
 Guichet « Opérer en confiance » (FTAP-DINUM-OPI): its deciding body is the COPIL-SUITE, it has selection
 criteria (the grid) and required pieces, and no DNUM visa (France Relance guichets only).
