@@ -1,6 +1,7 @@
 """htmx helpers: branch only on HX-Request, render a page or one of its blocks, redirect."""
 
 import json
+from urllib.parse import urlsplit
 
 from flask import Response, make_response, render_template, request
 from jinja2_fragments.flask import render_block
@@ -24,9 +25,25 @@ def render(template: str, block: str | None = None, status: int = 200, **context
 
 
 def hx_redirect(location: str) -> Response:
+    """htmx follows HX-Redirect with `location.href = …`: a target that differs from the current page only
+    by its fragment (`/guichets/X#instructeurs` from `/guichets/X`) would only scroll, the page never
+    reloaded and the user never shown the result; HX-Refresh makes htmx reload it after the jump."""
     response = make_response("", 204)
     response.headers["HX-Redirect"] = location
+    if _same_document(location):
+        response.headers["HX-Refresh"] = "true"
     return response
+
+
+def _same_document(location: str) -> bool:
+    current = request.headers.get("HX-Current-URL")
+    target = urlsplit(location)
+    if not current or not target.fragment:
+        return False
+    here = urlsplit(current)
+    if target.netloc and (target.scheme, target.netloc) != (here.scheme, here.netloc):
+        return False
+    return (target.path or here.path) == here.path and target.query == here.query
 
 
 def trigger(response: Response, event: str, value=True) -> Response:

@@ -523,12 +523,18 @@ def _action(dossier_id: int, form, run, success: str, block: str, values: dict |
     def failure(status: int):
         if status == 403:
             abort(403)
-        return render(
+        errors = form.errors_by_name()
+        response = render(
             "dossiers/show.html",
             block=block,
             status=status,
-            **_context(_load(dossier_id), action_errors=form.errors_by_name(), action_values=values or {}),
+            **_context(_load(dossier_id), action_errors=errors, action_values=values or {}),
         )
+        # the swapped panel shows the messages at their fields, the focus stays on the button used: the live
+        # region says why nothing was recorded (a screen-reader user would otherwise hear nothing)
+        if is_htmx() and errors:
+            announce(response, "Non enregistré : " + " ".join(dict.fromkeys(errors.values())))
+        return response
 
     return perform(
         lambda: run(dossier),

@@ -16,6 +16,21 @@ function appAnnounce(message) {
 document.addEventListener("announce", function (event) {
   appAnnounce(event.detail && event.detail.value);
 });
+// A page reached after an action (a 303 or htmx's HX-Redirect) shows its confirmation in #flash; the text
+// of a status present when the page loads is not read by screen readers: once the page has loaded, its
+// (role=status, so live) element gets fresh copies of its content in one step, which they announce; the
+// text never disappears from the page. Marked data-app-announced.
+(function () {
+  var statuses = document.querySelectorAll("#flash [role=status]");
+  if (!statuses.length) { return; }
+  window.setTimeout(function () {
+    Array.prototype.forEach.call(statuses, function (status) {
+      var copies = Array.prototype.map.call(status.childNodes, function (node) { return node.cloneNode(true); });
+      status.replaceChildren.apply(status, copies);
+      status.setAttribute("data-app-announced", "");
+    });
+  }, 100);
+})();
 
 // --- focus after a swap ------------------------------------------------------------------------------------
 // Before each request, remember the control used (the submit button, or the focused field) and the target's

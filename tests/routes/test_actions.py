@@ -75,3 +75,26 @@ def test_success_commits_flashes_and_redirects_with_303_or_hx_redirect(app, db_s
     with app.test_request_context("/", method="POST", headers={"HX-Request": "true"}):
         response = perform(lambda: None, failure=lambda s: s, location="/opportunites")
         assert response.headers["HX-Redirect"] == "/opportunites"
+
+
+def test_hx_redirect_to_an_anchor_of_the_current_page_reloads_it(app):
+    """htmx follows HX-Redirect with `location.href = …`: a jump to an anchor of the page already shown only
+    scrolls; HX-Refresh has htmx reload the page after the jump (the guichet's « Ajouter » instructeur
+    showed nothing until then)."""
+    from app.htmx import hx_redirect
+
+    cases = [
+        ("http://localhost/guichets/FTAP", "/guichets/FTAP#instructeurs", True),
+        ("http://localhost/guichets/FTAP#instructeurs", "/guichets/FTAP#instructeurs", True),
+        ("http://localhost/guichets/FTAP", "http://localhost/guichets/FTAP#instructeurs", True),
+        ("http://localhost/guichets/FTAP", "/guichets/FTAP", False),  # a plain navigation reloads anyway
+        ("http://localhost/guichets/FTAP", "/guichets/SNAP4#instructeurs", False),
+        ("http://localhost/guichets/FTAP?onglet=a", "/guichets/FTAP?onglet=b#x", False),
+        (None, "/guichets/FTAP#instructeurs", False),
+    ]
+    for current, location, refresh in cases:
+        headers = {"HX-Request": "true"} | ({"HX-Current-URL": current} if current else {})
+        with app.test_request_context("/", method="POST", headers=headers):
+            response = hx_redirect(location)
+        assert response.headers["HX-Redirect"] == location
+        assert (response.headers.get("HX-Refresh") == "true") is refresh, (current, location)

@@ -349,6 +349,9 @@ def test_instruction_journey_through_the_routes(client, csrf, login_as, porteur)
     html = text_of(response)
     assert html.lstrip().startswith('<div id="instruction">') and "Expliquez au porteur" in html
     assert 'value="financement" checked' in html
+    # the focus stays on the button used: the live region says why nothing was sent (app.js reads it)
+    said = json.loads(response.headers["HX-Trigger"])["announce"]
+    assert said.startswith("Non enregistré : ") and "Expliquez au porteur" in said
     assert (
         post(
             client,
