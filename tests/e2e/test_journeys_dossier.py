@@ -461,6 +461,11 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     key_type(porteur, "#start_year", str(year))
     tab_to(porteur, button(porteur, "Créer le dossier"))
     porteur.keyboard.press("Enter")
+    # creation opens the first step; this porteur fills the whole dossier on its one page
+    porteur.wait_for_url(re.compile(r"/dossiers/\d+/etapes/projet$"))
+    wait_until_ready(porteur)
+    tab_to(porteur, porteur.get_by_role("link", name="Voir le dossier complet sur une page"))
+    porteur.keyboard.press("Enter")
     porteur.wait_for_url(re.compile(r"/dossiers/\d+(#.*)?$"))
     dossier_url = porteur.url.split("#")[0]
     dossier_id = int(dossier_url.rsplit("/", 1)[1])

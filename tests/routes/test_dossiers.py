@@ -449,6 +449,7 @@ def test_upload_checks_content_and_download_is_an_attachment(client, csrf, login
 
 def test_upload_too_large_is_a_field_error(app, client, csrf, login_as, porteur, dossier):
     login_as(porteur)
+    saved = app.config["DOSSIER_ATTACHMENT_MAX_MB"]
     app.config["DOSSIER_ATTACHMENT_MAX_MB"] = 1
     try:
         response = post(
@@ -460,7 +461,7 @@ def test_upload_too_large_is_a_field_error(app, client, csrf, login_as, porteur,
             content_type="multipart/form-data",
         )
     finally:
-        app.config.pop("DOSSIER_ATTACHMENT_MAX_MB")
+        app.config["DOSSIER_ATTACHMENT_MAX_MB"] = saved
     assert response.status_code == 422 and "dépasse la taille autorisée (1 Mo)" in text_of(response)
 
 
