@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry
 from .auth_sessions import AuthSession
+from .chantiers import Chantier, Programme
 from .committees import (
     AgendaDocument,
     AgendaItem,
@@ -83,6 +84,8 @@ from .voting import (
 )
 
 __all__ = [
+    "Chantier",
+    "Programme",
     "AuthSession",
     "Criblage",
     "CriblageItem",

@@ -233,6 +233,8 @@ class Dossier(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     guichet_id: Mapped[int] = mapped_column(ForeignKey("guichets.id"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    # A dossier may name its chantier directly (a chantier's page also counts those of its opportunities).
+    chantier_id: Mapped[int | None] = mapped_column(ForeignKey("chantiers.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     porteur_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     title: Mapped[str] = mapped_column(String(300))
