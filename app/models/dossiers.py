@@ -283,6 +283,7 @@ class Dossier(db.Model):
 
     guichet = relationship("Guichet", lazy="joined")
     opportunity = relationship("Opportunity", lazy="joined")
+    chantier = relationship("Chantier")
     created_by = relationship("User", foreign_keys=[created_by_id], lazy="joined")
     avis_by = relationship("User", foreign_keys=[avis_by_id])
     porteur_organisation = relationship("Organisation", lazy="joined")

@@ -17,12 +17,15 @@ from app.models import (
     CreditConsumption,
     Decision,
     DecisionAmount,
+    Dossier,
     Meeting,
     Opportunity,
     Organisation,
     SavingsReport,
 )
-from tests.factories import make_instructed_dossier
+from tests.factories import make_dossier, make_instructed_dossier
+
+HX = {"HX-Request": "true"}
 
 
 def body(response) -> str:
@@ -158,7 +161,8 @@ def test_chantiers_are_loaded_from_the_strategy_and_link_every_action(db_session
     assert all(c.visee and c.visee != "non précisé" for c in chantiers)
     assert not db.session.scalars(select(Action).where(Action.chantier_id.is_(None))).all()
     assert all(a.chantier == a.parent_chantier.label for a in db.session.scalars(select(Action)))
-    assert db.session.scalar(select(Chantier).where(Chantier.code == "4")).portage.startswith("« un portefeuille")
+    mutualisation = db.session.scalar(select(Chantier).where(Chantier.code == "4"))
+    assert mutualisation.portage.startswith("« un portefeuille")
 
 
 def table_like(page: str, element_id: str) -> str:
@@ -166,3 +170,20 @@ def table_like(page: str, element_id: str) -> str:
     start = page.index(f'id="{element_id}"')
     end = min(i for i in (page.find("</tr>", start), page.find("</dl>", start)) if i != -1)
     return page[start:end]
+
+
+def test_a_dossier_names_its_chantier_in_its_project_section(client, csrf, login_as, make_user):
+    porteur = login_as(make_user("porteur"))
+    dossier = make_dossier(porteur, "FTAP-DINUM-OPI")
+    url = f"/dossiers/{dossier.id}/sections/projet"
+    data = {"title": dossier.title, "start_year": str(dossier.start_year), "version": "0"}
+    bad = client.post(url, data={**data, "chantier_code": "9.9", "csrf_token": csrf(client)}, headers=HX)
+    assert bad.status_code == 422
+    assert "Le chantier 9.9 n'existe pas" in body(bad) and 'value="9.9"' in body(bad)
+    ok = client.post(url, data={**data, "chantier_code": "2.2", "csrf_token": csrf(client)}, headers=HX)
+    assert ok.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Dossier, dossier.id).chantier.code == "2.2"
+    assert 'value="2.2"' in body(client.get(f"/dossiers/{dossier.id}"))  # the form shows what was saved
+    login_as(make_user("secretariat"))
+    assert f'id="dossier-{dossier.reference}"' in body(client.get("/chantiers/2.2"))
