@@ -22,7 +22,7 @@ TITLE = "Navigateur : cloud interne mutualisé"
 
 @pytest.fixture
 def cloud_dossier(live_app):
-    """A dossier on M001 (action 2.2.1) asking 450 000 € of FTAP AE, 120 000 € consumed; removed afterwards."""
+    """A dossier on M001 (action 2.2.1) asking 450 000 € of FTAP AE, 120 000 € consumed; removed after."""
     with live_app.app_context():
         porteur = db.session.scalar(select(User.id).where(User.email == "porteur@demo.gouv.fr"))
         dossier = Dossier(
