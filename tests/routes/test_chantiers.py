@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.formatting import format_euros
+from app.maintenance import ROOT
 from app.models import (
     Action,
     AgendaItem,
@@ -23,7 +24,7 @@ from app.models import (
     Organisation,
     SavingsReport,
 )
-from tests.factories import make_dossier, make_instructed_dossier
+from tests.factories import make_campaign, make_dossier, make_instructed_dossier
 
 HX = {"HX-Request": "true"}
 
@@ -187,3 +188,37 @@ def test_a_dossier_names_its_chantier_in_its_project_section(client, csrf, login
     assert 'value="2.2"' in body(client.get(f"/dossiers/{dossier.id}"))  # the form shows what was saved
     login_as(make_user("secretariat"))
     assert f'id="dossier-{dossier.reference}"' in body(client.get("/chantiers/2.2"))
+
+
+def test_a_ministry_named_anywhere_links_to_its_page(client, login_as, make_user):
+    """Backings (opportunity page, portfolio list, criblage), dossiers (porteur section, instruction list,
+    chantier page), campaign college and participation, the dashboard's participation: each names MI with a
+    link to /ministeres/MI, rendered by the one macro `ministry_link`."""
+    secretariat = login_as(make_user("secretariat"))
+    mi = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
+    m001 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M001"))
+    db.session.add(Backing(opportunity_id=m001.id, organisation_id=mi.id, role="pilote"))
+    make_user("dsi", ministry="MI")
+    dossier = make_instructed_dossier(
+        make_user("porteur"), title="Cloud du MI", porteur_organisation_id=mi.id, opportunity_id=m001.id
+    )
+    campaign = make_campaign([m001], ministries=["MI"])
+    db.session.commit()
+    link = 'href="/ministeres/MI"'
+    for url in (
+        "/opportunites/M001",
+        "/opportunites?q=M001",
+        f"/dossiers/{dossier.id}",
+        "/chantiers/2.2",
+        f"/campagnes/{campaign.id}",
+        "/tableau-de-bord",
+    ):
+        assert link in body(client.get(url)), url
+    assert secretariat
+    templates = ROOT / "app" / "templates"
+    building = [
+        str(p.relative_to(templates))
+        for p in templates.rglob("*.html")
+        if "chantiers.ministry" in p.read_text(encoding="utf-8")
+    ]
+    assert building == ["dsfr/_components.html"]  # one place builds the link
