@@ -7,6 +7,7 @@ from .committees import (
     AgendaDocument,
     AgendaItem,
     Attendance,
+    BodyKind,
     Committee,
     Decision,
     DecisionAmount,
@@ -84,6 +85,7 @@ from .voting import (
 )
 
 __all__ = [
+    "BodyKind",
     "Chantier",
     "Programme",
     "AuthSession",

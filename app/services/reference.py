@@ -2,12 +2,13 @@
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Action, Chantier, Committee, Guichet, Opportunity, Organisation, Programme
+from ..models import Action, BodyKind, Chantier, Committee, Guichet, Opportunity, Organisation, Programme
 from ..models.chantiers import NOT_GIVEN
 from ..models.portfolio import Moscow
 from ..queries.portfolio import forget_options
@@ -85,14 +86,17 @@ def load_all(data_dir: Path, *, actor=None) -> LoadReport:
     _load_actions(data_dir, report, actor, chantiers)
     _load_guichets(data_dir, report, actor)
     for row in _read(data_dir / "committees.csv"):
-        committee = _upsert(
-            Committee,
-            "code",
-            {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
-            report,
-            "comités",
-            actor,
-        )
+        # The body's kind (committee, one-off meeting, person or role, working group), a one-off meeting's
+        # record and a project body's project and end date, as the sources give them (data/committees.csv).
+        values = {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source", "participants")}
+        values |= {
+            "kind": BodyKind(row["kind"].strip() or BodyKind.COMITE).value,
+            "outcomes": row["outcomes"],
+            "project": row["project"],
+            "held_on": date.fromisoformat(row["held_on"]) if row["held_on"].strip() else None,
+            "ends_on": date.fromisoformat(row["ends_on"]) if row["ends_on"].strip() else None,
+        }
+        committee = _upsert(Committee, "code", values, report, "comités", actor)
         db.session.flush()
         apply_reference_rules(committee, actor=actor)  # default recurrence, stages, guichets (until edited)
     db.session.flush()

@@ -1,4 +1,4 @@
-"""chantiers: programmes and chantiers as objects (actions and dossiers linked)
+"""chantiers: programmes and chantiers as objects (actions and dossiers linked); committees: typed bodies
 
 Revision ID: d7a9e3c1f5b2
 Revises: b3f1c2d4e5a6
@@ -12,6 +12,12 @@ The strategy's programmes and chantiers (`002_…txt` §2–5) were only a text 
   title, the other fields « non précisé » until `flask data load` fills them from data/chantiers.csv);
 - `actions.chantier_id` set from each action's label (the label stays: it is the portfolio's filter value);
 - `dossiers.chantier_id`, a chantier a dossier names directly (empty for existing dossiers).
+
+Committees: every body named in the documents was a live committee. Now `committees.kind` (comite, reunion,
+personne, groupe; every existing row stays a `comite` until `flask data load` types the reference bodies
+from data/committees.csv), a one-off meeting's `held_on`, `participants` and `outcomes`, a project body's
+`project` and `ends_on` (no séance is generated after it). Plain ALTER TABLE on both backends (a batch
+rebuild of `committees` on SQLite would drop the table its meetings and members hang from).
 """
 
 import sqlalchemy as sa
@@ -34,7 +40,7 @@ PROGRAMMES = {
 }
 
 
-TOUCHED = ("actions", "dossiers")
+TOUCHED = ("actions", "dossiers", "committees")
 
 
 def _sqlite_foreign_keys(on: bool) -> None:
@@ -59,7 +65,44 @@ def _position(code: str) -> int:
     return parts[0] * 100 + parts[1]
 
 
+KINDS = "'comite', 'reunion', 'personne', 'groupe'"
+
+
+def _committees_up() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        bind.exec_driver_sql(
+            "ALTER TABLE committees ADD COLUMN kind VARCHAR(16) DEFAULT 'comite' NOT NULL "
+            f"CONSTRAINT ck_committees_kind_known CHECK (kind IN ({KINDS}))"
+        )
+    else:
+        op.add_column("committees", sa.Column("kind", sa.String(16), server_default="comite", nullable=False))
+        op.create_check_constraint(op.f("ck_committees_kind_known"), "committees", f"kind IN ({KINDS})")
+    op.add_column("committees", sa.Column("held_on", sa.Date(), nullable=True))
+    op.add_column("committees", sa.Column("participants", sa.Text(), server_default="", nullable=False))
+    op.add_column("committees", sa.Column("outcomes", sa.Text(), server_default="", nullable=False))
+    op.add_column("committees", sa.Column("project", sa.Text(), server_default="", nullable=False))
+    op.add_column("committees", sa.Column("ends_on", sa.Date(), nullable=True))
+
+
+def _committees_down() -> None:
+    bind = op.get_bind()
+    for column in ("ends_on", "project", "outcomes", "participants", "held_on"):
+        op.execute(f"ALTER TABLE committees DROP COLUMN {column}")  # SQLite ≥ 3.35 and PostgreSQL
+    if bind.dialect.name == "sqlite":
+        # SQLite cannot drop a column its CHECK constraint names: rebuild without it (foreign keys off).
+        _sqlite_foreign_keys(False)
+        with op.batch_alter_table("committees") as batch:
+            batch.drop_constraint(batch.f("ck_committees_kind_known"), type_="check")
+            batch.drop_column("kind")
+        _sqlite_foreign_keys(True)
+    else:
+        op.drop_constraint(op.f("ck_committees_kind_known"), "committees", type_="check")
+        op.drop_column("committees", "kind")
+
+
 def upgrade():
+    _committees_up()
     op.create_table(
         "programmes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -134,6 +177,7 @@ def upgrade():
 
 
 def downgrade():
+    _committees_down()
     _sqlite_foreign_keys(False)
     with op.batch_alter_table("dossiers") as batch:
         batch.drop_constraint(batch.f("fk_dossiers_chantier_id_chantiers"), type_="foreignkey")

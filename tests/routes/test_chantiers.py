@@ -219,6 +219,6 @@ def test_a_ministry_named_anywhere_links_to_its_page(client, login_as, make_user
     building = [
         str(p.relative_to(templates))
         for p in templates.rglob("*.html")
-        if "chantiers.ministry" in p.read_text(encoding="utf-8")
+        if "'chantiers.ministry'" in p.read_text(encoding="utf-8")
     ]
     assert building == ["dsfr/_components.html"]  # one place builds the link
