@@ -65,7 +65,10 @@ class PortfolioFilters:
                 f.states.append(state)
             elif state:
                 f.notices.append(f"Statut inconnu ignoré : « {state} ».")
-        f.chantier = f._known(args.get("chantier", ""), chantiers, "Chantier")
+        chantier = (args.get("chantier") or "").strip()
+        # a chantier's code (« 2.2 ») stands for its label (« 2.2 France-Cloud »), the value the form sends
+        chantier = next((c for c in chantiers if c.split(" ", 1)[0] == chantier), chantier)
+        f.chantier = f._known(chantier, chantiers, "Chantier")
         f.moscow = f._known(args.get("moscow", ""), [m.value for m in Moscow], "Priorité MoSCoW d'action")
         f.priorite = f._known(args.get("priorite", ""), [m.value for m in Moscow], "Priorité")
         f.ministere = f._known(args.get("ministere", ""), ministry_codes, "Ministère")

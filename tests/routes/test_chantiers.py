@@ -222,3 +222,15 @@ def test_a_ministry_named_anywhere_links_to_its_page(client, login_as, make_user
         if "'chantiers.ministry'" in p.read_text(encoding="utf-8")
     ]
     assert building == ["dsfr/_components.html"]  # one place builds the link
+
+
+def test_the_portfolio_and_the_api_filter_by_a_chantiers_code(client, login_as, make_user):
+    login_as(make_user("secretariat"))
+    page = body(client.get("/opportunites?chantier=2.2"))
+    assert 'href="/opportunites/M001"' in page and 'href="/opportunites/M002"' not in page  # 2.1.1's
+    assert "Chantier inconnu" not in page
+    listed = client.get("/api/v1/opportunities?chantier=2.2").get_json()["data"]
+    assert "M001" in {o["code"] for o in listed}
+    actions = client.get("/api/v1/actions?chantier=2.2").get_json()["data"]
+    assert {a["code"] for a in actions} == {"2.2.1", "2.2.2", "2.2.3"}
+    assert body(client.get("/chantiers/2.2")).count('href="/opportunites?chantier=2.2+France-Cloud"') == 1
