@@ -1,6 +1,7 @@
 """The chantiers migration keeps data: every action gets the chantier of its label (created from the labels,
 under the programme of its first digit), the dossiers and everything that hangs from them survive the rebuild
-of `dossiers` on SQLite; downgrade and upgrade again. SQLite, and PostgreSQL with TEST_BACKEND=postgres."""
+of `dossiers` on SQLite, every committee stays a committee (typed bodies); downgrade and upgrade again.
+SQLite, and PostgreSQL with TEST_BACKEND=postgres."""
 
 from flask_migrate import downgrade, upgrade
 
@@ -57,10 +58,15 @@ def test_actions_are_linked_to_chantiers_and_dossiers_kept(scratch):  # noqa: F8
         assert rows(connection, "SELECT chantier_id FROM dossiers WHERE id = :d", d=ids["dossier"]) == [
             (None,)
         ]
+        # every existing body stays a committee until the reference load types it
+        assert rows(
+            connection, "SELECT kind, project, ends_on FROM committees WHERE id = :c", c=ids["committee"]
+        ) == [("comite", "", None)]
     downgrade(directory=MIGRATIONS, revision="-1")
     with db.engine.begin() as connection:
         check_kept(connection, ids)
         assert rows(connection, "SELECT COUNT(*) FROM actions") == [(3,)]
+        assert rows(connection, "SELECT COUNT(*) FROM committees WHERE id = :c", c=ids["committee"]) == [(1,)]
     upgrade(directory=MIGRATIONS, revision=CHANTIERS)
     with db.engine.begin() as connection:
         check_kept(connection, ids)
