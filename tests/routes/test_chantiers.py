@@ -234,3 +234,20 @@ def test_the_portfolio_and_the_api_filter_by_a_chantiers_code(client, login_as, 
     actions = client.get("/api/v1/actions?chantier=2.2").get_json()["data"]
     assert {a["code"] for a in actions} == {"2.2.1", "2.2.2", "2.2.3"}
     assert body(client.get("/chantiers/2.2")).count('href="/opportunites?chantier=2.2+France-Cloud"') == 1
+
+
+def test_htmx_fragments_that_name_a_ministry_link_it_too(client, csrf, login_as, make_user):
+    """Blocks rendered alone (the list's results, the backings panel after a refused form) import the macro
+    themselves."""
+    login_as(make_user("secretariat"))
+    mi = db.session.scalar(select(Organisation).where(Organisation.code == "MI"))
+    m001 = db.session.scalar(select(Opportunity).where(Opportunity.code == "M001"))
+    db.session.add(Backing(opportunity_id=m001.id, organisation_id=mi.id, role="pilote"))
+    db.session.commit()
+    fragment = client.get("/opportunites?q=M001", headers=HX)
+    assert fragment.status_code == 200 and 'href="/ministeres/MI"' in body(fragment)
+    refused = client.post(
+        "/opportunites/M001/soutiens", data={"organisation": "", "csrf_token": csrf(client)}, headers=HX
+    )
+    assert refused.status_code == 422 and 'href="/ministeres/MI"' in body(refused)
+    assert "<html" not in body(refused)
