@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from . import assets, cli_users, jobs, oidc
 from .extensions import db
-from .models import Committee
+from .models import BodyKind, Committee
 from .queries.portfolio import PortfolioFilters, all_rows
 from .services import committees as committees_service
 from .services import portfolio as portfolio_service
@@ -102,7 +102,15 @@ def committees_generate_meetings(until, codes):
         last = date.fromisoformat(until) if until else date.today() + timedelta(days=183)
     except ValueError:
         raise click.ClickException("Date attendue au format AAAA-MM-JJ.") from None
-    query = select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
+    query = (
+        select(Committee)
+        .where(
+            Committee.recurrence.is_not(None),
+            Committee.kind == BodyKind.COMITE,
+            Committee.ends_on.is_(None) | (Committee.ends_on >= date.today()),
+        )
+        .order_by(Committee.code)
+    )
     if codes:
         query = (
             select(Committee).where(Committee.code.in_([c.upper() for c in codes])).order_by(Committee.code)

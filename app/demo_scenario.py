@@ -266,6 +266,8 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
             "start_year": str(y),
             "starts_on": f"{y}-01-01",
             "ends_on": f"{y + 2}-12-31",
+            # a shared tool for the agents: chantier 2.4 « Environnement de travail numérique de l'agent »
+            "chantier_code": "2.4",
             # the porteur's declarations the guichet asks for (SNAP: no terminal equipment financed)
             "declarations": [str(r.id) for r in dossier.guichet.rules if r.code == "declaration"],
         },

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import markdown as markdown_lib
 import nh3
-from flask import url_for
+from flask import has_request_context, url_for
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
@@ -31,7 +31,7 @@ from .models import (
     TrancheState,
     Visibility,
 )
-from .models.committees import MeetingState
+from .models.committees import DEFAULT_RULE, BodyKind, MeetingState
 from .models.dossiers import EndorsementDecision
 from .models.export_jobs import ExportJobState
 from .models.portfolio import BackingRole, Moscow, OpportunityState
@@ -106,8 +106,15 @@ def init_app(app) -> None:
         percent=format_percent,
         megabytes=format_megabytes,
     )
+
+    def page_link(endpoint: str, **values) -> str | None:
+        """The URL of a page, or None outside a request: templates shared with the PDFs and mails (rendered
+        by the jobs, without a request) then print the name without a link."""
+        return url_for(endpoint, **values) if has_request_context() else None
+
     app.jinja_env.globals.update(
         vendor=vendor,
+        page_link=page_link,
         can=permissions,
         OpportunityState=OpportunityState,
         CampaignState=CampaignState,
@@ -121,6 +128,8 @@ def init_app(app) -> None:
         RuleKind=RuleKind,
         MeetingState=MeetingState,
         ExportJobState=ExportJobState,
+        BodyKind=BodyKind,
+        DEFAULT_RULE=DEFAULT_RULE,
         ReminderStatus=ReminderStatus,
         Moscow=Moscow,
         BackingRole=BackingRole,

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .extensions import db
 from .formatting import paris_today
-from .models import Committee, SchedulerJob, SchedulerLease
+from .models import BodyKind, Committee, SchedulerJob, SchedulerLease
 from .models.base import utcnow
 from .services import committees, export_jobs, followup, register, reminders, retention, voting
 
@@ -128,7 +128,13 @@ def generate_recurring_meetings(now: datetime) -> str:
     today = paris_today(now)
     created = []
     for committee in db.session.scalars(
-        select(Committee).where(Committee.recurrence.is_not(None)).order_by(Committee.code)
+        select(Committee)
+        .where(
+            Committee.recurrence.is_not(None),
+            Committee.kind == BodyKind.COMITE,
+            Committee.ends_on.is_(None) | (Committee.ends_on >= today),
+        )
+        .order_by(Committee.code)
     ):
         created += committees.generate_meetings(
             committee, until=today + timedelta(days=RECURRING_HORIZON_DAYS), actor=None, today=today

@@ -264,15 +264,20 @@ def can_manage_committee(user, committee=None) -> bool:
     return is_secretariat(user)
 
 
-def can_plan_meeting(user, committee) -> bool:
+def _steers(user, committee) -> bool:
     return is_secretariat(user) or committee_function(user, committee) in (
         MemberFunction.PRESIDENT,
         MemberFunction.SECRETAIRE,
     )
 
 
+def can_plan_meeting(user, committee) -> bool:
+    """Only a committee holds séances: not a one-off meeting (a record), a person or a working group."""
+    return committee.meets and _steers(user, committee)
+
+
 def can_run_meeting(user, meeting) -> bool:
-    return can_plan_meeting(user, meeting.committee)
+    return _steers(user, meeting.committee)
 
 
 def can_record_decision(user, meeting) -> bool:

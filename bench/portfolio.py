@@ -338,7 +338,7 @@ def main(argv=None) -> int:
     header = (
         f"{'N':>7} {'liste ms':>9} {'recherche ms':>13} {'plancher ms':>12} {'liste/plancher':>15} "
         f"{'recherche/plancher':>19} {'requêtes SQL liste':>19} {'(recherche)':>11} "
-        f"{'CPU liste/plancher':>19}"
+        f"{'CPU liste/plancher':>19} {'CPU recherche/liste':>20}"
     )
     print()
     print(header)
@@ -347,7 +347,7 @@ def main(argv=None) -> int:
         print(
             f"{r['n']:>7} {r[LIST]:>9.2f} {r[SEARCH]:>13.2f} {r[FLOOR]:>12.2f} {r[LIST] / r[FLOOR]:>15.2f} "
             f"{r[SEARCH] / r[FLOOR]:>19.2f} {r['queries']:>19} {r['search_queries']:>11} "
-            f"{r['cpu'][LIST] / r['cpu'][FLOOR]:>19.2f}"
+            f"{r['cpu'][LIST] / r['cpu'][FLOOR]:>19.2f} {r['cpu'][SEARCH] / r['cpu'][LIST]:>20.2f}"
         )
     growth = results[-1][LIST] / results[0][LIST]
     search_growth = results[-1][SEARCH] / results[0][SEARCH]

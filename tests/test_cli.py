@@ -36,7 +36,7 @@ def test_data_load_is_idempotent(cli):
     assert (
         counts()
         == before
-        == {"Opportunity": 132, "Action": 51, "Organisation": 22, "Guichet": 21, "Committee": 28}
+        == {"Opportunity": 132, "Action": 51, "Organisation": 22, "Guichet": 21, "Committee": 36}
     )
     assert db.session.scalar(select(func.count(AuditEntry.id))) == audit_before
 

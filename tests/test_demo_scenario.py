@@ -37,6 +37,7 @@ def test_the_scenario_walks_every_journey_and_loads_once(cli, inbox):
     # every state of the dossier's life cycle, on FTAP, FTAP-LEAN, SNAP and ITN guichets
     rows = db.session.scalars(select(Dossier)).all()
     assert {d.state for d in rows} == {s.value for s in DossierState}
+    assert any(d.chantier and d.chantier.code == "2.4" for d in rows)  # the chantier 2.4 page rolls them up
     roots = {(d.guichet.ancestors()[0] if d.guichet.parent else d.guichet).code for d in rows}
     assert {"FTAP", "FR-MTFP"} <= roots and any(d.guichet.code == "FTAP-LEAN" for d in rows)
     assert any(d.guichet.code.startswith("SNAP") for d in rows) and any(

@@ -262,6 +262,11 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
                 "Opportunité de mutualisation liée (facultatif)",
                 description="Code du portefeuille, par exemple M043.",
             ),
+            "chantier_code": StringField(
+                "Chantier de la stratégie lié (facultatif)",
+                description="Code du chantier, par exemple 2.2 ; un dossier lié à une opportunité compte "
+                "déjà pour les chantiers de ses actions.",
+            ),
             "declarations": SelectMultipleField(
                 "Déclarations du porteur",
                 choices=[(str(r.id), r.label) for r in declaration_rules(dossier)],
@@ -456,6 +461,7 @@ def initial_data(dossier, key: str) -> dict:
             "starts_on": dossier.starts_on.isoformat() if dossier.starts_on else "",
             "ends_on": dossier.ends_on.isoformat() if dossier.ends_on else "",
             "opportunity_code": dossier.opportunity.code if dossier.opportunity else "",
+            "chantier_code": dossier.chantier.code if dossier.chantier else "",
             "declarations": [str(d.rule_id) for d in dossier.declarations],
         }
     if key == "porteurs":

@@ -2,10 +2,12 @@
 
 from .audit import AuditEntry
 from .auth_sessions import AuthSession
+from .chantiers import Chantier, Programme
 from .committees import (
     AgendaDocument,
     AgendaItem,
     Attendance,
+    BodyKind,
     Committee,
     Decision,
     DecisionAmount,
@@ -97,6 +99,9 @@ from .voting import (
 __all__ = [
     "ExportJob",
     "ExportJobState",
+    "BodyKind",
+    "Chantier",
+    "Programme",
     "AuthSession",
     "Criblage",
     "CriblageItem",

@@ -5,12 +5,13 @@ Members are read from `UserRole(role='comite', committee_id, function)` (app/mod
 """
 
 import enum
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     String,
@@ -58,6 +59,28 @@ class MemberFunction(enum.StrEnum):
         return self is not MemberFunction.INVITE
 
 
+class BodyKind(enum.StrEnum):
+    """What a body named in the documents is: only a committee meets on a recurrence, with members and
+    deliberation rules; a one-off meeting is a historical record; a person or role and a working group are
+    named for who they are and never hold séances of their own (issue « Portfolio governance »)."""
+
+    COMITE = "comite"
+    REUNION = "reunion"
+    PERSONNE = "personne"
+    GROUPE = "groupe"
+
+    @property
+    def label(self) -> str:
+        return {
+            "comite": "Comité",
+            "reunion": "Réunion ponctuelle",
+            "personne": "Personne ou fonction",
+            "groupe": "Groupe de travail",
+        }[self.value]
+
+
+DEFAULT_RULE = "règle par défaut (décret 2006-672)"
+
 committee_guichets = Table(
     "committee_guichets",
     db.metadata,
@@ -72,10 +95,19 @@ class Committee(db.Model):
         CheckConstraint(f"quorum_rule IN ({_in(QuorumRule)})", name="quorum_rule_known"),
         CheckConstraint(f"majority_rule IN ({_in(MajorityRule)})", name="majority_rule_known"),
         CheckConstraint("session_minutes > 0", name="session_minutes_positive"),
+        CheckConstraint(f"kind IN ({_in(BodyKind)})", name="kind_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default=BodyKind.COMITE, server_default="comite")
+    # A one-off meeting's record: its date, who took part (as the source writes it), what it decided.
+    held_on: Mapped[date | None] = mapped_column(Date)
+    participants: Mapped[str] = mapped_column(Text, default="", server_default="")
+    outcomes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A project body: the project it steers and the project's end, after which no séance is generated.
+    project: Mapped[str] = mapped_column(Text, default="", server_default="")
+    ends_on: Mapped[date | None] = mapped_column(Date)
     name: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(Text, default="")
     cadence: Mapped[str] = mapped_column(Text, default="")
@@ -105,6 +137,23 @@ class Committee(db.Model):
     @property
     def quorum_enum(self) -> QuorumRule:
         return QuorumRule(self.quorum_rule)
+
+    @property
+    def kind_enum(self) -> BodyKind:
+        return BodyKind(self.kind)
+
+    @property
+    def meets(self) -> bool:
+        """Only a committee holds séances (planned, generated, with an agenda)."""
+        return self.kind_enum is BodyKind.COMITE
+
+    @property
+    def default_rules(self) -> bool:
+        """Quorum and majority are the decree's defaults until the secretariat records the body's own."""
+        return self.rules_updated_at is None
+
+    def ended(self, day: date) -> bool:
+        return self.ends_on is not None and day > self.ends_on
 
     @property
     def majority_enum(self) -> MajorityRule:

@@ -247,6 +247,8 @@ class Dossier(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     guichet_id: Mapped[int] = mapped_column(ForeignKey("guichets.id"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    # A dossier may name its chantier directly (a chantier's page also counts those of its opportunities).
+    chantier_id: Mapped[int | None] = mapped_column(ForeignKey("chantiers.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     porteur_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     title: Mapped[str] = mapped_column(String(300))
@@ -295,6 +297,7 @@ class Dossier(db.Model):
 
     guichet = relationship("Guichet", lazy="joined")
     opportunity = relationship("Opportunity", lazy="joined")
+    chantier = relationship("Chantier")
     created_by = relationship("User", foreign_keys=[created_by_id], lazy="joined")
     avis_by = relationship("User", foreign_keys=[avis_by_id])
     porteur_organisation = relationship("Organisation", lazy="joined")

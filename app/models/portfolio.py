@@ -290,7 +290,10 @@ class Action(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
+    # The chantier's label (« 2.2 France-Cloud »), the value of the portfolio's chantier filter; the chantier
+    # itself (visée, portage…) is `parent_chantier` (app/models/chantiers.py).
     chantier: Mapped[str] = mapped_column(String(200), index=True)
+    chantier_id: Mapped[int | None] = mapped_column(ForeignKey("chantiers.id"), index=True)
     title: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
     portage: Mapped[str] = mapped_column(Text, default="")
@@ -301,6 +304,7 @@ class Action(db.Model):
     opportunities: Mapped[list[Opportunity]] = relationship(
         secondary=action_opportunities, back_populates="actions", order_by=Opportunity.number
     )
+    parent_chantier = relationship("Chantier", back_populates="actions")
 
     @property
     def moscow_enum(self) -> Moscow | None:

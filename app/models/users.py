@@ -107,10 +107,18 @@ class UserRole(db.Model):
 
     @property
     def label(self) -> str:
-        text = ROLE_LABELS.get(Role(self.role), self.role)
+        text = self.role_label
         scope = self.organisation or self.guichet or self.committee
         if scope is not None:
             text += f" — {scope.code}"
         if self.function:
-            text += f" ({COMMITTEE_FUNCTIONS.get(self.function, self.function)})"
+            text += f" ({self.function_label})"
         return text
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(Role(self.role), self.role)
+
+    @property
+    def function_label(self) -> str:
+        return COMMITTEE_FUNCTIONS.get(self.function, self.function) if self.function else ""

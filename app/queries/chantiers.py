@@ -1,7 +1,7 @@
 """Chantiers of the 2018 strategy and the ministries' pages: read-only roll-ups.
 
-A chantier is the section an action belongs to (`Action.chantier`, « 2.2 France-Cloud »): sections 2.1–2.4
-are the four priority programmes, 3.1–3.6 the complementary chantiers, 5 the accompaniment
+Programme → chantiers → actions (app/models/chantiers.py): sections 2.1–2.4 are the four priority
+programmes, 3.1–3.6 the complementary chantiers, 4 the mutualisation policy, 5 the accompaniment
 (`docs/sources/002_…txt` §2–5). Annex 6.1 (MoSCoW, 56 items) is read from `data/moscow_annex.csv`; the
 actions it leaves unclassified are shown with the repair notes' reading (`data/actions-notes.md` §3: the
 SHOULD (1/2) page is lost, and §6.1 says sections 2–5 hold only Must and Should).
@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -22,8 +22,11 @@ from ..models import (
     Backing,
     CampaignMinistryResult,
     CampaignParticipation,
+    Chantier,
     CreditConsumption,
     Dossier,
+    FinancingAmount,
+    FinancingLine,
     Meeting,
     MeetingState,
     Opportunity,
@@ -34,9 +37,9 @@ from ..models import (
     UserRole,
 )
 from ..models.committees import DecisionAmount
-from ..models.portfolio import BackingRole
+from ..models.dossiers import Financer
+from ..models.portfolio import BackingRole, action_opportunities
 
-PROGRAMMES = ("2.1", "2.2", "2.3", "2.4")
 DEDUCED = "Should (classement déduit, page perdue)"
 
 
@@ -69,123 +72,198 @@ def annex_for(action_code: str) -> list[AnnexItem]:
     return [item for item in annex() if action_code in item.actions]
 
 
-def code_of(chantier: str) -> str:
-    return chantier.split(" ", 1)[0]
-
-
-@dataclass
-class ChantierRef:
-    code: str
-    title: str
-
-    @property
-    def kind(self) -> str:
-        if self.code in PROGRAMMES:
-            return "Programme prioritaire"
-        return "Chantier complémentaire" if self.code.startswith("3") else "Accompagnement"
-
-
-def chantiers() -> list[ChantierRef]:
-    names = db.session.scalars(select(Action.chantier).distinct())
-    refs = [ChantierRef(code_of(n), n.split(" ", 1)[1] if " " in n else n) for n in names]
-    return sorted(refs, key=lambda r: [int(p) for p in r.code.split(".")])
-
-
 @dataclass
 class DossierRow:
     dossier: Dossier
-    requested: int | None  # FTAP AE of its financing table: filled by the route (services.dossiers.figures)
+    requested: int  # FTAP AE of its financing table (the figure services.dossiers.figures gives as ftap_ae)
     granted: int
     consumed: int
     savings: int
 
 
-@dataclass
-class ChantierPage:
-    ref: ChantierRef
-    actions: list[Action]
-    opportunities: list[Opportunity]
-    dossiers: list[DossierRow]
-    states: dict[str, int] = field(default_factory=dict)
-
-    def total(self, name: str) -> int:
-        return sum(getattr(row, name) or 0 for row in self.dossiers)
-
-
-def dossier_rows(dossiers: list[Dossier]) -> list[DossierRow]:
-    """Amounts of each dossier: FTAP requested (its financing table), granted (its decision), consumed and
-    savings reported in its follow-up; four statements whatever the number of dossiers."""
-    ids = [d.id for d in dossiers]
-    decisions = [d.decision_id for d in dossiers if d.decision_id]
+def amounts(ids: list[int]) -> dict[int, tuple[int, int, int, int]]:
+    """(requested, granted, consumed, savings) of each dossier: FTAP AE of its financing table, AE of its
+    decision, AE consumed and savings reported in its follow-up; four statements whatever the number."""
+    wanted = ids or [-1]
+    requested = dict(
+        db.session.execute(
+            select(FinancingLine.dossier_id, func.sum(FinancingAmount.ae))
+            .join(FinancingAmount, FinancingAmount.line_id == FinancingLine.id)
+            .where(FinancingLine.dossier_id.in_(wanted), FinancingLine.financer == Financer.FTAP)
+            .group_by(FinancingLine.dossier_id)
+        ).all()
+    )
     granted = dict(
         db.session.execute(
-            select(DecisionAmount.decision_id, func.sum(DecisionAmount.ae))
-            .where(DecisionAmount.decision_id.in_(decisions or [-1]))
-            .group_by(DecisionAmount.decision_id)
+            select(Dossier.id, func.sum(DecisionAmount.ae))
+            .join(DecisionAmount, DecisionAmount.decision_id == Dossier.decision_id)
+            .where(Dossier.id.in_(wanted))
+            .group_by(Dossier.id)
         ).all()
     )
     consumed = dict(
         db.session.execute(
             select(CreditConsumption.dossier_id, func.sum(CreditConsumption.ae))
-            .where(CreditConsumption.dossier_id.in_(ids or [-1]))
+            .where(CreditConsumption.dossier_id.in_(wanted))
             .group_by(CreditConsumption.dossier_id)
         ).all()
     )
     savings = dict(
         db.session.execute(
             select(SavingsReport.dossier_id, func.sum(SavingsReport.amount))
-            .where(SavingsReport.dossier_id.in_(ids or [-1]))
+            .where(SavingsReport.dossier_id.in_(wanted))
             .group_by(SavingsReport.dossier_id)
         ).all()
     )
-    return [
-        DossierRow(
-            dossier=d,
-            requested=None,
-            granted=int(granted.get(d.decision_id, 0) or 0),
-            consumed=int(consumed.get(d.id, 0) or 0),
-            savings=int(savings.get(d.id, 0) or 0),
-        )
-        for d in dossiers
-    ]
+    return {i: tuple(int(d.get(i) or 0) for d in (requested, granted, consumed, savings)) for i in ids}
+
+
+def dossier_rows(dossiers: list[Dossier]) -> list[DossierRow]:
+    figures = amounts([d.id for d in dossiers])
+    return [DossierRow(d, *figures[d.id]) for d in dossiers]
 
 
 def _dossiers(visible, where) -> list[Dossier]:
     """`visible`: the reader's scoped query (permissions.dossiers_visible_to)."""
-    return list(
-        db.session.scalars(
-            visible.where(where)
-            .options(
-                selectinload(Dossier.financing_lines),
-                selectinload(Dossier.savings_lines),
-                selectinload(Dossier.staff_savings),
-            )
-            .order_by(Dossier.id)
-        )
-    )
+    return list(db.session.scalars(visible.where(where).order_by(Dossier.id)))
+
+
+class Totals:
+    """Sums over `self.dossiers` (rows with requested, granted, consumed, savings)."""
+
+    def total(self, name: str) -> int:
+        return sum(getattr(row, name) or 0 for row in self.dossiers)
+
+    @property
+    def consumption_share(self) -> float | None:
+        """Share of the granted AE consumed so far."""
+        granted = self.total("granted")
+        return self.total("consumed") / granted if granted else None
+
+
+def chantiers() -> list[Chantier]:
+    """Every chantier in the document's order, its programme joined: one statement."""
+    return list(db.session.scalars(select(Chantier).order_by(Chantier.position)))
+
+
+@dataclass
+class ChantierPage(Totals):
+    chantier: Chantier
+    actions: list[Action]
+    opportunities: list[Opportunity]
+    dossiers: list[DossierRow]
+    states: dict[str, int] = field(default_factory=dict)
+    priorities: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def portages(self) -> list[str]:
+        """The portages its actions name (the document gives them per action)."""
+        return sorted({a.portage for a in self.actions if a.portage and a.portage != "-"})
+
+    @property
+    def classes(self) -> dict[str, int]:
+        """Its actions by MoSCoW class (annex 6.1), the deduced reading counted as such."""
+        counts: dict[str, int] = {}
+        for action in self.actions:
+            label = action.moscow_enum.label if action.moscow_enum else DEDUCED
+            counts[label] = counts.get(label, 0) + 1
+        return counts
+
+    def via(self, dossier: Dossier) -> str:
+        if dossier.chantier_id == self.chantier.id:
+            return "rattaché directement"
+        return f"par l'opportunité {dossier.opportunity.code}" if dossier.opportunity else ""
 
 
 def chantier(code: str, visible) -> ChantierPage | None:
-    ref = next((c for c in chantiers() if c.code == code), None)
-    if ref is None:
+    """A chantier's roll-up: its actions and their opportunities (state, priority), the dossiers it draws
+    (named directly or through one of its opportunities) with their amounts. Eight statements."""
+    found = db.session.scalar(select(Chantier).where(Chantier.code == code))
+    if found is None:
         return None
     actions = list(
         db.session.scalars(
             select(Action)
-            .where(Action.chantier.startswith(f"{code} "))
+            .where(Action.chantier_id == found.id)
             .options(selectinload(Action.opportunities))
             .order_by(Action.code)
         )
     )
     by_id = {o.id: o for a in actions for o in a.opportunities}
     opportunities = sorted(by_id.values(), key=lambda o: o.number)
-    dossiers = _dossiers(visible, Dossier.opportunity_id.in_(list(by_id))) if by_id else []
+    where = Dossier.chantier_id == found.id
+    if by_id:
+        where = or_(where, Dossier.opportunity_id.in_(list(by_id)))
     page = ChantierPage(
-        ref=ref, actions=actions, opportunities=opportunities, dossiers=dossier_rows(dossiers)
+        chantier=found,
+        actions=actions,
+        opportunities=opportunities,
+        dossiers=dossier_rows(_dossiers(visible, where)),
     )
     for o in opportunities:
         page.states[o.state_enum.label] = page.states.get(o.state_enum.label, 0) + 1
+        label = o.priority_enum.label if o.priority_enum else "Non priorisée"
+        page.priorities[label] = page.priorities.get(label, 0) + 1
     return page
+
+
+@dataclass
+class AmountRow:
+    requested: int
+    granted: int
+    consumed: int
+    savings: int
+
+
+@dataclass
+class ChantierSummary(Totals):
+    chantier: Chantier
+    actions: int
+    opportunities: int
+    dossiers: list[AmountRow]
+
+
+def summaries(visible) -> list[ChantierSummary]:
+    """The dashboard's per-chantier view: actions, opportunities, the dossiers each draws (directly or through
+    its opportunities, visible to the reader) and their amounts. Eight statements whatever the data."""
+    rows = chantiers()
+    actions = dict(
+        db.session.execute(
+            select(Action.chantier_id, func.count(Action.id)).group_by(Action.chantier_id)
+        ).all()
+    )
+    opportunities = dict(
+        db.session.execute(
+            select(Action.chantier_id, func.count(action_opportunities.c.opportunity_id.distinct()))
+            .join(action_opportunities, action_opportunities.c.action_id == Action.id)
+            .group_by(Action.chantier_id)
+        ).all()
+    )
+    visible_ids = visible.with_only_columns(Dossier.id)
+    pairs = db.session.execute(
+        union(
+            select(Dossier.chantier_id, Dossier.id).where(
+                Dossier.chantier_id.is_not(None), Dossier.id.in_(visible_ids)
+            ),
+            select(Action.chantier_id, Dossier.id)
+            .join(action_opportunities, action_opportunities.c.opportunity_id == Dossier.opportunity_id)
+            .join(Action, Action.id == action_opportunities.c.action_id)
+            .where(Dossier.id.in_(visible_ids)),
+        )
+    ).all()
+    figures = amounts(sorted({dossier_id for _, dossier_id in pairs}))
+    by_chantier: dict[int, list[AmountRow]] = {}
+    for chantier_id, dossier_id in pairs:
+        by_chantier.setdefault(chantier_id, []).append(AmountRow(*figures[dossier_id]))
+    return [
+        ChantierSummary(
+            chantier=c,
+            actions=actions.get(c.id, 0),
+            opportunities=opportunities.get(c.id, 0),
+            dossiers=by_chantier.get(c.id, []),
+        )
+        for c in rows
+    ]
 
 
 # --- ministries ----------------------------------------------------------------------------------------

@@ -346,8 +346,11 @@ def list_actions():
     query, notices = select(Action), []
     chantier, moscow = args.get("chantier", ""), args.get("moscow", "")
     if chantier:
+        known = portfolio_queries.chantiers()
+        # a chantier's code (« 2.2 ») stands for its label, as on the opportunities' filter
+        chantier = next((c for c in known if c.split(" ", 1)[0] == chantier), chantier)
         query = query.where(Action.chantier == chantier)
-        if chantier not in portfolio_queries.chantiers():
+        if chantier not in known:
             notices.append(f"Chantier inconnu : « {chantier} ». Aucun résultat.")
     if moscow:
         query = query.where(Action.moscow == moscow)

@@ -1,5 +1,7 @@
 """The strategy's programmes and chantiers, and a page per ministry: read-only roll-ups."""
 
+from itertools import groupby
+
 from flask import Blueprint, abort
 from flask_login import current_user
 
@@ -7,20 +9,16 @@ from .. import permissions
 from ..htmx import render
 from ..models.portfolio import BackingRole
 from ..queries import chantiers as queries
-from ..services.dossiers import figures
 
 bp = Blueprint("chantiers", __name__)
-
-
-def _amounts(rows) -> None:
-    for row in rows:
-        row.requested = figures(row.dossier).ftap_ae
 
 
 @bp.get("/chantiers")
 @permissions.portfolio_readable
 def index():
-    return render("chantiers/index.html", chantiers=queries.chantiers())
+    chantiers = queries.chantiers()
+    programmes = [(p, list(cs)) for p, cs in groupby(chantiers, key=lambda c: c.programme)]
+    return render("chantiers/index.html", programmes=programmes)
 
 
 @bp.get("/chantiers/<code>")
@@ -29,13 +27,7 @@ def show(code: str):
     page = queries.chantier(code, permissions.dossiers_visible_to(current_user))
     if page is None:
         abort(404)
-    _amounts(page.dossiers)
-    return render(
-        "chantiers/show.html",
-        page=page,
-        annex_for=queries.annex_for,
-        deduced=queries.DEDUCED,
-    )
+    return render("chantiers/show.html", page=page, annex_for=queries.annex_for, deduced=queries.DEDUCED)
 
 
 @bp.get("/ministeres/<code>")
@@ -44,5 +36,4 @@ def ministry(code: str):
     page = queries.ministry(code, permissions.dossiers_visible_to(current_user))
     if page is None:
         abort(404)
-    _amounts(page.dossiers)
     return render("chantiers/ministry.html", page=page, roles=list(BackingRole))

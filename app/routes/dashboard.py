@@ -8,7 +8,8 @@ app/queries/dashboard.py, the same functions as /api/v1/stats and the exports.
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from ..permissions import authenticated
+from ..permissions import authenticated, dossiers_visible_to
+from ..queries import chantiers as chantier_queries
 from ..queries import dashboard as figures
 
 bp = Blueprint("dashboard", __name__, url_prefix="/tableau-de-bord")
@@ -29,3 +30,13 @@ def index():
     }
     context.update(figures.domain_figures(current_user, context["sections"]))
     return render_template("dashboard/index.html", **context)
+
+
+@bp.get("/chantiers")
+@authenticated
+def chantiers():
+    """The per-chantier view: each chantier's actions, opportunities and the dossiers it draws (those the
+    reader may see) with their amounts, in a constant number of statements (its own page, so that the
+    dashboard's count does not grow)."""
+    rows = chantier_queries.summaries(dossiers_visible_to(current_user))
+    return render_template("dashboard/chantiers.html", rows=rows)

@@ -325,12 +325,19 @@ def generate_meetings(
 ) -> list[Meeting]:
     """Create the planned meetings of the committee's recurrence rule up to `until` (idempotent: an occurrence
     already generated — even moved or cancelled since — is never created again)."""
+    if not committee.meets:
+        raise DomainError(
+            f"{committee.code} n'est pas un comité ({committee.kind_enum.label.lower()}) : "
+            "aucune séance à générer."
+        )
     if actor is not None and not can_plan_meeting(actor, committee):
         raise NotAllowed("Vous ne pouvez pas planifier de séance pour ce comité.")
     rule = recurrence_of(committee)
     if rule is None:
         raise DomainError(f"Le comité {committee.code} n'a pas de règle de récurrence.")
     today = today or paris_today()
+    if committee.ends_on is not None:  # a project body: nothing after the project's end
+        until = min(until, committee.ends_on)
     known = set(
         db.session.scalars(
             select(Meeting.occurrence).where(

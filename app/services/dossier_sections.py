@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..formatting import format_date, format_datetime, format_euros, format_number, paris_today, parse_number
-from ..models import Opportunity, Organisation, RuleCode
+from ..models import Chantier, Opportunity, Organisation, RuleCode
 from ..models.base import utcnow
 from ..models.dossiers import (
     Category,
@@ -212,6 +212,18 @@ def opportunity_by_code(code: str, errors: dict) -> Opportunity | None:
     return opportunity
 
 
+def chantier_by_code(code: str, errors: dict) -> Chantier | None:
+    code = clean(code).rstrip(".")
+    if not code:
+        return None
+    chantier = db.session.scalar(select(Chantier).where(Chantier.code == code))
+    if chantier is None:
+        errors["chantier_code"] = (
+            f"Le chantier {code} n'existe pas (par exemple 2.2 ou 3.1, voir « Programmes et chantiers »)."
+        )
+    return chantier
+
+
 def save_section(
     dossier: Dossier, key: str, data: dict, *, version: int, actor, max_file_bytes: int | None = None
 ):
@@ -285,6 +297,7 @@ def _validate_projet(dossier: Dossier, data: dict):
     if year and starts_on and starts_on.year != year and "start_year" not in errors:
         errors["starts_on"] = f"Le projet commence l'année N : la date de début doit être en {year}."
     opportunity = opportunity_by_code(data.get("opportunity_code", ""), errors)
+    chantier = chantier_by_code(data.get("chantier_code", ""), errors)
     if year and "start_year" not in errors and year != dossier.start_year:
         used = sorted(
             {a.year for line in dossier.financing_lines for a in line.amounts if a.ae or a.cp}
@@ -337,6 +350,7 @@ def _validate_projet(dossier: Dossier, data: dict):
             ends_on,
         )
         dossier.opportunity = opportunity
+        dossier.chantier = chantier
         return ""
 
     return apply

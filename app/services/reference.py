@@ -2,12 +2,14 @@
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Action, Committee, Guichet, Opportunity, Organisation
+from ..models import Action, BodyKind, Chantier, Committee, Guichet, Opportunity, Organisation, Programme
+from ..models.chantiers import NOT_GIVEN
 from ..models.portfolio import Moscow
 from ..queries.portfolio import forget_options
 from . import audit
@@ -80,17 +82,21 @@ def load_all(data_dir: Path, *, actor=None) -> LoadReport:
         "mis à jour": len(portfolio.updated),
         "inchangés": len(portfolio.unchanged),
     }
-    _load_actions(data_dir, report, actor)
+    chantiers = _load_chantiers(data_dir, report, actor)
+    _load_actions(data_dir, report, actor, chantiers)
     _load_guichets(data_dir, report, actor)
     for row in _read(data_dir / "committees.csv"):
-        committee = _upsert(
-            Committee,
-            "code",
-            {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source")},
-            report,
-            "comités",
-            actor,
-        )
+        # The body's kind (committee, one-off meeting, person or role, working group), a one-off meeting's
+        # record and a project body's project and end date, as the sources give them (data/committees.csv).
+        values = {k: row[k] for k in ("code", "name", "role", "cadence", "members", "source", "participants")}
+        values |= {
+            "kind": BodyKind(row["kind"].strip() or BodyKind.COMITE).value,
+            "outcomes": row["outcomes"],
+            "project": row["project"],
+            "held_on": date.fromisoformat(row["held_on"]) if row["held_on"].strip() else None,
+            "ends_on": date.fromisoformat(row["ends_on"]) if row["ends_on"].strip() else None,
+        }
+        committee = _upsert(Committee, "code", values, report, "comités", actor)
         db.session.flush()
         apply_reference_rules(committee, actor=actor)  # default recurrence, stages, guichets (until edited)
     db.session.flush()
@@ -103,7 +109,32 @@ def load_all(data_dir: Path, *, actor=None) -> LoadReport:
     return report
 
 
-def _load_actions(data_dir: Path, report: LoadReport, actor) -> None:
+def _load_chantiers(data_dir: Path, report: LoadReport, actor) -> dict[str, Chantier]:
+    """Programmes and chantiers of `002_…txt` §2–5 (data/programmes.csv, data/chantiers.csv): the visée is the
+    document's paragraph of « La visée stratégique du chantier (2022) »; portage, cost, duration and MoSCoW
+    are quoted where the document states them for the chantier, « non précisé » where it gives them only
+    per action (each action keeps its own, data/actions.csv)."""
+    programmes = {}
+    for row in _read(data_dir / "programmes.csv"):
+        values = {k: row[k].strip() for k in ("code", "title", "kind", "source")}
+        programmes[values["code"]] = _upsert(Programme, "code", values, report, "programmes", actor)
+    db.session.flush()
+    chantiers = {}
+    for row in _read(data_dir / "chantiers.csv"):
+        values = {
+            k: row[k].strip() for k in ("code", "title", "visee", "portage", "cost", "duration", "source")
+        }
+        for name in ("visee", "portage", "cost", "duration"):
+            values[name] = values[name] or NOT_GIVEN
+        values["moscow"] = Moscow(row["moscow"].strip().lower()).value if row["moscow"].strip() else None
+        values["position"] = Chantier.position_of(values["code"])
+        values["programme_id"] = programmes[row["programme"].strip()].id
+        chantiers[values["code"]] = _upsert(Chantier, "code", values, report, "chantiers", actor)
+    db.session.flush()
+    return chantiers
+
+
+def _load_actions(data_dir: Path, report: LoadReport, actor, chantiers: dict[str, Chantier]) -> None:
     by_code = {o.code: o for o in db.session.scalars(select(Opportunity))}
     for row in _read(data_dir / "actions.csv"):
         moscow = row["moscow"].strip().lower() or None
@@ -111,6 +142,8 @@ def _load_actions(data_dir: Path, report: LoadReport, actor) -> None:
             k: row[k].strip() for k in ("code", "chantier", "title", "detail", "portage", "cost", "duration")
         }
         values["moscow"] = Moscow(moscow).value if moscow else None
+        chantier = chantiers.get(Chantier.code_of(values["chantier"]))
+        values["chantier_id"] = chantier.id if chantier else None
         action = _upsert(Action, "code", values, report, "actions", actor)
         wanted = [by_code[c] for c in row["opportunities"].split() if c in by_code]
         if [o.code for o in action.opportunities] != [o.code for o in wanted]:

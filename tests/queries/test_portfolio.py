@@ -47,3 +47,27 @@ def test_paginate_and_all_rows_statements_do_not_grow_with_the_portfolio(
         more = queries_module.all_rows(filters)
     assert bigger.total == page.total + 30 and len(more) == len(rows) + 30
     assert len(few) == len(many)
+
+
+def test_a_searchs_pages_cover_every_match_once_in_rank_order(make_opportunity):
+    """A search alone is counted and ranked inside the full-text index (SQLite) or on the stored vector
+    (PostgreSQL): its pages hold every match once, the best first, with the count of the full filter."""
+    from werkzeug.datastructures import MultiDict
+
+    for n in range(25):
+        make_opportunity(brique=f"Messagerie sécurisée {n}", besoin="messagerie " * (1 + n % 3))
+    alone = queries_module.PortfolioFilters.from_args(MultiDict({"q": "messagerie"}), [], [])
+    first = queries_module.paginate(alone, per_page=10)
+    codes = [
+        row.code
+        for page in range(1, first.pages + 1)
+        for row in queries_module.paginate(
+            queries_module.PortfolioFilters.from_args(
+                MultiDict({"q": "messagerie", "page": str(page)}), [], []
+            ),
+            per_page=10,
+        ).items
+    ]
+    assert len(codes) == len(set(codes)) == first.total >= 25
+    # the export ranks alike (ties by number there, by id in the index: the same order for imported rows)
+    assert [r.code for r in queries_module.all_rows(alone)] == codes

@@ -49,7 +49,7 @@ def test_list_shows_every_committee_in_a_bounded_number_of_queries(client, login
     client.get("/comites")  # warm-up
     with queries() as statements:
         html = body(client.get("/comites"))
-    assert "28 comités" in html and 'id="committee-CINUM"' in html
+    assert "36 instances" in html and 'id="committee-CINUM"' in html
     assert len(statements) <= 8, statements
 
 

@@ -212,7 +212,7 @@ def test_a_merged_opportunity_redirects_to_its_target_which_keeps_its_comments_a
     target = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Vous avez été redirigé depuis M115" in target and "Même brique" in target
     assert "Même besoin que M102." in target  # the absorbed one's comment
-    assert "MI (pilote)" in target  # and its backing
+    assert '<a href="/ministeres/MI">MI</a> (pilote)' in target  # and its backing, linked to its ministry
     assert 'id="absorbed-M115"' in target
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AgendaItem, AuditEntry, Minutes, Opportunity, Role
+from app.models import AgendaItem, AuditEntry, Chantier, Minutes, Opportunity, Role
 from app.models.dossiers import DossierMessage
 from app.models.reminders import Notification, Reminder
 from tests.factories import (
@@ -56,6 +56,8 @@ PAGES = {
     ),
     "follow-up page": ("followup.show", "secretariat", lambda w: f"/dossiers/{w['followed']}/suivi"),
     "dashboard": ("dashboard.index", "secretariat", lambda w: "/tableau-de-bord"),
+    "dashboard per chantier": ("dashboard.chantiers", "secretariat", lambda w: "/tableau-de-bord/chantiers"),
+    "chantier page": ("chantiers.show", "secretariat", lambda w: "/chantiers/2.2"),
     "notifications": ("notifications.index", "secretariat", lambda w: "/notifications"),
     "admin reminders": ("reminders_admin.index", "secretariat", lambda w: "/admin/rappels"),
     "admin users": ("admin.users", "secretariat", lambda w: "/admin/utilisateurs"),
@@ -104,11 +106,14 @@ def grow(world, n: int = 4) -> None:
     position = len(
         db.session.scalars(select(AgendaItem.id).where(AgendaItem.meeting_id == world["meeting"])).all()
     )
+    cloud = db.session.scalar(select(Chantier.id).where(Chantier.code == "2.2"))
     for i in range(n):
         make_opportunity(brique=f"Brique {world['round']}-{i}", state="en_criblage")
         make_user(Role.DSI, ministry="MI")
         dossier = make_dossier(users["porteur"], "SNAP4", title=f"Dossier {world['round']}-{i}")
-        make_instructed_dossier(users["porteur"], title=f"Instruit {world['round']}-{i}")
+        make_instructed_dossier(  # on chantier 2.2: its page and the per-chantier view list it
+            users["porteur"], title=f"Instruit {world['round']}-{i}", chantier_id=cloud
+        )
         position += 1
         db.session.add(
             AgendaItem(

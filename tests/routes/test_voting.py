@@ -386,7 +386,7 @@ def test_while_open_nobody_sees_the_others_votes(client, csrf, login_as, make_us
     assert 'aria-pressed="true"' not in page
     assert "Vous avez voté sur <strong>0</strong>" in page
     # participation per ministry is shown: MI 1 voter
-    assert re.search(r'<abbr title="[^"]+">MI</abbr></td><td>\d+</td><td>1</td>', page)
+    assert re.search(r'<a href="/ministeres/MI" title="[^"]+">MI</a></td><td>\d+</td><td>1</td>', page)
     login_as(secretariat)
     page = client.get(f"/campagnes/{campaign.id}").get_data(as_text=True)
     assert "Justification confidentielle" not in page and "Journal des votes" not in page
