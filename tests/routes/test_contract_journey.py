@@ -239,6 +239,7 @@ def test_contract_and_follow_up_to_the_end(agents, inbox):  # noqa: F811 - the i
     assert (
         response.status_code == 422 and "date future" in text(response) and "PV de recette" in text(response)
     )
+    limit = client.application.config["DOSSIER_ATTACHMENT_MAX_MB"]
     client.application.config["DOSSIER_ATTACHMENT_MAX_MB"] = 1
     big = PDF + b"0" * (1024 * 1024 + 1)
     response = post(
@@ -247,7 +248,7 @@ def test_contract_and_follow_up_to_the_end(agents, inbox):  # noqa: F811 - the i
         {"jalon": jalons[1], "achieved_on": today.isoformat()},
         files={"proof_file": ("preuve.pdf", big)},
     )
-    client.application.config.pop("DOSSIER_ATTACHMENT_MAX_MB")
+    client.application.config["DOSSIER_ATTACHMENT_MAX_MB"] = limit
     assert response.status_code == 422 and "dépasse la taille autorisée (1 Mo)" in text(response)
     response = post(
         client,
