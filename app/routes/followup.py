@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .. import permissions
 from ..extensions import attachment_max_bytes, db
+from ..formatting import paris
 from ..forms.dossiers import uploaded_files
 from ..forms.followup import FORMS, ActionForm, CloseForm, ProposeForm, ReviewForm, SignForm
 from ..htmx import render
@@ -97,7 +98,10 @@ def _forms(dossier, follow, bound=None) -> dict:
 
 
 def _render(dossier, status: int = 200, bound=None, review_errors: dict | None = None):
-    follow = service.followup(dossier)
+    contract = contracts.contract_of(dossier)
+    # a closed follow-up: the yearly targets as they stood on its final assessment
+    closed_on = paris(contract.closed_at).date() if contract and contract.closed_at else None
+    follow = service.followup(dossier, targets_on=closed_on)
     return render(
         "followup/show.html",
         status=status,
@@ -112,7 +116,7 @@ def _render(dossier, status: int = 200, bound=None, review_errors: dict | None =
         can_report=permissions.can_report_followup(current_user, dossier) and service.is_followed(dossier),
         can_review=permissions.can_review_followup(current_user, dossier),
         can_close=permissions.can_manage_contract(current_user, dossier) and service.is_followed(dossier),
-        contract=contracts.contract_of(dossier),
+        contract=contract,
         late_jalons=contracts.open_late_jalons(dossier),
         trail=committee_queries.trail(dossier_id=dossier.id, user=current_user),
     )

@@ -10,24 +10,29 @@ Every report takes the acting user as `actor=`, flushes, never commits, and writ
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import permissions
 from ..domain.followup import (
     CONSUMPTION_DEADLINE_MONTHS,
     INDICATOR_MAX_DAYS,
     SavingsYear,
+    TargetYear,
     add_months,
     numeric,
     parse_date,
     parse_int,
+    target_years,
+    targets_summary,
 )
 from ..domain.followup import savings_by_year as _savings_by_year
 from ..extensions import db
 from ..formatting import format_date, format_euros, paris, paris_today
 from ..models.base import utcnow
 from ..models.committees import AgendaItem, Committee, Decision, ItemKind, Meeting, MeetingState, Outcome
-from ..models.dossiers import Dossier, DossierState, DossierTransition
+from ..models.dossiers import Dossier, DossierIndicator, DossierState, DossierTransition
 from ..models.followup import (
     OTHER_SAVINGS,
     CreditConsumption,
@@ -66,6 +71,14 @@ class FollowUp:
     charts: dict = field(default_factory=dict)
     delays: dict = field(default_factory=dict)  # jalon id → its latest JalonDelay
     to_review: list = field(default_factory=list)  # (what, report, label) not yet validated or questioned
+    # indicator id → its yearly targets next to the values reported ([001] §5.2), statuses on `targets_on`
+    targets: dict[int, list[TargetYear]] = field(default_factory=dict)
+    targets_on: date | None = None
+
+    @property
+    def targets_summary(self) -> str:
+        """« 2 cibles atteintes, 1 en retard… » over every indicator ('' without yearly targets)."""
+        return targets_summary(row for rows in self.targets.values() for row in rows)
 
 
 def is_followed(dossier) -> bool:
@@ -138,7 +151,37 @@ def savings_by_year(dossier) -> list[SavingsYear]:
     return _savings_by_year(forecast, reported, savings_natures(dossier, forecast))
 
 
-def followup(dossier, *, today: date | None = None) -> FollowUp:
+def indicators_with_targets(dossier) -> list[DossierIndicator]:
+    """The dossier's indicators with their yearly targets in one statement (joined, instead of the lazy load
+    of the indicators plus the selectin of their targets), kept as the loaded `dossier.indicators`."""
+    if "indicators" not in inspect(dossier).unloaded:
+        return dossier.indicators
+    rows = db.session.scalars(
+        select(DossierIndicator)
+        .where(DossierIndicator.dossier_id == dossier.id)
+        .options(joinedload(DossierIndicator.targets))
+        .order_by(DossierIndicator.position)
+    ).unique()
+    set_committed_value(dossier, "indicators", list(rows))
+    return dossier.indicators
+
+
+def indicator_targets(indicators: list, today: date) -> dict[int, list[TargetYear]]:
+    """indicators: (indicator, [values newest first]) → indicator id → its years (domain.followup)."""
+    return {
+        indicator.id: target_years(
+            {t.year: t.value for t in indicator.targets if (t.value or "").strip()},
+            [(v.reported_on, v.value) for v in history],
+            baseline=indicator.current_value or "",
+            today=today,
+        )
+        for indicator, history in indicators
+    }
+
+
+def followup(dossier, *, today: date | None = None, targets_on: date | None = None) -> FollowUp:
+    """`targets_on`: the day the yearly targets are judged on (the closing day of a closed follow-up, so
+    that its final assessment keeps the statuses it was closed with); `today` otherwise."""
     today = today or paris_today()
     signed_on = signature_date(dossier)
     reports = {
@@ -184,7 +227,7 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
             status = "À venir"
         jalons.append((jalon, report, status))
     indicators = []
-    for indicator in dossier.indicators:
+    for indicator in indicators_with_targets(dossier):
         history = values.get(indicator.id, [])
         last = history[0].reported_on if history else signed_on
         if followed and last is not None and (today - last).days > INDICATOR_MAX_DAYS:
@@ -242,6 +285,8 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         savings=savings_by_year(dossier),
         delays=delays,
         to_review=reports_to_review(dossier),
+        targets=indicator_targets(indicators, targets_on or today),
+        targets_on=targets_on or today,
     )
 
 
