@@ -8,14 +8,15 @@ second count must equal the first.
 
 import collections
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AgendaItem, AuditEntry, Minutes, Opportunity, Role
-from app.models.dossiers import DossierMessage
+from app.models.dossiers import DossierIndicator, DossierMessage, IndicatorTarget
+from app.models.followup import IndicatorValue
 from app.models.reminders import Notification, Reminder
 from tests.factories import (
     make_campaign,
@@ -86,6 +87,12 @@ def build_world() -> dict:
     db.session.add(Minutes(meeting_id=meeting.id))  # a draft: the secretariat opens it
     dossier = make_dossier(users["porteur"], "SNAP4")
     followed = make_instructed_dossier(users["porteur"], state="instruit")
+    # two indicators with yearly targets (one qualitative): the follow-up page compares them with the values
+    for position, targets in enumerate((("10 000", "50 000"), ("Pilote", "Généralisation"))):
+        indicator = DossierIndicator(dossier_id=followed.id, position=position, objective="O", indicator="I")
+        indicator.targets = [IndicatorTarget(year=2027 + i, value=v) for i, v in enumerate(targets)]
+        db.session.add(indicator)
+    db.session.commit()
     return {
         "users": users,
         "code": opportunity.code,
@@ -108,7 +115,19 @@ def grow(world, n: int = 4) -> None:
     position = len(
         db.session.scalars(select(AgendaItem.id).where(AgendaItem.meeting_id == world["meeting"])).all()
     )
+    indicators = db.session.scalars(
+        select(DossierIndicator).where(DossierIndicator.dossier_id == world["followed"])
+    ).all()
     for i in range(n):
+        for indicator in indicators:  # one more value per indicator and round (two per year)
+            db.session.add(
+                IndicatorValue(
+                    dossier_id=world["followed"],
+                    indicator_id=indicator.id,
+                    reported_on=date(2026 + (world["round"] + i) % 3, 1 + i % 12, 1 + world["round"]),
+                    value=f"{1000 * (i + 1)}",
+                )
+            )
         make_opportunity(brique=f"Brique {world['round']}-{i}", state="en_criblage")
         make_user(Role.DSI, ministry="MI")
         dossier = make_dossier(users["porteur"], "SNAP4", title=f"Dossier {world['round']}-{i}")
