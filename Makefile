@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?=
 # No .env is read (README): python-dotenv is no dependency of the app, but a dev tool pulls it in.
 export FLASK_SKIP_DOTENV := 1
 
-.PHONY: run test test-sqlite test-postgres venv chromium poppler redis interop-provider libreoffice lint bench clean
+.PHONY: run test test-sqlite test-postgres venv chromium poppler redis interop-provider libreoffice lint bench screens clean
 
 venv: $(STAMP)
 
@@ -61,6 +61,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/portfolio.py
+
+# docs/screens/*.png, linked from the README: each role's home and the main pages on the demo scenario.
+screens: venv chromium
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance/app.sqlite3 .pytest_cache

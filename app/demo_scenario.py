@@ -3,11 +3,11 @@ built only through the services, in the order people would act, so that it also 
 
 It loads two MoSCoW campaigns (one open with ballots from five ministries, one with published results),
 dossiers in every state of their life cycle on FTAP, FTAP-LEAN, SNAP and ITN guichets, a CSIC-Tech meeting
-held with decisions and a published PV, a FTAP investment committee that funded dossiers (one in
-follow-up with a jalon reached and one late), its next meeting with a dossier proposed by its
-instructeur, a criblage whose retained subjects went to the CSIC-Tech — and the notifications and mails
-each step sends. No state column is written here: every move is a service call
-with its actor. Idempotent: a database that already holds the scenario is left as it is. Never in
+held with decisions and a published PV, a FTAP investment committee that funded dossiers (one in follow-up
+with a jalon reached and one late, a tranche released, the next one planned and an avenant signed), its next
+meeting with a dossier proposed by its instructeur, a criblage whose retained subjects went to the CSIC-Tech
+— and the notifications and mails each step sends. No state column is written here: every move is a service
+call with its actor. Idempotent: a database that already holds the scenario is left as it is. Never in
 production (the command refuses it).
 """
 
@@ -27,6 +27,7 @@ from .models.base import utcnow
 from .models.dossiers import Dossier
 from .models.portfolio import OpportunityState
 from .services import (
+    avenants,
     criblage,
     decisions,
     dossier_attachments,
@@ -38,6 +39,7 @@ from .services import (
     meetings,
     portfolio,
     proposals,
+    tranches,
     users,
     voting,
 )
@@ -359,8 +361,13 @@ def section_data(dossier: Dossier, porteur: User, *, ftap_ae: int, porteur_ae: i
         },  # fmt: skip
         "jalons": {
             "rows": [
-                (i, {"number": str(i + 1), "due_on": due, "description": what, "deliverables": proof})
-                for i, (due, what, proof) in enumerate(jalons)
+                (
+                    i,
+                    {"number": str(i + 1), "due_on": due, "description": what, "deliverables": proof}
+                    # a jalon may be a budget-consumption milestone: AE and CP expected consumed (§5.2)
+                    | dict(zip(("ae_planned", "cp_planned"), map(str, budget), strict=False)),
+                )
+                for i, (due, what, proof, *budget) in enumerate(jalons)
             ]
         },
         "gouvernance": {"gouvernance": "COPIL trimestriel avec les ministères utilisateurs."},
@@ -502,9 +509,9 @@ def _ftap_committee(cast: Cast, now) -> None:
     """Four FTAP dossiers decided by the FTAP investment committee; the funded ones are contracted, one
     followed up (a jalon reached, one late), one closed."""
     year = paris_today().year - 1  # started last year: its first jalons are due already
-    jalons = [
-        (f"{year}-06-30", "Prototype", "Version 1 en recette"),
-        (f"{year + 1}-03-31", "Pilote dans trois ministères", "Bilan du pilote"),
+    jalons = [  # the first two translated into budget-consumption milestones (AE, CP cumulated)
+        (f"{year}-06-30", "Prototype", "Version 1 en recette", 200_000, 100_000),
+        (f"{year + 1}-03-31", "Pilote dans trois ministères", "Bilan du pilote", 600_000, 450_000),
         (f"{year + 2}-06-30", "Généralisation", "Ouverture à tous les ministères"),
     ]
     titles = {
@@ -564,3 +571,46 @@ def _ftap_committee(cast: Cast, now) -> None:
         actor=cast.porteur,
     )
     dossiers.close(chosen["closed"], actor=cast.secretariat, reason="Projet livré et généralisé.")
+    _tranches_and_avenant(followed, cast, year)
+
+
+def _tranches_and_avenant(followed: Dossier, cast: Cast, year: int) -> None:
+    """The followed dossier's money: credits consumed, a first tranche released by the secretariat, the
+    next one still planned (the first-quarter decision is due), and an avenant signed that raises the
+    amount granted and moves the pilot's jalon ([004] §6, [000] §8)."""
+    followup.report_consumption(followed, year=year, ae=450_000, cp=150_000, actor=cast.porteur)
+    first = tranches.plan(
+        followed,
+        planned_amount=300_000,
+        planned_year=year,
+        planned_quarter=1,
+        conditions="Signature du contrat",
+        actor=cast.secretariat,
+    )
+    tranches.release(
+        followed, tranche_id=first.id, amount=300_000, released_on=date(year, 3, 15), actor=cast.secretariat
+    )
+    tranches.plan(
+        followed,
+        planned_amount=300_000,
+        planned_year=year + 1,
+        planned_quarter=1,
+        conditions="Jalon n° 2 atteint et indicateurs transmis",
+        actor=cast.secretariat,
+    )
+    pilot = next(j for j in followed.jalons if j.number == 2)
+    avenant = avenants.draft(
+        followed,
+        object="Extension du pilote à deux ministères supplémentaires",
+        new_amount=700_000,
+        jalon_id=pilot.id,
+        jalon_new_due_on=f"{year + 1}-06-30",
+        actor=cast.secretariat,
+    )
+    avenants.sign(
+        followed,
+        avenant_id=avenant.id,
+        signed_on=date(year + 1, 2, 1) if date(year + 1, 2, 1) <= paris_today() else paris_today(),
+        signed_file=("avenant-1-signe.pdf", PDF),
+        actor=cast.secretariat,
+    )

@@ -10,7 +10,7 @@ from flask import url_for
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
-from . import permissions
+from . import accessibility, permissions
 from .extensions import attachment_max_bytes, request_max_bytes
 from .formatting import (  # noqa: F401  (re-exported: the formatting is app/formatting.py's)
     format_date,
@@ -20,7 +20,17 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
-from .models import CampaignState, DossierState, ReminderStatus, ReviewState, RuleCode, RuleKind, Visibility
+from .models import (
+    AvenantState,
+    CampaignState,
+    DossierState,
+    ReminderStatus,
+    ReviewState,
+    RuleCode,
+    RuleKind,
+    TrancheState,
+    Visibility,
+)
 from .models.committees import MeetingState
 from .models.dossiers import EndorsementDecision
 from .models.portfolio import BackingRole, Moscow, OpportunityState
@@ -103,6 +113,8 @@ def init_app(app) -> None:
         Visibility=Visibility,
         DossierState=DossierState,
         ReviewState=ReviewState,
+        TrancheState=TrancheState,
+        AvenantState=AvenantState,
         RuleCode=RuleCode,
         EndorsementDecision=EndorsementDecision,
         RuleKind=RuleKind,
@@ -113,4 +125,6 @@ def init_app(app) -> None:
         service_name="Mutualisation DSI",
         attachment_max_bytes=attachment_max_bytes,
         request_max_bytes=request_max_bytes,
+        # the footer's « Accessibilité : … » says what the self-audit grid shows (app/accessibility.py)
+        accessibility_status=lambda: accessibility.grid().conformity,
     )

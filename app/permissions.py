@@ -343,6 +343,17 @@ def can_manage_contract(user, dossier) -> bool:
     return is_secretariat(user)
 
 
+def can_decide_tranche(user, dossier) -> bool:
+    """Plan, release, suspend or cancel a tranche: the fund's secretariat ([004] §6: « le montant de chaque
+    tranche sera définitivement arrêté par le secrétariat du fonds »)."""
+    return is_secretariat(user)
+
+
+def can_record_avenant(user, dossier) -> bool:
+    """Record an avenant and its signature: the fund's secretariat ([000] §8)."""
+    return is_secretariat(user)
+
+
 def can_propose_for_agenda(user, dossier) -> bool:
     """Hand an instructed dossier (avis given) to its deciding committee: its instructeurs, the
     secretariat."""

@@ -518,3 +518,51 @@ def hub_signatory_rows(dates: dict[str, str] | None = None) -> list[tuple[int, d
         )
         for i, (side, organisation, function, name) in enumerate(HUB_SIGNATORIES)
     ]
+def make_followed_dossier(
+    porteur,
+    *,
+    amounts: dict | None = None,
+    signed_days_ago: int = 30,
+    state: str = "en_suivi",
+    jalons=(),
+    **kw,
+):
+    """A funded dossier under follow-up: a favourable decision granting `amounts` (year → (AE, CP)) on the
+    FTAP investment committee, signed `signed_days_ago` days ago, with the given Jalon rows."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import AgendaItem, Committee, Decision, DecisionAmount
+    from app.models.dossiers import DossierTransition
+
+    dossier = make_instructed_dossier(porteur, state=state, decision_outcome="accepte", **kw)
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP", starts_at=datetime.now(UTC) - timedelta(days=60))
+    item = AgendaItem(
+        meeting_id=meeting.id, position=1, kind="dossier", title=dossier.title, dossier_id=dossier.id
+    )
+    db.session.add(item)
+    db.session.flush()
+    committee = db.session.scalar(select(Committee).where(Committee.code == "COMITE-INVEST-FTAP"))
+    decision = Decision(
+        item_id=item.id,
+        meeting_id=meeting.id,
+        committee_id=committee.id,
+        outcome="accepte",
+        mode="consensus",
+        locked=True,
+    )
+    db.session.add(decision)
+    db.session.flush()
+    for year, (ae, cp) in (amounts if amounts is not None else {2027: (600_000, 300_000)}).items():
+        db.session.add(DecisionAmount(decision_id=decision.id, year=year, ae=ae, cp=cp))
+    dossier.decision_id = decision.id
+    dossier.jalons = list(jalons)
+    db.session.add(
+        DossierTransition(
+            dossier_id=dossier.id,
+            from_state="decide",
+            to_state="conventionne",
+            created_at=datetime.now(UTC) - timedelta(days=signed_days_ago),
+        )
+    )
+    db.session.commit()
+    return dossier

@@ -483,7 +483,7 @@ def test_no_state_literal_outside_models():
 
 
 # --- 9. every transition reachable from a route, a job or a CLI command ----------------------------------
-# The four state machines' tables are read from the models. The code is read as text: a call graph by name
+# The six state machines' tables are read from the models. The code is read as text: a call graph by name
 # (an over-approximation: `x.submit()` reaches every function named `submit`), rooted at the views (functions
 # under a `@bp.get/post/route` decorator), the scheduled jobs (functions handed to `register_job`) and the CLI
 # commands (functions under a `.command` decorator). A target state is reachable when a function reachable
@@ -498,6 +498,8 @@ MACHINES = {  # enum class → (models module, transitions table)
     "MeetingState": ("app/models/committees.py", "MEETING_TRANSITIONS"),
     "CampaignState": ("app/models/voting.py", "TRANSITIONS"),
     "OpportunityState": ("app/models/portfolio.py", "TRANSITIONS"),
+    "TrancheState": ("app/models/followup.py", "TRANCHE_TRANSITIONS"),
+    "AvenantState": ("app/models/followup.py", "AVENANT_TRANSITIONS"),
 }
 USER_CHOSEN = {
     "OpportunityState": (
@@ -642,6 +644,7 @@ def _tables() -> dict[str, set[str]]:
 
     modules = {"app/models/dossiers.py": models.dossiers, "app/models/committees.py": models.committees}
     modules |= {"app/models/voting.py": models.voting, "app/models/portfolio.py": models.portfolio}
+    modules |= {"app/models/followup.py": models.followup}
     return {
         machine: {to.name for targets in getattr(modules[file], table).values() for to in targets}
         for machine, (file, table) in MACHINES.items()

@@ -241,3 +241,109 @@ def targets_summary(rows: Iterable[TargetYear]) -> str:
     if qualitative:
         parts.append(f"{qualitative} sans comparaison chiffrée")
     return ", ".join(parts)
+
+
+# --- budget milestones, CP sequence, tranches, progress ([000] §5.1, §5.2, §8; [004] §6) -------------------
+
+# [000] §8: « le non-respect des séquences de CP prévues dans le contrat ; toutefois, une variation légère de
+# l'échéancier au niveau des besoins et modalités de financement, pourra être admise ». The document does not
+# put a figure on « légère »: our reading is a tenth of what was planned, named here so it is one change.
+SEQUENCE_TOLERANCE = 0.10
+# [000] §8: « la non-avancée du projet durant une période de temps significatif au regard de la durée
+# prévisionnelle totale du projet ». Our reading of « significatif »: a quarter of the planned duration, and
+# never less than three months.
+NO_PROGRESS_SHARE = 0.25
+NO_PROGRESS_MIN_DAYS = 90
+
+
+def lags(planned: int | None, consumed: int, tolerance: float = SEQUENCE_TOLERANCE) -> bool:
+    """Consumption behind plan beyond the admitted slight variation (nothing planned: never behind)."""
+    return bool(planned) and consumed < planned * (1 - tolerance)
+
+
+def consumed_until(consumed: dict[int, tuple[int, int]], year: int) -> tuple[int, int]:
+    """(AE, CP) consumed, cumulated over the years up to `year` included (consumption is reported per
+    year, the current year's figure kept up to date by the porteur)."""
+    ae = sum(a for y, (a, _) in consumed.items() if y <= year)
+    cp = sum(c for y, (_, c) in consumed.items() if y <= year)
+    return ae, cp
+
+
+@dataclass(frozen=True)
+class BudgetMilestone:
+    """A jalon read as a budget-consumption milestone: planned vs consumed, cumulated, at its date."""
+
+    number: int
+    due_on: date
+    ae_planned: int | None
+    cp_planned: int | None
+    ae_consumed: int
+    cp_consumed: int
+    past: bool  # its date has come: the comparison is meaningful
+
+    @property
+    def ae_lagging(self) -> bool:
+        return self.past and lags(self.ae_planned, self.ae_consumed)
+
+    @property
+    def cp_lagging(self) -> bool:
+        return self.past and lags(self.cp_planned, self.cp_consumed)
+
+    @property
+    def lagging(self) -> bool:
+        return self.ae_lagging or self.cp_lagging
+
+
+def budget_milestone(
+    number: int,
+    due_on: date,
+    ae_planned: int | None,
+    cp_planned: int | None,
+    consumed: dict[int, tuple[int, int]],
+    today: date,
+) -> BudgetMilestone:
+    ae, cp = consumed_until(consumed, due_on.year)
+    return BudgetMilestone(number, due_on, ae_planned, cp_planned, ae, cp, due_on <= today)
+
+
+def cp_sequence_gaps(
+    granted: dict[int, tuple[int, int]], consumed: dict[int, tuple[int, int]], today: date
+) -> list[tuple[int, int, int]]:
+    """Past years whose cumulated CP consumed is behind the cumulated CP granted beyond the slight variation:
+    (year, CP granted cumulated, CP consumed cumulated). Cumulated, so that CP paid in N+1 for N is no gap."""
+    gaps = []
+    for year in sorted(y for y in granted if y < today.year):
+        planned = sum(cp for y, (_, cp) in granted.items() if y <= year)
+        done = consumed_until(consumed, year)[1]
+        if lags(planned, done):
+            gaps.append((year, planned, done))
+    return gaps
+
+
+def quarter_end(year: int, quarter: int) -> date:
+    month = quarter * 3
+    return date(year, month, monthrange(year, month)[1])
+
+
+def quarter_of(day: date) -> int:
+    return (day.month - 1) // 3 + 1
+
+
+def tranche_decision_missing(today: date, signed_on: date | None, decided_on: list[date]) -> int | None:
+    """The year whose first quarter ended without any tranche decision, or None.
+
+    [004] §6: « À partir de l'année 2024, le secrétariat du fonds décide à échéance régulière, a minima au 1er
+    trimestre de chaque année, du montant des nouvelles tranches » — the first year being the contract's
+    own financing decision, the rule applies from the year after the signature."""
+    if signed_on is None or today.year <= signed_on.year or today <= quarter_end(today.year, 1):
+        return None
+    if any(day.year == today.year and day <= quarter_end(today.year, 1) for day in decided_on):
+        return None
+    return today.year
+
+
+def no_progress_days(starts_on: date | None, ends_on: date | None) -> int | None:
+    """The days without progress that count as « significatif » for this project (None: no planned dates)."""
+    if starts_on is None or ends_on is None or ends_on <= starts_on:
+        return None
+    return max(NO_PROGRESS_MIN_DAYS, round((ends_on - starts_on).days * NO_PROGRESS_SHARE))

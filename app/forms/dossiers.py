@@ -389,13 +389,23 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             "demande (004_937e479d7f054f91.txt §3).",
         )
     elif key == "jalons":
-        columns = ["number", "due_on", "description", "deliverables", "is_procurement"]
+        columns = [
+            "number",
+            "due_on",
+            "description",
+            "deliverables",
+            "is_procurement",
+            "ae_planned",
+            "cp_planned",
+        ]
         labels = {
             "number": "Numéro",
             "due_on": "Date",
             "description": "Description",
             "deliverables": "Livrables",
             "is_procurement": "Marché public",
+            "ae_planned": "AE consommées à cette date (cumul, €)",
+            "cp_planned": "CP consommés à cette date (cumul, €)",
         }
         attrs["rows"] = FieldList(FormField(_row_form("JalonRow", columns, labels)), label="Jalon")
     else:
@@ -565,6 +575,8 @@ def initial_data(dossier, key: str) -> dict:
                         "description": j.description,
                         "deliverables": j.deliverables or "",
                         "is_procurement": "1" if j.is_procurement else "",
+                        "ae_planned": amount_text(j.ae_planned),
+                        "cp_planned": amount_text(j.cp_planned),
                     },
                 )
                 for i, j in enumerate(dossier.jalons)

@@ -146,3 +146,63 @@ class ActionForm(FlaskForm):
     """A one-click action (CSRF only); `contract` carries the refusal of the action."""
 
     contract = HiddenField()
+
+
+# --- tranches and avenants (the secretariat's forms; app/services/tranches.py, app/services/avenants.py) --
+
+QUARTERS = [("1", "1er trimestre"), ("2", "2e trimestre"), ("3", "3e trimestre"), ("4", "4e trimestre")]
+
+
+class TrancheForm(FlaskForm):
+    """A tranche planned: amount, quarter, conditions of its release."""
+
+    planned_amount = IntegerText("Montant prévu (€)", id="tranche-planned_amount")
+    planned_year = IntegerText("Année", id="tranche-planned_year")
+    planned_quarter = SelectField(
+        "Trimestre", id="tranche-planned_quarter", choices=QUARTERS, validate_choice=False
+    )
+    conditions = StringField(
+        "Conditions du déblocage (facultatif)",
+        id="tranche-conditions",
+        description="Par exemple : atteinte du jalon n° 2, transmission des indicateurs.",
+    )
+
+
+class ReleaseForm(FlaskForm):
+    """The tranche released: the definitive amount and the date of the decision (one form per tranche,
+    prefixed by its id)."""
+
+    amount = IntegerText("Montant arrêté (€)", description="Vide : le montant prévu.")
+    released_on = DateText("Date de la décision")
+
+
+class ReasonForm(FlaskForm):
+    """Suspend, cancel or resume a tranche, abandon an avenant: the reason (prefixed by the row)."""
+
+    reason = StringField("Raison")
+
+
+class AvenantForm(FlaskForm):
+    """An avenant in project: its object and what it will change once signed."""
+
+    object = TextAreaField("Objet de l'avenant", id="avenant-object")
+    new_amount = IntegerText(
+        "Nouveau montant total accordé (€, facultatif)",
+        id="avenant-new_amount",
+        description="Vide : le montant accordé ne change pas.",
+    )
+    new_ends_on = DateText("Nouvelle date de fin du projet (facultatif)", id="avenant-new_ends_on")
+    jalon = SelectField(
+        "Jalon dont la date change (facultatif)",
+        id="avenant-jalon",
+        coerce=_id_or_text,
+        validate_choice=False,
+    )
+    jalon_new_due_on = DateText("Nouvelle date du jalon", id="avenant-jalon_new_due_on")
+
+
+class AvenantSignForm(FlaskForm):
+    """The avenant signed: date and signed file (prefixed by the avenant's id)."""
+
+    signed_on = DateText("Date de signature")
+    signed_file = FileField("Avenant signé (PDF)")

@@ -43,6 +43,9 @@ from .dossiers import (
     StaffSaving,
 )
 from .followup import (
+    Avenant,
+    AvenantState,
+    AvenantTransition,
     Contract,
     CreditConsumption,
     IndicatorValue,
@@ -50,6 +53,9 @@ from .followup import (
     JalonReport,
     ReviewState,
     SavingsReport,
+    Tranche,
+    TrancheState,
+    TrancheTransition,
 )
 from .guichets import Guichet, GuichetMode, GuichetRule, RuleCode, RuleKind
 from .minutes import Minutes, MinutesState
@@ -130,6 +136,12 @@ __all__ = [
     "RegisterEntry",
     "RegisterVerification",
     "SavingsReport",
+    "Tranche",
+    "TrancheState",
+    "TrancheTransition",
+    "Avenant",
+    "AvenantState",
+    "AvenantTransition",
     "MeetingTransition",
     "CreditConsumption",
     "IndicatorValue",

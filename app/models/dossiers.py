@@ -748,6 +748,11 @@ class Jalon(db.Model):
     description: Mapped[str] = mapped_column(Text)
     deliverables: Mapped[str] = mapped_column(Text, default="")
     is_procurement: Mapped[bool] = mapped_column(default=False)
+    # The jalon as a budget-consumption milestone ([000] §5.2: « Les jalons clés du projet doivent, autant que
+    # faire se peut, être traduits en jalons de consommation budgétaires »): the credits expected consumed,
+    # cumulated since the start, at the jalon's date (NULL: not translated).
+    ae_planned: Mapped[int | None] = mapped_column()
+    cp_planned: Mapped[int | None] = mapped_column()
 
 
 class DossierAttachment(db.Model):

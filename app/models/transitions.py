@@ -1,4 +1,5 @@
-"""The transition log shared by the four state machines (opportunity, campaign, dossier, meeting).
+"""The transition log shared by the state machines (opportunity, campaign, dossier, meeting, tranche,
+avenant).
 
 Each log model declares its owner's foreign key and relationship, and names its state enum:
 

@@ -5,7 +5,7 @@ one, under /comites)."""
 
 from datetime import UTC, date, datetime, timedelta
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, get_flashed_messages, request, url_for
 from flask_login import current_user
 from icalendar import Calendar, Event
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ from ..forms.committees import (
     MemberForm,
     RulesForm,
 )
-from ..htmx import is_htmx, render
+from ..htmx import announce, is_htmx, render
 from ..models import Guichet, User
 from ..models.committees import (
     AgendaItem,
@@ -56,10 +56,17 @@ _redirect = see_other  # used by the follow-up section below
 
 def _swapped(response, fragment):
     """perform()'s answer; after a successful htmx POST, the updated region is swapped in place (a redirect to
-    the same page with only a #fragment would not reload it)."""
+    the same page with only a #fragment would not reload it). The success message perform() flashed is not
+    left for the next page: the page's live region announces it (app.js)."""
     if is_htmx() and "HX-Redirect" in response.headers:
         db.session.expire_all()
-        return fragment()
+        swapped = fragment()
+        said = [
+            message
+            for category, message in get_flashed_messages(with_categories=True)
+            if category == "success"
+        ]
+        return announce(swapped, " ".join(said)) if said else swapped
     return response
 
 

@@ -13,12 +13,25 @@ from .. import permissions
 from ..extensions import attachment_max_bytes, db
 from ..formatting import paris
 from ..forms.dossiers import uploaded_files
-from ..forms.followup import FORMS, ActionForm, CloseForm, ProposeForm, ReviewForm, SignForm
+from ..forms.followup import (
+    FORMS,
+    ActionForm,
+    AvenantForm,
+    AvenantSignForm,
+    CloseForm,
+    ProposeForm,
+    ReasonForm,
+    ReleaseForm,
+    ReviewForm,
+    SignForm,
+    TrancheForm,
+)
 from ..htmx import render
 from ..models.committees import AgendaItem, Meeting
-from ..models.dossiers import Dossier
+from ..models.dossiers import Dossier, DossierState
+from ..models.followup import AvenantState, TrancheState
 from ..queries import committees as committee_queries
-from ..services import contracts, proposals
+from ..services import avenants, contracts, proposals, tranches
 from ..services import followup as service
 from .actions import perform
 from .dossiers import _context
@@ -41,7 +54,18 @@ def _max_bytes() -> int:
 
 @bp.record_once
 def _register_globals(state):
-    state.app.jinja_env.globals.update(dossier_panel=_panel)
+    state.app.jinja_env.globals.update(dossier_panel=_panel, contract_avenants=_contract_avenants)
+
+
+def _contract_avenants(dossier) -> list:
+    """The signed avenants of a contract, for its §8 (dossier page and PDF); no query before the contract."""
+    if dossier.state not in DossierState.FOLLOWUP_VISIBLE:
+        return []
+    return [
+        (a, avenants.changes_text(a))
+        for a in avenants.avenants_of(dossier)
+        if a.state_enum == AvenantState.SIGNE
+    ]
 
 
 def _panel(dossier, forms: dict | None = None) -> dict:
@@ -94,14 +118,44 @@ def _forms(dossier, follow, bound=None) -> dict:
     forms["indicateur"].indicator.choices = [(i.id, i.indicator) for i, _ in follow.indicators]
     forms["economies"].nature.choices = [(n, n) for n in service.savings_natures(dossier)]
     forms["close"] = bound if isinstance(bound, CloseForm) else CloseForm(formdata=None)
+    forms["tranche"] = bound if isinstance(bound, TrancheForm) else TrancheForm(formdata=None)
+    forms["avenant"] = bound if isinstance(bound, AvenantForm) else AvenantForm(formdata=None)
+    forms["avenant"].jalon.choices = [("", "— aucun —")] + [
+        (jalon.id, f"n° {jalon.number} — {jalon.description} ({jalon.due_on:%d/%m/%Y})")
+        for jalon in dossier.jalons
+    ]
     return forms
 
 
-def _render(dossier, status: int = 200, bound=None, review_errors: dict | None = None):
+# A tranche's or an avenant's own forms (prefixed by the row, so that several share the page):
+# (kind, action) → form class; kind « tranche » or « avenant ».
+ROW_FORMS = {
+    ("tranche", "deblocage"): ReleaseForm,
+    ("tranche", "suspension"): ReasonForm,
+    ("tranche", "annulation"): ReasonForm,
+    ("tranche", "reprise"): ReasonForm,
+    ("avenant", "signature"): AvenantSignForm,
+    ("avenant", "abandon"): ReasonForm,
+}
+
+
+def _row_form(kind: str, row_id: int, action: str, posted: dict | None = None):
+    """The posted form of that row and action (its input and messages), else a fresh one."""
+    if posted and (kind, row_id, action) in posted:
+        return posted[(kind, row_id, action)]
+    return ROW_FORMS[(kind, action)](formdata=None, prefix=f"{kind}-{row_id}-{action}")
+
+
+def _render(dossier, status: int = 200, bound=None, review_errors: dict | None = None, row_errors=None):
     contract = contracts.contract_of(dossier)
     # a closed follow-up: the yearly targets as they stood on its final assessment
     closed_on = paris(contract.closed_at).date() if contract and contract.closed_at else None
     follow = service.followup(dossier, targets_on=closed_on)
+    contracted = dossier.state in DossierState.FOLLOWUP_VISIBLE  # before the contract: none of either
+    avenant_rows = avenants.avenants_of(dossier) if contracted else []
+    granted, by_avenant = avenants.granted_total(dossier, avenant_rows, decision=follow.decision_total)
+    tranche_rows = tranches.tranches_of(dossier) if contracted else []
+    decides = permissions.can_decide_tranche(current_user, dossier) and service.is_followed(dossier)
     return render(
         "followup/show.html",
         status=status,
@@ -117,8 +171,20 @@ def _render(dossier, status: int = 200, bound=None, review_errors: dict | None =
         can_review=permissions.can_review_followup(current_user, dossier),
         can_close=permissions.can_manage_contract(current_user, dossier) and service.is_followed(dossier),
         contract=contract,
-        late_jalons=contracts.open_late_jalons(dossier),
+        late_jalons=follow.late,
         trail=committee_queries.trail(dossier_id=dossier.id, user=current_user),
+        tranches=tranche_rows,
+        tranche_warnings=tranches.warnings(dossier, tranche_rows, granted=granted) if decides else [],
+        committed=tranches.committed(tranche_rows),
+        granted=granted,
+        granted_by=by_avenant,
+        avenants=avenant_rows,
+        avenant_changes=avenants.changes_text,
+        can_decide_tranche=decides,
+        can_record_avenant=permissions.can_record_avenant(current_user, dossier)
+        and service.is_followed(dossier),
+        row_form=lambda kind, row_id, action: _row_form(kind, row_id, action, row_errors),
+        tranche_actions=TRANCHE_ACTIONS,
     )
 
 
@@ -301,4 +367,150 @@ def propose(dossier_id: int):
         anchor="proposition",
         form=form,
         key="propose",
+    )
+
+
+# --- tranches and avenants: the secretariat decides, the porteurs and instructeurs read -----------------
+
+TRANCHE_ACTIONS = {  # target state → (the URL's action, the button)
+    TrancheState.DEBLOQUEE: ("deblocage", "Débloquer la tranche"),
+    TrancheState.SUSPENDUE: ("suspension", "Suspendre la tranche"),
+    TrancheState.ANNULEE: ("annulation", "Annuler la tranche"),
+    TrancheState.PREVUE: ("reprise", "Lever la suspension"),
+}
+MESSAGES = {
+    "deblocage": "Tranche débloquée : les porteurs et les instructeurs sont prévenus.",
+    "suspension": "Tranche suspendue.",
+    "annulation": "Tranche annulée.",
+    "reprise": "Suspension levée : la tranche est de nouveau prévue.",
+    "signature": "Avenant signé : ses modifications s'appliquent au dossier.",
+    "abandon": "Avenant abandonné.",
+}
+
+
+@bp.post("/dossiers/<int:dossier_id>/suivi/tranches")
+@permissions.authenticated
+def plan_tranche(dossier_id: int):
+    dossier = _followed_dossier(dossier_id)
+    if not permissions.can_decide_tranche(current_user, dossier):
+        abort(403)
+    form = TrancheForm()
+    if not form.validate_on_submit():
+        return _render(dossier, status=422, bound=form)
+    return perform(
+        lambda: tranches.plan(
+            dossier,
+            planned_amount=form.planned_amount.data,
+            planned_year=form.planned_year.data,
+            planned_quarter=form.planned_quarter.data,
+            conditions=form.conditions.data or "",
+            actor=current_user,
+        ),
+        form=form,
+        success=lambda tranche: f"Tranche n° {tranche.number} prévue.",
+        location=url_for(".show", dossier_id=dossier.id, _anchor="tranches"),
+        failure=lambda status: _render(_followed_dossier(dossier_id), status=status, bound=form),
+    )
+
+
+@bp.post(
+    "/dossiers/<int:dossier_id>/suivi/tranches/<int:tranche_id>"
+    "/<any(deblocage, suspension, annulation, reprise):action>"
+)
+@permissions.authenticated
+def move_tranche(dossier_id: int, tranche_id: int, action: str):
+    dossier = _followed_dossier(dossier_id)
+    if not permissions.can_decide_tranche(current_user, dossier):
+        abort(403)
+    form = ROW_FORMS[("tranche", action)](prefix=f"tranche-{tranche_id}-{action}")
+    run = {
+        "deblocage": tranches.release,
+        "suspension": tranches.suspend,
+        "annulation": tranches.cancel,
+        "reprise": tranches.resume,
+    }[action]
+    message = MESSAGES[action]
+    values = {name: f.data for name, f in form._fields.items() if name != "csrf_token"}
+    return _row_action(
+        dossier_id,
+        "tranche",
+        tranche_id,
+        action,
+        form,
+        message,
+        "tranches",
+        lambda: run(dossier, tranche_id=tranche_id, **values, actor=current_user),
+    )
+
+
+@bp.post("/dossiers/<int:dossier_id>/suivi/avenants")
+@permissions.authenticated
+def draft_avenant(dossier_id: int):
+    dossier = _followed_dossier(dossier_id)
+    if not permissions.can_record_avenant(current_user, dossier):
+        abort(403)
+    form = AvenantForm()
+    if not form.validate_on_submit():
+        return _render(dossier, status=422, bound=form)
+    return perform(
+        lambda: avenants.draft(
+            dossier,
+            object=form.object.data or "",
+            new_amount=form.new_amount.data,
+            new_ends_on=form.new_ends_on.data,
+            jalon_id=form.jalon.data,
+            jalon_new_due_on=form.jalon_new_due_on.data,
+            actor=current_user,
+        ),
+        form=form,
+        success=lambda avenant: (
+            f"Avenant n° {avenant.number} enregistré en projet : enregistrez sa signature."
+        ),
+        location=url_for(".show", dossier_id=dossier.id, _anchor="avenants"),
+        failure=lambda status: _render(_followed_dossier(dossier_id), status=status, bound=form),
+    )
+
+
+@bp.post("/dossiers/<int:dossier_id>/suivi/avenants/<int:avenant_id>/<any(signature, abandon):action>")
+@permissions.authenticated
+def move_avenant(dossier_id: int, avenant_id: int, action: str):
+    dossier = _followed_dossier(dossier_id)
+    if not permissions.can_record_avenant(current_user, dossier):
+        abort(403)
+    form = ROW_FORMS[("avenant", action)](prefix=f"avenant-{avenant_id}-{action}")
+    run = {"signature": avenants.sign, "abandon": avenants.abandon}[action]
+    message = MESSAGES[action]
+    values = {name: f.data for name, f in form._fields.items() if name not in ("csrf_token", "signed_file")}
+    if action == "signature":
+        files = uploaded_files(request.files, form.signed_file.name)
+        values |= {"signed_file": files[0] if files else None, "max_bytes": _max_bytes()}
+    return _row_action(
+        dossier_id,
+        "avenant",
+        avenant_id,
+        action,
+        form,
+        message,
+        "avenants",
+        lambda: run(dossier, avenant_id=avenant_id, **values, actor=current_user),
+    )
+
+
+def _row_action(dossier_id: int, kind: str, row_id: int, action: str, form, message: str, anchor: str, run):
+    def failure(status):
+        return _render(
+            _followed_dossier(dossier_id),
+            status=status,
+            bound=form,  # its refusal shown above the page when the row's forms are not (follow-up closed)
+            row_errors={(kind, row_id, action): form},
+        )
+
+    if not form.validate_on_submit():
+        return failure(422)
+    return perform(
+        run,
+        form=form,
+        success=message,
+        location=url_for(".show", dossier_id=dossier_id, _anchor=anchor),
+        failure=failure,
     )

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
+from .. import accessibility as audit_grid
 from .. import oidc
 from ..extensions import db
 from ..models import Opportunity
@@ -91,7 +92,15 @@ def floor():
 @bp.get("/accessibilite")
 @public
 def accessibility():
-    return render_template("main/accessibility.html")
+    """The accessibility statement, generated from the RGAA self-audit grid (docs/rgaa/grid.yaml)."""
+    return render_template("main/accessibility.html", grid=audit_grid.grid())
+
+
+@bp.get("/plan-du-site")
+@public
+def sitemap():
+    """The « plan du site »: the second navigation system of RGAA 12.1, linked from every footer."""
+    return render_template("main/sitemap.html")
 
 
 @bp.get("/mentions-legales")

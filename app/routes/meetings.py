@@ -93,7 +93,13 @@ def _item_form(meeting, formdata=None) -> ItemForm:
     return form
 
 
-def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_form=None, block=None):
+def _document_form(item, formdata=None) -> DocumentForm:
+    """One form per point, its fields prefixed (ids unique on the page: each label names its own field)."""
+    return DocumentForm(formdata=formdata, prefix=f"doc{item.id}")
+
+
+def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_forms=None, block=None):
+    forms = {item.id: _document_form(item) for item in meeting.items} | (document_forms or {})
     return render(
         "committees/meeting.html",
         block=block,
@@ -102,7 +108,7 @@ def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, docum
         quorum=meetings.quorum(meeting),
         item_form=item_form or _item_form(meeting),
         cancel_form=cancel_form or CancelForm(formdata=None),
-        document_form=document_form or DocumentForm(formdata=None),
+        document_forms=forms,
         empty_form=EmptyForm(),
         followups=meetings.followup_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
         proposals=meetings.proposal_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
@@ -300,10 +306,12 @@ def add_document(meeting_id: int, item_id: int):
     item = _item(meeting, item_id)
     if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
-    form = DocumentForm()
+    form = _document_form(item, formdata=request.form)
 
     def failure(status):
-        return _render_meeting(_meeting(meeting_id), status=422, document_form=form, block="agenda")
+        return _render_meeting(
+            _meeting(meeting_id), status=422, document_forms={item.id: form}, block="agenda"
+        )
 
     if not form.validate_on_submit():
         return failure(422)
@@ -321,7 +329,13 @@ def add_document(meeting_id: int, item_id: int):
 # --- live meeting ---------------------------------------------------------------------------------------
 
 
-def _render_live(meeting, status=200, errors: dict | None = None, decision_forms: dict | None = None):
+def _render_live(
+    meeting,
+    status=200,
+    errors: dict | None = None,
+    decision_forms: dict | None = None,
+    focus: str | None = None,
+):
     attendance = meetings.attendance_of(meeting)
     voting_present = [
         a.user for a in meeting.attendances if a.status == AttendanceStatus.PRESENT and a.function_enum.votes
@@ -347,6 +361,7 @@ def _render_live(meeting, status=200, errors: dict | None = None, decision_forms
         verdicts=verdicts,
         tallies=tallies,
         errors=errors or {},
+        focus=focus,
         empty_form=EmptyForm(),
         AttendanceStatus=AttendanceStatus,
     )
@@ -374,7 +389,7 @@ def quorum_live(meeting_id: int):
     return render("committees/_quorum_live.html", meeting=meeting, quorum=meetings.quorum(meeting))
 
 
-def _live_action(meeting_id: int, run, key: str, anchor: str, success: str | None = None):
+def _live_action(meeting_id: int, run, key: str, anchor: str, success=None):
     """An action of the live page (attendance, vote, decision): refused → the live block again, 422, with the
     message at `key`; done → the live block again (htmx) or 303 to the live page."""
     caught = _Caught(run)
@@ -409,6 +424,25 @@ def attendance(meeting_id: int):
         ),
         key=f"attendance-{user.id}",
         anchor="presence",
+        success=lambda a: f"Présence enregistrée : {user.full_name}, {a.status_enum.label.lower()}.",
+    )
+
+
+@bp.post("/seances/<int:meeting_id>/presence/tous")
+@permissions.authenticated
+def all_present(meeting_id: int):
+    """« Tous présents »: the exceptions are then recorded row by row."""
+    meeting = _meeting(meeting_id)
+    if not permissions.can_run_meeting(current_user, meeting):
+        abort(403)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _live_action(
+        meeting_id,
+        lambda: meetings.mark_all_present(meeting, actor=current_user),
+        key="attendance",
+        anchor="presence",
+        success=lambda rows: f"Présence enregistrée : {len(rows)} membre(s) marqué(s) présent(s).",
     )
 
 
@@ -434,6 +468,10 @@ def vote(meeting_id: int, item_id: int):
         lambda: decisions.cast_vote(item, voter=voter, choice=form.choice.data, actor=current_user),
         key=f"vote-{item.id}",
         anchor=f"point-{item.id}",
+        success=lambda v: (
+            f"Vote de {voter.full_name} enregistré sur le point {item.position} : "
+            f"{v.choice_enum.label.lower()}."
+        ),
     )
 
 
@@ -496,7 +534,8 @@ def decide(meeting_id: int, item_id: int):
         location=url_for(".live", meeting_id=meeting_id, _anchor=f"point-{item.id}"),
         failure=failure,
     )
-    return _swapped(response, lambda: _render_live(_meeting(meeting_id)))
+    # the decision form is gone once decided: the focus goes to the point's heading (app.js data-app-focus)
+    return _swapped(response, lambda: _render_live(_meeting(meeting_id), focus=f"point-title-{item.id}"))
 
 
 # --- decisions ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ..pdf import minutes_pdf
 from ..services import meetings
 from ..services import minutes as service
 from .actions import perform
-from .committees import _meeting
+from .committees import _meeting, _swapped
 
 # Nested in the committees blueprint (app/routes/__init__.py): endpoints committees.minutes.*.
 bp = Blueprint("minutes", __name__, url_prefix="/seances")
@@ -52,8 +52,13 @@ def show(meeting_id: int):
                 form.version.data = current.minutes.version
             return _render(current, form, item_notes, status=422)
 
+        def saved():  # htmx: the form swapped in place, against the new version, and the save announced
+            current = _meeting(meeting_id)
+            form.version.data = current.minutes.version
+            return _render(current, form, item_notes)
+
         if form.validate_on_submit():
-            return perform(
+            response = perform(
                 lambda: service.save(
                     meeting,
                     notes=form.notes.data or "",
@@ -66,6 +71,7 @@ def show(meeting_id: int):
                 location=url_for(".show", meeting_id=meeting.id),
                 failure=failure,
             )
+            return _swapped(response, saved)
         return _render(meeting, form, item_notes, status=422)
     return _render(meeting, form, item_notes)
 

@@ -15,5 +15,6 @@ from . import followup_reminders  # noqa: F401
 # What each domain's moves tell people (notification kinds, transition listeners):
 from . import dossiers_notifications  # noqa: F401
 from . import voting_notifications  # noqa: F401
+from . import followup_notifications  # noqa: F401
 
 # isort: on

@@ -62,6 +62,11 @@ def _declare_notification_kinds() -> None:
             notifications.declare_kind(name, label, audience=audience)
 
 
+# Declared at import, as every other room's kinds: the preferences page and the one-click unsubscribe know
+# them before the first committee mail of the process.
+_declare_notification_kinds()
+
+
 def notify(users, kind: str, obj, *, subject: str, body: str = "", url: str | None = None) -> int:
     """Notify each distinct active user once; returns how many were notified."""
     _declare_notification_kinds()

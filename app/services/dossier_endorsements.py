@@ -4,7 +4,7 @@ act on it. The ministries' DNUMs « font naître, constituent, déposent » the 
 de leur exécution » ([003] §1). Notifications go through app/services/notifications.py.
 """
 
-from flask import url_for
+from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
@@ -48,7 +48,10 @@ def pending(dossier: Dossier) -> bool:
 
 
 def _url(dossier: Dossier) -> str:
-    return url_for("dossiers.show", dossier_id=dossier.id, _anchor="visa-dnum", _external=True)
+    """The in-app path of the visa block; the mail makes it absolute on BASE_URL (mail.absolute), so that it
+    works without a request (a job, the CLI) and never carries the request's host."""
+    adapter = current_app.url_map.bind("localhost", script_name="/")
+    return adapter.build("dossiers.show", {"dossier_id": dossier.id}) + "#visa-dnum"
 
 
 def request_endorsement(dossier: Dossier) -> None:

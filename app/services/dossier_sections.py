@@ -779,8 +779,26 @@ def _validate_jalons(dossier: Dossier, data: dict):
         description = clean(row.get("description"))
         if not description:
             errors[p + "description"] = "Décrivez le jalon."
+        # [000] §5.2: the jalon translated into a budget-consumption milestone (cumulated, optional)
+        planned = []
+        for column in ("ae_planned", "cp_planned"):
+            value, error = parse_amount(row.get(column))
+            if error:
+                errors[p + column] = error
+            planned.append(value if clean(row.get(column)) and not error else None)
+        if planned[0] is not None and planned[1] is not None and planned[1] > planned[0]:
+            errors[p + "cp_planned"] = (
+                "Les CP consommés à cette date ne peuvent pas dépasser les AE consommées."
+            )
         rows.append(
-            (number, due_on, description, clean(row.get("deliverables")), bool(row.get("is_procurement")))
+            (
+                number,
+                due_on,
+                description,
+                clean(row.get("deliverables")),
+                bool(row.get("is_procurement")),
+                *planned,
+            )
         )
     if rows and not (dossier.starts_on and dossier.ends_on) and not errors:
         errors["rows-0-due_on"] = "Renseignez d'abord les dates du projet (section « Projet »)."
@@ -790,8 +808,16 @@ def _validate_jalons(dossier: Dossier, data: dict):
     def apply():
         _clear(dossier, "jalons")
         dossier.jalons = [
-            Jalon(number=n, due_on=d, description=desc, deliverables=deliv, is_procurement=proc)
-            for n, d, desc, deliv, proc in sorted(rows, key=lambda r: r[0])
+            Jalon(
+                number=n,
+                due_on=d,
+                description=desc,
+                deliverables=deliv,
+                is_procurement=proc,
+                ae_planned=ae,
+                cp_planned=cp,
+            )
+            for n, d, desc, deliv, proc, ae, cp in sorted(rows, key=lambda r: r[0])
         ]
         return f"{len(rows)} jalon(s)"
 

@@ -2,7 +2,10 @@
 the flags a committee reviews.
 
 Clawback triggers of the contract ([000] §5.2, §4.1.2, §8): a jalon missed on its date, indicator values not
-sent for a year, no credit consumed six months after signature. Flags are computed, never stored.
+sent for a year, and the three hypotheses of §8 « Le contrat prendra fin, et les fonds repris »: no credit
+consumed six months after signature, the CP sequence not respected (yearly, and at each jalon translated into
+a budget-consumption milestone, §5.2), no progress for a significant time. Flags are computed, never stored;
+the hourly job hands them to the deciding committee as an agenda proposal.
 
 Every report takes the acting user as `actor=`, flushes, never commits, and writes one audit entry.
 """
@@ -18,9 +21,13 @@ from .. import permissions
 from ..domain.followup import (
     CONSUMPTION_DEADLINE_MONTHS,
     INDICATOR_MAX_DAYS,
+    BudgetMilestone,
     SavingsYear,
     TargetYear,
     add_months,
+    budget_milestone,
+    cp_sequence_gaps,
+    no_progress_days,
     numeric,
     parse_date,
     parse_int,
@@ -54,7 +61,9 @@ OPEN_MEETING_STATES = (MeetingState.PLANIFIEE, MeetingState.ODJ_PUBLIE, MeetingS
 @dataclass(frozen=True)
 class Flag:
     dossier_id: int
-    kind: str  # jalon_late | indicator_missing | credits_not_consumed
+    kind: (
+        str  # jalon_late | indicator_missing | credits_not_consumed | cp_sequence | budget_lag | no_progress
+    )
     text: str
 
 
@@ -79,6 +88,14 @@ class FollowUp:
     def targets_summary(self) -> str:
         """« 2 cibles atteintes, 1 en retard… » over every indicator ('' without yearly targets)."""
         return targets_summary(row for rows in self.targets.values() for row in rows)
+
+    milestones: dict[int, BudgetMilestone] = field(default_factory=dict)  # jalon id → planned vs consumed
+    late: list = field(default_factory=list)  # jalons not reached, past their date or announced late
+
+    @property
+    def decision_total(self) -> int:
+        """The AE granted by the decision in force, over its years."""
+        return sum(granted_ae for _, granted_ae, _, _, _ in self.consumption)
 
 
 def is_followed(dossier) -> bool:
@@ -202,8 +219,14 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
         )
     }
     granted = granted_amounts(dossier.id)
+    consumed_by_year = {year: (row.ae, row.cp) for year, row in consumed.items()}
     delays = jalon_delays(dossier)
-    flags, jalons = [], []
+    flags, jalons, late = [], [], []
+    milestones = {
+        j.id: budget_milestone(j.number, j.due_on, j.ae_planned, j.cp_planned, consumed_by_year, today)
+        for j in dossier.jalons
+        if j.ae_planned is not None or j.cp_planned is not None
+    }
     followed = is_followed(dossier)
     for jalon in dossier.jalons:
         report = reports.get(jalon.id)
@@ -211,6 +234,7 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
         if report is not None:
             status = f"Atteint le {format_date(report.achieved_on)}"
         elif jalon.due_on < today or delay is not None:
+            late.append(jalon)
             status = "En retard" + (f" (nouvelle date : {format_date(delay.new_due_on)})" if delay else "")
             if followed:
                 flags.append(
@@ -264,9 +288,13 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
                 dossier.id,
                 "credits_not_consumed",
                 f"{dossier.reference} : aucun crédit consommé "
-                f"{CONSUMPTION_DEADLINE_MONTHS} mois après la signature ({format_date(signed_on)}).",
+                f"{CONSUMPTION_DEADLINE_MONTHS} mois après la signature ({format_date(signed_on)}) — "
+                "« l'absence de consommation, dans les 6 mois suivant la signature du contrat, d'au moins "
+                "une partie des crédits mis à disposition » (000_fdd5893ed6c59cba.txt §8).",
             )
         )
+    flags.extend(_sequence_flags(dossier, followed, jalons, granted, consumed_by_year, milestones, today))
+    flags.extend(_progress_flags(dossier, followed, reports, signed_on, today))
     charts = {}
     for indicator, history in indicators:
         points = [(v.reported_on.isoformat(), numeric(v.value)) for v in reversed(history)]
@@ -287,7 +315,72 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
         to_review=reports_to_review(dossier),
         targets=indicator_targets(indicators, targets_on or today),
         targets_on=targets_on or today,
+        milestones=milestones,
+        late=late,
     )
+
+
+def _sequence_flags(dossier, followed, jalons, granted, consumed, milestones, today) -> list[Flag]:
+    """[000] §8 « le non-respect des séquences de CP prévues dans le contrat ; toutefois, une variation légère
+    de l'échéancier […] pourra être admise »: yearly (CP granted vs consumed, cumulated, past years) and at
+    each past jalon translated into a budget-consumption milestone (§5.2)."""
+    if not followed:
+        return []
+    flags = []
+    quote = "séquence de CP prévue au contrat non respectée (000_fdd5893ed6c59cba.txt §8)"
+    for year, planned, done in cp_sequence_gaps(granted, consumed, today):
+        flags.append(
+            Flag(
+                dossier.id,
+                "cp_sequence",
+                f"{dossier.reference} : CP consommés à fin {year} : {format_euros(done)} pour "
+                f"{format_euros(planned)} accordés en cumul — {quote}.",
+            )
+        )
+    for jalon, _report, _ in jalons:
+        milestone = milestones.get(jalon.id)
+        if milestone is None or not milestone.lagging:
+            continue
+        parts = []
+        if milestone.ae_lagging:
+            parts.append(
+                f"AE {format_euros(milestone.ae_consumed)} pour {format_euros(milestone.ae_planned)}"
+            )
+        if milestone.cp_lagging:
+            parts.append(
+                f"CP {format_euros(milestone.cp_consumed)} pour {format_euros(milestone.cp_planned)}"
+            )
+        flags.append(
+            Flag(
+                dossier.id,
+                "budget_lag",
+                f"{dossier.reference} : jalon n° {jalon.number} ({format_date(jalon.due_on)}), crédits "
+                f"consommés à fin {jalon.due_on.year} : {', '.join(parts)} prévus — jalon de consommation "
+                "budgétaire (000_fdd5893ed6c59cba.txt §5.2), " + quote + ".",
+            )
+        )
+    return flags
+
+
+def _progress_flags(dossier, followed, reports, signed_on, today) -> list[Flag]:
+    """[000] §8 « après discussion avec le secrétariat général du FTAP, la non-avancée du projet durant une
+    période de temps significatif au regard de la durée prévisionnelle totale du projet »."""
+    threshold = no_progress_days(dossier.starts_on, dossier.ends_on)
+    if not followed or threshold is None or signed_on is None or len(reports) >= len(dossier.jalons):
+        return []
+    last = max([signed_on, *(r.achieved_on for r in reports.values())])
+    if (today - last).days <= threshold:
+        return []
+    since = "la signature" if last == signed_on else "le dernier jalon atteint"
+    return [
+        Flag(
+            dossier.id,
+            "no_progress",
+            f"{dossier.reference} : aucun jalon atteint depuis {since} ({format_date(last)}), plus que le "
+            f"quart de la durée prévue du projet — « la non-avancée du projet durant une période de temps "
+            "significatif » (000_fdd5893ed6c59cba.txt §8), à discuter avec le secrétariat.",
+        )
+    ]
 
 
 def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:

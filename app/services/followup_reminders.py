@@ -4,6 +4,9 @@
 - "dossier.indicators" (J-15): indicators to report, at each indicator's frequency from the signature.
 - "dossier.credits" (signature + 150 days): credits still unconsumed before the clawback at 6 months.
 - "dossier.savings" (15 January): savings of the past year not yet reported for a forecast nature.
+- "dossier.tranches" (1 March, to the secretariat): the yearly tranche decision due by the end of the first
+  quarter ([004] §6 « a minima au 1er trimestre de chaque année »), each year after the signature's while
+  the project runs, unless a tranche was already decided that quarter.
 
 Jalons and indicators are replaced when a dossier is edited, so these reminders are about the dossier (one per
 due date: the jalons due the same day share one reminder). The follow-up service re-plans a dossier when it
@@ -20,8 +23,8 @@ from ..domain.followup import add_months as domain_add_months
 from ..extensions import db
 from ..formatting import format_date, format_datetime, paris, plural
 from ..models.dossiers import Dossier, DossierState, DossierTransition
-from ..models.followup import CreditConsumption
-from . import reminders
+from ..models.followup import CreditConsumption, Tranche
+from . import notifications, reminders
 from .dossiers_reminders import PORTEURS, dossier_porteurs, dossier_url, dossiers_in
 from .followup import savings_by_year
 from .reminders import Planned, ReminderKind
@@ -214,6 +217,48 @@ def _savings_context(dossier: Dossier, recipient, reminder, now):
     )
 
 
+# --- tranches -----------------------------------------------------------------------------------------------
+
+TRANCHE_YEARS = 5  # the years after the signature's a dossier without an end date is reminded for
+
+
+def _tranches_decided_in_q1(dossier: Dossier) -> set[int]:
+    days = db.session.scalars(select(Tranche.released_on).where(Tranche.dossier_id == dossier.id))
+    return {day.year for day in days if day is not None and day.month <= 3}
+
+
+def _tranches_plan(dossier: Dossier, offset_days: int):
+    """Before the end of each first quarter after the signature's year, to the secretariat."""
+    if not _followed(dossier):
+        return []
+    signed = signed_at(dossier)
+    if signed is None:
+        return []
+    first = reminders.paris_date(signed).year + 1
+    last = dossier.ends_on.year if dossier.ends_on else first + TRANCHE_YEARS - 1
+    decided = _tranches_decided_in_q1(dossier)
+    planned = []
+    for year in range(first, last + 1):
+        if year in decided:
+            continue
+        anchor = reminders.at_paris(date(year, 4, 1), 0)  # the first quarter is over
+        planned += [
+            Planned(user, reminders.days_before(anchor, offset_days), anchor)
+            for user in notifications.secretariat()
+        ]
+    return planned
+
+
+def _tranches_context(dossier: Dossier, recipient, reminder, now):
+    year = reminders.paris_date(reminder.anchor_at).year
+    return dict(
+        dossier=dossier,
+        year=year,
+        url=reminders.base_url() + f"/dossiers/{dossier.id}/suivi#tranches",
+        summary=f"{dossier.reference} : tranches {year} à décider avant la fin du 1er trimestre.",
+    )
+
+
 # --- registration -------------------------------------------------------------------------------------------
 
 _candidates = dossiers_in(list(FOLLOWED_STATES))
@@ -292,6 +337,22 @@ CREDITS = reminders.register(
         context=_credits_context,
         candidates=_candidates,
         audience=PORTEURS,
+        catch_up=False,
+        expires_at_anchor=True,
+    )
+)
+TRANCHES = reminders.register(
+    ReminderKind(
+        name="dossier.tranches",
+        label="Tranches de financement à décider au 1er trimestre",
+        model=Dossier,
+        template="dossier_tranches",
+        default_offset_days=31,
+        offset_help="jours avant la fin du 1er trimestre",
+        plan=_tranches_plan,
+        context=_tranches_context,
+        candidates=_candidates,
+        audience="Secrétariat",
         catch_up=False,
         expires_at_anchor=True,
     )

@@ -267,6 +267,23 @@ def deliver_outbox(now: datetime | None = None, limit: int = 200) -> int:
     return sum(_deliver_one(mail_id, now) for mail_id in ids)
 
 
+def message_of(mail: OutboxMail, now: datetime | None = None) -> EmailMessage:
+    """The message an outbox row becomes when it is sent (tests/services/test_every_mail_kind.py reads it)."""
+    attachments = []
+    if mail.attachments and mail.attachment_data:
+        meta = mail.attachments[0]
+        attachments = [Attachment(meta["filename"], meta["mimetype"], mail.attachment_data)]
+    return build_message(
+        mail.to_address,
+        mail.subject,
+        mail.text_body,
+        mail.html_body,
+        attachments,
+        unsubscribe=unsubscribe_link(mail),
+        now=now,
+    )
+
+
 def _deliver_one(mail_id: int, now: datetime) -> bool:
     """Claim one outbox row (SKIP LOCKED on PostgreSQL, an atomic claim elsewhere), send, mark, commit."""
     session = db.session
@@ -295,18 +312,7 @@ def _deliver_one(mail_id: int, now: datetime) -> bool:
     if mail is None:
         session.commit()
         return False
-    attachments = []
-    if mail.attachments and mail.attachment_data:
-        meta = mail.attachments[0]
-        attachments = [Attachment(meta["filename"], meta["mimetype"], mail.attachment_data)]
-    message = build_message(
-        mail.to_address,
-        mail.subject,
-        mail.text_body,
-        mail.html_body,
-        attachments,
-        unsubscribe=unsubscribe_link(mail),
-    )
+    message = message_of(mail)
     if session.get_bind().dialect.name != "postgresql":
         # The claim token holds the row: end the transaction before talking to the SMTP server, so that an
         # SMTP server that does not answer does not hold SQLite's write lock (every other writer, the web

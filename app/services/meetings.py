@@ -573,6 +573,25 @@ def quorum(meeting: Meeting) -> Quorum:
     )
 
 
+def mark_all_present(meeting: Meeting, *, actor) -> list[Attendance]:
+    """« Tous présents », then the exceptions row by row (issue 19, set-up at scale): every member whose
+    presence is not recorded yet, or recorded absent, is marked present; the excused and the represented keep
+    their status (they are the exceptions already told). Returns the rows changed."""
+    if not can_run_meeting(actor, meeting):
+        raise NotAllowed("Vous ne pouvez pas tenir la feuille de présence de cette séance.")
+    recorded = attendance_of(meeting)
+    users = [m.user for m in members(meeting.committee)]
+    users += [a.user for a in meeting.attendances if a.user_id not in {u.id for u in users}]
+    changed = []
+    for user in users:
+        current = recorded.get(user.id)
+        if current is None or current.status == AttendanceStatus.ABSENT:
+            changed.append(
+                record_attendance(meeting, user=user, status=AttendanceStatus.PRESENT, actor=actor)
+            )
+    return changed
+
+
 def record_attendance(
     meeting: Meeting, *, user: User, status: str, proxy: User | None = None, actor
 ) -> Attendance:

@@ -1,7 +1,7 @@
 """Apply a transition of a state machine: check its table, move, log it, audit it.
 
-The four state machines (opportunity, campaign, dossier, meeting) share this one helper; each service
-keeps only what is its own (who may act, what else changes with the state).
+The state machines (opportunity, campaign, dossier, meeting, tranche, avenant) share this one helper;
+each service keeps only what is its own (who may act, what else changes with the state).
 
 What a move tells people (notifications, mails through the outbox) is declared beside each domain
 (`<room>_notifications.py`) with `on_applied(Model, listener)`: the listener runs in the same transaction,

@@ -31,6 +31,7 @@ function appDescribe(control) {
     tag: control.tagName.toLowerCase(),
     name: control.getAttribute("name"),
     value: control.getAttribute("value"),
+    label: control.getAttribute("aria-label"),
     text: (control.textContent || "").trim()
   };
 }
@@ -45,7 +46,9 @@ function appFind(region, wanted) {
   var candidates = scope.querySelectorAll(wanted.tag);
   for (var i = 0; i < candidates.length; i++) {
     var c = candidates[i];
+    // the aria-label tells apart the rows' buttons of the same text (« Enregistrer » on each attendance row)
     if (c.getAttribute("name") === wanted.name && c.getAttribute("value") === wanted.value &&
+        c.getAttribute("aria-label") === wanted.label &&
         (wanted.tag !== "button" || (c.textContent || "").trim() === wanted.text)) {
       return c;
     }

@@ -7,10 +7,17 @@ import pytest
 from app.domain.followup import (
     SavingsFigure,
     add_months,
+    budget_milestone,
+    cp_sequence_gaps,
+    lags,
+    no_progress_days,
     numeric,
     parse_date,
     parse_int,
+    quarter_end,
+    quarter_of,
     savings_by_year,
+    tranche_decision_missing,
 )
 
 
@@ -140,3 +147,46 @@ def test_a_value_that_is_not_a_number_is_shown_without_a_status_and_the_summary_
     assert rows[1].status == TargetStatus.ATTEINTE
     assert targets_summary(rows) == "1 cible atteinte, 2 sans comparaison chiffrée"
     assert targets_summary([]) == ""
+
+
+# --- budget milestones, CP sequence, tranches, progress ([000] §5.2, §8; [004] §6) -----------------------
+
+
+def test_a_slight_variation_is_admitted_before_consumption_lags():
+    # [000] §8 « une variation légère de l'échéancier […] pourra être admise »: a tenth, our reading
+    assert not lags(100_000, 90_000) and lags(100_000, 89_999)
+    assert not lags(None, 0) and not lags(0, 0)
+
+
+def test_a_jalon_compares_what_was_planned_with_what_was_consumed_up_to_its_year():
+    consumed = {2026: (300_000, 100_000), 2027: (200_000, 150_000), 2028: (900_000, 900_000)}
+    milestone = budget_milestone(1, date(2027, 6, 30), 400_000, 300_000, consumed, today=date(2027, 9, 1))
+    assert (milestone.ae_consumed, milestone.cp_consumed) == (500_000, 250_000)
+    assert not milestone.ae_lagging and milestone.cp_lagging and milestone.lagging
+    future = budget_milestone(2, date(2027, 12, 31), 10**9, 10**9, consumed, today=date(2027, 9, 1))
+    assert not future.lagging  # its date has not come
+
+
+def test_the_cp_sequence_is_read_cumulated_over_past_years():
+    granted = {2026: (600_000, 200_000), 2027: (0, 400_000), 2028: (0, 0)}
+    # CP paid in 2027 for what 2026 committed: cumulated, no gap in 2027
+    consumed = {2026: (600_000, 150_000), 2027: (0, 450_000)}
+    assert cp_sequence_gaps(granted, consumed, today=date(2028, 2, 1)) == [(2026, 200_000, 150_000)]
+    assert cp_sequence_gaps(granted, consumed, today=date(2026, 11, 1)) == []  # the year is not over
+
+
+def test_the_secretariat_decides_tranches_at_least_in_the_first_quarter():
+    assert quarter_end(2027, 1) == date(2027, 3, 31) and quarter_end(2028, 4) == date(2028, 12, 31)
+    assert (quarter_of(date(2027, 3, 31)), quarter_of(date(2027, 4, 1))) == (1, 2)
+    signed = date(2026, 7, 1)
+    assert tranche_decision_missing(date(2026, 12, 1), signed, []) is None  # the signature's year
+    assert tranche_decision_missing(date(2027, 3, 31), signed, []) is None  # Q1 not over
+    assert tranche_decision_missing(date(2027, 4, 1), signed, []) == 2027
+    assert tranche_decision_missing(date(2027, 4, 1), signed, [date(2027, 2, 10)]) is None
+    assert tranche_decision_missing(date(2027, 4, 1), signed, [date(2027, 4, 1)]) == 2027  # after Q1
+
+
+def test_no_progress_counts_a_quarter_of_the_planned_duration():
+    assert no_progress_days(date(2026, 1, 1), date(2027, 12, 31)) == 182
+    assert no_progress_days(date(2026, 1, 1), date(2026, 6, 30)) == 90  # never under three months
+    assert no_progress_days(None, date(2026, 6, 30)) is None

@@ -289,7 +289,7 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
     page.get_by_role("link", name="Procès-verbal").click()
     page.fill("#notes", "Séance ouverte à 14 h par le président.")
     page.get_by_role("button", name="Enregistrer le procès-verbal").click()
-    page.locator("#flash", has_text="Procès-verbal enregistré.").wait_for()
+    page.locator("#app-announcer", has_text="Procès-verbal enregistré.").wait_for()
     page.get_by_role("button", name="Marquer comme relu").click()
     page.get_by_role("button", name="Publier le procès-verbal").click()
     page.locator("#minutes-state", has_text="Publié").wait_for()

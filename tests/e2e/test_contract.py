@@ -1,7 +1,8 @@
 """The end of a funded dossier's journey in a real browser: the secretariat prepares the contract and records
 its signature with the signed file, starts the follow-up; the porteur declares a jalon late; the instructeur
 questions it; the secretariat sees the late jalon proposed in the agenda builder of the committee's next
-meeting, and closes the follow-up (a reason required with the late jalon open).
+meeting, releases a tranche, signs an avenant, and closes the follow-up (a reason required with the late
+jalon open).
 
 Set-up through the services, in the order users would act (accounts and roles, dossier sections, deposit,
 instruction, avis, agenda, meeting, decision, minutes published): no state column is written directly."""
@@ -167,6 +168,30 @@ def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, n
     expect(proposals).to_contain_text("Revue de suivi")
     proposals.get_by_role("button", name="Inscrire à l'ordre du jour").first.click()
     expect(page.locator("#ordre-du-jour")).to_contain_text("Revue de suivi")
+    axe_check(page, "main")
+
+    # the secretariat plans and releases a tranche, records an avenant and its signature
+    page.goto(f"{dossier_url}/suivi#tranches")
+    page.fill("#tranche-planned_amount", "600 000")
+    page.fill("#tranche-planned_year", str(date.today().year))
+    page.get_by_role("button", name="Prévoir la tranche").click()
+    expect(page.locator("#tranche-planned_amount-messages")).to_contain_text(
+        "dépasseraient le montant accordé"
+    )
+    assert page.locator("#tranche-planned_amount").input_value() == "600 000"
+    page.fill("#tranche-planned_amount", "300 000")
+    page.get_by_role("button", name="Prévoir la tranche").click()
+    page.locator("#flash", has_text="Tranche n° 1 prévue").wait_for()
+    page.locator("[id$=-deblocage-released_on]").fill(date.today().isoformat())
+    page.get_by_role("button", name="Débloquer la tranche").click()
+    expect(page.locator("#table-tranches")).to_contain_text("Débloquée")
+    page.fill("#avenant-object", "Prolongation de six mois")
+    page.fill("#avenant-new_ends_on", f"{date.today().year + 3}-06-30")
+    page.get_by_role("button", name="Enregistrer l'avenant en projet").click()
+    page.locator("[id$=-signature-signed_on]").fill(date.today().isoformat())
+    page.locator("[id$=-signature-signed_file]").set_input_files(str(signed))
+    page.get_by_role("button", name="Enregistrer la signature").click()
+    expect(page.locator("#table-avenants")).to_contain_text("Signé le")
     axe_check(page, "main")
 
     page.goto(f"{dossier_url}/suivi")

@@ -127,7 +127,7 @@ def test_committee_member_is_told_the_agenda_votes_and_reads_the_published_pv(ne
     secretariat.get_by_role("link", name="Procès-verbal").click()
     secretariat.fill("#notes", "Séance tenue.")
     secretariat.get_by_role("button", name="Enregistrer le procès-verbal").click()
-    secretariat.locator("#flash", has_text="Procès-verbal enregistré.").wait_for()
+    secretariat.locator("#app-announcer", has_text="Procès-verbal enregistré.").wait_for()
     secretariat.get_by_role("button", name="Marquer comme relu").click()
     secretariat.get_by_role("button", name="Publier le procès-verbal").click()
     secretariat.locator("#minutes-state", has_text="Publié").wait_for()

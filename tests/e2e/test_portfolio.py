@@ -161,6 +161,7 @@ def test_a_shared_filtered_url_renders_the_same_list(page):
         "/opportunites/M043",
         "/opportunites/M115",
         "/accessibilite",
+        "/plan-du-site",
         "/mentions-legales",
         "/donnees-personnelles",
         "/connexion",

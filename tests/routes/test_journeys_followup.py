@@ -5,8 +5,8 @@ The secretariat's account is pre-registered with the real CLI command (`flask us
 account is created by its first login and given its role from the product's pages (guichet instructors,
 committee members). Every step is a request: the dossier's sections through their forms, deposit, instruction,
 avis, proposal to the committee, agenda, meeting, attendance, decision, minutes, contract, signature,
-follow-up, reports, reviews, closing. Each step asserts what the user would notice: the page, the
-notification in the centre and the mail in the outbox.
+follow-up, reports, reviews, a tranche released and an avenant signed, closing. Each step asserts what the
+user would notice: the page, the notification in the centre and the mail in the outbox.
 """
 
 import html as html_lib
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from app import ratelimit
 from app.extensions import db
 from app.models import Dossier, Meeting, Notification, OutboxMail, User
-from app.models.followup import IndicatorValue, JalonReport
+from app.models.followup import Avenant, IndicatorValue, JalonReport, Tranche
 from app.models.proposals import AgendaProposal
 from tests.routes.journey_steps import fill_dossier
 
@@ -254,6 +254,48 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
 
     # committee member: reads the follow-up of the dossier decided by the committee
     assert "Suivi du dossier" in member.get(suivi)
+
+    # secretariat: plans a tranche of the 300 000 € granted and releases it ([004] §6); porteur and
+    # instructeur are told and read it
+    quarter = str((today.month - 1) // 3 + 1)
+    over = secretariat.post(
+        f"{suivi}/tranches",
+        {"planned_amount": "400000", "planned_year": str(today.year), "planned_quarter": quarter},
+        expect=422,
+    )
+    assert "dépasseraient le montant accordé" in over
+    secretariat.post(
+        f"{suivi}/tranches",
+        {"planned_amount": "200000", "planned_year": str(today.year), "planned_quarter": quarter},
+    )
+    tranche = db.session.scalar(select(Tranche).where(Tranche.dossier_id == dossier.id))
+    prefix = f"tranche-{tranche.id}-deblocage-"
+    secretariat.post(
+        f"{suivi}/tranches/{tranche.id}/deblocage",
+        {prefix + "amount": "180 000", prefix + "released_on": today.isoformat()},
+    )
+    porteur.sees("followup.tranche_moved")
+    instructeur.sees("followup.tranche_moved")
+    assert "débloqués le" in porteur.get(suivi) and "Débloquée" in instructeur.get(suivi)
+
+    # secretariat: an avenant raising the amount and extending the project, signed ([000] §8)
+    new_end = today + timedelta(days=800)
+    secretariat.post(
+        f"{suivi}/avenants",
+        {"object": "Extension aux opérateurs", "new_amount": "350 000", "new_ends_on": new_end.isoformat()},
+    )
+    avenant = db.session.scalar(select(Avenant).where(Avenant.dossier_id == dossier.id))
+    prefix = f"avenant-{avenant.id}-signature-"
+    secretariat.post(
+        f"{suivi}/avenants/{avenant.id}/signature",
+        {prefix + "signed_on": today.isoformat()},
+        files={prefix + "signed_file": ("avenant-signe.pdf", PDF)},
+    )
+    porteur.sees("followup.avenant_moved")
+    db.session.expire_all()
+    assert dossier.ends_on == new_end
+    assert "Avenant n° 1 signé le" in porteur.get(page) and "Extension aux opérateurs" in porteur.get(page)
+    assert "(avenant n° 1 signé le" in porteur.get(suivi)
 
     # secretariat: closes the follow-up with the final assessment
     secretariat.post(f"{suivi}/cloture", {"assessment": "Objectifs atteints.", "reason": ""})

@@ -35,7 +35,7 @@ _days = itertools.count(1)  # distinct reminder dates (one reminder per object, 
 STILL_ABOVE = {
     "dossier page": 26,
     "dossier step": 19,
-    "follow-up page": 26,
+    "follow-up page": 24,
     "meeting page": 24,
     "dashboard": 21,
 }

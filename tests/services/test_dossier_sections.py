@@ -106,6 +106,46 @@ def test_jalon_outside_project_dates_is_refused(porteur):
     )
 
 
+def test_a_jalon_carries_its_budget_consumption_milestone(porteur):
+    """[000] §5.2: « Les jalons clés du projet doivent, autant que faire se peut, être traduits en jalons de
+    consommation budgétaires » — AE and CP expected consumed at the jalon's date, cumulated, optional."""
+    dossier = make_dossier(porteur, start_year=2026)
+    sections.save_section(
+        dossier,
+        "projet",
+        {"title": "T", "start_year": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
+        version=0,
+        actor=porteur,
+    )
+    row = {"number": "1", "due_on": "2026-06-30", "description": "Recette", "ae_planned": "dix"}
+    with pytest.raises(ValidationFailed) as error:
+        sections.save_section(
+            dossier, "jalons", {"rows": [(0, row | {"cp_planned": "500 000"})]}, version=0, actor=porteur
+        )
+    assert error.value.errors["rows-0-ae_planned"].startswith("Saisissez un montant en euros entiers")
+    with pytest.raises(ValidationFailed) as error:
+        sections.save_section(
+            dossier,
+            "jalons",
+            {"rows": [(0, row | {"ae_planned": "100 000", "cp_planned": "500 000"})]},
+            version=0,
+            actor=porteur,
+        )
+    assert error.value.errors["rows-0-cp_planned"].startswith("Les CP consommés à cette date ne peuvent pas")
+    rows = [
+        (0, row | {"ae_planned": "400 000", "cp_planned": "150 000"}),
+        (1, {"number": "2", "due_on": "2026-12-01", "description": "Bilan"}),
+    ]
+    sections.save_section(dossier, "jalons", {"rows": rows}, version=0, actor=porteur)
+    first, second = dossier.jalons
+    assert (first.ae_planned, first.cp_planned, second.ae_planned, second.cp_planned) == (
+        400_000,
+        150_000,
+        None,
+        None,
+    )
+
+
 def test_changing_start_year_with_amounts_outside_is_refused(hub, porteur):
     with pytest.raises(ValidationFailed) as error:
         sections.save_section(

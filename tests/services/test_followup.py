@@ -222,3 +222,47 @@ def test_followup_flags_are_offered_once_to_the_deciding_committee(secretariat, 
     )
     assert item.title == f"Revue de suivi — dossier {dossier.reference}" and len(item.followup_flags) == 3
     assert service.flags_for_committee(committee("COMITE-INVEST-FTAP")) == []
+
+
+def test_the_clawback_hypotheses_of_section_8_are_flagged(secretariat, make_user):
+    """[000] §8 « Le contrat prendra fin, et les fonds repris »: no consumption in six months (above), the CP
+    sequence not respected (yearly and at a jalon translated into a budget milestone, §5.2), no progress for
+    a significant time; the flags reach the deciding committee's agenda proposals."""
+    from tests.factories import make_followed_dossier
+
+    porteur = make_user("porteur")
+    last_year = date.today().year - 1
+    jalon = Jalon(
+        number=1,
+        due_on=date(last_year, 6, 30),
+        description="Recette",
+        ae_planned=300_000,
+        cp_planned=200_000,
+    )
+    dossier = make_followed_dossier(
+        porteur,
+        amounts={last_year: (600_000, 400_000)},
+        signed_days_ago=400,
+        jalons=[jalon],
+        starts_on=date(last_year, 1, 1),
+        ends_on=date(last_year + 2, 12, 31),
+    )
+    service.report_consumption(dossier, year=last_year, ae="320 000", cp="100 000", actor=porteur)
+    flags = {f.kind: f.text for f in service.followup(dossier).flags}
+    assert {"cp_sequence", "budget_lag", "no_progress"} <= set(flags)
+    assert (
+        "séquence de CP prévue au contrat non respectée (000_fdd5893ed6c59cba.txt §8)" in flags["cp_sequence"]
+    )
+    assert "jalon de consommation budgétaire (000_fdd5893ed6c59cba.txt §5.2)" in flags["budget_lag"]
+    assert "« la non-avancée du projet durant une période de temps significatif »" in flags["no_progress"]
+    milestone = service.followup(dossier).milestones[jalon.id]
+    assert (milestone.ae_lagging, milestone.cp_lagging) == (False, True)
+    committee_flags = service.flags_for_committee(committee("COMITE-INVEST-FTAP"))
+    assert {f.kind for f in committee_flags} >= {"cp_sequence", "budget_lag", "no_progress"}
+    # consumption caught up and the jalon reached: the three go
+    service.report_consumption(dossier, year=last_year, ae="600 000", cp="380 000", actor=porteur)
+    service.report_jalon(
+        dossier, jalon_id=jalon.id, achieved_on=date.today().isoformat(), proof="PV de recette", actor=porteur
+    )
+    kinds = {f.kind for f in service.followup(dossier).flags}
+    assert not kinds & {"cp_sequence", "budget_lag", "no_progress"}

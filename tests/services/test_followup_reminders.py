@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Reminder, Role
+from app.models import Reminder, ReminderStatus, Role
 from app.services import reminders
 from tests.services.test_dossiers_reminders import make_dossier, new_call_for_projects
 from tests.services.test_mail import body_text, inbox_fixture, smtp_server_fixture  # noqa: F401
@@ -86,13 +86,15 @@ def test_indicator_reporting_follows_each_frequency(signed_dossier, inbox):
     # Quarterly from the 1 April 2027 signature: 1 July 2027, reminded 15 days before.
     assert len(reminders.send_due(datetime(2027, 6, 16, 7, 0, tzinfo=UTC)).sent) == 1
     [message] = inbox.messages()
-    assert message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1/07/2027"
+    assert (
+        message["Subject"] == f"D{signed_dossier.id:04d} : indicateurs à transmettre pour le 1er juillet 2027"
+    )
     assert "Utilisateurs actifs (Trimestrielle)" in body_text(message)
     assert "Coût par dossier" not in body_text(message)
     inbox.store.clear()
     # 1 April 2028: both the quarterly and the yearly indicator, in one reminder.
     reminders.send_due(datetime(2028, 3, 17, 8, 0, tzinfo=UTC))  # 9:00 in Paris, winter time
-    [yearly] = [m for m in inbox.messages() if "1/04/2028" in m["Subject"]]
+    [yearly] = [m for m in inbox.messages() if "1er avril 2028" in m["Subject"]]
     assert "Utilisateurs actifs" in body_text(yearly) and "Coût par dossier" in body_text(yearly)
 
 
@@ -111,7 +113,7 @@ def test_credits_reminder_five_months_after_signature(signed_dossier, inbox):
     assert "dossier.credits" not in kinds_of(reminders.send_due(due - timedelta(minutes=1)).sent)
     assert kinds_of(reminders.send_due(due).sent) == ["dossier.credits"]
     [message] = [m for m in inbox.messages() if "crédits" in m["Subject"]]
-    assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1/10/2027"
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : crédits à engager avant le 1er octobre 2027"
     assert "signé le 1er avril 2027" in body_text(message)
 
 
@@ -162,3 +164,48 @@ def test_savings_of_the_past_year_are_asked_for_in_january_until_reported(signed
     db.session.commit()
     report = reminders.send_due(datetime(2029, 1, 16, 8, 0, tzinfo=UTC))
     assert "dossier.savings" not in kinds_of(report.sent)
+
+
+def test_the_secretariat_is_reminded_of_the_first_quarter_tranche_decision(signed_dossier, inbox, make_user):
+    """[004] §6: the secretariat decides new tranches « a minima au 1er trimestre de chaque année », from the
+    year after the signature's; a tranche released in a first quarter drops that year's reminder."""
+    from datetime import date
+
+    from app.models.followup import Tranche
+
+    secretariat = make_user(Role.SECRETARIAT, email="secretariat.tranches@example.gouv.fr")
+    reminders.reschedule_for(signed_dossier, now=datetime(2027, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    due = datetime(2028, 3, 1, 8, 0, tzinfo=UTC)  # 31 days before 1 April 2028, 9:00 in Paris
+    sent = reminders.send_due(due).sent
+    assert "dossier.tranches" in kinds_of(sent)
+    [message] = [m for m in inbox.messages() if "tranches" in m["Subject"]]
+    assert message["Subject"] == f"D{signed_dossier.id:04d} : tranches 2028 à décider avant le 31/03/2028"
+    assert message["To"].endswith("secretariat.tranches@example.gouv.fr>") and "§6" in body_text(message)
+    planned = lambda: {  # noqa: E731
+        r.due_at.year
+        for r in db.session.scalars(
+            select(Reminder).where(
+                Reminder.kind == "dossier.tranches",
+                Reminder.recipient_id == secretariat.id,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+        )
+    }
+    assert {2029, 2030} <= planned() and 2028 not in planned()  # 2028's is sent
+    db.session.add(
+        Tranche(
+            dossier_id=signed_dossier.id,
+            number=1,
+            planned_amount=100_000,
+            planned_year=2029,
+            planned_quarter=1,
+            state="debloquee",
+            amount=100_000,
+            released_on=date(2029, 2, 1),
+        )
+    )
+    db.session.commit()
+    reminders.reschedule_for(signed_dossier, now=datetime(2028, 4, 2, tzinfo=UTC))
+    db.session.commit()
+    assert 2029 not in planned() and 2030 in planned()
