@@ -106,6 +106,13 @@ class Config:
     HSTS = False
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", False)
     RETENTION_MONTHS = int(os.environ.get("RETENTION_MONTHS", "12"))  # app/services/retention.py
+    # XLSX/ODS exports above this many rows are written by the scheduler process, not by the web request
+    # (app/services/export_jobs.py); their files are kept EXPORT_KEEP_HOURS under EXPORT_DIR
+    EXPORT_JOB_ROWS = int(os.environ.get("EXPORT_JOB_ROWS", "5000"))
+    EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
+    EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", BASE_DIR / "instance" / "exports"))
+    # CPU priority (nice, 0–19) of the thread that writes a background export: the web workers come first
+    EXPORT_JOB_NICE = int(os.environ.get("EXPORT_JOB_NICE", "10"))
     # `flask scheduler run` on SIGTERM/SIGINT: seconds a running job may take to end before it is abandoned
     SCHEDULER_STOP_GRACE = float(os.environ.get("SCHEDULER_STOP_GRACE", "10"))
 
@@ -114,6 +121,7 @@ class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     SECRET_KEY = "test-secret-key"
+    EXPORT_JOB_NICE = 0  # background exports in the calling thread (the test shares one connection)
     # The suite runs sessions and rate limits on Redis (CI: 127.0.0.1:6379; `make test` starts one
     # when none answers); each app gets its own key prefix (see tests/conftest.py).
     REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

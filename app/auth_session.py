@@ -29,6 +29,7 @@ from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
 from redis import BlockingConnectionPool, Redis
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from .extensions import db, login_manager, will_write
 from .htmx import hx_redirect, is_htmx
@@ -340,7 +341,14 @@ def _roles_stamp(user: User) -> list[str]:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    # the roles in the same statement: every permission check of the request reads them
+    user = (
+        db.session.scalars(select(User).options(joinedload(User.roles)).where(User.id == int(user_id)))
+        .unique()
+        .first()
+        if user_id.isdigit()
+        else None
+    )
     if user is None or not user.active:
         session.clear()  # deactivated (or deleted): the session ends now
         return None

@@ -33,6 +33,7 @@ from .models import (
 )
 from .models.committees import MeetingState
 from .models.dossiers import EndorsementDecision
+from .models.export_jobs import ExportJobState
 from .models.portfolio import BackingRole, Moscow, OpportunityState
 
 ALLOWED_TAGS = {
@@ -119,6 +120,7 @@ def init_app(app) -> None:
         EndorsementDecision=EndorsementDecision,
         RuleKind=RuleKind,
         MeetingState=MeetingState,
+        ExportJobState=ExportJobState,
         ReminderStatus=ReminderStatus,
         Moscow=Moscow,
         BackingRole=BackingRole,

@@ -38,7 +38,7 @@ from .extensions import db
 from .formatting import paris_today
 from .models import Committee, SchedulerJob, SchedulerLease
 from .models.base import utcnow
-from .services import committees, followup, register, reminders, retention, voting
+from .services import committees, export_jobs, followup, register, reminders, retention, voting
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -92,6 +92,12 @@ def register_domain_jobs() -> None:
         "Suppression de l'historique des rappels et courriels au-delà de la durée de conservation",
         retention.scheduled_purge,
         seconds=24 * 3600,
+    )
+    register_job(
+        "exports.run",
+        "Exports volumineux en attente (un à la fois)",
+        export_jobs.run_pending,
+        seconds=5,
     )
     register_job(
         "register.verify",

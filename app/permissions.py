@@ -7,6 +7,7 @@ services (defence in depth) and templates (to show or hide buttons). Scoped quer
 `<nouns>_visible_to(user)` make an object the user may not see a 404.
 """
 
+import hmac
 from functools import wraps
 
 from flask import current_app, g, has_request_context, request
@@ -531,3 +532,11 @@ def can_message_dossier(user, dossier) -> bool:
 
 def can_export_guichet(user, guichet) -> bool:
     return is_secretariat(user) or guichet.id in instructed_guichet_ids(user)
+
+
+def can_see_export_job(user, job, session_token: str | None) -> bool:
+    """A background export (app/services/export_jobs.py) is its requester's only: the signed-in user who
+    asked, or, asked anonymously (open data), the browser session that asked."""
+    if job.requester_id is not None:
+        return bool(getattr(user, "is_authenticated", False) and user.id == job.requester_id)
+    return bool(session_token and job.session_token and hmac.compare_digest(job.session_token, session_token))

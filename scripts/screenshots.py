@@ -42,8 +42,12 @@ class Shot:
     caption: str  # the README's words for it
 
 
-# The pages to capture, in the README's order. The dossier's step pages (one page per section group) take
-# their place in the « dossier » block: one Shot per step URL, after the dossier page.
+# The pages to capture, in the README's order; the dossier's step pages follow the dossier page, one per
+# step of `dossier_sections.STEPS` (a draft of the demo, since a deposited dossier has no steps).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from app.services.dossier_sections import steps  # noqa: E402  (the steps' slugs and titles, one place)
+
+STEP_TITLES = [(step.slug, f"Dossier, étape « {step.title} »") for step in steps()]
 SHOTS = [
     Shot("accueil-secretariat", "secretariat@demo.gouv.fr", "/", "Accueil du secrétariat"),
     Shot("accueil-dsi", "dsi@demo.gouv.fr", "/", "Accueil d'un membre DSI"),
@@ -53,6 +57,10 @@ SHOTS = [
     Shot("portefeuille", "dsi@demo.gouv.fr", "/opportunites", "Le portefeuille d'opportunités"),
     Shot("bulletin", "dsi@demo.gouv.fr", "/campagnes/{ballot}#bulletin", "Un bulletin de vote MoSCoW"),
     Shot("dossier", "porteur@demo.gouv.fr", "/dossiers/{dossier}", "La page d'un dossier"),
+    *(
+        Shot(f"dossier-etape-{n}", "porteur@demo.gouv.fr", f"/dossiers/{{draft}}/etapes/{slug}", title)
+        for n, (slug, title) in enumerate(STEP_TITLES, start=1)
+    ),
     Shot("seance", "comite@demo.gouv.fr", "/comites/seances/{meeting}", "Une séance de comité"),
 ]
 
@@ -70,7 +78,7 @@ SAMPLE = {
     "ballot": ("dsi@demo.gouv.fr", "/campagnes/{ballot}"),
     "results": ("dsi@demo.gouv.fr", "/campagnes/{results}/resultats"),
     "dossier": ("porteur@demo.gouv.fr", "/dossiers/{dossier}"),
-    "dossier_steps": ("porteur@demo.gouv.fr", "/dossiers/{dossier}"),
+    "dossier_steps": ("porteur@demo.gouv.fr", "/dossiers/{draft}/etapes/financement"),
     "instruction": ("instructeur@demo.gouv.fr", "/dossiers/instruction"),
     "meeting": ("comite@demo.gouv.fr", "/comites/seances/{meeting}"),
     "live": ("secretariat@demo.gouv.fr", "/comites/seances/{meeting}/direct"),
@@ -121,6 +129,9 @@ def ids(env: dict) -> dict[str, int]:
         dossier = db.session.scalar(
             select(Dossier.id).where(Dossier.title == "Plateforme de données des politiques sociales")
         )
+        draft = db.session.scalar(
+            select(Dossier.id).where(Dossier.title == "Messagerie instantanée souveraine")
+        )
         meeting = db.session.scalar(
             select(Meeting.id)
             .join(Committee)
@@ -129,6 +140,7 @@ def ids(env: dict) -> dict[str, int]:
     return {
         "ballot": ballot,
         "dossier": dossier,
+        "draft": draft,
         "meeting": meeting,
         "results": results,
         "followed": followed,

@@ -81,6 +81,7 @@ def app(tmp_path_factory):
         SQLALCHEMY_DATABASE_URI=url,
         WTF_CSRF_ENABLED=True,
         UPLOAD_DIR=tmp_path_factory.mktemp("uploads"),
+        EXPORT_DIR=tmp_path_factory.mktemp("exports"),
     )
     reset_schema(app)
     return app
@@ -126,6 +127,8 @@ class FreshRequestClient(FlaskClient):
         g.__dict__.clear()
         db.session.expire_all()
         forget_options()  # tests change reference data inside their transaction
+        # the body is read (and a streamed one closed) now, as a WSGI server does before the next request
+        kwargs.setdefault("buffered", True)
         try:
             return super().open(*args, **kwargs)
         finally:
@@ -212,6 +215,7 @@ def live_app(tmp_path_factory):
         SQLALCHEMY_DATABASE_URI=url,
         WTF_CSRF_ENABLED=True,
         UPLOAD_DIR=tmp_path_factory.mktemp("live-uploads"),
+        EXPORT_DIR=tmp_path_factory.mktemp("live-exports"),
     )
     reset_schema(app)
     return app

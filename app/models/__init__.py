@@ -42,6 +42,7 @@ from .dossiers import (
     SignatorySide,
     StaffSaving,
 )
+from .export_jobs import ExportJob, ExportJobState
 from .followup import (
     Avenant,
     AvenantState,
@@ -94,6 +95,8 @@ from .voting import (
 )
 
 __all__ = [
+    "ExportJob",
+    "ExportJobState",
     "AuthSession",
     "Criblage",
     "CriblageItem",

@@ -21,9 +21,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
     inspect,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
@@ -340,6 +342,8 @@ class Dossier(db.Model):
     complement_requests: Mapped[list["ComplementRequest"]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="ComplementRequest.id"
     )
+    # read-only: services.contracts writes contracts; loaded (joined) only by the pages of one dossier
+    contract = relationship("Contract", uselist=False, viewonly=True, lazy="select")
 
     @property
     def reference(self) -> str:
@@ -782,6 +786,20 @@ class DossierTransition(TransitionLog, db.Model):
     states = DossierState
 
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+
+
+# When the dossier became « conventionné » (services.followup.signature_date): deferred, so that only the
+# pages which show it load it, as a subquery of the dossier's own statement (not a statement of its own).
+Dossier.conventionne_at = column_property(
+    select(func.min(DossierTransition.created_at))
+    .where(
+        DossierTransition.dossier_id == Dossier.id,
+        DossierTransition.to_state == DossierState.CONVENTIONNE,
+    )
+    .correlate_except(DossierTransition)
+    .scalar_subquery(),
+    deferred=True,
+)
 
 
 class ComplementRequest(db.Model):

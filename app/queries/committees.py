@@ -13,8 +13,10 @@ from ..models.committees import (
     Attendance,
     Committee,
     Decision,
+    ItemVote,
     Meeting,
     MeetingState,
+    MeetingTransition,
 )
 from ..models.register import RegisterEntry, RegisterVerification
 from ..permissions import meetings_visible_to
@@ -76,17 +78,30 @@ def meeting_by_id(meeting_id: int, user) -> Meeting | None:
         meetings_visible_to(user)
         .where(Meeting.id == meeting_id)
         .options(
-            selectinload(Meeting.items).selectinload(AgendaItem.documents),
+            # Few rows each, so joined to the statement that loads their parent: the transitions and the
+            # minutes with the meeting, the documents with the items, the assessments with the dossiers.
+            # The people shown (attendees, voters, authors) come without their own roles, which this page
+            # never reads (User.roles would be one more selectin statement).
+            joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
+            joinedload(Meeting.minutes),
+            selectinload(Meeting.items).joinedload(AgendaItem.documents),
             selectinload(Meeting.items).selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
-            selectinload(Meeting.items).selectinload(AgendaItem.votes),
+            selectinload(Meeting.items)
+            .selectinload(AgendaItem.votes)
+            .joinedload(ItemVote.user)
+            .lazyload(User.roles),
             # the documents listed under each dossier item (services.meetings.dossier_documents)
             selectinload(Meeting.items)
             .selectinload(AgendaItem.dossier)
             .options(
-                selectinload(Dossier.assessments), joinedload(Dossier.guichet).selectinload(Guichet.rules)
+                joinedload(Dossier.assessments),
+                joinedload(Dossier.created_by).lazyload(User.roles),
+                joinedload(Dossier.guichet).selectinload(Guichet.rules),
             ),
-            selectinload(Meeting.attendances),
-            selectinload(Meeting.transitions),
+            selectinload(Meeting.attendances).options(
+                joinedload(Attendance.user).lazyload(User.roles),
+                joinedload(Attendance.proxy).lazyload(User.roles),
+            ),
         )
     )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from flask import url_for
-from sqlalchemy import Select, String, case, cast, func, select, type_coerce
+from sqlalchemy import Select, String, case, cast, func, literal_column, null, select, type_coerce, union_all
 from sqlalchemy.orm import aliased, selectinload
 
 from .. import permissions
@@ -95,17 +95,47 @@ class PriorityRow:
     actions: int
 
 
-def priority_breakdown() -> list[PriorityRow]:
-    """MoSCoW: opportunities by portfolio priority and strategy actions by their MoSCoW class."""
-    opportunities = dict(
-        db.session.execute(select(Opportunity.priority, func.count()).group_by(Opportunity.priority)).all()
-    )
-    actions = dict(db.session.execute(select(Action.moscow, func.count()).group_by(Action.moscow)).all())
+def priority_breakdown(
+    opportunities: dict[str | None, int] | None = None, actions: dict[str | None, int] | None = None
+) -> list[PriorityRow]:
+    """MoSCoW: opportunities by portfolio priority and strategy actions by their MoSCoW class (the counts
+    given by portfolio_figures(), else read here)."""
+    if opportunities is None:
+        opportunities = dict(
+            db.session.execute(
+                select(Opportunity.priority, func.count()).group_by(Opportunity.priority)
+            ).all()
+        )
+    if actions is None:
+        actions = dict(db.session.execute(select(Action.moscow, func.count()).group_by(Action.moscow)).all())
     rows = [
         PriorityRow(m.value, m.label, opportunities.get(m.value, 0), actions.get(m.value, 0)) for m in Moscow
     ]
     rows.append(PriorityRow(None, UNCLASSIFIED, opportunities.get(None, 0), actions.get(None, 0)))
     return rows
+
+
+def portfolio_figures() -> tuple[dict[str, int], list[PriorityRow]]:
+    """(state_counts(), priority_breakdown()) from one statement: the opportunities grouped by state and
+    priority, and the actions by MoSCoW class."""
+    rows = db.session.execute(
+        union_all(
+            select(literal_column("'o'"), Opportunity.state, Opportunity.priority, func.count()).group_by(
+                Opportunity.state, Opportunity.priority
+            ),
+            select(literal_column("'a'"), null(), Action.moscow, func.count()).group_by(Action.moscow),
+        )
+    ).all()
+    counts = {s.value: 0 for s in OpportunityState}
+    priorities: dict[str | None, int] = {}
+    actions: dict[str | None, int] = {}
+    for source, state, priority, n in rows:
+        if source == "o":
+            counts[state] = counts.get(state, 0) + n
+            priorities[priority] = priorities.get(priority, 0) + n
+        else:
+            actions[priority] = n
+    return counts, priority_breakdown(priorities, actions)
 
 
 @dataclass
@@ -469,27 +499,6 @@ def amounts_by_year() -> list[YearAmounts]:
         return years.setdefault(year, YearAmounts(year))
 
     submitted = Dossier.state.notin_((DossierState.BROUILLON, DossierState.RETIRE))
-    for year, ae, cp in db.session.execute(
-        select(FinancingAmount.year, func.sum(FinancingAmount.ae), func.sum(FinancingAmount.cp))
-        .join(FinancingLine, FinancingLine.id == FinancingAmount.line_id)
-        .join(Dossier, Dossier.id == FinancingLine.dossier_id)
-        .where(FinancingLine.financer == "ftap", submitted)
-        .group_by(FinancingAmount.year)
-    ):
-        row(year).requested_ae, row(year).requested_cp = ae or 0, cp or 0
-    for year, ae, cp in db.session.execute(
-        select(DecisionAmount.year, func.sum(DecisionAmount.ae), func.sum(DecisionAmount.cp))
-        .join(Decision, Decision.id == DecisionAmount.decision_id)
-        .where(Decision.locked.is_(True))
-        .group_by(DecisionAmount.year)
-    ):
-        row(year).granted_ae, row(year).granted_cp = ae or 0, cp or 0
-    for year, ae, cp in db.session.execute(
-        select(
-            CreditConsumption.year, func.sum(CreditConsumption.ae), func.sum(CreditConsumption.cp)
-        ).group_by(CreditConsumption.year)
-    ):
-        row(year).consumed_ae, row(year).consumed_cp = ae or 0, cp or 0
     # A dossier's savings table is its savings lines plus the T2 helper's row (services.dossiers.figures).
     line_savings = (
         select(SavingsAmount.year, SavingsAmount.amount, SavingsLine.dossier_id)
@@ -500,21 +509,54 @@ def amounts_by_year() -> list[YearAmounts]:
         .subquery()
     )
     contracted = func.sum(case((Dossier.state.in_(CONTRACTED_STATES), line_savings.c.amount), else_=0))
-    for year, amount, amount_contracted in db.session.execute(
-        select(line_savings.c.year, func.sum(line_savings.c.amount), contracted)
+    # Five sums by year, one statement: (what, year, first sum, second sum).
+    sums = union_all(
+        select(
+            literal_column("'requested'"),
+            FinancingAmount.year,
+            func.sum(FinancingAmount.ae),
+            func.sum(FinancingAmount.cp),
+        )
+        .join(FinancingLine, FinancingLine.id == FinancingAmount.line_id)
+        .join(Dossier, Dossier.id == FinancingLine.dossier_id)
+        .where(FinancingLine.financer == "ftap", submitted)
+        .group_by(FinancingAmount.year),
+        select(
+            literal_column("'granted'"),
+            DecisionAmount.year,
+            func.sum(DecisionAmount.ae),
+            func.sum(DecisionAmount.cp),
+        )
+        .join(Decision, Decision.id == DecisionAmount.decision_id)
+        .where(Decision.locked.is_(True))
+        .group_by(DecisionAmount.year),
+        select(
+            literal_column("'consumed'"),
+            CreditConsumption.year,
+            func.sum(CreditConsumption.ae),
+            func.sum(CreditConsumption.cp),
+        ).group_by(CreditConsumption.year),
+        select(literal_column("'forecast'"), line_savings.c.year, func.sum(line_savings.c.amount), contracted)
         .join(Dossier, Dossier.id == line_savings.c.dossier_id)
         .where(submitted)
-        .group_by(line_savings.c.year)
-    ):
-        # whole euros: the T2 helper's jobs are NUMERIC (« 1,5 » ETP), so PostgreSQL sums give Decimals
-        row(year).savings_forecast, row(year).savings_forecast_contracted = (
-            round(amount or 0),
-            round(amount_contracted or 0),
-        )
-    for year, amount in db.session.execute(
-        select(SavingsReport.year, func.sum(SavingsReport.amount)).group_by(SavingsReport.year)
-    ):
-        row(year).savings_reported = amount or 0
+        .group_by(line_savings.c.year),
+        select(
+            literal_column("'reported'"), SavingsReport.year, func.sum(SavingsReport.amount), null()
+        ).group_by(SavingsReport.year),
+    )
+    # whole euros as ints: the union's columns are NUMERIC on PostgreSQL (T2 helper jobs: « 1,5 » ETP)
+    for what, year, first, second in db.session.execute(sums):
+        first, second = round(first or 0), round(second or 0)
+        if what == "requested":
+            row(year).requested_ae, row(year).requested_cp = first, second
+        elif what == "granted":
+            row(year).granted_ae, row(year).granted_cp = first, second
+        elif what == "consumed":
+            row(year).consumed_ae, row(year).consumed_cp = first, second
+        elif what == "forecast":
+            row(year).savings_forecast, row(year).savings_forecast_contracted = first, second
+        else:
+            row(year).savings_reported = first
     return [years[y] for y in sorted(years)]
 
 

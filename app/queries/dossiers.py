@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from .. import permissions
 from ..extensions import db
-from ..models import Dossier, Guichet
+from ..models import Dossier, Guichet, User
 from ..models.dossiers import (
     DossierFollow,
     DossierMessage,
@@ -158,8 +158,33 @@ def my_dossiers(user, page: int = 1) -> Page:
     return Page(list(items), total, page, MY_DOSSIERS_PER_PAGE)
 
 
+# One dossier's page: its author comes joined, without the author's roles (which no page of one dossier
+# reads; a lazy load if one ever does), saving the statement the User.roles selectin would send.
+# Its contract (one row) and the day it became « conventionné » come in the same statement.
+# The guichet comes with its parent and grandparent (Guichet.ancestors(): the deciding committee, the rules
+# inherited), and the section versions (one row per section) with the dossier.
+ONE_DOSSIER_OPTIONS = (
+    joinedload(Dossier.created_by).lazyload(User.roles),
+    joinedload(Dossier.contract),
+    undefer(Dossier.conventionne_at),
+    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
+    joinedload(Dossier.sections),
+    # the financing and savings tables with their yearly amounts joined (a line has one row per year)
+    selectinload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
+    selectinload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
+)
+
+
 def by_id(user, dossier_id: int) -> Dossier | None:
-    return db.session.scalar(permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id))
+    return (
+        db.session.scalars(
+            permissions.dossiers_visible_to(user)
+            .where(Dossier.id == dossier_id)
+            .options(*ONE_DOSSIER_OPTIONS)
+        )
+        .unique()
+        .first()
+    )
 
 
 def unread_count(dossier: Dossier, user) -> int:

@@ -17,6 +17,7 @@ from .committees import bp as committees_bp
 from .criblage import bp as criblage_bp
 from .dashboard import bp as dashboard_bp
 from .dossiers import bp as dossiers_bp
+from .export_jobs import bp as export_jobs_bp
 from .exports import bp as exports_bp
 from .followup import bp as followup_bp
 from .guichets import bp as guichets_bp
@@ -47,5 +48,6 @@ BLUEPRINTS = [
     followup_bp,
     dashboard_bp,
     exports_bp,
+    export_jobs_bp,
     api_bp,
 ]

@@ -279,12 +279,12 @@ def _public_step(step) -> dict:
 @bp.get("/v1/stats")
 @opendata_readable
 def stats():
-    counts = figures.state_counts()
+    counts, priorities = figures.portfolio_figures()
     return _json(
         {
             "pipeline": [_public_step(step) for step in figures.pipeline_funnel(counts)],
             "side_exits": [_public_step(step) for step in figures.side_exits(counts)],
-            "priorities": [vars(row) for row in figures.priority_breakdown()],
+            "priorities": [vars(row) for row in priorities],
             "guichets_by_fund": [vars(row) for row in figures.guichets_by_fund()],
         }
     )

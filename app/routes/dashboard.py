@@ -17,11 +17,11 @@ bp = Blueprint("dashboard", __name__, url_prefix="/tableau-de-bord")
 @bp.get("")
 @authenticated
 def index():
-    counts = figures.state_counts()
+    counts, priorities = figures.portfolio_figures()
     context = {
         "funnel": figures.pipeline_funnel(counts),
         "exits": figures.side_exits(counts),
-        "priorities": figures.priority_breakdown(),
+        "priorities": priorities,
         "funds": figures.guichets_by_fund(),
         "total": sum(counts.values()),
         "pending": figures.pending_actions(current_user),

@@ -23,6 +23,7 @@ from ..models.dossiers import (
 )
 from ..pdf import dossier_pdf
 from ..queries import dossiers as queries
+from ..queries import portfolio as portfolio_queries
 from ..ratelimit import limit
 from ..services import dossier_attachments as attachments
 from ..services import dossier_endorsements as endorsements
@@ -181,7 +182,8 @@ def _context(dossier: Dossier, **overrides) -> dict:
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
-    organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.code)))
+    # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
+    organisations = portfolio_queries.organisations()
 
     def section_form(key: str):
         """The form posted for `key` (input and messages kept), else the section's saved values."""

@@ -24,6 +24,7 @@ from ..models import (
     Decision,
     Dossier,
     DossierState,
+    Opportunity,
     Role,
     SavingsReport,
 )
@@ -313,6 +314,12 @@ def _csv_download(name: str, semicolon: bool) -> Response:
 @bp.get("/donnees/portefeuille.xlsx")
 @opendata_readable
 def workbook():
+    title = "Portefeuille de la mutualisation interministérielle : données ouvertes"
+    count = lambda: db.session.scalar(select(func.count(Opportunity.id)))  # noqa: E731 - its largest sheet
+    if (
+        deferred := tabular.defer_large("xlsx", count, f"portefeuille-mutualisation-{_stamp()}", title)
+    ) is not None:
+        return _open(deferred)
     datasets = [d for d in _datasets().values() if d.in_workbook]
     schema_columns = [
         TabColumn(key, key, Kind.LONGTEXT if key == "description" else Kind.TEXT, _item(i))
@@ -321,7 +328,7 @@ def workbook():
     schema_rows = [[d.name, c.name, c.type, c.description] for d in datasets for c in d.columns]
     export = Export(
         f"portefeuille-mutualisation-{_stamp()}",
-        "Portefeuille de la mutualisation interministérielle : données ouvertes",
+        title,
         [_open_data_sheet(d) for d in datasets] + [Sheet("schema", schema_columns, schema_rows)],
         readme=False,
     )
@@ -435,10 +442,15 @@ def portfolio_export(fmt: str) -> Response:
     filters = portfolio_queries.PortfolioFilters.from_args(
         request.args, portfolio_queries.chantiers(), ministries
     )
-    rows = figures.opportunity_public_rows(portfolio_queries.ordered(filters))
+    title = "Portefeuille des opportunités de mutualisation"
+    query = portfolio_queries.ordered(filters)
+    count = lambda: db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))  # noqa: E731
+    if (deferred := tabular.defer_large(fmt, count, "opportunites", title)) is not None:
+        return deferred  # a large workbook: written by the scheduler, the rows are not built here
+    rows = figures.opportunity_public_rows(query)
     export = Export(
         "opportunites",
-        "Portefeuille des opportunités de mutualisation",
+        title,
         [Sheet("Opportunités", PORTFOLIO_EXPORT_COLUMNS, rows)],
         filters=portfolio_filter_lines(filters),
     )

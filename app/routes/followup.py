@@ -31,6 +31,7 @@ from ..models.committees import AgendaItem, Meeting
 from ..models.dossiers import Dossier, DossierState
 from ..models.followup import AvenantState, TrancheState
 from ..queries import committees as committee_queries
+from ..queries import dossiers as dossier_queries
 from ..services import avenants, contracts, proposals, tranches
 from ..services import followup as service
 from .actions import perform
@@ -87,7 +88,15 @@ def _panel(dossier, forms: dict | None = None) -> dict:
 
 def _followed_dossier(dossier_id: int) -> Dossier:
     """A dossier the user may see (dossier rules), or one on an agenda of a committee the user belongs to."""
-    dossier = db.session.scalar(permissions.dossiers_visible_to(current_user).where(Dossier.id == dossier_id))
+    dossier = (
+        db.session.scalars(
+            permissions.dossiers_visible_to(current_user)
+            .where(Dossier.id == dossier_id)
+            .options(*dossier_queries.ONE_DOSSIER_OPTIONS)
+        )
+        .unique()
+        .first()
+    )
     if dossier is None:
         committees = {r.committee_id for r in current_user.roles if r.committee_id}
         on_their_agenda = db.session.scalar(

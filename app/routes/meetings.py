@@ -100,6 +100,8 @@ def _document_form(item, formdata=None) -> DocumentForm:
 
 def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_forms=None, block=None):
     forms = {item.id: _document_form(item) for item in meeting.items} | (document_forms or {})
+    planned = meeting.state == MeetingState.PLANIFIEE
+    open_proposals = meetings.proposal_candidates(meeting) if planned else []  # read once, used twice
     return render(
         "committees/meeting.html",
         block=block,
@@ -110,8 +112,8 @@ def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, docum
         cancel_form=cancel_form or CancelForm(formdata=None),
         document_forms=forms,
         empty_form=EmptyForm(),
-        followups=meetings.followup_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
-        proposals=meetings.proposal_candidates(meeting) if meeting.state == MeetingState.PLANIFIEE else [],
+        followups=meetings.followup_candidates(meeting, open_proposals) if planned else [],
+        proposals=open_proposals,
     )
 
 

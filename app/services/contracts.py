@@ -10,7 +10,7 @@ app/services/dossier_notices.py, in the caller's transaction (mail leaves after 
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from .. import permissions
 from ..domain.followup import parse_date
@@ -32,6 +32,9 @@ TEXT_MAX = 10_000
 def contract_of(dossier) -> Contract | None:
     if dossier.state == DossierState.BROUILLON:  # prepared after a decision; no state leads back to a draft
         return None
+    loaded = inspect(dossier).dict  # Dossier.contract, when the page loaded it with the dossier (joined)
+    if "contract" in loaded:
+        return loaded["contract"]
     return db.session.scalar(select(Contract).where(Contract.dossier_id == dossier.id))
 
 
@@ -176,12 +179,17 @@ def start_follow_up(dossier, *, actor):
     return dossier
 
 
-def open_late_jalons(dossier) -> list:
-    """Jalons not reached whose date (the contract's, or the new one announced) is past, or announced late."""
-    reached = set(
-        db.session.scalars(select(JalonReport.jalon_id).where(JalonReport.dossier_id == dossier.id))
-    )
-    delays = followup_service.jalon_delays(dossier)
+def open_late_jalons(dossier, follow=None) -> list:
+    """Jalons not reached whose date (the contract's, or the new one announced) is past, or announced late.
+    `follow`: the dossier's services.followup.followup(), when the caller has it (its reports are read)."""
+    if follow is not None:
+        reached = {jalon.id for jalon, report, _ in follow.jalons if report is not None}
+        delays = follow.delays
+    else:
+        reached = set(
+            db.session.scalars(select(JalonReport.jalon_id).where(JalonReport.dossier_id == dossier.id))
+        )
+        delays = followup_service.jalon_delays(dossier)
     today = paris_today()
     return [j for j in dossier.jalons if j.id not in reached and (j.due_on < today or j.id in delays)]
 

@@ -111,12 +111,16 @@ def _clean(text: str | None) -> str:
 
 def signature_date(dossier) -> date | None:
     """The day the dossier became « conventionné » (its contract signature), in Paris."""
-    moment = db.session.scalar(
-        select(func.min(DossierTransition.created_at)).where(
-            DossierTransition.dossier_id == dossier.id,
-            DossierTransition.to_state == DossierState.CONVENTIONNE,
+    loaded = inspect(dossier).dict  # Dossier.conventionne_at, when the page loaded it with the dossier
+    if "conventionne_at" in loaded:
+        moment = loaded["conventionne_at"]
+    else:
+        moment = db.session.scalar(
+            select(func.min(DossierTransition.created_at)).where(
+                DossierTransition.dossier_id == dossier.id,
+                DossierTransition.to_state == DossierState.CONVENTIONNE,
+            )
         )
-    )
     return paris(moment).date() if moment is not None else None
 
 
@@ -157,14 +161,13 @@ def savings_natures(dossier, forecast: dict[tuple[int, str], int] | None = None)
     return natures + ([OTHER_SAVINGS] if OTHER_SAVINGS not in natures else [])
 
 
-def savings_by_year(dossier) -> list[SavingsYear]:
+def savings_by_year(dossier, reports: list | None = None) -> list[SavingsYear]:
     """The contract's forecast savings next to the savings reported during the follow-up, by year and nature
-    (natures in the contract's order)."""
+    (natures in the contract's order). `reports`: the dossier's savings reports, when already loaded."""
     forecast = savings_forecast(dossier)
-    reported = {
-        (r.year, r.nature): (r.amount, r.explanation)
-        for r in db.session.scalars(select(SavingsReport).where(SavingsReport.dossier_id == dossier.id))
-    }
+    if reports is None:
+        reports = db.session.scalars(select(SavingsReport).where(SavingsReport.dossier_id == dossier.id))
+    reported = {(r.year, r.nature): (r.amount, r.explanation) for r in reports}
     return _savings_by_year(forecast, reported, savings_natures(dossier, forecast))
 
 
@@ -196,31 +199,29 @@ def indicator_targets(indicators: list, today: date) -> dict[int, list[TargetYea
     }
 
 
+def reports_of(dossier) -> dict[str, list]:
+    """Every follow-up report of the dossier, one query per kind (REPORTS), oldest first: what the follow-up
+    page reads once and hands to each of its parts (not one query per part and kind)."""
+    return {
+        what: list(db.session.scalars(select(model).where(model.dossier_id == dossier.id).order_by(model.id)))
+        for what, (model, _) in REPORTS.items()
+    }
+
+
 def followup(dossier, *, today: date | None = None, targets_on: date | None = None) -> FollowUp:
     """`targets_on`: the day the yearly targets are judged on (the closing day of a closed follow-up, so
     that its final assessment keeps the statuses it was closed with); `today` otherwise."""
     today = today or paris_today()
     signed_on = signature_date(dossier)
-    reports = {
-        r.jalon_id: r
-        for r in db.session.scalars(select(JalonReport).where(JalonReport.dossier_id == dossier.id))
-    }
+    rows = reports_of(dossier)
+    reports = {r.jalon_id: r for r in rows["jalon"]}
     values: dict[int, list] = {}
-    for value in db.session.scalars(
-        select(IndicatorValue)
-        .where(IndicatorValue.dossier_id == dossier.id)
-        .order_by(IndicatorValue.reported_on.desc())
-    ):
+    for value in sorted(rows["indicateur"], key=lambda v: v.reported_on, reverse=True):  # latest first
         values.setdefault(value.indicator_id, []).append(value)
-    consumed = {
-        c.year: c
-        for c in db.session.scalars(
-            select(CreditConsumption).where(CreditConsumption.dossier_id == dossier.id)
-        )
-    }
+    consumed = {c.year: c for c in rows["consommation"]}
     granted = granted_amounts(dossier.id)
     consumed_by_year = {year: (row.ae, row.cp) for year, row in consumed.items()}
-    delays = jalon_delays(dossier)
+    delays = {row.jalon_id: row for row in rows["retard"]}  # as jalon_delays(): the latest per jalon
     flags, jalons, late = [], [], []
     milestones = {
         j.id: budget_milestone(j.number, j.due_on, j.ae_planned, j.cp_planned, consumed_by_year, today)
@@ -310,9 +311,9 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
         consumption,
         flags,
         charts=charts,
-        savings=savings_by_year(dossier),
+        savings=savings_by_year(dossier, rows["economies"]),
         delays=delays,
-        to_review=reports_to_review(dossier),
+        to_review=reports_to_review(dossier, rows),
         targets=indicator_targets(indicators, targets_on or today),
         targets_on=targets_on or today,
         milestones=milestones,
@@ -473,15 +474,11 @@ def _describe(what: str, report, dossier) -> str:
     return f"Économies {report.year} « {report.nature} » : {format_euros(report.amount)}"
 
 
-def reports_to_review(dossier) -> list[tuple[str, object, str]]:
-    """Every report of the dossier with its review state: (what, report, description), oldest first."""
-    out = []
-    for what, (model, _) in REPORTS.items():
-        for report in db.session.scalars(
-            select(model).where(model.dossier_id == dossier.id).order_by(model.id)
-        ):
-            out.append((what, report, _describe(what, report, dossier)))
-    return out
+def reports_to_review(dossier, rows: dict[str, list] | None = None) -> list[tuple[str, object, str]]:
+    """Every report of the dossier with its review state: (what, report, description), oldest first.
+    `rows`: reports_of(dossier), when already loaded."""
+    rows = rows if rows is not None else reports_of(dossier)
+    return [(what, report, _describe(what, report, dossier)) for what in REPORTS for report in rows[what]]
 
 
 def _check_followup(dossier, actor, field: str = "") -> None:

@@ -9,11 +9,12 @@ import re
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.rules import Quorum, compute_quorum
 from ..extensions import db
-from ..models import Opportunity, OpportunityState, User
+from ..models import Guichet, Opportunity, OpportunityState, User
 from ..models.committees import (
     AgendaDocument,
     AgendaItem,
@@ -477,6 +478,12 @@ def dossier_candidates(meeting: Meeting) -> list:
             Dossier.id.not_in(on_agenda),
         )
         .order_by(Dossier.id)
+        # the label needs neither the author nor the opportunity; decided_by() walks up the guichet tree
+        .options(
+            lazyload(Dossier.created_by),
+            lazyload(Dossier.opportunity),
+            joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
+        )
     )
     return [
         (d, f"{d.reference} — {d.title} ({d.state_enum.label})")
@@ -513,10 +520,13 @@ def dossier_documents(dossier_id: int | None) -> list[tuple[str, str]]:
     return links
 
 
-def followup_candidates(meeting: Meeting) -> list:
+def followup_candidates(meeting: Meeting, open_proposals: list[AgendaProposal] | None = None) -> list:
     """Follow-up flags of the funded dossiers this committee decides on, offered for its next agenda (those
-    already proposed are listed with the proposals)."""
-    proposed = {p.dossier_id for p in proposals.open_for(meeting.committee, ItemKind.SUIVI)}
+    already proposed are listed with the proposals). `open_proposals`: proposal_candidates(meeting), when
+    the caller has them."""
+    if open_proposals is None:
+        open_proposals = proposals.open_for(meeting.committee, ItemKind.SUIVI)
+    proposed = {p.dossier_id for p in open_proposals if p.kind == ItemKind.SUIVI}
     return [f for f in flags_for_committee(meeting.committee) if f.dossier_id not in proposed]
 
 

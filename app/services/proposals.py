@@ -9,7 +9,7 @@ updates it.
 """
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from .. import permissions
 from ..extensions import db
@@ -32,9 +32,11 @@ def deciding_committee(dossier) -> Committee | None:
     for guichet in chain:
         if guichet.committee_id:
             return db.session.get(Committee, guichet.committee_id)
-    committees = db.session.scalars(
-        select(Committee).options(selectinload(Committee.guichets)).order_by(Committee.id)
-    ).all()  # once, with their guichets (not one query per guichet of the chain and per committee)
+    committees = (
+        db.session.scalars(select(Committee).options(joinedload(Committee.guichets)).order_by(Committee.id))
+        .unique()
+        .all()
+    )  # once, with their guichets joined (not one query per guichet of the chain and per committee)
     for guichet in chain:
         for committee in committees:
             if any(g.id == guichet.id for g in committee.guichets):

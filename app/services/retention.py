@@ -1,7 +1,8 @@
 """Data retention: the history of sent reminders and of delivered mails is kept `RETENTION_MONTHS` (12 by
 default), then deleted by the scheduler's daily `retention.purge` job. Pending, failed and retried rows are
 never purged: they are work, not history. Notifications keep their text (their link to a purged reminder is
-set to NULL by the foreign key)."""
+set to NULL by the foreign key). The same job deletes the background exports past EXPORT_KEEP_HOURS
+(services.export_jobs.purge_expired)."""
 
 import logging
 from datetime import datetime
@@ -12,6 +13,7 @@ from sqlalchemy import delete
 
 from ..extensions import db
 from ..models.reminders import OutboxMail, Reminder, ReminderStatus
+from . import export_jobs
 
 log = logging.getLogger(__name__)
 
@@ -41,5 +43,7 @@ def purge(now: datetime, months: int | None = None) -> tuple[int, int]:
 
 def scheduled_purge(now: datetime) -> str:
     reminders, mails = purge(now)
+    exports = export_jobs.purge_expired(now)
     months = current_app.config["RETENTION_MONTHS"]
-    return f"{reminders} rappel(s) et {mails} courriel(s) de plus de {months} mois supprimés"
+    text = f"{reminders} rappel(s) et {mails} courriel(s) de plus de {months} mois supprimés"
+    return text + (f", {exports} export(s) expiré(s) supprimé(s)" if exports else "")
