@@ -30,6 +30,7 @@ from tests.factories import (
 
 MAX_STATEMENTS = 15
 _days = itertools.count(1)  # distinct reminder dates (one reminder per object, recipient and day)
+_value_days = itertools.count(1)  # distinct indicator value dates (one value per indicator and day)
 # Constant in the data but still above the goal: the dossier page reads one dossier's fifteen collections
 # (sections, referents, financing, beneficiaries, indicators, savings, staff, jalons, files, declarations,
 # rules, endorsements, complements, transitions…), one selectin statement each; its step page some of them.
@@ -120,7 +121,7 @@ def grow(world, n: int = 4) -> None:
                 IndicatorValue(
                     dossier_id=world["followed"],
                     indicator_id=indicator.id,
-                    reported_on=date(2026 + (world["round"] + i) % 3, 1 + i % 12, 1 + world["round"]),
+                    reported_on=date(2026, 1, 1) + timedelta(days=7 * next(_value_days)),  # 2026, 2027…
                     value=f"{1000 * (i + 1)}",
                 )
             )
