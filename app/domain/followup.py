@@ -1,12 +1,16 @@
 """Follow-up arithmetic of funded dossiers, with no database: month arithmetic, numbers typed by people,
-indicator values read as numbers, and the savings forecast next to the savings reported, by year."""
+indicator values read as numbers, the yearly indicator targets next to the values reported (status per
+year), and the savings forecast next to the savings reported, by year."""
 
+import enum
 import re
 from calendar import monthrange
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
-from ..formatting import format_number
+from ..formatting import format_number, parse_number
 
 # Clawback triggers of the contract ([000] §5.2, §4.1.2, §8): indicator values not sent for a year, no credit
 # consumed six months after signature.
@@ -113,6 +117,130 @@ def savings_by_year(
             SavingsFigure(year, forecast.get((year, nature), 0), amount, nature, explanation)
         )
     return [SavingsYear.of(year, figures) for year, figures in by_year.items()]
+
+
+# --- yearly indicator targets ([001] §5.2 « une cible pour chaque année », cible fin 2019 … fin 2022) -------
+
+# The number a target or a value starts with: « 123 000 (25 % du volume total de CertDC) » → « 123 000 »,
+# « 12,5 % » → « 12,5 % ». Thousands are grouped by three digits only, so « 12 2023 » stays « 12 ».
+_LEADING_NUMBER = re.compile(
+    r"\s*(-?(?:\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+|\d+)(?:[.,]\d+)?)(?![\d.,]?\d)\s*(?:%|€)?"
+)
+
+
+def leading_number(text: str | None) -> Decimal | None:
+    """The number a free text starts with, read by formatting.parse_number (the one parser of typed
+    numbers); None when the text does not start with a number (« Au moins trois ministères », « — »)."""
+    match = _LEADING_NUMBER.match(text or "")
+    if match is None:
+        return None
+    try:
+        return parse_number(match.group(1))
+    except ValueError:  # pragma: no cover - the pattern above only lets numbers through
+        return None
+
+
+class TargetStatus(enum.StrEnum):
+    """Where a yearly target stands: reached by the latest value of its year, missed once its year is over,
+    or still to come."""
+
+    ATTEINTE = "atteinte"
+    EN_RETARD = "en_retard"
+    A_VENIR = "a_venir"
+
+    @property
+    def label(self) -> str:
+        return {"atteinte": "Atteinte", "en_retard": "En retard", "a_venir": "À venir"}[self.value]
+
+    @property
+    def badge(self) -> str:  # DSFR badge type
+        return {"atteinte": "success", "en_retard": "error", "a_venir": "info"}[self.value]
+
+
+QUALITATIVE = "cible qualitative"  # a target that does not start with a number: shown, not compared
+
+
+@dataclass(frozen=True)
+class TargetYear:
+    """One year of an indicator: the contract's target for its end, the latest value reported that year,
+    and the status (None with a `note` when there is nothing to compare)."""
+
+    year: int
+    target: str  # as the contract writes it
+    value: str | None  # the latest value reported in the year, as typed
+    reported_on: date | None
+    status: TargetStatus | None
+    note: str = ""
+
+
+def _decreasing(baseline: Decimal | None, numbers: list[Decimal]) -> bool:
+    """Is the indicator meant to go down (a delay, a cost)? Its targets are below its initial value, or
+    fall from year to year when there is no numeric initial value."""
+    if baseline is not None and numbers and any(n != baseline for n in numbers):
+        return all(n <= baseline for n in numbers)
+    return len(numbers) >= 2 and numbers[-1] < numbers[0]
+
+
+def target_years(
+    targets: dict[int, str],
+    values: Iterable[tuple[date, str]],
+    *,
+    baseline: str = "",
+    today: date,
+) -> list[TargetYear]:
+    """Each year of `targets` (year → target text) next to the latest of `values` ((day, value text))
+    reported in that year, with its status on `today`:
+
+    - « atteinte »: the year's latest value reaches the target (≥, or ≤ for an indicator meant to go down);
+    - « en retard »: the year is over (31 December passed) and its latest value, if any, does not reach it;
+    - « à venir »: the year is not over and the target is not reached yet.
+
+    A target that does not start with a number is a « cible qualitative » (no status); so is the comparison
+    with a value that does not start with a number (« valeur non chiffrée »)."""
+    latest: dict[int, tuple[date, str]] = {}
+    for day, value in values:
+        if day.year not in latest or day > latest[day.year][0]:
+            latest[day.year] = (day, value)
+    numbers = {year: leading_number(text) for year, text in targets.items()}
+    down = _decreasing(leading_number(baseline), [n for _, n in sorted(numbers.items()) if n is not None])
+    rows = []
+    for year in sorted(targets):
+        day, value = latest.get(year, (None, None))
+        target = numbers[year]
+        if target is None:
+            rows.append(TargetYear(year, targets[year], value, day, None, QUALITATIVE))
+            continue
+        reported = leading_number(value) if value is not None else None
+        if value is not None and reported is None:
+            rows.append(TargetYear(year, targets[year], value, day, None, "valeur non chiffrée"))
+            continue
+        note = "" if value is not None else f"aucune valeur transmise en {year}"
+        if reported is not None and (reported <= target if down else reported >= target):
+            status, note = TargetStatus.ATTEINTE, ""
+        elif today > date(year, 12, 31):
+            status = TargetStatus.EN_RETARD
+        else:
+            status = TargetStatus.A_VENIR
+        rows.append(TargetYear(year, targets[year], value, day, status, note))
+    return rows
+
+
+def targets_summary(rows: Iterable[TargetYear]) -> str:
+    """« 2 cibles atteintes, 1 en retard, 1 à venir, 1 cible qualitative » ('' when there is no target)."""
+    rows = list(rows)
+    counts = {status: sum(r.status == status for r in rows) for status in TargetStatus}
+    qualitative = sum(r.status is None for r in rows)
+    parts = []
+    if counts[TargetStatus.ATTEINTE]:
+        n = counts[TargetStatus.ATTEINTE]
+        parts.append(f"{n} cible{'s' if n > 1 else ''} atteinte{'s' if n > 1 else ''}")
+    if counts[TargetStatus.EN_RETARD]:
+        parts.append(f"{counts[TargetStatus.EN_RETARD]} en retard")
+    if counts[TargetStatus.A_VENIR]:
+        parts.append(f"{counts[TargetStatus.A_VENIR]} à venir")
+    if qualitative:
+        parts.append(f"{qualitative} sans comparaison chiffrée")
+    return ", ".join(parts)
 
 
 # --- budget milestones, CP sequence, tranches, progress ([000] §5.1, §5.2, §8; [004] §6) -------------------

@@ -15,6 +15,8 @@ from ..models.dossiers import (
     DossierState,
     FinancingLine,
     MessageRead,
+    RevenueAmount,
+    RevenueLine,
     SavingsLine,
 )
 from ..models.portfolio import fold
@@ -213,6 +215,21 @@ FIGURES_OPTIONS = (
     selectinload(Dossier.savings_lines).selectinload(SavingsLine.amounts),
     selectinload(Dossier.staff_savings),
 )
+
+
+def revenue_totals(dossier_ids: list[int]) -> dict[int, int]:
+    """Dossier id → its additional revenue over every year ([000] §4.2.3 « Recettes supplémentaires »), for
+    a list of dossiers in one aggregate statement (the exports; services.dossiers.figures loads the rows
+    only for the pages that show them)."""
+    if not dossier_ids:
+        return {}
+    rows = db.session.execute(
+        select(RevenueLine.dossier_id, func.sum(RevenueAmount.amount))
+        .join(RevenueAmount, RevenueAmount.line_id == RevenueLine.id)
+        .where(RevenueLine.dossier_id.in_(dossier_ids))
+        .group_by(RevenueLine.dossier_id)
+    )
+    return {dossier_id: int(total or 0) for dossier_id, total in rows}
 
 
 def guichet_dossiers_for_export(guichet: Guichet) -> list[Dossier]:

@@ -1,6 +1,8 @@
 """Dossier lists as files: a guichet's submitted dossiers, « Mes dossiers » and the instruction list (with
 the page's filters), one set of columns (app/tabular.py writes them; routes on the dossiers blueprint)."""
 
+from decimal import Decimal
+
 from flask import request
 from flask_login import current_user
 
@@ -45,6 +47,29 @@ DOSSIER_COLUMNS = [
         "Euros économisés par euro de FTAP sur trois ans",
     ),
     Column(
+        "economies_cp_total",
+        "Économies totales CP",
+        Kind.EUROS,
+        lambda r: r[1].savings_cp_total,
+        "Économies prévisionnelles en crédits de paiement (CP), toutes années du tableau des économies, "
+        "aide au calcul T2 comprise, en euros",
+    ),
+    Column(
+        "recettes_supplementaires_total",
+        "Recettes supplémentaires",
+        Kind.EUROS,
+        lambda r: r[3],
+        "Recettes supplémentaires prévues (§4.2.3), toutes années, en euros ; hors retour sur investissement",
+    ),
+    Column(
+        "etp_redeployes",
+        "ETP redéployés",
+        Kind.DECIMAL,
+        lambda r: r[4],
+        "Emplois (ETP) redéployés de l'aide au calcul T2, l'année où ils sont les plus nombreux "
+        "(catégories A, B et C additionnées) ; comptés dans les emplois économisés, pour information",
+    ),
+    Column(
         "avis",
         "Avis",
         Kind.TEXT,
@@ -61,10 +86,28 @@ DOSSIER_COLUMNS = [
 ]
 
 
+def redeployed_jobs(dossier) -> Decimal:
+    """The ETP redeployed in the T2 helper ([000] annex II « dont emplois redéployés »), in the year they
+    are the most (categories added up): jobs are counted per year, so years are not added up."""
+    by_year: dict[int, Decimal] = {}
+    for row in dossier.staff_savings:
+        by_year[row.year] = by_year.get(row.year, Decimal(0)) + (row.redeployed or 0)
+    return max(by_year.values(), default=Decimal(0))
+
+
 def dossier_rows(dossiers) -> list[tuple]:
-    """(dossier, its figures, porteur code) for each dossier."""
+    """(dossier, its figures, porteur code, additional revenue, redeployed ETP) for each dossier: the rows of
+    the figures loaded up front (queries.dossiers.FIGURES_OPTIONS), the revenue in one aggregate statement."""
+    dossiers = list(dossiers)
+    revenues = queries.revenue_totals([d.id for d in dossiers])
     return [
-        (d, dossier_service.figures(d), d.porteur_organisation.code if d.porteur_organisation else "")
+        (
+            d,
+            dossier_service.figures(d),
+            d.porteur_organisation.code if d.porteur_organisation else "",
+            revenues.get(d.id, 0),
+            redeployed_jobs(d),
+        )
         for d in dossiers
     ]
 
@@ -73,7 +116,9 @@ def dossier_rows(dossiers) -> list[tuple]:
 @permissions.authenticated
 def export_mine(fmt: str):
     """« Mes dossiers »: the dossiers the user carries, drafts included."""
-    dossiers = db.session.scalars(queries.my_dossiers_query(current_user)).unique()
+    dossiers = db.session.scalars(
+        queries.my_dossiers_query(current_user).options(*queries.FIGURES_OPTIONS)
+    ).unique()
     export = Export(
         "mes-dossiers",
         "Mes dossiers",
@@ -88,7 +133,9 @@ def export_mine(fmt: str):
 def export_instruction(fmt: str):
     """The instruction list with the page's tab, guichet, state and search."""
     filters = queries.DossierFilters.from_args(request.args)
-    dossiers = db.session.scalars(queries.instruction_export(current_user, filters)).unique()
+    dossiers = db.session.scalars(
+        queries.instruction_export(current_user, filters).options(*queries.FIGURES_OPTIONS)
+    ).unique()
     lines = [("Onglet", queries.TABS[filters.tab][0])]
     if filters.guichet:
         lines.append(("Guichet", filters.guichet))

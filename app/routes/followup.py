@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .. import permissions
 from ..extensions import attachment_max_bytes, db
+from ..formatting import paris
 from ..forms.dossiers import uploaded_files
 from ..forms.followup import (
     FORMS,
@@ -155,7 +156,10 @@ def _row_form(kind: str, row_id: int, action: str, posted: dict | None = None):
 
 
 def _render(dossier, status: int = 200, bound=None, review_errors: dict | None = None, row_errors=None):
-    follow = service.followup(dossier)
+    contract = contracts.contract_of(dossier)
+    # a closed follow-up: the yearly targets as they stood on its final assessment
+    closed_on = paris(contract.closed_at).date() if contract and contract.closed_at else None
+    follow = service.followup(dossier, targets_on=closed_on)
     contracted = dossier.state in DossierState.FOLLOWUP_VISIBLE  # before the contract: none of either
     avenant_rows = avenants.avenants_of(dossier) if contracted else []
     granted, by_avenant = avenants.granted_total(dossier, avenant_rows, decision=follow.decision_total)
@@ -175,7 +179,7 @@ def _render(dossier, status: int = 200, bound=None, review_errors: dict | None =
         can_report=permissions.can_report_followup(current_user, dossier) and service.is_followed(dossier),
         can_review=permissions.can_review_followup(current_user, dossier),
         can_close=permissions.can_manage_contract(current_user, dossier) and service.is_followed(dossier),
-        contract=contracts.contract_of(dossier),
+        contract=contract,
         late_jalons=follow.late,
         trail=committee_queries.trail(dossier_id=dossier.id, user=current_user),
         tranches=tranche_rows,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import permissions
 from ..domain.followup import (
@@ -21,6 +23,7 @@ from ..domain.followup import (
     INDICATOR_MAX_DAYS,
     BudgetMilestone,
     SavingsYear,
+    TargetYear,
     add_months,
     budget_milestone,
     cp_sequence_gaps,
@@ -28,13 +31,15 @@ from ..domain.followup import (
     numeric,
     parse_date,
     parse_int,
+    target_years,
+    targets_summary,
 )
 from ..domain.followup import savings_by_year as _savings_by_year
 from ..extensions import db
 from ..formatting import format_date, format_euros, paris, paris_today
 from ..models.base import utcnow
 from ..models.committees import AgendaItem, Committee, Decision, ItemKind, Meeting, MeetingState, Outcome
-from ..models.dossiers import Dossier, DossierState, DossierTransition
+from ..models.dossiers import Dossier, DossierIndicator, DossierState, DossierTransition
 from ..models.followup import (
     OTHER_SAVINGS,
     CreditConsumption,
@@ -75,6 +80,15 @@ class FollowUp:
     charts: dict = field(default_factory=dict)
     delays: dict = field(default_factory=dict)  # jalon id → its latest JalonDelay
     to_review: list = field(default_factory=list)  # (what, report, label) not yet validated or questioned
+    # indicator id → its yearly targets next to the values reported ([001] §5.2), statuses on `targets_on`
+    targets: dict[int, list[TargetYear]] = field(default_factory=dict)
+    targets_on: date | None = None
+
+    @property
+    def targets_summary(self) -> str:
+        """« 2 cibles atteintes, 1 en retard… » over every indicator ('' without yearly targets)."""
+        return targets_summary(row for rows in self.targets.values() for row in rows)
+
     milestones: dict[int, BudgetMilestone] = field(default_factory=dict)  # jalon id → planned vs consumed
     late: list = field(default_factory=list)  # jalons not reached, past their date or announced late
 
@@ -157,6 +171,34 @@ def savings_by_year(dossier, reports: list | None = None) -> list[SavingsYear]:
     return _savings_by_year(forecast, reported, savings_natures(dossier, forecast))
 
 
+def indicators_with_targets(dossier) -> list[DossierIndicator]:
+    """The dossier's indicators with their yearly targets in one statement (joined, instead of the lazy load
+    of the indicators plus the selectin of their targets), kept as the loaded `dossier.indicators`."""
+    if "indicators" not in inspect(dossier).unloaded:
+        return dossier.indicators
+    rows = db.session.scalars(
+        select(DossierIndicator)
+        .where(DossierIndicator.dossier_id == dossier.id)
+        .options(joinedload(DossierIndicator.targets))
+        .order_by(DossierIndicator.position)
+    ).unique()
+    set_committed_value(dossier, "indicators", list(rows))
+    return dossier.indicators
+
+
+def indicator_targets(indicators: list, today: date) -> dict[int, list[TargetYear]]:
+    """indicators: (indicator, [values newest first]) → indicator id → its years (domain.followup)."""
+    return {
+        indicator.id: target_years(
+            {t.year: t.value for t in indicator.targets if (t.value or "").strip()},
+            [(v.reported_on, v.value) for v in history],
+            baseline=indicator.current_value or "",
+            today=today,
+        )
+        for indicator, history in indicators
+    }
+
+
 def reports_of(dossier) -> dict[str, list]:
     """Every follow-up report of the dossier, one query per kind (REPORTS), oldest first: what the follow-up
     page reads once and hands to each of its parts (not one query per part and kind)."""
@@ -166,7 +208,9 @@ def reports_of(dossier) -> dict[str, list]:
     }
 
 
-def followup(dossier, *, today: date | None = None) -> FollowUp:
+def followup(dossier, *, today: date | None = None, targets_on: date | None = None) -> FollowUp:
+    """`targets_on`: the day the yearly targets are judged on (the closing day of a closed follow-up, so
+    that its final assessment keeps the statuses it was closed with); `today` otherwise."""
     today = today or paris_today()
     signed_on = signature_date(dossier)
     rows = reports_of(dossier)
@@ -208,7 +252,7 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
             status = "À venir"
         jalons.append((jalon, report, status))
     indicators = []
-    for indicator in dossier.indicators:
+    for indicator in indicators_with_targets(dossier):
         history = values.get(indicator.id, [])
         last = history[0].reported_on if history else signed_on
         if followed and last is not None and (today - last).days > INDICATOR_MAX_DAYS:
@@ -270,6 +314,8 @@ def followup(dossier, *, today: date | None = None) -> FollowUp:
         savings=savings_by_year(dossier, rows["economies"]),
         delays=delays,
         to_review=reports_to_review(dossier, rows),
+        targets=indicator_targets(indicators, targets_on or today),
+        targets_on=targets_on or today,
         milestones=milestones,
         late=late,
     )

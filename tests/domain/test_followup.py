@@ -68,6 +68,87 @@ def test_savings_by_year_put_the_forecast_next_to_what_is_reported():
     assert years[0].natures[0] == SavingsFigure(2027, 100_000, 80_000, "Licences", "Décalage")
 
 
+# --- yearly indicator targets ([001] §5.2) -----------------------------------------------------------------
+
+
+def test_targets_are_read_by_their_leading_number_through_parse_number():
+    from decimal import Decimal
+
+    from app.domain.followup import leading_number
+
+    assert leading_number("123 000 (25 % du volume total de CertDC)") == Decimal("123000")
+    assert leading_number("430\u202f000 (100 % de CertDC) + 4 millions") == Decimal("430000")
+    assert leading_number("12,5 %") == Decimal("12.5") and leading_number("32") == Decimal("32")
+    assert leading_number("12 2023") == Decimal("12")  # thousands are grouped by three digits only
+    assert leading_number("Au moins trois ministères") is None and leading_number("") is None
+    assert leading_number(None) is None and leading_number("1,2,3") is None
+
+
+def test_status_per_year_reached_late_to_come_and_qualitative():
+    from app.domain.followup import QUALITATIVE, TargetStatus, target_years
+
+    targets = {  # the HUB's second indicator ([001] §5.2), moved to 2026…2029, plus a qualitative year
+        2026: "0",
+        2027: "123 000 (25 % du volume total de CertDC)",
+        2028: "307 000 (50 % du volume total de CertDC) + 800 000 (20 % des télé-dossiers DILA)",
+        2029: "Généralisation à tous les ministères",
+    }
+    values = [  # newest first, as the follow-up reads them; the latest value of each year counts
+        (date(2028, 3, 1), "150 000"),
+        (date(2027, 12, 15), "125 000 télé-dossiers"),
+        (date(2027, 6, 1), "90 000"),
+    ]
+    rows = target_years(targets, values, baseline="0", today=date(2028, 4, 1))
+    by_year = {row.year: row for row in rows}
+    assert [row.year for row in rows] == [2026, 2027, 2028, 2029]
+    # 2026: over, nothing reported → late, said so
+    assert by_year[2026].status == TargetStatus.EN_RETARD and "aucune valeur" in by_year[2026].note
+    # 2027: the December value (125 000 ≥ 123 000) counts, not the June one
+    assert by_year[2027].status == TargetStatus.ATTEINTE
+    assert (by_year[2027].value, by_year[2027].reported_on) == ("125 000 télé-dossiers", date(2027, 12, 15))
+    # 2028: not reached yet, the year is not over
+    assert by_year[2028].status == TargetStatus.A_VENIR and by_year[2028].value == "150 000"
+    # 2029: no number to compare with
+    assert by_year[2029].status is None and by_year[2029].note == QUALITATIVE
+    # once 2028 is over, the same values make it late
+    later = target_years(targets, values, baseline="0", today=date(2029, 1, 1))
+    assert later[2].status == TargetStatus.EN_RETARD
+    assert (TargetStatus.ATTEINTE.label, TargetStatus.EN_RETARD.label, TargetStatus.A_VENIR.label) == (
+        "Atteinte",
+        "En retard",
+        "À venir",
+    )
+
+
+def test_an_indicator_meant_to_go_down_is_reached_at_or_below_its_target():
+    from app.domain.followup import TargetStatus, target_years
+
+    rows = target_years(  # a processing delay in days: 30 today, 20 then 10
+        {2027: "20 jours", 2028: "10 jours"},
+        [(date(2027, 11, 2), "18"), (date(2028, 5, 1), "12")],
+        baseline="30 jours",
+        today=date(2028, 6, 1),
+    )
+    assert [r.status for r in rows] == [TargetStatus.ATTEINTE, TargetStatus.A_VENIR]
+    # no numeric initial value: targets falling from year to year say the same
+    rows = target_years({2027: "20", 2028: "10"}, [(date(2027, 11, 2), "25")], today=date(2028, 1, 2))
+    assert rows[0].status == TargetStatus.EN_RETARD
+
+
+def test_a_value_that_is_not_a_number_is_shown_without_a_status_and_the_summary_counts():
+    from app.domain.followup import TargetStatus, target_years, targets_summary
+
+    rows = target_years(
+        {2027: "100", 2028: "200", 2029: "Déploiement national"},
+        [(date(2027, 5, 1), "en cours de mesure"), (date(2028, 2, 1), "210")],
+        today=date(2028, 3, 1),
+    )
+    assert rows[0].status is None and rows[0].note == "valeur non chiffrée"
+    assert rows[1].status == TargetStatus.ATTEINTE
+    assert targets_summary(rows) == "1 cible atteinte, 2 sans comparaison chiffrée"
+    assert targets_summary([]) == ""
+
+
 # --- budget milestones, CP sequence, tranches, progress ([000] §5.2, §8; [004] §6) -----------------------
 
 

@@ -128,3 +128,59 @@ def test_the_contract_pdf_carries_signatories_yearly_targets_and_savings_in_ae_a
     assert "Économies prévisionnelles (en euros, AE et CP de chaque année)" in text
     assert "638 000 638 000 1 275 000 1 275 000" in text  # [001] §3: 638 638 1275 1275 (k€), AE then CP
     assert "4.2.3 Recettes supplémentaires" in text
+
+
+# The guichet's export (and « Mes dossiers », the instruction list: the same columns) carries the savings in
+# CP, the additional revenue and the redeployed jobs, at a number of statements constant in the dossiers.
+def test_dossier_exports_carry_savings_cp_revenue_and_redeployed_jobs_in_constant_statements(
+    client, csrf, login_as, porteur, hub, queries
+):
+    import csv
+
+    from openpyxl import load_workbook
+
+    from app.models.dossiers import RevenueAmount, RevenueLine, StaffSaving
+    from tests.factories import make_instructed_dossier
+
+    login_as(porteur)
+    economies = {
+        "version": "1",
+        "rows-0-nature": "Coûts de gestion", "rows-0-category": "T3", "rows-0-programme": "P624",
+        "rows-0-y-2022": "290 000", "rows-0-cp-2022": "145 000",
+        "staff-B-cost": "48 000", "staff-B-2023": "2,5", "staff-B-r-2023": "1,5",
+        "revenues-0-nature": "Abonnements", "revenues-0-y-2023": "50 000", "revenues-0-y-2024": "25 000",
+    }  # fmt: skip
+    assert post(client, csrf, f"/dossiers/{hub.id}/sections/economies", economies).status_code == 200
+    db.session.expire_all()
+    hub.state, hub.submitted_at = "depose", hub.created_at  # an exported guichet lists deposited dossiers
+    db.session.commit()
+    login_as(make_user(Role.SECRETARIAT))
+    url = "/guichets/FTAP/dossiers.csv?format=rfc4180"
+    with queries() as few:
+        rows = list(csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True))))
+    row = rows[0]
+    # CP: 145 000 of the line + the T2 helper's 2,5 ETP × 48 000 € (counted in AE and CP alike)
+    assert row["economies_cp_total"] == "265000"
+    assert row["recettes_supplementaires_total"] == "75000" and row["etp_redeployes"] == "1.5"
+    readme = load_workbook(io.BytesIO(client.get("/guichets/FTAP/dossiers.xlsx").data))["Lisez-moi"]
+    described = {r[1]: r[3] for r in readme.iter_rows(values_only=True) if r[1]}
+    assert "crédits de paiement" in described["Économies totales CP"]
+    assert "§4.2.3" in described["Recettes supplémentaires"] and "T2" in described["ETP redéployés"]
+
+    for i in range(3):  # more dossiers, each with revenue and redeployed jobs: no more statements
+        other = make_instructed_dossier(porteur, guichet="FTAP", title=f"Autre {i}", state="depose")
+        line = RevenueLine(dossier_id=other.id, position=0, nature="Recette")
+        line.amounts = [RevenueAmount(year=2027, amount=1000 * (i + 1))]
+        db.session.add_all(
+            [line, StaffSaving(dossier_id=other.id, category="A", year=2027, jobs=2, redeployed=1)]
+        )
+    db.session.commit()
+    db.session.expire_all()
+    with queries() as many:
+        rows = list(csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True))))
+    assert len(rows) == 4 and [r["recettes_supplementaires_total"] for r in rows[1:]] == [
+        "1000",
+        "2000",
+        "3000",
+    ]
+    assert len(many) == len(few)

@@ -162,3 +162,47 @@ def test_an_htmx_report_is_redirected_with_hx_redirect(client, csrf, login_as, m
     data = {"year": "2027", "ae": "0", "cp": "0"}
     response = post(client, csrf, f"/dossiers/{dossier.id}/suivi/consommation", data, headers=HX)
     assert response.headers["HX-Redirect"] == f"/dossiers/{dossier.id}/suivi#consommation"
+
+
+def test_yearly_targets_show_a_status_per_year_and_qualitative_ones_none(client, csrf, login_as, make_user):
+    """[001] §5.2 « une cible pour chaque année »: last year's target missed (en retard), this year's reached
+    by the value the porteur reports through the form (atteinte), a qualitative target shown as such."""
+    from app.models.dossiers import DossierIndicator, IndicatorTarget
+
+    porteur = make_user("porteur")
+    year = date.today().year
+    dossier = make_instructed_dossier(
+        porteur, state="en_suivi", decision_outcome="accepte", start_year=year - 1
+    )
+    indicator = DossierIndicator(position=0, objective="Adoption", indicator="Usagers", current_value="0")
+    indicator.targets = [
+        IndicatorTarget(year=year - 1, value="1 000 usagers"),
+        IndicatorTarget(year=year, value="5 000 (10 % du public)"),
+        IndicatorTarget(year=year + 1, value="Généralisation"),
+    ]
+    dossier.indicators = [indicator]
+    db.session.commit()
+    url = f"/dossiers/{dossier.id}/suivi"
+    login_as(porteur)
+    refused = post(
+        client, csrf, f"{url}/indicateur", {"indicator": indicator.id, "reported_on": "", "value": "6 000"}
+    )
+    assert refused.status_code == 422 and 'value="6 000"' in body(refused)
+    response = post(
+        client,
+        csrf,
+        f"{url}/indicateur",
+        {"indicator": indicator.id, "reported_on": date.today().isoformat(), "value": "6 000"},
+    )
+    assert response.status_code == 303
+    html = body(client.get(url))
+
+    def row(y):
+        return html.split(f'id="target-{indicator.id}-{y}"')[1].split("</tr>")[0]
+
+    assert (
+        "1 000 usagers" in row(year - 1) and "En retard" in row(year - 1) and "aucune valeur" in row(year - 1)
+    )
+    assert "5 000 (10 % du public)" in row(year) and "6 000" in row(year) and "Atteinte" in row(year)
+    assert "Généralisation" in row(year + 1) and "cible qualitative" in row(year + 1)
+    assert "fr-badge" not in row(year + 1)

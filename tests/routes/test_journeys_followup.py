@@ -223,6 +223,12 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
             "comment": "Premier relevé",
         },
     )
+    # the yearly targets typed in the dossier ([001] §5.2) beside the value just reported, with a status
+    page_suivi = porteur.get(suivi)
+    targets = page_suivi.split(f'id="targets-{indicator.id}"')[1].split("</table>")[0]
+    this_year = targets.split(f'id="target-{indicator.id}-{today.year}"')[1].split("</tr>")[0]
+    assert "10 000" in this_year and "12" in this_year and "À venir" in this_year  # 12 < 10 000, year open
+    assert f'id="target-{indicator.id}-{today.year + 2}"' in targets and "120 000" in targets
     porteur.post(f"{suivi}/consommation", {"year": str(today.year), "ae": "100000", "cp": "50000"})
 
     # instructeur: validates the jalon, questions the indicator
@@ -236,6 +242,15 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
     mail = porteur.sees("followup.report_reviewed")
     assert "Source ?" in mail.text_body
     assert "Questionné" in porteur.get(suivi)
+
+    # porteur: the second indicator reaches its target of the year (2 ministries): « Atteinte »
+    second = dossier.indicators[1]
+    porteur.post(
+        f"{suivi}/indicateur",
+        {"indicator": second.id, "reported_on": today.isoformat(), "value": "3 ministères", "comment": ""},
+    )
+    reached = porteur.get(suivi).split(f'id="target-{second.id}-{today.year}"')[1].split("</tr>")[0]
+    assert "3 ministères" in reached and "Atteinte" in reached
 
     # committee member: reads the follow-up of the dossier decided by the committee
     assert "Suivi du dossier" in member.get(suivi)
@@ -288,4 +303,7 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
     instructeur.sees("followup.closed")
     db.session.expire_all()
     assert dossier.state == "clos"
-    assert "Bilan final : Objectifs atteints." in member.get(suivi)
+    closed = member.get(suivi)
+    assert "Bilan final : Objectifs atteints." in closed
+    # the final assessment carries the yearly targets as they stood on the closing day
+    assert "Cibles annuelles des indicateurs à la clôture : 1 cible atteinte, 5 à venir." in closed

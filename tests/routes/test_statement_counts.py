@@ -8,14 +8,15 @@ second count must equal the first.
 
 import collections
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AgendaItem, AuditEntry, Chantier, Minutes, Opportunity, Role
-from app.models.dossiers import DossierMessage
+from app.models.dossiers import DossierIndicator, DossierMessage, IndicatorTarget
+from app.models.followup import IndicatorValue
 from app.models.reminders import Notification, Reminder
 from tests.factories import (
     make_campaign,
@@ -29,6 +30,7 @@ from tests.factories import (
 
 MAX_STATEMENTS = 15
 _days = itertools.count(1)  # distinct reminder dates (one reminder per object, recipient and day)
+_value_days = itertools.count(1)  # distinct indicator value dates (one value per indicator and day)
 # Constant in the data but still above the goal: the dossier page reads one dossier's fifteen collections
 # (sections, referents, financing, beneficiaries, indicators, savings, staff, jalons, files, declarations,
 # rules, endorsements, complements, transitions…), one selectin statement each; its step page some of them.
@@ -84,6 +86,12 @@ def build_world() -> dict:
     db.session.add(Minutes(meeting_id=meeting.id))  # a draft: the secretariat opens it
     dossier = make_dossier(users["porteur"], "SNAP4")
     followed = make_instructed_dossier(users["porteur"], state="instruit")
+    # two indicators with yearly targets (one qualitative): the follow-up page compares them with the values
+    for position, targets in enumerate((("10 000", "50 000"), ("Pilote", "Généralisation"))):
+        indicator = DossierIndicator(dossier_id=followed.id, position=position, objective="O", indicator="I")
+        indicator.targets = [IndicatorTarget(year=2027 + i, value=v) for i, v in enumerate(targets)]
+        db.session.add(indicator)
+    db.session.commit()
     return {
         "users": users,
         "code": opportunity.code,
@@ -107,7 +115,19 @@ def grow(world, n: int = 4) -> None:
         db.session.scalars(select(AgendaItem.id).where(AgendaItem.meeting_id == world["meeting"])).all()
     )
     cloud = db.session.scalar(select(Chantier.id).where(Chantier.code == "2.2"))
+    indicators = db.session.scalars(
+        select(DossierIndicator).where(DossierIndicator.dossier_id == world["followed"])
+    ).all()
     for i in range(n):
+        for indicator in indicators:  # one more value per indicator and round (two per year)
+            db.session.add(
+                IndicatorValue(
+                    dossier_id=world["followed"],
+                    indicator_id=indicator.id,
+                    reported_on=date(2026, 1, 1) + timedelta(days=7 * next(_value_days)),  # 2026, 2027…
+                    value=f"{1000 * (i + 1)}",
+                )
+            )
         make_opportunity(brique=f"Brique {world['round']}-{i}", state="en_criblage")
         make_user(Role.DSI, ministry="MI")
         dossier = make_dossier(users["porteur"], "SNAP4", title=f"Dossier {world['round']}-{i}")

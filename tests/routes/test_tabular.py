@@ -210,7 +210,7 @@ def test_people_csv_splits_right_with_french_numbers_and_dates(client, login_as,
     body = response.get_data()
     assert body.count(b"\r\n") >= 2 and body.replace(b"\r\n", b"").count(b"\n") == 0, "CRLF line ends"
     header, row = csv_rows(response, machine=False)
-    assert len(header) == len(row) == 13
+    assert len(header) == len(row) == 16  # with the savings CP, additional revenue and redeployed jobs
     values = dict(zip(header, row, strict=True))
     assert values["Dossier"] == hub.reference and values["Intitulé"].startswith("Nouveau HUB")
     assert values["Montant total AE"] == "3850000" and values["Financement FTAP AE"] == "1275000"
@@ -240,7 +240,7 @@ def test_workbooks_have_real_dates_numbers_and_a_readme(client, login_as, make_u
     assert workbook.sheetnames == ["Dossiers", "Lisez-moi"]
     assert workbook.properties.title == "Dossiers déposés au guichet FTAP" and workbook.properties.creator
     sheet = workbook["Dossiers"]
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:M2"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:P2"
     assert all(c.font.b for c in sheet[1]) and sheet["A1"].value == "Dossier"
     assert sheet.column_dimensions["A"].width < sheet.column_dimensions["B"].width  # code vs text
     assert sheet["E2"].is_date and sheet["E2"].number_format == "DD/MM/YYYY"
