@@ -337,9 +337,6 @@ reminders_cli = AppGroup("reminders", help="Rappels et courriels.")
 @click.option("--interval", type=int, default=None, help="Secondes entre deux passages (défaut : 60).")
 def scheduler_run(interval):
     """Run the scheduler in the foreground (production: one dedicated process)."""
-    scheduler = Scheduler(current_app._get_current_object(), interval_seconds=interval)
-    scheduler.start()
-    click.echo(f"Planificateur démarré ({scheduler.holder}) : {', '.join(JOBS)}")
     stopping = threading.Event()
 
     def stop(*_):
@@ -347,8 +344,12 @@ def scheduler_run(interval):
             os._exit(1)
         stopping.set()
 
+    # Before the first job starts: a SIGTERM that arrives while it runs must get the grace, not kill the process.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    scheduler = Scheduler(current_app._get_current_object(), interval_seconds=interval)
+    scheduler.start()
+    click.echo(f"Planificateur démarré ({scheduler.holder}) : {', '.join(JOBS)}")
     while not stopping.is_set():
         time.sleep(0.5)
     grace = current_app.config.get("SCHEDULER_STOP_GRACE", STOP_GRACE_SECONDS)

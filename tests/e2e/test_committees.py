@@ -54,6 +54,11 @@ def world(live_app):
         guichet = db.session.scalar(select(Guichet).where(Guichet.code == "DINUM-COMMUNS"))
         saved_guichets = [g.id for g in committee.guichets]
         committee.guichets = [*committee.guichets, guichet]
+        # members registered by earlier tests (the demo accounts) do not vote here: the quorum counts ours
+        others = db.session.scalars(select(UserRole).where(UserRole.committee_id == committee.id)).all()
+        saved_functions = {role.id: role.function for role in others}
+        for role in others:
+            role.function = "invite"
         people = {}
         for key, role, function in (
             ("secretariat", Role.SECRETARIAT, None),
@@ -115,6 +120,8 @@ def world(live_app):
         }
     yield data
     with live_app.app_context():
+        for role_id, function in saved_functions.items():
+            db.session.get(UserRole, role_id).function = function
         user_ids = [data[k] for k in ("secretariat", "porteur", "president", "m1", "m2", "m3")]
         committee = db.session.scalar(select(Committee).where(Committee.code == "CSIC-TECH"))
         meeting_ids = list(

@@ -396,7 +396,7 @@ def committee_decides(secretariat, live_app, meeting_id: int, reference: str, ye
     secretariat.goto(f"{meeting_url}/proces-verbal")
     secretariat.fill("#notes", "Séance tenue ; le dossier est retenu.")
     secretariat.get_by_role("button", name="Enregistrer le procès-verbal").click()
-    flash(secretariat, "Procès-verbal enregistré.")
+    secretariat.locator("#app-announcer", has_text="Procès-verbal enregistré.").wait_for()
     secretariat.get_by_role("button", name="Marquer comme relu").click()
     secretariat.get_by_role("button", name="Publier le procès-verbal").click()
     secretariat.locator("#minutes-state", has_text="Publié").wait_for()

@@ -302,7 +302,7 @@ def deposit_and_propose(live_app, new_page, cast, title: str, walk_homes: bool =
     as_porteur = Http(porteur)
     year = str(date.today().year)
     response = as_porteur.post("/dossiers/nouveau", {"guichet": GUICHET, "title": title, "start_year": year})
-    url = response.headers["location"].split("#")[0]
+    url = response.headers["location"].split("#")[0].split("/etapes/")[0]  # creation opens the first step
     dossier_id = int(url.rsplit("/", 1)[1])
     with live_app.app_context():
         account = db.session.scalar(select(User).where(User.email == cast["porteur"]))
