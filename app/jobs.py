@@ -344,7 +344,7 @@ def scheduler_run(interval):
             os._exit(1)
         stopping.set()
 
-    # Before the first job starts: a SIGTERM that arrives while it runs must get the grace, not kill the process.
+    # Before the first job starts: a SIGTERM while it runs must get the grace, not kill the process.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     scheduler = Scheduler(current_app._get_current_object(), interval_seconds=interval)
