@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from dataset import targets, top_up  # noqa: E402
 from portfolio import BenchConfig, TextMaker, counting, grow_portfolio, refresh_statistics  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -41,6 +42,7 @@ from app.extensions import db  # noqa: E402
 from app.maintenance import rebuild_database  # noqa: E402
 from app.models import User  # noqa: E402
 from app.queries.portfolio import forget_options  # noqa: E402
+from tests.factories import make_instructed_dossier  # noqa: E402
 from tests.routes.test_statement_counts import MAX_STATEMENTS, PAGES, build_world, grow  # noqa: E402
 
 FLOOR = "/plancher"
@@ -106,14 +108,16 @@ def measure(app, engine, world, user_ids, series: int, requests: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url")
-    parser.add_argument("--sizes", default="4,40", help="n of `grow` at the small and the large size")
-    parser.add_argument("--portfolio", default="133,1330", help="opportunities at the small and large size")
+    parser.add_argument(
+        "--scales",
+        default="0.01,1",
+        help="fractions of the issue's large data set (bench/dataset.py)",
+    )
     parser.add_argument("--series", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2018)
     args = parser.parse_args(argv)
-    sizes = [int(n) for n in args.sizes.split(",")]
-    portfolio = [int(n) for n in args.portfolio.split(",")]
+    scales = [float(n) for n in args.scales.split(",")]
     scratch = None
     url = args.database_url
     if not url:
@@ -127,31 +131,53 @@ def main(argv=None) -> int:
         rebuild_database(app)
         with app.app_context():
             world = build_world()
+            world["submitted"] = make_instructed_dossier(
+                world["users"]["porteur"],
+                guichet="SNAP4",
+                state="en_instruction",
+                avis=None,
+                avis_motivation="",
+            ).id
+            grow(world, 1)  # one of each object the factories build (messages, agenda items…)
             user_ids = {role: user.id for role, user in world["users"].items()}
-        grown = 0
-        for n, opportunities in zip(sizes, portfolio, strict=True):
+            db.session.remove()
+        for scale in scales:
+            started = time.perf_counter()
+            want = targets(scale)
+            grow_portfolio(app, want["opportunities"], texts, rng)
             with app.app_context():
                 world["users"] = {role: db.session.get(User, user_id) for role, user_id in user_ids.items()}
-                grow(world, n - grown)
-                grown = n
-                db.session.remove()
-                refresh_statistics(db.engine)
-            grow_portfolio(app, opportunities, texts, rng)
+            top_up(app, world, scale, rng)
             with app.app_context():
                 refresh_statistics(db.engine)
                 engine = db.engine
-            print(f"size {n} ({opportunities} opportunities): measuring…", file=sys.stderr)
-            results.append((n, measure(app, engine, world, user_ids, args.series, args.requests)))
+            print(
+                f"scale {scale} ({describe(want)}): built in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
+            results.append((scale, measure(app, engine, world, user_ids, args.series, args.requests)))
     finally:
         if scratch:
             os.unlink(scratch.name)
     return report(results, db_name=url.split(":")[0])
 
 
+def describe(want: dict) -> str:
+    return (
+        f"{want['opportunities']} opportunities, {want['campaigns']} campaigns × {want['voters']} voters × "
+        f"{want['ballot']} votes, {want['dossiers']} dossiers, {want['meetings']} sessions / "
+        f"{want['decisions']} decisions, {want['audit']} audit entries, {want['reminders']} reminders, "
+        f"{want['notifications']} notifications"
+    )
+
+
 def report(results, db_name: str) -> int:
     (small_n, small), (large_n, large) = results[0], results[-1]
     floor_small, floor_large = small[FLOOR][0], large[FLOOR][0]
-    print(f"\nbackend: {db_name}; sizes {small_n} → {large_n}; CPU ms of the app thread, median of series")
+    print(
+        f"\nbackend: {db_name}; scales {small_n} → {large_n} of the large data set; "
+        "CPU ms of the app thread, median of series"
+    )
     header = (
         f"{'page':28} {'cpu S':>7} {'cpu L':>7} {'×floor S':>8} {'×floor L':>8} {'L/S':>5} "
         f"{'wall L':>7} {'SQL S':>5} {'SQL L':>5}  goals"
@@ -162,7 +188,8 @@ def report(results, db_name: str) -> int:
     for page in [*PAGES, FLOOR]:
         cs, ws, qs = small[page]
         cl, wl, ql = large[page]
-        ratio_s, ratio_l, growth = cs / floor_small, cl / floor_large, cl / cs if cs else 0
+        ratio_s, ratio_l = cs / floor_small, cl / floor_large
+        growth = ratio_l / ratio_s if ratio_s else 0  # large/small, each against the floor of its run
         limit = TARGET_PORTFOLIO_RATIO if page == "portfolio list" else TARGET_RATIO
         misses = []
         if page != FLOOR:

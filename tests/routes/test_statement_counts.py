@@ -214,3 +214,17 @@ def test_the_similar_opportunity_hint_is_one_statement(client, login_as, world, 
         assert "M007" in client.get(url).get_data(as_text=True)
     assert len(many) == len(few)
     assert sum("FROM opportunities" in statement for statement in many) == 1
+
+
+def test_the_reminder_lists_are_paginated(client, login_as, world):
+    login_as(world["users"]["secretariat"])
+    grow(world, 9)  # 27 pending reminders (three users × 9): a page of 25, then 2
+    first = client.get("/admin/rappels").get_data(as_text=True)
+    upcoming = first[first.index('id="a-venir-table"') : first.index('id="envoyes"')]
+    assert upcoming.count('<tr id="reminder-') == 25
+    assert 'aria-label="Pages des rappels à venir"' in upcoming and "a_venir=2#a-venir" in upcoming
+    assert "À venir (25+)" in first
+    second = client.get("/admin/rappels?a_venir=2").get_data(as_text=True)
+    upcoming = second[second.index('id="a-venir-table"') : second.index('id="envoyes"')]
+    assert upcoming.count('<tr id="reminder-') == 2
+    assert "Page suivante</a>" in upcoming and 'href="/admin/rappels?a_venir=1#a-venir"' in upcoming
