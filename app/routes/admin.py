@@ -66,7 +66,8 @@ def _render_user(user: User, *, form=None, error: str | None = None, status: int
 def users():
     form = UserSearchForm(request.args)
     query = form.q.data if form.validate() else ""
-    return render_template("admin/users.html", form=form, users=service.search(query or ""), query=query)
+    users = service.search_page(query or "", request.args.get("page", 1, type=int))
+    return render_template("admin/users.html", form=form, users=users, query=query)
 
 
 @bp.get("/utilisateurs/<int:user_id>")

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AgendaItem, AuditEntry, Minutes, Opportunity, Role
+from app.models import AgendaItem, AuditEntry, Minutes, Opportunity, Role, User
 from app.models.dossiers import DossierMessage
 from app.models.reminders import Notification, Reminder
 from tests.factories import (
@@ -228,3 +228,15 @@ def test_the_reminder_lists_are_paginated(client, login_as, world):
     upcoming = second[second.index('id="a-venir-table"') : second.index('id="envoyes"')]
     assert upcoming.count('<tr id="reminder-') == 2
     assert "Page suivante</a>" in upcoming and 'href="/admin/rappels?a_venir=1#a-venir"' in upcoming
+
+
+def test_the_user_list_is_paginated(client, login_as, world):
+    login_as(world["users"]["secretariat"])
+    for _ in range(50):
+        make_user(Role.DSI, ministry="MI")
+    total = db.session.scalar(select(db.func.count()).select_from(User))
+    first = client.get("/admin/utilisateurs").get_data(as_text=True)
+    assert first.count('<tr>\n        <td><a href="/admin/utilisateurs/') == 50
+    assert 'aria-label="Pages des utilisateurs"' in first
+    last = client.get("/admin/utilisateurs?page=2").get_data(as_text=True)
+    assert last.count('<tr>\n        <td><a href="/admin/utilisateurs/') == total - 50
