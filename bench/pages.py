@@ -1,21 +1,23 @@
 """Every main page type against the floor route, at a small and a large data set (issue « Performance at
 scale »).
 
-Usage: .venv/bin/python bench/pages.py [--database-url URL] [--sizes 4,40] [--portfolio 133,1330]
-                                       [--series 5] [--requests 5]
+Usage: .venv/bin/python bench/pages.py [--database-url URL] [--scales 0.01,1] [--series 5] [--requests 3]
 
 Without --database-url a scratch SQLite file is used. With it, THE DATABASE IS WIPED (every table dropped,
 or the `public` schema on PostgreSQL), then rebuilt by the migrations and the reference data.
 
 The page types are those of tests/routes/test_statement_counts.py (PAGES: endpoint, the role that opens
-it, its URL), which the test suite checks against app.url_map. For each size, the data set is grown with
-the same `grow` as the test (n more dossiers, instructed dossiers, agenda items, messages, audit entries,
-notifications, reminders, users) and the portfolio to `--portfolio` opportunities (bench/portfolio.py's
-generator). Then `--series` series: in each, every page and `/plancher` requested `--requests` times,
-interleaved, as its user (one test client per role). Per page: the median over the series of each series'
-median CPU time of this thread (insensitive to other processes' load; blind to the PostgreSQL server's
-work) and wall time, divided by the floor's; SQL statements per request (one request, counted with a
-`before_cursor_execute` listener).
+it, its URL), which the test suite checks against app.url_map. The data set is the issue's large one
+(bench/dataset.py: 13 300 opportunities, 5 campaigns × 300 voters × 133 votes, 2 000 dossiers, 100 sessions
+/ 990 decisions, 50 000 audit entries, 100 000 reminders, 5 000 notifications) at each of `--scales`
+(0.01 is the small data set, 1 the large one), bulk-inserted through SQLAlchemy Core on top of the test's
+world (`build_world` and one `grow`), the opportunities by bench/portfolio.py's generator. Then `--series`
+series: in each, every page and `/plancher` requested `--requests` times, interleaved, as its user (one
+test client per role). Per page: the median over the series of each series' median CPU time of this
+thread (insensitive to other processes' load; blind to the PostgreSQL server's work) and wall time,
+divided by the floor's; L/S is the large ratio to the floor over the small one (the machine's load changes
+between the two sizes; the floor of the same run cancels it); SQL statements per request (one request,
+counted with a `before_cursor_execute` listener).
 
 Goals (the issue): page/floor ≤ 4 at the large size (portfolio list ≤ 2.5); large/small ≤ 1.5; statements
 ≤ 15 and the same at both sizes. Printed as PASS/FAIL; exit status 1 when one fails.
