@@ -87,9 +87,12 @@ def _filtered(user, filters: DossierFilters, tab: str | None = None):
 
 
 def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int, dict[str, int], set[int]]:
-    """(dossiers of the page, total, count per tab, ids followed by the user)."""
+    """(dossiers of the page, total, count per tab, ids followed by the user).
+
+    The counts per tab come from one count per state (each tab is a set of states, « Tous » all of them)
+    plus the followed ones, and the page's total is its tab's count: 2 counting statements instead of 6,
+    each reading only the dossiers' ids and states."""
     query = _filtered(user, filters)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     items = list(
         db.session.scalars(
             query.order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
@@ -97,10 +100,22 @@ def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int,
             .limit(PER_PAGE)
         ).unique()
     )
+    by_state = dict(
+        db.session.execute(
+            _filtered(user, filters, tab="tous")
+            .with_only_columns(Dossier.state, func.count(Dossier.id))
+            .group_by(Dossier.state)
+        ).all()
+    )
     counts = {}
-    for tab in TABS:
-        sub = _filtered(user, filters, tab=tab).subquery()
-        counts[tab] = db.session.scalar(select(func.count()).select_from(sub))
+    for tab, (_label, states) in TABS.items():
+        if tab == "suivis":
+            counts[tab] = db.session.scalar(
+                _filtered(user, filters, tab=tab).with_only_columns(func.count(Dossier.id))
+            )
+        else:
+            counts[tab] = sum(n for state, n in by_state.items() if states is None or state in states)
+    total = counts[filters.tab]
     followed = set(
         db.session.scalars(select(DossierFollow.dossier_id).where(DossierFollow.user_id == user.id))
     )

@@ -240,3 +240,22 @@ def test_the_user_list_is_paginated(client, login_as, world):
     assert 'aria-label="Pages des utilisateurs"' in first
     last = client.get("/admin/utilisateurs?page=2").get_data(as_text=True)
     assert last.count('<tr>\n        <td><a href="/admin/utilisateurs/') == total - 50
+
+
+@pytest.mark.parametrize("role", ["instructeur", "secretariat"])
+def test_the_instruction_tab_counts_are_each_tabs_dossiers(world, role):
+    from app.queries import dossiers as dossier_queries
+
+    grow(world, 2)
+    user = world["users"][role]
+    for filters in (
+        dossier_queries.DossierFilters(),
+        dossier_queries.DossierFilters(tab="tous", guichet="SNAP4"),
+    ):
+        items, total, counts, _followed = dossier_queries.instruction_list(user, filters)
+        for tab in dossier_queries.TABS:
+            sub = dossier_queries._filtered(user, filters, tab=tab).subquery()
+            assert counts[tab] == db.session.scalar(select(db.func.count()).select_from(sub)), tab
+        assert total == counts[filters.tab] >= len(items)
+        if role == "secretariat" and not filters.guichet:
+            assert counts["tous"] > 0
