@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from .. import permissions
 from ..extensions import db
@@ -29,6 +29,8 @@ TABS = {
     "tous": ("Tous", None),
 }
 PER_PAGE = 50
+# The lists show a dossier's guichet, porteur and state, never its opportunity: not joined into each row.
+LIST_OPTIONS = (lazyload(Dossier.opportunity),)
 
 
 @dataclass
@@ -95,7 +97,8 @@ def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int,
     query = _filtered(user, filters)
     items = list(
         db.session.scalars(
-            query.order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
+            query.options(*LIST_OPTIONS)
+            .order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
             .offset((filters.page - 1) * PER_PAGE)
             .limit(PER_PAGE)
         ).unique()
@@ -164,7 +167,8 @@ def my_dossiers(user, page: int = 1) -> Page:
     pages = max(1, -(-total // MY_DOSSIERS_PER_PAGE))
     page = min(max(page, 1), pages)
     items = db.session.scalars(
-        query.order_by(Dossier.id.desc())
+        query.options(*LIST_OPTIONS)
+        .order_by(Dossier.id.desc())
         .limit(MY_DOSSIERS_PER_PAGE)
         .offset((page - 1) * MY_DOSSIERS_PER_PAGE)
     ).unique()
