@@ -1,21 +1,23 @@
 """Every main page type against the floor route, at a small and a large data set (issue « Performance at
 scale »).
 
-Usage: .venv/bin/python bench/pages.py [--database-url URL] [--sizes 4,40] [--portfolio 133,1330]
-                                       [--series 5] [--requests 5]
+Usage: .venv/bin/python bench/pages.py [--database-url URL] [--scales 0.01,1] [--series 5] [--requests 3]
 
 Without --database-url a scratch SQLite file is used. With it, THE DATABASE IS WIPED (every table dropped,
 or the `public` schema on PostgreSQL), then rebuilt by the migrations and the reference data.
 
 The page types are those of tests/routes/test_statement_counts.py (PAGES: endpoint, the role that opens
-it, its URL), which the test suite checks against app.url_map. For each size, the data set is grown with
-the same `grow` as the test (n more dossiers, instructed dossiers, agenda items, messages, audit entries,
-notifications, reminders, users) and the portfolio to `--portfolio` opportunities (bench/portfolio.py's
-generator). Then `--series` series: in each, every page and `/plancher` requested `--requests` times,
-interleaved, as its user (one test client per role). Per page: the median over the series of each series'
-median CPU time of this thread (insensitive to other processes' load; blind to the PostgreSQL server's
-work) and wall time, divided by the floor's; SQL statements per request (one request, counted with a
-`before_cursor_execute` listener).
+it, its URL), which the test suite checks against app.url_map. The data set is the issue's large one
+(bench/dataset.py: 13 300 opportunities, 5 campaigns × 300 voters × 133 votes, 2 000 dossiers, 100 sessions
+/ 990 decisions, 50 000 audit entries, 100 000 reminders, 5 000 notifications) at each of `--scales`
+(0.01 is the small data set, 1 the large one), bulk-inserted through SQLAlchemy Core on top of the test's
+world (`build_world` and one `grow`), the opportunities by bench/portfolio.py's generator. Then `--series`
+series: in each, every page and `/plancher` requested `--requests` times, interleaved, as its user (one
+test client per role). Per page: the median over the series of each series' median CPU time of this
+thread (insensitive to other processes' load; blind to the PostgreSQL server's work) and wall time,
+divided by the floor's; L/S is the large ratio to the floor over the small one (the machine's load changes
+between the two sizes; the floor of the same run cancels it); SQL statements per request (one request,
+counted with a `before_cursor_execute` listener).
 
 Goals (the issue): page/floor ≤ 4 at the large size (portfolio list ≤ 2.5); large/small ≤ 1.5; statements
 ≤ 15 and the same at both sizes. Printed as PASS/FAIL; exit status 1 when one fails.
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from dataset import targets, top_up  # noqa: E402
 from portfolio import BenchConfig, TextMaker, counting, grow_portfolio, refresh_statistics  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -41,6 +44,7 @@ from app.extensions import db  # noqa: E402
 from app.maintenance import rebuild_database  # noqa: E402
 from app.models import User  # noqa: E402
 from app.queries.portfolio import forget_options  # noqa: E402
+from tests.factories import make_instructed_dossier  # noqa: E402
 from tests.routes.test_statement_counts import MAX_STATEMENTS, PAGES, build_world, grow  # noqa: E402
 
 FLOOR = "/plancher"
@@ -106,14 +110,16 @@ def measure(app, engine, world, user_ids, series: int, requests: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url")
-    parser.add_argument("--sizes", default="4,40", help="n of `grow` at the small and the large size")
-    parser.add_argument("--portfolio", default="133,1330", help="opportunities at the small and large size")
+    parser.add_argument(
+        "--scales",
+        default="0.01,1",
+        help="fractions of the issue's large data set (bench/dataset.py)",
+    )
     parser.add_argument("--series", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2018)
     args = parser.parse_args(argv)
-    sizes = [int(n) for n in args.sizes.split(",")]
-    portfolio = [int(n) for n in args.portfolio.split(",")]
+    scales = [float(n) for n in args.scales.split(",")]
     scratch = None
     url = args.database_url
     if not url:
@@ -127,31 +133,53 @@ def main(argv=None) -> int:
         rebuild_database(app)
         with app.app_context():
             world = build_world()
+            world["submitted"] = make_instructed_dossier(
+                world["users"]["porteur"],
+                guichet="SNAP4",
+                state="en_instruction",
+                avis=None,
+                avis_motivation="",
+            ).id
+            grow(world, 1)  # one of each object the factories build (messages, agenda items…)
             user_ids = {role: user.id for role, user in world["users"].items()}
-        grown = 0
-        for n, opportunities in zip(sizes, portfolio, strict=True):
+            db.session.remove()
+        for scale in scales:
+            started = time.perf_counter()
+            want = targets(scale)
+            grow_portfolio(app, want["opportunities"], texts, rng)
             with app.app_context():
                 world["users"] = {role: db.session.get(User, user_id) for role, user_id in user_ids.items()}
-                grow(world, n - grown)
-                grown = n
-                db.session.remove()
-                refresh_statistics(db.engine)
-            grow_portfolio(app, opportunities, texts, rng)
+            top_up(app, world, scale, rng)
             with app.app_context():
                 refresh_statistics(db.engine)
                 engine = db.engine
-            print(f"size {n} ({opportunities} opportunities): measuring…", file=sys.stderr)
-            results.append((n, measure(app, engine, world, user_ids, args.series, args.requests)))
+            print(
+                f"scale {scale} ({describe(want)}): built in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
+            results.append((scale, measure(app, engine, world, user_ids, args.series, args.requests)))
     finally:
         if scratch:
             os.unlink(scratch.name)
     return report(results, db_name=url.split(":")[0])
 
 
+def describe(want: dict) -> str:
+    return (
+        f"{want['opportunities']} opportunities, {want['campaigns']} campaigns × {want['voters']} voters × "
+        f"{want['ballot']} votes, {want['dossiers']} dossiers, {want['meetings']} sessions / "
+        f"{want['decisions']} decisions, {want['audit']} audit entries, {want['reminders']} reminders, "
+        f"{want['notifications']} notifications"
+    )
+
+
 def report(results, db_name: str) -> int:
     (small_n, small), (large_n, large) = results[0], results[-1]
     floor_small, floor_large = small[FLOOR][0], large[FLOOR][0]
-    print(f"\nbackend: {db_name}; sizes {small_n} → {large_n}; CPU ms of the app thread, median of series")
+    print(
+        f"\nbackend: {db_name}; scales {small_n} → {large_n} of the large data set; "
+        "CPU ms of the app thread, median of series"
+    )
     header = (
         f"{'page':28} {'cpu S':>7} {'cpu L':>7} {'×floor S':>8} {'×floor L':>8} {'L/S':>5} "
         f"{'wall L':>7} {'SQL S':>5} {'SQL L':>5}  goals"
@@ -162,7 +190,8 @@ def report(results, db_name: str) -> int:
     for page in [*PAGES, FLOOR]:
         cs, ws, qs = small[page]
         cl, wl, ql = large[page]
-        ratio_s, ratio_l, growth = cs / floor_small, cl / floor_large, cl / cs if cs else 0
+        ratio_s, ratio_l = cs / floor_small, cl / floor_large
+        growth = ratio_l / ratio_s if ratio_s else 0  # large/small, each against the floor of its run
         limit = TARGET_PORTFOLIO_RATIO if page == "portfolio list" else TARGET_RATIO
         misses = []
         if page != FLOOR:

@@ -60,6 +60,7 @@ class Reminder(db.Model):
         Index("ix_reminders_object", "object_type", "object_id"),
         # the admin page lists the latest sent and failed ones; the retention job deletes the oldest
         Index("ix_reminders_status_updated", "status", "updated_at"),
+        Index("ix_reminders_status_attempts", "status", "attempts"),  # the failures list: retried pending
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

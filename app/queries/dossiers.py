@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import joinedload, lazyload, selectinload, undefer
 
 from .. import permissions
 from ..extensions import db
@@ -31,6 +31,8 @@ TABS = {
     "tous": ("Tous", None),
 }
 PER_PAGE = 50
+# The lists show a dossier's guichet, porteur and state, never its opportunity: not joined into each row.
+LIST_OPTIONS = (lazyload(Dossier.opportunity),)
 
 
 @dataclass
@@ -89,20 +91,36 @@ def _filtered(user, filters: DossierFilters, tab: str | None = None):
 
 
 def instruction_list(user, filters: DossierFilters) -> tuple[list[Dossier], int, dict[str, int], set[int]]:
-    """(dossiers of the page, total, count per tab, ids followed by the user)."""
+    """(dossiers of the page, total, count per tab, ids followed by the user).
+
+    The counts per tab come from one count per state (each tab is a set of states, « Tous » all of them)
+    plus the followed ones, and the page's total is its tab's count: 2 counting statements instead of 6,
+    each reading only the dossiers' ids and states."""
     query = _filtered(user, filters)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     items = list(
         db.session.scalars(
-            query.order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
+            query.options(*LIST_OPTIONS)
+            .order_by(Dossier.submitted_at.desc(), Dossier.id.desc())
             .offset((filters.page - 1) * PER_PAGE)
             .limit(PER_PAGE)
         ).unique()
     )
+    by_state = dict(
+        db.session.execute(
+            _filtered(user, filters, tab="tous")
+            .with_only_columns(Dossier.state, func.count(Dossier.id))
+            .group_by(Dossier.state)
+        ).all()
+    )
     counts = {}
-    for tab in TABS:
-        sub = _filtered(user, filters, tab=tab).subquery()
-        counts[tab] = db.session.scalar(select(func.count()).select_from(sub))
+    for tab, (_label, states) in TABS.items():
+        if tab == "suivis":
+            counts[tab] = db.session.scalar(
+                _filtered(user, filters, tab=tab).with_only_columns(func.count(Dossier.id))
+            )
+        else:
+            counts[tab] = sum(n for state, n in by_state.items() if states is None or state in states)
+    total = counts[filters.tab]
     followed = set(
         db.session.scalars(select(DossierFollow.dossier_id).where(DossierFollow.user_id == user.id))
     )
@@ -151,7 +169,8 @@ def my_dossiers(user, page: int = 1) -> Page:
     pages = max(1, -(-total // MY_DOSSIERS_PER_PAGE))
     page = min(max(page, 1), pages)
     items = db.session.scalars(
-        query.order_by(Dossier.id.desc())
+        query.options(*LIST_OPTIONS)
+        .order_by(Dossier.id.desc())
         .limit(MY_DOSSIERS_PER_PAGE)
         .offset((page - 1) * MY_DOSSIERS_PER_PAGE)
     ).unique()

@@ -21,7 +21,6 @@ from ..models.voting import (
     campaign_ministries,
     campaign_opportunities,
     electorate_by_ministry,
-    voters_by_ministry,
 )
 from ..permissions import campaigns_visible_to
 
@@ -143,11 +142,29 @@ def _participation_rows(pairs: list[tuple[int | None, int, int]]) -> list[Partic
 def live_participation(campaign: Campaign) -> list[ParticipationRow]:
     """Participation while open (counts of people, never their votes): two aggregate queries."""
     electors = electorate_by_ministry(campaign)
-    voters = voters_by_ministry(campaign.id)
+    voters = live_voters_by_ministry(campaign.id)
     keys = set(electors) | set(voters)
     return _participation_rows(
         [(k, max(electors.get(k, 0), voters.get(k, 0)), voters.get(k, 0)) for k in keys]
     )
+
+
+def live_voters_by_ministry(campaign_id: int) -> dict[int | None, int]:
+    """People who voted, per ministry, while the campaign is open: one probe of the (campaign, voter,
+    opportunity) unique index per user instead of a DISTINCT over every vote (300 voters × 133 votes read
+    on each view of the campaign page). A voter counts once, under the ministry their votes carry (the
+    elector's ministry, recorded on each vote); the frozen figures at closing keep `voters_by_ministry`."""
+    votes = (
+        select(Vote.organisation_id)
+        .where(Vote.campaign_id == campaign_id, Vote.voter_id == User.id)
+        .correlate(User)
+    )
+    ministry = votes.limit(1).scalar_subquery().label("organisation_id")
+    per_voter = select(ministry).select_from(User).where(votes.exists()).subquery()
+    rows = db.session.execute(
+        select(per_voter.c.organisation_id, func.count()).group_by(per_voter.c.organisation_id)
+    ).all()
+    return {org: n for org, n in rows}
 
 
 def frozen_participation(campaign: Campaign) -> list[ParticipationRow]:

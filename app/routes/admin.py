@@ -66,7 +66,8 @@ def _render_user(user: User, *, form=None, error: str | None = None, status: int
 def users():
     form = UserSearchForm(request.args)
     query = form.q.data if form.validate() else ""
-    return render_template("admin/users.html", form=form, users=service.search(query or ""), query=query)
+    users = service.search_page(query or "", request.args.get("page", 1, type=int))
+    return render_template("admin/users.html", form=form, users=users, query=query)
 
 
 @bp.get("/utilisateurs/<int:user_id>")
@@ -164,11 +165,23 @@ def reactivate(user_id: int):
     )
 
 
+def _distinct_actions():
+    """The actions present in the journal, in order, by one descent of the (action, created_at) index per
+    distinct action (a recursive query, on SQLite and PostgreSQL alike) instead of reading every entry:
+    a few dozen index probes at 50 000 entries."""
+    first = select(func.min(AuditEntry.action).label("action")).cte("actions", recursive=True)
+    following = (
+        select(func.min(AuditEntry.action)).where(AuditEntry.action > first.c.action).scalar_subquery()
+    )
+    actions = first.union_all(select(following).where(first.c.action.is_not(None)))
+    return select(actions.c.action).where(actions.c.action.is_not(None)).order_by(actions.c.action)
+
+
 @bp.get("/journal")
 @requires_role(Role.SECRETARIAT)
 def audit():
     known = dict(AUDIT_ACTIONS)
-    for action in db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)):
+    for action in db.session.scalars(_distinct_actions()):
         known.setdefault(action, action)
     form = AuditFilterForm(request.args)
     form.action.choices = list(known.items())

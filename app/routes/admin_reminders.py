@@ -7,9 +7,9 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union_all
 
 from .. import permissions
 from ..extensions import db
@@ -25,6 +25,40 @@ from .actions import perform, see_other
 
 bp = Blueprint("reminders_admin", __name__, url_prefix="/admin/rappels")
 LIST_LIMIT = 100
+PER_PAGE = 25  # rows per page of each reminder list (upcoming, sent log, failures)
+PAGE_ARGS = {"upcoming": "a_venir", "sent": "envoyes", "failures": "echecs"}  # ?a_venir=2 …
+
+
+def _page(query, name: str) -> tuple[list, int, bool]:
+    """One page of a list that can grow (the sent log reaches 100 000 rows): the rows, the page number and
+    whether a next page exists, from one statement of PER_PAGE + 1 rows (no count over the whole history)."""
+    number = max(1, request.args.get(PAGE_ARGS[name], 1, type=int) or 1)
+    rows = db.session.scalars(query.limit(PER_PAGE + 1).offset((number - 1) * PER_PAGE)).all()
+    return rows[:PER_PAGE], number, len(rows) > PER_PAGE
+
+
+def _newest_first(*branches):
+    """The reminders matching any branch, latest update first, as one statement whose branches each read
+    their own index range already in order (status, updated_at; status, attempts) and stop at the page's
+    end: an OR or IN over the statuses made both backends sort the whole sent history (80 000 rows) for 26.
+    Each branch keeps as many rows as the deepest page asked needs."""
+    number = max(1, request.args.get(PAGE_ARGS["sent"], 1, type=int) or 1)
+    number = max(number, request.args.get(PAGE_ARGS["failures"], 1, type=int) or 1)
+    depth = number * PER_PAGE + 1
+    parts = [
+        select(Reminder.id, Reminder.updated_at)
+        .where(where)
+        .order_by(Reminder.updated_at.desc(), Reminder.id.desc())
+        .limit(depth)
+        .subquery()
+        for where in branches
+    ]
+    newest = union_all(*(select(part.c.id, part.c.updated_at) for part in parts)).subquery()
+    return (
+        select(Reminder)
+        .join(newest, newest.c.id == Reminder.id)
+        .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+    )
 
 
 def _objects(rows) -> dict:
@@ -45,29 +79,26 @@ def _objects(rows) -> dict:
 
 def _context(setting_errors=None, setting_values=None):
     now = utcnow()
-    upcoming = db.session.scalars(
+    upcoming, upcoming_page, upcoming_more = _page(
         select(Reminder)
         .where(Reminder.status == ReminderStatus.PENDING)
-        .order_by(Reminder.due_at, Reminder.id)
-        .limit(LIST_LIMIT)
-    ).all()
-    sent = db.session.scalars(
-        select(Reminder)
-        .where(Reminder.status.in_([ReminderStatus.SENT, ReminderStatus.SKIPPED]))
-        .order_by(Reminder.updated_at.desc(), Reminder.id.desc())
-        .limit(LIST_LIMIT)
-    ).all()
-    failures = db.session.scalars(
-        select(Reminder)
-        .where(
-            or_(
-                Reminder.status == ReminderStatus.FAILED,
-                (Reminder.status == ReminderStatus.PENDING) & (Reminder.attempts > 0),
-            )
-        )
-        .order_by(Reminder.updated_at.desc())
-        .limit(LIST_LIMIT)
-    ).all()
+        .order_by(Reminder.due_at, Reminder.id),
+        "upcoming",
+    )
+    sent, sent_page, sent_more = _page(
+        _newest_first(
+            Reminder.status == ReminderStatus.SENT,
+            Reminder.status == ReminderStatus.SKIPPED,
+        ),
+        "sent",
+    )
+    failures, failures_page, failures_more = _page(
+        _newest_first(
+            Reminder.status == ReminderStatus.FAILED,
+            (Reminder.status == ReminderStatus.PENDING) & (Reminder.attempts > 0),
+        ),
+        "failures",
+    )
     mail_failures = db.session.scalars(
         select(OutboxMail)
         .where(
@@ -86,6 +117,12 @@ def _context(setting_errors=None, setting_values=None):
         upcoming=upcoming,
         sent=sent,
         failures=failures,
+        pages={
+            "upcoming": (upcoming_page, upcoming_more),
+            "sent": (sent_page, sent_more),
+            "failures": (failures_page, failures_more),
+        },
+        page_args=PAGE_ARGS,
         mail_failures=mail_failures,
         jobs=jobs,
         registered=JOBS,

@@ -295,8 +295,11 @@ def reactivate(user: User, *, actor) -> None:
 # --- queries used by the admin pages ----------------------------------------------------------------
 
 
-def search(text: str = "", *, limit: int = 200) -> list[User]:
-    query = select(User).order_by(User.email).limit(limit)
+USERS_PER_PAGE = 50
+
+
+def _matching(text: str):
+    query = select(User)
     text = (text or "").strip().lower()
     if text:
         pattern = f"%{text.replace('%', '').replace('_', '')}%"
@@ -306,4 +309,20 @@ def search(text: str = "", *, limit: int = 200) -> list[User]:
             | func.lower(User.usual_name).like(pattern)
             | func.lower(func.coalesce(User.organization_label, "")).like(pattern)
         )
-    return list(db.session.scalars(query))
+    return query
+
+
+def search(text: str = "", *, limit: int = 200) -> list[User]:
+    return list(db.session.scalars(_matching(text).order_by(User.email).limit(limit)))
+
+
+def search_page(text: str = "", page: int = 1, per_page: int = USERS_PER_PAGE):
+    """One page of the users matching `text`, by e-mail: 2 statements at any number of users."""
+    from ..queries.portfolio import Page
+
+    query = _matching(text)
+    total = db.session.scalar(select(func.count()).select_from(query.with_only_columns(User.id).subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(query.order_by(User.email).limit(per_page).offset((page - 1) * per_page))
+    return Page(list(items), total, page, per_page)

@@ -60,3 +60,17 @@ def test_results_rows_carry_the_domain_statistics(make_user):
         2,
     )
     assert row.cells[0] == "2 (67 %)"
+
+
+def test_live_voters_per_ministry_are_the_distinct_voters_of_the_votes(make_user):
+    from app.models.voting import voters_by_ministry
+
+    campaign = make_campaign()
+    for n in range(7):
+        voter = make_user("dsi", ministry=["MI", "MJ", "MEN"][n % 3])
+        for o in campaign.opportunities[: 1 + n % 3]:
+            service.cast_vote(campaign, o, value="must", actor=voter)
+    make_user("dsi", ministry="MI")  # an elector who has not voted
+    live = queries_module.live_voters_by_ministry(campaign.id)
+    assert live == voters_by_ministry(campaign.id)
+    assert sorted(live.values()) == [2, 2, 3]

@@ -185,3 +185,18 @@ def test_audit_page_paginates(client, admin):
     assert "1 / 2" in first and "Suivante" in first
     second = text(client.get("/admin/journal?action=login.failed&page=2"))
     assert "2 / 2" in second and "Précédente" in second
+
+
+def test_the_audit_filter_offers_every_action_present_once(client, admin):
+    from app.models import AuditEntry
+    from app.routes.admin import _distinct_actions
+
+    for n, action in enumerate(["zz.custom", "aa.custom", "zz.custom", "mm.custom"]):
+        db.session.add(
+            AuditEntry(actor_id=admin.id, action=action, object_type="t", object_id=str(n), summary="x")
+        )
+    db.session.commit()
+    present = sorted(set(db.session.scalars(db.select(AuditEntry.action))))
+    assert list(db.session.scalars(_distinct_actions())) == present
+    page = text(client.get("/admin/journal"))
+    assert page.count('value="zz.custom"') == 1 and 'value="aa.custom"' in page

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AgendaItem, AuditEntry, Chantier, Minutes, Opportunity, Role
+from app.models import AgendaItem, AuditEntry, Chantier, Minutes, Opportunity, Role, User
 from app.models.dossiers import DossierIndicator, DossierMessage, IndicatorTarget
 from app.models.followup import IndicatorValue
 from app.models.reminders import Notification, Reminder
@@ -242,3 +242,48 @@ def test_the_similar_opportunity_hint_is_one_statement(client, login_as, world, 
         assert "M007" in client.get(url).get_data(as_text=True)
     assert len(many) == len(few)
     assert sum("FROM opportunities" in statement for statement in many) == 1
+
+
+def test_the_reminder_lists_are_paginated(client, login_as, world):
+    login_as(world["users"]["secretariat"])
+    grow(world, 9)  # 27 pending reminders (three users × 9): a page of 25, then 2
+    first = client.get("/admin/rappels").get_data(as_text=True)
+    upcoming = first[first.index('id="a-venir-table"') : first.index('id="envoyes"')]
+    assert upcoming.count('<tr id="reminder-') == 25
+    assert 'aria-label="Pages des rappels à venir"' in upcoming and "a_venir=2#a-venir" in upcoming
+    assert "À venir (25+)" in first
+    second = client.get("/admin/rappels?a_venir=2").get_data(as_text=True)
+    upcoming = second[second.index('id="a-venir-table"') : second.index('id="envoyes"')]
+    assert upcoming.count('<tr id="reminder-') == 2
+    assert "Page suivante</a>" in upcoming and 'href="/admin/rappels?a_venir=1#a-venir"' in upcoming
+
+
+def test_the_user_list_is_paginated(client, login_as, world):
+    login_as(world["users"]["secretariat"])
+    for _ in range(50):
+        make_user(Role.DSI, ministry="MI")
+    total = db.session.scalar(select(db.func.count()).select_from(User))
+    first = client.get("/admin/utilisateurs").get_data(as_text=True)
+    assert first.count('<tr>\n        <td><a href="/admin/utilisateurs/') == 50
+    assert 'aria-label="Pages des utilisateurs"' in first
+    last = client.get("/admin/utilisateurs?page=2").get_data(as_text=True)
+    assert last.count('<tr>\n        <td><a href="/admin/utilisateurs/') == total - 50
+
+
+@pytest.mark.parametrize("role", ["instructeur", "secretariat"])
+def test_the_instruction_tab_counts_are_each_tabs_dossiers(world, role):
+    from app.queries import dossiers as dossier_queries
+
+    grow(world, 2)
+    user = world["users"][role]
+    for filters in (
+        dossier_queries.DossierFilters(),
+        dossier_queries.DossierFilters(tab="tous", guichet="SNAP4"),
+    ):
+        items, total, counts, _followed = dossier_queries.instruction_list(user, filters)
+        for tab in dossier_queries.TABS:
+            sub = dossier_queries._filtered(user, filters, tab=tab).subquery()
+            assert counts[tab] == db.session.scalar(select(db.func.count()).select_from(sub)), tab
+        assert total == counts[filters.tab] >= len(items)
+        if role == "secretariat" and not filters.guichet:
+            assert counts["tous"] > 0
