@@ -35,7 +35,7 @@ _value_days = itertools.count(1)  # distinct indicator value dates (one value pe
 # (sections, referents, financing, beneficiaries, indicators, savings, staff, jalons, files, declarations,
 # rules, endorsements, complements, transitions…), one selectin statement each; its step page some of them.
 # Lower, never raise.
-STILL_ABOVE = {"dossier page": 20, "dossier step": 19}
+STILL_ABOVE = {"dossier page": 16}
 
 # page type → (endpoint, who opens it, URL built from the world)
 PAGES = {
