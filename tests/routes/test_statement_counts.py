@@ -31,11 +31,9 @@ from tests.factories import (
 MAX_STATEMENTS = 15
 _days = itertools.count(1)  # distinct reminder dates (one reminder per object, recipient and day)
 _value_days = itertools.count(1)  # distinct indicator value dates (one value per indicator and day)
-# Constant in the data but still above the goal: the dossier page reads one dossier's fifteen collections
-# (sections, referents, financing, beneficiaries, indicators, savings, staff, jalons, files, declarations,
-# rules, endorsements, complements, transitions…), one selectin statement each; its step page some of them.
-# Lower, never raise.
-STILL_ABOVE = {"dossier page": 16}
+# Page types constant in the data but still above the goal (none left: the dossier page and its step page
+# came under it, issue « Performance at scale »). Lower, never raise.
+STILL_ABOVE: dict[str, int] = {}
 
 # page type → (endpoint, who opens it, URL built from the world)
 PAGES = {
