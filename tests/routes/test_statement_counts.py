@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AgendaItem, AuditEntry, Chantier, Minutes, Opportunity, Role
-from app.models.dossiers import DossierIndicator, DossierMessage, IndicatorTarget
+from app.models import AgendaItem, AuditEntry, Chantier, Dossier, Minutes, Opportunity, Role
+from app.models.dossiers import ComplementRequest, DossierIndicator, DossierMessage, IndicatorTarget
 from app.models.followup import IndicatorValue
 from app.models.reminders import Notification, Reminder
 from tests.factories import (
@@ -240,3 +240,30 @@ def test_the_similar_opportunity_hint_is_one_statement(client, login_as, world, 
         assert "M007" in client.get(url).get_data(as_text=True)
     assert len(many) == len(few)
     assert sum("FROM opportunities" in statement for statement in many) == 1
+
+
+def test_a_step_page_reads_only_what_it_shows(client, login_as, queries, world):
+    """Compléments asked on a France Relance dossier: its step pages show sections only, so they read no
+    conversation and no DNUM visa (the dossier page does)."""
+    porteur, secretariat = world["users"]["porteur"], world["users"]["secretariat"]
+    dossier = db.session.get(Dossier, world["dossier"])
+    dossier.state, dossier.submitted_at = "complements_demandes", datetime.now(UTC)
+    db.session.add(
+        ComplementRequest(
+            dossier_id=dossier.id,
+            sections="financement",
+            reason="incomplet",
+            message="Détaillez.",
+            requested_by_id=secretariat.id,
+        )
+    )
+    db.session.add(DossierMessage(dossier_id=dossier.id, author_id=secretariat.id, body="Bonjour"))
+    db.session.commit()
+    login_as(porteur)
+    url = f"/dossiers/{dossier.id}/etapes/financement"
+    client.get(url)
+    count, sent = statements(client, queries, url)
+    assert count <= MAX_STATEMENTS, _summary(sent)
+    assert not [s for s in sent if "dossier_messages" in s or "dossier_endorsements" in s], _summary(sent)
+    _, on_the_page = statements(client, queries, f"/dossiers/{dossier.id}")
+    assert [s for s in on_the_page if "FROM dossier_messages" in s]
