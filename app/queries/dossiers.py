@@ -212,9 +212,13 @@ def unread_count(dossier: Dossier, user) -> int:
 
 
 def messages(dossier: Dossier) -> list[DossierMessage]:
+    """The conversation, its authors joined without their roles (the page prints their names only)."""
     return list(
         db.session.scalars(
-            select(DossierMessage).where(DossierMessage.dossier_id == dossier.id).order_by(DossierMessage.id)
+            select(DossierMessage)
+            .where(DossierMessage.dossier_id == dossier.id)
+            .order_by(DossierMessage.id)
+            .options(joinedload(DossierMessage.author).lazyload(User.roles))
         )
     )
 
