@@ -374,6 +374,8 @@ class Dossier(db.Model):
 
     @property
     def open_request(self) -> "ComplementRequest | None":
+        if self.state == DossierState.BROUILLON:  # never deposited (no state leads back to it): none asked
+            return None
         return next((r for r in reversed(self.complement_requests) if r.answered_at is None), None)
 
     def grid(self) -> list[tuple]:
@@ -393,8 +395,10 @@ class Dossier(db.Model):
     @property
     def awaits_endorsement(self) -> bool:
         """Deposited, to be endorsed by the DNUM before the instructeurs may act."""
+        if not self.needs_endorsement or self.state == DossierState.BROUILLON:
+            return False  # told by the guichet and the state (loaded with the dossier): no endorsement read
         latest = self.endorsement
-        return self.needs_endorsement and (latest is None or latest.decision != EndorsementDecision.VISE)
+        return latest is None or latest.decision != EndorsementDecision.VISE
 
     def section_version(self, key: str) -> int:
         return next((s.version for s in self.sections if s.key == key), 0)

@@ -3,15 +3,17 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import joinedload, lazyload, selectinload, undefer
+from sqlalchemy.orm import defaultload, joinedload, lazyload, selectinload, undefer
 
 from .. import permissions
 from ..extensions import db
 from ..models import Dossier, Guichet, User
 from ..models.dossiers import (
     DossierFollow,
+    DossierIndicator,
     DossierMessage,
     DossierReferent,
+    DossierSection,
     DossierState,
     FinancingLine,
     MessageRead,
@@ -182,15 +184,23 @@ def my_dossiers(user, page: int = 1) -> Page:
 # Its contract (one row) and the day it became « conventionné » come in the same statement.
 # The guichet comes with its parent and grandparent (Guichet.ancestors(): the deciding committee, the rules
 # inherited), and the section versions (one row per section) with the dossier.
+# The declarations come joined too: at most one per DECLARATION rule of the guichet (one at most in the
+# reference rules, services/guichets.py), so they add no row in practice and save their own statement.
+# The users who last saved a section come without their roles either. The indicators and revenue lines
+# stay lazy (most routes loading one dossier never read them), their yearly targets and amounts joined
+# when they load.
 ONE_DOSSIER_OPTIONS = (
     joinedload(Dossier.created_by).lazyload(User.roles),
     joinedload(Dossier.contract),
     undefer(Dossier.conventionne_at),
     joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
-    joinedload(Dossier.sections),
+    joinedload(Dossier.sections).joinedload(DossierSection.updated_by).lazyload(User.roles),
+    joinedload(Dossier.declarations),
     # the financing and savings tables with their yearly amounts joined (a line has one row per year)
     selectinload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
     selectinload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
+    defaultload(Dossier.indicators).joinedload(DossierIndicator.targets),
+    defaultload(Dossier.revenue_lines).joinedload(RevenueLine.amounts),
 )
 
 
@@ -221,9 +231,13 @@ def unread_count(dossier: Dossier, user) -> int:
 
 
 def messages(dossier: Dossier) -> list[DossierMessage]:
+    """The conversation, its authors joined without their roles (the page prints their names only)."""
     return list(
         db.session.scalars(
-            select(DossierMessage).where(DossierMessage.dossier_id == dossier.id).order_by(DossierMessage.id)
+            select(DossierMessage)
+            .where(DossierMessage.dossier_id == dossier.id)
+            .order_by(DossierMessage.id)
+            .options(joinedload(DossierMessage.author).lazyload(User.roles))
         )
     )
 

@@ -182,6 +182,9 @@ def _context(dossier: Dossier, **overrides) -> dict:
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
+    # A step page (and a section swapped in place) shows sections only: the dossier page's other blocks
+    # (conversation, annotations, follow, DNUM visa, budget annex) are not read for it.
+    whole_page = overrides.get("step") is None
     # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
     organisations = portfolio_queries.organisations()
 
@@ -207,7 +210,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "porteur": porteur,
         "organisations": organisations,
         "messages": queries.messages(dossier)
-        if permissions.can_message_dossier(current_user, dossier)
+        if whole_page and permissions.can_message_dossier(current_user, dossier)
         else [],
         "annotations": (
             list(
@@ -217,10 +220,10 @@ def _context(dossier: Dossier, **overrides) -> dict:
                     .order_by(DossierAnnotation.id)
                 )
             )
-            if permissions.can_annotate_dossier(current_user, dossier)
+            if whole_page and permissions.can_annotate_dossier(current_user, dossier)
             else []
         ),
-        "followed": service.is_followed(dossier, current_user) if instructor else False,
+        "followed": service.is_followed(dossier, current_user) if whole_page and instructor else False,
         "avis_choices": list(Avis),
         "reasons": list(ComplementReason),
         "forms": forms,
@@ -231,8 +234,8 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "max_mb": _max_bytes() // (1024 * 1024),
         "endorse_form": forms.EndorseForm(formdata=None),
         "grid_scores": GRID_SCORES,
-        "annex_form": forms.BudgetAnnexForm.for_dossier(dossier, posted=False),
-        "endorsement_pending": endorsements.pending(dossier),
+        "annex_form": forms.BudgetAnnexForm.for_dossier(dossier, posted=False) if whole_page else None,
+        "endorsement_pending": endorsements.pending(dossier) if whole_page else False,
         "step": None,  # the step page showing the sections (their forms then autosave and come back to it)
     }
     ctx.update(overrides)

@@ -72,14 +72,16 @@ def _contract_avenants(dossier) -> list:
 def _panel(dossier, forms: dict | None = None) -> dict:
     """What the dossier page shows after instruction: the proposal to the committee, the contract steps."""
     forms = forms or {}
+    can_propose = permissions.can_propose_for_agenda(current_user, dossier)
     return {
         "forms": forms,
         "contract": contracts.contract_of(dossier),
         "refusal": contracts.contract_refusal(dossier),
         "can_manage": permissions.can_manage_contract(current_user, dossier),
-        "can_propose": permissions.can_propose_for_agenda(current_user, dossier),
+        "can_propose": can_propose,
         "proposal": proposals.open_proposal(dossier),
-        "committee": proposals.deciding_committee(dossier),
+        # named on the « Proposer au … » button only: not looked up (every committee read) for anyone else
+        "committee": proposals.deciding_committee(dossier) if can_propose else None,
         "action_form": forms.get("action") or ActionForm(formdata=None),
         "sign_form": forms.get("sign") or SignForm(formdata=None),
         "propose_form": forms.get("propose") or ProposeForm(formdata=None),
