@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import Committee, Guichet, Organisation, Role, User, UserRole
 from ..models.base import utcnow
 from ..models.users import COMMITTEE_FUNCTIONS
+from ..queries.portfolio import Page
 from . import audit
 from .errors import DomainError, NotAllowed, ValidationFailed
 
@@ -318,8 +319,6 @@ def search(text: str = "", *, limit: int = 200) -> list[User]:
 
 def search_page(text: str = "", page: int = 1, per_page: int = USERS_PER_PAGE):
     """One page of the users matching `text`, by e-mail: 2 statements at any number of users."""
-    from ..queries.portfolio import Page
-
     query = _matching(text)
     total = db.session.scalar(select(func.count()).select_from(query.with_only_columns(User.id).subquery()))
     pages = max(1, -(-total // per_page))

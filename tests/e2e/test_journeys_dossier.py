@@ -107,7 +107,7 @@ def active(page) -> dict | None:
     return page.evaluate(ACTIVE)
 
 
-def tab_to(page, target, limit: int = 250, back: bool = False) -> None:
+def tab_to(page, target, limit: int = 400, back: bool = False) -> None:
     """Tab (or Shift+Tab) from the current focus until `target` (a CSS selector or a locator) has it."""
     key = "Shift+Tab" if back else "Tab"
     handle = None if isinstance(target, str) else target.element_handle()
@@ -279,6 +279,11 @@ def fill_dossier_by_keyboard(page, year: int, due: str, tmp_path) -> None:
     key_type(page, "#indicateurs-rows-0-current_value", "0")
     key_type(page, "#indicateurs-rows-0-target_value", "50000")
     key_type(page, "#indicateurs-rows-0-frequency", "trimestrielle")
+    # FTAP family: « au moins deux indicateurs de résultat » ([001] §5.2)
+    key_type(page, "#indicateurs-rows-1-objective", "Qualité de service")
+    key_type(page, "#indicateurs-rows-1-indicator", "Démarches traitées en ligne")
+    key_type(page, "#indicateurs-rows-1-current_value", "0")
+    key_type(page, "#indicateurs-rows-1-target_value", "1200")
     save_section_by_keyboard(page, "indicateurs")
 
     key_type(page, "#economies-rows-0-nature", "Licences évitées")
