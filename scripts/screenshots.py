@@ -44,10 +44,6 @@ class Shot:
 
 # The pages to capture, in the README's order; the dossier's step pages follow the dossier page, one per
 # step of `dossier_sections.STEPS` (a draft of the demo, since a deposited dossier has no steps).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.services.dossier_sections import steps  # noqa: E402  (the steps' slugs and titles, one place)
-
-STEP_TITLES = [(step.slug, f"Dossier, étape « {step.title} »") for step in steps()]
 SHOTS = [
     Shot("accueil-secretariat", "secretariat@demo.gouv.fr", "/", "Accueil du secrétariat"),
     Shot("accueil-dsi", "dsi@demo.gouv.fr", "/", "Accueil d'un membre DSI"),
@@ -57,10 +53,7 @@ SHOTS = [
     Shot("portefeuille", "dsi@demo.gouv.fr", "/opportunites", "Le portefeuille d'opportunités"),
     Shot("bulletin", "dsi@demo.gouv.fr", "/campagnes/{ballot}#bulletin", "Un bulletin de vote MoSCoW"),
     Shot("dossier", "porteur@demo.gouv.fr", "/dossiers/{dossier}", "La page d'un dossier"),
-    *(
-        Shot(f"dossier-etape-{n}", "porteur@demo.gouv.fr", f"/dossiers/{{draft}}/etapes/{slug}", title)
-        for n, (slug, title) in enumerate(STEP_TITLES, start=1)
-    ),
+    "STEPS",  # replaced by one Shot per step of dossier_sections.STEPS (all_shots())
     Shot("seance", "comite@demo.gouv.fr", "/comites/seances/{meeting}", "Une séance de comité"),
 ]
 
@@ -91,6 +84,19 @@ OVERFLOW = """() => ({scroll: document.documentElement.scrollWidth, inner: windo
   wide: [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
     && !e.closest('.fr-table__wrapper, .fr-table__container, [data-app-scroll]')).slice(0, 3)
     .map(e => e.tagName + '.' + e.className)})"""
+
+
+def all_shots() -> list[Shot]:
+    """SHOTS with the dossier's step pages in place of "STEPS" (imported late: config.py reads the
+    environment when `app` is first imported, after main() has pointed it at the temporary database)."""
+    from app.services.dossier_sections import steps
+
+    step_shots = [
+        Shot(f"dossier-etape-{n}", "porteur@demo.gouv.fr", f"/dossiers/{{draft}}/etapes/{step.slug}",
+             f"Dossier, étape « {step.title} »")
+        for n, step in enumerate(steps(), start=1)
+    ]  # fmt: skip
+    return [shot for entry in SHOTS for shot in (step_shots if entry == "STEPS" else [entry])]
 
 
 def free_port() -> int:
@@ -261,7 +267,6 @@ def main() -> None:
     )
     parser.add_argument("--text-zoom", action="store_true", help="with --reflow: text at 200 %% (10.4)")
     options = parser.parse_args()
-    shots = [s for s in SHOTS if not options.only or s.name in options.only]
 
     from scripts.services import die_with_parent, start_mail_catcher, start_oidc_provider
 
@@ -310,7 +315,9 @@ def main() -> None:
                 raise SystemExit(1)
         else:
             print(f"Captures ({WIDTH} px de large) :", flush=True)
-            capture(base, ids(env), shots)
+            values = ids(env)  # first: it points `app` at the temporary database
+            shots = [s for s in all_shots() if not options.only or s.name in options.only]
+            capture(base, values, shots)
     finally:
         for process in reversed(processes):
             process.terminate()
