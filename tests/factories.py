@@ -518,6 +518,8 @@ def hub_signatory_rows(dates: dict[str, str] | None = None) -> list[tuple[int, d
         )
         for i, (side, organisation, function, name) in enumerate(HUB_SIGNATORIES)
     ]
+
+
 def make_followed_dossier(
     porteur,
     *,
