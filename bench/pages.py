@@ -125,7 +125,10 @@ def main(argv=None) -> int:
     if not url:
         scratch = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
         url = f"sqlite:///{scratch.name}"
-    app = create_app(BenchConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tempfile.mkdtemp())
+    # CSRF on, as in production: the pages render their forms with their tokens (the bench only GETs)
+    app = create_app(
+        BenchConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tempfile.mkdtemp(), WTF_CSRF_ENABLED=True
+    )
     rng = random.Random(args.seed)
     texts = TextMaker(rng)
     results = []
