@@ -124,6 +124,16 @@ class SectionConflict(DomainError):
 # --- parsing helpers ------------------------------------------------------------------------------
 
 
+def _programme(raw, field: str, errors: dict, *, required: bool, example: str = "P624") -> str:
+    """A budget programme typed « 349 », « p 349 » or « P349 », as « P349 »; its error at `field`."""
+    programme = clean(raw).upper().replace(" ", "")
+    if programme and not programme.startswith("P"):
+        programme = "P" + programme
+    if (programme or required) and not re.fullmatch(r"P\d{3,4}", programme):
+        errors[field] = f"Programme budgétaire : P suivi de 3 chiffres (par exemple {example})."
+    return programme
+
+
 def clean(text: str | None) -> str:
     return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
@@ -572,11 +582,7 @@ def _validate_financement(dossier: Dossier, data: dict):
             errors[p + "nature"] = "Indiquez la nature de la dépense."
         too_long(nature, p + "nature", errors, "Nature", 300)
         category = _choice(row.get("category"), Category, p + "category", errors, "Choisissez T2, T3 ou T5.")
-        programme = clean(row.get("programme")).upper().replace(" ", "")
-        if programme and not programme.startswith("P"):
-            programme = "P" + programme
-        if not re.fullmatch(r"P\d{3,4}", programme):
-            errors[p + "programme"] = "Programme budgétaire : P suivi de 3 chiffres (par exemple P349)."
+        programme = _programme(row.get("programme"), p + "programme", errors, required=True, example="P349")
         financer_raw = clean(row.get("financer"))
         organisation = None
         if financer_raw.startswith("co:"):
@@ -649,11 +655,7 @@ def _validate_economies(dossier: Dossier, data: dict):
         if not nature:
             errors[p + "nature"] = "Indiquez la nature de l'économie."
         category = _choice(row.get("category"), Category, p + "category", errors, "Choisissez T2, T3 ou T5.")
-        programme = clean(row.get("programme")).upper().replace(" ", "")
-        if programme and not programme.startswith("P"):
-            programme = "P" + programme
-        if programme and not re.fullmatch(r"P\d{3,4}", programme):
-            errors[p + "programme"] = "Programme budgétaire : P suivi de 3 chiffres (par exemple P624)."
+        programme = _programme(row.get("programme"), p + "programme", errors, required=False)
         amounts = {}
         for year in years:
             # the AE and CP of the year ([000] annex II, [001] §3); a CP left blank is the AE of the year
@@ -711,11 +713,7 @@ def _validate_economies(dossier: Dossier, data: dict):
         if not nature:
             errors[p + "nature"] = "Indiquez la nature de la recette."
         too_long(nature, p + "nature", errors, "Nature de la recette", 300)
-        programme = clean(row.get("programme")).upper().replace(" ", "")
-        if programme and not programme.startswith("P"):
-            programme = "P" + programme
-        if programme and not re.fullmatch(r"P\d{3,4}", programme):
-            errors[p + "programme"] = "Programme budgétaire : P suivi de 3 chiffres (par exemple P624)."
+        programme = _programme(row.get("programme"), p + "programme", errors, required=False)
         amounts = {}
         for year in years:
             value, error = parse_amount(row.get(f"y-{year}"))
