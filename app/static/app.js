@@ -89,9 +89,14 @@ document.addEventListener("htmx:beforeRequest", function (event) {
   var detail = event.detail;
   var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;
   var control = (trigger && trigger.submitter) || document.activeElement;
+  // A request the user did not make with this control (a poll of the notifications badge, a lazy load) may
+  // settle while another swap has just dropped the focus: it must not take it to its own region.
+  var elt = detail.elt;
+  var used = !!(control && elt && (elt === control || elt.contains(control) || (control.form && control.form === elt)));
   appRequests.set(detail.xhr, {
     targetId: detail.target && detail.target.id,
-    control: appDescribe(control)
+    control: appDescribe(control),
+    used: used
   });
 });
 
@@ -109,9 +114,9 @@ document.addEventListener("htmx:afterSettle", function (event) {
     if (announced) { appAnnounce(announced.getAttribute("data-announce") || announced.textContent.trim()); }
   }
   if (!appFocusLost()) { return; }
-  var control = appFind(region, info.control);
+  var control = appFind(info.used ? region : null, info.used ? info.control : null);
   if (control && !control.disabled) { control.focus(); return; }
-  if (region) { appFocusRegion(region); }
+  if (region && info.used) { appFocusRegion(region); }
 });
 
 // --- failures htmx does not swap (403, 413, 5xx, network): a DSFR alert before the form, never nothing ------

@@ -133,6 +133,24 @@ def test_a_vote_by_keyboard_keeps_the_focus_and_is_announced(new_page, live_app,
     axe_check(page)
 
 
+def test_a_poll_settling_after_another_swap_leaves_the_focus_alone(new_page, live_app, base_url, world):
+    # The notifications badge polls; when its answer settles just after a vote's swap dropped the focus, it
+    # must not pull the focus into the header (the vote's own settle puts it back on the button used).
+    page = signed_in(new_page, live_app, base_url, world["voter"])
+    page.goto(f"/campagnes/{world['campaign']}")
+    page.locator("#notifications-badge[hx-get]").wait_for(state="attached")
+    focused = page.evaluate(
+        """() => new Promise((resolve) => {
+            document.body.addEventListener('htmx:afterSettle',
+                () => setTimeout(() => resolve(document.activeElement.tagName), 0), {once: true});
+            document.activeElement.blur();
+            htmx.trigger('#notifications-badge', 'load');
+        })"""
+    )
+    assert focused == "BODY"
+    assert page.locator("#notifications-badge").get_attribute("tabindex") is None
+
+
 def test_a_section_save_by_keyboard_keeps_the_focus_and_is_announced(new_page, live_app, base_url, world):
     page = signed_in(new_page, live_app, base_url, world["porteur"])
     page.goto(f"/dossiers/{world['dossier']}")
