@@ -165,24 +165,14 @@ def changes_text(avenant: Avenant) -> str:
 
 
 def _avenant(dossier, avenant_id) -> Avenant:
-    avenant = db.session.get(Avenant, int(avenant_id)) if str(avenant_id).isdigit() else None
-    if avenant is None or avenant.dossier_id != dossier.id:
-        raise ValidationFailed({"avenant": "Avenant inconnu."})
-    return avenant
+    return followup_service.dossier_row(
+        Avenant, dossier, avenant_id, field="avenant", message="Avenant inconnu."
+    )
 
 
-def _move(avenant: Avenant, to: AvenantState, *, actor, action: str, summary: str, reason=None, changes=None):
+def _move(avenant: Avenant, to: AvenantState, **audit_fields):
     return transitions.apply(
-        avenant,
-        to,
-        actor=actor,
-        log=AvenantTransition,
-        action=action,
-        summary=summary,
-        reason=reason,
-        error=lambda message: ValidationFailed({"avenant": message}),
-        changes=changes,
-        avenant_id=avenant.id,
+        avenant, to, log=AvenantTransition, field="avenant", avenant_id=avenant.id, **audit_fields
     )
 
 

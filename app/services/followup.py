@@ -769,6 +769,14 @@ def report_savings(dossier, *, year, nature: str, amount, explanation: str = "",
 # --- review by the instructeur ----------------------------------------------------------------------------
 
 
+def dossier_row(model, dossier, row_id, *, field: str, message: str):
+    """The `model` row whose id a form sent, if it belongs to this dossier; else `message` at `field`."""
+    row = db.session.get(model, int(row_id)) if str(row_id).isdigit() else None
+    if row is None or row.dossier_id != dossier.id:
+        raise ValidationFailed({field: message})
+    return row
+
+
 def review(dossier, *, what: str, report_id, verdict: str, comment: str = "", actor):
     """The instructeur validates a report, or questions it with a comment; the porteur is told."""
     if not permissions.can_review_followup(actor, dossier):
@@ -776,9 +784,7 @@ def review(dossier, *, what: str, report_id, verdict: str, comment: str = "", ac
     if what not in REPORTS:
         raise ValidationFailed({"verdict": "Compte rendu inconnu."})
     model, label = REPORTS[what]
-    report = db.session.get(model, int(report_id)) if str(report_id).isdigit() else None
-    if report is None or report.dossier_id != dossier.id:
-        raise ValidationFailed({"verdict": "Compte rendu inconnu."})
+    report = dossier_row(model, dossier, report_id, field="verdict", message="Compte rendu inconnu.")
     errors = {}
     try:
         state = ReviewState(verdict)

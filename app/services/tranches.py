@@ -121,24 +121,14 @@ def plan(dossier, *, planned_amount, planned_year, planned_quarter, conditions: 
 
 
 def _tranche(dossier, tranche_id) -> Tranche:
-    tranche = db.session.get(Tranche, int(tranche_id)) if str(tranche_id).isdigit() else None
-    if tranche is None or tranche.dossier_id != dossier.id:
-        raise ValidationFailed({"tranche": "Tranche inconnue."})
-    return tranche
+    return followup_service.dossier_row(
+        Tranche, dossier, tranche_id, field="tranche", message="Tranche inconnue."
+    )
 
 
-def _move(tranche: Tranche, to: TrancheState, *, actor, action: str, summary: str, reason=None, changes=None):
+def _move(tranche: Tranche, to: TrancheState, **audit_fields):
     return transitions.apply(
-        tranche,
-        to,
-        actor=actor,
-        log=TrancheTransition,
-        action=action,
-        summary=summary,
-        reason=reason,
-        error=lambda message: ValidationFailed({"tranche": message}),
-        changes=changes,
-        tranche_id=tranche.id,
+        tranche, to, log=TrancheTransition, field="tranche", tranche_id=tranche.id, **audit_fields
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ..extensions import db
 from . import audit
-from .errors import DomainError
+from .errors import DomainError, ValidationFailed
 
 # Model class → listeners called as listener(obj, old_state, new_state, actor=…, reason=…) after each move.
 _LISTENERS: dict[type, list[Callable]] = {}
@@ -37,6 +37,7 @@ def apply(
     reason: str | None = None,
     state_attr: str = "state",
     error=None,
+    field: str | None = None,
     changes: dict | None = None,
     **log_fields,
 ):
@@ -44,7 +45,7 @@ def apply(
 
     `log`: the TransitionLog model; `log_fields`: its owner key (e.g. `dossier_id=dossier.id`) and any extra
     column. `action`: the audit action (`dossier.submitted`). `error`: a callable building the domain error
-    from the French message (default DomainError), for services that report it at a form field.
+    from the French message (default DomainError); or `field`: the form field a refusal is reported at.
     `changes`: other fields of the audit diff that move with the state (e.g. an opportunity's merge target).
     Returns the old state.
     """
@@ -52,6 +53,8 @@ def apply(
     old = states(getattr(obj, state_attr))
     if to not in obj.allowed_transitions():
         message = f"Passage de « {old.label} » à « {to.label} » non autorisé."
+        if field:
+            raise ValidationFailed({field: message})
         raise (error or DomainError)(message)
     setattr(obj, state_attr, to.value)
     db.session.add(
