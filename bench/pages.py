@@ -123,6 +123,9 @@ def main(argv=None) -> int:
     parser.add_argument("--series", type=int, default=5)
     parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2018)
+    parser.add_argument(
+        "--markdown", help="also write the table as Markdown to this file (the README's performance table)"
+    )
     parser.add_argument("--pages", help="only the page types whose name holds one of these, comma-separated")
     args = parser.parse_args(argv)
     scales = [float(n) for n in args.scales.split(",")]
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
     finally:
         if scratch:
             os.unlink(scratch.name)
-    return report(results, db_name=url.split(":")[0])
+    return report(results, db_name=url.split(":")[0], markdown=args.markdown)
 
 
 def describe(want: dict) -> str:
@@ -183,7 +186,7 @@ def describe(want: dict) -> str:
     )
 
 
-def report(results, db_name: str) -> int:
+def report(results, db_name: str, markdown: str | None = None) -> int:
     (small_n, small), (large_n, large) = results[0], results[-1]
     floor_small, floor_large = small[FLOOR][0], large[FLOOR][0]
     print(
@@ -196,7 +199,7 @@ def report(results, db_name: str) -> int:
     )
     print(header)
     print("-" * len(header))
-    failed = []
+    failed, rows = [], []
     measured = [page for page in PAGES if page in large]
     for page in [*measured, FLOOR]:
         cs, ws, qs = small[page]
@@ -216,12 +219,33 @@ def report(results, db_name: str) -> int:
                 misses.append("SQL grows")
         if misses:
             failed.append(page)
+        verdict = "FAIL " + ", ".join(misses) if misses else "PASS" if page != FLOOR else ""
+        rows.append((page, cs, cl, ratio_s, ratio_l, growth, qs, ql, verdict))
         print(
             f"{page:28} {cs:7.2f} {cl:7.2f} {ratio_s:8.1f} {ratio_l:8.1f} {growth:5.2f} {wl:7.1f} "
-            f"{qs:5} {ql:5}  {'FAIL ' + ', '.join(misses) if misses else 'PASS' if page != FLOOR else ''}"
+            f"{qs:5} {ql:5}  {verdict}"
         )
-    print(f"\n{len(measured) - len(failed)}/{len(measured)} page types meet every goal")
+    summary = f"{len(measured) - len(failed)}/{len(measured)} page types meet every goal"
+    print(f"\n{summary}")
+    if markdown:
+        Path(markdown).write_text(as_markdown(rows, db_name, small_n, large_n, summary), encoding="utf-8")
     return 1 if failed else 0
+
+
+def as_markdown(rows, db_name: str, small_n: float, large_n: float, summary: str) -> str:
+    lines = [
+        f"Backend {db_name}, scales {small_n} → {large_n} of the large data set, CPU ms of the app thread "
+        "(median of the series); ×floor: against `/plancher` in the same run.",
+        "",
+        "| page | CPU S | CPU L | ×floor S | ×floor L | L/S | SQL S | SQL L | goals |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for page, cs, cl, ratio_s, ratio_l, growth, qs, ql, verdict in rows:
+        lines.append(
+            f"| {page} | {cs:.2f} | {cl:.2f} | {ratio_s:.1f} | {ratio_l:.1f} | {growth:.2f} | {qs} | {ql} "
+            f"| {verdict} |"
+        )
+    return "\n".join([*lines, "", summary, ""])
 
 
 if __name__ == "__main__":
