@@ -45,7 +45,8 @@ from ..models.base import utcnow
 from ..models.committees import OUTCOME_LABELS, MeetingState, Outcome
 from ..models.dossiers import STATE_LABELS
 from ..models.portfolio import PIPELINE, Moscow, OpportunityState, action_opportunities
-from ..models.voting import electorate_by_ministry, voters_by_ministry
+from ..models.voting import electorate_by_ministry
+from .voting import live_voters_by_ministry
 
 UNCLASSIFIED = "Non classée"
 
@@ -348,6 +349,10 @@ def sections_for(user) -> set[str]:
     return sections
 
 
+# Dossiers listed per kind of pending action; beyond, a link to the paginated list that holds them all.
+PENDING_DOSSIERS = 10
+
+
 def pending_actions(user) -> list[PendingAction]:
     """What the user is expected to do next: votes to cast, dossiers to instruct, complements to provide."""
     pending: list[PendingAction] = []
@@ -374,34 +379,44 @@ def pending_actions(user) -> list[PendingAction]:
                 )
             )
     if guichets := permissions.instructed_guichet_ids(user):
-        for dossier in db.session.scalars(
+        to_instruct = (
             select(Dossier)
             .where(
                 Dossier.guichet_id.in_(guichets),
                 Dossier.state.in_((DossierState.DEPOSE, DossierState.EN_INSTRUCTION)),
             )
             .order_by(Dossier.submitted_at, Dossier.id)
-        ).all():
-            pending.append(
-                PendingAction(
-                    f"Instruire : {dossier.title}",
-                    url_for("dossiers.show", dossier_id=dossier.id),
-                    _dossier_label(dossier),
-                )
-            )
-    for dossier in db.session.scalars(
+        )
+        pending += _pending_dossiers(
+            to_instruct,
+            "Instruire",
+            _dossier_label,
+            PendingAction("Voir tous les dossiers à instruire", url_for("dossiers.instruction")),
+        )
+    to_complete = (
         permissions.porteur_side_dossiers(user)
         .where(Dossier.state == DossierState.COMPLEMENTS_DEMANDES)
         .order_by(Dossier.id)
-    ).all():
-        pending.append(
-            PendingAction(
-                f"Compléter : {dossier.title}",
-                url_for("dossiers.show", dossier_id=dossier.id),
-                "Compléments demandés",
-            )
-        )
+    )
+    pending += _pending_dossiers(
+        to_complete,
+        "Compléter",
+        lambda _dossier: "Compléments demandés",
+        PendingAction("Voir tous mes dossiers", url_for("dossiers.index")),
+    )
     return pending
+
+
+def _pending_dossiers(query: Select, verb: str, detail, see_all: PendingAction) -> list[PendingAction]:
+    """The first PENDING_DOSSIERS of `query`, then `see_all` when there are more (one statement)."""
+    dossiers = db.session.scalars(query.limit(PENDING_DOSSIERS + 1)).all()
+    items = [
+        PendingAction(
+            f"{verb} : {dossier.title}", url_for("dossiers.show", dossier_id=dossier.id), detail(dossier)
+        )
+        for dossier in dossiers[:PENDING_DOSSIERS]
+    ]
+    return items + [see_all] if len(dossiers) > PENDING_DOSSIERS else items
 
 
 def _dossier_label(dossier) -> str:
@@ -427,7 +442,7 @@ def current_campaign_participation():
     codes = dict(db.session.execute(select(Organisation.id, Organisation.code)).all())
     if campaign is not None:
         electors = electorate_by_ministry(campaign)
-        voters = voters_by_ministry(campaign.id)
+        voters = live_voters_by_ministry(campaign.id)
         ids = sorted(set(electors) | set(voters), key=lambda i: codes.get(i, "~"))
         rows = [
             ParticipationRow(codes.get(i, "Sans ministère"), electors.get(i, 0), voters.get(i, 0))
@@ -461,13 +476,18 @@ class DossierRow:
 
 def dossiers_by_guichet_and_state(user) -> list[DossierRow]:
     """Dossiers the user may see (the same scope as the dossiers pages), by guichet and state."""
-    visible = permissions.dossiers_visible_to(user).with_only_columns(Dossier.id).subquery()
+    # Grouped on the scoped query itself (not `id IN (scope)`): the secretariat's counts read the
+    # (guichet, state) index alone.
+    counted = (
+        permissions.dossiers_visible_to(user)
+        .with_only_columns(Dossier.guichet_id, Dossier.state, func.count().label("n"))
+        .group_by(Dossier.guichet_id, Dossier.state)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(Guichet.code, Dossier.state, func.count())
-        .join(Guichet, Guichet.id == Dossier.guichet_id)
-        .where(Dossier.id.in_(select(visible.c.id)))
-        .group_by(Guichet.code, Dossier.state)
-        .order_by(Guichet.code, Dossier.state)
+        select(Guichet.code, counted.c.state, counted.c.n)
+        .join(Guichet, Guichet.id == counted.c.guichet_id)
+        .order_by(Guichet.code, counted.c.state)
     ).all()
     return [DossierRow(code, state, STATE_LABELS[DossierState(state)], n) for code, state, n in rows]
 
