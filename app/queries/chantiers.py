@@ -38,7 +38,7 @@ from ..models import (
 )
 from ..models.committees import DecisionAmount
 from ..models.dossiers import Financer
-from ..models.portfolio import BackingRole, action_opportunities
+from ..models.portfolio import BackingRole, Moscow, OpportunityState, action_opportunities
 
 DEDUCED = "Should (classement déduit, page perdue)"
 
@@ -146,12 +146,30 @@ def chantiers() -> list[Chantier]:
     return list(db.session.scalars(select(Chantier).order_by(Chantier.position)))
 
 
+# The chantier page lists its first opportunities (by number) and a few codes per action; the portfolio
+# list, filtered by the chantier, holds them all (paginated). The counts are over all of them.
+OPPORTUNITIES_SHOWN = 20
+CODES_PER_ACTION = 5
+
+
+@dataclass
+class ActionCodes:
+    codes: list[str]  # its first CODES_PER_ACTION opportunities' codes, by number
+    count: int  # all its opportunities
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.codes)
+
+
 @dataclass
 class ChantierPage(Totals):
     chantier: Chantier
     actions: list[Action]
-    opportunities: list[Opportunity]
+    opportunities: list[Opportunity]  # the first OPPORTUNITIES_SHOWN, by number
     dossiers: list[DossierRow]
+    opportunity_count: int = 0
+    codes: dict[int, ActionCodes] = field(default_factory=dict)  # action id → its opportunities' codes
     states: dict[str, int] = field(default_factory=dict)
     priorities: dict[str, int] = field(default_factory=dict)
 
@@ -169,6 +187,13 @@ class ChantierPage(Totals):
             counts[label] = counts.get(label, 0) + 1
         return counts
 
+    def codes_of(self, action: Action) -> ActionCodes:
+        return self.codes.get(action.id, ActionCodes([], 0))
+
+    @property
+    def actions_with_opportunities(self) -> int:
+        return sum(1 for a in self.actions if self.codes_of(a).count)
+
     def via(self, dossier: Dossier) -> str:
         if dossier.chantier_id == self.chantier.id:
             return "rattaché directement"
@@ -176,35 +201,78 @@ class ChantierPage(Totals):
 
 
 def chantier(code: str, visible) -> ChantierPage | None:
-    """A chantier's roll-up: its actions and their opportunities (state, priority), the dossiers it draws
-    (named directly or through one of its opportunities) with their amounts. Eight statements."""
+    """A chantier's roll-up: its actions and a few of their opportunities' codes, its first opportunities
+    and their counts by state and priority, the dossiers it draws (named directly or through one of its
+    opportunities) with their amounts. Ten statements, whatever the number of its opportunities."""
     found = db.session.scalar(select(Chantier).where(Chantier.code == code))
     if found is None:
         return None
     actions = list(
+        db.session.scalars(select(Action).where(Action.chantier_id == found.id).order_by(Action.code))
+    )
+    linked = (
+        select(action_opportunities.c.opportunity_id)
+        .join(Action, Action.id == action_opportunities.c.action_id)
+        .where(Action.chantier_id == found.id)
+    )
+    opportunities = list(
         db.session.scalars(
-            select(Action)
-            .where(Action.chantier_id == found.id)
-            .options(selectinload(Action.opportunities))
-            .order_by(Action.code)
+            select(Opportunity)
+            .where(Opportunity.id.in_(linked))
+            .order_by(Opportunity.number)
+            .limit(OPPORTUNITIES_SHOWN)
         )
     )
-    by_id = {o.id: o for a in actions for o in a.opportunities}
-    opportunities = sorted(by_id.values(), key=lambda o: o.number)
-    where = Dossier.chantier_id == found.id
-    if by_id:
-        where = or_(where, Dossier.opportunity_id.in_(list(by_id)))
+    where = or_(Dossier.chantier_id == found.id, Dossier.opportunity_id.in_(linked))
     page = ChantierPage(
         chantier=found,
         actions=actions,
         opportunities=opportunities,
         dossiers=dossier_rows(_dossiers(visible, where)),
+        codes=_codes_by_action(found.id),
     )
-    for o in opportunities:
-        page.states[o.state_enum.label] = page.states.get(o.state_enum.label, 0) + 1
-        label = o.priority_enum.label if o.priority_enum else "Non priorisée"
-        page.priorities[label] = page.priorities.get(label, 0) + 1
+    _count_opportunities(page, linked)
     return page
+
+
+def _codes_by_action(chantier_id: int) -> dict[int, ActionCodes]:
+    """Each action's first CODES_PER_ACTION opportunity codes and its number of opportunities: one
+    statement (window functions), the codes beyond the first never leave the database."""
+    link = action_opportunities.c
+    ranked = (
+        select(
+            link.action_id,
+            Opportunity.code,
+            func.row_number().over(partition_by=link.action_id, order_by=Opportunity.number).label("rank"),
+            func.count().over(partition_by=link.action_id).label("total"),
+        )
+        .join(Opportunity, Opportunity.id == link.opportunity_id)
+        .join(Action, Action.id == link.action_id)
+        .where(Action.chantier_id == chantier_id)
+        .subquery()
+    )
+    codes: dict[int, ActionCodes] = {}
+    for action_id, opportunity_code, total in db.session.execute(
+        select(ranked.c.action_id, ranked.c.code, ranked.c.total)
+        .where(ranked.c.rank <= CODES_PER_ACTION)
+        .order_by(ranked.c.action_id, ranked.c.rank)
+    ):
+        codes.setdefault(action_id, ActionCodes([], total)).codes.append(opportunity_code)
+    return codes
+
+
+def _count_opportunities(page: ChantierPage, linked) -> None:
+    """The chantier's opportunities counted by state and by priority in SQL (one statement)."""
+    for state, priority, n in db.session.execute(
+        select(Opportunity.state, Opportunity.priority, func.count())
+        .where(Opportunity.id.in_(linked))
+        .group_by(Opportunity.state, Opportunity.priority)
+    ):
+        page.opportunity_count += n
+        state_label = OpportunityState(state).label
+        page.states[state_label] = page.states.get(state_label, 0) + n
+        label = Moscow(priority).label if priority else "Non priorisée"
+        page.priorities[label] = page.priorities.get(label, 0) + n
 
 
 @dataclass
