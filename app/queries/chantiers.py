@@ -157,10 +157,12 @@ def chantiers() -> list[Chantier]:
     return list(db.session.scalars(select(Chantier).order_by(Chantier.position)))
 
 
-# The chantier page lists its first opportunities (by number) and a few codes per action; the portfolio
-# list, filtered by the chantier, holds them all (paginated). The counts are over all of them.
+# The chantier page lists its first opportunities (by number) and a few codes per action, the portfolio
+# list filtered by the chantier holding them all; its first dossiers, its dossiers' page paging them all.
+# The counts and totals are over all of them.
 OPPORTUNITIES_SHOWN = 20
 CODES_PER_ACTION = 5
+DOSSIERS_SHOWN = 20
 
 
 @dataclass
@@ -173,10 +175,6 @@ class ActionCodes:
         return self.count - len(self.codes)
 
 
-# The chantier page lists its first DOSSIERS_SHOWN dossiers; its dossiers' page pages them all.
-DOSSIERS_SHOWN = 20
-
-
 @dataclass
 class ChantierDossiers(Totals):
     """One page of the dossiers a chantier draws (those the reader may see), with the totals over all."""
@@ -186,7 +184,7 @@ class ChantierDossiers(Totals):
     count: int
     sums: dict[str, int]
     page: int = 1
-    per_page: int = 20
+    per_page: int = DOSSIERS_SHOWN
 
     @property
     def pages(self) -> int:
@@ -235,7 +233,7 @@ class ChantierPage:
     chantier: Chantier
     actions: list[Action]
     opportunities: list[Opportunity]  # the first OPPORTUNITIES_SHOWN, by number
-    drawn: "ChantierDossiers"
+    drawn: ChantierDossiers
     opportunity_count: int = 0
     codes: dict[int, ActionCodes] = field(default_factory=dict)  # action id → its opportunities' codes
     states: dict[str, int] = field(default_factory=dict)
@@ -266,7 +264,7 @@ class ChantierPage:
 def chantier(code: str, visible) -> ChantierPage | None:
     """A chantier's roll-up: its actions and a few of their opportunities' codes, its first opportunities
     and their counts by state and priority, its first dossiers (named directly or through one of its
-    opportunities) with their amounts and the totals over all. Nine statements, whatever their numbers."""
+    opportunities) with their amounts and the totals over all. Eight statements, whatever their numbers."""
     found = chantier_by_code(code)
     if found is None:
         return None
