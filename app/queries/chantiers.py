@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import func, literal_column, null, or_, select, union, union_all
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -38,7 +38,7 @@ from ..models import (
 )
 from ..models.committees import DecisionAmount
 from ..models.dossiers import Financer
-from ..models.portfolio import BackingRole, action_opportunities
+from ..models.portfolio import BackingRole, Moscow, OpportunityState, action_opportunities
 
 DEDUCED = "Should (classement déduit, page perdue)"
 
@@ -81,41 +81,52 @@ class DossierRow:
     savings: int
 
 
+AMOUNTS = ("requested", "granted", "consumed", "savings")
+
+
+def _sums(ids, by_dossier: bool):
+    """(what, dossier id or NULL, sum) for each of AMOUNTS of the dossiers `ids` (a list, or a select of
+    their ids): FTAP AE of the financing table, AE of the decision, AE consumed and savings reported in
+    the follow-up; per dossier, or summed over all of them (then with their count)."""
+    parts = [
+        (FinancingLine.dossier_id, FinancingAmount.ae, "requested"),
+        (Dossier.id, DecisionAmount.ae, "granted"),
+        (CreditConsumption.dossier_id, CreditConsumption.ae, "consumed"),
+        (SavingsReport.dossier_id, SavingsReport.amount, "savings"),
+    ]
+    joins = {
+        "requested": lambda q: q.join_from(
+            FinancingLine, FinancingAmount, FinancingAmount.line_id == FinancingLine.id
+        ).where(FinancingLine.financer == Financer.FTAP),
+        "granted": lambda q: q.join_from(
+            Dossier, DecisionAmount, DecisionAmount.decision_id == Dossier.decision_id
+        ),
+    }
+    selects = []
+    for key, amount, what in parts:
+        query = select(literal_column(f"'{what}'"), key if by_dossier else null(), func.sum(amount))
+        query = joins.get(what, lambda q: q)(query).where(key.in_(ids))
+        selects.append(query.group_by(key) if by_dossier else query)
+    if not by_dossier:
+        selects.append(
+            select(literal_column("'count'"), null(), func.count(Dossier.id)).where(Dossier.id.in_(ids))
+        )
+    return union_all(*selects)
+
+
 def amounts(ids: list[int]) -> dict[int, tuple[int, int, int, int]]:
-    """(requested, granted, consumed, savings) of each dossier: FTAP AE of its financing table, AE of its
-    decision, AE consumed and savings reported in its follow-up; four statements whatever the number."""
-    wanted = ids or [-1]
-    requested = dict(
-        db.session.execute(
-            select(FinancingLine.dossier_id, func.sum(FinancingAmount.ae))
-            .join(FinancingAmount, FinancingAmount.line_id == FinancingLine.id)
-            .where(FinancingLine.dossier_id.in_(wanted), FinancingLine.financer == Financer.FTAP)
-            .group_by(FinancingLine.dossier_id)
-        ).all()
-    )
-    granted = dict(
-        db.session.execute(
-            select(Dossier.id, func.sum(DecisionAmount.ae))
-            .join(DecisionAmount, DecisionAmount.decision_id == Dossier.decision_id)
-            .where(Dossier.id.in_(wanted))
-            .group_by(Dossier.id)
-        ).all()
-    )
-    consumed = dict(
-        db.session.execute(
-            select(CreditConsumption.dossier_id, func.sum(CreditConsumption.ae))
-            .where(CreditConsumption.dossier_id.in_(wanted))
-            .group_by(CreditConsumption.dossier_id)
-        ).all()
-    )
-    savings = dict(
-        db.session.execute(
-            select(SavingsReport.dossier_id, func.sum(SavingsReport.amount))
-            .where(SavingsReport.dossier_id.in_(wanted))
-            .group_by(SavingsReport.dossier_id)
-        ).all()
-    )
-    return {i: tuple(int(d.get(i) or 0) for d in (requested, granted, consumed, savings)) for i in ids}
+    """(requested, granted, consumed, savings) of each dossier (see _sums): one statement whatever the
+    number."""
+    found: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        for what, dossier_id, total in db.session.execute(_sums(ids, by_dossier=True)):
+            found[dossier_id][what] = int(total or 0)
+    return {i: tuple(found[i].get(what, 0) for what in AMOUNTS) for i in ids}
+
+
+def totals(ids) -> dict[str, int]:
+    """{what: sum} over the dossiers `ids` selects, for each of AMOUNTS and their `count`: one statement."""
+    return {what: int(total or 0) for what, _, total in db.session.execute(_sums(ids, by_dossier=False))}
 
 
 def dossier_rows(dossiers: list[Dossier]) -> list[DossierRow]:
@@ -146,12 +157,85 @@ def chantiers() -> list[Chantier]:
     return list(db.session.scalars(select(Chantier).order_by(Chantier.position)))
 
 
+# The chantier page lists its first opportunities (by number) and a few codes per action, the portfolio
+# list filtered by the chantier holding them all; its first dossiers, its dossiers' page paging them all.
+# The counts and totals are over all of them.
+OPPORTUNITIES_SHOWN = 20
+CODES_PER_ACTION = 5
+DOSSIERS_SHOWN = 20
+
+
 @dataclass
-class ChantierPage(Totals):
+class ActionCodes:
+    codes: list[str]  # its first CODES_PER_ACTION opportunities' codes, by number
+    count: int  # all its opportunities
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.codes)
+
+
+@dataclass
+class ChantierDossiers(Totals):
+    """One page of the dossiers a chantier draws (those the reader may see), with the totals over all."""
+
+    chantier: Chantier
+    dossiers: list[DossierRow]
+    count: int
+    sums: dict[str, int]
+    page: int = 1
+    per_page: int = DOSSIERS_SHOWN
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.per_page))
+
+    def total(self, name: str) -> int:
+        return self.sums.get(name, 0)
+
+    def via(self, dossier: Dossier) -> str:
+        if dossier.chantier_id == self.chantier.id:
+            return "rattaché directement"
+        return f"par l'opportunité {dossier.opportunity.code}" if dossier.opportunity else ""
+
+
+def _linked(chantier_id: int):
+    """The ids of the opportunities the chantier's actions carry."""
+    return (
+        select(action_opportunities.c.opportunity_id)
+        .join(Action, Action.id == action_opportunities.c.action_id)
+        .where(Action.chantier_id == chantier_id)
+    )
+
+
+def drawn_dossiers(chantier: Chantier, visible, page: int = 1) -> ChantierDossiers:
+    """The dossiers named on the chantier or on one of its opportunities, `visible` to the reader, one page
+    of them by id with their amounts, and the totals over all of them: three statements."""
+    scoped = visible.where(
+        or_(Dossier.chantier_id == chantier.id, Dossier.opportunity_id.in_(_linked(chantier.id)))
+    )
+    sums = totals(scoped.with_only_columns(Dossier.id))
+    found = ChantierDossiers(chantier, [], sums.pop("count", 0), sums, per_page=DOSSIERS_SHOWN)
+    found.page = min(max(1, page), found.pages)
+    dossiers = db.session.scalars(
+        scoped.order_by(Dossier.id).limit(found.per_page).offset((found.page - 1) * found.per_page)
+    )
+    found.dossiers = dossier_rows(list(dossiers))
+    return found
+
+
+def chantier_by_code(code: str) -> Chantier | None:
+    return db.session.scalar(select(Chantier).where(Chantier.code == code))
+
+
+@dataclass
+class ChantierPage:
     chantier: Chantier
     actions: list[Action]
-    opportunities: list[Opportunity]
-    dossiers: list[DossierRow]
+    opportunities: list[Opportunity]  # the first OPPORTUNITIES_SHOWN, by number
+    drawn: ChantierDossiers
+    opportunity_count: int = 0
+    codes: dict[int, ActionCodes] = field(default_factory=dict)  # action id → its opportunities' codes
     states: dict[str, int] = field(default_factory=dict)
     priorities: dict[str, int] = field(default_factory=dict)
 
@@ -169,42 +253,82 @@ class ChantierPage(Totals):
             counts[label] = counts.get(label, 0) + 1
         return counts
 
-    def via(self, dossier: Dossier) -> str:
-        if dossier.chantier_id == self.chantier.id:
-            return "rattaché directement"
-        return f"par l'opportunité {dossier.opportunity.code}" if dossier.opportunity else ""
+    def codes_of(self, action: Action) -> ActionCodes:
+        return self.codes.get(action.id, ActionCodes([], 0))
+
+    @property
+    def actions_with_opportunities(self) -> int:
+        return sum(1 for a in self.actions if self.codes_of(a).count)
 
 
 def chantier(code: str, visible) -> ChantierPage | None:
-    """A chantier's roll-up: its actions and their opportunities (state, priority), the dossiers it draws
-    (named directly or through one of its opportunities) with their amounts. Eight statements."""
-    found = db.session.scalar(select(Chantier).where(Chantier.code == code))
+    """A chantier's roll-up: its actions and a few of their opportunities' codes, its first opportunities
+    and their counts by state and priority, its first dossiers (named directly or through one of its
+    opportunities) with their amounts and the totals over all. Eight statements, whatever their numbers."""
+    found = chantier_by_code(code)
     if found is None:
         return None
     actions = list(
+        db.session.scalars(select(Action).where(Action.chantier_id == found.id).order_by(Action.code))
+    )
+    linked = _linked(found.id)
+    opportunities = list(
         db.session.scalars(
-            select(Action)
-            .where(Action.chantier_id == found.id)
-            .options(selectinload(Action.opportunities))
-            .order_by(Action.code)
+            select(Opportunity)
+            .where(Opportunity.id.in_(linked))
+            .order_by(Opportunity.number)
+            .limit(OPPORTUNITIES_SHOWN)
         )
     )
-    by_id = {o.id: o for a in actions for o in a.opportunities}
-    opportunities = sorted(by_id.values(), key=lambda o: o.number)
-    where = Dossier.chantier_id == found.id
-    if by_id:
-        where = or_(where, Dossier.opportunity_id.in_(list(by_id)))
     page = ChantierPage(
         chantier=found,
         actions=actions,
         opportunities=opportunities,
-        dossiers=dossier_rows(_dossiers(visible, where)),
+        drawn=drawn_dossiers(found, visible),
+        codes=_codes_by_action(found.id),
     )
-    for o in opportunities:
-        page.states[o.state_enum.label] = page.states.get(o.state_enum.label, 0) + 1
-        label = o.priority_enum.label if o.priority_enum else "Non priorisée"
-        page.priorities[label] = page.priorities.get(label, 0) + 1
+    _count_opportunities(page, linked)
     return page
+
+
+def _codes_by_action(chantier_id: int) -> dict[int, ActionCodes]:
+    """Each action's first CODES_PER_ACTION opportunity codes and its number of opportunities: one
+    statement (window functions), the codes beyond the first never leave the database."""
+    link = action_opportunities.c
+    ranked = (
+        select(
+            link.action_id,
+            Opportunity.code,
+            func.row_number().over(partition_by=link.action_id, order_by=Opportunity.number).label("rank"),
+            func.count().over(partition_by=link.action_id).label("total"),
+        )
+        .join(Opportunity, Opportunity.id == link.opportunity_id)
+        .join(Action, Action.id == link.action_id)
+        .where(Action.chantier_id == chantier_id)
+        .subquery()
+    )
+    codes: dict[int, ActionCodes] = {}
+    for action_id, opportunity_code, total in db.session.execute(
+        select(ranked.c.action_id, ranked.c.code, ranked.c.total)
+        .where(ranked.c.rank <= CODES_PER_ACTION)
+        .order_by(ranked.c.action_id, ranked.c.rank)
+    ):
+        codes.setdefault(action_id, ActionCodes([], total)).codes.append(opportunity_code)
+    return codes
+
+
+def _count_opportunities(page: ChantierPage, linked) -> None:
+    """The chantier's opportunities counted by state and by priority in SQL (one statement)."""
+    for state, priority, n in db.session.execute(
+        select(Opportunity.state, Opportunity.priority, func.count())
+        .where(Opportunity.id.in_(linked))
+        .group_by(Opportunity.state, Opportunity.priority)
+    ):
+        page.opportunity_count += n
+        state_label = OpportunityState(state).label
+        page.states[state_label] = page.states.get(state_label, 0) + n
+        label = Moscow(priority).label if priority else "Non priorisée"
+        page.priorities[label] = page.priorities.get(label, 0) + n
 
 
 @dataclass

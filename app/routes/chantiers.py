@@ -2,7 +2,7 @@
 
 from itertools import groupby
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from .. import permissions
@@ -28,6 +28,18 @@ def show(code: str):
     if page is None:
         abort(404)
     return render("chantiers/show.html", page=page, annex_for=queries.annex_for, deduced=queries.DEDUCED)
+
+
+@bp.get("/chantiers/<code>/dossiers")
+@permissions.portfolio_readable
+def dossiers(code: str):
+    """Every dossier the chantier draws, paginated (its page lists the first ones)."""
+    found = queries.chantier_by_code(code)
+    if found is None:
+        abort(404)
+    page = request.args.get("page", 1, type=int)
+    drawn = queries.drawn_dossiers(found, permissions.dossiers_visible_to(current_user), page)
+    return render("chantiers/dossiers.html", chantier=found, drawn=drawn)
 
 
 @bp.get("/ministeres/<code>")

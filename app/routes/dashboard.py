@@ -19,16 +19,17 @@ bp = Blueprint("dashboard", __name__, url_prefix="/tableau-de-bord")
 @authenticated
 def index():
     counts, priorities = figures.portfolio_figures()
+    campaigns = figures.open_campaigns()
     context = {
         "funnel": figures.pipeline_funnel(counts),
         "exits": figures.side_exits(counts),
         "priorities": priorities,
         "funds": figures.guichets_by_fund(),
         "total": sum(counts.values()),
-        "pending": figures.pending_actions(current_user),
+        "pending": figures.pending_actions(current_user, campaigns),
         "sections": figures.sections_for(current_user),
     }
-    context.update(figures.domain_figures(current_user, context["sections"]))
+    context.update(figures.domain_figures(current_user, context["sections"], campaigns))
     return render_template("dashboard/index.html", **context)
 
 

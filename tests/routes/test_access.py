@@ -131,6 +131,7 @@ SAMPLES_FOR = {
     "api.get_guichet": {"code": "SNAP4"},
     "guichets": {"code": "SNAP4"},
     "chantiers.show": {"code": "2.2"},
+    "chantiers.dossiers": {"code": "2.2"},
     "chantiers.ministry": {"code": "MI"},
 }
 

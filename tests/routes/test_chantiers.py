@@ -251,3 +251,64 @@ def test_htmx_fragments_that_name_a_ministry_link_it_too(client, csrf, login_as,
     )
     assert refused.status_code == 422 and 'href="/ministeres/MI"' in body(refused)
     assert "<html" not in body(refused)
+
+
+def test_a_chantier_lists_its_first_opportunities_and_links_to_them_all(
+    client, login_as, make_user, monkeypatch
+):
+    """Beyond OPPORTUNITIES_SHOWN (CODES_PER_ACTION in an action's row) the page lists the first ones by
+    number, counts them all, and links to the portfolio list filtered by the chantier, which pages them."""
+    from app.queries import chantiers as queries
+    from tests.factories import make_opportunity
+
+    monkeypatch.setattr(queries, "OPPORTUNITIES_SHOWN", 2)
+    monkeypatch.setattr(queries, "CODES_PER_ACTION", 1)
+    login_as(make_user("secretariat"))
+    action = db.session.scalar(select(Action).where(Action.code == "2.2.1"))
+    before = len(action.opportunities)
+    added = [make_opportunity(brique=f"Cloud {i}", state="en_criblage") for i in range(3)]
+    action.opportunities.extend(added)
+    db.session.commit()
+    total = before + 3
+    page = body(client.get("/chantiers/2.2"))
+    assert f"{total} opportunités (" in page  # counted over all of them, not the listed ones
+    assert page.count('<tr id="opportunity-') == 2 and 'id="opportunity-M001"' in page
+    assert f"Les 2 premières des {total} opportunités rattachées à ses actions" in page
+    assert f" et {total - 1} autres" in table_like(page, "action-2.2.1")
+    portfolio = '<a href="/opportunites?chantier=2.2+France-Cloud">'
+    assert f"{portfolio}Voir les {total} opportunités dans le portefeuille" in page
+    listed = body(client.get("/opportunites?chantier=2.2+France-Cloud"))
+    assert all(f'href="/opportunites/{o.code}"' in listed for o in added)
+
+
+def test_a_chantier_lists_its_first_dossiers_and_pages_them_all(client, login_as, make_user, monkeypatch):
+    """Beyond DOSSIERS_SHOWN the chantier page lists the first dossiers, totals them all, and links to the
+    chantier's dossiers' page, which pages them (same table, same totals)."""
+    from app.queries import chantiers as queries
+
+    monkeypatch.setattr(queries, "DOSSIERS_SHOWN", 2)
+    login_as(make_user("secretariat"))
+    porteur = make_user("porteur")
+    cloud = db.session.scalar(select(Chantier).where(Chantier.code == "2.2"))
+    made = [
+        make_instructed_dossier(porteur, title=f"Cloud {i}", requested_ae=100_000, chantier_id=cloud.id)
+        for i in range(3)
+    ]
+    db.session.commit()
+    page = body(client.get("/chantiers/2.2"))
+    assert page.count('<tr id="dossier-') == 2 and f'id="dossier-{made[2].reference}"' not in page
+    assert f"3 dossiers : {format_euros(300_000)} demandés" in page  # the totals are over all three
+    assert "Dossiers 1 à 2 sur 3 rattachés au chantier" in page
+    assert '<a href="/chantiers/2.2/dossiers">Voir les 3 dossiers</a>' in page
+
+    first = body(client.get("/chantiers/2.2/dossiers"))
+    assert first.count('<tr id="dossier-') == 2 and 'aria-label="Pages des dossiers du chantier"' in first
+    assert f"Total des 3 dossiers</th><td>{format_euros(300_000)}" in first
+    second = body(client.get("/chantiers/2.2/dossiers?page=2"))
+    assert f'id="dossier-{made[2].reference}"' in second and second.count('<tr id="dossier-') == 1
+    assert "Dossiers 3 à 3 sur 3" in second
+    assert body(client.get("/chantiers/2.2/dossiers?page=99")).count('<tr id="dossier-') == 1  # the last
+    assert client.get("/chantiers/9.9/dossiers").status_code == 404
+
+    login_as(make_user("porteur"))  # another porteur sees none of them
+    assert "Aucun dossier visible pour vous" in body(client.get("/chantiers/2.2/dossiers"))

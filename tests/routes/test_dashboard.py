@@ -106,6 +106,33 @@ def test_pending_actions_votes_dossiers_to_instruct_and_complements(client, make
     assert "MI" in table_rows(page, "table-participation")
 
 
+def test_pending_dossiers_are_limited_with_a_link_to_the_whole_list(client, make_user, login_as, monkeypatch):
+    """Beyond PENDING_DOSSIERS per kind, the dashboard links to the paginated list that holds them all."""
+    from app.models.base import utcnow
+    from app.queries import dashboard as figures
+    from tests.factories import make_dossier, make_instructor
+
+    monkeypatch.setattr(figures, "PENDING_DOSSIERS", 2)
+    porteur = make_user("porteur")
+    for i in range(3):
+        make_dossier(porteur, "SNAP4", title=f"Déposé {i}", state="depose", submitted_at=utcnow())
+        make_dossier(
+            porteur, "SNAP4", title=f"À compléter {i}", state="complements_demandes", submitted_at=utcnow()
+        )
+    login_as(porteur)
+    page = html.unescape(client.get("/tableau-de-bord").get_data(as_text=True))
+    assert page.count("Compléter : À compléter") == 2
+    assert '<a href="/dossiers">Voir tous mes dossiers</a>' in page
+    assert "À compléter 2" in html.unescape(client.get("/dossiers").get_data(as_text=True))
+
+    login_as(make_instructor("SNAP4"))
+    page = html.unescape(client.get("/tableau-de-bord").get_data(as_text=True))
+    assert page.count("Instruire : Déposé") == 2
+    assert '<a href="/dossiers/instruction">Voir tous les dossiers à instruire</a>' in page
+    assert "Voir tous mes dossiers" not in page  # the instructeur carries none
+    assert "Déposé 2" in html.unescape(client.get("/dossiers/instruction").get_data(as_text=True))
+
+
 def test_dossiers_by_guichet_and_state_follow_the_dossier_scope(client, make_user, login_as):
     from app.models.base import utcnow
     from tests.factories import make_dossier

@@ -58,6 +58,7 @@ PAGES = {
     "dashboard": ("dashboard.index", "secretariat", lambda w: "/tableau-de-bord"),
     "dashboard per chantier": ("dashboard.chantiers", "secretariat", lambda w: "/tableau-de-bord/chantiers"),
     "chantier page": ("chantiers.show", "secretariat", lambda w: "/chantiers/2.2"),
+    "chantier dossiers": ("chantiers.dossiers", "secretariat", lambda w: "/chantiers/2.2/dossiers"),
     "notifications": ("notifications.index", "secretariat", lambda w: "/notifications"),
     "admin reminders": ("reminders_admin.index", "secretariat", lambda w: "/admin/rappels"),
     "admin users": ("admin.users", "secretariat", lambda w: "/admin/utilisateurs"),
