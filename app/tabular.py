@@ -564,8 +564,12 @@ def _chunks(handle) -> Iterator[bytes]:
 
 
 # Set by app/routes/export_jobs.py: called as deferral(export, fmt) for an XLSX/ODS export above
-# EXPORT_JOB_ROWS rows, it answers instead (the job page) and the scheduler process writes the file.
+# EXPORT_JOB_ROWS rows (a GET: the page offering to prepare it) or posted (a POST: the job is queued), it
+# answers instead and the scheduler process writes the file.
 _deferral: Callable[[Export, str], Response] | None = None
+# The export routes answer GET (the file, or above the threshold the page offering the background job) and
+# POST (the form of that page, or of a list's export button above the threshold: it queues the job).
+EXPORT_METHODS = ("GET", "POST")
 
 
 def set_deferral(func: Callable[[Export, str], Response] | None) -> None:
@@ -573,14 +577,20 @@ def set_deferral(func: Callable[[Export, str], Response] | None) -> None:
     _deferral = func
 
 
+def _job_threshold(fmt: str) -> int:
+    """EXPORT_JOB_ROWS when this export may become a background job, else 0."""
+    if fmt not in ("xlsx", "ods") or _deferral is None or g.get("export_sink") is not None:
+        return 0
+    return current_app.config.get("EXPORT_JOB_ROWS") or 0
+
+
 def defer_large(fmt: str, count: Callable[[], int], basename: str, title: str) -> Response | None:
-    """For a route that can count its rows cheaply before it builds them: the job page when its XLSX/ODS
-    export has more than EXPORT_JOB_ROWS rows (`count()` is only called then), so that the request never
-    builds the rows; None otherwise (the route goes on, and export_response() checks again)."""
-    limit = current_app.config.get("EXPORT_JOB_ROWS") or 0
-    if fmt not in ("xlsx", "ods") or not limit or _deferral is None or g.get("export_sink") is not None:
-        return None
-    if count() <= limit:
+    """For a route that can count its rows cheaply before it builds them: the deferral's answer when its
+    XLSX/ODS export is posted or has more than EXPORT_JOB_ROWS rows (`count()` is only called for a GET),
+    so that the request never builds the rows; None otherwise (the route goes on, and export_response()
+    checks again)."""
+    limit = _job_threshold(fmt)
+    if not limit or (request.method != "POST" and count() <= limit):
         return None
     return _deferral(Export(basename, title, []), fmt)
 
@@ -620,8 +630,8 @@ def export_response(export: Export, fmt: str, machine: bool | None = None) -> Re
 
     CSV is streamed row by row as it is written (columns may read the database: the request context stays
     open). XLSX and ODS are written row by row into a spooled temporary file (constant memory), then
-    streamed in chunks; above EXPORT_JOB_ROWS rows they are written by the scheduler process instead
-    (app/services/export_jobs.py) and this answers with the job's page."""
+    streamed in chunks; above EXPORT_JOB_ROWS rows (or posted) they are written by the scheduler process
+    instead (app/services/export_jobs.py): a GET answers with the page that offers it, a POST queues it."""
     if fmt == "csv" and machine is None:
         machine = _wants_machine_csv()
     sink = g.get("export_sink")  # a background job replaying this export: the file goes there
@@ -636,8 +646,8 @@ def export_response(export: Export, fmt: str, machine: bool | None = None) -> Re
         response.headers["Content-Disposition"] = f'attachment; filename="{export.basename}.{fmt}"'
         response.headers.update(export.headers)
         return response
-    limit = current_app.config.get("EXPORT_JOB_ROWS") or 0
-    if _deferral is not None and limit and count_rows(export, limit) > limit:
+    limit = _job_threshold(fmt)
+    if limit and (request.method == "POST" or count_rows(export, limit) > limit):
         return _deferral(export, fmt)
     handle = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - closed by _chunks
     try:

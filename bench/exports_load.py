@@ -10,7 +10,8 @@
    - `inline`: `EXPORT_JOB_ROWS=0`, every export is written in its web request (the situation before
      background exports, on gthread workers);
    - `job`: the default threshold, the exports above it are written by the scheduler process, one at a
-     time, and each client polls its job page every 2 s as the browser does, then downloads the file;
+     time, and each client posts the form of the page its export answers with (« Préparer l'export »),
+     polls the job's page every 2 s as the browser does, then downloads the file;
 3. measures `/plancher` with `wrk --latency` (p99) idle, then while four large exports are asked at once
    (`/exports/opportunites.xlsx` twice, `/exports/opportunites.ods`, `/exports/donnees/portefeuille.xlsx`,
    anonymous: the portfolio and the open data are public here).
@@ -20,6 +21,7 @@ took to reach its user. Exit status 1 when the goal fails. Needs `wrk` (Debian: 
 """
 
 import argparse
+import html
 import http.cookiejar
 import os
 import random
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -114,14 +117,27 @@ def wrk_p99(url: str, seconds: int, connections: int) -> tuple[float, int]:
     return float(match.group(1)) * UNITS[match.group(2)], int(requests.group(1)) if requests else 0
 
 
+PREPARE_FORM = re.compile(
+    r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)">'
+    r'\s*<button[^>]*id="export-job-prepare"'
+)
+
+
 def fetch_export(base: str, path: str, results: dict) -> None:
-    """As a browser: ask the export; if it answers with a job page, poll it every 2 s, then download."""
+    """As a browser: ask the export; if it answers with the page offering a background job, post its form
+    (the job is queued, its page opens), poll that page every 2 s, then download."""
     started = time.monotonic()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     try:
         with opener.open(base + path, timeout=600) as response:
             body = response.read()
             final = response.geturl()
+        if form := PREPARE_FORM.search(body.decode("utf-8", "replace")):
+            action, token = html.unescape(form.group(1)), form.group(2)
+            data = urllib.parse.urlencode({"csrf_token": token}).encode()
+            with opener.open(urllib.request.Request(base + action, data=data), timeout=600) as response:
+                body = response.read()  # the job's page, after the 303
+                final = response.geturl()
         how = "requête"
         if "/exports/travaux/" in final:
             how = "travail"

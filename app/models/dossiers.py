@@ -242,6 +242,7 @@ class Dossier(db.Model):
         CheckConstraint("start_year BETWEEN 2000 AND 2100", name="start_year_plausible"),
         CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates_ordered"),
         Index("ix_dossiers_guichet_state", "guichet_id", "state"),
+        Index("ix_dossiers_submitted_at", "submitted_at", "id"),  # the instruction list's order
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

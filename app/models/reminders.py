@@ -97,7 +97,11 @@ class Notification(db.Model):
     """An entry of a user's notification centre."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+        # the notification centre: one user's, newest first (read in order, no sort of them all)
+        Index("ix_notifications_user_created", "user_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

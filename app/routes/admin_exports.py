@@ -10,7 +10,7 @@ from ..models import AuditEntry
 from ..models.users import Role
 from ..permissions import requires_role
 from ..services import users as service
-from ..tabular import Column, Export, Kind, Sheet, export_response
+from ..tabular import EXPORT_METHODS, Column, Export, Kind, Sheet, export_response
 from .admin import bp
 
 USER_COLUMNS = [
@@ -29,7 +29,7 @@ USER_COLUMNS = [
 ]
 
 
-@bp.get("/utilisateurs/export.<any(csv, xlsx, ods):fmt>")
+@bp.route("/utilisateurs/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @requires_role(Role.SECRETARIAT)
 def export_users(fmt: str):
     form = UserSearchForm(request.args)
@@ -56,7 +56,7 @@ def _audit_columns(labels: dict) -> list[Column]:
     ]
 
 
-@bp.get("/journal/export.<any(csv, xlsx, ods):fmt>")
+@bp.route("/journal/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @requires_role(Role.SECRETARIAT)
 def export_audit(fmt: str):
     labels = dict(AUDIT_ACTIONS)

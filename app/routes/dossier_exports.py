@@ -5,13 +5,14 @@ from decimal import Decimal
 
 from flask import request
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from .. import permissions
 from ..extensions import db
 from ..models import DossierState, Role
 from ..queries import dossiers as queries
 from ..services import dossiers as dossier_service
-from ..tabular import Column, Export, Kind, Sheet, export_response
+from ..tabular import EXPORT_METHODS, Column, Export, Kind, Sheet, defer_large, export_response
 from .dossiers import bp
 
 DOSSIER_COLUMNS = [
@@ -112,30 +113,39 @@ def dossier_rows(dossiers) -> list[tuple]:
     ]
 
 
-@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+def _counter(query):
+    """How many dossiers `query` selects, counted only when asked (tabular.defer_large)."""
+    return lambda: db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+@bp.route("/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def export_mine(fmt: str):
     """« Mes dossiers »: the dossiers the user carries, drafts included."""
-    dossiers = db.session.scalars(
-        queries.my_dossiers_query(current_user).options(*queries.FIGURES_OPTIONS)
-    ).unique()
+    query = queries.my_dossiers_query(current_user)
+    basename, title = "mes-dossiers", "Mes dossiers"
+    if (deferred := defer_large(fmt, _counter(query), basename, title)) is not None:
+        return deferred  # a large workbook: written by the scheduler, the dossiers are not loaded here
+    dossiers = db.session.scalars(query.options(*queries.FIGURES_OPTIONS)).unique()
     export = Export(
-        "mes-dossiers",
-        "Mes dossiers",
+        basename,
+        title,
         [Sheet("Dossiers", DOSSIER_COLUMNS, dossier_rows(dossiers))],
         filters=[("Dossiers", "ceux dont je suis porteur ou référent, brouillons compris")],
     )
     return export_response(export, fmt)
 
 
-@bp.get("/instruction/export.<any(csv, xlsx, ods):fmt>")
+@bp.route("/instruction/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
 def export_instruction(fmt: str):
     """The instruction list with the page's tab, guichet, state and search."""
     filters = queries.DossierFilters.from_args(request.args)
-    dossiers = db.session.scalars(
-        queries.instruction_export(current_user, filters).options(*queries.FIGURES_OPTIONS)
-    ).unique()
+    query = queries.instruction_export(current_user, filters)
+    basename, title = "dossiers-instruction", "Dossiers à instruire"
+    if (deferred := defer_large(fmt, _counter(query), basename, title)) is not None:
+        return deferred
+    dossiers = db.session.scalars(query.options(*queries.FIGURES_OPTIONS)).unique()
     lines = [("Onglet", queries.TABS[filters.tab][0])]
     if filters.guichet:
         lines.append(("Guichet", filters.guichet))
@@ -144,8 +154,8 @@ def export_instruction(fmt: str):
     if filters.q:
         lines.append(("Recherche", filters.q))
     export = Export(
-        "dossiers-instruction",
-        "Dossiers à instruire",
+        basename,
+        title,
         [Sheet("Dossiers", DOSSIER_COLUMNS, dossier_rows(dossiers))],
         filters=lines,
     )

@@ -51,13 +51,12 @@ def _load(dossier_id: int) -> Dossier:
 @permissions.authenticated
 def index():
     instructs = permissions.is_secretariat(current_user) or current_user.has_role(Role.INSTRUCTEUR)
-    open_guichets = [g for g, _ in queries.guichet_tree() if g.accepts_dossiers and g.is_open()]
-    return render(
-        "dossiers/index.html",
-        dossiers=queries.my_dossiers(current_user, request.args.get("page", 1, type=int)),
-        instructs=instructs,
-        open_guichets=open_guichets,
+    dossiers = queries.my_dossiers(current_user, request.args.get("page", 1, type=int))
+    # the open guichets are offered only to someone without a dossier yet
+    open_guichets = (
+        [] if dossiers.items else [g for g, _ in queries.guichet_tree() if g.accepts_dossiers and g.is_open()]
     )
+    return render("dossiers/index.html", dossiers=dossiers, instructs=instructs, open_guichets=open_guichets)
 
 
 @bp.get("/instruction")

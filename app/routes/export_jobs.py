@@ -1,7 +1,11 @@
 """Background exports (/exports/travaux/<id>): the page of a large XLSX/ODS export being written by the
 scheduler process, its progress fragment (polled by htmx every 2 s until the file is ready) and the file,
-for its requester only (permissions.can_see_export_job; anyone else gets a 404). The export routes
-themselves are unchanged: app/tabular.export_response() calls `defer` above EXPORT_JOB_ROWS rows."""
+for its requester only (permissions.can_see_export_job; anyone else gets a 404).
+
+The export routes (tabular.EXPORT_METHODS) call `defer` through app/tabular.py above EXPORT_JOB_ROWS rows:
+a GET writes nothing (a link, a bookmark or a crawler never queues a job) and answers with a page that
+offers to prepare the file; its form, or a list's export button above the threshold, POSTs (CSRF) to the
+same URL, which queues the job (or finds the one already pending) and redirects to its page."""
 
 import secrets
 
@@ -9,7 +13,7 @@ from flask import Blueprint, abort, redirect, request, send_file, session, url_f
 from flask_login import current_user
 
 from .. import permissions, tabular
-from ..extensions import db, will_write
+from ..extensions import db
 from ..htmx import render
 from ..models import ExportJob
 from ..services import export_jobs as service
@@ -27,15 +31,27 @@ def _session_token(create: bool = False) -> str | None:
 
 
 def defer(export: tabular.Export, fmt: str):
-    """Queue the export being asked (this request's URL, replayed by the job) and show its page."""
+    """A GET: the page offering to prepare this export in the background. A POST: the job for this
+    request's URL (replayed by the job as a GET), queued unless the requester already has it pending, and
+    its page."""
     signed_in = current_user.is_authenticated
-    db.session.commit()  # ends this GET's read transaction: the next one writes (SQLite: write lock first)
-    will_write()
+    path = request.full_path.rstrip("?")
+    filename = f"{export.basename}.{fmt}"
+    if request.method != "POST":
+        pending = service.pending_export(
+            path=path,
+            fmt=fmt,
+            actor=current_user if signed_in else None,
+            session_token=None if signed_in else _session_token(),
+        )
+        return render(
+            "export_jobs/prepare.html", title=export.title, filename=filename, action=path, pending=pending
+        )
     job = service.request_export(
-        path=request.full_path.rstrip("?"),
+        path=path,
         fmt=fmt,
         title=export.title,
-        filename=f"{export.basename}.{fmt}",
+        filename=filename,
         actor=current_user if signed_in else None,
         session_token=None if signed_in else _session_token(create=True),
     )

@@ -35,8 +35,8 @@ from ..queries import dashboard as figures
 from ..queries import portfolio as portfolio_queries
 from ..queries.dossiers import FIGURES_OPTIONS
 from ..services import dossiers as dossier_service
+from ..tabular import EXPORT_METHODS, Export, Kind, Sheet
 from ..tabular import Column as TabColumn
-from ..tabular import Export, Kind, Sheet
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
@@ -311,7 +311,7 @@ def _csv_download(name: str, semicolon: bool) -> Response:
     return _open(tabular.export_response(export, "csv", machine=not semicolon))
 
 
-@bp.get("/donnees/portefeuille.xlsx")
+@bp.route("/donnees/portefeuille.xlsx", methods=EXPORT_METHODS)
 @opendata_readable
 def workbook():
     title = "Portefeuille de la mutualisation interministérielle : données ouvertes"
@@ -457,7 +457,7 @@ def portfolio_export(fmt: str) -> Response:
     return tabular.export_response(export, fmt)
 
 
-@bp.get("/opportunites.<any(csv, xlsx, ods):fmt>")
+@bp.route("/opportunites.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.portfolio_readable
 def portfolio(fmt: str):
     """Same file as the /opportunites page's export buttons."""
@@ -502,7 +502,7 @@ DECISION_EXPORT_COLUMNS = [
 ]
 
 
-@bp.get("/decisions.<any(csv, xlsx, ods):fmt>")
+@bp.route("/decisions.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def committee_decisions(fmt: str):
     """Decisions of one committee (?comite=CODE) or of all: published ones for every signed-in user (like the
@@ -549,7 +549,7 @@ FOLLOWUP_COLUMNS = [
 ]
 
 
-@bp.get("/suivi.<any(csv, xlsx, ods):fmt>")
+@bp.route("/suivi.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def followup(fmt: str):
     """Funded dossiers the user may see (the dossiers scope): FTAP amounts requested, granted and consumed;

@@ -16,7 +16,7 @@ from ..models import Committee, Guichet, Role, User
 from ..queries import dossiers as queries
 from ..services import guichets as service
 from ..services.errors import StaleVersion
-from ..tabular import Export, Sheet, export_response
+from ..tabular import EXPORT_METHODS, Export, Sheet, export_response
 from .actions import perform, see_other
 from .dossier_exports import DOSSIER_COLUMNS, dossier_rows
 
@@ -210,7 +210,7 @@ def remove_instructor(code: str, user_id: int):
     )
 
 
-@bp.get("/<code>/dossiers.<any(csv, xlsx, ods):fmt>")
+@bp.route("/<code>/dossiers.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.requires_role(Role.SECRETARIAT, Role.INSTRUCTEUR)
 def export(code: str, fmt: str):
     guichet = _load(code)

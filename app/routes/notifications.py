@@ -48,12 +48,14 @@ def _page_args():
 
 def _list_context(oob: bool = False):
     only_unread, page = _page_args()
-    query = select(Notification).where(Notification.user_id == current_user.id)
+    mine = Notification.user_id == current_user.id
     if only_unread:
-        query = query.where(Notification.read_at.is_(None))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        mine = mine & Notification.read_at.is_(None)
+    total = db.session.scalar(select(func.count(Notification.id)).where(mine))
     items = db.session.scalars(
-        query.order_by(Notification.created_at.desc(), Notification.id.desc())
+        select(Notification)
+        .where(mine)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()

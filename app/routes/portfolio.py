@@ -15,6 +15,7 @@ from ..queries import portfolio as queries
 from ..queries import voting as voting_queries
 from ..services import portfolio as service
 from ..services.errors import NotAllowed, StaleVersion, ValidationFailed
+from ..tabular import EXPORT_METHODS
 from . import exports
 from .actions import perform
 
@@ -66,7 +67,7 @@ def index():
     return response
 
 
-@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+@bp.route("/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.portfolio_readable
 def export(fmt: str):
     """The list with the page's filters and sort, every public column (re-importable by the import)."""

@@ -8,7 +8,7 @@ from .. import permissions
 from ..htmx import render
 from ..queries import committees as queries
 from ..services import register as service
-from ..tabular import Column, Export, Kind, Sheet, export_response
+from ..tabular import EXPORT_METHODS, Column, Export, Kind, Sheet, export_response
 from .actions import perform
 
 # Nested in the committees blueprint (app/routes/__init__.py): endpoint committees.register.index.
@@ -54,7 +54,7 @@ COLUMNS = [
 ]
 
 
-@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+@bp.route("/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def export(fmt: str):
     """The entries the register page shows, most recent first."""

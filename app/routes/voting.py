@@ -23,7 +23,7 @@ from ..permissions import elector_ministry
 from ..queries import voting as queries
 from ..services import voting as service
 from ..services.errors import DomainError, NotAllowed, StaleVersion
-from ..tabular import Column, Export, Kind, Sheet, export_response
+from ..tabular import EXPORT_METHODS, Column, Export, Kind, Sheet, export_response
 from .actions import perform
 from .errors import render_error
 
@@ -76,7 +76,7 @@ CAMPAIGN_COLUMNS = [
 ]
 
 
-@bp.get("/export.<any(csv, xlsx, ods):fmt>")
+@bp.route("/export.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def export_campaigns(fmt: str):
     """The campaigns of the list page (the same visibility)."""
@@ -519,7 +519,7 @@ def _campaign_filters(campaign) -> list[tuple[str, str]]:
     return [("Campagne", campaign.title), ("État", CampaignState(campaign.state).label)]
 
 
-@bp.get("/<int:campaign_id>/resultats.<any(csv, xlsx, ods):fmt>")
+@bp.route("/<int:campaign_id>/resultats.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def export_results(campaign_id: int, fmt: str):
     """Same visibility as the results page; the workbooks add the named ballots sheet for named campaigns."""
@@ -549,7 +549,7 @@ def ballots(campaign_id: int):
     return render("voting/ballots.html", campaign=campaign, scope=scope, selected=selected, rows=rows)
 
 
-@bp.get("/<int:campaign_id>/bulletins.<any(csv, xlsx, ods):fmt>")
+@bp.route("/<int:campaign_id>/bulletins.<any(csv, xlsx, ods):fmt>", methods=EXPORT_METHODS)
 @permissions.authenticated
 def export_ballots(campaign_id: int, fmt: str):
     campaign = _results_campaign(campaign_id)

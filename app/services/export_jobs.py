@@ -10,6 +10,7 @@ request (a right withdrawn in between fails the job). app/tabular.py writes the 
 (`g.export_sink`) instead of a response.
 """
 
+import hashlib
 import logging
 import os
 import secrets
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Response, current_app, g
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from .. import tabular
 from ..extensions import db, login_manager
@@ -32,13 +33,57 @@ PROGRESS_EVERY = 500  # rows between two progress updates
 TICK_SECONDS = 60
 
 
+PENDING = (ExportJobState.EN_ATTENTE, ExportJobState.EN_COURS)
+
+
+def _requester(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def pending_export(*, path: str, fmt: str, actor, session_token: str | None) -> ExportJob | None:
+    """The requester's job for this export (same URL and format) still waiting or running, if any."""
+    requester = _requester(actor)
+    if requester is None and not session_token:
+        return None
+    owner = (
+        ExportJob.requester_id == requester.id
+        if requester
+        else (ExportJob.requester_id.is_(None) & (ExportJob.session_token == session_token))
+    )
+    return db.session.scalar(
+        select(ExportJob)
+        .where(owner, ExportJob.path == path[:2000], ExportJob.fmt == fmt, ExportJob.state.in_(PENDING))
+        .order_by(ExportJob.id.desc())
+        .limit(1)
+    )
+
+
+def _one_request_at_a_time(path: str, fmt: str, requester, session_token: str | None) -> None:
+    """Two POSTs of the same export by the same requester (a double click) queue one job: on PostgreSQL
+    the second waits on a transaction lock keyed by requester and export until the first commits, then
+    finds its job. (SQLite takes the write lock at the start of a POST: they are already one at a time.)"""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    owner = f"user:{requester.id}" if requester else f"session:{session_token}"
+    digest = hashlib.blake2b(f"{owner}\n{fmt}\n{path}".encode(), digest_size=8).digest()
+    db.session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)}
+    )
+
+
 def request_export(*, path: str, fmt: str, title: str, filename: str, actor, session_token: str | None):
-    """Queue an export (the caller commits). `actor`: the signed-in requester, or None with a session token
-    (an anonymous visitor of the open data)."""
-    requester = actor if getattr(actor, "is_authenticated", False) else None
+    """The job of this export: the requester's pending one (a second click, the form posted again: still
+    one file), else a new one queued (the caller commits). `actor`: the signed-in requester, or None with a
+    session token (an anonymous visitor of the open data)."""
+    requester = _requester(actor)
+    token = None if requester else session_token
+    _one_request_at_a_time(path, fmt, requester, token)
+    pending = pending_export(path=path, fmt=fmt, actor=requester, session_token=token)
+    if pending is not None:
+        return pending
     job = ExportJob(
         requester_id=requester.id if requester else None,
-        session_token=None if requester else session_token,
+        session_token=token,
         path=path[:2000],
         fmt=fmt,
         title=title[:300],

@@ -1,5 +1,6 @@
 """Background exports: above EXPORT_JOB_ROWS an XLSX/ODS export becomes a job (its page polls its progress),
-written by the scheduler's job function, offered to its requester only, gone after EXPORT_KEEP_HOURS."""
+written by the scheduler's job function, offered to its requester only, gone after EXPORT_KEEP_HOURS. A GET
+never queues one (it offers to); a POST with its CSRF token does, once per requester while it is pending."""
 
 import csv
 import io
@@ -11,7 +12,7 @@ from openpyxl import load_workbook
 
 from app import tabular
 from app.extensions import db
-from app.models import ExportJob, ExportJobState, Role
+from app.models import AuditEntry, ExportJob, ExportJobState, Role
 from app.models.base import utcnow
 from app.services import export_jobs, retention
 from app.services import users as users_service
@@ -29,6 +30,12 @@ def _job_id(response) -> int:
     return int(re.fullmatch(r".*/exports/travaux/(\d+)", response.headers["Location"]).group(1))
 
 
+@pytest.fixture
+def queue(client, csrf):
+    """POST an export's URL as its page's form does: the job's id."""
+    return lambda url: _job_id(client.post(url, data={"csrf_token": csrf(client)}))
+
+
 def test_a_small_export_is_still_answered_at_once(client, login_as, make_user):
     login_as(make_user(Role.SECRETARIAT))
     response = client.get("/exports/opportunites.xlsx")
@@ -37,10 +44,10 @@ def test_a_small_export_is_still_answered_at_once(client, login_as, make_user):
 
 
 def test_above_the_threshold_the_export_is_a_job_with_a_progress_page(
-    client, login_as, make_user, low_threshold
+    client, login_as, make_user, low_threshold, queue
 ):
     secretariat = login_as(make_user(Role.SECRETARIAT))
-    job_id = _job_id(client.get("/exports/opportunites.xlsx?tri=code"))
+    job_id = queue("/exports/opportunites.xlsx?tri=code")
     job = db.session.get(ExportJob, job_id)
     assert (job.state, job.requester_id, job.fmt) == (ExportJobState.EN_ATTENTE, secretariat.id, "xlsx")
     assert job.path == "/exports/opportunites.xlsx?tri=code" and job.filename == "opportunites.xlsx"
@@ -68,9 +75,9 @@ def test_above_the_threshold_the_export_is_a_job_with_a_progress_page(
     assert job.expires_at - job.finished_at == timedelta(hours=24)
 
 
-def test_the_file_is_its_requesters_only(client, login_as, make_user, low_threshold):
+def test_the_file_is_its_requesters_only(client, login_as, make_user, low_threshold, queue):
     login_as(make_user(Role.SECRETARIAT))
-    job_id = _job_id(client.get("/exports/opportunites.ods"))
+    job_id = queue("/exports/opportunites.ods")
     export_jobs.run_pending()
     assert client.get(f"/exports/travaux/{job_id}/fichier").status_code == 200
     login_as(make_user(Role.SECRETARIAT, email="autre.secretariat@test.gouv.fr"))
@@ -79,10 +86,10 @@ def test_the_file_is_its_requesters_only(client, login_as, make_user, low_thresh
 
 
 def test_an_anonymous_open_data_export_belongs_to_its_browser_session(
-    app, client, low_threshold, monkeypatch
+    app, client, low_threshold, monkeypatch, queue
 ):
     monkeypatch.setitem(app.config, "PUBLIC_API", True)
-    job_id = _job_id(client.get("/exports/donnees/portefeuille.xlsx"))
+    job_id = queue("/exports/donnees/portefeuille.xlsx")
     assert db.session.get(ExportJob, job_id).requester_id is None
     export_jobs.run_pending()
     workbook = client.get(f"/exports/travaux/{job_id}/fichier")
@@ -93,13 +100,13 @@ def test_an_anonymous_open_data_export_belongs_to_its_browser_session(
     assert other.get(f"/exports/travaux/{job_id}/fichier").status_code == 404
 
 
-def test_a_requester_who_lost_the_right_gets_a_failed_job(client, login_as, make_user, low_threshold):
+def test_a_requester_who_lost_the_right_gets_a_failed_job(client, login_as, make_user, low_threshold, queue):
     secretariat = login_as(make_user(Role.SECRETARIAT))
     admin = make_user(Role.SECRETARIAT, email="admin.secretariat@test.gouv.fr")
     for i in range(60):
         db.session.add(make_user(Role.DSI, email=f"dsi{i}@test.gouv.fr", ministry="MI"))
     db.session.commit()
-    job_id = _job_id(client.get("/admin/utilisateurs/export.xlsx"))
+    job_id = queue("/admin/utilisateurs/export.xlsx")
     users_service.deactivate(secretariat, actor=admin)  # before the scheduler runs the job
     db.session.commit()
     export_jobs.run_pending()
@@ -108,9 +115,9 @@ def test_a_requester_who_lost_the_right_gets_a_failed_job(client, login_as, make
     assert export_jobs.file_path(job) is None
 
 
-def test_an_expired_export_is_refused_then_purged(client, login_as, make_user, low_threshold):
+def test_an_expired_export_is_refused_then_purged(client, login_as, make_user, low_threshold, queue):
     login_as(make_user(Role.SECRETARIAT))
-    job_id = _job_id(client.get("/exports/opportunites.xlsx"))
+    job_id = queue("/exports/opportunites.xlsx")
     export_jobs.run_pending()
     job = db.session.get(ExportJob, job_id)
     path = export_jobs.file_path(job)
@@ -140,7 +147,7 @@ def test_csv_is_streamed_row_by_row(client, login_as, make_user, low_threshold):
 
 
 def test_a_large_portfolio_workbook_is_deferred_before_its_rows_are_built(
-    client, login_as, make_user, low_threshold, monkeypatch
+    client, login_as, make_user, low_threshold, monkeypatch, queue
 ):
     from app.queries import dashboard as figures
 
@@ -149,4 +156,82 @@ def test_a_large_portfolio_workbook_is_deferred_before_its_rows_are_built(
 
     login_as(make_user(Role.SECRETARIAT))
     monkeypatch.setattr(figures, "opportunity_public_rows", never)
-    assert client.get("/exports/opportunites.xlsx").status_code == 303
+    assert client.get("/exports/opportunites.xlsx").status_code == 200  # the page offering the job
+    queue("/exports/opportunites.xlsx")
+
+
+# --- a GET never queues a job: only a POST with its CSRF token does, once while it is pending -------------
+
+
+def _jobs() -> int:
+    return db.session.query(ExportJob).count()
+
+
+def test_a_get_above_the_threshold_writes_nothing_and_offers_to_prepare_the_file(
+    client, login_as, make_user, low_threshold
+):
+    login_as(make_user(Role.SECRETARIAT))
+    for url in (
+        "/exports/opportunites.xlsx?tri=code",
+        "/opportunites/export.ods",
+        "/exports/donnees/portefeuille.xlsx",
+    ):
+        audit_entries = db.session.query(AuditEntry).count()
+        response = client.get(url)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and response.mimetype == "text/html", url
+        assert _jobs() == 0 and db.session.query(AuditEntry).count() == audit_entries, url
+    page = client.get("/exports/opportunites.xlsx?tri=code").get_data(as_text=True)
+    assert "préparé en arrière-plan" in page and "Préparer l&#39;export" in page
+    form = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" value="[^"]+">'
+        r'\s*<button[^>]*id="export-job-prepare"',
+        page,
+    )
+    assert form and form.group(1) == "/exports/opportunites.xlsx?tri=code"
+
+
+def test_a_post_without_its_csrf_token_is_refused(client, login_as, make_user, low_threshold):
+    login_as(make_user(Role.SECRETARIAT))
+    response = client.post("/exports/opportunites.xlsx")
+    assert response.status_code == 400 and "jeton de sécurité" in response.get_data(as_text=True)
+    assert client.post("/exports/opportunites.xlsx", data={"csrf_token": "faux"}).status_code == 400
+    assert _jobs() == 0
+
+
+def test_a_post_queues_one_job_and_a_second_one_finds_it(
+    client, csrf, login_as, make_user, low_threshold, queue
+):
+    secretariat = login_as(make_user(Role.SECRETARIAT))
+    first = queue("/exports/opportunites.xlsx?tri=code")
+    assert queue("/exports/opportunites.xlsx?tri=code") == first  # a double click, the form posted again
+    assert _jobs() == 1
+    assert db.session.query(AuditEntry).filter_by(action="export_job.requested").count() == 1
+    # the export's page now links to it instead of offering a second one
+    page = client.get("/exports/opportunites.xlsx?tri=code").get_data(as_text=True)
+    assert f'href="/exports/travaux/{first}"' in page and "Préparer l&#39;export" not in page
+    # another format, or another requester, is another job
+    assert queue("/exports/opportunites.ods?tri=code") != first
+    login_as(make_user(Role.SECRETARIAT, email="autre.secretariat@test.gouv.fr"))
+    assert queue("/exports/opportunites.xlsx?tri=code") != first
+    assert _jobs() == 3
+    # once written, the same export asked again is a new job (the data may have changed)
+    login_as(secretariat)
+    export_jobs.run_pending()
+    assert queue("/exports/opportunites.xlsx?tri=code") != first
+
+
+def test_a_list_above_the_threshold_offers_its_workbooks_as_forms(client, login_as, make_user, low_threshold):
+    login_as(make_user(Role.SECRETARIAT))
+    page = client.get("/opportunites").get_data(as_text=True)  # 132 opportunities, above 50
+    for fmt in ("xlsx", "ods"):
+        assert re.search(rf'<form method="post" action="/opportunites/export\.{fmt}[^"]*"', page), fmt
+    assert re.search(r'<a [^>]*href="/opportunites/export\.csv[^"]*"[^>]* download', page)  # CSV streams
+    assert _jobs() == 0
+
+
+def test_below_the_threshold_a_list_offers_links(client, login_as, make_user):
+    login_as(make_user(Role.SECRETARIAT))
+    page = client.get("/opportunites").get_data(as_text=True)
+    assert '<form method="post" action="/opportunites/export.' not in page
+    assert re.search(r'<a [^>]*href="/opportunites/export\.xlsx', page)
