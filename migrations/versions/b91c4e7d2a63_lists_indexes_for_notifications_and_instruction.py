@@ -1,7 +1,7 @@
 """lists: indexes serving the order of the notification centre and of the instruction list
 
 Revision ID: b91c4e7d2a63
-Revises: d7e2a1c9f4b8
+Revises: e3c5d8a1b7f2
 Create Date: 2026-12-01 18:35:00
 
 /notifications lists one user's notifications, newest first, 30 a page. With only (user_id, read_at)
@@ -16,7 +16,7 @@ secretariat at the large data set); with it the dossiers are read in order until
 from alembic import op
 
 revision = "b91c4e7d2a63"
-down_revision = "d7e2a1c9f4b8"
+down_revision = "e3c5d8a1b7f2"
 branch_labels = None
 depends_on = None
 
