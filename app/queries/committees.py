@@ -23,6 +23,7 @@ from ..models.committees import (
     Outcome,
     committee_guichets,
 )
+from ..models.minutes import Minutes
 from ..models.register import RegisterEntry, RegisterVerification
 from ..permissions import meetings_visible_to
 from .portfolio import search_clause
@@ -126,7 +127,42 @@ def meeting_page(meeting_id: int, user) -> Meeting | None:
             selectinload(Meeting.items).options(
                 joinedload(AgendaItem.documents),
                 joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
-                selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
+                _decisions_shown(),
+            ),
+        )
+    )
+
+
+def _decisions_shown():
+    """A point's decisions as committees/_macros.html decision_summary shows them: with their amounts, not
+    their meeting, committee or author (joined by default)."""
+    return selectinload(AgendaItem.decisions).options(
+        lazyload(Decision.meeting),
+        lazyload(Decision.committee),
+        lazyload(Decision.recorded_by),
+        selectinload(Decision.amounts),
+    )
+
+
+def meeting_minutes(meeting_id: int, user) -> Meeting | None:
+    """The meeting with what its minutes show: the minutes and who reviewed and published them, the
+    attendance, and each point's notes and decisions. Not the history, documents, dossiers or votes."""
+    return db.session.scalar(
+        meetings_visible_to(user)
+        .where(Meeting.id == meeting_id)
+        .options(
+            joinedload(Meeting.minutes).options(
+                joinedload(Minutes.reviewed_by).lazyload(User.roles),
+                joinedload(Minutes.published_by).lazyload(User.roles),
+            ),
+            selectinload(Meeting.attendances).options(
+                joinedload(Attendance.user).lazyload(User.roles),
+                joinedload(Attendance.proxy).lazyload(User.roles),
+            ),
+            selectinload(Meeting.items).options(
+                load_only(AgendaItem.position, AgendaItem.title, AgendaItem.notes, AgendaItem.meeting_id),
+                lazyload(AgendaItem.opportunity),
+                _decisions_shown(),
             ),
         )
     )

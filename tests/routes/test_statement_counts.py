@@ -219,6 +219,18 @@ def test_the_agenda_search_reads_its_candidates_in_one_statement_at_any_size(
         assert sum(f"FROM {table}" in statement for statement in sent) == 1, _summary(sent)
 
 
+def test_the_minutes_read_only_what_they_show(client, login_as, queries, world):
+    """The minutes show the attendance and each point's notes and decisions: they read neither the votes, the
+    documents, the dossiers nor the meeting's history (the meeting page's loader reads some of those)."""
+    login_as(world["users"]["secretariat"])
+    grow(world)
+    url = f"/comites/seances/{world['meeting']}/proces-verbal"
+    client.get(url)
+    _, sent = statements(client, queries, url)
+    unread = ("item_votes", "agenda_documents", "dossiers", "committee_session_transitions")
+    assert not [s for s in sent if any(f" {table} " in f"{s} " for table in unread)], _summary(sent)
+
+
 def _summary(sent: list[str]) -> str:
     """The statements sent, most repeated first (an N+1 shows at the top)."""
     counts = collections.Counter(statement[-200:].replace("\n", " ") for statement in sent)
