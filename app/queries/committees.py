@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import and_, func, or_, select, true
-from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import defer, joinedload, lazyload, load_only, selectinload
 
 from ..extensions import db
 from ..models import Dossier, DossierState, Guichet, Opportunity, Role, User, UserRole
@@ -125,7 +125,8 @@ def meeting_page(meeting_id: int, user) -> Meeting | None:
             joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
             joinedload(Meeting.minutes),
             selectinload(Meeting.items).options(
-                joinedload(AgendaItem.documents),
+                defer(AgendaItem.notes),  # the minutes'
+                selectinload(AgendaItem.documents),
                 joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
                 _decisions_shown(),
             ),

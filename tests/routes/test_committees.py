@@ -357,6 +357,7 @@ def test_a_document_is_joined_to_a_point_from_a_page_of_its_own(
         f'<a class="fr-link" href="{url}">Joindre un document<span class="fr-sr-only"> au point 1</span>'
         in page
     )
+    assert f'action="/comites/seances/{meeting.id}/points/{item.id}/retirer"' in page
     html = body(client.get(url))
     assert "<h1>Joindre un document au point 1</h1>" in html and 'name="label"' in html
     response = post(client, csrf, url, {"label": "Note", "url": "ftp://ailleurs"})
