@@ -196,6 +196,10 @@ def add_item(page, kind_label: str, choice: str, query: str, option: str):
     page.locator(f"#{choice}_search").fill(query)
     page.locator(f"#{choice}-candidates", has_text=f"« {query} »").wait_for()
     idle(page)
+    assert page.evaluate("() => document.activeElement.id") == f"{choice}_search"  # the field keeps the focus
+    announced = page.locator("#app-announcer")
+    expect(announced).to_contain_text(f"« {query} »")  # the count is read out
+    axe_check(page, "#ordre-du-jour")
     page.locator(f"#{choice}-candidates").get_by_text(option, exact=True).click()
     page.get_by_role("button", name="Ajouter à l'ordre du jour").click()
     items.nth(before).wait_for()  # the swapped agenda lists the new point
