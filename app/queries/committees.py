@@ -21,7 +21,6 @@ from ..models.committees import (
     MeetingState,
     MeetingTransition,
     Outcome,
-    committee_guichets,
 )
 from ..models.minutes import Minutes
 from ..models.register import RegisterEntry, RegisterVerification
@@ -351,19 +350,6 @@ def opportunity_candidates(meeting: Meeting, query: str = "", keep: int | None =
     return Candidates(rows, total, query)
 
 
-def _guichets_decided_by(committee: Committee):
-    """Ids of the guichets the committee decides on: those it is the deciding committee of or lists, and
-    every guichet below them (services.dossiers.decided_by, as one recursive query)."""
-    listed = select(committee_guichets.c.guichet_id).where(committee_guichets.c.committee_id == committee.id)
-    decided = (
-        select(Guichet.id)
-        .where(or_(Guichet.committee_id == committee.id, Guichet.id.in_(listed)))
-        .cte("decided_guichets", recursive=True)
-    )
-    below = select(Guichet.id).join(decided, Guichet.parent_id == decided.c.id)
-    return select(decided.union(below).c.id)
-
-
 def dossier_candidates(meeting: Meeting, query: str = "", keep: int | None = None) -> Candidates:
     """Dossiers instruits (or ajournés) of a guichet the committee decides on, not already on one of its open
     agendas, matching `query`: their reference (« D0042 »), or words of their title. `keep`: as for the
@@ -387,7 +373,7 @@ def dossier_candidates(meeting: Meeting, query: str = "", keep: int | None = Non
             (Dossier.state == DossierState.INSTRUIT)
             | ((Dossier.state == DossierState.DECIDE) & (Dossier.decision_outcome == Outcome.AJOURNE)),
             Dossier.id.not_in(_on_open_agendas("dossier")),
-            Dossier.guichet_id.in_(_guichets_decided_by(meeting.committee)),
+            Dossier.guichet_id.in_(meeting.committee.decided_guichet_ids()),
             match,
         )
     )

@@ -400,11 +400,14 @@ def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
     flags = []
     for dossier in db.session.scalars(
         select(Dossier)
-        .where(Dossier.state.in_(DossierState.FOLLOWED), Dossier.id.not_in(on_agenda))
+        .where(
+            Dossier.state.in_(DossierState.FOLLOWED),
+            Dossier.guichet_id.in_(committee.decided_guichet_ids()),
+            Dossier.id.not_in(on_agenda),
+        )
         .order_by(Dossier.id)
     ):
-        if dossier_service.decided_by(committee, dossier):
-            flags.extend(followup(dossier, today=today).flags)
+        flags.extend(followup(dossier, today=today).flags)
     return flags
 
 
