@@ -7,6 +7,7 @@ from functools import cache
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import defer, joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Dossier, DossierState, Guichet, Opportunity, Role, User, UserRole
@@ -114,10 +115,10 @@ def meeting_by_id(meeting_id: int, user) -> Meeting | None:
 
 def meeting_page(meeting_id: int, user) -> Meeting | None:
     """The meeting with what its page shows: its history and minutes (joined), its points with their
-    documents, decisions and opportunity. Not their dossiers (services.meetings.dossier_documents_of reads
+    documents, opportunity and decisions. Not their dossiers (services.meetings.dossier_documents_of reads
     their links in one statement), votes (the live page's) or the attendance (read by the quorum box only
     while the meeting is held)."""
-    return db.session.scalar(
+    meeting = db.session.scalar(
         meetings_visible_to(user)
         .where(Meeting.id == meeting_id)
         .options(
@@ -127,10 +128,19 @@ def meeting_page(meeting_id: int, user) -> Meeting | None:
                 defer(AgendaItem.notes),  # the minutes'
                 selectinload(AgendaItem.documents),
                 joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
-                _decisions_shown(),
             ),
         )
     )
+    if meeting is None:
+        return None
+    if meeting.state in MeetingState.HELD:
+        db.session.scalars(  # fills each point's decisions, for every point at once
+            select(AgendaItem).where(AgendaItem.meeting_id == meeting.id).options(_decisions_shown())
+        ).all()
+    else:  # decisions are recorded while the meeting is held (services.decisions), never before
+        for item in meeting.items:
+            set_committed_value(item, "decisions", [])
+    return meeting
 
 
 def _decisions_shown():

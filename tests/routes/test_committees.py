@@ -383,6 +383,43 @@ def opened(board, secretariat, make_opportunity):
     return meeting, item, opportunity
 
 
+def test_a_held_meeting_shows_each_points_decisions_in_as_many_statements_for_any_number_of_points(
+    client, login_as, board, secretariat, make_opportunity, queries
+):
+    meeting = make_committee_meeting("CSIC-TECH")
+    points = [
+        meeting_service.add_item(
+            meeting,
+            kind="opportunite",
+            opportunity=make_opportunity(brique=f"Qualifiée {n}", state="retenue_criblage"),
+            actor=secretariat,
+        )
+        for n in range(4)
+    ]
+    meeting_service.publish_agenda(meeting, actor=secretariat)
+    meeting_service.open_meeting(meeting, actor=secretariat)
+    for member in (board[1], board[3]):
+        meeting_service.record_attendance(meeting, user=member, status="present", actor=secretariat)
+    decided = [
+        decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+        for item in points[:2]
+    ]
+    db.session.commit()
+    login_as(secretariat)
+    url = f"/comites/seances/{meeting.id}"
+    client.get(url)
+    with queries() as few:
+        html = body(client.get(url))
+    assert all(f'id="decision-{d.id}"' in html for d in decided)
+    for item in points[2:]:
+        decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    db.session.commit()
+    with queries() as more:
+        html = body(client.get(url))
+    assert html.count('<div class="fr-mb-2w" id="decision-') == 4
+    assert len(more) == len(few)
+
+
 def test_live_meeting_quorum_votes_and_decision(
     client, csrf, login_as, board, secretariat, opened, make_user
 ):
