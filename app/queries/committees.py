@@ -126,7 +126,7 @@ def meeting_page(meeting_id: int, user) -> Meeting | None:
             joinedload(Meeting.minutes),
             selectinload(Meeting.items).options(
                 defer(AgendaItem.notes),  # the minutes'
-                selectinload(AgendaItem.documents),
+                joinedload(AgendaItem.documents),
                 joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
             ),
         )
