@@ -12,6 +12,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SearchField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -149,8 +150,16 @@ class ItemForm(FlaskForm):
         validators=[InputRequired(REQUIRED)],
         default=ItemKind.OPPORTUNITE.value,
     )
-    opportunity = SelectField("Opportunité", choices=[], validate_choice=False)
-    dossier = SelectField("Dossier", choices=[], validate_choice=False)
+    # The agenda builder searches the candidates (a GET of their own, not posted with the point) and offers
+    # the first matches as radios: their choices are set by the view (routes/meetings.py).
+    opportunity_search = SearchField(
+        "Rechercher une opportunité", description="Son code (M042) ou des mots de sa brique ou de son besoin."
+    )
+    opportunity = RadioField("Opportunité", choices=[], validate_choice=False)
+    dossier_search = SearchField(
+        "Rechercher un dossier", description="Sa référence (D0042) ou des mots de son intitulé."
+    )
+    dossier = RadioField("Dossier", choices=[], validate_choice=False)
     flags = SelectMultipleField("Alertes de suivi à examiner", choices=[], validate_choice=False)
     title = StringField(
         "Intitulé",

@@ -14,10 +14,13 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    or_,
+    select,
     text,
     true,
 )
@@ -27,6 +30,7 @@ from ..domain.rules import MajorityRule, QuorumRule, VoteChoice
 from ..extensions import db
 from ..formatting import format_datetime
 from .base import UTCDateTime, utcnow
+from .guichets import Guichet
 from .transitions import TransitionLog
 
 __all__ = ["MajorityRule", "QuorumRule", "VoteChoice"]  # the deliberation rules live in app/domain/rules.py
@@ -133,6 +137,18 @@ class Committee(db.Model):
 
     guichets = relationship("Guichet", secondary=committee_guichets, order_by="Guichet.code")
     meetings: Mapped[list["Meeting"]] = relationship(back_populates="committee", order_by="Meeting.starts_at")
+
+    def decided_guichet_ids(self) -> Select:
+        """The ids of the guichets the committee decides on, as a query: those it is the deciding committee
+        of or lists, and every guichet below them (services.dossiers.decided_by, in one recursive query)."""
+        listed = select(committee_guichets.c.guichet_id).where(committee_guichets.c.committee_id == self.id)
+        decided = (
+            select(Guichet.id)
+            .where(or_(Guichet.committee_id == self.id, Guichet.id.in_(listed)))
+            .cte("decided_guichets", recursive=True)
+        )
+        below = select(Guichet.id).join(decided, Guichet.parent_id == decided.c.id)
+        return select(decided.union(below).c.id)
 
     @property
     def quorum_enum(self) -> QuorumRule:

@@ -351,7 +351,11 @@ class Dossier(db.Model):
 
     @property
     def reference(self) -> str:
-        return f"D{self.id:04d}"
+        return self.reference_of(self.id)
+
+    @staticmethod
+    def reference_of(dossier_id: int) -> str:
+        return f"D{dossier_id:04d}"
 
     @property
     def state_enum(self) -> DossierState:
@@ -730,7 +734,11 @@ class DossierAssessment(db.Model):
 
     @property
     def score_label(self) -> str:
-        return f"{self.score} — {GRID_SCORES[self.score]}" if self.score else "non noté"
+        return self.label_of(self.score)
+
+    @staticmethod
+    def label_of(score: int | None) -> str:
+        return f"{score} — {GRID_SCORES[score]}" if score else "non noté"
 
 
 class DossierDeclaration(db.Model):

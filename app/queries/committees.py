@@ -1,25 +1,32 @@
 """Read-only queries for the committee pages, feeds and trails."""
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import defer, joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import Dossier, Guichet, Role, User, UserRole
+from ..models import Dossier, DossierState, Guichet, Opportunity, Role, User, UserRole
 from ..models.committees import (
     AgendaItem,
     Attendance,
     Committee,
     Decision,
+    ItemKind,
     ItemVote,
     Meeting,
     MeetingState,
     MeetingTransition,
+    Outcome,
 )
+from ..models.minutes import Minutes
 from ..models.register import RegisterEntry, RegisterVerification
 from ..permissions import meetings_visible_to
+from .portfolio import search_clause
 
 LIVE_STATES = MeetingState.LIVE
 
@@ -104,6 +111,76 @@ def meeting_by_id(meeting_id: int, user) -> Meeting | None:
             ),
         )
     )
+
+
+def meeting_page(meeting_id: int, user) -> Meeting | None:
+    """The meeting with what its page shows: its history and minutes (joined), its points with their
+    documents, opportunity and decisions. Not their dossiers (services.meetings.dossier_documents_of reads
+    their links in one statement), votes (the live page's) or the attendance (read by the quorum box only
+    while the meeting is held)."""
+    meeting = db.session.scalar(
+        meetings_visible_to(user)
+        .where(Meeting.id == meeting_id)
+        .options(
+            joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
+            joinedload(Meeting.minutes),
+            selectinload(Meeting.items).options(
+                defer(AgendaItem.notes),  # the minutes'
+                joinedload(AgendaItem.documents),
+                joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
+            ),
+        )
+    )
+    if meeting is None:
+        return None
+    if meeting.state in MeetingState.HELD:
+        db.session.scalars(  # fills each point's decisions, for every point at once
+            select(AgendaItem).where(AgendaItem.meeting_id == meeting.id).options(_decisions_shown())
+        ).all()
+    else:  # decisions are recorded while the meeting is held (services.decisions), never before
+        for item in meeting.items:
+            set_committed_value(item, "decisions", [])
+    return meeting
+
+
+def _decisions_shown():
+    """A point's decisions as committees/_macros.html decision_summary shows them: with their amounts, not
+    their meeting, committee or author (joined by default)."""
+    return selectinload(AgendaItem.decisions).options(
+        lazyload(Decision.meeting),
+        lazyload(Decision.committee),
+        lazyload(Decision.recorded_by),
+        selectinload(Decision.amounts),
+    )
+
+
+def meeting_minutes(meeting_id: int, user) -> Meeting | None:
+    """The meeting with what its minutes show: the minutes and who reviewed and published them, the
+    attendance, and each point's notes and decisions. Not the history, documents, dossiers or votes."""
+    return db.session.scalar(
+        meetings_visible_to(user)
+        .where(Meeting.id == meeting_id)
+        .options(
+            joinedload(Meeting.minutes).options(
+                joinedload(Minutes.reviewed_by).lazyload(User.roles),
+                joinedload(Minutes.published_by).lazyload(User.roles),
+            ),
+            selectinload(Meeting.attendances).options(
+                joinedload(Attendance.user).lazyload(User.roles),
+                joinedload(Attendance.proxy).lazyload(User.roles),
+            ),
+            selectinload(Meeting.items).options(
+                load_only(AgendaItem.position, AgendaItem.title, AgendaItem.notes, AgendaItem.meeting_id),
+                lazyload(AgendaItem.opportunity),
+                _decisions_shown(),
+            ),
+        )
+    )
+
+
+def meeting_header(meeting_id: int, user) -> Meeting | None:
+    """The meeting alone (with its committee), for a view that shows none of its rows."""
+    return db.session.scalar(meetings_visible_to(user).where(Meeting.id == meeting_id))
 
 
 def decision_by_id(decision_id: int, user) -> Decision | None:
@@ -199,3 +276,116 @@ def trail(*, opportunity_id: int | None = None, dossier_id: int | None = None, u
             )
         )
     )
+
+
+# --- the agenda builder's candidates ----------------------------------------------------------------------
+# The meeting page offers the opportunities and dossiers that may go on its agenda through a search: the
+# first CANDIDATES_SHOWN matches and their number, one statement each, whatever the size of the data.
+CANDIDATES_SHOWN = 20
+
+
+@dataclass
+class Candidates:
+    """The first matches of a search, as (id, label), and how many matched in all."""
+
+    rows: list[tuple[int, str]]
+    total: int
+    query: str = ""
+
+
+def _number(query: str, letter: str) -> int | None:
+    """The number of a code typed whole or without its letter and zeros: « M042 », « m42 », « 42 »."""
+    found = re.fullmatch(rf"(?:{letter})?0*(\d{{1,9}})", query, flags=re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
+@cache  # the same statement at every request (building it costs more than running it)
+def _on_open_agendas(kind: str):
+    """Ids of the opportunities or dossiers already on an agenda still to be held or decided (a point
+    without its decision yet)."""
+    column = AgendaItem.opportunity_id if kind == "opportunity" else AgendaItem.dossier_id
+    where = [AgendaItem.kind == ItemKind.DOSSIER] if kind == "dossier" else []
+    return (
+        select(column)
+        .join(Meeting)
+        .where(column.is_not(None), Meeting.state.in_(MeetingState.LIVE), ~AgendaItem.decisions.any(), *where)
+    )
+
+
+def _match(query: str, code, words, keep):
+    """The WHERE clause of a search: its code or its words (true without a query), or the one candidate kept
+    (the choice of a form shown again); None when the query holds neither a code nor a word."""
+    clauses = [c for c in (code, words) if c is not None] or ([true()] if not query else [])
+    clauses += [keep] if keep is not None else []
+    return or_(*clauses) if clauses else None
+
+
+def _first(found, order, kept, label) -> tuple[list[tuple[int, str]], int]:
+    """The first rows of `found` as (id, label), the kept one first, and the number of rows in all."""
+    found = found.order_by(*([kept.desc()] if kept is not None else []), order)
+    rows = db.session.execute(found.add_columns(func.count().over()).limit(CANDIDATES_SHOWN)).all()
+    return [(row[0].id, label(row[0])) for row in rows], (rows[0][1] if rows else 0)
+
+
+def _opportunity_label(opportunity: Opportunity) -> str:
+    return f"{opportunity.code} — {opportunity.brique} ({opportunity.state_enum.label})"
+
+
+def _dossier_label(dossier: Dossier) -> str:
+    return f"{dossier.reference} — {dossier.title} ({dossier.state_enum.label})"
+
+
+def opportunity_candidates(meeting: Meeting, query: str = "", keep: int | None = None) -> Candidates:
+    """Opportunities at a stage this committee decides on, not already on one of its open agendas, matching
+    `query`: their code, or words of their brique or need (the portfolio's search). `keep`: an opportunity
+    listed first whatever the query, when it is a candidate (the one picked in a form shown again)."""
+    query = (query or "").strip()[:200]
+    stages = meeting.committee.opportunity_stages or []
+    number = _number(query, "M")
+    kept = Opportunity.id == keep if keep is not None else None
+    code = Opportunity.number == number if number is not None else None
+    match = _match(query, code, search_clause(query), kept)
+    if match is None or not stages:
+        return Candidates([], 0, query)
+    found = (
+        select(Opportunity)
+        .options(load_only(Opportunity.code, Opportunity.brique, Opportunity.state))
+        .where(
+            Opportunity.state.in_(stages),
+            Opportunity.id.not_in(_on_open_agendas("opportunity")),
+            match,
+        )
+    )
+    rows, total = _first(found, Opportunity.number, kept, _opportunity_label)
+    return Candidates(rows, total, query)
+
+
+def dossier_candidates(meeting: Meeting, query: str = "", keep: int | None = None) -> Candidates:
+    """Dossiers instruits (or ajournés) of a guichet the committee decides on, not already on one of its open
+    agendas, matching `query`: their reference (« D0042 »), or words of their title. `keep`: as for the
+    opportunities."""
+    query = (query or "").strip()[:200]
+    number = _number(query, "D")
+    words = [w for w in re.findall(r"\w+", query) if len(w) > 1][:8]
+    kept = Dossier.id == keep if keep is not None else None
+    match = _match(
+        query,
+        Dossier.id == number if number is not None else None,
+        and_(*(Dossier.title.icontains(w, autoescape=True) for w in words)) if words else None,
+        kept,
+    )
+    if match is None:
+        return Candidates([], 0, query)
+    found = (
+        select(Dossier)
+        .options(load_only(Dossier.title, Dossier.state), lazyload("*"))
+        .where(
+            (Dossier.state == DossierState.INSTRUIT)
+            | ((Dossier.state == DossierState.DECIDE) & (Dossier.decision_outcome == Outcome.AJOURNE)),
+            Dossier.id.not_in(_on_open_agendas("dossier")),
+            Dossier.guichet_id.in_(meeting.committee.decided_guichet_ids()),
+            match,
+        )
+    )
+    rows, total = _first(found, Dossier.id, kept, _dossier_label)
+    return Candidates(rows, total, query)

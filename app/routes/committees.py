@@ -28,7 +28,6 @@ from ..models.committees import (
 )
 from ..queries import committees as queries
 from ..services import committees as service
-from ..services import meetings
 from ..services.errors import Conflict, DomainError, ValidationFailed
 from .actions import perform, see_other
 
@@ -39,7 +38,6 @@ bp = Blueprint("committees", __name__, url_prefix="/comites")
 def _register_globals(state):
     state.app.jinja_env.globals.update(
         committee_trail=_trail_for,
-        dossier_documents=meetings.dossier_documents,
         MemberFunction=MemberFunction,
         MeetingState=MeetingState,
     )

@@ -4,11 +4,15 @@ meeting (attendance, quorum, votes, decisions) and the decision pages (amend, re
 Routes of the `committees` blueprint (URLs under /comites), declared here by sub-domain.
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from .. import permissions
 from ..extensions import db
+from ..formatting import format_number, plural
 from ..forms.committees import (
     AttendanceForm,
     CancelForm,
@@ -78,39 +82,130 @@ def plan(code: str):
 @bp.get("/seances/<int:meeting_id>")
 @permissions.authenticated
 def meeting(meeting_id: int):
-    return _render_meeting(_meeting(meeting_id))
+    meeting = queries.meeting_page(meeting_id, current_user)
+    if meeting is None:
+        abort(404)
+    return _render_meeting(meeting)
 
 
-def _item_form(meeting, formdata=None) -> ItemForm:
+def _item_form(formdata=None) -> ItemForm:
     form = ItemForm(formdata=formdata)
-    form.opportunity.choices = [("", "— Choisir —")] + [
-        (str(o.id), f"{o.code} — {o.brique} ({o.state_enum.label})")
-        for o in meetings.opportunity_candidates(meeting)
-    ]
-    form.dossier.choices = [("", "— Choisir —")] + [
-        (str(d.id), label) for d, label in meetings.dossier_candidates(meeting)
-    ]
+    if formdata is None:  # the page: a search made without JavaScript comes back in its address
+        form.opportunity_search.data = request.args.get("opportunity_search")
+        form.dossier_search.data = request.args.get("dossier_search")
+        if form.dossier_search.data is not None and form.opportunity_search.data is None:
+            form.kind.data = ItemKind.DOSSIER.value
     return form
 
 
-def _document_form(item, formdata=None) -> DocumentForm:
-    """One form per point, its fields prefixed (ids unique on the page: each label names its own field)."""
-    return DocumentForm(formdata=formdata, prefix=f"doc{item.id}")
+class _CandidateKind(NamedTuple):
+    """A kind of candidate of the agenda builder: its search field, radios, query and French words."""
+
+    search: str
+    choice: str
+    find: Callable
+    one: str
+    many: str
+    shown: str  # « 20 opportunités affichées sur 137 »
+    no_match: str  # « Aucune opportunité ne correspond à « … ». »
+    none_left: str  # nothing to put on the agenda at all
+    not_searched: str  # the page before any search
 
 
-def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, document_forms=None, block=None):
-    forms = {item.id: _document_form(item) for item in meeting.items} | (document_forms or {})
+_CANDIDATES = {
+    "opportunites": _CandidateKind(
+        "opportunity_search",
+        "opportunity",
+        queries.opportunity_candidates,
+        "opportunité",
+        "opportunités",
+        "affichées",
+        "Aucune opportunité ne correspond à « {} ».",
+        "Aucune opportunité n'est au stade sur lequel ce comité décide.",
+        "Recherchez l'opportunité à inscrire (une recherche vide affiche les premières).",
+    ),
+    "dossiers": _CandidateKind(
+        "dossier_search",
+        "dossier",
+        queries.dossier_candidates,
+        "dossier",
+        "dossiers",
+        "affichés",
+        "Aucun dossier ne correspond à « {} ».",
+        "Aucun dossier instruit n'attend une décision de ce comité.",
+        "Recherchez le dossier à inscrire (une recherche vide affiche les premiers).",
+    ),
+}
+
+
+def _candidates_summary(candidates, kind: _CandidateKind) -> str:
+    """What a search found, shown above its matches and announced after each swap."""
+    if not candidates.total:
+        return kind.no_match.format(candidates.query) if candidates.query else kind.none_left
+    asked = f" pour « {candidates.query} »" if candidates.query else ""
+    if candidates.total > len(candidates.rows):
+        shown = f"{len(candidates.rows)} {kind.many} {kind.shown} sur {format_number(candidates.total)}"
+        return f"{shown}{asked} : précisez la recherche."
+    return f"{plural(candidates.total, kind.one, kind.many)}{asked}."
+
+
+def _offer_candidates(meeting, form: ItemForm, only: str | None = None) -> dict[str, str]:
+    """Sets the radios of the agenda builder to the first matches of its searches, once one was made (an empty
+    one lists the first candidates) or a candidate picked (a form shown again: listed first). A message
+    about a choice with no radio to show goes to its search field. Returns the summary of each kind."""
+    summaries = {}
+    for name, kind in _CANDIDATES.items():
+        if only and name != only:
+            continue
+        search, choice = form[kind.search], form[kind.choice]
+        picked = int(choice.data) if (choice.data or "").isdigit() else None
+        if search.data is None and picked is None:
+            summaries[name] = kind.not_searched
+        else:
+            candidates = kind.find(meeting, search.data or "", keep=picked)
+            choice.choices = [(str(id_), label) for id_, label in candidates.rows]
+            summaries[name] = _candidates_summary(candidates, kind)
+        if choice.errors and not choice.choices:
+            search.errors, choice.errors = list(choice.errors), []
+    return summaries
+
+
+def _builds_agenda(meeting) -> bool:
+    return meeting.state == MeetingState.PLANIFIEE and permissions.can_run_meeting(current_user, meeting)
+
+
+@bp.get("/seances/<int:meeting_id>/candidats/<any(opportunites, dossiers):kind>")
+@permissions.authenticated
+def candidates(meeting_id: int, kind: str):
+    """The agenda builder's search (htmx, each keystroke after a pause): the first matches as radios."""
+    meeting = queries.meeting_header(meeting_id, current_user)
+    if meeting is None:
+        abort(404)
+    if not _builds_agenda(meeting):
+        abort(403)
+    form = ItemForm(formdata=None)
+    wanted = _CANDIDATES[kind]
+    form[wanted.search].data = request.args.get(wanted.search, "")
+    summaries = _offer_candidates(meeting, form, only=kind)
+    return render("committees/_candidates.html", choice=form[wanted.choice], summary=summaries[kind])
+
+
+def _render_meeting(meeting, status=200, item_form=None, cancel_form=None, block=None):
     planned = meeting.state == MeetingState.PLANIFIEE
+    builds = _builds_agenda(meeting)
+    item_form = item_form or _item_form()
     open_proposals = meetings.proposal_candidates(meeting) if planned else []  # read once, used twice
     return render(
         "committees/meeting.html",
         block=block,
         status=status,
         meeting=meeting,
-        quorum=meetings.quorum(meeting),
-        item_form=item_form or _item_form(meeting),
+        dossier_links=meetings.dossier_documents_of([i.dossier_id for i in meeting.items if i.dossier_id]),
+        quorum=meetings.quorum(meeting) if meeting.state in MeetingState.IN_SESSION else None,
+        item_form=item_form,
+        candidate_summaries=_offer_candidates(meeting, item_form) if builds else {},
+        builds_agenda=builds,
         cancel_form=cancel_form or CancelForm(formdata=None),
-        document_forms=forms,
         empty_form=EmptyForm(),
         followups=meetings.followup_candidates(meeting, open_proposals) if planned else [],
         proposals=open_proposals,
@@ -228,7 +323,7 @@ def add_item(meeting_id: int):
     meeting = _meeting(meeting_id)
     if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
-    form = _item_form(meeting, formdata=request.form)
+    form = _item_form(formdata=request.form)
 
     def failure(status):
         return _render_meeting(_meeting(meeting_id), status=422, item_form=form, block="agenda")
@@ -301,31 +396,31 @@ def remove_item(meeting_id: int, item_id: int):
     )
 
 
-@bp.post("/seances/<int:meeting_id>/points/<int:item_id>/documents")
+@bp.route("/seances/<int:meeting_id>/points/<int:item_id>/documents", methods=["GET", "POST"])
 @permissions.authenticated
 def add_document(meeting_id: int, item_id: int):
+    """A page of its own for joining a document to a point: the meeting page links to it from each point
+    (one form per point of a long agenda would make that page grow with it)."""
     meeting = _meeting(meeting_id)
     item = _item(meeting, item_id)
     if not permissions.can_run_meeting(current_user, meeting):
         abort(403)
-    form = _document_form(item, formdata=request.form)
+    form = DocumentForm()
 
-    def failure(status):
-        return _render_meeting(
-            _meeting(meeting_id), status=422, document_forms={item.id: form}, block="agenda"
+    def page(status):
+        return render("committees/document_form.html", block="form", status=status, form=form, item=item)
+
+    if form.validate_on_submit():
+        return perform(
+            lambda: meetings.add_document(
+                item, label=form.label.data, url=form.url.data or "", actor=current_user
+            ),
+            form=form,
+            success="Document joint.",
+            location=url_for(".meeting", meeting_id=meeting.id, _anchor=f"point-{item.id}"),
+            failure=page,
         )
-
-    if not form.validate_on_submit():
-        return failure(422)
-    return perform(
-        lambda: meetings.add_document(
-            item, label=form.label.data, url=form.url.data or "", actor=current_user
-        ),
-        form=form,
-        success="Document joint.",
-        location=url_for(".meeting", meeting_id=meeting.id, _anchor=f"point-{item.id}"),
-        failure=failure,
-    )
+    return page(422 if form.is_submitted() else 200)
 
 
 # --- live meeting ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from ..htmx import render
 from ..models.committees import MeetingState
 from ..models.minutes import MinutesState
 from ..pdf import minutes_pdf
+from ..queries import committees as queries
 from ..services import meetings
 from ..services import minutes as service
 from .actions import perform
@@ -33,10 +34,18 @@ def _render(meeting, form, item_notes, status=200):
     )
 
 
+def _meeting_minutes(meeting_id: int):
+    """The meeting with what its minutes show (queries.committees.meeting_minutes), or 404."""
+    meeting = queries.meeting_minutes(meeting_id, current_user)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
 @bp.route("/<int:meeting_id>/proces-verbal", methods=["GET", "POST"])
 @permissions.authenticated
 def show(meeting_id: int):
-    meeting = _meeting(meeting_id)
+    meeting = _meeting_minutes(meeting_id)
     if not permissions.can_view_minutes(current_user, meeting):
         abort(403 if meeting.minutes is not None else 404)
     form = minutes_form(meeting.items, obj=meeting.minutes if request.method == "GET" else None)
@@ -47,13 +56,13 @@ def show(meeting_id: int):
         item_notes = {i.id: form[f"item-{i.id}"].data or "" for i in meeting.items}
 
         def failure(status):
-            current = _meeting(meeting_id)
+            current = _meeting_minutes(meeting_id)
             if status == 409:  # saved by somebody else meanwhile: the next save is against that version
                 form.version.data = current.minutes.version
             return _render(current, form, item_notes, status=422)
 
         def saved():  # htmx: the form swapped in place, against the new version, and the save announced
-            current = _meeting(meeting_id)
+            current = _meeting_minutes(meeting_id)
             form.version.data = current.minutes.version
             return _render(current, form, item_notes)
 

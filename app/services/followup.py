@@ -387,23 +387,26 @@ def _progress_flags(dossier, followed, reports, signed_on, today) -> list[Flag]:
 def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
     """Flags of the followed dossiers of the guichets this committee decides on, not already on one of its
     open agendas as a follow-up review."""
-    on_agenda = set(
-        db.session.scalars(
-            select(AgendaItem.dossier_id)
-            .join(Meeting)
-            .where(
-                AgendaItem.kind == ItemKind.SUIVI,
-                Meeting.committee_id == committee.id,
-                Meeting.state.in_(OPEN_MEETING_STATES),
-            )
+    on_agenda = (
+        select(AgendaItem.dossier_id)
+        .join(Meeting)
+        .where(
+            AgendaItem.dossier_id.is_not(None),
+            AgendaItem.kind == ItemKind.SUIVI,
+            Meeting.committee_id == committee.id,
+            Meeting.state.in_(OPEN_MEETING_STATES),
         )
     )
     flags = []
     for dossier in db.session.scalars(
-        select(Dossier).where(Dossier.state.in_(DossierState.FOLLOWED)).order_by(Dossier.id)
+        select(Dossier)
+        .where(
+            Dossier.state.in_(DossierState.FOLLOWED),
+            Dossier.guichet_id.in_(committee.decided_guichet_ids()),
+            Dossier.id.not_in(on_agenda),
+        )
+        .order_by(Dossier.id)
     ):
-        if dossier.id in on_agenda or not dossier_service.decided_by(committee, dossier):
-            continue
         flags.extend(followup(dossier, today=today).flags)
     return flags
 

@@ -9,12 +9,11 @@ import re
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.rules import Quorum, compute_quorum
 from ..extensions import db
-from ..models import Guichet, Opportunity, OpportunityState, User
+from ..models import Opportunity, OpportunityState, User
 from ..models.committees import (
     AgendaDocument,
     AgendaItem,
@@ -27,9 +26,9 @@ from ..models.committees import (
     MeetingState,
     MeetingTransition,
     MemberFunction,
-    Outcome,
 )
-from ..models.dossiers import Dossier, DossierState
+from ..models.dossiers import Avis, Dossier, DossierAssessment, DossierState
+from ..models.guichets import GuichetRule, RuleKind
 from ..models.minutes import Minutes
 from ..models.proposals import AgendaProposal, ProposalState
 from ..permissions import can_plan_meeting, can_run_meeting, function_of
@@ -299,29 +298,6 @@ def _next_position(meeting: Meeting) -> int:
     ) + 1
 
 
-def opportunity_candidates(meeting: Meeting) -> list[Opportunity]:
-    """Opportunities at a stage this committee decides on, not already on one of its open agendas."""
-    stages = meeting.committee.opportunity_stages or []
-    if not stages:
-        return []
-    on_agenda = (
-        select(AgendaItem.opportunity_id)
-        .join(Meeting)
-        .where(
-            AgendaItem.opportunity_id.is_not(None),
-            Meeting.state.in_(MeetingState.LIVE),
-            ~AgendaItem.decisions.any(),
-        )
-    )
-    return list(
-        db.session.scalars(
-            select(Opportunity)
-            .where(Opportunity.state.in_(stages), Opportunity.id.not_in(on_agenda))
-            .order_by(Opportunity.number)
-        )
-    )
-
-
 def add_item(
     meeting: Meeting,
     *,
@@ -457,66 +433,59 @@ def add_document(
     return document
 
 
-def dossier_candidates(meeting: Meeting) -> list:
-    """(dossier, label) pairs that may go on the meeting's agenda: instruits (or ajournés) of a guichet
-    the committee decides on, not already on one of its open agendas."""
-    on_agenda = (
-        select(AgendaItem.dossier_id)
-        .join(Meeting)
-        .where(
-            AgendaItem.dossier_id.is_not(None),
-            AgendaItem.kind == ItemKind.DOSSIER,
-            Meeting.state.in_(MeetingState.LIVE),
-            ~AgendaItem.decisions.any(),
-        )
-    )
-    rows = db.session.scalars(
-        select(Dossier)
-        .where(
-            (Dossier.state == DossierState.INSTRUIT)
-            | ((Dossier.state == DossierState.DECIDE) & (Dossier.decision_outcome == Outcome.AJOURNE)),
-            Dossier.id.not_in(on_agenda),
-        )
-        .order_by(Dossier.id)
-        # the label needs neither the author nor the opportunity; decided_by() walks up the guichet tree
-        .options(
-            lazyload(Dossier.created_by),
-            lazyload(Dossier.opportunity),
-            joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
-        )
-    )
-    return [
-        (d, f"{d.reference} — {d.title} ({d.state_enum.label})")
-        for d in rows
-        if dossiers.decided_by(meeting.committee, d)
-    ]
-
-
 def dossier_documents(dossier_id: int | None) -> list[tuple[str, str]]:
     """(label, link) of what the committee reads: the dossier, its PDF and the instructor's avis."""
-    dossier = db.session.get(Dossier, dossier_id) if dossier_id else None
-    if dossier is None:
-        return []
+    return dossier_documents_of([dossier_id] if dossier_id else []).get(dossier_id, [])
+
+
+def dossier_documents_of(dossier_ids) -> dict[int, list[tuple[str, str]]]:
+    """dossier_documents of each dossier, in one statement: the dossier's title and avis, with each of its
+    assessments on a criterion of its guichet's selection grid (in the grid's order)."""
+    if not dossier_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            Dossier.id,
+            Dossier.title,
+            Dossier.avis,
+            Dossier.avis_motivation,
+            GuichetRule.label,
+            DossierAssessment.score,
+        )
+        .outerjoin(DossierAssessment, DossierAssessment.dossier_id == Dossier.id)
+        .outerjoin(
+            GuichetRule,
+            (GuichetRule.id == DossierAssessment.rule_id)
+            & (GuichetRule.guichet_id == Dossier.guichet_id)
+            & (GuichetRule.kind == RuleKind.CRITERION),
+        )
+        .where(Dossier.id.in_(set(dossier_ids)))
+        .order_by(Dossier.id, GuichetRule.position, GuichetRule.id)
+    ).all()
+    found: dict[int, tuple] = {}
+    scored: dict[int, list[str]] = {}
+    for id_, title, avis, motivation, rule, score in rows:
+        found[id_] = (title, avis, motivation)
+        if rule is not None:
+            scored.setdefault(id_, []).append(f"{rule[:60]} : {DossierAssessment.label_of(score)}")
+    return {id_: _documents(id_, *found[id_], scored.get(id_, [])) for id_ in found}
+
+
+def _documents(id_: int, title: str, avis: str | None, motivation: str, scored: list[str]) -> list:
+    reference = Dossier.reference_of(id_)
     links = [
-        (f"Dossier {dossier.reference} — {dossier.title}", f"/dossiers/{dossier.id}"),
-        (f"Dossier {dossier.reference} (PDF)", f"/dossiers/{dossier.id}/pdf"),
+        (f"Dossier {reference} — {title}", f"/dossiers/{id_}"),
+        (f"Dossier {reference} (PDF)", f"/dossiers/{id_}/pdf"),
     ]
-    if dossier.avis:
+    if avis:
         links.append(
             (
-                f"Avis de l'instructeur : {dossier.avis_enum.label}"
-                + (f" — {dossier.avis_motivation}" if dossier.avis_motivation else ""),
-                f"/dossiers/{dossier.id}#avis",
+                f"Avis de l'instructeur : {Avis(avis).label}" + (f" — {motivation}" if motivation else ""),
+                f"/dossiers/{id_}#avis",
             )
         )
-    if scored := [(rule, a) for rule, a in dossier.grid() if a is not None]:
-        links.append(
-            (
-                "Grille de sélection : "
-                + " ; ".join(f"{rule.label[:60]} : {a.score_label}" for rule, a in scored),
-                f"/dossiers/{dossier.id}#instruction",
-            )
-        )
+    if scored:
+        links.append(("Grille de sélection : " + " ; ".join(scored), f"/dossiers/{id_}#instruction"))
     return links
 
 

@@ -187,11 +187,20 @@ def idle(page):
     )
 
 
-def add_item(page, kind_label: str, select_id: str, option: str):
+def add_item(page, kind_label: str, choice: str, query: str, option: str):
+    """Put a candidate on the agenda: its kind, its code typed in the search field (the matches swapped in
+    after a pause), its radio."""
     items = page.locator("#ordre-du-jour ol > li")
     before = items.count()
-    page.locator("#ordre-du-jour fieldset").get_by_text(kind_label, exact=True).click()
-    page.select_option(f"#{select_id}", label=option)
+    page.locator("#kind-fieldset").get_by_text(kind_label, exact=True).click()
+    page.locator(f"#{choice}_search").fill(query)
+    page.locator(f"#{choice}-candidates", has_text=f"« {query} »").wait_for()
+    idle(page)
+    assert page.evaluate("() => document.activeElement.id") == f"{choice}_search"  # the field keeps the focus
+    announced = page.locator("#app-announcer")
+    expect(announced).to_contain_text(f"« {query} »")  # the count is read out
+    axe_check(page, "#ordre-du-jour")
+    page.locator(f"#{choice}-candidates").get_by_text(option, exact=True).click()
     page.get_by_role("button", name="Ajouter à l'ordre du jour").click()
     items.nth(before).wait_for()  # the swapped agenda lists the new point
     idle(page)
@@ -247,9 +256,16 @@ def test_csic_tech_meeting_from_planning_to_a_rectified_decision(world, live_app
             page,
             "Opportunité",
             "opportunity",
+            code,
             f"{code} — Brique qualifiée {world['codes'].index(code) + 1} (Retenue au criblage)",
         )
-    add_item(page, "Dossier", "dossier", f"{world['reference']} — Communs numériques (Instruit)")
+    add_item(
+        page,
+        "Dossier",
+        "dossier",
+        world["reference"],
+        f"{world['reference']} — Communs numériques (Instruit)",
+    )
     items = page.locator("#ordre-du-jour ol > li")
     assert items.count() == 3
     assert "Avis de l'instructeur : Favorable" in items.nth(2).inner_text()

@@ -196,6 +196,182 @@ def test_agenda_refuses_an_opportunity_at_the_wrong_stage_with_the_fragment(
     assert response.headers["Vary"] == "HX-Request" or "HX-Request" in response.headers["Vary"]
 
 
+# --- the agenda builder's search ---------------------------------------------------------------------------
+
+
+def candidates(client, meeting, kind, query=""):
+    name = "opportunity_search" if kind == "opportunites" else "dossier_search"
+    return client.get(
+        f"/comites/seances/{meeting.id}/candidats/{kind}", query_string={name: query}, headers=HX
+    )
+
+
+def radios(html: str, name: str) -> list[str]:
+    """The labels of the radios `name` of a page or fragment, in order."""
+    ids = re.findall(rf'<input[^>]*id="({name}-\d+)"[^>]*name="{name}"', html)
+    return [re.search(rf'<label class="fr-label" for="{i}">([^<]*)</label>', html).group(1) for i in ids]
+
+
+def test_agenda_search_finds_opportunities_by_code_and_by_words(
+    client, login_as, secretariat, make_opportunity
+):
+    login_as(secretariat)
+    meeting = make_committee_meeting("CSIC-TECH")  # decides on the opportunities retenues au criblage
+    mail = make_opportunity(brique="Messagerie souveraine", state="retenue_criblage")
+    directory = make_opportunity(brique="Annuaire des agents", besoin="Messagerie", state="retenue_criblage")
+    make_opportunity(brique="Messagerie trop tôt")  # not at a stage the CSIC-Tech decides on
+    response = candidates(client, meeting, "opportunites", "messageries")  # stems, any case
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    html = body(response)
+    assert html.lstrip().startswith('<div id="opportunity-candidates" data-announce="2 opportunités pour')
+    assert radios(html, "opportunity") == [
+        f"{mail.code} — Messagerie souveraine (Retenue au criblage)",
+        f"{directory.code} — Annuaire des agents (Retenue au criblage)",
+    ]
+    for typed in (directory.code, directory.code.lower(), str(directory.number)):
+        assert radios(body(candidates(client, meeting, "opportunites", typed)), "opportunity") == [
+            f"{directory.code} — Annuaire des agents (Retenue au criblage)"
+        ], typed
+    html = body(candidates(client, meeting, "opportunites", "cadastre"))
+    assert radios(html, "opportunity") == []
+    assert "Aucune opportunité ne correspond à « cadastre »." in html
+
+
+def test_agenda_search_finds_dossiers_by_reference_and_title(client, login_as, secretariat, make_user):
+    from tests.factories import make_instructed_dossier
+
+    porteur = make_user("porteur")
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
+    commons = make_instructed_dossier(porteur, title="Communs numériques")
+    other = make_instructed_dossier(porteur, title="Socle d'hébergement")
+    make_instructed_dossier(porteur, guichet="SNAP1", title="Communs ailleurs")  # not decided here
+    make_instructed_dossier(porteur, title="Communs déposés", state="depose", avis=None, avis_motivation=None)
+    login_as(secretariat)
+    html = body(candidates(client, meeting, "dossiers", "COMMUNS"))
+    assert radios(html, "dossier") == [f"{commons.reference} — Communs numériques (Instruit)"]
+    assert "1 dossier pour « COMMUNS »." in html
+    html = body(candidates(client, meeting, "dossiers", other.reference))
+    assert radios(html, "dossier") == [f"{other.reference} — Socle d'hébergement (Instruit)"]
+    assert radios(body(candidates(client, meeting, "dossiers", "")), "dossier") == [
+        f"{commons.reference} — Communs numériques (Instruit)",
+        f"{other.reference} — Socle d'hébergement (Instruit)",
+    ]
+
+
+def test_agenda_search_shows_the_first_twenty_matches_and_how_many_there_are(
+    client, login_as, secretariat, make_opportunity
+):
+    login_as(secretariat)
+    meeting = make_committee_meeting("CSIC-TECH")
+    made = [make_opportunity(brique=f"Brique {n}", state="retenue_criblage") for n in range(25)]
+    html = body(candidates(client, meeting, "opportunites"))
+    assert radios(html, "opportunity") == [f"{o.code} — {o.brique} (Retenue au criblage)" for o in made[:20]]
+    assert "20 opportunités affichées sur 25 : précisez la recherche." in html
+    page = body(client.get(f"/comites/seances/{meeting.id}"))  # no candidate read before a search
+    assert radios(page, "opportunity") == [] and "une recherche vide affiche les premières" in page
+    page = body(client.get(f"/comites/seances/{meeting.id}?opportunity_search="))  # without JavaScript
+    assert radios(page, "opportunity") == radios(html, "opportunity")
+
+
+def test_agenda_search_is_for_whoever_builds_the_agenda(
+    client, login_as, board, secretariat, make_user, make_opportunity
+):
+    meeting = make_committee_meeting("CSIC-TECH")
+    qualified = make_opportunity(brique="Qualifiée", state="retenue_criblage")
+    login_as(make_user("dsi", ministry="MI"))  # the planned meeting is not shown to outsiders
+    assert candidates(client, meeting, "opportunites").status_code == 404
+    login_as(board[3])  # a simple member sees the agenda, not its builder
+    assert candidates(client, meeting, "dossiers").status_code == 403
+    assert 'id="opportunity_search"' not in body(client.get(f"/comites/seances/{meeting.id}"))
+    login_as(board[2])  # the committee's secretary runs its meetings
+    assert candidates(client, meeting, "opportunites").status_code == 200
+    login_as(secretariat)
+    meeting_service.add_item(meeting, kind="opportunite", opportunity=qualified, actor=secretariat)
+    meeting_service.publish_agenda(meeting, actor=secretariat)
+    db.session.commit()
+    assert candidates(client, meeting, "opportunites").status_code == 403  # the agenda is published
+
+
+def test_agenda_search_without_javascript_comes_back_with_the_page(client, login_as, secretariat):
+    login_as(secretariat)
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
+    page = body(client.get(f"/comites/seances/{meeting.id}"))
+    # each search is a GET form of its own; its field and button sit in the point's form
+    assert (
+        f'<form id="dossier_search-form" method="get" action="/comites/seances/{meeting.id}#ajouter-un-point"'
+        in page
+    )
+    assert re.search(r'<input[^>]*form="dossier_search-form"[^>]*id="dossier_search"', page) or re.search(
+        r'<input[^>]*id="dossier_search"[^>]*form="dossier_search-form"', page
+    )
+    assert 'type="submit" form="dossier_search-form">Rechercher les dossiers</button>' in page
+    assert 'hx-trigger="submit, input changed delay:300ms from:#dossier_search"' in page
+    html = body(client.get(f"/comites/seances/{meeting.id}?dossier_search=zzz"))
+    assert 'value="zzz"' in html and "Aucun dossier ne correspond à « zzz »." in html
+    assert re.search(
+        r'<input[^>]*checked[^>]*name="kind"[^>]*value="dossier"|<input[^>]*name="kind"[^>]*value="dossier"[^>]*checked',
+        html,
+    )
+
+
+def test_agenda_form_shown_again_keeps_the_picked_candidate_and_points_at_the_search(
+    client, csrf, login_as, secretariat, make_opportunity
+):
+    login_as(secretariat)
+    meeting = make_committee_meeting("CSIC-TECH")
+    made = [make_opportunity(brique=f"Brique {n}", state="retenue_criblage") for n in range(22)]
+    picked = made[-1]  # beyond the first twenty
+    response = post(
+        client,
+        csrf,
+        f"/comites/seances/{meeting.id}/points",
+        {"kind": "opportunite", "opportunity": str(picked.id), "title": "x" * 301},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    html = body(response)
+    assert radios(html, "opportunity")[0] == f"{picked.code} — {picked.brique} (Retenue au criblage)"
+    assert re.search(
+        rf'<input[^>]*checked[^>]*value="{picked.id}"|<input[^>]*value="{picked.id}"[^>]*checked', html
+    )
+    empty = make_committee_meeting("COMITE-INVEST-FTAP")  # no dossier to offer: the message at the search
+    response = post(client, csrf, f"/comites/seances/{empty.id}/points", {"kind": "dossier"}, headers=HX)
+    assert response.status_code == 422
+    html = body(response)
+    assert '<a href="#dossier_search">' in html and 'id="dossier_search-messages"' in html
+
+
+def test_a_document_is_joined_to_a_point_from_a_page_of_its_own(
+    client, csrf, login_as, board, secretariat, make_opportunity
+):
+    meeting = make_committee_meeting("CSIC-TECH")
+    qualified = make_opportunity(brique="Qualifiée", state="retenue_criblage")
+    item = meeting_service.add_item(meeting, kind="opportunite", opportunity=qualified, actor=secretariat)
+    db.session.commit()
+    url = f"/comites/seances/{meeting.id}/points/{item.id}/documents"
+    login_as(board[3])  # a simple member
+    assert client.get(url).status_code == 403
+    login_as(secretariat)
+    page = body(client.get(f"/comites/seances/{meeting.id}"))
+    assert (
+        f'<a class="fr-link" href="{url}">Joindre un document<span class="fr-sr-only"> au point 1</span>'
+        in page
+    )
+    assert f'action="/comites/seances/{meeting.id}/points/{item.id}/retirer"' in page
+    html = body(client.get(url))
+    assert "<h1>Joindre un document au point 1</h1>" in html and 'name="label"' in html
+    response = post(client, csrf, url, {"label": "Note", "url": "ftp://ailleurs"})
+    assert response.status_code == 422
+    assert "L'adresse doit commencer par https://" in body(response) and 'value="Note"' in body(response)
+    response = post(
+        client, csrf, url, {"label": "Note de cadrage", "url": "https://exemple.gouv.fr/note.pdf"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/comites/seances/{meeting.id}#point-{item.id}")
+    page = body(client.get(f"/comites/seances/{meeting.id}"))
+    assert '<a href="https://exemple.gouv.fr/note.pdf" rel="noopener noreferrer">Note de cadrage</a>' in page
+
+
 @pytest.fixture
 def opened(board, secretariat, make_opportunity):
     meeting = make_committee_meeting("CSIC-TECH")
@@ -205,6 +381,43 @@ def opened(board, secretariat, make_opportunity):
     meeting_service.open_meeting(meeting, actor=secretariat)
     db.session.commit()
     return meeting, item, opportunity
+
+
+def test_a_held_meeting_shows_each_points_decisions_in_as_many_statements_for_any_number_of_points(
+    client, login_as, board, secretariat, make_opportunity, queries
+):
+    meeting = make_committee_meeting("CSIC-TECH")
+    points = [
+        meeting_service.add_item(
+            meeting,
+            kind="opportunite",
+            opportunity=make_opportunity(brique=f"Qualifiée {n}", state="retenue_criblage"),
+            actor=secretariat,
+        )
+        for n in range(4)
+    ]
+    meeting_service.publish_agenda(meeting, actor=secretariat)
+    meeting_service.open_meeting(meeting, actor=secretariat)
+    for member in (board[1], board[3]):
+        meeting_service.record_attendance(meeting, user=member, status="present", actor=secretariat)
+    decided = [
+        decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+        for item in points[:2]
+    ]
+    db.session.commit()
+    login_as(secretariat)
+    url = f"/comites/seances/{meeting.id}"
+    client.get(url)
+    with queries() as few:
+        html = body(client.get(url))
+    assert all(f'id="decision-{d.id}"' in html for d in decided)
+    for item in points[2:]:
+        decision_service.record_decision(item, outcome="validee", mode="consensus", actor=secretariat)
+    db.session.commit()
+    with queries() as more:
+        html = body(client.get(url))
+    assert html.count('<div class="fr-mb-2w" id="decision-') == 4
+    assert len(more) == len(few)
 
 
 def test_live_meeting_quorum_votes_and_decision(

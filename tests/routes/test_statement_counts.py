@@ -200,6 +200,38 @@ def test_statements_per_page_are_few_and_constant(client, login_as, queries, wor
     assert large <= STILL_ABOVE.get(page, MAX_STATEMENTS), _summary(sent)
 
 
+def test_the_agenda_search_reads_its_candidates_in_one_statement_at_any_size(
+    client, login_as, queries, world
+):
+    login_as(world["users"]["secretariat"])
+    meeting = f"/comites/seances/{world['meeting']}/candidats"
+    searches = {
+        "opportunities": f"{meeting}/opportunites?opportunity_search=brique",
+        "dossiers": f"{meeting}/dossiers?dossier_search=instruit",
+    }
+    grow(world)
+    for url in searches.values():
+        client.get(url)
+    small = {table: statements(client, queries, url)[0] for table, url in searches.items()}
+    grow(world, 12)
+    for table, url in searches.items():
+        count, sent = statements(client, queries, url)
+        assert count == small[table] <= MAX_STATEMENTS, _summary(sent)
+        assert sum(f"FROM {table}" in statement for statement in sent) == 1, _summary(sent)
+
+
+def test_the_minutes_read_only_what_they_show(client, login_as, queries, world):
+    """The minutes show the attendance and each point's notes and decisions: they read neither the votes, the
+    documents, the dossiers nor the meeting's history (the meeting page's loader reads some of those)."""
+    login_as(world["users"]["secretariat"])
+    grow(world)
+    url = f"/comites/seances/{world['meeting']}/proces-verbal"
+    client.get(url)
+    _, sent = statements(client, queries, url)
+    unread = ("item_votes", "agenda_documents", "dossiers", "committee_session_transitions")
+    assert not [s for s in sent if any(f" {table} " in f"{s} " for table in unread)], _summary(sent)
+
+
 def _summary(sent: list[str]) -> str:
     """The statements sent, most repeated first (an N+1 shows at the top)."""
     counts = collections.Counter(statement[-200:].replace("\n", " ") for statement in sent)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEntry, Committee, Decision, Meeting, Opportunity
 from app.models.register import DecisionLocked
+from app.queries.committees import dossier_candidates
 from app.services import committees as service
 from app.services import decisions as decision_service
 from app.services import meetings as meeting_service
@@ -377,7 +378,7 @@ def test_only_instructed_dossiers_of_the_committees_guichets_go_on_the_agenda(in
     with pytest.raises(ValidationFailed, match="ne décide pas"):
         meeting_service.add_item(meeting, kind="dossier", dossier_id=elsewhere.id, actor=secretariat)
     dossier = make_instructed_dossier(porteur)
-    assert [d.id for d, _ in meeting_service.dossier_candidates(meeting)] == [dossier.id]
+    assert [id_ for id_, _ in dossier_candidates(meeting).rows] == [dossier.id]
     item = meeting_service.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
     assert item.title == f"Dossier {dossier.reference} — Dossier de test"
     assert any(
