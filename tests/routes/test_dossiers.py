@@ -387,10 +387,11 @@ def test_annotations_never_reach_the_porteur(client, csrf, login_as, porteur):
         ).status_code
         == 303
     )
-    assert "Note interne confidentielle" in text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Note interne confidentielle" in text_of(client.get(f"/dossiers/{dossier.id}/activite"))
     login_as(porteur)
-    html = text_of(client.get(f"/dossiers/{dossier.id}"))
-    assert "Note interne confidentielle" not in html and "Annotations privées" not in html
+    for url in (f"/dossiers/{dossier.id}", f"/dossiers/{dossier.id}/activite"):
+        html = text_of(client.get(url))
+        assert "Note interne confidentielle" not in html and "Annotations privées" not in html
     assert post(client, csrf, f"/dossiers/{dossier.id}/annotations", {"body": "x"}).status_code == 403
 
 
@@ -408,9 +409,9 @@ def test_messages_thread_with_attachment_and_read_status(client, csrf, login_as,
     )
     assert response.status_code == 303
     login_as(porteur)
-    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    html = text_of(client.get(f"/dossiers/{dossier.id}/activite"))
     assert "Merci de joindre le devis." in html and "Nouveau" in html and "devis.pdf" in html
-    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    html = text_of(client.get(f"/dossiers/{dossier.id}/activite"))
     assert "Lu par 1 personne(s)" in html
 
 

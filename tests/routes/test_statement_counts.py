@@ -289,7 +289,7 @@ def test_the_instruction_tab_counts_are_each_tabs_dossiers(world, role):
 
 def test_a_step_page_reads_only_what_it_shows(client, login_as, queries, world):
     """Compléments asked on a France Relance dossier: its step pages show sections only, so they read no
-    conversation and no DNUM visa (the dossier page does)."""
+    conversation and no DNUM visa (the dossier page reads the visa, its activity part the conversation)."""
     porteur, secretariat = world["users"]["porteur"], world["users"]["secretariat"]
     dossier = db.session.get(Dossier, world["dossier"])
     dossier.state, dossier.submitted_at = "complements_demandes", datetime.now(UTC)
@@ -311,4 +311,6 @@ def test_a_step_page_reads_only_what_it_shows(client, login_as, queries, world):
     assert count <= MAX_STATEMENTS, _summary(sent)
     assert not [s for s in sent if "dossier_messages" in s or "dossier_endorsements" in s], _summary(sent)
     _, on_the_page = statements(client, queries, f"/dossiers/{dossier.id}")
-    assert [s for s in on_the_page if "FROM dossier_messages" in s]
+    assert [s for s in on_the_page if "FROM dossier_endorsements" in s]
+    _, in_the_activity = statements(client, queries, f"/dossiers/{dossier.id}/activite")
+    assert [s for s in in_the_activity if "FROM dossier_messages" in s]
