@@ -2,13 +2,15 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import defaultload, joinedload, lazyload, selectinload, undefer
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import defaultload, joinedload, lazyload, selectinload, undefer, with_expression
 
 from .. import permissions
 from ..extensions import db
 from ..models import Dossier, Guichet, User
 from ..models.dossiers import (
+    ComplementRequest,
+    DossierEndorsement,
     DossierFollow,
     DossierIndicator,
     DossierMessage,
@@ -22,6 +24,7 @@ from ..models.dossiers import (
     SavingsLine,
 )
 from ..models.portfolio import fold
+from ..models.proposals import AgendaProposal
 from .portfolio import Page
 
 S = DossierState
@@ -185,7 +188,10 @@ def my_dossiers(user, page: int = 1) -> Page:
 # The guichet comes with its parent and grandparent (Guichet.ancestors(): the deciding committee, the rules
 # inherited), and the section versions (one row per section) with the dossier.
 # The declarations come joined too: at most one per DECLARATION rule of the guichet (one at most in the
-# reference rules, services/guichets.py), so they add no row in practice and save their own statement.
+# reference rules, services/guichets.py), so they add no row in practice and save their own statement; so
+# do the DNUM visas of a France Relance dossier (one, or a refusal then a visa), its compléments asked and
+# not answered (at most one) and its open proposal to a committee (at most one), each with its author but not
+# the author's roles.
 # The users who last saved a section come without their roles either. The indicators and revenue lines
 # stay lazy (most routes loading one dossier never read them), their yearly targets and amounts joined
 # when they load.
@@ -196,6 +202,13 @@ ONE_DOSSIER_OPTIONS = (
     joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
     joinedload(Dossier.sections).joinedload(DossierSection.updated_by).lazyload(User.roles),
     joinedload(Dossier.declarations),
+    joinedload(Dossier.endorsements).joinedload(DossierEndorsement.by).lazyload(User.roles),
+    joinedload(Dossier.open_complement_requests)
+    .joinedload(ComplementRequest.requested_by)
+    .lazyload(User.roles),
+    joinedload(Dossier.open_agenda_proposals).options(
+        lazyload(AgendaProposal.dossier), joinedload(AgendaProposal.proposed_by).lazyload(User.roles)
+    ),
     # the financing and savings tables with their yearly amounts joined (a line has one row per year)
     selectinload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
     selectinload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
@@ -205,15 +218,15 @@ ONE_DOSSIER_OPTIONS = (
 
 
 def by_id(user, dossier_id: int) -> Dossier | None:
-    return (
-        db.session.scalars(
-            permissions.dossiers_visible_to(user)
-            .where(Dossier.id == dossier_id)
-            .options(*ONE_DOSSIER_OPTIONS)
-        )
-        .unique()
-        .first()
+    """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button)
+    computed in the same statement."""
+    query = (
+        permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*ONE_DOSSIER_OPTIONS)
     )
+    if getattr(user, "is_authenticated", False):
+        follows = exists().where(DossierFollow.dossier_id == Dossier.id, DossierFollow.user_id == user.id)
+        query = query.options(with_expression(Dossier.followed_by_reader, follows))
+    return db.session.scalars(query).unique().first()
 
 
 def unread_count(dossier: Dossier, user) -> int:

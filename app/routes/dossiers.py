@@ -210,7 +210,9 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "instructor": instructor,
         "porteur": porteur,
         "organisations": organisations,
-        "followed": service.is_followed(dossier, current_user) if whole_page and instructor else False,
+        "followed": service.is_followed(dossier, current_user, loaded_for_user=True)
+        if whole_page and instructor
+        else False,
         "avis_choices": list(Avis),
         "reasons": list(ComplementReason),
         "forms": forms,
