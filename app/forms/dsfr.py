@@ -62,7 +62,7 @@ def _control(field, **params) -> Markup:
     plain_call = type(widget).__call__ in (Input.__call__, TextArea.__call__)
     if not isinstance(widget, Input | TextArea) or not plain_call:
         return field(**params)
-    attributes = {clean_key(key): value for key, value in params.items()}
+    attributes = {(clean_key(key) if "_" in key else key): value for key, value in params.items()}
     attributes.setdefault("id", field.id)
     attributes["name"] = field.name
     flags = vars(field.flags)

@@ -10,6 +10,8 @@ from ..extensions import db
 from ..models import Dossier, Guichet, User
 from ..models.dossiers import (
     ComplementRequest,
+    DossierAnnotation,
+    DossierAttachment,
     DossierEndorsement,
     DossierFollow,
     DossierIndicator,
@@ -17,6 +19,7 @@ from ..models.dossiers import (
     DossierReferent,
     DossierSection,
     DossierState,
+    DossierTransition,
     FinancingLine,
     MessageRead,
     RevenueAmount,
@@ -217,12 +220,20 @@ ONE_DOSSIER_OPTIONS = (
 )
 
 
-def by_id(user, dossier_id: int) -> Dossier | None:
+# The dossier without its sections' rows (its page's activity part): its author and the authors of its
+# history without their roles.
+ONE_DOSSIER_HEAD_OPTIONS = (
+    joinedload(Dossier.created_by).lazyload(User.roles),
+    selectinload(Dossier.transitions).joinedload(DossierTransition.actor).lazyload(User.roles),
+)
+
+
+def by_id(user, dossier_id: int, *, sections: bool = True) -> Dossier | None:
     """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button)
-    computed in the same statement."""
-    query = (
-        permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*ONE_DOSSIER_OPTIONS)
-    )
+    computed in the same statement. `sections=False`: without the rows its sections show (the activity
+    part of its page reads its conversation and history only)."""
+    options = ONE_DOSSIER_OPTIONS if sections else ONE_DOSSIER_HEAD_OPTIONS
+    query = permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*options)
     if getattr(user, "is_authenticated", False):
         follows = exists().where(DossierFollow.dossier_id == Dossier.id, DossierFollow.user_id == user.id)
         query = query.options(with_expression(Dossier.followed_by_reader, follows))
@@ -243,14 +254,31 @@ def unread_count(dossier: Dossier, user) -> int:
     )
 
 
+def annotations(dossier: Dossier) -> list[DossierAnnotation]:
+    """The private annotations, their authors joined without their roles."""
+    return list(
+        db.session.scalars(
+            select(DossierAnnotation)
+            .where(DossierAnnotation.dossier_id == dossier.id)
+            .order_by(DossierAnnotation.id)
+            .options(joinedload(DossierAnnotation.author).lazyload(User.roles))
+        )
+    )
+
+
 def messages(dossier: Dossier) -> list[DossierMessage]:
-    """The conversation, its authors joined without their roles (the page prints their names only)."""
+    """The conversation, its authors joined without their roles (the page prints their names only), its
+    files without who uploaded them."""
     return list(
         db.session.scalars(
             select(DossierMessage)
             .where(DossierMessage.dossier_id == dossier.id)
             .order_by(DossierMessage.id)
-            .options(joinedload(DossierMessage.author).lazyload(User.roles))
+            .options(
+                joinedload(DossierMessage.author).lazyload(User.roles),
+                # the files are listed by name: who uploaded them is not read
+                selectinload(DossierMessage.attachments).lazyload(DossierAttachment.uploaded_by),
+            )
         )
     )
 

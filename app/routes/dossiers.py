@@ -17,7 +17,6 @@ from ..models.dossiers import (
     GRID_SCORES,
     Avis,
     ComplementReason,
-    DossierAnnotation,
     DossierAttachment,
     DossierState,
 )
@@ -40,8 +39,8 @@ def _max_bytes() -> int:
     return attachment_max_bytes()
 
 
-def _load(dossier_id: int) -> Dossier:
-    dossier = queries.by_id(current_user, dossier_id)
+def _load(dossier_id: int, sections: bool = True) -> Dossier:
+    dossier = queries.by_id(current_user, dossier_id, sections=sections)
     if dossier is None:
         abort(404)
     return dossier
@@ -240,22 +239,15 @@ def show(dossier_id: int):
 def _activity_context(dossier: Dossier, **overrides) -> dict:
     """What the activity page shows: the conversation and the private annotations, each for who may read it
     (the committee trail and the history are read by the template)."""
-    annotations = []
-    if permissions.can_annotate_dossier(current_user, dossier):
-        annotations = list(
-            db.session.scalars(
-                select(DossierAnnotation)
-                .where(DossierAnnotation.dossier_id == dossier.id)
-                .order_by(DossierAnnotation.id)
-            )
-        )
+    annotates = permissions.can_annotate_dossier(current_user, dossier)
     readable = permissions.can_message_dossier(current_user, dossier)
     return {
         "dossier": dossier,
         "messages": queries.messages(dossier) if readable else [],
-        "annotations": annotations,
+        "annotations": queries.annotations(dossier) if annotates else [],
         "action_errors": {},
         "action_values": {},
+        "in_place": False,  # swapped into the dossier page: its status line says so (dossiers/show.html)
     } | overrides
 
 
@@ -264,14 +256,13 @@ def _activity_context(dossier: Dossier, **overrides) -> dict:
 @permissions.authenticated
 def activity(dossier_id: int):
     """The lower part of the dossier page (conversation, annotations, committee trail, history): swapped in by
-    htmx when the page scrolls to it, else a page of its own (the dossier page links to it). The messages
-    shown are marked read by whoever reads them, as the dossier page did."""
-    context = _activity_context(_load(dossier_id))
+    htmx when the page scrolls to it (its arrival said in the page's status line, the focus left alone), else
+    a page of its own (the dossier page links to it). The messages shown are marked read by whoever reads
+    them, as the dossier page did."""
+    context = _activity_context(_load(dossier_id, sections=False), in_place=is_htmx())
     response = render("dossiers/activity.html", block="activity", **context)
     if conversation.mark_read(context["messages"], actor=current_user):  # the messages shown, loaded once
         db.session.commit()
-    if is_htmx():
-        announce(response, "Messagerie et historique du dossier affichés.")
     return response
 
 

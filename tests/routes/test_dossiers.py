@@ -417,8 +417,8 @@ def test_messages_thread_with_attachment_and_read_status(client, csrf, login_as,
 
 def test_the_activity_part_loads_when_scrolled_to_for_who_sees_the_dossier(client, csrf, login_as, porteur):
     """The dossier page leaves its conversation, annotations, committee trail and history to its activity
-    part: swapped in by htmx when scrolled to (announced, no focus moved), a page of its own without
-    JavaScript, refused (404) to whoever may not see the dossier."""
+    part: swapped in by htmx when scrolled to (said in a status line), a page of its own without JavaScript,
+    refused (404) to whoever may not see the dossier."""
     dossier = complete_dossier(make_dossier(porteur), porteur)
     service.submit(dossier, actor=porteur)
     db.session.commit()
@@ -435,11 +435,13 @@ def test_the_activity_part_loads_when_scrolled_to_for_who_sees_the_dossier(clien
     assert fragment.status_code == 200 and "<html" not in html and 'id="dossier-activite"' in html
     assert "Le budget inclut-il la TVA ?" in html and "Historique" in html and "Parcours en comités" in html
     assert "Annotations privées" not in html
-    assert json.loads(fragment.headers["HX-Trigger"]) == {
-        "announce": "Messagerie et historique du dossier affichés."
-    }
+    # said in the page's status line (an out-of-band swap), not in its announcer: that keeps the last action's
+    assert 'id="dossier-activite-statut" class="fr-sr-only" role="status"' in page
+    assert "HX-Trigger" not in fragment.headers
+    assert '<p id="dossier-activite-statut" hx-swap-oob="innerHTML">Messagerie et historique' in html
     full = text_of(client.get(url))
     assert "<h1" in full and "Retour au dossier" in full and "Le budget inclut-il la TVA ?" in full
+    assert "hx-swap-oob" not in full
     login_as(instructeur)
     assert "Annotations privées" in text_of(client.get(url, headers=HX))
     for stranger in (make_user(Role.PORTEUR), make_instructor("SNAP1")):
