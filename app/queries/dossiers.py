@@ -220,10 +220,11 @@ ONE_DOSSIER_OPTIONS = (
 )
 
 
-# The dossier without its sections' rows (its page's activity part): its author and the authors of its
-# history without their roles.
+# The dossier without its sections' rows (its page's activity part): its guichet with its parent and
+# grandparent (permissions.is_instructor_of), its author and the authors of its history without their roles.
 ONE_DOSSIER_HEAD_OPTIONS = (
     joinedload(Dossier.created_by).lazyload(User.roles),
+    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
     selectinload(Dossier.transitions).joinedload(DossierTransition.actor).lazyload(User.roles),
 )
 
