@@ -20,6 +20,7 @@ from .formatting import (  # noqa: F401  (re-exported: the formatting is app/for
     format_number,
     format_percent,
 )
+from .forms import dsfr as dsfr_markup
 from .models import (
     AvenantState,
     CampaignState,
@@ -138,4 +139,10 @@ def init_app(app) -> None:
         request_max_bytes=request_max_bytes,
         # the footer's « Accessibilité : … » says what the self-audit grid shows (app/accessibility.py)
         accessibility_status=lambda: accessibility.grid().conformity,
+        # the commonest DSFR controls, rendered in Python (dsfr/_forms.html binds its macros' names to them)
+        dsfr_field=dsfr_markup.field,
+        dsfr_select=dsfr_markup.select,
+        dsfr_label=dsfr_markup.label_markup,
+        dsfr_messages=dsfr_markup.messages,
+        error_links=dsfr_markup.error_links,
     )

@@ -339,7 +339,7 @@ def can_report_followup(user, dossier) -> bool:
 def can_review_followup(user, dossier) -> bool:
     """Validate or question a follow-up report: the instructeurs of the dossier's guichet, the secretariat."""
     return is_secretariat(user) or (
-        getattr(user, "is_authenticated", False) and dossier.guichet_id in instructed_guichet_ids(user)
+        getattr(user, "is_authenticated", False) and is_instructor_of(user, dossier)
     )
 
 
@@ -364,7 +364,7 @@ def can_propose_for_agenda(user, dossier) -> bool:
     """Hand an instructed dossier (avis given) to its deciding committee: its instructeurs, the
     secretariat."""
     return dossier.state == DossierState.INSTRUIT and (
-        is_secretariat(user) or dossier.guichet_id in instructed_guichet_ids(user)
+        is_secretariat(user) or is_instructor_of(user, dossier)
     )
 
 
@@ -379,9 +379,22 @@ def can_edit_guichet(user, guichet=None) -> bool:
     return is_secretariat(user)
 
 
+def _directly_instructed(user) -> set[int]:
+    """Guichets the user is named instructeur of (their roles, loaded with the user)."""
+    return {r.guichet_id for r in getattr(user, "roles", []) if r.role == Role.INSTRUCTEUR and r.guichet_id}
+
+
+def _instructed_guichets_query(direct: set[int]):
+    """The ids of the guichets in `direct` and of their descendants, in SQL (a recursive CTE): a query of
+    dossiers filters on it within its own statement."""
+    tree = select(Guichet.id).where(Guichet.id.in_(direct)).cte("instructed_guichets", recursive=True)
+    tree = tree.union_all(select(Guichet.id).where(Guichet.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
 def instructed_guichet_ids(user) -> set[int]:
     """Guichets the user instructs, with their descendants."""
-    direct = {r.guichet_id for r in getattr(user, "roles", []) if r.role == Role.INSTRUCTEUR and r.guichet_id}
+    direct = _directly_instructed(user)
     if not direct:
         return set()
     cache_key = ("instructed_guichets", user.id, frozenset(direct))
@@ -411,8 +424,11 @@ def dossiers_visible_to(user):
         Dossier.created_by_id == user.id,
         Dossier.id.in_(select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())),
     ]
-    if guichets := instructed_guichet_ids(user):
-        clauses.append((Dossier.guichet_id.in_(guichets)) & (Dossier.state != DossierState.BROUILLON))
+    if direct := _directly_instructed(user):
+        clauses.append(
+            Dossier.guichet_id.in_(_instructed_guichets_query(direct))
+            & (Dossier.state != DossierState.BROUILLON)
+        )
     if ministries := user.ministries():
         # The porteur ministry's DNUM reads its deposited dossiers (it endorses France Relance ones).
         clauses.append(
@@ -451,7 +467,12 @@ def is_porteur_side(user, dossier) -> bool:
 
 
 def is_instructor_of(user, dossier) -> bool:
-    return dossier.guichet_id in instructed_guichet_ids(user)
+    """Named instructeur of the dossier's guichet or of one of its ancestors: read on the guichet's chain of
+    parents (the pages of one dossier load it joined) rather than on every guichet's id and parent."""
+    direct = _directly_instructed(user)
+    if not direct or dossier.guichet is None:
+        return False
+    return any(g.id in direct for g in (dossier.guichet, *dossier.guichet.ancestors()))
 
 
 def can_create_dossier(user, guichet=None) -> bool:

@@ -45,7 +45,6 @@ from app.extensions import db  # noqa: E402
 from app.maintenance import rebuild_database  # noqa: E402
 from app.models import User  # noqa: E402
 from app.queries.portfolio import forget_options  # noqa: E402
-from tests.factories import make_instructed_dossier  # noqa: E402
 from tests.routes.test_statement_counts import MAX_STATEMENTS, PAGES, build_world, grow  # noqa: E402
 
 FLOOR = "/plancher"
@@ -145,14 +144,7 @@ def main(argv=None) -> int:
     try:
         rebuild_database(app)
         with app.app_context():
-            world = build_world()
-            world["submitted"] = make_instructed_dossier(
-                world["users"]["porteur"],
-                guichet="SNAP4",
-                state="en_instruction",
-                avis=None,
-                avis_motivation="",
-            ).id
+            world = build_world()  # with world["submitted"], a dossier en instruction (SNAP4)
             grow(world, 1)  # one of each object the factories build (messages, agenda items…)
             user_ids = {role: user.id for role, user in world["users"].items()}
             db.session.remove()

@@ -25,7 +25,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, query_expression, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
@@ -348,6 +348,27 @@ class Dossier(db.Model):
     )
     # read-only: services.contracts writes contracts; loaded (joined) only by the pages of one dossier
     contract = relationship("Contract", uselist=False, viewonly=True, lazy="select")
+    # read-only: the compléments asked and not answered yet (one at most: new ones are asked only once the
+    # dossier is deposited again), joined with the dossier on its pages; services.dossiers expires it when it
+    # asks or answers one
+    open_complement_requests: Mapped[list["ComplementRequest"]] = relationship(
+        primaryjoin="and_(ComplementRequest.dossier_id == Dossier.id, "
+        "ComplementRequest.answered_at.is_(None))",
+        viewonly=True,
+        order_by="ComplementRequest.id",
+    )
+    # whether the user who loaded it follows it (queries.dossiers.by_id computes it in the dossier's
+    # statement; None when loaded otherwise: services.dossiers.is_followed then reads the follow)
+    followed_by_reader: Mapped[bool | None] = query_expression()
+    # read-only: its proposal to a committee still to examine (at most one: services.proposals.propose reuses
+    # it), joined with the dossier on its page (services.proposals.open_proposal) instead of a statement
+    open_agenda_proposals = relationship(
+        "AgendaProposal",
+        primaryjoin="and_(AgendaProposal.dossier_id == Dossier.id, AgendaProposal.state == 'ouverte', "
+        "AgendaProposal.kind == 'dossier')",
+        viewonly=True,
+        order_by="AgendaProposal.id",
+    )
 
     @property
     def reference(self) -> str:
@@ -381,7 +402,7 @@ class Dossier(db.Model):
     def open_request(self) -> "ComplementRequest | None":
         if self.state == DossierState.BROUILLON:  # never deposited (no state leads back to it): none asked
             return None
-        return next((r for r in reversed(self.complement_requests) if r.answered_at is None), None)
+        return self.open_complement_requests[-1] if self.open_complement_requests else None
 
     def grid(self) -> list[tuple]:
         """The selection grid: (criterion rule, its assessment or None) for each criterion of the guichet."""

@@ -3,19 +3,24 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import defaultload, joinedload, selectinload, undefer
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import defaultload, joinedload, lazyload, selectinload, undefer, with_expression
 
 from .. import permissions
 from ..extensions import db
 from ..models import Dossier, Guichet, Organisation, User
 from ..models.dossiers import (
+    ComplementRequest,
+    DossierAnnotation,
+    DossierAttachment,
+    DossierEndorsement,
     DossierFollow,
     DossierIndicator,
     DossierMessage,
     DossierReferent,
     DossierSection,
     DossierState,
+    DossierTransition,
     FinancingLine,
     MessageRead,
     RevenueAmount,
@@ -23,6 +28,7 @@ from ..models.dossiers import (
     SavingsLine,
 )
 from ..models.portfolio import fold
+from ..models.proposals import AgendaProposal
 from .portfolio import Page
 
 S = DossierState
@@ -234,7 +240,10 @@ def my_dossiers(user, page: int = 1) -> Page:
 # The guichet comes with its parent and grandparent (Guichet.ancestors(): the deciding committee, the rules
 # inherited), and the section versions (one row per section) with the dossier.
 # The declarations come joined too: at most one per DECLARATION rule of the guichet (one at most in the
-# reference rules, services/guichets.py), so they add no row in practice and save their own statement.
+# reference rules, services/guichets.py), so they add no row in practice and save their own statement; so
+# do the DNUM visas of a France Relance dossier (one, or a refusal then a visa), its compléments asked and
+# not answered (at most one) and its open proposal to a committee (at most one), each with its author but not
+# the author's roles.
 # The users who last saved a section come without their roles either. The indicators and revenue lines
 # stay lazy (most routes loading one dossier never read them), their yearly targets and amounts joined
 # when they load.
@@ -245,6 +254,13 @@ ONE_DOSSIER_OPTIONS = (
     joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
     joinedload(Dossier.sections).joinedload(DossierSection.updated_by).lazyload(User.roles),
     joinedload(Dossier.declarations),
+    joinedload(Dossier.endorsements).joinedload(DossierEndorsement.by).lazyload(User.roles),
+    joinedload(Dossier.open_complement_requests)
+    .joinedload(ComplementRequest.requested_by)
+    .lazyload(User.roles),
+    joinedload(Dossier.open_agenda_proposals).options(
+        lazyload(AgendaProposal.dossier), joinedload(AgendaProposal.proposed_by).lazyload(User.roles)
+    ),
     # the financing and savings tables with their yearly amounts joined (a line has one row per year)
     selectinload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
     selectinload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
@@ -253,16 +269,25 @@ ONE_DOSSIER_OPTIONS = (
 )
 
 
-def by_id(user, dossier_id: int) -> Dossier | None:
-    return (
-        db.session.scalars(
-            permissions.dossiers_visible_to(user)
-            .where(Dossier.id == dossier_id)
-            .options(*ONE_DOSSIER_OPTIONS)
-        )
-        .unique()
-        .first()
-    )
+# The dossier without its sections' rows (its page's activity part): its guichet with its parent and
+# grandparent (permissions.is_instructor_of), its author and the authors of its history without their roles.
+ONE_DOSSIER_HEAD_OPTIONS = (
+    joinedload(Dossier.created_by).lazyload(User.roles),
+    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
+    selectinload(Dossier.transitions).joinedload(DossierTransition.actor).lazyload(User.roles),
+)
+
+
+def by_id(user, dossier_id: int, *, sections: bool = True) -> Dossier | None:
+    """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button)
+    computed in the same statement. `sections=False`: without the rows its sections show (the activity
+    part of its page reads its conversation and history only)."""
+    options = ONE_DOSSIER_OPTIONS if sections else ONE_DOSSIER_HEAD_OPTIONS
+    query = permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*options)
+    if getattr(user, "is_authenticated", False):
+        follows = exists().where(DossierFollow.dossier_id == Dossier.id, DossierFollow.user_id == user.id)
+        query = query.options(with_expression(Dossier.followed_by_reader, follows))
+    return db.session.scalars(query).unique().first()
 
 
 def unread_count(dossier: Dossier, user) -> int:
@@ -279,14 +304,31 @@ def unread_count(dossier: Dossier, user) -> int:
     )
 
 
+def annotations(dossier: Dossier) -> list[DossierAnnotation]:
+    """The private annotations, their authors joined without their roles."""
+    return list(
+        db.session.scalars(
+            select(DossierAnnotation)
+            .where(DossierAnnotation.dossier_id == dossier.id)
+            .order_by(DossierAnnotation.id)
+            .options(joinedload(DossierAnnotation.author).lazyload(User.roles))
+        )
+    )
+
+
 def messages(dossier: Dossier) -> list[DossierMessage]:
-    """The conversation, its authors joined without their roles (the page prints their names only)."""
+    """The conversation, its authors joined without their roles (the page prints their names only), its
+    files without who uploaded them."""
     return list(
         db.session.scalars(
             select(DossierMessage)
             .where(DossierMessage.dossier_id == dossier.id)
             .order_by(DossierMessage.id)
-            .options(joinedload(DossierMessage.author).lazyload(User.roles))
+            .options(
+                joinedload(DossierMessage.author).lazyload(User.roles),
+                # the files are listed by name: who uploaded them is not read
+                selectinload(DossierMessage.attachments).lazyload(DossierAttachment.uploaded_by),
+            )
         )
     )
 

@@ -17,7 +17,6 @@ from ..models.dossiers import (
     GRID_SCORES,
     Avis,
     ComplementReason,
-    DossierAnnotation,
     DossierAttachment,
     DossierState,
 )
@@ -40,8 +39,8 @@ def _max_bytes() -> int:
     return attachment_max_bytes()
 
 
-def _load(dossier_id: int) -> Dossier:
-    dossier = queries.by_id(current_user, dossier_id)
+def _load(dossier_id: int, sections: bool = True) -> Dossier:
+    dossier = queries.by_id(current_user, dossier_id, sections=sections)
     if dossier is None:
         abort(404)
     return dossier
@@ -182,7 +181,8 @@ def _context(dossier: Dossier, **overrides) -> dict:
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
     # A step page (and a section swapped in place) shows sections only: the dossier page's other blocks
-    # (conversation, annotations, follow, DNUM visa, budget annex) are not read for it.
+    # (follow, DNUM visa, budget annex) are not read for it. The conversation, annotations, committee trail
+    # and history are the activity page's (_activity_context), loaded when the dossier page scrolls to them.
     whole_page = overrides.get("step") is None
     # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
     organisations = portfolio_queries.organisations()
@@ -208,21 +208,9 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "instructor": instructor,
         "porteur": porteur,
         "organisations": organisations,
-        "messages": queries.messages(dossier)
-        if whole_page and permissions.can_message_dossier(current_user, dossier)
-        else [],
-        "annotations": (
-            list(
-                db.session.scalars(
-                    select(DossierAnnotation)
-                    .where(DossierAnnotation.dossier_id == dossier.id)
-                    .order_by(DossierAnnotation.id)
-                )
-            )
-            if whole_page and permissions.can_annotate_dossier(current_user, dossier)
-            else []
-        ),
-        "followed": service.is_followed(dossier, current_user) if whole_page and instructor else False,
+        "followed": service.is_followed(dossier, current_user, loaded_for_user=True)
+        if whole_page and instructor
+        else False,
         "avis_choices": list(Avis),
         "reasons": list(ComplementReason),
         "forms": forms,
@@ -242,12 +230,36 @@ def _context(dossier: Dossier, **overrides) -> dict:
 
 
 @bp.get("/<int:dossier_id>")
-@writes
 @permissions.authenticated
 def show(dossier_id: int):
-    dossier = _load(dossier_id)
-    context = _context(dossier)
-    response = render("dossiers/show.html", **context)
+    return render("dossiers/show.html", **_context(_load(dossier_id)))
+
+
+def _activity_context(dossier: Dossier, **overrides) -> dict:
+    """What the activity page shows: the conversation and the private annotations, each for who may read it
+    (the committee trail and the history are read by the template)."""
+    annotates = permissions.can_annotate_dossier(current_user, dossier)
+    readable = permissions.can_message_dossier(current_user, dossier)
+    return {
+        "dossier": dossier,
+        "messages": queries.messages(dossier) if readable else [],
+        "annotations": queries.annotations(dossier) if annotates else [],
+        "action_errors": {},
+        "action_values": {},
+        "in_place": False,  # swapped into the dossier page: its status line says so (dossiers/show.html)
+    } | overrides
+
+
+@bp.get("/<int:dossier_id>/activite")
+@writes
+@permissions.authenticated
+def activity(dossier_id: int):
+    """The lower part of the dossier page (conversation, annotations, committee trail, history): swapped in by
+    htmx when the page scrolls to it (its arrival said in the page's status line, the focus left alone), else
+    a page of its own (the dossier page links to it). The messages shown are marked read by whoever reads
+    them, as the dossier page did."""
+    context = _activity_context(_load(dossier_id, sections=False), in_place=is_htmx())
+    response = render("dossiers/activity.html", block="activity", **context)
     if conversation.mark_read(context["messages"], actor=current_user):  # the messages shown, loaded once
         db.session.commit()
     return response
@@ -517,20 +529,24 @@ def download(dossier_id: int, attachment_id: int):
 # --- life cycle ----------------------------------------------------------------------------------
 
 
-def _action(dossier_id: int, form, run, success: str, block: str, values: dict | None = None):
+def _action(
+    dossier_id: int, form, run, success: str, block: str, values: dict | None = None, activity: bool = False
+):
     """Run a state-changing service through perform(): 303/HX-Redirect on success; 422 with the block, the
-    messages at their fields and the input kept; 403 when the user may not act."""
+    messages at their fields and the input kept; 403 when the user may not act. `activity`: the block is the
+    activity page's (a message, an annotation), which is where the user goes back to."""
     dossier = _load(dossier_id)
 
     def failure(status: int):
         if status == 403:
             abort(403)
         errors = form.errors_by_name()
+        context = _activity_context if activity else _context
         response = render(
-            "dossiers/show.html",
+            "dossiers/activity.html" if activity else "dossiers/show.html",
             block=block,
             status=status,
-            **_context(_load(dossier_id), action_errors=errors, action_values=values or {}),
+            **context(_load(dossier_id), action_errors=errors, action_values=values or {}),
         )
         # the swapped panel shows the messages at their fields, the focus stays on the button used: the live
         # region says why nothing was recorded (a screen-reader user would otherwise hear nothing)
@@ -542,7 +558,9 @@ def _action(dossier_id: int, form, run, success: str, block: str, values: dict |
         lambda: run(dossier),
         form=form,
         success=success,
-        location=url_for(".show", dossier_id=dossier_id),
+        location=url_for(".activity", dossier_id=dossier_id, _anchor=block)
+        if activity
+        else url_for(".show", dossier_id=dossier_id),
         failure=failure,
     )
 
@@ -815,6 +833,7 @@ def annotate(dossier_id: int):
         "Annotation enregistrée.",
         "annotations",
         values,
+        activity=True,
     )
 
 
@@ -834,6 +853,7 @@ def post_message(dossier_id: int):
         "Message envoyé.",
         "messages",
         values,
+        activity=True,
     )
 
 

@@ -246,6 +246,7 @@ def submit(dossier: Dossier, *, actor, now: datetime | None = None) -> Dossier:
     resubmission = dossier.state == S.COMPLEMENTS_DEMANDES
     if resubmission and (request := dossier.open_request):
         request.answered_at = utcnow()
+        db.session.expire(dossier, ["open_complement_requests"])
     dossier.submitted_at = dossier.submitted_at or utcnow()
     _transition(dossier, S.DEPOSE, actor=actor, reason="Compléments apportés" if resubmission else None)
     endorsements.request_endorsement(dossier)  # France Relance: the porteur ministry's DNUM vises first
@@ -302,6 +303,7 @@ def request_complements(
         dossier=dossier, sections=" ".join(sections), reason=reason, message=message, requested_by_id=actor.id
     )
     db.session.add(request)
+    db.session.expire(dossier, ["open_complement_requests"])  # Dossier.open_request: this one now
     _transition(
         dossier,
         S.COMPLEMENTS_DEMANDES,
@@ -423,7 +425,11 @@ def unfollow(dossier: Dossier, *, actor) -> None:
         )
 
 
-def is_followed(dossier: Dossier, user) -> bool:
+def is_followed(dossier: Dossier, user, *, loaded_for_user: bool = False) -> bool:
+    """Whether `user` follows the dossier; `loaded_for_user`: the dossier was loaded by queries.dossiers.by_id
+    for that user, which computed it (Dossier.followed_by_reader) in the same statement."""
+    if loaded_for_user and dossier.followed_by_reader is not None:
+        return bool(dossier.followed_by_reader)
     return db.session.get(DossierFollow, (dossier.id, user.id)) is not None
 
 

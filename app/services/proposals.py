@@ -56,6 +56,8 @@ def open_for(committee, kind: ItemKind | None = None) -> list[AgendaProposal]:
 def open_proposal(dossier, kind: ItemKind = ItemKind.DOSSIER) -> AgendaProposal | None:
     if dossier.state == DossierState.BROUILLON:  # a draft is never proposed, and no state leads back to it
         return None
+    if kind == ItemKind.DOSSIER:  # the dossier's own relationship, joined with it on its page
+        return next(iter(dossier.open_agenda_proposals), None)
     return db.session.scalar(
         select(AgendaProposal).where(
             AgendaProposal.dossier_id == dossier.id,

@@ -6,6 +6,7 @@ resubmits; the instructor records a favourable avis. Signed in through the real 
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from .helpers import axe_check, sign_in
 
@@ -146,6 +147,17 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
     instructor.get_by_text("Avis enregistré : le dossier est instruit.").wait_for()
     assert instructor.locator("h1 + p .fr-badge").inner_text().lower() == "instruit"
     assert "Avis favorable" in instructor.locator("#instruction").inner_text()
+    # below the sections, the conversation, annotations and history load once scrolled to; the focus stays
+    active = "() => { const a = document.activeElement; return a.tagName + '#' + a.id + ' ' + a.className; }"
+    focused = instructor.evaluate(active)
+    instructor.locator("#dossier-activite").scroll_into_view_if_needed()
+    instructor.locator("#history-title").wait_for()
+    assert "Instruit" in instructor.locator("#dossier-activite").inner_text()
+    assert instructor.locator("#annotations-title").count() == 1  # the instructeur's private annotations
+    expect(instructor.locator("#dossier-activite-statut")).to_have_text(
+        "Messagerie et historique du dossier affichés."
+    )
+    assert instructor.evaluate(active) == focused
     axe_check(instructor)
 
 
@@ -175,3 +187,7 @@ def test_sections_save_without_javascript(proconnect, new_page):
     plain.locator("#section-enjeu").get_by_role("button", name="Enregistrer la section").click()
     plain.get_by_text("Section « 1. Présentation de l'enjeu de transformation » enregistrée.").wait_for()
     assert plain.locator("#section-enjeu textarea").input_value() == "Écrit sans JavaScript"
+    # the history below the sections, loaded when scrolled to with JavaScript, is a link without it
+    plain.get_by_role("link", name=re.compile("historique du dossier$")).click()
+    plain.locator("#history-title").wait_for()
+    assert "Brouillon créé le" in plain.locator("#dossier-activite").inner_text()

@@ -670,7 +670,7 @@ def test_dossier_page_shows_its_committee_trail(client, login_as, secretariat, m
     )
     db.session.commit()
     login_as(porteur)
-    html = body(client.get(f"/dossiers/{dossier.id}"))
+    html = body(client.get(f"/dossiers/{dossier.id}/activite"))
     assert "Parcours en comités" in html and "Hors critères du fonds." in html
     assert "Comité d'investissement du FTAP" in html
 

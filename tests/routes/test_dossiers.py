@@ -387,10 +387,11 @@ def test_annotations_never_reach_the_porteur(client, csrf, login_as, porteur):
         ).status_code
         == 303
     )
-    assert "Note interne confidentielle" in text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert "Note interne confidentielle" in text_of(client.get(f"/dossiers/{dossier.id}/activite"))
     login_as(porteur)
-    html = text_of(client.get(f"/dossiers/{dossier.id}"))
-    assert "Note interne confidentielle" not in html and "Annotations privées" not in html
+    for url in (f"/dossiers/{dossier.id}", f"/dossiers/{dossier.id}/activite"):
+        html = text_of(client.get(url))
+        assert "Note interne confidentielle" not in html and "Annotations privées" not in html
     assert post(client, csrf, f"/dossiers/{dossier.id}/annotations", {"body": "x"}).status_code == 403
 
 
@@ -408,10 +409,60 @@ def test_messages_thread_with_attachment_and_read_status(client, csrf, login_as,
     )
     assert response.status_code == 303
     login_as(porteur)
-    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    html = text_of(client.get(f"/dossiers/{dossier.id}/activite"))
     assert "Merci de joindre le devis." in html and "Nouveau" in html and "devis.pdf" in html
-    html = text_of(client.get(f"/dossiers/{dossier.id}"))
+    html = text_of(client.get(f"/dossiers/{dossier.id}/activite"))
     assert "Lu par 1 personne(s)" in html
+
+
+def test_the_activity_part_loads_when_scrolled_to_for_who_sees_the_dossier(client, csrf, login_as, porteur):
+    """The dossier page leaves its conversation, annotations, committee trail and history to its activity
+    part: swapped in by htmx when scrolled to (said in a status line), a page of its own without JavaScript,
+    refused (404) to whoever may not see the dossier."""
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    instructeur = make_instructor("SNAP4")
+    login_as(instructeur)
+    post(client, csrf, f"/dossiers/{dossier.id}/messages", {"body": "Le budget inclut-il la TVA ?"})
+    url = f"/dossiers/{dossier.id}/activite"
+    login_as(porteur)
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))
+    assert f'hx-get="{url}" hx-trigger="revealed"' in page and f'<a class="fr-link" href="{url}">' in page
+    assert "Le budget inclut-il la TVA ?" not in page and "Historique" not in page
+    fragment = client.get(url, headers=HX)
+    html = text_of(fragment)
+    assert fragment.status_code == 200 and "<html" not in html and 'id="dossier-activite"' in html
+    assert "Le budget inclut-il la TVA ?" in html and "Historique" in html and "Parcours en comités" in html
+    assert "Annotations privées" not in html
+    # said in the page's status line (an out-of-band swap), not in its announcer: that keeps the last action's
+    assert 'id="dossier-activite-statut" class="fr-sr-only" role="status"' in page
+    assert "HX-Trigger" not in fragment.headers
+    assert '<p id="dossier-activite-statut" hx-swap-oob="innerHTML">Messagerie et historique' in html
+    full = text_of(client.get(url))
+    assert "<h1" in full and "Retour au dossier" in full and "Le budget inclut-il la TVA ?" in full
+    assert "hx-swap-oob" not in full
+    login_as(instructeur)
+    assert "Annotations privées" in text_of(client.get(url, headers=HX))
+    for stranger in (make_user(Role.PORTEUR), make_instructor("SNAP1")):
+        login_as(stranger)
+        assert client.get(url).status_code == 404
+        assert client.get(url, headers=HX).status_code == 404
+
+
+def test_a_message_refused_is_shown_back_in_the_activity_page(client, csrf, login_as, porteur):
+    dossier = complete_dossier(make_dossier(porteur), porteur)
+    service.submit(dossier, actor=porteur)
+    db.session.commit()
+    login_as(porteur)
+    response = post(client, csrf, f"/dossiers/{dossier.id}/messages", {"body": ""})
+    assert response.status_code == 422
+    html = text_of(response)
+    assert "Retour au dossier" in html and 'id="message-body-msg"' in html
+    sent = post(client, csrf, f"/dossiers/{dossier.id}/messages", {"body": "Voici le devis."})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith(
+        f"/dossiers/{dossier.id}/activite#messages"
+    )
 
 
 # --- attachments -------------------------------------------------------------------------------------

@@ -261,4 +261,6 @@ def test_porteur_and_instructeur_are_told_every_step_up_to_the_decision_at_the_p
     assert "250\u202f000\u00a0€ en AE, 200\u202f000\u00a0€ en CP" in text
     assert f"Voir le dossier : {BASE}{url}" in text and f"{BASE}{minutes_url}" in text
     assert "<td>250\u202f000\u00a0€</td>" in body_html(decision)
-    assert "Accepté sous conditions" in html.unescape(porteur.get(url).get_data(as_text=True))
+    assert "accepté sous conditions" in html.unescape(porteur.get(url).get_data(as_text=True))  # its state
+    # the committee trail (below the sections, read when scrolled to) names the decision
+    assert "Accepté sous conditions" in html.unescape(porteur.get(f"{url}/activite").get_data(as_text=True))
