@@ -62,10 +62,13 @@ class DossierRow:
     email: str
     followed: bool = False  # by the user the list is for (the instruction list only)
 
-    reference = Dossier.reference
     state_enum = Dossier.state_enum
     outcome_enum = Dossier.outcome_enum
     author_name = User.full_name
+
+    @property
+    def reference(self) -> str:
+        return Dossier.reference_of(self.id)
 
 
 def _rows(query: Select, order: tuple, limit: int, offset: int, follower=None) -> list[DossierRow]:
