@@ -433,6 +433,18 @@ def notice_followed(page, pattern: str) -> None:
     notice.click()
 
 
+def cast(new_page, proconnect, *, meeting_in_days: int):
+    """The four roles of a journey signed in, each in its own browser; the secretariat names the instructeur
+    and the committee member and plans the COPIL-SUITE session the dossier will be proposed to."""
+    porteur = logged_in(new_page, proconnect, "porteur")
+    instructeur = logged_in(new_page, proconnect, "instructeur")
+    member = logged_in(new_page, proconnect, "membre")
+    secretariat = fresh(new_page)
+    sign_in(secretariat, "secretariat@demo.gouv.fr")
+    set_up_roles(secretariat, instructeur.email, [member])
+    return porteur, instructeur, member, secretariat, plan_meeting(secretariat, meeting_in_days)
+
+
 # --- the porteur -----------------------------------------------------------------------------------------
 
 
@@ -443,13 +455,7 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     due = (date.today() + timedelta(days=60)).isoformat()
     title = f"Suite collaborative au clavier {uuid.uuid4().hex[:6]}"
 
-    porteur = logged_in(new_page, proconnect, "porteur")
-    instructeur = logged_in(new_page, proconnect, "instructeur")
-    member = logged_in(new_page, proconnect, "membre")
-    secretariat = fresh(new_page)
-    sign_in(secretariat, "secretariat@demo.gouv.fr")
-    set_up_roles(secretariat, instructeur.email, [member])
-    meeting_id = plan_meeting(secretariat, 7)
+    porteur, instructeur, member, secretariat, meeting_id = cast(new_page, proconnect, meeting_in_days=7)
 
     # the porteur: the guichet's page → « Déposer un dossier » → the creation form, by keyboard
     porteur.goto(f"/guichets/{GUICHET}")
@@ -643,13 +649,7 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     due = (date.today() + timedelta(days=60)).isoformat()
     title = f"Messagerie instantanée instruite au clavier {uuid.uuid4().hex[:6]}"
 
-    porteur = logged_in(new_page, proconnect, "porteur")
-    instructeur = logged_in(new_page, proconnect, "instructeur")
-    member = logged_in(new_page, proconnect, "membre")
-    secretariat = fresh(new_page)
-    sign_in(secretariat, "secretariat@demo.gouv.fr")
-    set_up_roles(secretariat, instructeur.email, [member])
-    meeting_id = plan_meeting(secretariat, 8)
+    porteur, instructeur, member, secretariat, meeting_id = cast(new_page, proconnect, meeting_in_days=8)
 
     # the porteur creates, fills and deposits the dossier through its forms (its own context, over HTTP)
     porteur.goto(f"/dossiers/nouveau?guichet={GUICHET}")
