@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import permissions
@@ -38,7 +38,16 @@ from ..domain.followup import savings_by_year as _savings_by_year
 from ..extensions import db
 from ..formatting import format_date, format_euros, paris, paris_today
 from ..models.base import utcnow
-from ..models.committees import AgendaItem, Committee, Decision, ItemKind, Meeting, MeetingState, Outcome
+from ..models.committees import (
+    AgendaItem,
+    Committee,
+    Decision,
+    DecisionAmount,
+    ItemKind,
+    Meeting,
+    MeetingState,
+    Outcome,
+)
 from ..models.dossiers import Dossier, DossierIndicator, DossierState, DossierTransition
 from ..models.followup import (
     OTHER_SAVINGS,
@@ -208,18 +217,38 @@ def reports_of(dossier) -> dict[str, list]:
     }
 
 
-def followup(dossier, *, today: date | None = None, targets_on: date | None = None) -> FollowUp:
+@dataclass(frozen=True)
+class Loaded:
+    """What followup() reads of a dossier besides the dossier's own rows (`FOLLOWUP_LOADING`), when
+    `followups` has read it for many dossiers at once."""
+
+    signed_on: date | None  # signature_date(dossier)
+    reports: dict[str, list]  # reports_of(dossier)
+    granted: dict[int, tuple[int, int]]  # granted_amounts(dossier.id)
+
+
+def followup(
+    dossier,
+    *,
+    today: date | None = None,
+    targets_on: date | None = None,
+    loaded: Loaded | None = None,
+    with_savings: bool = True,
+) -> FollowUp:
     """`targets_on`: the day the yearly targets are judged on (the closing day of a closed follow-up, so
-    that its final assessment keeps the statuses it was closed with); `today` otherwise."""
+    that its final assessment keeps the statuses it was closed with); `today` otherwise. `loaded`: what
+    `followups` read for many dossiers at once (read here otherwise). `with_savings=False` leaves the
+    savings empty: they read the dossier's figures, a few statements per dossier, and no flag uses them."""
     today = today or paris_today()
-    signed_on = signature_date(dossier)
-    rows = reports_of(dossier)
+    if loaded is None:
+        loaded = Loaded(signature_date(dossier), reports_of(dossier), granted_amounts(dossier.id))
+    signed_on, rows = loaded.signed_on, loaded.reports
     reports = {r.jalon_id: r for r in rows["jalon"]}
     values: dict[int, list] = {}
     for value in sorted(rows["indicateur"], key=lambda v: v.reported_on, reverse=True):  # latest first
         values.setdefault(value.indicator_id, []).append(value)
     consumed = {c.year: c for c in rows["consommation"]}
-    granted = granted_amounts(dossier.id)
+    granted = loaded.granted
     consumed_by_year = {year: (row.ae, row.cp) for year, row in consumed.items()}
     delays = {row.jalon_id: row for row in rows["retard"]}  # as jalon_delays(): the latest per jalon
     flags, jalons, late = [], [], []
@@ -311,7 +340,7 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
         consumption,
         flags,
         charts=charts,
-        savings=savings_by_year(dossier, rows["economies"]),
+        savings=savings_by_year(dossier, rows["economies"]) if with_savings else [],
         delays=delays,
         to_review=reports_to_review(dossier, rows),
         targets=indicator_targets(indicators, targets_on or today),
@@ -319,6 +348,63 @@ def followup(dossier, *, today: date | None = None, targets_on: date | None = No
         milestones=milestones,
         late=late,
     )
+
+
+# The dossier's own rows followup() reads, in the dossiers' statement and one more (`followups`).
+FOLLOWUP_LOADING = (
+    undefer(Dossier.conventionne_at),
+    joinedload(Dossier.jalons),
+    selectinload(Dossier.indicators).joinedload(DossierIndicator.targets),
+)
+
+
+def followups(dossiers: list, *, today: date | None = None) -> dict[int, FollowUp]:
+    """Dossier id → its followup(), savings left empty, for many dossiers in a constant number of statements
+    (issue « Performance at scale »): their reports of each kind and their granted amounts are read for all
+    of them at once. `dossiers`: loaded with FOLLOWUP_LOADING (else their jalons, indicators and signature
+    date are read one dossier at a time)."""
+    ids = [d.id for d in dossiers]
+    if not ids:
+        return {}
+    reports: dict[int, dict[str, list]] = {id_: {what: [] for what in REPORTS} for id_ in ids}
+    for what, (model, _) in REPORTS.items():
+        for row in db.session.scalars(select(model).where(model.dossier_id.in_(ids)).order_by(model.id)):
+            reports[row.dossier_id][what].append(row)
+    granted = granted_amounts_of(ids)
+    return {
+        d.id: followup(
+            d,
+            today=today,
+            loaded=Loaded(signature_date(d), reports[d.id], granted.get(d.id, {})),
+            with_savings=False,
+        )
+        for d in dossiers
+    }
+
+
+def granted_amounts_of(dossier_ids: list[int]) -> dict[int, dict[int, tuple[int, int]]]:
+    """granted_amounts() of many dossiers in one statement: dossier id → year → (AE, CP)."""
+    in_force = (
+        select(func.max(Decision.id))
+        .join(AgendaItem, Decision.item_id == AgendaItem.id)
+        .where(
+            AgendaItem.dossier_id.in_(dossier_ids),
+            AgendaItem.kind == ItemKind.DOSSIER,
+            Decision.outcome.in_([Outcome.ACCEPTE, Outcome.ACCEPTE_SOUS_CONDITIONS]),
+        )
+        .group_by(AgendaItem.dossier_id)
+    )
+    rows = db.session.execute(
+        select(AgendaItem.dossier_id, DecisionAmount.year, DecisionAmount.ae, DecisionAmount.cp)
+        .join(Decision, DecisionAmount.decision_id == Decision.id)
+        .join(AgendaItem, Decision.item_id == AgendaItem.id)
+        .where(Decision.id.in_(in_force))
+        .order_by(DecisionAmount.year)
+    )
+    granted: dict[int, dict[int, tuple[int, int]]] = {}
+    for dossier_id, year, ae, cp in rows:
+        granted.setdefault(dossier_id, {})[year] = (ae, cp)
+    return granted
 
 
 def _sequence_flags(dossier, followed, jalons, granted, consumed, milestones, today) -> list[Flag]:
@@ -397,18 +483,17 @@ def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
             Meeting.state.in_(OPEN_MEETING_STATES),
         )
     )
-    flags = []
-    for dossier in db.session.scalars(
+    dossiers = db.session.scalars(
         select(Dossier)
         .where(
             Dossier.state.in_(DossierState.FOLLOWED),
             Dossier.guichet_id.in_(committee.decided_guichet_ids()),
             Dossier.id.not_in(on_agenda),
         )
+        .options(*FOLLOWUP_LOADING)
         .order_by(Dossier.id)
-    ):
-        flags.extend(followup(dossier, today=today).flags)
-    return flags
+    ).unique()
+    return [flag for follow in followups(list(dossiers), today=today).values() for flag in follow.flags]
 
 
 def propose_late_items(now=None) -> str:

@@ -23,6 +23,7 @@ from app.models.dossiers import (
     DossierMessage,
     DossierTransition,
     IndicatorTarget,
+    Jalon,
     MessageRead,
 )
 from app.models.followup import IndicatorValue
@@ -410,3 +411,55 @@ def test_a_step_page_reads_only_what_it_shows(client, login_as, queries, world):
     assert not [s for s in on_the_page if "FROM dossier_messages" in s], _summary(on_the_page)
     _, in_the_activity = statements(client, queries, f"/dossiers/{dossier.id}/activite")
     assert [s for s in in_the_activity if "FROM dossier_messages" in s]
+
+
+def _funded_dossier(porteur, n: int) -> None:
+    """A funded dossier of the FTAP investment committee, its follow-up late on every count: a jalon past its
+    date (translated into a budget milestone), an indicator with yearly targets and no value sent for a
+    year, no credit consumed (factories.make_followed_dossier)."""
+    from tests.factories import make_followed_dossier
+
+    today = date.today()
+    jalon = Jalon(
+        number=1,
+        due_on=today - timedelta(days=30),
+        description=f"Recette {n}",
+        ae_planned=100_000,
+        cp_planned=50_000,
+    )
+    dossier = make_followed_dossier(
+        porteur,
+        title=f"Financé {n}",
+        signed_days_ago=400,
+        jalons=[jalon],
+        amounts={today.year - 1: (600_000, 300_000)},
+        starts_on=today - timedelta(days=500),
+        ends_on=today + timedelta(days=300),
+    )
+    indicator = DossierIndicator(dossier_id=dossier.id, position=1, objective="O", indicator=f"Usagers {n}")
+    indicator.targets = [IndicatorTarget(year=today.year, value="1 000")]
+    db.session.add(indicator)
+    db.session.commit()
+
+
+def test_the_meeting_page_reads_the_followup_flags_of_its_funded_dossiers_in_constant_statements(
+    client, login_as, queries, make_user
+):
+    """The « Alertes de suivi » of a meeting: the flags of every funded dossier its committee decides on,
+    read for all of them at once (services.followup.followups), not one follow-up per dossier."""
+    secretariat, porteur = make_user(Role.SECRETARIAT), make_user(Role.PORTEUR)
+    meeting = make_committee_meeting("COMITE-INVEST-FTAP")
+    login_as(secretariat)
+    url = f"/comites/seances/{meeting.id}"
+    _funded_dossier(porteur, 1)
+    client.get(url)  # warm the per-process caches
+    small, _ = statements(client, queries, url)
+    for n in (2, 3):
+        _funded_dossier(porteur, n)
+    db.session.expire_all()
+    large, sent = statements(client, queries, url)
+    page = client.get(url).get_data(as_text=True)
+    funded = db.session.scalars(select(Dossier).where(Dossier.title.startswith("Financé"))).all()
+    assert len(funded) == 3 and all(f"{d.reference} : jalon n° 1" in page for d in funded)
+    assert large == small, _summary(sent)
+    assert large <= MAX_STATEMENTS, _summary(sent)

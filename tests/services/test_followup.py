@@ -266,3 +266,77 @@ def test_the_clawback_hypotheses_of_section_8_are_flagged(secretariat, make_user
     )
     kinds = {f.kind for f in service.followup(dossier).flags}
     assert not kinds & {"cp_sequence", "budget_lag", "no_progress"}
+
+
+def test_the_followups_of_many_dossiers_read_at_once_are_those_read_one_by_one(secretariat, make_user):
+    """services.followup.followups (the meeting page's « Alertes de suivi », the hourly job) gives each
+    dossier the follow-up that followup() reads for it alone, savings aside: late jalon, missing indicator,
+    no credit consumed, CP sequence and budget milestone, no progress, nothing."""
+    from app.models import Dossier
+    from tests.factories import make_followed_dossier
+
+    porteur = make_user("porteur")
+    last_year = date.today().year - 1
+    late = _followed_dossier(
+        porteur, signed_days_ago=400, secretariat=secretariat
+    )  # jalon, indicator, credits
+    recent = _followed_dossier(porteur, signed_days_ago=100, secretariat=secretariat)  # a late jalon only
+    lagging = make_followed_dossier(
+        porteur,
+        amounts={last_year: (600_000, 400_000), last_year + 1: (100_000, 100_000)},
+        signed_days_ago=400,
+        jalons=[
+            Jalon(
+                number=1,
+                due_on=date(last_year, 6, 30),
+                description="Recette",
+                ae_planned=300_000,
+                cp_planned=200_000,
+            )
+        ],
+        starts_on=date(last_year, 1, 1),
+        ends_on=date(last_year + 2, 12, 31),
+    )
+    service.report_consumption(lagging, year=last_year, ae="320 000", cp="100 000", actor=porteur)
+    up_to_date = make_followed_dossier(porteur, signed_days_ago=10)  # nothing to flag
+    service.report_jalon_late(
+        recent,
+        jalon_id=recent.jalons[1].id,
+        new_due_on=(date.today() + timedelta(days=90)).isoformat(),
+        reason="Fournisseur en retard",
+        actor=porteur,
+    )
+    db.session.commit()
+    dossiers = [late, recent, lagging, up_to_date]
+    one_by_one = {d.id: service.followup(d) for d in dossiers}
+    db.session.expire_all()
+    loaded = db.session.scalars(
+        select(Dossier)
+        .where(Dossier.id.in_([d.id for d in dossiers]))
+        .options(*service.FOLLOWUP_LOADING)
+        .order_by(Dossier.id)
+    ).unique()
+    at_once = service.followups(list(loaded))
+    assert list(at_once) == [d.id for d in dossiers]
+    kinds = {id_: [f.kind for f in follow.flags] for id_, follow in at_once.items()}
+    assert kinds == {
+        late.id: ["jalon_late", "indicator_missing", "credits_not_consumed"],
+        recent.id: ["jalon_late", "jalon_late"],
+        lagging.id: ["jalon_late", "cp_sequence", "budget_lag", "no_progress"],
+        up_to_date.id: [],
+    }
+    for id_, follow in one_by_one.items():
+        batch = at_once[id_]
+        assert batch.flags == follow.flags
+        assert (batch.signed_on, batch.consumption, batch.milestones) == (
+            follow.signed_on,
+            follow.consumption,
+            follow.milestones,
+        )
+        assert [(j.id, r and r.id, s) for j, r, s in batch.jalons] == [
+            (j.id, r and r.id, s) for j, r, s in follow.jalons
+        ]
+        assert [j.id for j in batch.late] == [j.id for j in follow.late]
+        assert [(w, r.id, d) for w, r, d in batch.to_review] == [(w, r.id, d) for w, r, d in follow.to_review]
+        assert batch.targets == follow.targets and batch.charts == follow.charts
+    assert service.followups([]) == {}
