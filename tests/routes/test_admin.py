@@ -187,6 +187,21 @@ def test_audit_page_paginates(client, admin):
     assert "2 / 2" in second and "Précédente" in second
 
 
+def test_audit_page_counts_up_to_its_cap_and_pages_on_beyond_it(client, admin, monkeypatch):
+    from app.routes import admin as admin_routes
+
+    monkeypatch.setattr(admin_routes, "AUDIT_COUNT_CAP", 60)  # a cap the test can pass with few entries
+    for n in range(105):
+        users_service.record_failed_login("state_unknown", detail=f"essai {n}")
+    db.session.commit()
+    first = text(client.get("/admin/journal?action=login.failed"))
+    assert "Plus de 60 entrées pour « " in first
+    assert "1 / " not in first and "fr-pagination__link--next" in first
+    third = text(client.get("/admin/journal?action=login.failed&page=3"))
+    assert "fr-pagination__link--prev" in third and "fr-pagination__link--next" not in third
+    assert third.count("Connexion refusée (state_unknown)") == 5  # 105 entries, 50 a page
+
+
 def test_the_audit_filter_offers_every_action_present_once(client, admin):
     from app.models import AuditEntry
     from app.routes.admin import _distinct_actions
