@@ -88,7 +88,9 @@ def decided(live_app):
         item = meetings.add_item(meeting, kind="dossier", dossier_id=dossier.id, actor=secretariat)
         meetings.publish_agenda(meeting, actor=secretariat)
         meetings.open_meeting(meeting, actor=secretariat)
-        meetings.record_attendance(meeting, user=president, status="present", actor=secretariat)
+        # every member present: the live database is shared, and a journey run earlier may have named others
+        for member in {m.user for m in meetings.members(copil)} | {president}:
+            meetings.record_attendance(meeting, user=member, status="present", actor=secretariat)
         decisions.record_decision(
             item,
             outcome="accepte",
