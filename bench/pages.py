@@ -125,6 +125,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--markdown", help="also write the table as Markdown to this file (the README's performance table)"
     )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="and put that table in README.md, between the markers of this backend (a full run only)",
+    )
     parser.add_argument("--pages", help="only the page types whose name holds one of these, comma-separated")
     args = parser.parse_args(argv)
     scales = [float(n) for n in args.scales.split(",")]
@@ -166,7 +171,24 @@ def main(argv=None) -> int:
     finally:
         if scratch:
             os.unlink(scratch.name)
-    return report(results, db_name=url.split(":")[0], markdown=args.markdown)
+    db_name = url.split(":")[0]
+    status, table = report(results, db_name=db_name)
+    if args.markdown:
+        Path(args.markdown).write_text(table, encoding="utf-8")
+    if args.readme and not only:
+        put_in_readme(table, db_name.split("+")[0])
+    return status
+
+
+def put_in_readme(table: str, backend: str) -> None:
+    """Replace the README's block between `<!-- bench/pages.py BACKEND -->` and `<!-- /bench/pages.py -->`."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = f"<!-- bench/pages.py {backend} -->\n", "<!-- /bench/pages.py -->"
+    head, found, rest = text.partition(start)
+    if not found:
+        raise SystemExit(f"README.md has no « {start.strip()} » marker")
+    readme.write_text(head + start + table + rest[rest.index(end) :], encoding="utf-8")
 
 
 def describe(want: dict) -> str:
@@ -178,7 +200,8 @@ def describe(want: dict) -> str:
     )
 
 
-def report(results, db_name: str, markdown: str | None = None) -> int:
+def report(results, db_name: str) -> tuple[int, str]:
+    """Print the table; (exit status, the same table in Markdown)."""
     (small_n, small), (large_n, large) = results[0], results[-1]
     floor_small, floor_large = small[FLOOR][0], large[FLOOR][0]
     print(
@@ -219,9 +242,7 @@ def report(results, db_name: str, markdown: str | None = None) -> int:
         )
     summary = f"{len(measured) - len(failed)}/{len(measured)} page types meet every goal"
     print(f"\n{summary}")
-    if markdown:
-        Path(markdown).write_text(as_markdown(rows, db_name, small_n, large_n, summary), encoding="utf-8")
-    return 1 if failed else 0
+    return (1 if failed else 0), as_markdown(rows, db_name, small_n, large_n, summary)
 
 
 def as_markdown(rows, db_name: str, small_n: float, large_n: float, summary: str) -> str:
