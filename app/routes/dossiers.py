@@ -206,6 +206,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
     whole_page = overrides.get("step") is None
     # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
     organisations = portfolio_queries.organisations()
+    organisation_choices = _organisation_choices(organisations)  # once, not per section
 
     def section_form(key: str):
         """The form posted for `key` (input and messages kept), else the section's saved values."""
@@ -213,7 +214,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
             return posted_forms[key]
         if key == "pieces":
             return forms.UploadForm.for_dossier(dossier, posted=False)
-        return forms.section_form(dossier, key, organisations=_organisation_choices(organisations))
+        return forms.section_form(dossier, key, organisations=organisation_choices)
 
     ctx = {
         "dossier": dossier,
