@@ -7,6 +7,7 @@ stored. `completeness()` lists what each section still misses and `checks()` tur
 (`app/services/dossiers.py`) reads the models and hands the values over.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -256,8 +257,10 @@ class Rules:
 
 
 def completeness(contents: Contents, rules: Rules, section_keys: Iterable[str]) -> dict[str, list[str]]:
-    """Missing items per section (empty list = complete)."""
-    missing: dict[str, list[str]] = {key: [] for key in section_keys}
+    """Missing items per section (empty list = complete), for the sections in `section_keys` only: the
+    `contents` of the others are not read (a step page fills in only those of the sections it shows)."""
+    asked = list(section_keys)
+    missing: defaultdict[str, list[str]] = defaultdict(list)  # the sections not asked for are dropped
     if not contents.title:
         missing["projet"].append("intitulé")
     if not contents.has_dates:
@@ -295,7 +298,7 @@ def completeness(contents: Contents, rules: Rules, section_keys: Iterable[str]) 
     for kind in rules.required_attachments:
         if kind not in contents.attachment_kinds:
             missing["pieces"].append(kind)
-    return missing
+    return {key: missing[key] for key in asked}
 
 
 def checks(

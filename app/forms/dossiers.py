@@ -9,6 +9,8 @@ names reach the right `FieldList` entry through `SectionForm.__getattr__`. The g
 checks every POST.
 """
 
+from functools import lru_cache
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from werkzeug.datastructures import MultiDict
@@ -247,7 +249,31 @@ def declaration_rules(dossier) -> list:
 
 def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]:
     """The form of section `key` for this dossier (financing and savings columns follow its years).
-    `organisations`: the (code, label) choices of the porteur and co-porteur selects."""
+    `organisations`: the (code, label) choices of the porteur and co-porteur selects.
+
+    The class is built once per shape (the choices and years it depends on) and process: a page shows a
+    dozen sections, and building a WTForms class with its row classes costs more than filling it."""
+    declarations = [(str(r.id), r.label) for r in declaration_rules(dossier)] if key == "projet" else []
+    return _section_form_class(
+        key,
+        declarations=tuple(declarations),
+        organisations=tuple(organisations) if key == "porteurs" else (),
+        years=tuple(dossier.years) if key in ("indicateurs", "financement") else (),
+        financers=tuple(financer_choices(dossier)) if key == "financement" else (),
+        savings_years=tuple(dossier.savings_years) if key == "economies" else (),
+    )
+
+
+@lru_cache(maxsize=256)
+def _section_form_class(
+    key: str,
+    *,
+    declarations: tuple,
+    organisations: tuple,
+    years: tuple,
+    financers: tuple,
+    savings_years: tuple,
+) -> type[SectionForm]:
     attrs: dict = {"key": key}
     organisations = list(organisations)
     if key == "projet":
@@ -269,7 +295,7 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             ),
             "declarations": SelectMultipleField(
                 "Déclarations du porteur",
-                choices=[(str(r.id), r.label) for r in declaration_rules(dossier)],
+                choices=list(declarations),
                 validate_choice=False,
                 description="Cochez ce que le projet respecte : sans cette déclaration, le dépôt est refusé.",
             ),
@@ -310,8 +336,8 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             label="Groupe",
         )
     elif key == "indicateurs":
-        targets = [f"target-{y}" for y in dossier.years]  # « une cible pour chaque année » ([001] §5.2)
-        labels = INDICATOR_LABELS | {f"target-{y}": f"Cible fin {y}" for y in dossier.years}
+        targets = [f"target-{y}" for y in years]  # « une cible pour chaque année » ([001] §5.2)
+        labels = INDICATOR_LABELS | {f"target-{y}": f"Cible fin {y}" for y in years}
         attrs["rows"] = FieldList(
             FormField(_row_form("IndicatorRow", [*INDICATOR_FIELDS, *targets], labels)), label="Indicateur"
         )
@@ -331,20 +357,20 @@ def section_form_class(dossier, key: str, organisations=()) -> type[SectionForm]
             "financer": "Financeur",
             "phase": "Phase",
         }
-        for y in dossier.years:
+        for y in years:
             for kind in ("ae", "cp"):
                 columns.append(f"{kind}-{y}")
                 labels[f"{kind}-{y}"] = f"{kind.upper()} {y}"
         choices = {
             "category": CATEGORY_CHOICES,
-            "financer": financer_choices(dossier),
+            "financer": list(financers),
             "phase": PHASE_CHOICES,
         }
         attrs["rows"] = FieldList(
             FormField(_row_form("FinancingRow", columns, labels, choices)), label="Ligne"
         )
     elif key == "economies":
-        years = [str(y) for y in dossier.savings_years]
+        years = [str(y) for y in savings_years]
         labels = {"nature": "Nature de l'économie", "category": "Catégorie", "programme": "Programme"}
         # each year's AE and CP ([000] annex II, [001] §3); `y-<year>` is the AE column
         labels |= {f"y-{y}": f"AE {y}" for y in years} | {f"cp-{y}": f"CP {y}" for y in years}

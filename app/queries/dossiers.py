@@ -264,9 +264,10 @@ ONE_DOSSIER_OPTIONS = (
     joinedload(Dossier.open_agenda_proposals).options(
         lazyload(AgendaProposal.dossier), joinedload(AgendaProposal.proposed_by).lazyload(User.roles)
     ),
-    # the financing and savings tables with their yearly amounts joined (a line has one row per year)
-    selectinload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
-    selectinload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
+    # the financing and savings tables with their yearly amounts joined (a line has one row per year), loaded
+    # when read: a step page showing neither section (nor the eligibility checks) does not read them
+    defaultload(Dossier.financing_lines).joinedload(FinancingLine.amounts),
+    defaultload(Dossier.savings_lines).joinedload(SavingsLine.amounts),
     defaultload(Dossier.indicators).joinedload(DossierIndicator.targets),
     defaultload(Dossier.revenue_lines).joinedload(RevenueLine.amounts),
 )

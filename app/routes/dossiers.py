@@ -1,6 +1,8 @@
 """Dossiers: my dossiers, the dossier page with its sections saved one by one, live checks, submission,
 instruction (list with tabs, complements, avis), messages, private annotations, attachments, PDF."""
 
+from functools import cached_property
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -175,8 +177,26 @@ def _organisation_choices(organisations=None) -> list[tuple[str, str]]:
     return [(o.code, f"{o.code} — {o.name}") for o in organisations]
 
 
+class _ReadWhenUsed:
+    """A value computed the first time the template reads one of its attributes (never if it does not)."""
+
+    def __init__(self, compute):
+        self._compute = compute
+
+    @cached_property
+    def _value(self):
+        return self._compute()
+
+    def __getattr__(self, name: str):
+        return getattr(self._value, name)
+
+
 def _context(dossier: Dossier, **overrides) -> dict:
-    missing, verdicts = service.checks(dossier)
+    step = overrides.get("step")
+    if step is None or not step.sections:  # the dossier page, the recap: every section and the checks
+        missing, verdicts = service.checks(dossier)
+    else:  # a step page badges its own sections only: only their rows are read
+        missing, verdicts = service.completeness(dossier, step.sections), []
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
@@ -186,6 +206,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
     whole_page = overrides.get("step") is None
     # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
     organisations = portfolio_queries.organisations()
+    organisation_choices = _organisation_choices(organisations)  # once, not per section
 
     def section_form(key: str):
         """The form posted for `key` (input and messages kept), else the section's saved values."""
@@ -193,7 +214,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
             return posted_forms[key]
         if key == "pieces":
             return forms.UploadForm.for_dossier(dossier, posted=False)
-        return forms.section_form(dossier, key, organisations=_organisation_choices(organisations))
+        return forms.section_form(dossier, key, organisations=organisation_choices)
 
     ctx = {
         "dossier": dossier,
@@ -202,7 +223,8 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "missing": missing,
         "verdicts": verdicts,
         "blocking": service.blocking(verdicts),
-        "fig": service.figures(dossier, revenues=True),
+        # the tables of the financing and savings sections shown as saved (not their forms): read if shown
+        "fig": _ReadWhenUsed(lambda: service.figures(dossier, revenues=True)),
         "section_form": section_form,
         "conflict": None,
         "instructor": instructor,

@@ -11,6 +11,7 @@ change goes through `services/transitions.py` `apply()`. This module never impor
 services (committees → dossiers is the allowed direction): committee facts are read from the models.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -111,48 +112,72 @@ def _rules(guichet: Guichet) -> Rules:
     )
 
 
-def _contents(dossier: Dossier) -> Contents:
-    return Contents(
-        title=dossier.title or "",
-        has_dates=bool(dossier.starts_on and dossier.ends_on),
-        has_porteur=dossier.porteur_organisation_id is not None,
-        has_porteur_projet_referent=any(
-            r.is_porteur and r.role == ReferentRole.PROJET for r in dossier.referents
+# What each section's completeness reads of the dossier (Contents' fields): a page showing some sections
+# reads only their rows (a lazy collection not touched is not loaded).
+_SECTION_CONTENTS: dict[str, Callable[[Dossier], dict]] = {
+    "projet": lambda d: {"title": d.title or "", "has_dates": bool(d.starts_on and d.ends_on)},
+    "porteurs": lambda d: {
+        "has_porteur": d.porteur_organisation_id is not None,
+        "has_porteur_projet_referent": any(
+            r.is_porteur and r.role == ReferentRole.PROJET for r in d.referents
         ),
-        enjeu=dossier.enjeu or "",
-        solution=dossier.solution or "",
-        financing_lines=len(dossier.financing_lines),
-        beneficiaries=len(dossier.beneficiaries),
-        indicators=len(dossier.indicators),
-        has_savings=bool(dossier.savings_lines or dossier.staff_savings),
-        jalons=len(dossier.jalons),
-        gouvernance=dossier.gouvernance or "",
-        attachment_kinds=frozenset(a.kind for a in dossier.attachments if a.message_id is None),
+    },
+    "enjeu": lambda d: {"enjeu": d.enjeu or ""},
+    "solution": lambda d: {"solution": d.solution or ""},
+    "financement": lambda d: {"financing_lines": len(d.financing_lines)},
+    "beneficiaires": lambda d: {"beneficiaries": len(d.beneficiaries)},
+    "indicateurs": lambda d: {"indicators": len(d.indicators)},
+    "economies": lambda d: {"has_savings": bool(d.savings_lines or d.staff_savings)},
+    "jalons": lambda d: {"jalons": len(d.jalons)},
+    "gouvernance": lambda d: {"gouvernance": d.gouvernance or ""},
+    "pieces": lambda d: {
+        "attachment_kinds": frozenset(a.kind for a in d.attachments if a.message_id is None)
+    },
+}
+
+
+def _contents(dossier: Dossier, section_keys: Iterable[str] | None = None) -> Contents:
+    """What the completeness of `section_keys` (all sections: None) and the eligibility checks read."""
+    if section_keys is not None:
+        return Contents(
+            **{
+                name: value
+                for key in section_keys
+                if key in _SECTION_CONTENTS
+                for name, value in _SECTION_CONTENTS[key](dossier).items()
+            }
+        )
+    fields = {name: value for read in _SECTION_CONTENTS.values() for name, value in read(dossier).items()}
+    return Contents(
+        **fields,
         porteur_kind=dossier.porteur_organisation.kind if dossier.porteur_organisation else "",
         declared=frozenset(d.rule_id for d in dossier.declarations),
         roi_derogation=dossier.roi_derogation or "",
     )
 
 
-def completeness(dossier: Dossier) -> dict[str, list[str]]:
-    """Missing items per section (empty list = complete)."""
+def completeness(dossier: Dossier, section_keys: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """Missing items per section (empty list = complete): of every section, or of `section_keys` only
+    (then only their rows are read)."""
+    keys = [key for key, _ in SECTIONS] if section_keys is None else list(section_keys)
     return dossier_figures.completeness(
-        _contents(dossier), _rules(dossier.guichet), (key for key, _ in SECTIONS)
+        _contents(dossier, None if section_keys is None else keys), _rules(dossier.guichet), keys
     )
 
 
 def checks(dossier: Dossier, now: datetime | None = None) -> tuple[dict[str, list[str]], list[Check]]:
     """Completeness per section and eligibility verdicts against the guichet's rules, with the computation."""
-    missing = completeness(dossier)
+    contents, rules = _contents(dossier), _rules(dossier.guichet)
+    missing = dossier_figures.completeness(contents, rules, (key for key, _ in SECTIONS))
     verdicts = dossier_figures.checks(
         fig=figures(dossier),
-        rules=_rules(dossier.guichet),
+        rules=rules,
         missing=missing,
         section_labels=SECTION_LABELS,
         indicators=len(dossier.indicators),
         draft=dossier.state == S.BROUILLON,
         now=now or utcnow(),
-        contents=_contents(dossier),
+        contents=contents,
     )
     return missing, verdicts
 

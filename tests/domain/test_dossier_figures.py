@@ -102,6 +102,14 @@ def test_completeness_lists_what_each_section_misses():
     assert not any(completeness(full, Rules(roi_min_cents=100, required_attachments=["Note"]), KEYS).values())
 
 
+def test_completeness_of_some_sections_only():
+    """A step page asks for the sections it shows: only those come back, the others' contents unread."""
+    missing = completeness(
+        Contents(beneficiaries=1), Rules(fund="France Relance"), ["beneficiaires", "indicateurs"]
+    )
+    assert missing == {"beneficiaires": [], "indicateurs": ["au moins un indicateur"]}
+
+
 LEAN = [
     RuleItem("max_total", "blocking", "Montant total inférieur à 2 M€", "004 §4.3"),
     RuleItem("cofinancing_present", "blocking", "Cofinancement par le porteur", "004 §4.3"),

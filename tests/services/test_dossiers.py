@@ -65,6 +65,14 @@ def test_hub_savings_and_roi(hub):
     assert round(fig.ftap_share_pct, 1) == 33.1
 
 
+def test_completeness_of_a_step_is_the_dossiers_for_its_sections(hub, porteur):
+    """A step page badges its sections from their rows only: the same verdict as the whole dossier's."""
+    for dossier in (hub, make_dossier(porteur)):
+        whole = service.completeness(dossier)
+        for step in sections.steps():
+            assert service.completeness(dossier, step.sections) == {key: whole[key] for key in step.sections}
+
+
 def test_hub_verdicts_show_the_computation(hub):
     _, verdicts = service.checks(hub)
     messages = [c.message for c in verdicts if c.kind == "eligibility"]
