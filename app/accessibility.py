@@ -152,3 +152,10 @@ def parse(data: dict) -> Grid:
 def grid(path: Path = GRID) -> Grid:
     with open(path, encoding="utf-8") as handle:
         return parse(yaml.safe_load(handle))
+
+
+@lru_cache(maxsize=1)
+def footer_status() -> str:
+    """The footer's « Accessibilité : … » of every page: the grid is read once per process, so is its
+    conformity (computing it was an eighth of the work of the lightest page)."""
+    return grid().conformity

@@ -138,7 +138,7 @@ def init_app(app) -> None:
         attachment_max_bytes=attachment_max_bytes,
         request_max_bytes=request_max_bytes,
         # the footer's « Accessibilité : … » says what the self-audit grid shows (app/accessibility.py)
-        accessibility_status=lambda: accessibility.grid().conformity,
+        accessibility_status=accessibility.footer_status,
         # the commonest DSFR controls, rendered in Python (dsfr/_forms.html binds its macros' names to them)
         dsfr_field=dsfr_markup.field,
         dsfr_select=dsfr_markup.select,
