@@ -111,7 +111,7 @@ def test_minutes_saved_by_htmx_are_swapped_against_the_new_version(
     assert response.status_code == 200  # the second save is against the version the swap carried
 
 
-def test_each_point_has_its_own_document_form(client, csrf, login_as, board, secretariat):
+def test_each_point_has_a_document_form_of_its_own(client, csrf, login_as, board, secretariat):
     meeting = committees_tests.make_committee_meeting("CSIC-TECH")
     first, second = (
         meeting_service.add_item(meeting, kind="libre", title=title, actor=secretariat)
@@ -120,21 +120,16 @@ def test_each_point_has_its_own_document_form(client, csrf, login_as, board, sec
     db.session.commit()
     login_as(secretariat)
     html = body(client.get(f"/comites/seances/{meeting.id}"))
-    for item in (first, second):  # ids unique on the page: each label names its own point's field
-        assert html.count(f'id="doc{item.id}-label"') == 1 and f'for="doc{item.id}-label"' in html
+    for item in (first, second):  # each point links to the page of its own document form
+        assert f'href="/comites/seances/{meeting.id}/points/{item.id}/documents"' in html
     url = f"/comites/seances/{meeting.id}/points/{second.id}/documents"
-    response = post(
-        client, csrf, url, {f"doc{second.id}-label": "Note de cadrage", f"doc{second.id}-url": "ftp://x"}
-    )
+    form = body(client.get(url))
+    assert "Point B" in form and 'for="label"' in form
+    response = post(client, csrf, url, {"label": "Note de cadrage", "url": "ftp://x"})
     assert response.status_code == 422
     html = body(response)
     assert "L'adresse doit commencer par https://" in html and 'value="Note de cadrage"' in html
-    response = post(
-        client,
-        csrf,
-        url,
-        {f"doc{second.id}-label": "Note de cadrage", f"doc{second.id}-url": "https://exemple.gouv.fr/note"},
-    )
+    response = post(client, csrf, url, {"label": "Note de cadrage", "url": "https://exemple.gouv.fr/note"})
     assert response.status_code == 303
     db.session.expire_all()
     assert [d.label for d in second.documents] == ["Note de cadrage"] and not first.documents

@@ -112,6 +112,8 @@ def test_the_oidc_callback_takes_the_write_lock_and_plain_pages_do_not(embedded)
     with app.test_request_context("/connexion/retour"):
         assert _may_write()
     with app.test_request_context("/dossiers/1"):
+        assert not _may_write()  # the conversation (which marks messages read) loads from its activity part
+    with app.test_request_context("/dossiers/1/activite"):
         assert _may_write()  # marks the dossier's messages read
     with app.test_request_context("/notifications/1"):
         assert _may_write()  # marks the notification read
