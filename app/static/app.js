@@ -109,7 +109,10 @@ document.addEventListener("htmx:afterSettle", function (event) {
   var scope = region || document;
   var summary = scope.querySelector("[data-app-focus]");
   if (summary) { summary.focus(); return; }
-  if (region) {
+  // what the server announced for this request (HX-Trigger « announce ») is what the user did: a
+  // [data-announce] of the swapped fragment (a search's count inside a re-rendered form) must not replace it
+  var told = /"announce"/.test(event.detail.xhr.getResponseHeader("HX-Trigger") || "");
+  if (region && !told) {
     var announced = region.matches("[data-announce]") ? region : region.querySelector("[data-announce]");
     if (announced) { appAnnounce(announced.getAttribute("data-announce") || announced.textContent.trim()); }
   }
