@@ -2,22 +2,19 @@
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..forms.users import AUDIT_ACTIONS, AuditFilterForm, ConfirmForm, GrantRoleForm, UserSearchForm
 from ..models import AuditEntry, Committee, Guichet, Organisation, User, UserRole
 from ..models.users import Role
 from ..permissions import requires_role
+from ..queries import audit as audit_queries
 from ..services import users as service
 from ..services.errors import DomainError
 from .actions import perform
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-AUDIT_PER_PAGE = 50
-# The journal counts its entries up to this many (« plus de 10 000 ») : an exact count reads the whole
-# table on every view (50 000 entries: most of the page's time) while a filter is how one finds an entry.
-AUDIT_COUNT_CAP = 10_000
 
 
 def _load_user(user_id: int) -> User:
@@ -168,51 +165,21 @@ def reactivate(user_id: int):
     )
 
 
-def _bounded_count(query, cap: int) -> int:
-    """How many rows `query` selects, counted up to cap + 1 (cap + 1 meaning « more than cap »)."""
-    capped = query.with_only_columns(AuditEntry.id).limit(cap + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(capped))
-
-
-def _distinct_actions():
-    """The actions present in the journal, in order, by one descent of the (action, created_at) index per
-    distinct action (a recursive query, on SQLite and PostgreSQL alike) instead of reading every entry:
-    a few dozen index probes at 50 000 entries."""
-    first = select(func.min(AuditEntry.action).label("action")).cte("actions", recursive=True)
-    following = (
-        select(func.min(AuditEntry.action)).where(AuditEntry.action > first.c.action).scalar_subquery()
-    )
-    actions = first.union_all(select(following).where(first.c.action.is_not(None)))
-    return select(actions.c.action).where(actions.c.action.is_not(None)).order_by(actions.c.action)
-
-
 @bp.get("/journal")
 @requires_role(Role.SECRETARIAT)
 def audit():
     known = dict(AUDIT_ACTIONS)
-    for action in db.session.scalars(_distinct_actions()):
+    for action in db.session.scalars(audit_queries.distinct_actions()):
         known.setdefault(action, action)
     form = AuditFilterForm(request.args)
     form.action.choices = list(known.items())
     action = form.action.data if form.validate() else ""
-    page = max(request.args.get("page", 1, type=int), 1)
-    query = select(AuditEntry)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    counted = _bounded_count(query, AUDIT_COUNT_CAP)
-    entries = db.session.scalars(
-        query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PER_PAGE).limit(AUDIT_PER_PAGE + 1)
-    ).all()
-    more = len(entries) > AUDIT_PER_PAGE
+    journal = audit_queries.journal_page(action, max(request.args.get("page", 1, type=int), 1))
     return render_template(
         "admin/audit.html",
         form=form,
-        entries=entries[:AUDIT_PER_PAGE],
+        journal=journal,
+        entries=journal.entries,
         action=action,
-        page=page,
-        total=counted,
-        beyond=counted > AUDIT_COUNT_CAP,
-        pages=None if counted > AUDIT_COUNT_CAP else max(-(-counted // AUDIT_PER_PAGE), 1),
-        more=more,
         labels=known,
     )

@@ -188,9 +188,9 @@ def test_audit_page_paginates(client, admin):
 
 
 def test_audit_page_counts_up_to_its_cap_and_pages_on_beyond_it(client, admin, monkeypatch):
-    from app.routes import admin as admin_routes
+    from app.queries import audit as audit_queries
 
-    monkeypatch.setattr(admin_routes, "AUDIT_COUNT_CAP", 60)  # a cap the test can pass with few entries
+    monkeypatch.setattr(audit_queries, "COUNT_CAP", 60)  # a cap the test can pass with few entries
     for n in range(105):
         users_service.record_failed_login("state_unknown", detail=f"essai {n}")
     db.session.commit()
@@ -204,7 +204,7 @@ def test_audit_page_counts_up_to_its_cap_and_pages_on_beyond_it(client, admin, m
 
 def test_the_audit_filter_offers_every_action_present_once(client, admin):
     from app.models import AuditEntry
-    from app.routes.admin import _distinct_actions
+    from app.queries.audit import distinct_actions as _distinct_actions
 
     for n, action in enumerate(["zz.custom", "aa.custom", "zz.custom", "mm.custom"]):
         db.session.add(
