@@ -24,9 +24,10 @@ from sqlalchemy import select, text, update
 
 from .. import tabular
 from ..extensions import db, login_manager
+from ..formatting import format_datetime
 from ..models import ExportJob, ExportJobState, User
 from ..models.base import utcnow
-from . import audit
+from . import audit, notifications
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 500  # rows between two progress updates
@@ -34,6 +35,12 @@ TICK_SECONDS = 60
 
 
 PENDING = (ExportJobState.EN_ATTENTE, ExportJobState.EN_COURS)
+# Written one at a time, a large export may be ready long after its requester left its page: they are told.
+FINISHED = notifications.declare_kind(
+    "export_job.finished",
+    "Export préparé en arrière-plan prêt ou en échec",
+    audience="Qui a demandé l'export",
+)
 
 
 def _requester(actor):
@@ -260,9 +267,30 @@ def run(job: ExportJob) -> ExportJob:
             if status in (302, 303, 401, 403, 404)
             else "L'export n'a pas pu être produit."
         ) + f" ({status})"
+    _tell(job, requester)
     db.session.commit()
     log.info("export job %s: %s (%s rows)", job.id, job.state, sink.rows)
     return job
+
+
+def _tell(job: ExportJob, requester: User | None) -> None:
+    """Audit the outcome and tell a signed-in requester (an anonymous visitor has only the job's page)."""
+    ready = job.state == ExportJobState.PRET
+    summary = f"{job.filename} : {'prêt' if ready else 'échec — ' + job.error}"
+    audit.record(f"export_job.{'ready' if ready else 'failed'}", job, actor=None, summary=summary)
+    if requester is None or not requester.active:
+        return
+    adapter = current_app.url_map.bind("localhost", script_name="/")  # no request here: BASE_URL in mails
+    notifications.notify(
+        requester,
+        FINISHED.name,
+        job,
+        subject=f"Votre export « {job.title} » {'est prêt' if ready else 'a échoué'}",
+        body=f"Le fichier {job.filename} est à télécharger avant le {format_datetime(job.expires_at)}."
+        if ready
+        else f"{job.error} Vous pouvez le demander à nouveau.",
+        url=adapter.build("export_jobs.show", {"job_id": job.id}),
+    )
 
 
 def run_pending(now: datetime | None = None) -> str:

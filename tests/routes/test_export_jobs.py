@@ -75,6 +75,20 @@ def test_above_the_threshold_the_export_is_a_job_with_a_progress_page(
     assert job.expires_at - job.finished_at == timedelta(hours=24)
 
 
+def test_the_requester_is_told_when_the_file_is_ready(client, login_as, make_user, low_threshold, queue):
+    from app.models import Notification
+
+    secretariat = login_as(make_user(Role.SECRETARIAT))
+    job_id = queue("/exports/opportunites.xlsx")
+    export_jobs.run_pending()
+    notice = db.session.scalar(db.select(Notification).where(Notification.user_id == secretariat.id))
+    assert notice.subject.startswith("Votre export « ") and notice.subject.endswith(" » est prêt")
+    assert notice.url == f"/exports/travaux/{job_id}" and "opportunites.xlsx" in notice.body
+    assert "Votre export" in client.get("/notifications").get_data(as_text=True)
+    actions = db.session.scalars(db.select(AuditEntry.action).where(AuditEntry.object_id == str(job_id)))
+    assert {"export_job.requested", "export_job.ready"} <= set(actions)
+
+
 def test_the_file_is_its_requesters_only(client, login_as, make_user, low_threshold, queue):
     login_as(make_user(Role.SECRETARIAT))
     job_id = queue("/exports/opportunites.ods")
