@@ -40,6 +40,7 @@ from app.services import (
     decisions,
     dossier_endorsements,
     dossiers,
+    export_jobs,
     followup,
     mail,
     meetings,
@@ -253,6 +254,18 @@ def _steps(app) -> None:
     asked = dossier_titled("Plateforme de données des politiques sociales")
     dossiers.submit(asked, actor=porteur)
     db.session.flush()
+
+    # a large export prepared in the background: its requester is told once the file is ready
+    export_jobs.request_export(
+        path="/exports/opportunites.xlsx",
+        fmt="xlsx",
+        title="Opportunités",
+        filename="opportunites.xlsx",
+        actor=secretariat,
+        session_token=None,
+    )
+    db.session.commit()
+    export_jobs.run_pending()
 
 
 # --- the checks ----------------------------------------------------------------------------------------
