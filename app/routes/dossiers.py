@@ -48,6 +48,13 @@ def _load(dossier_id: int, sections: bool = True) -> Dossier:
     return dossier
 
 
+def _shown(dossier_id: int) -> Dossier:
+    """The dossier with the rows of all its sections read, for a page showing them all."""
+    dossier = _load(dossier_id)
+    queries.load_rows(dossier)
+    return dossier
+
+
 @bp.get("")
 @permissions.authenticated
 def index():
@@ -254,7 +261,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
 @bp.get("/<int:dossier_id>")
 @permissions.authenticated
 def show(dossier_id: int):
-    return render("dossiers/show.html", **_context(_load(dossier_id)))
+    return render("dossiers/show.html", **_context(_shown(dossier_id)))
 
 
 def _activity_context(dossier: Dossier, **overrides) -> dict:
@@ -290,8 +297,7 @@ def activity(dossier_id: int):
 @bp.get("/<int:dossier_id>/controles")
 @permissions.authenticated
 def checks(dossier_id: int):
-    dossier = _load(dossier_id)
-    return render("dossiers/show.html", block="checks", **_context(dossier))
+    return render("dossiers/show.html", block="checks", **_context(_shown(dossier_id)))
 
 
 SECTION_KEYS = ", ".join(key for key, _ in sections.SECTIONS if key != "pieces")
@@ -469,6 +475,7 @@ def step(dossier_id: int, slug: str):
         flash("Ce dossier n'est plus modifiable par étapes : voici le dossier complet.", "info")
         return redirect(url_for(".show", dossier_id=dossier_id), 303)
     step = next(s for s in sections.steps() if s.slug == slug)
+    queries.load_rows(dossier, step.sections or None)  # the recap shows every section
     return render("dossiers/steps.html", **_context(dossier, step=step, **_step_extras(step)))
 
 
