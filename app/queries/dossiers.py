@@ -274,6 +274,16 @@ ONE_DOSSIER_OPTIONS = (
 )
 
 
+# A followed dossier (its follow-up page): its author, contract, guichet with its parent and grandparent and
+# the day it became « conventionné », without what only its sections show.
+FOLLOWED_DOSSIER_OPTIONS = (
+    joinedload(Dossier.created_by).lazyload(User.roles),
+    joinedload(Dossier.contract),
+    undefer(Dossier.conventionne_at),
+    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
+)
+
+
 # The dossier without its sections' rows (its page's activity part): its guichet with its parent and
 # grandparent (permissions.is_instructor_of), its author and the authors of its history without their roles.
 ONE_DOSSIER_HEAD_OPTIONS = (
@@ -318,19 +328,25 @@ _JOINED_WITH_ROWS = {
 
 
 def load_rows(dossier: Dossier, section_keys=None) -> None:
-    """Read the rows of `section_keys` (every section: None) and the guichet's rules, one plain statement per
-    collection, before a page shows them. Left to lazy loading, each load would carry the loader options of
-    the statement that read the dossier (ONE_DOSSIER_OPTIONS), and SQLAlchemy builds the cache key of all of
-    them on every load: that cost the dossier page more than its statements (a third of its time)."""
+    """Read the rows of `section_keys` (every section: None) and the guichet's rules before a page shows them
+    (load_collections)."""
     keys = SECTION_ROWS if section_keys is None else section_keys
-    unloaded = inspect(dossier).unloaded
-    for name in dict.fromkeys(name for key in keys for name in SECTION_ROWS.get(key, ())):
-        if name in unloaded:
-            set_committed_value(dossier, name, _rows_of(dossier, name))
+    load_collections(dossier, (name for key in keys for name in SECTION_ROWS.get(key, ())))
     if "rules" in inspect(dossier.guichet).unloaded:
         rules = select(GuichetRule).where(GuichetRule.guichet_id == dossier.guichet_id)
         rules = rules.order_by(GuichetRule.position)
         set_committed_value(dossier.guichet, "rules", list(db.session.scalars(rules)))
+
+
+def load_collections(dossier: Dossier, names) -> None:
+    """Read the dossier's collections `names` not loaded yet, one plain statement each (what comes with their
+    rows joined). Left to lazy loading, each load would carry the loader options of the statement that read
+    the dossier (ONE_DOSSIER_OPTIONS), and SQLAlchemy builds the cache key of all of them on every load: that
+    cost the dossier page more than its statements (a third of its time)."""
+    unloaded = inspect(dossier).unloaded
+    for name in dict.fromkeys(names):
+        if name in unloaded:
+            set_committed_value(dossier, name, _rows_of(dossier, name))
 
 
 def _rows_of(dossier: Dossier, name: str) -> list:

@@ -94,7 +94,7 @@ def _followed_dossier(dossier_id: int) -> Dossier:
         db.session.scalars(
             permissions.dossiers_visible_to(current_user)
             .where(Dossier.id == dossier_id)
-            .options(*dossier_queries.ONE_DOSSIER_OPTIONS)
+            .options(*dossier_queries.FOLLOWED_DOSSIER_OPTIONS)
         )
         .unique()
         .first()
@@ -157,7 +157,12 @@ def _row_form(kind: str, row_id: int, action: str, posted: dict | None = None):
     return ROW_FORMS[(kind, action)](formdata=None, prefix=f"{kind}-{row_id}-{action}")
 
 
+# What the page reads of the dossier's own rows: the planned credits, jalons and savings the reports face.
+SHOWN_ROWS = ("financing_lines", "savings_lines", "staff_savings", "jalons")
+
+
 def _render(dossier, status: int = 200, bound=None, review_errors: dict | None = None, row_errors=None):
+    dossier_queries.load_collections(dossier, SHOWN_ROWS)
     contract = contracts.contract_of(dossier)
     # a closed follow-up: the yearly targets as they stood on its final assessment
     closed_on = paris(contract.closed_at).date() if contract and contract.closed_at else None
