@@ -285,11 +285,10 @@ FOLLOWED_DOSSIER_OPTIONS = (
 
 
 # The dossier without its sections' rows (its page's activity part): its guichet with its parent and
-# grandparent (permissions.is_instructor_of), its author and the authors of its history without their roles.
+# grandparent (permissions.is_instructor_of), its author without roles; its history by load_collections.
 ONE_DOSSIER_HEAD_OPTIONS = (
     joinedload(Dossier.created_by).lazyload(User.roles),
     joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
-    selectinload(Dossier.transitions).joinedload(DossierTransition.actor).lazyload(User.roles),
 )
 
 
@@ -324,6 +323,7 @@ _JOINED_WITH_ROWS = {
     "indicators": joinedload(DossierIndicator.targets),
     "revenue_lines": joinedload(RevenueLine.amounts),
     "attachments": joinedload(DossierAttachment.uploaded_by).lazyload(User.roles),
+    "transitions": joinedload(DossierTransition.actor).lazyload(User.roles),
 }
 
 

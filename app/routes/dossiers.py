@@ -205,6 +205,8 @@ def _context(dossier: Dossier, **overrides) -> dict:
     else:  # a step page badges its own sections only: only their rows are read
         missing, verdicts = service.completeness(dossier, step.sections), []
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
+    if instructor and step is None:
+        queries.load_collections(dossier, ("assessments",))  # the selection grid of the instruction panel
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
     # A step page (and a section swapped in place) shows sections only: the dossier page's other blocks
@@ -287,7 +289,10 @@ def activity(dossier_id: int):
     htmx when the page scrolls to it (its arrival said in the page's status line, the focus left alone), else
     a page of its own (the dossier page links to it). The messages shown are marked read by whoever reads
     them, as the dossier page did."""
-    context = _activity_context(_load(dossier_id, sections=False), in_place=is_htmx())
+    dossier = _load(dossier_id, sections=False)
+    # its referents (who may write in the conversation) and its history, with their authors
+    queries.load_collections(dossier, ("referents", "transitions"))
+    context = _activity_context(dossier, in_place=is_htmx())
     response = render("dossiers/activity.html", block="activity", **context)
     if conversation.mark_read(context["messages"], actor=current_user):  # the messages shown, loaded once
         db.session.commit()
