@@ -310,7 +310,7 @@ SECTION_ROWS: dict[str, tuple[str, ...]] = {
     "financement": ("financing_lines",),
     "beneficiaires": ("beneficiaries",),
     "indicateurs": ("indicators",),
-    "economies": ("savings_lines", "staff_savings", "revenue_lines"),
+    "economies": ("savings_lines", "staff_savings", "revenue_lines", "financing_lines"),  # and its ROI
     "jalons": ("jalons",),
     "signataires": ("signatories",),
     "pieces": ("attachments",),
