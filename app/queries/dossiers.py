@@ -9,7 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import permissions
 from ..extensions import db
-from ..models import Dossier, Guichet, GuichetRule, Organisation, User
+from ..models import Dossier, Guichet, GuichetRule, Organisation, Role, User
 from ..models.dossiers import (
     ComplementRequest,
     DossierAnnotation,
@@ -293,12 +293,12 @@ ONE_DOSSIER_HEAD_OPTIONS = (
 
 
 def by_id(user, dossier_id: int, *, sections: bool = True) -> Dossier | None:
-    """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button)
-    computed in the same statement. `sections=False`: without the rows its sections show (the activity
-    part of its page reads its conversation and history only)."""
+    """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button,
+    for who may see one: _may_follow) computed in the same statement. `sections=False`: without the rows
+    its sections show (the activity part of its page reads its conversation and history only)."""
     options = ONE_DOSSIER_OPTIONS if sections else ONE_DOSSIER_HEAD_OPTIONS
     query = permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*options)
-    if getattr(user, "is_authenticated", False):
+    if _may_follow(user):
         follows = exists().where(DossierFollow.dossier_id == Dossier.id, DossierFollow.user_id == user.id)
         query = query.options(with_expression(Dossier.followed_by_reader, follows))
     return db.session.scalars(query).unique().first()
@@ -325,6 +325,14 @@ _JOINED_WITH_ROWS = {
     "attachments": joinedload(DossierAttachment.uploaded_by).lazyload(User.roles),
     "transitions": joinedload(DossierTransition.actor).lazyload(User.roles),
 }
+
+
+def _may_follow(user) -> bool:
+    """Who sees the « Suivre ce dossier » button (the instruction panel): the others' pages do without the
+    subquery (services.dossiers.is_followed reads the follow itself if ever asked)."""
+    return getattr(user, "is_authenticated", False) and (
+        permissions.is_secretariat(user) or user.has_role(Role.INSTRUCTEUR)
+    )
 
 
 def load_rows(dossier: Dossier, section_keys=None) -> None:
