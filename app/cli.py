@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from . import assets, cli_users, jobs, oidc
 from .extensions import db
+from .formatting import paris_today
 from .models import BodyKind, Committee
 from .queries.portfolio import PortfolioFilters, all_rows
 from .services import committees as committees_service
@@ -99,7 +100,7 @@ def committees_verify_register():
 def committees_generate_meetings(until, codes):
     """Create the planned meetings of the committees' recurrence rules (idempotent)."""
     try:
-        last = date.fromisoformat(until) if until else date.today() + timedelta(days=183)
+        last = date.fromisoformat(until) if until else paris_today() + timedelta(days=183)
     except ValueError:
         raise click.ClickException("Date attendue au format AAAA-MM-JJ.") from None
     query = (
@@ -107,7 +108,7 @@ def committees_generate_meetings(until, codes):
         .where(
             Committee.recurrence.is_not(None),
             Committee.kind == BodyKind.COMITE,
-            Committee.ends_on.is_(None) | (Committee.ends_on >= date.today()),
+            Committee.ends_on.is_(None) | (Committee.ends_on >= paris_today()),
         )
         .order_by(Committee.code)
     )

@@ -20,7 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..formatting import PARIS, paris
+from ..formatting import PARIS, paris, paris_today
 from ..models.committees import (
     AttendanceStatus,
     DecisionMode,
@@ -91,7 +91,7 @@ class GenerateForm(FlaskForm):
             value = date.fromisoformat((field.data or "").strip())
         except ValueError:
             raise ValidationError("Date attendue au format AAAA-MM-JJ, par exemple 2027-06-30.") from None
-        if (value - date.today()).days > 3 * 366:
+        if (value - paris_today()).days > 3 * 366:
             raise ValidationError("Générez au plus trois ans à l'avance.")
 
 

@@ -8,7 +8,7 @@ Set-up through the services, in the order users would act (accounts and roles, d
 instruction, avis, agenda, meeting, decision, minutes published): no state column is written directly."""
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import Committee, Dossier, Guichet, Role, User, UserRole
 from app.services import decisions, meetings, minutes
 from app.services import dossier_sections as sections
@@ -48,7 +49,7 @@ def decided(live_app):
         porteur = _user("porteur", Role.PORTEUR)
         instructeur = _user("instructeur", Role.INSTRUCTEUR, guichet_id=guichet.id)
         president = _user("president", Role.COMITE, committee_id=copil.id, function="president")
-        today = date.today()
+        today = paris_today()
         dossier = dossier_service.create_dossier(
             guichet=guichet, title="Contrat en navigateur", start_year=str(today.year), actor=porteur
         )
@@ -126,13 +127,13 @@ def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, n
     page.locator("#flash", has_text="Convention préparée").wait_for()
     signed = tmp_path / "convention-signee.pdf"
     signed.write_bytes(PDF)
-    future = (date.today() + timedelta(days=2)).isoformat()
+    future = (paris_today() + timedelta(days=2)).isoformat()
     page.fill("#contract-signed_on", future)
     page.fill("#contract-signatories", "La directrice du programme ; le DINUM")
     page.get_by_role("button", name="Enregistrer la signature").click()
     expect(page.locator("#contract-signed_on-messages")).to_contain_text("ne peut pas être future")
     assert page.locator("#contract-signatories").input_value() == "La directrice du programme ; le DINUM"
-    page.fill("#contract-signed_on", date.today().isoformat())
+    page.fill("#contract-signed_on", paris_today().isoformat())
     page.set_input_files("#contract-signed_file", str(signed))
     page.get_by_role("button", name="Enregistrer la signature").click()
     expect(page.locator("#convention-signee")).to_contain_text("La directrice du programme")
@@ -144,7 +145,7 @@ def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, n
     porteur.goto(dossier_url)
     porteur.get_by_role("link", name="Page de suivi").click()
     porteur.locator("#retard-new_due_on").wait_for()
-    porteur.fill("#retard-new_due_on", (date.today() + timedelta(days=45)).isoformat())
+    porteur.fill("#retard-new_due_on", (paris_today() + timedelta(days=45)).isoformat())
     porteur.fill("#retard-reason", "Recette décalée par le prestataire")
     porteur.get_by_role("button", name="Signaler le retard").click()
     porteur.locator("#flash", has_text="Retard enregistré").wait_for()
@@ -175,7 +176,7 @@ def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, n
     # the secretariat plans and releases a tranche, records an avenant and its signature
     page.goto(f"{dossier_url}/suivi#tranches")
     page.fill("#tranche-planned_amount", "600 000")
-    page.fill("#tranche-planned_year", str(date.today().year))
+    page.fill("#tranche-planned_year", str(paris_today().year))
     page.get_by_role("button", name="Prévoir la tranche").click()
     expect(page.locator("#tranche-planned_amount-messages")).to_contain_text(
         "dépasseraient le montant accordé"
@@ -184,13 +185,13 @@ def test_contract_signature_follow_up_and_closing(decided, live_app, base_url, n
     page.fill("#tranche-planned_amount", "300 000")
     page.get_by_role("button", name="Prévoir la tranche").click()
     page.locator("#flash", has_text="Tranche n° 1 prévue").wait_for()
-    page.locator("[id$=-deblocage-released_on]").fill(date.today().isoformat())
+    page.locator("[id$=-deblocage-released_on]").fill(paris_today().isoformat())
     page.get_by_role("button", name="Débloquer la tranche").click()
     expect(page.locator("#table-tranches")).to_contain_text("Débloquée")
     page.fill("#avenant-object", "Prolongation de six mois")
-    page.fill("#avenant-new_ends_on", f"{date.today().year + 3}-06-30")
+    page.fill("#avenant-new_ends_on", f"{paris_today().year + 3}-06-30")
     page.get_by_role("button", name="Enregistrer l'avenant en projet").click()
-    page.locator("[id$=-signature-signed_on]").fill(date.today().isoformat())
+    page.locator("[id$=-signature-signed_on]").fill(paris_today().isoformat())
     page.locator("[id$=-signature-signed_file]").set_input_files(str(signed))
     page.get_by_role("button", name="Enregistrer la signature").click()
     expect(page.locator("#table-avenants")).to_contain_text("Signé le")

@@ -2,13 +2,14 @@
 credits consumed, a jalon reached and savings observed (bad input shown back with its message), and the
 flags clear."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import AuditEntry, Guichet, Role, User, UserRole
 from app.models.dossiers import (
     Dossier,
@@ -44,7 +45,7 @@ def followed(live_app):
             submitted_at=datetime.now(UTC),
             start_year=2027,
         )
-        dossier.jalons = [Jalon(number=1, due_on=date.today() - timedelta(days=5), description="Recette")]
+        dossier.jalons = [Jalon(number=1, due_on=paris_today() - timedelta(days=5), description="Recette")]
         dossier.indicators = [
             DossierIndicator(
                 position=1,
@@ -71,7 +72,7 @@ def followed(live_app):
             IndicatorValue(
                 dossier_id=dossier.id,
                 indicator_id=dossier.indicators[0].id,
-                reported_on=date.today() - timedelta(days=30),
+                reported_on=paris_today() - timedelta(days=30),
                 value="1 200",
             )
         )
@@ -113,7 +114,7 @@ def test_porteur_reports_follow_up_and_the_flags_clear(followed, live_app, base_
     page.fill("#consommation-ae", "15 000")
     page.get_by_role("button", name="Enregistrer la consommation").click()
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()
-    page.fill("#jalon-achieved_on", date.today().isoformat())
+    page.fill("#jalon-achieved_on", paris_today().isoformat())
     page.fill("#jalon-proof", "Procès-verbal de recette signé")
     page.get_by_role("button", name="Déclarer le jalon atteint").click()
     page.locator("#flash", has_text="Suivi enregistré.").wait_for()

@@ -19,7 +19,7 @@ criteria (the grid) and required pieces, and no DNUM visa (France Relance guiche
 import itertools
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -27,7 +27,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.extensions import db
-from app.formatting import paris
+from app.formatting import paris, paris_today
 from app.models import Committee, Dossier, Meeting
 from app.models.base import utcnow
 from app.services.committees import members as committee_members
@@ -413,7 +413,7 @@ def contract_signed_and_followed(secretariat, dossier_url: str, tmp_path) -> Non
     flash(secretariat, "Convention préparée")
     signed = tmp_path / "convention-signee.pdf"
     signed.write_bytes(PDF)
-    secretariat.fill("#contract-signed_on", date.today().isoformat())
+    secretariat.fill("#contract-signed_on", paris_today().isoformat())
     secretariat.fill("#contract-signatories", "La directrice de la DINUM ; le délégué de la DITP")
     secretariat.set_input_files("#contract-signed_file", str(signed))
     secretariat.get_by_role("button", name="Enregistrer la signature").click()
@@ -451,8 +451,8 @@ def cast(new_page, proconnect, *, meeting_in_days: int):
 def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     new_page, proconnect, live_app, tmp_path
 ):
-    year = date.today().year
-    due = (date.today() + timedelta(days=60)).isoformat()
+    year = paris_today().year
+    due = (paris_today() + timedelta(days=60)).isoformat()
     title = f"Suite collaborative au clavier {uuid.uuid4().hex[:6]}"
 
     porteur, instructeur, member, secretariat, meeting_id = cast(new_page, proconnect, meeting_in_days=7)
@@ -541,7 +541,7 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
 
     # follow-up reports by keyboard: the jalon reached with its proof file, an indicator value, credits
     start_from_top(porteur)
-    key_date(porteur, "#jalon-achieved_on", date.today().isoformat())
+    key_date(porteur, "#jalon-achieved_on", paris_today().isoformat())
     key_type(porteur, "#jalon-proof", "Procès-verbal de mise en service")
     proof = tmp_path / "pv-mise-en-service.pdf"
     proof.write_bytes(PDF)
@@ -553,7 +553,7 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     expect(proofs).to_have_count(1, timeout=TIMEOUT_MS)
 
     start_from_top(porteur)
-    key_date(porteur, "#indicateur-reported_on", date.today().isoformat())
+    key_date(porteur, "#indicateur-reported_on", paris_today().isoformat())
     key_type(porteur, "#indicateur-value", "12000")
     key_type(porteur, "#indicateur-comment", "Premier relevé trimestriel")
     tab_to(porteur, button(porteur, "Transmettre la valeur"))
@@ -645,8 +645,8 @@ def section_version(live_app, dossier_id: int, key: str) -> int:
 def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
     new_page, proconnect, live_app, tmp_path
 ):
-    year = date.today().year
-    due = (date.today() + timedelta(days=60)).isoformat()
+    year = paris_today().year
+    due = (paris_today() + timedelta(days=60)).isoformat()
     title = f"Messagerie instantanée instruite au clavier {uuid.uuid4().hex[:6]}"
 
     porteur, instructeur, member, secretariat, meeting_id = cast(new_page, proconnect, meeting_in_days=8)
@@ -750,7 +750,7 @@ def test_instructeur_journey_by_keyboard_from_login_to_the_reviewed_reports(
         dossier = db.session.get(Dossier, dossier_id)
         jalon, indicator = dossier.jalons[0].id, dossier.indicators[0].id
         db.session.remove()
-    today = date.today().isoformat()
+    today = paris_today().isoformat()
     send(porteur, f"{suivi}/jalon", {"jalon": jalon, "achieved_on": today, "proof": "PV de mise en service"})
     send(
         porteur,

@@ -15,7 +15,7 @@ elements, URLs and the live region, never on network silence or sleeps.
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -24,7 +24,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.formatting import paris
+from app.formatting import paris, paris_today
 from app.models import Committee, Role, User, UserRole
 from app.models.base import utcnow
 from tests.routes.journey_steps import fill_dossier
@@ -300,7 +300,7 @@ def deposit_and_propose(live_app, new_page, cast, title: str, walk_homes: bool =
     porteur = new_page()
     sign_in(porteur, cast["porteur"])
     as_porteur = Http(porteur)
-    year = str(date.today().year)
+    year = str(paris_today().year)
     response = as_porteur.post("/dossiers/nouveau", {"guichet": GUICHET, "title": title, "start_year": year})
     url = response.headers["location"].split("#")[0].split("/etapes/")[0]  # creation opens the first step
     dossier_id = int(url.rsplit("/", 1)[1])
@@ -460,7 +460,7 @@ def test_secretariat_runs_a_meeting_by_keyboard_from_agenda_to_register(live_app
     choose(page, f"#point-{item_id} input[name=d{item_id}-outcome]", "Accepté")
     choose(page, f"#point-{item_id} input[name=d{item_id}-mode]", "Vote")
     type_into(page, f"#d{item_id}-motivation", "Projet mûr, financement accordé.")
-    type_into(page, f"#d{item_id}-amounts-0-year", str(date.today().year))
+    type_into(page, f"#d{item_id}-amounts-0-year", str(paris_today().year))
     type_into(page, f"#d{item_id}-amounts-0-ae", "300000")
     type_into(page, f"#d{item_id}-amounts-0-cp", "200000")
     press(page, f"#point-{item_id} button[type=submit]", "Enregistrer la décision")

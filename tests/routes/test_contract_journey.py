@@ -14,13 +14,13 @@ the ProConnect test provider (tests/routes/test_journeys.py), every state is rea
 
 import html as html_lib
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from io import BytesIO
 
 from sqlalchemy import select
 
 from app.extensions import db
-from app.formatting import paris
+from app.formatting import paris, paris_today
 from app.models import Dossier, Meeting, Notification, OutboxMail, User
 from app.models.base import utcnow
 from app.models.followup import (
@@ -104,7 +104,7 @@ def test_contract_and_follow_up_to_the_end(agents, inbox):  # noqa: F811 - the i
     members = [
         account(e) for e in ("presidente@test.gouv.fr", "membre1@test.gouv.fr", "membre2@test.gouv.fr")
     ]
-    today = date.today()
+    today = paris_today()
     year = (today - timedelta(days=30)).year  # the project has started: its first jalons are late
 
     # the porteur creates, fills (the section forms) and deposits the dossier; the instructeur instructs it

@@ -2,12 +2,13 @@
 is generated from it), members assignable from its page, and an instructed dossier of its guichets can be
 proposed to it."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import Committee, Guichet, Meeting
 from app.services import guichets as guichet_rules
 from app.services import proposals
@@ -28,7 +29,7 @@ def test_deciding_body_gets_members_and_its_next_meeting_from_its_page(
         data={"csrf_token": csrf(client), "email": agent.email, "function": "president"},
     )
     assert response.status_code == 303
-    until = (date.today() + timedelta(days=120)).isoformat()
+    until = (paris_today() + timedelta(days=120)).isoformat()
     response = client.post(
         f"/comites/{code}/seances/generer", data={"csrf_token": csrf(client), "until": until}
     )

@@ -4,12 +4,13 @@ against the forecast, and the former address answering 301."""
 
 import html as html_lib
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models.dossiers import DossierTransition, Jalon, SavingsAmount, SavingsLine
 from app.models.followup import SavingsReport
 from tests.factories import make_committee_meeting, make_instructed_dossier
@@ -34,7 +35,7 @@ def test_followup_page_access_flags_and_reports(client, csrf, login_as, secretar
 
     porteur = make_user("porteur")
     dossier = make_instructed_dossier(porteur, state="conventionne", decision_outcome="accepte")
-    dossier.jalons = [Jalon(number=1, due_on=date.today() - timedelta(days=3), description="Recette")]
+    dossier.jalons = [Jalon(number=1, due_on=paris_today() - timedelta(days=3), description="Recette")]
     db.session.add(
         DossierTransition(
             dossier_id=dossier.id,
@@ -170,7 +171,7 @@ def test_yearly_targets_show_a_status_per_year_and_qualitative_ones_none(client,
     from app.models.dossiers import DossierIndicator, IndicatorTarget
 
     porteur = make_user("porteur")
-    year = date.today().year
+    year = paris_today().year
     dossier = make_instructed_dossier(
         porteur, state="en_suivi", decision_outcome="accepte", start_year=year - 1
     )
@@ -192,7 +193,7 @@ def test_yearly_targets_show_a_status_per_year_and_qualitative_ones_none(client,
         client,
         csrf,
         f"{url}/indicateur",
-        {"indicator": indicator.id, "reported_on": date.today().isoformat(), "value": "6 000"},
+        {"indicator": indicator.id, "reported_on": paris_today().isoformat(), "value": "6 000"},
     )
     assert response.status_code == 303
     html = body(client.get(url))

@@ -1,8 +1,9 @@
 """The signed-in home page: what awaits each role, next sessions, latest notifications."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import Jalon, Notification
 from app.models.base import utcnow
 from tests.factories import (
@@ -49,10 +50,10 @@ def test_porteur_sees_jalon_reports_due(client, make_user, login_as):
     porteur = make_user("porteur")
     dossier = make_instructed_dossier(porteur, title="Suivi", state="en_suivi", decision_outcome="accepte")
     db.session.add(
-        Jalon(dossier_id=dossier.id, number=1, due_on=date.today() + timedelta(days=5), description="x")
+        Jalon(dossier_id=dossier.id, number=1, due_on=paris_today() + timedelta(days=5), description="x")
     )
     db.session.add(
-        Jalon(dossier_id=dossier.id, number=2, due_on=date.today() + timedelta(days=300), description="y")
+        Jalon(dossier_id=dossier.id, number=2, due_on=paris_today() + timedelta(days=300), description="y")
     )
     db.session.commit()
     login_as(porteur)

@@ -6,12 +6,12 @@ and proposed to the committee by its porteur and instructeur through the pages' 
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
-from app.formatting import paris
+from app.formatting import paris, paris_today
 from app.models import User
 from app.models.base import utcnow
 from tests.routes.journey_steps import PDF, fill_dossier
@@ -110,7 +110,7 @@ def user_id(email: str) -> str:
 def test_committee_member_is_told_the_agenda_reads_votes_and_sees_the_decision_and_the_pv(agents, inbox):  # noqa: F811
     people = cast(agents)
     member, secretariat = people["membre"], people["secretariat"]
-    year = date.today().year
+    year = paris_today().year
     url = proposed_dossier(people, year)
     meeting_url = plan_meeting(secretariat)
     accept_proposal(secretariat, meeting_url)
@@ -172,7 +172,7 @@ def test_committee_member_is_told_the_agenda_reads_votes_and_sees_the_decision_a
 def test_secretariat_plans_decides_publishes_contracts_and_closes_the_follow_up(agents, inbox):  # noqa: F811
     people = cast(agents)
     secretariat, porteur = people["secretariat"], people["porteur"]
-    today = date.today()
+    today = paris_today()
     meeting_url = plan_meeting(secretariat)
     assert COMMITTEE_NAME in page(secretariat, meeting_url)
     url = proposed_dossier(people, today.year)

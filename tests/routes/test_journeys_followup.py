@@ -12,7 +12,7 @@ user would notice: the page, the notification in the centre and the mail in the 
 import html as html_lib
 import itertools
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from io import BytesIO
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from app import ratelimit
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import Dossier, Meeting, Notification, OutboxMail, User
 from app.models.followup import Avenant, IndicatorValue, JalonReport, Tranche
 from app.models.proposals import AgendaProposal
@@ -132,13 +133,13 @@ def test_porteur_instructeur_secretariat_and_member_walk_to_the_end(app, client,
     assert instructeur.email in secretariat.get("/guichets/FTAP-DINUM-OPI")
     secretariat.post("/comites/COPIL-SUITE/membres", {"email": president.email, "function": "president"})
     secretariat.post("/comites/COPIL-SUITE/membres", {"email": member.email, "function": "membre"})
-    until = (date.today() + timedelta(days=70)).isoformat()
+    until = (paris_today() + timedelta(days=70)).isoformat()
     secretariat.post("/comites/COPIL-SUITE/seances/generer", {"until": until})
     meeting = db.session.scalars(select(Meeting).join(Meeting.committee).order_by(Meeting.starts_at)).first()
     assert meeting is not None and meeting.committee.code == "COPIL-SUITE"
 
     # porteur: creates the dossier, fills it (section service), deposits it
-    today = date.today()
+    today = paris_today()
     porteur.post(
         "/dossiers/nouveau",
         {"guichet": "FTAP-DINUM-OPI", "title": "Suite collaborative", "start_year": str(today.year)},

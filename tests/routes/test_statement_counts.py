@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import AgendaItem, AuditEntry, Chantier, Dossier, Minutes, Opportunity, Role, User
 from app.models.dossiers import (
     ComplementRequest,
@@ -419,7 +420,7 @@ def _funded_dossier(porteur, n: int) -> None:
     year, no credit consumed (factories.make_followed_dossier)."""
     from tests.factories import make_followed_dossier
 
-    today = date.today()
+    today = paris_today()
     jalon = Jalon(
         number=1,
         due_on=today - timedelta(days=30),

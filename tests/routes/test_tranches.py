@@ -6,12 +6,13 @@ porteur and the instructeur read them but may not post (403); a signed avenant i
 import html as html_lib
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models.dossiers import Jalon
 from app.models.followup import AvenantState, TrancheState
 from app.services import avenants, tranches
@@ -37,7 +38,7 @@ def world(make_user):
     porteur = make_user("porteur")
     jalon = Jalon(
         number=1,
-        due_on=date.today() - timedelta(days=5),
+        due_on=paris_today() - timedelta(days=5),
         description="Recette",
         ae_planned=400_000,
         cp_planned=200_000,
@@ -45,9 +46,9 @@ def world(make_user):
     dossier = make_followed_dossier(
         porteur,
         jalons=[jalon],
-        amounts={date.today().year: (600_000, 300_000)},
-        starts_on=date.today() - timedelta(days=60),
-        ends_on=date.today() + timedelta(days=300),
+        amounts={paris_today().year: (600_000, 300_000)},
+        starts_on=paris_today() - timedelta(days=60),
+        ends_on=paris_today() + timedelta(days=300),
     )
     return {
         "porteur": porteur,
@@ -96,7 +97,7 @@ def test_the_secretariat_plans_and_releases_a_tranche(client, csrf, login_as, wo
     html = body(response)
     assert "Date du déblocage : date attendue au format AAAA-MM-JJ." in html and 'value="cent"' in html
     response = post(
-        client, csrf, action, {prefix + "amount": "", prefix + "released_on": date.today().isoformat()}
+        client, csrf, action, {prefix + "amount": "", prefix + "released_on": paris_today().isoformat()}
     )
     assert response.status_code == 303
     assert tranche.state_enum == TrancheState.DEBLOQUEE and tranche.amount == 400_000
@@ -160,7 +161,7 @@ def test_an_avenant_signed_changes_the_contract_and_is_listed_in_its_section_8(c
     assert response.status_code == 422
     html = body(response)
     assert "Indiquez l'objet de l'avenant" in html and 'value="beaucoup"' in html
-    new_end = date.today() + timedelta(days=500)
+    new_end = paris_today() + timedelta(days=500)
     response = post(
         client,
         csrf,
@@ -179,14 +180,14 @@ def test_an_avenant_signed_changes_the_contract_and_is_listed_in_its_section_8(c
         client,
         csrf,
         f"{url}/avenants/{avenant.id}/signature",
-        {prefix + "signed_on": date.today().isoformat()},
+        {prefix + "signed_on": paris_today().isoformat()},
     )
     assert response.status_code == 422 and "Joignez l'avenant signé (PDF)." in body(response)
     response = client.post(
         f"{url}/avenants/{avenant.id}/signature",
         data={
             "csrf_token": csrf(client),
-            prefix + "signed_on": date.today().isoformat(),
+            prefix + "signed_on": paris_today().isoformat(),
             prefix + "signed_file": (io.BytesIO(PDF), "avenant-1.pdf"),
         },
         content_type="multipart/form-data",

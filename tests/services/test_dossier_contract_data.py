@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.services import dossier_sections as sections
 from app.services import dossiers as service
 from app.services.errors import ValidationFailed
@@ -73,7 +74,7 @@ def test_hub_signatories_saved_with_their_functions_and_dates(hub, porteur):
 
 
 def test_signatories_refuse_a_future_date_a_missing_name_and_an_unknown_party(hub, porteur):
-    rows = hub_signatory_rows({"Nadi BOU HANNA": (date.today() + timedelta(days=40)).strftime("%d/%m/%Y")})
+    rows = hub_signatory_rows({"Nadi BOU HANNA": (paris_today() + timedelta(days=40)).strftime("%d/%m/%Y")})
     rows[1][1]["name"] = ""
     rows[2][1]["side"] = "tiers"
     rows[3][1]["signed_on"] = "31/02/2024"

@@ -28,7 +28,7 @@ from sqlalchemy import select
 import app.services  # noqa: F401 - registers every kind, as the app does
 from app import demo_scenario
 from app.extensions import db
-from app.formatting import PARIS
+from app.formatting import PARIS, paris_today
 from app.models import AgendaItem, Committee, Guichet, OutboxMail, Reminder, Role, User
 from app.models.dossiers import Dossier, DossierState
 from app.models.followup import JalonReport
@@ -197,7 +197,7 @@ def _steps(app) -> None:
     guichet = db.session.get(Guichet, draft.guichet_id)
     guichet.mode, guichet.closes_at = (
         GuichetMode.APPEL_A_PROJETS,
-        paris_at(first_of_month_ahead(date.today()), 18),
+        paris_at(first_of_month_ahead(paris_today()), 18),
     )
     guichet.opens_at = datetime.now(UTC) - timedelta(days=30)
     db.session.flush()
@@ -205,7 +205,7 @@ def _steps(app) -> None:
     # two CSIC-Tech meetings: one on the 1st of a month (convocation, eve → « demain »), one today
     # (its eve reminder sent late the same day → « aujourd'hui »), and one with no agenda yet
     csic = committee("CSIC-TECH")
-    first = paris_at(first_of_month_ahead(date.today()), 14)
+    first = paris_at(first_of_month_ahead(paris_today()), 14)
     later = meetings.plan_meeting(
         csic, starts_at=first, duration_minutes=90, place="Ségur", actor=secretariat
     )

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.domain.followup import numeric
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import AuditEntry, Committee
 from app.models.dossiers import (
     DossierIndicator,
@@ -37,8 +38,8 @@ def committee(code):
 def _followed_dossier(porteur, signed_days_ago: int, secretariat):
     dossier = make_instructed_dossier(porteur, state="conventionne", decision_outcome="accepte")
     dossier.jalons = [
-        Jalon(number=1, due_on=date.today() - timedelta(days=10), description="Recette du lot 1"),
-        Jalon(number=2, due_on=date.today() + timedelta(days=60), description="Mise en service"),
+        Jalon(number=1, due_on=paris_today() - timedelta(days=10), description="Recette du lot 1"),
+        Jalon(number=2, due_on=paris_today() + timedelta(days=60), description="Mise en service"),
     ]
     dossier.indicators = [
         DossierIndicator(
@@ -76,20 +77,24 @@ def test_followup_flags_follow_the_clawback_triggers(secretariat, make_user):
     service.report_consumption(dossier, year="2027", ae="12 000", cp="0", actor=porteur)
     jalon = dossier.jalons[0]
     service.report_jalon(
-        dossier, jalon_id=jalon.id, achieved_on=date.today().isoformat(), proof="PV de recette", actor=porteur
+        dossier,
+        jalon_id=jalon.id,
+        achieved_on=paris_today().isoformat(),
+        proof="PV de recette",
+        actor=porteur,
     )
     indicator = dossier.indicators[0]
     service.report_indicator(
-        dossier, indicator_id=indicator.id, reported_on=date.today().isoformat(), value="1200", actor=porteur
+        dossier, indicator_id=indicator.id, reported_on=paris_today().isoformat(), value="1200", actor=porteur
     )
     follow = service.followup(dossier)
     assert follow.flags == []
-    assert follow.charts[indicator.id] == ([date.today().isoformat()], [1200.0], 5000.0)
+    assert follow.charts[indicator.id] == ([paris_today().isoformat()], [1200.0], 5000.0)
     assert (numeric("1 200,5 %"), numeric("bon")) == (1200.5, None)
     assert [status for _, _, status in follow.jalons][1] == "À venir"
     with pytest.raises(ValidationFailed, match="déjà déclaré atteint"):
         service.report_jalon(
-            dossier, jalon_id=jalon.id, achieved_on=date.today().isoformat(), proof="x", actor=porteur
+            dossier, jalon_id=jalon.id, achieved_on=paris_today().isoformat(), proof="x", actor=porteur
         )
 
 
@@ -231,7 +236,7 @@ def test_the_clawback_hypotheses_of_section_8_are_flagged(secretariat, make_user
     from tests.factories import make_followed_dossier
 
     porteur = make_user("porteur")
-    last_year = date.today().year - 1
+    last_year = paris_today().year - 1
     jalon = Jalon(
         number=1,
         due_on=date(last_year, 6, 30),
@@ -262,7 +267,11 @@ def test_the_clawback_hypotheses_of_section_8_are_flagged(secretariat, make_user
     # consumption caught up and the jalon reached: the three go
     service.report_consumption(dossier, year=last_year, ae="600 000", cp="380 000", actor=porteur)
     service.report_jalon(
-        dossier, jalon_id=jalon.id, achieved_on=date.today().isoformat(), proof="PV de recette", actor=porteur
+        dossier,
+        jalon_id=jalon.id,
+        achieved_on=paris_today().isoformat(),
+        proof="PV de recette",
+        actor=porteur,
     )
     kinds = {f.kind for f in service.followup(dossier).flags}
     assert not kinds & {"cp_sequence", "budget_lag", "no_progress"}
@@ -276,7 +285,7 @@ def test_the_followups_of_many_dossiers_read_at_once_are_those_read_one_by_one(s
     from tests.factories import make_followed_dossier
 
     porteur = make_user("porteur")
-    last_year = date.today().year - 1
+    last_year = paris_today().year - 1
     late = _followed_dossier(
         porteur, signed_days_ago=400, secretariat=secretariat
     )  # jalon, indicator, credits
@@ -302,7 +311,7 @@ def test_the_followups_of_many_dossiers_read_at_once_are_those_read_one_by_one(s
     service.report_jalon_late(
         recent,
         jalon_id=recent.jalons[1].id,
-        new_due_on=(date.today() + timedelta(days=90)).isoformat(),
+        new_due_on=(paris_today() + timedelta(days=90)).isoformat(),
         reason="Fournisseur en retard",
         actor=porteur,
     )

@@ -2,12 +2,13 @@
 proposal is accepted when the item is added to an agenda, and the job does not propose it again while the
 review is on an open agenda."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from app import jobs
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import AuditEntry
 from app.models.dossiers import Jalon
 from app.models.proposals import AgendaProposal, ProposalState
@@ -29,7 +30,7 @@ def test_late_items_job_proposes_once_and_stops_once_on_an_agenda(db_session):
     assert "followup.propose_late_items" in jobs.JOBS
     porteur, secretariat = make_user("porteur"), make_user("secretariat")
     dossier = make_instructed_dossier(porteur, state="en_suivi", decision_outcome="accepte")
-    dossier.jalons = [Jalon(number=1, due_on=date.today() - timedelta(days=4), description="Recette")]
+    dossier.jalons = [Jalon(number=1, due_on=paris_today() - timedelta(days=4), description="Recette")]
     db.session.commit()
     followup.propose_late_items()
     db.session.commit()

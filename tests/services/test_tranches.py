@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import paris_today
 from app.models import Notification
 from app.models.dossiers import Jalon
 from app.models.followup import AvenantState, TrancheState, TrancheTransition
@@ -63,7 +64,7 @@ def test_tranches_stay_within_the_amount_granted_and_are_decided_by_the_secretar
         dossier,
         tranche_id=first.id,
         amount="350 000",
-        released_on=date.today().isoformat(),
+        released_on=paris_today().isoformat(),
         actor=secretariat,
     )
     assert (released.state_enum, released.amount, released.released_by_id) == (
@@ -101,7 +102,7 @@ def test_tranches_stay_within_the_amount_granted_and_are_decided_by_the_secretar
             dossier,
             tranche_id=third.id,
             amount="",
-            released_on=(date.today() + timedelta(days=1)).isoformat(),
+            released_on=(paris_today() + timedelta(days=1)).isoformat(),
             actor=secretariat,
         )
     closed = make_instructed_dossier(porteur, state="clos", decision_outcome="accepte")
@@ -111,7 +112,7 @@ def test_tranches_stay_within_the_amount_granted_and_are_decided_by_the_secretar
 
 def test_the_first_quarter_decision_and_late_tranches_are_warned(people):
     secretariat = people["secretariat"]
-    signed = date.today() - timedelta(days=900)
+    signed = paris_today() - timedelta(days=900)
     year = signed.year + 1  # a past year after the signature's: the first-quarter rule applies
     dossier = make_followed_dossier(
         people["porteur"], signed_days_ago=900, amounts={signed.year: (500_000, 500_000)}
@@ -141,12 +142,12 @@ def test_the_first_quarter_decision_and_late_tranches_are_warned(people):
 
 def test_a_signed_avenant_changes_the_amount_the_end_and_a_jalon(people):
     secretariat, porteur = people["secretariat"], people["porteur"]
-    jalon = Jalon(number=1, due_on=date.today() + timedelta(days=30), description="Mise en service")
+    jalon = Jalon(number=1, due_on=paris_today() + timedelta(days=30), description="Mise en service")
     dossier = make_followed_dossier(
         porteur,
         jalons=[jalon],
-        starts_on=date.today() - timedelta(days=100),
-        ends_on=date.today() + timedelta(days=200),
+        starts_on=paris_today() - timedelta(days=100),
+        ends_on=paris_today() + timedelta(days=200),
     )
     with pytest.raises(ValidationFailed) as error:
         avenants.draft(dossier, object="", jalon_id=str(jalon.id), new_amount="zéro", actor=secretariat)
@@ -154,17 +155,17 @@ def test_a_signed_avenant_changes_the_amount_the_end_and_a_jalon(people):
     with pytest.raises(NotAllowed):
         avenants.draft(dossier, object="Prolongation", actor=porteur)
     with pytest.raises(ValidationFailed) as error:
-        short = (date.today() + timedelta(days=10)).isoformat()
+        short = (paris_today() + timedelta(days=10)).isoformat()
         avenants.draft(dossier, object="Raccourcissement", new_ends_on=short, actor=secretariat)
     assert "Des jalons tomberaient après la nouvelle date de fin (n° 1)" in error.value.errors["new_ends_on"]
-    new_end = date.today() + timedelta(days=400)
+    new_end = paris_today() + timedelta(days=400)
     avenant = avenants.draft(
         dossier,
         object="Prolongation de six mois et crédits complémentaires",
         new_amount="800 000",
         new_ends_on=new_end.isoformat(),
         jalon_id=jalon.id,
-        jalon_new_due_on=(date.today() + timedelta(days=300)).isoformat(),
+        jalon_new_due_on=(paris_today() + timedelta(days=300)).isoformat(),
         actor=secretariat,
     )
     assert avenant.state_enum == AvenantState.PROJET and avenants.granted_total(dossier) == (600_000, None)
@@ -173,14 +174,18 @@ def test_a_signed_avenant_changes_the_amount_the_end_and_a_jalon(people):
         avenants.sign(dossier, avenant_id=avenant.id, signed_on="", actor=secretariat)
     assert set(error.value.errors) == {"signed_on", "signed_file"}
     avenants.sign(
-        dossier, avenant_id=avenant.id, signed_on=date.today().isoformat(), signed_file=PDF, actor=secretariat
+        dossier,
+        avenant_id=avenant.id,
+        signed_on=paris_today().isoformat(),
+        signed_file=PDF,
+        actor=secretariat,
     )
     assert avenant.state_enum == AvenantState.SIGNE and avenant.signed_attachment.filename == "avenant.pdf"
     assert avenants.granted_total(dossier) == (800_000, avenant)
-    assert (dossier.ends_on, jalon.due_on) == (new_end, date.today() + timedelta(days=300))
+    assert (dossier.ends_on, jalon.due_on) == (new_end, paris_today() + timedelta(days=300))
     assert (avenant.previous_amount, avenant.previous_jalon_due_on) == (
         600_000,
-        date.today() + timedelta(days=30),
+        paris_today() + timedelta(days=30),
     )
     changes = audit_entries(avenant, "avenant.signed")[0].changes
     assert changes["granted_amount"] == [600_000, 800_000] and changes["state"] == ["en_projet", "signe"]
@@ -197,5 +202,5 @@ def test_a_signed_avenant_changes_the_amount_the_end_and_a_jalon(people):
     assert other.state_enum == AvenantState.ABANDONNE and other.number == 2
     with pytest.raises(ValidationFailed, match="Abandonné"):
         avenants.sign(
-            dossier, avenant_id=other.id, signed_on=date.today(), signed_file=PDF, actor=secretariat
+            dossier, avenant_id=other.id, signed_on=paris_today(), signed_file=PDF, actor=secretariat
         )
