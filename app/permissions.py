@@ -466,6 +466,12 @@ def is_porteur_side(user, dossier) -> bool:
     return dossier.created_by_id == user.id or any(r.email == user.email.lower() for r in dossier.referents)
 
 
+def instructs(user) -> bool:
+    """Instructs dossiers somewhere: the secretariat, an instructeur of any guichet (of a given dossier:
+    can_instruct_dossier)."""
+    return is_secretariat(user) or _is(user, Role.INSTRUCTEUR)
+
+
 def is_instructor_of(user, dossier) -> bool:
     """Named instructeur of the dossier's guichet or of one of its ancestors: read on the guichet's chain of
     parents (the pages of one dossier load it joined) rather than on every guichet's id and parent."""

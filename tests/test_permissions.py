@@ -1,7 +1,9 @@
 """Scoped queries of app/permissions.py that span several domains."""
 
+from flask_login import AnonymousUserMixin
+
 from app.extensions import db
-from app.permissions import dossiers_visible_to
+from app.permissions import dossiers_visible_to, instructs
 from app.services import meetings as meeting_service
 from tests.factories import (
     make_committee_meeting,
@@ -50,3 +52,11 @@ def test_function_of_and_elector_ministry_read_the_roles_only(db_session):
     assert permissions.elector_ministry(make_user("dsi"), campaign) == (True, None)
     assert permissions.elector_ministry(make_user("secretariat"), campaign) == (False, None)
     assert permissions.can_vote_in_campaign(make_user("dsi", ministry="MI"), campaign)
+
+
+def test_who_instructs_somewhere(db_session):
+    """The secretariat and the instructeurs see the follow button of a dossier they instruct; the others'
+    pages do without it (queries.dossiers.by_id)."""
+    assert instructs(make_user("secretariat")) and instructs(make_user("instructeur"))
+    assert not instructs(make_user("porteur")) and not instructs(make_user("dsi"))
+    assert not instructs(AnonymousUserMixin())

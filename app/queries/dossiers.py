@@ -9,7 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import permissions
 from ..extensions import db
-from ..models import Dossier, Guichet, GuichetRule, Organisation, Role, User
+from ..models import Dossier, Guichet, GuichetRule, Organisation, User
 from ..models.dossiers import (
     ComplementRequest,
     DossierAnnotation,
@@ -238,11 +238,24 @@ def my_dossiers(user, page: int = 1) -> Page:
     return Page(items, total, page, MY_DOSSIERS_PER_PAGE)
 
 
-# One dossier's page: its author comes joined, without the author's roles (which no page of one dossier
-# reads; a lazy load if one ever does), saving the statement the User.roles selectin would send.
-# Its contract (one row) and the day it became « conventionné » come in the same statement.
-# The guichet comes with its parent and grandparent (Guichet.ancestors(): the deciding committee, the rules
-# inherited), and the section versions (one row per section) with the dossier.
+# The dossier without its sections' rows (its page's activity part): its author without the author's roles
+# (which no page of one dossier reads; a lazy load if one ever does), saving the statement the User.roles
+# selectin would send; its guichet with its parent and grandparent (Guichet.ancestors(), for
+# permissions.is_instructor_of, the deciding committee, the rules inherited). Its history by load_collections.
+ONE_DOSSIER_HEAD_OPTIONS = (
+    joinedload(Dossier.created_by).lazyload(User.roles),
+    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
+)
+
+# A followed dossier (its follow-up page): also its contract (one row) and the day it became « conventionné »,
+# in the same statement, without what only its sections show.
+FOLLOWED_DOSSIER_OPTIONS = (
+    *ONE_DOSSIER_HEAD_OPTIONS,
+    joinedload(Dossier.contract),
+    undefer(Dossier.conventionne_at),
+)
+
+# One dossier's page: also the section versions (one row per section) with the dossier.
 # The declarations come joined too: at most one per DECLARATION rule of the guichet (one at most in the
 # reference rules, services/guichets.py), so they add no row in practice and save their own statement; so
 # do the DNUM visas of a France Relance dossier (one, or a refusal then a visa), its compléments asked and
@@ -252,10 +265,7 @@ def my_dossiers(user, page: int = 1) -> Page:
 # stay lazy (most routes loading one dossier never read them), their yearly targets and amounts joined
 # when they load; a page showing sections reads their rows first (load_rows).
 ONE_DOSSIER_OPTIONS = (
-    joinedload(Dossier.created_by).lazyload(User.roles),
-    joinedload(Dossier.contract),
-    undefer(Dossier.conventionne_at),
-    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
+    *FOLLOWED_DOSSIER_OPTIONS,
     joinedload(Dossier.sections).joinedload(DossierSection.updated_by).lazyload(User.roles),
     joinedload(Dossier.declarations),
     joinedload(Dossier.endorsements).joinedload(DossierEndorsement.by).lazyload(User.roles),
@@ -274,31 +284,13 @@ ONE_DOSSIER_OPTIONS = (
 )
 
 
-# A followed dossier (its follow-up page): its author, contract, guichet with its parent and grandparent and
-# the day it became « conventionné », without what only its sections show.
-FOLLOWED_DOSSIER_OPTIONS = (
-    joinedload(Dossier.created_by).lazyload(User.roles),
-    joinedload(Dossier.contract),
-    undefer(Dossier.conventionne_at),
-    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
-)
-
-
-# The dossier without its sections' rows (its page's activity part): its guichet with its parent and
-# grandparent (permissions.is_instructor_of), its author without roles; its history by load_collections.
-ONE_DOSSIER_HEAD_OPTIONS = (
-    joinedload(Dossier.created_by).lazyload(User.roles),
-    joinedload(Dossier.guichet).joinedload(Guichet.parent).joinedload(Guichet.parent),
-)
-
-
 def by_id(user, dossier_id: int, *, sections: bool = True) -> Dossier | None:
     """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button,
-    for who may see one: _may_follow) computed in the same statement. `sections=False`: without the rows
+    for who may see one) computed in the same statement. `sections=False`: without the rows
     its sections show (the activity part of its page reads its conversation and history only)."""
     options = ONE_DOSSIER_OPTIONS if sections else ONE_DOSSIER_HEAD_OPTIONS
     query = permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*options)
-    if _may_follow(user):
+    if permissions.instructs(user):  # who may see the follow button
         follows = exists().where(DossierFollow.dossier_id == Dossier.id, DossierFollow.user_id == user.id)
         query = query.options(with_expression(Dossier.followed_by_reader, follows))
     return db.session.scalars(query).unique().first()
@@ -325,14 +317,6 @@ _JOINED_WITH_ROWS = {
     "attachments": joinedload(DossierAttachment.uploaded_by).lazyload(User.roles),
     "transitions": joinedload(DossierTransition.actor).lazyload(User.roles),
 }
-
-
-def _may_follow(user) -> bool:
-    """Who sees the « Suivre ce dossier » button (the instruction panel): the others' pages do without the
-    subquery (services.dossiers.is_followed reads the follow itself if ever asked)."""
-    return getattr(user, "is_authenticated", False) and (
-        permissions.is_secretariat(user) or user.has_role(Role.INSTRUCTEUR)
-    )
 
 
 def load_rows(dossier: Dossier, section_keys=None) -> None:

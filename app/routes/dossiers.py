@@ -58,7 +58,7 @@ def _shown(dossier_id: int) -> Dossier:
 @bp.get("")
 @permissions.authenticated
 def index():
-    instructs = permissions.is_secretariat(current_user) or current_user.has_role(Role.INSTRUCTEUR)
+    instructs = permissions.instructs(current_user)
     dossiers = queries.my_dossiers(current_user, request.args.get("page", 1, type=int))
     # the open guichets are offered only to someone without a dossier yet
     open_guichets = (
