@@ -198,12 +198,14 @@ class _ReadWhenUsed:
         return getattr(self._value, name)
 
 
-def _context(dossier: Dossier, **overrides) -> dict:
+def _context(dossier: Dossier, shown: tuple[str, ...] = (), **overrides) -> dict:
+    """What the dossier page, a step page or a section's page (`shown`: the sections it shows) renders."""
     step = overrides.get("step")
-    if step is None or not step.sections:  # the dossier page, the recap: every section and the checks
+    shown = shown or (step.sections if step else ())
+    if not shown:  # the dossier page, the recap: every section and the checks
         missing, verdicts = service.checks(dossier)
-    else:  # a step page badges its own sections only: only their rows are read
-        missing, verdicts = service.completeness(dossier, step.sections), []
+    else:  # a step or section page badges its own sections only: only their rows are read
+        missing, verdicts = service.completeness(dossier, shown), []
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
     if instructor and step is None:
         queries.load_collections(dossier, ("assessments",))  # the selection grid of the instruction panel
@@ -212,7 +214,7 @@ def _context(dossier: Dossier, **overrides) -> dict:
     # A step page (and a section swapped in place) shows sections only: the dossier page's other blocks
     # (follow, DNUM visa, budget annex) are not read for it. The conversation, annotations, committee trail
     # and history are the activity page's (_activity_context), loaded when the dossier page scrolls to them.
-    whole_page = overrides.get("step") is None
+    whole_page = step is None and not shown
     # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
     organisations = portfolio_queries.organisations()
     organisation_choices = _organisation_choices(organisations)  # once, not per section
@@ -249,6 +251,10 @@ def _context(dossier: Dossier, **overrides) -> dict:
         "action_values": {},
         "section_labels": sections.SECTION_LABELS,
         "saved": False,
+        "editing": None,  # the section whose form the dossier page opens (dossiers.edit_section)
+        "posted_keys": set(
+            posted_forms
+        ),  # sections whose input came back with messages: their form stays open
         "max_mb": _max_bytes() // (1024 * 1024),
         "endorse_form": forms.EndorseForm(formdata=None),
         "grid_scores": GRID_SCORES,
@@ -315,10 +321,12 @@ def _posted_step(key: str) -> sections.Step | None:
 
 
 def _section_response(dossier, key, status, **overrides):
-    """The section again (saved, or its messages and the input kept): the htmx block, else the full page the
-    form was posted from (its step page, or the dossier page)."""
+    """The section again (saved, or its messages and the input kept): the htmx block, else the page the
+    form was posted from (its step page, or the section's own page)."""
     step = overrides.setdefault("step", _posted_step(key))
-    if step is not None and not is_htmx():
+    if step is None:
+        return _one_section(dossier, key, status, **overrides)
+    if not is_htmx():
         context = _context(dossier, **overrides, **_step_extras(step))
         return render("dossiers/steps.html", status=status, **context)
     return render(
@@ -341,6 +349,35 @@ def _saved_in_place(dossier_id: int, key: str, response):
     swapped = _section_response(_load(dossier_id), key, 200, saved=True)
     trigger(swapped, "dossierSaved")
     return announce(swapped, f"Section enregistrée : {sections.SECTION_LABELS[key]}")
+
+
+@bp.get(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>/modifier")
+@permissions.authenticated
+def edit_section(dossier_id: int, key: str):
+    """« Modifier la section » on the dossier page: the section's form in place of its saved content (the htmx
+    block), else a page of that form alone. A section the user may not edit (any more) is shown
+    as saved: the template decides, as everywhere."""
+    return _one_section(_load(dossier_id), key, 200, editing=key)
+
+
+def _one_section(dossier: Dossier, key: str, status: int, **overrides):
+    """One section of the dossier page, badged by its own completeness (only its rows read): the htmx block
+    swapped in place, else the page of that section alone (dossiers/section.html)."""
+    queries.load_rows(dossier, (key,))
+    context = _context(dossier, key=key, shown=(key,), **overrides)
+    if is_htmx():
+        return render("dossiers/show.html", block=f"section_{key}", status=status, **context)
+    return render("dossiers/section.html", status=status, **context)
+
+
+@bp.get(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>")
+@permissions.authenticated
+def section(dossier_id: int, key: str):
+    """A section as saved (« Annuler » of its open form): the htmx block, else the dossier page at it."""
+    dossier = _load(dossier_id, sections=is_htmx())
+    if not is_htmx():
+        return redirect(url_for(".show", dossier_id=dossier.id, _anchor=f"section-{key}"), 303)
+    return _one_section(dossier, key, 200)
 
 
 @bp.post(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>")

@@ -61,10 +61,12 @@ function appFind(region, wanted) {
   var candidates = scope.querySelectorAll(wanted.tag);
   for (var i = 0; i < candidates.length; i++) {
     var c = candidates[i];
-    // the aria-label tells apart the rows' buttons of the same text (« Enregistrer » on each attendance row)
+    // the aria-label tells apart the rows' buttons of the same text (« Enregistrer » on each attendance row);
+    // a link or a button is the same one only with the same text (« Modifier la section » is not « Annuler »)
+    var named = wanted.tag === "button" || wanted.tag === "a";
     if (c.getAttribute("name") === wanted.name && c.getAttribute("value") === wanted.value &&
         c.getAttribute("aria-label") === wanted.label &&
-        (wanted.tag !== "button" || (c.textContent || "").trim() === wanted.text)) {
+        (!named || (c.textContent || "").trim() === wanted.text)) {
       return c;
     }
   }

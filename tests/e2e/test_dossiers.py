@@ -15,6 +15,12 @@ pytestmark = pytest.mark.e2e
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
+def edit(page, key: str) -> None:
+    """« Modifier la section »: its form opens in place of its saved content."""
+    page.locator(f"#edit-{key}").click()
+    page.locator(f"#section-{key} form").first.wait_for()
+
+
 def save(page, key: str) -> None:
     section = page.locator(f"#section-{key}")
     section.get_by_role("button", name="Enregistrer la section").click()
@@ -44,10 +50,12 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
     dossier_url = porteur.url.split("/etapes/")[0]
     porteur.goto(dossier_url)  # this journey fills the sections on the one-page dossier
 
+    edit(porteur, "projet")
     porteur.get_by_label("Date de début").fill("2026-01-01")
     porteur.get_by_label("Date de fin").fill("2028-12-31")
     save(porteur, "projet")
 
+    edit(porteur, "porteurs")
     porteur.get_by_label("Organisation porteuse").select_option("DINUM")
     porteur.get_by_label("Référent projet du porteur : nom").fill("Alex Petit")
     porteur.get_by_label("Référent projet du porteur : adresse électronique").fill("porteur@demo.gouv.fr")
@@ -57,10 +65,12 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
         ("solution", "Une suite commune aux ministères de l'alliance."),
         ("gouvernance", "COPIL mensuel de l'alliance."),
     ):
+        edit(porteur, key)
         porteur.locator(f"#{key}-{key}").fill(text)
         save(porteur, key)
 
     # Two financing lines over three years: FTAP 70 % first, then rebalanced to 50 %.
+    edit(porteur, "financement")
     fill_line(
         porteur,
         1,
@@ -77,17 +87,21 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
     checks.get_by_text("à déclarer par le porteur").wait_for()
     assert "bloquant" in checks.inner_text().lower() and "FTAP" not in checks.inner_text()
     assert "700 000" in porteur.locator("#section-financement tfoot").inner_text().replace("\u202f", " ")
+    edit(porteur, "financement")
     porteur.get_by_label("Ligne 2 : AE 2028", exact=True).fill("500000")
     porteur.get_by_label("Ligne 2 : CP 2028", exact=True).fill("500000")
     save(porteur, "financement")
     checks.get_by_text("part France Relance 50 %").wait_for()
+    edit(porteur, "projet")
     porteur.locator("#section-projet label", has_text="équipements terminaux").click()
     save(porteur, "projet")
     checks.get_by_text("à déclarer par le porteur").wait_for(state="detached")
 
+    edit(porteur, "beneficiaires")
     porteur.get_by_label("Groupe 1", exact=True).fill("Agents des ministères de l'alliance")
     porteur.get_by_label("Groupe 1 : population").fill("120000")
     save(porteur, "beneficiaires")
+    edit(porteur, "indicateurs")
     for n, (objective, indicator) in enumerate(
         (("Adoption", "Utilisateurs actifs"), ("Qualité", "Satisfaction des agents")), start=1
     ):
@@ -95,6 +109,7 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
         porteur.get_by_label(f"Indicateur {n} : Indicateur", exact=True).fill(indicator)
         porteur.get_by_label(f"Indicateur {n} : Cible à T+12 mois").fill("+30 %")
     save(porteur, "indicateurs")
+    edit(porteur, "jalons")
     porteur.get_by_label("Jalon 1 : date").fill("2026-06-30")
     porteur.get_by_label("Jalon 1 : description").fill("Pilote dans deux ministères")
     save(porteur, "jalons")
@@ -130,7 +145,9 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
 
     porteur.goto(dossier_url)
     porteur.get_by_text("Ajoutez le cofinancement d'un co-porteur en 2027.").first.wait_for()
-    assert porteur.locator("#section-enjeu form").count() == 0  # only the reopened section is editable
+    # only the reopened section is editable
+    assert porteur.locator("#section-enjeu form, #edit-enjeu").count() == 0
+    edit(porteur, "financement")
     porteur.get_by_label("Ligne 2 : AE 2027", exact=True).fill("150000")
     porteur.get_by_label("Ligne 2 : CP 2027", exact=True).fill("150000")
     save(porteur, "financement")
@@ -162,8 +179,9 @@ def test_dossier_from_draft_to_favourable_avis(proconnect, new_page, tmp_path):
 
 
 def test_sections_save_without_javascript(proconnect, new_page):
-    """Progressive enhancement: with JavaScript off, a section form is a plain POST; a bad amount comes back
-    as the full page (422) with the input kept; a good one redirects to the section with a message."""
+    """Progressive enhancement: with JavaScript off, « Modifier la section » opens the section's form on a
+    page of its own, posted plainly; a bad amount comes back on that page (422) with the input kept; a good
+    one redirects to the section on the dossier page with a message."""
     signed = new_page()
     sign_in(signed, "porteur@demo.gouv.fr")
     signed.goto("/dossiers/nouveau?guichet=SNAP4")
@@ -173,7 +191,12 @@ def test_sections_save_without_javascript(proconnect, new_page):
     signed.wait_for_url(re.compile(r"/dossiers/\d+/etapes/projet$"))
     plain = new_page(java_script_enabled=False)
     plain.context.add_cookies(signed.context.cookies())
-    plain.goto(signed.url.split("/etapes/")[0])
+    dossier_url = signed.url.split("/etapes/")[0]
+    plain.goto(dossier_url)
+    assert plain.locator("#section-financement form").count() == 0  # shown as saved
+    plain.get_by_role("link", name="Modifier la section « 3. Besoins et modalités de financement »").click()
+    plain.wait_for_url(re.compile(r"/sections/financement/modifier#section-financement$"))
+    assert plain.locator("main section").count() == 1  # that section alone
     plain.get_by_label("Ligne 1 : Nature de dépense").fill("Développement")
     plain.get_by_label("Ligne 1 : AE 2026", exact=True).fill("mille")
     response_status = []
@@ -183,10 +206,13 @@ def test_sections_save_without_javascript(proconnect, new_page):
     assert response_status == [422]
     assert plain.get_by_label("Ligne 1 : AE 2026", exact=True).input_value() == "mille"
     assert plain.get_by_label("Ligne 1 : Nature de dépense").input_value() == "Développement"
+    plain.get_by_role("link", name="Retour au dossier").click()
+    plain.locator("#edit-enjeu").click()
     plain.locator("#enjeu-enjeu").fill("Écrit sans JavaScript")
     plain.locator("#section-enjeu").get_by_role("button", name="Enregistrer la section").click()
     plain.get_by_text("Section « 1. Présentation de l'enjeu de transformation » enregistrée.").wait_for()
-    assert plain.locator("#section-enjeu textarea").input_value() == "Écrit sans JavaScript"
+    assert plain.url.split("#")[0] == dossier_url  # back on the dossier page, the section as saved
+    assert "Écrit sans JavaScript" in plain.locator("#section-enjeu").inner_text()
     # the history below the sections, loaded when scrolled to with JavaScript, is a link without it
     plain.get_by_role("link", name=re.compile("historique du dossier$")).click()
     plain.locator("#history-title").wait_for()

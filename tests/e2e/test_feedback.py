@@ -151,23 +151,29 @@ def test_a_poll_settling_after_another_swap_leaves_the_focus_alone(new_page, liv
     assert page.locator("#notifications-badge").get_attribute("tabindex") is None
 
 
-def test_a_section_save_by_keyboard_keeps_the_focus_and_is_announced(new_page, live_app, base_url, world):
+def test_a_section_opened_and_saved_by_keyboard_keeps_the_focus_and_is_announced(
+    new_page, live_app, base_url, world
+):
     page = signed_in(new_page, live_app, base_url, world["porteur"])
     page.goto(f"/dossiers/{world['dossier']}")
-    page.locator("#enjeu-enjeu").focus()
+    page.locator("#edit-enjeu").focus()
+    page.keyboard.press("Enter")  # « Modifier la section »: the form in place, the focus on its heading
+    page.locator("#enjeu-enjeu").wait_for()
+    page.wait_for_function("() => document.activeElement.id === 'section-enjeu-title'")
+    axe_check(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "enjeu-enjeu"
     page.keyboard.type("Les agents manquent d'outils communs.")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.textContent.trim()") == "Enregistrer la section"
     page.keyboard.press("Enter")
     page.locator("#section-enjeu").get_by_text("Section enregistrée.").wait_for()
     announced(page, "Section enregistrée : ")
-    page.wait_for_function("() => document.activeElement !== document.body")
-    active = page.evaluate(ACTIVE)
-    assert (active["tag"], active["text"], active["section"]) == (
-        "BUTTON",
-        "Enregistrer la section",
-        "section-enjeu",
-    )
+    # shown as saved, the focus on its heading: the next Tab reaches « Modifier la section » again
+    page.wait_for_function("() => document.activeElement.id === 'section-enjeu-title'")
+    assert page.locator("#section-enjeu form").count() == 0
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "edit-enjeu"
     axe_check(page)
 
 

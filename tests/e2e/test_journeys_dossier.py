@@ -207,24 +207,35 @@ def flash(page, text: str) -> None:
 # --- the porteur's keyboard steps ---------------------------------------------------------------------------
 
 
+def open_section_by_keyboard(page, key: str) -> None:
+    """Tab to the section's « Modifier la section », Enter: its form replaces its saved content in place and
+    the focus is on the section's heading (the next Tab reaches its first field)."""
+    tab_to(page, f"#edit-{key}")
+    press_and_swap(page, f"#section-{key}", "Enter")
+    page.locator(f"#section-{key} form").first.wait_for()
+    focus_on(page, "a.id === arg", f"section-{key}-title")
+
+
 def save_section_by_keyboard(page, key: str) -> None:
     """From a field of the section: Tab to « Enregistrer la section », Enter; the section swaps in place,
-    the live region says so and the focus is back on the button used."""
+    shown as saved, the live region says so and the focus is on the section's heading."""
     tab_to(page, f"#section-{key} button[type=submit]")
     press_and_swap(page, f"#section-{key}", "Enter")
     section = page.locator(f"#section-{key}")
     assert section.get_by_text("Section enregistrée.").count(), section.inner_text()[:3000]
+    assert section.locator("form").count() == 0 and section.locator(f"#edit-{key}").count() == 1
     announced(page, f"Section enregistrée : {SECTION_LABELS[key]}")
-    got = focus_on(page, "a.closest('#section-' + arg) && a.tagName === 'BUTTON'", key)
-    assert (got["text"], got["section"]) == ("Enregistrer la section", f"section-{key}"), got
+    focus_on(page, "a.id === arg", f"section-{key}-title")
 
 
 def fill_dossier_by_keyboard(page, year: int, due: str, tmp_path) -> None:
     start_from_top(page)
+    open_section_by_keyboard(page, "projet")
     key_date(page, "#projet-starts_on", f"{year}-01-01")
     key_date(page, "#projet-ends_on", f"{year + 2}-12-31")
     save_section_by_keyboard(page, "projet")
 
+    open_section_by_keyboard(page, "porteurs")
     key_choose(page, "#porteurs-porteur_organisation", "DINUM — Direction interministérielle du numérique")
     key_type(page, "#porteurs-porteur-projet_name", "Alex Parcours")
     key_type(page, "#porteurs-porteur-projet_email", page.email)
@@ -234,10 +245,12 @@ def fill_dossier_by_keyboard(page, year: int, due: str, tmp_path) -> None:
         ("enjeu", "Les agents n'ont pas d'outil commun : chaque ministère développe le sien."),
         ("solution", "Une brique interministérielle mutualisée, opérée par la DINUM."),
     ):
+        open_section_by_keyboard(page, key)
         key_type(page, f"#{key}-{key}", text)
         save_section_by_keyboard(page, key)
 
     row = "#financement-rows-{}-{}"
+    open_section_by_keyboard(page, "financement")
     for n, (nature, category, programme, financer, ae_year, amount) in enumerate(
         (
             ("Développement", "T5", "P349", "FTAP", year, "300000"),
@@ -270,10 +283,12 @@ def fill_dossier_by_keyboard(page, year: int, due: str, tmp_path) -> None:
     assert page.locator(row.format(1, "phase")).input_value() == "experimentation"
     save_section_by_keyboard(page, "financement")
 
+    open_section_by_keyboard(page, "beneficiaires")
     key_type(page, "#beneficiaires-rows-0-group", "Agents de l'État")
     key_type(page, "#beneficiaires-rows-0-population", "250000")
     save_section_by_keyboard(page, "beneficiaires")
 
+    open_section_by_keyboard(page, "indicateurs")
     key_type(page, "#indicateurs-rows-0-objective", "Adoption")
     key_type(page, "#indicateurs-rows-0-indicator", "Utilisateurs actifs")
     key_type(page, "#indicateurs-rows-0-current_value", "0")
@@ -286,6 +301,7 @@ def fill_dossier_by_keyboard(page, year: int, due: str, tmp_path) -> None:
     key_type(page, "#indicateurs-rows-1-target_value", "1200")
     save_section_by_keyboard(page, "indicateurs")
 
+    open_section_by_keyboard(page, "economies")
     key_type(page, "#economies-rows-0-nature", "Licences évitées")
     tab_to(page, "#economies-rows-0-category")
     page.keyboard.type("T3")
@@ -294,12 +310,14 @@ def fill_dossier_by_keyboard(page, year: int, due: str, tmp_path) -> None:
     key_type(page, f"#economies-rows-0-y-{year + 2}", "300000")
     save_section_by_keyboard(page, "economies")
 
+    open_section_by_keyboard(page, "jalons")
     key_type(page, "#jalons-rows-0-number", "1")
     key_date(page, "#jalons-rows-0-due_on", due)
     key_type(page, "#jalons-rows-0-description", "Mise en service")
     key_type(page, "#jalons-rows-0-deliverables", "Suite ouverte aux agents")
     save_section_by_keyboard(page, "jalons")
 
+    open_section_by_keyboard(page, "gouvernance")
     key_type(page, "#gouvernance-gouvernance", "COPIL trimestriel avec les ministères utilisateurs.")
     save_section_by_keyboard(page, "gouvernance")
 
@@ -505,8 +523,10 @@ def test_porteur_journey_by_keyboard_from_login_to_the_closed_follow_up(
     porteur.get_by_text("Précisez la fréquence du COPIL et ses membres.").first.wait_for()
     wait_until_ready(porteur)
     axe_check(porteur)
-    assert porteur.locator("#section-enjeu form").count() == 0  # only the reopened section is editable
+    # only the reopened section is editable
+    assert porteur.locator("#section-enjeu form, #edit-enjeu").count() == 0
     start_from_top(porteur)
+    open_section_by_keyboard(porteur, "gouvernance")
     key_type(
         porteur, "#gouvernance-gouvernance", "COPIL mensuel : la DINUM et les six ministères utilisateurs."
     )

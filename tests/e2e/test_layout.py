@@ -92,6 +92,7 @@ def pages(live_app):
                 "/comites",
                 f"/comites/seances/{meeting.id}",
                 f"/dossiers/{dossier.id}",
+                f"/dossiers/{dossier.id}/sections/economies/modifier",  # a section's page, without JavaScript
             ],
         }
     yield data

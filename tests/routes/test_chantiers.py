@@ -185,7 +185,7 @@ def test_a_dossier_names_its_chantier_in_its_project_section(client, csrf, login
     assert ok.status_code == 200
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).chantier.code == "2.2"
-    assert 'value="2.2"' in body(client.get(f"/dossiers/{dossier.id}"))  # the form shows what was saved
+    assert 'value="2.2"' in body(client.get(f"{url}/modifier"))  # the form opened again shows what was saved
     login_as(make_user("secretariat"))
     assert f'id="dossier-{dossier.reference}"' in body(client.get("/chantiers/2.2"))
 

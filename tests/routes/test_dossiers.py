@@ -114,9 +114,69 @@ def test_htmx_section_save_returns_the_section_and_triggers_checks(client, csrf,
     assert "HX-Request" in response.headers["Vary"]
     html = text_of(response)
     assert html.lstrip().startswith('<section id="section-enjeu"') and "Section enregistrée." in html
-    assert 'name="version" value="1"' in html
+    # shown as saved, its form closed; opened again, it carries the new version
+    assert "Un enjeu majeur" in html and 'name="version"' not in html
+    assert f'hx-get="/dossiers/{dossier.id}/sections/enjeu/modifier"' in html
+    assert 'name="version" value="1"' in text_of(
+        client.get(f"/dossiers/{dossier.id}/sections/enjeu/modifier", headers=HX)
+    )
     db.session.expire_all()
     assert db.session.get(Dossier, dossier.id).enjeu == "Un enjeu majeur"
+
+
+def test_the_dossier_page_shows_its_sections_as_saved_each_opened_in_place(
+    client, csrf, login_as, porteur, dossier
+):
+    """A draft's page shows every section as saved with « Modifier la section » (only the pieces keep their
+    form: their list is it); « Modifier » swaps that section's form in; « Annuler » swaps it back."""
+    login_as(porteur)
+    page = text_of(client.get(f"/dossiers/{dossier.id}"))
+    keys = [key for key, _ in sections.SECTIONS if key != "pieces"]
+    for key in keys:
+        assert f'id="edit-{key}"' in page and f'action="/dossiers/{dossier.id}/sections/{key}"' not in page
+    assert f'action="/dossiers/{dossier.id}/pieces"' in page
+    opened = client.get(f"/dossiers/{dossier.id}/sections/enjeu/modifier", headers=HX)
+    html = text_of(opened)
+    assert opened.status_code == 200 and html.lstrip().startswith('<section id="section-enjeu"')
+    assert f'action="/dossiers/{dossier.id}/sections/enjeu"' in html and 'name="version" value="0"' in html
+    assert f'hx-get="/dossiers/{dossier.id}/sections/enjeu"' in html  # « Annuler »
+    assert 'id="edit-enjeu"' not in html and "<html" not in html
+    cancelled = text_of(client.get(f"/dossiers/{dossier.id}/sections/enjeu", headers=HX))
+    assert 'id="edit-enjeu"' in cancelled and "<form" not in cancelled
+
+
+def test_without_javascript_a_section_opens_on_a_page_of_its_own(client, csrf, login_as, porteur, dossier):
+    """The « Modifier » link leads to the section's form alone (its own title, the way back to the
+    dossier); a refused input comes back there (422) with the input kept; « Annuler » is the dossier page."""
+    login_as(porteur)
+    url = f"/dossiers/{dossier.id}/sections/financement/modifier"
+    page = text_of(client.get(url))
+    assert "<title>Modifier « 3. Besoins et modalités de financement »" in page
+    assert page.count('class="fr-mb-5w app-dossier-section"') == 1
+    assert f'action="/dossiers/{dossier.id}/sections/financement"' in page
+    assert f'href="/dossiers/{dossier.id}#section-financement"' in page
+    refused = post(
+        client,
+        csrf,
+        f"/dossiers/{dossier.id}/sections/financement",
+        {"version": "0", "rows-0-nature": "Développement", "rows-0-ae-2026": "mille"},
+    )
+    assert refused.status_code == 422
+    html = text_of(refused)
+    assert "La section n'a pas été enregistrée" in html and 'value="mille"' in html
+    assert html.count('class="fr-mb-5w app-dossier-section"') == 1  # the section's page again
+    back = client.get(f"/dossiers/{dossier.id}/sections/financement")
+    assert back.status_code == 303 and back.headers["Location"].endswith(
+        f"/dossiers/{dossier.id}#section-financement"
+    )
+
+
+def test_a_section_that_may_not_be_edited_opens_as_saved(client, login_as, make_user, dossier):
+    """Whoever may see the dossier but not edit the section (the secretariat on a draft) gets no form."""
+    login_as(make_user("secretariat"))
+    page = text_of(client.get(f"/dossiers/{dossier.id}/sections/enjeu/modifier"))
+    assert "<form" not in page.split('id="section-enjeu"')[1].split("</section>")[0]
+    assert 'id="edit-enjeu"' not in page
 
 
 def test_section_save_without_javascript_redirects(client, csrf, login_as, porteur, dossier):
@@ -364,8 +424,8 @@ def test_instruction_journey_through_the_routes(client, csrf, login_as, porteur)
     login_as(porteur)
     html = text_of(client.get(url))
     assert "Précisez la phase 2." in html
-    assert f'action="/dossiers/{dossier.id}/sections/financement"' in html
-    assert f'action="/dossiers/{dossier.id}/sections/enjeu"' not in html
+    assert f'href="/dossiers/{dossier.id}/sections/financement/modifier#section-financement"' in html
+    assert f"/dossiers/{dossier.id}/sections/enjeu/modifier" not in html  # only the reopened sections
     assert post(client, csrf, f"{url}/deposer", CONFIRM).status_code == 303
     login_as(instructor)
     response = post(client, csrf, f"{url}/avis", {"avis": "favorable", "motivation": "Dossier complet."})
@@ -866,7 +926,7 @@ def test_beneficiaries_name_their_transformations_and_the_page_holds_the_whole_c
         "rows-0-transformations": "Suite numérique unifiée",
     }
     assert post(client, csrf, f"/dossiers/{dossier.id}/sections/beneficiaires", data).status_code == 303
-    page = text_of(client.get(f"/dossiers/{dossier.id}"))
+    page = text_of(client.get(f"/dossiers/{dossier.id}/sections/beneficiaires/modifier"))
     assert 'value="Suite numérique unifiée"' in page
     db.session.expire_all()
     assert [(b.population, b.transformations) for b in db.session.get(Dossier, dossier.id).beneficiaries] == [

@@ -56,6 +56,12 @@ PAGES = {
     "dossier list (secretariat)": ("dossiers.index", "secretariat", lambda w: "/dossiers"),
     "dossier page": ("dossiers.show", "porteur", lambda w: f"/dossiers/{w['dossier']}"),
     "dossier step": ("dossiers.step", "porteur", lambda w: f"/dossiers/{w['dossier']}/etapes/impact"),
+    # « Modifier la section » without JavaScript: the dossier page with one form open (its largest)
+    "dossier section form": (
+        "dossiers.edit_section",
+        "porteur",
+        lambda w: f"/dossiers/{w['dossier']}/sections/economies/modifier",
+    ),
     # a deposited dossier, in instruction: messages, pieces, history and annotations grow with `grow`
     "deposited dossier": ("dossiers.show", "porteur", lambda w: f"/dossiers/{w['submitted']}"),
     "deposited dossier (instructeur)": (
