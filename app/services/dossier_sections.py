@@ -80,7 +80,10 @@ STEPS: list[Step] = [
     Step("projet", "Le projet et ses porteurs", ("projet", "porteurs")),
     Step("enjeu", "L'enjeu et la solution", ("enjeu", "solution")),
     Step("financement", "Le financement", ("financement",)),
-    Step("impact", "Impact, indicateurs et économies", ("beneficiaires", "indicateurs", "economies")),
+    # 4.1 and 4.2 of the contract apart: the savings table (AE and CP per line and year, the staff savings,
+    # the revenues: about a hundred fields) is a step of its own, like the financing table
+    Step("impact", "L'impact : bénéficiaires et indicateurs", ("beneficiaires", "indicateurs")),
+    Step("economies", "Les économies prévisionnelles", ("economies",)),
     Step("suivi", "Jalons et gouvernance", ("jalons", "gouvernance")),
     Step("pieces", "Signataires et pièces jointes", ("signataires", "pieces")),
 ]

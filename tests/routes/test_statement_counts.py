@@ -55,7 +55,8 @@ PAGES = {
     "dossier list (porteur)": ("dossiers.index", "porteur", lambda w: "/dossiers"),
     "dossier list (secretariat)": ("dossiers.index", "secretariat", lambda w: "/dossiers"),
     "dossier page": ("dossiers.show", "porteur", lambda w: f"/dossiers/{w['dossier']}"),
-    "dossier step": ("dossiers.step", "porteur", lambda w: f"/dossiers/{w['dossier']}/etapes/impact"),
+    # the heaviest step: the savings table
+    "dossier step": ("dossiers.step", "porteur", lambda w: f"/dossiers/{w['dossier']}/etapes/economies"),
     # « Modifier la section » without JavaScript: the dossier page with one form open (its largest)
     "dossier section form": (
         "dossiers.edit_section",
