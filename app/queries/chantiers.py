@@ -159,10 +159,11 @@ def chantiers() -> list[Chantier]:
 
 # The chantier page lists its first opportunities (by number) and a few codes per action, the portfolio
 # list filtered by the chantier holding them all; its first dossiers, its dossiers' page paging them all.
-# The counts and totals are over all of them.
-OPPORTUNITIES_SHOWN = 20
+# The counts and totals are over all of them. Ten of each: a roll-up to read at a glance (and a page of
+# constant cost), the full lists one link away.
+OPPORTUNITIES_SHOWN = 10
 CODES_PER_ACTION = 5
-DOSSIERS_SHOWN = 20
+DOSSIERS_SHOWN = 10
 
 
 @dataclass
