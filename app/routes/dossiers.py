@@ -252,9 +252,8 @@ def _context(dossier: Dossier, shown: tuple[str, ...] = (), **overrides) -> dict
         "section_labels": sections.SECTION_LABELS,
         "saved": False,
         "editing": None,  # the section whose form the dossier page opens (dossiers.edit_section)
-        "posted_keys": set(
-            posted_forms
-        ),  # sections whose input came back with messages: their form stays open
+        # the sections whose input came back with messages: their form stays open
+        "posted_keys": set(posted_forms),
         "max_mb": _max_bytes() // (1024 * 1024),
         "endorse_form": forms.EndorseForm(formdata=None),
         "grid_scores": GRID_SCORES,
