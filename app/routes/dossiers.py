@@ -206,15 +206,16 @@ def _context(dossier: Dossier, shown: tuple[str, ...] = (), **overrides) -> dict
         missing, verdicts = service.checks(dossier)
     else:  # a step or section page badges its own sections only: only their rows are read
         missing, verdicts = service.completeness(dossier, shown), []
+    # A step page (and a section, swapped in place or on its own page) shows sections only: the dossier
+    # page's other blocks (follow, DNUM visa, budget annex, selection grid) are not read for it. The
+    # conversation, annotations, committee trail and history are the activity page's (_activity_context),
+    # loaded when the dossier page scrolls to them.
+    whole_page = step is None and not shown
     instructor = permissions.can_instruct_dossier(current_user, dossier, any_state=True)
-    if instructor and step is None:
+    if instructor and whole_page:
         queries.load_collections(dossier, ("assessments",))  # the selection grid of the instruction panel
     porteur = permissions.is_porteur_side(current_user, dossier)
     posted_forms = overrides.pop("section_forms", {})
-    # A step page (and a section swapped in place) shows sections only: the dossier page's other blocks
-    # (follow, DNUM visa, budget annex) are not read for it. The conversation, annotations, committee trail
-    # and history are the activity page's (_activity_context), loaded when the dossier page scrolls to them.
-    whole_page = step is None and not shown
     # the porteur/co-porteur select options: the per-process option list (reference data, kept a minute)
     organisations = portfolio_queries.organisations()
     organisation_choices = _organisation_choices(organisations)  # once, not per section
@@ -373,10 +374,10 @@ def _one_section(dossier: Dossier, key: str, status: int, **overrides):
 @permissions.authenticated
 def section(dossier_id: int, key: str):
     """A section as saved (« Annuler » of its open form): the htmx block, else the dossier page at it."""
-    dossier = _load(dossier_id, sections=is_htmx())
-    if not is_htmx():
-        return redirect(url_for(".show", dossier_id=dossier.id, _anchor=f"section-{key}"), 303)
-    return _one_section(dossier, key, 200)
+    if is_htmx():
+        return _one_section(_load(dossier_id), key, 200)
+    dossier = _load(dossier_id, sections=False)  # 404 for who may not see it, as everywhere
+    return redirect(url_for(".show", dossier_id=dossier.id, _anchor=f"section-{key}"), 303)
 
 
 @bp.post(f"/<int:dossier_id>/sections/<any({SECTION_KEYS}):key>")
