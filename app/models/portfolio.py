@@ -211,8 +211,9 @@ class Opportunity(db.Model):
     priority: Mapped[str | None] = mapped_column(String(8), index=True)
     # Search: `search_text` is the folded text (PostgreSQL indexes to_tsvector('french', search_text));
     # `search_stem` its French stems, which SQLite's FTS5 table `opportunities_fts` indexes (migration).
-    search_text: Mapped[str] = mapped_column(Text, default="")
-    search_stem: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Deferred: only the search reads them, in SQL; loading them doubled the rows every page sorts.
+    search_text: Mapped[str] = mapped_column(Text, default="", deferred=True)
+    search_stem: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
