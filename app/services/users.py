@@ -296,7 +296,7 @@ def reactivate(user: User, *, actor) -> None:
 # --- queries used by the admin pages ----------------------------------------------------------------
 
 
-USERS_PER_PAGE = 50
+USERS_PER_PAGE = 25  # as the reminder lists: a page of rows with their roles, read at a glance
 
 
 def _matching(text: str):

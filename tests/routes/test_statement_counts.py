@@ -362,14 +362,14 @@ def test_the_reminder_lists_are_paginated(client, login_as, world):
 
 def test_the_user_list_is_paginated(client, login_as, world):
     login_as(world["users"]["secretariat"])
-    for _ in range(50):
+    for _ in range(25):
         make_user(Role.DSI, ministry="MI")
     total = db.session.scalar(select(db.func.count()).select_from(User))
     first = client.get("/admin/utilisateurs").get_data(as_text=True)
-    assert first.count('<tr>\n        <td><a href="/admin/utilisateurs/') == 50
+    assert first.count('<tr>\n        <td><a href="/admin/utilisateurs/') == 25
     assert 'aria-label="Pages des utilisateurs"' in first
     last = client.get("/admin/utilisateurs?page=2").get_data(as_text=True)
-    assert last.count('<tr>\n        <td><a href="/admin/utilisateurs/') == total - 50
+    assert last.count('<tr>\n        <td><a href="/admin/utilisateurs/') == total - 25
 
 
 @pytest.mark.parametrize("role", ["instructeur", "secretariat"])
