@@ -7,17 +7,19 @@ This module imports nothing of ours, so every layer may use it.
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date as babel_format_date
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, parse_pattern
 from babel.numbers import format_percent as babel_format_percent
 
 LOCALE = Locale.parse("fr_FR")
 PARIS = ZoneInfo("Europe/Paris")
 NARROW_NBSP = "\u202f"
 NBSP = "\u00a0"
+# What the pages print dozens of times, read from CLDR once: the month names and the number patterns.
+MONTHS = dict(LOCALE.months["format"]["wide"])  # 12 → « décembre »
 
 
 def paris(value: datetime) -> datetime:
@@ -31,6 +33,7 @@ def paris_today(now: datetime | None = None) -> date:
     return paris(now or datetime.now(PARIS)).date()
 
 
+@cache
 def day_number(day: int) -> str:
     """« 1er », « 2 »: French writes the first day of a month as an ordinal (CLDR ordinal rule « one »)."""
     return f"{day}er" if LOCALE.ordinal_form(day) == "one" else str(day)
@@ -42,8 +45,7 @@ def format_date(value: date | datetime | None, *, with_year: bool = True) -> str
         return ""
     if isinstance(value, datetime):
         value = paris(value).date()
-    month = babel_format_date(value, "MMMM", locale=LOCALE)
-    text = f"{day_number(value.day)} {month}"
+    text = f"{day_number(value.day)} {MONTHS[value.month]}"
     return f"{text} {value.year}" if with_year else text
 
 
@@ -63,10 +65,14 @@ def format_number(value, *, decimals: int = 0) -> str:
     """« 1 234 567 » (narrow no-break space between thousands), « 1,5 » with decimals."""
     if value is None:
         return ""
-    pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
     if not decimals:
         value = int(round(value))
-    return format_decimal(value, format=pattern, locale=LOCALE)
+    return _number_pattern(decimals).apply(value, LOCALE)
+
+
+@cache
+def _number_pattern(decimals: int):
+    return parse_pattern("#,##0" + ("." + "#" * decimals if decimals else ""))
 
 
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
