@@ -141,14 +141,7 @@ class Committee(db.Model):
     def decided_guichet_ids(self) -> Select:
         """The ids of the guichets the committee decides on, as a query: those it is the deciding committee
         of or lists, and every guichet below them (services.dossiers.decided_by, in one recursive query)."""
-        listed = select(committee_guichets.c.guichet_id).where(committee_guichets.c.committee_id == self.id)
-        decided = (
-            select(Guichet.id)
-            .where(or_(Guichet.committee_id == self.id, Guichet.id.in_(listed)))
-            .cte("decided_guichets", recursive=True)
-        )
-        below = select(Guichet.id).join(decided, Guichet.parent_id == decided.c.id)
-        return select(decided.union(below).c.id)
+        return guichets_decided_by(self.id)
 
     @property
     def quorum_enum(self) -> QuorumRule:
@@ -658,3 +651,16 @@ class DecisionAmount(db.Model):
     cp: Mapped[int] = mapped_column(default=0)
 
     decision: Mapped[Decision] = relationship(back_populates="amounts")
+
+
+def guichets_decided_by(committee_id) -> Select:
+    """Committee.decided_guichet_ids of the committee `committee_id` (an id, or a bound parameter of a
+    statement built once)."""
+    listed = select(committee_guichets.c.guichet_id).where(committee_guichets.c.committee_id == committee_id)
+    decided = (
+        select(Guichet.id)
+        .where(or_(Guichet.committee_id == committee_id, Guichet.id.in_(listed)))
+        .cte("decided_guichets", recursive=True)
+    )
+    below = select(Guichet.id).join(decided, Guichet.parent_id == decided.c.id)
+    return select(decided.union(below).c.id)

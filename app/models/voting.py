@@ -2,6 +2,7 @@
 
 import enum
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import (
     CheckConstraint,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     select,
 )
@@ -306,20 +308,26 @@ class CampaignParticipation(db.Model):
 def electorate_by_ministry(campaign: Campaign) -> dict[int | None, int]:
     """Number of electors per ministry (same attribution rule as permissions.elector_ministry), by one
     aggregate query."""
+    limited = sorted({m.id for m in campaign.ministries})
+    statement = _electorate_statement(bool(limited))
+    rows = db.session.execute(statement, {"ministries": limited} if limited else {}).all()
+    return {org: n for org, n in rows}
+
+
+@cache
+def _electorate_statement(limited: bool):
+    """Built once per variant (a statement keeps its cache key); `limited`: to the ministries bound as
+    `ministries`."""
     per_user = (
         select(UserRole.user_id, func.min(UserRole.organisation_id).label("organisation_id"))
         .join(User, User.id == UserRole.user_id)
         .where(UserRole.role == Role.DSI, User.active.is_(True))
         .group_by(UserRole.user_id)
     )
-    limited = {m.id for m in campaign.ministries}
     if limited:
-        per_user = per_user.where(UserRole.organisation_id.in_(limited))
+        per_user = per_user.where(UserRole.organisation_id.in_(bindparam("ministries", expanding=True)))
     sub = per_user.subquery()
-    rows = db.session.execute(
-        select(sub.c.organisation_id, func.count()).group_by(sub.c.organisation_id)
-    ).all()
-    return {org: n for org, n in rows}
+    return select(sub.c.organisation_id, func.count()).group_by(sub.c.organisation_id)
 
 
 def voters_by_ministry(campaign_id: int) -> dict[int | None, int]:

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import func, literal_column, null, or_, select, union, union_all
+from sqlalchemy import bindparam, func, literal_column, null, or_, select, union, union_all
 from sqlalchemy.orm import lazyload, selectinload
 
 from ..extensions import db
@@ -114,12 +114,18 @@ def _sums(ids, by_dossier: bool):
     return union_all(*selects)
 
 
+@cache
+def _amounts_statement():
+    """_sums per dossier of the `ids` bound, built once (a statement keeps its cache key)."""
+    return _sums(bindparam("ids", expanding=True), by_dossier=True)
+
+
 def amounts(ids: list[int]) -> dict[int, tuple[int, int, int, int]]:
     """(requested, granted, consumed, savings) of each dossier (see _sums): one statement whatever the
     number."""
     found: dict[int, dict[str, int]] = {i: {} for i in ids}
     if ids:
-        for what, dossier_id, total in db.session.execute(_sums(ids, by_dossier=True)):
+        for what, dossier_id, total in db.session.execute(_amounts_statement(), {"ids": list(ids)}):
             found[dossier_id][what] = int(total or 0)
     return {i: tuple(found[i].get(what, 0) for what in AMOUNTS) for i in ids}
 
@@ -229,7 +235,29 @@ def drawn_dossiers(chantier: Chantier, visible, page: int = 1) -> ChantierDossie
 
 
 def chantier_by_code(code: str) -> Chantier | None:
-    return db.session.scalar(select(Chantier).where(Chantier.code == code))
+    return db.session.scalar(_chantier_by_code(), {"code": code})
+
+
+# The chantier page's statements are built once, their chantier a bound parameter: building a statement, and
+# the cache key SQLAlchemy computes from it on each execution, cost more than running these (a statement
+# object keeps its cache key once computed).
+@cache
+def _chantier_by_code():
+    return select(Chantier).where(Chantier.code == bindparam("code"))
+
+
+@cache
+def _page_statements(shown: int):
+    """(its actions, its first `shown` opportunities, its opportunities by state and priority), of the
+    chantier bound as `chantier_id`."""
+    linked = _linked(bindparam("chantier_id"))
+    return (
+        select(Action).where(Action.chantier_id == bindparam("chantier_id")).order_by(Action.code),
+        select(Opportunity).where(Opportunity.id.in_(linked)).order_by(Opportunity.number).limit(shown),
+        select(Opportunity.state, Opportunity.priority, func.count())
+        .where(Opportunity.id.in_(linked))
+        .group_by(Opportunity.state, Opportunity.priority),
+    )
 
 
 @dataclass
@@ -272,26 +300,17 @@ def chantier(code: str, visible) -> ChantierPage | None:
     found = chantier_by_code(code)
     if found is None:
         return None
-    actions = list(
-        db.session.scalars(select(Action).where(Action.chantier_id == found.id).order_by(Action.code))
-    )
-    linked = _linked(found.id)
-    opportunities = list(
-        db.session.scalars(
-            select(Opportunity)
-            .where(Opportunity.id.in_(linked))
-            .order_by(Opportunity.number)
-            .limit(OPPORTUNITIES_SHOWN)
-        )
-    )
+    of_chantier = {"chantier_id": found.id}
+    actions_of, first_opportunities, _counts = _page_statements(OPPORTUNITIES_SHOWN)
+    actions = list(db.session.scalars(actions_of, of_chantier))
     page = ChantierPage(
         chantier=found,
         actions=actions,
-        opportunities=opportunities,
+        opportunities=list(db.session.scalars(first_opportunities, of_chantier)),
         drawn=drawn_dossiers(found, visible),
         codes=_codes_by_action(actions),
     )
-    _count_opportunities(page, linked)
+    _count_opportunities(page)
     return page
 
 
@@ -302,35 +321,43 @@ def _codes_by_action(actions: list[Action]) -> dict[int, ActionCodes]:
     400 opportunities."""
     if not actions:
         return {}
-    link = action_opportunities.c
-    firsts = [
-        select(link.action_id, Opportunity.code, Opportunity.number)
-        .join(Opportunity, Opportunity.id == link.opportunity_id)
-        .where(link.action_id == action.id)
-        .order_by(Opportunity.number)
-        .limit(CODES_PER_ACTION)
-        .subquery()
-        for action in actions
-    ]
-    ids = [action.id for action in actions]
-    totals = db.session.execute(
-        select(link.action_id, func.count()).where(link.action_id.in_(ids)).group_by(link.action_id)
-    )
-    codes = {action_id: ActionCodes([], total) for action_id, total in totals}
-    for action_id, opportunity_code, _number in db.session.execute(
-        union_all(*(select(first) for first in firsts)).order_by("action_id", "number")
-    ):
+    counted, firsts = _codes_statements(len(actions), CODES_PER_ACTION)
+    ids = {f"action_{n}": action.id for n, action in enumerate(actions)}
+    codes = {
+        action_id: ActionCodes([], total)
+        for action_id, total in db.session.execute(counted, {"ids": list(ids.values())})
+    }
+    for action_id, opportunity_code, _number in db.session.execute(firsts, ids):
         codes[action_id].codes.append(opportunity_code)
     return codes
 
 
-def _count_opportunities(page: ChantierPage, linked) -> None:
+@cache
+def _codes_statements(actions: int, per_action: int):
+    """(the count of each action's opportunities, the union of each one's first `per_action` codes) for
+    `actions` actions bound as `ids` and `action_0`…: built once per number of actions."""
+    link = action_opportunities.c
+    firsts = [
+        select(link.action_id, Opportunity.code, Opportunity.number)
+        .join(Opportunity, Opportunity.id == link.opportunity_id)
+        .where(link.action_id == bindparam(f"action_{n}"))
+        .order_by(Opportunity.number)
+        .limit(per_action)
+        .subquery()
+        for n in range(actions)
+    ]
+    counted = (
+        select(link.action_id, func.count())
+        .where(link.action_id.in_(bindparam("ids", expanding=True)))
+        .group_by(link.action_id)
+    )
+    return counted, union_all(*(select(first) for first in firsts)).order_by("action_id", "number")
+
+
+def _count_opportunities(page: ChantierPage) -> None:
     """The chantier's opportunities counted by state and by priority in SQL (one statement)."""
-    for state, priority, n in db.session.execute(
-        select(Opportunity.state, Opportunity.priority, func.count())
-        .where(Opportunity.id.in_(linked))
-        .group_by(Opportunity.state, Opportunity.priority)
-    ):
+    counts = _page_statements(OPPORTUNITIES_SHOWN)[2]
+    for state, priority, n in db.session.execute(counts, {"chantier_id": page.chantier.id}):
         page.opportunity_count += n
         state_label = OpportunityState(state).label
         page.states[state_label] = page.states.get(state_label, 0) + n

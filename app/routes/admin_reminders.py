@@ -5,11 +5,12 @@ import email
 import email.policy
 import os
 import sqlite3
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import Integer, bindparam, or_, select, union_all
 
 from .. import permissions
 from ..extensions import db
@@ -29,27 +30,50 @@ PER_PAGE = 25  # rows per page of each reminder list (upcoming, sent log, failur
 PAGE_ARGS = {"upcoming": "a_venir", "sent": "envoyes", "failures": "echecs"}  # ?a_venir=2 …
 
 
-def _page(query, name: str) -> tuple[list, int, bool]:
+def _page(name: str) -> tuple[list, int, bool]:
     """One page of a list that can grow (the sent log reaches 100 000 rows): the rows, the page number and
     whether a next page exists, from one statement of PER_PAGE + 1 rows (no count over the whole history)."""
-    number = max(1, request.args.get(PAGE_ARGS[name], 1, type=int) or 1)
-    rows = db.session.scalars(query.limit(PER_PAGE + 1).offset((number - 1) * PER_PAGE)).all()
+    number = _page_number(name)
+    rows = db.session.scalars(
+        _lists()[name],
+        {"limit": PER_PAGE + 1, "offset": (number - 1) * PER_PAGE, "depth": number * PER_PAGE + 1},
+    ).all()
     return rows[:PER_PAGE], number, len(rows) > PER_PAGE
+
+
+def _page_number(name: str) -> int:
+    return max(1, request.args.get(PAGE_ARGS[name], 1, type=int) or 1)
+
+
+@cache
+def _lists() -> dict:
+    """The statements of the three lists, built once (a statement keeps the cache key SQLAlchemy computes
+    from it; building these unions cost more than running them), their page bound as `limit`, `offset`
+    and `depth`."""
+    page = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+    pending = Reminder.status == ReminderStatus.PENDING
+    upcoming = select(Reminder).where(pending).order_by(Reminder.due_at, Reminder.id)
+    sent = _newest_first(Reminder.status == ReminderStatus.SENT, Reminder.status == ReminderStatus.SKIPPED)
+    failures = _newest_first(
+        Reminder.status == ReminderStatus.FAILED,
+        pending & (Reminder.attempts > 0),
+    )
+    return {
+        name: query.limit(page[0]).offset(page[1])
+        for name, query in (("upcoming", upcoming), ("sent", sent), ("failures", failures))
+    }
 
 
 def _newest_first(*branches):
     """The reminders matching any branch, latest update first, as one statement whose branches each read
     their own index range already in order (status, updated_at; status, attempts) and stop at the page's
     end: an OR or IN over the statuses made both backends sort the whole sent history (80 000 rows) for 26.
-    Each branch keeps as many rows as the deepest page asked needs."""
-    number = max(1, request.args.get(PAGE_ARGS["sent"], 1, type=int) or 1)
-    number = max(number, request.args.get(PAGE_ARGS["failures"], 1, type=int) or 1)
-    depth = number * PER_PAGE + 1
+    Each branch keeps the `depth` rows the page asked needs."""
     parts = [
         select(Reminder.id, Reminder.updated_at)
         .where(where)
         .order_by(Reminder.updated_at.desc(), Reminder.id.desc())
-        .limit(depth)
+        .limit(bindparam("depth", type_=Integer))
         .subquery()
         for where in branches
     ]
@@ -58,6 +82,21 @@ def _newest_first(*branches):
         select(Reminder)
         .join(newest, newest.c.id == Reminder.id)
         .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+    )
+
+
+@cache
+def _mail_failures():
+    return (
+        select(OutboxMail)
+        .where(
+            or_(
+                OutboxMail.status == ReminderStatus.FAILED,
+                (OutboxMail.status == ReminderStatus.PENDING) & (OutboxMail.attempts > 0),
+            )
+        )
+        .order_by(OutboxMail.id.desc())
+        .limit(LIST_LIMIT)
     )
 
 
@@ -79,37 +118,10 @@ def _objects(rows) -> dict:
 
 def _context(setting_errors=None, setting_values=None):
     now = utcnow()
-    upcoming, upcoming_page, upcoming_more = _page(
-        select(Reminder)
-        .where(Reminder.status == ReminderStatus.PENDING)
-        .order_by(Reminder.due_at, Reminder.id),
-        "upcoming",
-    )
-    sent, sent_page, sent_more = _page(
-        _newest_first(
-            Reminder.status == ReminderStatus.SENT,
-            Reminder.status == ReminderStatus.SKIPPED,
-        ),
-        "sent",
-    )
-    failures, failures_page, failures_more = _page(
-        _newest_first(
-            Reminder.status == ReminderStatus.FAILED,
-            (Reminder.status == ReminderStatus.PENDING) & (Reminder.attempts > 0),
-        ),
-        "failures",
-    )
-    mail_failures = db.session.scalars(
-        select(OutboxMail)
-        .where(
-            or_(
-                OutboxMail.status == ReminderStatus.FAILED,
-                (OutboxMail.status == ReminderStatus.PENDING) & (OutboxMail.attempts > 0),
-            )
-        )
-        .order_by(OutboxMail.id.desc())
-        .limit(LIST_LIMIT)
-    ).all()
+    upcoming, upcoming_page, upcoming_more = _page("upcoming")
+    sent, sent_page, sent_more = _page("sent")
+    failures, failures_page, failures_more = _page("failures")
+    mail_failures = db.session.scalars(_mail_failures()).all()
     jobs = {row.name: row for row in db.session.scalars(select(SchedulerJob))}
     lease = db.session.get(SchedulerLease, "scheduler")
     return dict(

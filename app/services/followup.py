@@ -12,8 +12,9 @@ Every report takes the acting user as `actor=`, flushes, never commits, and writ
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import joinedload, selectinload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -47,6 +48,7 @@ from ..models.committees import (
     Meeting,
     MeetingState,
     Outcome,
+    guichets_decided_by,
 )
 from ..models.dossiers import Dossier, DossierIndicator, DossierState, DossierTransition
 from ..models.followup import (
@@ -473,27 +475,35 @@ def _progress_flags(dossier, followed, reports, signed_on, today) -> list[Flag]:
 def flags_for_committee(committee, *, today: date | None = None) -> list[Flag]:
     """Flags of the followed dossiers of the guichets this committee decides on, not already on one of its
     open agendas as a follow-up review."""
+    dossiers = db.session.scalars(_followed_by_committee(), {"committee_id": committee.id}).unique()
+    return [flag for follow in followups(list(dossiers), today=today).values() for flag in follow.flags]
+
+
+@cache
+def _followed_by_committee():
+    """flags_for_committee's dossiers, of the committee bound as `committee_id`: built once (a statement
+    keeps its cache key; its loader options made building it cost more than running it)."""
+    committee_id = bindparam("committee_id")
     on_agenda = (
         select(AgendaItem.dossier_id)
         .join(Meeting)
         .where(
             AgendaItem.dossier_id.is_not(None),
             AgendaItem.kind == ItemKind.SUIVI,
-            Meeting.committee_id == committee.id,
+            Meeting.committee_id == committee_id,
             Meeting.state.in_(OPEN_MEETING_STATES),
         )
     )
-    dossiers = db.session.scalars(
+    return (
         select(Dossier)
         .where(
             Dossier.state.in_(DossierState.FOLLOWED),
-            Dossier.guichet_id.in_(committee.decided_guichet_ids()),
+            Dossier.guichet_id.in_(guichets_decided_by(committee_id)),
             Dossier.id.not_in(on_agenda),
         )
         .options(*FOLLOWUP_LOADING)
         .order_by(Dossier.id)
-    ).unique()
-    return [flag for follow in followups(list(dossiers), today=today).values() for flag in follow.flags]
+    )
 
 
 def propose_late_items(now=None) -> str:

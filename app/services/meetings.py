@@ -7,8 +7,9 @@ moves. Every function takes the acting user as `actor=`, flushes, never commits,
 
 import re
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.rules import Quorum, compute_quorum
@@ -443,7 +444,21 @@ def dossier_documents_of(dossier_ids) -> dict[int, list[tuple[str, str]]]:
     assessments on a criterion of its guichet's selection grid (in the grid's order)."""
     if not dossier_ids:
         return {}
-    rows = db.session.execute(
+    rows = db.session.execute(_documents_statement(), {"ids": sorted(set(dossier_ids))}).all()
+    found: dict[int, tuple] = {}
+    scored: dict[int, list[str]] = {}
+    for id_, title, avis, motivation, rule, score in rows:
+        found[id_] = (title, avis, motivation)
+        if rule is not None:
+            scored.setdefault(id_, []).append(f"{rule[:60]} : {DossierAssessment.label_of(score)}")
+    return {id_: _documents(id_, *found[id_], scored.get(id_, [])) for id_ in found}
+
+
+@cache
+def _documents_statement():
+    """dossier_documents_of's rows for the dossiers bound as `ids`, built once (a statement keeps its cache
+    key)."""
+    return (
         select(
             Dossier.id,
             Dossier.title,
@@ -459,16 +474,9 @@ def dossier_documents_of(dossier_ids) -> dict[int, list[tuple[str, str]]]:
             & (GuichetRule.guichet_id == Dossier.guichet_id)
             & (GuichetRule.kind == RuleKind.CRITERION),
         )
-        .where(Dossier.id.in_(set(dossier_ids)))
+        .where(Dossier.id.in_(bindparam("ids", expanding=True)))
         .order_by(Dossier.id, GuichetRule.position, GuichetRule.id)
-    ).all()
-    found: dict[int, tuple] = {}
-    scored: dict[int, list[str]] = {}
-    for id_, title, avis, motivation, rule, score in rows:
-        found[id_] = (title, avis, motivation)
-        if rule is not None:
-            scored.setdefault(id_, []).append(f"{rule[:60]} : {DossierAssessment.label_of(score)}")
-    return {id_: _documents(id_, *found[id_], scored.get(id_, [])) for id_ in found}
+    )
 
 
 def _documents(id_: int, title: str, avis: str | None, motivation: str, scored: list[str]) -> list:

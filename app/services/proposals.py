@@ -8,7 +8,9 @@ sets it aside here. At most one open proposal per committee, subject and item ki
 updates it.
 """
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from .. import permissions
@@ -45,12 +47,20 @@ def deciding_committee(dossier) -> Committee | None:
 
 
 def open_for(committee, kind: ItemKind | None = None) -> list[AgendaProposal]:
+    return list(db.session.scalars(_open_for(kind), {"committee_id": committee.id}))
+
+
+@cache
+def _open_for(kind: ItemKind | None):
+    """open_for's statement (the committee bound as `committee_id`), built once per kind: a statement keeps
+    its cache key."""
     query = select(AgendaProposal).where(
-        AgendaProposal.committee_id == committee.id, AgendaProposal.state == ProposalState.OUVERTE
+        AgendaProposal.committee_id == bindparam("committee_id"),
+        AgendaProposal.state == ProposalState.OUVERTE,
     )
     if kind is not None:
         query = query.where(AgendaProposal.kind == kind)
-    return list(db.session.scalars(query.order_by(AgendaProposal.created_at, AgendaProposal.id)))
+    return query.order_by(AgendaProposal.created_at, AgendaProposal.id)
 
 
 def open_proposal(dossier, kind: ItemKind = ItemKind.DOSSIER) -> AgendaProposal | None:
