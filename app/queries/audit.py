@@ -1,11 +1,14 @@
 """Read-only queries of the audit journal (the secretariat's « Journal d'audit »)."""
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..extensions import db
-from ..models import AuditEntry
+from ..models import AuditEntry, User
+from .portfolio import Page
 
 PER_PAGE = 50
 # The journal counts its entries up to this many (« plus de 10 000 ») : an exact count reads the whole
@@ -51,6 +54,45 @@ def journal_page(action: str, page: int) -> JournalPage:
     capped = query.with_only_columns(AuditEntry.id).limit(COUNT_CAP + 1).subquery()
     counted = db.session.scalar(select(func.count()).select_from(capped))
     rows = db.session.scalars(
-        query.order_by(AuditEntry.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+        query.options(*ENTRY_SHOWN)
+        .order_by(AuditEntry.id.desc())
+        .offset((page - 1) * PER_PAGE)
+        .limit(PER_PAGE + 1)
     ).all()
     return JournalPage(list(rows[:PER_PAGE]), page, counted, len(rows) > PER_PAGE)
+
+
+TRAIL_PER_PAGE = 20
+# What a list of entries shows (admin/_entries.html): who acted, by name, not their roles; not the changes.
+ENTRY_SHOWN = (joinedload(AuditEntry.actor).options(lazyload(User.roles)), defer(AuditEntry.changes))
+
+
+def trail_page(object_type: str, object_id, page: int) -> Page:
+    """One page of the audit trail of one object, newest first (the trail grows without bound): its count
+    and its rows, two statements built once."""
+    count, rows = _trail_statements()
+    about = {"object_type": object_type, "object_id": str(object_id)}
+    total = db.session.scalar(count, about)
+    page = min(max(page, 1), max(1, -(-total // TRAIL_PER_PAGE)))
+    at = {"limit": TRAIL_PER_PAGE, "offset": (page - 1) * TRAIL_PER_PAGE}
+    return Page(list(db.session.scalars(rows, about | at)), total, page, TRAIL_PER_PAGE)
+
+
+@cache
+def _trail_statements():
+    """(count, page) of the entries of the object bound as `object_type`, `object_id`: a statement keeps the
+    cache key SQLAlchemy computes from it, and building it with its loader options cost more than
+    running it."""
+    about = (
+        AuditEntry.object_type == bindparam("object_type"),
+        AuditEntry.object_id == bindparam("object_id"),
+    )
+    return (
+        select(func.count(AuditEntry.id)).where(*about),
+        select(AuditEntry)
+        .where(*about)
+        .options(*ENTRY_SHOWN)
+        .order_by(AuditEntry.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer)),
+    )

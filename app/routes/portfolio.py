@@ -2,14 +2,15 @@
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.routing import BaseConverter
 
 from .. import permissions
 from ..extensions import db
 from ..forms.portfolio import AteForm, BackingForm, CommentForm, OpportunityForm, StateForm
 from ..htmx import is_htmx, render
-from ..models import AuditEntry, Opportunity, OpportunityState, Organisation
+from ..models import Opportunity, OpportunityState, Organisation
+from ..queries import audit as audit_queries
 from ..queries import criblage as criblage_queries
 from ..queries import portfolio as queries
 from ..queries import voting as voting_queries
@@ -126,28 +127,12 @@ def show(code: str):
     return _render_show(opportunity)
 
 
-AUDIT_TRAIL_PER_PAGE = 20
-
-
-def _audit_page(opportunity, page: int) -> queries.Page:
-    """One page of the opportunity's audit trail, newest first (the trail grows without bound)."""
-    about = (AuditEntry.object_type == "opportunities", AuditEntry.object_id == str(opportunity.id))
-    total = db.session.scalar(select(func.count(AuditEntry.id)).where(*about))
-    page = min(max(page, 1), max(1, -(-total // AUDIT_TRAIL_PER_PAGE)))
-    entries = db.session.scalars(
-        select(AuditEntry)
-        .where(*about)
-        .order_by(AuditEntry.id.desc())
-        .limit(AUDIT_TRAIL_PER_PAGE)
-        .offset((page - 1) * AUDIT_TRAIL_PER_PAGE)
-    ).all()
-    return queries.Page(list(entries), total, page, AUDIT_TRAIL_PER_PAGE)
-
-
 def _render_show(opportunity, status=200, state_form=None, comment_form=None, backing_form=None, block=None):
     audit = None
     if permissions.can_view_audit(current_user):
-        audit = _audit_page(opportunity, request.args.get("journal", 1, type=int))
+        audit = audit_queries.trail_page(
+            "opportunities", opportunity.id, request.args.get("journal", 1, type=int)
+        )
     absorbed_ids = [o.id for o in opportunity.absorbed]
     came_from = request.args.get("depuis", "")
     return render(
