@@ -12,7 +12,7 @@ from functools import wraps
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import false, or_, select
+from sqlalchemy import bindparam, false, or_, select, true
 
 from .extensions import db
 from .models import (
@@ -384,9 +384,9 @@ def _directly_instructed(user) -> set[int]:
     return {r.guichet_id for r in getattr(user, "roles", []) if r.role == Role.INSTRUCTEUR and r.guichet_id}
 
 
-def _instructed_guichets_query(direct: set[int]):
-    """The ids of the guichets in `direct` and of their descendants, in SQL (a recursive CTE): a query of
-    dossiers filters on it within its own statement."""
+def _instructed_guichets_query(direct):
+    """The ids of the guichets in `direct` (ids, or an expanding bound parameter) and of their descendants,
+    in SQL (a recursive CTE): a query of dossiers filters on it within its own statement."""
     tree = select(Guichet.id).where(Guichet.id.in_(direct)).cte("instructed_guichets", recursive=True)
     tree = tree.union_all(select(Guichet.id).where(Guichet.parent_id == tree.c.id))
     return select(tree.c.id)
@@ -415,35 +415,76 @@ def instructed_guichet_ids(user) -> set[int]:
 
 
 def dossiers_visible_to(user):
+    shape, values = dossier_scope(user)
     query = select(Dossier)
+    return query if shape == ("all",) else query.where(dossier_filter(shape, values))
+
+
+def dossier_scope(user) -> tuple[tuple[str, ...], dict]:
+    """What `user` reads of the dossiers, as (the shape of the filter: the kinds of reader the user is, the
+    values that filter needs): dossier_filter(shape, values) is that filter. A statement built once per
+    shape, the values bound at each execution (`bound_values`), serves every reader of that shape."""
     if not getattr(user, "is_authenticated", False):
-        return query.where(false())
+        return ("nobody",), {}
     if is_secretariat(user):
-        return query
-    clauses = [
-        Dossier.created_by_id == user.id,
-        Dossier.id.in_(select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())),
-    ]
+        return ("all",), {}
+    shape, values = ["own"], {"reader_id": user.id, "reader_email": user.email.lower()}
     if direct := _directly_instructed(user):
+        shape.append("instructed")
+        values["instructed"] = sorted(direct)
+    if ministries := user.ministries():
+        shape.append("ministries")
+        values["ministries"] = sorted(ministries)
+    if committees := [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]:
+        shape.append("committees")
+        values["committees"] = sorted(set(committees))
+    return tuple(shape), values
+
+
+def bound_values(shape: tuple[str, ...]) -> dict:
+    """The bound parameters standing for dossier_scope's values in a statement built once per shape."""
+    names = {"own": ("reader_id", "reader_email")}.get
+    lists = {"instructed", "ministries", "committees"}
+    return {
+        name: bindparam(name, expanding=name in lists)
+        for kind in shape
+        for name in (names(kind) or ((kind,) if kind in lists else ()))
+    }
+
+
+def dossier_filter(shape: tuple[str, ...], values: dict):
+    """The filter of the dossiers a reader of `shape` reads (dossier_scope), `values` literal or bound."""
+    if shape == ("nobody",):
+        return false()
+    if shape == ("all",):
+        return true()
+    clauses = [
+        Dossier.created_by_id == values["reader_id"],
+        Dossier.id.in_(
+            select(DossierReferent.dossier_id).where(DossierReferent.email == values["reader_email"])
+        ),
+    ]
+    if "instructed" in shape:
         clauses.append(
-            Dossier.guichet_id.in_(_instructed_guichets_query(direct))
+            Dossier.guichet_id.in_(_instructed_guichets_query(values["instructed"]))
             & (Dossier.state != DossierState.BROUILLON)
         )
-    if ministries := user.ministries():
+    if "ministries" in shape:
         # The porteur ministry's DNUM reads its deposited dossiers (it endorses France Relance ones).
         clauses.append(
-            Dossier.porteur_organisation_id.in_(ministries) & (Dossier.state != DossierState.BROUILLON)
+            Dossier.porteur_organisation_id.in_(values["ministries"])
+            & (Dossier.state != DossierState.BROUILLON)
         )
-    if committees := [r.committee_id for r in user.roles if r.role == Role.COMITE and r.committee_id]:
+    if "committees" in shape:
         # Members of a committee read the dossiers put on one of its agendas.
         clauses.append(
             Dossier.id.in_(
                 select(AgendaItem.dossier_id)
                 .join(Meeting, Meeting.id == AgendaItem.meeting_id)
-                .where(Meeting.committee_id.in_(committees), AgendaItem.dossier_id.is_not(None))
+                .where(Meeting.committee_id.in_(values["committees"]), AgendaItem.dossier_id.is_not(None))
             )
         )
-    return query.where(or_(*clauses))
+    return or_(*clauses)
 
 
 def porteur_side_dossiers(user):

@@ -289,12 +289,42 @@ def by_id(user, dossier_id: int, *, sections: bool = True) -> Dossier | None:
     """The dossier if `user` may see it, with whether the user follows it (the instruction panel's button,
     for who may see one) computed in the same statement. `sections=False`: without the rows
     its sections show (the activity part of its page reads its conversation and history only)."""
-    options = ONE_DOSSIER_OPTIONS if sections else ONE_DOSSIER_HEAD_OPTIONS
-    query = permissions.dossiers_visible_to(user).where(Dossier.id == dossier_id).options(*options)
-    if permissions.instructs(user):  # who may see the follow button
-        follows = exists().where(DossierFollow.dossier_id == Dossier.id, DossierFollow.user_id == user.id)
-        query = query.options(with_expression(Dossier.followed_by_reader, follows))
-    return db.session.scalars(query).unique().first()
+    follows = permissions.instructs(user)  # who may see the follow button
+    return _one_visible(user, dossier_id, "sections" if sections else "head", follows)
+
+
+def followed_by_id(user, dossier_id: int) -> Dossier | None:
+    """The dossier if `user` may see it, loaded for its follow-up page (FOLLOWED_DOSSIER_OPTIONS)."""
+    return _one_visible(user, dossier_id, "followed", follows=False)
+
+
+def _one_visible(user, dossier_id: int, loading: str, follows: bool) -> Dossier | None:
+    shape, values = permissions.dossier_scope(user)
+    statement = _one_dossier_statement(shape, loading, follows)
+    values = values | {"dossier_id": dossier_id} | ({"follower_id": user.id} if follows else {})
+    return db.session.scalars(statement, values).unique().first()
+
+
+_LOADING = {
+    "sections": ONE_DOSSIER_OPTIONS,
+    "head": ONE_DOSSIER_HEAD_OPTIONS,
+    "followed": FOLLOWED_DOSSIER_OPTIONS,
+}
+
+
+@cache
+def _one_dossier_statement(shape: tuple[str, ...], loading: str, follows: bool) -> Select:
+    """The statement reading one dossier for a reader of `shape` (permissions.dossier_scope) with what
+    `loading` names, built once: a statement keeps the cache key SQLAlchemy computes from it, and building
+    this one with its loader options cost more than running it (the dossier, the reader's values and the
+    follower are bound)."""
+    scope = permissions.dossier_filter(shape, permissions.bound_values(shape))
+    query = select(Dossier).where(scope, Dossier.id == bindparam("dossier_id")).options(*_LOADING[loading])
+    if follows:
+        follower = DossierFollow.user_id == bindparam("follower_id")
+        followed = exists().where(DossierFollow.dossier_id == Dossier.id, follower)
+        query = query.options(with_expression(Dossier.followed_by_reader, followed))
+    return query
 
 
 # The rows each section shows (and its completeness reads), by the name of the dossier's collection.

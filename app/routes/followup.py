@@ -90,15 +90,7 @@ def _panel(dossier, forms: dict | None = None) -> dict:
 
 def _followed_dossier(dossier_id: int) -> Dossier:
     """A dossier the user may see (dossier rules), or one on an agenda of a committee the user belongs to."""
-    dossier = (
-        db.session.scalars(
-            permissions.dossiers_visible_to(current_user)
-            .where(Dossier.id == dossier_id)
-            .options(*dossier_queries.FOLLOWED_DOSSIER_OPTIONS)
-        )
-        .unique()
-        .first()
-    )
+    dossier = dossier_queries.followed_by_id(current_user, dossier_id)
     if dossier is None:
         committees = {r.committee_id for r in current_user.roles if r.committee_id}
         on_their_agenda = db.session.scalar(

@@ -137,18 +137,25 @@ def signature_date(dossier) -> date | None:
 
 def granted_amounts(dossier_id: int) -> dict[int, tuple[int, int]]:
     """Year → (AE, CP) of the decision in force on the dossier (the last of its rectification chain)."""
-    decision = db.session.scalar(
+    decision = db.session.scalar(_decision_in_force(), {"dossier_id": dossier_id})
+    return {a.year: (a.ae, a.cp) for a in decision.amounts} if decision else {}
+
+
+# The follow-up page's statements are built once, the dossier bound as `dossier_id`: a statement keeps the
+# cache key SQLAlchemy computes from it, and building one cost more than running it.
+@cache
+def _decision_in_force():
+    return (
         select(Decision)
         .join(AgendaItem)
         .where(
-            AgendaItem.dossier_id == dossier_id,
+            AgendaItem.dossier_id == bindparam("dossier_id"),
             AgendaItem.kind == ItemKind.DOSSIER,
             Decision.outcome.in_([Outcome.ACCEPTE, Outcome.ACCEPTE_SOUS_CONDITIONS]),
         )
         .order_by(Decision.id.desc())
         .limit(1)
     )
-    return {a.year: (a.ae, a.cp) for a in decision.amounts} if decision else {}
 
 
 def savings_forecast(dossier) -> dict[tuple[int, str], int]:
@@ -187,14 +194,19 @@ def indicators_with_targets(dossier) -> list[DossierIndicator]:
     of the indicators plus the selectin of their targets), kept as the loaded `dossier.indicators`."""
     if "indicators" not in inspect(dossier).unloaded:
         return dossier.indicators
-    rows = db.session.scalars(
-        select(DossierIndicator)
-        .where(DossierIndicator.dossier_id == dossier.id)
-        .options(joinedload(DossierIndicator.targets))
-        .order_by(DossierIndicator.position)
-    ).unique()
+    rows = db.session.scalars(_indicators_with_targets(), {"dossier_id": dossier.id}).unique()
     set_committed_value(dossier, "indicators", list(rows))
     return dossier.indicators
+
+
+@cache
+def _indicators_with_targets():
+    return (
+        select(DossierIndicator)
+        .where(DossierIndicator.dossier_id == bindparam("dossier_id"))
+        .options(joinedload(DossierIndicator.targets))
+        .order_by(DossierIndicator.position)
+    )
 
 
 def indicator_targets(indicators: list, today: date) -> dict[int, list[TargetYear]]:
@@ -213,10 +225,13 @@ def indicator_targets(indicators: list, today: date) -> dict[int, list[TargetYea
 def reports_of(dossier) -> dict[str, list]:
     """Every follow-up report of the dossier, one query per kind (REPORTS), oldest first: what the follow-up
     page reads once and hands to each of its parts (not one query per part and kind)."""
-    return {
-        what: list(db.session.scalars(select(model).where(model.dossier_id == dossier.id).order_by(model.id)))
-        for what, (model, _) in REPORTS.items()
-    }
+    return {what: list(db.session.scalars(_reports(what), {"dossier_id": dossier.id})) for what in REPORTS}
+
+
+@cache
+def _reports(what: str):
+    model = REPORTS[what][0]
+    return select(model).where(model.dossier_id == bindparam("dossier_id")).order_by(model.id)
 
 
 @dataclass(frozen=True)
