@@ -441,14 +441,21 @@ def dossier_scope(user) -> tuple[tuple[str, ...], dict]:
     return tuple(shape), values
 
 
+# The values each kind of reader binds (dossier_scope), lists as expanding parameters.
+_SCOPE_VALUES = {
+    "own": ("reader_id", "reader_email"),
+    "instructed": ("instructed",),
+    "ministries": ("ministries",),
+    "committees": ("committees",),
+}
+
+
 def bound_values(shape: tuple[str, ...]) -> dict:
     """The bound parameters standing for dossier_scope's values in a statement built once per shape."""
-    names = {"own": ("reader_id", "reader_email")}.get
-    lists = {"instructed", "ministries", "committees"}
     return {
-        name: bindparam(name, expanding=name in lists)
+        name: bindparam(name, expanding=kind != "own")
         for kind in shape
-        for name in (names(kind) or ((kind,) if kind in lists else ()))
+        for name in _SCOPE_VALUES.get(kind, ())
     }
 
 

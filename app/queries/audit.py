@@ -14,6 +14,9 @@ PER_PAGE = 50
 # The journal counts its entries up to this many (« plus de 10 000 ») : an exact count reads the whole
 # table on every view (50 000 entries: most of the page's time) while a filter is how one finds an entry.
 COUNT_CAP = 10_000
+TRAIL_PER_PAGE = 20
+# What a list of entries shows (admin/_entries.html): who acted, by name, not their roles; not the changes.
+ENTRY_SHOWN = (joinedload(AuditEntry.actor).options(lazyload(User.roles)), defer(AuditEntry.changes))
 
 
 @dataclass
@@ -60,11 +63,6 @@ def journal_page(action: str, page: int) -> JournalPage:
         .limit(PER_PAGE + 1)
     ).all()
     return JournalPage(list(rows[:PER_PAGE]), page, counted, len(rows) > PER_PAGE)
-
-
-TRAIL_PER_PAGE = 20
-# What a list of entries shows (admin/_entries.html): who acted, by name, not their roles; not the changes.
-ENTRY_SHOWN = (joinedload(AuditEntry.actor).options(lazyload(User.roles)), defer(AuditEntry.changes))
 
 
 def trail_page(object_type: str, object_id, page: int) -> Page:

@@ -301,7 +301,7 @@ def chantier(code: str, visible) -> ChantierPage | None:
     if found is None:
         return None
     of_chantier = {"chantier_id": found.id}
-    actions_of, first_opportunities, _counts = _page_statements(OPPORTUNITIES_SHOWN)
+    actions_of, first_opportunities, counts = _page_statements(OPPORTUNITIES_SHOWN)
     actions = list(db.session.scalars(actions_of, of_chantier))
     page = ChantierPage(
         chantier=found,
@@ -310,7 +310,7 @@ def chantier(code: str, visible) -> ChantierPage | None:
         drawn=drawn_dossiers(found, visible),
         codes=_codes_by_action(actions),
     )
-    _count_opportunities(page)
+    _count_opportunities(page, counts)
     return page
 
 
@@ -354,9 +354,8 @@ def _codes_statements(actions: int, per_action: int):
     return counted, union_all(*(select(first) for first in firsts)).order_by("action_id", "number")
 
 
-def _count_opportunities(page: ChantierPage) -> None:
-    """The chantier's opportunities counted by state and by priority in SQL (one statement)."""
-    counts = _page_statements(OPPORTUNITIES_SHOWN)[2]
+def _count_opportunities(page: ChantierPage, counts) -> None:
+    """The chantier's opportunities counted by state and by priority in SQL (one statement, `counts`)."""
     for state, priority, n in db.session.execute(counts, {"chantier_id": page.chantier.id}):
         page.opportunity_count += n
         state_label = OpportunityState(state).label
