@@ -14,6 +14,7 @@ from functools import cache
 from sqlalchemy import bindparam, func, literal_column, null, or_, select, union, union_all
 from sqlalchemy.orm import lazyload, selectinload
 
+from .. import permissions
 from ..extensions import db
 from ..maintenance import ROOT
 from ..models import (
@@ -130,11 +131,6 @@ def amounts(ids: list[int]) -> dict[int, tuple[int, int, int, int]]:
     return {i: tuple(found[i].get(what, 0) for what in AMOUNTS) for i in ids}
 
 
-def totals(ids) -> dict[str, int]:
-    """{what: sum} over the dossiers `ids` selects, for each of AMOUNTS and their `count`: one statement."""
-    return {what: int(total or 0) for what, _, total in db.session.execute(_sums(ids, by_dossier=False))}
-
-
 def dossier_rows(dossiers: list[Dossier]) -> list[DossierRow]:
     figures = amounts([d.id for d in dossiers])
     return [DossierRow(d, *figures[d.id]) for d in dossiers]
@@ -215,23 +211,41 @@ def _linked(chantier_id: int):
     )
 
 
-def drawn_dossiers(chantier: Chantier, visible, page: int = 1) -> ChantierDossiers:
-    """The dossiers named on the chantier or on one of its opportunities, `visible` to the reader, one page
-    of them by id with their amounts, and the totals over all of them: three statements."""
-    scoped = visible.where(
-        or_(Dossier.chantier_id == chantier.id, Dossier.opportunity_id.in_(_linked(chantier.id)))
-    )
-    sums = totals(scoped.with_only_columns(Dossier.id))
+def drawn_dossiers(chantier: Chantier, reader, page: int = 1) -> ChantierDossiers:
+    """The dossiers named on the chantier or on one of its opportunities that `reader` may see, one page of
+    them by id with their amounts, and the totals over all of them: three statements."""
+    shape, values = permissions.dossier_scope(reader)
+    values = values | {"chantier_id": chantier.id}
+    summed, one_page = _drawn_statements(shape)
+    sums = {what: int(total or 0) for what, _, total in db.session.execute(summed, values)}
     found = ChantierDossiers(chantier, [], sums.pop("count", 0), sums, per_page=DOSSIERS_SHOWN)
     found.page = min(max(1, page), found.pages)
-    dossiers = db.session.scalars(
-        scoped.options(lazyload(Dossier.created_by))  # its rows name the porteur ministry, not the author
-        .order_by(Dossier.id)
-        .limit(found.per_page)
-        .offset((found.page - 1) * found.per_page)
-    )
-    found.dossiers = dossier_rows(list(dossiers))
+    values |= {"limit": found.per_page, "offset": (found.page - 1) * found.per_page}
+    found.dossiers = dossier_rows(list(db.session.scalars(one_page, values)))
     return found
+
+
+@cache
+def _drawn_statements(shape: tuple[str, ...]):
+    """(the totals of the dossiers the chantier bound as `chantier_id` draws, one page of them), for a reader
+    of `shape` (permissions.dossier_scope, its values bound): built once per shape. The drawn dossiers are
+    a common table expression, found once for the five sums (each branch used to look for them again
+    through every opportunity of the chantier: 5 × 400 index probes at the large data set)."""
+    chantier_id = bindparam("chantier_id")
+    drawn = select(Dossier.id).where(
+        permissions.dossier_filter(shape, permissions.bound_values(shape)),
+        or_(Dossier.chantier_id == chantier_id, Dossier.opportunity_id.in_(_linked(chantier_id))),
+    )
+    one_page = (
+        select(Dossier)
+        .where(Dossier.id.in_(drawn))
+        .options(lazyload(Dossier.created_by))  # its rows name the porteur ministry, not the author
+        .order_by(Dossier.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    listed = drawn.cte("drawn")
+    return _sums(select(listed.c.id), by_dossier=False), one_page
 
 
 def chantier_by_code(code: str) -> Chantier | None:
@@ -293,7 +307,7 @@ class ChantierPage:
         return sum(1 for a in self.actions if self.codes_of(a).count)
 
 
-def chantier(code: str, visible) -> ChantierPage | None:
+def chantier(code: str, reader) -> ChantierPage | None:
     """A chantier's roll-up: its actions and a few of their opportunities' codes, its first opportunities
     and their counts by state and priority, its first dossiers (named directly or through one of its
     opportunities) with their amounts and the totals over all. Nine statements, whatever their numbers."""
@@ -307,7 +321,7 @@ def chantier(code: str, visible) -> ChantierPage | None:
         chantier=found,
         actions=actions,
         opportunities=list(db.session.scalars(first_opportunities, of_chantier)),
-        drawn=drawn_dossiers(found, visible),
+        drawn=drawn_dossiers(found, reader),
         codes=_codes_by_action(actions),
     )
     _count_opportunities(page, counts)

@@ -24,7 +24,7 @@ def index():
 @bp.get("/chantiers/<code>")
 @permissions.portfolio_readable
 def show(code: str):
-    page = queries.chantier(code, permissions.dossiers_visible_to(current_user))
+    page = queries.chantier(code, current_user)
     if page is None:
         abort(404)
     return render("chantiers/show.html", page=page, annex_for=queries.annex_for, deduced=queries.DEDUCED)
@@ -38,7 +38,7 @@ def dossiers(code: str):
     if found is None:
         abort(404)
     page = request.args.get("page", 1, type=int)
-    drawn = queries.drawn_dossiers(found, permissions.dossiers_visible_to(current_user), page)
+    drawn = queries.drawn_dossiers(found, current_user, page)
     return render("chantiers/dossiers.html", chantier=found, drawn=drawn)
 
 
