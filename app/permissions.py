@@ -295,16 +295,24 @@ def can_view_meeting(user, meeting) -> bool:
 
 
 def meetings_visible_to(user):
+    committees = meeting_scope(user)
     query = select(Meeting)
+    return query if committees is None else query.where(meeting_filter(committees))
+
+
+def meeting_scope(user) -> list[int] | None:
+    """What `user` reads of the committee sessions: None for every one (the secretariat), else the
+    committees whose sessions it reads beyond the published ones (meeting_filter)."""
     if is_secretariat(user):
-        return query
-    mine = [r.committee_id for r in getattr(user, "roles", []) if r.role == Role.COMITE and r.committee_id]
-    return query.where(
-        or_(
-            Meeting.state.in_(PUBLIC_MEETING_STATES),
-            Meeting.committee_id.in_(mine or [-1]),
-        )
-    )
+        return None
+    mine = {r.committee_id for r in getattr(user, "roles", []) if r.role == Role.COMITE and r.committee_id}
+    return sorted(mine) or [-1]
+
+
+def meeting_filter(committees):
+    """The sessions a reader of meeting_scope's `committees` (a list, or an expanding bound parameter) reads:
+    the published ones and every session of its committees."""
+    return or_(Meeting.state.in_(PUBLIC_MEETING_STATES), Meeting.committee_id.in_(committees))
 
 
 def can_view_named_votes(user, meeting) -> bool:
@@ -465,12 +473,7 @@ def dossier_filter(shape: tuple[str, ...], values: dict):
         return false()
     if shape == ("all",):
         return true()
-    clauses = [
-        Dossier.created_by_id == values["reader_id"],
-        Dossier.id.in_(
-            select(DossierReferent.dossier_id).where(DossierReferent.email == values["reader_email"])
-        ),
-    ]
+    clauses = [porteur_side_filter(values["reader_id"], values["reader_email"])]
     if "instructed" in shape:
         clauses.append(
             Dossier.guichet_id.in_(_instructed_guichets_query(values["instructed"]))
@@ -498,13 +501,14 @@ def porteur_side_dossiers(user):
     """The dossiers `user` carries (created, or named among its référents): `is_porteur_side` in SQL."""
     if not getattr(user, "is_authenticated", False):
         return select(Dossier).where(false())
-    return select(Dossier).where(
-        or_(
-            Dossier.created_by_id == user.id,
-            Dossier.id.in_(
-                select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
-            ),
-        )
+    return select(Dossier).where(porteur_side_filter(user.id, user.email.lower()))
+
+
+def porteur_side_filter(reader_id, reader_email):
+    """The dossiers the reader created or is named among the référents of (values literal or bound)."""
+    return or_(
+        Dossier.created_by_id == reader_id,
+        Dossier.id.in_(select(DossierReferent.dossier_id).where(DossierReferent.email == reader_email)),
     )
 
 

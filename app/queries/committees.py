@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import defer, joinedload, lazyload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +25,7 @@ from ..models.committees import (
 )
 from ..models.minutes import Minutes
 from ..models.register import RegisterEntry, RegisterVerification
-from ..permissions import meetings_visible_to
+from ..permissions import meeting_filter, meeting_scope, meetings_visible_to
 from .portfolio import search_clause
 
 LIVE_STATES = MeetingState.LIVE
@@ -81,36 +81,7 @@ def meetings_of(committee: Committee, user) -> list[Meeting]:
 
 
 def meeting_by_id(meeting_id: int, user) -> Meeting | None:
-    return db.session.scalar(
-        meetings_visible_to(user)
-        .where(Meeting.id == meeting_id)
-        .options(
-            # Few rows each, so joined to the statement that loads their parent: the transitions and the
-            # minutes with the meeting, the documents with the items, the assessments with the dossiers.
-            # The people shown (attendees, voters, authors) come without their own roles, which this page
-            # never reads (User.roles would be one more selectin statement).
-            joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
-            joinedload(Meeting.minutes),
-            selectinload(Meeting.items).joinedload(AgendaItem.documents),
-            selectinload(Meeting.items).selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
-            selectinload(Meeting.items)
-            .selectinload(AgendaItem.votes)
-            .joinedload(ItemVote.user)
-            .lazyload(User.roles),
-            # the documents listed under each dossier item (services.meetings.dossier_documents)
-            selectinload(Meeting.items)
-            .selectinload(AgendaItem.dossier)
-            .options(
-                joinedload(Dossier.assessments),
-                joinedload(Dossier.created_by).lazyload(User.roles),
-                joinedload(Dossier.guichet).selectinload(Guichet.rules),
-            ),
-            selectinload(Meeting.attendances).options(
-                joinedload(Attendance.user).lazyload(User.roles),
-                joinedload(Attendance.proxy).lazyload(User.roles),
-            ),
-        )
-    )
+    return _one_meeting("everything", meeting_id, user)
 
 
 def meeting_page(meeting_id: int, user) -> Meeting | None:
@@ -118,25 +89,11 @@ def meeting_page(meeting_id: int, user) -> Meeting | None:
     documents, opportunity and decisions. Not their dossiers (services.meetings.dossier_documents_of reads
     their links in one statement), votes (the live page's) or the attendance (read by the quorum box only
     while the meeting is held)."""
-    meeting = db.session.scalar(
-        meetings_visible_to(user)
-        .where(Meeting.id == meeting_id)
-        .options(
-            joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
-            joinedload(Meeting.minutes),
-            selectinload(Meeting.items).options(
-                defer(AgendaItem.notes),  # the minutes'
-                joinedload(AgendaItem.documents),
-                joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
-            ),
-        )
-    )
+    meeting = _one_meeting("page", meeting_id, user)
     if meeting is None:
         return None
-    if meeting.state in MeetingState.HELD:
-        db.session.scalars(  # fills each point's decisions, for every point at once
-            select(AgendaItem).where(AgendaItem.meeting_id == meeting.id).options(_decisions_shown())
-        ).all()
+    if meeting.state in MeetingState.HELD:  # fills each point's decisions, for every point at once
+        db.session.scalars(_items_with_decisions(), {"meeting_id": meeting.id}).all()
     else:  # decisions are recorded while the meeting is held (services.decisions), never before
         for item in meeting.items:
             set_committed_value(item, "decisions", [])
@@ -157,30 +114,107 @@ def _decisions_shown():
 def meeting_minutes(meeting_id: int, user) -> Meeting | None:
     """The meeting with what its minutes show: the minutes and who reviewed and published them, the
     attendance, and each point's notes and decisions. Not the history, documents, dossiers or votes."""
-    return db.session.scalar(
-        meetings_visible_to(user)
-        .where(Meeting.id == meeting_id)
-        .options(
-            joinedload(Meeting.minutes).options(
-                joinedload(Minutes.reviewed_by).lazyload(User.roles),
-                joinedload(Minutes.published_by).lazyload(User.roles),
-            ),
-            selectinload(Meeting.attendances).options(
-                joinedload(Attendance.user).lazyload(User.roles),
-                joinedload(Attendance.proxy).lazyload(User.roles),
-            ),
-            selectinload(Meeting.items).options(
-                load_only(AgendaItem.position, AgendaItem.title, AgendaItem.notes, AgendaItem.meeting_id),
-                lazyload(AgendaItem.opportunity),
-                _decisions_shown(),
-            ),
-        )
-    )
+    return _one_meeting("minutes", meeting_id, user)
 
 
 def meeting_header(meeting_id: int, user) -> Meeting | None:
     """The meeting alone (with its committee), for a view that shows none of its rows."""
-    return db.session.scalar(meetings_visible_to(user).where(Meeting.id == meeting_id))
+    return _one_meeting("header", meeting_id, user)
+
+
+def _one_meeting(loading: str, meeting_id: int, user) -> Meeting | None:
+    """The meeting `user` may read with what `loading` names (_MEETING_LOADING), None when it may not."""
+    committees = meeting_scope(user)
+    values = {"meeting_id": meeting_id} | ({} if committees is None else {"committees": committees})
+    return db.session.scalar(_one_meeting_statement(loading, committees is None), values)
+
+
+@cache
+def _one_meeting_statement(loading: str, every_session: bool) -> Select:
+    """Built once per loading and kind of reader (permissions.meeting_scope): a statement keeps the cache key
+    SQLAlchemy computes from it, and building these, with their loader options, cost more than running
+    them (the meeting and the reader's committees are bound)."""
+    query = select(Meeting).where(Meeting.id == bindparam("meeting_id"))
+    if not every_session:
+        query = query.where(meeting_filter(bindparam("committees", expanding=True)))
+    return query.options(*_MEETING_LOADING[loading]())
+
+
+@cache
+def _items_with_decisions() -> Select:
+    return (
+        select(AgendaItem).where(AgendaItem.meeting_id == bindparam("meeting_id")).options(_decisions_shown())
+    )
+
+
+def _everything_loaded() -> tuple:
+    """meeting_by_id: what the services read of a meeting (its items' decisions, votes and dossiers)."""
+    return (
+        # Few rows each, so joined to the statement that loads their parent: the transitions and the
+        # minutes with the meeting, the documents with the items, the assessments with the dossiers.
+        # The people shown (attendees, voters, authors) come without their own roles, which this page
+        # never reads (User.roles would be one more selectin statement).
+        joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
+        joinedload(Meeting.minutes),
+        selectinload(Meeting.items).joinedload(AgendaItem.documents),
+        selectinload(Meeting.items).selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
+        selectinload(Meeting.items)
+        .selectinload(AgendaItem.votes)
+        .joinedload(ItemVote.user)
+        .lazyload(User.roles),
+        # the documents listed under each dossier item (services.meetings.dossier_documents)
+        selectinload(Meeting.items)
+        .selectinload(AgendaItem.dossier)
+        .options(
+            joinedload(Dossier.assessments),
+            joinedload(Dossier.created_by).lazyload(User.roles),
+            joinedload(Dossier.guichet).selectinload(Guichet.rules),
+        ),
+        selectinload(Meeting.attendances).options(
+            joinedload(Attendance.user).lazyload(User.roles),
+            joinedload(Attendance.proxy).lazyload(User.roles),
+        ),
+    )
+
+
+def _page_loaded() -> tuple:
+    """meeting_page: its history and minutes, its points with their documents and opportunity."""
+    return (
+        joinedload(Meeting.transitions).joinedload(MeetingTransition.actor).lazyload(User.roles),
+        joinedload(Meeting.minutes),
+        selectinload(Meeting.items).options(
+            defer(AgendaItem.notes),  # the minutes'
+            joinedload(AgendaItem.documents),
+            joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
+        ),
+    )
+
+
+def _minutes_loaded() -> tuple:
+    """meeting_minutes: the minutes and their reviewers, the attendance, each point's notes and decisions."""
+    return (
+        joinedload(Meeting.minutes).options(
+            joinedload(Minutes.reviewed_by).lazyload(User.roles),
+            joinedload(Minutes.published_by).lazyload(User.roles),
+        ),
+        selectinload(Meeting.attendances).options(
+            joinedload(Attendance.user).lazyload(User.roles),
+            joinedload(Attendance.proxy).lazyload(User.roles),
+        ),
+        selectinload(Meeting.items).options(
+            load_only(AgendaItem.position, AgendaItem.title, AgendaItem.notes, AgendaItem.meeting_id),
+            lazyload(AgendaItem.opportunity),
+            _decisions_shown(),
+        ),
+    )
+
+
+_MEETING_LOADING = {
+    "everything": _everything_loaded,
+    "page": _page_loaded,
+    "minutes": _minutes_loaded,
+    "header": tuple,
+}
 
 
 def decision_by_id(decision_id: int, user) -> Decision | None:
