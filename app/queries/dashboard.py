@@ -10,7 +10,19 @@ from datetime import UTC
 from functools import cache
 
 from flask import url_for
-from sqlalchemy import Select, String, case, cast, func, literal_column, null, select, type_coerce, union_all
+from sqlalchemy import (
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import aliased, selectinload
 
 from .. import permissions
@@ -403,37 +415,29 @@ def pending_actions(user, campaigns: list[Campaign] | None = None) -> list[Pendi
                 )
             )
     if guichets := permissions.instructed_guichet_ids(user):
-        to_instruct = (
-            select(Dossier)
-            .where(
-                Dossier.guichet_id.in_(guichets),
-                Dossier.state.in_((DossierState.DEPOSE, DossierState.EN_INSTRUCTION)),
-            )
-            .order_by(Dossier.submitted_at, Dossier.id)
-        )
         pending += _pending_dossiers(
-            to_instruct,
+            "instruct",
+            {"guichets": sorted(guichets)},
             "Instruire",
             _dossier_label,
             PendingAction("Voir tous les dossiers à instruire", url_for("dossiers.instruction")),
         )
-    to_complete = (
-        permissions.porteur_side_dossiers(user)
-        .where(Dossier.state == DossierState.COMPLEMENTS_DEMANDES)
-        .order_by(Dossier.id)
-    )
-    pending += _pending_dossiers(
-        to_complete,
-        "Compléter",
-        lambda _dossier: "Compléments demandés",
-        PendingAction("Voir tous mes dossiers", url_for("dossiers.index")),
-    )
+    if getattr(user, "is_authenticated", False):
+        pending += _pending_dossiers(
+            "complete",
+            {"reader_id": user.id, "reader_email": user.email.lower()},
+            "Compléter",
+            lambda _dossier: "Compléments demandés",
+            PendingAction("Voir tous mes dossiers", url_for("dossiers.index")),
+        )
     return pending
 
 
-def _pending_dossiers(query: Select, verb: str, detail, see_all: PendingAction) -> list[PendingAction]:
-    """The first PENDING_DOSSIERS of `query`, then `see_all` when there are more (one statement)."""
-    dossiers = db.session.scalars(query.limit(PENDING_DOSSIERS + 1)).all()
+def _pending_dossiers(
+    kind: str, values: dict, verb: str, detail, see_all: PendingAction
+) -> list[PendingAction]:
+    """The first PENDING_DOSSIERS of the dossiers awaiting `kind`, then `see_all` when there are more."""
+    dossiers = db.session.execute(_pending_statement(kind), values).all()
     items = [
         PendingAction(
             f"{verb} : {dossier.title}", url_for("dossiers.show", dossier_id=dossier.id), detail(dossier)
@@ -441,6 +445,28 @@ def _pending_dossiers(query: Select, verb: str, detail, see_all: PendingAction) 
         for dossier in dossiers[:PENDING_DOSSIERS]
     ]
     return items + [see_all] if len(dossiers) > PENDING_DOSSIERS else items
+
+
+@cache
+def _pending_statement(kind: str) -> Select:
+    """Built once: the dossiers awaiting an instruction in the reader's guichets, or the complements the
+    reader was asked for as a porteur (its values bound), one more than shown."""
+    if kind == "instruct":
+        where = Dossier.guichet_id.in_(bindparam("guichets", expanding=True)) & Dossier.state.in_(
+            (DossierState.DEPOSE, DossierState.EN_INSTRUCTION)
+        )
+        order = (Dossier.submitted_at, Dossier.id)
+    else:
+        where = permissions.porteur_side_filter(bindparam("reader_id"), bindparam("reader_email")) & (
+            Dossier.state == DossierState.COMPLEMENTS_DEMANDES
+        )
+        order = (Dossier.id,)
+    return (
+        select(Dossier.id, Dossier.title, Dossier.state)
+        .where(where)
+        .order_by(*order)
+        .limit(PENDING_DOSSIERS + 1)
+    )
 
 
 def _dossier_label(dossier) -> str:
@@ -505,20 +531,25 @@ class DossierRow:
 
 def dossiers_by_guichet_and_state(user) -> list[DossierRow]:
     """Dossiers the user may see (the same scope as the dossiers pages), by guichet and state."""
-    # Grouped on the scoped query itself (not `id IN (scope)`): the secretariat's counts read the
-    # (guichet, state) index alone.
-    counted = (
-        permissions.dossiers_visible_to(user)
-        .with_only_columns(Dossier.guichet_id, Dossier.state, func.count().label("n"))
-        .group_by(Dossier.guichet_id, Dossier.state)
-        .subquery()
-    )
-    rows = db.session.execute(
+    shape, values = permissions.dossier_scope(user)
+    rows = db.session.execute(_dossiers_by_guichet_and_state(shape), values).all()
+    return [DossierRow(code, state, STATE_LABELS[DossierState(state)], n) for code, state, n in rows]
+
+
+@cache
+def _dossiers_by_guichet_and_state(shape: tuple[str, ...]) -> Select:
+    """Built once per shape of reader (permissions.dossier_scope), the reader's values bound. Grouped on the
+    scoped query itself (not `id IN (scope)`): the secretariat's counts read the (guichet, state) index
+    alone."""
+    counted = select(Dossier.guichet_id, Dossier.state, func.count().label("n"))
+    if shape != ("all",):
+        counted = counted.where(permissions.dossier_filter(shape, permissions.bound_values(shape)))
+    counted = counted.group_by(Dossier.guichet_id, Dossier.state).subquery()
+    return (
         select(Guichet.code, counted.c.state, counted.c.n)
         .join(Guichet, Guichet.id == counted.c.guichet_id)
         .order_by(Guichet.code, counted.c.state)
-    ).all()
-    return [DossierRow(code, state, STATE_LABELS[DossierState(state)], n) for code, state, n in rows]
+    )
 
 
 # Dossiers whose contract is signed: reported savings are measured against their forecast savings.
@@ -614,14 +645,19 @@ def amounts_by_year() -> list[YearAmounts]:
 
 
 def upcoming_sessions(user, limit: int = 5) -> list:
-    return list(
-        db.session.scalars(
-            permissions.meetings_visible_to(user)
-            .where(Meeting.starts_at >= utcnow(), Meeting.state != MeetingState.ANNULEE)
-            .order_by(Meeting.starts_at)
-            .limit(limit)
-        )
-    )
+    committees = permissions.meeting_scope(user)
+    values = {"now": utcnow(), "limit": limit} | ({} if committees is None else {"committees": committees})
+    return list(db.session.scalars(_upcoming_sessions(committees is None), values))
+
+
+@cache
+def _upcoming_sessions(every_session: bool) -> Select:
+    """Built once per kind of reader (permissions.meeting_scope), the reader's committees bound."""
+    upcoming = (Meeting.starts_at >= bindparam("now")) & (Meeting.state != MeetingState.ANNULEE)
+    query = select(Meeting).where(upcoming)
+    if not every_session:
+        query = query.where(permissions.meeting_filter(bindparam("committees", expanding=True)))
+    return query.order_by(Meeting.starts_at).limit(bindparam("limit"))
 
 
 def domain_figures(user, sections: set[str], campaigns: list[Campaign] | None = None) -> dict:
