@@ -356,9 +356,15 @@ def load_rows(dossier: Dossier, section_keys=None) -> None:
     keys = SECTION_ROWS if section_keys is None else section_keys
     load_collections(dossier, (name for key in keys for name in SECTION_ROWS.get(key, ())))
     if "rules" in inspect(dossier.guichet).unloaded:
-        rules = select(GuichetRule).where(GuichetRule.guichet_id == dossier.guichet_id)
-        rules = rules.order_by(GuichetRule.position)
-        set_committed_value(dossier.guichet, "rules", list(db.session.scalars(rules)))
+        rules = db.session.scalars(_rules_statement(), {"guichet_id": dossier.guichet_id})
+        set_committed_value(dossier.guichet, "rules", list(rules))
+
+
+@cache
+def _rules_statement() -> Select:
+    """The rules of the guichet bound as `guichet_id`, in their order: built once (as _rows_statement)."""
+    of_guichet = GuichetRule.guichet_id == bindparam("guichet_id")
+    return select(GuichetRule).where(of_guichet).order_by(GuichetRule.position)
 
 
 def load_collections(dossier: Dossier, names) -> None:
