@@ -2,6 +2,7 @@
 permission predicates, the state enums and their named groups, so templates never spell a state name)."""
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import markdown as markdown_lib
@@ -63,6 +64,12 @@ ALLOWED_TAGS = {
 }
 
 
+# A pure function of its text, and the costliest step of a page showing one (Python-Markdown builds its
+# parser and extensions on each call: 0.3 ms for an opportunity's besoin): the last texts rendered are kept.
+MARKDOWN_KEPT = 1024
+
+
+@lru_cache(maxsize=MARKDOWN_KEPT)
 def render_markdown(text: str | None) -> Markup:
     """Markdown → HTML sanitised by nh3 (links get rel=noopener noreferrer)."""
     html = markdown_lib.markdown(text or "", extensions=["sane_lists", "tables"], output_format="html")
