@@ -295,20 +295,24 @@ def calendar_meetings(*, user: User, committee: Committee | None = None) -> list
 
 def trail(*, opportunity_id: int | None = None, dossier_id: int | None = None, user=None) -> list[AgendaItem]:
     """Every agenda item about an opportunity or a dossier, across committees, oldest meeting first."""
-    query = select(AgendaItem).join(Meeting)
-    if opportunity_id is not None:
-        query = query.where(AgendaItem.opportunity_id == opportunity_id)
-    else:
-        query = query.where(AgendaItem.dossier_id == dossier_id)
-    visible = meetings_visible_to(user).with_only_columns(Meeting.id)
-    query = query.where(Meeting.id.in_(visible))
-    return list(
-        db.session.scalars(
-            query.order_by(Meeting.starts_at, AgendaItem.position).options(
-                selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
-                selectinload(AgendaItem.votes),
-            )
-        )
+    about = "opportunity" if opportunity_id is not None else "dossier"
+    committees = meeting_scope(user)
+    values = {"subject_id": opportunity_id if about == "opportunity" else dossier_id}
+    values |= {} if committees is None else {"committees": committees}
+    return list(db.session.scalars(_trail_statement(about, committees is None), values))
+
+
+@cache
+def _trail_statement(about: str, every_session: bool) -> Select:
+    """trail's statement about an opportunity or a dossier (bound as `subject_id`), for a kind of reader
+    (permissions.meeting_scope, its committees bound): built once."""
+    subject = AgendaItem.opportunity_id if about == "opportunity" else AgendaItem.dossier_id
+    query = select(AgendaItem).join(Meeting).where(subject == bindparam("subject_id"))
+    if not every_session:
+        query = query.where(meeting_filter(bindparam("committees", expanding=True)))
+    return query.order_by(Meeting.starts_at, AgendaItem.position).options(
+        selectinload(AgendaItem.decisions).selectinload(Decision.amounts),
+        selectinload(AgendaItem.votes),
     )
 
 
