@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from sqlalchemy import bindparam, func, literal_column, null, or_, select, union, union_all
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from .. import permissions
 from ..extensions import db
@@ -164,6 +164,13 @@ def chantiers() -> list[Chantier]:
 # The counts and totals are over all of them. Ten of each: a roll-up to read at a glance (and a page of
 # constant cost), the full lists one link away.
 OPPORTUNITIES_SHOWN = 10
+SHOWN_COLUMNS = (
+    Opportunity.code,
+    Opportunity.number,
+    Opportunity.brique,
+    Opportunity.state,
+    Opportunity.priority,
+)
 CODES_PER_ACTION = 5
 DOSSIERS_SHOWN = 10
 
@@ -265,9 +272,15 @@ def _page_statements(shown: int):
     """(its actions, its first `shown` opportunities, its opportunities by state and priority), of the
     chantier bound as `chantier_id`."""
     linked = _linked(bindparam("chantier_id"))
+    # the first `shown` found on their ids and numbers alone, then read whole (sorting the chantier's
+    # 400 opportunities as whole rows cost a third more)
+    first = select(Opportunity.id).where(Opportunity.id.in_(linked)).order_by(Opportunity.number).limit(shown)
     return (
         select(Action).where(Action.chantier_id == bindparam("chantier_id")).order_by(Action.code),
-        select(Opportunity).where(Opportunity.id.in_(linked)).order_by(Opportunity.number).limit(shown),
+        select(Opportunity)
+        .where(Opportunity.id.in_(first.scalar_subquery()))
+        .options(load_only(*SHOWN_COLUMNS))
+        .order_by(Opportunity.number),
         select(Opportunity.state, Opportunity.priority, func.count())
         .where(Opportunity.id.in_(linked))
         .group_by(Opportunity.state, Opportunity.priority),
@@ -368,13 +381,17 @@ def _codes_statements(actions: int, per_action: int):
     return counted, union_all(*(select(first) for first in firsts)).order_by("action_id", "number")
 
 
+_STATE_LABELS = {state.value: state.label for state in OpportunityState}
+_PRIORITY_LABELS = {priority.value: priority.label for priority in Moscow} | {None: "Non priorisée"}
+
+
 def _count_opportunities(page: ChantierPage, counts) -> None:
     """The chantier's opportunities counted by state and by priority in SQL (one statement, `counts`)."""
     for state, priority, n in db.session.execute(counts, {"chantier_id": page.chantier.id}):
         page.opportunity_count += n
-        state_label = OpportunityState(state).label
+        state_label = _STATE_LABELS[state]
         page.states[state_label] = page.states.get(state_label, 0) + n
-        label = Moscow(priority).label if priority else "Non priorisée"
+        label = _PRIORITY_LABELS[priority or None]
         page.priorities[label] = page.priorities.get(label, 0) + n
 
 
