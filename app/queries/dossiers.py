@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, exists, func, inspect, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, inspect, or_, select
 from sqlalchemy.orm import defaultload, joinedload, lazyload, selectinload, undefer, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,7 +19,6 @@ from ..models.dossiers import (
     DossierFollow,
     DossierIndicator,
     DossierMessage,
-    DossierReferent,
     DossierSection,
     DossierState,
     DossierTransition,
@@ -73,12 +72,17 @@ class DossierRow:
         return Dossier.reference_of(self.id)
 
 
-def _rows(query: Select, order: tuple, limit: int, offset: int, follower=None) -> list[DossierRow]:
-    """One page of `query` (a filtered select of dossiers) in `order`, as lines (with `follower`: whether
-    they follow each). The page's ids are chosen first, then only they are joined to their guichet, author
-    and organisation: sorting every matching dossier with its joined columns to keep 50 grew with the
-    number of dossiers."""
+def _rows(query: Select, order: tuple, limit: int, offset: int) -> list[DossierRow]:
+    """One page of `query` (a filtered select of dossiers) in `order`, as lines."""
     page = query.with_only_columns(Dossier.id).order_by(*order).limit(limit).offset(offset).subquery()
+    return [DossierRow(*line) for line in db.session.execute(_lines(page, order))]
+
+
+def _lines(page, order: tuple, follower_id=None) -> Select:
+    """The lines of the dossiers whose ids `page` (a subquery) holds, in `order` (with `follower_id`, literal
+    or bound: whether that user follows each). The page's ids are chosen first, then only they are joined to
+    their guichet, author and organisation: sorting every matching dossier with its joined columns to keep
+    50 grew with the number of dossiers."""
     lines = (
         select(
             Dossier.id,
@@ -99,9 +103,10 @@ def _rows(query: Select, order: tuple, limit: int, offset: int, follower=None) -
         .outerjoin(Organisation, Organisation.id == Dossier.porteur_organisation_id)
         .order_by(*order)
     )
-    if follower is not None:
-        lines = lines.add_columns(DossierFollow.user_id.is_not(None)).outerjoin(*_followed_by(follower))
-    return [DossierRow(*line) for line in db.session.execute(lines)]
+    if follower_id is None:
+        return lines
+    followed = (DossierFollow.dossier_id == Dossier.id) & (DossierFollow.user_id == follower_id)
+    return lines.add_columns(DossierFollow.user_id.is_not(None)).outerjoin(DossierFollow, followed)
 
 
 @dataclass
@@ -133,35 +138,51 @@ class DossierFilters:
         return {k: v for k, v in values.items() if v}
 
 
-def _filtered(user, filters: DossierFilters, tab: str | None = None):
-    query = permissions.dossiers_visible_to(user).where(Dossier.state != S.BROUILLON)
-    tab = tab or filters.tab
-    states = TABS[tab][1]
-    if states:
-        query = query.where(Dossier.state.in_(states))
-    if tab == "suivis":
-        query = query.where(
-            Dossier.id.in_(select(DossierFollow.dossier_id).where(DossierFollow.user_id == user.id))
-        )
+# The instruction list's filters beyond the reader's scope, by the name of the value each binds.
+_LIST_VALUES = ("guichet", "state", "dossier_id", "typed", "folded")
+
+
+def _list_criteria(user, filters: DossierFilters, tab: str) -> tuple[tuple, dict]:
+    """(the shape of the list's filter: the reader's scope shape, the tab, the filters given; its values):
+    _list_filter(shape, values) is that filter, a statement built once per shape serving every reader and
+    search of that shape (permissions.dossier_scope alike)."""
+    scope, values = permissions.dossier_scope(user)
+    values = values | {"follower_id": user.id}  # the « Suivis » tab, and the followed count of every tab
     if filters.guichet:
-        query = query.join(Guichet, Dossier.guichet_id == Guichet.id).where(Guichet.code == filters.guichet)
+        values["guichet"] = filters.guichet
     if filters.state:
-        query = query.where(Dossier.state == filters.state)
-    if filters.q:
-        term = filters.q.strip()
-        if term.upper().startswith("D") and term[1:].isdigit():
-            query = query.where(Dossier.id == int(term[1:]))
-        else:
-            like = f"%{fold(term)}%"
-            query = query.where(
-                or_(func.lower(Dossier.title).like(f"%{term.lower()}%"), func.lower(Dossier.title).like(like))
-            )
-    return query
+        values["state"] = filters.state
+    term = filters.q.strip()
+    if term.upper().startswith("D") and term[1:].isdigit():  # a reference: « D42 »
+        values["dossier_id"] = int(term[1:])
+    elif term:
+        values["typed"], values["folded"] = f"%{term.lower()}%", f"%{fold(term)}%"
+    given = tuple(name for name in _LIST_VALUES if name in values)
+    return (scope, tab, given), values
 
 
-def _followed_by(user):
-    """The join of a dossier to `user`'s follow of it (one row at most: the follow's primary key)."""
-    return DossierFollow, (DossierFollow.dossier_id == Dossier.id) & (DossierFollow.user_id == user.id)
+def _list_filter(shape: tuple, values: dict):
+    """The dossiers of the instruction list's tab and filters (_list_criteria), `values` literal or bound."""
+    scope, tab, given = shape
+    clauses = [permissions.dossier_filter(scope, values), Dossier.state != S.BROUILLON]
+    if states := TABS[tab][1]:
+        clauses.append(Dossier.state.in_(states))
+    if tab == "suivis":
+        clauses.append(_followed_ids(values["follower_id"]))
+    if "guichet" in given:
+        clauses.append(Dossier.guichet_id.in_(select(Guichet.id).where(Guichet.code == values["guichet"])))
+    if "state" in given:
+        clauses.append(Dossier.state == values["state"])
+    if "dossier_id" in given:
+        clauses.append(Dossier.id == values["dossier_id"])
+    if "typed" in given:
+        title = func.lower(Dossier.title)
+        clauses.append(or_(title.like(values["typed"]), title.like(values["folded"])))
+    return and_(*clauses)
+
+
+def _followed_ids(follower_id):
+    return Dossier.id.in_(select(DossierFollow.dossier_id).where(DossierFollow.user_id == follower_id))
 
 
 def instruction_list(user, filters: DossierFilters) -> tuple[list[DossierRow], int, dict[str, int], set[int]]:
@@ -170,20 +191,11 @@ def instruction_list(user, filters: DossierFilters) -> tuple[list[DossierRow], i
     Two statements at any number of dossiers: the page's lines (each with whether the user follows it),
     and one count per state with its followed ones, from which every tab's count comes (each tab is a set
     of states, « Tous » all of them, « Suivis » the followed ones), the page's total being its tab's."""
-    items = _rows(
-        _filtered(user, filters), INSTRUCTION_ORDER, PER_PAGE, (filters.page - 1) * PER_PAGE, follower=user
-    )
-    follows = select(DossierFollow.dossier_id).where(DossierFollow.user_id == user.id)
-    by_state = {
-        state: (n, followed)
-        for state, n, followed in db.session.execute(
-            _filtered(user, filters, tab="tous")
-            .with_only_columns(
-                Dossier.state, func.count(Dossier.id), func.count(Dossier.id).filter(Dossier.id.in_(follows))
-            )
-            .group_by(Dossier.state)
-        )
-    }
+    shape, values = _list_criteria(user, filters, filters.tab)
+    lines, by_states = _instruction_statements(shape)
+    values |= {"limit": PER_PAGE, "offset": (filters.page - 1) * PER_PAGE}
+    items = [DossierRow(*line) for line in db.session.execute(lines, values)]
+    by_state = {state: (n, followed) for state, n, followed in db.session.execute(by_states, values)}
     counts = {}
     for tab, (_label, states) in TABS.items():
         if tab == "suivis":
@@ -194,42 +206,61 @@ def instruction_list(user, filters: DossierFilters) -> tuple[list[DossierRow], i
     return items, total, counts, {d.id for d in items if d.followed}
 
 
+@cache
+def _instruction_statements(shape: tuple) -> tuple[Select, Select]:
+    """(the page's lines, the counts per state over every tab) of the instruction list for a `shape` of
+    _list_criteria, built once: building these, and the cache key SQLAlchemy computes from them, cost more
+    than running them. The values, the page's limit and offset are bound."""
+    scope, tab, given = shape
+    bound = permissions.bound_values(scope) | {name: bindparam(name) for name in ("follower_id", *given)}
+    page = (
+        select(Dossier.id)
+        .where(_list_filter(shape, bound))
+        .order_by(*INSTRUCTION_ORDER)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery()
+    )
+    lines = _lines(page, INSTRUCTION_ORDER, follower_id=bound["follower_id"])
+    every_tab = (scope, "tous", given)
+    by_states = (
+        select(
+            Dossier.state,
+            func.count(Dossier.id),
+            func.count(Dossier.id).filter(_followed_ids(bound["follower_id"])),
+        )
+        .where(_list_filter(every_tab, bound))
+        .group_by(Dossier.state)
+    )
+    return lines, by_states
+
+
 MY_DOSSIERS_PER_PAGE = 50
 
 
 def instruction_export(user, filters: DossierFilters) -> Select:
     """Every dossier of the instruction list with the page's tab, guichet, state and search, in its order."""
-    return _filtered(user, filters).order_by(*INSTRUCTION_ORDER)
+    shape, values = _list_criteria(user, filters, filters.tab)
+    return select(Dossier).where(_list_filter(shape, values)).order_by(*INSTRUCTION_ORDER)
 
 
 def my_dossiers_query(user) -> Select:
     """The dossiers where the user is porteur or référent (drafts included), newest first."""
+    return _mine(user).order_by(Dossier.id.desc())
+
+
+def _mine(user) -> Select:
+    """The dossiers the user reads, the secretariat's narrowed to those it carries (it reads them all)."""
     query = permissions.dossiers_visible_to(user)
     if permissions.is_secretariat(user):
-        query = query.where(
-            or_(
-                Dossier.created_by_id == user.id,
-                Dossier.id.in_(
-                    select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
-                ),
-            )
-        )
-    return query.order_by(Dossier.id.desc())
+        query = query.where(permissions.porteur_side_filter(user.id, user.email.lower()))
+    return query
 
 
 def my_dossiers(user, page: int = 1) -> Page:
     """One page of the dossiers where the user is porteur or référent (drafts included), newest first:
     2 statements at any number of dossiers."""
-    query = permissions.dossiers_visible_to(user)
-    if permissions.is_secretariat(user):
-        query = query.where(
-            or_(
-                Dossier.created_by_id == user.id,
-                Dossier.id.in_(
-                    select(DossierReferent.dossier_id).where(DossierReferent.email == user.email.lower())
-                ),
-            )
-        )
+    query = _mine(user)
     total = db.session.scalar(
         select(func.count()).select_from(query.with_only_columns(Dossier.id).subquery())
     )
