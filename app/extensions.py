@@ -43,6 +43,9 @@ def request_max_bytes() -> int | None:
     return current_app.config.get("MAX_CONTENT_LENGTH")
 
 
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+
 def configure_engine(engine) -> None:
     """SQLite: real transactions (so SAVEPOINT works), foreign keys on, WAL for concurrent readers."""
     if engine.dialect.name != "sqlite":
@@ -57,6 +60,9 @@ def configure_engine(engine) -> None:
         if engine.url.database and engine.url.database != ":memory:":
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # WAL's usual pairing: no fsync per commit
+            # Reads through a memory map shared by every connection (the OS's page cache, no read() per page):
+            # the default 2 MB page cache of each connection held a fraction of a large portfolio's pages.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "before_cursor_execute")
