@@ -85,6 +85,26 @@ def test_the_register_is_paginated_in_a_constant_number_of_statements(
     assert last.count("<tr><td>") == 20 and "<td>1</td>" in last and 'aria-current="page"' in last
 
 
+def test_a_register_missing_an_entry_still_lists_every_remaining_one_by_page(
+    client, login_as, board, secretariat, opened
+):
+    """A page is a range of positions while the chain numbers its entries 1…N; with one deleted behind the
+    application's back, the pages count from the newest entry and none is skipped."""
+    meeting, item, _ = opened
+    decision = _decide(meeting, item, board, secretariat)
+    for _ in range(2, 61):
+        register_service.append(decision, "amended")
+    db.session.commit()
+    login_as(secretariat)
+    assert body(client.get("/comites/registre?page=2")).count("<tr><td>") == 10  # positions 10…1
+    db.session.execute(text("DELETE FROM register_entries WHERE position = 30"))
+    db.session.commit()
+    second = body(client.get("/comites/registre?page=2"))
+    assert "59 en tout" in second and second.count("<tr><td>") == 9 and "<td>1</td>" in second
+    first = body(client.get("/comites/registre"))
+    assert first.count("<tr><td>") == 50 and "<td>10</td>" in first and "<td>9</td>" not in first
+
+
 def test_cli_verify_register(app, db_session, board, secretariat, opened):
     meeting, item, _ = opened
     meeting_service.record_attendance(meeting, user=board[1], status="present", actor=secretariat)
