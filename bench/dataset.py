@@ -10,23 +10,28 @@ Rows are cloned from the world's objects (built by the ORM factories of tests/ro
 so every NOT NULL column and CHECK constraint holds) or written column by column, in chunks of executemany
 inserts: the large data set is built in about a minute on SQLite instead of hours through the factories.
 The world's own objects get their share, so that the pages the bench opens list more at the large size:
-the porteur carries 4 in 15 dossiers (533 of 2 000; the issue measured « porteur 530 »), the SNAP4 instructeur
-sees a third of them, the world's opportunity has 2 %
-of the audit entries, the world's meeting carries `scale` × 50 items, the three users share a tenth of the
-reminders and a third of the notifications, the world's two campaigns have 133 opportunities and the voters.
+the porteur carries 4 in 15 dossiers (533 of 2 000; the issue measured « porteur 530 »), the SNAP4
+instructeur sees a third of them, the world's opportunity has 2 % of the audit entries, the world's meeting
+carries `scale` × 50 items, the three users share a tenth of the reminders and a third of the
+notifications, the world's two campaigns have 133 opportunities and the voters. Every decision is inscribed
+in the register, chained as services.register.append writes it (the chain verifies); `decide_up_to` grows
+the decisions alone (bench/register.py: 10 000).
 """
 
 import random
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AgendaItem, AuditEntry, Campaign, Dossier, Meeting, Opportunity, Organisation, User
 from app.models.committees import Decision
+from app.models.register import RegisterEntry
 from app.models.reminders import Notification, Reminder
 from app.models.users import UserRole
 from app.models.voting import Vote, campaign_opportunities
+from app.services import register
 
 LARGE = {
     "opportunities": 13_300,
@@ -247,50 +252,7 @@ def top_up(app, world: dict, scale: float, rng: random.Random) -> dict:
                     "occurrence": None,
                 },
             )
-        committee_id = db.session.scalar(select(Meeting.committee_id).where(Meeting.id == world["meeting"]))
-        decided = _count(Decision.id, Decision.meeting_id.in_(past))
-        missing = want["decisions"] - decided
-        if missing > 0:
-            top = db.session.scalar(select(func.max(AgendaItem.id))) or 0
-            rows, spots = [], []
-            for i in range(missing):
-                meeting = past[(decided + i) % len(past)]
-                position = 1000 + decided + i
-                spots.append(meeting)
-                rows.append(
-                    {
-                        "session_id": meeting,
-                        "position": position,
-                        "kind": "dossier",
-                        "title": f"Point {position}",
-                        "dossier_id": dossier_pool[(decided + i) % len(dossier_pool)],
-                        "proposal": "",
-                        "followup_flags": [],
-                        "notes": "",
-                        "created_at": now,
-                    }
-                )
-            _insert(AgendaItem.__table__, rows)
-            new_items = list(
-                db.session.scalars(select(AgendaItem.id).where(AgendaItem.id > top).order_by(AgendaItem.id))
-            )
-            _insert(
-                Decision.__table__,
-                [
-                    {
-                        "item_id": item,
-                        "session_id": meeting,
-                        "committee_id": committee_id,
-                        "outcome": "accepte",
-                        "mode": "consensus",
-                        "motivation": "Projet conforme aux critères du guichet.",
-                        "locked": True,
-                        "recorded_by_id": users["secretariat"].id,
-                        "recorded_at": now,
-                    }
-                    for item, meeting in zip(new_items, spots, strict=True)
-                ],
-            )
+        _decide_up_to(world, past, dossier_pool, want["decisions"], now)
         db.session.commit()
 
         # audit entries: 2 % on the world's opportunity, the rest over the portfolio
@@ -360,3 +322,111 @@ def top_up(app, world: dict, scale: float, rng: random.Random) -> dict:
         db.session.commit()
         db.session.remove()
     return want
+
+
+def decide_up_to(app, world: dict, total: int) -> None:
+    """Grow the past sessions' decisions to `total` (their register with them): bench/register.py's sizes."""
+    with app.app_context():
+        past = list(
+            db.session.scalars(
+                select(Meeting.id).where(Meeting.title.like("Séance du banc%")).order_by(Meeting.id)
+            )
+        )
+        dossier_pool = list(
+            db.session.scalars(
+                select(Dossier.id).where(Dossier.title.like("Dossier du banc 2-%")).order_by(Dossier.id)
+            )
+        )
+        _decide_up_to(world, past, dossier_pool, total, datetime.now(UTC))
+        db.session.commit()
+        db.session.remove()
+
+
+def _decide_up_to(world: dict, past: list[int], dossier_pool: list[int], total: int, now) -> None:
+    """Decided dossier items on the past sessions (one decision each, published) up to `total` decisions, each
+    inscribed in the register as services.register.append writes it (a chain that verifies)."""
+    users = world["users"]
+    committee_id = db.session.scalar(select(Meeting.committee_id).where(Meeting.id == world["meeting"]))
+    decided = _count(Decision.id, Decision.meeting_id.in_(past))
+    missing = total - decided
+    if missing > 0:
+        top = db.session.scalar(select(func.max(AgendaItem.id))) or 0
+        rows, spots = [], []
+        for i in range(missing):
+            meeting = past[(decided + i) % len(past)]
+            position = 1000 + decided + i
+            spots.append(meeting)
+            rows.append(
+                {
+                    "session_id": meeting,
+                    "position": position,
+                    "kind": "dossier",
+                    "title": f"Point {position}",
+                    "dossier_id": dossier_pool[(decided + i) % len(dossier_pool)],
+                    "proposal": "",
+                    "followup_flags": [],
+                    "notes": "",
+                    "created_at": now,
+                }
+            )
+        _insert(AgendaItem.__table__, rows)
+        new_items = list(
+            db.session.scalars(select(AgendaItem.id).where(AgendaItem.id > top).order_by(AgendaItem.id))
+        )
+        _insert(
+            Decision.__table__,
+            [
+                {
+                    "item_id": item,
+                    "session_id": meeting,
+                    "committee_id": committee_id,
+                    "outcome": "accepte",
+                    "mode": "consensus",
+                    "motivation": "Projet conforme aux critères du guichet.",
+                    "locked": True,
+                    "recorded_by_id": users["secretariat"].id,
+                    "recorded_at": now,
+                }
+                for item, meeting in zip(new_items, spots, strict=True)
+            ],
+        )
+    _register_unregistered()
+
+
+def _register_unregistered() -> None:
+    """A « recorded » register entry for every decision without one, chained after the last entry."""
+    last = db.session.execute(
+        select(RegisterEntry.position, RegisterEntry.entry_hash)
+        .order_by(RegisterEntry.position.desc())
+        .limit(1)
+    ).first()
+    position, prev = last if last else (0, register.GENESIS)
+    registered = select(RegisterEntry.decision_id)
+    pending = (
+        select(Decision)
+        .where(Decision.id.not_in(registered))
+        .order_by(Decision.id)
+        .options(
+            selectinload(Decision.amounts), selectinload(Decision.item).joinedload(AgendaItem.opportunity)
+        )
+    )
+    rows = []
+    for decision in db.session.scalars(pending):
+        position += 1
+        payload = register.canonical({"event": "recorded", **decision.content()})
+        content = register.sha256(payload)
+        entry = register.entry_hash(position, prev, content)
+        rows.append(
+            {
+                "position": position,
+                "decision_id": decision.id,
+                "event": "recorded",
+                "payload": payload,
+                "content_hash": content,
+                "prev_hash": prev,
+                "entry_hash": entry,
+                "created_at": decision.recorded_at,
+            }
+        )
+        prev = entry
+    _insert(RegisterEntry.__table__, rows)

@@ -80,6 +80,7 @@ PAGES = {
     "guichet page": ("guichets.show", "secretariat", lambda w: "/guichets/SNAP4"),
     "committees index": ("committees.index", "secretariat", lambda w: "/comites"),
     "meeting page": ("committees.meeting", "secretariat", lambda w: f"/comites/seances/{w['meeting']}"),
+    "decision register": ("committees.register.index", "secretariat", lambda w: "/comites/registre"),
     "minutes": (
         "committees.minutes.show",
         "secretariat",
