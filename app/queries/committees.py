@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, true
-from sqlalchemy.orm import defer, joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
@@ -101,6 +101,18 @@ def meeting_page(meeting_id: int, user) -> Meeting | None:
     return meeting
 
 
+_POINT_SHOWN = (
+    AgendaItem.meeting_id,
+    AgendaItem.position,
+    AgendaItem.kind,
+    AgendaItem.title,
+    AgendaItem.proposal,
+    AgendaItem.opportunity_id,
+    AgendaItem.dossier_id,
+    AgendaItem.followup_flags,
+)
+
+
 @cache
 def _page_items(held: bool) -> Select:
     """The meeting page's points (of the meeting bound as `meeting_id`) with their documents and opportunity,
@@ -108,7 +120,7 @@ def _page_items(held: bool) -> Select:
     a dossier's rows (a selectinload from the meeting's statement cost twice the read of its 50 points)."""
     query = select(AgendaItem).where(AgendaItem.meeting_id == bindparam("meeting_id"))
     query = query.order_by(AgendaItem.position).options(
-        defer(AgendaItem.notes),  # the minutes'
+        load_only(*_POINT_SHOWN),  # not the minutes' notes, nor who added the point and when
         joinedload(AgendaItem.documents),
         joinedload(AgendaItem.opportunity).load_only(Opportunity.code, Opportunity.priority),
     )
