@@ -202,11 +202,7 @@ def top_up(app, world: dict, scale: float, rng: random.Random) -> dict:
                     },
                 )
         db.session.commit()
-        dossier_pool = list(
-            db.session.scalars(
-                select(Dossier.id).where(Dossier.title.like("Dossier du banc 2-%")).order_by(Dossier.id)
-            )
-        )
+        dossier_pool = _dossier_pool()
 
         # the world's meeting: its agenda grows to meeting_items
         items = _count(AgendaItem.id, AgendaItem.meeting_id == world["meeting"])
@@ -219,27 +215,11 @@ def top_up(app, world: dict, scale: float, rng: random.Random) -> dict:
         rows = []
         for i in range(want["meeting_items"] - items):
             position += 1
-            rows.append(
-                {
-                    "session_id": world["meeting"],
-                    "position": position,
-                    "kind": "dossier",
-                    "title": f"Point {position}",
-                    "dossier_id": dossier_pool[i % len(dossier_pool)],
-                    "proposal": "",
-                    "followup_flags": [],
-                    "notes": "",
-                    "created_at": now,
-                }
-            )
+            rows.append(_dossier_item(world["meeting"], position, dossier_pool[i % len(dossier_pool)], now))
         _insert(AgendaItem.__table__, rows)
 
         # past sessions, ~10 decided items each (990 decisions over 100 sessions)
-        past = list(
-            db.session.scalars(
-                select(Meeting.id).where(Meeting.title.like("Séance du banc%")).order_by(Meeting.id)
-            )
-        )
+        past = _past_sessions()
         if len(past) < want["meetings"]:
             past += _clone(
                 Meeting,
@@ -327,17 +307,7 @@ def top_up(app, world: dict, scale: float, rng: random.Random) -> dict:
 def decide_up_to(app, world: dict, total: int) -> None:
     """Grow the past sessions' decisions to `total` (their register with them): bench/register.py's sizes."""
     with app.app_context():
-        past = list(
-            db.session.scalars(
-                select(Meeting.id).where(Meeting.title.like("Séance du banc%")).order_by(Meeting.id)
-            )
-        )
-        dossier_pool = list(
-            db.session.scalars(
-                select(Dossier.id).where(Dossier.title.like("Dossier du banc 2-%")).order_by(Dossier.id)
-            )
-        )
-        _decide_up_to(world, past, dossier_pool, total, datetime.now(UTC))
+        _decide_up_to(world, _past_sessions(), _dossier_pool(), total, datetime.now(UTC))
         db.session.commit()
         db.session.remove()
 
@@ -356,19 +326,8 @@ def _decide_up_to(world: dict, past: list[int], dossier_pool: list[int], total: 
             meeting = past[(decided + i) % len(past)]
             position = 1000 + decided + i
             spots.append(meeting)
-            rows.append(
-                {
-                    "session_id": meeting,
-                    "position": position,
-                    "kind": "dossier",
-                    "title": f"Point {position}",
-                    "dossier_id": dossier_pool[(decided + i) % len(dossier_pool)],
-                    "proposal": "",
-                    "followup_flags": [],
-                    "notes": "",
-                    "created_at": now,
-                }
-            )
+            dossier_id = dossier_pool[(decided + i) % len(dossier_pool)]
+            rows.append(_dossier_item(meeting, position, dossier_id, now))
         _insert(AgendaItem.__table__, rows)
         new_items = list(
             db.session.scalars(select(AgendaItem.id).where(AgendaItem.id > top).order_by(AgendaItem.id))
@@ -430,3 +389,30 @@ def _register_unregistered() -> None:
         )
         prev = entry
     _insert(RegisterEntry.__table__, rows)
+
+
+def _past_sessions() -> list[int]:
+    """The held sessions the data set decides on (cloned from the world's meeting)."""
+    held = select(Meeting.id).where(Meeting.title.like("Séance du banc%")).order_by(Meeting.id)
+    return list(db.session.scalars(held))
+
+
+def _dossier_pool() -> list[int]:
+    """The dossiers the data set's agenda items are about."""
+    pool = select(Dossier.id).where(Dossier.title.like("Dossier du banc 2-%")).order_by(Dossier.id)
+    return list(db.session.scalars(pool))
+
+
+def _dossier_item(meeting_id: int, position: int, dossier_id: int, now) -> dict:
+    """An agenda item about a dossier, as a row."""
+    return {
+        "session_id": meeting_id,
+        "position": position,
+        "kind": "dossier",
+        "title": f"Point {position}",
+        "dossier_id": dossier_id,
+        "proposal": "",
+        "followup_flags": [],
+        "notes": "",
+        "created_at": now,
+    }

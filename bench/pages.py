@@ -148,15 +148,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     scales = [float(n) for n in args.scales.split(",")]
     only = [part.strip() for part in args.pages.split(",")] if args.pages else None
-    scratch = None
-    url = args.database_url
-    if not url:
-        scratch = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
-        url = f"sqlite:///{scratch.name}"
-    # CSRF on, as in production: the pages render their forms with their tokens (the bench only GETs)
-    app = create_app(
-        BenchConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tempfile.mkdtemp(), WTF_CSRF_ENABLED=True
-    )
+    app, url, scratch = bench_app(args.database_url)
     rng = random.Random(args.seed)
     texts = TextMaker(rng)
     results = []
@@ -192,6 +184,20 @@ def main(argv=None) -> int:
     if args.readme and not only:
         put_in_readme(table, db_name.split("+")[0])
     return status
+
+
+def bench_app(database_url: str | None):
+    """(the app on `database_url`, else on a scratch SQLite file; that URL; the scratch file or None)."""
+    scratch = None
+    url = database_url
+    if not url:
+        scratch = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
+        url = f"sqlite:///{scratch.name}"
+    # CSRF on, as in production: the pages render their forms with their tokens (the bench only GETs)
+    app = create_app(
+        BenchConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tempfile.mkdtemp(), WTF_CSRF_ENABLED=True
+    )
+    return app, url, scratch
 
 
 def put_in_readme(table: str, backend: str) -> None:

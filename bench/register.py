@@ -22,7 +22,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from dataset import decide_up_to, targets, top_up  # noqa: E402
-from pages import FLOOR, clients, timed  # noqa: E402
-from portfolio import BenchConfig, TextMaker, counting, grow_portfolio, refresh_statistics  # noqa: E402
+from pages import FLOOR, bench_app, clients, timed  # noqa: E402
+from portfolio import TextMaker, counting, grow_portfolio, refresh_statistics  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.maintenance import rebuild_database  # noqa: E402
 from app.models import User  # noqa: E402
@@ -78,14 +76,7 @@ def main(argv=None) -> int:
     parser.add_argument("--series", type=int, default=5)
     parser.add_argument("--requests", type=int, default=3)
     args = parser.parse_args(argv)
-    scratch = None
-    url = args.database_url
-    if not url:
-        scratch = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
-        url = f"sqlite:///{scratch.name}"
-    app = create_app(
-        BenchConfig, SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=tempfile.mkdtemp(), WTF_CSRF_ENABLED=True
-    )
+    app, url, scratch = bench_app(args.database_url)
     rows = []
     try:
         rebuild_database(app)
