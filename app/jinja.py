@@ -120,9 +120,21 @@ def init_app(app) -> None:
         by the jobs, without a request) then print the name without a link."""
         return url_for(endpoint, **values) if has_request_context() else None
 
+    def link_base(endpoint: str, key: str, **values) -> str | None:
+        """The URL of `endpoint` up to its last part `key`, for a list whose lines append their own value:
+        one url_for for all its links (a long list spent its time building them). None outside a request,
+        as page_link."""
+        if not has_request_context():
+            return None
+        url = url_for(endpoint, **values, **{key: 0})
+        if not url.endswith("/0"):
+            raise ValueError(f"{key} is not the last part of {endpoint}'s URL")
+        return url[:-1]
+
     app.jinja_env.globals.update(
         vendor=vendor,
         page_link=page_link,
+        link_base=link_base,
         can=permissions,
         OpportunityState=OpportunityState,
         CampaignState=CampaignState,

@@ -353,42 +353,24 @@ def _decide_up_to(world: dict, past: list[int], dossier_pool: list[int], total: 
 
 
 def _register_unregistered() -> None:
-    """A « recorded » register entry for every decision without one, chained after the last entry."""
-    last = db.session.execute(
-        select(RegisterEntry.position, RegisterEntry.entry_hash)
-        .order_by(RegisterEntry.position.desc())
-        .limit(1)
-    ).first()
-    position, prev = last if last else (0, register.GENESIS)
-    registered = select(RegisterEntry.decision_id)
+    """A « recorded » register entry for every decision without one, chained after the last entry as
+    services.register.append chains them (its `chained_entry`), written in one flush."""
+    last = db.session.scalar(select(RegisterEntry).order_by(RegisterEntry.position.desc()).limit(1))
     pending = (
         select(Decision)
-        .where(Decision.id.not_in(registered))
+        .where(Decision.id.not_in(select(RegisterEntry.decision_id)))
         .order_by(Decision.id)
         .options(
             selectinload(Decision.amounts), selectinload(Decision.item).joinedload(AgendaItem.opportunity)
         )
     )
-    rows = []
-    for decision in db.session.scalars(pending):
-        position += 1
-        payload = register.canonical({"event": "recorded", **decision.content()})
-        content = register.sha256(payload)
-        entry = register.entry_hash(position, prev, content)
-        rows.append(
-            {
-                "position": position,
-                "decision_id": decision.id,
-                "event": "recorded",
-                "payload": payload,
-                "content_hash": content,
-                "prev_hash": prev,
-                "entry_hash": entry,
-                "created_at": decision.recorded_at,
-            }
-        )
-        prev = entry
-    _insert(RegisterEntry.__table__, rows)
+    entries = []
+    for decision in db.session.scalars(pending).all():
+        last = register.chained_entry(decision, "recorded", after=last)
+        last.created_at = decision.recorded_at
+        entries.append(last)
+    db.session.add_all(entries)
+    db.session.flush()
 
 
 def _past_sessions() -> list[int]:

@@ -39,7 +39,7 @@ from ..models import (
 )
 from ..models.committees import DecisionAmount
 from ..models.dossiers import Financer
-from ..models.portfolio import BackingRole, Moscow, OpportunityState, action_opportunities
+from ..models.portfolio import STATE_LABELS, BackingRole, Moscow, action_opportunities
 
 DEDUCED = "Should (classement déduit, page perdue)"
 
@@ -381,7 +381,6 @@ def _codes_statements(actions: int, per_action: int):
     return counted, union_all(*(select(first) for first in firsts)).order_by("action_id", "number")
 
 
-_STATE_LABELS = {state.value: state.label for state in OpportunityState}
 _PRIORITY_LABELS = {priority.value: priority.label for priority in Moscow} | {None: "Non priorisée"}
 
 
@@ -389,7 +388,7 @@ def _count_opportunities(page: ChantierPage, counts) -> None:
     """The chantier's opportunities counted by state and by priority in SQL (one statement, `counts`)."""
     for state, priority, n in db.session.execute(counts, {"chantier_id": page.chantier.id}):
         page.opportunity_count += n
-        state_label = _STATE_LABELS[state]
+        state_label = STATE_LABELS[state]
         page.states[state_label] = page.states.get(state_label, 0) + n
         label = _PRIORITY_LABELS[priority or None]
         page.priorities[label] = page.priorities.get(label, 0) + n

@@ -58,6 +58,7 @@ from ..models.base import utcnow
 from ..models.committees import OUTCOME_LABELS, MeetingState, Outcome
 from ..models.dossiers import STATE_LABELS
 from ..models.portfolio import PIPELINE, Moscow, OpportunityState, action_opportunities
+from ..models.portfolio import STATE_LABELS as OPPORTUNITY_STATE_LABELS
 from ..models.voting import electorate_by_ministry
 from .voting import live_voters_by_ministry
 
@@ -178,7 +179,6 @@ def guichets_by_fund() -> list[FundRow]:
 # --- public representations ---------------------------------------------------------------------------------
 
 _TARGET = aliased(Opportunity)
-_LABELS = {state.value: state.label for state in OpportunityState}
 # Linked actions and backings come with each row, aggregated in SQL (portable `aggregate_strings`), so a page
 # of opportunities is one query whatever its size. Unit/record separators cannot occur in codes or names.
 _UNIT, _RECORD = "\x1f", "\x1e"
@@ -260,7 +260,7 @@ def opportunity_public_rows(query: Select, limit: int | None = None, offset: int
             "brique": brique,
             "besoin": besoin,
             "status": state,  # the public field names (API, open data) keep their first words
-            "status_label": _LABELS[state],
+            "status_label": OPPORTUNITY_STATE_LABELS[state],
             "status_reason": reason,
             "priority": priority,
             "merged_into": target,  # fusionnée / doublon: the opportunity kept

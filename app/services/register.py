@@ -51,11 +51,19 @@ def append(decision: Decision, event: str) -> RegisterEntry:
         # never blocked), and the failed verification is what the register page shows until it is repaired.
         log.error("register entry %s no longer matches its hashes", last.position)
         record_verification(trigger="write", actor=None)
-    position = (last.position + 1) if last else 1
-    prev = last.entry_hash if last else GENESIS
+    entry = chained_entry(decision, event, after=last)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def chained_entry(decision: Decision, event: str, *, after: RegisterEntry | None) -> RegisterEntry:
+    """The entry inscribing the decision's canonical content right after `after` (None: the first entry)."""
+    position = (after.position + 1) if after else 1
+    prev = after.entry_hash if after else GENESIS
     payload = canonical({"event": event, **decision.content()})
     content = sha256(payload)
-    entry = RegisterEntry(
+    return RegisterEntry(
         position=position,
         decision_id=decision.id,
         event=event,
@@ -64,9 +72,6 @@ def append(decision: Decision, event: str) -> RegisterEntry:
         prev_hash=prev,
         entry_hash=entry_hash(position, prev, content),
     )
-    db.session.add(entry)
-    db.session.flush()
-    return entry
 
 
 def _seals_itself(entry: RegisterEntry) -> bool:
